@@ -1,0 +1,64 @@
+// A minimal flatbuffers verifier. The flatbuffers JavaScript runtime has none: reading a
+// malformed buffer can return garbage or throw at a random place. Every buffer from the wire or
+// from storage passes through `verifyTable` first, so accessors afterwards only touch bytes
+// inside the buffer (docs/PROTOCOL.md OP-2).
+
+/** What a field holds, for bounds checks: scalars of a width, byte vectors, or vectors of tables. */
+export type FieldSpec = 1 | 2 | 4 | 8 | 'bytes' | { table: TableSpec };
+/** Field specs by field index (the n-th field declared in the .fbs table). */
+export type TableSpec = readonly FieldSpec[];
+
+const MAX_DEPTH = 8;
+
+export class FlatVerifyError extends Error {}
+
+function fail(what: string): never {
+  throw new FlatVerifyError(what);
+}
+
+/** Verifies a whole buffer whose root is a table of `spec`, optionally with a file identifier. */
+export function verifyRoot(buf: Uint8Array, spec: TableSpec, fileId?: string): void {
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  if (buf.length < 8) fail('buffer too short');
+  if (fileId !== undefined) {
+    for (let i = 0; i < 4; i++) if (buf[4 + i] !== fileId.charCodeAt(i)) fail('wrong file identifier');
+  }
+  const root = view.getUint32(0, true);
+  verifyTable(view, root, spec, 0);
+}
+
+function verifyTable(view: DataView, pos: number, spec: TableSpec, depth: number): void {
+  if (depth > MAX_DEPTH) fail('nesting too deep');
+  const len = view.byteLength;
+  if (pos % 4 !== 0 || pos + 4 > len) fail('table out of bounds');
+  const vt = pos - view.getInt32(pos, true);
+  if (vt < 0 || vt % 2 !== 0 || vt + 4 > len) fail('vtable out of bounds');
+  const vtSize = view.getUint16(vt, true);
+  const tableSize = view.getUint16(vt + 2, true);
+  if (vtSize < 4 || vtSize % 2 !== 0 || vt + vtSize > len) fail('bad vtable size');
+  if (tableSize < 4 || pos + tableSize > len) fail('bad table size');
+  const slots = (vtSize - 4) / 2;
+  for (let i = 0; i < slots; i++) {
+    const off = view.getUint16(vt + 4 + i * 2, true);
+    if (off === 0) continue;
+    const f = spec[i];
+    // Fields this reader does not know (a newer schema) are skipped: they are never read.
+    if (f === undefined) continue;
+    const size = typeof f === 'number' ? f : 4;
+    if (off < 4 || off + size > tableSize) fail(`field ${i} outside its table`);
+    if (typeof f === 'number') continue;
+    const at = pos + off;
+    const vec = at + view.getUint32(at, true);
+    if (vec % 4 !== 0 || vec + 4 > len) fail(`field ${i} vector out of bounds`);
+    const n = view.getUint32(vec, true);
+    if (f === 'bytes') {
+      if (vec + 4 + n > len) fail(`field ${i} bytes out of bounds`);
+      continue;
+    }
+    if (vec + 4 + n * 4 > len) fail(`field ${i} table vector out of bounds`);
+    for (let k = 0; k < n; k++) {
+      const el = vec + 4 + k * 4;
+      verifyTable(view, el + view.getUint32(el, true), f.table, depth + 1);
+    }
+  }
+}

@@ -1,0 +1,82 @@
+// Public API of the engine. Hosts (the worker, the relay, tests, benchmarks) import from here only.
+
+export { bytesEqual, compareBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.ts';
+export {
+  type CalendarEvent,
+  CalendarField,
+  type CalendarProps,
+  calendarFromRecord,
+  decodeValue,
+  EventField,
+  encodeValue,
+  eventFromRecord,
+  fieldType,
+  isValidWrite,
+  SCHEMA_VERSION,
+  type Value,
+  type ValueType,
+  type WriteInfo,
+} from './calendar.ts';
+export { LIMITS, MembershipKind, WIRE_FORMAT } from './codec.ts';
+export {
+  type CryptoProvider,
+  createBestCrypto,
+  createNobleCrypto,
+  createNobleSigner,
+  createWebCrypto,
+  createWebCryptoSigner,
+  type Signer,
+  type SubtleLike,
+} from './crypto.ts';
+export { EngineError, type ErrorCode, isEngineError } from './errors.ts';
+export { opDigest, sha256, taggedHash } from './hash.ts';
+export {
+  CALENDAR_ENTITY,
+  type DeviceId,
+  type DocId,
+  type EntityId,
+  isDeviceId,
+  isDocId,
+  isEntityId,
+  isKeyId,
+  isOpId,
+  type KeyId,
+  type OpId,
+} from './ids.ts';
+export { compareWrites, MAX_CONCURRENT_WRITES } from './lww.ts';
+export type { MemberInfo } from './membership.ts';
+export { createMemoryStore, type MemoryStoreOptions } from './memory-store.ts';
+export { docIdFromGenesis, keyIdFromOp, type OpenedOp, openOp, verifyOp } from './op.ts';
+export {
+  type ApplyResult,
+  type ApplyStatus,
+  type ChangeEvent,
+  DEFAULT_PENDING_LIMIT,
+  type DeviceKeys,
+  type LocalOp,
+  type NewWrite,
+  Replica,
+  type ReplicaOptions,
+} from './replica.ts';
+export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
+export type {
+  BodyState,
+  CommitBatch,
+  DeviceRecord,
+  DocRecord,
+  EngineStore,
+  EntityRecord,
+  EquivocationRecord,
+  LoadedDoc,
+  OpRecord,
+  PendingRecord,
+  RegisterRecord,
+  WriteRecord,
+} from './store.ts';
+export { OpKind } from './store.ts';
+
+import { toHex } from './bytes.ts';
+import type { EntityId } from './ids.ts';
+
+/** A random entity (event) id from the host's randomness. */
+export const newEntityId = (random: (n: number) => Uint8Array): EntityId => toHex(random(16)) as EntityId;

@@ -1,0 +1,178 @@
+// Operations: build + sign + encrypt (createOp), and parse + check + verify + decrypt (openOp,
+// verifyOp, decryptBody). An op's identity is the digest of its exact signed header bytes.
+
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { bytesEqual, compareBytes, toHex, utf8 } from './bytes.ts';
+import {
+  decodeEnvelope,
+  decodeHeader,
+  type Envelope,
+  encodeEnvelope,
+  encodeHeader,
+  type Header,
+  WIRE_FORMAT,
+} from './codec.ts';
+import type { CryptoProvider, Signer } from './crypto.ts';
+import { EngineError } from './errors.ts';
+import { bodyDigest, opDigest, taggedHash } from './hash.ts';
+import type { DeviceId, DocId, KeyId, OpId } from './ids.ts';
+import { OpKind } from './store.ts';
+
+/** A parsed op that passed every check that needs no other op (OP-2..OP-5), not yet its signature. */
+export interface OpenedOp {
+  id: OpId;
+  /** Canonical SignedOp bytes (re-encoded envelope around the exact header bytes). */
+  bytes: Uint8Array;
+  env: Envelope;
+  header: Header;
+  /** The calendar: for a genesis op, derived from its own id (OP-4). */
+  doc: DocId;
+  author: DeviceId;
+  parents: OpId[];
+  prev: OpId | null;
+  keyId: KeyId | null;
+  /** The digest the signature covers (= id as bytes). */
+  digest: Uint8Array;
+}
+
+const TAG_AAD = utf8('ledgerday/aad/v1\0');
+
+/** The calendar id a genesis op creates: the first 16 bytes of its op id. */
+export const docIdFromGenesis = (id: OpId): DocId => id.slice(0, 32) as DocId;
+/** The id of a content key introduced by a membership op: the first 8 bytes of its op id. */
+export const keyIdFromOp = (id: OpId): KeyId => id.slice(0, 16) as KeyId;
+
+/**
+ * Associated data binding a body to its op (ENC-2): calendar, author, counter, type, schema,
+ * wall time and key id. Not the whole header: the header commits to the ciphertext's hash, so
+ * using it as associated data would be circular.
+ */
+export function bodyAad(
+  h: Pick<Header, 'doc' | 'author' | 'ctr' | 'kind' | 'schema' | 'wallTime' | 'keyId'>,
+): Uint8Array {
+  const fixed = new Uint8Array(8 + 1 + 2 + 8);
+  const dv = new DataView(fixed.buffer);
+  dv.setBigUint64(0, BigInt(h.ctr), true);
+  dv.setUint8(8, h.kind);
+  dv.setUint16(9, h.schema, true);
+  dv.setBigUint64(11, BigInt(h.wallTime), true);
+  return taggedHash(TAG_AAD, h.doc, h.author, fixed, h.keyId);
+}
+
+/** Parses and checks everything that needs no other op: format, lengths, body hash, shape rules. */
+export function openOp(bytes: Uint8Array): OpenedOp {
+  const env = decodeEnvelope(bytes);
+  const header = decodeHeader(env.header);
+  const digest = opDigest(env.header);
+  const id = toHex(digest) as OpId;
+  const fail = (code: 'Malformed' | 'BadBodyHash' | 'ChainRule' | 'Unsupported', msg: string): never => {
+    throw new EngineError(code, msg, id);
+  };
+  if (!bytesEqual(bodyDigest(env.body), header.bodyHash))
+    fail('BadBodyHash', 'body does not match body_hash');
+  // OP-3: parents strictly ascending (sorted, no duplicates): one canonical form per parent set.
+  for (let i = 1; i < header.parents.length; i++) {
+    if (compareBytes(header.parents[i - 1]!, header.parents[i]!) >= 0)
+      fail('Malformed', 'parents not strictly ascending');
+  }
+  if (header.ctr < 1) fail('ChainRule', 'ctr must be >= 1');
+  if ((header.ctr === 1) !== (header.prev.length === 0)) fail('ChainRule', 'prev must be empty iff ctr == 1');
+  if (header.prev.length > 0 && header.parents.some((p) => bytesEqual(p, header.prev))) {
+    fail('Malformed', 'prev repeated among parents');
+  }
+  const isGenesis = header.doc.length === 0;
+  if (isGenesis) {
+    // OP-4: a genesis op is the author's first op, has no predecessors and is a Membership op.
+    if (header.kind !== OpKind.Membership || header.ctr !== 1 || header.parents.length > 0) {
+      fail('Malformed', 'an op without a calendar id must be a genesis membership op with no parents');
+    }
+  } else if (header.parents.length === 0 && header.prev.length === 0) {
+    fail('Malformed', 'a non-genesis op must have a parent or prev');
+  }
+  if (header.kind === OpKind.Snapshot) fail('Unsupported', 'snapshot ops are not supported by this version');
+  const doc = isGenesis ? (id.slice(0, 32) as DocId) : (toHex(header.doc) as DocId);
+  return {
+    id,
+    bytes: encodeEnvelope(env),
+    env,
+    header,
+    doc,
+    author: toHex(header.author) as DeviceId,
+    parents: header.parents.map((p) => toHex(p) as OpId),
+    prev: header.prev.length === 0 ? null : (toHex(header.prev) as OpId),
+    keyId: header.keyId.length === 0 ? null : (toHex(header.keyId) as KeyId),
+    digest,
+  };
+}
+
+/** SIG-1: Ed25519 over the op digest by the author's key. */
+export async function verifyOp(crypto: CryptoProvider, op: OpenedOp): Promise<boolean> {
+  return crypto.verify(op.header.author, op.env.sig, op.digest);
+}
+
+export interface NewOp {
+  doc: Uint8Array;
+  ctr: number;
+  kind: OpKind;
+  schema: number;
+  wallTime: number;
+  prev: Uint8Array;
+  parents: Uint8Array[];
+  /** For Patch/Snapshot: plaintext to encrypt with `key`. For Membership: the plaintext body. */
+  body: Uint8Array;
+  key?: { id: Uint8Array; key: Uint8Array };
+}
+
+/** Builds, encrypts and signs an op. Parents are sorted here (OP-3). */
+export async function createOp(
+  signer: Signer,
+  random: (n: number) => Uint8Array,
+  op: NewOp,
+): Promise<OpenedOp> {
+  const parents = [...op.parents].sort(compareBytes);
+  let body = op.body;
+  let nonce: Uint8Array = new Uint8Array(0);
+  let keyId: Uint8Array = new Uint8Array(0);
+  if (op.kind !== OpKind.Membership) {
+    if (op.key === undefined) throw new EngineError('NoKey', 'an encrypted op needs a content key');
+    keyId = op.key.id;
+    nonce = random(24);
+    const aad = bodyAad({
+      doc: op.doc,
+      author: signer.publicKey,
+      ctr: op.ctr,
+      kind: op.kind,
+      schema: op.schema,
+      wallTime: op.wallTime,
+      keyId,
+    });
+    body = xchacha20poly1305(op.key.key, nonce, aad).encrypt(op.body);
+  }
+  const header: Header = {
+    format: WIRE_FORMAT,
+    doc: op.doc,
+    author: signer.publicKey,
+    ctr: op.ctr,
+    kind: op.kind,
+    schema: op.schema,
+    wallTime: op.wallTime,
+    keyId,
+    prev: op.prev,
+    parents,
+    nonce,
+    bodyHash: bodyDigest(body),
+  };
+  const headerBytes = encodeHeader(header);
+  const digest = opDigest(headerBytes);
+  const sig = await signer.sign(digest);
+  return openOp(encodeEnvelope({ header: headerBytes, sig, body }));
+}
+
+/** ENC-1: decrypts a Patch/Snapshot body; null when the key or the ciphertext is wrong. */
+export function decryptBody(op: OpenedOp, key: Uint8Array): Uint8Array | null {
+  try {
+    return xchacha20poly1305(key, op.header.nonce, bodyAad(op.header)).decrypt(op.env.body);
+  } catch {
+    return null;
+  }
+}

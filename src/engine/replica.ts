@@ -1,0 +1,907 @@
+// A replica of the calendars one device (or the relay) holds: applies local and remote ops under
+// the validity rules of docs/PROTOCOL.md, gates them on their causal past, keeps the registers
+// materialized incrementally, and persists every change as one atomic store commit.
+//
+// Invariants:
+// - In-memory state changes only after the store commit for that change has succeeded.
+// - All mutations run one at a time on `queue`; signature checks run ahead of it concurrently.
+// - Validity of an op depends only on the op and its causal past, so every replica decides alike.
+
+import { bytesEqual, fromHex, toHex } from './bytes.ts';
+import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
+import {
+  decodeMembership,
+  decodePatch,
+  encodeMembership,
+  encodePatch,
+  type FieldWriteValue,
+  type MembershipBody,
+  MembershipKind,
+  type WrappedKeyValue,
+} from './codec.ts';
+import type { CryptoProvider, Signer } from './crypto.ts';
+import { EngineError, toEngineError } from './errors.ts';
+import { TAG_ROOT, taggedHash } from './hash.ts';
+import {
+  CALENDAR_ENTITY,
+  type DeviceId,
+  type DocId,
+  type EntityId,
+  isEntityId,
+  type KeyId,
+  type OpId,
+} from './ids.ts';
+import { mergeWrite } from './lww.ts';
+import { type MemberInfo, MembershipIndex, type MembershipOp } from './membership.ts';
+import {
+  createOp,
+  decryptBody,
+  docIdFromGenesis,
+  keyIdFromOp,
+  type OpenedOp,
+  openOp,
+  verifyOp,
+} from './op.ts';
+import { type BoxKeyPair, openSealed, seal } from './seal.ts';
+import {
+  type BodyState,
+  type CommitBatch,
+  type DocRecord,
+  type EngineStore,
+  type EntityRecord,
+  type EquivocationRecord,
+  OpKind,
+  type OpRecord,
+  type PendingRecord,
+  type WriteRecord,
+} from './store.ts';
+
+export interface DeviceKeys {
+  signer: Signer;
+  box: BoxKeyPair;
+}
+
+export interface ReplicaOptions {
+  store: EngineStore;
+  crypto: CryptoProvider;
+  /** Microseconds since the Unix epoch. */
+  nowUs: () => number;
+  random: (n: number) => Uint8Array;
+  /** This device's keys. Absent for a verify-only replica (the relay): it decrypts nothing. */
+  device?: DeviceKeys;
+  /** DAG-4: most ops waiting for parents per calendar. */
+  pendingLimit?: number;
+}
+
+export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'rejected';
+
+export interface ApplyResult {
+  status: ApplyStatus;
+  id?: OpId;
+  doc?: DocId;
+  error?: EngineError;
+}
+
+export interface LocalOp {
+  id: OpId;
+  doc: DocId;
+  bytes: Uint8Array;
+}
+
+export interface ChangeEvent {
+  doc: DocId;
+  /** Entities whose registers changed. */
+  entities: EntityId[];
+  /** Ops newly applied, in apply order. */
+  ops: OpId[];
+  membershipChanged: boolean;
+}
+
+export interface NewWrite {
+  field: number;
+  value: Uint8Array | null;
+}
+
+/** What the replica remembers about an applied op without its bytes. */
+interface OpMeta {
+  doc: DocId;
+  author: DeviceId;
+  ctr: number;
+  wallTime: number;
+  vv: Record<string, number>;
+  mfront: OpId[];
+}
+
+interface DocState {
+  rec: DocRecord;
+  entities: Map<EntityId, EntityRecord>;
+  membership: MembershipIndex;
+  keys: Map<KeyId, Uint8Array>;
+  evidence: EquivocationRecord[];
+}
+
+interface PendingOp {
+  op: OpenedOp;
+  missing: Set<OpId>;
+}
+
+export const DEFAULT_PENDING_LIMIT = 5000;
+const META_CACHE_LIMIT = 200_000;
+
+export class Replica {
+  readonly deviceId: DeviceId | undefined;
+  private readonly store: EngineStore;
+  private readonly crypto: CryptoProvider;
+  private readonly nowUs: () => number;
+  private readonly random: (n: number) => Uint8Array;
+  private readonly device: DeviceKeys | undefined;
+  private readonly pendingLimit: number;
+  private readonly docs = new Map<DocId, DocState>();
+  private readonly meta = new Map<OpId, OpMeta>();
+  private readonly pending = new Map<OpId, PendingOp>();
+  private readonly waiters = new Map<OpId, Set<OpId>>();
+  private readonly listeners = new Set<(e: ChangeEvent) => void>();
+  private queue: Promise<unknown> = Promise.resolve();
+  private clock = 0;
+
+  private constructor(opts: ReplicaOptions) {
+    this.store = opts.store;
+    this.crypto = opts.crypto;
+    this.nowUs = opts.nowUs;
+    this.random = opts.random;
+    this.device = opts.device;
+    this.pendingLimit = opts.pendingLimit ?? DEFAULT_PENDING_LIMIT;
+    this.deviceId = opts.device === undefined ? undefined : (toHex(opts.device.signer.publicKey) as DeviceId);
+  }
+
+  /** Opens a replica over a store: loads the clock and every calendar's materialized state. */
+  static async open(opts: ReplicaOptions): Promise<Replica> {
+    const r = new Replica(opts);
+    try {
+      r.clock = await opts.store.loadClock();
+      for (const doc of await opts.store.listDocs()) await r.loadDoc(doc);
+    } catch (e) {
+      throw toEngineError(e, 'Storage', 'opening the replica');
+    }
+    return r;
+  }
+
+  get cryptoName(): string {
+    return this.crypto.name;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Reading
+
+  listDocs(): DocId[] {
+    return [...this.docs.keys()];
+  }
+
+  hasDoc(doc: DocId): boolean {
+    return this.docs.has(doc);
+  }
+
+  heads(doc: DocId): OpId[] {
+    return [...(this.docs.get(doc)?.rec.heads ?? [])];
+  }
+
+  /** DAG-5: the Merkle root of a calendar = SHA-256(TAG_ROOT || sorted head ids). */
+  root(doc: DocId): string {
+    const heads = this.heads(doc).sort();
+    return toHex(taggedHash(TAG_ROOT, ...heads.map(fromHex)));
+  }
+
+  /** Highest sequence number applied in a calendar on this replica. */
+  seq(doc: DocId): number {
+    return this.docs.get(doc)?.rec.seq ?? 0;
+  }
+
+  entity(doc: DocId, entity: EntityId): EntityRecord | undefined {
+    return this.docs.get(doc)?.entities.get(entity);
+  }
+
+  entities(doc: DocId): EntityRecord[] {
+    return [...(this.docs.get(doc)?.entities.values() ?? [])];
+  }
+
+  members(doc: DocId): Map<DeviceId, MemberInfo> {
+    const st = this.docs.get(doc);
+    if (st === undefined) return new Map();
+    return st.membership.membersAt(this.headFront(st));
+  }
+
+  evidence(doc: DocId): EquivocationRecord[] {
+    return [...(this.docs.get(doc)?.evidence ?? [])];
+  }
+
+  pendingCount(doc?: DocId): number {
+    if (doc === undefined) return this.pending.size;
+    let n = 0;
+    for (const p of this.pending.values()) if (p.op.doc === doc) n++;
+    return n;
+  }
+
+  /** Ids that pending ops of a calendar wait for: what sync should fetch (DAG-3). */
+  missing(doc: DocId): OpId[] {
+    const out = new Set<OpId>();
+    for (const p of this.pending.values()) if (p.op.doc === doc) for (const m of p.missing) out.add(m);
+    return [...out];
+  }
+
+  async getOps(doc: DocId, ids: readonly OpId[]): Promise<(OpRecord | undefined)[]> {
+    try {
+      return await this.store.getOps(doc, ids);
+    } catch (e) {
+      throw toEngineError(e, 'Storage', 'reading ops');
+    }
+  }
+
+  async listOps(doc: DocId, afterSeq: number, limit: number): Promise<OpRecord[]> {
+    try {
+      return await this.store.listOps(doc, afterSeq, limit);
+    } catch (e) {
+      throw toEngineError(e, 'Storage', 'listing ops');
+    }
+  }
+
+  onChange(cb: (e: ChangeEvent) => void): () => void {
+    this.listeners.add(cb);
+    return () => this.listeners.delete(cb);
+  }
+
+  /** Resolves when every queued mutation has finished. */
+  idle(): Promise<void> {
+    return this.queue.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Local writes
+
+  /** Creates a calendar: a genesis op naming this device, with a fresh content key sealed for it. */
+  createCalendar(props?: { name?: string; color?: string }): Promise<LocalOp> {
+    return this.enqueue(async () => {
+      const dev = this.mustDevice();
+      const contentKey = this.random(32);
+      const body: MembershipBody = {
+        kind: MembershipKind.Genesis,
+        subject: dev.signer.publicKey,
+        subjectBox: dev.box.publicKey,
+        keys: [
+          {
+            recipient: dev.signer.publicKey,
+            keyId: new Uint8Array(0),
+            sealed: seal(dev.box.publicKey, contentKey, this.random),
+          },
+        ],
+        invite: new Uint8Array(0),
+        sealed: new Uint8Array(0),
+      };
+      const wallTime = Math.max(this.nowUs(), this.clock + 1);
+      const op = await createOp(dev.signer, this.random, {
+        doc: new Uint8Array(0),
+        ctr: 1,
+        kind: OpKind.Membership,
+        schema: SCHEMA_VERSION,
+        wallTime,
+        prev: new Uint8Array(0),
+        parents: [],
+        body: encodeMembership(body),
+      });
+      const res = await this.applyOpened(op, { clock: wallTime });
+      if (res.status !== 'applied')
+        throw res.error ?? new EngineError('InvalidArgument', 'genesis not applied');
+      const local: LocalOp = { id: op.id, doc: docIdFromGenesis(op.id), bytes: op.bytes };
+      return local;
+    }).then(async (g) => {
+      const writes: NewWrite[] = [];
+      const enc = new TextEncoder();
+      if (props?.name !== undefined) writes.push({ field: 1, value: enc.encode(props.name) });
+      if (props?.color !== undefined) writes.push({ field: 2, value: enc.encode(props.color) });
+      if (writes.length > 0) await this.write(g.doc, CALENDAR_ENTITY, writes);
+      return g;
+    });
+  }
+
+  /** Writes registers of one entity. Durable (committed with the clock) when it resolves. */
+  write(doc: DocId, entity: EntityId, writes: readonly NewWrite[]): Promise<LocalOp> {
+    return this.enqueue(async () => {
+      if (!isEntityId(entity)) throw new EngineError('InvalidArgument', 'entity id must be 32 hex chars');
+      const sorted = [...writes].sort((a, b) => a.field - b.field);
+      for (let i = 0; i < sorted.length; i++) {
+        const w = sorted[i]!;
+        if (!Number.isInteger(w.field) || w.field < 0 || w.field > 0xffff)
+          throw new EngineError('InvalidArgument', `field ${w.field}`);
+        if (i > 0 && sorted[i - 1]!.field === w.field)
+          throw new EngineError('InvalidArgument', `field ${w.field} written twice`);
+        if (!isValidWrite(entity, w.field, w.value))
+          throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
+      }
+      const st = this.mustDoc(doc);
+      const key = this.writeKey(st);
+      if (key === undefined)
+        throw new EngineError('NoKey', 'no content key for this calendar on this device');
+      const plain: FieldWriteValue[] = sorted.map((w) => ({ field: w.field, value: w.value }));
+      return this.localOp(st, OpKind.Patch, encodePatch({ entity: fromHex(entity), writes: plain }), key);
+    });
+  }
+
+  /** MEM-4: adds a device; every content key this device holds is sealed for the new one. */
+  addMember(doc: DocId, signingKey: Uint8Array, boxKey: Uint8Array): Promise<LocalOp> {
+    return this.enqueue(async () => {
+      if (signingKey.length !== 32 || boxKey.length !== 32)
+        throw new EngineError('InvalidArgument', 'keys must be 32 bytes');
+      const st = this.mustDoc(doc);
+      const keys: WrappedKeyValue[] = [...st.keys].map(([id, k]) => ({
+        recipient: signingKey,
+        keyId: fromHex(id),
+        sealed: seal(boxKey, k, this.random),
+      }));
+      const body: MembershipBody = {
+        kind: MembershipKind.Add,
+        subject: signingKey,
+        subjectBox: boxKey,
+        keys,
+        invite: new Uint8Array(0),
+        sealed: new Uint8Array(0),
+      };
+      return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined);
+    });
+  }
+
+  /** MEM-5: removes a device and rotates the content key for the devices that remain (KEY-3). */
+  removeMember(doc: DocId, signingKey: Uint8Array): Promise<LocalOp> {
+    return this.enqueue(async () => {
+      const st = this.mustDoc(doc);
+      const removed = toHex(signingKey) as DeviceId;
+      const members = st.membership.membersAt(this.headFront(st));
+      if (!members.has(removed)) throw new EngineError('InvalidArgument', 'not a member');
+      const fresh = this.random(32);
+      const keys: WrappedKeyValue[] = [];
+      for (const m of members.values()) {
+        if (m.device === removed || m.box.length !== 32) continue;
+        keys.push({
+          recipient: fromHex(m.device),
+          keyId: new Uint8Array(0),
+          sealed: seal(m.box, fresh, this.random),
+        });
+      }
+      const body: MembershipBody = {
+        kind: MembershipKind.Remove,
+        subject: signingKey,
+        subjectBox: new Uint8Array(0),
+        keys,
+        invite: new Uint8Array(0),
+        sealed: new Uint8Array(0),
+      };
+      return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined);
+    });
+  }
+
+  private async localOp(
+    st: DocState,
+    kind: OpKind,
+    body: Uint8Array,
+    key: { id: KeyId; key: Uint8Array } | undefined,
+  ): Promise<LocalOp> {
+    const dev = this.mustDevice();
+    if (!this.members(st.rec.doc).has(this.deviceId!)) {
+      throw new EngineError('NotMember', 'this device is not a member of the calendar');
+    }
+    const heads = st.rec.heads;
+    const headMetas = await this.metas(st.rec.doc, heads);
+    let maxParent = 0;
+    for (const m of headMetas) if (m !== undefined && m.wallTime > maxParent) maxParent = m.wallTime;
+    // CLK-1: strictly after the device's last stamp and after everything it has seen.
+    const wallTime = Math.max(this.nowUs(), this.clock + 1, maxParent + 1);
+    const prev = st.rec.ownLast;
+    const op = await createOp(dev.signer, this.random, {
+      doc: fromHex(st.rec.doc),
+      ctr: st.rec.ownCtr + 1,
+      kind,
+      schema: SCHEMA_VERSION,
+      wallTime,
+      prev: prev === null ? new Uint8Array(0) : fromHex(prev),
+      parents: heads.filter((h) => h !== prev).map(fromHex),
+      body,
+      ...(key === undefined ? {} : { key: { id: fromHex(key.id), key: key.key } }),
+    });
+    const res = await this.applyOpened(op, { clock: wallTime });
+    if (res.status !== 'applied')
+      throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
+    return { id: op.id, doc: op.doc, bytes: op.bytes };
+  }
+
+  /** Adds a content key obtained out of band, then applies ops that were waiting for it. */
+  addKey(doc: DocId, keyId: KeyId, key: Uint8Array): Promise<void> {
+    return this.enqueue(async () => {
+      const st = this.mustDoc(doc);
+      if (key.length !== 32) throw new EngineError('InvalidArgument', 'content keys are 32 bytes');
+      st.keys.set(keyId, key);
+      await this.retryLocked(st);
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Remote ops
+
+  /** Applies one op from the wire. Never throws: failures come back as `rejected` with a typed error. */
+  receive(bytes: Uint8Array): Promise<ApplyResult> {
+    let op: OpenedOp;
+    try {
+      op = openOp(bytes);
+    } catch (e) {
+      return Promise.resolve({ status: 'rejected', error: toEngineError(e, 'Malformed', 'decoding op') });
+    }
+    // Verification starts now and runs concurrently with earlier ops' application.
+    const verified = verifyOp(this.crypto, op);
+    return this.enqueue(async () => {
+      if (!(await verified))
+        return {
+          status: 'rejected',
+          id: op.id,
+          doc: op.doc,
+          error: new EngineError('BadSignature', 'signature does not verify', op.id),
+        } as ApplyResult;
+      return this.applyOpened(op, {});
+    }).catch((e: unknown) => ({
+      status: 'rejected',
+      id: op.id,
+      doc: op.doc,
+      error: toEngineError(e, 'Storage', 'applying op'),
+    }));
+  }
+
+  receiveMany(list: readonly Uint8Array[]): Promise<ApplyResult[]> {
+    return Promise.all(list.map((b) => this.receive(b)));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Core
+
+  private enqueue<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private mustDevice(): DeviceKeys {
+    if (this.device === undefined)
+      throw new EngineError('InvalidArgument', 'a verify-only replica cannot write');
+    return this.device;
+  }
+
+  private mustDoc(doc: DocId): DocState {
+    const st = this.docs.get(doc);
+    if (st === undefined) throw new EngineError('UnknownDoc', `calendar ${doc} is not on this replica`);
+    return st;
+  }
+
+  private headFront(st: DocState): OpId[] {
+    const fronts: OpId[] = [];
+    for (const h of st.rec.heads) fronts.push(...(this.meta.get(h)?.mfront ?? []));
+    return st.membership.maximal(fronts);
+  }
+
+  /** KEY-4: writers use the newest key (by wall time, then id) introduced in their causal past that they hold. */
+  private writeKey(st: DocState): { id: KeyId; key: Uint8Array } | undefined {
+    const closure = st.membership.closure(this.headFront(st));
+    let best: MembershipOp | undefined;
+    for (const id of closure) {
+      const op = st.membership.ops.get(id);
+      if (op === undefined || !st.keys.has(keyIdFromOp(op.id))) continue;
+      if (
+        best === undefined ||
+        op.wallTime > best.wallTime ||
+        (op.wallTime === best.wallTime && op.id > best.id)
+      )
+        best = op;
+    }
+    if (best !== undefined) return { id: keyIdFromOp(best.id), key: st.keys.get(keyIdFromOp(best.id))! };
+    // Keys added out of band (addKey) with no introducing op on this replica.
+    const any = [...st.keys].sort(([a], [b]) => (a < b ? -1 : 1)).at(-1);
+    return any === undefined ? undefined : { id: any[0], key: any[1] };
+  }
+
+  /** Metadata of ops by id: from memory, else from the calendar's log in the store. */
+  private async metas(doc: DocId, ids: readonly OpId[]): Promise<(OpMeta | undefined)[]> {
+    const out: (OpMeta | undefined)[] = ids.map((id) => this.meta.get(id));
+    const missing = ids.filter((_, i) => out[i] === undefined);
+    if (missing.length === 0) return out;
+    const recs = await this.store.getOps(doc, missing);
+    for (const r of recs) if (r !== undefined) this.remember(r.id, metaOf(r));
+    return ids.map((id) => this.meta.get(id));
+  }
+
+  private remember(id: OpId, m: OpMeta): void {
+    if (this.meta.size >= META_CACHE_LIMIT) this.meta.clear();
+    this.meta.set(id, m);
+  }
+
+  private async loadDoc(doc: DocId): Promise<void> {
+    const loaded = await this.store.loadDoc(doc);
+    if (loaded === undefined) return;
+    const st: DocState = {
+      rec: loaded.doc,
+      entities: new Map(loaded.entities.map((e) => [e.entity, e])),
+      membership: new MembershipIndex(),
+      keys: new Map(),
+      evidence: loaded.evidence,
+    };
+    // Membership ops in seq order (a topological order): rebuild the index and our keys.
+    const mops = [...loaded.membership].sort((a, b) => a.seq - b.seq);
+    for (const r of mops) {
+      this.remember(r.id, metaOf(r));
+      const op = openOp(r.bytes);
+      const body = decodeMembership(op.env.body);
+      const predFront: OpId[] = [];
+      for (const p of [...op.parents, ...(op.prev === null ? [] : [op.prev])]) {
+        const m = (await this.metas(doc, [p]))[0];
+        if (m !== undefined) predFront.push(...m.mfront);
+      }
+      st.membership.add(this.membershipOp(op, body, st.membership.closure(st.membership.maximal(predFront))));
+      for (const [k, v] of this.unsealKeys(op, body)) st.keys.set(k, v);
+    }
+    for (const h of loaded.doc.heads) {
+      const [r] = await this.store.getOps(doc, [h]);
+      if (r !== undefined) this.remember(r.id, metaOf(r));
+    }
+    this.docs.set(doc, st);
+    // Pending ops come from storage: check them again as if they had just arrived.
+    for (const p of loaded.pending) {
+      try {
+        const op = openOp(p.bytes);
+        if (op.id === p.id && (await verifyOp(this.crypto, op))) {
+          this.pending.set(op.id, { op, missing: new Set(p.missing) });
+          for (const m of p.missing) addTo(this.waiters, m, op.id);
+          continue;
+        }
+      } catch {
+        // dropped below
+      }
+      await this.store.commit({ doc, pendingRemove: [p.id] });
+    }
+  }
+
+  private membershipOp(op: OpenedOp, body: MembershipBody, ancestors: Set<OpId>): MembershipOp {
+    return {
+      id: op.id,
+      author: op.author,
+      wallTime: op.header.wallTime,
+      body,
+      subject: toHex(body.subject) as DeviceId,
+      ancestors,
+    };
+  }
+
+  private unsealKeys(op: OpenedOp, body: MembershipBody): [KeyId, Uint8Array][] {
+    if (this.device === undefined) return [];
+    const out: [KeyId, Uint8Array][] = [];
+    for (const k of body.keys) {
+      if (!bytesEqual(k.recipient, this.device.signer.publicKey)) continue;
+      const key = openSealed(this.device.box, k.sealed);
+      if (key === null || key.length !== 32) continue;
+      out.push([k.keyId.length === 0 ? keyIdFromOp(op.id) : (toHex(k.keyId) as KeyId), key]);
+    }
+    return out;
+  }
+
+  /**
+   * Applies an op whose signature has been checked (or that this device just signed). Runs on the
+   * queue. Returns `pending` when predecessors are missing; rejects with a typed error otherwise.
+   */
+  private async applyOpened(first: OpenedOp, extra: { clock?: number }): Promise<ApplyResult> {
+    const result = await this.applyOne(first, extra);
+    if (result.status !== 'applied') return result;
+    // Ops that were waiting for this one (and so on), breadth first: no deep recursion.
+    const work: OpId[] = [first.id];
+    while (work.length > 0) {
+      const id = work.shift()!;
+      const ws = this.waiters.get(id);
+      if (ws === undefined) continue;
+      this.waiters.delete(id);
+      for (const wid of ws) {
+        const p = this.pending.get(wid);
+        if (p === undefined) continue;
+        p.missing.delete(id);
+        if (p.missing.size > 0) continue;
+        const r = await this.applyOne(p.op, {}, true);
+        if (r.status === 'applied') work.push(wid);
+        else if (r.status === 'rejected' && r.error?.code !== 'Storage') {
+          this.pending.delete(wid);
+          await this.store.commit({ doc: p.op.doc, pendingRemove: [wid] }).catch(() => undefined);
+        }
+      }
+    }
+    return result;
+  }
+
+  private reject(op: OpenedOp, code: EngineError['code'], msg: string): ApplyResult {
+    return { status: 'rejected', id: op.id, doc: op.doc, error: new EngineError(code, msg, op.id) };
+  }
+
+  private async known(op: OpenedOp): Promise<boolean> {
+    if (this.meta.get(op.id)?.doc === op.doc) return true;
+    if (!this.docs.has(op.doc)) return false;
+    const [r] = await this.store.getOps(op.doc, [op.id]);
+    if (r !== undefined) this.remember(r.id, metaOf(r));
+    return r !== undefined;
+  }
+
+  private async applyOne(op: OpenedOp, extra: { clock?: number }, fromPending = false): Promise<ApplyResult> {
+    const base = { id: op.id, doc: op.doc };
+    if (await this.known(op)) {
+      if (fromPending) this.pending.delete(op.id);
+      return { status: 'duplicate', ...base };
+    }
+    const isGenesis = op.header.doc.length === 0;
+    const st = this.docs.get(op.doc);
+    const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
+    const predMetas = st === undefined ? preds.map(() => undefined) : await this.metas(op.doc, preds);
+    const missing = preds.filter((_, i) => predMetas[i] === undefined);
+    if (!isGenesis && (st === undefined || missing.length > 0)) {
+      return this.addPending(op, st === undefined ? preds : missing, fromPending);
+    }
+
+    // CLK-2, CLK-3, DAG-2: checks against the causal past.
+    let maxWall = -1;
+    const fronts: OpId[] = [];
+    const vv: Record<string, number> = {};
+    for (const m of predMetas as OpMeta[]) {
+      if (m.doc !== op.doc) return this.reject(op, 'WrongDoc', 'a predecessor belongs to another calendar');
+      if (m.wallTime > maxWall) maxWall = m.wallTime;
+      fronts.push(...m.mfront);
+      for (const d in m.vv) if ((vv[d] ?? 0) < m.vv[d]!) vv[d] = m.vv[d]!;
+    }
+    if (op.header.wallTime <= maxWall)
+      return this.reject(op, 'ClockRule', 'wall_time must exceed every predecessor');
+    if (op.prev !== null) {
+      const pm = predMetas[predMetas.length - 1]!;
+      if (pm.author !== op.author || pm.ctr !== op.header.ctr - 1) {
+        return this.reject(op, 'ChainRule', "prev must be the author's op with ctr - 1");
+      }
+    }
+    vv[op.author] = Math.max(vv[op.author] ?? 0, op.header.ctr);
+
+    const membership = st?.membership ?? new MembershipIndex();
+    const predFront = membership.maximal(fronts);
+    let mbody: MembershipBody | undefined;
+    if (op.header.kind === OpKind.Membership) {
+      try {
+        mbody = decodeMembership(op.env.body);
+      } catch (e) {
+        return { status: 'rejected', ...base, error: toEngineError(e, 'Malformed', 'membership body') };
+      }
+      const selfSubject = bytesEqual(mbody.subject, op.header.author);
+      if (isGenesis !== (mbody.kind === MembershipKind.Genesis)) {
+        return this.reject(op, 'Malformed', 'genesis kind only in a genesis op');
+      }
+      if (isGenesis && (!selfSubject || mbody.subjectBox.length !== 32)) {
+        return this.reject(op, 'Malformed', 'genesis must name its author and box key');
+      }
+      if (mbody.kind === MembershipKind.Add && mbody.subjectBox.length !== 32) {
+        return this.reject(op, 'Malformed', 'an add must carry the box key');
+      }
+    }
+    if (!isGenesis && !membership.membersAt(predFront).has(op.author)) {
+      return this.reject(op, 'NotMember', "author is not a member in the op's causal past");
+    }
+
+    // OP-6: the body. Decryption failures make the op inert, never invalid: its descendants stay valid.
+    let body: BodyState = 'locked';
+    const touched = new Map<EntityId, EntityRecord>();
+    const newState = st ?? this.freshDoc(op);
+    if (op.header.kind === OpKind.Membership) body = 'applied';
+    else if (op.keyId !== null && this.device !== undefined) {
+      const key = newState.keys.get(op.keyId);
+      if (key !== undefined) body = this.materialize(newState, op, key, vv, touched);
+    }
+
+    // Equivocation: another op with the same (author, ctr) (DAG-6).
+    let evidence: EquivocationRecord | undefined;
+    const same = await this.store.getOpsByChain(op.doc, op.author, op.header.ctr);
+    if (same.some((o) => o.id !== op.id)) {
+      const prevEv = newState.evidence.find((e) => e.author === op.author && e.ctr === op.header.ctr);
+      const ids = new Set<OpId>([...(prevEv?.ops ?? []), ...same.map((o) => o.id), op.id]);
+      evidence = { doc: op.doc, author: op.author, ctr: op.header.ctr, ops: [...ids].sort() };
+    }
+
+    const mfront = op.header.kind === OpKind.Membership ? [op.id] : predFront;
+    const predSet = new Set(preds);
+    const heads = newState.rec.heads.filter((h) => !predSet.has(h));
+    heads.push(op.id);
+    heads.sort();
+    const own = this.deviceId === op.author && op.header.ctr > newState.rec.ownCtr;
+    const rec: DocRecord = {
+      ...newState.rec,
+      heads,
+      seq: newState.rec.seq + 1,
+      ...(own ? { ownLast: op.id, ownCtr: op.header.ctr } : {}),
+    };
+    const record: OpRecord = {
+      id: op.id,
+      doc: op.doc,
+      seq: rec.seq,
+      author: op.author,
+      ctr: op.header.ctr,
+      wallTime: op.header.wallTime,
+      kind: op.header.kind,
+      parents: op.parents,
+      prev: op.prev,
+      bytes: op.bytes,
+      vv,
+      mfront,
+      body,
+    };
+    const batch: CommitBatch = { doc: op.doc, ops: [record], docRecord: rec };
+    if (touched.size > 0) batch.entities = [...touched.values()];
+    if (fromPending) batch.pendingRemove = [op.id];
+    if (evidence !== undefined) batch.evidence = [evidence];
+    if (extra.clock !== undefined) batch.clock = extra.clock;
+    try {
+      await this.store.commit(batch);
+    } catch (e) {
+      return { status: 'rejected', ...base, error: toEngineError(e, 'Storage', 'committing op') };
+    }
+
+    // Committed: now, and only now, change memory.
+    if (extra.clock !== undefined) this.clock = Math.max(this.clock, extra.clock);
+    if (st === undefined) this.docs.set(op.doc, newState);
+    newState.rec = rec;
+    for (const [id, e] of touched) newState.entities.set(id, e);
+    if (evidence !== undefined) {
+      newState.evidence = newState.evidence.filter(
+        (e) => !(e.author === evidence.author && e.ctr === evidence.ctr),
+      );
+      newState.evidence.push(evidence);
+    }
+    this.remember(op.id, {
+      doc: op.doc,
+      author: op.author,
+      ctr: op.header.ctr,
+      wallTime: op.header.wallTime,
+      vv,
+      mfront,
+    });
+    let learnedKeys = false;
+    if (mbody !== undefined) {
+      newState.membership.add(this.membershipOp(op, mbody, newState.membership.closure(predFront)));
+      for (const [k, v] of this.unsealKeys(op, mbody)) {
+        if (!newState.keys.has(k)) learnedKeys = true;
+        newState.keys.set(k, v);
+      }
+    }
+    if (fromPending) this.pending.delete(op.id);
+    this.emit({
+      doc: op.doc,
+      entities: [...touched.keys()],
+      ops: [op.id],
+      membershipChanged: mbody !== undefined,
+    });
+    if (learnedKeys && !isGenesis) await this.retryLocked(newState);
+    return { status: 'applied', ...base };
+  }
+
+  private freshDoc(genesis: OpenedOp): DocState {
+    return {
+      rec: { doc: genesis.doc, genesis: genesis.id, heads: [], seq: 0, ownLast: null, ownCtr: 0 },
+      entities: new Map(),
+      membership: new MembershipIndex(),
+      keys: new Map(),
+      evidence: [],
+    };
+  }
+
+  /** Decrypts, decodes and merges a patch into copies of the touched entities (in `touched`). */
+  private materialize(
+    st: DocState,
+    op: OpenedOp,
+    key: Uint8Array,
+    vv: Record<string, number>,
+    touched: Map<EntityId, EntityRecord>,
+  ): BodyState {
+    const plain = decryptBody(op, key);
+    if (plain === null) return 'inert';
+    let patch: ReturnType<typeof decodePatch>;
+    try {
+      patch = decodePatch(plain);
+    } catch {
+      return 'inert';
+    }
+    const entity = toHex(patch.entity) as EntityId;
+    // VAL-1: a write of the wrong type to a known field makes the whole op inert.
+    if (!patch.writes.every((w) => isValidWrite(entity, w.field, w.value))) return 'inert';
+    const current = touched.get(entity) ?? st.entities.get(entity);
+    const regs = new Map((current?.registers ?? []).map((r) => [r.field, r]));
+    let changed = false;
+    for (const w of patch.writes) {
+      const write: WriteRecord = {
+        value: w.value,
+        wallTime: op.header.wallTime,
+        author: op.author,
+        ctr: op.header.ctr,
+        op: op.id,
+        vv,
+      };
+      const next = mergeWrite(regs.get(w.field), write, w.field);
+      if (next !== null) {
+        regs.set(w.field, next);
+        changed = true;
+      }
+    }
+    if (changed) {
+      const registers = [...regs.values()].sort((a, b) => a.field - b.field);
+      touched.set(entity, { doc: op.doc, entity, registers });
+    }
+    return 'applied';
+  }
+
+  /** Ops stored `locked` whose key is now known get decrypted and merged (KEY-5). */
+  private async retryLocked(st: DocState): Promise<void> {
+    const doc = st.rec.doc;
+    let after = 0;
+    for (;;) {
+      const page = await this.store.listOps(doc, after, 500);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.seq;
+      for (const r of page) {
+        if (r.body !== 'locked' || r.kind !== OpKind.Patch) continue;
+        const op = openOp(r.bytes);
+        const key = op.keyId === null ? undefined : st.keys.get(op.keyId);
+        if (key === undefined) continue;
+        const touched = new Map<EntityId, EntityRecord>();
+        const body = this.materialize(st, op, key, r.vv, touched);
+        await this.store.commit({ doc, bodyUpdates: [{ id: r.id, body }], entities: [...touched.values()] });
+        for (const [id, e] of touched) st.entities.set(id, e);
+        if (touched.size > 0)
+          this.emit({ doc, entities: [...touched.keys()], ops: [r.id], membershipChanged: false });
+      }
+    }
+  }
+
+  private async addPending(op: OpenedOp, missing: OpId[], already: boolean): Promise<ApplyResult> {
+    const base = { id: op.id, doc: op.doc };
+    if (!already && !this.pending.has(op.id)) {
+      if (this.pendingCount(op.doc) >= this.pendingLimit) {
+        return {
+          status: 'rejected',
+          ...base,
+          error: new EngineError('PendingFull', 'too many ops waiting for parents', op.id),
+        };
+      }
+      const rec: PendingRecord = { id: op.id, doc: op.doc, bytes: op.bytes, missing };
+      try {
+        await this.store.commit({ doc: op.doc, pendingAdd: [rec] });
+      } catch (e) {
+        return { status: 'rejected', ...base, error: toEngineError(e, 'Storage', 'storing a pending op') };
+      }
+    }
+    const p = this.pending.get(op.id) ?? { op, missing: new Set<OpId>() };
+    p.missing = new Set(missing);
+    this.pending.set(op.id, p);
+    for (const m of missing) addTo(this.waiters, m, op.id);
+    return { status: 'pending', ...base };
+  }
+
+  private emit(e: ChangeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure is the listener's: it never breaks the replica.
+      }
+    }
+  }
+}
+
+function metaOf(r: OpRecord): OpMeta {
+  return { doc: r.doc, author: r.author, ctr: r.ctr, wallTime: r.wallTime, vv: r.vv, mfront: r.mfront };
+}
+
+function addTo<K, V>(m: Map<K, Set<V>>, k: K, v: V): void {
+  const s = m.get(k);
+  if (s === undefined) m.set(k, new Set([v]));
+  else s.add(v);
+}

@@ -1,0 +1,112 @@
+// The contract between the UI and the engine host: everything the UI may ask of its data.
+// The UI imports only this file (types) and client.ts (the RPC client); never the engine, never IndexedDB.
+
+/** Calendar fields as the UI edits them. Times are wall-clock times in `timeZone`. */
+export interface EventFields {
+  title: string;
+  /** "YYYY-MM-DDTHH:MM" wall-clock time in `timeZone`, or "YYYY-MM-DD" when `allDay`. */
+  start: string;
+  /** Exclusive end, same format as `start`. */
+  end: string;
+  allDay: boolean;
+  /** IANA time zone id, e.g. "Europe/Berlin". */
+  timeZone: string;
+  location: string;
+  notes: string;
+}
+
+export type EventFieldName = keyof EventFields;
+
+/** One write to a register: who wrote it, when, from which op. */
+export interface RegisterWrite {
+  value: string | boolean | null;
+  /** Device id (hex of its Ed25519 public key). */
+  device: string;
+  /** Device display name when known. */
+  deviceName?: string;
+  /** Microseconds since the Unix epoch (the op's wall_time). */
+  wallTime: number;
+  opId: string;
+}
+
+/** A field whose concurrent writes were resolved by last-writer-wins: the winner and the losers. */
+export interface FieldConflict {
+  field: EventFieldName;
+  winner: RegisterWrite;
+  losers: RegisterWrite[];
+}
+
+export interface EventView extends EventFields {
+  id: string;
+  calendarId: string;
+  /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */
+  startMs: number;
+  endMs: number;
+  conflicts: FieldConflict[];
+}
+
+export interface CalendarInfo {
+  id: string;
+  name: string;
+  /** "#rrggbb" */
+  color: string;
+  /** Local, per-device preference: hidden calendars' events are not shown. */
+  hidden: boolean;
+}
+
+export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
+
+export interface SyncStatus {
+  state: SyncState;
+  /** Ops written on this device that the relay has not acknowledged yet. */
+  pendingUploads: number;
+  /** ms since the Unix epoch of the last moment this device was fully in sync, or null. */
+  lastSyncedAt: number | null;
+  /** How far this device's clock is ahead of the relay's (ms); warn when large. null if unknown. */
+  clockOffsetMs: number | null;
+  /** Human-readable reason for the current state, if any. */
+  detail?: string;
+}
+
+/** An error the UI must show: storage full, storage unavailable, corrupt data, rejected input. */
+export interface HostError {
+  code: string;
+  message: string;
+}
+
+export interface Range {
+  /** Inclusive UTC ms. */
+  fromMs: number;
+  /** Exclusive UTC ms. */
+  toMs: number;
+}
+
+export type Unsubscribe = () => void;
+
+export interface CalendarClient {
+  listCalendars(): Promise<CalendarInfo[]>;
+  createCalendar(name: string, color: string): Promise<string>;
+  renameCalendar(calendarId: string, name: string, color: string): Promise<void>;
+  setCalendarHidden(calendarId: string, hidden: boolean): Promise<void>;
+  onCalendarsChanged(cb: (calendars: CalendarInfo[]) => void): Unsubscribe;
+
+  /** Events overlapping the range, across all calendars (hidden ones included; the UI filters). */
+  eventsInRange(range: Range): Promise<EventView[]>;
+  /** Calls back now and after every change (local, other tab, or remote) touching the range. */
+  subscribeRange(range: Range, cb: (events: EventView[]) => void): Unsubscribe;
+  getEvent(calendarId: string, eventId: string): Promise<EventView | undefined>;
+
+  createEvent(calendarId: string, fields: EventFields): Promise<string>;
+  updateEvent(calendarId: string, eventId: string, fields: Partial<EventFields>): Promise<void>;
+  /** Deleting writes the Deleted register; `restoreEvent` (undo) writes it back to false. */
+  deleteEvent(calendarId: string, eventId: string): Promise<void>;
+  restoreEvent(calendarId: string, eventId: string): Promise<void>;
+  /** Writes a losing value again, so it becomes the newest write everywhere. */
+  restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
+
+  /** Substring search over title, location and notes (case-insensitive), newest first. */
+  search(query: string, limit?: number): Promise<EventView[]>;
+
+  onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
+  onError(cb: (error: HostError) => void): Unsubscribe;
+}
