@@ -435,6 +435,9 @@ export class Replica {
     } catch (e) {
       return Promise.resolve({ status: 'rejected', error: toEngineError(e, 'Malformed', 'decoding op') });
     }
+    // DAG-1: an op already applied is a duplicate, whatever envelope it came in.
+    if (this.meta.get(op.id)?.doc === op.doc)
+      return Promise.resolve({ status: 'duplicate', id: op.id, doc: op.doc });
     // Verification starts now and runs concurrently with earlier ops' application.
     const verified = verifyOp(this.crypto, op);
     return this.enqueue(async () => {
@@ -864,7 +867,7 @@ export class Replica {
   private async addPending(op: OpenedOp, missing: OpId[], already: boolean): Promise<ApplyResult> {
     const base = { id: op.id, doc: op.doc };
     if (!already && !this.pending.has(op.id)) {
-      if (this.pendingCount(op.doc) >= this.pendingLimit) {
+      if (this.pendingCount(op.doc) >= this.pendingLimit || this.pending.size >= this.pendingLimit * 4) {
         return {
           status: 'rejected',
           ...base,

@@ -66,3 +66,69 @@ export async function openReplica(
     ...(opts.pendingLimit === undefined ? {} : { pendingLimit: opts.pendingLimit }),
   });
 }
+
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import * as ed from '@noble/ed25519';
+import { fromHex } from './bytes.ts';
+import { encodeEnvelope, encodeHeader, type Header, WIRE_FORMAT } from './codec.ts';
+import { bodyDigest, opDigest } from './hash.ts';
+import { bodyAad } from './op.ts';
+import type { OpRecord } from './store.ts';
+
+export interface CraftInput {
+  secret: Uint8Array;
+  doc: Uint8Array;
+  ctr: number;
+  kind: number;
+  wallTime: number;
+  prev?: Uint8Array;
+  parents?: Uint8Array[];
+  body: Uint8Array;
+  /** Encrypt `body` with this key (Patch); the key id is 8 bytes. */
+  key?: { id: Uint8Array; key: Uint8Array };
+  format?: number;
+  /** Sign with this secret instead of the author's (forgery). */
+  signWith?: Uint8Array;
+  /** Sign the raw header bytes without the domain tag. */
+  noDomain?: boolean;
+  /** Sort parents (default true). */
+  sortParents?: boolean;
+  /** Use this ciphertext and nonce as they are (with `key.id`), instead of encrypting `body`. */
+  cipher?: { body: Uint8Array; nonce: Uint8Array };
+}
+
+/** Builds and signs an op with any header values, bypassing createOp's own checks. */
+export function craftOp(c: CraftInput): Uint8Array {
+  const author = ed.getPublicKey(c.secret);
+  const parents = [...(c.parents ?? [])];
+  if (c.sortParents !== false) parents.sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const nonce = c.cipher?.nonce ?? (c.key === undefined ? new Uint8Array(0) : new Uint8Array(24).fill(3));
+  const keyId = c.key === undefined ? new Uint8Array(0) : c.key.id;
+  const base = {
+    doc: c.doc,
+    author,
+    ctr: c.ctr,
+    kind: c.kind as Header['kind'],
+    schema: 1,
+    wallTime: c.wallTime,
+    keyId,
+  };
+  const body =
+    c.cipher !== undefined
+      ? c.cipher.body
+      : c.key === undefined
+        ? c.body
+        : xchacha20poly1305(c.key.key, nonce, bodyAad(base)).encrypt(c.body);
+  const header = encodeHeader({
+    ...base,
+    format: c.format ?? WIRE_FORMAT,
+    prev: c.prev ?? new Uint8Array(0),
+    parents,
+    nonce,
+    bodyHash: bodyDigest(body),
+  });
+  const msg = c.noDomain ? header : opDigest(header);
+  return encodeEnvelope({ header, sig: ed.sign(msg, c.signWith ?? c.secret), body });
+}
+
+export const idBytes = (r: Pick<OpRecord, 'id'> | { id: string }): Uint8Array => fromHex(r.id);

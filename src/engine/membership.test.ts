@@ -1,0 +1,220 @@
+// Membership and keys: who may write is decided by the op's causal past, never by wall time;
+// removal rotates the content key; concurrent add and remove resolve the same everywhere.
+
+import { describe, expect, it } from 'vitest';
+import { fromHex, utf8 } from './bytes.ts';
+import { EventField, eventFromRecord } from './calendar.ts';
+import { encodePatch } from './codec.ts';
+import type { DocId, EntityId, OpId } from './ids.ts';
+import { createMemoryStore } from './memory-store.ts';
+import type { Replica } from './replica.ts';
+import { boxKeyPairFromSecret } from './seal.ts';
+import { OpKind } from './store.ts';
+import {
+  craftOp,
+  deviceKeys,
+  manualClock,
+  openReplica,
+  type TestDevice,
+  testDevice,
+} from './testkit.testkit.ts';
+
+const E1 = '21'.repeat(16) as EntityId;
+const pub = (d: TestDevice) => deviceKeys(d).signer.publicKey;
+const box = (d: TestDevice) => boxKeyPairFromSecret(d.boxSecret).publicKey;
+
+async function sync(from: Replica, to: Replica, doc: DocId) {
+  for (const o of await from.listOps(doc, 0, 10_000)) await to.receive(o.bytes);
+}
+
+async function trio() {
+  const [a, b, c] = [testDevice('m-a'), testDevice('m-b'), testDevice('m-c')];
+  const [ra, rb, rc] = await Promise.all([openReplica(a), openReplica(b), openReplica(c)]);
+  const g = await ra.createCalendar({ name: 'Team' });
+  await ra.addMember(g.doc, pub(b), box(b));
+  await ra.addMember(g.doc, pub(c), box(c));
+  await sync(ra, rb, g.doc);
+  await sync(ra, rc, g.doc);
+  return { a, b, c, ra, rb, rc, doc: g.doc };
+}
+
+describe('membership', () => {
+  it('[MEM-1] the genesis author is the only member of a new calendar', async () => {
+    const a = testDevice('m1');
+    const ra = await openReplica(a);
+    const g = await ra.createCalendar();
+    expect([...ra.members(g.doc).keys()]).toEqual([ra.deviceId]);
+  });
+
+  it('[MEM-3] a remove beats a concurrent add; only an add made after seeing the remove restores', async () => {
+    const { c, ra, rb, rc, doc } = await trio();
+    // a removes c while b, concurrently, adds c again.
+    await ra.removeMember(doc, pub(c));
+    await rb.addMember(doc, pub(c), box(c));
+    await sync(ra, rb, doc);
+    await sync(rb, ra, doc);
+    expect(ra.root(doc)).toBe(rb.root(doc));
+    expect(ra.members(doc).has(rc.deviceId!)).toBe(false);
+    expect(rb.members(doc).has(rc.deviceId!)).toBe(false);
+    // b, having seen the remove, adds c again: now c is back.
+    await rb.addMember(doc, pub(c), box(c));
+    await sync(rb, ra, doc);
+    expect(ra.members(doc).has(rc.deviceId!)).toBe(true);
+  });
+
+  it('[MEM-2][MEM-5] a removed device cannot write after its removal, not even with a backdated wall_time', async () => {
+    const { c, ra, rc, doc } = await trio();
+    await ra.removeMember(doc, pub(c));
+    await sync(ra, rc, doc); // c learns of its removal
+    await expect(rc.write(doc, E1, [{ field: 1, value: utf8('x') }])).rejects.toMatchObject({
+      code: 'NotMember',
+    });
+    // A crafted op by c that has the removal in its causal past, backdated as far as the rules allow.
+    const head = (await rc.listOps(doc, 0, 1000)).at(-1)!;
+    const own = (await rc.listOps(doc, 0, 1000)).filter((o) => o.author === rc.deviceId);
+    const forged = craftOp({
+      secret: c.secret,
+      doc: fromHex(doc),
+      ctr: own.length + 1,
+      ...(own.length > 0 ? { prev: fromHex(own.at(-1)!.id) } : {}),
+      kind: OpKind.Patch,
+      wallTime: head.wallTime + 1,
+      parents: [fromHex(head.id)],
+      body: encodePatch({ entity: fromHex(E1), writes: [] }),
+      key: { id: new Uint8Array(8), key: new Uint8Array(32) },
+    });
+    expect((await ra.receive(forged)).error?.code).toBe('NotMember');
+    // Dated before the removal: the clock rule refuses it first (it must follow its parents).
+    const backdated = craftOp({
+      secret: c.secret,
+      doc: fromHex(doc),
+      ctr: 1,
+      kind: OpKind.Patch,
+      wallTime: 1,
+      parents: [fromHex(head.id)],
+      body: encodePatch({ entity: fromHex(E1), writes: [] }),
+      key: { id: new Uint8Array(8), key: new Uint8Array(32) },
+    });
+    expect((await ra.receive(backdated)).status).toBe('rejected');
+  });
+
+  it("[MEM-6] an op concurrent with its author's removal is accepted everywhere alike (documented limitation)", async () => {
+    const { c, ra, rb, rc, doc } = await trio();
+    const cWrite = await rc.write(doc, E1, [{ field: 1, value: utf8('from c') }]);
+    await ra.removeMember(doc, pub(c));
+    expect((await ra.receive(cWrite.bytes)).status).toBe('applied');
+    await sync(ra, rb, doc);
+    expect(rb.root(doc)).toBe(ra.root(doc));
+    expect(eventFromRecord(rb.entity(doc, E1)!).title).toBe('from c');
+    expect(c.name).toBe('m-c');
+  });
+
+  it('[KEY-3] removal rotates the key: new ops use it, the removed device cannot read them, members read old and new', async () => {
+    const { c, ra, rb, rc, doc } = await trio();
+    await ra.write(doc, E1, [{ field: EventField.Title, value: utf8('before') }]);
+    await ra.removeMember(doc, pub(c));
+    const after = await ra.write(doc, E1, [{ field: EventField.Notes, value: utf8('secret plans') }]);
+    await sync(ra, rb, doc);
+    await sync(ra, rc, doc);
+    const ev = eventFromRecord(rb.entity(doc, E1)!);
+    expect(ev.title).toBe('before');
+    expect(ev.notes).toBe('secret plans');
+    const cs = eventFromRecord(rc.entity(doc, E1)!);
+    expect(cs.title).toBe('before');
+    expect(cs.notes).toBe('');
+    expect((await rc.getOps(doc, [after.id]))[0]?.body).toBe('locked');
+    expect(c.name).toBe('m-c');
+  });
+
+  it('[KEY-5] a device that joins later reads history: keys arrive with its add and locked ops open', async () => {
+    const a = testDevice('k-a');
+    const b = testDevice('k-b');
+    const ra = await openReplica(a);
+    const rb = await openReplica(b);
+    const g = await ra.createCalendar({ name: 'Old' });
+    await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('history') }]);
+    await ra.addMember(g.doc, pub(b), box(b));
+    await sync(ra, rb, g.doc);
+    expect(eventFromRecord(rb.entity(g.doc, E1)!).title).toBe('history');
+    // Reverse: deliver the patch before b is a member of anything? It cannot apply (gated), then does.
+    const rb2 = await openReplica(testDevice('k-b'));
+    const ops = await ra.listOps(g.doc, 0, 100);
+    for (const o of [...ops].reverse()) await rb2.receive(o.bytes);
+    expect(eventFromRecord(rb2.entity(g.doc, E1)!).title).toBe('history');
+  });
+
+  it('[KEY-6] a key learned after ops were stored locked unlocks them (keys for re-shared epochs)', async () => {
+    const { ra, rb, doc } = await trio();
+    const w = await ra.write(doc, E1, [{ field: EventField.Title, value: utf8('t') }]);
+    // d is added by b with every key b holds; d receives the patch, then its add.
+    const d = testDevice('m-d');
+    const rd = await openReplica(d);
+    await sync(ra, rb, doc);
+    await rb.addMember(doc, pub(d), box(d));
+    const all = await rb.listOps(doc, 0, 1000);
+    for (const o of all) await rd.receive(o.bytes);
+    expect((await rd.getOps(doc, [w.id as OpId]))[0]?.body).toBe('applied');
+    expect(eventFromRecord(rd.entity(doc, E1)!).title).toBe('t');
+  });
+});
+
+describe('clock', () => {
+  it('[CLK-1] wall_time never repeats or goes back, across a clock jump back and a reload', async () => {
+    const a = testDevice('clk');
+    const store = createMemoryStore();
+    const clock = manualClock(5_000_000);
+    const ra = await openReplica(a, { store, clock });
+    const g = await ra.createCalendar();
+    const w1 = await ra.write(g.doc, E1, [{ field: 1, value: utf8('1') }]);
+    clock.set(1_000); // the system clock jumps back
+    const w2 = await ra.write(g.doc, E1, [{ field: 1, value: utf8('2') }]);
+    const reopened = await openReplica(a, { store, clock });
+    const w3 = await reopened.write(g.doc, E1, [{ field: 1, value: utf8('3') }]);
+    const [o1, o2, o3] = await reopened.getOps(g.doc, [w1.id, w2.id, w3.id]);
+    expect(o2!.wallTime).toBeGreaterThan(o1!.wallTime);
+    expect(o3!.wallTime).toBeGreaterThan(o2!.wallTime);
+    expect(o3!.ctr).toBe(o2!.ctr + 1);
+    expect(await store.loadClock()).toBe(o3!.wallTime);
+    expect(eventFromRecord(reopened.entity(g.doc, E1)!).title).toBe('3');
+  });
+
+  it('[CLK-4] an edit made after seeing another always wins, even from a device whose clock is behind', async () => {
+    const a = testDevice('c-a');
+    const b = testDevice('c-b');
+    const ra = await openReplica(a, { clock: manualClock(9_000_000_000) });
+    const rb = await openReplica(b, { clock: manualClock(1_000) });
+    const g = await ra.createCalendar();
+    await ra.addMember(g.doc, pub(b), box(b));
+    await ra.write(g.doc, E1, [{ field: 1, value: utf8('ahead') }]);
+    await sync(ra, rb, g.doc);
+    await rb.write(g.doc, E1, [{ field: 1, value: utf8('seen and replaced') }]);
+    await sync(rb, ra, g.doc);
+    expect(eventFromRecord(ra.entity(g.doc, E1)!).title).toBe('seen and replaced');
+    expect(eventFromRecord(ra.entity(g.doc, E1)!).conflicts.size).toBe(0);
+  });
+});
+
+describe('persistence', () => {
+  it('[STORE-9] a replica reopened over its store has the same state, pending ops included, without replaying', async () => {
+    const a = testDevice('p-a');
+    const b = testDevice('p-b');
+    const store = createMemoryStore();
+    const ra = await openReplica(a);
+    const g = await ra.createCalendar({ name: 'P' });
+    await ra.addMember(g.doc, pub(b), box(b));
+    const w1 = await ra.write(g.doc, E1, [{ field: 1, value: utf8('one') }]);
+    const w2 = await ra.write(g.doc, E1, [{ field: 6, value: utf8('room') }]);
+    const rb = await openReplica(b, { store });
+    const ops = await ra.listOps(g.doc, 0, 100);
+    for (const o of ops) if (o.id !== w1.id) await rb.receive(o.bytes); // w2 waits for w1
+    expect(rb.pendingCount(g.doc)).toBe(1);
+    const reopened = await openReplica(b, { store });
+    expect(reopened.pendingCount(g.doc)).toBe(1);
+    expect(reopened.root(g.doc)).toBe(rb.root(g.doc));
+    await reopened.receive(w1.bytes);
+    expect(reopened.pendingCount(g.doc)).toBe(0);
+    expect(reopened.root(g.doc)).toBe(ra.root(g.doc));
+    expect(eventFromRecord(reopened.entity(g.doc, E1)!).location).toBe('room');
+    expect(w2.id).toBeTruthy();
+  });
+});
