@@ -1,0 +1,193 @@
+// Engine benchmark: local edits/s (sign + encrypt + apply), remote ops/s (verify + decrypt +
+// decode + apply, one op per message), bytes per op, and the raw Ed25519 verify rate measured in
+// the same run; Yjs and Automerge doing the same edits alongside (they sign and encrypt nothing).
+
+import { gzipSync } from 'node:zlib';
+import * as Automerge from '@automerge/automerge';
+import { build } from 'esbuild';
+import * as Y from 'yjs';
+import {
+  boxKeyPairFromSecret,
+  createBestCrypto,
+  createMemoryStore,
+  createWebCryptoSigner,
+  type EntityId,
+  EventField,
+  Replica,
+  type SubtleLike,
+  utf8,
+} from '../src/engine/index.ts';
+
+const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
+const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+const ENTITIES = Array.from({ length: 100 }, () => Buffer.from(random(16)).toString('hex') as EntityId);
+
+export type Figures = Record<string, number | string>;
+
+async function webSigner() {
+  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
+  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
+  return createWebCryptoSigner(subtle, kp.privateKey, pub);
+}
+
+async function device() {
+  return { signer: await webSigner(), box: boxKeyPairFromSecret(random(32)) };
+}
+
+async function rawVerify(n: number): Promise<{ serial: number; concurrent: number }> {
+  const signer = await webSigner();
+  const msg = random(32);
+  const sig = await signer.sign(msg);
+  const crypto = await createBestCrypto(subtle);
+  let t = performance.now();
+  for (let i = 0; i < n; i++) await crypto.verify(signer.publicKey, sig, msg);
+  const serial = n / ((performance.now() - t) / 1000);
+  t = performance.now();
+  const inflight: Promise<boolean>[] = [];
+  for (let i = 0; i < n; i++) inflight.push(crypto.verify(signer.publicKey, sig, msg));
+  await Promise.all(inflight);
+  return { serial, concurrent: n / ((performance.now() - t) / 1000) };
+}
+
+async function ours(n: number): Promise<Figures> {
+  const crypto = await createBestCrypto(subtle);
+  const da = await device();
+  const db = await device();
+  const a = await Replica.open({ store: createMemoryStore(), crypto, nowUs, random, device: da });
+  const g = await a.createCalendar({ name: 'Bench' });
+  await a.addMember(g.doc, db.signer.publicKey, db.box.publicKey);
+  const setup = (await a.listOps(g.doc, 0, 100)).map((o) => o.bytes);
+  let t = performance.now();
+  const ops: Uint8Array[] = [];
+  for (let i = 0; i < n; i++) {
+    const op = await a.write(g.doc, ENTITIES[i % ENTITIES.length]!, [
+      { field: EventField.Title, value: utf8(`Meeting ${i}`) },
+    ]);
+    ops.push(op.bytes);
+  }
+  const localPerS = n / ((performance.now() - t) / 1000);
+  const bytesPerOp = ops.reduce((s, o) => s + o.length, 0) / ops.length;
+
+  // Remote, one op per message, each awaited before the next (a strict request/response peer).
+  const b1 = await Replica.open({ store: createMemoryStore(), crypto, nowUs, random, device: db });
+  for (const s of setup) await b1.receive(s);
+  t = performance.now();
+  for (const o of ops) {
+    const r = await b1.receive(o);
+    if (r.status !== 'applied') throw new Error(`bench op not applied: ${r.status} ${r.error?.message}`);
+  }
+  const remoteSerial = n / ((performance.now() - t) / 1000);
+
+  // Remote, one op per message as they stream in: verification of later messages overlaps
+  // application of earlier ones (what a WebSocket delivering frames gives the engine).
+  const b2 = await Replica.open({ store: createMemoryStore(), crypto, nowUs, random, device: db });
+  for (const s of setup) await b2.receive(s);
+  t = performance.now();
+  const results = await Promise.all(ops.map((o) => b2.receive(o)));
+  const remoteStream = n / ((performance.now() - t) / 1000);
+  if (results.some((r) => r.status !== 'applied')) throw new Error('stream bench: op not applied');
+  if (b2.root(g.doc) !== a.root(g.doc)) throw new Error('bench replicas diverged');
+  return {
+    crypto_provider: crypto.name,
+    ours_local_edits_per_s: Math.round(localPerS),
+    ours_remote_ops_per_s_serial: Math.round(remoteSerial),
+    ours_remote_ops_per_s_stream: Math.round(remoteStream),
+    ours_bytes_per_op: Math.round(bytesPerOp),
+  };
+}
+
+function yjs(n: number): Figures {
+  const a = new Y.Doc();
+  const updates: Uint8Array[] = [];
+  a.on('update', (u: Uint8Array) => updates.push(u));
+  const events = a.getMap<Y.Map<string>>('events');
+  for (const e of ENTITIES) events.set(e, new Y.Map<string>());
+  updates.length = 0;
+  let t = performance.now();
+  for (let i = 0; i < n; i++) events.get(ENTITIES[i % ENTITIES.length]!)!.set('title', `Meeting ${i}`);
+  const local = n / ((performance.now() - t) / 1000);
+  const b = new Y.Doc();
+  Y.applyUpdate(b, Y.encodeStateAsUpdate(a, Y.encodeStateVector(b)));
+  const b2 = new Y.Doc();
+  const all = [...updates];
+  t = performance.now();
+  for (const u of all) Y.applyUpdate(b2, u);
+  const remote = n / ((performance.now() - t) / 1000);
+  return {
+    yjs_local_edits_per_s: Math.round(local),
+    yjs_remote_ops_per_s: Math.round(remote),
+    yjs_bytes_per_op: Math.round(all.reduce((s, u) => s + u.length, 0) / all.length),
+  };
+}
+
+function automerge(n: number): Figures {
+  type D = { events: Record<string, { title: string }> };
+  let a = Automerge.from<D>({ events: Object.fromEntries(ENTITIES.map((e) => [e, { title: '' }])) });
+  const base = Automerge.getAllChanges(a);
+  const changes: Uint8Array[] = [];
+  let t = performance.now();
+  for (let i = 0; i < n; i++) {
+    a = Automerge.change(a, (d) => {
+      d.events[ENTITIES[i % ENTITIES.length]!]!.title = `Meeting ${i}`;
+    });
+    changes.push(Automerge.getLastLocalChange(a)!);
+  }
+  const local = n / ((performance.now() - t) / 1000);
+  let [b] = Automerge.applyChanges(Automerge.init<D>(), base);
+  t = performance.now();
+  for (const c of changes) [b] = Automerge.applyChanges(b, [c]);
+  const remote = n / ((performance.now() - t) / 1000);
+  return {
+    automerge_local_edits_per_s: Math.round(local),
+    automerge_remote_ops_per_s: Math.round(remote),
+    automerge_bytes_per_op: Math.round(changes.reduce((s, c) => s + c.length, 0) / changes.length),
+  };
+}
+
+async function bundleSize(): Promise<Figures> {
+  const size = async (external: string[]) => {
+    const out = await build({
+      entryPoints: ['src/engine/index.ts'],
+      bundle: true,
+      minify: true,
+      format: 'esm',
+      write: false,
+      external,
+      platform: 'browser',
+      treeShaking: true,
+    });
+    const code = out.outputFiles[0]!.contents;
+    return { min: code.length, gz: gzipSync(code, { level: 9 }).length };
+  };
+  const withNoble = await size([]);
+  const without = await size(['@noble/*']);
+  const withoutAnyDeps = await size(['@noble/*', 'flatbuffers']);
+  return {
+    engine_bundle_min_gzip_bytes_with_noble: withNoble.gz,
+    engine_bundle_min_gzip_bytes_without_noble: without.gz,
+    engine_bundle_min_gzip_bytes_without_noble_or_flatbuffers: withoutAnyDeps.gz,
+  };
+}
+
+export async function benchEngine(n = 3000): Promise<Figures> {
+  const v = await rawVerify(n);
+  const mine = await ours(n);
+  return {
+    ...mine,
+    raw_verify_per_s_serial: Math.round(v.serial),
+    raw_verify_per_s_concurrent: Math.round(v.concurrent),
+    ours_remote_stream_vs_raw_verify_concurrent_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_stream']) / v.concurrent) * 100,
+    ),
+    ours_remote_serial_vs_raw_verify_serial_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_serial']) / v.serial) * 100,
+    ),
+    ...yjs(n),
+    ...automerge(n),
+    ...(await bundleSize()),
+  };
+}

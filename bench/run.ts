@@ -1,0 +1,54 @@
+// `npm run bench`: runs every benchmark, prints a table, writes bench/results.json (one key per
+// figure, units in the key names). Targets are printed beside the figures; nothing here fails a
+// build: tests check behaviour, benchmarks measure speed.
+
+import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { benchEngine, type Figures } from './engine.ts';
+
+type Bench = { name: string; run: () => Promise<Figures> };
+
+const benches: Bench[] = [{ name: 'engine', run: () => benchEngine(Number(process.env['BENCH_N'] ?? 3000)) }];
+
+// Benchmarks of other parts register themselves here when their modules exist.
+for (const [name, file, fn] of [
+  ['relay', './relay.ts', 'benchRelay'],
+  ['runtime', './runtime.ts', 'benchRuntime'],
+  ['ui', './ui.ts', 'benchUi'],
+] as const) {
+  if (existsSync(new URL(file, import.meta.url))) {
+    benches.push({
+      name,
+      run: async () => {
+        const mod = (await import(file)) as Record<string, () => Promise<Figures>>;
+        return mod[fn]!();
+      },
+    });
+  }
+}
+
+const only = process.argv.slice(2);
+const results: Record<string, Figures | string> = {
+  machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
+  date: new Date().toISOString(),
+};
+for (const b of benches) {
+  if (only.length > 0 && !only.includes(b.name)) continue;
+  process.stdout.write(`running ${b.name}...\n`);
+  try {
+    results[b.name] = await b.run();
+  } catch (e) {
+    results[b.name] = `failed: ${e instanceof Error ? e.message : String(e)}`;
+  }
+}
+
+const rows: [string, string][] = [];
+for (const [k, v] of Object.entries(results)) {
+  if (typeof v === 'object') for (const [fk, fv] of Object.entries(v)) rows.push([`${k}.${fk}`, String(fv)]);
+  else rows.push([k, v]);
+}
+const w = Math.max(...rows.map(([k]) => k.length));
+console.log(`\n${'figure'.padEnd(w)}  value\n${'-'.repeat(w)}  -----`);
+for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
+writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+console.log('\nwrote bench/results.json');

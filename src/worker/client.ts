@@ -1,0 +1,173 @@
+// The UI's only door to its data: a CalendarClient over comlink to this tab's worker. Range
+// subscriptions live here: the host announces which UTC intervals changed, and every
+// subscription whose range overlaps one re-reads its events (coalesced: one read in flight).
+
+import * as Comlink from 'comlink';
+import type {
+  CalendarClient,
+  CalendarInfo,
+  EventView,
+  HostError,
+  Range,
+  SyncStatus,
+  Unsubscribe,
+} from './api.ts';
+import { type HostEvent, RemoteError, toWireError } from './host-api.ts';
+import type { WorkerApi } from './rpc.ts';
+
+export interface ClientOptions {
+  /** Starts the worker; tests and fixtures pass their own bundle's URL. */
+  worker?: () => Worker;
+}
+
+interface RangeSub {
+  range: Range;
+  cb: (events: EventView[]) => void;
+  running: boolean;
+  dirty: boolean;
+  live: boolean;
+}
+
+const overlaps = (a: Range, b: Range) => a.fromMs < b.toMs && a.toMs > b.fromMs;
+
+/** A fresh random event id (16 bytes hex), chosen here so a retried create stays one event. */
+function newEventId(): string {
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  return Array.from(b, (x) => x.toString(16).padStart(2, '0')).join('');
+}
+
+export async function createCalendarClient(options: ClientOptions = {}): Promise<CalendarClient> {
+  const worker =
+    options.worker?.() ??
+    new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'ledgerday' });
+  const remote = Comlink.wrap<WorkerApi>(worker);
+
+  const errorCbs = new Set<(e: HostError) => void>();
+  const calendarCbs = new Set<(c: CalendarInfo[]) => void>();
+  const syncCbs = new Set<(s: SyncStatus) => void>();
+  const subs = new Set<RangeSub>();
+  // Errors seen before the UI subscribed (e.g. storage unavailable at start) are replayed once.
+  const early: HostError[] = [];
+
+  const reportError = (e: HostError) => {
+    if (errorCbs.size === 0) {
+      if (early.length < 10) early.push(e);
+      return;
+    }
+    for (const cb of errorCbs) cb(e);
+  };
+
+  worker.addEventListener('error', (ev) => {
+    reportError({
+      code: 'Worker',
+      message: `the data worker failed to start: ${ev.message || 'unknown error'}`,
+    });
+  });
+
+  async function call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const err = new RemoteError(toWireError(e));
+      if (err.code === 'Storage') reportError({ code: err.code, message: err.message });
+      throw err;
+    }
+  }
+
+  async function refresh(sub: RangeSub): Promise<void> {
+    if (sub.running) {
+      sub.dirty = true;
+      return;
+    }
+    sub.running = true;
+    try {
+      do {
+        sub.dirty = false;
+        const events = await call(() => remote.eventsInRange(sub.range)).catch(() => undefined);
+        if (sub.live && events !== undefined) sub.cb(events);
+      } while (sub.dirty && sub.live);
+    } finally {
+      sub.running = false;
+    }
+  }
+
+  let syncRefreshing = false;
+  async function refreshSync(): Promise<void> {
+    if (syncCbs.size === 0 || syncRefreshing) return;
+    syncRefreshing = true;
+    try {
+      const s = await remote.syncStatus().catch(() => undefined);
+      if (s) for (const cb of syncCbs) cb(s);
+    } finally {
+      syncRefreshing = false;
+    }
+  }
+
+  const onHostEvent = (e: HostEvent) => {
+    switch (e.type) {
+      case 'events':
+        for (const sub of subs) if (e.intervals.some((i) => overlaps(i, sub.range))) void refresh(sub);
+        void refreshSync();
+        break;
+      case 'calendars':
+        if (calendarCbs.size > 0) {
+          void call(() => remote.listCalendars()).then(
+            (cals) => {
+              for (const cb of calendarCbs) cb(cals);
+            },
+            () => {},
+          );
+        }
+        void refreshSync();
+        break;
+      case 'error':
+        reportError(e.error);
+        break;
+      case 'sync':
+        for (const cb of syncCbs) cb(e.status);
+        break;
+    }
+  };
+  await remote.subscribe(Comlink.proxy(onHostEvent));
+
+  return {
+    listCalendars: () => call(() => remote.listCalendars()),
+    createCalendar: (name, color) => call(() => remote.createCalendar(name, color)),
+    renameCalendar: (id, name, color) => call(() => remote.renameCalendar(id, name, color)),
+    setCalendarHidden: (id, hidden) => call(() => remote.setCalendarHidden(id, hidden)),
+    onCalendarsChanged(cb) {
+      calendarCbs.add(cb);
+      return () => calendarCbs.delete(cb);
+    },
+    eventsInRange: (range) => call(() => remote.eventsInRange(range)),
+    subscribeRange(range, cb): Unsubscribe {
+      const sub: RangeSub = { range: { ...range }, cb, running: false, dirty: false, live: true };
+      subs.add(sub);
+      void refresh(sub);
+      return () => {
+        sub.live = false;
+        subs.delete(sub);
+      };
+    },
+    getEvent: (cal, id) => call(() => remote.getEvent(cal, id)),
+    createEvent: (cal, fields) => call(() => remote.createEvent(cal, newEventId(), fields)),
+    updateEvent: (cal, id, fields) => call(() => remote.updateEvent(cal, id, fields)),
+    deleteEvent: (cal, id) => call(() => remote.deleteEvent(cal, id)),
+    restoreEvent: (cal, id) => call(() => remote.restoreEvent(cal, id)),
+    restoreConflict: (cal, id, field, opId) => call(() => remote.restoreConflict(cal, id, field, opId)),
+    search: (q, limit) => call(() => remote.search(q, limit)),
+    onSyncStatus(cb) {
+      syncCbs.add(cb);
+      void remote.syncStatus().then(
+        (s) => syncCbs.has(cb) && cb(s),
+        () => {},
+      );
+      return () => syncCbs.delete(cb);
+    },
+    onError(cb) {
+      errorCbs.add(cb);
+      for (const e of early.splice(0)) cb(e);
+      return () => errorCbs.delete(cb);
+    },
+  };
+}

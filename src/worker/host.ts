@@ -1,0 +1,513 @@
+// The engine host: composition root of store, device keys, crypto and Replica, plus the views the
+// UI asks for (calendars, events by UTC range, search) kept as an in-memory index that is built
+// from materialized entities at start ([RT-10]: never by replaying the op log) and updated from
+// the replica's change events.
+
+import {
+  CALENDAR_ENTITY,
+  type CalendarEvent,
+  CalendarField,
+  type ChangeEvent,
+  calendarFromRecord,
+  createBestCrypto,
+  createNobleSigner,
+  createWebCryptoSigner,
+  type DeviceKeys,
+  type DocId,
+  EngineError,
+  type EntityId,
+  type EntityRecord,
+  EventField,
+  encodeValue,
+  eventFromRecord,
+  fieldType,
+  isDocId,
+  isEntityId,
+  type NewWrite,
+  Replica,
+  type SubtleLike,
+  type WriteInfo,
+} from '../engine/index.ts';
+import { boxKeyPairFromSecret } from '../engine/seal.ts';
+import type { EngineStore } from '../engine/store.ts';
+import type {
+  CalendarInfo,
+  EventFieldName,
+  EventFields,
+  EventView,
+  FieldConflict,
+  HostError,
+  Range,
+  RegisterWrite,
+  SyncStatus,
+} from './api.ts';
+import type { Host, HostEvent } from './host-api.ts';
+import { type IdbStore, type IdbStoreOptions, openIdbStore } from './idb-store.ts';
+import { wallToUtcMs } from './time.ts';
+
+const FIELD_NUMBERS: Record<EventFieldName, number> = {
+  title: EventField.Title,
+  start: EventField.Start,
+  end: EventField.End,
+  allDay: EventField.AllDay,
+  timeZone: EventField.TimeZone,
+  location: EventField.Location,
+  notes: EventField.Notes,
+};
+const FIELD_NAMES = new Map<number, EventFieldName>(
+  Object.entries(FIELD_NUMBERS).map(([k, v]) => [v, k as EventFieldName]),
+);
+
+interface Indexed {
+  doc: DocId;
+  view: EventView;
+}
+
+export interface HostOptions {
+  store: IdbStore;
+  replica: Replica;
+  /** Calendars that could not be loaded (corrupt records): reported, the rest is served. */
+  broken?: Map<DocId, EngineError>;
+}
+
+/** The host over an opened store and replica (exported for tests; the worker uses startEngineHost). */
+export interface EngineHost extends Host {
+  /** Broadcasts a problem found outside a call (the database closed under us). */
+  report(error: HostError): void;
+}
+
+export async function createHost(opts: HostOptions): Promise<EngineHost> {
+  const { store, replica } = opts;
+  const listeners = new Set<(e: HostEvent) => void>();
+  const index = new Map<string, Indexed>();
+  const hidden = new Map<DocId, boolean>();
+  const knownDocs = new Set<DocId>();
+  const brokenErrors: HostError[] = [...(opts.broken ?? new Map())].map(([doc, e]) => ({
+    code: 'Storage',
+    message: `calendar ${doc} could not be read and is not shown: ${e.message}`,
+  }));
+  let closed = false;
+
+  const emit = (e: HostEvent) => {
+    for (const cb of listeners) cb(e);
+  };
+
+  for (const p of await store.listPrefs()) hidden.set(p.doc, p.hidden);
+  for (const doc of replica.listDocs()) {
+    knownDocs.add(doc);
+    for (const rec of replica.entities(doc)) reindex(doc, rec);
+  }
+
+  /** Updates one entity's index entry; returns the UTC extents it had before and has now. */
+  function reindex(doc: DocId, rec: EntityRecord | undefined): Range[] {
+    if (rec === undefined || rec.entity === CALENDAR_ENTITY) return [];
+    const key = `${doc}/${rec.entity}`;
+    const before = index.get(key);
+    const out: Range[] = [];
+    if (before)
+      out.push({ fromMs: before.view.startMs, toMs: Math.max(before.view.endMs, before.view.startMs + 1) });
+    const ev = eventFromRecord(rec);
+    if (ev.deleted) {
+      index.delete(key);
+      return out;
+    }
+    const view = toView(doc, ev);
+    index.set(key, { doc, view });
+    out.push({ fromMs: view.startMs, toMs: Math.max(view.endMs, view.startMs + 1) });
+    return out;
+  }
+
+  replica.onChange((e: ChangeEvent) => {
+    if (closed) return;
+    let calendars = e.membershipChanged || !knownDocs.has(e.doc);
+    knownDocs.add(e.doc);
+    const intervals: Range[] = [];
+    for (const ent of e.entities) {
+      if (ent === CALENDAR_ENTITY) calendars = true;
+      else intervals.push(...reindex(e.doc, replica.entity(e.doc, ent)));
+    }
+    if (intervals.length > 0) emit({ type: 'events', intervals });
+    if (calendars) emit({ type: 'calendars' });
+  });
+
+  /** Runs a call; storage failures are also broadcast so every tab shows them ([RT-11]). */
+  async function guard<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      const err =
+        e instanceof EngineError
+          ? e
+          : new EngineError('InvalidArgument', e instanceof Error ? e.message : String(e));
+      if (err.code === 'Storage') emit({ type: 'error', error: { code: err.code, message: err.message } });
+      throw err;
+    }
+  }
+
+  function mustDoc(calendarId: string): DocId {
+    if (!isDocId(calendarId))
+      throw new EngineError('InvalidArgument', `not a calendar id: ${String(calendarId).slice(0, 40)}`);
+    if (!replica.hasDoc(calendarId))
+      throw new EngineError('UnknownDoc', `no calendar ${calendarId} on this device`);
+    return calendarId;
+  }
+
+  function mustEvent(eventId: string): EntityId {
+    if (!isEntityId(eventId) || eventId === CALENDAR_ENTITY) {
+      throw new EngineError('InvalidArgument', `not an event id: ${String(eventId).slice(0, 40)}`);
+    }
+    return eventId;
+  }
+
+  function encodeFields(entity: EntityId, fields: Partial<EventFields>): NewWrite[] {
+    const writes: NewWrite[] = [];
+    for (const [name, value] of Object.entries(fields)) {
+      const field = FIELD_NUMBERS[name as EventFieldName];
+      if (field === undefined) throw new EngineError('InvalidArgument', `unknown event field ${name}`);
+      writes.push({ field, value: encode(fieldType(entity, field)!, value) });
+    }
+    return writes;
+  }
+
+  function calendarInfo(doc: DocId): CalendarInfo {
+    const props = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY));
+    return { id: doc, name: props.name, color: props.color, hidden: hidden.get(doc) ?? false };
+  }
+
+  function inRange(v: EventView, r: Range): boolean {
+    return v.startMs < r.toMs && (v.endMs > r.fromMs || (v.endMs <= v.startMs && v.startMs >= r.fromMs));
+  }
+
+  return {
+    listCalendars: () => guard(async () => replica.listDocs().map(calendarInfo)),
+
+    createCalendar: (name, color) =>
+      guard(async () => {
+        encode('text', name);
+        encode('color', color);
+        return (await replica.createCalendar({ name, color })).doc;
+      }),
+
+    renameCalendar: (calendarId, name, color) =>
+      guard(async () => {
+        await replica.write(mustDoc(calendarId), CALENDAR_ENTITY, [
+          { field: CalendarField.Name, value: encode('text', name) },
+          { field: CalendarField.Color, value: encode('color', color) },
+        ]);
+      }),
+
+    setCalendarHidden: (calendarId, hide) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        await store.setPrefs({ doc, hidden: hide });
+        hidden.set(doc, hide);
+        emit({ type: 'calendars' });
+      }),
+
+    eventsInRange: (range) =>
+      guard(async () => {
+        const out: EventView[] = [];
+        for (const { view } of index.values()) if (inRange(view, range)) out.push(view);
+        return out.sort((a, b) => a.startMs - b.startMs || a.endMs - b.endMs || (a.id < b.id ? -1 : 1));
+      }),
+
+    getEvent: (calendarId, eventId) =>
+      guard(async () => index.get(`${mustDoc(calendarId)}/${mustEvent(eventId)}`)?.view),
+
+    createEvent: (calendarId, eventId, fields) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        const id = mustEvent(eventId);
+        for (const k of Object.keys(FIELD_NUMBERS) as EventFieldName[]) {
+          if (fields[k] === undefined) throw new EngineError('InvalidArgument', `new event lacks ${k}`);
+        }
+        await replica.write(doc, id, encodeFields(id, fields));
+        return id;
+      }),
+
+    updateEvent: (calendarId, eventId, fields) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        const id = mustEvent(eventId);
+        const writes = encodeFields(id, fields);
+        if (writes.length > 0) await replica.write(doc, id, writes);
+      }),
+
+    deleteEvent: (calendarId, eventId) =>
+      guard(async () => {
+        await replica.write(mustDoc(calendarId), mustEvent(eventId), [
+          { field: EventField.Deleted, value: encode('bool', true) },
+        ]);
+      }),
+
+    restoreEvent: (calendarId, eventId) =>
+      guard(async () => {
+        await replica.write(mustDoc(calendarId), mustEvent(eventId), [
+          { field: EventField.Deleted, value: encode('bool', false) },
+        ]);
+      }),
+
+    restoreConflict: (calendarId, eventId, field, opId) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        const ent = mustEvent(eventId);
+        const num = FIELD_NUMBERS[field];
+        if (num === undefined)
+          throw new EngineError('InvalidArgument', `unknown event field ${String(field)}`);
+        const reg = replica.entity(doc, ent)?.registers.find((r) => r.field === num);
+        const w = reg?.writes.find((x) => x.op === opId);
+        if (w === undefined)
+          throw new EngineError('InvalidArgument', `no write ${opId} in ${field} of event ${ent}`);
+        // The same value written again is a new op: newest everywhere, so it wins (LWW-1).
+        await replica.write(doc, ent, [{ field: num, value: w.value === null ? null : w.value.slice() }]);
+      }),
+
+    search: (query, limit = 50) =>
+      guard(async () => {
+        const q = query.trim().toLowerCase();
+        if (q === '') return [];
+        const out: EventView[] = [];
+        for (const { view } of index.values()) {
+          if (`${view.title}\n${view.location}\n${view.notes}`.toLowerCase().includes(q)) out.push(view);
+        }
+        return out.sort((a, b) => b.startMs - a.startMs).slice(0, Math.max(0, limit));
+      }),
+
+    syncStatus: () =>
+      guard(async (): Promise<SyncStatus> => {
+        const pendingUploads = await store.countOutbox();
+        return {
+          state: 'offline',
+          pendingUploads,
+          lastSyncedAt: null,
+          clockOffsetMs: null,
+          detail: 'no relay connection',
+        };
+      }),
+
+    onEvent(cb) {
+      listeners.add(cb);
+      // Problems found at start are shown by every tab that connects, not only the first.
+      for (const error of brokenErrors) cb({ type: 'error', error });
+      return () => listeners.delete(cb);
+    },
+
+    report: (error) => emit({ type: 'error', error }),
+
+    close() {
+      closed = true;
+      store.close();
+    },
+  };
+}
+
+function encode(type: NonNullable<ReturnType<typeof fieldType>>, value: unknown): Uint8Array {
+  try {
+    return encodeValue(type, value as string | boolean);
+  } catch (e) {
+    throw new EngineError('InvalidArgument', e instanceof Error ? e.message : String(e));
+  }
+}
+
+function toWrite(w: WriteInfo): RegisterWrite {
+  return { value: w.value, device: w.author, wallTime: w.wallTime, opId: w.op };
+}
+
+function toView(doc: DocId, ev: CalendarEvent): EventView {
+  const startMs = wallToUtcMs(ev.start, ev.timeZone) ?? 0;
+  const endMs = Math.max(wallToUtcMs(ev.end, ev.timeZone) ?? startMs, startMs);
+  const conflicts: FieldConflict[] = [];
+  for (const [num, writes] of ev.conflicts) {
+    const field = FIELD_NAMES.get(num);
+    if (field === undefined || writes.length < 2) continue;
+    conflicts.push({ field, winner: toWrite(writes[0]!), losers: writes.slice(1).map(toWrite) });
+  }
+  return {
+    id: ev.id,
+    calendarId: doc,
+    title: ev.title,
+    start: ev.start,
+    end: ev.end,
+    allDay: ev.allDay,
+    timeZone: ev.timeZone,
+    location: ev.location,
+    notes: ev.notes,
+    startMs,
+    endMs,
+    conflicts,
+  };
+}
+
+// ---- composition ----
+
+export interface EngineHostOptions extends Omit<IdbStoreOptions, 'onVersionChange'> {
+  /** WebCrypto; defaults to globalThis.crypto.subtle. */
+  subtle?: SubtleCrypto;
+  random?: (n: number) => Uint8Array;
+  nowUs?: () => number;
+}
+
+const defaultRandom = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
+/** µs since the epoch; sub-ms digits from the monotonic clock keep consecutive stamps apart. */
+const defaultNowUs = (): number => Math.floor((performance.timeOrigin + performance.now()) * 1000);
+
+/**
+ * Opens everything the host needs. Never throws: when storage cannot be opened the returned host
+ * answers every call with that Storage error (and says so to every tab) instead of dying.
+ */
+export async function startEngineHost(opts: EngineHostOptions = {}): Promise<Host> {
+  const random = opts.random ?? defaultRandom;
+  let store: IdbStore | undefined;
+  let host: EngineHost | undefined;
+  try {
+    store = await openIdbStore({
+      ...opts,
+      onVersionChange: () =>
+        host?.report({
+          code: 'Storage',
+          message: 'A newer version of the app upgraded the database in another tab: reload this tab.',
+        }),
+    });
+    const subtle = opts.subtle ?? globalThis.crypto?.subtle;
+    const device = await loadOrCreateDevice(store, subtle, random);
+    const crypto = await createBestCrypto(subtle as unknown as SubtleLike | undefined);
+    const broken = new Map<DocId, EngineError>();
+    const replica = await Replica.open({
+      store: quarantine(store, broken),
+      crypto,
+      random,
+      nowUs: opts.nowUs ?? defaultNowUs,
+      device,
+    });
+    host = await createHost({ store, replica, broken });
+    return host;
+  } catch (e) {
+    store?.close();
+    const err =
+      e instanceof EngineError ? e : new EngineError('Storage', e instanceof Error ? e.message : String(e));
+    return unavailableHost({ code: err.code, message: err.message });
+  }
+}
+
+/**
+ * Device keys ([RT-4]). The Ed25519 signing key is generated by WebCrypto as non-extractable and
+ * the CryptoKey object itself is stored (IndexedDB structured-clones CryptoKeys): page script,
+ * including injected script, can use it while the app runs but can never read the key bytes
+ * out. The X25519 box key stays raw bytes because the engine's sealed boxes use @noble/curves;
+ * where WebCrypto lacks Ed25519 the signing key falls back to raw bytes as well.
+ */
+async function loadOrCreateDevice(
+  store: EngineStore,
+  subtle: SubtleCrypto | undefined,
+  random: (n: number) => Uint8Array,
+): Promise<DeviceKeys> {
+  let rec = await store.loadDevice();
+  if (rec === undefined) {
+    const boxSecret = random(32);
+    const box = boxKeyPairFromSecret(boxSecret);
+    let secret: unknown;
+    let publicKey: Uint8Array;
+    try {
+      const pair = (await subtle!.generateKey({ name: 'Ed25519' }, false, [
+        'sign',
+        'verify',
+      ])) as CryptoKeyPair;
+      secret = pair.privateKey;
+      publicKey = new Uint8Array(await subtle!.exportKey('raw', pair.publicKey));
+    } catch {
+      const sk = random(32);
+      secret = sk;
+      publicKey = createNobleSigner(sk).publicKey;
+    }
+    rec = { publicKey, secret, boxPublicKey: box.publicKey, boxSecret };
+    await store.saveDevice(rec);
+  }
+  const box = rec.boxSecret instanceof Uint8Array ? boxKeyPairFromSecret(rec.boxSecret) : undefined;
+  if (box === undefined)
+    throw new EngineError('Storage', 'corrupt record in meta/device: box secret missing');
+  const signer =
+    rec.secret instanceof Uint8Array
+      ? createNobleSigner(rec.secret)
+      : createWebCryptoSigner(subtle as unknown as SubtleLike, rec.secret, rec.publicKey);
+  return { signer, box };
+}
+
+/**
+ * Loads every calendar once up front so one corrupt calendar does not stop the others from
+ * opening ([RT-11]): broken ones are left out of listDocs and reported; the loaded state is
+ * handed to the replica without a second read.
+ */
+function quarantine(store: EngineStore, broken: Map<DocId, EngineError>): EngineStore {
+  const preloaded = new Map<DocId, Awaited<ReturnType<EngineStore['loadDoc']>>>();
+  return {
+    ...bindAll(store),
+    async listDocs() {
+      const docs = await store.listDocs();
+      const ok: DocId[] = [];
+      for (const doc of docs) {
+        try {
+          preloaded.set(doc, await store.loadDoc(doc));
+          ok.push(doc);
+        } catch (e) {
+          broken.set(doc, e instanceof EngineError ? e : new EngineError('Storage', String(e)));
+        }
+      }
+      return ok;
+    },
+    async loadDoc(doc) {
+      if (preloaded.has(doc)) {
+        const v = preloaded.get(doc);
+        preloaded.delete(doc);
+        return v;
+      }
+      return store.loadDoc(doc);
+    },
+  };
+}
+
+function bindAll(store: EngineStore): EngineStore {
+  return {
+    loadDevice: () => store.loadDevice(),
+    saveDevice: (d) => store.saveDevice(d),
+    loadClock: () => store.loadClock(),
+    listDocs: () => store.listDocs(),
+    loadDoc: (d) => store.loadDoc(d),
+    getOps: (d, ids) => store.getOps(d, ids),
+    getOpsByChain: (d, a, c) => store.getOpsByChain(d, a, c),
+    listOps: (d, s, l) => store.listOps(d, s, l),
+    commit: (b) => store.commit(b),
+  };
+}
+
+/** A host for when storage is unusable: every call fails with the reason; nothing crashes. */
+function unavailableHost(error: HostError): Host {
+  const fail = async (): Promise<never> => {
+    throw new EngineError('Storage', error.message.replace(/^Storage: /, ''));
+  };
+  return {
+    listCalendars: fail,
+    createCalendar: fail,
+    renameCalendar: fail,
+    setCalendarHidden: fail,
+    eventsInRange: fail,
+    getEvent: fail,
+    createEvent: fail,
+    updateEvent: fail,
+    deleteEvent: fail,
+    restoreEvent: fail,
+    restoreConflict: fail,
+    search: fail,
+    syncStatus: async () => ({
+      state: 'offline',
+      pendingUploads: 0,
+      lastSyncedAt: null,
+      clockOffsetMs: null,
+      detail: error.message,
+    }),
+    onEvent(cb) {
+      cb({ type: 'error', error });
+      return () => {};
+    },
+    close() {},
+  };
+}

@@ -1,0 +1,374 @@
+// The IndexedDB store in Node over fake-indexeddb: EngineStore behaviour, atomic commits under
+// injected failures, schema upgrades, and validation of tampered records.
+
+import 'fake-indexeddb/auto';
+import { IDBFactory } from 'fake-indexeddb';
+import { afterEach, describe, expect, it } from 'vitest';
+import { toHex } from '../engine/bytes.ts';
+import { EngineError } from '../engine/errors.ts';
+import type { DeviceId, DocId, EntityId, OpId } from '../engine/ids.ts';
+import { runStoreContract } from '../engine/store.testkit.ts';
+import type { CommitBatch, DocRecord, EntityRecord, OpRecord } from '../engine/store.ts';
+import { OpKind } from '../engine/store.ts';
+import { type IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.ts';
+
+const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
+const opId = (n: number) => hex(n, 64) as OpId;
+const DOC = hex(0xd0c, 32) as DocId;
+const DOC2 = hex(0xd0c2, 32) as DocId;
+const OWN_KEY = new Uint8Array(32).fill(7);
+const OWN = toHex(OWN_KEY) as DeviceId;
+const OTHER = 'ab'.repeat(32) as DeviceId;
+const ENTITY = hex(0xe1, 32) as EntityId;
+
+function op(n: number, over: Partial<OpRecord> = {}): OpRecord {
+  return {
+    id: opId(n),
+    doc: DOC,
+    seq: n,
+    author: OWN,
+    ctr: n,
+    wallTime: 1_700_000_000_000_000 + n,
+    kind: OpKind.Patch,
+    parents: n > 1 ? [opId(n - 1)] : [],
+    prev: n > 1 ? opId(n - 1) : null,
+    bytes: new Uint8Array([1, 2, 3, n & 0xff]),
+    vv: { [OWN]: n },
+    mfront: [opId(1)],
+    body: 'applied',
+    ...over,
+  };
+}
+
+function docRecord(heads: OpId[], seq: number, over: Partial<DocRecord> = {}): DocRecord {
+  return { doc: DOC, genesis: opId(1), heads, seq, ownLast: heads[0] ?? null, ownCtr: seq, ...over };
+}
+
+function entity(title: string, o: OpId): EntityRecord {
+  return {
+    doc: DOC,
+    entity: ENTITY,
+    registers: [
+      {
+        field: 1,
+        writes: [{ value: new TextEncoder().encode(title), wallTime: 5, author: OWN, ctr: 1, op: o }],
+      },
+    ],
+  };
+}
+
+/** A write of op n that touches every store a local edit touches. */
+function localBatch(n: number, title = `t${n}`): CommitBatch {
+  return {
+    doc: DOC,
+    ops: [op(n)],
+    docRecord: docRecord([opId(n)], n),
+    entities: [entity(title, opId(n))],
+    clock: 1_700_000_000_000_000 + n,
+  };
+}
+
+let factory: IDBFactory;
+let stores: IdbStore[] = [];
+
+async function open(opts: { version?: number } = {}): Promise<IdbStore> {
+  const s = await openIdbStore({ name: 'test', factory, durability: 'relaxed', ...opts });
+  stores.push(s);
+  return s;
+}
+
+async function fresh(): Promise<IdbStore> {
+  factory = new IDBFactory();
+  const s = await open();
+  await s.saveDevice({ publicKey: OWN_KEY, secret: { kind: 'test-secret' } });
+  return s;
+}
+
+afterEach(() => {
+  for (const s of stores) s.close();
+  stores = [];
+});
+
+// The engine's shared contract, each test on a fresh fake IndexedDB.
+runStoreContract('IndexedDB (fake-indexeddb)', async () => {
+  const s = await openIdbStore({ name: 'contract', factory: new IDBFactory(), durability: 'relaxed' });
+  stores.push(s);
+  return s;
+});
+
+describe('IdbStore basics', () => {
+  it('round-trips device, clock, docs, entities and ops', async () => {
+    const s = await fresh();
+    expect(await s.loadClock()).toBe(0);
+    await s.commit(localBatch(1));
+    await s.commit(localBatch(2));
+    expect(await s.loadClock()).toBe(1_700_000_000_000_002);
+    expect(await s.listDocs()).toEqual([DOC]);
+    const loaded = await s.loadDoc(DOC);
+    expect(loaded?.doc.heads).toEqual([opId(2)]);
+    expect(loaded?.entities).toHaveLength(1);
+    expect(new TextDecoder().decode(loaded?.entities[0]?.registers[0]?.writes[0]?.value ?? undefined)).toBe(
+      't2',
+    );
+    const [a, missing, b] = await s.getOps(DOC, [opId(2), opId(9), opId(1)]);
+    expect(a?.id).toBe(opId(2));
+    expect(missing).toBeUndefined();
+    expect(b?.bytes).toEqual(new Uint8Array([1, 2, 3, 1]));
+    expect((await s.getOpsByChain(DOC, OWN, 2)).map((o) => o.id)).toEqual([opId(2)]);
+    expect(await s.getOpsByChain(DOC, OTHER, 2)).toEqual([]);
+    expect((await s.listOps(DOC, 0, 10)).map((o) => o.seq)).toEqual([1, 2]);
+    expect((await s.listOps(DOC, 1, 10)).map((o) => o.seq)).toEqual([2]);
+    expect((await s.listOps(DOC, 0, 1)).map((o) => o.seq)).toEqual([1]);
+    expect(await s.loadDoc(DOC2)).toBeUndefined();
+    expect(await s.getOps(DOC2, [opId(1)])).toEqual([undefined]);
+  });
+
+  it('keeps membership ops, pending ops, evidence and body updates per calendar', async () => {
+    const s = await fresh();
+    await s.commit({
+      doc: DOC,
+      ops: [op(1, { kind: OpKind.Membership, body: 'locked' }), op(2)],
+      docRecord: docRecord([opId(2)], 2),
+      pendingAdd: [{ id: opId(50), doc: DOC, bytes: new Uint8Array([9]), missing: [opId(49)] }],
+      evidence: [{ doc: DOC, author: OTHER, ctr: 3, ops: [opId(60), opId(61)] }],
+    });
+    let loaded = await s.loadDoc(DOC);
+    expect(loaded?.membership.map((o) => o.id)).toEqual([opId(1)]);
+    expect(loaded?.pending.map((p) => p.id)).toEqual([opId(50)]);
+    expect(loaded?.evidence[0]?.ops).toEqual([opId(60), opId(61)]);
+    await s.commit({ doc: DOC, bodyUpdates: [{ id: opId(1), body: 'applied' }], pendingRemove: [opId(50)] });
+    loaded = await s.loadDoc(DOC);
+    expect(loaded?.membership[0]?.body).toBe('applied');
+    expect(loaded?.pending).toEqual([]);
+  });
+
+  it('[RT-3] puts own ops in the outbox in the commit transaction; acknowledge removes them with the cursor', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    await s.commit({ doc: DOC, ops: [op(2, { author: OTHER, vv: { [OTHER]: 2 } })] });
+    await s.commit(localBatch(3));
+    expect((await s.listOutbox(DOC)).map((r) => r.seq)).toEqual([1, 3]);
+    expect(await s.countOutbox()).toBe(2);
+    await s.acknowledge(DOC, [opId(1)], 7);
+    expect((await s.listOutbox(DOC)).map((r) => r.id)).toEqual([opId(3)]);
+    expect(await s.getCursor(DOC)).toBe(7);
+    expect(await s.getCursor(DOC2)).toBe(0);
+  });
+
+  it('stores per-device calendar prefs', async () => {
+    const s = await fresh();
+    expect(await s.getPrefs(DOC)).toEqual({ doc: DOC, hidden: false });
+    await s.setPrefs({ doc: DOC, hidden: true });
+    expect(await s.getPrefs(DOC)).toEqual({ doc: DOC, hidden: true });
+    expect(await s.listPrefs()).toEqual([{ doc: DOC, hidden: true }]);
+  });
+
+  it('persists across close and reopen', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    s.close();
+    const again = await open();
+    expect((await again.loadDevice())?.publicKey).toEqual(OWN_KEY);
+    expect((await again.loadDoc(DOC))?.doc.seq).toBe(1);
+    await again.commit(localBatch(2));
+    expect(await again.countOutbox()).toBe(2);
+  });
+});
+
+/** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws `error`. */
+async function withFailingRequest<T>(
+  method: 'put' | 'delete',
+  failOn: number,
+  error: () => Error,
+  fn: () => Promise<T>,
+): Promise<T> {
+  const proto = globalThis.IDBObjectStore.prototype as unknown as Record<
+    string,
+    (...a: unknown[]) => unknown
+  >;
+  const original = proto[method]!;
+  let calls = 0;
+  proto[method] = function (this: unknown, ...args: unknown[]) {
+    calls += 1;
+    if (calls === failOn) throw error();
+    return original.apply(this, args);
+  };
+  try {
+    return await fn();
+  } finally {
+    proto[method] = original;
+  }
+}
+
+const quota = () => new DOMException('The quota has been exceeded.', 'QuotaExceededError');
+
+describe('[RT-1] atomic commits under injected failures', () => {
+  for (const failOn of [1, 2, 3, 4, 5]) {
+    it(`[RT-1] a QuotaExceededError on request ${failOn} of a commit leaves nothing of it`, async () => {
+      const s = await fresh();
+      await s.commit(localBatch(1));
+      const err = await withFailingRequest('put', failOn, quota, () => s.commit(localBatch(2, 'lost'))).catch(
+        (e: unknown) => e,
+      );
+      expect(err).toBeInstanceOf(EngineError);
+      expect((err as EngineError).code).toBe('Storage');
+      expect((err as EngineError).message).toMatch(/storage for this site is full/);
+      // All of batch 2 is absent: op, outbox entry, heads, entity, clock.
+      expect(await s.getOps(DOC, [opId(2)])).toEqual([undefined]);
+      expect((await s.listOutbox(DOC)).map((r) => r.seq)).toEqual([1]);
+      const loaded = await s.loadDoc(DOC);
+      expect(loaded?.doc.heads).toEqual([opId(1)]);
+      expect(new TextDecoder().decode(loaded?.entities[0]?.registers[0]?.writes[0]?.value ?? undefined)).toBe(
+        't1',
+      );
+      expect(await s.loadClock()).toBe(1_700_000_000_000_001);
+      // The store keeps working after the failure.
+      await s.commit(localBatch(2));
+      expect((await s.loadDoc(DOC))?.doc.heads).toEqual([opId(2)]);
+    });
+  }
+
+  it('[RT-1] a request that fails inside IndexedDB (constraint) aborts the whole transaction', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    // A stray outbox record holding seq 2 makes the unique (doc, seq) outbox index reject op 2's
+    // entry asynchronously, after the op, doc, entity and clock puts were already queued.
+    await tamper('outbox', [DOC, opId(77)], () => ({ doc: DOC, id: opId(77), seq: 2 }));
+    await expect(s.commit(localBatch(2))).rejects.toMatchObject({ code: 'Storage', message: /Constraint/ });
+    expect(await s.getOps(DOC, [opId(2)])).toEqual([undefined]);
+    expect((await s.loadDoc(DOC))?.doc.seq).toBe(1);
+    expect(await s.loadClock()).toBe(1_700_000_000_000_001);
+  });
+
+  it('[RT-1] an op out of seq order fails the batch without a partial write', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    await expect(s.commit({ ...localBatch(3) })).rejects.toMatchObject({
+      code: 'Storage',
+      message: /out of order/,
+    });
+    expect(await s.getOps(DOC, [opId(3)])).toEqual([undefined]);
+    expect((await s.loadDoc(DOC))?.doc.seq).toBe(1);
+  });
+
+  it('skips ops already present, ignores body updates for absent ops, and never moves the clock back', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    await s.commit({ ...localBatch(1), bodyUpdates: [{ id: opId(99), body: 'applied' }], clock: 5 });
+    expect((await s.listOps(DOC, 0, 10)).map((o) => o.id)).toEqual([opId(1)]);
+    expect(await s.loadClock()).toBe(1_700_000_000_000_001);
+  });
+
+  it('[RT-2] an unavailable IndexedDB is a Storage error, not a crash', async () => {
+    const broken = {
+      open() {
+        throw new DOMException('IndexedDB is disabled', 'InvalidStateError');
+      },
+    } as unknown as IDBFactory;
+    await expect(openIdbStore({ factory: broken })).rejects.toMatchObject({
+      code: 'Storage',
+      message: expect.stringMatching(/unavailable/),
+    });
+    const none = openIdbStore({ factory: undefined as unknown as IDBFactory });
+    // With no factory option the global is used; here it exists (fake-indexeddb/auto).
+    (await none).close();
+  });
+
+  it('[RT-2] calls after the database was closed under us fail with a Storage error', async () => {
+    const s = await fresh();
+    s.close();
+    await expect(s.loadClock()).rejects.toMatchObject({ code: 'Storage' });
+    await expect(s.commit(localBatch(1))).rejects.toMatchObject({ code: 'Storage' });
+  });
+});
+
+/** Rewrites one stored record behind the store's back, as a bug, an extension or an attacker could. */
+async function tamper(storeName: string, key: IDBValidKey, change: (v: Record<string, unknown>) => unknown) {
+  const db = await new Promise<IDBDatabase>((res, rej) => {
+    const r = factory.open('test');
+    r.onsuccess = () => res(r.result);
+    r.onerror = () => rej(r.error);
+  });
+  await new Promise<void>((res, rej) => {
+    const tx = db.transaction(storeName, 'readwrite');
+    const os = tx.objectStore(storeName);
+    const g = os.get(key);
+    g.onsuccess = () => {
+      const v = change(g.result as Record<string, unknown>);
+      if (os.keyPath === null) os.put(v, key);
+      else os.put(v);
+    };
+    tx.oncomplete = () => res();
+    tx.onerror = () => rej(tx.error);
+  });
+  db.close();
+}
+
+describe('[RT-5] records read back are validated', () => {
+  it('[RT-5] a tampered op, entity, doc record or clock gives a clear Storage error', async () => {
+    const s = await fresh();
+    await s.commit(localBatch(1));
+    await s.commit(localBatch(2));
+    await tamper('ops', [DOC, opId(2)], (v) => ({ ...v, parents: ['not-a-hash'] }));
+    await expect(s.getOps(DOC, [opId(2)])).rejects.toThrow(/corrupt record in ops\/.*parents/);
+    // Other records stay readable: the worker keeps serving what it can.
+    expect((await s.getOps(DOC, [opId(1)]))[0]?.id).toBe(opId(1));
+
+    await tamper('entities', [DOC, ENTITY], (v) => ({
+      ...v,
+      registers: [{ field: 1, writes: [{ value: 'x' }] }],
+    }));
+    await expect(s.loadDoc(DOC)).rejects.toThrow(/corrupt record in entities/);
+
+    await tamper('meta', 'clock', () => -5);
+    await expect(s.loadClock()).rejects.toThrow(/corrupt record in meta\/clock/);
+
+    await tamper('meta', 'device', (v) => ({ ...v, publicKey: new Uint8Array(3) }));
+    await expect(s.loadDevice()).rejects.toMatchObject({ code: 'Storage' });
+  });
+});
+
+describe('[RT-6] schema upgrades', () => {
+  it(`[RT-6] upgrades a v1 database to v${SCHEMA_VERSION} keeping its data and queueing own ops for upload`, async () => {
+    factory = new IDBFactory();
+    const v1 = await open({ version: 1 });
+    await v1.saveDevice({ publicKey: OWN_KEY, secret: { kind: 'test-secret' } });
+    // Under v1 there is no outbox store: commit the engine's records only.
+    await v1.commit({ ...localBatch(1) });
+    await v1.commit({ doc: DOC, ops: [op(2, { author: OTHER, vv: { [OTHER]: 1 } })] });
+    await v1.commit({ ...localBatch(3) });
+    v1.close();
+
+    const current = await open();
+    expect((await current.loadDoc(DOC))?.doc.seq).toBe(3);
+    expect((await current.getOpsByChain(DOC, OTHER, 2)).map((o) => o.id)).toEqual([opId(2)]);
+    expect((await current.listOutbox(DOC)).map((r) => r.id)).toEqual([opId(1), opId(3)]);
+    expect(await current.getCursor(DOC)).toBe(0);
+    await current.setPrefs({ doc: DOC, hidden: true });
+    expect((await current.getPrefs(DOC)).hidden).toBe(true);
+  });
+
+  it('[RT-6] a failing migration aborts the upgrade and leaves the old version intact', async () => {
+    factory = new IDBFactory();
+    const v1 = await open({ version: 1 });
+    // A device record the v2 migration cannot parse makes the migration throw.
+    await v1.commit(localBatch(1));
+    v1.close();
+    await tamper('meta', 'device', () => ({ publicKey: new Uint8Array(1), secret: 1 }));
+    await expect(open()).rejects.toMatchObject({ code: 'Storage' });
+    const again = await open({ version: 1 });
+    expect((await again.loadDoc(DOC))?.doc.seq).toBe(1);
+  });
+
+  it('[RT-6] opening a database newer than the app is a Storage error', async () => {
+    factory = new IDBFactory();
+    await new Promise<void>((res) => {
+      const r = factory.open('test', SCHEMA_VERSION + 5);
+      r.onsuccess = () => {
+        r.result.close();
+        res();
+      };
+    });
+    await expect(open()).rejects.toThrow(/newer than this version/);
+  });
+});

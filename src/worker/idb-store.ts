@@ -1,0 +1,704 @@
+// IndexedDB implementation of the engine's EngineStore, plus the host-only stores the engine does
+// not know (relay outbox, relay cursors, per-device calendar prefs). [RT-1]: one commit = one
+// readwrite transaction over every store it touches, so a crash leaves all of a batch or none.
+
+import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, wrap } from 'idb';
+import { toHex } from '../engine/bytes.ts';
+import { EngineError } from '../engine/errors.ts';
+import {
+  type DeviceId,
+  type DocId,
+  isDeviceId,
+  isDocId,
+  isEntityId,
+  isOpId,
+  type OpId,
+} from '../engine/ids.ts';
+import type {
+  CommitBatch,
+  DeviceRecord,
+  DocRecord,
+  EngineStore,
+  EntityRecord,
+  EquivocationRecord,
+  LoadedDoc,
+  OpRecord,
+  PendingRecord,
+  RegisterRecord,
+  WriteRecord,
+} from '../engine/store.ts';
+import { OpKind } from '../engine/store.ts';
+
+/** An op this device wrote that the relay has not acknowledged yet. */
+export interface OutboxRecord {
+  doc: DocId;
+  id: OpId;
+  /** The op's local seq: uploads go out in this order so parents precede children. */
+  seq: number;
+}
+
+/** Per-device, never-synced preferences for one calendar. */
+export interface CalendarPrefsRecord {
+  doc: DocId;
+  hidden: boolean;
+}
+
+interface MetaValues {
+  device: DeviceRecord;
+  clock: number;
+}
+
+export interface LedgerdayDB extends DBSchema {
+  ops: {
+    key: [string, string];
+    value: OpRecord;
+    indexes: { bySeq: [string, number]; byKind: [string, number]; byChain: [string, string, number] };
+  };
+  docs: { key: string; value: DocRecord };
+  entities: { key: [string, string]; value: EntityRecord };
+  pending: { key: [string, string]; value: PendingRecord };
+  evidence: { key: [string, string, number]; value: EquivocationRecord };
+  meta: { key: string; value: MetaValues[keyof MetaValues] };
+  outbox: { key: [string, string]; value: OutboxRecord; indexes: { bySeq: [string, number] } };
+  cursors: { key: string; value: { doc: DocId; cursor: number } };
+  prefs: { key: string; value: CalendarPrefsRecord };
+}
+
+type Store = StoreNames<LedgerdayDB>;
+type UpgradeTx = IDBPTransaction<LedgerdayDB, Store[], 'versionchange'>;
+
+/**
+ * Schema history. Step i upgrades a database at version i to version i + 1; a fresh database
+ * runs every step in order, so a fresh install and an upgraded one end with the same schema.
+ * Never edit a released step: append a new one.
+ */
+export const MIGRATIONS: readonly ((db: IDBPDatabase<LedgerdayDB>, tx: UpgradeTx) => Promise<void>)[] = [
+  // 0 -> 1: the engine's own stores.
+  async (db) => {
+    const ops = db.createObjectStore('ops', { keyPath: ['doc', 'id'] });
+    // Unique: two ops with one seq in one calendar would be an engine bug; fail the commit instead.
+    ops.createIndex('bySeq', ['doc', 'seq'], { unique: true });
+    ops.createIndex('byKind', ['doc', 'kind']);
+    db.createObjectStore('docs', { keyPath: 'doc' });
+    db.createObjectStore('entities', { keyPath: ['doc', 'entity'] });
+    db.createObjectStore('pending', { keyPath: ['doc', 'id'] });
+    db.createObjectStore('evidence', { keyPath: ['doc', 'author', 'ctr'] });
+    db.createObjectStore('meta');
+  },
+  // 1 -> 2: (author, ctr) index for dedup/equivocation lookups, and the host's sync stores. Ops
+  // this device wrote under v1 are put in the outbox: the relay dedups, so re-sending is safe,
+  // while not sending would lose them.
+  async (db, tx) => {
+    tx.objectStore('ops').createIndex('byChain', ['doc', 'author', 'ctr']);
+    const outbox = db.createObjectStore('outbox', { keyPath: ['doc', 'id'] });
+    outbox.createIndex('bySeq', ['doc', 'seq'], { unique: true });
+    db.createObjectStore('cursors', { keyPath: 'doc' });
+    db.createObjectStore('prefs', { keyPath: 'doc' });
+    const device = await tx.objectStore('meta').get('device');
+    if (device === undefined) return;
+    const own = deviceIdOf(parseDevice(device));
+    let cursor = await tx.objectStore('ops').openCursor();
+    while (cursor) {
+      const op = cursor.value;
+      if (op.author === own) await outbox.put({ doc: op.doc, id: op.id, seq: op.seq });
+      cursor = await cursor.continue();
+    }
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export interface IdbStoreOptions {
+  /** Database name; one per browser profile in production, one per test otherwise. */
+  name?: string;
+  /** Defaults to globalThis.indexedDB. Tests pass fake-indexeddb or a failure-injecting wrapper. */
+  factory?: IDBFactory;
+  /** Schema version to open at (tests of upgrades only). */
+  version?: number;
+  /**
+   * Commit durability. 'strict' (the default) waits until the data reached the disk, so an edit the
+   * user saw survives an OS crash or power loss, not only a tab crash.
+   */
+  durability?: IDBTransactionDurability;
+  /** Called when another context needs the database closed (a newer schema); the store closes itself. */
+  onVersionChange?: () => void;
+}
+
+export const DEFAULT_DB_NAME = 'ledgerday';
+
+const ALL_STORES: Store[] = [
+  'ops',
+  'docs',
+  'entities',
+  'pending',
+  'evidence',
+  'meta',
+  'outbox',
+  'cursors',
+  'prefs',
+];
+
+/** The IndexedDB store: the EngineStore contract plus host-only sync state and prefs. */
+export interface IdbStore extends EngineStore {
+  /** Ops this device wrote that the relay has not acknowledged, in seq order. */
+  listOutbox(doc: DocId, limit?: number): Promise<OutboxRecord[]>;
+  /** Number of unacknowledged own ops across all calendars. */
+  countOutbox(): Promise<number>;
+  /** Drops acknowledged ops from the outbox and advances the relay cursor, atomically. */
+  acknowledge(doc: DocId, ids: readonly OpId[], cursor?: number): Promise<void>;
+  getCursor(doc: DocId): Promise<number>;
+  setCursor(doc: DocId, cursor: number): Promise<void>;
+  getPrefs(doc: DocId): Promise<CalendarPrefsRecord>;
+  listPrefs(): Promise<CalendarPrefsRecord[]>;
+  setPrefs(prefs: CalendarPrefsRecord): Promise<void>;
+  close(): void;
+}
+
+/** Opens (creating or upgrading) the database. Failures become EngineError('Storage'). */
+export async function openIdbStore(options: IdbStoreOptions = {}): Promise<IdbStore> {
+  const factory = options.factory ?? (globalThis as { indexedDB?: IDBFactory }).indexedDB;
+  if (!factory) {
+    throw new EngineError('Storage', 'IndexedDB is not available in this browser (private mode or disabled)');
+  }
+  const name = options.name ?? DEFAULT_DB_NAME;
+  const version = options.version ?? SCHEMA_VERSION;
+  if (!Number.isInteger(version) || version < 1 || version > SCHEMA_VERSION) {
+    throw new EngineError('InvalidArgument', `schema version ${version} is not 1..${SCHEMA_VERSION}`);
+  }
+  let db: IDBPDatabase<LedgerdayDB>;
+  try {
+    db = await openWithMigrations(factory, name, version);
+  } catch (e) {
+    throw storageError(e, `cannot open the database "${name}"`);
+  }
+  return createIdbStore(db, options);
+}
+
+/**
+ * Opens with our own request handling rather than idb's openDB: it takes an explicit factory,
+ * and a failing migration aborts the upgrade transaction, so a half-migrated schema is never
+ * committed ([RT-6]).
+ */
+function openWithMigrations(
+  factory: IDBFactory,
+  name: string,
+  version: number,
+): Promise<IDBPDatabase<LedgerdayDB>> {
+  return new Promise((resolve, reject) => {
+    const req = factory.open(name, version);
+    let migrationError: unknown;
+    req.onupgradeneeded = (event) => {
+      const tx = wrap(req.transaction!) as unknown as UpgradeTx;
+      // The upgrade's outcome is read from the open request; this only keeps an abort handled.
+      tx.done.catch(() => {});
+      const db = wrap(req.result) as unknown as IDBPDatabase<LedgerdayDB>;
+      const from = event.oldVersion;
+      const steps = async () => {
+        for (let v = from; v < version; v++) await MIGRATIONS[v]!(db, tx);
+      };
+      steps().catch((e: unknown) => {
+        migrationError = e;
+        abortQuietly(req.transaction!);
+      });
+    };
+    req.onsuccess = () => resolve(wrap(req.result) as unknown as IDBPDatabase<LedgerdayDB>);
+    req.onerror = (event) => {
+      event.preventDefault();
+      reject(migrationError ?? req.error);
+    };
+    // Another tab holds an older version open; it closes on its versionchange event, after which
+    // this open proceeds. Nothing to do here but wait.
+    req.onblocked = () => {};
+  });
+}
+
+function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions): IdbStore {
+  const durability = options.durability ?? 'strict';
+  let closed = false;
+  // The own device id routes own ops into the outbox inside the commit transaction ([RT-3]).
+  let ownDevice: DeviceId | undefined;
+  let ownDeviceLoaded = false;
+  // Absent only when a test opens an old schema version on purpose.
+  const hasOutbox = db.objectStoreNames.contains('outbox');
+
+  db.addEventListener('versionchange', () => {
+    // A newer schema is being installed by another tab: get out of its way. Later calls fail
+    // with a Storage error telling the user to reload.
+    db.close();
+    closed = true;
+    options.onVersionChange?.();
+  });
+
+  function ensureOpen(): void {
+    if (closed)
+      throw new EngineError('Storage', 'the database was closed (a newer version is open in another tab)');
+  }
+
+  async function run<T>(context: string, fn: () => Promise<T>): Promise<T> {
+    ensureOpen();
+    try {
+      return await fn();
+    } catch (e) {
+      throw storageError(e, context);
+    }
+  }
+
+  async function getOwnDevice(): Promise<DeviceId | undefined> {
+    if (!ownDeviceLoaded) {
+      const rec = await db.get('meta', 'device');
+      ownDevice = rec === undefined ? undefined : deviceIdOf(parseDevice(rec));
+      ownDeviceLoaded = true;
+    }
+    return ownDevice;
+  }
+
+  const store: IdbStore = {
+    loadDevice: () =>
+      run('load device', async () => {
+        const rec = await db.get('meta', 'device');
+        return rec === undefined ? undefined : parseDevice(rec);
+      }),
+
+    saveDevice: (device) =>
+      run('save device', async () => {
+        const valid = parseDevice(device);
+        await db.put('meta', valid, 'device');
+        ownDevice = deviceIdOf(valid);
+        ownDeviceLoaded = true;
+      }),
+
+    loadClock: () =>
+      run('load clock', async () => {
+        const v = await db.get('meta', 'clock');
+        if (v === undefined) return 0;
+        if (!isCount(v)) throw corrupt('meta/clock', 'not a non-negative integer');
+        return v;
+      }),
+
+    listDocs: () =>
+      run('list calendars', async () => {
+        const keys = await db.getAllKeys('docs');
+        return keys.map((k) => {
+          if (!isDocId(k)) throw corrupt('docs', `bad key ${String(k).slice(0, 40)}`);
+          return k;
+        });
+      }),
+
+    loadDoc: (doc) =>
+      run(`load calendar ${doc}`, async () => {
+        const tx = db.transaction(['docs', 'entities', 'pending', 'ops', 'evidence'], 'readonly');
+        const range = prefix(doc);
+        const [rec, entities, pending, membership, evidence] = await Promise.all([
+          tx.objectStore('docs').get(doc),
+          tx.objectStore('entities').getAll(range),
+          tx.objectStore('pending').getAll(range),
+          tx
+            .objectStore('ops')
+            .index('byKind')
+            .getAll(IDBKeyRange.only([doc, OpKind.Membership])),
+          tx.objectStore('evidence').getAll(range),
+          tx.done,
+        ]);
+        if (rec === undefined) return undefined;
+        const loaded: LoadedDoc = {
+          doc: parseDocRecord(rec, doc),
+          entities: entities.map((e) => parseEntity(e, doc)),
+          pending: pending.map((p) => parsePending(p, doc)),
+          membership: membership.map((o) => parseOp(o, doc)).sort((a, b) => a.seq - b.seq),
+          evidence: evidence.map((e) => parseEvidence(e, doc)),
+        };
+        return loaded;
+      }),
+
+    getOps: (doc, ids) =>
+      run('read ops', async () => {
+        const tx = db.transaction('ops', 'readonly');
+        const os = tx.objectStore('ops');
+        const [found] = await Promise.all([Promise.all(ids.map((id) => os.get([doc, id]))), tx.done]);
+        return found.map((o) => (o === undefined ? undefined : parseOp(o, doc)));
+      }),
+
+    getOpsByChain: (doc, author, ctr) =>
+      run('read ops by chain', async () => {
+        const ops = await db.getAllFromIndex('ops', 'byChain', IDBKeyRange.only([doc, author, ctr]));
+        return ops.map((o) => parseOp(o, doc));
+      }),
+
+    listOps: (doc, afterSeq, limit) =>
+      run('list ops', async () => {
+        if (limit <= 0) return [];
+        const range = IDBKeyRange.bound([doc, afterSeq], [doc, Number.POSITIVE_INFINITY], true, false);
+        const ops = await db.getAllFromIndex('ops', 'bySeq', range, limit);
+        return ops.map((o) => parseOp(o, doc));
+      }),
+
+    commit: (batch) =>
+      run(`commit to calendar ${batch.doc}`, async () => {
+        const own = hasOutbox ? await getOwnDevice() : undefined;
+        const names = storesOf(batch, own);
+        if (names.length === 0) return;
+        const tx = db.transaction(names, 'readwrite', { durability });
+        const requests: Promise<unknown>[] = [];
+        try {
+          await stage(tx, batch, own, requests);
+        } catch (e) {
+          // A check failed or a request threw synchronously (DataCloneError, a bad key): earlier
+          // requests may already be queued, so abort and none of them lands.
+          abortQuietly(tx);
+          await Promise.allSettled([...requests, tx.done]);
+          throw e;
+        }
+        // The transaction's fate is read from tx.done: a request failing inside IndexedDB
+        // (quota, constraint) aborts the whole transaction.
+        await settle(requests, tx);
+      }),
+
+    listOutbox: (doc, limit) =>
+      run('list outbox', async () => {
+        const range = IDBKeyRange.bound([doc, 0], [doc, Number.POSITIVE_INFINITY]);
+        const recs = await db.getAllFromIndex('outbox', 'bySeq', range, limit);
+        return recs.map((r) => parseOutbox(r, doc));
+      }),
+
+    countOutbox: () => run('count outbox', () => db.count('outbox')),
+
+    acknowledge: (doc, ids, cursor) =>
+      run('acknowledge ops', async () => {
+        const tx = db.transaction(['outbox', 'cursors'], 'readwrite', { durability });
+        const reqs: Promise<unknown>[] = ids.map((id) => tx.objectStore('outbox').delete([doc, id]));
+        if (cursor !== undefined) reqs.push(tx.objectStore('cursors').put({ doc, cursor }));
+        await settle(reqs, tx);
+      }),
+
+    getCursor: (doc) =>
+      run('read relay cursor', async () => {
+        const rec = await db.get('cursors', doc);
+        if (rec === undefined) return 0;
+        if (!isPlainObject(rec) || rec.doc !== doc || !isCount(rec.cursor))
+          throw corrupt(`cursors/${doc}`, 'bad record');
+        return rec.cursor;
+      }),
+
+    setCursor: (doc, cursor) =>
+      run('save relay cursor', async () => {
+        if (!isCount(cursor))
+          throw new EngineError('InvalidArgument', `relay cursor ${cursor} is not a count`);
+        await db.put('cursors', { doc, cursor });
+      }),
+
+    getPrefs: (doc) =>
+      run('read calendar prefs', async () => {
+        const rec = await db.get('prefs', doc);
+        return rec === undefined ? { doc, hidden: false } : parsePrefs(rec);
+      }),
+
+    listPrefs: () => run('list calendar prefs', async () => (await db.getAll('prefs')).map(parsePrefs)),
+
+    setPrefs: (prefs) =>
+      run('save calendar prefs', async () => {
+        await db.put('prefs', parsePrefs(prefs));
+      }),
+
+    close: () => {
+      closed = true;
+      db.close();
+    },
+  };
+  return store;
+}
+
+function storesOf(batch: CommitBatch, own: DeviceId | undefined): Store[] {
+  const s = new Set<Store>();
+  if (batch.ops?.length) {
+    s.add('ops');
+    if (own !== undefined && batch.ops.some((o) => o.author === own)) s.add('outbox');
+  }
+  if (batch.bodyUpdates?.length) s.add('ops');
+  if (batch.docRecord) s.add('docs');
+  if (batch.entities?.length) s.add('entities');
+  if (batch.pendingAdd?.length || batch.pendingRemove?.length) s.add('pending');
+  if (batch.evidence?.length) s.add('evidence');
+  if (batch.clock !== undefined) s.add('meta');
+  return ALL_STORES.filter((n) => s.has(n));
+}
+
+type WriteTx = IDBPTransaction<LedgerdayDB, Store[], 'readwrite'>;
+
+/**
+ * Issues every write of a batch inside `tx`, after reading what the checks need (existing ops,
+ * last seq, stored clock) in the same transaction. Matches the memory store's semantics: ops
+ * already present are skipped, new ops must continue the calendar's seq densely, body updates
+ * for absent ops are ignored, and the clock only moves forward.
+ */
+async function stage(
+  tx: WriteTx,
+  batch: CommitBatch,
+  own: DeviceId | undefined,
+  requests: Promise<unknown>[],
+) {
+  const doc = batch.doc;
+  const ops = batch.ops ?? [];
+  const updates = batch.bodyUpdates ?? [];
+  const opStore = ops.length > 0 || updates.length > 0 ? tx.objectStore('ops') : undefined;
+  const [present, last, updated, storedClock] = await Promise.all([
+    Promise.all(ops.map((o) => opStore!.getKey([doc, o.id]))),
+    ops.length > 0 ? lastSeq(tx, doc) : Promise.resolve(0),
+    Promise.all(updates.map((u) => opStore!.get([doc, u.id]))),
+    batch.clock !== undefined ? tx.objectStore('meta').get('clock') : Promise.resolve(undefined),
+  ]);
+  const fresh = new Map<OpId, OpRecord>();
+  let next = last + 1;
+  ops.forEach((op, i) => {
+    if (present[i] !== undefined || fresh.has(op.id)) return;
+    if (op.doc !== doc)
+      throw new EngineError('Storage', `op ${op.id} of calendar ${op.doc} in a batch for ${doc}`, op.id);
+    if (op.seq !== next)
+      throw new EngineError('Storage', `op seq ${op.seq} out of order (expected ${next})`, op.id);
+    next += 1;
+    fresh.set(op.id, op);
+  });
+  updates.forEach((u, i) => {
+    const inBatch = fresh.get(u.id);
+    if (inBatch) fresh.set(u.id, { ...inBatch, body: u.body });
+    else if (updated[i] !== undefined)
+      requests.push(opStore!.put({ ...parseOp(updated[i], doc), body: u.body }));
+  });
+  for (const op of fresh.values()) {
+    requests.push(opStore!.put(op));
+    if (own !== undefined && op.author === own) {
+      requests.push(tx.objectStore('outbox').put({ doc, id: op.id, seq: op.seq }));
+    }
+  }
+  if (batch.docRecord) requests.push(tx.objectStore('docs').put(batch.docRecord));
+  for (const e of batch.entities ?? []) requests.push(tx.objectStore('entities').put(e));
+  for (const p of batch.pendingAdd ?? []) requests.push(tx.objectStore('pending').put(p));
+  for (const id of batch.pendingRemove ?? []) requests.push(tx.objectStore('pending').delete([doc, id]));
+  for (const ev of batch.evidence ?? []) requests.push(tx.objectStore('evidence').put(ev));
+  if (batch.clock !== undefined) {
+    if (storedClock !== undefined && !isCount(storedClock))
+      throw corrupt('meta/clock', 'not a non-negative integer');
+    if (batch.clock > ((storedClock as number | undefined) ?? 0))
+      requests.push(tx.objectStore('meta').put(batch.clock, 'clock'));
+  }
+}
+
+async function lastSeq(tx: WriteTx, doc: DocId): Promise<number> {
+  const range = IDBKeyRange.bound([doc, 0], [doc, Number.POSITIVE_INFINITY]);
+  const cursor = await tx.objectStore('ops').index('bySeq').openKeyCursor(range, 'prev');
+  const key = cursor?.key as [string, number] | undefined;
+  return key === undefined ? 0 : key[1];
+}
+
+/**
+ * Waits for every request and the transaction. Any failed request (including our own checks,
+ * which IndexedDB cannot see) aborts the transaction, so nothing of the batch lands; the first
+ * real cause is rethrown and no rejection goes unhandled.
+ */
+async function settle(
+  requests: Promise<unknown>[],
+  tx: { abort(): void; done: Promise<void> },
+): Promise<void> {
+  const guarded = requests.map((r) =>
+    r.catch((e: unknown) => {
+      abortQuietly(tx);
+      throw e;
+    }),
+  );
+  const results = await Promise.allSettled([...guarded, tx.done]);
+  const failures = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+  // The root cause (QuotaExceededError on a request or, in Chromium, on the transaction at commit
+  // time; ConstraintError) says more than the AbortErrors it cascades into.
+  const cause = failures.find((r) => !isAbortError(r.reason)) ?? failures[0];
+  if (cause) throw cause.reason;
+}
+
+function abortQuietly(tx: { abort(): void }): void {
+  try {
+    tx.abort();
+  } catch {
+    // Already finished or aborted: nothing was committed by us either way.
+  }
+}
+
+const isAbortError = (e: unknown): boolean => e instanceof Error && e.name === 'AbortError';
+
+/** Key range of every compound key starting with `doc` (arrays sort after strings and numbers). */
+function prefix(doc: DocId): IDBKeyRange {
+  return IDBKeyRange.bound([doc], [doc, []]);
+}
+
+const deviceIdOf = (d: DeviceRecord): DeviceId => toHex(d.publicKey) as DeviceId;
+
+// ---- errors ----
+
+/** Turns a DOMException (or anything) from IndexedDB into a Storage error the UI can show. */
+export function storageError(e: unknown, context: string): EngineError {
+  if (e instanceof EngineError) {
+    return e.code === 'Storage' || e.code === 'InvalidArgument'
+      ? e
+      : new EngineError('Storage', `${context}: ${e.message}`, e.opId, { cause: e });
+  }
+  const name = e instanceof Error || isDomExceptionLike(e) ? (e as { name: string }).name : '';
+  const msg = e instanceof Error || isDomExceptionLike(e) ? (e as { message: string }).message : String(e);
+  const why =
+    name === 'QuotaExceededError'
+      ? 'the browser storage for this site is full; free space or delete old data. Nothing was saved'
+      : name === 'InvalidStateError'
+        ? 'the database is closed or unavailable (private mode, or another tab upgraded it); reload the page'
+        : name === 'VersionError'
+          ? 'the stored database is newer than this version of the app; reload to update'
+          : name === 'UnknownError'
+            ? 'the browser could not read or write its storage (disk error or storage cleared)'
+            : name === 'AbortError'
+              ? 'the write was aborted and nothing was saved'
+              : msg;
+  return new EngineError(
+    'Storage',
+    `${context}: ${why}${name && why !== msg ? ` (${name}: ${msg})` : ''}`,
+    undefined,
+    {
+      cause: e,
+    },
+  );
+}
+
+function isDomExceptionLike(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && typeof (e as { name?: unknown }).name === 'string';
+}
+
+function corrupt(where: string, what: string): EngineError {
+  return new EngineError('Storage', `corrupt record in ${where}: ${what}`);
+}
+
+// ---- validation of what comes back from IndexedDB ([RT-5]: storage is a boundary) ----
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
+const isBytes = (v: unknown): v is Uint8Array => v instanceof Uint8Array;
+const BODY_STATES: readonly unknown[] = ['applied', 'inert', 'locked'];
+const OP_KINDS: readonly unknown[] = Object.values(OpKind);
+
+const isVersionVector = (v: unknown): boolean =>
+  isPlainObject(v) && Object.entries(v).every(([k, n]) => isDeviceId(k) && isCount(n));
+
+function need(ok: boolean, where: string, what: string): asserts ok {
+  if (!ok) throw corrupt(where, what);
+}
+
+function opIdList(v: unknown, where: string, field: string): OpId[] {
+  need(Array.isArray(v) && v.every(isOpId), where, `${field} is not a list of op ids`);
+  return v as OpId[];
+}
+
+export function parseOp(v: unknown, doc: DocId): OpRecord {
+  const where = `ops/${doc}`;
+  need(isPlainObject(v), where, 'not an object');
+  const o = v as Record<string, unknown>;
+  need(isOpId(o['id']), where, 'id is not an op id');
+  const at = `${where}/${o['id']}`;
+  need(o['doc'] === doc, at, 'belongs to another calendar');
+  need(isCount(o['seq']) && (o['seq'] as number) > 0, at, 'seq');
+  need(isDeviceId(o['author']), at, 'author');
+  need(isCount(o['ctr']), at, 'ctr');
+  need(isCount(o['wallTime']), at, 'wallTime');
+  need(OP_KINDS.includes(o['kind']), at, 'kind');
+  opIdList(o['parents'], at, 'parents');
+  opIdList(o['mfront'], at, 'mfront');
+  need(o['prev'] === null || isOpId(o['prev']), at, 'prev');
+  need(isBytes(o['bytes']) && (o['bytes'] as Uint8Array).length > 0, at, 'bytes');
+  need(isVersionVector(o['vv']), at, 'vv');
+  need(BODY_STATES.includes(o['body']), at, 'body');
+  return v as unknown as OpRecord;
+}
+
+function parseDocRecord(v: unknown, doc: DocId): DocRecord {
+  const at = `docs/${doc}`;
+  need(isPlainObject(v), at, 'not an object');
+  const d = v as Record<string, unknown>;
+  need(d['doc'] === doc, at, 'doc');
+  need(isOpId(d['genesis']), at, 'genesis');
+  opIdList(d['heads'], at, 'heads');
+  need(isCount(d['seq']), at, 'seq');
+  need(d['ownLast'] === null || isOpId(d['ownLast']), at, 'ownLast');
+  need(isCount(d['ownCtr']), at, 'ownCtr');
+  return v as unknown as DocRecord;
+}
+
+function parseWrite(v: unknown, at: string): WriteRecord {
+  need(isPlainObject(v), at, 'write is not an object');
+  const w = v as Record<string, unknown>;
+  need(w['value'] === null || isBytes(w['value']), at, 'write value');
+  need(isCount(w['wallTime']), at, 'write wallTime');
+  need(isDeviceId(w['author']), at, 'write author');
+  need(isCount(w['ctr']), at, 'write ctr');
+  need(isOpId(w['op']), at, 'write op');
+  need(w['vv'] === undefined || isVersionVector(w['vv']), at, 'write vv');
+  return v as unknown as WriteRecord;
+}
+
+function parseEntity(v: unknown, doc: DocId): EntityRecord {
+  const where = `entities/${doc}`;
+  need(isPlainObject(v), where, 'not an object');
+  const e = v as Record<string, unknown>;
+  need(isEntityId(e['entity']), where, 'entity id');
+  const at = `${where}/${e['entity']}`;
+  need(e['doc'] === doc, at, 'belongs to another calendar');
+  need(Array.isArray(e['registers']), at, 'registers');
+  for (const r of e['registers'] as unknown[]) {
+    need(isPlainObject(r), at, 'register');
+    const reg = r as Record<string, unknown>;
+    need(isCount(reg['field']), at, 'register field');
+    need(Array.isArray(reg['writes']) && reg['writes'].length > 0, at, 'register writes');
+    for (const w of reg['writes'] as unknown[]) parseWrite(w, at);
+  }
+  return v as unknown as EntityRecord & { registers: RegisterRecord[] };
+}
+
+function parsePending(v: unknown, doc: DocId): PendingRecord {
+  const where = `pending/${doc}`;
+  need(isPlainObject(v), where, 'not an object');
+  const p = v as Record<string, unknown>;
+  need(isOpId(p['id']), where, 'id');
+  need(p['doc'] === doc, where, 'belongs to another calendar');
+  need(isBytes(p['bytes']), where, 'bytes');
+  opIdList(p['missing'], where, 'missing');
+  return v as unknown as PendingRecord;
+}
+
+function parseEvidence(v: unknown, doc: DocId): EquivocationRecord {
+  const where = `evidence/${doc}`;
+  need(isPlainObject(v), where, 'not an object');
+  const r = v as Record<string, unknown>;
+  need(r['doc'] === doc, where, 'belongs to another calendar');
+  need(isDeviceId(r['author']), where, 'author');
+  need(isCount(r['ctr']), where, 'ctr');
+  opIdList(r['ops'], where, 'ops');
+  return v as unknown as EquivocationRecord;
+}
+
+function parseDevice(v: unknown): DeviceRecord {
+  const at = 'meta/device';
+  need(isPlainObject(v), at, 'not an object');
+  const d = v as Record<string, unknown>;
+  need(isBytes(d['publicKey']) && (d['publicKey'] as Uint8Array).length === 32, at, 'publicKey');
+  need(d['secret'] !== undefined && d['secret'] !== null, at, 'secret key missing');
+  need(d['boxPublicKey'] === undefined || isBytes(d['boxPublicKey']), at, 'boxPublicKey');
+  return v as unknown as DeviceRecord;
+}
+
+function parseOutbox(v: unknown, doc: DocId): OutboxRecord {
+  const at = `outbox/${doc}`;
+  need(isPlainObject(v), at, 'not an object');
+  const r = v as Record<string, unknown>;
+  need(r['doc'] === doc && isOpId(r['id']) && isCount(r['seq']), at, 'bad record');
+  return v as unknown as OutboxRecord;
+}
+
+function parsePrefs(v: unknown): CalendarPrefsRecord {
+  need(isPlainObject(v), 'prefs', 'not an object');
+  const r = v as Record<string, unknown>;
+  need(isDocId(r['doc']) && typeof r['hidden'] === 'boolean', 'prefs', 'bad record');
+  return { doc: r['doc'] as DocId, hidden: r['hidden'] as boolean };
+}
