@@ -364,7 +364,7 @@ describe('adversarial input', () => {
     expectRejected(await w.ra.receive(craftOp({ ...base, kind: OpKind.Snapshot })), 'Unsupported');
   });
 
-  it('[OP-4] a genesis op must have no predecessors, and only a genesis op may be of kind Genesis', async () => {
+  it('[OP-4][OP-3] a genesis op must have no predecessors, and only a genesis op may be of kind Genesis', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
     const gbody = encodeMembership({
@@ -482,7 +482,7 @@ describe('adversarial input', () => {
     expect((await w.ra.getOps(w.doc, [res.id!]))[0]?.body).toBe('inert');
   });
 
-  it('[VAL-1] a write of the wrong type to a known field makes the op inert; unknown fields are kept', async () => {
+  it('[VAL-1][LWW-6] a write of the wrong type to a known field makes the op inert; unknown fields are kept', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
     const key = { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey };

@@ -93,6 +93,8 @@ export interface CraftInput {
   noDomain?: boolean;
   /** Sort parents (default true). */
   sortParents?: boolean;
+  /** Body schema version in the header (default 1). */
+  schema?: number;
   /** Use this ciphertext and nonce as they are (with `key.id`), instead of encrypting `body`. */
   cipher?: { body: Uint8Array; nonce: Uint8Array };
 }
@@ -109,7 +111,7 @@ export function craftOp(c: CraftInput): Uint8Array {
     author,
     ctr: c.ctr,
     kind: c.kind as Header['kind'],
-    schema: 1,
+    schema: c.schema ?? 1,
     wallTime: c.wallTime,
     keyId,
   };
