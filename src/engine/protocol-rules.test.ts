@@ -1,6 +1,6 @@
 // Every rule in docs/PROTOCOL.md is cited by at least one test name (unit or end-to-end).
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
@@ -17,6 +17,7 @@ function ruleIds(): string[] {
 }
 
 function testFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
     const p = join(dir, e.name);
     if (e.isDirectory()) return e.name === 'node_modules' || e.name === 'generated' ? [] : testFiles(p);
