@@ -176,6 +176,7 @@ describe('adversarial input', () => {
         keys: [],
         invite: new Uint8Array(0),
         sealed: new Uint8Array(0),
+        expires: 0,
       }),
     });
     expectRejected(await w.ra.receive(selfAdd), 'NotMember');
@@ -374,6 +375,7 @@ describe('adversarial input', () => {
       keys: [],
       invite: new Uint8Array(0),
       sealed: new Uint8Array(0),
+      expires: 0,
     });
     const withParent = craftOp({
       secret: w.b.secret,

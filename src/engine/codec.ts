@@ -72,7 +72,7 @@ export interface PatchBody {
   writes: FieldWriteValue[];
 }
 
-export const MembershipKind = { Genesis: 0, Add: 1, Remove: 2, Rotate: 3 } as const;
+export const MembershipKind = { Genesis: 0, Add: 1, Remove: 2, Rotate: 3, Invite: 4 } as const;
 export type MembershipKind = (typeof MembershipKind)[keyof typeof MembershipKind];
 
 export interface WrappedKeyValue {
@@ -88,6 +88,8 @@ export interface MembershipBody {
   keys: WrappedKeyValue[];
   invite: Uint8Array;
   sealed: Uint8Array;
+  /** Invite: µs wall time after which no Add may use it; 0 otherwise. */
+  expires: number;
 }
 
 // Field layouts for the verifier, in .fbs declaration order.
@@ -101,6 +103,7 @@ const MEMBERSHIP_SPEC: TableSpec = [
   { table: ['bytes', 'bytes', 'bytes'] },
   'bytes',
   'bytes',
+  8,
 ];
 
 function malformed(what: string, cause?: unknown): never {
@@ -308,6 +311,7 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   Membership.addKeys(b, keysVec);
   Membership.addInvite(b, invite);
   Membership.addSealed(b, sealed);
+  Membership.addExpires(b, BigInt(m.expires));
   b.finish(Membership.endMembership(b));
   return b.asUint8Array().slice();
 }
@@ -316,7 +320,7 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
   const bb = verified(bytes, MEMBERSHIP_SPEC, 'Membership');
   const m = Membership.getRootAsMembership(bb);
   const kind = m.kind();
-  if (kind > MembershipKind.Rotate) throw new EngineError('Unsupported', `membership kind ${kind}`);
+  if (kind > MembershipKind.Invite) throw new EngineError('Unsupported', `membership kind ${kind}`);
   const subject = bytesOf(m.subjectArray());
   const subjectBox = bytesOf(m.subjectBoxArray());
   expectLen(subject, [32], 'membership subject');
@@ -340,5 +344,6 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
     keys,
     invite: bytesOf(m.inviteArray()),
     sealed: bytesOf(m.sealedArray()),
+    expires: u53(m.expires(), 'expires'),
   };
 }

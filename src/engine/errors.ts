@@ -29,7 +29,13 @@ export type ErrorCode =
   /** A local call with invalid arguments. */
   | 'InvalidArgument'
   /** No content key is available for writing to this calendar. */
-  | 'NoKey';
+  | 'NoKey'
+  /** An Add by invite names no invite of this calendar in its causal past, or its proof is forged. */
+  | 'InviteInvalid'
+  /** An Add by invite is dated after the invite's expiry (or the relay's clock says it expired). */
+  | 'InviteExpired'
+  /** The invite was already used (single use). */
+  | 'InviteUsed';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;

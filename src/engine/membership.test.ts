@@ -4,10 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, utf8 } from './bytes.ts';
 import { EventField, eventFromRecord } from './calendar.ts';
-import { encodePatch } from './codec.ts';
+import { decodeMembership, encodeMembership, encodePatch } from './codec.ts';
+import { createNobleCrypto } from './crypto.ts';
 import type { DocId, EntityId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
-import type { Replica } from './replica.ts';
+import { openOp } from './op.ts';
+import { Replica } from './replica.ts';
 import { boxKeyPairFromSecret } from './seal.ts';
 import { OpKind } from './store.ts';
 import {
@@ -216,5 +218,122 @@ describe('persistence', () => {
     expect(reopened.root(g.doc)).toBe(ra.root(g.doc));
     expect(eventFromRecord(reopened.entity(g.doc, E1)!).location).toBe('room');
     expect(w2.id).toBeTruthy();
+  });
+});
+
+describe('invites', () => {
+  async function invited(expiresInUs = 3_600_000_000, owner = 'i-a') {
+    const a = testDevice(owner);
+    const clockA = manualClock();
+    const ra = await Replica.open({
+      store: createMemoryStore(),
+      crypto: createNobleCrypto(),
+      nowUs: clockA.nowUs,
+      random: a.random,
+      device: deviceKeys(a),
+      deviceName: 'Alice laptop',
+    });
+    const g = await ra.createCalendar({ name: 'Shared' });
+    await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('before the invite') }]);
+    const inv = await ra.createInvite(g.doc, clockA.nowUs() + expiresInUs);
+    return { a, ra, clockA, doc: g.doc, invite: inv };
+  }
+
+  async function joiner(name: string, clock = manualClock()) {
+    const d = testDevice(name);
+    return Replica.open({
+      store: createMemoryStore(),
+      crypto: createNobleCrypto(),
+      nowUs: clock.nowUs,
+      random: d.random,
+      device: deviceKeys(d),
+      deviceName: name,
+    });
+  }
+
+  it('[INV-1][KEY-5][DEV-1] a device joins with an invite: it reads history, members see it and its name', async () => {
+    const { ra, doc, invite } = await invited();
+    const rb = await joiner('Bob phone');
+    await sync(ra, rb, doc);
+    expect(rb.members(doc).has(rb.deviceId!)).toBe(false);
+    const join = await rb.joinWithInvite(doc, invite.op.id, invite.secret);
+    expect(rb.members(doc).has(rb.deviceId!)).toBe(true);
+    expect(eventFromRecord(rb.entity(doc, E1)!).title).toBe('before the invite');
+    expect((await ra.receive(join.bytes)).status).toBe('applied');
+    expect(ra.members(doc).has(rb.deviceId!)).toBe(true);
+    expect(ra.memberName(doc, rb.deviceId!)).toBe('Bob phone');
+    expect(rb.memberName(doc, ra.deviceId!)).toBe('Alice laptop');
+    // Both write; both read each other.
+    await rb.write(doc, E1, [{ field: EventField.Notes, value: utf8('from bob') }]);
+    await sync(rb, ra, doc);
+    expect(eventFromRecord(ra.entity(doc, E1)!).notes).toBe('from bob');
+  });
+
+  it('[INV-1] the joined device keeps its keys across a reload (they are sealed for it in its own add)', async () => {
+    const { ra, doc, invite } = await invited();
+    const d = testDevice('reload-b');
+    const store = createMemoryStore();
+    const rb = await openReplica(d, { store });
+    await sync(ra, rb, doc);
+    await rb.joinWithInvite(doc, invite.op.id, invite.secret);
+    const again = await openReplica(d, { store });
+    await again.write(doc, E1, [{ field: EventField.Location, value: utf8('here') }]);
+    expect(eventFromRecord(again.entity(doc, E1)!).title).toBe('before the invite');
+  });
+
+  it('[INV-2] a tampered proof, a wrong secret or an invite of another calendar is InviteInvalid', async () => {
+    const { ra, doc, invite } = await invited();
+    const rb = await joiner('tamper');
+    await sync(ra, rb, doc);
+    await expect(rb.joinWithInvite(doc, invite.op.id, new Uint8Array(32).fill(9))).rejects.toMatchObject({
+      code: 'InviteInvalid',
+    });
+    const join = await rb.joinWithInvite(doc, invite.op.id, invite.secret);
+    // Flip a byte of the proof's signature inside the body: re-sign as the joiner would have to.
+    const opened = openOp(join.bytes);
+    const body = decodeMembership(opened.env.body);
+    body.invite[40]! ^= 1;
+    const last = (await ra.listOps(doc, 0, 100)).at(-1)!;
+    const forged = craftOp({
+      secret: testDevice('tamper').secret,
+      doc: fromHex(doc),
+      ctr: 1,
+      kind: OpKind.Membership,
+      wallTime: last.wallTime + 5,
+      parents: [fromHex(last.id)],
+      body: encodeMembership(body),
+    });
+    expect((await ra.receive(forged)).error?.code).toBe('InviteInvalid');
+    // An invite of another calendar.
+    const other = await invited(3_600_000_000, 'i-other');
+    const rc = await joiner('wrong-cal');
+    await sync(ra, rc, doc);
+    await expect(rc.joinWithInvite(doc, other.invite.op.id, other.invite.secret)).rejects.toMatchObject({
+      code: 'InviteInvalid',
+    });
+  });
+
+  it('[INV-3] an add dated after the invite expired is refused by every replica', async () => {
+    const { ra, doc, invite, clockA } = await invited(60_000_000);
+    const late = manualClock(clockA.nowUs() + 120_000_000);
+    const rb = await joiner('late', late);
+    await sync(ra, rb, doc);
+    await expect(rb.joinWithInvite(doc, invite.op.id, invite.secret)).rejects.toMatchObject({
+      code: 'InviteExpired',
+    });
+  });
+
+  it('[INV-4] an invite is used once: a second device using it after the first is refused', async () => {
+    const { ra, doc, invite } = await invited();
+    const rb = await joiner('first');
+    await sync(ra, rb, doc);
+    const j1 = await rb.joinWithInvite(doc, invite.op.id, invite.secret);
+    await ra.receive(j1.bytes);
+    const rc = await joiner('second');
+    await sync(ra, rc, doc);
+    await expect(rc.joinWithInvite(doc, invite.op.id, invite.secret)).rejects.toMatchObject({
+      code: 'InviteUsed',
+    });
+    expect(ra.members(doc).has(rc.deviceId!)).toBe(false);
   });
 });

@@ -7,7 +7,8 @@
 // - All mutations run one at a time on `queue`; signature checks run ahead of it concurrently.
 // - Validity of an op depends only on the op and its causal past, so every replica decides alike.
 
-import { bytesEqual, fromHex, toHex } from './bytes.ts';
+import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
+import { bytesEqual, concatBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.ts';
 import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
 import {
   decodeMembership,
@@ -31,6 +32,7 @@ import {
   type KeyId,
   type OpId,
 } from './ids.ts';
+import { INVITE_PROOF_BYTES, inviteKeys, inviteMessage, inviteProof, signInvite } from './invite.ts';
 import { mergeWrite } from './lww.ts';
 import { type MemberInfo, MembershipIndex, type MembershipOp } from './membership.ts';
 import {
@@ -71,6 +73,8 @@ export interface ReplicaOptions {
   device?: DeviceKeys;
   /** DAG-4: most ops waiting for parents per calendar. */
   pendingLimit?: number;
+  /** This device's display name, sealed for members in the ops that make it a member (DEV-1). */
+  deviceName?: string;
 }
 
 export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'rejected';
@@ -126,6 +130,9 @@ interface PendingOp {
 }
 
 export const DEFAULT_PENDING_LIMIT = 5000;
+const TAG_NAME = utf8('ledgerday/device-name/v1\0');
+/** In a sealed device name: the key introduced by the op itself (genesis). */
+const THIS_OP_KEY = new Uint8Array(8);
 const META_CACHE_LIMIT = 200_000;
 
 export class Replica {
@@ -136,6 +143,7 @@ export class Replica {
   private readonly random: (n: number) => Uint8Array;
   private readonly device: DeviceKeys | undefined;
   private readonly pendingLimit: number;
+  private readonly deviceName: string | undefined;
   private readonly docs = new Map<DocId, DocState>();
   private readonly meta = new Map<OpId, OpMeta>();
   private readonly pending = new Map<OpId, PendingOp>();
@@ -151,6 +159,7 @@ export class Replica {
     this.random = opts.random;
     this.device = opts.device;
     this.pendingLimit = opts.pendingLimit ?? DEFAULT_PENDING_LIMIT;
+    this.deviceName = opts.deviceName;
     this.deviceId = opts.device === undefined ? undefined : (toHex(opts.device.signer.publicKey) as DeviceId);
   }
 
@@ -277,7 +286,8 @@ export class Replica {
           },
         ],
         invite: new Uint8Array(0),
-        sealed: new Uint8Array(0),
+        sealed: this.sealName(dev.signer.publicKey, { id: THIS_OP_KEY, key: contentKey }),
+        expires: 0,
       };
       const wallTime = Math.max(this.nowUs(), this.clock + 1);
       const op = await createOp(dev.signer, this.random, {
@@ -346,6 +356,7 @@ export class Replica {
         keys,
         invite: new Uint8Array(0),
         sealed: new Uint8Array(0),
+        expires: 0,
       };
       return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined);
     });
@@ -375,9 +386,126 @@ export class Replica {
         keys,
         invite: new Uint8Array(0),
         sealed: new Uint8Array(0),
+        expires: 0,
       };
       return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined);
     });
+  }
+
+  /**
+   * INV-1: an invite for one more device. Returns the op and the one-time secret to hand over
+   * out of band (a link's URL fragment): whoever holds it may add one device until `expiresUs`.
+   */
+  createInvite(doc: DocId, expiresUs: number): Promise<{ op: LocalOp; secret: Uint8Array }> {
+    return this.enqueue(async () => {
+      const st = this.mustDoc(doc);
+      if (!Number.isSafeInteger(expiresUs) || expiresUs <= this.nowUs()) {
+        throw new EngineError('InvalidArgument', 'an invite must expire in the future');
+      }
+      const secret = this.random(32);
+      const ik = inviteKeys(secret);
+      const keys: WrappedKeyValue[] = [...st.keys].map(([id, k]) => ({
+        recipient: ik.publicKey,
+        keyId: fromHex(id),
+        sealed: seal(ik.box.publicKey, k, this.random),
+      }));
+      const body: MembershipBody = {
+        kind: MembershipKind.Invite,
+        subject: ik.publicKey,
+        subjectBox: ik.box.publicKey,
+        keys,
+        invite: new Uint8Array(0),
+        sealed: new Uint8Array(0),
+        expires: expiresUs,
+      };
+      const op = await this.localOp(st, OpKind.Membership, encodeMembership(body), undefined);
+      return { op, secret };
+    });
+  }
+
+  /**
+   * INV-2: joins a calendar with an invite. The calendar's ops up to the invite must already be
+   * on this replica (sync fetches them). Opens the content keys sealed for the invite, then
+   * writes an Add of this device proven by the invite key, sealing the keys for itself.
+   */
+  joinWithInvite(doc: DocId, inviteOp: OpId, secret: Uint8Array): Promise<LocalOp> {
+    return this.enqueue(async () => {
+      const dev = this.mustDevice();
+      const st = this.mustDoc(doc);
+      const inv = st.membership.ops.get(inviteOp);
+      const ik = inviteKeys(secret);
+      if (inv === undefined || inv.body.kind !== MembershipKind.Invite) {
+        throw new EngineError('InviteInvalid', 'no such invite in this calendar');
+      }
+      if (!bytesEqual(inv.body.subject, ik.publicKey))
+        throw new EngineError('InviteInvalid', 'wrong invite secret');
+      const opened = new Map<KeyId, Uint8Array>();
+      for (const k of inv.body.keys) {
+        const key = openSealed(ik.box, k.sealed);
+        if (key !== null && key.length === 32)
+          opened.set(k.keyId.length === 0 ? keyIdFromOp(inv.id) : (toHex(k.keyId) as KeyId), key);
+      }
+      const keys: WrappedKeyValue[] = [...opened].map(([id, k]) => ({
+        recipient: dev.signer.publicKey,
+        keyId: fromHex(id),
+        sealed: seal(dev.box.publicKey, k, this.random),
+      }));
+      const message = inviteMessage(fromHex(doc), fromHex(inviteOp), dev.signer.publicKey, dev.box.publicKey);
+      const current = [...opened].find(([id]) => id === this.writeKeyIn(st, opened)?.id);
+      const body: MembershipBody = {
+        kind: MembershipKind.Add,
+        subject: dev.signer.publicKey,
+        subjectBox: dev.box.publicKey,
+        keys,
+        invite: inviteProof(fromHex(inviteOp), signInvite(secret, message)),
+        sealed:
+          current === undefined
+            ? new Uint8Array(0)
+            : this.sealName(dev.signer.publicKey, { id: fromHex(current[0]), key: current[1] }),
+        expires: 0,
+      };
+      return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined, true);
+    });
+  }
+
+  /** DEV-1: a member device's display name, when it sealed one and this device holds the key. */
+  memberName(doc: DocId, device: DeviceId): string | undefined {
+    const st = this.docs.get(doc);
+    const m = this.members(doc).get(device);
+    if (st === undefined || m === undefined) return undefined;
+    const op = st.membership.ops.get(m.addedBy);
+    const sealed = op?.body.sealed;
+    if (op === undefined || sealed === undefined || sealed.length < 8 + 24 + 16) return undefined;
+    const kid = sealed.subarray(0, 8);
+    const keyId = kid.every((b) => b === 0) ? keyIdFromOp(op.id) : (toHex(kid) as KeyId);
+    const key = st.keys.get(keyId);
+    if (key === undefined) return undefined;
+    try {
+      const aad = taggedHash(TAG_NAME, op.body.subject);
+      return fromUtf8(xchacha20poly1305(key, sealed.subarray(8, 32), aad).decrypt(sealed.subarray(32)));
+    } catch {
+      return undefined;
+    }
+  }
+
+  private sealName(subject: Uint8Array, key: { id: Uint8Array; key: Uint8Array }): Uint8Array {
+    if (this.deviceName === undefined || this.deviceName === '') return new Uint8Array(0);
+    const nonce = this.random(24);
+    const ct = xchacha20poly1305(key.key, nonce, taggedHash(TAG_NAME, subject)).encrypt(
+      utf8(this.deviceName.slice(0, 100)),
+    );
+    return concatBytes(key.id, nonce, ct);
+  }
+
+  /** The key KEY-4 picks among `keys` (used before they are stored). */
+  private writeKeyIn(st: DocState, keys: Map<KeyId, Uint8Array>): { id: KeyId } | undefined {
+    const saved = st.keys;
+    st.keys = keys;
+    try {
+      return this.writeKey(st);
+    } finally {
+      st.keys = saved;
+    }
   }
 
   private async localOp(
@@ -385,9 +513,10 @@ export class Replica {
     kind: OpKind,
     body: Uint8Array,
     key: { id: KeyId; key: Uint8Array } | undefined,
+    joining = false,
   ): Promise<LocalOp> {
     const dev = this.mustDevice();
-    if (!this.members(st.rec.doc).has(this.deviceId!)) {
+    if (!joining && !this.members(st.rec.doc).has(this.deviceId!)) {
       throw new EngineError('NotMember', 'this device is not a member of the calendar');
     }
     const heads = st.rec.heads;
@@ -684,12 +813,21 @@ export class Replica {
       if (isGenesis && (!selfSubject || mbody.subjectBox.length !== 32)) {
         return this.reject(op, 'Malformed', 'genesis must name its author and box key');
       }
-      if (mbody.kind === MembershipKind.Add && mbody.subjectBox.length !== 32) {
-        return this.reject(op, 'Malformed', 'an add must carry the box key');
+      if (
+        (mbody.kind === MembershipKind.Add || mbody.kind === MembershipKind.Invite) &&
+        mbody.subjectBox.length !== 32
+      ) {
+        return this.reject(op, 'Malformed', 'an add or invite must carry an X25519 key');
+      }
+      if (mbody.kind === MembershipKind.Invite && mbody.expires <= op.header.wallTime) {
+        return this.reject(op, 'Malformed', 'an invite must expire after it is made');
       }
     }
     if (!isGenesis && !membership.membersAt(predFront).has(op.author)) {
-      return this.reject(op, 'NotMember', "author is not a member in the op's causal past");
+      const why =
+        mbody === undefined ? undefined : await this.checkInviteAdd(op, mbody, membership, predFront);
+      if (why !== null)
+        return why ?? this.reject(op, 'NotMember', "author is not a member in the op's causal past");
     }
 
     // OP-6: the body. Decryption failures make the op inert, never invalid: its descendants stay valid.
@@ -785,6 +923,50 @@ export class Replica {
     });
     if (learnedKeys && !isGenesis) await this.retryLocked(newState);
     return { status: 'applied', ...base };
+  }
+
+  /**
+   * INV-2..INV-4: an Add by a non-member is valid only as a self-add proven by an invite of this
+   * calendar in its causal past, dated no later than the invite's expiry, and the first use of
+   * that invite in its causal past. Returns null when valid, else the rejection.
+   */
+  private async checkInviteAdd(
+    op: OpenedOp,
+    m: MembershipBody,
+    membership: MembershipIndex,
+    front: OpId[],
+  ): Promise<ApplyResult | null | undefined> {
+    if (m.kind !== MembershipKind.Add || m.invite.length === 0) return undefined;
+    if (!bytesEqual(m.subject, op.header.author) || m.invite.length !== INVITE_PROOF_BYTES) {
+      return this.reject(op, 'InviteInvalid', 'an invite may only add its holder, with a 96-byte proof');
+    }
+    const inviteId = toHex(m.invite.subarray(0, 32)) as OpId;
+    const closure = membership.closure(front);
+    const inv = membership.ops.get(inviteId);
+    if (inv === undefined || !closure.has(inviteId) || inv.body.kind !== MembershipKind.Invite) {
+      return this.reject(
+        op,
+        'InviteInvalid',
+        "the invite is not in this calendar or not in the op's causal past",
+      );
+    }
+    const message = inviteMessage(op.header.doc, m.invite.subarray(0, 32), m.subject, m.subjectBox);
+    if (!(await this.crypto.verify(inv.body.subject, m.invite.subarray(32), message))) {
+      return this.reject(op, 'InviteInvalid', 'the invite proof does not verify');
+    }
+    if (op.header.wallTime > inv.body.expires)
+      return this.reject(op, 'InviteExpired', 'the invite had expired');
+    for (const id of closure) {
+      const other = membership.ops.get(id);
+      if (
+        other !== undefined &&
+        other.body.invite.length === INVITE_PROOF_BYTES &&
+        toHex(other.body.invite.subarray(0, 32)) === inviteId
+      ) {
+        return this.reject(op, 'InviteUsed', 'the invite was already used');
+      }
+    }
+    return null;
   }
 
   private freshDoc(genesis: OpenedOp): DocState {

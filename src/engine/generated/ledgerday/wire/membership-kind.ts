@@ -7,5 +7,6 @@ export enum MembershipKind {
   Genesis = 0,
   Add = 1,
   Remove = 2,
-  Rotate = 3
+  Rotate = 3,
+  Invite = 4
 }

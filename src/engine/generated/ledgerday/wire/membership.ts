@@ -102,8 +102,13 @@ sealedArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+expires():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
 static startMembership(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(7);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:MembershipKind) {
@@ -190,12 +195,16 @@ static startSealedVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addExpires(builder:flatbuffers.Builder, expires:bigint) {
+  builder.addFieldInt64(6, expires, BigInt('0'));
+}
+
 static endMembership(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint):flatbuffers.Offset {
   Membership.startMembership(builder);
   Membership.addKind(builder, kind);
   Membership.addSubject(builder, subjectOffset);
@@ -203,6 +212,7 @@ static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjec
   Membership.addKeys(builder, keysOffset);
   Membership.addInvite(builder, inviteOffset);
   Membership.addSealed(builder, sealedOffset);
+  Membership.addExpires(builder, expires);
   return Membership.endMembership(builder);
 }
 }
