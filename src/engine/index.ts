@@ -29,6 +29,7 @@ export {
   type SubtleLike,
 } from './crypto.ts';
 export { EngineError, type ErrorCode, isEngineError } from './errors.ts';
+export { FlatVerifyError, type TableSpec, verifyRoot } from './flatverify.ts';
 export { opDigest, sha256, taggedHash } from './hash.ts';
 export {
   CALENDAR_ENTITY,
@@ -43,6 +44,7 @@ export {
   type KeyId,
   type OpId,
 } from './ids.ts';
+export { deviceFingerprint, inviteKeys } from './invite.ts';
 export { compareWrites, MAX_CONCURRENT_WRITES } from './lww.ts';
 export type { MemberInfo } from './membership.ts';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.ts';

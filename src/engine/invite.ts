@@ -44,3 +44,26 @@ export function signInvite(secret: Uint8Array, message: Uint8Array): Uint8Array 
 export const INVITE_PROOF_BYTES = 32 + 64;
 
 export const inviteProof = (inviteOp: Uint8Array, sig: Uint8Array): Uint8Array => concatBytes(inviteOp, sig);
+
+const TAG_FINGERPRINT = utf8('ledgerday/fingerprint/v1\0');
+const B32 = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
+
+/**
+ * DEV-2: a short code people compare to check they mean the same device: 80 bits of a tagged
+ * SHA-256 of its public key, Crockford base32, in groups of four ("7K2M-Q9TX-4HDA-R1CE").
+ */
+export function deviceFingerprint(publicKey: Uint8Array): string {
+  const h = taggedHash(TAG_FINGERPRINT, publicKey);
+  let bits = 0;
+  let acc = 0;
+  let out = '';
+  for (let i = 0; i < 10; i++) {
+    acc = (acc << 8) | h[i]!;
+    bits += 8;
+    while (bits >= 5) {
+      out += B32[(acc >> (bits - 5)) & 31];
+      bits -= 5;
+    }
+  }
+  return out.match(/.{4}/g)!.join('-');
+}

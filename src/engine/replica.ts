@@ -143,7 +143,7 @@ export class Replica {
   private readonly random: (n: number) => Uint8Array;
   private readonly device: DeviceKeys | undefined;
   private readonly pendingLimit: number;
-  private readonly deviceName: string | undefined;
+  private deviceName: string | undefined;
   private readonly docs = new Map<DocId, DocState>();
   private readonly meta = new Map<OpId, OpMeta>();
   private readonly pending = new Map<OpId, PendingOp>();
@@ -466,6 +466,14 @@ export class Replica {
       };
       return this.localOp(st, OpKind.Membership, encodeMembership(body), undefined, true);
     });
+  }
+
+  /**
+   * DEV-1: the name this device seals into the ops that make it a member from now on (calendars
+   * it creates, invites it accepts). Ops already written keep the name they were written with.
+   */
+  setDeviceName(name: string | undefined): void {
+    this.deviceName = name;
   }
 
   /** DEV-1: a member device's display name, when it sealed one and this device holds the key. */

@@ -6,6 +6,7 @@ import { EventField, eventFromRecord } from './calendar.ts';
 import { decodeMembership, encodePatch } from './codec.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
+import { deviceFingerprint } from './invite.ts';
 import { compareWrites, MAX_CONCURRENT_WRITES, mergeWrite } from './lww.ts';
 import { keyIdFromOp, openOp } from './op.ts';
 import type { Replica } from './replica.ts';
@@ -148,6 +149,15 @@ describe('encoding and keys', () => {
     await rb.removeMember(doc, pub(d));
     await sync(rb, ra, doc);
     expect(ra.members(doc).has(toHex(pub(d)) as DeviceId)).toBe(false);
+  });
+});
+
+describe('device fingerprints', () => {
+  it('[DEV-2] a fingerprint is 16 Crockford base32 characters in groups of four, stable and distinct', () => {
+    const f1 = deviceFingerprint(pub(testDevice('fp-1')));
+    expect(f1).toMatch(/^[0-9A-HJKMNP-TV-Z]{4}(-[0-9A-HJKMNP-TV-Z]{4}){3}$/);
+    expect(deviceFingerprint(pub(testDevice('fp-1')))).toBe(f1);
+    expect(deviceFingerprint(pub(testDevice('fp-2')))).not.toBe(f1);
   });
 });
 

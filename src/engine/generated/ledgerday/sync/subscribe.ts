@@ -43,8 +43,38 @@ cursor():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+invite(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+inviteLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+inviteArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+inviteSig(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+inviteSigLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+inviteSigArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(2);
+  builder.startObject(4);
 }
 
 static addDoc(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset) {
@@ -67,15 +97,49 @@ static addCursor(builder:flatbuffers.Builder, cursor:bigint) {
   builder.addFieldInt64(1, cursor, BigInt('0'));
 }
 
+static addInvite(builder:flatbuffers.Builder, inviteOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, inviteOffset, 0);
+}
+
+static createInviteVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startInviteVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addInviteSig(builder:flatbuffers.Builder, inviteSigOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, inviteSigOffset, 0);
+}
+
+static createInviteSigVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startInviteSigVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, cursor:bigint):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, cursor:bigint, inviteOffset:flatbuffers.Offset, inviteSigOffset:flatbuffers.Offset):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addDoc(builder, docOffset);
   Subscribe.addCursor(builder, cursor);
+  Subscribe.addInvite(builder, inviteOffset);
+  Subscribe.addInviteSig(builder, inviteSigOffset);
   return Subscribe.endSubscribe(builder);
 }
 }

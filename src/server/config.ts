@@ -1,0 +1,208 @@
+// Relay configuration from command-line flags and environment variables (flags win). Every
+// value is validated at start: a typo in a deployment fails loudly instead of running with
+// a default nobody chose.
+
+import { resolve } from 'node:path';
+
+export interface RelayConfig {
+  /** TCP port for HTTP and the WebSocket endpoint /sync. */
+  port: number;
+  /** Interface to bind. */
+  host: string;
+  /** Directory holding relay.db (created if absent). */
+  dataDir: string;
+  /** Directory of the built app (vite build), served at /. Absent: only /health and /sync. */
+  staticDir: string;
+  /** How far (ms) an op's wall_time may run ahead of the relay's clock before it is held (RELAY-7). */
+  maxSkewMs: number;
+  /** Largest WebSocket message accepted, bytes (RELAY-3). */
+  maxFrameBytes: number;
+  /** Largest single op accepted, bytes (RELAY-3; never above the engine's own limit). */
+  maxOpBytes: number;
+  /** Sustained ops per second per device (token bucket refill), and the bucket size (RELAY-4). */
+  rateOpsPerSec: number;
+  rateBurst: number;
+  /** Held future-dated ops per device before HeldFull (RELAY-7). */
+  maxHeldPerDevice: number;
+  /** Seconds a client has to authenticate after connecting. */
+  authTimeoutMs: number;
+  /** Log level: debug < info < warn < error. */
+  logLevel: 'debug' | 'info' | 'warn' | 'error';
+  /** 'barrier': one fsync per batch, before acks and forwards; 'full': fsync per commit (RELAY-5). */
+  durability: 'barrier' | 'full';
+}
+
+export const DEFAULTS: RelayConfig = {
+  port: 8787,
+  host: '0.0.0.0',
+  dataDir: './data',
+  staticDir: './dist',
+  maxSkewMs: 5 * 60_000,
+  maxFrameBytes: 1024 * 1024,
+  maxOpBytes: 64 * 1024,
+  rateOpsPerSec: 200,
+  rateBurst: 2000,
+  maxHeldPerDevice: 1000,
+  authTimeoutMs: 10_000,
+  logLevel: 'info',
+  durability: 'barrier',
+};
+
+interface Option {
+  key: keyof RelayConfig;
+  flag: string;
+  env: string;
+  kind: 'int' | 'string' | 'level' | 'durability';
+  min?: number;
+  max?: number;
+  help: string;
+}
+
+export const OPTIONS: readonly Option[] = [
+  {
+    key: 'port',
+    flag: '--port',
+    env: 'PORT',
+    kind: 'int',
+    min: 0,
+    max: 65535,
+    help: 'TCP port (HTTP + WebSocket /sync)',
+  },
+  { key: 'host', flag: '--host', env: 'HOST', kind: 'string', help: 'interface to bind' },
+  {
+    key: 'dataDir',
+    flag: '--data',
+    env: 'DATA_DIR',
+    kind: 'string',
+    help: 'data directory (SQLite database relay.db)',
+  },
+  { key: 'staticDir', flag: '--static', env: 'STATIC_DIR', kind: 'string', help: 'built app to serve at /' },
+  {
+    key: 'maxSkewMs',
+    flag: '--max-skew-ms',
+    env: 'MAX_SKEW_MS',
+    kind: 'int',
+    min: 0,
+    help: 'allowed clock skew before ops are held',
+  },
+  {
+    key: 'maxFrameBytes',
+    flag: '--max-frame-bytes',
+    env: 'MAX_FRAME_BYTES',
+    kind: 'int',
+    min: 1024,
+    max: 16 * 1024 * 1024,
+    help: 'largest WebSocket message',
+  },
+  {
+    key: 'maxOpBytes',
+    flag: '--max-op-bytes',
+    env: 'MAX_OP_BYTES',
+    kind: 'int',
+    min: 256,
+    max: 64 * 1024,
+    help: 'largest single op',
+  },
+  {
+    key: 'rateOpsPerSec',
+    flag: '--rate-ops-per-sec',
+    env: 'RATE_OPS_PER_SEC',
+    kind: 'int',
+    min: 1,
+    help: 'sustained ops/s per device',
+  },
+  {
+    key: 'rateBurst',
+    flag: '--rate-burst',
+    env: 'RATE_BURST',
+    kind: 'int',
+    min: 1,
+    help: 'burst of ops per device',
+  },
+  {
+    key: 'maxHeldPerDevice',
+    flag: '--max-held',
+    env: 'MAX_HELD_PER_DEVICE',
+    kind: 'int',
+    min: 0,
+    help: 'future-dated ops held per device',
+  },
+  {
+    key: 'authTimeoutMs',
+    flag: '--auth-timeout-ms',
+    env: 'AUTH_TIMEOUT_MS',
+    kind: 'int',
+    min: 100,
+    help: 'time to authenticate',
+  },
+  {
+    key: 'logLevel',
+    flag: '--log-level',
+    env: 'LOG_LEVEL',
+    kind: 'level',
+    help: 'debug | info | warn | error',
+  },
+];
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseValue(o: Option, raw: string, source: string): RelayConfig[keyof RelayConfig] {
+  if (o.kind === 'string') {
+    if (raw === '') throw new ConfigError(`${source}: empty value`);
+    return raw;
+  }
+  if (o.kind === 'durability') {
+    if (raw !== 'barrier' && raw !== 'full')
+      throw new ConfigError(`${source}: expected barrier or full, got "${raw}"`);
+    return raw;
+  }
+  if (o.kind === 'level') {
+    if (raw !== 'debug' && raw !== 'info' && raw !== 'warn' && raw !== 'error') {
+      throw new ConfigError(`${source}: expected debug, info, warn or error, got "${raw}"`);
+    }
+    return raw;
+  }
+  if (!/^\d+$/.test(raw)) throw new ConfigError(`${source}: expected a non-negative integer, got "${raw}"`);
+  const n = Number(raw);
+  if (!Number.isSafeInteger(n) || (o.min !== undefined && n < o.min) || (o.max !== undefined && n > o.max)) {
+    throw new ConfigError(`${source}: ${raw} is out of range [${o.min ?? 0}, ${o.max ?? 'inf'}]`);
+  }
+  return n;
+}
+
+export function usage(): string {
+  const lines = OPTIONS.map(
+    (o) =>
+      `  ${`${o.flag} <v>`.padEnd(26)} ${o.env.padEnd(20)} ${o.help} (default ${String(DEFAULTS[o.key])})`,
+  );
+  return `usage: tsx src/server/main.ts [options]\n  flag                       env\n${lines.join('\n')}`;
+}
+
+/** Flags (`--port 80` or `--port=80`) override environment variables, which override defaults. */
+export function loadConfig(argv: readonly string[], env: Record<string, string | undefined>): RelayConfig {
+  const cfg: Record<string, unknown> = { ...DEFAULTS };
+  for (const o of OPTIONS) {
+    const v = env[o.env];
+    if (v !== undefined && v !== '') cfg[o.key] = parseValue(o, v, o.env);
+  }
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const eq = arg.indexOf('=');
+    const name = eq >= 0 ? arg.slice(0, eq) : arg;
+    const o = OPTIONS.find((x) => x.flag === name);
+    if (o === undefined) throw new ConfigError(`unknown option ${name}\n${usage()}`);
+    let raw: string | undefined;
+    if (eq >= 0) raw = arg.slice(eq + 1);
+    else raw = argv[++i];
+    if (raw === undefined) throw new ConfigError(`${name} needs a value`);
+    cfg[o.key] = parseValue(o, raw, name);
+  }
+  const out = cfg as unknown as RelayConfig;
+  out.dataDir = resolve(out.dataDir);
+  out.staticDir = resolve(out.staticDir);
+  if (out.maxOpBytes + 64 > out.maxFrameBytes)
+    throw new ConfigError('max-frame-bytes must exceed max-op-bytes');
+  return out;
+}

@@ -1,0 +1,58 @@
+// Structured logs: one JSON object per line on stdout (info/debug) or stderr (warn/error), so a
+// process supervisor or log shipper can parse them without guessing.
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export type LogSink = (level: LogLevel, line: string) => void;
+
+const defaultSink: LogSink = (level, line) => {
+  if (RANK[level] >= RANK.warn) process.stderr.write(`${line}\n`);
+  else process.stdout.write(`${line}\n`);
+};
+
+function errorFields(v: unknown): unknown {
+  if (v instanceof Error) {
+    const code = (v as { code?: unknown }).code;
+    return { name: v.name, message: v.message, ...(code === undefined ? {} : { code }) };
+  }
+  return v;
+}
+
+export function createLogger(
+  level: LogLevel = 'info',
+  sink: LogSink = defaultSink,
+  base: Record<string, unknown> = {},
+): Logger {
+  const min = RANK[level];
+  const emit = (lvl: LogLevel, msg: string, fields?: Record<string, unknown>) => {
+    if (RANK[lvl] < min) return;
+    const rec: Record<string, unknown> = { time: new Date().toISOString(), level: lvl, msg, ...base };
+    if (fields !== undefined) for (const [k, v] of Object.entries(fields)) rec[k] = errorFields(v);
+    let line: string;
+    try {
+      line = JSON.stringify(rec);
+    } catch {
+      line = JSON.stringify({ time: rec['time'], level: lvl, msg, note: 'unserialisable fields' });
+    }
+    sink(lvl, line);
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (fields) => createLogger(level, sink, { ...base, ...fields }),
+  };
+}
+
+/** A logger that drops everything (tests and benchmarks). */
+export const silentLogger: Logger = createLogger('error', () => {});
