@@ -91,11 +91,23 @@ async function ours(n: number): Promise<Figures> {
   const remoteStream = n / ((performance.now() - t) / 1000);
   if (results.some((r) => r.status !== 'applied')) throw new Error('stream bench: op not applied');
   if (b2.root(g.doc) !== a.root(g.doc)) throw new Error('bench replicas diverged');
+
+  // Remote, in frames of 256 ops (what a relay push or catch-up page carries): one commit per run.
+  const b3 = await Replica.open({ store: createMemoryStore(), crypto, nowUs, random, device: db });
+  for (const s of setup) await b3.receive(s);
+  t = performance.now();
+  for (let i = 0; i < ops.length; i += 256) {
+    const res = await b3.receiveBatch(ops.slice(i, i + 256));
+    if (res.some((r) => r.status !== 'applied')) throw new Error('batch bench: op not applied');
+  }
+  const remoteBatch = n / ((performance.now() - t) / 1000);
+  if (b3.root(g.doc) !== a.root(g.doc)) throw new Error('bench replicas diverged (batch)');
   return {
     crypto_provider: crypto.name,
     ours_local_edits_per_s: Math.round(localPerS),
     ours_remote_ops_per_s_serial: Math.round(remoteSerial),
     ours_remote_ops_per_s_stream: Math.round(remoteStream),
+    ours_remote_ops_per_s_batch256: Math.round(remoteBatch),
     ours_bytes_per_op: Math.round(bytesPerOp),
   };
 }
@@ -180,6 +192,9 @@ export async function benchEngine(n = 3000): Promise<Figures> {
     ...mine,
     raw_verify_per_s_serial: Math.round(v.serial),
     raw_verify_per_s_concurrent: Math.round(v.concurrent),
+    ours_remote_batch_vs_raw_verify_concurrent_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_batch256']) / v.concurrent) * 100,
+    ),
     ours_remote_stream_vs_raw_verify_concurrent_pct: Math.round(
       (Number(mine['ours_remote_ops_per_s_stream']) / v.concurrent) * 100,
     ),

@@ -542,6 +542,53 @@ describe('adversarial input', () => {
   });
 });
 
+describe('batched apply', () => {
+  it('[DAG-7][ERR-1] a failed batch commit rejects the whole run with Storage and rolls memory back', async () => {
+    const w = await world();
+    const writes: Uint8Array[] = [];
+    for (let i = 0; i < 5; i++) {
+      writes.push((await w.ra.write(w.doc, E1, [{ field: EventField.Notes, value: utf8(`n${i}`) }])).bytes);
+    }
+    let fail = true;
+    const store = createMemoryStore({
+      beforeCommit: (b) => {
+        if (fail && (b.ops?.length ?? 0) > 1) throw new Error('QuotaExceededError');
+      },
+    });
+    const rc = await openReplica(testDevice('adv-b'), { store });
+    for (const o of w.ops) await rc.receive(o);
+    const before = snapshot(rc, w.doc);
+    const res = await rc.receiveBatch([...writes, new Uint8Array([1, 2, 3])]);
+    expect(res.slice(0, 5).map((r) => r.error?.code)).toEqual(Array(5).fill('Storage'));
+    expect(res[5]!.error?.code).toBe('Malformed');
+    expect(snapshot(rc, w.doc)).toBe(before);
+    fail = false;
+    const again = await rc.receiveBatch(writes);
+    expect(again.map((r) => r.status)).toEqual(Array(5).fill('applied'));
+    expect(rc.root(w.doc)).toBe(w.ra.root(w.doc));
+    expect(eventFromRecord(rc.entity(w.doc, E1)!).notes).toBe('n4');
+  });
+
+  it('[DAG-7][DAG-6] equivocation inside one batch is recorded as when applied one by one', async () => {
+    const w = await world();
+    const last = await lastOf(w.ra, w.doc);
+    const fork = (title: string) =>
+      craftOp({
+        secret: w.b.secret,
+        doc: fromHex(w.doc),
+        ctr: 1,
+        kind: OpKind.Patch,
+        wallTime: last.wallTime + 5,
+        parents: [fromHex(last.id)],
+        body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8(title) }] }),
+        key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+      });
+    const res = await w.ra.receiveBatch([fork('X'), fork('Y')]);
+    expect(res.map((r) => r.status)).toEqual(['applied', 'applied']);
+    expect(w.ra.evidence(w.doc)[0]?.ops).toHaveLength(2);
+  });
+});
+
 describe('local API misuse', () => {
   it('[ERR-2] invalid arguments and unknown calendars are typed errors', async () => {
     const w = await world();

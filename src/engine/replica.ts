@@ -129,6 +129,21 @@ interface PendingOp {
   missing: Set<OpId>;
 }
 
+/** Ops applied in memory but not yet committed, with how to undo them if the commit fails. */
+interface Group {
+  doc: DocId;
+  batch: CommitBatch & { ops: OpRecord[] };
+  entities: Map<EntityId, EntityRecord>;
+  undo: (() => void)[];
+  results: ApplyResult[];
+  events: ChangeEvent[];
+  /** author:ctr -> ids in this group, for equivocation checks the store cannot answer yet. */
+  chain: Map<string, OpId[]>;
+}
+
+/** Most ops committed together by receiveBatch. */
+const MAX_GROUP = 512;
+
 export const DEFAULT_PENDING_LIMIT = 5000;
 const TAG_NAME = utf8('ledgerday/device-name/v1\0');
 /** In a sealed device name: the key introduced by the op itself (genesis). */
@@ -151,6 +166,9 @@ export class Replica {
   private readonly listeners = new Set<(e: ChangeEvent) => void>();
   private queue: Promise<unknown> = Promise.resolve();
   private clock = 0;
+  /** Set while receiveBatch runs: remote ops of one calendar are committed together (DAG-7). */
+  private grouping = false;
+  private group: Group | undefined;
 
   private constructor(opts: ReplicaOptions) {
     this.store = opts.store;
@@ -598,6 +616,79 @@ export class Replica {
     return Promise.all(list.map((b) => this.receive(b)));
   }
 
+  /**
+   * DAG-7: applies many remote ops with one store commit per run of ops of one calendar (up to
+   * 512), instead of one per op. Same results as receive() one by one; signatures are checked
+   * concurrently. If a commit fails, every op of that run is rejected with Storage and memory is
+   * rolled back to before the run. Never throws.
+   */
+  receiveBatch(list: readonly Uint8Array[]): Promise<ApplyResult[]> {
+    const opened = list.map((b): { op: OpenedOp } | { error: EngineError } => {
+      try {
+        return { op: openOp(b) };
+      } catch (e) {
+        return { error: toEngineError(e, 'Malformed', 'decoding op') };
+      }
+    });
+    const verified = opened.map((o) =>
+      'op' in o && this.meta.get(o.op.id)?.doc !== o.op.doc
+        ? verifyOp(this.crypto, o.op)
+        : Promise.resolve(true),
+    );
+    return this.enqueue(async () => {
+      const results: ApplyResult[] = [];
+      this.grouping = true;
+      try {
+        for (let i = 0; i < opened.length; i++) {
+          const o = opened[i]!;
+          if ('error' in o) {
+            results.push({ status: 'rejected', error: o.error });
+            continue;
+          }
+          const base = { id: o.op.id, doc: o.op.doc };
+          if (!(await verified[i])) {
+            results.push({
+              status: 'rejected',
+              ...base,
+              error: new EngineError('BadSignature', 'signature does not verify', o.op.id),
+            });
+            continue;
+          }
+          try {
+            results.push(await this.applyOpened(o.op, {}));
+          } catch (e) {
+            results.push({ status: 'rejected', ...base, error: toEngineError(e, 'Storage', 'applying op') });
+          }
+        }
+        await this.flushGroup();
+      } finally {
+        this.grouping = false;
+        await this.flushGroup();
+      }
+      return results;
+    });
+  }
+
+  /** Commits the pending group; on failure undoes its memory changes and rejects its ops. */
+  private async flushGroup(): Promise<void> {
+    const g = this.group;
+    this.group = undefined;
+    if (g === undefined || g.batch.ops.length === 0) return;
+    g.batch.entities = [...g.entities.values()];
+    try {
+      await this.store.commit(g.batch);
+    } catch (e) {
+      for (const u of g.undo.reverse()) u();
+      const error = toEngineError(e, 'Storage', 'committing a batch of ops');
+      for (const r of g.results) {
+        r.status = 'rejected';
+        r.error = error;
+      }
+      return;
+    }
+    for (const ev of g.events) this.emit(ev);
+  }
+
   // -------------------------------------------------------------------------------------------
   // Core
 
@@ -850,10 +941,14 @@ export class Replica {
 
     // Equivocation: another op with the same (author, ctr) (DAG-6).
     let evidence: EquivocationRecord | undefined;
-    const same = await this.store.getOpsByChain(op.doc, op.author, op.header.ctr);
-    if (same.some((o) => o.id !== op.id)) {
+    const chainKey = `${op.author}:${op.header.ctr}`;
+    const sameIds = [
+      ...(await this.store.getOpsByChain(op.doc, op.author, op.header.ctr)).map((o) => o.id),
+      ...(this.group?.doc === op.doc ? (this.group.chain.get(chainKey) ?? []) : []),
+    ];
+    if (sameIds.some((id) => id !== op.id)) {
       const prevEv = newState.evidence.find((e) => e.author === op.author && e.ctr === op.header.ctr);
-      const ids = new Set<OpId>([...(prevEv?.ops ?? []), ...same.map((o) => o.id), op.id]);
+      const ids = new Set<OpId>([...(prevEv?.ops ?? []), ...sameIds, op.id]);
       evidence = { doc: op.doc, author: op.author, ctr: op.header.ctr, ops: [...ids].sort() };
     }
 
@@ -889,6 +984,68 @@ export class Replica {
     if (fromPending) batch.pendingRemove = [op.id];
     if (evidence !== undefined) batch.evidence = [evidence];
     if (extra.clock !== undefined) batch.clock = extra.clock;
+    const event: ChangeEvent = {
+      doc: op.doc,
+      entities: [...touched.keys()],
+      ops: [op.id],
+      membershipChanged: mbody !== undefined,
+    };
+    const meta: OpMeta = {
+      doc: op.doc,
+      author: op.author,
+      ctr: op.header.ctr,
+      wallTime: op.header.wallTime,
+      vv,
+      mfront,
+    };
+
+    // DAG-7: remote non-membership ops inside receiveBatch join the calendar's group commit.
+    // Memory changes now, with an undo step, so later ops of the batch see this one.
+    if (this.grouping && mbody === undefined && extra.clock === undefined && st !== undefined) {
+      if (
+        this.group !== undefined &&
+        (this.group.doc !== op.doc || this.group.batch.ops.length >= MAX_GROUP)
+      ) {
+        await this.flushGroup();
+      }
+      const fresh: Group = {
+        doc: op.doc,
+        batch: { doc: op.doc, ops: [] },
+        entities: new Map(),
+        undo: [],
+        results: [],
+        events: [],
+        chain: new Map(),
+      };
+      const g = (this.group ??= fresh);
+      g.batch.ops.push(record);
+      g.batch.docRecord = rec;
+      for (const [id, e] of touched) g.entities.set(id, e);
+      if (fromPending) (g.batch.pendingRemove ??= []).push(op.id);
+      if (evidence !== undefined) (g.batch.evidence ??= []).push(evidence);
+      g.chain.set(chainKey, [...(g.chain.get(chainKey) ?? []), op.id]);
+      const prevRec = st.rec;
+      const prevEntities = [...touched.keys()].map((id) => [id, st.entities.get(id)] as const);
+      const prevEvidence = st.evidence;
+      const pendingOp = this.pending.get(op.id);
+      this.applyInMemory(st, rec, touched, evidence, op.id, meta, fromPending);
+      g.undo.push(() => {
+        st.rec = prevRec;
+        for (const [id, e] of prevEntities) {
+          if (e === undefined) st.entities.delete(id);
+          else st.entities.set(id, e);
+        }
+        st.evidence = prevEvidence;
+        this.meta.delete(op.id);
+        if (pendingOp !== undefined) this.pending.set(op.id, pendingOp);
+      });
+      g.events.push(event);
+      const res: ApplyResult = { status: 'applied', ...base };
+      g.results.push(res);
+      return res;
+    }
+    if (this.group !== undefined) await this.flushGroup();
+
     try {
       await this.store.commit(batch);
     } catch (e) {
@@ -898,22 +1055,7 @@ export class Replica {
     // Committed: now, and only now, change memory.
     if (extra.clock !== undefined) this.clock = Math.max(this.clock, extra.clock);
     if (st === undefined) this.docs.set(op.doc, newState);
-    newState.rec = rec;
-    for (const [id, e] of touched) newState.entities.set(id, e);
-    if (evidence !== undefined) {
-      newState.evidence = newState.evidence.filter(
-        (e) => !(e.author === evidence.author && e.ctr === evidence.ctr),
-      );
-      newState.evidence.push(evidence);
-    }
-    this.remember(op.id, {
-      doc: op.doc,
-      author: op.author,
-      ctr: op.header.ctr,
-      wallTime: op.header.wallTime,
-      vv,
-      mfront,
-    });
+    this.applyInMemory(newState, rec, touched, evidence, op.id, meta, fromPending);
     let learnedKeys = false;
     if (mbody !== undefined) {
       newState.membership.add(this.membershipOp(op, mbody, newState.membership.closure(predFront)));
@@ -922,13 +1064,7 @@ export class Replica {
         newState.keys.set(k, v);
       }
     }
-    if (fromPending) this.pending.delete(op.id);
-    this.emit({
-      doc: op.doc,
-      entities: [...touched.keys()],
-      ops: [op.id],
-      membershipChanged: mbody !== undefined,
-    });
+    this.emit(event);
     if (learnedKeys && !isGenesis) await this.retryLocked(newState);
     return { status: 'applied', ...base };
   }
@@ -975,6 +1111,27 @@ export class Replica {
       }
     }
     return null;
+  }
+
+  private applyInMemory(
+    st: DocState,
+    rec: DocRecord,
+    touched: Map<EntityId, EntityRecord>,
+    evidence: EquivocationRecord | undefined,
+    id: OpId,
+    meta: OpMeta,
+    fromPending: boolean,
+  ): void {
+    st.rec = rec;
+    for (const [eid, e] of touched) st.entities.set(eid, e);
+    if (evidence !== undefined) {
+      st.evidence = [
+        ...st.evidence.filter((e) => !(e.author === evidence.author && e.ctr === evidence.ctr)),
+        evidence,
+      ];
+    }
+    this.remember(id, meta);
+    if (fromPending) this.pending.delete(id);
   }
 
   private freshDoc(genesis: OpenedOp): DocState {
