@@ -1017,12 +1017,13 @@ export class Replica {
         events: [],
         chain: new Map(),
       };
-      const g = (this.group ??= fresh);
+      if (this.group === undefined) this.group = fresh;
+      const g = this.group;
       g.batch.ops.push(record);
       g.batch.docRecord = rec;
       for (const [id, e] of touched) g.entities.set(id, e);
-      if (fromPending) (g.batch.pendingRemove ??= []).push(op.id);
-      if (evidence !== undefined) (g.batch.evidence ??= []).push(evidence);
+      if (fromPending) g.batch.pendingRemove = [...(g.batch.pendingRemove ?? []), op.id];
+      if (evidence !== undefined) g.batch.evidence = [...(g.batch.evidence ?? []), evidence];
       g.chain.set(chainKey, [...(g.chain.get(chainKey) ?? []), op.id]);
       const prevRec = st.rec;
       const prevEntities = [...touched.keys()].map((id) => [id, st.entities.get(id)] as const);

@@ -2,8 +2,15 @@
 // the device answers from its log, and both are applied and acknowledged.
 
 import { afterEach, describe, expect, it } from 'vitest';
-import { EventField, encodeValue, type EntityId } from '../engine/index.ts';
-import { makeClient, makeDevice, randomEntity, sharedCalendar, startTestRelay, waitFor } from './relay.testkit.ts';
+import { type EntityId, EventField, encodeValue } from '../engine/index.ts';
+import {
+  makeClient,
+  makeDevice,
+  randomEntity,
+  sharedCalendar,
+  startTestRelay,
+  waitFor,
+} from './relay.testkit.ts';
 
 const cleanup: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -23,8 +30,12 @@ describe('missing predecessors', () => {
     c.stop();
     // X is written but never queued for upload; Y, its descendant, is.
     const entity = randomEntity() as EntityId;
-    const x = await a.replica.write(doc, entity, [{ field: EventField.Title, value: encodeValue('text', 'X') }]);
-    const y = a.track(await a.replica.write(doc, entity, [{ field: EventField.Location, value: encodeValue('text', 'Y') }]));
+    const x = await a.replica.write(doc, entity, [
+      { field: EventField.Title, value: encodeValue('text', 'X') },
+    ]);
+    const y = a.track(
+      await a.replica.write(doc, entity, [{ field: EventField.Location, value: encodeValue('text', 'Y') }]),
+    );
     expect(await a.persistence.countOutbox()).toBe(1);
     c.start();
     await waitFor(async () => (await a.persistence.countOutbox()) === 0, 15_000, 'Y acknowledged');
