@@ -2,11 +2,11 @@
 // removal rotates the content key; concurrent add and remove resolve the same everywhere.
 
 import { describe, expect, it } from 'vitest';
-import { fromHex, utf8 } from './bytes.ts';
+import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField, eventFromRecord } from './calendar.ts';
 import { decodeMembership, encodeMembership, encodePatch } from './codec.ts';
 import { createNobleCrypto } from './crypto.ts';
-import type { DocId, EntityId, OpId } from './ids.ts';
+import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { Replica } from './replica.ts';
@@ -193,6 +193,29 @@ describe('clock', () => {
     await sync(rb, ra, g.doc);
     expect(eventFromRecord(ra.entity(g.doc, E1)!).title).toBe('seen and replaced');
     expect(eventFromRecord(ra.entity(g.doc, E1)!).conflicts.size).toBe(0);
+  });
+});
+
+describe('memory bounds', () => {
+  it('[STORE-9] with a tiny op-metadata cache, heads keep their membership and batches still apply', async () => {
+    const a = testDevice('cache-a');
+    const b = testDevice('cache-b');
+    const d = testDevice('cache-d');
+    const ra = await openReplica(a, { metaCacheLimit: 4 });
+    const rb = await openReplica(b, { metaCacheLimit: 4 });
+    const g = await ra.createCalendar({ name: 'C' });
+    await ra.addMember(g.doc, pub(b), box(b));
+    await sync(ra, rb, g.doc);
+    // b adds d (a head only b has), while a writes 30 ops concurrently.
+    await rb.addMember(g.doc, pub(d), box(d));
+    for (let i = 0; i < 30; i++) await ra.write(g.doc, E1, [{ field: 1, value: utf8(`t${i}`) }]);
+    const ops = (await ra.listOps(g.doc, 0, 1000)).map((o) => o.bytes);
+    const res = await rb.receiveBatch(ops);
+    expect(res.every((r) => r.status === 'applied' || r.status === 'duplicate')).toBe(true);
+    expect(rb.heads(g.doc)).toHaveLength(2);
+    expect(rb.members(g.doc).has(toHex(pub(d)) as DeviceId)).toBe(true);
+    await rb.write(g.doc, E1, [{ field: 6, value: utf8('still a member') }]);
+    expect(eventFromRecord(rb.entity(g.doc, E1)!).title).toBe('t29');
   });
 });
 

@@ -75,6 +75,8 @@ export interface ReplicaOptions {
   pendingLimit?: number;
   /** This device's display name, sealed for members in the ops that make it a member (DEV-1). */
   deviceName?: string;
+  /** Op metadata kept in memory (default 200,000); older entries are re-read from the store. */
+  metaCacheLimit?: number;
 }
 
 export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'rejected';
@@ -159,6 +161,7 @@ export class Replica {
   private readonly device: DeviceKeys | undefined;
   private readonly pendingLimit: number;
   private deviceName: string | undefined;
+  private readonly metaCacheLimit: number;
   private readonly docs = new Map<DocId, DocState>();
   private readonly meta = new Map<OpId, OpMeta>();
   private readonly pending = new Map<OpId, PendingOp>();
@@ -178,6 +181,7 @@ export class Replica {
     this.device = opts.device;
     this.pendingLimit = opts.pendingLimit ?? DEFAULT_PENDING_LIMIT;
     this.deviceName = opts.deviceName;
+    this.metaCacheLimit = opts.metaCacheLimit ?? META_CACHE_LIMIT;
     this.deviceId = opts.device === undefined ? undefined : (toHex(opts.device.signer.publicKey) as DeviceId);
   }
 
@@ -747,7 +751,23 @@ export class Replica {
   }
 
   private remember(id: OpId, m: OpMeta): void {
-    if (this.meta.size >= META_CACHE_LIMIT) this.meta.clear();
+    if (this.meta.size >= this.metaCacheLimit) {
+      // Heads' metadata must stay: membership and write keys are read from the heads' mfront.
+      const keep: [OpId, OpMeta][] = [];
+      for (const st of this.docs.values()) {
+        for (const h of st.rec.heads) {
+          const hm = this.meta.get(h);
+          if (hm !== undefined) keep.push([h, hm]);
+        }
+      }
+      // So must the ops of an uncommitted group: the store cannot answer for them yet.
+      for (const o of this.group?.batch.ops ?? []) {
+        const om = this.meta.get(o.id);
+        if (om !== undefined) keep.push([o.id, om]);
+      }
+      this.meta.clear();
+      for (const [h, hm] of keep) this.meta.set(h, hm);
+    }
     this.meta.set(id, m);
   }
 

@@ -54,7 +54,7 @@ const sharedCrypto = createNobleCrypto();
 
 export async function openReplica(
   d: TestDevice | undefined,
-  opts: { store?: EngineStore; clock?: Clock; pendingLimit?: number } = {},
+  opts: { store?: EngineStore; clock?: Clock; pendingLimit?: number; metaCacheLimit?: number } = {},
 ): Promise<Replica> {
   const clock = opts.clock ?? manualClock();
   return Replica.open({
@@ -64,6 +64,7 @@ export async function openReplica(
     random: d?.random ?? seededRandom('relay'),
     ...(d === undefined ? {} : { device: deviceKeys(d) }),
     ...(opts.pendingLimit === undefined ? {} : { pendingLimit: opts.pendingLimit }),
+    ...(opts.metaCacheLimit === undefined ? {} : { metaCacheLimit: opts.metaCacheLimit }),
   });
 }
 
