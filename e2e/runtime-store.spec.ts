@@ -27,10 +27,12 @@ test('[RT-4] the device signing key is a non-extractable CryptoKey stored in Ind
   await serveFixtures(context);
   await page.goto('/__rt/?ns=rt4');
   await page.waitForFunction(() => 'rt' in globalThis);
+  // search waits for the replica (listCalendars may be answered before it, [RT-12]), so the device
+  // keys exist by then.
   await page.evaluate(() =>
-    (
-      globalThis as unknown as { rt: { client: { listCalendars(): Promise<unknown> } } }
-    ).rt.client.listCalendars(),
+    (globalThis as unknown as { rt: { client: { search(q: string): Promise<unknown> } } }).rt.client.search(
+      'x',
+    ),
   );
   const key = await page.evaluate(
     () =>

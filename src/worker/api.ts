@@ -83,6 +83,30 @@ export interface Range {
 
 export type Unsubscribe = () => void;
 
+/** A device as people see it (docs/PROTOCOL.md DEV-1, DEV-2). */
+export interface DeviceInfo {
+  /** Hex of the device's Ed25519 public key. */
+  id: string;
+  /** Display name the device gave itself ('' when unknown). */
+  name: string;
+  /** Short comparable code, e.g. "7K2M-Q9TX-4HDA-R1CE". */
+  fingerprint: string;
+  /** ms since the Unix epoch when it became a member (its add op's wall time), if known. */
+  addedAt: number | null;
+  /** ms since the Unix epoch of its newest op this device has seen, if any. */
+  lastSeen: number | null;
+  isThisDevice: boolean;
+}
+
+/** An invite link: the secret is in the URL fragment, which browsers never send to a server. */
+export interface InviteLink {
+  /** e.g. "https://host/#/join/<payload>". */
+  url: string;
+  /** ms since the Unix epoch. */
+  expiresAt: number;
+  calendarIds: string[];
+}
+
 export interface CalendarClient {
   listCalendars(): Promise<CalendarInfo[]>;
   createCalendar(name: string, color: string): Promise<string>;
@@ -109,4 +133,21 @@ export interface CalendarClient {
 
   onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
   onError(cb: (error: HostError) => void): Unsubscribe;
+
+  /** This device: its id, name and fingerprint. */
+  thisDevice(): Promise<DeviceInfo>;
+  setDeviceName(name: string): Promise<void>;
+  /**
+   * "Add device" (all of this device's calendars, `calendarIds` omitted) or "Share" (the given
+   * calendars): writes one single-use invite per calendar and returns one link carrying them.
+   * `origin` is the app's origin (the link's base); `ttlMs` defaults to 24 hours.
+   */
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  /** Joins the calendars of an invite link (or just its fragment). Resolves once joined and synced. */
+  acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
+  /** Member devices of a calendar. */
+  listMembers(calendarId: string): Promise<DeviceInfo[]>;
+  /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
+  removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  onMembersChanged(cb: (calendarId: string) => void): Unsubscribe;
 }

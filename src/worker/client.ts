@@ -45,6 +45,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
   const errorCbs = new Set<(e: HostError) => void>();
   const calendarCbs = new Set<(c: CalendarInfo[]) => void>();
   const syncCbs = new Set<(s: SyncStatus) => void>();
+  const memberCbs = new Set<(calendarId: string) => void>();
   const subs = new Set<RangeSub>();
   // Errors seen before the UI subscribed (e.g. storage unavailable at start) are replayed once.
   const early: HostError[] = [];
@@ -126,9 +127,19 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
       case 'sync':
         for (const cb of syncCbs) cb(e.status);
         break;
+      case 'members':
+        for (const cb of memberCbs) cb(e.calendarId);
+        break;
     }
   };
   await remote.subscribe(Comlink.proxy(onHostEvent));
+  // Connectivity as the page sees it goes to the sync loop (SYNC-10): a worker may not get these
+  // events (or the emulated offline state of a test browser), and an open WebSocket is not closed
+  // by the browser going offline.
+  if (typeof globalThis.addEventListener === 'function') {
+    globalThis.addEventListener('online', () => void remote.setOnline(true).catch(() => {}));
+    globalThis.addEventListener('offline', () => void remote.setOnline(false).catch(() => {}));
+  }
 
   return {
     listCalendars: () => call(() => remote.listCalendars()),
@@ -168,6 +179,16 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
       errorCbs.add(cb);
       for (const e of early.splice(0)) cb(e);
       return () => errorCbs.delete(cb);
+    },
+    thisDevice: () => call(() => remote.thisDevice()),
+    setDeviceName: (name) => call(() => remote.setDeviceName(name)),
+    createInvite: (origin, calendarIds, ttlMs) => call(() => remote.createInvite(origin, calendarIds, ttlMs)),
+    acceptInvite: (link) => call(() => remote.acceptInvite(link)),
+    listMembers: (calendarId) => call(() => remote.listMembers(calendarId)),
+    removeDevice: (calendarId, deviceId) => call(() => remote.removeDevice(calendarId, deviceId)),
+    onMembersChanged(cb) {
+      memberCbs.add(cb);
+      return () => memberCbs.delete(cb);
     },
   };
 }

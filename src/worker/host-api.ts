@@ -3,10 +3,12 @@
 
 import type {
   CalendarInfo,
+  DeviceInfo,
   EventFieldName,
   EventFields,
   EventView,
   HostError,
+  InviteLink,
   Range,
   SyncStatus,
   Unsubscribe,
@@ -30,6 +32,14 @@ export interface HostApi {
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
   search(query: string, limit?: number): Promise<EventView[]>;
   syncStatus(): Promise<SyncStatus>;
+  thisDevice(): Promise<DeviceInfo>;
+  setDeviceName(name: string): Promise<void>;
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
+  listMembers(calendarId: string): Promise<DeviceInfo[]>;
+  removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  /** A tab reports the browser's connectivity (its online/offline events) to the sync loop. */
+  setOnline(online: boolean): Promise<void>;
 }
 
 export type HostMethod = keyof HostApi;
@@ -49,6 +59,13 @@ export const HOST_METHODS: readonly HostMethod[] = [
   'restoreConflict',
   'search',
   'syncStatus',
+  'thisDevice',
+  'setDeviceName',
+  'createInvite',
+  'acceptInvite',
+  'listMembers',
+  'removeDevice',
+  'setOnline',
 ];
 
 export type HostEvent =
@@ -57,7 +74,9 @@ export type HostEvent =
   /** The calendar list (names, colours, hidden flags, membership) changed. */
   | { type: 'calendars' }
   | { type: 'error'; error: HostError }
-  | { type: 'sync'; status: SyncStatus };
+  | { type: 'sync'; status: SyncStatus }
+  /** The member devices of a calendar changed (an Add, Remove or Invite was applied). */
+  | { type: 'members'; calendarId: string };
 
 export interface Host extends HostApi {
   onEvent(cb: (e: HostEvent) => void): Unsubscribe;

@@ -24,6 +24,11 @@ function events(h: Host): HostEvent[] {
   return seen;
 }
 
+async function until(ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !ok(); i++) await new Promise((r) => setTimeout(r, 5));
+  expect(ok()).toBe(true);
+}
+
 afterEach(() => {
   for (const h of hosts) h.close();
   hosts = [];
@@ -133,6 +138,8 @@ describe('engine host', () => {
     let again: Host;
     try {
       again = await start();
+      // search waits for the replica's load ([RT-12]): count its reads too.
+      await again.search('edited');
     } finally {
       proto.getAll = origGetAll;
     }
@@ -142,6 +149,60 @@ describe('engine host', () => {
     expect(list.every((e) => e.title.startsWith('edited '))).toBe(true);
     expect((await again.listCalendars())[0]?.hidden).toBe(true);
     expect((await again.syncStatus()).pendingUploads).toBe(42); // genesis + name/colour + 20 creates + 20 edits
+  });
+
+  it('[RT-12] the first range is answered from the span index before the replica is loaded, as the replica answers it', async () => {
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    const other = await h.createCalendar('Home', '#aa3300');
+    for (let i = 1; i <= 30; i++)
+      await h.createEvent(
+        i % 2 ? cal : other,
+        id(i),
+        ev({
+          title: `e${i}`,
+          start: `2025-03-${String((i % 28) + 1).padStart(2, '0')}T09:00`,
+          end: `2025-03-${String((i % 28) + 1).padStart(2, '0')}T10:00`,
+        }),
+      );
+    // Outside March, a long event reaching into it from February, an all-day one, a deleted one,
+    // one moved out of March and one moved in.
+    await h.createEvent(
+      cal,
+      id(40),
+      ev({ title: 'april', start: '2025-04-10T09:00', end: '2025-04-10T10:00' }),
+    );
+    await h.createEvent(
+      cal,
+      id(41),
+      ev({ title: 'long', start: '2025-02-01T00:00', end: '2025-03-05T00:00' }),
+    );
+    await h.createEvent(
+      cal,
+      id(42),
+      ev({ title: 'holiday', start: '2025-03-31', end: '2025-04-01', allDay: true }),
+    );
+    await h.deleteEvent(cal, id(3));
+    await h.updateEvent(cal, id(5), { start: '2025-05-01T09:00', end: '2025-05-01T10:00' });
+    await h.updateEvent(cal, id(40), { start: '2025-03-30T23:30', end: '2025-03-31T01:00' });
+    const expected = await h.eventsInRange(MARCH);
+    h.close();
+
+    const again = await start();
+    const seen = events(again);
+    const early = await again.eventsInRange(MARCH);
+    const answeredBeforeReady = !seen.some((e) => e.type === 'events');
+    const cals = await again.listCalendars();
+    await until(() => seen.some((e) => e.type === 'events'));
+    expect(answeredBeforeReady).toBe(true);
+    expect(early).toEqual(expected);
+    expect(early.map((e) => e.title)).toContain('long');
+    expect(early.map((e) => e.title)).not.toContain('e3');
+    expect(await again.eventsInRange(MARCH)).toEqual(expected);
+    expect(cals.map((c) => c.name).sort()).toEqual(['Home', 'Work']);
+    // Input the early path does not take is answered by the replica, exactly as before.
+    expect(await again.eventsInRange({ fromMs: Number.NaN, toMs: 1 })).toEqual([]);
   });
 
   it('[RT-11] a quota failure on a write is reported, leaves state unchanged, and the host keeps serving', async () => {
@@ -194,6 +255,8 @@ describe('engine host', () => {
     db.close();
     const again = await start();
     const seen = events(again);
+    // The replica's load runs after the first answers ([RT-12]); its report follows.
+    await until(() => seen.length > 0);
     expect(seen[0]).toMatchObject({
       type: 'error',
       error: { code: 'Storage', message: expect.stringMatching(/corrupt/) },

@@ -372,3 +372,75 @@ describe('[RT-6] schema upgrades', () => {
     await expect(open()).rejects.toThrow(/newer than this version/);
   });
 });
+
+describe('[RT-12] span index', () => {
+  const enc = new TextEncoder();
+  function event(n: number, start: string, end: string, deleted = false): EntityRecord {
+    const w = (value: Uint8Array) => [{ value, wallTime: 5, author: OWN, ctr: n, op: opId(n) }];
+    return {
+      doc: DOC,
+      entity: hex(0x100 + n, 32) as EntityId,
+      registers: [
+        { field: 1, writes: w(enc.encode(`event ${n}`)) },
+        { field: 2, writes: w(enc.encode(start)) },
+        { field: 3, writes: w(enc.encode(end)) },
+        { field: 5, writes: w(enc.encode('Europe/Berlin')) },
+        ...(deleted ? [{ field: 8, writes: w(new Uint8Array([1])) }] : []),
+      ],
+    };
+  }
+  const MARCH = [Date.UTC(2025, 2, 1), Date.UTC(2025, 3, 1)] as const;
+  const titles = async (s: IdbStore) => (await s.spansNear(DOC, ...MARCH)).map((r) => r.fields.title).sort();
+
+  it('[RT-12] every commit keeps the span of an event next to it: found by range, moved, deleted', async () => {
+    const s = await fresh();
+    await s.commit({
+      ...localBatch(1),
+      entities: [
+        event(1, '2025-03-10T09:00', '2025-03-10T10:00'),
+        event(2, '2025-06-10T09:00', '2025-06-10T10:00'),
+        event(3, '2025-01-20T09:00', '2025-03-02T10:00'),
+      ],
+    });
+    expect(await titles(s)).toEqual(['event 1', 'event 3']);
+    const [one] = await s.spansNear(DOC, ...MARCH);
+    expect(one?.startMs).toBe(Date.UTC(2025, 2, 10, 8));
+    await s.commit({
+      ...localBatch(2),
+      entities: [event(1, '2025-07-10T09:00', '2025-07-10T10:00'), event(2, '2025-03-05', '2025-03-06')],
+    });
+    expect(await titles(s)).toEqual(['event 2', 'event 3']);
+    await s.commit({ ...localBatch(3), entities: [event(3, '2025-01-20T09:00', '2025-03-02T10:00', true)] });
+    expect(await titles(s)).toEqual(['event 2']);
+    // A failed commit leaves the span index as it was ([RT-1]).
+    await expect(
+      s.commit({ ...localBatch(9), entities: [event(2, '2025-08-01T09:00', '2025-08-01T10:00')] }),
+    ).rejects.toMatchObject({ code: 'Storage' });
+    expect(await titles(s)).toEqual(['event 2']);
+  });
+
+  it('[RT-5] a tampered span record is a Storage error naming the store', async () => {
+    const s = await fresh();
+    await s.commit({ ...localBatch(1), entities: [event(1, '2025-03-10T09:00', '2025-03-10T10:00')] });
+    await tamper('spans', [DOC, hex(0x101, 32)], (v) => ({ ...v, fields: { title: 5 } }));
+    await expect(s.spansNear(DOC, ...MARCH)).rejects.toThrow(/corrupt record in spans/);
+  });
+
+  it('[RT-6] upgrading a v2 database fills the span index from the stored entities', async () => {
+    factory = new IDBFactory();
+    const v2 = await open({ version: 2 });
+    await v2.saveDevice({ publicKey: OWN_KEY, secret: { kind: 'test-secret' } });
+    await v2.commit({
+      ...localBatch(1),
+      entities: [
+        event(1, '2025-03-10T09:00', '2025-03-10T10:00'),
+        event(2, '2025-06-10T09:00', '2025-06-10T10:00'),
+      ],
+    });
+    expect(await v2.spansNear(DOC, ...MARCH)).toEqual([]);
+    v2.close();
+    const current = await open();
+    expect(await titles(current)).toEqual(['event 1']);
+    expect((await current.loadDoc(DOC))?.entities).toHaveLength(2);
+  });
+});

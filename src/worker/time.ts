@@ -55,3 +55,13 @@ export function wallToUtcMs(wall: string, zone: string): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * UTC extent of an event as the range index sees it: start (0 when unreadable) and an end never
+ * before the start. Shared by the host's in-memory index and the store's persisted span index, so
+ * both place an event identically.
+ */
+export function eventSpanMs(start: string, end: string, zone: string): { startMs: number; endMs: number } {
+  const startMs = wallToUtcMs(start, zone) ?? 0;
+  return { startMs, endMs: Math.max(wallToUtcMs(end, zone) ?? startMs, startMs) };
+}

@@ -1,0 +1,315 @@
+// Devices and sharing in the engine host: this device's name and fingerprint (DEV-1, DEV-2),
+// invite links (INV-1, INV-5), joining by invite over the relay (INV-6), members with their
+// names and last activity, and removal with key rotation (MEM-5, KEY-3).
+
+import {
+  CALENDAR_ENTITY,
+  type DeviceId,
+  type DocId,
+  deviceFingerprint,
+  EngineError,
+  fromHex,
+  isDeviceId,
+  isDocId,
+  type OpId,
+  type Replica,
+} from '../engine/index.ts';
+import type { SyncEvent } from '../sync/client.ts';
+import type { DeviceInfo, InviteLink } from './api.ts';
+import type { HostEvent } from './host-api.ts';
+import type { IdbStore } from './idb-store.ts';
+import {
+  inviteUrl,
+  type LinkInvite,
+  MAX_LINK_CALENDARS,
+  normalizeBase,
+  parseInviteLink,
+} from './invite-link.ts';
+import type { SyncHost } from './sync-host.ts';
+
+export const DEFAULT_INVITE_TTL_MS = 24 * 3600_000;
+const MAX_INVITE_TTL_MS = 30 * 24 * 3600_000;
+const MIN_INVITE_TTL_MS = 60_000;
+/** How long a join waits for the relay (the calendar's ops, then the ack of its Add). */
+export const JOIN_TIMEOUT_MS = 30_000;
+/** How long createInvite waits for the relay to store its Invite ops when connected. */
+const INVITE_ACK_WAIT_MS = 10_000;
+
+/** A failure of a devices call with a code the UI can branch on (crosses the worker boundary). */
+export class DeviceError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string) {
+    super(`${code}: ${message}`);
+    this.name = 'DeviceError';
+    this.code = code;
+  }
+}
+
+export interface DeviceApi {
+  thisDevice(): Promise<DeviceInfo>;
+  setDeviceName(name: string): Promise<void>;
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
+  listMembers(calendarId: string): Promise<DeviceInfo[]>;
+  removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  setOnline(online: boolean): Promise<void>;
+}
+
+export interface DeviceApiOptions {
+  replica: Replica;
+  store: IdbStore;
+  /** Absent when the host has no relay (tests in Node, file:// pages). */
+  sync: SyncHost | undefined;
+  emit: (e: HostEvent) => void;
+  nowMs?: () => number;
+  joinTimeoutMs?: number;
+}
+
+export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
+  const { replica, store, sync } = o;
+  const nowMs = o.nowMs ?? (() => Date.now());
+  const self = replica.deviceId as DeviceId;
+  if (self === undefined) throw new EngineError('InvalidArgument', 'the host replica has no device keys');
+
+  replica.onChange((e) => {
+    if (e.membershipChanged) o.emit({ type: 'members', calendarId: e.doc });
+  });
+
+  const isMember = (doc: DocId) => replica.members(doc).has(self);
+
+  function mustMemberDoc(calendarId: string): DocId {
+    if (!isDocId(calendarId))
+      throw new EngineError('InvalidArgument', `not a calendar id: ${String(calendarId).slice(0, 40)}`);
+    if (!replica.hasDoc(calendarId))
+      throw new EngineError('UnknownDoc', `no calendar ${calendarId} on this device`);
+    return calendarId;
+  }
+
+  /**
+   * lastSeen: the newest wall_time among the device's writes this replica still holds in its
+   * registers (winners and concurrent losers) and its own Add. Older overwritten writes are not
+   * kept in registers, so this is a lower bound of its last activity, exact for an active device.
+   */
+  function lastSeenIn(doc: DocId): Map<DeviceId, number> {
+    const last = new Map<DeviceId, number>();
+    for (const e of replica.entities(doc)) {
+      for (const r of e.registers) {
+        for (const w of r.writes) if (w.wallTime > (last.get(w.author) ?? 0)) last.set(w.author, w.wallTime);
+      }
+    }
+    return last;
+  }
+
+  /** Waits for `done`, failing on a refusal event `fail` recognises, offline, or timeout. */
+  function waitSync(
+    what: string,
+    done: () => boolean | Promise<boolean>,
+    fail: (e: SyncEvent) => DeviceError | undefined,
+  ): Promise<void> {
+    const s = sync!;
+    return new Promise<void>((resolve, reject) => {
+      let finished = false;
+      const timeoutMs = o.joinTimeoutMs ?? JOIN_TIMEOUT_MS;
+      const end = (err?: Error) => {
+        if (finished) return;
+        finished = true;
+        off();
+        clearInterval(poll);
+        clearTimeout(timer);
+        if (err === undefined) resolve();
+        else reject(err);
+      };
+      const off = s.onEvent((e) => {
+        const err = fail(e);
+        if (err !== undefined) end(err);
+      });
+      const check = async () => {
+        try {
+          if (await done()) end();
+          else if (s.status().state === 'offline')
+            end(new DeviceError('Offline', `this device is offline: connect to the internet to ${what}`));
+        } catch (e) {
+          end(e instanceof Error ? e : new Error(String(e)));
+        }
+      };
+      const poll = setInterval(() => void check(), 100);
+      const timer = setTimeout(
+        () => end(new DeviceError('Timeout', `the server did not answer in time while trying to ${what}`)),
+        timeoutMs,
+      );
+      void check();
+    });
+  }
+
+  async function joinOne(inv: LinkInvite): Promise<void> {
+    const s = sync!;
+    const { doc } = inv;
+    const refusedDoc = (e: SyncEvent) =>
+      e.type === 'docRefused' && e.doc === doc ? new DeviceError(e.code, e.message) : undefined;
+    s.follow(doc, { op: inv.invite, secret: inv.secret });
+    try {
+      // The calendar's ops up to the invite (INV-6 lets a non-member fetch them).
+      await waitSync(
+        'join the calendar',
+        async () => replica.hasDoc(doc) && (await replica.getOps(doc, [inv.invite]))[0] !== undefined,
+        refusedDoc,
+      );
+      if (isMember(doc)) return;
+      const acked = new Set<OpId>();
+      const refused = new Map<OpId, DeviceError>();
+      const off = s.onEvent((e) => {
+        if (e.type === 'acked') for (const a of e.acks) acked.add(a.op);
+        if (e.type === 'opRefused') refused.set(e.op, new DeviceError(e.code, e.message));
+      });
+      try {
+        const add = await replica.joinWithInvite(doc, inv.invite, inv.secret);
+        // Joined once the relay stored the Add (it checks expiry by its clock and single use, INV-7, INV-8).
+        await waitSync(
+          'join the calendar',
+          () => {
+            const err = refused.get(add.id);
+            if (err !== undefined) throw err;
+            return acked.has(add.id);
+          },
+          (e) =>
+            e.type === 'opRefused' && e.op === add.id ? new DeviceError(e.code, e.message) : refusedDoc(e),
+        );
+      } finally {
+        off();
+      }
+    } catch (e) {
+      if (!isMember(doc)) s.unfollow(doc);
+      throw e;
+    }
+  }
+
+  return {
+    async thisDevice() {
+      return {
+        id: self,
+        name: await store.getDeviceName(),
+        fingerprint: deviceFingerprint(fromHex(self)),
+        addedAt: null,
+        lastSeen: null,
+        isThisDevice: true,
+      };
+    },
+
+    async setDeviceName(name) {
+      if (typeof name !== 'string') throw new EngineError('InvalidArgument', 'a device name is text');
+      const clean = name.trim();
+      if (clean.length > 100)
+        throw new EngineError('InvalidArgument', 'a device name has at most 100 characters');
+      await store.setDeviceName(clean);
+      // Sealed into the ops that make this device a member from now on (DEV-1): calendars it
+      // creates and invites it accepts. Calendars it already belongs to keep the old name.
+      replica.setDeviceName(clean === '' ? undefined : clean);
+    },
+
+    async createInvite(origin, calendarIds, ttlMs = DEFAULT_INVITE_TTL_MS) {
+      let base: string;
+      try {
+        base = normalizeBase(origin);
+      } catch (e) {
+        throw new EngineError('InvalidArgument', e instanceof Error ? e.message : String(e));
+      }
+      if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_INVITE_TTL_MS || ttlMs > MAX_INVITE_TTL_MS) {
+        throw new EngineError('InvalidArgument', 'an invite lives between one minute and 30 days');
+      }
+      const docs =
+        calendarIds === undefined
+          ? replica.listDocs().filter(isMember)
+          : [...new Set(calendarIds.map(mustMemberDoc))];
+      for (const d of docs)
+        if (!isMember(d)) throw new EngineError('NotMember', `this device is not a member of ${d}`);
+      if (docs.length === 0) throw new EngineError('InvalidArgument', 'there is no calendar to share');
+      if (docs.length > MAX_LINK_CALENDARS) {
+        throw new EngineError('InvalidArgument', `one link carries at most ${MAX_LINK_CALENDARS} calendars`);
+      }
+      const expiresMs = nowMs() + ttlMs;
+      const invites: LinkInvite[] = [];
+      const acked = new Set<OpId>();
+      const refused = new Map<OpId, DeviceError>();
+      const off = sync?.onEvent((e) => {
+        if (e.type === 'acked') for (const x of e.acks) acked.add(x.op);
+        if (e.type === 'opRefused') refused.set(e.op, new DeviceError(e.code, e.message));
+      });
+      try {
+        // Each Invite op enters the outbox in its commit ([RT-3]); the sync loop pushes it.
+        for (const doc of docs) {
+          const { op, secret } = await replica.createInvite(doc, expiresMs * 1000);
+          invites.push({ doc, invite: op.id, secret });
+        }
+        // The link works once the relay holds the Invite ops (INV-6): when connected, wait for
+        // their acks, so a link shown right away is usable right away. Offline, the link is
+        // returned at once and starts working when this device next syncs.
+        if (sync?.connected === true) {
+          const end = nowMs() + INVITE_ACK_WAIT_MS;
+          while (nowMs() < end && invites.some((i) => !acked.has(i.invite))) {
+            const err = invites.map((i) => refused.get(i.invite)).find((x) => x !== undefined);
+            if (err !== undefined) throw err;
+            await new Promise((r) => setTimeout(r, 50));
+          }
+        }
+      } finally {
+        off?.();
+      }
+      return { url: inviteUrl(base, invites), expiresAt: expiresMs, calendarIds: docs };
+    },
+
+    async acceptInvite(link) {
+      // Parsed before anything else: a bad link changes nothing.
+      const invites = parseInviteLink(link);
+      if (sync === undefined) throw new DeviceError('Offline', 'this app has no server to join through');
+      if (sync.status().state === 'offline') {
+        throw new DeviceError('Offline', 'this device is offline: connect to the internet to join');
+      }
+      for (const inv of invites) if (!isMember(inv.doc)) await joinOne(inv);
+      return { calendarIds: invites.map((i) => i.doc) };
+    },
+
+    async listMembers(calendarId) {
+      const doc = mustMemberDoc(calendarId);
+      const last = lastSeenIn(doc);
+      const ownName = await store.getDeviceName();
+      const out: DeviceInfo[] = [];
+      for (const m of replica.members(doc).values()) {
+        const seen = Math.max(last.get(m.device) ?? 0, m.addedAt);
+        const me = m.device === self;
+        out.push({
+          id: m.device,
+          name: replica.memberName(doc, m.device) ?? (me ? ownName : ''),
+          fingerprint: deviceFingerprint(fromHex(m.device)),
+          addedAt: Math.floor(m.addedAt / 1000),
+          lastSeen: seen > 0 ? Math.floor(seen / 1000) : null,
+          isThisDevice: me,
+        });
+      }
+      return out.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1));
+    },
+
+    async removeDevice(calendarId, deviceId) {
+      const doc = mustMemberDoc(calendarId);
+      if (!isDeviceId(deviceId)) throw new EngineError('InvalidArgument', 'not a device id');
+      if (!replica.members(doc).has(deviceId))
+        throw new EngineError('InvalidArgument', 'that device is not a member of this calendar');
+      // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
+      // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
+      await replica.removeMember(doc, fromHex(deviceId));
+    },
+
+    async setOnline(online) {
+      if (typeof online !== 'boolean') throw new EngineError('InvalidArgument', 'online is a boolean');
+      sync?.setOnline(online);
+    },
+  };
+}
+
+/** Calendars the UI lists: joined ones, and ones this device was removed from (still readable). */
+export function isListedCalendar(replica: Replica, doc: DocId): boolean {
+  const self = replica.deviceId;
+  return (
+    (self !== undefined && replica.members(doc).has(self)) ||
+    replica.entity(doc, CALENDAR_ENTITY) !== undefined
+  );
+}
