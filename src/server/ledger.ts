@@ -27,8 +27,8 @@ interface DocLedger {
   invites: Map<OpId, InviteEntry>;
   /** Invite op id -> the stored Add that used it (the first the relay accepted). */
   uses: Map<OpId, InviteUse>;
-  /** Devices that are the subject of some stored Remove in this calendar. */
-  removed: Set<DeviceId>;
+  /** Devices that are the subject of some stored Remove in this calendar -> seq of the latest. */
+  removed: Map<DeviceId, number>;
 }
 
 /** What a membership op means to the ledger; undefined for ops it does not track. */
@@ -72,21 +72,21 @@ export class Ledger {
   private of(doc: DocId): DocLedger {
     let d = this.docs.get(doc);
     if (d === undefined) {
-      d = { invites: new Map(), uses: new Map(), removed: new Set() };
-      for (const r of this.load(doc)) this.apply(d, r.bytes);
+      d = { invites: new Map(), uses: new Map(), removed: new Map() };
+      for (const r of this.load(doc)) this.apply(d, r.bytes, r.seq);
       this.docs.set(doc, d);
     }
     return d;
   }
 
-  private apply(d: DocLedger, bytes: Uint8Array): LedgerFact | undefined {
+  private apply(d: DocLedger, bytes: Uint8Array, seq: number): LedgerFact | undefined {
     const f = ledgerFact(bytes);
     if (f === undefined) return undefined;
     if (f.kind === 'invite') d.invites.set(f.id, f.entry);
     else if (f.kind === 'use') {
       if (!d.uses.has(f.invite)) d.uses.set(f.invite, f.use);
       if (this.reserved.get(f.invite) === f.use.op) this.reserved.delete(f.invite);
-    } else d.removed.add(f.device);
+    } else d.removed.set(f.device, Math.max(seq, d.removed.get(f.device) ?? 0));
     return f;
   }
 
@@ -96,7 +96,7 @@ export class Ledger {
     const d = this.docs.get(doc);
     for (const r of ops) {
       if (r.kind !== OpKind.Membership) continue;
-      const f = d === undefined ? ledgerFact(r.bytes) : this.apply(d, r.bytes);
+      const f = d === undefined ? ledgerFact(r.bytes) : this.apply(d, r.bytes, r.seq);
       if (f !== undefined) out.push({ ...f, seq: r.seq });
     }
     return out;
@@ -107,7 +107,7 @@ export class Ledger {
   }
 
   /** The Add that used an invite (stored, or accepted and in flight), if any. */
-  useOf(doc: DocId, invite: OpId): { op: OpId; author?: DeviceId } | undefined {
+  usedBy(doc: DocId, invite: OpId): { op: OpId; author?: DeviceId } | undefined {
     const u = this.of(doc).uses.get(invite);
     if (u !== undefined) return u;
     const r = this.reserved.get(invite);
@@ -125,5 +125,10 @@ export class Ledger {
 
   wasRemoved(doc: DocId, device: DeviceId): boolean {
     return this.of(doc).removed.has(device);
+  }
+
+  /** Seq of the latest stored Remove of `device` in `doc`, if any. */
+  removedAt(doc: DocId, device: DeviceId): number | undefined {
+    return this.of(doc).removed.get(device);
   }
 }

@@ -323,7 +323,7 @@ export class Relay {
       if (this.nowUs() > inv.expires) {
         return { refusal: { code: 'InviteExpired', message: "the invite expired (by the relay's clock)" } };
       }
-      const used = this.ledger.useOf(op.doc, f.invite);
+      const used = this.ledger.usedBy(op.doc, f.invite);
       if (used !== undefined && used.op !== op.id) {
         return { refusal: { code: 'InviteUsed', message: 'the invite was already used' } };
       }
@@ -364,9 +364,9 @@ export class Relay {
     c.awaited.delete(id);
   }
 
-  /** Applies ops through the verify-only replica (signatures verified concurrently). */
+  /** Applies ops through the verify-only replica: signatures verified concurrently, one store commit per run of ops of a calendar (DAG-7). */
   apply(ops: readonly Uint8Array[]): Promise<ApplyResult[]> {
-    return this.replica.receiveMany(ops);
+    return this.replica.receiveBatch(ops);
   }
 
   get skewUs(): number {
@@ -420,7 +420,7 @@ export class Relay {
       for (;;) {
         const due = this.store.dueHeld(this.nowUs() + this.skewUs, 256);
         if (due.length === 0) break;
-        const results = await this.replica.receiveMany(due.map((h) => h.bytes));
+        const results = await this.replica.receiveBatch(due.map((h) => h.bytes));
         due.forEach((h, i) => {
           const r = results[i]!;
           if (r.status === 'rejected') {
@@ -677,6 +677,21 @@ class Conn {
     // Only members may read a calendar's ops: they are encrypted, but who wrote when is metadata.
     // A device joining by invite may read once it proves it holds the invite secret (INV-6).
     if (!this.relay.isMember(m.doc, device)) {
+      const removedAt = this.relay.ledger.removedAt(m.doc, device);
+      if (m.invite === undefined && removedAt !== undefined) {
+        // RELAY-9: a removed device that was away gets what it was a member for, up to and
+        // including its Remove (so it learns it was removed), and nothing after.
+        const sub: Subscription = {
+          doc: m.doc,
+          sentSeq: m.cursor,
+          caughtUp: false,
+          scheduled: false,
+          revokeAt: removedAt,
+        };
+        this.subs.set(m.doc, sub);
+        this.pump(sub);
+        return;
+      }
       if (m.invite === undefined) {
         this.sendError('NotMember', 'device is not a member of this calendar', null, m.doc);
         return;
@@ -718,7 +733,7 @@ class Conn {
     if (this.relay.now() > entry.expires) {
       return { code: 'InviteExpired', message: "the invite expired (by the relay's clock)" };
     }
-    const used = this.relay.ledger.useOf(doc, invite.op);
+    const used = this.relay.ledger.usedBy(doc, invite.op);
     if (used !== undefined && used.author !== this.device) {
       return { code: 'InviteUsed', message: 'the invite was already used' };
     }

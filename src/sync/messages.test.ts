@@ -61,6 +61,8 @@ const samples: SyncMessage[] = [
   { type: 'want', doc, ids: [op2] },
   { type: 'held', doc, op: op1, releaseAt: 1_800_000_000_000_000, clockOffset: 3_600_000_000 },
   { type: 'clock', clockOffset: -42, maxSkew: 300_000_000 },
+  { type: 'subscribe', doc, cursor: 0, invite: { op: op2, sig: new Uint8Array(64).fill(5) } },
+  { type: 'error', code: 'InviteUsed', message: 'used', op: op1, doc, retryAfterMs: 0 },
 ];
 
 describe('sync messages', () => {
