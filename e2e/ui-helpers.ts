@@ -1,0 +1,50 @@
+// Shared steps for the UI specs: open a view at a fixed date, drag on the time grid, find events.
+import { expect, type Locator, type Page } from '@playwright/test';
+
+export const HOUR_PX = 48;
+
+export async function openView(page: Page, view: string, date: string): Promise<void> {
+  await page.goto(`/#/${view}/${date}`);
+  await expect(page.getByRole('status', { name: 'Sync status' })).toBeVisible();
+  await expect(page.getByRole('button', { name: 'New event' })).toBeEnabled();
+}
+
+export function eventButton(page: Page, title: string): Locator {
+  return page.locator('main').getByRole('button', { name: new RegExp(`^${title}(,|$)`) });
+}
+
+/** Page coordinates of minute `min` (from midnight) in the grid column of `date`. */
+export async function slot(page: Page, date: string, min: number): Promise<{ x: number; y: number }> {
+  const col = page.locator(`.tg-col[data-date="${date}"]`);
+  const box = await col.boundingBox();
+  if (!box) throw new Error(`no column for ${date}`);
+  return { x: box.x + box.width / 2, y: box.y + (min / 60) * HOUR_PX };
+}
+
+export async function drag(
+  page: Page,
+  from: { x: number; y: number },
+  to: { x: number; y: number },
+): Promise<void> {
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(from.x + (to.x - from.x) / 2, from.y + (to.y - from.y) / 2, { steps: 4 });
+  await page.mouse.move(to.x, to.y, { steps: 4 });
+  await page.mouse.up();
+}
+
+export async function createViaDialog(
+  page: Page,
+  f: { title: string; start?: string; end?: string; allDay?: boolean; location?: string },
+): Promise<void> {
+  await page.getByRole('button', { name: 'New event' }).click();
+  const dialog = page.getByRole('dialog', { name: 'Event' });
+  await expect(dialog).toBeVisible();
+  if (f.allDay) await dialog.getByLabel('All day').check();
+  await dialog.getByLabel('Title').fill(f.title);
+  if (f.start) await dialog.getByLabel('Start', { exact: true }).fill(f.start);
+  if (f.end) await dialog.getByLabel('End', { exact: true }).fill(f.end);
+  if (f.location) await dialog.getByLabel('Location').fill(f.location);
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(dialog).toBeHidden();
+}

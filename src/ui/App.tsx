@@ -1,0 +1,626 @@
+// The calendar application: route, data subscriptions, edits with undo, keyboard shortcuts, dialogs,
+// and the Devices and Join pages.
+import {
+  lazy,
+  type KeyboardEvent as ReactKeyboardEvent,
+  Suspense,
+  useCallback,
+  useEffect,
+  useMemo,
+  useRef,
+  useState,
+} from 'react';
+import type {
+  CalendarClient,
+  DeviceInfo,
+  EventFields,
+  EventView,
+  FieldConflict,
+  RegisterWrite,
+} from '../worker/api.ts';
+import { PALETTE } from './colors.ts';
+import { AgendaView } from './components/AgendaView.tsx';
+import { eventKey } from './components/EventChip.tsx';
+import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
+import { Header } from './components/Header.tsx';
+import { HelpDialog } from './components/HelpDialog.tsx';
+import { MonthView } from './components/MonthView.tsx';
+import { SearchResults } from './components/SearchResults.tsx';
+import { CalendarList, MiniMonth, ZonePicker } from './components/Sidebar.tsx';
+import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
+import { type TimeChange, TimeGrid } from './components/TimeGrid.tsx';
+import { DEVICES_HASH } from './devices.ts';
+import {
+  useCalendars,
+  useHostErrors,
+  useRangeEvents,
+  useRoute,
+  useStoredPref,
+  useSyncStatus,
+} from './hooks.ts';
+import { titleOf, toTimed, type UiEvent } from './model.ts';
+import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
+import type { PwaHandle } from './pwa.ts';
+import {
+  fetchRange,
+  localeWeekStart,
+  monthWeeks,
+  type Route,
+  step,
+  type View,
+  visibleDays,
+} from './time/nav.ts';
+import {
+  addDays,
+  deviceZone,
+  formatDateLong,
+  formatMonthYear,
+  isValidZone,
+  MS_PER_MINUTE,
+  msToWall,
+  msToZoned,
+  shiftEvent,
+  todayIn,
+  wallToMs,
+} from './time/zoned.ts';
+import { type UndoEntry, UndoStack } from './undo.ts';
+
+const ZONE_PREF = 'ledgerday.displayZone';
+
+// Pages most visits never open: separate chunks (precached for offline like the rest), so the
+// shell that paints the calendar stays small.
+const DevicesPage = lazy(() =>
+  import('./components/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })),
+);
+const JoinPage = lazy(() => import('./components/JoinPage.tsx').then((m) => ({ default: m.JoinPage })));
+const pageFallback = (
+  <p className="muted page-loading" role="status">
+    Loading…
+  </p>
+);
+
+/** Single-key shortcuts (no modifiers); the help dialog lists the same keys. */
+const SHORTCUT_ACTIONS: Record<string, View | 'new' | 'today' | 'next' | 'prev' | 'search' | 'help'> = {
+  n: 'new',
+  t: 'today',
+  m: 'month',
+  w: 'week',
+  d: 'day',
+  a: 'agenda',
+  j: 'next',
+  k: 'prev',
+  ArrowRight: 'next',
+  ArrowLeft: 'prev',
+  '/': 'search',
+  '?': 'help',
+};
+const TOAST_MS = 10_000;
+
+function periodTitle(view: View, days: string[], date: string): string {
+  const first = days[0]!;
+  const last = days.at(-1)!;
+  const f = new Intl.DateTimeFormat(undefined, {
+    timeZone: 'UTC',
+    month: 'short',
+    day: 'numeric',
+    year: 'numeric',
+  });
+  const noon = (d: string) => Date.parse(`${d}T12:00:00Z`);
+  switch (view) {
+    case 'month':
+      return formatMonthYear(date);
+    case 'day':
+      return formatDateLong(date);
+    case 'week':
+    case 'agenda':
+      return f.formatRange(noon(first), noon(last));
+  }
+}
+
+function isTyping(t: EventTarget | null): boolean {
+  if (!(t instanceof HTMLElement)) return false;
+  return t.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(t.tagName);
+}
+
+export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle | undefined }) {
+  const device = useMemo(() => deviceZone(), []);
+  const [zone, setZone] = useStoredPref(ZONE_PREF, device, isValidZone);
+  const weekStart = useMemo(() => localeWeekStart(), []);
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 30_000);
+    return () => clearInterval(t);
+  }, []);
+  const today = useMemo(() => msToZoned(now, zone).toPlainDate().toString(), [now, zone]);
+  const [route, go, page, openPage] = useRoute(() => ({ view: 'week', date: todayIn(zone) }));
+  const storedCalendars = useCalendars(client);
+  const [hiddenPending, setHiddenPending] = useState<ReadonlyMap<string, boolean>>(new Map());
+  const calendars = useMemo(
+    () => applyHidden(storedCalendars ?? [], hiddenPending),
+    [storedCalendars, hiddenPending],
+  );
+  useEffect(() => {
+    // Drop pending show/hide choices once the client reports them.
+    setHiddenPending((p) => {
+      const next = new Map(
+        [...p].filter(([id, h]) => storedCalendars?.find((c) => c.id === id)?.hidden !== h),
+      );
+      return next.size === p.size ? p : next;
+    });
+  }, [storedCalendars]);
+  const days = useMemo(
+    () => visibleDays(route.view, route.date, weekStart),
+    [route.view, route.date, weekStart],
+  );
+  const range = useMemo(() => fetchRange(days, zone), [days, zone]);
+  const { events: stored } = useRangeEvents(client, range);
+  const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
+  useEffect(() => setOverrides((o) => pruneOverrides(stored, o, Date.now())), [stored]);
+  const events = useMemo(() => applyOverrides(stored, overrides), [stored, overrides]);
+  const timed = useMemo(() => toTimed(events, calendars, zone), [events, calendars, zone]);
+  const sync = useSyncStatus(client);
+  const [errors, dismissError, pushError] = useHostErrors(client);
+
+  const [dialog, setDialog] = useState<DialogTarget | null>(null);
+  const [dialogRev, setDialogRev] = useState(0);
+  // Names of the devices behind a conflict's values, from the event's calendar members.
+  const [dialogMembers, setDialogMembers] = useState<ReadonlyMap<string, DeviceInfo> | undefined>();
+  const conflictCalendar = dialog && dialog.conflicts.length > 0 ? dialog.calendarId : null;
+  useEffect(() => {
+    setDialogMembers(undefined);
+    if (conflictCalendar === null) return;
+    let live = true;
+    client.listMembers(conflictCalendar).then(
+      (list) => live && setDialogMembers(new Map(list.map((d) => [d.id, d]))),
+      () => {}, // without names the dialog still shows device ids
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, conflictCalendar]);
+  const [help, setHelp] = useState(false);
+  const [menu, setMenu] = useState(false);
+  const [toast, setToast] = useState<{ text: string; entry?: UndoEntry } | null>(null);
+  const undo = useRef(new UndoStack());
+  // An event to focus once it is rendered (after a keyboard move into another column, or creation).
+  const [focusKey, setFocusKey] = useState<string | null>(null);
+  const [query, setQuery] = useState('');
+  const [results, setResults] = useState<EventView[] | null>(null);
+  const searchRef = useRef<HTMLInputElement>(null);
+  const [update, setUpdate] = useState(false);
+
+  useEffect(() => pwa?.onUpdate(() => setUpdate(true)), [pwa]);
+
+  const period =
+    page?.kind === 'devices'
+      ? 'Devices'
+      : page?.kind === 'join'
+        ? 'Join calendar'
+        : periodTitle(route.view, days, route.date);
+  useEffect(() => {
+    document.title = `${period} · Ledgerday`;
+  }, [period]);
+
+  useEffect(() => {
+    if (!toast) return;
+    const t = setTimeout(() => setToast(null), TOAST_MS);
+    return () => clearTimeout(t);
+  }, [toast]);
+
+  // Keyboard moves can carry an event into another column (a remount): put focus back on it.
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the events change
+  useEffect(() => {
+    if (!focusKey) return;
+    const el = document.querySelector<HTMLElement>(`main [data-event-key="${CSS.escape(focusKey)}"]`);
+    if (!el) return;
+    if (document.activeElement !== el) el.focus();
+    setFocusKey(null);
+  }, [focusKey, timed]);
+
+  useEffect(() => {
+    const q = query.trim();
+    if (q === '') {
+      setResults(null);
+      return;
+    }
+    let live = true;
+    setResults(null);
+    const t = setTimeout(() => {
+      client.search(q, 100).then(
+        (r) => live && setResults(r),
+        (e: unknown) => live && pushError({ code: 'search', message: String((e as Error)?.message ?? e) }),
+      );
+    }, 150);
+    return () => {
+      live = false;
+      clearTimeout(t);
+    };
+  }, [client, query, pushError]);
+
+  /** Runs a client call; a rejection becomes a visible error instead of an unhandled promise. */
+  const run = useCallback(
+    async <T,>(p: Promise<T>): Promise<T | undefined> => {
+      try {
+        return await p;
+      } catch (e) {
+        pushError({
+          code: (e as { code?: string })?.code ?? 'error',
+          message: String((e as Error)?.message ?? e),
+        });
+        return undefined;
+      }
+    },
+    [pushError],
+  );
+
+  const record = (text: string, undoFn: () => Promise<void>) => {
+    const entry: UndoEntry = { label: text, undo: undoFn };
+    undo.current.push(entry);
+    setToast({ text, entry });
+  };
+
+  const undoEntry = async (entry: UndoEntry | undefined) => {
+    if (!entry) {
+      setToast({ text: 'Nothing to undo' });
+      return;
+    }
+    undo.current.remove(entry);
+    await run(entry.undo());
+    setToast({ text: `Undone: ${entry.label.toLowerCase()}` });
+  };
+
+  const defaultCalendar = () => calendars.find((c) => !c.hidden)?.id ?? calendars[0]?.id ?? '';
+
+  const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
+    let s = slot;
+    if (!s) {
+      // Next full hour today, 09:00 on another day.
+      const base =
+        route.date === today
+          ? msToZoned(now, zone).round({ smallestUnit: 'hour', roundingMode: 'ceil' })
+          : null;
+      const start = base ? msToWall(base.epochMilliseconds, zone) : `${route.date}T09:00`;
+      const end = msToWall(wallToMs(start, zone) + 60 * MS_PER_MINUTE, zone);
+      s = { start, end, allDay: false };
+    }
+    const fields: EventFields = {
+      title: '',
+      start: s.start,
+      end: s.allDay ? addDays(s.end, 1) : s.end,
+      allDay: s.allDay,
+      timeZone: zone,
+      location: '',
+      notes: '',
+    };
+    setDialog({ calendarId: defaultCalendar(), fields, conflicts: [] });
+  };
+
+  const openEvent = (ui: UiEvent) => {
+    setDialog({ id: ui.ev.id, calendarId: ui.ev.calendarId, fields: ui.ev, conflicts: ui.ev.conflicts });
+  };
+
+  const save = async (calendarId: string, fields: EventFields, movedFrom?: string) => {
+    const target = dialog;
+    if (!target) return;
+    // The dialog closes only once the write is durable (or has failed and says so): closing it
+    // earlier would let a reload in that moment lose an edit the user saw as saved.
+    try {
+      await saveTarget(target, calendarId, fields, movedFrom);
+    } finally {
+      setDialog(null);
+    }
+  };
+
+  const saveTarget = async (
+    target: NonNullable<typeof dialog>,
+    calendarId: string,
+    fields: EventFields,
+    movedFrom?: string,
+  ) => {
+    let cal = calendarId;
+    if (cal === '') {
+      const created = await run(client.createCalendar('Personal', PALETTE[0]!));
+      if (!created) return;
+      cal = created;
+    }
+    if (!target.id) {
+      const id = await run(client.createEvent(cal, fields));
+      if (id === undefined) return;
+      setFocusKey(`${cal}/${id}`);
+      record('Event created', () => client.deleteEvent(cal, id));
+      return;
+    }
+    const oldId = target.id;
+    if (movedFrom) {
+      // Moving between calendars: a calendar is a separate encrypted document, so copy then delete.
+      const id = await run(client.createEvent(cal, fields));
+      if (id === undefined) return;
+      await run(client.deleteEvent(movedFrom, oldId));
+      record('Event moved to another calendar', async () => {
+        await client.restoreEvent(movedFrom, oldId);
+        await client.deleteEvent(cal, id);
+      });
+      return;
+    }
+    const patch: Partial<EventFields> = {};
+    const before: Partial<EventFields> = {};
+    for (const k of Object.keys(fields) as (keyof EventFields)[]) {
+      if (fields[k] !== target.fields[k]) {
+        (patch as Record<string, unknown>)[k] = fields[k];
+        (before as Record<string, unknown>)[k] = target.fields[k];
+      }
+    }
+    if (Object.keys(patch).length === 0) return;
+    await run(client.updateEvent(cal, oldId, patch));
+    record('Event saved', () => client.updateEvent(cal, oldId, before));
+  };
+
+  const remove = async (calendarId: string, id: string, title: string) => {
+    setDialog(null);
+    await run(client.deleteEvent(calendarId, id));
+    record(`Deleted “${title}”`, () => client.restoreEvent(calendarId, id));
+  };
+
+  const changeTimes = async (ui: UiEvent, next: { start: string; end: string }, what: string) => {
+    const ev = ui.ev;
+    if (next.start === ev.start && next.end === ev.end) return;
+    const key = eventKey(ui);
+    // Keep keyboard focus on the event only if it had it (a mouse drag must not steal focus).
+    if (document.activeElement instanceof HTMLElement && document.activeElement.dataset['eventKey'] === key) {
+      setFocusKey(key);
+    }
+    setOverrides((o) => new Map(o).set(key, { ...next, at: Date.now() }));
+    const ok = await run(client.updateEvent(ev.calendarId, ev.id, next).then(() => true));
+    if (!ok) {
+      setOverrides((o) => {
+        const m = new Map(o);
+        m.delete(key);
+        return m;
+      });
+      return;
+    }
+    record(what, () => client.updateEvent(ev.calendarId, ev.id, { start: ev.start, end: ev.end }));
+  };
+
+  const onTimeChange = (c: TimeChange) => {
+    const ev = c.ui.ev;
+    const moved = c.startMs !== wallToMs(ev.start, ev.timeZone);
+    void changeTimes(
+      c.ui,
+      { start: msToWall(c.startMs, ev.timeZone), end: msToWall(c.endMs, ev.timeZone) },
+      moved ? 'Event moved' : 'Event resized',
+    );
+  };
+
+  const onEventKey = (e: ReactKeyboardEvent<HTMLButtonElement>, ui: UiEvent) => {
+    const ev = ui.ev;
+    if ((e.key === 'Delete' || e.key === 'Backspace') && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      e.preventDefault();
+      void remove(ev.calendarId, ev.id, titleOf(ev));
+      return;
+    }
+    if (!e.altKey || !e.key.startsWith('Arrow')) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const vertical = e.key === 'ArrowUp' || e.key === 'ArrowDown';
+    const sign = e.key === 'ArrowUp' || e.key === 'ArrowLeft' ? -1 : 1;
+    if (e.shiftKey) {
+      if (!vertical) return;
+      // Resize: the end moves; an event never gets shorter than 15 minutes (or one day).
+      if (ev.allDay) {
+        const end = addDays(ev.end, sign);
+        if (end <= ev.start) return;
+        void changeTimes(ui, { start: ev.start, end }, 'Event resized');
+      } else {
+        const endMs = wallToMs(ev.end, ev.timeZone) + sign * 15 * MS_PER_MINUTE;
+        if (endMs < wallToMs(ev.start, ev.timeZone) + 15 * MS_PER_MINUTE) return;
+        void changeTimes(ui, { start: ev.start, end: msToWall(endMs, ev.timeZone) }, 'Event resized');
+      }
+      return;
+    }
+    let by: { days?: number; minutes?: number };
+    if (!vertical) by = { days: sign };
+    else if (route.view === 'month') by = { days: 7 * sign };
+    else if (ev.allDay || route.view === 'agenda') by = { days: sign };
+    else by = { minutes: 15 * sign };
+    void changeTimes(ui, shiftEvent(ev, by), 'Event moved');
+  };
+
+  const restoreConflict = async (c: FieldConflict, loser: RegisterWrite) => {
+    const target = dialog;
+    if (!target?.id) return;
+    await run(client.restoreConflict(target.calendarId, target.id, c.field, loser.opId));
+    const fresh = await run(client.getEvent(target.calendarId, target.id));
+    // A new key remounts the dialog, so its form shows the restored value (the form keeps its own state).
+    setDialogRev((r) => r + 1);
+    setDialog(
+      fresh
+        ? { id: fresh.id, calendarId: fresh.calendarId, fields: fresh, conflicts: fresh.conflicts }
+        : null,
+    );
+    setToast({ text: `Restored the other ${c.field === 'allDay' ? 'all-day setting' : c.field}` });
+  };
+
+  const nav = (r: Route) => go(r);
+  const stepBy = (dir: 1 | -1) => nav({ view: route.view, date: step(route.view, route.date, dir) });
+  const setView = (view: View) => nav({ view, date: route.date });
+  const goToday = () => nav({ view: route.view, date: today });
+  const goToDay = (d: string) => nav({ view: 'day', date: d });
+
+  // Global shortcuts. Ignored while typing and while a dialog is open (the dialog owns the keyboard).
+  const keyHandler = useRef<(e: KeyboardEvent) => void>(() => {});
+  keyHandler.current = (e: KeyboardEvent) => {
+    if (e.defaultPrevented || dialog || help) return;
+    if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'z' && !e.shiftKey) {
+      if (isTyping(e.target)) return; // text fields keep their own undo
+      e.preventDefault();
+      void undoEntry(undo.current.pop());
+      return;
+    }
+    if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return;
+    const action = SHORTCUT_ACTIONS[e.key];
+    if (!action) return;
+    e.preventDefault();
+    if (action === 'new') openNew();
+    else if (action === 'today') goToday();
+    else if (action === 'next') stepBy(1);
+    else if (action === 'prev') stepBy(-1);
+    else if (action === 'search') searchRef.current?.focus();
+    else if (action === 'help') setHelp(true);
+    else setView(action);
+  };
+  useEffect(() => {
+    const h = (e: KeyboardEvent) => keyHandler.current(e);
+    window.addEventListener('keydown', h);
+    return () => window.removeEventListener('keydown', h);
+  }, []);
+
+  const visibleSet = useMemo(() => new Set(route.view === 'month' ? [] : days), [route.view, days]);
+  const common = { events: timed, zone, today, onOpen: openEvent, onKey: onEventKey };
+
+  const onJoined = async (calendarIds: string[]) => {
+    // Replace the join entry: the link's secret does not stay in this tab's history.
+    go({ view: 'week', date: today }, true);
+    const cals = (await client.listCalendars().catch(() => [])).filter((c) => calendarIds.includes(c.id));
+    const names = cals.map((c) => `“${c.name}”`).join(', ');
+    setToast({
+      text:
+        calendarIds.length === 1
+          ? `Joined ${names || 'the calendar'}`
+          : `Joined ${calendarIds.length} calendars${names ? `: ${names}` : ''}`,
+    });
+  };
+
+  let main: React.ReactNode;
+  if (page?.kind === 'join') {
+    main = (
+      <Suspense fallback={pageFallback}>
+        <JoinPage
+          client={client}
+          payload={page.payload}
+          onJoined={(ids) => void onJoined(ids)}
+          onLeave={() => go(route, true)}
+        />
+      </Suspense>
+    );
+  } else if (query.trim() !== '') {
+    main = (
+      <SearchResults
+        query={query.trim()}
+        results={results}
+        calendars={calendars}
+        zone={zone}
+        onClear={() => setQuery('')}
+        onPick={(ui, firstDay) => {
+          setQuery('');
+          goToDay(firstDay);
+          openEvent(ui);
+        }}
+      />
+    );
+  } else if (page?.kind === 'devices') {
+    main = (
+      <Suspense fallback={pageFallback}>
+        <DevicesPage
+          client={client}
+          calendars={calendars}
+          now={now}
+          onError={pushError}
+          onToast={(text) => setToast({ text })}
+        />
+      </Suspense>
+    );
+  } else if (route.view === 'month') {
+    main = (
+      <MonthView
+        {...common}
+        weeks={monthWeeks(route.date, weekStart)}
+        month={route.date.slice(0, 7)}
+        onCreate={openNew}
+        onGoToDay={goToDay}
+        onMoveDays={(ui, n) => void changeTimes(ui, shiftEvent(ui.ev, { days: n }), 'Event moved')}
+      />
+    );
+  } else if (route.view === 'agenda') {
+    main = <AgendaView {...common} days={days} />;
+  } else {
+    main = (
+      <TimeGrid
+        key={route.view}
+        {...common}
+        days={days}
+        onCreate={openNew}
+        onChangeTime={onTimeChange}
+        onGoToDay={goToDay}
+      />
+    );
+  }
+
+  return (
+    <div className={`app${menu ? ' menu-open' : ''}`}>
+      <Header
+        view={page ? null : route.view}
+        devicesOpen={page?.kind === 'devices'}
+        onDevices={() => openPage(DEVICES_HASH)}
+        period={period}
+        query={query}
+        searchRef={searchRef}
+        onQuery={setQuery}
+        onToday={goToday}
+        onStep={stepBy}
+        onView={setView}
+        onHelp={() => setHelp(true)}
+        onMenu={() => setMenu((m) => !m)}
+        status={<SyncStatusView status={sync} now={now} />}
+      />
+      <aside className="sidebar" aria-label="Sidebar">
+        <button type="button" className="new-event primary" aria-keyshortcuts="n" onClick={() => openNew()}>
+          <span aria-hidden="true">+ </span>New event
+        </button>
+        <MiniMonth
+          selected={route.date}
+          today={today}
+          weekStart={weekStart}
+          visible={visibleSet}
+          onPick={(d) => nav({ view: route.view, date: d })}
+        />
+        <CalendarList
+          calendars={calendars}
+          onToggle={(c, hidden) => {
+            setHiddenPending((p) => new Map(p).set(c.id, hidden));
+            void run(client.setCalendarHidden(c.id, hidden));
+          }}
+          onCreate={async (name, color) => {
+            await run(client.createCalendar(name, color));
+          }}
+        />
+        <ZonePicker zone={zone} device={device} onChange={setZone} />
+      </aside>
+      <main className={page ? `main page-${page.kind}` : `main view-${route.view}`} aria-label={period}>
+        {main}
+      </main>
+      <ErrorAlerts errors={errors} onDismiss={dismissError} />
+      <Toast
+        text={toast?.text ?? null}
+        canUndo={toast?.entry !== undefined}
+        onUndo={() => void undoEntry(toast?.entry)}
+        onClose={() => setToast(null)}
+      />
+      {update && pwa && <UpdatePrompt onReload={() => pwa.applyUpdate()} onLater={() => setUpdate(false)} />}
+      {dialog && (
+        <EventDialog
+          key={`${dialog.id ?? 'new'}:${dialogRev}`}
+          target={dialog}
+          calendars={calendars}
+          displayZone={zone}
+          members={dialogMembers}
+          onClose={() => setDialog(null)}
+          onSave={(c, f, moved) => void save(c, f, moved)}
+          onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}
+          onRestore={(c, l) => void restoreConflict(c, l)}
+        />
+      )}
+      {help && <HelpDialog onClose={() => setHelp(false)} />}
+    </div>
+  );
+}

@@ -1,0 +1,336 @@
+// The Devices page (#/devices): this device's name and fingerprint, "Add device", and per calendar
+// its member devices (name, fingerprint, added, last seen) with "Share" and "Remove".
+import { useEffect, useId, useRef, useState } from 'react';
+import type { CalendarClient, CalendarInfo, DeviceInfo, HostError } from '../../worker/api.ts';
+import { safeColor } from '../colors.ts';
+import {
+  cleanDeviceName,
+  deviceLabel,
+  formatDateTime,
+  formatWhen,
+  MAX_DEVICE_NAME,
+  sortMembers,
+} from '../devices.ts';
+import { type MembersState, useMembers, useThisDevice } from '../hooks.ts';
+import { InviteDialog, type InviteKind } from './InviteDialog.tsx';
+import { Modal } from './Modal.tsx';
+
+interface RemoveTarget {
+  calendar: CalendarInfo;
+  device: DeviceInfo;
+}
+
+export function DevicesPage(props: {
+  client: CalendarClient;
+  calendars: CalendarInfo[];
+  now: number;
+  onError: (e: HostError) => void;
+  onToast: (text: string) => void;
+}) {
+  const { client, calendars } = props;
+  const me = useThisDevice(client);
+  const [members, reloadMembers] = useMembers(
+    client,
+    calendars.map((c) => c.id),
+  );
+  const [invite, setInvite] = useState<InviteKind | null>(null);
+  const [removing, setRemoving] = useState<RemoveTarget | null>(null);
+  const headRef = useRef<HTMLHeadingElement>(null);
+  const noCalsId = useId();
+
+  // A page change moves focus to its heading, so screen readers announce where they are.
+  useEffect(() => headRef.current?.focus(), []);
+
+  const fail = (e: unknown, code = 'devices') =>
+    props.onError({
+      code: (e as { code?: string })?.code ?? code,
+      message: String((e as Error)?.message ?? e),
+    });
+
+  const remove = async (t: RemoveTarget) => {
+    try {
+      await client.removeDevice(t.calendar.id, t.device.id);
+      setRemoving(null);
+      props.onToast(`Removed ${deviceLabel(t.device)} from “${t.calendar.name}”`);
+    } catch (e) {
+      setRemoving(null);
+      fail(e);
+    } finally {
+      reloadMembers(t.calendar.id);
+    }
+  };
+
+  return (
+    <div className="devices-page">
+      <h2 ref={headRef} tabIndex={-1} className="page-title">
+        Devices and sharing
+      </h2>
+      <section className="card" aria-labelledby={`${noCalsId}-this`}>
+        <h3 id={`${noCalsId}-this`}>This device</h3>
+        {me.error && (
+          <p role="alert" className="form-error">
+            Could not read this device: {me.error}
+          </p>
+        )}
+        {me.device && (
+          <DeviceNameForm
+            key={me.device.id}
+            device={me.device}
+            onSave={async (name) => {
+              try {
+                await client.setDeviceName(name);
+                me.reload();
+                for (const c of calendars) reloadMembers(c.id);
+                return true;
+              } catch (e) {
+                fail(e);
+                return false;
+              }
+            }}
+          />
+        )}
+        <p className="muted small">
+          Compare fingerprints to check that a device in a list below is really the one you think it is: each
+          device shows its own here.
+        </p>
+        <div className="row">
+          <button
+            type="button"
+            className="primary"
+            disabled={calendars.length === 0}
+            aria-describedby={calendars.length === 0 ? `${noCalsId}-none` : undefined}
+            onClick={() => setInvite({ kind: 'device' })}
+          >
+            Add device
+          </button>
+          <span className="muted small">Link another device of yours to all your calendars.</span>
+        </div>
+        {calendars.length === 0 && (
+          <p id={`${noCalsId}-none`} className="muted">
+            No calendars on this device yet. Create one in the sidebar first, or open an invite link from a
+            device that has them.
+          </p>
+        )}
+      </section>
+
+      {calendars.map((cal) => (
+        <CalendarMembers
+          key={cal.id}
+          calendar={cal}
+          state={members.get(cal.id)}
+          now={props.now}
+          onShare={() => setInvite({ kind: 'share', calendarId: cal.id, calendarName: cal.name })}
+          onRemove={(device) => setRemoving({ calendar: cal, device })}
+        />
+      ))}
+
+      {invite && (
+        <InviteDialog
+          client={client}
+          invite={invite}
+          calendarNames={invite.kind === 'device' ? calendars.map((c) => c.name) : [invite.calendarName]}
+          now={props.now}
+          onClose={() => {
+            setInvite(null);
+            for (const c of calendars) reloadMembers(c.id);
+          }}
+        />
+      )}
+      {removing && (
+        <RemoveDeviceDialog
+          target={removing}
+          onCancel={() => setRemoving(null)}
+          onConfirm={() => remove(removing)}
+        />
+      )}
+    </div>
+  );
+}
+
+function DeviceNameForm(props: { device: DeviceInfo; onSave: (name: string) => Promise<boolean> }) {
+  const [name, setName] = useState(props.device.name);
+  const [busy, setBusy] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const id = useId();
+  const clean = cleanDeviceName(name);
+  return (
+    <form
+      className="device-name"
+      onSubmit={async (e) => {
+        e.preventDefault();
+        if (busy || clean === '' || clean === props.device.name) return;
+        setBusy(true);
+        const ok = await props.onSave(clean);
+        setBusy(false);
+        setSaved(ok);
+        if (ok) setName(clean);
+      }}
+    >
+      <div className="field">
+        <label htmlFor={`${id}-name`}>Device name</label>
+        <div className="copy-row">
+          <input
+            id={`${id}-name`}
+            value={name}
+            maxLength={MAX_DEVICE_NAME}
+            placeholder="e.g. Work laptop"
+            onChange={(e) => {
+              setName(e.target.value);
+              setSaved(false);
+            }}
+          />
+          <button type="submit" disabled={busy || clean === '' || clean === props.device.name}>
+            Save name
+          </button>
+        </div>
+        <p className="hint" role="status">
+          {saved ? 'Name saved. Calendars you create or join from now on show it to their members.' : ''}
+        </p>
+      </div>
+      <p className="hint">
+        The name is sealed into the step that makes this device a member of a calendar, so calendars it
+        already belongs to keep showing the name it had then.
+      </p>
+      <dl className="device-facts">
+        <dt>Fingerprint</dt>
+        <dd>
+          <code className="fingerprint">{props.device.fingerprint}</code>
+        </dd>
+      </dl>
+    </form>
+  );
+}
+
+function CalendarMembers(props: {
+  calendar: CalendarInfo;
+  state: MembersState | undefined;
+  now: number;
+  onShare: () => void;
+  onRemove: (d: DeviceInfo) => void;
+}) {
+  const { calendar: cal, state } = props;
+  const id = useId();
+  // A calendar this device was removed from stays listed (what it had stays readable), but it can
+  // no longer invite or remove anyone: say so instead of offering buttons that would fail.
+  const removed = Array.isArray(state) && !state.some((d) => d.isThisDevice);
+  return (
+    <section className="card" aria-labelledby={`${id}-h`}>
+      <div className="card-head">
+        <h3 id={`${id}-h`}>
+          <span className="swatch" style={{ background: safeColor(cal.color) }} aria-hidden="true" />
+          {cal.name}
+        </h3>
+        {!removed && (
+          <button type="button" aria-describedby={`${id}-h`} onClick={props.onShare}>
+            Share
+          </button>
+        )}
+      </div>
+      {removed && (
+        <p className="removed-note">
+          This device was removed from “{cal.name}”. It keeps what it had, but receives no new events, and its
+          edits are refused.
+        </p>
+      )}
+      {state === undefined && (
+        <p className="muted" role="status">
+          Loading devices…
+        </p>
+      )}
+      {state !== undefined && 'error' in state && (
+        <p className="form-error" role="alert">
+          Could not list the devices of “{cal.name}”: {state.error}
+        </p>
+      )}
+      {Array.isArray(state) && (
+        <ul className="members" aria-label={`Devices of ${cal.name}`}>
+          {sortMembers(state).map((d) => (
+            <li key={d.id} className="member">
+              <div className="member-main">
+                <strong id={`${id}-${d.id}`}>{deviceLabel(d)}</strong>
+                {d.isThisDevice && <span className="badge">This device</span>}
+              </div>
+              <dl className="device-facts">
+                <dt>Fingerprint</dt>
+                <dd>
+                  <code className="fingerprint">{d.fingerprint}</code>
+                </dd>
+                <dt>Added</dt>
+                <dd>{d.addedAt === null ? 'Unknown' : formatDateTime(d.addedAt)}</dd>
+                <dt>Last seen</dt>
+                <dd>{formatWhen(d.lastSeen, props.now)}</dd>
+              </dl>
+              {!d.isThisDevice && !removed && (
+                <button
+                  type="button"
+                  className="danger"
+                  aria-describedby={`${id}-${d.id}`}
+                  onClick={() => props.onRemove(d)}
+                >
+                  Remove
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </section>
+  );
+}
+
+function RemoveDeviceDialog(props: {
+  target: RemoveTarget;
+  onCancel: () => void;
+  onConfirm: () => Promise<void>;
+}) {
+  const { device, calendar } = props.target;
+  const [busy, setBusy] = useState(false);
+  const id = useId();
+  return (
+    <Modal
+      label="Remove device"
+      describedBy={`${id}-what`}
+      onClose={() => !busy && props.onCancel()}
+      className="remove-dialog"
+    >
+      <div className="dialog-body">
+        <header className="dialog-head">
+          <h2>Remove device</h2>
+        </header>
+        <p>
+          Remove <strong>{deviceLabel(device)}</strong> (
+          <code className="fingerprint">{device.fingerprint}</code>) from “{calendar.name}”?
+        </p>
+        <ul id={`${id}-what`} className="remove-what">
+          <li>It stops receiving this calendar's changes, and its edits from now on are refused.</li>
+          <li>
+            It can still read everything it already had: removal cannot take back what a device has seen.
+          </li>
+          <li>Events written from now on are encrypted with a new key that it does not get.</li>
+        </ul>
+        {busy && (
+          <p role="status" className="muted">
+            Removing and changing the calendar's key…
+          </p>
+        )}
+        <footer className="dialog-foot">
+          <span className="spacer" />
+          <button type="button" data-autofocus disabled={busy} onClick={props.onCancel}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="danger"
+            disabled={busy}
+            onClick={async () => {
+              setBusy(true);
+              await props.onConfirm();
+            }}
+          >
+            Remove
+          </button>
+        </footer>
+      </div>
+    </Modal>
+  );
+}

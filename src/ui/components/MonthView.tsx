@@ -1,0 +1,174 @@
+// Month view: whole weeks, multi-day events as bars across days, "+N more" when a day is full;
+// click a day to create, drag a bar to another day to move it.
+import { type KeyboardEvent, type PointerEvent, useMemo, useRef, useState } from 'react';
+import { titleOf, type UiEvent } from '../model.ts';
+import { hiddenPerColumn, type LaneSegment, laneRow, type Timed } from '../time/layout.ts';
+import {
+  type DateStr,
+  daysBetween,
+  formatDateMedium,
+  formatTime,
+  formatWeekdayShort,
+} from '../time/zoned.ts';
+import { EventChip, eventKey } from './EventChip.tsx';
+
+const VISIBLE_LANES = 3;
+
+export function MonthView(props: {
+  weeks: DateStr[][];
+  month: string;
+  events: Timed<UiEvent>[];
+  zone: string;
+  today: DateStr;
+  onOpen: (ui: UiEvent) => void;
+  onKey: (e: KeyboardEvent<HTMLButtonElement>, ui: UiEvent) => void;
+  onCreate: (slot: { start: string; end: string; allDay: boolean }) => void;
+  onMoveDays: (ui: UiEvent, days: number) => void;
+  onGoToDay: (d: DateStr) => void;
+}) {
+  const rows = useMemo(() => props.weeks.map((w) => laneRow(props.events, w)), [props.weeks, props.events]);
+  const drag = useRef<{
+    id: number;
+    x: number;
+    y: number;
+    ui: UiEvent;
+    from: DateStr;
+    moved: boolean;
+  } | null>(null);
+  const suppressClick = useRef(false);
+  const [over, setOver] = useState<DateStr | null>(null);
+
+  // Bars sit above the day cells in the same grid, so look through the stack for the cell.
+  const dateAt = (x: number, y: number): DateStr | null => {
+    const cell = document
+      .elementsFromPoint(x, y)
+      .find((el) => el instanceof HTMLElement && el.dataset['date']);
+    return (cell as HTMLElement | undefined)?.dataset['date'] ?? null;
+  };
+
+  const onBarDown = (e: PointerEvent<HTMLButtonElement>, ui: UiEvent) => {
+    if (e.button !== 0) return;
+    const from = dateAt(e.clientX, e.clientY);
+    if (!from) return;
+    drag.current = { id: e.pointerId, x: e.clientX, y: e.clientY, ui, from, moved: false };
+  };
+  const onMove = (e: PointerEvent<HTMLDivElement>) => {
+    const d = drag.current;
+    if (!d || d.id !== e.pointerId) return;
+    if (!d.moved && Math.hypot(e.clientX - d.x, e.clientY - d.y) < 4) return;
+    d.moved = true;
+    setOver(dateAt(e.clientX, e.clientY));
+  };
+  const onUp = (e: PointerEvent<HTMLDivElement>) => {
+    const d = drag.current;
+    if (!d || d.id !== e.pointerId) return;
+    drag.current = null;
+    setOver(null);
+    if (!d.moved) return;
+    suppressClick.current = true;
+    setTimeout(() => {
+      suppressClick.current = false;
+    }, 0);
+    const to = dateAt(e.clientX, e.clientY);
+    if (to && to !== d.from) props.onMoveDays(d.ui, daysBetween(d.from, to));
+  };
+  const open = (ui: UiEvent) => {
+    if (!suppressClick.current) props.onOpen(ui);
+  };
+
+  return (
+    <div
+      className="month"
+      onPointerMove={onMove}
+      onPointerUp={onUp}
+      onPointerCancel={() => (drag.current = null)}
+    >
+      <div className="month-head" aria-hidden="true">
+        {props.weeks[0]?.map((d) => (
+          <div key={d}>{formatWeekdayShort(d)}</div>
+        ))}
+      </div>
+      {props.weeks.map((week, wi) => {
+        const segs = rows[wi] ?? [];
+        const maxLane = segs.reduce((m, s) => Math.max(m, s.lane), -1);
+        // Show every lane when they all fit; otherwise keep the last row for "+N more".
+        const shown = maxLane < VISIBLE_LANES + 1 ? VISIBLE_LANES + 1 : VISIBLE_LANES;
+        const hidden = hiddenPerColumn(segs, 7, shown);
+        return (
+          <div className="month-week" key={week[0]}>
+            {week.map((d, i) => (
+              // biome-ignore lint/a11y/noStaticElementInteractions: pointer shortcut; "New event" is the keyboard path
+              // biome-ignore lint/a11y/useKeyWithClickEvents: same as above
+              <div
+                key={d}
+                data-date={d}
+                className={`month-cell${d.slice(0, 7) === props.month ? '' : ' other-month'}${d === over ? ' drop-target' : ''}`}
+                style={{ gridColumn: i + 1 }}
+                onClick={(e) => {
+                  if (e.target === e.currentTarget) props.onCreate({ start: d, end: d, allDay: true });
+                }}
+              >
+                <button
+                  type="button"
+                  className={`month-date${d === props.today ? ' is-today' : ''}`}
+                  aria-label={`Show ${formatDateMedium(d)}`}
+                  aria-current={d === props.today ? 'date' : undefined}
+                  onClick={() => props.onGoToDay(d)}
+                >
+                  {Number(d.slice(8))}
+                </button>
+                {(hidden[i] ?? 0) > 0 && (
+                  <button type="button" className="month-more" onClick={() => props.onGoToDay(d)}>
+                    {hidden[i]} more
+                  </button>
+                )}
+              </div>
+            ))}
+            {segs
+              .filter((s) => s.lane < shown)
+              .map((s) => (
+                <MonthBar
+                  key={eventKey(s.item)}
+                  s={s}
+                  zone={props.zone}
+                  onOpen={open}
+                  onKey={props.onKey}
+                  onDown={onBarDown}
+                />
+              ))}
+          </div>
+        );
+      })}
+    </div>
+  );
+}
+
+function MonthBar(props: {
+  s: LaneSegment<UiEvent>;
+  zone: string;
+  onOpen: (ui: UiEvent) => void;
+  onKey: (e: KeyboardEvent<HTMLButtonElement>, ui: UiEvent) => void;
+  onDown: (e: PointerEvent<HTMLButtonElement>, ui: UiEvent) => void;
+}) {
+  const { s } = props;
+  const asBar = s.times.allDay || s.startCol !== s.endCol || s.continuesBefore || s.continuesAfter;
+  return (
+    <EventChip
+      ui={s.item}
+      times={s.times}
+      zone={props.zone}
+      filled={asBar}
+      className={`${asBar ? 'bar' : 'dot-item'}${s.continuesBefore ? ' cont-before' : ''}${s.continuesAfter ? ' cont-after' : ''}`}
+      style={{ gridColumn: `${s.startCol + 1} / ${s.endCol + 2}`, gridRow: s.lane + 2 }}
+      onOpen={props.onOpen}
+      onKey={props.onKey}
+      onPointerDown={props.onDown}
+    >
+      {!asBar && <span className="dot" aria-hidden="true" />}
+      {!s.times.allDay && !s.continuesBefore && (
+        <span className="ev-time">{formatTime(s.times.startMs, props.zone)}</span>
+      )}
+      <span className="ev-title">{titleOf(s.item.ev)}</span>
+    </EventChip>
+  );
+}

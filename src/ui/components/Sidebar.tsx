@@ -1,0 +1,194 @@
+// Sidebar: mini month to jump to a date, the calendars (colour, show/hide, create), the display zone.
+import { useId, useMemo, useState } from 'react';
+import type { CalendarInfo } from '../../worker/api.ts';
+import { isHexColor, PALETTE, safeColor } from '../colors.ts';
+import { monthWeeks, type WeekStart } from '../time/nav.ts';
+import {
+  addMonths,
+  type DateStr,
+  formatDateMedium,
+  formatMonthYear,
+  formatWeekdayShort,
+  zoneList,
+} from '../time/zoned.ts';
+
+export function MiniMonth(props: {
+  selected: DateStr;
+  today: DateStr;
+  weekStart: WeekStart;
+  visible: Set<DateStr>;
+  onPick: (d: DateStr) => void;
+}) {
+  // The mini month browses independently of the main view until a day is picked.
+  const [shown, setShown] = useState<DateStr | null>(null);
+  const anchor = shown ?? props.selected;
+  const weeks = useMemo(() => monthWeeks(anchor, props.weekStart), [anchor, props.weekStart]);
+  const month = anchor.slice(0, 7);
+  const headId = useId();
+  return (
+    <section className="mini" aria-labelledby={headId}>
+      <div className="mini-head">
+        <h2 id={headId}>{formatMonthYear(anchor)}</h2>
+        {/* Names avoid "Previous"/"Next"/"Month" so the main navigation's names stay unique. */}
+        <button
+          type="button"
+          className="icon-btn"
+          aria-label="Earlier"
+          onClick={() => setShown(addMonths(anchor, -1))}
+        >
+          ‹
+        </button>
+        <button
+          type="button"
+          className="icon-btn"
+          aria-label="Later"
+          onClick={() => setShown(addMonths(anchor, 1))}
+        >
+          ›
+        </button>
+      </div>
+      <table className="mini-grid">
+        <thead>
+          <tr>
+            {weeks[0]?.map((d) => (
+              <th key={d} scope="col" abbr={formatWeekdayShort(d)}>
+                {formatWeekdayShort(d).slice(0, 2)}
+              </th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {weeks.map((w) => (
+            <tr key={w[0]}>
+              {w.map((d) => (
+                <td key={d}>
+                  <button
+                    type="button"
+                    className={[
+                      d.slice(0, 7) !== month ? 'other-month' : '',
+                      d === props.today ? 'is-today' : '',
+                      d === props.selected ? 'is-selected' : '',
+                      props.visible.has(d) ? 'in-view' : '',
+                    ].join(' ')}
+                    aria-label={formatDateMedium(d)}
+                    aria-current={d === props.today ? 'date' : undefined}
+                    aria-pressed={d === props.selected}
+                    onClick={() => {
+                      setShown(null);
+                      props.onPick(d);
+                    }}
+                  >
+                    {Number(d.slice(8))}
+                  </button>
+                </td>
+              ))}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </section>
+  );
+}
+
+export function CalendarList(props: {
+  calendars: CalendarInfo[];
+  onToggle: (c: CalendarInfo, hidden: boolean) => void;
+  onCreate: (name: string, color: string) => Promise<void>;
+}) {
+  const [open, setOpen] = useState(false);
+  const [name, setName] = useState('');
+  const [color, setColor] = useState(PALETTE[props.calendars.length % PALETTE.length]!);
+  const [busy, setBusy] = useState(false);
+  const id = useId();
+  const headId = useId();
+  return (
+    <section className="cals" aria-labelledby={headId}>
+      <h2 id={headId}>My calendars</h2>
+      <ul>
+        {props.calendars.map((c) => (
+          <li key={c.id}>
+            <input
+              id={`${id}-${c.id}`}
+              type="checkbox"
+              checked={!c.hidden}
+              style={{ accentColor: safeColor(c.color) }}
+              onChange={(e) => props.onToggle(c, !e.target.checked)}
+            />
+            <span className="swatch" style={{ background: safeColor(c.color) }} aria-hidden="true" />
+            <label htmlFor={`${id}-${c.id}`}>{c.name}</label>
+          </li>
+        ))}
+        {props.calendars.length === 0 && (
+          <li className="muted">No calendars yet: saving an event creates one.</li>
+        )}
+      </ul>
+      {!open ? (
+        <button
+          type="button"
+          className="link-btn"
+          onClick={() => {
+            // A new calendar's colour: the next palette entry after the calendars that exist now.
+            setColor(PALETTE[props.calendars.length % PALETTE.length]!);
+            setOpen(true);
+          }}
+        >
+          + Add calendar
+        </button>
+      ) : (
+        <form
+          className="cal-form"
+          onSubmit={async (e) => {
+            e.preventDefault();
+            if (name.trim() === '' || !isHexColor(color) || busy) return;
+            setBusy(true);
+            try {
+              await props.onCreate(name.trim(), color);
+              setName('');
+              setOpen(false);
+            } finally {
+              setBusy(false);
+            }
+          }}
+        >
+          <label htmlFor={`${id}-name`}>Name</label>
+          <input
+            id={`${id}-name`}
+            value={name}
+            required
+            // biome-ignore lint/a11y/noAutofocus: the form was just opened to type this name
+            autoFocus
+            onChange={(e) => setName(e.target.value)}
+          />
+          <label htmlFor={`${id}-color`}>Colour</label>
+          <input id={`${id}-color`} type="color" value={color} onChange={(e) => setColor(e.target.value)} />
+          <div className="row">
+            <button type="submit" className="primary" disabled={busy}>
+              Create calendar
+            </button>
+            <button type="button" onClick={() => setOpen(false)}>
+              Cancel
+            </button>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function ZonePicker(props: { zone: string; device: string; onChange: (z: string) => void }) {
+  const zones = useMemo(() => zoneList(props.device, props.zone), [props.device, props.zone]);
+  const id = useId();
+  return (
+    <div className="zone-picker">
+      <label htmlFor={id}>Display zone</label>
+      <select id={id} value={props.zone} onChange={(e) => props.onChange(e.target.value)}>
+        {zones.map((z) => (
+          <option key={z} value={z}>
+            {z.replaceAll('_', ' ')}
+            {z === props.device ? ' (this device)' : ''}
+          </option>
+        ))}
+      </select>
+    </div>
+  );
+}
