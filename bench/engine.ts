@@ -2,6 +2,7 @@
 // decode + apply, one op per message), bytes per op, and the raw Ed25519 verify rate measured in
 // the same run; Yjs and Automerge doing the same edits alongside (they sign and encrypt nothing).
 
+import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import * as Automerge from '@automerge/automerge';
 import { build } from 'esbuild';
@@ -51,6 +52,17 @@ async function rawVerify(n: number): Promise<{ serial: number; concurrent: numbe
   for (let i = 0; i < n; i++) inflight.push(crypto.verify(signer.publicKey, sig, msg));
   await Promise.all(inflight);
   return { serial, concurrent: n / ((performance.now() - t) / 1000) };
+}
+
+/** node:crypto's synchronous Ed25519 verify on the main thread: the one-core native rate. */
+function rawVerifyOneCore(n: number): number {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const msg = Buffer.alloc(32, 7);
+  const sig = nodeSign(null, msg, privateKey);
+  const key = createPublicKey(publicKey.export({ format: 'pem', type: 'spki' }));
+  const t = performance.now();
+  for (let i = 0; i < n; i++) if (!nodeVerify(null, msg, key, sig)) throw new Error('verify failed');
+  return n / ((performance.now() - t) / 1000);
 }
 
 async function ours(n: number): Promise<Figures> {
@@ -187,9 +199,14 @@ async function bundleSize(): Promise<Figures> {
 
 export async function benchEngine(n = 3000): Promise<Figures> {
   const v = await rawVerify(n);
+  const oneCore = rawVerifyOneCore(n);
   const mine = await ours(n);
   return {
     ...mine,
+    raw_verify_per_s_one_core_node_crypto: Math.round(oneCore),
+    ours_remote_batch_vs_raw_verify_one_core_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_batch256']) / oneCore) * 100,
+    ),
     raw_verify_per_s_serial: Math.round(v.serial),
     raw_verify_per_s_concurrent: Math.round(v.concurrent),
     ours_remote_batch_vs_raw_verify_concurrent_pct: Math.round(
