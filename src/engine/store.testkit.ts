@@ -159,6 +159,28 @@ export function runStoreContract(name: string, makeStore: () => Promise<EngineSt
       expect(again).toEqual(op(1));
     });
 
+    it('[STORE-10] one commit may append a run of ops (batched apply): all in seq order, or none', async () => {
+      const s = await makeStore();
+      await s.commit(docBatch(1));
+      const run: CommitBatch = {
+        doc: DOC,
+        ops: [op(2), op(3), op(4)],
+        docRecord: { doc: DOC, genesis: id(1), heads: [id(4)], seq: 4, ownLast: id(4), ownCtr: 4 },
+        pendingRemove: [],
+      };
+      await s.commit(run);
+      expect((await s.listOps(DOC, 0, 10)).map((o) => o.seq)).toEqual([1, 2, 3, 4]);
+      expect((await s.getOpsByChain(DOC, AUTHOR, 3)).map((o) => o.id)).toEqual([id(3)]);
+      const gap: CommitBatch = {
+        doc: DOC,
+        ops: [op(5), op(7)],
+        docRecord: { ...run.docRecord!, heads: [id(7)], seq: 7 },
+      };
+      await expect(s.commit(gap)).rejects.toThrow();
+      expect(await s.getOps(DOC, [id(5)])).toEqual([undefined]);
+      expect((await s.loadDoc(DOC))?.doc.seq).toBe(4);
+    });
+
     it('[STORE-8] appending an op that is already stored is a no-op', async () => {
       const s = await makeStore();
       await s.commit(docBatch(1));
