@@ -626,8 +626,10 @@ export class Replica {
    * concurrently. If a commit fails, every op of that run is rejected with Storage and memory is
    * rolled back to before the run. Never throws.
    */
-  receiveBatch(list: readonly Uint8Array[]): Promise<ApplyResult[]> {
+  receiveBatch(list: readonly (Uint8Array | OpenedOp)[]): Promise<ApplyResult[]> {
     const opened = list.map((b): { op: OpenedOp } | { error: EngineError } => {
+      // An OpenedOp from openOp() (a host that already parsed it for its own checks) is not parsed twice.
+      if (!(b instanceof Uint8Array)) return { op: b };
       try {
         return { op: openOp(b) };
       } catch (e) {

@@ -365,7 +365,7 @@ export class Relay {
   }
 
   /** Applies ops through the verify-only replica: signatures verified concurrently, one store commit per run of ops of a calendar (DAG-7). */
-  apply(ops: readonly Uint8Array[]): Promise<ApplyResult[]> {
+  apply(ops: readonly (Uint8Array | OpenedOp)[]): Promise<ApplyResult[]> {
     return this.replica.receiveBatch(ops);
   }
 
@@ -865,7 +865,7 @@ class Conn {
       toApply.push({ op, bytes, invite: pre.invite });
     }
     if (toApply.length === 0) return;
-    const results = await this.relay.apply(toApply.map((x) => x.bytes));
+    const results = await this.relay.apply(toApply.map((x) => x.op));
     const pendingDocs = new Set<DocId>();
     results.forEach((r, i) => {
       const { op, invite } = toApply[i]!;
