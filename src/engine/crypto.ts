@@ -82,7 +82,8 @@ export function createWebCrypto(subtle: SubtleLike, cacheSize = 4096): CryptoPro
 export async function createBestCrypto(subtle: SubtleLike | undefined): Promise<CryptoProvider> {
   if (subtle !== undefined) {
     try {
-      const sk = ed.utils.randomSecretKey();
+      // Any fixed key will do for a capability probe (and the engine draws no randomness itself).
+      const sk = new Uint8Array(32).fill(7);
       const pk = ed.getPublicKey(sk);
       const msg = new Uint8Array([1, 2, 3]);
       const web = createWebCrypto(subtle);

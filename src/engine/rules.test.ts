@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { concatBytes, fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField, eventFromRecord } from './calendar.ts';
 import { decodeMembership, encodePatch } from './codec.ts';
+import { createBestCrypto, type SubtleLike } from './crypto.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { deviceFingerprint } from './invite.ts';
@@ -149,6 +150,34 @@ describe('encoding and keys', () => {
     await rb.removeMember(doc, pub(d));
     await sync(rb, ra, doc);
     expect(ra.members(doc).has(toHex(pub(d)) as DeviceId)).toBe(false);
+  });
+});
+
+describe('crypto providers', () => {
+  it('[SIG-1] WebCrypto is chosen where it has Ed25519, @noble otherwise; both judge signatures alike', async () => {
+    const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
+    const web = await createBestCrypto(subtle);
+    const noble = await createBestCrypto(undefined);
+    const broken = await createBestCrypto({
+      importKey: () => Promise.reject(new Error('no Ed25519')),
+      verify: () => Promise.reject(new Error('no Ed25519')),
+      sign: () => Promise.reject(new Error('no Ed25519')),
+    });
+    expect(web.name).toBe('WebCrypto Ed25519');
+    expect(noble.name).toBe('@noble/ed25519');
+    expect(broken.name).toBe('@noble/ed25519');
+    const d = testDevice('crypto');
+    const signer = deviceKeys(d).signer;
+    const msg = utf8('message');
+    const sig = await signer.sign(msg);
+    for (const c of [web, noble]) {
+      expect(await c.verify(signer.publicKey, sig, msg)).toBe(true);
+      expect(await c.verify(signer.publicKey, sig, utf8('other'))).toBe(false);
+      const bad = sig.slice();
+      bad[10]! ^= 1;
+      expect(await c.verify(signer.publicKey, bad, msg)).toBe(false);
+      expect(await c.verify(new Uint8Array(32), sig, msg)).toBe(false);
+    }
   });
 });
 
