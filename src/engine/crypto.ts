@@ -112,5 +112,3 @@ export function createWebCryptoSigner(
     sign: async (m) => new Uint8Array(await subtle.sign({ name: 'Ed25519' }, privateKey, m)),
   };
 }
-
-export const randomSecretKey = (random: (n: number) => Uint8Array): Uint8Array => random(32);

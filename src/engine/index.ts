@@ -76,9 +76,3 @@ export type {
   WriteRecord,
 } from './store.ts';
 export { OpKind } from './store.ts';
-
-import { toHex } from './bytes.ts';
-import type { EntityId } from './ids.ts';
-
-/** A random entity (event) id from the host's randomness. */
-export const newEntityId = (random: (n: number) => Uint8Array): EntityId => toHex(random(16)) as EntityId;

@@ -616,10 +616,6 @@ export class Replica {
     }));
   }
 
-  receiveMany(list: readonly Uint8Array[]): Promise<ApplyResult[]> {
-    return Promise.all(list.map((b) => this.receive(b)));
-  }
-
   /**
    * DAG-7: applies many remote ops with one store commit per run of ops of one calendar (up to
    * 512), instead of one per op. Same results as receive() one by one; signatures are checked

@@ -70,11 +70,9 @@ export async function openReplica(
 
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import * as ed from '@noble/ed25519';
-import { fromHex } from './bytes.ts';
 import { encodeEnvelope, encodeHeader, type Header, WIRE_FORMAT } from './codec.ts';
 import { bodyDigest, opDigest } from './hash.ts';
 import { bodyAad } from './op.ts';
-import type { OpRecord } from './store.ts';
 
 export interface CraftInput {
   secret: Uint8Array;
@@ -133,5 +131,3 @@ export function craftOp(c: CraftInput): Uint8Array {
   const msg = c.noDomain ? header : opDigest(header);
   return encodeEnvelope({ header, sig: ed.sign(msg, c.signWith ?? c.secret), body });
 }
-
-export const idBytes = (r: Pick<OpRecord, 'id'> | { id: string }): Uint8Array => fromHex(r.id);
