@@ -2,7 +2,7 @@
 // WebSockets: each bad join or post-removal write gets its typed error from the relay and from a
 // replica that receives the op another way (docs/PROTOCOL.md INV-*, RELAY-9, RELAY-10, KEY-3).
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeMembership, MembershipKind } from '../engine/codec.ts';
 import {
   type DocId,
@@ -18,54 +18,32 @@ import {
 import { inviteMessage, inviteProof, signInvite } from '../engine/invite.ts';
 import { createOp, type OpenedOp } from '../engine/op.ts';
 import { OpKind } from '../engine/store.ts';
-import type { SyncClient, SyncEvent } from '../sync/client.ts';
+import type { SyncEvent } from '../sync/client.ts';
 import { inviteFetchMessage, type SyncMessage } from '../sync/messages.ts';
 import {
-  makeClient,
   makeDevice,
   type RawSession,
   random,
   randomEntity,
-  rawSession,
   sharedCalendar,
-  startTestRelay,
   type TestDevice,
   type TestRelay,
   waitFor,
 } from './relay.testkit.ts';
+import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const harness = useRelayHarness();
 
 const HOUR_US = 3600 * 1_000_000;
 
-async function relay(): Promise<TestRelay> {
-  const r = await startTestRelay();
-  cleanup.push(() => r.stop());
-  return r;
-}
+const relay = harness.relay;
 
-function client(dev: TestDevice, r: TestRelay): SyncClient {
-  const c = makeClient(dev, r.url);
-  cleanup.push(() => c.stop());
-  return c;
-}
+const client = harness.client;
 
 async function session(dev: TestDevice, r: TestRelay): Promise<RawSession> {
-  const s = await rawSession(dev, r.url);
-  cleanup.push(() => s.close());
+  const s = await harness.session(dev, r);
   await s.waitFor((m) => m.type === 'welcome', 'welcome');
   return s;
-}
-
-async function writeTitle(dev: TestDevice, doc: DocId, entity: string, title: string): Promise<OpId> {
-  const op = await dev.replica.write(doc, entity as EntityId, [
-    { field: EventField.Title, value: encodeValue('text', title) },
-  ]);
-  dev.track(op);
-  return op.id;
 }
 
 function titles(replica: Replica, doc: DocId): string[] {

@@ -1,30 +1,19 @@
 // SYNC-7: an op whose predecessors the relay lacks waits there, the relay asks for them (Want),
 // the device answers from its log, and both are applied and acknowledged.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type EntityId, EventField, encodeValue } from '../engine/index.ts';
-import {
-  makeClient,
-  makeDevice,
-  randomEntity,
-  sharedCalendar,
-  startTestRelay,
-  waitFor,
-} from './relay.testkit.ts';
+import { makeDevice, randomEntity, sharedCalendar, waitFor } from './relay.testkit.ts';
+import { useRelayHarness } from './relay-harness.testkit.ts';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const harness = useRelayHarness();
 
 describe('missing predecessors', () => {
   it('[SYNC-7] the relay fetches the predecessors of a pushed op it cannot apply yet', async () => {
-    const r = await startTestRelay();
-    cleanup.push(() => r.stop());
+    const r = await harness.relay();
     const a = await makeDevice('gap-a');
     const doc = await sharedCalendar(a, []);
-    const c = makeClient(a, r.url);
-    cleanup.push(() => c.stop());
+    const c = harness.client(a, r);
     c.start();
     await waitFor(() => c.status.state === 'synced', 10_000, 'first sync');
     c.stop();

@@ -1,7 +1,7 @@
 // The relay in process with real engine replicas and real WebSockets on loopback: convergence,
 // catch-up, and every kind of bad input getting its typed error while others keep syncing.
 
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { encodeEnvelope } from '../engine/codec.ts';
 import {
   type DocId,
@@ -10,50 +10,25 @@ import {
   encodeValue,
   eventFromRecord,
   fromHex,
-  type OpId,
   openOp,
 } from '../engine/index.ts';
 import { createOp } from '../engine/op.ts';
 import { OpKind } from '../engine/store.ts';
-import type { SyncClient } from '../sync/client.ts';
 import {
-  makeClient,
   makeDevice,
-  type RawSession,
   random,
   randomEntity,
-  rawSession,
   sharedCalendar,
-  startTestRelay,
   type TestDevice,
-  type TestRelay,
   waitFor,
 } from './relay.testkit.ts';
+import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 
-const cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const f of cleanup.splice(0).reverse()) await f();
-});
+const harness = useRelayHarness();
 
-async function relay(over = {}): Promise<TestRelay> {
-  const r = await startTestRelay(over);
-  cleanup.push(() => r.stop());
-  return r;
-}
+const relay = harness.relay;
 
-function client(dev: TestDevice, r: TestRelay): SyncClient {
-  const c = makeClient(dev, r.url);
-  cleanup.push(() => c.stop());
-  return c;
-}
-
-async function writeTitle(dev: TestDevice, doc: DocId, entity: string, title: string): Promise<OpId> {
-  const op = await dev.replica.write(doc, entity as EntityId, [
-    { field: EventField.Title, value: encodeValue('text', title) },
-  ]);
-  dev.track(op);
-  return op.id;
-}
+const client = harness.client;
 
 function titles(dev: TestDevice, doc: DocId): Record<string, string> {
   const out: Record<string, string> = {};
@@ -64,11 +39,7 @@ function titles(dev: TestDevice, doc: DocId): Record<string, string> {
   return out;
 }
 
-async function session(dev: TestDevice, r: TestRelay, opts: { forge?: boolean } = {}): Promise<RawSession> {
-  const s = await rawSession(dev, r.url, opts);
-  cleanup.push(() => s.close());
-  return s;
-}
+const session = harness.session;
 
 describe('relay in process', () => {
   it('[SYNC-3][SYNC-5] two clients edit offline, reconnect and converge; a third catches up later', async () => {
