@@ -14,6 +14,7 @@ import { type ApplyResult, Replica } from './replica.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { OpKind } from './store.ts';
 import {
+  type CraftInput,
   craftOp,
   deviceKeys,
   manualClock,
@@ -65,6 +66,21 @@ function expectRejected(res: ApplyResult, code: string) {
   expect(res.error?.code).toBe(code);
 }
 
+/** An encrypted Patch by member b, after `last`, with the calendar's key: the base of most forgeries below. */
+function memberOp(w: World, last: { id: string; wallTime: number }, over: Partial<CraftInput>): Uint8Array {
+  return craftOp({
+    secret: w.b.secret,
+    doc: fromHex(w.doc),
+    ctr: 1,
+    kind: OpKind.Patch,
+    wallTime: last.wallTime + 1,
+    parents: [fromHex(last.id)],
+    body: encodePatch({ entity: fromHex(E1), writes: [] }),
+    key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+    ...over,
+  });
+}
+
 async function lastOf(r: Replica, doc: DocId) {
   const ops = await r.listOps(doc, 0, 1000);
   return ops[ops.length - 1]!;
@@ -114,16 +130,8 @@ describe('adversarial input', () => {
   it('[SIG-1] an op signed by another key than its author field is rejected', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
-    const bytes = craftOp({
-      secret: w.b.secret,
+    const bytes = memberOp(w, last, {
       signWith: w.a.secret,
-      doc: fromHex(w.doc),
-      ctr: 1,
-      kind: OpKind.Patch,
-      wallTime: last.wallTime + 1,
-      parents: [fromHex(last.id)],
-      body: encodePatch({ entity: fromHex(E1), writes: [] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
     });
     expectRejected(await w.ra.receive(bytes), 'BadSignature');
   });
@@ -131,16 +139,8 @@ describe('adversarial input', () => {
   it('[SIG-2] a signature over the header without the domain tag does not verify', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
-    const bytes = craftOp({
-      secret: w.b.secret,
+    const bytes = memberOp(w, last, {
       noDomain: true,
-      doc: fromHex(w.doc),
-      ctr: 1,
-      kind: OpKind.Patch,
-      wallTime: last.wallTime + 1,
-      parents: [fromHex(last.id)],
-      body: encodePatch({ entity: fromHex(E1), writes: [] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
     });
     expectRejected(await w.ra.receive(bytes), 'BadSignature');
   });
@@ -187,15 +187,9 @@ describe('adversarial input', () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
     const ghost = new Uint8Array(32).fill(0xee);
-    const bytes = craftOp({
-      secret: w.b.secret,
-      doc: fromHex(w.doc),
-      ctr: 1,
-      kind: OpKind.Patch,
-      wallTime: last.wallTime + 1,
+    const bytes = memberOp(w, last, {
       parents: [fromHex(last.id), ghost],
       body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8('later') }] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
     });
     const res = await w.ra.receive(bytes);
     expect(res.status).toBe('pending');
@@ -211,17 +205,7 @@ describe('adversarial input', () => {
     // the observable consequence: an op naming itself-like ids stays pending and blocks nothing.
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
-    const make = (parent: Uint8Array) =>
-      craftOp({
-        secret: w.b.secret,
-        doc: fromHex(w.doc),
-        ctr: 1,
-        kind: OpKind.Patch,
-        wallTime: last.wallTime + 1,
-        parents: [parent],
-        body: encodePatch({ entity: fromHex(E1), writes: [] }),
-        key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
-      });
+    const make = (parent: Uint8Array) => memberOp(w, last, { parents: [parent] });
     const x = make(new Uint8Array(32).fill(1));
     const y = make(fromHex(openOp(x).id));
     const x2 = make(fromHex(openOp(y).id)); // names y, which names x: but x2 is not x
@@ -257,15 +241,8 @@ describe('adversarial input', () => {
   it('[CLK-2] an op not later than one of its parents is rejected', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
-    const bytes = craftOp({
-      secret: w.b.secret,
-      doc: fromHex(w.doc),
-      ctr: 1,
-      kind: OpKind.Patch,
+    const bytes = memberOp(w, last, {
       wallTime: last.wallTime,
-      parents: [fromHex(last.id)],
-      body: encodePatch({ entity: fromHex(E1), writes: [] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
     });
     expectRejected(await w.ra.receive(bytes), 'ClockRule');
   });
@@ -415,15 +392,9 @@ describe('adversarial input', () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
     const fork = (title: string) =>
-      craftOp({
-        secret: w.b.secret,
-        doc: fromHex(w.doc),
-        ctr: 1,
-        kind: OpKind.Patch,
+      memberOp(w, last, {
         wallTime: last.wallTime + 5,
-        parents: [fromHex(last.id)],
         body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8(title) }] }),
-        key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
       });
     const x = fork('X');
     const y = fork('Y');
@@ -573,15 +544,9 @@ describe('batched apply', () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
     const fork = (title: string) =>
-      craftOp({
-        secret: w.b.secret,
-        doc: fromHex(w.doc),
-        ctr: 1,
-        kind: OpKind.Patch,
+      memberOp(w, last, {
         wallTime: last.wallTime + 5,
-        parents: [fromHex(last.id)],
         body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8(title) }] }),
-        key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
       });
     const res = await w.ra.receiveBatch([fork('X'), fork('Y')]);
     expect(res.map((r) => r.status)).toEqual(['applied', 'applied']);
