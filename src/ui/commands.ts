@@ -133,7 +133,8 @@ export function createCommands(d: CommandDeps) {
    * Moves or resizes an event in time (drag or keyboard). The new times show at once; a failed
    * write takes them back. `keepFocus`: the event had keyboard focus and keeps it.
    */
-  async function changeTimes(ev: EventView, next: Times, what: string, keepFocus: boolean): Promise<void> {
+  async function changeTimes(ev: EventView, times: Times, what: string, keepFocus: boolean): Promise<void> {
+    const next: Times = { start: times.start, end: times.end };
     if (next.start === ev.start && next.end === ev.end) return;
     const key = eventKeyOf(ev.calendarId, ev.id);
     if (keepFocus) d.focus(key);
