@@ -54,6 +54,7 @@ import {
   addDays,
   deviceZone,
   formatDateLong,
+  formatDateRange,
   formatMonthYear,
   isValidZone,
   MS_PER_MINUTE,
@@ -97,15 +98,6 @@ const SHORTCUT_ACTIONS: Record<string, View | 'new' | 'today' | 'next' | 'prev' 
 const TOAST_MS = 10_000;
 
 function periodTitle(view: View, days: string[], date: string): string {
-  const first = days[0]!;
-  const last = days.at(-1)!;
-  const f = new Intl.DateTimeFormat(undefined, {
-    timeZone: 'UTC',
-    month: 'short',
-    day: 'numeric',
-    year: 'numeric',
-  });
-  const noon = (d: string) => Date.parse(`${d}T12:00:00Z`);
   switch (view) {
     case 'month':
       return formatMonthYear(date);
@@ -113,7 +105,7 @@ function periodTitle(view: View, days: string[], date: string): string {
       return formatDateLong(date);
     case 'week':
     case 'agenda':
-      return f.formatRange(noon(first), noon(last));
+      return formatDateRange(days[0]!, days.at(-1)!);
   }
 }
 
@@ -187,6 +179,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<EventView[] | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
+  const mainRef = useRef<HTMLElement>(null);
   const [update, setUpdate] = useState(false);
 
   useEffect(() => pwa?.onUpdate(() => setUpdate(true)), [pwa]);
@@ -482,6 +475,19 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
 
   return (
     <div className={`app${menu ? ' menu-open' : ''}`}>
+      {/* First tab stop ([UI-12]): straight to the calendar, past the header and sidebar. The hash
+          is the route here, so the link focuses <main> itself instead of navigating. */}
+      {/* biome-ignore lint/a11y/useValidAnchor: a skip link is a link by convention; the hash is the route */}
+      <a
+        href="#main"
+        className="skip-link"
+        onClick={(e) => {
+          e.preventDefault();
+          mainRef.current?.focus();
+        }}
+      >
+        Skip to calendar
+      </a>
       <Header
         view={page ? null : route.view}
         devicesOpen={page?.kind === 'devices'}
@@ -520,7 +526,13 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         />
         <ZonePicker zone={zone} device={device} onChange={setZone} />
       </aside>
-      <main className={page ? `main page-${page.kind}` : `main view-${route.view}`} aria-label={period}>
+      <main
+        id="main"
+        ref={mainRef}
+        tabIndex={-1}
+        className={page ? `main page-${page.kind}` : `main view-${route.view}`}
+        aria-label={period}
+      >
         {main}
       </main>
       <ErrorAlerts errors={errors} onDismiss={dismissError} />

@@ -2,7 +2,7 @@
 // drag an event to move it, drag its bottom edge to resize (pointer events; keyboard via EventChip keys).
 import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Temporal } from 'temporal-polyfill';
-import { titleOf, type UiEvent } from '../model.ts';
+import type { UiEvent } from '../model.ts';
 import { type ColumnBlock, dayColumn, goesInAllDayRow, laneRow, type Timed } from '../time/layout.ts';
 import {
   type DateStr,
@@ -14,7 +14,6 @@ import {
   msToZoned,
   parseWall,
   startOfDayMs,
-  timeLabel,
 } from '../time/zoned.ts';
 import { EventChip, eventKey } from './EventChip.tsx';
 
@@ -146,8 +145,11 @@ export function TimeGrid(props: GridProps) {
     if (d.kind === 'move') {
       const dDays = col - d.col;
       const dMin = snap(min - d.min);
+      // Days and minutes are added one after the other: Temporal refuses one Duration that mixes
+      // signs (another day *and* an earlier time), which made such drags snap back.
       const start = parseWall(msToWall(t.startMs, zone))
-        .add({ days: dDays, minutes: dMin })
+        .add({ days: dDays })
+        .add({ minutes: dMin })
         .toZonedDateTime(zone, { disambiguation: 'compatible' }).epochMilliseconds;
       const top = Math.max(0, Math.min(1440 - SNAP, d.block.top + dMin));
       const bottom = Math.min(1440, top + (d.block.bottom - d.block.top));
@@ -254,11 +256,10 @@ export function TimeGrid(props: GridProps) {
               filled
               className={`bar${s.continuesBefore ? ' cont-before' : ''}${s.continuesAfter ? ' cont-after' : ''}`}
               style={{ gridColumn: `${s.startCol + 1} / ${s.endCol + 2}`, gridRow: s.lane + 1 }}
+              show={{}}
               onOpen={props.onOpen}
               onKey={props.onKey}
-            >
-              <span className="ev-title">{titleOf(s.item.ev)}</span>
-            </EventChip>
+            />
           ))}
         </div>
       </div>
@@ -288,7 +289,6 @@ export function TimeGrid(props: GridProps) {
             {columns.map((blocks, ci) => (
               <div key={days[ci]} className="tg-col" data-date={days[ci]}>
                 {blocks.map((b) => {
-                  const l = timeLabel(b.item.ev, b.times, zone);
                   const dragging =
                     preview && drag.current && 'block' in drag.current && drag.current.block === b;
                   return (
@@ -305,6 +305,7 @@ export function TimeGrid(props: GridProps) {
                         left: `${(b.col / b.cols) * 100}%`,
                         width: `calc(${100 / b.cols}% - 4px)`,
                       }}
+                      show={{ time: true, location: true }}
                       onOpen={open}
                       onKey={props.onKey}
                       onPointerDown={(e) => {
@@ -312,12 +313,6 @@ export function TimeGrid(props: GridProps) {
                         startDrag(e, onHandle ? 'resize' : 'move', b);
                       }}
                     >
-                      <span className="ev-title">{titleOf(b.item.ev)}</span>
-                      <span className="ev-time">
-                        {l.display}
-                        {l.original && <span className="ev-orig"> ({l.original})</span>}
-                      </span>
-                      {b.item.ev.location && <span className="ev-loc">{b.item.ev.location}</span>}
                       {!b.continuesAfter && <span className="resize-handle" aria-hidden="true" />}
                     </EventChip>
                   );
