@@ -26,21 +26,26 @@ import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
-import { CalendarList, MiniMonth, ZonePicker } from './components/Sidebar.tsx';
+import { SettingsDialog } from './components/SettingsDialog.tsx';
+import { CalendarList, MiniMonth } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
+import { onlyCopyCalendars, StorageNotice } from './components/StorageNotice.tsx';
 import { TimeGrid } from './components/TimeGrid.tsx';
 import { DEVICES_HASH } from './devices.ts';
 import {
   useCalendars,
   useHostErrors,
+  usePersistentStorage,
   useRangeEvents,
   useRoute,
-  useStoredPref,
+  useSettings,
+  useSharedCalendars,
   useSyncStatus,
 } from './hooks.ts';
 import { titleOf, toTimed, type UiEvent } from './model.ts';
 import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
 import type { PwaHandle } from './pwa.ts';
+import { pickDefaultCalendar } from './settings.ts';
 import {
   fetchRange,
   localeWeekStart,
@@ -56,17 +61,18 @@ import {
   formatDateLong,
   formatDateRange,
   formatMonthYear,
-  isValidZone,
+  localeHourCycle,
   MS_PER_MINUTE,
   msToWall,
   msToZoned,
+  setDisplayFormat,
   shiftEvent,
   todayIn,
+  uiLocale,
   wallToMs,
 } from './time/zoned.ts';
+import { canonicalZone } from './time/zones.ts';
 import { type UndoEntry, UndoStack } from './undo.ts';
-
-const ZONE_PREF = 'ledgerday.displayZone';
 
 // Pages most visits never open: separate chunks (precached for offline like the rest), so the
 // shell that paints the calendar stays small.
@@ -79,6 +85,14 @@ const pageFallback = (
     Loading…
   </p>
 );
+
+/** The UI's one locale: English, with the browser's region conventions ([UI-15]). */
+const UI_LOCALE = uiLocale();
+
+/** A phone-sized window opens on the day view; wider ones on the week. */
+function defaultView(): View {
+  return typeof matchMedia === 'function' && matchMedia('(max-width: 640px)').matches ? 'day' : 'week';
+}
 
 /** Single-key shortcuts (no modifiers); the help dialog lists the same keys. */
 const SHORTCUT_ACTIONS: Record<string, View | 'new' | 'today' | 'next' | 'prev' | 'search' | 'help'> = {
@@ -115,16 +129,26 @@ function isTyping(t: EventTarget | null): boolean {
 }
 
 export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle | undefined }) {
-  const device = useMemo(() => deviceZone(), []);
-  const [zone, setZone] = useStoredPref(ZONE_PREF, device, isValidZone);
-  const weekStart = useMemo(() => localeWeekStart(), []);
+  const device = useMemo(() => canonicalZone(deviceZone()), []);
+  const [settings, changeSettings] = useSettings(() => ({
+    weekStart: localeWeekStart(),
+    timeFormat: localeHourCycle() === 'h23' ? '24' : '12',
+    defaultCalendar: '',
+    eventMinutes: 60,
+    displayZone: device,
+  }));
+  const zone = settings.displayZone;
+  const weekStart = settings.weekStart;
+  // Every date and time below is written in one format ([UI-15]); set before children render.
+  setDisplayFormat({ locale: UI_LOCALE, hourCycle: settings.timeFormat === '24' ? 'h23' : 'h12' });
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 30_000);
     return () => clearInterval(t);
   }, []);
   const today = useMemo(() => msToZoned(now, zone).toPlainDate().toString(), [now, zone]);
-  const [route, go, page, openPage] = useRoute(() => ({ view: 'week', date: todayIn(zone) }));
+  // Narrow screens open on one day: seven columns do not fit a phone ([UI-17]).
+  const [route, go, page, openPage] = useRoute(() => ({ view: defaultView(), date: todayIn(zone) }));
   const storedCalendars = useCalendars(client);
   const [hiddenPending, setHiddenPending] = useState<ReadonlyMap<string, boolean>>(new Map());
   const calendars = useMemo(
@@ -151,6 +175,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const events = useMemo(() => applyOverrides(stored, overrides), [stored, overrides]);
   const timed = useMemo(() => toTimed(events, calendars, zone), [events, calendars, zone]);
   const sync = useSyncStatus(client);
+  const shared = useSharedCalendars(client, calendars);
+  const persistence = usePersistentStorage();
+  const [settingsOpen, setSettingsOpen] = useState(false);
   const [errors, dismissError, pushError] = useHostErrors(client);
 
   const [dialog, setDialog] = useState<DialogTarget | null>(null);
@@ -276,7 +303,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
       }),
   });
 
-  const defaultCalendar = () => calendars.find((c) => !c.hidden)?.id ?? calendars[0]?.id ?? '';
+  const defaultCalendar = () => pickDefaultCalendar(calendars, settings.defaultCalendar, shared);
 
   const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
     let s = slot;
@@ -287,7 +314,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           ? msToZoned(now, zone).round({ smallestUnit: 'hour', roundingMode: 'ceil' })
           : null;
       const start = base ? msToWall(base.epochMilliseconds, zone) : `${route.date}T09:00`;
-      const end = msToWall(wallToMs(start, zone) + 60 * MS_PER_MINUTE, zone);
+      const end = msToWall(wallToMs(start, zone) + settings.eventMinutes * MS_PER_MINUTE, zone);
       s = { start, end, allDay: false };
     }
     const fields: EventFields = {
@@ -365,7 +392,12 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   // Global shortcuts. Ignored while typing and while a dialog is open (the dialog owns the keyboard).
   const keyHandler = useRef<(e: KeyboardEvent) => void>(() => {});
   keyHandler.current = (e: KeyboardEvent) => {
-    if (e.defaultPrevented || dialog || help) return;
+    if (e.defaultPrevented || dialog || help || settingsOpen) return;
+    if (e.key === 'Escape' && menu) {
+      setMenu(false);
+      document.querySelector<HTMLElement>('.menu-btn')?.focus();
+      return;
+    }
     if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'z' && !e.shiftKey) {
       if (isTyping(e.target)) return; // text fields keep their own undo
       e.preventDefault();
@@ -390,6 +422,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     return () => window.removeEventListener('keydown', h);
   }, []);
 
+  const onlyCopy = onlyCopyCalendars(calendars, shared, sync?.lastSyncedAt ?? null);
   const visibleSet = useMemo(() => new Set(route.view === 'month' ? [] : days), [route.view, days]);
   const common = { events: timed, zone, today, onOpen: openEvent, onKey: onEventKey };
 
@@ -469,6 +502,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         onCreate={openNew}
         onChangeTime={(c) => void commands.dragTo(c.ui.ev, c.startMs, c.endMs)}
         onGoToDay={goToDay}
+        defaultMinutes={settings.eventMinutes}
       />
     );
   }
@@ -500,11 +534,27 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         onStep={stepBy}
         onView={setView}
         onHelp={() => setHelp(true)}
+        onSettings={() => setSettingsOpen(true)}
         onMenu={() => setMenu((m) => !m)}
+        menuOpen={menu}
         status={<SyncStatusView status={sync} now={now} />}
       />
-      <aside className="sidebar" aria-label="Sidebar">
-        <button type="button" className="new-event primary" aria-keyshortcuts="n" onClick={() => openNew()}>
+      {/* On narrow screens the sidebar is a drawer: a tap outside or Escape closes it ([UI-17]). */}
+      {menu && (
+        // biome-ignore lint/a11y/useKeyWithClickEvents: Escape closes the menu (window keydown); this is the tap target
+        // biome-ignore lint/a11y/noStaticElementInteractions: a backdrop, not a control
+        <div className="menu-backdrop" onClick={() => setMenu(false)} />
+      )}
+      <aside id="sidebar" className="sidebar" aria-label="Sidebar">
+        <button
+          type="button"
+          className="new-event primary"
+          aria-keyshortcuts="n"
+          onClick={() => {
+            setMenu(false);
+            openNew();
+          }}
+        >
           <span aria-hidden="true">+ </span>New event
         </button>
         <MiniMonth
@@ -512,7 +562,10 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           today={today}
           weekStart={weekStart}
           visible={visibleSet}
-          onPick={(d) => nav({ view: route.view, date: d })}
+          onPick={(d) => {
+            setMenu(false);
+            nav({ view: route.view, date: d });
+          }}
         />
         <CalendarList
           calendars={calendars}
@@ -524,7 +577,23 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
             await run(client.createCalendar(name, color));
           }}
         />
-        <ZonePicker zone={zone} device={device} onChange={setZone} />
+        <StorageNotice
+          persistence={persistence}
+          onlyCopy={onlyCopy}
+          onAddDevice={() => openPage(DEVICES_HASH)}
+        />
+        {/* Phones: the header's Devices button lives here (hidden on wider screens). */}
+        <nav className="drawer-links" aria-label="More">
+          <button
+            type="button"
+            onClick={() => {
+              setMenu(false);
+              openPage(DEVICES_HASH);
+            }}
+          >
+            Devices
+          </button>
+        </nav>
       </aside>
       <main
         id="main"
@@ -557,6 +626,26 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         />
       )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
+      {settingsOpen && (
+        <SettingsDialog
+          settings={settings}
+          calendars={calendars}
+          shared={shared}
+          deviceZone={device}
+          storage={
+            <StorageNotice
+              persistence={persistence}
+              onlyCopy={onlyCopy}
+              onAddDevice={() => {
+                setSettingsOpen(false);
+                openPage(DEVICES_HASH);
+              }}
+            />
+          }
+          onChange={changeSettings}
+          onClose={() => setSettingsOpen(false)}
+        />
+      )}
     </div>
   );
 }

@@ -33,12 +33,18 @@ export const WEEK_STARTS: readonly { day: WeekStart; label: string }[] = [
 export function parseSettings(raw: unknown, defaults: Settings): Settings {
   const o = typeof raw === 'object' && raw !== null ? (raw as Record<string, unknown>) : {};
   const s = { ...defaults };
-  if (typeof o['weekStart'] === 'number' && Number.isInteger(o['weekStart']) && o['weekStart'] >= 1 && o['weekStart'] <= 7)
+  if (
+    typeof o['weekStart'] === 'number' &&
+    Number.isInteger(o['weekStart']) &&
+    o['weekStart'] >= 1 &&
+    o['weekStart'] <= 7
+  )
     s.weekStart = o['weekStart'] as WeekStart;
   if (o['timeFormat'] === '12' || o['timeFormat'] === '24') s.timeFormat = o['timeFormat'];
   if (typeof o['defaultCalendar'] === 'string' && /^([0-9a-f]{32})?$/.test(o['defaultCalendar']))
     s.defaultCalendar = o['defaultCalendar'];
-  if ((EVENT_LENGTHS as readonly unknown[]).includes(o['eventMinutes'])) s.eventMinutes = o['eventMinutes'] as number;
+  if ((EVENT_LENGTHS as readonly unknown[]).includes(o['eventMinutes']))
+    s.eventMinutes = o['eventMinutes'] as number;
   if (typeof o['displayZone'] === 'string' && o['displayZone'].length < 64 && isValidZone(o['displayZone']))
     s.displayZone = canonicalZone(o['displayZone']);
   return s;

@@ -59,8 +59,8 @@ export function EventChip(props: {
     </>
   );
   // Visible parts in reading order; what the view leaves out follows, visually hidden. Commas
-  // sit inside the part before them: block-level parts get a space between them in the name,
-  // so a comma of its own would read "Title , 9:00".
+  // and hidden parts sit inline inside the part before them (class "sep": zero-size text, not an
+  // absolutely positioned box, which the name computation would set apart as "Title , 9:00").
   const parts: { cls: string; node: ReactNode }[] = [{ cls: 'ev-title', node: titleOf(ev) }];
   const hidden: ReactNode[] = [];
   show.time ? parts.push({ cls: 'ev-time', node: time }) : hidden.push(time);
@@ -86,15 +86,15 @@ export function EventChip(props: {
         <span key={p.cls} className={p.cls}>
           {p.node}
           {i < last ? (
-            <span className="sr-only">, </span>
+            <span className="sep">, </span>
           ) : (
             (hidden.length > 0 || conflict) && (
-              <span className="sr-only">
+              <span className="sep">
                 {hidden.map((h, j) => (
                   // biome-ignore lint/suspicious/noArrayIndexKey: a fixed, ordered list of parts
                   <span key={j}>, {h}</span>
                 ))}
-                {conflict && ','}
+                {conflict && ', '}
               </span>
             )
           )}

@@ -77,22 +77,24 @@ export function ZoneCombobox(props: {
         }}
       />
       <p className="hint">
-        {props.device === current ? 'This device’s zone.' : `This device: ${props.device.replaceAll('_', ' ')}.`}
+        {props.device === current
+          ? 'This device’s zone.'
+          : `This device: ${props.device.replaceAll('_', ' ')}.`}
       </p>
       {open && (
-        // biome-ignore lint/a11y/useFocusableInteractive: a listbox popup of a combobox keeps focus in the input (aria-activedescendant)
-        <ul id={listId} role="listbox" aria-label={props.label} className="zone-list">
+        <div id={listId} role="listbox" aria-label={props.label} className="zone-list">
           {results.length === 0 && (
-            <li className="muted" role="presentation">
+            <div className="muted" role="presentation">
               No time zone matches.
-            </li>
+            </div>
           )}
           {results.map((o, i) => (
-            // biome-ignore lint/a11y/useKeyWithClickEvents: keyboard choice is in the combobox input
-            <li
+            // biome-ignore lint/a11y/useKeyWithClickEvents: the keyboard stays in the combobox input (aria-activedescendant)
+            <div
+              tabIndex={-1}
+              role="option"
               key={o.id}
               id={`${uid}-o-${i}`}
-              role="option"
               aria-selected={i === active}
               className={i === active ? 'is-active' : undefined}
               onMouseDown={(e) => e.preventDefault()}
@@ -103,9 +105,9 @@ export function ZoneCombobox(props: {
                 {o.id}
                 {o.id === props.device ? ' (this device)' : ''}
               </span>
-            </li>
+            </div>
           ))}
-        </ul>
+        </div>
       )}
     </div>
   );

@@ -118,7 +118,10 @@ export function searchZones(options: readonly ZoneOption[], query: string, limit
     const offsetHit =
       /^[+-]\d/.test(qOffset) &&
       (offsetText.slice(3).startsWith(qOffset) ||
-        offsetText.slice(3).replace(/^([+-])0/, '$1').startsWith(qOffset));
+        offsetText
+          .slice(3)
+          .replace(/^([+-])0/, '$1')
+          .startsWith(qOffset));
     if (hay.includes(q) || offsetHit || offsetText === q) out.push(o);
     if (out.length >= limit) break;
   }
