@@ -539,6 +539,10 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         menuOpen={menu}
         status={<SyncStatusView status={sync} now={now} />}
       />
+      {/* Narrow screens: "New event" floats over the calendar while the sidebar is a closed drawer. */}
+      <button type="button" className="fab primary" aria-label="New event" onClick={() => openNew()}>
+        <span aria-hidden="true">+</span>
+      </button>
       {/* On narrow screens the sidebar is a drawer: a tap outside or Escape closes it ([UI-17]). */}
       {menu && (
         // biome-ignore lint/a11y/useKeyWithClickEvents: Escape closes the menu (window keydown); this is the tap target
@@ -619,6 +623,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           calendars={calendars}
           displayZone={zone}
           members={dialogMembers}
+          shared={shared}
           onClose={() => setDialog(null)}
           onSave={(c, f) => void save(c, f)}
           onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}

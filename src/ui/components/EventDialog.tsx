@@ -62,6 +62,8 @@ export function EventDialog(props: {
   displayZone: string;
   /** Members of the event's calendar by device id, to name who wrote each value of a conflict. */
   members?: ReadonlyMap<string, DeviceInfo> | undefined;
+  /** Calendars with other member devices: saving there is said out loud ([UI-16]). */
+  shared?: ReadonlySet<string>;
   onSave: (calendarId: string, fields: EventFields, movedFrom?: string) => void;
   onDelete: () => void;
   onRestore: (c: FieldConflict, loser: RegisterWrite) => void;
@@ -244,6 +246,9 @@ export function EventDialog(props: {
               </option>
             ))}
           </select>
+          {props.shared?.has(form.calendarId) && (
+            <p className="hint">Shared: the other devices in this calendar will see this event.</p>
+          )}
         </div>
         {asking && <DiscardPrompt onDiscard={props.onClose} onKeep={() => setAsking(false)} />}
         {error && (
