@@ -39,7 +39,9 @@ test.describe('en-US browser', () => {
     await zone.fill('kyiv');
     await expect(dialog.getByRole('listbox').getByRole('option').first()).toContainText('Europe/Kyiv');
     await zone.fill('+5:30');
-    await expect(dialog.getByRole('listbox').getByRole('option', { name: /Kolkata/ })).toContainText('UTC+05:30');
+    await expect(dialog.getByRole('listbox').getByRole('option', { name: /Kolkata/ })).toContainText(
+      'UTC+05:30',
+    );
     await zone.fill('kolk');
     await expect(dialog.getByRole('listbox').getByRole('option')).toHaveCount(1);
     await zone.press('ArrowDown');

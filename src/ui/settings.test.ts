@@ -20,7 +20,13 @@ function memoryStorage(init: Record<string, string> = {}) {
 describe('settings', () => {
   it('[UI-15] round-trips through storage and validates every field on its own', () => {
     const st = memoryStorage();
-    const s: Settings = { ...DEFAULTS, weekStart: 1, timeFormat: '24', eventMinutes: 30, displayZone: 'Asia/Kolkata' };
+    const s: Settings = {
+      ...DEFAULTS,
+      weekStart: 1,
+      timeFormat: '24',
+      eventMinutes: 30,
+      displayZone: 'Asia/Kolkata',
+    };
     saveSettings(st, s);
     expect(loadSettings(st, DEFAULTS)).toEqual(s);
     expect(
@@ -34,9 +40,9 @@ describe('settings', () => {
     // A legacy zone name is stored as its current name.
     expect(parseSettings({ displayZone: 'Asia/Calcutta' }, DEFAULTS).displayZone).toBe('Asia/Kolkata');
     // The display zone chosen before Settings existed is kept.
-    expect(loadSettings(memoryStorage({ 'ledgerday.displayZone': 'Europe/Kiev' }), DEFAULTS).displayZone).toBe(
-      'Europe/Kyiv',
-    );
+    expect(
+      loadSettings(memoryStorage({ 'ledgerday.displayZone': 'Europe/Kiev' }), DEFAULTS).displayZone,
+    ).toBe('Europe/Kyiv');
   });
 
   it('[UI-16] new events go to the chosen calendar, else the first one no other device shares', () => {

@@ -582,7 +582,16 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         return views;
       });
       startFull();
-      return perDoc.flat().sort(byTime);
+      // A move a closed page left half done is completed by the replica's load ([RT-13]); until
+      // then its source is not shown, so the event never appears twice.
+      const moving = await MoveJournal.open(store).then(
+        ({ journal }) => new Set(journal.list().map((m) => `${m.from}/${m.event}`)),
+        () => new Set<string>(),
+      );
+      return perDoc
+        .flat()
+        .filter((v) => !moving.has(`${v.calendarId}/${v.id}`))
+        .sort(byTime);
     },
     // Until the replica (and any sync client) is up this device is not talking to a relay.
     syncStatus: async (): Promise<SyncStatus> => ({

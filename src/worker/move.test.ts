@@ -162,3 +162,16 @@ describe('last synced', () => {
     expect((await h2.syncStatus()).lastSyncedAt).toBeNull();
   });
 });
+
+describe('calendar move at cold start', () => {
+  it('[RT-13] before the replica has loaded, a half-done move shows its event once, not twice', async () => {
+    const { h, work, home } = await setup();
+    const copy = movedEventId(work as DocId, EV as EntityId);
+    await putLocal('moves', [{ from: work, event: EV, to: home, fields: fields() }]);
+    await h.createEvent(home, copy, fields());
+    h.close();
+    hosts = hosts.filter((x) => x !== h);
+    const h2 = await start(); // first answer comes from the span index, before recovery
+    expect(copies(await h2.eventsInRange(ALL)).map((e) => e.calendarId)).toEqual([home]);
+  });
+});
