@@ -64,7 +64,8 @@ export function EventDialog(props: {
   members?: ReadonlyMap<string, DeviceInfo> | undefined;
   /** Calendars with other member devices: saving there is said out loud ([UI-16]). */
   shared?: ReadonlySet<string>;
-  onSave: (calendarId: string, fields: EventFields, movedFrom?: string) => void;
+  /** A calendar other than the target's means a move (src/ui/commands.ts, RT-13). */
+  onSave: (calendarId: string, fields: EventFields) => void;
   onDelete: () => void;
   onRestore: (c: FieldConflict, loser: RegisterWrite) => void;
   onClose: () => void;
@@ -105,11 +106,7 @@ export function EventDialog(props: {
       setError({ field: r.field, message: r.message });
       return;
     }
-    props.onSave(
-      form.calendarId,
-      r.fields,
-      form.calendarId !== target.calendarId ? target.calendarId : undefined,
-    );
+    props.onSave(form.calendarId, r.fields);
   };
 
   const inputType = form.allDay ? 'date' : 'datetime-local';

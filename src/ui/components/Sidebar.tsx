@@ -1,4 +1,5 @@
-// Sidebar: mini month to jump to a date, the calendars (colour, show/hide, create), the display zone.
+// Sidebar: mini month to jump to a date, the calendars (colour, show/hide, create). The display
+// zone is in Settings.
 import { type KeyboardEvent, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { CalendarInfo } from '../../worker/api.ts';
 import { isHexColor, PALETTE, safeColor } from '../colors.ts';
@@ -10,7 +11,6 @@ import {
   formatDateMedium,
   formatMonthYear,
   formatWeekdayShort,
-  zoneList,
 } from '../time/zoned.ts';
 
 export function MiniMonth(props: {
@@ -204,23 +204,5 @@ export function CalendarList(props: {
         </form>
       )}
     </section>
-  );
-}
-
-export function ZonePicker(props: { zone: string; device: string; onChange: (z: string) => void }) {
-  const zones = useMemo(() => zoneList(props.device, props.zone), [props.device, props.zone]);
-  const id = useId();
-  return (
-    <div className="zone-picker">
-      <label htmlFor={id}>Display zone</label>
-      <select id={id} value={props.zone} onChange={(e) => props.onChange(e.target.value)}>
-        {zones.map((z) => (
-          <option key={z} value={z}>
-            {z.replaceAll('_', ' ')}
-            {z === props.device ? ' (this device)' : ''}
-          </option>
-        ))}
-      </select>
-    </div>
   );
 }
