@@ -169,14 +169,19 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     [route.view, route.date, weekStart],
   );
   const range = useMemo(() => fetchRange(days, zone), [days, zone]);
-  const { events: stored } = useRangeEvents(client, range);
+  const { events: stored, loaded } = useRangeEvents(client, range);
+  // Work the first paint does not need waits until the first range is drawn.
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    if (loaded) setPainted(true);
+  }, [loaded]);
   const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
   useEffect(() => setOverrides((o) => pruneOverrides(stored, o, Date.now())), [stored]);
   const events = useMemo(() => applyOverrides(stored, overrides), [stored, overrides]);
   const timed = useMemo(() => toTimed(events, calendars, zone), [events, calendars, zone]);
   const sync = useSyncStatus(client);
-  const shared = useSharedCalendars(client, calendars);
-  const persistence = usePersistentStorage();
+  const shared = useSharedCalendars(client, calendars, painted);
+  const persistence = usePersistentStorage(painted);
   const [settingsOpen, setSettingsOpen] = useState(false);
   const [errors, dismissError, pushError] = useHostErrors(client);
 

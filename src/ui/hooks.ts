@@ -206,14 +206,23 @@ export function useSettings(defaults: () => Settings): [Settings, (patch: Partia
   return [s, update];
 }
 
-/** Calendars that have member devices besides this one (kept fresh as members change). */
-export function useSharedCalendars(client: CalendarClient, calendars: CalendarInfo[]): ReadonlySet<string> {
+/**
+ * Calendars that have member devices besides this one (kept fresh as members change). Asked only
+ * once `enabled` (the first range has been drawn): member lists need the replica, and asking
+ * earlier would start its load before the first paint ([RT-12]).
+ */
+export function useSharedCalendars(
+  client: CalendarClient,
+  calendars: CalendarInfo[],
+  enabled: boolean,
+): ReadonlySet<string> {
   const [shared, setShared] = useState<ReadonlySet<string>>(new Set());
   const [rev, setRev] = useState(0);
   useEffect(() => client.onMembersChanged(() => setRev((r) => r + 1)), [client]);
   const ids = calendars.map((c) => c.id).join(',');
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-read when the ids or members change
   useEffect(() => {
+    if (!enabled) return;
     let live = true;
     const list = ids === '' ? [] : ids.split(',');
     Promise.all(
@@ -229,7 +238,7 @@ export function useSharedCalendars(client: CalendarClient, calendars: CalendarIn
     return () => {
       live = false;
     };
-  }, [client, ids, rev]);
+  }, [client, ids, rev, enabled]);
   return shared;
 }
 
@@ -239,9 +248,10 @@ export type Persistence = 'persisted' | 'refused' | 'unsupported' | 'unknown';
  * Asks the browser once per start to keep this site's data ([UI-16]): without it IndexedDB is
  * "best effort" and may be evicted under storage pressure. The answer is shown, not hidden.
  */
-export function usePersistentStorage(): Persistence {
+export function usePersistentStorage(enabled: boolean): Persistence {
   const [p, setP] = useState<Persistence>('unknown');
   useEffect(() => {
+    if (!enabled) return;
     let live = true;
     const sm = typeof navigator === 'undefined' ? undefined : navigator.storage;
     if (!sm?.persist || !sm.persisted) {
@@ -256,6 +266,6 @@ export function usePersistentStorage(): Persistence {
     return () => {
       live = false;
     };
-  }, []);
+  }, [enabled]);
   return p;
 }
