@@ -141,6 +141,20 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     return out;
   }
 
+  // A calendar move is two writes in two documents: their change events are held and sent as
+  // one, so this device's views never draw the event twice (or not at all) in between.
+  let holding = 0;
+  const held: Range[] = [];
+  async function asOneChange<T>(fn: () => Promise<T>): Promise<T> {
+    holding++;
+    try {
+      return await fn();
+    } finally {
+      holding--;
+      if (holding === 0 && held.length > 0) emit({ type: 'events', intervals: held.splice(0) });
+    }
+  }
+
   replica.onChange((e: ChangeEvent) => {
     if (closed) return;
     let calendars = e.membershipChanged || !knownDocs.has(e.doc);
@@ -150,7 +164,8 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       if (ent === CALENDAR_ENTITY) calendars = true;
       else intervals.push(...reindex(e.doc, replica.entity(e.doc, ent)));
     }
-    if (intervals.length > 0) emit({ type: 'events', intervals });
+    if (holding > 0) held.push(...intervals);
+    else if (intervals.length > 0) emit({ type: 'events', intervals });
     if (calendars) emit({ type: 'calendars' });
   });
 
@@ -291,7 +306,9 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         if (from === to) throw new EngineError('InvalidArgument', 'the event is already in that calendar');
         const cur = index.get(`${from}/${event}`)?.view;
         if (cur === undefined) throw new EngineError('InvalidArgument', `no event ${event} in ${from}`);
-        return moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) });
+        return asOneChange(() =>
+          moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) }),
+        );
       }),
 
     restoreConflict: (calendarId, eventId, field, opId) =>

@@ -76,6 +76,15 @@ describe('calendar move', () => {
     expect(await h.getEvent(work, EV)).toBeUndefined();
   });
 
+  it('[RT-13] a move reaches the views as one change: the event is never drawn twice or not at all', async () => {
+    const { h, work, home } = await setup();
+    await h.search('x'); // the replica is up
+    const seen: HostEvent[] = [];
+    h.onEvent((e) => seen.push(e));
+    await h.moveEvent(work, EV, home);
+    expect(seen.filter((e) => e.type === 'events')).toHaveLength(1);
+  });
+
   it('[RT-13] a move interrupted after the copy was written is completed at the next start: exactly one copy', async () => {
     const { h, work, home } = await setup();
     const copy = movedEventId(work as DocId, EV as EntityId);
