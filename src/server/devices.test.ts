@@ -194,7 +194,8 @@ describe('invites through the relay', () => {
       await waitFor(() => errorsOf(s, before).length > 0, 10_000, 'error');
       codes.push(errorsOf(s, before)[0]!.code);
     }
-    expect(codes).toEqual(['NotMember', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid']);
+    // Without a proof a stranger hears what any unknown calendar gets (RELAY-18).
+    expect(codes).toEqual(['UnknownDoc', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid']);
     expect(s.got.some((x) => x.type === 'ops')).toBe(false);
     // The genuine proof on this connection is served.
     s.send({
@@ -346,7 +347,7 @@ describe('invites through the relay', () => {
     expect(r.replica.members(doc).has(m.id)).toBe(false);
   });
 
-  it('[MEM-2] a non-member’s signed op is NotMember at the relay and on replicas', async () => {
+  it('[MEM-2][RELAY-18] a non-member’s signed op is refused by the relay (as if the calendar were unknown) and NotMember on replicas', async () => {
     const r = await relay();
     const { a, doc } = await invitedCalendar(r);
     const m = await makeDevice('mallory');
@@ -362,7 +363,7 @@ describe('invites through the relay', () => {
       key: { id: random(8), key: random(32) },
     });
     const sm = await session(m, r);
-    expect(await pushAndWaitError(sm, forged)).toBe('NotMember');
+    expect(await pushAndWaitError(sm, forged)).toBe('UnknownDoc');
     const witness = await makeDevice('witness');
     await copyLog(a.replica, witness.replica, doc);
     expect((await witness.replica.receive(forged.bytes)).error?.code).toBe('NotMember');

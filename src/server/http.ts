@@ -45,7 +45,6 @@ export interface HttpServerOptions {
   log: Logger;
   /** Largest WebSocket message ws accepts at all; the relay answers frames above its own limit with TooLarge. */
   wsMaxPayload: number;
-  health: () => Record<string, unknown>;
 }
 
 export interface RelayHttpServer {
@@ -105,7 +104,9 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
     }
     const path = url.pathname;
     if (path === '/health') {
-      const body = JSON.stringify({ status: relay.closing ? 'stopping' : 'ok', ...opts.health() });
+      // RELAY-18: unauthenticated, so it tells nothing but whether the relay is up (counters
+      // are for the operator's logs, not for anyone who can reach the port).
+      const body = JSON.stringify({ status: relay.closing ? 'stopping' : 'ok' });
       res.writeHead(relay.closing ? 503 : 200, {
         'content-type': 'application/json',
         'cache-control': 'no-store',

@@ -27,7 +27,7 @@ import { hostOf, SyncClient, type SyncClock, type SyncSocket } from '../sync/cli
 import { createMemorySyncPersistence, type MemorySyncPersistence } from '../sync/memory-persistence.ts';
 import { authMessage, decodeMessage, encodeMessage, type SyncMessage } from '../sync/messages.ts';
 import { DEFAULTS, type RelayConfig } from './config.ts';
-import { silentLogger } from './log.ts';
+import { type Logger, silentLogger } from './log.ts';
 import { type RunningRelay, startRelay } from './start.ts';
 
 export const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -116,8 +116,11 @@ export interface TestRelay extends RunningRelay {
   stop(): Promise<void>;
 }
 
-export async function startTestRelay(over: Partial<RelayConfig> = {}): Promise<TestRelay> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ledgerday-relay-'));
+export async function startTestRelay(
+  over: Partial<RelayConfig> = {},
+  log: Logger = silentLogger,
+): Promise<TestRelay> {
+  const dataDir = over.dataDir ?? mkdtempSync(join(tmpdir(), 'ledgerday-relay-'));
   const state = { clockOffsetUs: 0 };
   const cfg: RelayConfig = {
     ...DEFAULTS,
@@ -130,7 +133,7 @@ export async function startTestRelay(over: Partial<RelayConfig> = {}): Promise<T
     ...over,
   };
   const r = await startRelay(cfg, {
-    log: silentLogger,
+    log,
     nowUs: () => Date.now() * 1000 + state.clockOffsetUs,
   });
   const t = Object.assign(r, {
