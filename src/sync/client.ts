@@ -170,6 +170,7 @@ export class SyncClient {
   private readonly seeded = new Set<DocId>();
   /** Calendars this device holds or follows that the relay answers UnknownDoc: never "synced" (SYNC-11). */
   private readonly unserved = new Set<DocId>();
+  private readonly unservedTries = new Map<DocId, number>();
   private pushing = false;
   private work: Promise<void> = Promise.resolve();
   private unsubscribeReplica: (() => void) | undefined;
@@ -333,6 +334,7 @@ export class SyncClient {
     this.seeding.clear();
     this.seeded.clear();
     this.unserved.clear();
+    this.unservedTries.clear();
     this.refused.clear();
     this.refusedOps.clear();
     this.challenge = undefined;
@@ -661,8 +663,20 @@ export class SyncClient {
     ) {
       // SYNC-11: the relay does not serve a calendar this device holds or follows (it lost it, or
       // never had it): say so, and never report "synced" while it lasts.
+      // Asked again later on this connection: the calendar may reach the relay meanwhile (its
+      // owner syncs after we subscribed, or a device re-seeds a restored relay).
       this.docs.delete(m.doc);
       this.unserved.add(m.doc);
+      const tries = this.unservedTries.get(m.doc) ?? 0;
+      this.unservedTries.set(m.doc, tries + 1);
+      const socket = this.socket;
+      const doc = m.doc;
+      this.o.clock.setTimeout(
+        () => {
+          if (this.socket === socket && this.unserved.has(doc)) this.serial(() => this.subscribe(doc));
+        },
+        Math.min(30_000, 500 * 2 ** Math.min(tries, 6)),
+      );
       this.emit({ type: 'docRefused', doc: m.doc, code: m.code, message: m.message });
       this.updateSynced();
       return;
