@@ -19,7 +19,7 @@ import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 
 const harness = useRelayHarness();
 
-async function titles(dev: TestDevice, doc: DocId): Promise<number> {
+function titles(dev: TestDevice, doc: DocId): number {
   return dev.replica.entities(doc).length;
 }
 
@@ -74,17 +74,17 @@ describe('restored relay', () => {
     );
     expect(r3.replica.seq(doc)).toBe(backupSeq + 20);
     // New ops get seqs the devices' old cursors already passed: they still reach everyone.
-    const before = await titles(b, doc);
+    const before = titles(b, doc);
     await writeTitle(a, doc, randomEntity(), 'after restore');
     cs[0]!.kick();
-    await waitFor(async () => (await titles(b, doc)) === before + 1, 10_000, 'b gets the new edit');
+    await waitFor(() => titles(b, doc) === before + 1, 10_000, 'b gets the new edit');
     expect(b.persistence.cursors.get(doc)).toBe(r3.replica.seq(doc));
   });
 
   it('[SYNC-11] a calendar the relay answers UnknownDoc for keeps the device from "synced"', async () => {
     const r = await harness.relay();
     const a = await makeDevice('a');
-    const doc = await sharedCalendar(a, []);
+    await sharedCalendar(a, []);
     const ca = harness.client(a, r);
     ca.start();
     await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
