@@ -130,6 +130,10 @@ export async function startTestRelay(
     staticDir: join(dataDir, 'no-static'),
     rateOpsPerSec: 100_000,
     rateBurst: 100_000,
+    rateBytesPerSec: 1_000_000_000,
+    rateBytesBurst: 1_000_000_000,
+    rateCalendarsPerMin: 1_000_000,
+    rateCalendarsBurst: 1_000_000,
     ...over,
   };
   const r = await startRelay(cfg, {
