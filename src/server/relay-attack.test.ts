@@ -264,4 +264,37 @@ describe('relay under attack', () => {
     await new Promise((res) => setTimeout(res, 500));
     expect(bytes).toBeLessThan(16 * 1024);
   });
+
+  it('[RELAY-20] unauthenticated sockets are capped; a device’s extra connections close the oldest', async () => {
+    const r = await harness.relay({ maxUnauthSockets: 3, maxConnsPerDevice: 2 });
+    const idle = [await stranger(r), await stranger(r), await stranger(r)];
+    const fourth = new WebSocket(r.url);
+    const code = await new Promise<number>((res) => fourth.on('close', (c) => res(c)));
+    expect(code).toBe(4005);
+    for (const s of idle) s.ws.close();
+    await waitFor(() => r.relay.health()['unauthenticated'] === 0, 5000, 'unauthenticated gone');
+    const a = await makeDevice('a');
+    const s1 = await session(a, r);
+    const s2 = await session(a, r);
+    const s3 = await session(a, r);
+    await waitFor(() => s1.closed() !== undefined, 5000, 'oldest closed');
+    expect(s1.closed()).toBe(4005);
+    expect(s2.closed()).toBeUndefined();
+    expect(s3.closed()).toBeUndefined();
+  });
+
+  it('[RELAY-20] op bytes per device are rate limited with a retry hint', async () => {
+    const r = await harness.relay({ rateBytesPerSec: 1000, rateBytesBurst: 65536 });
+    const a = await makeDevice('a');
+    const doc = await sharedCalendar(a, []);
+    const big = 'x'.repeat(4000);
+    for (let i = 0; i < 30; i++) await writeTitle(a, doc, randomEntity(), `${big}${i}`);
+    const ops = (await a.replica.listOps(doc, 0, 1000)).map((x) => x.bytes);
+    const s = await session(a, r);
+    s.send({ type: 'push', ops });
+    await waitFor(() => errorsOf(s).length > 0, 10_000, 'rate limited');
+    const e = errorsOf(s)[0]!;
+    expect(e.code).toBe('RateLimited');
+    expect(e.retryAfterMs).toBeGreaterThan(0);
+  });
 });
