@@ -48,6 +48,14 @@ export interface RelayConfig {
   /** Sustained op bytes per second per device (token bucket refill), and the bucket size. */
   rateBytesPerSec: number;
   rateBytesBurst: number;
+  /**
+   * Frame budget per device, in tokens: a frame costs 1 + one per 4 KiB, charged before it is
+   * decoded; and one budget shared by all devices that are members of no calendar here.
+   */
+  rateFramesPerSec: number;
+  rateFramesBurst: number;
+  rateStrangerFramesPerSec: number;
+  rateStrangerFramesBurst: number;
   /** New calendars (genesis ops) per minute for the whole relay, and the burst. */
   rateCalendarsPerMin: number;
   rateCalendarsBurst: number;
@@ -83,6 +91,10 @@ export const DEFAULTS: RelayConfig = {
   maxQueuedBytes: 16 * 1024 * 1024,
   rateBytesPerSec: 64 * 1024,
   rateBytesBurst: 1024 * 1024,
+  rateFramesPerSec: 200,
+  rateFramesBurst: 1000,
+  rateStrangerFramesPerSec: 100,
+  rateStrangerFramesBurst: 500,
   rateCalendarsPerMin: 6,
   rateCalendarsBurst: 10,
   maxPendingPerAuthor: 500,

@@ -182,6 +182,13 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
       close: (code, reason) => ws.close(code, reason),
       bufferedAmount: () => ws.bufferedAmount,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      // ws reads a message whole before it hands it over; its receiver's limit is per server, so
+      // the relay lowers it for a socket that has not authenticated (RELAY-20): a larger frame is
+      // cut off (close 1009) as it arrives, never buffered.
+      limitPayload: (n) => {
+        const r = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
+        if (r !== undefined && typeof r._maxPayload === 'number') r._maxPayload = n;
+      },
       host: req.headers.host ?? '',
     };
     const conn = relay.connect(transport);

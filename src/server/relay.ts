@@ -29,6 +29,8 @@ export interface RelayTransport {
   remote: string;
   /** The Host header of the upgrade request (checked against the relay's origins, RELAY-17). */
   host: string;
+  /** Largest message the transport will read at all from now on (optional). */
+  limitPayload?: (bytes: number) => void;
 }
 
 export interface RelayConnection {
@@ -71,6 +73,11 @@ export class Relay implements StreamSource {
   readonly held: HeldOps;
   readonly opBuckets: BucketMap<DeviceId>;
   readonly byteBuckets: BucketMap<DeviceId>;
+  readonly frameBuckets: BucketMap<DeviceId>;
+  /** One budget for every device that is a member of no calendar here (RELAY-20). */
+  readonly strangerFrames: TokenBucket;
+  /** Devices that are (or were) members of some calendar here. */
+  private readonly knownMembers = new Set<DeviceId>();
   private readonly sessions = new Set<Session>();
   private unauthenticated = 0;
   private hosts = new Set<string>();
@@ -80,7 +87,14 @@ export class Relay implements StreamSource {
   private readonly wakeDocs = new Set<DocId>();
   private flushScheduled = false;
   readonly startedAt = Date.now();
-  readonly stats = { opsAccepted: 0, opsRejected: 0, opsHeld: 0, framesMalformed: 0, socketsRefused: 0 };
+  readonly stats = {
+    opsAccepted: 0,
+    opsRejected: 0,
+    opsHeld: 0,
+    framesMalformed: 0,
+    framesDropped: 0,
+    socketsRefused: 0,
+  };
 
   constructor(opts: RelayOptions) {
     this.replica = opts.replica;
@@ -94,6 +108,14 @@ export class Relay implements StreamSource {
     const nowMs = this.nowUs() / 1000;
     this.opBuckets = new BucketMap(this.limits.rateOpsPerSec, this.limits.rateBurst);
     this.byteBuckets = new BucketMap(this.limits.rateBytesPerSec, this.limits.rateBytesBurst);
+    this.frameBuckets = new BucketMap(this.limits.rateFramesPerSec, this.limits.rateFramesBurst);
+    this.strangerFrames = new TokenBucket(
+      this.limits.rateStrangerFramesPerSec,
+      this.limits.rateStrangerFramesBurst,
+      nowMs,
+    );
+    for (const doc of this.replica.listDocs())
+      for (const d of this.replica.members(doc).keys()) this.knownMembers.add(d);
     this.ledger = new Ledger((doc) => this.store.membershipOps(doc));
     // RELAY-13: a flood of pending ops for calendars the relay does not hold does not outlive a restart.
     const dropped = this.store.dropOrphanPending();
@@ -120,6 +142,11 @@ export class Relay implements StreamSource {
       nowUs: this.nowUs,
       stats: this.stats,
     });
+  }
+
+  /** A member of some calendar on this relay (else its frames share the strangers' budget). */
+  isKnownMember(device: DeviceId): boolean {
+    return this.knownMembers.has(device);
   }
 
   /** RELAY-17: the host[:port] values this relay answers Auth for. */
@@ -217,6 +244,8 @@ export class Relay implements StreamSource {
     for (const f of this.ledger.committed(batch.doc, ops)) {
       if (f.kind === 'remove') this.revocations.push({ doc: batch.doc, device: f.device, seq: f.seq });
     }
+    if (ops.some((o) => o.kind === 2))
+      for (const d of this.replica.members(batch.doc).keys()) this.knownMembers.add(d);
     for (const op of ops) {
       this.stats.opsAccepted++;
       this.answers.ackAll({ doc: op.doc, op: op.id, seq: op.seq });

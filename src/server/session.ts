@@ -40,6 +40,7 @@ export class Session implements AnswerPeer {
   private ackBuf: AckEntry[] = [];
   private ackScheduled = false;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
+  private lastRateError = -Infinity;
   private readonly log: Logger;
 
   constructor(
@@ -51,6 +52,7 @@ export class Session implements AnswerPeer {
   }
 
   start(): void {
+    this.t.limitPayload?.(this.relay.limits.preAuthMaxBytes);
     this.challenge = this.relay.random(32);
     this.send({
       type: 'challenge',
@@ -128,6 +130,7 @@ export class Session implements AnswerPeer {
       this.receivePreAuth(bytes, isBinary);
       return;
     }
+    if (!this.withinFrameBudget(bytes.length)) return;
     let m: SyncMessage;
     try {
       if (!isBinary) throw new SyncProtocolError('Malformed', 'text frames are not part of the protocol');
@@ -156,6 +159,28 @@ export class Session implements AnswerPeer {
           this.queuedBytes -= bytes.length;
         }),
     );
+  }
+
+  /**
+   * RELAY-20: a frame costs 1 token plus one per 4 KiB, taken before it is decoded from the
+   * device's budget and, for a device that is a member of no calendar here, from the budget all
+   * such devices share (fresh keys are free: a thousand strangers get what one would). Over
+   * budget: the frame is dropped unread; the device hears RateLimited at most once a second.
+   */
+  private withinFrameBudget(size: number): boolean {
+    const relay = this.relay;
+    const device = this.device!;
+    const nowMs = relay.nowUs() / 1000;
+    const cost = 1 + (size >> 12);
+    let wait = relay.frameBuckets.take(device, nowMs, cost);
+    if (wait === 0 && !relay.isKnownMember(device)) wait = relay.strangerFrames.take(nowMs, cost);
+    if (wait === 0) return true;
+    relay.stats.framesDropped++;
+    if (nowMs - this.lastRateError >= 1000) {
+      this.lastRateError = nowMs;
+      this.sendError('RateLimited', 'too many frames; this one was dropped unread', null, null, wait);
+    }
+    return false;
   }
 
   /**
@@ -231,6 +256,7 @@ export class Session implements AnswerPeer {
       return;
     }
     if (this.authTimer !== undefined) clearTimeout(this.authTimer);
+    this.t.limitPayload?.(this.relay.limits.maxFrameBytes * 2);
     this.device = m.device;
     this.authChallenge = challenge;
     this.relay.authenticated(this);
