@@ -87,16 +87,21 @@ export class Answers {
     for (const peer of [...(this.awaiting.get(id) ?? [])]) this.refuse(peer, id, doc, code, message);
   }
 
-  /** After the fsync: sends every ack decided so far. */
-  flushDurable(): void {
-    for (const { peer, ack } of this.durable.splice(0)) {
+  /** Acks decided so far, taken before an fsync starts: they are sent once it is done. */
+  takeDurable(): { peer: AnswerPeer; ack: AckEntry }[] {
+    return this.durable.splice(0);
+  }
+
+  /** After the fsync: sends the acks it covered. */
+  sendDurable(list: readonly { peer: AnswerPeer; ack: AckEntry }[]): void {
+    for (const { peer, ack } of list) {
       peer.acking.delete(ack.op);
       if (!peer.closed) peer.queueAck(ack);
     }
   }
 
-  /** The fsync failed: nothing decided so far is acknowledged; devices resend what stays unacked. */
-  discardDurable(): void {
-    for (const { peer, ack } of this.durable.splice(0)) peer.acking.delete(ack.op);
+  /** The fsync failed: nothing it covered is acknowledged; devices resend what stays unacked. */
+  discardDurable(list: readonly { peer: AnswerPeer; ack: AckEntry }[]): void {
+    for (const { peer, ack } of list) peer.acking.delete(ack.op);
   }
 }

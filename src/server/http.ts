@@ -185,6 +185,13 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
       // ws reads a message whole before it hands it over; its receiver's limit is per server, so
       // the relay lowers it for a socket that has not authenticated (RELAY-20): a larger frame is
       // cut off (close 1009) as it arrives, never buffered.
+      pause: (ms) => {
+        if (ws.isPaused || ws.readyState !== ws.OPEN) return;
+        ws.pause();
+        setTimeout(() => {
+          if (ws.readyState === ws.OPEN) ws.resume();
+        }, ms).unref();
+      },
       limitPayload: (n) => {
         const r = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
         if (r !== undefined && typeof r._maxPayload === 'number') r._maxPayload = n;

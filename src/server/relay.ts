@@ -4,6 +4,7 @@
 // (RELAY-20). Connections: session.ts; op checks: admission.ts; answers: answers.ts; held ops:
 // held.ts; streaming: streams.ts. Transport-agnostic: http.ts adapts `ws` sockets.
 
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { CommitBatch, CryptoProvider, DeviceId, DocId, OpId, Replica } from '../engine/index.ts';
 import { CloseCode } from '../sync/codes.ts';
 import { Admission } from './admission.ts';
@@ -31,6 +32,8 @@ export interface RelayTransport {
   host: string;
   /** Largest message the transport will read at all from now on (optional). */
   limitPayload?: (bytes: number) => void;
+  /** Stop reading from the peer for `ms` (TCP backpressure: a socket over budget is not read). */
+  pause?: (ms: number) => void;
 }
 
 export interface RelayConnection {
@@ -86,7 +89,11 @@ export class Relay implements StreamSource {
   private readonly revocations: { doc: DocId; device: DeviceId; seq: number }[] = [];
   private readonly wakeDocs = new Set<DocId>();
   private flushScheduled = false;
+  private flushing: Promise<void> | undefined;
+  private flushAgain = false;
   readonly startedAt = Date.now();
+  /** Event-loop delay: how long any frame or request waited for the relay (reported in health()). */
+  private readonly loopDelay = monitorEventLoopDelay({ resolution: 10 });
   readonly stats = {
     opsAccepted: 0,
     opsRejected: 0,
@@ -105,6 +112,7 @@ export class Relay implements StreamSource {
     this.nowUs = opts.nowUs;
     this.random = opts.random;
     this.setHosts(opts.hosts ?? []);
+    this.loopDelay.enable();
     const nowMs = this.nowUs() / 1000;
     this.opBuckets = new BucketMap(this.limits.rateOpsPerSec, this.limits.rateBurst);
     this.byteBuckets = new BucketMap(this.limits.rateBytesPerSec, this.limits.rateBytesBurst);
@@ -175,6 +183,8 @@ export class Relay implements StreamSource {
       calendars: this.replica.listDocs().length,
       held: this.store.heldCount(),
       pending: this.pending.size,
+      eventLoopP99Ms: Math.round(this.loopDelay.percentile(99) / 1e5) / 10,
+      eventLoopMaxMs: Math.round(this.loopDelay.max / 1e5) / 10,
       ...this.stats,
     };
   }
@@ -221,8 +231,10 @@ export class Relay implements StreamSource {
     await Promise.all([...this.sessions].map((c) => c.drain()));
     await this.held.close();
     await this.replica.idle();
-    this.flushDurable();
+    while (this.flushing !== undefined) await this.flushing;
+    await this.flushDurable();
     this.unsubscribeCommit();
+    this.loopDelay.disable();
   }
 
   /** Applies held ops whose time has come (RELAY-7, RELAY-11). Tests with a moved clock call it. */
@@ -257,28 +269,48 @@ export class Relay implements StreamSource {
   scheduleFlush(): void {
     if (this.flushScheduled) return;
     this.flushScheduled = true;
-    setImmediate(() => this.flushDurable());
+    setImmediate(() => void this.flushDurable());
   }
 
-  private flushDurable(): void {
+  /**
+   * The barrier: one fsync (off the event loop) for everything committed so far, then the acks
+   * and forwards it covers. One at a time; what commits meanwhile waits for the next round.
+   */
+  private async flushDurable(): Promise<void> {
     this.flushScheduled = false;
+    if (this.flushing !== undefined) {
+      this.flushAgain = true;
+      return;
+    }
+    const acks = this.answers.takeDurable();
+    const docs = [...this.wakeDocs];
+    this.wakeDocs.clear();
+    const revocations = this.revocations.splice(0);
+    let done!: () => void;
+    this.flushing = new Promise<void>((r) => {
+      done = r;
+    });
     try {
-      this.store.syncDurable();
+      await this.store.syncDurableAsync();
+      this.answers.sendDurable(acks);
+      for (const s of this.sessions) for (const d of docs) s.streams.wake(d);
+      // RELAY-9: a device removed (and not re-added concurrently, MEM-3) is no longer served the
+      // calendar: it gets the ops up to its Remove, then the subscription ends with NotMember.
+      for (const r of revocations) {
+        if (this.admission.isMember(r.doc, r.device)) continue;
+        for (const s of this.sessions) if (s.device === r.device) s.revoke(r.doc, r.seq);
+      }
     } catch (e) {
       // Not durable: acknowledge nothing; clients resend what stays unacknowledged.
       this.log.error('fsync failed; acks withheld', { err: e });
-      this.answers.discardDurable();
-      return;
-    }
-    this.answers.flushDurable();
-    const docs = [...this.wakeDocs];
-    this.wakeDocs.clear();
-    for (const s of this.sessions) for (const d of docs) s.streams.wake(d);
-    // RELAY-9: a device removed (and not re-added concurrently, MEM-3) is no longer served the
-    // calendar: it gets the ops up to its Remove, then the subscription ends with NotMember.
-    for (const r of this.revocations.splice(0)) {
-      if (this.admission.isMember(r.doc, r.device)) continue;
-      for (const s of this.sessions) if (s.device === r.device) s.revoke(r.doc, r.seq);
+      this.answers.discardDurable(acks);
+    } finally {
+      this.flushing = undefined;
+      done();
+      if (this.flushAgain) {
+        this.flushAgain = false;
+        this.scheduleFlush();
+      }
     }
   }
 

@@ -165,7 +165,8 @@ export class Session implements AnswerPeer {
    * RELAY-20: a frame costs 1 token plus one per 4 KiB, taken before it is decoded from the
    * device's budget and, for a device that is a member of no calendar here, from the budget all
    * such devices share (fresh keys are free: a thousand strangers get what one would). Over
-   * budget: the frame is dropped unread; the device hears RateLimited at most once a second.
+   * budget: the frame is dropped unread, the socket is not read until the budget refills, and
+   * the device hears RateLimited at most once a second.
    */
   private withinFrameBudget(size: number): boolean {
     const relay = this.relay;
@@ -176,6 +177,9 @@ export class Session implements AnswerPeer {
     if (wait === 0 && !relay.isKnownMember(device)) wait = relay.strangerFrames.take(nowMs, cost);
     if (wait === 0) return true;
     relay.stats.framesDropped++;
+    // Not read further until the budget refills: the peer's bytes wait in its TCP buffers, not
+    // in the relay's memory or CPU.
+    this.t.pause?.(Math.min(wait, 10_000));
     if (nowMs - this.lastRateError >= 1000) {
       this.lastRateError = nowMs;
       this.sendError('RateLimited', 'too many frames; this one was dropped unread', null, null, wait);

@@ -60,10 +60,14 @@ async function freePort(): Promise<number> {
   });
 }
 
+/** The relay's own counters, from the line it logs when it stops (event-loop delay included). */
+const stopped = new WeakMap<ChildProcess, Record<string, unknown>>();
+
 async function startRelayProcess(port: number, dataDir: string): Promise<ChildProcess> {
   const child = spawn(
     process.execPath,
     [
+      ...(process.env['SOAK_PROF'] ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
       '--import',
       'tsx',
       'src/server/main.ts',
@@ -76,11 +80,20 @@ async function startRelayProcess(port: number, dataDir: string): Promise<ChildPr
     ],
     {
       cwd: root,
-      env: { ...process.env, STATIC_DIR: join(dataDir, 'no-static'), LOG_LEVEL: 'warn' },
-      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, STATIC_DIR: join(dataDir, 'no-static'), LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
   );
   child.stderr?.resume();
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => {
+    out += d.toString();
+    for (let i = out.indexOf('\n'); i >= 0; i = out.indexOf('\n')) {
+      const line = out.slice(0, i);
+      out = out.slice(i + 1);
+      if (line.includes('"relay stopped"')) stopped.set(child, JSON.parse(line) as Record<string, unknown>);
+    }
+  });
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error('relay exited at start');
@@ -422,6 +435,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
 
     // Restart: what did the relay keep from the attack?
     await stopRelayProcess(child);
+    const relayStats = stopped.get(child) ?? {};
     child = await startRelayProcess(port, dataDir);
     const hostileState = countHostileState(
       dataDir,
@@ -443,6 +457,11 @@ export async function runSoak(o: SoakOptions): Promise<SoakFigures> {
       health_p50_ms: Math.round(pct(health, 50) * 10) / 10,
       health_p99_ms: Math.round(pct(health, 99) * 10) / 10,
       soak_driver_lag_p99_ms: Math.round(pct(lag, 99)),
+      relay_event_loop_p99_ms: Number(relayStats['eventLoopP99Ms'] ?? Number.NaN),
+      relay_event_loop_max_ms: Number(relayStats['eventLoopMaxMs'] ?? Number.NaN),
+      relay_frames_dropped: Number(relayStats['framesDropped'] ?? Number.NaN),
+      relay_ops_rejected: Number(relayStats['opsRejected'] ?? Number.NaN),
+      relay_ops_accepted: Number(relayStats['opsAccepted'] ?? Number.NaN),
       honest_edits: edits.length,
       honest_edits_lost: lost,
       honest_edit_p50_ms: Math.round(pct(edits, 50)),

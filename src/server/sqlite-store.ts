@@ -3,7 +3,7 @@
 // Invariant: every CommitBatch is one SQLite transaction: after a crash the file holds all of a
 // batch or none of it. Relay-only tables (held future-dated ops) live in the same file.
 
-import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
@@ -214,11 +214,13 @@ export class SqliteStore implements EngineStore {
   private dirty = false;
   private walFd: number | undefined;
   private readonly fsync: (fd: number) => void;
+  private readonly fsyncInjected: boolean;
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path;
     this.durability = opts.durability ?? 'barrier';
     this.fsync = opts.fsync ?? fsyncSync;
+    this.fsyncInjected = opts.fsync !== undefined;
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     try {
       this.db = new Database(opts.path);
@@ -387,6 +389,38 @@ export class SqliteStore implements EngineStore {
     });
     this.dirty = false;
     for (const [doc, seq] of this.committedSeq) this.durableSeq.set(doc, seq);
+  }
+
+  /**
+   * syncDurable off the event loop (libuv's thread pool): the relay's barrier must not stall
+   * every connection for the length of an fsync (tens to hundreds of ms on a busy disk).
+   * Covers the commits made before the call; commits made while it runs wait for the next one.
+   */
+  async syncDurableAsync(): Promise<void> {
+    if (!this.dirty) return;
+    if (this.closed) throw new EngineError('Storage', 'syncDurable: store is closed');
+    const upTo = new Map(this.committedSeq);
+    this.dirty = false;
+    try {
+      if (this.walFd === undefined) this.walFd = openSync(`${this.path}-wal`, 'r');
+      const fd = this.walFd;
+      await new Promise<void>((resolve, reject) => {
+        if (this.fsyncInjected) {
+          try {
+            this.fsync(fd);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+          return;
+        }
+        fsync(fd, (e) => (e === null ? resolve() : reject(e)));
+      });
+    } catch (e) {
+      this.dirty = true;
+      throw toEngineError(e, 'Storage', 'syncDurable');
+    }
+    for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
   }
 
   /** Highest seq of a calendar that is durable (what the relay may acknowledge and forward). */

@@ -89,10 +89,11 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     replica,
     close: () => {
       closed ??= (async () => {
+        const stats = relay.health();
         await relay.close();
         await http.close();
         store.close();
-        log.info('relay stopped');
+        log.info('relay stopped', stats);
       })();
       return closed;
     },
