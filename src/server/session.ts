@@ -1,8 +1,8 @@
 // One device connection (SYNC-2..9): the challenge and Auth, frame intake within the socket's
 // budgets, and the handling of each message, one frame at a time in order (pushes stay ordered).
-// What an op must pass is admission.ts; answers are answers.ts; streaming is streams.ts.
+// Pushes: push.ts; what an op must pass: admission.ts; answers: answers.ts; streaming: streams.ts.
 
-import { type DeviceId, type DocId, EngineError, type OpenedOp, type OpId, openOp } from '../engine/index.ts';
+import { type DeviceId, type DocId, EngineError, type OpId } from '../engine/index.ts';
 import { CloseCode, RELAY_PRE_AUTH, wireCode } from '../sync/codes.ts';
 import {
   type AckEntry,
@@ -17,9 +17,10 @@ import {
   type SyncMessage,
   SyncProtocolError,
 } from '../sync/messages.ts';
-import { NOT_SERVED, newBatch, type Refusal } from './admission.ts';
+import { NOT_SERVED, type Refusal } from './admission.ts';
 import type { AnswerPeer } from './answers.ts';
 import type { Logger } from './log.ts';
+import { handlePush } from './push.ts';
 import type { Relay, RelayTransport } from './relay.ts';
 import { Streams } from './streams.ts';
 
@@ -41,10 +42,10 @@ export class Session implements AnswerPeer {
   private ackScheduled = false;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private lastRateError = -Infinity;
-  private readonly log: Logger;
+  readonly log: Logger;
 
   constructor(
-    private readonly relay: Relay,
+    readonly relay: Relay,
     readonly t: RelayTransport,
   ) {
     this.log = relay.log.child({ remote: t.remote });
@@ -224,7 +225,7 @@ export class Session implements AnswerPeer {
       case 'subscribe':
         return this.subscribe(m);
       case 'push':
-        return this.push(m.ops);
+        return handlePush(this, m.ops);
       case 'heads':
         return this.heads(m);
       case 'want':
@@ -338,107 +339,6 @@ export class Session implements AnswerPeer {
   revoke(doc: DocId, seq: number): void {
     this.inviteDocs.delete(doc);
     this.streams.revoke(doc, seq);
-  }
-
-  /** SYNC-4: every op gets exactly one answer on this connection, however often it is pushed. */
-  private async push(list: Uint8Array[]): Promise<void> {
-    const relay = this.relay;
-    const device = this.device!;
-    const { maxOpBytes } = relay.limits;
-    const nowMs = relay.nowUs() / 1000;
-    const batch = newBatch();
-    const toApply: { op: OpenedOp; invite?: OpId | undefined }[] = [];
-    for (const bytes of list) {
-      let op: OpenedOp;
-      try {
-        if (bytes.length > maxOpBytes)
-          throw new EngineError('TooLarge', `op is ${bytes.length} bytes (max ${maxOpBytes})`);
-        op = openOp(bytes);
-      } catch (e) {
-        relay.stats.opsRejected++;
-        const err = e instanceof EngineError ? e : new EngineError('Malformed', String(e));
-        this.sendError(wireCode(err.code), err.message, (err.opId as OpId | undefined) ?? null);
-        continue;
-      }
-      if (relay.answers.answering(this, op.id)) continue; // already has its answer coming
-      const wait = Math.max(
-        relay.opBuckets.take(device, nowMs),
-        relay.byteBuckets.take(device, nowMs, bytes.length),
-      );
-      if (wait > 0) {
-        this.sendError('RateLimited', 'too many ops or bytes from this device', op.id, op.doc, wait);
-        continue;
-      }
-      const v = relay.admission.check(op, batch, 'push');
-      if (v.kind === 'refuse') {
-        relay.stats.opsRejected++;
-        this.log.info('op refused', { device, op: op.id, code: v.refusal.code });
-        this.sendError(v.refusal.code, v.refusal.message, op.id, op.doc, v.refusal.retryAfterMs ?? 0);
-      } else if (v.kind === 'duplicate') {
-        relay.answers.ack(this, { doc: op.doc, op: op.id, seq: v.seq });
-        relay.scheduleFlush();
-      } else if (v.kind === 'hold') {
-        await this.hold(op);
-      } else {
-        relay.answers.await(op.id, this);
-        toApply.push({ op, invite: v.invite });
-      }
-    }
-    if (toApply.length === 0) return;
-    const results = await relay.replica.receiveBatch(toApply.map((x) => x.op));
-    const wants = new Map<DocId, Set<OpId>>();
-    results.forEach((r, i) => {
-      const { op, invite } = toApply[i]!;
-      if (invite !== undefined && r.status === 'rejected') relay.ledger.release(invite, op.id);
-      if (r.status === 'duplicate') {
-        const seq = relay.store.seqOf(op.doc, op.id);
-        if (seq !== undefined && this.awaited.has(op.id))
-          relay.answers.ack(this, { doc: op.doc, op: op.id, seq });
-        relay.scheduleFlush();
-      } else if (r.status === 'pending') {
-        // Stays awaited: acked when its predecessors arrive (DAG-3). SYNC-7: ask the pusher for
-        // what this op waits for (only that: RELAY-18).
-        const s = wants.get(op.doc) ?? new Set<OpId>();
-        for (const id of relay.store.pendingMissing(op.doc, op.id)) s.add(id);
-        wants.set(op.doc, s);
-      } else if (r.status === 'rejected') {
-        relay.stats.opsRejected++;
-        const code = r.error?.code ?? 'Malformed';
-        this.log.info('op rejected', { device, op: op.id, code });
-        relay.answers.refuse(this, op.id, op.doc, wireCode(code), r.error?.message ?? 'rejected');
-      }
-      // 'applied': acked from the commit hook after the durability barrier (RELAY-5).
-    });
-    for (const [doc, ids] of wants) {
-      const list = [...ids].slice(0, SYNC_LIMITS.maxIdsPerFrame);
-      if (list.length > 0) this.send({ type: 'want', doc, ids: list });
-    }
-  }
-
-  /** RELAY-7: a future-dated op is held; the device hears Held and its clock offset. */
-  private async hold(op: OpenedOp): Promise<void> {
-    const relay = this.relay;
-    const r = await relay.held.hold(op);
-    if (r === 'bad-signature') {
-      relay.stats.opsRejected++;
-      this.sendError('BadSignature', 'signature does not verify', op.id, op.doc);
-      return;
-    }
-    if (r === 'full') {
-      this.sendError('HeldFull', 'too many future-dated ops held for this device', op.id, op.doc);
-      return;
-    }
-    relay.answers.await(op.id, this);
-    const now = relay.nowUs();
-    const offset = op.header.wallTime - now;
-    this.send({
-      type: 'held',
-      doc: op.doc,
-      op: op.id,
-      releaseAt: op.header.wallTime - relay.skewUs,
-      clockOffset: offset,
-    });
-    this.send({ type: 'clock', clockOffset: offset, maxSkew: relay.skewUs });
   }
 
   private async heads(m: MessageOf<'heads'>): Promise<void> {
