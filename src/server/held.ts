@@ -8,6 +8,7 @@ import { wireCode } from '../sync/codes.ts';
 import { type Admission, newBatch } from './admission.ts';
 import type { Answers } from './answers.ts';
 import { type Ledger, ledgerFact } from './ledger.ts';
+import { applyInSlices } from './push.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 export interface HeldLimits {
@@ -133,7 +134,10 @@ export class HeldOps {
       store.unhold(h.id);
     }
     if (toApply.length === 0) return true;
-    const results = await this.d.replica.receiveBatch(toApply.map((x) => x.op));
+    const results = await applyInSlices(
+      this.d.replica,
+      toApply.map((x) => x.op),
+    );
     let ok = true;
     results.forEach((r, i) => {
       const { op, invite } = toApply[i]!;

@@ -1,7 +1,14 @@
 // Push (SYNC-4, RELAY-2, RELAY-7): each pushed op is parsed, budgeted, admitted
 // (src/server/admission.ts), held or applied through the engine in one batch, and answered once.
 
-import { type DocId, EngineError, type OpenedOp, type OpId, openOp } from '../engine/index.ts';
+import {
+  type ApplyResult,
+  type DocId,
+  EngineError,
+  type OpenedOp,
+  type OpId,
+  openOp,
+} from '../engine/index.ts';
 import { wireCode } from '../sync/codes.ts';
 import { SYNC_LIMITS } from '../sync/messages.ts';
 import { newBatch } from './admission.ts';
@@ -52,7 +59,10 @@ export async function handlePush(s: Session, list: Uint8Array[]): Promise<void> 
     }
   }
   if (toApply.length === 0) return;
-  const results = await relay.replica.receiveBatch(toApply.map((x) => x.op));
+  const results = await applyInSlices(
+    relay.replica,
+    toApply.map((x) => x.op),
+  );
   const wants = new Map<DocId, Set<OpId>>();
   results.forEach((r, i) => {
     const { op, invite } = toApply[i]!;
@@ -105,4 +115,24 @@ async function hold(s: Session, op: OpenedOp): Promise<void> {
     clockOffset: offset,
   });
   s.send({ type: 'clock', clockOffset: offset, maxSkew: relay.skewUs });
+}
+
+/**
+ * The engine applies a batch without yielding between its store commits (each resolves at once),
+ * so one push of 512 ops waiting for predecessors would hold the event loop for as long as 512
+ * commits take. Slices of SLICE ops, with a turn of the event loop between them, keep /health
+ * and every other connection served (RELAY-20); a slice is still one batch (DAG-7).
+ */
+const SLICE = 64;
+
+export async function applyInSlices(
+  replica: { receiveBatch(ops: readonly OpenedOp[]): Promise<ApplyResult[]> },
+  ops: readonly OpenedOp[],
+): Promise<ApplyResult[]> {
+  const out: ApplyResult[] = [];
+  for (let i = 0; i < ops.length; i += SLICE) {
+    if (i > 0) await new Promise((r) => setImmediate(r));
+    out.push(...(await replica.receiveBatch(ops.slice(i, i + SLICE))));
+  }
+  return out;
 }

@@ -42,6 +42,8 @@ export class Session implements AnswerPeer {
   private ackScheduled = false;
   private authTimer: ReturnType<typeof setTimeout> | undefined;
   private lastRateError = -Infinity;
+  /** Frames dropped in a row for the frame budget (the pause grows with it). */
+  private overBudget = 0;
   readonly log: Logger;
 
   constructor(
@@ -176,11 +178,16 @@ export class Session implements AnswerPeer {
     const cost = 1 + (size >> 12);
     let wait = relay.frameBuckets.take(device, nowMs, cost);
     if (wait === 0 && !relay.isKnownMember(device)) wait = relay.strangerFrames.take(nowMs, cost);
-    if (wait === 0) return true;
+    if (wait === 0) {
+      this.overBudget = 0;
+      return true;
+    }
     relay.stats.framesDropped++;
     // Not read further until the budget refills: the peer's bytes wait in its TCP buffers, not
-    // in the relay's memory or CPU.
-    this.t.pause?.(Math.min(wait, 10_000));
+    // in the relay's memory or CPU. A peer that keeps coming back over budget waits longer each
+    // time (many sockets share the strangers' budget: each must not be read at its refill rate).
+    this.t.pause?.(Math.min(30_000, Math.max(wait, 250 * 2 ** Math.min(this.overBudget, 7))));
+    this.overBudget++;
     if (nowMs - this.lastRateError >= 1000) {
       this.lastRateError = nowMs;
       this.sendError('RateLimited', 'too many frames; this one was dropped unread', null, null, wait);
