@@ -167,6 +167,8 @@ describe('relay under attack', () => {
     s.send({ type: 'push', ops: later.map((x) => x.bytes) });
     await waitFor(() => errorsOf(s).length >= 3, 10_000, 'over budget');
     expect(errorsOf(s).map((e) => e.code)).toEqual(['PendingFull', 'PendingFull', 'PendingFull']);
+    await waitFor(() => r.store.pendingCountAll() === 5, 10_000, 'five pending');
+    await new Promise((res) => setTimeout(res, 200));
     expect(r.store.pendingCountAll()).toBe(5);
   });
 

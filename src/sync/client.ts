@@ -325,7 +325,9 @@ export class SyncClient {
     if (s !== undefined) {
       s.onmessage = null;
       s.onclose = null;
-      s.onerror = null;
+      // Not null: a socket closed while still connecting reports an error afterwards, and with
+      // no listener Node's `ws` would throw it (the browser's WebSocket would not care).
+      s.onerror = () => {};
     }
     this.authed = false;
     this.docs.clear();
