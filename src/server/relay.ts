@@ -332,7 +332,7 @@ export class Relay implements StreamSource {
     return this.store.durableSeqOf(doc);
   }
 
-  opBytes(doc: DocId, ids: readonly OpId[]): Uint8Array[] {
+  opBytes(doc: DocId, ids: readonly OpId[]): { bytes: Uint8Array[]; later: OpId[] } {
     return this.store.durableOpBytes(doc, ids);
   }
 }

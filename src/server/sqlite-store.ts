@@ -501,16 +501,22 @@ export class SqliteStore implements EngineStore {
     });
   }
 
-  /** Stored bytes of ops by id, only up to the durable seq (answers to Want, RELAY-5). */
-  durableOpBytes(doc: DocId, ids: readonly OpId[]): Uint8Array[] {
+  /**
+   * Stored bytes of ops by id, only up to the durable seq (answers to Want, RELAY-5); `later`:
+   * ids stored but not durable yet (answered after the next fsync).
+   */
+  durableOpBytes(doc: DocId, ids: readonly OpId[]): { bytes: Uint8Array[]; later: OpId[] } {
     const upTo = this.durableSeqOf(doc);
     return this.guard('durableOpBytes', () => {
-      const out: Uint8Array[] = [];
+      const bytes: Uint8Array[] = [];
+      const later: OpId[] = [];
       for (const id of ids) {
         const r = this.st.getOpBytes.get(doc, id) as { seq: number; bytes: Buffer } | undefined;
-        if (r !== undefined && r.seq <= upTo) out.push(ownBytes(r.bytes));
+        if (r === undefined) continue;
+        if (r.seq <= upTo) bytes.push(ownBytes(r.bytes));
+        else later.push(id);
       }
-      return out;
+      return { bytes, later };
     });
   }
 

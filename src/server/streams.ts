@@ -23,7 +23,8 @@ export interface StreamSource {
   page(doc: DocId, afterSeq: number): { seq: number; id: OpId; bytes: Uint8Array }[];
   headsOf(doc: DocId): { root: string; heads: OpId[] };
   durableSeq(doc: DocId): number;
-  opBytes(doc: DocId, ids: readonly OpId[]): Uint8Array[];
+  /** Durable ops by id; `later`: stored, durable after the next fsync. */
+  opBytes(doc: DocId, ids: readonly OpId[]): { bytes: Uint8Array[]; later: OpId[] };
 }
 
 interface Subscription {
@@ -39,6 +40,8 @@ interface Subscription {
 export class Streams {
   private readonly subs = new Map<DocId, Subscription>();
   private readonly wants = new Map<DocId, Set<OpId>>();
+  /** Asked-for ops stored but not durable yet: answered when the barrier wakes their calendar. */
+  private readonly wantsLater = new Map<DocId, Set<OpId>>();
   private wantCount = 0;
   private wantScheduled = false;
 
@@ -73,6 +76,12 @@ export class Streams {
 
   /** A commit in `doc`: stream what is new to this connection on the next tick (batched). */
   wake(doc: DocId): void {
+    const later = this.wantsLater.get(doc);
+    if (later !== undefined) {
+      this.wantsLater.delete(doc);
+      this.wantCount -= later.size;
+      this.want(doc, [...later]);
+    }
     const sub = this.subs.get(doc);
     if (sub === undefined || sub.scheduled || this.port.closed) return;
     sub.scheduled = true;
@@ -187,10 +196,20 @@ export class Streams {
         }
         for (const id of chunk) q.delete(id);
         this.wantCount -= chunk.length;
+        const { bytes, later } = this.src.opBytes(doc, chunk);
         this.sendPaged(
           doc,
-          this.src.opBytes(doc, chunk).map((bytes) => ({ seq: 0, bytes })),
+          bytes.map((b) => ({ seq: 0, bytes: b })),
         );
+        if (later.length > 0) {
+          const l = this.wantsLater.get(doc) ?? new Set<OpId>();
+          for (const id of later) {
+            if (l.has(id)) continue;
+            l.add(id);
+            this.wantCount++;
+          }
+          this.wantsLater.set(doc, l);
+        }
       }
       this.wants.delete(doc);
     }

@@ -559,8 +559,9 @@ export class SyncClient {
       // SYNC-7: fetch what the pending ops wait for.
       const ids = this.o.replica.missing(m.doc).slice(0, SYNC_LIMITS.maxIdsPerFrame);
       if (ids.length > 0) this.send({ type: 'want', doc: m.doc, ids });
-    } else if (d?.caughtUp && !d.matched && m.ops.some((o) => o.seq === 0)) {
-      // An answer to our Want during reconciliation: compare again.
+    } else if (d?.caughtUp && !d.matched && this.inFlightFor(m.doc) === 0) {
+      // During reconciliation (an answer to our Want, or the op we wanted arriving by the live
+      // stream instead): compare again.
       this.askHeads(m.doc);
     }
   }
