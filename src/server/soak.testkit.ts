@@ -111,7 +111,8 @@ async function startRelayProcess(port: number, dataDir: string): Promise<ChildPr
 
 async function stopRelayProcess(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
-  const done = new Promise<void>((r) => child.once('exit', () => r()));
+  // 'close', not 'exit': the last stdout lines (the relay's counters) may arrive after 'exit'.
+  const done = new Promise<void>((r) => child.once('close', () => r()));
   child.kill('SIGTERM');
   await done;
 }
