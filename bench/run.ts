@@ -2,7 +2,7 @@
 // figure, units in the key names). Targets are printed beside the figures; nothing here fails a
 // build: tests check behaviour, benchmarks measure speed.
 
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { benchEngine, type Figures } from './engine.ts';
 
@@ -13,6 +13,7 @@ const benches: Bench[] = [{ name: 'engine', run: () => benchEngine(Number(proces
 // Benchmarks of other parts register themselves here when their modules exist.
 for (const [name, file, fn] of [
   ['relay', './relay.ts', 'benchRelay'],
+  ['soak', './soak.ts', 'benchSoak'],
   ['runtime', './runtime.ts', 'benchRuntime'],
   ['ui', './ui.ts', 'benchUi'],
 ] as const) {
@@ -28,7 +29,14 @@ for (const [name, file, fn] of [
 }
 
 const only = process.argv.slice(2);
+const file = new URL('./results.json', import.meta.url);
+// A partial run (`tsx bench/run.ts relay soak`) keeps the other parts' figures from the last run.
+const previous =
+  only.length > 0 && existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, Figures | string>)
+    : {};
 const results: Record<string, Figures | string> = {
+  ...previous,
   machine: `${cpus().length} cores, ${cpus()[0]?.model ?? 'unknown cpu'}, node ${process.version}`,
   date: new Date().toISOString(),
 };
@@ -50,5 +58,5 @@ for (const [k, v] of Object.entries(results)) {
 const w = Math.max(...rows.map(([k]) => k.length));
 console.log(`\n${'figure'.padEnd(w)}  value\n${'-'.repeat(w)}  -----`);
 for (const [k, v] of rows) console.log(`${k.padEnd(w)}  ${v}`);
-writeFileSync(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(file, `${JSON.stringify(results, null, 2)}\n`);
 console.log('\nwrote bench/results.json');

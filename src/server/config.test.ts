@@ -33,4 +33,47 @@ describe('relay config', () => {
     );
     expect(() => loadConfig(['--port'], {})).toThrow(/needs a value/);
   });
+
+  it('[RELAY-15] --durability full and DURABILITY=full are accepted; anything else is refused', () => {
+    expect(loadConfig(['--durability', 'full'], {}).durability).toBe('full');
+    expect(loadConfig([], { DURABILITY: 'full' }).durability).toBe('full');
+    expect(loadConfig(['--durability=barrier'], { DURABILITY: 'full' }).durability).toBe('barrier');
+    expect(() => loadConfig(['--durability', 'fast'], {})).toThrow(ConfigError);
+  });
+
+  it('[RELAY-17] public origins: URLs or host[:port], default ports dropped, paths refused', () => {
+    const c = loadConfig(
+      ['--public-origin', 'https://Cal.Example.com, http://localhost:8787,wss://x.org:443'],
+      {},
+    );
+    expect(c.publicOrigins).toEqual(['cal.example.com', 'localhost:8787', 'x.org']);
+    expect(loadConfig([], { PUBLIC_ORIGIN: 'relay.lan:9000' }).publicOrigins).toEqual(['relay.lan:9000']);
+    expect(loadConfig([], {}).publicOrigins).toEqual([]);
+    expect(() => loadConfig(['--public-origin', 'https://a.b/path'], {})).toThrow(ConfigError);
+  });
+
+  it('[RELAY-20] every budget has a flag, an environment variable and a default', () => {
+    const c = loadConfig(['--max-pending', '7', '--max-unauth-sockets=9'], { RATE_BYTES_PER_SEC: '1000' });
+    expect(c.maxPendingPerAuthor).toBe(7);
+    expect(c.maxUnauthSockets).toBe(9);
+    expect(c.rateBytesPerSec).toBe(1000);
+    for (const k of [
+      'preAuthMaxBytes',
+      'maxUnauthSockets',
+      'maxConnsPerDevice',
+      'maxQueuedBytes',
+      'rateBytesPerSec',
+      'rateBytesBurst',
+      'rateCalendarsPerMin',
+      'rateCalendarsBurst',
+      'maxPendingPerAuthor',
+      'maxPendingBytesPerAuthor',
+      'maxHeldBytesPerAuthor',
+      'maxHeldTotal',
+      'maxHoldAheadMs',
+      'maxWantIds',
+    ] as const) {
+      expect(typeof DEFAULTS[k]).toBe('number');
+    }
+  });
 });

@@ -30,6 +30,44 @@ export interface RelayConfig {
   logLevel: 'debug' | 'info' | 'warn' | 'error';
   /** 'barrier': one fsync per batch, before acks and forwards; 'full': fsync per commit (RELAY-5). */
   durability: 'barrier' | 'full';
+  /**
+   * Origins (or host[:port]) devices reach this relay at; Auth is verified against these, never
+   * against the request's Host header (RELAY-17). Empty: localhost, 127.0.0.1 and [::1] at the
+   * listening port (what `npm start` serves).
+   */
+  publicOrigins: string[];
+  // Budgets (RELAY-20): per unauthenticated socket, per connection, per device/author, per relay.
+  /** Largest frame an unauthenticated socket may send (its Auth). */
+  preAuthMaxBytes: number;
+  /** Unauthenticated sockets open at once; more are closed at connect. */
+  maxUnauthSockets: number;
+  /** Authenticated connections per device; a new one closes the oldest beyond this. */
+  maxConnsPerDevice: number;
+  /** Bytes a connection may have queued (frames received and not yet handled, plus unread output). */
+  maxQueuedBytes: number;
+  /** Sustained op bytes per second per device (token bucket refill), and the bucket size. */
+  rateBytesPerSec: number;
+  rateBytesBurst: number;
+  /**
+   * Frame budget per device, in tokens: a frame costs 1 + one per 4 KiB, charged before it is
+   * decoded; and one budget shared by all devices that are members of no calendar here.
+   */
+  rateFramesPerSec: number;
+  rateFramesBurst: number;
+  rateStrangerFramesPerSec: number;
+  rateStrangerFramesBurst: number;
+  /** New calendars (genesis ops) per minute for the whole relay, and the burst. */
+  rateCalendarsPerMin: number;
+  rateCalendarsBurst: number;
+  /** Ops waiting for predecessors, per author: count and bytes (RELAY-13). */
+  maxPendingPerAuthor: number;
+  maxPendingBytesPerAuthor: number;
+  /** Held future-dated bytes per author, held ops in all, and the furthest future held (RELAY-12). */
+  maxHeldBytesPerAuthor: number;
+  maxHeldTotal: number;
+  maxHoldAheadMs: number;
+  /** Op ids a connection may have asked for (Want) and not yet been sent (RELAY-14). */
+  maxWantIds: number;
 }
 
 export const DEFAULTS: RelayConfig = {
@@ -46,13 +84,32 @@ export const DEFAULTS: RelayConfig = {
   authTimeoutMs: 10_000,
   logLevel: 'info',
   durability: 'barrier',
+  publicOrigins: [],
+  preAuthMaxBytes: 1024,
+  maxUnauthSockets: 256,
+  maxConnsPerDevice: 4,
+  maxQueuedBytes: 16 * 1024 * 1024,
+  rateBytesPerSec: 64 * 1024,
+  rateBytesBurst: 1024 * 1024,
+  rateFramesPerSec: 200,
+  rateFramesBurst: 1000,
+  rateStrangerFramesPerSec: 100,
+  rateStrangerFramesBurst: 500,
+  rateCalendarsPerMin: 20,
+  rateCalendarsBurst: 50,
+  maxPendingPerAuthor: 500,
+  maxPendingBytesPerAuthor: 2 * 1024 * 1024,
+  maxHeldBytesPerAuthor: 2 * 1024 * 1024,
+  maxHeldTotal: 20_000,
+  maxHoldAheadMs: 24 * 3600_000,
+  maxWantIds: 4096,
 };
 
 interface Option {
   key: keyof RelayConfig;
   flag: string;
   env: string;
-  kind: 'int' | 'string' | 'level' | 'durability';
+  kind: 'int' | 'string' | 'level' | 'durability' | 'list';
   min?: number;
   max?: number;
   help: string;
@@ -142,16 +199,115 @@ export const OPTIONS: readonly Option[] = [
     kind: 'level',
     help: 'debug | info | warn | error',
   },
+  {
+    key: 'durability',
+    flag: '--durability',
+    env: 'DURABILITY',
+    kind: 'durability',
+    help: 'barrier (fsync per batch, before acks) | full (fsync per commit)',
+  },
+  {
+    key: 'publicOrigins',
+    flag: '--public-origin',
+    env: 'PUBLIC_ORIGIN',
+    kind: 'list',
+    help: 'comma-separated origins devices use (Auth is bound to these)',
+  },
+  ...budget('preAuthMaxBytes', '--preauth-max-bytes', 'PREAUTH_MAX_BYTES', 'largest frame before auth', 256),
+  ...budget('maxUnauthSockets', '--max-unauth-sockets', 'MAX_UNAUTH_SOCKETS', 'unauthenticated sockets', 1),
+  ...budget(
+    'maxConnsPerDevice',
+    '--max-conns-per-device',
+    'MAX_CONNS_PER_DEVICE',
+    'connections per device',
+    1,
+  ),
+  ...budget('maxQueuedBytes', '--max-queued-bytes', 'MAX_QUEUED_BYTES', 'queued bytes per connection', 65536),
+  ...budget(
+    'rateBytesPerSec',
+    '--rate-bytes-per-sec',
+    'RATE_BYTES_PER_SEC',
+    'sustained op bytes/s per device',
+    1,
+  ),
+  ...budget(
+    'rateBytesBurst',
+    '--rate-bytes-burst',
+    'RATE_BYTES_BURST',
+    'burst of op bytes per device',
+    65536,
+  ),
+  ...budget(
+    'rateCalendarsPerMin',
+    '--rate-calendars-per-min',
+    'RATE_CALENDARS_PER_MIN',
+    'new calendars/min (relay)',
+    1,
+  ),
+  ...budget(
+    'rateCalendarsBurst',
+    '--rate-calendars-burst',
+    'RATE_CALENDARS_BURST',
+    'burst of new calendars',
+    1,
+  ),
+  ...budget(
+    'maxPendingPerAuthor',
+    '--max-pending',
+    'MAX_PENDING_PER_AUTHOR',
+    'ops waiting for parents per author',
+    0,
+  ),
+  ...budget(
+    'maxPendingBytesPerAuthor',
+    '--max-pending-bytes',
+    'MAX_PENDING_BYTES_PER_AUTHOR',
+    'their bytes per author',
+    0,
+  ),
+  ...budget(
+    'maxHeldBytesPerAuthor',
+    '--max-held-bytes',
+    'MAX_HELD_BYTES_PER_AUTHOR',
+    'held bytes per author',
+    0,
+  ),
+  ...budget('maxHeldTotal', '--max-held-total', 'MAX_HELD_TOTAL', 'held ops in all', 0),
+  ...budget(
+    'maxHoldAheadMs',
+    '--max-hold-ahead-ms',
+    'MAX_HOLD_AHEAD_MS',
+    'furthest future an op may be held for',
+    0,
+  ),
+  ...budget(
+    'maxWantIds',
+    '--max-want-ids',
+    'MAX_WANT_IDS',
+    'ids asked for and not yet sent, per connection',
+    1,
+  ),
 ];
+
+function budget(key: keyof RelayConfig, flag: string, env: string, help: string, min: number): Option[] {
+  return [{ key, flag, env, kind: 'int', min, help }];
+}
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
 function parseValue(o: Option, raw: string, source: string): RelayConfig[keyof RelayConfig] {
+  if (o.kind === 'list' && raw === '') return [];
   if (o.kind === 'string') {
     if (raw === '') throw new ConfigError(`${source}: empty value`);
     return raw;
+  }
+  if (o.kind === 'list') {
+    return raw
+      .split(',')
+      .map((x) => x.trim())
+      .filter((x) => x !== '');
   }
   if (o.kind === 'durability') {
     if (raw !== 'barrier' && raw !== 'full')
@@ -204,5 +360,27 @@ export function loadConfig(argv: readonly string[], env: Record<string, string |
   out.staticDir = resolve(out.staticDir);
   if (out.maxOpBytes + 64 > out.maxFrameBytes)
     throw new ConfigError('max-frame-bytes must exceed max-op-bytes');
+  out.publicOrigins = out.publicOrigins.map((o) => hostOfOrigin(o, '--public-origin'));
   return out;
+}
+
+/**
+ * The host[:port] a device signs for an origin (SYNC-2): `https://cal.example.com` →
+ * `cal.example.com`, `http://localhost:8787` → `localhost:8787`; a bare host[:port] as given.
+ */
+export function hostOfOrigin(origin: string, source = 'origin'): string {
+  const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(origin) ? origin : `http://${origin}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new ConfigError(`${source}: not an origin or host: "${origin}"`);
+  }
+  if (u.pathname !== '/' || u.search !== '' || u.hash !== '' || u.username !== '')
+    throw new ConfigError(`${source}: an origin has no path, query or credentials: "${origin}"`);
+  // ws/wss: URL does not know their default ports; http(s) ones are dropped by URL itself.
+  let host = u.host.toLowerCase();
+  if ((u.protocol === 'ws:' && host.endsWith(':80')) || (u.protocol === 'wss:' && host.endsWith(':443')))
+    host = host.slice(0, host.lastIndexOf(':'));
+  return host;
 }

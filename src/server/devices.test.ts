@@ -194,7 +194,8 @@ describe('invites through the relay', () => {
       await waitFor(() => errorsOf(s, before).length > 0, 10_000, 'error');
       codes.push(errorsOf(s, before)[0]!.code);
     }
-    expect(codes).toEqual(['NotMember', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid']);
+    // Without a proof a stranger hears what any unknown calendar gets (RELAY-18).
+    expect(codes).toEqual(['UnknownDoc', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid', 'InviteInvalid']);
     expect(s.got.some((x) => x.type === 'ops')).toBe(false);
     // The genuine proof on this connection is served.
     s.send({
@@ -309,6 +310,39 @@ describe('invites through the relay', () => {
     expect(errorsOf(sd, n)[0]!.code).toBe('InviteUsed');
   });
 
+  it('[RELAY-11][INV-8] a held Add keeps its invite reserved across a restart, and frees it when refused at release', async () => {
+    const r = await relay();
+    // The invite expires in 10.5 minutes; j1's Add is dated 10 minutes ahead, so it is held, and
+    // at its release (relay clock +11 minutes) the relay refuses it: InviteExpired by its clock.
+    const { a, doc, invite, secret } = await invitedCalendar(r, 630_000_000);
+    const heads = a.replica.heads(doc);
+    const j1 = await makeDevice('j1');
+    const early = await craftAdd(j1, doc, invite.id, secret, {
+      parents: heads,
+      wallTime: Date.now() * 1000 + 10 * 60_000_000,
+    });
+    const s1 = await session(j1, r);
+    s1.send({ type: 'push', ops: [early.bytes] });
+    await s1.waitFor((x) => x.type === 'held', 'held');
+    s1.close();
+    const dataDir = r.dataDir;
+    await r.close();
+    const r2 = await relay({ dataDir });
+    const j2 = await makeDevice('j2');
+    const add2 = await craftAdd(j2, doc, invite.id, secret, { parents: heads, wallTime: Date.now() * 1000 });
+    const s2 = await session(j2, r2);
+    expect(await pushAndWaitError(s2, add2)).toBe('InviteUsed'); // reserved by the held Add, across the restart
+    r2.clockOffsetUs = 11 * 60_000_000;
+    await r2.relay.releaseDue();
+    expect(r2.store.heldCount()).toBe(0);
+    expect(r2.replica.members(doc).has(j1.id)).toBe(false);
+    // The refused Add no longer holds the invite (the relay's clock is set back to test just that).
+    r2.clockOffsetUs = 0;
+    s2.send({ type: 'push', ops: [add2.bytes] });
+    await s2.waitFor((x) => x.type === 'ack' && x.acks.some((k) => k.op === add2.id), 'j2 joined');
+    expect(r2.replica.members(doc).has(j2.id)).toBe(true);
+  });
+
   it('[INV-2] a tampered invite proof and an invite of another calendar are InviteInvalid at the relay and on replicas', async () => {
     const r = await relay();
     const { a, doc, invite, secret } = await invitedCalendar(r);
@@ -346,7 +380,7 @@ describe('invites through the relay', () => {
     expect(r.replica.members(doc).has(m.id)).toBe(false);
   });
 
-  it('[MEM-2] a non-member’s signed op is NotMember at the relay and on replicas', async () => {
+  it('[MEM-2][RELAY-18] a non-member’s signed op is refused by the relay (as if the calendar were unknown) and NotMember on replicas', async () => {
     const r = await relay();
     const { a, doc } = await invitedCalendar(r);
     const m = await makeDevice('mallory');
@@ -362,7 +396,7 @@ describe('invites through the relay', () => {
       key: { id: random(8), key: random(32) },
     });
     const sm = await session(m, r);
-    expect(await pushAndWaitError(sm, forged)).toBe('NotMember');
+    expect(await pushAndWaitError(sm, forged)).toBe('UnknownDoc');
     const witness = await makeDevice('witness');
     await copyLog(a.replica, witness.replica, doc);
     expect((await witness.replica.receive(forged.bytes)).error?.code).toBe('NotMember');

@@ -45,7 +45,6 @@ export interface HttpServerOptions {
   log: Logger;
   /** Largest WebSocket message ws accepts at all; the relay answers frames above its own limit with TooLarge. */
   wsMaxPayload: number;
-  health: () => Record<string, unknown>;
 }
 
 export interface RelayHttpServer {
@@ -105,7 +104,9 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
     }
     const path = url.pathname;
     if (path === '/health') {
-      const body = JSON.stringify({ status: relay.closing ? 'stopping' : 'ok', ...opts.health() });
+      // RELAY-18: unauthenticated, so it tells nothing but whether the relay is up (counters
+      // are for the operator's logs, not for anyone who can reach the port).
+      const body = JSON.stringify({ status: relay.closing ? 'stopping' : 'ok' });
       res.writeHead(relay.closing ? 503 : 200, {
         'content-type': 'application/json',
         'cache-control': 'no-store',
@@ -181,6 +182,20 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
       close: (code, reason) => ws.close(code, reason),
       bufferedAmount: () => ws.bufferedAmount,
       remote: `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
+      // ws reads a message whole before it hands it over; its receiver's limit is per server, so
+      // the relay lowers it for a socket that has not authenticated (RELAY-20): a larger frame is
+      // cut off (close 1009) as it arrives, never buffered.
+      pause: (ms) => {
+        if (ws.isPaused || ws.readyState !== ws.OPEN) return;
+        ws.pause();
+        setTimeout(() => {
+          if (ws.readyState === ws.OPEN) ws.resume();
+        }, ms).unref();
+      },
+      limitPayload: (n) => {
+        const r = (ws as unknown as { _receiver?: { _maxPayload?: number } })._receiver;
+        if (r !== undefined && typeof r._maxPayload === 'number') r._maxPayload = n;
+      },
       host: req.headers.host ?? '',
     };
     const conn = relay.connect(transport);

@@ -7,7 +7,7 @@ import { toHex } from '../engine/bytes.ts';
 import { decodeMembership, MembershipKind } from '../engine/codec.ts';
 import type { DeviceId, DocId, OpId } from '../engine/ids.ts';
 import { INVITE_PROOF_BYTES } from '../engine/invite.ts';
-import { openOp } from '../engine/op.ts';
+import { type OpenedOp, openOp } from '../engine/op.ts';
 import type { OpRecord } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
 
@@ -58,6 +58,18 @@ export function ledgerFact(bytes: Uint8Array): LedgerFact | undefined {
     }
   } catch {
     // The engine rejects such an op with its own typed error.
+  }
+  return undefined;
+}
+
+/** The device a membership op adds (Add, Genesis), or undefined. Never throws. */
+export function membershipSubject(op: OpenedOp): DeviceId | undefined {
+  try {
+    const m = decodeMembership(op.env.body);
+    if ((m.kind === MembershipKind.Add || m.kind === MembershipKind.Genesis) && m.subject.length === 32)
+      return toHex(m.subject) as DeviceId;
+  } catch {
+    // The engine rejects it with its own typed error.
   }
   return undefined;
 }

@@ -56,3 +56,43 @@ export function createLogger(
 
 /** A logger that drops everything (tests and benchmarks). */
 export const silentLogger: Logger = createLogger('error', () => {});
+
+/**
+ * RELAY-19: a logger whose info lines are limited to `perWindow` per `windowMs` (shared
+ * by every child), so garbage from the network cannot fill the disk through the log. What is
+ * dropped is counted and reported in one line when the next window opens. Warnings and errors
+ * (the relay's own failures) always pass.
+ */
+export function throttledLogger(
+  inner: Logger,
+  perWindow = 50,
+  windowMs = 60_000,
+  nowMs: () => number = Date.now,
+): Logger {
+  const state = { start: nowMs(), used: 0, dropped: 0 };
+  const admit = (): boolean => {
+    const now = nowMs();
+    if (now - state.start >= windowMs) {
+      if (state.dropped > 0) inner.warn('log lines suppressed', { dropped: state.dropped, windowMs });
+      state.start = now;
+      state.used = 0;
+      state.dropped = 0;
+    }
+    if (state.used < perWindow) {
+      state.used++;
+      return true;
+    }
+    state.dropped++;
+    return false;
+  };
+  const wrap = (l: Logger): Logger => ({
+    debug: (m, f) => l.debug(m, f),
+    info: (m, f) => {
+      if (admit()) l.info(m, f);
+    },
+    warn: (m, f) => l.warn(m, f),
+    error: (m, f) => l.error(m, f),
+    child: (fields) => wrap(l.child(fields)),
+  });
+  return wrap(inner);
+}

@@ -34,7 +34,8 @@ async function main(): Promise<void> {
       process.exit(1);
     }, 15_000).unref();
     running.close().then(
-      () => process.exit(0),
+      // Exit once the last log lines are written (stdout to a pipe is asynchronous).
+      () => process.stdout.write('', () => process.exit(0)),
       (e: unknown) => {
         log.error('shutdown failed', { err: e });
         process.exit(1);

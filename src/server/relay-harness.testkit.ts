@@ -4,6 +4,7 @@ import { afterEach } from 'vitest';
 import { type DocId, type EntityId, EventField, encodeValue, type OpId } from '../engine/index.ts';
 import type { SyncClient } from '../sync/client.ts';
 import type { RelayConfig } from './config.ts';
+import type { Logger } from './log.ts';
 import {
   makeClient,
   type RawSession,
@@ -26,8 +27,8 @@ export function useRelayHarness() {
     defer(f: () => Promise<void> | void): void {
       cleanup.push(f);
     },
-    async relay(over: Partial<RelayConfig> = {}): Promise<TestRelay> {
-      const r = await startTestRelay(over);
+    async relay(over: Partial<RelayConfig> = {}, opts: { log?: Logger } = {}): Promise<TestRelay> {
+      const r = await startTestRelay(over, opts.log);
       cleanup.push(() => r.stop());
       return r;
     },

@@ -38,7 +38,7 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startChild(port: number): Promise<ChildProcess> {
+async function startChild(port: number, durability: 'barrier' | 'full', dir: string): Promise<ChildProcess> {
   // `node --import tsx`, not the tsx CLI: the CLI runs the program in a grandchild process, and
   // SIGKILL must hit the process that holds the database.
   const child = spawn(
@@ -52,15 +52,24 @@ async function startChild(port: number): Promise<ChildProcess> {
       '--host',
       '127.0.0.1',
       '--data',
-      dataDir,
+      dir,
       '--static',
-      join(dataDir, 'no-static'),
+      join(dir, 'no-static'),
       '--log-level',
       'warn',
+      // RELAY-15: the mode is chosen through the real command line.
+      '--durability',
+      durability,
     ],
     {
       cwd: root,
-      env: { ...process.env, RATE_OPS_PER_SEC: '100000', RATE_BURST: '100000' },
+      env: {
+        ...process.env,
+        RATE_OPS_PER_SEC: '100000',
+        RATE_BURST: '100000',
+        RATE_BYTES_PER_SEC: '100000000',
+        RATE_BYTES_BURST: '100000000',
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
   );
@@ -109,11 +118,12 @@ const titles = (d: TestDevice, doc: string) =>
     .map((e) => eventFromRecord(e).title)
     .sort();
 
-describe('relay as a child process', () => {
-  it('[RELAY-5][SYNC-4] SIGKILL during a burst of pushes: after restart nothing is lost or duplicated; clients converge and a third catches up', async () => {
+describe.each(['barrier', 'full'] as const)('relay as a child process, --durability %s', (mode) => {
+  it(`[RELAY-5][RELAY-15][SYNC-4] SIGKILL during a burst of pushes (--durability ${mode}): after restart nothing is lost or duplicated; clients converge and a third catches up`, async () => {
+    const dir = join(dataDir, mode);
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/sync`;
-    let child = await startChild(port);
+    let child = await startChild(port, mode, dir);
     const [a, b, c] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('c')]);
     const doc = await sharedCalendar(a, [b, c]);
     const ca = makeClient(a, url);
@@ -143,7 +153,7 @@ describe('relay as a child process', () => {
         'a notices',
       );
 
-      child = await startChild(port);
+      child = await startChild(port, mode, dir);
       cb.start();
       await waitFor(
         () =>
@@ -175,7 +185,7 @@ describe('relay as a child process', () => {
     child.kill('SIGTERM');
     await exited(child);
     expect(child.exitCode).toBe(0);
-    const db = new Database(join(dataDir, 'relay.db'), { readonly: true });
+    const db = new Database(join(dir, 'relay.db'), { readonly: true });
     const rows = db.prepare('SELECT seq, id FROM ops WHERE doc = ? ORDER BY seq').all(doc) as {
       seq: number;
       id: string;

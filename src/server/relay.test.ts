@@ -180,7 +180,8 @@ describe('relay in process', () => {
     await s.waitFor((m) => m.type === 'welcome', 'welcome');
     s.send({ type: 'subscribe', doc, cursor: 0 });
     const subErr = await s.waitFor((m) => m.type === 'error', 'subscribe error');
-    expect(subErr).toMatchObject({ code: 'NotMember', doc });
+    // A stranger hears what any unknown calendar gets (RELAY-18).
+    expect(subErr).toMatchObject({ code: 'UnknownDoc', doc });
     // A correctly signed patch by a device that was never added.
     const heads = a.replica.heads(doc);
     const forged = await createOp(mallory.signer, random, {
@@ -196,7 +197,7 @@ describe('relay in process', () => {
     });
     s.send({ type: 'push', ops: [forged.bytes] });
     await waitFor(() => s.got.filter((m) => m.type === 'error').length >= 2, 10_000, 'push error');
-    expect(s.got.filter((m) => m.type === 'error')[1]).toMatchObject({ code: 'NotMember', op: forged.id });
+    expect(s.got.filter((m) => m.type === 'error')[1]).toMatchObject({ code: 'UnknownDoc', op: forged.id });
     expect((await r.replica.getOps(doc, [forged.id]))[0]).toBeUndefined();
 
     await writeTitle(a, doc, randomEntity(), 'still works');

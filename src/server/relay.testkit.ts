@@ -27,7 +27,7 @@ import { hostOf, SyncClient, type SyncClock, type SyncSocket } from '../sync/cli
 import { createMemorySyncPersistence, type MemorySyncPersistence } from '../sync/memory-persistence.ts';
 import { authMessage, decodeMessage, encodeMessage, type SyncMessage } from '../sync/messages.ts';
 import { DEFAULTS, type RelayConfig } from './config.ts';
-import { silentLogger } from './log.ts';
+import { type Logger, silentLogger } from './log.ts';
 import { type RunningRelay, startRelay } from './start.ts';
 
 export const random = (n: number): Uint8Array => new Uint8Array(randomBytes(n));
@@ -116,8 +116,11 @@ export interface TestRelay extends RunningRelay {
   stop(): Promise<void>;
 }
 
-export async function startTestRelay(over: Partial<RelayConfig> = {}): Promise<TestRelay> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'ledgerday-relay-'));
+export async function startTestRelay(
+  over: Partial<RelayConfig> = {},
+  log: Logger = silentLogger,
+): Promise<TestRelay> {
+  const dataDir = over.dataDir ?? mkdtempSync(join(tmpdir(), 'ledgerday-relay-'));
   const state = { clockOffsetUs: 0 };
   const cfg: RelayConfig = {
     ...DEFAULTS,
@@ -127,10 +130,18 @@ export async function startTestRelay(over: Partial<RelayConfig> = {}): Promise<T
     staticDir: join(dataDir, 'no-static'),
     rateOpsPerSec: 100_000,
     rateBurst: 100_000,
+    rateBytesPerSec: 1_000_000_000,
+    rateBytesBurst: 1_000_000_000,
+    rateFramesPerSec: 1_000_000,
+    rateFramesBurst: 1_000_000,
+    rateStrangerFramesPerSec: 1_000_000,
+    rateStrangerFramesBurst: 1_000_000,
+    rateCalendarsPerMin: 1_000_000,
+    rateCalendarsBurst: 1_000_000,
     ...over,
   };
   const r = await startRelay(cfg, {
-    log: silentLogger,
+    log,
     nowUs: () => Date.now() * 1000 + state.clockOffsetUs,
   });
   const t = Object.assign(r, {

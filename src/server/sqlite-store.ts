@@ -3,7 +3,7 @@
 // Invariant: every CommitBatch is one SQLite transaction: after a crash the file holds all of a
 // batch or none of it. Relay-only tables (held future-dated ops) live in the same file.
 
-import { closeSync, fsyncSync, mkdirSync, openSync } from 'node:fs';
+import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
@@ -115,6 +115,8 @@ export interface SqliteStoreOptions {
    * instead of one per op (fsync dominated ingest: ~1-2.5 ms per op on this machine, measured).
    */
   durability?: 'full' | 'barrier';
+  /** fsync of a file descriptor (injected by tests to observe the open-time sync). */
+  fsync?: (fd: number) => void;
 }
 
 interface OpRow {
@@ -211,10 +213,14 @@ export class SqliteStore implements EngineStore {
   private readonly durableSeq = new Map<DocId, number>();
   private dirty = false;
   private walFd: number | undefined;
+  private readonly fsync: (fd: number) => void;
+  private readonly fsyncInjected: boolean;
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path;
     this.durability = opts.durability ?? 'barrier';
+    this.fsync = opts.fsync ?? fsyncSync;
+    this.fsyncInjected = opts.fsync !== undefined;
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     try {
       this.db = new Database(opts.path);
@@ -225,6 +231,7 @@ export class SqliteStore implements EngineStore {
       this.db.pragma('busy_timeout = 5000');
       this.migrate();
       this.st = prepare(this.db);
+      this.syncOnOpen();
     } catch (e) {
       throw toEngineError(e, 'Storage', `opening ${opts.path}`);
     }
@@ -241,6 +248,28 @@ export class SqliteStore implements EngineStore {
     }
     this.db.exec(SCHEMA);
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+
+  /**
+   * RELAY-15: after a crash (SIGKILL) the WAL's tail may sit only in the OS page cache: what a
+   * 'barrier' relay committed but had not yet fsynced. It is fsynced here, before anything read
+   * from the file is treated as durable (acked, forwarded).
+   */
+  private syncOnOpen(): void {
+    if (this.path === ':memory:') return;
+    for (const file of [this.path, `${this.path}-wal`]) {
+      let fd: number | undefined;
+      try {
+        fd = openSync(file, 'r');
+      } catch {
+        continue; // no WAL yet
+      }
+      try {
+        this.fsync(fd);
+      } finally {
+        closeSync(fd);
+      }
+    }
   }
 
   /** Called synchronously after each batch is durably committed (the relay forwards from here). */
@@ -356,10 +385,42 @@ export class SqliteStore implements EngineStore {
     if (!this.dirty) return;
     this.guard('syncDurable', () => {
       if (this.walFd === undefined) this.walFd = openSync(`${this.path}-wal`, 'r');
-      fsyncSync(this.walFd);
+      this.fsync(this.walFd);
     });
     this.dirty = false;
     for (const [doc, seq] of this.committedSeq) this.durableSeq.set(doc, seq);
+  }
+
+  /**
+   * syncDurable off the event loop (libuv's thread pool): the relay's barrier must not stall
+   * every connection for the length of an fsync (tens to hundreds of ms on a busy disk).
+   * Covers the commits made before the call; commits made while it runs wait for the next one.
+   */
+  async syncDurableAsync(): Promise<void> {
+    if (!this.dirty) return;
+    if (this.closed) throw new EngineError('Storage', 'syncDurable: store is closed');
+    const upTo = new Map(this.committedSeq);
+    this.dirty = false;
+    try {
+      if (this.walFd === undefined) this.walFd = openSync(`${this.path}-wal`, 'r');
+      const fd = this.walFd;
+      await new Promise<void>((resolve, reject) => {
+        if (this.fsyncInjected) {
+          try {
+            this.fsync(fd);
+            resolve();
+          } catch (e) {
+            reject(e);
+          }
+          return;
+        }
+        fsync(fd, (e) => (e === null ? resolve() : reject(e)));
+      });
+    } catch (e) {
+      this.dirty = true;
+      throw toEngineError(e, 'Storage', 'syncDurable');
+    }
+    for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
   }
 
   /** Highest seq of a calendar that is durable (what the relay may acknowledge and forward). */
@@ -398,6 +459,64 @@ export class SqliteStore implements EngineStore {
     return this.guard('pendingMissing', () => {
       const r = this.st.getPending.get(doc, id) as { missing: string } | undefined;
       return r === undefined ? [] : splitIds<OpId>(r.missing);
+    });
+  }
+
+  // --- relay-only: the pending set, read by index (RELAY-13) ----------------------------------
+
+  /** Ids the pending ops of a calendar wait for (SYNC-7), from the table's (doc, id) key. */
+  missingOf(doc: DocId, limit: number): OpId[] {
+    return this.guard('missingOf', () => {
+      const out = new Set<OpId>();
+      for (const r of this.st.listMissing.iterate(doc) as Iterable<{ missing: string }>) {
+        for (const id of splitIds<OpId>(r.missing)) {
+          if (out.size >= limit) return [...out];
+          out.add(id);
+        }
+      }
+      return [...out];
+    });
+  }
+
+  pendingCountAll(): number {
+    return this.guard('pendingCountAll', () => (this.st.countPending.get() as { n: number }).n);
+  }
+
+  /** Every pending op: id, calendar, bytes (the relay's per-author budget is built from these at start). */
+  *pendingOps(): Generator<{ id: OpId; doc: DocId; bytes: Uint8Array }> {
+    for (const r of this.st.allPending.iterate() as Iterable<{ id: string; doc: string; bytes: Buffer }>) {
+      yield { id: r.id as OpId, doc: r.doc as DocId, bytes: ownBytes(r.bytes) };
+    }
+  }
+
+  /** Deletes pending ops of calendars this store does not hold (a flood must not outlive a restart). */
+  dropOrphanPending(): number {
+    return this.guard('dropOrphanPending', () => this.st.dropOrphanPending.run().changes);
+  }
+
+  /** Deletes pending ops by id (the relay evicts what no longer fits its budgets). */
+  dropPending(doc: DocId, ids: readonly OpId[]): void {
+    this.guard('dropPending', () => {
+      for (const id of ids) this.st.deletePending.run(doc, id);
+    });
+  }
+
+  /**
+   * Stored bytes of ops by id, only up to the durable seq (answers to Want, RELAY-5); `later`:
+   * ids stored but not durable yet (answered after the next fsync).
+   */
+  durableOpBytes(doc: DocId, ids: readonly OpId[]): { bytes: Uint8Array[]; later: OpId[] } {
+    const upTo = this.durableSeqOf(doc);
+    return this.guard('durableOpBytes', () => {
+      const bytes: Uint8Array[] = [];
+      const later: OpId[] = [];
+      for (const id of ids) {
+        const r = this.st.getOpBytes.get(doc, id) as { seq: number; bytes: Buffer } | undefined;
+        if (r === undefined) continue;
+        if (r.seq <= upTo) bytes.push(ownBytes(r.bytes));
+        else later.push(id);
+      }
+      return { bytes, later };
     });
   }
 
@@ -492,6 +611,15 @@ export class SqliteStore implements EngineStore {
     return this.guard('heldCountByAuthor', () => (this.st.countHeldByAuthor.get(author) as { n: number }).n);
   }
 
+  heldBytesByAuthor(author: DeviceId): number {
+    return this.guard('heldBytesByAuthor', () => (this.st.bytesHeldByAuthor.get(author) as { n: number }).n);
+  }
+
+  /** Every held op (the ledger re-reserves the invites of held Adds at start, RELAY-11). */
+  allHeld(): HeldOp[] {
+    return this.guard('allHeld', () => (this.st.allHeld.all() as HeldRow[]).map(rowToHeld));
+  }
+
   /** Earliest held wall_time (µs), or undefined if nothing is held. */
   nextHeldTime(): number | undefined {
     return this.guard('nextHeldTime', () => {
@@ -510,7 +638,7 @@ export class SqliteStore implements EngineStore {
 
   private syncDurableQuietly(): void {
     if (!this.dirty || this.walFd === undefined) return;
-    fsyncSync(this.walFd);
+    this.fsync(this.walFd);
     this.dirty = false;
   }
 
@@ -596,6 +724,13 @@ function prepare(db: Database.Database) {
     getHeld: db.prepare('SELECT id FROM held WHERE id = ?'),
     dueHeld: db.prepare('SELECT * FROM held WHERE wall_time <= ? ORDER BY wall_time, id LIMIT ?'),
     countHeldByAuthor: db.prepare('SELECT count(*) AS n FROM held WHERE author = ?'),
+    bytesHeldByAuthor: db.prepare('SELECT coalesce(sum(length(bytes)), 0) AS n FROM held WHERE author = ?'),
+    allHeld: db.prepare('SELECT * FROM held ORDER BY wall_time, id'),
+    listMissing: db.prepare('SELECT missing FROM pending WHERE doc = ?'),
+    countPending: db.prepare('SELECT count(*) AS n FROM pending'),
+    allPending: db.prepare('SELECT id, doc, bytes FROM pending'),
+    dropOrphanPending: db.prepare('DELETE FROM pending WHERE doc NOT IN (SELECT doc FROM docs)'),
+    getOpBytes: db.prepare('SELECT seq, bytes FROM ops WHERE doc = ? AND id = ?'),
     countHeld: db.prepare('SELECT count(*) AS n FROM held'),
     nextHeld: db.prepare('SELECT min(wall_time) AS t FROM held'),
     deleteHeld: db.prepare('DELETE FROM held WHERE id = ?'),

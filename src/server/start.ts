@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createBestCrypto, Replica, type SubtleLike } from '../engine/index.ts';
 import type { RelayConfig } from './config.ts';
 import { createHttpServer } from './http.ts';
-import type { Logger } from './log.ts';
+import { type Logger, throttledLogger } from './log.ts';
 import { Relay } from './relay.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
@@ -27,6 +27,21 @@ export interface StartOptions {
 
 export const systemNowUs = (): number => Date.now() * 1000;
 
+/**
+ * RELAY-17: the host[:port] values devices may sign in Auth. Configured origins, else the
+ * loopback names at the listening port (what `npm start` and the tests use) and the bound
+ * address itself when it is a specific one.
+ */
+export function relayHosts(cfg: Pick<RelayConfig, 'publicOrigins' | 'host'>, port: number): string[] {
+  if (cfg.publicOrigins.length > 0) return cfg.publicOrigins;
+  const at = (h: string) => (port === 80 ? [h, `${h}:80`] : [`${h}:${port}`]);
+  const names = ['localhost', '127.0.0.1', '[::1]'];
+  if (cfg.host !== '0.0.0.0' && cfg.host !== '::' && cfg.host !== '') {
+    names.push(cfg.host.includes(':') && !cfg.host.startsWith('[') ? `[${cfg.host}]` : cfg.host);
+  }
+  return [...new Set(names.flatMap(at))];
+}
+
 export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<RunningRelay> {
   const { log } = opts;
   const nowUs = opts.nowUs ?? systemNowUs;
@@ -40,7 +55,14 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     store.close();
     throw e;
   }
-  const relay = new Relay({ replica, store, crypto, limits: cfg, log, nowUs, random });
+  let relay: Relay;
+  try {
+    // Network-triggered info lines are throttled (RELAY-19).
+    relay = new Relay({ replica, store, crypto, limits: cfg, log: throttledLogger(log), nowUs, random });
+  } catch (e) {
+    store.close();
+    throw e;
+  }
   const http = createHttpServer({
     staticDir: cfg.staticDir,
     relay,
@@ -48,9 +70,9 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     // ws itself closes a connection (1009) only far above the relay's own limit, so frames just
     // over the limit get a typed TooLarge error and the connection carries on (SYNC-9).
     wsMaxPayload: cfg.maxFrameBytes * 2,
-    health: () => relay.health(),
   });
   const port = await http.listen(cfg.port, cfg.host);
+  relay.setHosts(relayHosts(cfg, port));
   log.info('relay listening', {
     port,
     host: cfg.host,
@@ -67,10 +89,11 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     replica,
     close: () => {
       closed ??= (async () => {
+        const stats = relay.health();
         await relay.close();
         await http.close();
         store.close();
-        log.info('relay stopped');
+        log.info('relay stopped', stats);
       })();
       return closed;
     },

@@ -6,6 +6,7 @@
 
 import type { ApplyResult, DeviceId, DocId, OpId, Replica, Signer } from '../engine/index.ts';
 import { signInvite } from '../engine/invite.ts';
+import { CloseCode, DEVICE_PRE_WELCOME, isTransient } from './codes.ts';
 import {
   type AckEntry,
   authMessage,
@@ -90,9 +91,6 @@ export interface HeldInvite {
   secret: Uint8Array;
 }
 
-/** Op errors that a retry on a later connection may cure; everything else is permanent. */
-const TRANSIENT = new Set(['RateLimited', 'Storage', 'ShuttingDown', 'PendingFull', 'Internal']);
-
 export interface SyncClientOptions {
   /** ws:// or wss:// URL of the relay's /sync endpoint. */
   url: string;
@@ -168,6 +166,11 @@ export class SyncClient {
   private readonly parked = new Set<OpId>();
   /** Docs whose full log we push because the relay did not know them. */
   private readonly seeding = new Set<DocId>();
+  /** Docs seeded on this connection (once: a relay that still answers UnknownDoc does not serve them). */
+  private readonly seeded = new Set<DocId>();
+  /** Calendars this device holds or follows that the relay answers UnknownDoc: never "synced" (SYNC-11). */
+  private readonly unserved = new Set<DocId>();
+  private readonly unservedTries = new Map<DocId, number>();
   private pushing = false;
   private work: Promise<void> = Promise.resolve();
   private unsubscribeReplica: (() => void) | undefined;
@@ -296,11 +299,12 @@ export class SyncClient {
       let m: SyncMessage;
       try {
         if (bytes === undefined) throw new SyncProtocolError('Malformed', 'text frame');
-        m = decodeMessage(bytes);
+        // SYNC-12: before Welcome only Challenge, Welcome and Error are read at all.
+        m = decodeMessage(bytes, undefined, this.authed ? undefined : DEVICE_PRE_WELCOME);
       } catch (e) {
         // A relay that sends garbage is not trusted with this connection.
         this.set({ lastError: { code: 'Malformed', message: e instanceof Error ? e.message : 'bad frame' } });
-        s.close(4000, 'malformed frame');
+        s.close(CloseCode.ClientError, 'malformed frame');
         return;
       }
       this.serial(() => this.handle(m));
@@ -321,13 +325,18 @@ export class SyncClient {
     if (s !== undefined) {
       s.onmessage = null;
       s.onclose = null;
-      s.onerror = null;
+      // Not null: a socket closed while still connecting reports an error afterwards, and with
+      // no listener Node's `ws` would throw it (the browser's WebSocket would not care).
+      s.onerror = () => {};
     }
     this.authed = false;
     this.docs.clear();
     this.inFlight.clear();
     this.parked.clear();
     this.seeding.clear();
+    this.seeded.clear();
+    this.unserved.clear();
+    this.unservedTries.clear();
     this.refused.clear();
     this.refusedOps.clear();
     this.challenge = undefined;
@@ -359,7 +368,7 @@ export class SyncClient {
     this.work = this.work.then(f).catch((e: unknown) => {
       this.set({ lastError: { code: 'Internal', message: e instanceof Error ? e.message : String(e) } });
       // A local failure (storage) mid-sync: start over on a fresh connection.
-      this.socket?.close(4000, 'client error');
+      this.socket?.close(CloseCode.ClientError, 'client error');
     });
   }
 
@@ -404,7 +413,7 @@ export class SyncClient {
   private async answer(m: MessageOf<'challenge'>): Promise<void> {
     if (m.version !== PROTOCOL_VERSION) {
       this.set({ lastError: { code: 'VersionMismatch', message: `relay speaks protocol ${m.version}` } });
-      this.socket?.close(4003, 'version mismatch');
+      this.socket?.close(CloseCode.VersionMismatch, 'version mismatch');
       return;
     }
     this.challenge = m.challenge;
@@ -550,8 +559,9 @@ export class SyncClient {
       // SYNC-7: fetch what the pending ops wait for.
       const ids = this.o.replica.missing(m.doc).slice(0, SYNC_LIMITS.maxIdsPerFrame);
       if (ids.length > 0) this.send({ type: 'want', doc: m.doc, ids });
-    } else if (d?.caughtUp && !d.matched && m.ops.some((o) => o.seq === 0)) {
-      // An answer to our Want during reconciliation: compare again.
+    } else if (d?.caughtUp && !d.matched && this.inFlightFor(m.doc) === 0) {
+      // During reconciliation (an answer to our Want, or the op we wanted arriving by the live
+      // stream instead): compare again.
       this.askHeads(m.doc);
     }
   }
@@ -560,6 +570,13 @@ export class SyncClient {
     const d = this.docs.get(m.doc);
     if (d === undefined) return;
     d.caughtUp = true;
+    this.unserved.delete(m.doc);
+    if (m.seq < d.cursor) {
+      // RELAY-16: the relay's log is shorter than our cursor (it was restored from a backup): it
+      // streamed from the start; resume from its seq from now on, and reconcile roots (SYNC-6).
+      d.cursor = m.seq;
+      await this.o.persistence.setCursor(m.doc, m.seq);
+    }
     d.matched = m.root === this.o.replica.root(m.doc);
     if (d.matched) this.updateSynced();
     else if (this.inFlightFor(m.doc) === 0) this.askHeads(m.doc);
@@ -626,7 +643,7 @@ export class SyncClient {
     this.set({ lastError: { code: m.code, message: m.message } });
     if (m.op !== null) {
       this.inFlight.delete(m.op);
-      if (TRANSIENT.has(m.code)) {
+      if (isTransient(m.code)) {
         // Transient: push again after the relay's hint (the op stays in the outbox).
         const wait = Math.max(m.retryAfterMs, 100);
         this.o.clock.clearTimeout(this.retryTimer);
@@ -642,11 +659,32 @@ export class SyncClient {
       return;
     }
     if (
+      m.code === 'UnknownDoc' &&
       m.doc !== null &&
-      (m.code === 'NotMember' ||
-        m.code.startsWith('Invite') ||
-        (m.code === 'UnknownDoc' && !this.o.replica.hasDoc(m.doc)))
+      (!this.o.replica.hasDoc(m.doc) || this.seeded.has(m.doc)) &&
+      this.docs.has(m.doc)
     ) {
+      // SYNC-11: the relay does not serve a calendar this device holds or follows (it lost it, or
+      // never had it): say so, and never report "synced" while it lasts.
+      // Asked again later on this connection: the calendar may reach the relay meanwhile (its
+      // owner syncs after we subscribed, or a device re-seeds a restored relay).
+      this.docs.delete(m.doc);
+      this.unserved.add(m.doc);
+      const tries = this.unservedTries.get(m.doc) ?? 0;
+      this.unservedTries.set(m.doc, tries + 1);
+      const socket = this.socket;
+      const doc = m.doc;
+      this.o.clock.setTimeout(
+        () => {
+          if (this.socket === socket && this.unserved.has(doc)) this.serial(() => this.subscribe(doc));
+        },
+        Math.min(30_000, 500 * 2 ** Math.min(tries, 6)),
+      );
+      this.emit({ type: 'docRefused', doc: m.doc, code: m.code, message: m.message });
+      this.updateSynced();
+      return;
+    }
+    if (m.doc !== null && (m.code === 'NotMember' || m.code.startsWith('Invite'))) {
       // RELAY-9 / INV-6: the relay does not serve this calendar to this device (removed, never a
       // member, or an invite it refuses). Stop waiting for it on this connection.
       this.docs.delete(m.doc);
@@ -661,8 +699,10 @@ export class SyncClient {
       this.o.replica.hasDoc(m.doc) &&
       !this.seeding.has(m.doc)
     ) {
-      // The relay lacks the calendar entirely (its genesis never reached it): seed it from our log.
+      // The relay lacks the calendar entirely (its genesis never reached it, or it was restored
+      // from an old backup): seed it from our log, once per connection.
       this.seeding.add(m.doc);
+      this.seeded.add(m.doc);
       this.docs.delete(m.doc);
       for (let after = 0; ; ) {
         const page = await this.o.replica.listOps(m.doc, after, 256);
@@ -688,7 +728,10 @@ export class SyncClient {
     if (!this.authed) return;
     const all = [...this.docs.values()];
     const done =
-      all.every((d) => d.caughtUp && d.matched) && this.inFlight.size === 0 && this.seeding.size === 0;
+      all.every((d) => d.caughtUp && d.matched) &&
+      this.inFlight.size === 0 &&
+      this.seeding.size === 0 &&
+      this.unserved.size === 0;
     // Ops the relay refused for good stay in the outbox (nothing is dropped) but cannot be waited for.
     if (done && this.st.pending <= this.refusedOps.size)
       this.set({ state: 'synced', lastSyncedAt: Math.floor(this.o.clock.nowUs() / 1000) });

@@ -10,6 +10,7 @@ import { Frame } from '../engine/generated/ledgerday/sync/frame.ts';
 import { Held } from '../engine/generated/ledgerday/sync/held.ts';
 import { Ops } from '../engine/generated/ledgerday/sync/ops.ts';
 import type { DeviceId, DocId, OpId } from '../engine/ids.ts';
+import { aliasedPush } from './bombs.testkit.ts';
 import {
   AUTH_DOMAIN,
   authMessage,
@@ -145,5 +146,38 @@ describe('sync messages', () => {
     expect(new TextDecoder().decode(a.subarray(0, AUTH_DOMAIN.length))).toBe(AUTH_DOMAIN);
     expect(a).not.toEqual(authMessage(c, 'other.example:443'));
     expect(authMessage(c, 'Relay.Example:443')).toEqual(a);
+  });
+});
+
+describe('decode bombs (SYNC-12)', () => {
+  it('[SYNC-12] a frame whose vector entries alias one op is refused before anything is copied', () => {
+    const frame = aliasedPush(2000, 8 * 1024);
+    expect(frame.length).toBeLessThan(20 * 1024);
+    let copied = 0;
+    const orig = Uint8Array.prototype.slice;
+    Uint8Array.prototype.slice = function (this: Uint8Array, s?: number, e?: number) {
+      const out = orig.call(this, s, e);
+      copied += out.length;
+      return out;
+    };
+    try {
+      expect(() => decodeMessage(frame)).toThrow(SyncProtocolError);
+    } finally {
+      Uint8Array.prototype.slice = orig;
+    }
+    // Nothing beyond the frame's own size is ever allocated for its fields.
+    expect(copied).toBeLessThanOrEqual(frame.length);
+  });
+
+  it('[SYNC-12] aliasing below the count limit is refused too: fields never add up past the frame', () => {
+    const frame = aliasedPush(100, 4 * 1024);
+    expect(() => decodeMessage(frame)).toThrow(/Malformed|TooLarge/);
+  });
+
+  it('[SYNC-12] decodeMessage with `only` reads the frame type and nothing else for other types', () => {
+    const frame = aliasedPush(2000, 8 * 1024);
+    expect(() => decodeMessage(frame, undefined, ['auth'])).toThrow(/AuthRequired|Unsupported/);
+    const auth = encodeMessage(samples[1]!);
+    expect(decodeMessage(auth, undefined, ['auth']).type).toBe('auth');
   });
 });

@@ -139,7 +139,7 @@ function malformed(what: string): never {
 type Scalar = 'u8' | 'u16' | 'u32' | 'u64' | 'i64';
 type Field =
   | readonly [name: string, kind: Scalar | 'bytes']
-  | readonly [name: string, kind: 'tables', of: Table];
+  | readonly [name: string, kind: 'tables', of: Table, max: number];
 type Table = readonly Field[];
 
 const WIDTH: Record<Scalar, 1 | 2 | 4 | 8> = { u8: 1, u16: 2, u32: 4, u64: 8, i64: 8 };
@@ -189,7 +189,16 @@ function build(b: Builder, t: Table, o: Obj): number {
   return b.endObject();
 }
 
-function read(bb: ByteBuffer, pos: number, t: Table): Obj {
+/**
+ * Bytes a decode may still copy. Flatbuffer offsets may alias: many vector entries can point at
+ * one table, so a small frame could name gigabytes of fields. Every field read is charged here;
+ * what a frame's fields add up to never exceeds the frame itself (SYNC-12).
+ */
+interface Budget {
+  left: number;
+}
+
+function read(bb: ByteBuffer, pos: number, t: Table, budget: Budget, view = false): Obj {
   const o: Obj = {};
   t.forEach((f, i) => {
     const off = bb.__offset(pos, 4 + i * 2);
@@ -224,8 +233,12 @@ function read(bb: ByteBuffer, pos: number, t: Table): Obj {
           break;
         }
         const vec = bb.__vector(at);
-        // slice: the message owns its bytes and does not pin the frame's buffer.
-        o[f[0]] = bb.bytes().slice(vec, vec + bb.__vector_len(at));
+        const len = bb.__vector_len(at);
+        budget.left -= len;
+        if (budget.left < 0) malformed(`${f[0]}: fields overlap (more bytes than the frame holds)`);
+        // slice: the message owns its bytes and does not pin the frame's buffer (the Frame's own
+        // payload is only a view: it is decoded at once and dropped).
+        o[f[0]] = view ? bb.bytes().subarray(vec, vec + len) : bb.bytes().slice(vec, vec + len);
         break;
       }
       case 'tables': {
@@ -233,7 +246,11 @@ function read(bb: ByteBuffer, pos: number, t: Table): Obj {
         if (off) {
           const vec = bb.__vector(at);
           const n = bb.__vector_len(at);
-          for (let k = 0; k < n; k++) list.push(read(bb, bb.__indirect(vec + k * 4), f[2]));
+          // Counted before a single entry is built (SYNC-12).
+          if (n > f[3]) throw new SyncProtocolError('TooLarge', `${n} entries in ${f[0]} (max ${f[3]})`);
+          budget.left -= n * 4;
+          if (budget.left < 0) malformed(`${f[0]}: fields overlap (more bytes than the frame holds)`);
+          for (let k = 0; k < n; k++) list.push(read(bb, bb.__indirect(vec + k * 4), f[2], budget));
         }
         o[f[0]] = list;
         break;
@@ -249,7 +266,14 @@ function encodeTable(t: Table, o: Obj, fileId?: string, sizeHint = 256): Uint8Ar
   return b.asUint8Array().slice();
 }
 
-function decodeTable(buf: Uint8Array, t: Table, spec: TableSpec, what: string, fileId?: string): Obj {
+function decodeTable(
+  buf: Uint8Array,
+  t: Table,
+  spec: TableSpec,
+  what: string,
+  fileId?: string,
+  view = false,
+): Obj {
   try {
     verifyRoot(buf, spec, fileId);
   } catch (e) {
@@ -257,7 +281,7 @@ function decodeTable(buf: Uint8Array, t: Table, spec: TableSpec, what: string, f
     throw e;
   }
   const bb = new ByteBuffer(buf);
-  return read(bb, bb.readUint32(0), t);
+  return read(bb, bb.readUint32(0), t, { left: buf.length }, view);
 }
 
 // Layouts, in schemas/sync.fbs declaration order.
@@ -299,8 +323,8 @@ const TABLES: Record<SyncMessageType, Table> = {
     ['invite', 'bytes'],
     ['inviteSig', 'bytes'],
   ],
-  push: [['ops', 'tables', OP_BYTES]],
-  ack: [['acks', 'tables', ACK_ENTRY]],
+  push: [['ops', 'tables', OP_BYTES, SYNC_LIMITS.maxOpsPerFrame]],
+  ack: [['acks', 'tables', ACK_ENTRY, SYNC_LIMITS.maxAcksPerFrame]],
   error: [
     ['code', 'u16'],
     ['message', 'bytes'],
@@ -310,7 +334,7 @@ const TABLES: Record<SyncMessageType, Table> = {
   ],
   ops: [
     ['doc', 'bytes'],
-    ['ops', 'tables', SEQ_OP],
+    ['ops', 'tables', SEQ_OP, SYNC_LIMITS.maxOpsPerFrame],
   ],
   caughtUp: [
     ['doc', 'bytes'],
@@ -476,13 +500,19 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
 export function decodeMessage(
   frame: Uint8Array,
   maxFrameBytes: number = SYNC_LIMITS.maxFrameBytes,
+  only?: readonly SyncMessageType[],
 ): SyncMessage {
   if (frame.length > maxFrameBytes) {
     throw new SyncProtocolError('TooLarge', `frame is ${frame.length} bytes (max ${maxFrameBytes})`);
   }
-  const f = decodeTable(frame, FRAME, FRAME_SPEC, 'Frame', FRAME_FILE_ID);
+  const f = decodeTable(frame, FRAME, FRAME_SPEC, 'Frame', FRAME_FILE_ID, true);
   const type = TYPE_NAMES.get(f['type'] as number);
   if (type === undefined) throw new SyncProtocolError('Unsupported', `message type ${String(f['type'])}`);
+  // SYNC-12: a type the receiver does not expect yet (before Welcome: anything but Auth on the
+  // relay, anything but Challenge/Welcome/Error on the device) is refused unread.
+  if (only !== undefined && !only.includes(type)) {
+    throw new SyncProtocolError('Unsupported', `${type} is not expected here`);
+  }
   const o = decodeTable(f['payload'] as Uint8Array, TABLES[type], SPECS[type], type);
   const bytes = (k: string) => o[k] as Uint8Array;
   const num = (k: string) => o[k] as number;

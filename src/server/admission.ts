@@ -1,0 +1,181 @@
+// Admission: every check an op must pass before the relay's engine sees it, the same for a fresh
+// push and for a held op at its release (RELAY-11). The engine's replica rules judge an op by its
+// causal past; these checks add what only the relay can judge: its clock, its ledger of invites
+// and removals, and its budgets. Nothing here decrypts or stores anything.
+
+import type { DeviceId, DocId, OpenedOp, OpId, Replica } from '../engine/index.ts';
+import type { SyncErrorName } from '../sync/messages.ts';
+import type { PendingBudget, TokenBucket } from './budgets.ts';
+import { type Ledger, ledgerFact, membershipSubject } from './ledger.ts';
+import type { SqliteStore } from './sqlite-store.ts';
+
+/** Why the relay refuses an op (INV-7, INV-8, RELAY-10..13). */
+export interface Refusal {
+  code: SyncErrorName;
+  message: string;
+  retryAfterMs?: number;
+}
+
+/**
+ * What a stranger is told about a calendar it is not a member of, whether or not it exists
+ * (RELAY-18): the same code and text as for a calendar the relay does not hold.
+ */
+export const NOT_SERVED: Refusal = {
+  code: 'UnknownDoc',
+  message: 'no such calendar on this relay for this device',
+};
+
+export type Verdict =
+  | { kind: 'refuse'; refusal: Refusal }
+  | { kind: 'duplicate'; seq: number }
+  | { kind: 'hold' }
+  | { kind: 'apply'; invite?: OpId };
+
+/** State of one batch (a push frame, or one release round): ops admitted so far in it. */
+export interface BatchContext {
+  ids: Set<OpId>;
+  /** Calendars whose genesis was admitted in this batch. */
+  creating: Set<DocId>;
+  /** `doc:device` made a member by an op admitted earlier in this batch (an Add). */
+  adding: Set<string>;
+  /** Pending ops admitted in this batch per author (not yet in the budget's index). */
+  pending: Map<DeviceId, { n: number; bytes: number }>;
+  /** Ops admitted in this batch that will wait for a predecessor (so will their descendants). */
+  waiting: Set<OpId>;
+}
+
+export function newBatch(): BatchContext {
+  return { ids: new Set(), creating: new Set(), adding: new Set(), pending: new Map(), waiting: new Set() };
+}
+
+export interface AdmissionLimits {
+  maxSkewMs: number;
+  maxHoldAheadMs: number;
+  maxPendingPerAuthor: number;
+  maxPendingBytesPerAuthor: number;
+}
+
+export interface AdmissionDeps {
+  replica: Replica;
+  store: SqliteStore;
+  ledger: Ledger;
+  pending: PendingBudget;
+  calendars: TokenBucket;
+  limits: AdmissionLimits;
+  nowUs: () => number;
+}
+
+const refuse = (code: SyncErrorName, message: string, retryAfterMs?: number): Verdict => ({
+  kind: 'refuse',
+  refusal: retryAfterMs === undefined ? { code, message } : { code, message, retryAfterMs },
+});
+
+export class Admission {
+  constructor(private readonly d: AdmissionDeps) {}
+
+  isMember(doc: DocId, device: DeviceId): boolean {
+    return this.d.replica.members(doc).has(device);
+  }
+
+  /**
+   * Decides what happens to `op`. `phase` 'release': the op was held and its time has come
+   * (no hold again, no calendar budget: it was charged when it arrived).
+   */
+  check(op: OpenedOp, batch: BatchContext, phase: 'push' | 'release'): Verdict {
+    const { replica, store, ledger, limits } = this.d;
+    const now = this.d.nowUs();
+    const isGenesis = op.header.doc.length === 0;
+    const held = replica.hasDoc(op.doc);
+    if (held) {
+      const seq = store.seqOf(op.doc, op.id);
+      if (seq !== undefined) return { kind: 'duplicate', seq };
+    }
+    if (batch.ids.has(op.id)) return refuse('Malformed', 'the same op twice in one batch');
+    // RELAY-12: a clock decades ahead is not skew; holding such an op would pin it for good.
+    if (op.header.wallTime > now + limits.maxHoldAheadMs * 1000) {
+      return refuse('ClockRule', 'wall_time is beyond what the relay holds (check the device clock)');
+    }
+    if (isGenesis) {
+      if (!held && phase === 'push') {
+        const wait = this.d.calendars.take(now / 1000);
+        if (wait > 0) return refuse('RateLimited', 'too many new calendars on this relay', wait);
+      }
+      batch.creating.add(op.doc);
+      return this.admitted(op, batch, phase);
+    }
+    if (!held && !batch.creating.has(op.doc)) return { kind: 'refuse', refusal: NOT_SERVED };
+    const fact = op.header.kind === 2 ? ledgerFact(op.bytes) : undefined;
+    let invite: OpId | undefined;
+    if (fact?.kind === 'use') {
+      const r = this.inviteUse(op, fact.invite);
+      if (r !== undefined) return { kind: 'refuse', refusal: r };
+      invite = fact.invite;
+      batch.adding.add(`${op.doc}:${op.author}`);
+    } else if (
+      !batch.creating.has(op.doc) &&
+      !batch.adding.has(`${op.doc}:${op.author}`) &&
+      !this.isMember(op.doc, op.author)
+    ) {
+      // RELAY-10: a removed device's new ops; RELAY-13/18: a stranger's, whatever they claim.
+      if (ledger.wasRemoved(op.doc, op.author)) {
+        return refuse('NotMember', 'the author was removed from this calendar');
+      }
+      return { kind: 'refuse', refusal: NOT_SERVED };
+    }
+    if (op.header.kind === 2) {
+      const subject = membershipSubject(op);
+      if (subject !== undefined) batch.adding.add(`${op.doc}:${subject}`);
+    }
+    const v = this.admitted(op, batch, phase);
+    if (v.kind === 'refuse') {
+      if (invite !== undefined) ledger.release(invite, op.id);
+      return v;
+    }
+    if (invite !== undefined) ledger.reserve(invite, op.id);
+    return v.kind === 'apply' && invite !== undefined ? { kind: 'apply', invite } : v;
+  }
+
+  /** INV-7, INV-8: the invite exists at the relay, is unexpired by its clock and unused. */
+  private inviteUse(op: OpenedOp, invite: OpId): Refusal | undefined {
+    const { ledger } = this.d;
+    const inv = ledger.invite(op.doc, invite);
+    if (inv === undefined)
+      return { code: 'InviteInvalid', message: 'the relay holds no such invite in this calendar' };
+    if (this.d.nowUs() > inv.expires) {
+      return { code: 'InviteExpired', message: "the invite expired (by the relay's clock)" };
+    }
+    const used = ledger.usedBy(op.doc, invite);
+    if (used !== undefined && used.op !== op.id)
+      return { code: 'InviteUsed', message: 'the invite was already used' };
+    return undefined;
+  }
+
+  /** Past the membership checks: future-dated (hold) or not, and the pending budget (RELAY-13). */
+  private admitted(op: OpenedOp, batch: BatchContext, phase: 'push' | 'release'): Verdict {
+    const { store, limits, pending } = this.d;
+    if (phase === 'push' && op.header.wallTime > this.d.nowUs() + limits.maxSkewMs * 1000) {
+      batch.ids.add(op.id);
+      return { kind: 'hold' };
+    }
+    const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
+    const waits = preds.some(
+      (p) => batch.waiting.has(p) || (!batch.ids.has(p) && store.seqOf(op.doc, p) === undefined),
+    );
+    if (waits) {
+      const used = pending.usage(op.author);
+      const t = batch.pending.get(op.author) ?? { n: 0, bytes: 0 };
+      if (
+        used.n + t.n + 1 > limits.maxPendingPerAuthor ||
+        used.bytes + t.bytes + op.bytes.length > limits.maxPendingBytesPerAuthor
+      ) {
+        return refuse('PendingFull', 'too many ops from this author wait for their predecessors', 1000);
+      }
+      t.n++;
+      t.bytes += op.bytes.length;
+      batch.pending.set(op.author, t);
+      batch.waiting.add(op.id);
+    }
+    batch.ids.add(op.id);
+    return { kind: 'apply' };
+  }
+}
