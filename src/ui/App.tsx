@@ -18,7 +18,7 @@ import type {
   FieldConflict,
   RegisterWrite,
 } from '../worker/api.ts';
-import { PALETTE } from './colors.ts';
+import { createCommands, keyboardTimes } from './commands.ts';
 import { AgendaView } from './components/AgendaView.tsx';
 import { eventKey } from './components/EventChip.tsx';
 import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
@@ -28,7 +28,7 @@ import { MonthView } from './components/MonthView.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
 import { CalendarList, MiniMonth, ZonePicker } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
-import { type TimeChange, TimeGrid } from './components/TimeGrid.tsx';
+import { TimeGrid } from './components/TimeGrid.tsx';
 import { DEVICES_HASH } from './devices.ts';
 import {
   useCalendars,
@@ -269,6 +269,20 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     setToast({ text: `Undone: ${entry.label.toLowerCase()}` });
   };
 
+  const commands = createCommands({
+    client,
+    run,
+    record,
+    focus: setFocusKey,
+    setOverride: (key, times) =>
+      setOverrides((o) => {
+        const m = new Map(o);
+        if (times) m.set(key, { ...times, at: Date.now() });
+        else m.delete(key);
+        return m;
+      }),
+  });
+
   const defaultCalendar = () => calendars.find((c) => !c.hidden)?.id ?? calendars[0]?.id ?? '';
 
   const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
@@ -299,98 +313,26 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     setDialog({ id: ui.ev.id, calendarId: ui.ev.calendarId, fields: ui.ev, conflicts: ui.ev.conflicts });
   };
 
-  const save = async (calendarId: string, fields: EventFields, movedFrom?: string) => {
+  const save = async (calendarId: string, fields: EventFields) => {
     const target = dialog;
     if (!target) return;
     // The dialog closes only once the write is durable (or has failed and says so): closing it
     // earlier would let a reload in that moment lose an edit the user saw as saved.
     try {
-      await saveTarget(target, calendarId, fields, movedFrom);
+      await commands.save(target, calendarId, fields);
     } finally {
       setDialog(null);
     }
   };
 
-  const saveTarget = async (
-    target: NonNullable<typeof dialog>,
-    calendarId: string,
-    fields: EventFields,
-    movedFrom?: string,
-  ) => {
-    let cal = calendarId;
-    if (cal === '') {
-      const created = await run(client.createCalendar('Personal', PALETTE[0]!));
-      if (!created) return;
-      cal = created;
-    }
-    if (!target.id) {
-      const id = await run(client.createEvent(cal, fields));
-      if (id === undefined) return;
-      setFocusKey(`${cal}/${id}`);
-      record('Event created', () => client.deleteEvent(cal, id));
-      return;
-    }
-    const oldId = target.id;
-    if (movedFrom) {
-      // Moving between calendars: a calendar is a separate encrypted document, so copy then delete.
-      const id = await run(client.createEvent(cal, fields));
-      if (id === undefined) return;
-      await run(client.deleteEvent(movedFrom, oldId));
-      record('Event moved to another calendar', async () => {
-        await client.restoreEvent(movedFrom, oldId);
-        await client.deleteEvent(cal, id);
-      });
-      return;
-    }
-    const patch: Partial<EventFields> = {};
-    const before: Partial<EventFields> = {};
-    for (const k of Object.keys(fields) as (keyof EventFields)[]) {
-      if (fields[k] !== target.fields[k]) {
-        (patch as Record<string, unknown>)[k] = fields[k];
-        (before as Record<string, unknown>)[k] = target.fields[k];
-      }
-    }
-    if (Object.keys(patch).length === 0) return;
-    await run(client.updateEvent(cal, oldId, patch));
-    record('Event saved', () => client.updateEvent(cal, oldId, before));
-  };
-
   const remove = async (calendarId: string, id: string, title: string) => {
     setDialog(null);
-    await run(client.deleteEvent(calendarId, id));
-    record(`Deleted “${title}”`, () => client.restoreEvent(calendarId, id));
+    await commands.remove(calendarId, id, title);
   };
 
-  const changeTimes = async (ui: UiEvent, next: { start: string; end: string }, what: string) => {
-    const ev = ui.ev;
-    if (next.start === ev.start && next.end === ev.end) return;
-    const key = eventKey(ui);
-    // Keep keyboard focus on the event only if it had it (a mouse drag must not steal focus).
-    if (document.activeElement instanceof HTMLElement && document.activeElement.dataset['eventKey'] === key) {
-      setFocusKey(key);
-    }
-    setOverrides((o) => new Map(o).set(key, { ...next, at: Date.now() }));
-    const ok = await run(client.updateEvent(ev.calendarId, ev.id, next).then(() => true));
-    if (!ok) {
-      setOverrides((o) => {
-        const m = new Map(o);
-        m.delete(key);
-        return m;
-      });
-      return;
-    }
-    record(what, () => client.updateEvent(ev.calendarId, ev.id, { start: ev.start, end: ev.end }));
-  };
-
-  const onTimeChange = (c: TimeChange) => {
-    const ev = c.ui.ev;
-    const moved = c.startMs !== wallToMs(ev.start, ev.timeZone);
-    void changeTimes(
-      c.ui,
-      { start: msToWall(c.startMs, ev.timeZone), end: msToWall(c.endMs, ev.timeZone) },
-      moved ? 'Event moved' : 'Event resized',
-    );
-  };
+  const hasFocus = (ui: UiEvent) =>
+    document.activeElement instanceof HTMLElement &&
+    document.activeElement.dataset['eventKey'] === eventKey(ui);
 
   const onEventKey = (e: ReactKeyboardEvent<HTMLButtonElement>, ui: UiEvent) => {
     const ev = ui.ev;
@@ -402,28 +344,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     if (!e.altKey || !e.key.startsWith('Arrow')) return;
     e.preventDefault();
     e.stopPropagation();
-    const vertical = e.key === 'ArrowUp' || e.key === 'ArrowDown';
-    const sign = e.key === 'ArrowUp' || e.key === 'ArrowLeft' ? -1 : 1;
-    if (e.shiftKey) {
-      if (!vertical) return;
-      // Resize: the end moves; an event never gets shorter than 15 minutes (or one day).
-      if (ev.allDay) {
-        const end = addDays(ev.end, sign);
-        if (end <= ev.start) return;
-        void changeTimes(ui, { start: ev.start, end }, 'Event resized');
-      } else {
-        const endMs = wallToMs(ev.end, ev.timeZone) + sign * 15 * MS_PER_MINUTE;
-        if (endMs < wallToMs(ev.start, ev.timeZone) + 15 * MS_PER_MINUTE) return;
-        void changeTimes(ui, { start: ev.start, end: msToWall(endMs, ev.timeZone) }, 'Event resized');
-      }
-      return;
-    }
-    let by: { days?: number; minutes?: number };
-    if (!vertical) by = { days: sign };
-    else if (route.view === 'month') by = { days: 7 * sign };
-    else if (ev.allDay || route.view === 'agenda') by = { days: sign };
-    else by = { minutes: 15 * sign };
-    void changeTimes(ui, shiftEvent(ev, by), 'Event moved');
+    const next = keyboardTimes(ev, e, route.view);
+    if (next) void commands.changeTimes(ev, next, next.what, hasFocus(ui));
   };
 
   const restoreConflict = async (c: FieldConflict, loser: RegisterWrite) => {
@@ -538,7 +460,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         month={route.date.slice(0, 7)}
         onCreate={openNew}
         onGoToDay={goToDay}
-        onMoveDays={(ui, n) => void changeTimes(ui, shiftEvent(ui.ev, { days: n }), 'Event moved')}
+        onMoveDays={(ui, n) =>
+          void commands.changeTimes(ui.ev, shiftEvent(ui.ev, { days: n }), 'Event moved', false)
+        }
       />
     );
   } else if (route.view === 'agenda') {
@@ -550,7 +474,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         {...common}
         days={days}
         onCreate={openNew}
-        onChangeTime={onTimeChange}
+        onChangeTime={(c) => void commands.dragTo(c.ui.ev, c.startMs, c.endMs)}
         onGoToDay={goToDay}
       />
     );
@@ -615,7 +539,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           displayZone={zone}
           members={dialogMembers}
           onClose={() => setDialog(null)}
-          onSave={(c, f, moved) => void save(c, f, moved)}
+          onSave={(c, f) => void save(c, f)}
           onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}
           onRestore={(c, l) => void restoreConflict(c, l)}
         />

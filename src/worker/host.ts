@@ -42,7 +42,7 @@ import type {
   SyncStatus,
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
-import { HOST_METHODS, type Host, type HostEvent, type HostMethod } from './host-api.ts';
+import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
 import {
   type IdbStore,
   type IdbStoreOptions,
@@ -50,6 +50,8 @@ import {
   type SpanFields,
   type SpanRecord,
 } from './idb-store.ts';
+import { LastSynced } from './last-synced.ts';
+import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { eventSpanMs } from './time.ts';
 
@@ -62,6 +64,12 @@ const FIELD_NUMBERS: Record<EventFieldName, number> = {
   location: EventField.Location,
   notes: EventField.Notes,
 };
+/** The editable fields of an event view, as the field list names them. */
+function fieldsOfView(v: EventView): EventFields {
+  return Object.fromEntries(
+    (Object.keys(FIELD_NUMBERS) as EventFieldName[]).map((k) => [k, v[k]]),
+  ) as unknown as EventFields;
+}
 const FIELD_NAMES = new Map<number, EventFieldName>(
   Object.entries(FIELD_NUMBERS).map(([k, v]) => [v, k as EventFieldName]),
 );
@@ -103,8 +111,9 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   };
 
   const devices = createDeviceApi({ replica, store, sync: opts.sync, emit: (e) => emit(e) });
+  const lastSynced = await LastSynced.open(store);
   opts.sync?.onStatus((status) => {
-    if (!closed) emit({ type: 'sync', status });
+    if (!closed) emit({ type: 'sync', status: lastSynced.apply(status) });
   });
 
   for (const p of await store.listPrefs()) hidden.set(p.doc, p.hidden);
@@ -183,6 +192,14 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     }
     return writes;
   }
+
+  // Moves a closed page left half done are completed before the first call is answered ([RT-13]).
+  const moveDeps = { store, replica, encodeFields };
+  const { journal, dropped } = await MoveJournal.open(store);
+  if (dropped > 0)
+    brokenErrors.push({ code: 'Storage', message: `${dropped} unreadable calendar move record(s) ignored` });
+  for (const message of await recoverMoves(moveDeps, journal))
+    brokenErrors.push({ code: 'Storage', message });
 
   function calendarInfo(doc: DocId): CalendarInfo {
     const props = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY));
@@ -266,6 +283,17 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         ]);
       }),
 
+    moveEvent: (fromCalendarId, eventId, toCalendarId, fields) =>
+      guard(async () => {
+        const from = mustDoc(fromCalendarId);
+        const to = mustDoc(toCalendarId);
+        const event = mustEvent(eventId);
+        if (from === to) throw new EngineError('InvalidArgument', 'the event is already in that calendar');
+        const cur = index.get(`${from}/${event}`)?.view;
+        if (cur === undefined) throw new EngineError('InvalidArgument', `no event ${event} in ${from}`);
+        return moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) });
+      }),
+
     restoreConflict: (calendarId, eventId, field, opId) =>
       guard(async () => {
         const doc = mustDoc(calendarId);
@@ -294,12 +322,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
     syncStatus: () =>
       guard(async (): Promise<SyncStatus> => {
-        if (opts.sync !== undefined) return opts.sync.status();
+        if (opts.sync !== undefined) return lastSynced.apply(opts.sync.status());
         const pendingUploads = await store.countOutbox();
         return {
           state: 'offline',
           pendingUploads,
-          lastSyncedAt: null,
+          lastSyncedAt: lastSynced.value,
           clockOffsetMs: null,
           detail: 'no relay connection',
         };
@@ -560,7 +588,7 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
     syncStatus: async (): Promise<SyncStatus> => ({
       state: 'offline',
       pendingUploads: await store.countOutbox(),
-      lastSyncedAt: null,
+      lastSyncedAt: (await LastSynced.open(store)).value,
       clockOffsetMs: null,
       detail: 'starting',
     }),
@@ -578,25 +606,19 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
     },
   };
 
-  const api = Object.fromEntries(
-    HOST_METHODS.map((m) => [
-      m,
-      async (...args: unknown[]) => {
-        const early_ = early[m];
-        if (early_ === undefined) startFull();
-        const h = ready ?? (early_ === undefined ? await full : undefined);
-        if (h !== undefined) return (h[m] as (...a: unknown[]) => Promise<unknown>)(...args);
-        try {
-          return await (early_ as (...a: unknown[]) => Promise<unknown>)(...args);
-        } catch {
-          // The early path is an optimisation: on any trouble the replica answers.
-          startFull();
-          const h2 = await full;
-          return (h2[m] as (...a: unknown[]) => Promise<unknown>)(...args);
-        }
-      },
-    ]),
-  ) as unknown as Omit<Host, 'onEvent' | 'close'>;
+  const api = hostApiOf((m) => async (...args: unknown[]) => {
+    const early_ = early[m];
+    if (early_ === undefined) startFull();
+    const h = ready ?? (early_ === undefined ? await full : undefined);
+    if (h !== undefined) return callHost(h, m, args);
+    try {
+      return await (early_ as (...a: unknown[]) => Promise<unknown>)(...args);
+    } catch {
+      // The early path is an optimisation: on any trouble the replica answers.
+      startFull();
+      return callHost(await full, m, args);
+    }
+  });
 
   return {
     ...api,
@@ -714,24 +736,7 @@ function unavailableHost(error: HostError): Host {
     throw new EngineError('Storage', error.message.replace(/^Storage: /, ''));
   };
   return {
-    listCalendars: fail,
-    createCalendar: fail,
-    renameCalendar: fail,
-    setCalendarHidden: fail,
-    eventsInRange: fail,
-    getEvent: fail,
-    createEvent: fail,
-    updateEvent: fail,
-    deleteEvent: fail,
-    restoreEvent: fail,
-    restoreConflict: fail,
-    search: fail,
-    thisDevice: fail,
-    setDeviceName: fail,
-    createInvite: fail,
-    acceptInvite: fail,
-    listMembers: fail,
-    removeDevice: fail,
+    ...hostApiOf(() => fail),
     setOnline: async () => {},
     syncStatus: async () => ({
       state: 'offline',
