@@ -152,6 +152,22 @@ const TAG_NAME = utf8('ledgerday/device-name/v1\0');
 const THIS_OP_KEY = new Uint8Array(8);
 const META_CACHE_LIMIT = 200_000;
 
+/** Validates a local write list (fields in range, each once, values valid); returns it sorted. */
+function checkWrites(entity: EntityId, writes: readonly NewWrite[]): FieldWriteValue[] {
+  if (!isEntityId(entity)) throw new EngineError('InvalidArgument', 'entity id must be 32 hex chars');
+  const sorted = [...writes].sort((a, b) => a.field - b.field);
+  for (let i = 0; i < sorted.length; i++) {
+    const w = sorted[i]!;
+    if (!Number.isInteger(w.field) || w.field < 0 || w.field > 0xffff)
+      throw new EngineError('InvalidArgument', `field ${w.field}`);
+    if (i > 0 && sorted[i - 1]!.field === w.field)
+      throw new EngineError('InvalidArgument', `field ${w.field} written twice`);
+    if (!isValidWrite(entity, w.field, w.value))
+      throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
+  }
+  return sorted.map((w) => ({ field: w.field, value: w.value }));
+}
+
 export class Replica {
   readonly deviceId: DeviceId | undefined;
   private readonly store: EngineStore;
@@ -172,6 +188,8 @@ export class Replica {
   /** Set while receiveBatch runs: remote ops of one calendar are committed together (DAG-7). */
   private grouping = false;
   private group: Group | undefined;
+  /** Set while writeBatch runs: local ops join the group too, committed all or none (DAG-8). */
+  private localBatch = false;
 
   private constructor(opts: ReplicaOptions) {
     this.store = opts.store;
@@ -340,23 +358,55 @@ export class Replica {
   /** Writes registers of one entity. Durable (committed with the clock) when it resolves. */
   write(doc: DocId, entity: EntityId, writes: readonly NewWrite[]): Promise<LocalOp> {
     return this.enqueue(async () => {
-      if (!isEntityId(entity)) throw new EngineError('InvalidArgument', 'entity id must be 32 hex chars');
-      const sorted = [...writes].sort((a, b) => a.field - b.field);
-      for (let i = 0; i < sorted.length; i++) {
-        const w = sorted[i]!;
-        if (!Number.isInteger(w.field) || w.field < 0 || w.field > 0xffff)
-          throw new EngineError('InvalidArgument', `field ${w.field}`);
-        if (i > 0 && sorted[i - 1]!.field === w.field)
-          throw new EngineError('InvalidArgument', `field ${w.field} written twice`);
-        if (!isValidWrite(entity, w.field, w.value))
-          throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
-      }
+      const plain = checkWrites(entity, writes);
       const st = this.mustDoc(doc);
       const key = this.writeKey(st);
       if (key === undefined)
         throw new EngineError('NoKey', 'no content key for this calendar on this device');
-      const plain: FieldWriteValue[] = sorted.map((w) => ({ field: w.field, value: w.value }));
       return this.localOp(st, OpKind.Patch, encodePatch({ entity: fromHex(entity), writes: plain }), key);
+    });
+  }
+
+  /**
+   * DAG-8: writes many entities of one calendar (one op each) as one store commit, all or none.
+   * `step(done)` runs before each op; if it throws (a cancel), or an op or the commit fails, nothing
+   * is kept: no op stored or handed out, memory as before, no change event. Other calls wait.
+   */
+  writeBatch(
+    doc: DocId,
+    items: readonly { entity: EntityId; writes: readonly NewWrite[] }[],
+    step?: (done: number) => void,
+  ): Promise<LocalOp[]> {
+    return this.enqueue(async () => {
+      const bodies = items.map((it) => {
+        const plain = checkWrites(it.entity, it.writes);
+        return encodePatch({ entity: fromHex(it.entity), writes: plain });
+      });
+      const st = this.mustDoc(doc);
+      const key = this.writeKey(st);
+      if (key === undefined)
+        throw new EngineError('NoKey', 'no content key for this calendar on this device');
+      if (this.group !== undefined) await this.flushGroup();
+      const out: LocalOp[] = [];
+      this.grouping = true;
+      this.localBatch = true;
+      try {
+        for (let i = 0; i < bodies.length; i++) {
+          step?.(i);
+          out.push(await this.localOp(st, OpKind.Patch, bodies[i]!, key));
+        }
+        const g = this.group as Group | undefined;
+        await this.flushGroup();
+        const failed = g?.results.find((r) => r.status === 'rejected');
+        if (failed !== undefined) throw failed.error ?? new EngineError('Storage', 'batch not committed');
+        return out;
+      } catch (e) {
+        this.discardGroup();
+        throw e;
+      } finally {
+        this.grouping = false;
+        this.localBatch = false;
+      }
     });
   }
 
@@ -688,7 +738,15 @@ export class Replica {
       }
       return;
     }
+    if (g.batch.clock !== undefined) this.clock = Math.max(this.clock, g.batch.clock);
     for (const ev of g.events) this.emit(ev);
+  }
+
+  /** Drops the pending group uncommitted: memory back to before it (DAG-8 cancel). */
+  private discardGroup(): void {
+    const g = this.group;
+    this.group = undefined;
+    if (g !== undefined) for (const u of g.undo.reverse()) u();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1019,10 +1077,15 @@ export class Replica {
 
     // DAG-7: remote non-membership ops inside receiveBatch join the calendar's group commit.
     // Memory changes now, with an undo step, so later ops of the batch see this one.
-    if (this.grouping && mbody === undefined && extra.clock === undefined && st !== undefined) {
+    if (
+      this.grouping &&
+      mbody === undefined &&
+      (extra.clock === undefined || this.localBatch) &&
+      st !== undefined
+    ) {
       if (
         this.group !== undefined &&
-        (this.group.doc !== op.doc || this.group.batch.ops.length >= MAX_GROUP)
+        (this.group.doc !== op.doc || (!this.localBatch && this.group.batch.ops.length >= MAX_GROUP))
       ) {
         await this.flushGroup();
       }
@@ -1039,6 +1102,7 @@ export class Replica {
       const g = this.group;
       g.batch.ops.push(record);
       g.batch.docRecord = rec;
+      if (extra.clock !== undefined) g.batch.clock = Math.max(g.batch.clock ?? 0, extra.clock);
       for (const [id, e] of touched) g.entities.set(id, e);
       if (fromPending) g.batch.pendingRemove = [...(g.batch.pendingRemove ?? []), op.id];
       if (evidence !== undefined) g.batch.evidence = [...(g.batch.evidence ?? []), evidence];
