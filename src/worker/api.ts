@@ -107,6 +107,27 @@ export interface InviteLink {
   calendarIds: string[];
 }
 
+/** One event of an .ics import (docs/PROTOCOL.md IMP-*). */
+export interface ImportItem {
+  /** The iCalendar UID: the event's id is derived from (calendar, UID), so a re-import updates it. */
+  uid: string;
+  fields: EventFields;
+}
+
+export interface ImportResult {
+  /** Events written (new or changed). */
+  written: number;
+  /** Events already as the file says (nothing written). */
+  unchanged: number;
+}
+
+/** One event of a calendar as an export reads it. */
+export interface ExportItem {
+  id: string;
+  uid: string;
+  fields: EventFields;
+}
+
 /**
  * What the UI and the engine host share, defined once: the host (src/worker/host-api.ts HostApi)
  * and the UI's client (CalendarClient) both extend it, and HOST_METHODS lists it as data.
@@ -141,6 +162,16 @@ export interface DataApi {
   /** Writes a losing value again, so it becomes the newest write everywhere. */
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
 
+  /**
+   * Writes the events of an .ics file into a calendar as one atomic step (IMP-3): all or nothing.
+   * Progress comes as `import` host events with this `importId`; `cancelImport` stops it with
+   * nothing written.
+   */
+  importEvents(calendarId: string, importId: string, items: ImportItem[]): Promise<ImportResult>;
+  cancelImport(importId: string): Promise<void>;
+  /** Every event of a calendar, for an .ics export. */
+  exportEvents(calendarId: string): Promise<ExportItem[]>;
+
   /** Substring search over title, location and notes (case-insensitive), newest first. */
   search(query: string, limit?: number): Promise<EventView[]>;
 
@@ -170,4 +201,12 @@ export interface CalendarClient extends DataApi {
   onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
   onError(cb: (error: HostError) => void): Unsubscribe;
   onMembersChanged(cb: (calendarId: string) => void): Unsubscribe;
+  /** Progress of running imports (any tab's). */
+  onImportProgress(cb: (p: ImportProgress) => void): Unsubscribe;
+}
+
+export interface ImportProgress {
+  importId: string;
+  done: number;
+  total: number;
 }

@@ -8,6 +8,7 @@ import type {
   CalendarInfo,
   EventView,
   HostError,
+  ImportProgress,
   Range,
   SyncStatus,
   Unsubscribe,
@@ -46,6 +47,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
   const calendarCbs = new Set<(c: CalendarInfo[]) => void>();
   const syncCbs = new Set<(s: SyncStatus) => void>();
   const memberCbs = new Set<(calendarId: string) => void>();
+  const importCbs = new Set<(p: ImportProgress) => void>();
   const subs = new Set<RangeSub>();
   // Errors seen before the UI subscribed (e.g. storage unavailable at start) are replayed once.
   const early: HostError[] = [];
@@ -130,6 +132,9 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
       case 'members':
         for (const cb of memberCbs) cb(e.calendarId);
         break;
+      case 'import':
+        for (const cb of importCbs) cb({ importId: e.importId, done: e.done, total: e.total });
+        break;
     }
   };
   await remote.subscribe(Comlink.proxy(onHostEvent));
@@ -180,6 +185,10 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     onMembersChanged(cb) {
       memberCbs.add(cb);
       return () => memberCbs.delete(cb);
+    },
+    onImportProgress(cb) {
+      importCbs.add(cb);
+      return () => importCbs.delete(cb);
     },
   };
 }

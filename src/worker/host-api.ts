@@ -34,6 +34,9 @@ const METHOD_TABLE = {
   restoreEvent: true,
   moveEvent: true,
   restoreConflict: true,
+  importEvents: true,
+  cancelImport: true,
+  exportEvents: true,
   search: true,
   syncStatus: true,
   thisDevice: true,
@@ -65,7 +68,9 @@ export type HostEvent =
   | { type: 'error'; error: HostError }
   | { type: 'sync'; status: SyncStatus }
   /** The member devices of a calendar changed (an Add, Remove or Invite was applied). */
-  | { type: 'members'; calendarId: string };
+  | { type: 'members'; calendarId: string }
+  /** An import's progress: `done` of `total` events signed (committed all at once at the end). */
+  | { type: 'import'; importId: string; done: number; total: number };
 
 export interface Host extends HostApi {
   onEvent(cb: (e: HostEvent) => void): Unsubscribe;

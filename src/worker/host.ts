@@ -50,6 +50,7 @@ import {
   type SpanFields,
   type SpanRecord,
 } from './idb-store.ts';
+import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
@@ -193,6 +194,14 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     return writes;
   }
 
+  const imports = createImportApi({
+    replica,
+    emit,
+    mustDoc,
+    encodeFields,
+    fieldsOf: (doc, rec) => fieldsOfView(toView(doc, eventFromRecord(rec))),
+  });
+
   // Moves a closed page left half done are completed before the first call is answered ([RT-13]).
   const moveDeps = { store, replica, encodeFields };
   const { journal, dropped } = await MoveJournal.open(store);
@@ -208,6 +217,10 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
   return {
     ...devices,
+    importEvents: (calendarId, importId, items) =>
+      guard(() => imports.importEvents(calendarId, importId, items)),
+    cancelImport: (importId) => guard(() => imports.cancelImport(importId)),
+    exportEvents: (calendarId) => guard(() => imports.exportEvents(calendarId)),
     // A calendar fetched for an invite that was then refused is not listed (nothing readable).
     listCalendars: () =>
       guard(async () =>
