@@ -29,6 +29,7 @@ import { SearchResults } from './components/SearchResults.tsx';
 import { CalendarList, MiniMonth, ZonePicker } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
 import { TimeGrid } from './components/TimeGrid.tsx';
+import { TransferSection } from './components/Transfer.tsx';
 import { DEVICES_HASH } from './devices.ts';
 import {
   useCalendars,
@@ -73,6 +74,9 @@ const DevicesPage = lazy(() =>
   import('./components/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })),
 );
 const JoinPage = lazy(() => import('./components/JoinPage.tsx').then((m) => ({ default: m.JoinPage })));
+const ImportDialog = lazy(() =>
+  import('./components/ImportDialog.tsx').then((m) => ({ default: m.ImportDialog })),
+);
 const pageFallback = (
   <p className="muted page-loading" role="status">
     Loading…
@@ -179,6 +183,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     };
   }, [client, conflictCalendar]);
   const [help, setHelp] = useState(false);
+  /** The Import dialog, with the file dropped on the app if it was opened that way. */
+  const [importing, setImporting] = useState<{ file?: File } | null>(null);
   const [menu, setMenu] = useState(false);
   const [toast, setToast] = useState<{ text: string; entry?: UndoEntry } | null>(null);
   const undo = useRef(new UndoStack());
@@ -397,6 +403,25 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     return () => window.removeEventListener('keydown', h);
   }, []);
 
+  useEffect(() => {
+    // A file dropped anywhere on the app opens the Import dialog with it.
+    const over = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      const file = e.dataTransfer?.files[0];
+      if (file === undefined) return;
+      e.preventDefault();
+      setImporting({ file });
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
+  }, []);
+
   const visibleSet = useMemo(() => new Set(route.view === 'month' ? [] : days), [route.view, days]);
   const common = { events: timed, zone, today, onOpen: openEvent, onKey: onEventKey };
 
@@ -518,6 +543,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
             await run(client.createCalendar(name, color));
           }}
         />
+        <TransferSection
+          client={client}
+          calendars={calendars}
+          zone={zone}
+          onImport={() => setImporting({})}
+          onError={(message) => pushError({ code: 'export', message })}
+          onToast={(text) => setToast({ text })}
+        />
         <ZonePicker zone={zone} device={device} onChange={setZone} />
       </aside>
       <main className={page ? `main page-${page.kind}` : `main view-${route.view}`} aria-label={period}>
@@ -545,6 +578,21 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         />
       )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
+      {importing && (
+        <Suspense fallback={null}>
+          <ImportDialog
+            client={client}
+            calendars={calendars}
+            zone={device}
+            file={importing.file}
+            onClose={() => setImporting(null)}
+            onDone={(text) => {
+              setImporting(null);
+              setToast({ text });
+            }}
+          />
+        </Suspense>
+      )}
     </div>
   );
 }
