@@ -47,7 +47,8 @@ export function readMoment(p: JProp, i: number, line: number, ctx: TimeContext):
     }
   }
   const m = DATE_TIME.exec(raw);
-  if (!m) throw new IcsError(line, `${name} is not a DATE or DATE-TIME: ${JSON.stringify(raw.slice(0, 40))}`);
+  // (ical.js has already reshaped a value it could not read, so the raw text is not quoted back.)
+  if (!m) throw new IcsError(line, `${name} is not a date (YYYYMMDD) or date-time (YYYYMMDDTHHMMSS)`);
   let wall: Temporal.PlainDateTime;
   try {
     // Leap second 60 (RFC 5545 allows it) is read as 59.
