@@ -15,6 +15,7 @@ for (const [name, file, fn] of [
   ['relay', './relay.ts', 'benchRelay'],
   ['runtime', './runtime.ts', 'benchRuntime'],
   ['ui', './ui.ts', 'benchUi'],
+  ['ics', './ics.ts', 'benchIcs'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

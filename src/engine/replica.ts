@@ -939,7 +939,8 @@ export class Replica {
 
   private async applyOne(op: OpenedOp, extra: { clock?: number }, fromPending = false): Promise<ApplyResult> {
     const base = { id: op.id, doc: op.doc };
-    if (await this.known(op)) {
+    // An op just built by writeBatch is new (fresh nonce, so a fresh id): no store lookup (DAG-8).
+    if (!this.localBatch && (await this.known(op))) {
       if (fromPending) this.pending.delete(op.id);
       return { status: 'duplicate', ...base };
     }
@@ -1018,8 +1019,11 @@ export class Replica {
     // Equivocation: another op with the same (author, ctr) (DAG-6).
     let evidence: EquivocationRecord | undefined;
     const chainKey = `${op.author}:${op.header.ctr}`;
+    // writeBatch's ops extend this replica's own persisted chain, which only this host extends: the
+    // store holds no op with their counters, so only the group is searched (DAG-8).
+    const stored = this.localBatch ? [] : await this.store.getOpsByChain(op.doc, op.author, op.header.ctr);
     const sameIds = [
-      ...(await this.store.getOpsByChain(op.doc, op.author, op.header.ctr)).map((o) => o.id),
+      ...stored.map((o) => o.id),
       ...(this.group?.doc === op.doc ? (this.group.chain.get(chainKey) ?? []) : []),
     ];
     if (sameIds.some((id) => id !== op.id)) {
