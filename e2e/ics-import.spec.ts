@@ -53,7 +53,9 @@ async function importFile(page: Page, name: string, text: string, calendar: stri
     .setInputFiles({ name, mimeType: 'text/calendar', buffer: Buffer.from(text) });
 }
 
-test('import with preview, re-import updates, export round trip, drag and drop', async ({ page }) => {
+test('[IMP-2][ICS-6] import with preview, re-import updates, export round trip, drag and drop', async ({
+  page,
+}) => {
   await openView(page, 'week', '2026-11-24');
   await addCalendar(page, 'Work');
   await addCalendar(page, 'Copy');
@@ -100,7 +102,7 @@ test('import with preview, re-import updates, export round trip, drag and drop',
   await expect(page.locator('main').getByRole('button', { name: /^Team lunch/ })).toHaveCount(2);
 });
 
-test('a broken file names its line and writes nothing; Cancel during a big import leaves nothing', async ({
+test('[ICS-3][IMP-3] a broken file names its line and writes nothing; Cancel during a big import leaves nothing', async ({
   page,
 }) => {
   await openView(page, 'week', '2026-11-24');
