@@ -46,6 +46,7 @@ export function parseIcs(text: string, opts: ParseOptions): IcsCalendar {
     vtimezones,
     prefer: [],
     years: yearSpan(vevents),
+    cache: new Map(),
     floating: opts.defaultZone,
     warn,
   };

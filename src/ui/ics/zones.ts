@@ -8,8 +8,19 @@ import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
 import { findIana } from 'windows-iana';
 
+const canonical = new Map<string, string | undefined>();
+
 /** The canonical IANA id Temporal knows for `id`, or undefined. Offsets like "+01:00" are refused. */
 export function canonicalZone(id: string): string | undefined {
+  // Every DTSTART with a TZID asks: answered from a bounded cache (Temporal's lookup is slow).
+  if (canonical.has(id)) return canonical.get(id);
+  const z = lookupZone(id);
+  if (canonical.size > 1000) canonical.clear();
+  canonical.set(id, z);
+  return z;
+}
+
+function lookupZone(id: string): string | undefined {
   if (id === '' || id.length > 64 || /^[+-]/.test(id)) return undefined;
   if (/^(z|utc|gmt|etc\/utc|etc\/gmt|universal|zulu)$/i.test(id)) return 'UTC';
   try {
@@ -21,18 +32,19 @@ export function canonicalZone(id: string): string | undefined {
   }
 }
 
-/** Names a TZID may be, most likely first. */
-function nameCandidates(tzid: string): string[] {
+/** Names a TZID may be, most likely first (the Windows table is only read when the others fail). */
+function* nameCandidates(tzid: string): Generator<string> {
   const t = tzid.trim().replace(/^"|"$/g, '');
-  const out = [t];
+  yield t;
   const path = /([A-Za-z_]+\/[A-Za-z0-9_+-]+(?:\/[A-Za-z0-9_+-]+)?)$/.exec(t);
-  if (path) out.push(path[1]!);
+  if (path) yield path[1]!;
+  let windows: string[] = [];
   try {
-    out.push(...findIana(t));
+    windows = findIana(t);
   } catch {
     // Not a Windows id.
   }
-  return out;
+  yield* windows;
 }
 
 export interface ZoneContext {
@@ -42,12 +54,22 @@ export interface ZoneContext {
   prefer: string[];
   /** Years the file's events span (for matching offsets). */
   years: [number, number];
+  /** Answers already found for this file (one TZID is named by thousands of properties). */
+  cache: Map<string, string | undefined>;
 }
 
 const resolved = new Map<string, string | undefined>();
 
 /** The IANA zone a TZID stands for, or undefined when neither its name nor its VTIMEZONE tells. */
 export function resolveTzid(tzid: string, ctx: ZoneContext): string | undefined {
+  const key = `${tzid}\n${ctx.prefer.join(',')}`;
+  if (ctx.cache.has(key)) return ctx.cache.get(key);
+  const z = resolveUncached(tzid, ctx);
+  ctx.cache.set(key, z);
+  return z;
+}
+
+function resolveUncached(tzid: string, ctx: ZoneContext): string | undefined {
   for (const c of nameCandidates(tzid)) {
     const z = canonicalZone(c);
     if (z !== undefined) return z;
