@@ -2,6 +2,7 @@
 // duplicates, cancels a big import (nothing stays), gets a line-numbered error for a broken file,
 // and exports a calendar whose file imports back to the same events.
 import { readFile } from 'node:fs/promises';
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
 import { eventButton, openView } from './ui-helpers.ts';
 
@@ -63,6 +64,8 @@ test('[IMP-2][ICS-6] import with preview, re-import updates, export round trip, 
   await importFile(page, 'work.ics', small, 'Work');
   const dialog = page.getByRole('dialog', { name: 'Import' });
   await expect(dialog.getByText('3 events, 0 repeating, 2026, into calendar “Work”')).toBeVisible();
+  const axe = await new AxeBuilder({ page }).include('dialog').analyze();
+  expect(axe.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical')).toEqual([]);
   await dialog.getByRole('button', { name: 'Import', exact: true }).click();
   await expect(dialog).toBeHidden();
   await expect(page.getByText('Imported 3 events into “Work”')).toBeVisible();
