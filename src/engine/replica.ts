@@ -370,13 +370,14 @@ export class Replica {
 
   /**
    * DAG-8: writes many entities of one calendar (one op each) as one store commit, all or none.
-   * `step(done)` runs before each op; if it throws (a cancel), or an op or the commit fails, nothing
+   * `step(done)` runs as the work advances (done grows from 0 to n-1) and is awaited (a host
+   * yields to its event loop there, so a cancel can arrive: applying is otherwise all in memory); if it throws (a cancel), or an op or the commit fails, nothing
    * is kept: no op stored or handed out, memory as before, no change event. Other calls wait.
    */
   writeBatch(
     doc: DocId,
     items: readonly { entity: EntityId; writes: readonly NewWrite[] }[],
-    step?: (done: number) => void,
+    step?: (done: number) => void | Promise<void>,
   ): Promise<LocalOp[]> {
     return this.enqueue(async () => {
       const bodies = items.map((it) => {
@@ -391,9 +392,12 @@ export class Replica {
       this.grouping = true;
       this.localBatch = true;
       try {
-        const signed = await this.signBatch(st, bodies, key, step);
+        // Progress counts each op twice (signed, applied): `step` sees 0..n-1 across both halves.
+        const n = bodies.length;
+        const signed = await this.signBatch(st, bodies, key, step && ((done) => step(Math.floor(done / 2))));
         const out: LocalOp[] = [];
-        for (const { op, wallTime } of signed) {
+        for (const [i, { op, wallTime }] of signed.entries()) {
+          await step?.(Math.floor((n + i) / 2));
           const res = await this.applyOpened(op, { clock: wallTime });
           if (res.status !== 'applied')
             throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
@@ -425,7 +429,7 @@ export class Replica {
     st: DocState,
     bodies: Uint8Array[],
     key: { id: KeyId; key: Uint8Array },
-    step: ((done: number) => void) | undefined,
+    step: ((done: number) => void | Promise<void>) | undefined,
   ): Promise<{ op: OpenedOp; wallTime: number }[]> {
     const dev = this.mustDevice();
     if (!this.members(st.rec.doc).has(this.deviceId!))
@@ -458,7 +462,7 @@ export class Replica {
     const worker = async () => {
       while (next < prepared.length) {
         const i = next++;
-        step?.(done);
+        await step?.(done);
         sigs[i] = await dev.signer.sign(prepared[i]!.p.digest);
         done++;
       }

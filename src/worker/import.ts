@@ -100,10 +100,15 @@ export function createImportApi(deps: ImportDeps) {
         }
         const batch = [...byEntity].map(([entity, writes]) => ({ entity, writes }));
         const total = batch.length;
-        await deps.replica.writeBatch(doc, batch, (done) => {
+        let reported = -1;
+        await deps.replica.writeBatch(doc, batch, async (done) => {
           if (state.cancelled)
             throw new EngineError('InvalidArgument', 'import cancelled: nothing was written');
-          if (done % PROGRESS_EVERY === 0) deps.emit({ type: 'import', importId, done, total });
+          if (done % PROGRESS_EVERY !== 0 || done === reported) return;
+          reported = done;
+          deps.emit({ type: 'import', importId, done, total });
+          // Let the worker take other messages (a cancel, other tabs' calls) between chunks.
+          await new Promise((r) => setTimeout(r, 0));
         });
         deps.emit({ type: 'import', importId, done: total, total });
         return { written: total, unchanged };

@@ -3,9 +3,8 @@
 // Loaded lazily: ical.js and the converters come with it, not with the app shell.
 import { useEffect, useId, useRef, useState } from 'react';
 import type { CalendarClient, CalendarInfo, ImportItem } from '../../worker/api.ts';
-import { toImportItems } from '../ics/convert.ts';
-import { ICS_LIMITS, IcsError, type ImportSummary, summarize } from '../ics/model.ts';
-import { parseIcs } from '../ics/parse.ts';
+import { ICS_LIMITS, IcsError, type ImportSummary } from '../ics/model.ts';
+import type { ReadResult } from '../ics/read.ts';
 import { Modal } from './Modal.tsx';
 
 interface Parsed {
@@ -32,17 +31,28 @@ export function previewText(s: ImportSummary, calendar: string): string {
   return `${parts.join(', ')}, into calendar “${calendar}”`;
 }
 
+/** Reads a file in a worker (the page stays responsive on big files), or here if there is none. */
 export async function readIcsFile(file: File, defaultZone: string): Promise<Parsed> {
   if (file.size > ICS_LIMITS.maxBytes)
     throw new IcsError(0, `the file is larger than ${ICS_LIMITS.maxBytes / 1024 / 1024} MB`);
-  const cal = parseIcs(await file.text(), { defaultZone });
-  return {
-    fileName: file.name,
-    summary: summarize(cal),
-    items: toImportItems(cal),
-    warnings: cal.warnings,
-    calendarName: cal.name,
-  };
+  const text = await file.text();
+  let r: ReadResult;
+  if (typeof Worker === 'function') {
+    const w = new Worker(new URL('../ics/parse.worker.ts', import.meta.url), { type: 'module' });
+    try {
+      r = await new Promise<ReadResult>((resolve, reject) => {
+        w.onmessage = (e: MessageEvent<ReadResult>) => resolve(e.data);
+        w.onerror = (e) => reject(new Error(e.message || 'the file reader failed'));
+        w.postMessage({ text, zone: defaultZone });
+      });
+    } finally {
+      w.terminate();
+    }
+  } else {
+    r = (await import('../ics/read.ts')).readIcs(text, defaultZone);
+  }
+  if (!r.ok) throw new IcsError(r.line, r.message.replace(/^line \d+: /, ''));
+  return { fileName: file.name, ...r.value };
 }
 
 export function ImportDialog(props: {
