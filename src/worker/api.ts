@@ -1,25 +1,21 @@
 // The contract between the UI and the engine host: everything the UI may ask of its data.
 // The UI imports only this file (types) and client.ts (the RPC client); never the engine, never IndexedDB.
 
-/** Calendar fields as the UI edits them. Times are wall-clock times in `timeZone`. */
-export interface EventFields {
-  title: string;
-  /** "YYYY-MM-DDTHH:MM" wall-clock time in `timeZone`, or "YYYY-MM-DD" when `allDay`. */
-  start: string;
-  /** Exclusive end, same format as `start`. */
-  end: string;
-  allDay: boolean;
-  /** IANA time zone id, e.g. "Europe/Berlin". */
-  timeZone: string;
-  location: string;
-  notes: string;
-}
+import type { EditableFieldName, EditableValues, EventValues, Value } from '../engine/index.ts';
 
-export type EventFieldName = keyof EventFields;
+/**
+ * Calendar fields as the UI edits them, derived from the engine's field table (schema.ts): title,
+ * start and end ("YYYY-MM-DDTHH:MM" wall-clock in `timeZone`, or "YYYY-MM-DD" when `allDay`; end
+ * exclusive), allDay, timeZone (IANA), location, notes; from schema 2 on (optional when writing)
+ * rrule (RRULE value, '' = does not repeat), rdates, exdates and alarms (minutes before the start,
+ * null = the calendar's default).
+ */
+export type EventFields = EditableValues;
+export type EventFieldName = EditableFieldName;
 
 /** One write to a register: who wrote it, when, from which op. */
 export interface RegisterWrite {
-  value: string | boolean | null;
+  value: Value | null;
   /** Device id (hex of its Ed25519 public key). */
   device: string;
   /** Device display name when known. */
@@ -36,7 +32,7 @@ export interface FieldConflict {
   losers: RegisterWrite[];
 }
 
-export interface EventView extends EventFields {
+export interface EventView extends Pick<EventValues, EditableFieldName> {
   id: string;
   calendarId: string;
   /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */

@@ -14,12 +14,14 @@ import {
   createWebCryptoSigner,
   type DeviceKeys,
   type DocId,
+  EDITABLE_FIELDS,
   EngineError,
   type EntityId,
   type EntityRecord,
   EventField,
   encodeValue,
   eventFromRecord,
+  fieldName,
   fieldType,
   isDocId,
   isEntityId,
@@ -56,24 +58,17 @@ import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { eventSpanMs } from './time.ts';
 
-const FIELD_NUMBERS: Record<EventFieldName, number> = {
-  title: EventField.Title,
-  start: EventField.Start,
-  end: EventField.End,
-  allDay: EventField.AllDay,
-  timeZone: EventField.TimeZone,
-  location: EventField.Location,
-  notes: EventField.Notes,
-};
+/** Field numbers of the fields the UI edits, from the engine's field table (one definition). */
+const FIELD_NUMBERS = new Map<EventFieldName, number>(
+  EDITABLE_FIELDS.map((f) => [fieldName(f) as EventFieldName, f.num]),
+);
 /** The editable fields of an event view, as the field list names them. */
 function fieldsOfView(v: EventView): EventFields {
-  return Object.fromEntries(
-    (Object.keys(FIELD_NUMBERS) as EventFieldName[]).map((k) => [k, v[k]]),
-  ) as unknown as EventFields;
+  return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
-const FIELD_NAMES = new Map<number, EventFieldName>(
-  Object.entries(FIELD_NUMBERS).map(([k, v]) => [v, k as EventFieldName]),
-);
+const FIELD_NAMES = new Map<number, EventFieldName>([...FIELD_NUMBERS].map(([k, v]) => [v, k]));
+/** Fields a new event must give: every field of schema version 1. */
+const BASE_FIELDS = EDITABLE_FIELDS.filter((f) => f.since === 1).map((f) => fieldName(f) as EventFieldName);
 
 interface Indexed {
   doc: DocId;
@@ -187,8 +182,13 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   function encodeFields(entity: EntityId, fields: Partial<EventFields>): NewWrite[] {
     const writes: NewWrite[] = [];
     for (const [name, value] of Object.entries(fields)) {
-      const field = FIELD_NUMBERS[name as EventFieldName];
+      const field = FIELD_NUMBERS.get(name as EventFieldName);
       if (field === undefined) throw new EngineError('InvalidArgument', `unknown event field ${name}`);
+      if (value === undefined) continue;
+      if (value === null) {
+        writes.push({ field, value: null });
+        continue;
+      }
       writes.push({ field, value: encode(fieldType(entity, field)!, value) });
     }
     return writes;
@@ -267,7 +267,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const doc = mustDoc(calendarId);
         const id = mustEvent(eventId);
-        for (const k of Object.keys(FIELD_NUMBERS) as EventFieldName[]) {
+        for (const k of BASE_FIELDS) {
           if (fields[k] === undefined) throw new EngineError('InvalidArgument', `new event lacks ${k}`);
         }
         await replica.write(doc, id, encodeFields(id, fields));
@@ -311,7 +311,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const doc = mustDoc(calendarId);
         const ent = mustEvent(eventId);
-        const num = FIELD_NUMBERS[field];
+        const num = FIELD_NUMBERS.get(field);
         if (num === undefined)
           throw new EngineError('InvalidArgument', `unknown event field ${String(field)}`);
         const reg = replica.entity(doc, ent)?.registers.find((r) => r.field === num);
@@ -401,20 +401,9 @@ const emptyEntity = (span: SpanRecord): EntityRecord => ({
 /** The one place an EventView is built, from the replica's entity or a stored span alike. */
 function viewOf(doc: DocId, id: string, ev: SpanFields, conflicts: FieldConflict[]): EventView {
   const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
-  return {
-    id,
-    calendarId: doc,
-    title: ev.title,
-    start: ev.start,
-    end: ev.end,
-    allDay: ev.allDay,
-    timeZone: ev.timeZone,
-    location: ev.location,
-    notes: ev.notes,
-    startMs,
-    endMs,
-    conflicts,
-  };
+  const view: Record<string, unknown> = { id, calendarId: doc, startMs, endMs, conflicts };
+  for (const name of FIELD_NUMBERS.keys()) view[name] = ev[name];
+  return view as unknown as EventView;
 }
 
 // ---- composition ----

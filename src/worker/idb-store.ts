@@ -4,7 +4,7 @@
 
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, wrap } from 'idb';
 import { toHex } from '../engine/bytes.ts';
-import { eventFromRecord } from '../engine/calendar.ts';
+import { EVENT_FIELDS, type EventValues, eventFromRecord, fieldName, isValueOf } from '../engine/calendar.ts';
 import { EngineError } from '../engine/errors.ts';
 import {
   CALENDAR_ENTITY,
@@ -69,15 +69,8 @@ export interface SpanRecord {
   conflicted?: 1;
 }
 
-export interface SpanFields {
-  title: string;
-  start: string;
-  end: string;
-  allDay: boolean;
-  timeZone: string;
-  location: string;
-  notes: string;
-}
+/** Every field of a live event but Deleted, as the engine's field table defines them. */
+export type SpanFields = Omit<EventValues, 'deleted'>;
 
 /** Events longer than this are found through the `byLong` index; shorter ones by start time. */
 export const LONG_SPAN_MS = 2 * 86_400_000;
@@ -668,13 +661,14 @@ export function spanOf(rec: EntityRecord): SpanRecord | undefined {
   const ev = eventFromRecord(rec);
   if (ev.deleted) return undefined;
   const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
-  const { title, start, end, allDay, timeZone, location, notes } = ev;
+  const fields: Record<string, unknown> = {};
+  for (const f of SPAN_FIELDS) fields[fieldName(f)] = ev[fieldName(f) as keyof SpanFields];
   const span: SpanRecord = {
     doc: rec.doc,
     entity: rec.entity,
     startMs,
     endMs,
-    fields: { title, start, end, allDay, timeZone, location, notes },
+    fields: fields as SpanFields,
   };
   if (endMs - startMs > LONG_SPAN_MS) span.long = 1;
   if ([...ev.conflicts.values()].some((w) => w.length > 1)) span.conflicted = 1;
@@ -899,7 +893,7 @@ function parseEvidence(v: unknown, doc: DocId): EquivocationRecord {
   return v as unknown as EquivocationRecord;
 }
 
-const SPAN_TEXT = ['title', 'start', 'end', 'timeZone', 'location', 'notes'] as const;
+const SPAN_FIELDS = EVENT_FIELDS.filter((f) => f.key !== 'Deleted');
 
 function parseSpan(v: unknown, doc: DocId): SpanRecord {
   const where = `spans/${doc}`;
@@ -913,8 +907,12 @@ function parseSpan(v: unknown, doc: DocId): SpanRecord {
   need(r['conflicted'] === undefined || r['conflicted'] === 1, at, 'conflicted');
   need(isPlainObject(r['fields']), at, 'fields');
   const f = r['fields'] as Record<string, unknown>;
-  for (const k of SPAN_TEXT) need(typeof f[k] === 'string', at, `fields.${k}`);
-  need(typeof f['allDay'] === 'boolean', at, 'fields.allDay');
+  for (const spec of SPAN_FIELDS) {
+    const k = fieldName(spec);
+    // A record written before schema version 2 lacks its fields: they read as absent (SCH-3).
+    if (f[k] === undefined && spec.since > 1) f[k] = Array.isArray(spec.absent) ? [] : spec.absent;
+    else need(f[k] === spec.absent || isValueOf(spec.type, f[k]), at, `fields.${k}`);
+  }
   return v as unknown as SpanRecord;
 }
 

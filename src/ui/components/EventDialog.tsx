@@ -33,6 +33,7 @@ const FIELD_LABEL: Record<string, string> = {
 function showValue(v: RegisterWrite['value']): string {
   if (v === null) return '(cleared)';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.length === 0 ? '(none)' : v.join(', ');
   return v === '' ? '(empty)' : v;
 }
 
