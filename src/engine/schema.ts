@@ -43,6 +43,12 @@ export const EVENT_FIELDS = [
   { num: 14, key: 'RecurrenceId', type: 'datetime', since: 2, absent: '' },
   /** Split linkage: the series this series continues ("This and following events"). */
   { num: 15, key: 'SplitOf', type: 'entity', since: 2, absent: '' },
+  /** iCalendar UID of an imported event (IMP-1); export writes it back. '' = none (own events). */
+  { num: 16, key: 'Uid', type: 'text', since: 2, absent: '' },
+  /** iCalendar properties the app does not model, as content lines, kept for export (ICS-4). */
+  { num: 17, key: 'IcsExtra', type: 'text', since: 2, absent: '' },
+  /** Reminders up to this UTC instant were dismissed on some device (REM-3). */
+  { num: 18, key: 'DismissedUntil', type: 'datetime', since: 2, absent: '' },
 ] as const satisfies readonly FieldDef[];
 
 /** Fields of entity 0 (16 zero bytes): the calendar itself. */
@@ -100,8 +106,19 @@ export function absentValues<T extends Table>(t: T): ViewOf<T> {
   return out as ViewOf<T>;
 }
 
-/** Fields a person edits on an event (the rest are written by delete and by series edits, SER-*). */
-export const LINK_FIELDS = ['deleted', 'overrideOf', 'recurrenceId', 'splitOf'] as const;
+/**
+ * Fields a person does not edit in the event form: written by delete and by series edits (SER-*),
+ * by .ics import (IMP-*) and by dismissing reminders (REM-3).
+ */
+export const LINK_FIELDS = [
+  'deleted',
+  'overrideOf',
+  'recurrenceId',
+  'splitOf',
+  'uid',
+  'icsExtra',
+  'dismissedUntil',
+] as const;
 type LinkName = (typeof LINK_FIELDS)[number];
 type NamesSince<V extends number> = {
   [F in (typeof EVENT_FIELDS)[number] as F['since'] extends V ? Uncapitalize<F['key']> : never]: true;

@@ -103,10 +103,20 @@ export interface InviteLink {
   calendarIds: string[];
 }
 
-/** One event of an .ics import (docs/PROTOCOL.md IMP-*). */
+/** One event of an .ics import (docs/PROTOCOL.md IMP-*): a series, a single event or an override. */
 export interface ImportItem {
   /** The iCalendar UID: the event's id is derived from (calendar, UID), so a re-import updates it. */
   uid: string;
+  /**
+   * For an override (RECURRENCE-ID): the occurrence's original start in the series' zone. Its
+   * entity is the override of that occurrence (SER-2) and stores only what differs (SER-3).
+   */
+  recurrenceId: string | null;
+  /** STATUS:CANCELLED: for an override, the occurrence is cancelled (SER-4). */
+  cancelled: boolean;
+  /** Properties the app does not model, as content lines (kept for export). */
+  extra: string;
+  /** Every field as the file gives it (rrule '' when it does not repeat; alarms null = none given). */
   fields: EventFields;
 }
 
@@ -117,10 +127,13 @@ export interface ImportResult {
   unchanged: number;
 }
 
-/** One event of a calendar as an export reads it. */
+/** One event of a calendar as an export reads it (an override with the series' values filled in). */
 export interface ExportItem {
   id: string;
   uid: string;
+  recurrenceId: string | null;
+  cancelled: boolean;
+  extra: string;
   fields: EventFields;
 }
 

@@ -199,7 +199,6 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     emit,
     mustDoc,
     encodeFields,
-    fieldsOf: (doc, rec) => fieldsOfView(toView(doc, eventFromRecord(rec))),
   });
 
   // Moves a closed page left half done are completed before the first call is answered ([RT-13]).

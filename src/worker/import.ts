@@ -3,15 +3,21 @@
 // cancel that leaves nothing. Event ids are derived from (calendar, UID), so importing the same
 // file again updates its events instead of adding copies, on every device alike.
 
+import { Temporal } from 'temporal-polyfill';
 import {
+  type CalendarEvent,
+  canonicalWall,
   type DocId,
+  EDITABLE_FIELDS,
   EngineError,
   type EntityId,
-  type EntityRecord,
   EventField,
+  encodeValue,
   eventFromRecord,
+  fieldName,
   isEntityId,
   type NewWrite,
+  overrideId,
   type Replica,
   taggedHash,
   toHex,
@@ -41,8 +47,46 @@ export interface ImportDeps {
   mustDoc: (calendarId: string) => DocId;
   /** The host's encoder: field names to register writes (throws InvalidArgument on bad values). */
   encodeFields: (entity: EntityId, fields: Partial<EventFields>) => NewWrite[];
-  /** The host's view of an entity's fields (for export). */
-  fieldsOf: (doc: DocId, rec: EntityRecord) => EventFields;
+}
+
+type FieldName = keyof EventFields;
+const EDITABLE = EDITABLE_FIELDS.map((f) => fieldName(f) as FieldName);
+/** What an override may differ in (SER-3); the rule and its dates belong to the series. */
+const OVERRIDABLE = EDITABLE.filter((f) => f !== 'rrule' && f !== 'rdates' && f !== 'exdates');
+
+function text(field: number, value: string): NewWrite {
+  return { field, value: value === '' ? null : encodeValue('text', value) };
+}
+
+/** `wall` plus the series' duration (wall-clock), or undefined when the times do not parse. */
+function plusDuration(series: EventFields, wall: string): string | undefined {
+  try {
+    if (series.allDay) {
+      const d = Temporal.PlainDate.from(series.start).until(Temporal.PlainDate.from(series.end));
+      return Temporal.PlainDate.from(wall).add(d).toString();
+    }
+    const d = Temporal.PlainDateTime.from(series.start).until(Temporal.PlainDateTime.from(series.end));
+    return canonicalWall(Temporal.PlainDateTime.from(wall).add(d).toString({ smallestUnit: 'second' }));
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** An override's own fields: those that differ from its series (SER-3), times only if moved. */
+function overrideFields(series: EventFields, item: ImportItem, rid: string): Partial<EventFields> {
+  const own: Record<string, unknown> = {};
+  const f = item.fields as unknown as Record<string, unknown>;
+  const s = series as unknown as Record<string, unknown>;
+  for (const name of OVERRIDABLE) {
+    if (name === 'start' || name === 'end') continue;
+    own[name] = same(f[name], s[name]) ? null : f[name];
+  }
+  const moved = item.fields.start !== rid || item.fields.end !== plusDuration(series, rid);
+  own['start'] = moved ? item.fields.start : null;
+  own['end'] = moved ? item.fields.end : null;
+  return own as Partial<EventFields>;
 }
 
 function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null): boolean {
@@ -56,20 +100,47 @@ export function createImportApi(deps: ImportDeps) {
   /** Cancels that arrived before their import started (a slow first message); bounded. */
   const early = new Set<string>();
 
-  /** The writes of one item that differ from what the entity holds now (IMP-2: re-import is a no-op). */
-  function writesFor(doc: DocId, item: ImportItem): { entity: EntityId; writes: NewWrite[] } {
+  /** Every write an item means, before comparing with what is stored. */
+  function itemWrites(doc: DocId, item: ImportItem, series: Map<string, ImportItem>) {
     if (typeof item?.uid !== 'string' || item.uid === '' || item.uid.length > 255)
       throw new EngineError('InvalidArgument', 'every imported event needs a UID of 1 to 255 characters');
-    const entity = importedEventId(doc, item.uid);
-    const writes = deps.encodeFields(entity, item.fields);
-    // An event deleted here and imported again comes back (the file says it exists).
-    writes.push({ field: EventField.Deleted, value: new Uint8Array([0]) });
+    const seriesId = importedEventId(doc, item.uid);
+    if (item.recurrenceId === null) {
+      const entity = seriesId;
+      const writes = deps.encodeFields(entity, item.fields);
+      writes.push(text(EventField.Uid, item.uid), text(EventField.IcsExtra, item.extra));
+      // An event deleted here and imported again comes back (the file says it exists).
+      writes.push({ field: EventField.Deleted, value: encodeValue('bool', item.cancelled) });
+      return { entity, writes };
+    }
+    const master = series.get(item.uid);
+    const rid = canonicalWall(String(item.recurrenceId));
+    if (master === undefined || rid === undefined)
+      throw new EngineError(
+        'InvalidArgument',
+        `an override of ${item.uid.slice(0, 60)} has no series in the file`,
+      );
+    const entity = overrideId(seriesId, rid);
+    const writes = deps.encodeFields(entity, overrideFields(master.fields, item, rid));
+    writes.push(
+      { field: EventField.OverrideOf, value: encodeValue('entity', seriesId) },
+      { field: EventField.RecurrenceId, value: encodeValue('datetime', rid) },
+      { field: EventField.Deleted, value: encodeValue('bool', item.cancelled) },
+      text(EventField.IcsExtra, item.extra),
+    );
+    return { entity, writes };
+  }
+
+  /** The writes of one item that differ from what the entity holds now (IMP-2: re-import is a no-op). */
+  function writesFor(doc: DocId, item: ImportItem, series: Map<string, ImportItem>) {
+    const { entity, writes } = itemWrites(doc, item, series);
     const cur = deps.replica.entity(doc, entity);
     const now = new Map(cur?.registers.map((r) => [r.field, r.writes[0]?.value]) ?? []);
     const changed = writes.filter((w) => {
       const v = now.get(w.field);
-      // An absent Deleted register already reads as "not deleted".
-      if (w.field === EventField.Deleted && v === undefined) return false;
+      // An absent register already reads as its absent value (no Deleted = not deleted).
+      if (v === undefined && (w.value === null || (w.field === EventField.Deleted && w.value[0] === 0)))
+        return false;
       return !sameBytes(v, w.value);
     });
     return { entity, writes: changed };
@@ -92,8 +163,9 @@ export function createImportApi(deps: ImportDeps) {
         // Everything is encoded and checked before the first op is signed: a bad item writes nothing.
         const byEntity = new Map<EntityId, NewWrite[]>();
         let unchanged = 0;
+        const series = new Map(items.filter((i) => i?.recurrenceId === null).map((i) => [i.uid, i]));
         for (const item of items) {
-          const w = writesFor(doc, item);
+          const w = writesFor(doc, item, series);
           if (w.writes.length === 0) unchanged++;
           // The same UID twice in one file: the later one wins, as the parser already decided.
           else byEntity.set(w.entity, w.writes);
@@ -128,14 +200,56 @@ export function createImportApi(deps: ImportDeps) {
 
     exportEvents: async (calendarId: string): Promise<ExportItem[]> => {
       const doc = deps.mustDoc(calendarId);
-      const out: ExportItem[] = [];
+      const series = new Map<string, CalendarEvent>();
+      const overrides: CalendarEvent[] = [];
       for (const rec of deps.replica.entities(doc)) {
         if (!isEntityId(rec.entity) || /^0+$/.test(rec.entity)) continue;
         const ev = eventFromRecord(rec);
-        if (ev.deleted) continue;
-        out.push({ id: rec.entity, uid: `${rec.entity}@ledgerday`, fields: deps.fieldsOf(doc, rec) });
+        if (ev.overrideOf !== '' && ev.recurrenceId !== '') overrides.push(ev);
+        else if (!ev.deleted) series.set(ev.id, ev);
+      }
+      const out: ExportItem[] = [...series.values()].map((ev) => ({
+        id: ev.id,
+        uid: uidOf(ev),
+        recurrenceId: null,
+        cancelled: false,
+        extra: ev.icsExtra,
+        fields: editable(ev),
+      }));
+      for (const ov of overrides) {
+        const master = series.get(ov.overrideOf as EntityId);
+        // The series was deleted (SER-7: its overrides are hidden) or is not here.
+        if (master === undefined) continue;
+        const fields = { ...editable(master) } as unknown as Record<string, unknown>;
+        for (const name of OVERRIDABLE) {
+          const f = EDITABLE_FIELDS.find((x) => fieldName(x) === name)!;
+          if (ov.set.has(f.num)) fields[name] = (ov as unknown as Record<string, unknown>)[name];
+        }
+        if (!ov.set.has(EventField.Start)) {
+          // SER-3: an override without Start starts at its RecurrenceId, as long as the series.
+          fields['start'] = ov.recurrenceId;
+          fields['end'] = plusDuration(editable(master), ov.recurrenceId) ?? master.end;
+        }
+        fields['rrule'] = '';
+        fields['rdates'] = [];
+        fields['exdates'] = [];
+        out.push({
+          id: ov.id,
+          uid: uidOf(master),
+          recurrenceId: ov.recurrenceId,
+          cancelled: ov.deleted,
+          extra: ov.icsExtra,
+          fields: fields as unknown as EventFields,
+        });
       }
       return out;
     },
   };
+}
+
+const uidOf = (ev: CalendarEvent): string => ev.uid || `${ev.id}@ledgerday`;
+
+function editable(ev: CalendarEvent): EventFields {
+  const v = ev as unknown as Record<string, unknown>;
+  return Object.fromEntries(EDITABLE.map((k) => [k, v[k]])) as unknown as EventFields;
 }

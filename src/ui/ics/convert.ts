@@ -4,6 +4,8 @@
 import type { EventFields, ExportItem, ImportItem } from '../../worker/api.ts';
 import type { IcsCalendar, IcsEvent } from './model.ts';
 
+const sortedUnique = (xs: readonly string[]): string[] => [...new Set(xs)].sort();
+
 function fieldsOf(ev: IcsEvent): EventFields {
   return {
     title: ev.title,
@@ -13,20 +15,29 @@ function fieldsOf(ev: IcsEvent): EventFields {
     timeZone: ev.timeZone,
     location: ev.location,
     notes: ev.notes,
+    rrule: ev.rrule ?? '',
+    rdates: sortedUnique(ev.rdates),
+    exdates: sortedUnique(ev.exdates),
+    // No VALARM in the file: the calendar's default reminders apply (null), as for a new event.
+    alarms: ev.alarms.length === 0 ? null : [...new Set(ev.alarms)].sort((a, b) => a - b),
   };
 }
 
 export function toImportItems(cal: IcsCalendar): ImportItem[] {
-  return cal.events
-    .filter((ev) => ev.recurrenceId === null)
-    .map((ev) => ({ uid: ev.uid, fields: fieldsOf(ev) }));
+  return cal.events.map((ev) => ({
+    uid: ev.uid,
+    recurrenceId: ev.recurrenceId,
+    cancelled: ev.cancelled,
+    extra: ev.extra,
+    fields: fieldsOf(ev),
+  }));
 }
 
 export function toIcsEvents(items: ExportItem[]): IcsEvent[] {
   return items.map((it) => ({
     uid: it.uid,
     line: 0,
-    recurrenceId: null,
+    recurrenceId: it.recurrenceId,
     title: it.fields.title,
     location: it.fields.location,
     notes: it.fields.notes,
@@ -34,11 +45,11 @@ export function toIcsEvents(items: ExportItem[]): IcsEvent[] {
     end: it.fields.end,
     allDay: it.fields.allDay,
     timeZone: it.fields.timeZone,
-    rrule: null,
-    rdates: [],
-    exdates: [],
-    cancelled: false,
-    alarms: [],
-    extra: '',
+    rrule: it.fields.rrule ? it.fields.rrule : null,
+    rdates: it.fields.rdates ?? [],
+    exdates: it.fields.exdates ?? [],
+    cancelled: it.cancelled,
+    alarms: it.fields.alarms ?? [],
+    extra: it.extra,
   }));
 }

@@ -3,6 +3,7 @@
 
 import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
+import { parseRRule } from '../../engine/index.ts';
 import type { ScannedComponent } from './lines.ts';
 import { ICS_LIMITS, IcsError, type IcsEvent } from './model.ts';
 import { inZone, type JProp, type Moment, readMoment, type TimeContext, wallString } from './times.ts';
@@ -176,7 +177,10 @@ function readRrule(p: JProp, line: number, warn: (m: string) => void): string {
     parts.push(part);
   }
   if (!parts.some((x) => x.startsWith('FREQ='))) throw new IcsError(line, 'RRULE has no FREQ');
-  return parts.join(';');
+  const text = parts.join(';');
+  // The Rrule register accepts what the engine's parser accepts: checked here, with the line.
+  if (parseRRule(text) === undefined) throw new IcsError(line, `RRULE is not valid: ${text.slice(0, 80)}`);
+  return text;
 }
 
 function readAlarms(
@@ -204,6 +208,10 @@ function readAlarms(
       at = m.kind === 'date' ? epochMs(m.date, zone) : m.wall.toZonedDateTime(m.zone).epochMilliseconds;
     }
     const minutes = Math.round((startMs - at) / 60_000);
+    if (minutes < ICS_LIMITS.minAlarm || minutes > ICS_LIMITS.maxAlarm) {
+      ctx.warn(`line ${line}: a reminder ${Math.round(minutes / 1440)} days from the start was left out`);
+      continue;
+    }
     if (!out.includes(minutes)) out.push(minutes);
   }
   return out.sort((a, b) => a - b);
@@ -239,8 +247,9 @@ function keepExtra(comp: JComp, cancelled: boolean, line: number, warn: (m: stri
 function cutText(v: string, name: string, line: number, warn: (m: string) => void): string {
   const enc = new TextEncoder();
   if (v.length * 3 <= ICS_LIMITS.maxTextBytes || enc.encode(v).length <= ICS_LIMITS.maxTextBytes) return v;
+  // Room for the "…" (3 bytes) that marks the cut.
   let s = v.slice(0, ICS_LIMITS.maxTextBytes);
-  while (enc.encode(s).length > ICS_LIMITS.maxTextBytes - 1) s = s.slice(0, Math.floor(s.length * 0.9));
+  while (enc.encode(s).length > ICS_LIMITS.maxTextBytes - 3) s = s.slice(0, Math.floor(s.length * 0.9));
   warn(`line ${line}: ${name} was cut to ${ICS_LIMITS.maxTextBytes / 1024} KiB`);
   return `${s}…`;
 }

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { ICS_LIMITS, IcsError, summarize } from './model.ts';
-import { icalOccurrences, modelOccurrences } from './occurrences.testkit.ts';
+import { appOccurrences, icalOccurrences, modelOccurrences } from './occurrences.testkit.ts';
 import { parseIcs } from './parse.ts';
 import { fold, serializeIcs } from './serialize.ts';
 
@@ -11,13 +11,15 @@ const DEVICE = 'Asia/Tokyo';
 
 describe('import of real export shapes, occurrence by occurrence against ical.js', () => {
   for (const name of ['google.ics', 'apple.ics', 'outlook.ics', 'thunderbird.ics']) {
-    it(`[ICS-1] ${name}: every occurrence equals ical.js's expansion of the raw file`, () => {
+    it(`[ICS-1] ${name}: every occurrence equals ical.js's expansion of the raw file`, async () => {
       const text = fixture(name);
       const cal = parseIcs(text, { defaultZone: DEVICE });
       const want = icalOccurrences(text, cal.zone || DEVICE, UNTIL);
       const got = modelOccurrences(cal, UNTIL);
       expect(want.length).toBeGreaterThan(5);
       expect(got).toEqual(want);
+      // And by the app's own expansion, the one the calendar draws with.
+      expect(await appOccurrences(cal, UNTIL)).toEqual(want);
     });
   }
 

@@ -13,12 +13,15 @@ export const ICS_LIMITS = {
   maxDepth: 8,
   /** Most alarms kept per event. */
   maxAlarms: 8,
-  /** Most RDATE or EXDATE values per event. */
-  maxDates: 2_000,
+  /** Most RDATE or EXDATE values per event (the Rdates/Exdates registers hold 400). */
+  maxDates: 400,
   /** Kept unknown properties per event (UTF-8 bytes): the app's text registers hold 8 KiB. */
   maxExtraBytes: 8 * 1024,
-  /** Text fields (SUMMARY, LOCATION, DESCRIPTION) are cut to this many UTF-8 bytes. */
+  /** Text fields (SUMMARY, LOCATION, DESCRIPTION) are cut to this many UTF-8 bytes (the register's 8 KiB). */
   maxTextBytes: 8 * 1024,
+  /** Alarms further than this from the start are left out (the Alarms register's bounds). */
+  minAlarm: -7 * 24 * 60,
+  maxAlarm: 366 * 24 * 60,
 } as const;
 
 /** A malformed file: the first problem, with the 1-based line of the file where it is. */

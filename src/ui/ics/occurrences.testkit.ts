@@ -146,3 +146,50 @@ export function modelOccurrences(cal: IcsCalendar, until: string): Occ[] {
   }
   return sortOccs(out);
 }
+
+/**
+ * Occurrences of the imported model by the app's own expansion (src/worker/recur.ts, the code
+ * the calendar draws with), with overrides and cancellations applied by RecurrenceId (SER-2..4).
+ */
+export async function appOccurrences(cal: IcsCalendar, until: string): Promise<Occ[]> {
+  const { loadExpander } = await import('../../worker/recur.ts');
+  const expand = await loadExpander();
+  const untilMs = Date.parse(`${until}T00:00:00Z`);
+  const overrides = new Map<string, IcsEvent>();
+  for (const ev of cal.events)
+    if (ev.recurrenceId !== null) overrides.set(`${ev.uid}\n${ev.recurrenceId}`, ev);
+  const out: Occ[] = [];
+  for (const ev of cal.events) {
+    if (ev.recurrenceId !== null) continue;
+    if (ev.rrule === null && ev.rdates.length === 0) {
+      if (!ev.cancelled) out.push(occ(ev, wallOf(ev.start)));
+      continue;
+    }
+    const x = expand({
+      start: ev.start,
+      end: ev.end,
+      allDay: ev.allDay,
+      timeZone: ev.timeZone,
+      rrule: ev.rrule ?? '',
+      rdates: [...new Set(ev.rdates)].sort(),
+      exdates: [...new Set(ev.exdates)].sort(),
+    });
+    for (const o of x.between(Date.UTC(1900, 0, 1), untilMs)) {
+      const ov = overrides.get(`${ev.uid}\n${o.recurrenceId}`);
+      if (ov !== undefined) {
+        if (!ov.cancelled) out.push(occ(ov, wallOf(ov.start)));
+        continue;
+      }
+      out.push(
+        ev.allDay
+          ? { start: o.start, end: o.end, title: ev.title }
+          : {
+              start: Temporal.Instant.fromEpochMilliseconds(o.startMs).toString(),
+              end: Temporal.Instant.fromEpochMilliseconds(o.endMs).toString(),
+              title: ev.title,
+            },
+      );
+    }
+  }
+  return sortOccs(out);
+}

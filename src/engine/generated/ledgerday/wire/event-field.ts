@@ -18,5 +18,8 @@ export enum EventField {
   Alarms = 12,
   OverrideOf = 13,
   RecurrenceId = 14,
-  SplitOf = 15
+  SplitOf = 15,
+  Uid = 16,
+  IcsExtra = 17,
+  DismissedUntil = 18
 }
