@@ -6,7 +6,7 @@ const windows = () => self.clients.matchAll({ type: 'window', includeUncontrolle
 
 async function tellDismissed(notification, list) {
   const data = notification.data;
-  if (!data || data.kind !== 'ledgerday-reminder') return;
+  if (data?.kind !== 'ledgerday-reminder') return;
   for (const w of list ?? (await windows()))
     w.postMessage({ type: 'ledgerday-reminder-dismissed', reminder: data });
 }

@@ -42,6 +42,7 @@ import {
 import { titleOf, toTimed, type UiEvent } from './model.ts';
 import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
 import type { PwaHandle } from './pwa.ts';
+import { startReminders } from './reminders/service.ts';
 import {
   fetchRange,
   localeWeekStart,
@@ -402,6 +403,25 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     window.addEventListener('keydown', h);
     return () => window.removeEventListener('keydown', h);
   }, []);
+
+  useEffect(
+    () =>
+      startReminders({
+        sources: (fromMs, toMs) => client.reminderOccurrences(fromMs, toMs),
+        onChange: (cb) => {
+          const a = client.onEventsChanged(cb);
+          const b = client.onCalendarsChanged(cb);
+          return () => {
+            a();
+            b();
+          };
+        },
+        dismiss: (calendarId, eventId, untilMs) => client.dismissReminder(calendarId, eventId, untilMs),
+        zone: deviceZone,
+        onError: (message) => pushError({ code: 'reminders', message }),
+      }),
+    [client, pushError],
+  );
 
   useEffect(() => {
     // A file dropped anywhere on the app opens the Import dialog with it.

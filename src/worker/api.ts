@@ -39,6 +39,29 @@ export interface EventView extends Pick<EventValues, EditableFieldName> {
   startMs: number;
   endMs: number;
   conflicts: FieldConflict[];
+  /**
+   * UTC ms up to which this event's reminders were dismissed on some device (REM-3): the latest
+   * of its DismissedUntil register's concurrent writes. Absent when none (or not known yet).
+   */
+  dismissedUntilMs?: number;
+}
+
+/** An occurrence with reminders, resolved for the reminder loop (REM-1..3). */
+export interface ReminderOccurrence {
+  calendarId: string;
+  /** The event (for a series: the series) whose DismissedUntil a dismissal writes. */
+  eventId: string;
+  title: string;
+  location: string;
+  /** UTC ms of this occurrence's start. */
+  startMs: number;
+  allDay: boolean;
+  /** "YYYY-MM-DD" first day (all-day events remind relative to its 00:00 in the device's zone). */
+  startDate: string;
+  /** Minutes before the start (the event's own, else the calendar's default). */
+  alarms: number[];
+  /** UTC ms up to which its reminders were dismissed on some device (0: none). */
+  dismissedUntilMs: number;
 }
 
 export interface CalendarInfo {
@@ -48,6 +71,8 @@ export interface CalendarInfo {
   color: string;
   /** Local, per-device preference: hidden calendars' events are not shown. */
   hidden: boolean;
+  /** Reminders (minutes before the start) of its events that set none of their own (REM-1). */
+  defaultAlarms?: number[];
 }
 
 export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
@@ -146,6 +171,12 @@ export interface DataApi {
   createCalendar(name: string, color: string): Promise<string>;
   renameCalendar(calendarId: string, name: string, color: string): Promise<void>;
   setCalendarHidden(calendarId: string, hidden: boolean): Promise<void>;
+  /** The calendar's default reminders, minutes before the start (REM-1). */
+  setDefaultAlarms(calendarId: string, alarms: number[]): Promise<void>;
+  /** Dismisses an event's reminders up to `untilMs` on every device (REM-3). Never moves back. */
+  dismissReminder(calendarId: string, eventId: string, untilMs: number): Promise<void>;
+  /** Occurrences with reminders starting in [fromMs, toMs) (at most 60 days), in shown calendars. */
+  reminderOccurrences(fromMs: number, toMs: number): Promise<ReminderOccurrence[]>;
 
   /** Events overlapping the range, across all calendars (hidden ones included; the UI filters). */
   eventsInRange(range: Range): Promise<EventView[]>;
@@ -212,6 +243,8 @@ export interface CalendarClient extends DataApi {
   onMembersChanged(cb: (calendarId: string) => void): Unsubscribe;
   /** Progress of running imports (any tab's). */
   onImportProgress(cb: (p: ImportProgress) => void): Unsubscribe;
+  /** Called after any change to any event (no data: the reminder loop re-reads what it needs). */
+  onEventsChanged(cb: () => void): Unsubscribe;
 }
 
 export interface ImportProgress {

@@ -48,6 +48,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
   const syncCbs = new Set<(s: SyncStatus) => void>();
   const memberCbs = new Set<(calendarId: string) => void>();
   const importCbs = new Set<(p: ImportProgress) => void>();
+  const changeCbs = new Set<() => void>();
   const subs = new Set<RangeSub>();
   // Errors seen before the UI subscribed (e.g. storage unavailable at start) are replayed once.
   const early: HostError[] = [];
@@ -110,6 +111,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     switch (e.type) {
       case 'events':
         for (const sub of subs) if (e.intervals.some((i) => overlaps(i, sub.range))) void refresh(sub);
+        for (const cb of changeCbs) cb();
         void refreshSync();
         break;
       case 'calendars':
@@ -189,6 +191,10 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     onImportProgress(cb) {
       importCbs.add(cb);
       return () => importCbs.delete(cb);
+    },
+    onEventsChanged(cb) {
+      changeCbs.add(cb);
+      return () => changeCbs.delete(cb);
     },
   };
 }

@@ -55,6 +55,7 @@ import {
 import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
+import { dismissedUntilMs, reminderOccurrences } from './reminders.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { eventSpanMs } from './time.ts';
 
@@ -211,7 +212,13 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
   function calendarInfo(doc: DocId): CalendarInfo {
     const props = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY));
-    return { id: doc, name: props.name, color: props.color, hidden: hidden.get(doc) ?? false };
+    return {
+      id: doc,
+      name: props.name,
+      color: props.color,
+      hidden: hidden.get(doc) ?? false,
+      ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+    };
   }
 
   return {
@@ -242,6 +249,35 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
           { field: CalendarField.Name, value: encode('text', name) },
           { field: CalendarField.Color, value: encode('color', color) },
         ]);
+      }),
+
+    setDefaultAlarms: (calendarId, alarms) =>
+      guard(async () => {
+        await replica.write(mustDoc(calendarId), CALENDAR_ENTITY, [
+          { field: CalendarField.DefaultAlarms, value: encode('alarms', alarms) },
+        ]);
+      }),
+
+    dismissReminder: (calendarId, eventId, untilMs) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        const ent = mustEvent(eventId);
+        if (!Number.isFinite(untilMs)) throw new EngineError('InvalidArgument', 'untilMs must be a time');
+        const cur = index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0;
+        // REM-3: a dismissal only ever moves forward.
+        if (untilMs <= cur) return;
+        const wall = new Date(untilMs).toISOString().slice(0, 19);
+        await replica.write(doc, ent, [
+          { field: EventField.DismissedUntil, value: encode('datetime', wall) },
+        ]);
+      }),
+
+    reminderOccurrences: (fromMs, toMs) =>
+      guard(async () => {
+        if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || toMs - fromMs > 60 * 86_400_000)
+          throw new EngineError('InvalidArgument', 'a reminder range is at most 60 days');
+        const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d) && !hidden.get(d));
+        return reminderOccurrences(replica, docs, fromMs, toMs);
       }),
 
     setCalendarHidden: (calendarId, hide) =>
@@ -388,7 +424,10 @@ function toView(doc: DocId, ev: CalendarEvent): EventView {
     if (field === undefined || writes.length < 2) continue;
     conflicts.push({ field, winner: toWrite(writes[0]!), losers: writes.slice(1).map(toWrite) });
   }
-  return viewOf(doc, ev.id, ev, conflicts);
+  const view = viewOf(doc, ev.id, ev, conflicts);
+  const dismissed = dismissedUntilMs(ev);
+  if (dismissed > 0) view.dismissedUntilMs = dismissed;
+  return view;
 }
 
 const emptyEntity = (span: SpanRecord): EntityRecord => ({
@@ -601,7 +640,13 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         const rec = await store.loadEntity(doc, CALENDAR_ENTITY);
         if (rec === undefined) return undefined;
         const props = calendarFromRecord(rec);
-        return { id: doc, name: props.name, color: props.color, hidden: hidden.get(doc) ?? false };
+        return {
+          id: doc,
+          name: props.name,
+          color: props.color,
+          hidden: hidden.get(doc) ?? false,
+          ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+        };
       });
       return out.filter((c) => c !== undefined);
     },

@@ -11,6 +11,7 @@ import { deviceLabel } from '../devices.ts';
 import { type FormState, fieldsFromForm, formFromFields, toggleAllDay } from '../draft.ts';
 import { eventTimes, formatWall, parseDate, parseWall, timeLabel, zoneList } from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
+import { ReminderField } from './ReminderField.tsx';
 
 export interface DialogTarget {
   /** Absent for a new event. */
@@ -214,6 +215,12 @@ export function EventDialog(props: {
             onChange={(e) => set({ notes: e.target.value })}
           />
         </div>
+        <ReminderField
+          value={form.alarms}
+          calendarDefault={props.calendars.find((c) => c.id === form.calendarId)?.defaultAlarms ?? []}
+          allDay={form.allDay}
+          onChange={(alarms) => set({ alarms })}
+        />
         <div className="field">
           <label htmlFor={id('cal')}>Calendar</label>
           <select

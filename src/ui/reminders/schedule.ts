@@ -3,24 +3,11 @@
 // before 00:00 of its first day in the device's zone (so 15 hours before = the day before, 09:00).
 
 import { Temporal } from 'temporal-polyfill';
+import type { ReminderOccurrence } from '../../worker/api.ts';
 import { formatDateMedium, formatTime, msToDate } from '../time/zoned.ts';
 
-/** An occurrence with its reminders resolved (the event's own, else its calendar's default). */
-export interface ReminderSource {
-  calendarId: string;
-  /** The entity the dismissal is written to. */
-  eventId: string;
-  title: string;
-  location: string;
-  /** UTC ms of this occurrence's start. */
-  startMs: number;
-  allDay: boolean;
-  /** "YYYY-MM-DD" first day, for all-day events. */
-  startDate: string;
-  alarms: readonly number[];
-  /** UTC ms up to which this event's reminders were dismissed on any device (0: none). */
-  dismissedUntilMs: number;
-}
+/** An occurrence with its reminders resolved (the host's ReminderOccurrence: one definition). */
+export type ReminderSource = ReminderOccurrence;
 
 export interface Due {
   /** Stable across tabs and devices: one notification per (event, occurrence, alarm). */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { alarmsToSave, joinAllDay, splitAllDay, splitTimed } from './ReminderField.tsx';
+import { alarmsToSave, joinAllDay, splitAllDay, splitTimed } from './alarms.ts';
 
 describe('reminder field values', () => {
   it('[REM-1] timed alarms read as the largest whole unit', () => {
