@@ -1,7 +1,17 @@
 // Sidebar section "Import and export": opens the Import dialog; per calendar an "Export" action
-// and one for all calendars (each a download of one .ics file).
+// and one for all calendars (each a download of one .ics file), and its default reminder (REM-1).
 import { useId, useState } from 'react';
 import type { CalendarClient, CalendarInfo } from '../../worker/api.ts';
+import { askNotificationPermission } from '../reminders/alarms.ts';
+
+/** Default reminder choices: minutes before the start ('' = none). */
+const DEFAULTS: [string, string][] = [
+  ['', 'No default reminder'],
+  ['10', '10 minutes before'],
+  ['30', '30 minutes before'],
+  ['60', '1 hour before'],
+  ['1440', '1 day before'],
+];
 
 export function TransferSection(props: {
   client: CalendarClient;
@@ -37,6 +47,30 @@ export function TransferSection(props: {
         <ul>
           {props.calendars.map((c) => (
             <li key={c.id}>
+              <select
+                aria-label={`Default reminder for ${c.name}`}
+                value={
+                  c.defaultAlarms?.length === 1
+                    ? String(c.defaultAlarms[0])
+                    : c.defaultAlarms?.length
+                      ? 'custom'
+                      : ''
+                }
+                onChange={(e) => {
+                  const v = e.target.value;
+                  if (v !== '') askNotificationPermission();
+                  props.client
+                    .setDefaultAlarms(c.id, v === '' ? [] : [Number(v)])
+                    .catch((err: unknown) => props.onError(`Default reminder not saved: ${String(err)}`));
+                }}
+              >
+                {DEFAULTS.map(([v, label]) => (
+                  <option key={v} value={v}>
+                    {label}
+                  </option>
+                ))}
+                {(c.defaultAlarms?.length ?? 0) > 1 && <option value="custom">Several reminders</option>}
+              </select>
               <button
                 type="button"
                 className="link-btn"
