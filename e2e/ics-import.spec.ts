@@ -141,3 +141,19 @@ test('[ICS-3][IMP-3] a broken file names its line and writes nothing; Cancel dur
   await openView(page, 'week', '2026-11-24');
   await expect(page.locator('main').getByRole('button', { name: /^Bulk / })).toHaveCount(0);
 });
+
+// README screenshot of the import preview: ICS_SCREENSHOT=1 npx playwright test e2e/ics-import.spec.ts
+test('import preview screenshot of a Google export', async ({ page }) => {
+  test.skip(!process.env['ICS_SCREENSHOT'], 'screenshots only on request');
+  await openView(page, 'week', '2024-01-22');
+  await addCalendar(page, 'Work');
+  const text = await readFile(new URL('../src/ui/ics/fixtures/google.ics', import.meta.url), 'utf8');
+  await importFile(page, 'work-calendar.ics', text, 'Work');
+  const dialog = page.getByRole('dialog', { name: 'Import' });
+  await expect(
+    dialog.getByText('6 events, 3 repeating, 2 changed occurrences, 1990-2024, into calendar “Work”'),
+  ).toBeVisible();
+  const notes = dialog.getByText(/notes? on this file/);
+  if ((await notes.count()) > 0) await notes.click();
+  await dialog.screenshot({ path: 'docs/screenshots/import-preview.png' });
+});
