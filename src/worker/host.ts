@@ -138,6 +138,20 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     return out;
   }
 
+  // A calendar move is two writes in two documents: their change events are held and sent as
+  // one, so this device's views never draw the event twice (or not at all) in between.
+  let holding = 0;
+  const held: Range[] = [];
+  async function asOneChange<T>(fn: () => Promise<T>): Promise<T> {
+    holding++;
+    try {
+      return await fn();
+    } finally {
+      holding--;
+      if (holding === 0 && held.length > 0) emit({ type: 'events', intervals: held.splice(0) });
+    }
+  }
+
   replica.onChange((e: ChangeEvent) => {
     if (closed) return;
     let calendars = e.membershipChanged || !knownDocs.has(e.doc);
@@ -147,7 +161,8 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       if (ent === CALENDAR_ENTITY) calendars = true;
       else intervals.push(...reindex(e.doc, replica.entity(e.doc, ent)));
     }
-    if (intervals.length > 0) emit({ type: 'events', intervals });
+    if (holding > 0) held.push(...intervals);
+    else if (intervals.length > 0) emit({ type: 'events', intervals });
     if (calendars) emit({ type: 'calendars' });
   });
 
@@ -339,7 +354,9 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         if (from === to) throw new EngineError('InvalidArgument', 'the event is already in that calendar');
         const cur = index.get(`${from}/${event}`)?.view;
         if (cur === undefined) throw new EngineError('InvalidArgument', `no event ${event} in ${from}`);
-        return moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) });
+        return asOneChange(() =>
+          moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) }),
+        );
       }),
 
     restoreConflict: (calendarId, eventId, field, opId) =>
@@ -622,7 +639,16 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         return views;
       });
       startFull();
-      return perDoc.flat().sort(byTime);
+      // A move a closed page left half done is completed by the replica's load ([RT-13]); until
+      // then its source is not shown, so the event never appears twice.
+      const moving = await MoveJournal.open(store).then(
+        ({ journal }) => new Set(journal.list().map((m) => `${m.from}/${m.event}`)),
+        () => new Set<string>(),
+      );
+      return perDoc
+        .flat()
+        .filter((v) => !moving.has(`${v.calendarId}/${v.id}`))
+        .sort(byTime);
     },
     // Until the replica (and any sync client) is up this device is not talking to a relay.
     syncStatus: async (): Promise<SyncStatus> => ({

@@ -76,6 +76,15 @@ describe('calendar move', () => {
     expect(await h.getEvent(work, EV)).toBeUndefined();
   });
 
+  it('[RT-13] a move reaches the views as one change: the event is never drawn twice or not at all', async () => {
+    const { h, work, home } = await setup();
+    await h.search('x'); // the replica is up
+    const seen: HostEvent[] = [];
+    h.onEvent((e) => seen.push(e));
+    await h.moveEvent(work, EV, home);
+    expect(seen.filter((e) => e.type === 'events')).toHaveLength(1);
+  });
+
   it('[RT-13] a move interrupted after the copy was written is completed at the next start: exactly one copy', async () => {
     const { h, work, home } = await setup();
     const copy = movedEventId(work as DocId, EV as EntityId);
@@ -160,5 +169,18 @@ describe('last synced', () => {
     await putLocal('lastSyncedAt', 'yesterday');
     const h2 = await restart(h);
     expect((await h2.syncStatus()).lastSyncedAt).toBeNull();
+  });
+});
+
+describe('calendar move at cold start', () => {
+  it('[RT-13] before the replica has loaded, a half-done move shows its event once, not twice', async () => {
+    const { h, work, home } = await setup();
+    const copy = movedEventId(work as DocId, EV as EntityId);
+    await putLocal('moves', [{ from: work, event: EV, to: home, fields: fields() }]);
+    await h.createEvent(home, copy, fields());
+    h.close();
+    hosts = hosts.filter((x) => x !== h);
+    const h2 = await start(); // first answer comes from the span index, before recovery
+    expect(copies(await h2.eventsInRange(ALL)).map((e) => e.calendarId)).toEqual([home]);
   });
 });
