@@ -164,6 +164,8 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     createEvent: (cal, fields) => call(() => remote.createEvent(cal, newEventId(), fields)),
     updateEvent: (cal, id, fields) => call(() => remote.updateEvent(cal, id, fields)),
     deleteEvent: (cal, id) => call(() => remote.deleteEvent(cal, id)),
+    editSeries: (cal, edit) => call(() => remote.editSeries(cal, edit)),
+    restoreSeries: (cal, undo) => call(() => remote.restoreSeries(cal, undo)),
     restoreEvent: (cal, id) => call(() => remote.restoreEvent(cal, id)),
     restoreConflict: (cal, id, field, opId) => call(() => remote.restoreConflict(cal, id, field, opId)),
     search: (q, limit) => call(() => remote.search(q, limit)),

@@ -10,6 +10,8 @@ import type {
   HostError,
   InviteLink,
   Range,
+  SeriesEdit,
+  SeriesUndo,
   SyncStatus,
   Unsubscribe,
 } from './api.ts';
@@ -29,6 +31,8 @@ export interface HostApi {
   updateEvent(calendarId: string, eventId: string, fields: Partial<EventFields>): Promise<void>;
   deleteEvent(calendarId: string, eventId: string): Promise<void>;
   restoreEvent(calendarId: string, eventId: string): Promise<void>;
+  editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
+  restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
   search(query: string, limit?: number): Promise<EventView[]>;
   syncStatus(): Promise<SyncStatus>;
@@ -56,6 +60,8 @@ export const HOST_METHODS: readonly HostMethod[] = [
   'updateEvent',
   'deleteEvent',
   'restoreEvent',
+  'editSeries',
+  'restoreSeries',
   'restoreConflict',
   'search',
   'syncStatus',

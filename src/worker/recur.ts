@@ -218,6 +218,14 @@ function buildRule(
 ): RRuleTemporalType | undefined {
   let rr = s.rrule === '' ? 'FREQ=DAILY;COUNT=1' : utcUntil(s.rrule, s.allDay, s.timeZone);
   const common = { dtstart, tzid: zone };
+  // A DTSTART in a DST gap was moved forward (RFC 5545 3.3.5), but later instances keep its
+  // written time of day: the rule says so explicitly when it leaves the time to DTSTART.
+  const written = s.start.length > 10 ? s.start.slice(11) : '';
+  if (!s.allDay && written !== '' && !toWall(dtstart, false).endsWith(written)) {
+    const daily = /FREQ=(DAILY|WEEKLY|MONTHLY|YEARLY)/.test(rr) && !/BY(HOUR|MINUTE|SECOND)=/.test(rr);
+    const [h, m, sec] = written.split(':');
+    if (daily) rr += `;BYHOUR=${+h!};BYMINUTE=${+m!};BYSECOND=${+(sec ?? 0)}`;
+  }
   const base = new RRuleTemporal({ rruleString: rr, ...common });
   const firstHit = base.next(dtstart, true);
   const synced = firstHit !== null && firstHit.epochMilliseconds === dtstart.epochMilliseconds;
