@@ -15,6 +15,7 @@ for (const [name, file, fn] of [
   ['relay', './relay.ts', 'benchRelay'],
   ['runtime', './runtime.ts', 'benchRuntime'],
   ['ui', './ui.ts', 'benchUi'],
+  ['recurrence', './recurrence.ts', 'benchRecurrence'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

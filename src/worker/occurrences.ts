@@ -218,11 +218,24 @@ export function assemble(
   return out;
 }
 
+/** Derived occurrence ids (a SHA-256 each) are cached: a month may show thousands. */
+const ids = new Map<string, EntityId>();
+function occurrenceId(series: EntityId, r: string): EntityId {
+  const k = `${series}|${r}`;
+  let id = ids.get(k);
+  if (id === undefined) {
+    if (ids.size >= 100_000) ids.clear();
+    id = overrideId(series, r);
+    ids.set(k, id);
+  }
+  return id;
+}
+
 function plain(s: Entity, o: Occurrence): AssembledOccurrence {
   return {
     seriesId: s.id,
     recurrenceId: o.recurrenceId,
-    id: overrideId(s.id, o.recurrenceId),
+    id: occurrenceId(s.id, o.recurrenceId),
     detached: false,
     fields: { ...s, start: o.start, end: o.end, deleted: false },
     startMs: o.startMs,
