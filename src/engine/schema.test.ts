@@ -35,6 +35,37 @@ describe('field tables', () => {
     expect(fbs(FbsCalendarField)).toEqual({ ...CalendarField });
   });
 
+  it('[SCH-2] released fields keep their number and value type (an old reader must accept what a new writer sends)', () => {
+    // Frozen at release: change a row here only by adding one.
+    const released: [string, number, string, number][] = [
+      ['Title', 1, 'text', 1],
+      ['Start', 2, 'datetime', 1],
+      ['End', 3, 'datetime', 1],
+      ['AllDay', 4, 'bool', 1],
+      ['TimeZone', 5, 'zone', 1],
+      ['Location', 6, 'text', 1],
+      ['Notes', 7, 'text', 1],
+      ['Deleted', 8, 'bool', 1],
+      ['Rrule', 9, 'rrule', 2],
+      ['Rdates', 10, 'datetimes', 2],
+      ['Exdates', 11, 'datetimes', 2],
+      ['Alarms', 12, 'alarms', 2],
+      ['OverrideOf', 13, 'entity', 2],
+      ['RecurrenceId', 14, 'datetime', 2],
+      ['SplitOf', 15, 'entity', 2],
+    ];
+    for (const [key, num, type, since] of released)
+      expect(
+        EVENT_FIELDS.find((f) => f.num === num),
+        key,
+      ).toMatchObject({ key, type, since });
+    // The version-1 value grammar is unchanged: the same bytes are valid and invalid as before.
+    for (const v of ['2026-01-01', '2026-01-01T09:00', '2026-01-01T09:00:30'])
+      expect(isValidWrite(E1, EventField.Start, utf8(v))).toBe(true);
+    for (const v of ['2026-1-1', '2026-01-01T9:00', '2026-01-01T09:00Z', '2026-01-01T09:00:00.5'])
+      expect(isValidWrite(E1, EventField.Start, utf8(v))).toBe(false);
+  });
+
   it('[SCH-3] a version-1 event reads as a version-2 event that does not repeat and uses the default reminders', () => {
     const rec: EntityRecord = {
       doc: 'd' as never,

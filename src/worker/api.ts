@@ -32,7 +32,36 @@ export interface FieldConflict {
   losers: RegisterWrite[];
 }
 
+/** Where an occurrence of a repeating event comes from (docs/PROTOCOL.md SER-*). */
+export interface OccurrenceInfo {
+  /** The series entity (after "This and following" splits, the part that holds it). */
+  seriesId: string;
+  /** The occurrence's original start, wall-clock in the series' zone (RECURRENCE-ID). */
+  recurrenceId: string;
+  /** An edited occurrence the rule no longer generates: shown, never dropped (SER-6). */
+  detached: boolean;
+}
+
+export type SeriesScope = 'this' | 'following' | 'all';
+
+/** "This event", "This and following events" or "All events" for one occurrence. */
+export interface SeriesEdit {
+  seriesId: string;
+  recurrenceId: string;
+  scope: SeriesScope;
+  /** The changed fields (omit for a delete). */
+  fields?: Partial<EventFields>;
+  delete?: boolean;
+}
+
+/** The inverse of a series edit: the previous values of the registers it wrote (UI-7). */
+export interface SeriesUndo {
+  entity: string;
+  values: Record<string, Value | null>;
+}
+
 export interface EventView extends Pick<EventValues, EditableFieldName> {
+  /** An occurrence's id is the entity an edit of "This event" writes (SER-2). */
   id: string;
   calendarId: string;
   /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */
@@ -44,6 +73,8 @@ export interface EventView extends Pick<EventValues, EditableFieldName> {
    * of its DismissedUntil register's concurrent writes. Absent when none (or not known yet).
    */
   dismissedUntilMs?: number;
+  /** Set on occurrences of repeating events. */
+  occurrence?: OccurrenceInfo;
 }
 
 /** An occurrence with reminders, resolved for the reminder loop (REM-1..3). */
@@ -199,6 +230,10 @@ export interface DataApi {
     toCalendarId: string,
     fields?: EventFields,
   ): Promise<string>;
+  /** Edits or deletes an occurrence of a repeating event with the scope the person chose. */
+  editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
+  /** Undoes a series edit (writes the previous values back). */
+  restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
   /** Writes a losing value again, so it becomes the newest write everywhere. */
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
 

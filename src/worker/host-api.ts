@@ -36,6 +36,8 @@ const METHOD_TABLE = {
   deleteEvent: true,
   restoreEvent: true,
   moveEvent: true,
+  editSeries: true,
+  restoreSeries: true,
   restoreConflict: true,
   importEvents: true,
   cancelImport: true,

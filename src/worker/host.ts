@@ -5,7 +5,6 @@
 
 import {
   CALENDAR_ENTITY,
-  type CalendarEvent,
   CalendarField,
   type ChangeEvent,
   calendarFromRecord,
@@ -14,21 +13,18 @@ import {
   createWebCryptoSigner,
   type DeviceKeys,
   type DocId,
-  EDITABLE_FIELDS,
   EngineError,
   type EntityId,
   type EntityRecord,
   EventField,
   encodeValue,
   eventFromRecord,
-  fieldName,
   fieldType,
   isDocId,
   isEntityId,
   type NewWrite,
   Replica,
   type SubtleLike,
-  type WriteInfo,
 } from '../engine/index.ts';
 import { boxKeyPairFromSecret } from '../engine/seal.ts';
 import type { EngineStore } from '../engine/store.ts';
@@ -37,39 +33,26 @@ import type {
   EventFieldName,
   EventFields,
   EventView,
-  FieldConflict,
   HostError,
   Range,
-  RegisterWrite,
   SyncStatus,
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
 import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
-import {
-  type IdbStore,
-  type IdbStoreOptions,
-  openIdbStore,
-  type SpanFields,
-  type SpanRecord,
-} from './idb-store.ts';
+import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
 import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
-import { dismissedUntilMs, reminderOccurrences } from './reminders.ts';
+import { assemble, SeriesSet } from './occurrences.ts';
+import { reminderOccurrences } from './reminders.ts';
+import { createSeriesHost, occurrenceView, sharedExpander } from './series-host.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
-import { eventSpanMs } from './time.ts';
+import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
-/** Field numbers of the fields the UI edits, from the engine's field table (one definition). */
-const FIELD_NUMBERS = new Map<EventFieldName, number>(
-  EDITABLE_FIELDS.map((f) => [fieldName(f) as EventFieldName, f.num]),
-);
 /** The editable fields of an event view, as the field list names them. */
 function fieldsOfView(v: EventView): EventFields {
   return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
-const FIELD_NAMES = new Map<number, EventFieldName>([...FIELD_NUMBERS].map(([k, v]) => [v, k]));
-/** Fields a new event must give: every field of schema version 1. */
-const BASE_FIELDS = EDITABLE_FIELDS.filter((f) => f.since === 1).map((f) => fieldName(f) as EventFieldName);
 
 interface Indexed {
   doc: DocId;
@@ -113,6 +96,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     if (!closed) emit({ type: 'sync', status: lastSynced.apply(status) });
   });
 
+  const series = createSeriesHost(replica);
   for (const p of await store.listPrefs()) hidden.set(p.doc, p.hidden);
   for (const doc of replica.listDocs()) {
     knownDocs.add(doc);
@@ -128,6 +112,11 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     if (before)
       out.push({ fromMs: before.view.startMs, toMs: Math.max(before.view.endMs, before.view.startMs + 1) });
     const ev = eventFromRecord(rec);
+    if (series.reindex(doc, rec.entity, ev)) {
+      // A series or override can change occurrences anywhere: every range re-reads.
+      index.delete(key);
+      return [EVERYTHING];
+    }
     if (ev.deleted) {
       index.delete(key);
       return out;
@@ -307,11 +296,15 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const out: EventView[] = [];
         for (const { view } of index.values()) if (inRange(view, range)) out.push(view);
+        out.push(...(await series.occurrences(range)));
         return out.sort(byTime);
       }),
 
     getEvent: (calendarId, eventId) =>
-      guard(async () => index.get(`${mustDoc(calendarId)}/${mustEvent(eventId)}`)?.view),
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        return index.get(`${doc}/${mustEvent(eventId)}`)?.view ?? (await series.get(doc, eventId));
+      }),
 
     createEvent: (calendarId, eventId, fields) =>
       guard(async () => {
@@ -328,12 +321,24 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const doc = mustDoc(calendarId);
         const id = mustEvent(eventId);
+        // An occurrence of a repeating event moved or edited without a choice: "This event".
+        const occ = series.occurrenceOf(doc, id);
+        if (occ !== undefined) {
+          await series.edit(doc, { ...occ, scope: 'this', fields });
+          return;
+        }
         const writes = encodeFields(id, fields);
         if (writes.length > 0) await replica.write(doc, id, writes);
       }),
 
     deleteEvent: (calendarId, eventId) =>
       guard(async () => {
+        const doc = mustDoc(calendarId);
+        const occ = series.occurrenceOf(doc, mustEvent(eventId));
+        if (occ !== undefined && !replica.entity(doc, eventId as EntityId)) {
+          await series.edit(doc, { ...occ, scope: 'this', delete: true });
+          return;
+        }
         await replica.write(mustDoc(calendarId), mustEvent(eventId), [
           { field: EventField.Deleted, value: encode('bool', true) },
         ]);
@@ -359,6 +364,10 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         );
       }),
 
+    editSeries: (calendarId, edit) => guard(() => series.edit(mustDoc(calendarId), edit)),
+
+    restoreSeries: (calendarId, undo) => guard(() => series.restore(mustDoc(calendarId), undo)),
+
     restoreConflict: (calendarId, eventId, field, opId) =>
       guard(async () => {
         const doc = mustDoc(calendarId);
@@ -379,7 +388,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const q = query.trim().toLowerCase();
         if (q === '') return [];
         const out: EventView[] = [];
-        for (const { view } of index.values()) {
+        for (const view of [...[...index.values()].map((i) => i.view), ...series.seriesViews()]) {
           if (`${view.title}\n${view.location}\n${view.notes}`.toLowerCase().includes(q)) out.push(view);
         }
         return out.sort((a, b) => b.startMs - a.startMs).slice(0, Math.max(0, limit));
@@ -423,43 +432,11 @@ function encode(type: NonNullable<ReturnType<typeof fieldType>>, value: unknown)
   }
 }
 
-function toWrite(w: WriteInfo): RegisterWrite {
-  return { value: w.value, device: w.author, wallTime: w.wallTime, opId: w.op };
-}
-
-function inRange(v: EventView, r: Range): boolean {
-  return v.startMs < r.toMs && (v.endMs > r.fromMs || (v.endMs <= v.startMs && v.startMs >= r.fromMs));
-}
-
-const byTime = (a: EventView, b: EventView): number =>
-  a.startMs - b.startMs || a.endMs - b.endMs || (a.id < b.id ? -1 : 1);
-
-function toView(doc: DocId, ev: CalendarEvent): EventView {
-  const conflicts: FieldConflict[] = [];
-  for (const [num, writes] of ev.conflicts) {
-    const field = FIELD_NAMES.get(num);
-    if (field === undefined || writes.length < 2) continue;
-    conflicts.push({ field, winner: toWrite(writes[0]!), losers: writes.slice(1).map(toWrite) });
-  }
-  const view = viewOf(doc, ev.id, ev, conflicts);
-  const dismissed = dismissedUntilMs(ev);
-  if (dismissed > 0) view.dismissedUntilMs = dismissed;
-  return view;
-}
-
 const emptyEntity = (span: SpanRecord): EntityRecord => ({
   doc: span.doc,
   entity: span.entity,
   registers: [],
 });
-
-/** The one place an EventView is built, from the replica's entity or a stored span alike. */
-function viewOf(doc: DocId, id: string, ev: SpanFields, conflicts: FieldConflict[]): EventView {
-  const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
-  const view: Record<string, unknown> = { id, calendarId: doc, startMs, endMs, conflicts };
-  for (const name of FIELD_NUMBERS.keys()) view[name] = ev[name];
-  return view as unknown as EventView;
-}
 
 // ---- composition ----
 
@@ -624,7 +601,13 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
       if (!Number.isFinite(range?.fromMs) || !Number.isFinite(range?.toMs)) throw new Error('not early');
       const perDoc = await docsOk(async (doc) => {
         const views: EventView[] = [];
+        const repeating = new SeriesSet();
         for (const span of await store.spansNear(doc, range.fromMs, range.toMs)) {
+          if (span.set !== undefined) {
+            const { fields, entity, deleted, set } = span;
+            repeating.put({ ...fields, id: entity, deleted: deleted === 1, set: new Set(set) });
+            continue;
+          }
           let v: EventView;
           if (span.conflicted) {
             // Conflict details live in the entity's registers: the few such events are read whole.
@@ -635,6 +618,11 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
             v = viewOf(doc, span.entity, span.fields, []);
           }
           if (inRange(v, range)) views.push(v);
+        }
+        if (repeating.size > 0) {
+          const x = await sharedExpander();
+          for (const a of assemble(repeating, x, range.fromMs, range.toMs))
+            views.push(occurrenceView(doc, a, repeating));
         }
         return views;
       });

@@ -31,6 +31,7 @@ import type {
   WriteRecord,
 } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
+import { isOverride, isSeries } from './occurrences.ts';
 import { eventSpanMs } from './time.ts';
 
 /** An op this device wrote that the relay has not acknowledged yet. */
@@ -67,6 +68,13 @@ export interface SpanRecord {
   fields: SpanFields;
   /** The entity has concurrent writes: read the entity itself for the conflict details. */
   conflicted?: 1;
+  /**
+   * Series and overrides (docs/PROTOCOL.md SER-*): the field numbers whose registers are set (an
+   * override's own fields), found through `long` wherever their occurrences fall. Deleted ones
+   * are kept (`deleted`), since a deleted split still ends its parent series.
+   */
+  set?: number[];
+  deleted?: 1;
 }
 
 /** Every field of a live event but Deleted, as the engine's field table defines them. */
@@ -659,7 +667,8 @@ async function stage(
 export function spanOf(rec: EntityRecord): SpanRecord | undefined {
   if (rec.entity === CALENDAR_ENTITY) return undefined;
   const ev = eventFromRecord(rec);
-  if (ev.deleted) return undefined;
+  const repeating = isSeries(ev) || isOverride(ev);
+  if (ev.deleted && !repeating) return undefined;
   const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
   const fields: Record<string, unknown> = {};
   for (const f of SPAN_FIELDS) fields[fieldName(f)] = ev[fieldName(f) as keyof SpanFields];
@@ -671,6 +680,11 @@ export function spanOf(rec: EntityRecord): SpanRecord | undefined {
     fields: fields as SpanFields,
   };
   if (endMs - startMs > LONG_SPAN_MS) span.long = 1;
+  if (repeating) {
+    span.long = 1;
+    span.set = [...ev.set];
+    if (ev.deleted) span.deleted = 1;
+  }
   if ([...ev.conflicts.values()].some((w) => w.length > 1)) span.conflicted = 1;
   return span;
 }
@@ -905,6 +919,13 @@ function parseSpan(v: unknown, doc: DocId): SpanRecord {
   need(Number.isFinite(r['startMs']) && Number.isFinite(r['endMs']), at, 'startMs/endMs');
   need(r['long'] === undefined || r['long'] === 1, at, 'long');
   need(r['conflicted'] === undefined || r['conflicted'] === 1, at, 'conflicted');
+  need(r['deleted'] === undefined || (r['deleted'] === 1 && r['set'] !== undefined), at, 'deleted');
+  need(
+    r['set'] === undefined ||
+      (Array.isArray(r['set']) && r['set'].length <= 64 && r['set'].every((n) => Number.isInteger(n))),
+    at,
+    'set',
+  );
   need(isPlainObject(r['fields']), at, 'fields');
   const f = r['fields'] as Record<string, unknown>;
   for (const spec of SPAN_FIELDS) {

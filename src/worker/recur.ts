@@ -6,7 +6,7 @@
 import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
-import { wallToUtcMs } from './time.ts';
+import { utcToWall, wallToUtcMs } from './time.ts';
 
 /** The fields of an event that decide its occurrences. */
 export interface SeriesInput {
@@ -93,10 +93,9 @@ function stepping(
   return out;
 }
 
-const toWall = (z: { toPlainDateTime(): { toString(): string } }, allDay: boolean): string => {
-  const s = z.toPlainDateTime().toString();
-  return allDay ? s.slice(0, 10) : canonicalWall(s.slice(0, 19))!;
-};
+/** Wall-clock of a library instant in `zone` (fast path through the per-day offsets). */
+const toWall = (z: { epochMilliseconds: number }, zone: string, allDay: boolean): string =>
+  allDay ? utcToWall(z.epochMilliseconds, 'UTC').slice(0, 10) : utcToWall(z.epochMilliseconds, zone);
 
 function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): Expansion {
   // All-day series are floating dates: expanded as dates (in UTC, where every midnight exists)
@@ -123,14 +122,8 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
     const oStart = wallToUtcMs(wall, s.timeZone);
     if (oStart === undefined) return undefined;
     if (!s.allDay) {
-      const e = Temporal.Instant.fromEpochMilliseconds(oStart + durMs).toZonedDateTimeISO(s.timeZone);
-      return {
-        recurrenceId: wall,
-        start: wall,
-        end: toWall(e, false),
-        startMs: oStart,
-        endMs: oStart + durMs,
-      };
+      const end = utcToWall(oStart + durMs, s.timeZone);
+      return { recurrenceId: wall, start: wall, end, startMs: oStart, endMs: oStart + durMs };
     }
     const end = Temporal.PlainDate.from(wall).add({ days }).toString();
     return {
@@ -142,7 +135,7 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
     };
   };
 
-  const first = dtstart !== undefined ? occurrence(toWall(dtstart, s.allDay)) : undefined;
+  const first = dtstart !== undefined ? occurrence(toWall(dtstart, zone, s.allDay)) : undefined;
   const subDaily = /FREQ=(SECONDLY|MINUTELY)/.test(s.rrule);
   const width = subDaily ? DAY : 32 * DAY;
   // Nothing occurs before DTSTART or the earliest Rdate: buckets before them are skipped.
@@ -165,7 +158,7 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
           ? stepping(rule, b * width, (b + 1) * width)
           : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true);
         for (const h of hits.slice(0, MAX_PER_QUERY)) {
-          const o = occurrence(toWall(h, s.allDay));
+          const o = occurrence(toWall(h, zone, s.allDay));
           if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
         }
       } catch {
@@ -218,6 +211,14 @@ function buildRule(
 ): RRuleTemporalType | undefined {
   let rr = s.rrule === '' ? 'FREQ=DAILY;COUNT=1' : utcUntil(s.rrule, s.allDay, s.timeZone);
   const common = { dtstart, tzid: zone };
+  // A DTSTART in a DST gap was moved forward (RFC 5545 3.3.5), but later instances keep its
+  // written time of day: the rule says so explicitly when it leaves the time to DTSTART.
+  const written = s.start.length > 10 ? (canonicalWall(s.start) ?? s.start).slice(11) : '';
+  if (!s.allDay && written !== '' && !toWall(dtstart, zone, false).endsWith(written)) {
+    const daily = /FREQ=(DAILY|WEEKLY|MONTHLY|YEARLY)/.test(rr) && !/BY(HOUR|MINUTE|SECOND)=/.test(rr);
+    const [h, m, sec] = written.split(':');
+    if (daily) rr += `;BYHOUR=${+h!};BYMINUTE=${+m!};BYSECOND=${+(sec ?? 0)}`;
+  }
   const base = new RRuleTemporal({ rruleString: rr, ...common });
   const firstHit = base.next(dtstart, true);
   const synced = firstHit !== null && firstHit.epochMilliseconds === dtstart.epochMilliseconds;
@@ -232,6 +233,8 @@ function buildRule(
     }
   }
   const exDate = s.exdates.map((d) => zdt(d, zone)).filter((d) => d !== undefined);
+  // The common case (the rule generates DTSTART, no RDATE/EXDATE) reuses the rule already built.
+  if (extra.length === 0 && exDate.length === 0) return base;
   return new RRuleTemporal({ rruleString: rr, ...common, rDate: extra, exDate });
 }
 

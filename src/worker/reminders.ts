@@ -15,23 +15,11 @@ import {
 import type { ReminderOccurrence } from './api.ts';
 import { type Expander, loadExpander } from './recur.ts';
 import { wallToUtcMs } from './time.ts';
+import { dismissedUntilMs } from './views.ts';
+
+export { dismissedUntilMs };
 
 let expander: Promise<Expander> | undefined;
-
-/** REM-3: the latest of the DismissedUntil register's writes (winner and concurrent ones), UTC ms. */
-export function dismissedUntilMs(ev: CalendarEvent): number {
-  const values = [
-    ev.dismissedUntil,
-    ...(ev.conflicts.get(EventField.DismissedUntil) ?? []).map((w) => w.value),
-  ];
-  let max = 0;
-  for (const v of values) {
-    if (typeof v !== 'string' || v === '') continue;
-    const ms = Date.parse(`${v.length === 10 ? `${v}T00:00` : v}Z`);
-    if (Number.isFinite(ms) && ms > max) max = ms;
-  }
-  return max;
-}
 
 export async function reminderOccurrences(
   replica: Replica,
