@@ -1,18 +1,18 @@
 // Occurrences with reminders, for the page's reminder loop (docs/PROTOCOL.md REM-*): every event
-// and every occurrence of a series (expanded in its zone, with its overrides: SER-2..4) starting
-// in a range, with its alarms resolved (its own, an override's own, else the calendar's default)
-// and how far its reminders were dismissed (REM-3, kept on the series entity).
+// and every occurrence of a series (assembled as the calendar draws them: occurrences.ts, SER-1..7)
+// starting in a range, with its alarms resolved (its own, an override's own, else the calendar's
+// default) and how far its reminders were dismissed (REM-3, kept on the series entity).
 
 import {
   CALENDAR_ENTITY,
   type CalendarEvent,
   calendarFromRecord,
   type DocId,
-  EventField,
   eventFromRecord,
   type Replica,
 } from '../engine/index.ts';
 import type { ReminderOccurrence } from './api.ts';
+import { assemble, SeriesSet } from './occurrences.ts';
 import { type Expander, loadExpander } from './recur.ts';
 import { wallToUtcMs } from './time.ts';
 import { dismissedUntilMs } from './views.ts';
@@ -30,59 +30,55 @@ export async function reminderOccurrences(
   const out: ReminderOccurrence[] = [];
   for (const doc of docs) {
     const defaults = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY)).defaultAlarms;
-    const events = new Map<string, CalendarEvent>();
-    const overrides = new Map<string, CalendarEvent>();
+    const set = new SeriesSet();
+    const all = new Map<string, CalendarEvent>();
     for (const rec of replica.entities(doc)) {
       if (rec.entity === CALENDAR_ENTITY) continue;
       const ev = eventFromRecord(rec);
-      if (ev.overrideOf !== '' && ev.recurrenceId !== '')
-        overrides.set(`${ev.overrideOf}/${ev.recurrenceId}`, ev);
-      else if (!ev.deleted) events.set(ev.id, ev);
-    }
-    for (const ev of events.values()) {
-      const alarms = ev.alarms ?? defaults;
-      const dismissed = dismissedUntilMs(ev);
-      const base = { calendarId: doc, eventId: ev.id, dismissedUntilMs: dismissed };
-      const one = (o: CalendarEvent | undefined, start: string, startMs: number) => {
-        const a = o?.set.has(EventField.Alarms) ? (o.alarms ?? defaults) : alarms;
-        if (a.length === 0 || startMs < fromMs || startMs >= toMs) return;
-        const own = (f: number, v: string) => (o?.set.has(f) ? v : undefined);
-        out.push({
-          ...base,
-          title: (o && own(EventField.Title, o.title)) ?? ev.title,
-          location: (o && own(EventField.Location, o.location)) ?? ev.location,
-          startMs,
-          allDay: ev.allDay,
-          startDate: start.slice(0, 10),
-          alarms: a,
-        });
-      };
-      if (ev.rrule === '' && ev.rdates.length === 0) {
+      all.set(ev.id, ev);
+      if (!set.put(ev) && !ev.deleted) {
+        // A single event.
         const ms = wallToUtcMs(ev.start, ev.timeZone);
-        if (ms !== undefined) one(undefined, ev.start, ms);
-        continue;
+        if (ms !== undefined) push(out, doc, ev, ev.id, ev.start, ms, ev.alarms ?? defaults, fromMs, toMs);
       }
-      if (alarms.length === 0 && ![...overrides.keys()].some((k) => k.startsWith(`${ev.id}/`))) continue;
-      expander ??= loadExpander();
-      const x = (await expander)({
-        start: ev.start,
-        end: ev.end,
-        allDay: ev.allDay,
-        timeZone: ev.timeZone,
-        rrule: ev.rrule,
-        rdates: ev.rdates,
-        exdates: ev.exdates,
-      });
-      // All-day reminders may fire up to a day before the range's first midnight: widen by a day.
-      for (const o of x.between(fromMs - 86_400_000, toMs)) {
-        const ov = overrides.get(`${ev.id}/${o.recurrenceId}`);
-        if (ov?.deleted) continue;
-        const start = ov?.set.has(EventField.Start) ? ov.start : o.start;
-        const zone = ov?.set.has(EventField.TimeZone) ? ov.timeZone : ev.timeZone;
-        const ms = ov?.set.has(EventField.Start) ? wallToUtcMs(ov.start, zone) : o.startMs;
-        if (ms !== undefined) one(ov, start, ms);
-      }
+    }
+    if (set.size === 0) continue;
+    expander ??= loadExpander();
+    const expand = await expander;
+    // The same assembly the calendar draws with (SER-1..7): splits end their parent, overrides
+    // move, rename or cancel one occurrence, detached ones are still shown.
+    for (const o of assemble(set, expand, fromMs - 86_400_000, toMs)) {
+      const series = all.get(o.seriesId);
+      if (series === undefined) continue;
+      const alarms = o.fields.alarms ?? defaults;
+      push(out, doc, { ...series, ...o.fields }, series.id, o.fields.start, o.startMs, alarms, fromMs, toMs);
     }
   }
-  return out;
+  return out.sort((a, b) => a.startMs - b.startMs || (a.eventId < b.eventId ? -1 : 1));
+}
+
+function push(
+  out: ReminderOccurrence[],
+  doc: DocId,
+  ev: CalendarEvent,
+  dismissOn: string,
+  start: string,
+  startMs: number,
+  alarms: number[],
+  fromMs: number,
+  toMs: number,
+): void {
+  if (alarms.length === 0 || startMs < fromMs || startMs >= toMs) return;
+  out.push({
+    calendarId: doc,
+    // Dismissals are kept on the series (REM-3): one register for all its occurrences.
+    eventId: dismissOn,
+    title: ev.title,
+    location: ev.location,
+    startMs,
+    allDay: ev.allDay,
+    startDate: start.slice(0, 10),
+    alarms,
+    dismissedUntilMs: dismissedUntilMs(ev),
+  });
 }
