@@ -190,3 +190,49 @@ describe('.ics through the host', () => {
     expect(after.find((e) => e.id === moved.id)?.fields.title).toBe('Stand-up (late)');
   });
 });
+
+describe('export after series edits', () => {
+  it('[ICS-6][SER-5] a series split by "This and following" exports as two series with the same occurrences', async () => {
+    const { serializeIcs } = await import('../ui/ics/serialize.ts');
+    const { parseIcs } = await import('../ui/ics/parse.ts');
+    const { toIcsEvents } = await import('../ui/ics/convert.ts');
+    const { appOccurrences } = await import('../ui/ics/occurrences.testkit.ts');
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    const S = 'a'.repeat(32);
+    await h.createEvent(cal, S, {
+      ...fields(0),
+      title: 'Standup',
+      start: '2026-03-02T09:00',
+      end: '2026-03-02T09:15',
+      rrule: 'FREQ=WEEKLY;COUNT=8',
+    });
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-23T09:00',
+      scope: 'following',
+      fields: { title: 'Standup (new room)', location: 'Room 9' },
+    });
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-09T09:00',
+      scope: 'this',
+      fields: { title: 'Standup (moved)', start: '2026-03-09T11:00', end: '2026-03-09T11:15' },
+    });
+    const shown = (await h.eventsInRange({ fromMs: Date.UTC(2026, 0, 1), toMs: Date.UTC(2027, 0, 1) }))
+      .map((v) => ({
+        start: new Date(v.startMs).toISOString().replace('.000', ''),
+        end: new Date(v.endMs).toISOString().replace('.000', ''),
+        title: v.title,
+      }))
+      .sort((a, b) => (a.start < b.start ? -1 : 1));
+    expect(shown).toHaveLength(8);
+    const text = serializeIcs([{ name: 'Work', events: toIcsEvents(await h.exportEvents(cal)) }], {
+      nowMs: Date.UTC(2026, 10, 27),
+      zone: 'Europe/Berlin',
+    });
+    const again = await appOccurrences(parseIcs(text, { defaultZone: 'Europe/Berlin' }), '2027-01-01');
+    expect(again.sort((a, b) => (a.start < b.start ? -1 : 1))).toEqual(shown);
+  });
+});

@@ -15,9 +15,11 @@ import {
   encodeValue,
   eventFromRecord,
   fieldName,
+  formatRRule,
   isEntityId,
   type NewWrite,
   overrideId,
+  parseRRule,
   type Replica,
   taggedHash,
   toHex,
@@ -25,6 +27,7 @@ import {
 } from '../engine/index.ts';
 import type { EventFields, ExportItem, ImportItem, ImportResult } from './api.ts';
 import type { HostEvent } from './host-api.ts';
+import { wallToUtcMs } from './time.ts';
 
 const UID_TAG = utf8('ledgerday/ics-uid/v1\0');
 /** UIDs this app writes on export: the event's own id, so exporting and importing back updates it. */
@@ -202,22 +205,32 @@ export function createImportApi(deps: ImportDeps) {
       const doc = deps.mustDoc(calendarId);
       const series = new Map<string, CalendarEvent>();
       const overrides: CalendarEvent[] = [];
+      /** SER-5: split children by parent (deleted ones too: "delete this and following" ends S). */
+      const splits = new Map<string, CalendarEvent[]>();
       for (const rec of deps.replica.entities(doc)) {
         if (!isEntityId(rec.entity) || /^0+$/.test(rec.entity)) continue;
         const ev = eventFromRecord(rec);
         if (ev.overrideOf !== '' && ev.recurrenceId !== '') overrides.push(ev);
-        else if (!ev.deleted) series.set(ev.id, ev);
+        else {
+          if (ev.splitOf !== '' && ev.recurrenceId !== '')
+            splits.set(ev.splitOf, [...(splits.get(ev.splitOf) ?? []), ev]);
+          if (!ev.deleted) series.set(ev.id, ev);
+        }
       }
+      for (const l of splits.values()) l.sort((a, b) => (a.recurrenceId < b.recurrenceId ? -1 : 1));
       const out: ExportItem[] = [...series.values()].map((ev) => ({
         id: ev.id,
         uid: uidOf(ev),
         recurrenceId: null,
         cancelled: false,
         extra: ev.icsExtra,
-        fields: editable(ev),
+        fields: endBefore(editable(ev), splits.get(ev.id)?.[0]?.recurrenceId),
       }));
       for (const ov of overrides) {
-        const master = series.get(ov.overrideOf as EntityId);
+        // SER-6: an override at or after a split point belongs to the split series covering it.
+        const parts = splits.get(ov.overrideOf) ?? [];
+        const cover = parts.filter((p) => p.recurrenceId <= ov.recurrenceId).at(-1);
+        const master = series.get((cover?.id ?? ov.overrideOf) as EntityId);
         // The series was deleted (SER-7: its overrides are hidden) or is not here.
         if (master === undefined) continue;
         const fields = { ...editable(master) } as unknown as Record<string, unknown>;
@@ -248,6 +261,31 @@ export function createImportApi(deps: ImportDeps) {
 }
 
 const uidOf = (ev: CalendarEvent): string => ev.uid || `${ev.id}@ledgerday`;
+
+/**
+ * SER-5 in a file: a series split at `splitAt` ("This and following events") ends before it. Its
+ * rule gets UNTIL one second before that occurrence (COUNT dropped: the split part carries the
+ * rest), and its RDATEs from then on are left out.
+ */
+function endBefore(f: EventFields, splitAt: string | undefined): EventFields {
+  if (splitAt === undefined || !f.rrule) return f;
+  const rule = parseRRule(f.rrule);
+  if (rule === undefined) return f;
+  let until: string;
+  if (f.allDay) {
+    until = Temporal.PlainDate.from(splitAt.slice(0, 10))
+      .subtract({ days: 1 })
+      .toString()
+      .replaceAll('-', '');
+  } else {
+    const ms = wallToUtcMs(splitAt, f.timeZone);
+    if (ms === undefined) return f;
+    until = `${new Date(ms - 1000).toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
+  }
+  if (rule.until === undefined || rule.until > until) rule.until = until;
+  delete rule.count;
+  return { ...f, rrule: formatRRule(rule), rdates: (f.rdates ?? []).filter((d) => d < splitAt) };
+}
 
 function editable(ev: CalendarEvent): EventFields {
   const v = ev as unknown as Record<string, unknown>;
