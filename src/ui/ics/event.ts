@@ -228,7 +228,8 @@ function keepExtra(comp: JComp, cancelled: boolean, line: number, warn: (m: stri
     parts.push(ICAL.stringify.property(p, ICAL.design.icalendar, true));
   }
   for (const sub of comp[2])
-    if (sub[0] !== 'valarm') parts.push(ICAL.stringify.component(sub, ICAL.design.icalendar));
+    if (sub[0] !== 'valarm')
+      parts.push(ICAL.stringify.component(sub, ICAL.design.icalendar).replace(/\r?\n[ \t]/g, ''));
   const enc = new TextEncoder();
   let size = parts.reduce((n, s) => n + enc.encode(s).length + 1, 0);
   while (size > ICS_LIMITS.maxExtraBytes && parts.length > 0) {

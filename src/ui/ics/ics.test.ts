@@ -163,6 +163,32 @@ describe('malformed and hostile files', () => {
 });
 
 describe('export', () => {
+  it('[ICS-4] unknown properties and sub-components come back on export, long ones intact', () => {
+    const long = `X-NOTE:${'x'.repeat(200)}`;
+    const text = [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      'BEGIN:VEVENT',
+      'UID:k@test',
+      'DTSTART:20240101T100000Z',
+      'CATEGORIES:Work,Travel',
+      'BEGIN:X-THING',
+      long.slice(0, 75),
+      ` ${long.slice(75, 149)}`,
+      ` ${long.slice(149)}`,
+      'END:X-THING',
+      'END:VEVENT',
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+    const cal = parseIcs(text, { defaultZone: 'UTC' });
+    const out = serializeIcs([{ name: 'x', events: cal.events }], { nowMs: 0, zone: 'UTC' });
+    const unfolded = out.replace(/\r\n[ \t]/g, '');
+    expect(unfolded).toContain('CATEGORIES:Work,Travel\r\n');
+    expect(unfolded).toContain(`BEGIN:X-THING\r\n${long}\r\nEND:X-THING\r\n`);
+    expect(parseIcs(out, { defaultZone: 'UTC' }).events[0]?.extra).toBe(cal.events[0]?.extra);
+  });
+
   it('[ICS-5] folds at 75 octets without splitting UTF-8, CRLF everywhere', () => {
     const line = `DESCRIPTION:${'ab🎆ü'.repeat(40)}`;
     const folded = fold(line);
