@@ -1,5 +1,6 @@
 // Takes the README screenshots (docs/screenshots/*.png) from a running build of the app.
 // Usage: npx vite build && npx vite preview --port 4391 --strictPort & node scripts/ui-screenshots.mjs [baseURL]
+// Writes the desktop views, dialogs and Settings, and the phone (390x844) day view, dialog, menu and Settings.
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
@@ -73,5 +74,61 @@ await page.keyboard.press('Escape');
 await page.emulateMedia({ colorScheme: 'dark' });
 await page.waitForTimeout(200);
 await page.screenshot({ path: new URL('week-dark.png', out).pathname });
+await page.emulateMedia({ colorScheme: 'light' });
+
+// Settings, with the time zone search open.
+await page.goto(`${base}/#/week/2026-11-24`);
+await page.getByRole('button', { name: 'Settings' }).click();
+await page.getByRole('combobox', { name: 'Display time zone' }).fill('kol');
+await page.waitForTimeout(300);
+await page.screenshot({ path: new URL('settings.png', out).pathname });
+await page.keyboard.press('Escape');
+await page.keyboard.press('Escape');
+
+// The phone (390x844, touch), a profile of its own, seeded through its own UI.
+const phone = await browser.newContext({
+  viewport: { width: 390, height: 844 },
+  deviceScaleFactor: 2,
+  isMobile: true,
+  hasTouch: true,
+  locale: 'en-US',
+  timezoneId: 'Europe/Berlin',
+});
+const pp = await phone.newPage();
+await pp.goto(`${base}/#/day/2026-11-24`);
+await pp.getByRole('button', { name: 'New event' }).waitFor();
+async function addPhone(title, start, end, extra = {}) {
+  await pp.getByRole('button', { name: 'New event' }).click();
+  const d = pp.getByRole('dialog', { name: 'Event' });
+  await d.getByLabel('Title').fill(title);
+  await d.getByLabel('Start', { exact: true }).fill(start);
+  await d.getByLabel('End', { exact: true }).fill(end);
+  if (extra.location) await d.getByLabel('Location').fill(extra.location);
+  await d.getByRole('button', { name: 'Save' }).click();
+  await d.waitFor({ state: 'hidden' });
+}
+await addPhone('Team standup', '2026-11-24T09:00', '2026-11-24T09:30', { location: 'Room 2' });
+await addPhone('Design review', '2026-11-24T10:00', '2026-11-24T11:30', { location: 'Room 4' });
+await addPhone('1:1 with Sam', '2026-11-24T10:30', '2026-11-24T11:00');
+await addPhone('Lunch with Ana', '2026-11-24T12:30', '2026-11-24T13:30', { location: 'Café Lila' });
+await addPhone('Dentist', '2026-11-24T16:00', '2026-11-24T17:00');
+await pp.goto(`${base}/#/day/2026-11-24`);
+await pp.getByRole('button', { name: /^Design review/ }).waitFor();
+await pp.locator('.tg-scroll').evaluate((el) => {
+  el.scrollTop = 8 * 48;
+});
+await pp.waitForTimeout(300);
+await pp.screenshot({ path: new URL('phone-day.png', out).pathname });
+await pp.getByRole('button', { name: /^Design review/ }).click();
+await pp.waitForTimeout(300);
+await pp.screenshot({ path: new URL('phone-dialog.png', out).pathname });
+await pp.keyboard.press('Escape');
+await pp.getByRole('button', { name: 'Menu' }).click();
+await pp.waitForTimeout(300);
+await pp.screenshot({ path: new URL('phone-menu.png', out).pathname });
+await pp.keyboard.press('Escape');
+await pp.getByRole('button', { name: 'Settings' }).click();
+await pp.waitForTimeout(300);
+await pp.screenshot({ path: new URL('phone-settings.png', out).pathname });
 await browser.close();
 console.log('screenshots written to docs/screenshots/');

@@ -18,7 +18,7 @@ import type {
   FieldConflict,
   RegisterWrite,
 } from '../worker/api.ts';
-import { PALETTE } from './colors.ts';
+import { createCommands, keyboardTimes } from './commands.ts';
 import { AgendaView } from './components/AgendaView.tsx';
 import { eventKey } from './components/EventChip.tsx';
 import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
@@ -26,21 +26,26 @@ import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
-import { CalendarList, MiniMonth, ZonePicker } from './components/Sidebar.tsx';
+import { SettingsDialog } from './components/SettingsDialog.tsx';
+import { CalendarList, MiniMonth } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
-import { type TimeChange, TimeGrid } from './components/TimeGrid.tsx';
+import { onlyCopyCalendars, StorageNotice } from './components/StorageNotice.tsx';
+import { TimeGrid } from './components/TimeGrid.tsx';
 import { DEVICES_HASH } from './devices.ts';
 import {
   useCalendars,
   useHostErrors,
+  usePersistentStorage,
   useRangeEvents,
   useRoute,
-  useStoredPref,
+  useSettings,
+  useSharedCalendars,
   useSyncStatus,
 } from './hooks.ts';
 import { titleOf, toTimed, type UiEvent } from './model.ts';
 import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
 import type { PwaHandle } from './pwa.ts';
+import { pickDefaultCalendar } from './settings.ts';
 import {
   fetchRange,
   localeWeekStart,
@@ -54,18 +59,20 @@ import {
   addDays,
   deviceZone,
   formatDateLong,
+  formatDateRange,
   formatMonthYear,
-  isValidZone,
+  localeHourCycle,
   MS_PER_MINUTE,
   msToWall,
   msToZoned,
+  setDisplayFormat,
   shiftEvent,
   todayIn,
+  uiLocale,
   wallToMs,
 } from './time/zoned.ts';
+import { canonicalZone } from './time/zones.ts';
 import { type UndoEntry, UndoStack } from './undo.ts';
-
-const ZONE_PREF = 'ledgerday.displayZone';
 
 // Pages most visits never open: separate chunks (precached for offline like the rest), so the
 // shell that paints the calendar stays small.
@@ -78,6 +85,14 @@ const pageFallback = (
     Loading…
   </p>
 );
+
+/** The UI's one locale: English, with the browser's region conventions ([UI-15]). */
+const UI_LOCALE = uiLocale();
+
+/** A phone-sized window opens on the day view; wider ones on the week. */
+function defaultView(): View {
+  return typeof matchMedia === 'function' && matchMedia('(max-width: 640px)').matches ? 'day' : 'week';
+}
 
 /** Single-key shortcuts (no modifiers); the help dialog lists the same keys. */
 const SHORTCUT_ACTIONS: Record<string, View | 'new' | 'today' | 'next' | 'prev' | 'search' | 'help'> = {
@@ -97,15 +112,6 @@ const SHORTCUT_ACTIONS: Record<string, View | 'new' | 'today' | 'next' | 'prev' 
 const TOAST_MS = 10_000;
 
 function periodTitle(view: View, days: string[], date: string): string {
-  const first = days[0]!;
-  const last = days.at(-1)!;
-  const f = new Intl.DateTimeFormat(undefined, {
-    timeZone: 'UTC',
-    month: 'short',
-    day: 'numeric',
-    year: 'numeric',
-  });
-  const noon = (d: string) => Date.parse(`${d}T12:00:00Z`);
   switch (view) {
     case 'month':
       return formatMonthYear(date);
@@ -113,7 +119,7 @@ function periodTitle(view: View, days: string[], date: string): string {
       return formatDateLong(date);
     case 'week':
     case 'agenda':
-      return f.formatRange(noon(first), noon(last));
+      return formatDateRange(days[0]!, days.at(-1)!);
   }
 }
 
@@ -123,16 +129,26 @@ function isTyping(t: EventTarget | null): boolean {
 }
 
 export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle | undefined }) {
-  const device = useMemo(() => deviceZone(), []);
-  const [zone, setZone] = useStoredPref(ZONE_PREF, device, isValidZone);
-  const weekStart = useMemo(() => localeWeekStart(), []);
+  const device = useMemo(() => canonicalZone(deviceZone()), []);
+  const [settings, changeSettings] = useSettings(() => ({
+    weekStart: localeWeekStart(),
+    timeFormat: localeHourCycle() === 'h23' ? '24' : '12',
+    defaultCalendar: '',
+    eventMinutes: 60,
+    displayZone: device,
+  }));
+  const zone = settings.displayZone;
+  const weekStart = settings.weekStart;
+  // Every date and time below is written in one format ([UI-15]); set before children render.
+  setDisplayFormat({ locale: UI_LOCALE, hourCycle: settings.timeFormat === '24' ? 'h23' : 'h12' });
   const [now, setNow] = useState(() => Date.now());
   useEffect(() => {
     const t = setInterval(() => setNow(Date.now()), 30_000);
     return () => clearInterval(t);
   }, []);
   const today = useMemo(() => msToZoned(now, zone).toPlainDate().toString(), [now, zone]);
-  const [route, go, page, openPage] = useRoute(() => ({ view: 'week', date: todayIn(zone) }));
+  // Narrow screens open on one day: seven columns do not fit a phone ([UI-17]).
+  const [route, go, page, openPage] = useRoute(() => ({ view: defaultView(), date: todayIn(zone) }));
   const storedCalendars = useCalendars(client);
   const [hiddenPending, setHiddenPending] = useState<ReadonlyMap<string, boolean>>(new Map());
   const calendars = useMemo(
@@ -153,12 +169,20 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     [route.view, route.date, weekStart],
   );
   const range = useMemo(() => fetchRange(days, zone), [days, zone]);
-  const { events: stored } = useRangeEvents(client, range);
+  const { events: stored, loaded } = useRangeEvents(client, range);
+  // Work the first paint does not need waits until the first range is drawn.
+  const [painted, setPainted] = useState(false);
+  useEffect(() => {
+    if (loaded) setPainted(true);
+  }, [loaded]);
   const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
   useEffect(() => setOverrides((o) => pruneOverrides(stored, o, Date.now())), [stored]);
   const events = useMemo(() => applyOverrides(stored, overrides), [stored, overrides]);
   const timed = useMemo(() => toTimed(events, calendars, zone), [events, calendars, zone]);
   const sync = useSyncStatus(client);
+  const shared = useSharedCalendars(client, calendars, painted);
+  const persistence = usePersistentStorage(painted);
+  const [settingsOpen, setSettingsOpen] = useState(false);
   const [errors, dismissError, pushError] = useHostErrors(client);
 
   const [dialog, setDialog] = useState<DialogTarget | null>(null);
@@ -187,6 +211,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [query, setQuery] = useState('');
   const [results, setResults] = useState<EventView[] | null>(null);
   const searchRef = useRef<HTMLInputElement>(null);
+  const mainRef = useRef<HTMLElement>(null);
   const [update, setUpdate] = useState(false);
 
   useEffect(() => pwa?.onUpdate(() => setUpdate(true)), [pwa]);
@@ -269,7 +294,21 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     setToast({ text: `Undone: ${entry.label.toLowerCase()}` });
   };
 
-  const defaultCalendar = () => calendars.find((c) => !c.hidden)?.id ?? calendars[0]?.id ?? '';
+  const commands = createCommands({
+    client,
+    run,
+    record,
+    focus: setFocusKey,
+    setOverride: (key, times) =>
+      setOverrides((o) => {
+        const m = new Map(o);
+        if (times) m.set(key, { ...times, at: Date.now() });
+        else m.delete(key);
+        return m;
+      }),
+  });
+
+  const defaultCalendar = () => pickDefaultCalendar(calendars, settings.defaultCalendar, shared);
 
   const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
     let s = slot;
@@ -280,7 +319,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           ? msToZoned(now, zone).round({ smallestUnit: 'hour', roundingMode: 'ceil' })
           : null;
       const start = base ? msToWall(base.epochMilliseconds, zone) : `${route.date}T09:00`;
-      const end = msToWall(wallToMs(start, zone) + 60 * MS_PER_MINUTE, zone);
+      const end = msToWall(wallToMs(start, zone) + settings.eventMinutes * MS_PER_MINUTE, zone);
       s = { start, end, allDay: false };
     }
     const fields: EventFields = {
@@ -299,98 +338,26 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     setDialog({ id: ui.ev.id, calendarId: ui.ev.calendarId, fields: ui.ev, conflicts: ui.ev.conflicts });
   };
 
-  const save = async (calendarId: string, fields: EventFields, movedFrom?: string) => {
+  const save = async (calendarId: string, fields: EventFields) => {
     const target = dialog;
     if (!target) return;
     // The dialog closes only once the write is durable (or has failed and says so): closing it
     // earlier would let a reload in that moment lose an edit the user saw as saved.
     try {
-      await saveTarget(target, calendarId, fields, movedFrom);
+      await commands.save(target, calendarId, fields);
     } finally {
       setDialog(null);
     }
   };
 
-  const saveTarget = async (
-    target: NonNullable<typeof dialog>,
-    calendarId: string,
-    fields: EventFields,
-    movedFrom?: string,
-  ) => {
-    let cal = calendarId;
-    if (cal === '') {
-      const created = await run(client.createCalendar('Personal', PALETTE[0]!));
-      if (!created) return;
-      cal = created;
-    }
-    if (!target.id) {
-      const id = await run(client.createEvent(cal, fields));
-      if (id === undefined) return;
-      setFocusKey(`${cal}/${id}`);
-      record('Event created', () => client.deleteEvent(cal, id));
-      return;
-    }
-    const oldId = target.id;
-    if (movedFrom) {
-      // Moving between calendars: a calendar is a separate encrypted document, so copy then delete.
-      const id = await run(client.createEvent(cal, fields));
-      if (id === undefined) return;
-      await run(client.deleteEvent(movedFrom, oldId));
-      record('Event moved to another calendar', async () => {
-        await client.restoreEvent(movedFrom, oldId);
-        await client.deleteEvent(cal, id);
-      });
-      return;
-    }
-    const patch: Partial<EventFields> = {};
-    const before: Partial<EventFields> = {};
-    for (const k of Object.keys(fields) as (keyof EventFields)[]) {
-      if (fields[k] !== target.fields[k]) {
-        (patch as Record<string, unknown>)[k] = fields[k];
-        (before as Record<string, unknown>)[k] = target.fields[k];
-      }
-    }
-    if (Object.keys(patch).length === 0) return;
-    await run(client.updateEvent(cal, oldId, patch));
-    record('Event saved', () => client.updateEvent(cal, oldId, before));
-  };
-
   const remove = async (calendarId: string, id: string, title: string) => {
     setDialog(null);
-    await run(client.deleteEvent(calendarId, id));
-    record(`Deleted “${title}”`, () => client.restoreEvent(calendarId, id));
+    await commands.remove(calendarId, id, title);
   };
 
-  const changeTimes = async (ui: UiEvent, next: { start: string; end: string }, what: string) => {
-    const ev = ui.ev;
-    if (next.start === ev.start && next.end === ev.end) return;
-    const key = eventKey(ui);
-    // Keep keyboard focus on the event only if it had it (a mouse drag must not steal focus).
-    if (document.activeElement instanceof HTMLElement && document.activeElement.dataset['eventKey'] === key) {
-      setFocusKey(key);
-    }
-    setOverrides((o) => new Map(o).set(key, { ...next, at: Date.now() }));
-    const ok = await run(client.updateEvent(ev.calendarId, ev.id, next).then(() => true));
-    if (!ok) {
-      setOverrides((o) => {
-        const m = new Map(o);
-        m.delete(key);
-        return m;
-      });
-      return;
-    }
-    record(what, () => client.updateEvent(ev.calendarId, ev.id, { start: ev.start, end: ev.end }));
-  };
-
-  const onTimeChange = (c: TimeChange) => {
-    const ev = c.ui.ev;
-    const moved = c.startMs !== wallToMs(ev.start, ev.timeZone);
-    void changeTimes(
-      c.ui,
-      { start: msToWall(c.startMs, ev.timeZone), end: msToWall(c.endMs, ev.timeZone) },
-      moved ? 'Event moved' : 'Event resized',
-    );
-  };
+  const hasFocus = (ui: UiEvent) =>
+    document.activeElement instanceof HTMLElement &&
+    document.activeElement.dataset['eventKey'] === eventKey(ui);
 
   const onEventKey = (e: ReactKeyboardEvent<HTMLButtonElement>, ui: UiEvent) => {
     const ev = ui.ev;
@@ -402,28 +369,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     if (!e.altKey || !e.key.startsWith('Arrow')) return;
     e.preventDefault();
     e.stopPropagation();
-    const vertical = e.key === 'ArrowUp' || e.key === 'ArrowDown';
-    const sign = e.key === 'ArrowUp' || e.key === 'ArrowLeft' ? -1 : 1;
-    if (e.shiftKey) {
-      if (!vertical) return;
-      // Resize: the end moves; an event never gets shorter than 15 minutes (or one day).
-      if (ev.allDay) {
-        const end = addDays(ev.end, sign);
-        if (end <= ev.start) return;
-        void changeTimes(ui, { start: ev.start, end }, 'Event resized');
-      } else {
-        const endMs = wallToMs(ev.end, ev.timeZone) + sign * 15 * MS_PER_MINUTE;
-        if (endMs < wallToMs(ev.start, ev.timeZone) + 15 * MS_PER_MINUTE) return;
-        void changeTimes(ui, { start: ev.start, end: msToWall(endMs, ev.timeZone) }, 'Event resized');
-      }
-      return;
-    }
-    let by: { days?: number; minutes?: number };
-    if (!vertical) by = { days: sign };
-    else if (route.view === 'month') by = { days: 7 * sign };
-    else if (ev.allDay || route.view === 'agenda') by = { days: sign };
-    else by = { minutes: 15 * sign };
-    void changeTimes(ui, shiftEvent(ev, by), 'Event moved');
+    const next = keyboardTimes(ev, e, route.view);
+    if (next) void commands.changeTimes(ev, next, next.what, hasFocus(ui));
   };
 
   const restoreConflict = async (c: FieldConflict, loser: RegisterWrite) => {
@@ -450,7 +397,12 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   // Global shortcuts. Ignored while typing and while a dialog is open (the dialog owns the keyboard).
   const keyHandler = useRef<(e: KeyboardEvent) => void>(() => {});
   keyHandler.current = (e: KeyboardEvent) => {
-    if (e.defaultPrevented || dialog || help) return;
+    if (e.defaultPrevented || dialog || help || settingsOpen) return;
+    if (e.key === 'Escape' && menu) {
+      setMenu(false);
+      document.querySelector<HTMLElement>('.menu-btn')?.focus();
+      return;
+    }
     if ((e.ctrlKey || e.metaKey) && !e.altKey && e.key.toLowerCase() === 'z' && !e.shiftKey) {
       if (isTyping(e.target)) return; // text fields keep their own undo
       e.preventDefault();
@@ -475,6 +427,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     return () => window.removeEventListener('keydown', h);
   }, []);
 
+  const onlyCopy = onlyCopyCalendars(calendars, shared, sync?.lastSyncedAt ?? null);
   const visibleSet = useMemo(() => new Set(route.view === 'month' ? [] : days), [route.view, days]);
   const common = { events: timed, zone, today, onOpen: openEvent, onKey: onEventKey };
 
@@ -538,7 +491,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         month={route.date.slice(0, 7)}
         onCreate={openNew}
         onGoToDay={goToDay}
-        onMoveDays={(ui, n) => void changeTimes(ui, shiftEvent(ui.ev, { days: n }), 'Event moved')}
+        onMoveDays={(ui, n) =>
+          void commands.changeTimes(ui.ev, shiftEvent(ui.ev, { days: n }), 'Event moved', false)
+        }
       />
     );
   } else if (route.view === 'agenda') {
@@ -550,14 +505,28 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         {...common}
         days={days}
         onCreate={openNew}
-        onChangeTime={onTimeChange}
+        onChangeTime={(c) => void commands.dragTo(c.ui.ev, c.startMs, c.endMs)}
         onGoToDay={goToDay}
+        defaultMinutes={settings.eventMinutes}
       />
     );
   }
 
   return (
     <div className={`app${menu ? ' menu-open' : ''}`}>
+      {/* First tab stop ([UI-12]): straight to the calendar, past the header and sidebar. The hash
+          is the route here, so the link focuses <main> itself instead of navigating. */}
+      {/* biome-ignore lint/a11y/useValidAnchor: a skip link is a link by convention; the hash is the route */}
+      <a
+        href="#main"
+        className="skip-link"
+        onClick={(e) => {
+          e.preventDefault();
+          mainRef.current?.focus();
+        }}
+      >
+        Skip to calendar
+      </a>
       <Header
         view={page ? null : route.view}
         devicesOpen={page?.kind === 'devices'}
@@ -570,11 +539,31 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         onStep={stepBy}
         onView={setView}
         onHelp={() => setHelp(true)}
+        onSettings={() => setSettingsOpen(true)}
         onMenu={() => setMenu((m) => !m)}
+        menuOpen={menu}
         status={<SyncStatusView status={sync} now={now} />}
       />
-      <aside className="sidebar" aria-label="Sidebar">
-        <button type="button" className="new-event primary" aria-keyshortcuts="n" onClick={() => openNew()}>
+      {/* Narrow screens: "New event" floats over the calendar while the sidebar is a closed drawer. */}
+      <button type="button" className="fab primary" aria-label="New event" onClick={() => openNew()}>
+        <span aria-hidden="true">+</span>
+      </button>
+      {/* On narrow screens the sidebar is a drawer: a tap outside or Escape closes it ([UI-17]). */}
+      {menu && (
+        // biome-ignore lint/a11y/useKeyWithClickEvents: Escape closes the menu (window keydown); this is the tap target
+        // biome-ignore lint/a11y/noStaticElementInteractions: a backdrop, not a control
+        <div className="menu-backdrop" onClick={() => setMenu(false)} />
+      )}
+      <aside id="sidebar" className="sidebar" aria-label="Sidebar">
+        <button
+          type="button"
+          className="new-event primary"
+          aria-keyshortcuts="n"
+          onClick={() => {
+            setMenu(false);
+            openNew();
+          }}
+        >
           <span aria-hidden="true">+ </span>New event
         </button>
         <MiniMonth
@@ -582,7 +571,10 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           today={today}
           weekStart={weekStart}
           visible={visibleSet}
-          onPick={(d) => nav({ view: route.view, date: d })}
+          onPick={(d) => {
+            setMenu(false);
+            nav({ view: route.view, date: d });
+          }}
         />
         <CalendarList
           calendars={calendars}
@@ -594,9 +586,31 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
             await run(client.createCalendar(name, color));
           }}
         />
-        <ZonePicker zone={zone} device={device} onChange={setZone} />
+        <StorageNotice
+          persistence={persistence}
+          onlyCopy={onlyCopy}
+          onAddDevice={() => openPage(DEVICES_HASH)}
+        />
+        {/* Phones: the header's Devices button lives here (hidden on wider screens). */}
+        <nav className="drawer-links" aria-label="More">
+          <button
+            type="button"
+            onClick={() => {
+              setMenu(false);
+              openPage(DEVICES_HASH);
+            }}
+          >
+            Devices
+          </button>
+        </nav>
       </aside>
-      <main className={page ? `main page-${page.kind}` : `main view-${route.view}`} aria-label={period}>
+      <main
+        id="main"
+        ref={mainRef}
+        tabIndex={-1}
+        className={page ? `main page-${page.kind}` : `main view-${route.view}`}
+        aria-label={period}
+      >
         {main}
       </main>
       <ErrorAlerts errors={errors} onDismiss={dismissError} />
@@ -614,13 +628,34 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           calendars={calendars}
           displayZone={zone}
           members={dialogMembers}
+          shared={shared}
           onClose={() => setDialog(null)}
-          onSave={(c, f, moved) => void save(c, f, moved)}
+          onSave={(c, f) => void save(c, f)}
           onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}
           onRestore={(c, l) => void restoreConflict(c, l)}
         />
       )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
+      {settingsOpen && (
+        <SettingsDialog
+          settings={settings}
+          calendars={calendars}
+          shared={shared}
+          deviceZone={device}
+          storage={
+            <StorageNotice
+              persistence={persistence}
+              onlyCopy={onlyCopy}
+              onAddDevice={() => {
+                setSettingsOpen(false);
+                openPage(DEVICES_HASH);
+              }}
+            />
+          }
+          onChange={changeSettings}
+          onClose={() => setSettingsOpen(false)}
+        />
+      )}
     </div>
   );
 }

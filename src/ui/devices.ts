@@ -1,6 +1,7 @@
 // Pure helpers of the devices and sharing UI: page routes (#/devices, #/join/<payload>), invite
 // error texts, member ordering, and how dates, expiries and suggested device names are shown.
 import type { DeviceInfo } from '../worker/api.ts';
+import { formatDateTime as formatAppDateTime } from './time/zoned.ts';
 
 /** Pages that are not a calendar view. The calendar views keep their own `#/<view>/<date>` routes. */
 export type Page = { kind: 'devices' } | { kind: 'join'; payload: string };
@@ -125,6 +126,8 @@ export function formatWhen(ms: number | null, now: number, opts: FormatOptions =
 }
 
 export function formatDateTime(ms: number, opts: FormatOptions = {}): string {
+  // Without an explicit locale (tests pass one), the app's one display format ([UI-15]).
+  if (opts.locale === undefined) return formatAppDateTime(ms, opts.timeZone);
   return new Date(ms).toLocaleString(opts.locale, {
     dateStyle: 'medium',
     timeStyle: 'short',

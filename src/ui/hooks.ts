@@ -11,6 +11,7 @@ import type {
   SyncStatus,
 } from '../worker/api.ts';
 import { type Page, parsePage } from './devices.ts';
+import { loadSettings, parseSettings, type Settings, saveSettings } from './settings.ts';
 import { formatRoute, parseRoute, type Route } from './time/nav.ts';
 
 export function useCalendars(client: CalendarClient): CalendarInfo[] | null {
@@ -189,26 +190,82 @@ export function useMembers(
 }
 
 /** A string preference in localStorage, validated on read (storage is input like any other). */
-export function useStoredPref(
-  key: string,
-  fallback: string,
-  valid: (v: string) => boolean,
-): [string, (v: string) => void] {
-  const [v, setV] = useState(() => {
-    try {
-      const s = localStorage.getItem(key);
-      return s !== null && valid(s) ? s : fallback;
-    } catch {
-      return fallback;
+/** Settings kept on this device ([UI-15]); every change is saved at once. */
+export function useSettings(defaults: () => Settings): [Settings, (patch: Partial<Settings>) => void] {
+  const storage = typeof localStorage === 'undefined' ? undefined : localStorage;
+  const [s, setS] = useState(() => loadSettings(storage, defaults()));
+  const update = useCallback(
+    (patch: Partial<Settings>) =>
+      setS((cur) => {
+        const next = parseSettings({ ...cur, ...patch }, cur);
+        saveSettings(storage, next);
+        return next;
+      }),
+    [storage],
+  );
+  return [s, update];
+}
+
+/**
+ * Calendars that have member devices besides this one (kept fresh as members change). Asked only
+ * once `enabled` (the first range has been drawn): member lists need the replica, and asking
+ * earlier would start its load before the first paint ([RT-12]).
+ */
+export function useSharedCalendars(
+  client: CalendarClient,
+  calendars: CalendarInfo[],
+  enabled: boolean,
+): ReadonlySet<string> {
+  const [shared, setShared] = useState<ReadonlySet<string>>(new Set());
+  const [rev, setRev] = useState(0);
+  useEffect(() => client.onMembersChanged(() => setRev((r) => r + 1)), [client]);
+  const ids = calendars.map((c) => c.id).join(',');
+  // biome-ignore lint/correctness/useExhaustiveDependencies: re-read when the ids or members change
+  useEffect(() => {
+    if (!enabled) return;
+    let live = true;
+    const list = ids === '' ? [] : ids.split(',');
+    Promise.all(
+      list.map((id) =>
+        client.listMembers(id).then(
+          (m) => (m.length > 1 ? id : null),
+          () => null,
+        ),
+      ),
+    ).then((r) => {
+      if (live) setShared(new Set(r.filter((x): x is string => x !== null)));
+    });
+    return () => {
+      live = false;
+    };
+  }, [client, ids, rev, enabled]);
+  return shared;
+}
+
+export type Persistence = 'persisted' | 'refused' | 'unsupported' | 'unknown';
+
+/**
+ * Asks the browser once per start to keep this site's data ([UI-16]): without it IndexedDB is
+ * "best effort" and may be evicted under storage pressure. The answer is shown, not hidden.
+ */
+export function usePersistentStorage(enabled: boolean): Persistence {
+  const [p, setP] = useState<Persistence>('unknown');
+  useEffect(() => {
+    if (!enabled) return;
+    let live = true;
+    const sm = typeof navigator === 'undefined' ? undefined : navigator.storage;
+    if (!sm?.persist || !sm.persisted) {
+      setP('unsupported');
+      return;
     }
-  });
-  const set = (nv: string) => {
-    setV(nv);
-    try {
-      localStorage.setItem(key, nv);
-    } catch {
-      // Storage unavailable (private mode, quota): the preference lasts for this session only.
-    }
-  };
-  return [v, set];
+    (async () => {
+      const already = await sm.persisted();
+      const ok = already || (await sm.persist());
+      if (live) setP(ok ? 'persisted' : 'refused');
+    })().catch(() => live && setP('refused'));
+    return () => {
+      live = false;
+    };
+  }, [enabled]);
+  return p;
 }

@@ -1,7 +1,7 @@
 // View model: events from the client joined with their calendar and their times in the display zone.
 import type { CalendarInfo, EventFields, EventView } from '../worker/api.ts';
 import type { Timed } from './time/layout.ts';
-import { type EventTimes, eventTimes, timeLabel } from './time/zoned.ts';
+import { type EventTimes, eventTimes } from './time/zoned.ts';
 
 export interface UiEvent {
   ev: EventView;
@@ -35,16 +35,6 @@ export function toTimed(events: EventView[], calendars: CalendarInfo[], zone: st
     out.push({ item: { ev, color: cal?.color ?? '#607d8b', calendarName: cal?.name ?? '' }, times });
   }
   return out;
-}
-
-/** Accessible name of an event chip: title, time, place, and "Conflict" (never colour alone). */
-export function eventLabel(e: UiEvent, times: EventTimes, zone: string): string {
-  const t = timeLabel(e.ev, times, zone);
-  const parts = [titleOf(e.ev), t.original ? `${t.display} (${t.original})` : t.display];
-  if (e.ev.location) parts.push(e.ev.location);
-  if (e.calendarName) parts.push(e.calendarName);
-  if (e.ev.conflicts.length > 0) parts.push('Conflict');
-  return parts.join(', ');
 }
 
 export function hasConflict(e: UiEvent): boolean {

@@ -134,20 +134,20 @@ export interface InviteLink {
   calendarIds: string[];
 }
 
-export interface CalendarClient {
+/**
+ * What the UI and the engine host share, defined once: the host (src/worker/host-api.ts HostApi)
+ * and the UI's client (CalendarClient) both extend it, and HOST_METHODS lists it as data.
+ */
+export interface DataApi {
   listCalendars(): Promise<CalendarInfo[]>;
   createCalendar(name: string, color: string): Promise<string>;
   renameCalendar(calendarId: string, name: string, color: string): Promise<void>;
   setCalendarHidden(calendarId: string, hidden: boolean): Promise<void>;
-  onCalendarsChanged(cb: (calendars: CalendarInfo[]) => void): Unsubscribe;
 
   /** Events overlapping the range, across all calendars (hidden ones included; the UI filters). */
   eventsInRange(range: Range): Promise<EventView[]>;
-  /** Calls back now and after every change (local, other tab, or remote) touching the range. */
-  subscribeRange(range: Range, cb: (events: EventView[]) => void): Unsubscribe;
   getEvent(calendarId: string, eventId: string): Promise<EventView | undefined>;
 
-  createEvent(calendarId: string, fields: EventFields): Promise<string>;
   updateEvent(calendarId: string, eventId: string, fields: Partial<EventFields>): Promise<void>;
   /** Deleting writes the Deleted register; `restoreEvent` (undo) writes it back to false. */
   deleteEvent(calendarId: string, eventId: string): Promise<void>;
@@ -156,14 +156,24 @@ export interface CalendarClient {
   editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
   /** Undoes a series edit (writes the previous values back). */
   restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
+  /**
+   * Moves an event to another calendar as one durable step (docs/PROTOCOL.md RT-13): the intent
+   * is journaled first, the copy's id is derived from (source calendar, event id), so a move
+   * replayed after a crash, or made on two devices at once, leaves exactly one copy. `fields`
+   * (optional) are the values the copy gets, e.g. edits made in the same dialog. Returns the
+   * new event id.
+   */
+  moveEvent(
+    fromCalendarId: string,
+    eventId: string,
+    toCalendarId: string,
+    fields?: EventFields,
+  ): Promise<string>;
   /** Writes a losing value again, so it becomes the newest write everywhere. */
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
 
   /** Substring search over title, location and notes (case-insensitive), newest first. */
   search(query: string, limit?: number): Promise<EventView[]>;
-
-  onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
-  onError(cb: (error: HostError) => void): Unsubscribe;
 
   /** This device: its id, name and fingerprint. */
   thisDevice(): Promise<DeviceInfo>;
@@ -180,5 +190,15 @@ export interface CalendarClient {
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+}
+
+/** The UI's door to its data: the shared calls plus subscriptions and a create that picks the id. */
+export interface CalendarClient extends DataApi {
+  onCalendarsChanged(cb: (calendars: CalendarInfo[]) => void): Unsubscribe;
+  /** Calls back now and after every change (local, other tab, or remote) touching the range. */
+  subscribeRange(range: Range, cb: (events: EventView[]) => void): Unsubscribe;
+  createEvent(calendarId: string, fields: EventFields): Promise<string>;
+  onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
+  onError(cb: (error: HostError) => void): Unsubscribe;
   onMembersChanged(cb: (calendarId: string) => void): Unsubscribe;
 }

@@ -12,7 +12,7 @@ import type {
   SyncStatus,
   Unsubscribe,
 } from './api.ts';
-import { type HostEvent, RemoteError, toWireError } from './host-api.ts';
+import { callHost, type HostEvent, hostApiOf, RemoteError, toWireError } from './host-api.ts';
 import type { WorkerApi } from './rpc.ts';
 
 export interface ClientOptions {
@@ -141,16 +141,19 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     globalThis.addEventListener('offline', () => void remote.setOnline(false).catch(() => {}));
   }
 
+  // Every shared call goes to the worker as is; errors come back as RemoteError (and Storage
+  // errors are also shown). The method list is HOST_METHODS, not a second copy here.
+  const host = hostApiOf(
+    (m) =>
+      (...args: unknown[]) =>
+        call(() => callHost(remote, m, args)),
+  );
   return {
-    listCalendars: () => call(() => remote.listCalendars()),
-    createCalendar: (name, color) => call(() => remote.createCalendar(name, color)),
-    renameCalendar: (id, name, color) => call(() => remote.renameCalendar(id, name, color)),
-    setCalendarHidden: (id, hidden) => call(() => remote.setCalendarHidden(id, hidden)),
+    ...host,
     onCalendarsChanged(cb) {
       calendarCbs.add(cb);
       return () => calendarCbs.delete(cb);
     },
-    eventsInRange: (range) => call(() => remote.eventsInRange(range)),
     subscribeRange(range, cb): Unsubscribe {
       const sub: RangeSub = { range: { ...range }, cb, running: false, dirty: false, live: true };
       subs.add(sub);
@@ -160,15 +163,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
         subs.delete(sub);
       };
     },
-    getEvent: (cal, id) => call(() => remote.getEvent(cal, id)),
-    createEvent: (cal, fields) => call(() => remote.createEvent(cal, newEventId(), fields)),
-    updateEvent: (cal, id, fields) => call(() => remote.updateEvent(cal, id, fields)),
-    deleteEvent: (cal, id) => call(() => remote.deleteEvent(cal, id)),
-    editSeries: (cal, edit) => call(() => remote.editSeries(cal, edit)),
-    restoreSeries: (cal, undo) => call(() => remote.restoreSeries(cal, undo)),
-    restoreEvent: (cal, id) => call(() => remote.restoreEvent(cal, id)),
-    restoreConflict: (cal, id, field, opId) => call(() => remote.restoreConflict(cal, id, field, opId)),
-    search: (q, limit) => call(() => remote.search(q, limit)),
+    createEvent: (cal, fields) => host.createEvent(cal, newEventId(), fields),
     onSyncStatus(cb) {
       syncCbs.add(cb);
       void remote.syncStatus().then(
@@ -182,12 +177,6 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
       for (const e of early.splice(0)) cb(e);
       return () => errorCbs.delete(cb);
     },
-    thisDevice: () => call(() => remote.thisDevice()),
-    setDeviceName: (name) => call(() => remote.setDeviceName(name)),
-    createInvite: (origin, calendarIds, ttlMs) => call(() => remote.createInvite(origin, calendarIds, ttlMs)),
-    acceptInvite: (link) => call(() => remote.acceptInvite(link)),
-    listMembers: (calendarId) => call(() => remote.listMembers(calendarId)),
-    removeDevice: (calendarId, deviceId) => call(() => remote.removeDevice(calendarId, deviceId)),
     onMembersChanged(cb) {
       memberCbs.add(cb);
       return () => memberCbs.delete(cb);

@@ -1,78 +1,63 @@
 // What a tab's worker asks of the engine host (local when it leads, over BroadcastChannel when
 // it follows): plain, structured-cloneable arguments and results, plus the events hosts emit.
 
-import type {
-  CalendarInfo,
-  DeviceInfo,
-  EventFieldName,
-  EventFields,
-  EventView,
-  HostError,
-  InviteLink,
-  Range,
-  SeriesEdit,
-  SeriesUndo,
-  SyncStatus,
-  Unsubscribe,
-} from './api.ts';
+import type { DataApi, EventFields, HostError, Range, SyncStatus, Unsubscribe } from './api.ts';
 
-export interface HostApi {
-  listCalendars(): Promise<CalendarInfo[]>;
-  createCalendar(name: string, color: string): Promise<string>;
-  renameCalendar(calendarId: string, name: string, color: string): Promise<void>;
-  setCalendarHidden(calendarId: string, hidden: boolean): Promise<void>;
-  eventsInRange(range: Range): Promise<EventView[]>;
-  getEvent(calendarId: string, eventId: string): Promise<EventView | undefined>;
+export interface HostApi extends DataApi {
   /**
    * The caller picks the event id ([RT-9]): a write retried after the leader tab died is then the
    * same write again (same entity, same values), not a second event.
    */
   createEvent(calendarId: string, eventId: string, fields: EventFields): Promise<string>;
-  updateEvent(calendarId: string, eventId: string, fields: Partial<EventFields>): Promise<void>;
-  deleteEvent(calendarId: string, eventId: string): Promise<void>;
-  restoreEvent(calendarId: string, eventId: string): Promise<void>;
-  editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
-  restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
-  restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
-  search(query: string, limit?: number): Promise<EventView[]>;
   syncStatus(): Promise<SyncStatus>;
-  thisDevice(): Promise<DeviceInfo>;
-  setDeviceName(name: string): Promise<void>;
-  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
-  acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
-  listMembers(calendarId: string): Promise<DeviceInfo[]>;
-  removeDevice(calendarId: string, deviceId: string): Promise<void>;
   /** A tab reports the browser's connectivity (its online/offline events) to the sync loop. */
   setOnline(online: boolean): Promise<void>;
 }
 
 export type HostMethod = keyof HostApi;
 
-/** Every method, for building forwarding proxies without a Proxy object. */
-export const HOST_METHODS: readonly HostMethod[] = [
-  'listCalendars',
-  'createCalendar',
-  'renameCalendar',
-  'setCalendarHidden',
-  'eventsInRange',
-  'getEvent',
-  'createEvent',
-  'updateEvent',
-  'deleteEvent',
-  'restoreEvent',
-  'editSeries',
-  'restoreSeries',
-  'restoreConflict',
-  'search',
-  'syncStatus',
-  'thisDevice',
-  'setDeviceName',
-  'createInvite',
-  'acceptInvite',
-  'listMembers',
-  'removeDevice',
-  'setOnline',
-];
+/**
+ * The host's method names as data, the one list that the worker RPC, the tab forwarding, the
+ * starting host, the unavailable host and the UI's client are built from. `satisfies` makes the
+ * compiler reject a name missing from HostApi or a HostApi method missing here.
+ */
+const METHOD_TABLE = {
+  listCalendars: true,
+  createCalendar: true,
+  renameCalendar: true,
+  setCalendarHidden: true,
+  eventsInRange: true,
+  getEvent: true,
+  createEvent: true,
+  updateEvent: true,
+  deleteEvent: true,
+  restoreEvent: true,
+  editSeries: true,
+  restoreSeries: true,
+  moveEvent: true,
+  restoreConflict: true,
+  search: true,
+  syncStatus: true,
+  thisDevice: true,
+  setDeviceName: true,
+  createInvite: true,
+  acceptInvite: true,
+  listMembers: true,
+  removeDevice: true,
+  setOnline: true,
+} as const satisfies Record<HostMethod, true>;
+
+export const HOST_METHODS = Object.keys(METHOD_TABLE) as readonly HostMethod[];
+
+/** A HostApi whose every method is `impl(name)`: forwarding proxies without a Proxy object. */
+export function hostApiOf(impl: (m: HostMethod) => (...args: never[]) => Promise<unknown>): HostApi {
+  return Object.fromEntries(HOST_METHODS.map((m) => [m, impl(m)])) as unknown as HostApi;
+}
+
+/** Calls a method of a HostApi by name (the one cast forwarding needs). */
+export function callHost(api: HostApi, m: HostMethod, args: readonly unknown[]): Promise<unknown> {
+  return (api[m] as (...a: unknown[]) => Promise<unknown>)(...args);
+}
 
 export type HostEvent =
   /** Events whose UTC extent (before or after the change) overlaps one of `intervals` changed. */

@@ -94,7 +94,14 @@ interface MetaValues {
   clock: number;
   /** This device's display name (DEV-1), a local preference; absent until the user sets one. */
   deviceName: string;
+  /** Host-local records (src/worker/local-state.ts validates them on read): the move journal. */
+  moves: unknown;
+  /** When this device was last fully in sync with the relay (ms), kept across reloads. */
+  lastSyncedAt: unknown;
 }
+
+/** Keys of host-local records that src/worker/local-state.ts reads, validates and writes. */
+export type LocalKey = 'moves' | 'lastSyncedAt';
 
 export interface LedgerdayDB extends DBSchema {
   ops: {
@@ -224,6 +231,10 @@ export interface IdbStore extends EngineStore {
   /** This device's display name ('' when never set), validated ([RT-5]). */
   getDeviceName(): Promise<string>;
   setDeviceName(name: string): Promise<void>;
+  /** A host-local record as stored (unvalidated: the caller validates), undefined when absent. */
+  getLocal(key: LocalKey): Promise<unknown>;
+  /** Writes (or with undefined deletes) a host-local record, durably before resolving. */
+  putLocal(key: LocalKey, value: unknown): Promise<void>;
   /** Drops acknowledged ops from the outbox and advances the relay cursor, atomically. */
   acknowledge(doc: DocId, ids: readonly OpId[], cursor?: number): Promise<void>;
   getCursor(doc: DocId): Promise<number>;
@@ -481,6 +492,16 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
         if (typeof name !== 'string' || name.length > 100)
           throw new EngineError('InvalidArgument', 'a device name is a string of at most 100 characters');
         await db.put('meta', name, 'deviceName');
+      }),
+
+    getLocal: (key) => run(`read ${key}`, async () => db.get('meta', key)),
+
+    putLocal: (key, value) =>
+      run(`save ${key}`, async () => {
+        const tx = db.transaction('meta', 'readwrite', { durability });
+        if (value === undefined) await tx.store.delete(key);
+        else await tx.store.put(value, key);
+        await tx.done;
       }),
 
     acknowledge: (doc, ids, cursor) =>

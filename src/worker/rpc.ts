@@ -4,7 +4,7 @@
 
 import * as Comlink from 'comlink';
 import type { Unsubscribe } from './api.ts';
-import { HOST_METHODS, type HostApi, type HostEvent, toWireError } from './host-api.ts';
+import { callHost, type HostApi, type HostEvent, hostApiOf, toWireError } from './host-api.ts';
 import type { TabNode } from './tabs.ts';
 
 export interface WorkerApi extends HostApi {
@@ -14,18 +14,13 @@ export interface WorkerApi extends HostApi {
 }
 
 export function exposeTabNode(node: TabNode, endpoint: Comlink.Endpoint): void {
-  const api = Object.fromEntries(
-    HOST_METHODS.map((m) => [
-      m,
-      async (...args: unknown[]) => {
-        try {
-          return await (node.api[m] as (...a: unknown[]) => Promise<unknown>)(...args);
-        } catch (e) {
-          throw toWireError(e);
-        }
-      },
-    ]),
-  ) as unknown as HostApi;
+  const api = hostApiOf((m) => async (...args: unknown[]) => {
+    try {
+      return await callHost(node.api, m, args);
+    } catch (e) {
+      throw toWireError(e);
+    }
+  });
   const workerApi: WorkerApi = {
     ...api,
     subscribe: (cb) => Comlink.proxy(node.onEvent((e) => void cb(e))),

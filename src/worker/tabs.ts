@@ -5,11 +5,11 @@
 
 import type { Unsubscribe } from './api.ts';
 import {
-  HOST_METHODS,
   type Host,
   type HostApi,
   type HostEvent,
   type HostMethod,
+  hostApiOf,
   RemoteError,
   toWireError,
   type WireError,
@@ -190,9 +190,11 @@ export function createTabNode(opts: TabNodeOptions): TabNode {
   // A leader that started before this tab announces itself when asked.
   post({ t: 'who' });
 
-  const api = Object.fromEntries(
-    HOST_METHODS.map((m) => [m, (...args: unknown[]) => call(m, args)] as const),
-  ) as unknown as HostApi;
+  const api = hostApiOf(
+    (m) =>
+      (...args: unknown[]) =>
+        call(m, args),
+  );
 
   return {
     api,

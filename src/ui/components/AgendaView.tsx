@@ -1,8 +1,8 @@
 // Agenda: a scrolling list of the days ahead with their events (multi-day events on each day).
 import type { KeyboardEvent } from 'react';
-import { titleOf, type UiEvent } from '../model.ts';
+import type { UiEvent } from '../model.ts';
 import { agendaDays, type Timed } from '../time/layout.ts';
-import { type DateStr, formatDateLong, timeLabel } from '../time/zoned.ts';
+import { type DateStr, formatDateLong } from '../time/zoned.ts';
 import { EventChip, eventKey } from './EventChip.tsx';
 
 export function AgendaView(props: {
@@ -32,7 +32,6 @@ export function AgendaView(props: {
           </h2>
           <ul>
             {g.entries.map((e) => {
-              const l = timeLabel(e.item.ev, e.times, props.zone);
               return (
                 <li key={eventKey(e.item)}>
                   <EventChip
@@ -41,18 +40,16 @@ export function AgendaView(props: {
                     zone={props.zone}
                     filled={false}
                     className="agenda-item"
+                    show={{
+                      time: true,
+                      location: true,
+                      calendar: true,
+                      timePrefix: e.dayCount > 1 ? `Day ${e.dayNumber} of ${e.dayCount} · ` : '',
+                    }}
                     onOpen={props.onOpen}
                     onKey={props.onKey}
                   >
                     <span className="dot" aria-hidden="true" />
-                    <span className="ev-time">
-                      {e.dayCount > 1 ? `Day ${e.dayNumber} of ${e.dayCount} · ` : ''}
-                      {l.display}
-                      {l.original && <span className="ev-orig"> ({l.original})</span>}
-                    </span>
-                    <span className="ev-title">{titleOf(e.item.ev)}</span>
-                    {e.item.ev.location && <span className="ev-loc">{e.item.ev.location}</span>}
-                    <span className="ev-cal">{e.item.calendarName}</span>
                   </EventChip>
                 </li>
               );

@@ -188,8 +188,9 @@ function DeviceNameForm(props: { device: DeviceInfo; onSave: (name: string) => P
         </p>
       </div>
       <p className="hint">
-        The name is sealed into the step that makes this device a member of a calendar, so calendars it
-        already belongs to keep showing the name it had then.
+        The name helps you and the people you share with tell your devices apart. Other devices see it in
+        calendars this device joins or creates from now on; calendars it is already in keep the name it had
+        when it joined.
       </p>
       <dl className="device-facts">
         <dt>Fingerprint</dt>

@@ -9,7 +9,15 @@ import type {
 } from '../../worker/api.ts';
 import { deviceLabel } from '../devices.ts';
 import { type FormState, fieldsFromForm, formFromFields, toggleAllDay } from '../draft.ts';
-import { eventTimes, formatWall, parseDate, parseWall, timeLabel, zoneList } from '../time/zoned.ts';
+import {
+  eventTimes,
+  formatDateTime,
+  formatWall,
+  parseDate,
+  parseWall,
+  timeLabel,
+  zoneList,
+} from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
 
 export interface DialogTarget {
@@ -46,7 +54,7 @@ function who(w: RegisterWrite, members: ReadonlyMap<string, DeviceInfo> | undefi
 }
 
 function when(w: RegisterWrite): string {
-  return new Date(w.wallTime / 1000).toLocaleString(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+  return formatDateTime(w.wallTime / 1000);
 }
 
 export function EventDialog(props: {
@@ -55,13 +63,25 @@ export function EventDialog(props: {
   displayZone: string;
   /** Members of the event's calendar by device id, to name who wrote each value of a conflict. */
   members?: ReadonlyMap<string, DeviceInfo> | undefined;
-  onSave: (calendarId: string, fields: EventFields, movedFrom?: string) => void;
+  /** Calendars with other member devices: saving there is said out loud ([UI-16]). */
+  shared?: ReadonlySet<string>;
+  /** A calendar other than the target's means a move (src/ui/commands.ts, RT-13). */
+  onSave: (calendarId: string, fields: EventFields) => void;
   onDelete: () => void;
   onRestore: (c: FieldConflict, loser: RegisterWrite) => void;
   onClose: () => void;
 }) {
   const { target } = props;
-  const [form, setForm] = useState<FormState>(() => formFromFields(target.fields, target.calendarId));
+  const [initial] = useState<FormState>(() => formFromFields(target.fields, target.calendarId));
+  const [form, setForm] = useState<FormState>(initial);
+  // Escape or ✕ with unsaved edits asks first ([UI-10]); "Cancel" is an explicit discard.
+  const [asking, setAsking] = useState(false);
+  const dirty = JSON.stringify(form) !== JSON.stringify(initial);
+  const requestClose = () => {
+    if (asking) setAsking(false);
+    else if (dirty) setAsking(true);
+    else props.onClose();
+  };
   const [error, setError] = useState<{ field: string; message: string } | null>(null);
   const zones = useMemo(
     () => zoneList(target.fields.timeZone, props.displayZone),
@@ -87,22 +107,18 @@ export function EventDialog(props: {
       setError({ field: r.field, message: r.message });
       return;
     }
-    props.onSave(
-      form.calendarId,
-      r.fields,
-      form.calendarId !== target.calendarId ? target.calendarId : undefined,
-    );
+    props.onSave(form.calendarId, r.fields);
   };
 
   const inputType = form.allDay ? 'date' : 'datetime-local';
   const errFor = (f: string) => (error?.field === f ? id('err') : undefined);
 
   return (
-    <Modal label="Event" onClose={props.onClose} className="event-dialog">
+    <Modal label="Event" onClose={requestClose} className="event-dialog">
       <form onSubmit={save} noValidate>
         <header className="dialog-head">
           <h2>{target.id ? 'Edit event' : 'New event'}</h2>
-          <button type="button" className="icon-btn" aria-label="Close" onClick={props.onClose}>
+          <button type="button" className="icon-btn" aria-label="Close" onClick={requestClose}>
             ✕
           </button>
         </header>
@@ -228,7 +244,11 @@ export function EventDialog(props: {
               </option>
             ))}
           </select>
+          {props.shared?.has(form.calendarId) && (
+            <p className="hint">Shared: the other devices in this calendar will see this event.</p>
+          )}
         </div>
+        {asking && <DiscardPrompt onDiscard={props.onClose} onKeep={() => setAsking(false)} />}
         {error && (
           <p id={id('err')} className="form-error" role="alert">
             {error.message}
@@ -250,6 +270,31 @@ export function EventDialog(props: {
         </footer>
       </form>
     </Modal>
+  );
+}
+
+/** "Discard changes?": keeps focus on "Keep editing" so a second Escape or Enter keeps the edits. */
+function DiscardPrompt(props: { onDiscard: () => void; onKeep: () => void }) {
+  const uid = useId();
+  return (
+    <div className="discard" role="alertdialog" aria-modal="false" aria-labelledby={`${uid}-h`}>
+      <p id={`${uid}-h`}>
+        <strong>Discard changes?</strong>
+      </p>
+      <button type="button" className="danger" onClick={props.onDiscard}>
+        Discard
+      </button>
+      <button
+        type="button"
+        className="primary"
+        ref={(el) => {
+          el?.focus();
+        }}
+        onClick={props.onKeep}
+      >
+        Keep editing
+      </button>
+    </div>
   );
 }
 

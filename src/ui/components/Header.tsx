@@ -18,12 +18,21 @@ export function Header(props: {
   onStep: (dir: 1 | -1) => void;
   onView: (v: View) => void;
   onHelp: () => void;
+  onSettings: () => void;
   onMenu: () => void;
+  menuOpen: boolean;
   status: ReactNode;
 }) {
   return (
     <header className="topbar">
-      <button type="button" className="icon-btn menu-btn" aria-label="Menu" onClick={props.onMenu}>
+      <button
+        type="button"
+        className="icon-btn menu-btn"
+        aria-label="Menu"
+        aria-expanded={props.menuOpen}
+        aria-controls="sidebar"
+        onClick={props.onMenu}
+      >
         ☰
       </button>
       <span className="brand">
@@ -100,7 +109,15 @@ export function Header(props: {
       </button>
       <button
         type="button"
-        className="icon-btn"
+        className="icon-btn settings-btn"
+        aria-label="Settings"
+        onClick={props.onSettings}
+      >
+        <span aria-hidden="true">⚙</span>
+      </button>
+      <button
+        type="button"
+        className="icon-btn help-btn"
         aria-label="Keyboard shortcuts"
         aria-keyshortcuts="?"
         onClick={props.onHelp}

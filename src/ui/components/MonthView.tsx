@@ -1,7 +1,7 @@
 // Month view: whole weeks, multi-day events as bars across days, "+N more" when a day is full;
 // click a day to create, drag a bar to another day to move it.
-import { type KeyboardEvent, type PointerEvent, useMemo, useRef, useState } from 'react';
-import { titleOf, type UiEvent } from '../model.ts';
+import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
+import type { UiEvent } from '../model.ts';
 import { hiddenPerColumn, type LaneSegment, laneRow, type Timed } from '../time/layout.ts';
 import {
   type DateStr,
@@ -12,7 +12,15 @@ import {
 } from '../time/zoned.ts';
 import { EventChip, eventKey } from './EventChip.tsx';
 
-const VISIBLE_LANES = 3;
+/** Row geometry (px), as in styles.css .month-week: the date line, then lanes of LANE_PX + gap. */
+const DATE_ROW_PX = 28;
+const LANE_PX = 21;
+const GAP_PX = 2;
+
+/** How many event lanes fit in a week row of `rowPx` (at least one). */
+export function lanesThatFit(rowPx: number): number {
+  return Math.max(1, Math.floor((rowPx - DATE_ROW_PX - GAP_PX) / (LANE_PX + GAP_PX)));
+}
 
 export function MonthView(props: {
   weeks: DateStr[][];
@@ -37,6 +45,21 @@ export function MonthView(props: {
   } | null>(null);
   const suppressClick = useRef(false);
   const [over, setOver] = useState<DateStr | null>(null);
+  // Lanes per week follow the space the window gives (not a fixed 3): "N more" only when full.
+  const boxRef = useRef<HTMLDivElement>(null);
+  const [fit, setFit] = useState(4);
+  useEffect(() => {
+    const el = boxRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    const measure = () => {
+      const row = el.querySelector<HTMLElement>('.month-week');
+      if (row) setFit(lanesThatFit(row.getBoundingClientRect().height));
+    };
+    const ro = new ResizeObserver(measure);
+    ro.observe(el);
+    measure();
+    return () => ro.disconnect();
+  }, []);
 
   // Bars sit above the day cells in the same grid, so look through the stack for the cell.
   const dateAt = (x: number, y: number): DateStr | null => {
@@ -78,7 +101,9 @@ export function MonthView(props: {
 
   return (
     <div
+      ref={boxRef}
       className="month"
+      style={{ ['--lanes' as string]: fit }}
       onPointerMove={onMove}
       onPointerUp={onUp}
       onPointerCancel={() => (drag.current = null)}
@@ -91,8 +116,8 @@ export function MonthView(props: {
       {props.weeks.map((week, wi) => {
         const segs = rows[wi] ?? [];
         const maxLane = segs.reduce((m, s) => Math.max(m, s.lane), -1);
-        // Show every lane when they all fit; otherwise keep the last row for "+N more".
-        const shown = maxLane < VISIBLE_LANES + 1 ? VISIBLE_LANES + 1 : VISIBLE_LANES;
+        // Show every lane when they all fit; otherwise keep the last lane for "+N more".
+        const shown = maxLane < fit ? fit : Math.max(1, fit - 1);
         const hidden = hiddenPerColumn(segs, 7, shown);
         return (
           <div className="month-week" key={week[0]}>
@@ -160,15 +185,18 @@ function MonthBar(props: {
       filled={asBar}
       className={`${asBar ? 'bar' : 'dot-item'}${s.continuesBefore ? ' cont-before' : ''}${s.continuesAfter ? ' cont-after' : ''}`}
       style={{ gridColumn: `${s.startCol + 1} / ${s.endCol + 2}`, gridRow: s.lane + 2 }}
+      show={{}}
       onOpen={props.onOpen}
       onKey={props.onKey}
       onPointerDown={props.onDown}
     >
       {!asBar && <span className="dot" aria-hidden="true" />}
+      {/* The start time, before the title on screen (CSS order); the full time is in the name. */}
       {!s.times.allDay && !s.continuesBefore && (
-        <span className="ev-time">{formatTime(s.times.startMs, props.zone)}</span>
+        <span className="ev-start" aria-hidden="true">
+          {formatTime(s.times.startMs, props.zone)}{' '}
+        </span>
       )}
-      <span className="ev-title">{titleOf(s.item.ev)}</span>
     </EventChip>
   );
 }

@@ -1,15 +1,16 @@
-// Sidebar: mini month to jump to a date, the calendars (colour, show/hide, create), the display zone.
-import { useId, useMemo, useState } from 'react';
+// Sidebar: mini month to jump to a date, the calendars (colour, show/hide, create). The display
+// zone is in Settings.
+import { type KeyboardEvent, useEffect, useId, useMemo, useRef, useState } from 'react';
 import type { CalendarInfo } from '../../worker/api.ts';
 import { isHexColor, PALETTE, safeColor } from '../colors.ts';
 import { monthWeeks, type WeekStart } from '../time/nav.ts';
 import {
+  addDays,
   addMonths,
   type DateStr,
   formatDateMedium,
   formatMonthYear,
   formatWeekdayShort,
-  zoneList,
 } from '../time/zoned.ts';
 
 export function MiniMonth(props: {
@@ -25,6 +26,34 @@ export function MiniMonth(props: {
   const weeks = useMemo(() => monthWeeks(anchor, props.weekStart), [anchor, props.weekStart]);
   const month = anchor.slice(0, 7);
   const headId = useId();
+  // One tab stop for the whole grid (roving tabindex, [UI-12]); arrow keys move between days.
+  const [cursor, setCursor] = useState<DateStr | null>(null);
+  const tabDay =
+    cursor !== null && cursor.slice(0, 7) === month
+      ? cursor
+      : props.selected.slice(0, 7) === month
+        ? props.selected
+        : `${month}-01`;
+  const gridRef = useRef<HTMLTableElement>(null);
+  const moved = useRef(false);
+  useEffect(() => {
+    if (!moved.current) return;
+    moved.current = false;
+    gridRef.current?.querySelector<HTMLElement>(`button[data-date="${tabDay}"]`)?.focus();
+  }, [tabDay]);
+  const onGridKey = (e: KeyboardEvent<HTMLTableElement>) => {
+    const by: Record<string, number> = { ArrowLeft: -1, ArrowRight: 1, ArrowUp: -7, ArrowDown: 7 };
+    let next: DateStr | null = null;
+    if (by[e.key] !== undefined) next = addDays(tabDay, by[e.key]!);
+    else if (e.key === 'PageUp') next = addMonths(tabDay, -1);
+    else if (e.key === 'PageDown') next = addMonths(tabDay, 1);
+    if (next === null || e.altKey || e.ctrlKey || e.metaKey) return;
+    e.preventDefault();
+    e.stopPropagation();
+    moved.current = true;
+    setCursor(next);
+    if (next.slice(0, 7) !== month) setShown(next);
+  };
   return (
     <section className="mini" aria-labelledby={headId}>
       <div className="mini-head">
@@ -47,7 +76,7 @@ export function MiniMonth(props: {
           ›
         </button>
       </div>
-      <table className="mini-grid">
+      <table className="mini-grid" ref={gridRef} onKeyDown={onGridKey}>
         <thead>
           <tr>
             {weeks[0]?.map((d) => (
@@ -70,11 +99,14 @@ export function MiniMonth(props: {
                       d === props.selected ? 'is-selected' : '',
                       props.visible.has(d) ? 'in-view' : '',
                     ].join(' ')}
+                    data-date={d}
+                    tabIndex={d === tabDay ? 0 : -1}
                     aria-label={formatDateMedium(d)}
                     aria-current={d === props.today ? 'date' : undefined}
                     aria-pressed={d === props.selected}
                     onClick={() => {
                       setShown(null);
+                      setCursor(null);
                       props.onPick(d);
                     }}
                   >
@@ -172,23 +204,5 @@ export function CalendarList(props: {
         </form>
       )}
     </section>
-  );
-}
-
-export function ZonePicker(props: { zone: string; device: string; onChange: (z: string) => void }) {
-  const zones = useMemo(() => zoneList(props.device, props.zone), [props.device, props.zone]);
-  const id = useId();
-  return (
-    <div className="zone-picker">
-      <label htmlFor={id}>Display zone</label>
-      <select id={id} value={props.zone} onChange={(e) => props.onChange(e.target.value)}>
-        {zones.map((z) => (
-          <option key={z} value={z}>
-            {z.replaceAll('_', ' ')}
-            {z === props.device ? ' (this device)' : ''}
-          </option>
-        ))}
-      </select>
-    </div>
   );
 }

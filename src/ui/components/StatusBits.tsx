@@ -1,6 +1,7 @@
 // Always-visible sync status, host error alerts, the undo toast and the PWA update prompt.
 import type { SyncStatus } from '../../worker/api.ts';
 import type { ShownError } from '../hooks.ts';
+import { formatDateTime } from '../time/zoned.ts';
 
 /** A clock this far from the relay's gets a warning (the relay holds ops dated in the future). */
 export const CLOCK_WARN_MS = 2 * 60_000;
@@ -53,7 +54,7 @@ function relative(ms: number, now: number): string {
   const d = Math.max(0, now - ms);
   if (d < 60_000) return 'just now';
   if (d < 3_600_000) return `${Math.floor(d / 60_000)} min ago`;
-  return `at ${new Date(ms).toLocaleString(undefined, { dateStyle: 'short', timeStyle: 'short' })}`;
+  return `at ${formatDateTime(ms)}`;
 }
 
 export function ErrorAlerts(props: { errors: ShownError[]; onDismiss: (key: number) => void }) {

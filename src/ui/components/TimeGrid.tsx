@@ -2,11 +2,11 @@
 // drag an event to move it, drag its bottom edge to resize (pointer events; keyboard via EventChip keys).
 import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
 import { Temporal } from 'temporal-polyfill';
-import { titleOf, type UiEvent } from '../model.ts';
+import type { UiEvent } from '../model.ts';
 import { type ColumnBlock, dayColumn, goesInAllDayRow, laneRow, type Timed } from '../time/layout.ts';
 import {
   type DateStr,
-  formatDateMedium,
+  formatMonthYear,
   formatTime,
   formatWeekdayShort,
   minuteOfDay,
@@ -14,13 +14,16 @@ import {
   msToZoned,
   parseWall,
   startOfDayMs,
-  timeLabel,
 } from '../time/zoned.ts';
 import { EventChip, eventKey } from './EventChip.tsx';
 
 export const HOUR_PX = 48;
 const SNAP = 15;
 const DRAG_THRESHOLD_PX = 4;
+/** A finger moving further than this before the long press fires is scrolling, not dragging. */
+const TOUCH_SLOP_PX = 10;
+/** Touch: hold an event this long to pick it up ([UI-17]); a shorter touch opens it. */
+export const LONG_PRESS_MS = 450;
 
 export interface TimeChange {
   ui: UiEvent;
@@ -39,20 +42,25 @@ export interface GridProps {
   onCreate: (slot: { start: string; end: string; allDay: boolean }) => void;
   onChangeTime: (c: TimeChange) => void;
   onGoToDay: (d: DateStr) => void;
+  /** Length of an event created by a click or tap (Settings, "Default event length"). */
+  defaultMinutes?: number;
+}
+
+interface DragBase {
+  id: number;
+  x: number;
+  y: number;
+  moved: boolean;
+  col: number;
+  min: number;
+  /** Touch pointers: false until the long press fires (before that, movement is a scroll). */
+  armed: boolean;
+  touch: boolean;
 }
 
 type Drag =
-  | { kind: 'create'; id: number; x: number; y: number; moved: boolean; col: number; min: number }
-  | {
-      kind: 'move' | 'resize';
-      id: number;
-      x: number;
-      y: number;
-      moved: boolean;
-      col: number;
-      min: number;
-      block: ColumnBlock<UiEvent>;
-    };
+  | (DragBase & { kind: 'create' })
+  | (DragBase & { kind: 'move' | 'resize'; block: ColumnBlock<UiEvent> });
 
 interface Preview {
   col: number;
@@ -115,14 +123,59 @@ export function TimeGrid(props: GridProps) {
     return { col, min };
   };
 
+  const pressTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const cancelDrag = () => {
+    clearTimeout(pressTimer.current);
+    drag.current = null;
+    setPreview(null);
+  };
+  useEffect(() => {
+    // While a touch drag is armed the page must not scroll under the finger: cancel its touchmoves
+    // (a non-passive listener; scrolling before the long press fires is left alone).
+    const stop = (e: TouchEvent) => {
+      if (drag.current?.armed && drag.current.touch) e.preventDefault();
+    };
+    document.addEventListener('touchmove', stop, { passive: false });
+    return () => {
+      document.removeEventListener('touchmove', stop);
+      clearTimeout(pressTimer.current);
+    };
+  }, []);
+
   const startDrag = (e: PointerEvent<HTMLElement>, kind: Drag['kind'], block?: ColumnBlock<UiEvent>) => {
     if (e.button !== 0) return;
     const { col, min } = locate(e.clientX, e.clientY);
-    colsRef.current!.setPointerCapture(e.pointerId);
-    drag.current =
-      kind === 'create'
-        ? { kind, id: e.pointerId, x: e.clientX, y: e.clientY, moved: false, col, min }
-        : { kind, id: e.pointerId, x: e.clientX, y: e.clientY, moved: false, col, min, block: block! };
+    const touch = e.pointerType === 'touch';
+    const base: DragBase = {
+      id: e.pointerId,
+      x: e.clientX,
+      y: e.clientY,
+      moved: false,
+      col,
+      min,
+      armed: !touch,
+      touch,
+    };
+    drag.current = kind === 'create' ? { ...base, kind } : { ...base, kind, block: block! };
+    if (!touch) colsRef.current!.setPointerCapture(e.pointerId);
+    else if (kind !== 'create') {
+      // Touch on an event: a long press picks it up; until then a move is a scroll.
+      const id = e.pointerId;
+      clearTimeout(pressTimer.current);
+      pressTimer.current = setTimeout(() => {
+        const d = drag.current;
+        if (!d || d.id !== id || d.moved) return;
+        d.armed = true;
+        try {
+          colsRef.current?.setPointerCapture(id);
+        } catch {
+          // The pointer is gone already: the drag ends with it.
+        }
+        navigator.vibrate?.(10);
+        const r = evaluate(d, d.col, d.min);
+        setPreview({ col: r.col, top: r.top, bottom: r.bottom, label: '' });
+      }, LONG_PRESS_MS);
+    }
     if (kind !== 'create') e.stopPropagation();
   };
 
@@ -134,7 +187,7 @@ export function TimeGrid(props: GridProps) {
       if (a > b) [a, b] = [b, a];
       if (!d.moved) {
         a = Math.floor(d.min / 30) * 30;
-        b = a + 60;
+        b = a + (props.defaultMinutes ?? 60);
       }
       if (b - a < SNAP) b = a + SNAP;
       a = Math.min(a, 1440 - SNAP);
@@ -146,8 +199,11 @@ export function TimeGrid(props: GridProps) {
     if (d.kind === 'move') {
       const dDays = col - d.col;
       const dMin = snap(min - d.min);
+      // Days and minutes are added one after the other: Temporal refuses one Duration that mixes
+      // signs (another day *and* an earlier time), which made such drags snap back.
       const start = parseWall(msToWall(t.startMs, zone))
-        .add({ days: dDays, minutes: dMin })
+        .add({ days: dDays })
+        .add({ minutes: dMin })
         .toZonedDateTime(zone, { disambiguation: 'compatible' }).epochMilliseconds;
       const top = Math.max(0, Math.min(1440 - SNAP, d.block.top + dMin));
       const bottom = Math.min(1440, top + (d.block.bottom - d.block.top));
@@ -167,7 +223,13 @@ export function TimeGrid(props: GridProps) {
   const onPointerMove = (e: PointerEvent<HTMLDivElement>) => {
     const d = drag.current;
     if (!d || d.id !== e.pointerId) return;
-    if (!d.moved && Math.hypot(e.clientX - d.x, e.clientY - d.y) < DRAG_THRESHOLD_PX) return;
+    const dist = Math.hypot(e.clientX - d.x, e.clientY - d.y);
+    if (!d.armed) {
+      // A finger that moves before the long press is scrolling: let it.
+      if (dist >= TOUCH_SLOP_PX) cancelDrag();
+      return;
+    }
+    if (!d.moved && dist < DRAG_THRESHOLD_PX) return;
     d.moved = true;
     const { col, min } = locate(e.clientX, e.clientY);
     const r = evaluate(d, col, min);
@@ -183,6 +245,7 @@ export function TimeGrid(props: GridProps) {
   const onPointerUp = (e: PointerEvent<HTMLDivElement>) => {
     const d = drag.current;
     if (!d || d.id !== e.pointerId) return;
+    clearTimeout(pressTimer.current);
     drag.current = null;
     setPreview(null);
     const { col, min } = locate(e.clientX, e.clientY);
@@ -223,12 +286,15 @@ export function TimeGrid(props: GridProps) {
             type="button"
             key={d}
             className={`tg-dayhead${d === props.today ? ' is-today' : ''}`}
-            aria-label={`Show ${formatDateMedium(d)}`}
             aria-current={d === props.today ? 'date' : undefined}
             onClick={() => props.onGoToDay(d)}
           >
-            <span className="wd">{formatWeekdayShort(d)}</span>
-            <span className="dn">{Number(d.slice(8))}</span>
+            {/* The name is the visible "Tue 24" plus the month, hidden ([UI-11]). */}
+            <span className="wd">{formatWeekdayShort(d)}</span>{' '}
+            <span className="dn">
+              {Number(d.slice(8))}
+              <span className="sep"> {formatMonthYear(d)}</span>
+            </span>
           </button>
         ))}
       </div>
@@ -254,11 +320,10 @@ export function TimeGrid(props: GridProps) {
               filled
               className={`bar${s.continuesBefore ? ' cont-before' : ''}${s.continuesAfter ? ' cont-after' : ''}`}
               style={{ gridColumn: `${s.startCol + 1} / ${s.endCol + 2}`, gridRow: s.lane + 1 }}
+              show={{}}
               onOpen={props.onOpen}
               onKey={props.onKey}
-            >
-              <span className="ev-title">{titleOf(s.item.ev)}</span>
-            </EventChip>
+            />
           ))}
         </div>
       </div>
@@ -280,15 +345,11 @@ export function TimeGrid(props: GridProps) {
             }}
             onPointerMove={onPointerMove}
             onPointerUp={onPointerUp}
-            onPointerCancel={() => {
-              drag.current = null;
-              setPreview(null);
-            }}
+            onPointerCancel={cancelDrag}
           >
             {columns.map((blocks, ci) => (
               <div key={days[ci]} className="tg-col" data-date={days[ci]}>
                 {blocks.map((b) => {
-                  const l = timeLabel(b.item.ev, b.times, zone);
                   const dragging =
                     preview && drag.current && 'block' in drag.current && drag.current.block === b;
                   return (
@@ -305,6 +366,7 @@ export function TimeGrid(props: GridProps) {
                         left: `${(b.col / b.cols) * 100}%`,
                         width: `calc(${100 / b.cols}% - 4px)`,
                       }}
+                      show={{ time: true, location: true }}
                       onOpen={open}
                       onKey={props.onKey}
                       onPointerDown={(e) => {
@@ -312,12 +374,6 @@ export function TimeGrid(props: GridProps) {
                         startDrag(e, onHandle ? 'resize' : 'move', b);
                       }}
                     >
-                      <span className="ev-title">{titleOf(b.item.ev)}</span>
-                      <span className="ev-time">
-                        {l.display}
-                        {l.original && <span className="ev-orig"> ({l.original})</span>}
-                      </span>
-                      {b.item.ev.location && <span className="ev-loc">{b.item.ev.location}</span>}
                       {!b.continuesAfter && <span className="resize-handle" aria-hidden="true" />}
                     </EventChip>
                   );

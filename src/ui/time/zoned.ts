@@ -173,15 +173,77 @@ export function eventTimes(
   return { allDay: false, startMs, endMs, firstDay: s.toPlainDate().toString(), lastDay: last.toString() };
 }
 
+/**
+ * How the UI writes dates and times ([UI-15]). The UI's language is English, so every date is
+ * English too (never German month names beside English buttons); the browser's region picks
+ * the English variant's conventions (en-DE: "27 November 2026", en-US: "November 27, 2026"),
+ * and the clock (12- or 24-hour) comes from Settings. One locale for every string.
+ */
+export interface DisplayFormat {
+  locale: string;
+  hourCycle: 'h12' | 'h23';
+}
+
+/** English with the region of the browser's first language ("de-DE" -> "en-DE"), else "en-US". */
+export function uiLocale(languages?: readonly string[]): string {
+  const langs = languages ?? (typeof navigator === 'undefined' ? [] : navigator.languages);
+  for (const tag of langs) {
+    try {
+      const region = new Intl.Locale(tag).maximize().region;
+      if (!region) continue;
+      const candidate = `en-${region}`;
+      if (Intl.DateTimeFormat.supportedLocalesOf([candidate]).length > 0) return candidate;
+    } catch {
+      // A malformed tag: try the next one.
+    }
+  }
+  return 'en-US';
+}
+
+/** The hour cycle a locale uses by default (the Settings default before the user chooses). */
+export function localeHourCycle(locale?: string): 'h12' | 'h23' {
+  try {
+    const tag = locale ?? (typeof navigator === 'undefined' ? 'en-US' : navigator.language);
+    const hc = new Intl.DateTimeFormat(tag, { hour: 'numeric' }).resolvedOptions().hourCycle;
+    return hc === 'h11' || hc === 'h12' ? 'h12' : 'h23';
+  } catch {
+    return 'h12';
+  }
+}
+
+let display: DisplayFormat = { locale: 'en-US', hourCycle: 'h12' };
+
+export function setDisplayFormat(f: DisplayFormat): void {
+  if (f.locale === display.locale && f.hourCycle === display.hourCycle) return;
+  display = { ...f };
+  fmtCache.clear();
+}
+
+export function displayFormat(): DisplayFormat {
+  return display;
+}
+
 const fmtCache = new Map<string, Intl.DateTimeFormat>();
 function fmt(zone: string, opts: Intl.DateTimeFormatOptions, locale?: string): Intl.DateTimeFormat {
   const key = `${locale ?? ''}|${zone}|${JSON.stringify(opts)}`;
   let f = fmtCache.get(key);
   if (!f) {
-    f = new Intl.DateTimeFormat(locale, { ...opts, timeZone: zone });
+    const withClock = 'hour' in opts || 'timeStyle' in opts ? { hourCycle: display.hourCycle } : {};
+    f = new Intl.DateTimeFormat(locale ?? display.locale, { ...opts, ...withClock, timeZone: zone });
     fmtCache.set(key, f);
   }
   return f;
+}
+
+/** A medium date and short time ("27 Nov 2026, 14:05"), for when something happened. */
+export function formatDateTime(ms: number, zone?: string): string {
+  return fmt(zone ?? deviceZone(), { dateStyle: 'medium', timeStyle: 'short' }).format(ms);
+}
+
+/** A range of calendar dates ("24–30 Nov 2026"). */
+export function formatDateRange(first: DateStr, last: DateStr): string {
+  const noon = (d: string) => Date.parse(`${d}T12:00:00Z`);
+  return fmt('UTC', { month: 'short', day: 'numeric', year: 'numeric' }).formatRange(noon(first), noon(last));
 }
 
 export function formatTime(ms: number, zone: string, locale?: string): string {
