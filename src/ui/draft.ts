@@ -13,6 +13,8 @@ export interface FormState {
   location: string;
   notes: string;
   calendarId: string;
+  /** RRULE value ('' = does not repeat); undefined while the Custom editor holds no valid rule. */
+  rrule: string | undefined;
 }
 
 export function formFromFields(f: EventFields, calendarId: string): FormState {
@@ -26,6 +28,7 @@ export function formFromFields(f: EventFields, calendarId: string): FormState {
     location: f.location,
     notes: f.notes,
     calendarId,
+    rrule: f.rrule ?? '',
   };
 }
 
@@ -44,12 +47,20 @@ export function toggleAllDay(s: FormState, allDay: boolean): FormState {
 
 export type FormResult =
   | { ok: true; fields: EventFields }
-  | { ok: false; field: 'Start' | 'End' | 'Time zone'; message: string };
+  | { ok: false; field: 'Start' | 'End' | 'Time zone' | 'Repeat'; message: string };
 
 export function fieldsFromForm(s: FormState): FormResult {
   if (!isValidZone(s.timeZone))
     return { ok: false, field: 'Time zone', message: `Unknown time zone “${s.timeZone}”.` };
-  const base = { title: s.title.trim(), timeZone: s.timeZone, location: s.location.trim(), notes: s.notes };
+  if (s.rrule === undefined)
+    return { ok: false, field: 'Repeat', message: 'Choose on which days it repeats and when it ends.' };
+  const base = {
+    title: s.title.trim(),
+    timeZone: s.timeZone,
+    location: s.location.trim(),
+    notes: s.notes,
+    rrule: s.rrule,
+  };
   if (s.allDay) {
     if (!isDateStr(s.start)) return { ok: false, field: 'Start', message: 'Enter a start date.' };
     if (!isDateStr(s.end)) return { ok: false, field: 'End', message: 'Enter an end date.' };

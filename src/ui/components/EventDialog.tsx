@@ -5,6 +5,7 @@ import type {
   DeviceInfo,
   EventFields,
   FieldConflict,
+  OccurrenceInfo,
   RegisterWrite,
 } from '../../worker/api.ts';
 import { deviceLabel } from '../devices.ts';
@@ -19,6 +20,7 @@ import {
   zoneList,
 } from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
+import { RepeatField } from './RepeatField.tsx';
 
 export interface DialogTarget {
   /** Absent for a new event. */
@@ -26,6 +28,8 @@ export interface DialogTarget {
   calendarId: string;
   fields: EventFields;
   conflicts: FieldConflict[];
+  /** Set when the dialog edits an occurrence of a repeating event. */
+  occurrence?: OccurrenceInfo | undefined;
 }
 
 const FIELD_LABEL: Record<string, string> = {
@@ -36,6 +40,7 @@ const FIELD_LABEL: Record<string, string> = {
   timeZone: 'Time zone',
   location: 'Location',
   notes: 'Notes',
+  rrule: 'Repeat',
 };
 
 function showValue(v: RegisterWrite['value']): string {
@@ -200,6 +205,7 @@ export function EventDialog(props: {
           />
           <label htmlFor={id('allday')}>All day</label>
         </div>
+        <RepeatField rule={form.rrule ?? ''} start={form.start} onChange={(rrule) => set({ rrule })} />
         <div className="field">
           <label htmlFor={id('tz')}>Time zone</label>
           <select
