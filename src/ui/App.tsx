@@ -16,7 +16,9 @@ import type {
   EventFields,
   EventView,
   FieldConflict,
+  OccurrenceInfo,
   RegisterWrite,
+  SeriesScope,
 } from '../worker/api.ts';
 import { createCommands, keyboardTimes } from './commands.ts';
 import { AgendaView } from './components/AgendaView.tsx';
@@ -26,6 +28,7 @@ import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
+import { SeriesScopeDialog } from './components/SeriesScopeDialog.tsx';
 import { SettingsDialog } from './components/SettingsDialog.tsx';
 import { CalendarList, MiniMonth } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
@@ -191,6 +194,11 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [errors, dismissError, pushError] = useHostErrors(client);
 
   const [dialog, setDialog] = useState<DialogTarget | null>(null);
+  const [scopeAsk, setScopeAsk] = useState<{
+    kind: 'edit' | 'delete';
+    allowThis: boolean;
+    resolve: (s: SeriesScope | undefined) => void;
+  } | null>(null);
   const [dialogRev, setDialogRev] = useState(0);
   // Names of the devices behind a conflict's values, from the event's calendar members.
   const [dialogMembers, setDialogMembers] = useState<ReadonlyMap<string, DeviceInfo> | undefined>();
@@ -306,6 +314,17 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     run,
     record,
     focus: setFocusKey,
+    askScope: (kind, allowThis) =>
+      new Promise((resolve) =>
+        setScopeAsk({
+          kind,
+          allowThis,
+          resolve: (s) => {
+            setScopeAsk(null);
+            resolve(s);
+          },
+        }),
+      ),
     setOverride: (key, times) =>
       setOverrides((o) => {
         const m = new Map(o);
@@ -342,7 +361,13 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   };
 
   const openEvent = (ui: UiEvent) => {
-    setDialog({ id: ui.ev.id, calendarId: ui.ev.calendarId, fields: ui.ev, conflicts: ui.ev.conflicts });
+    setDialog({
+      id: ui.ev.id,
+      calendarId: ui.ev.calendarId,
+      fields: ui.ev,
+      conflicts: ui.ev.conflicts,
+      occurrence: ui.ev.occurrence,
+    });
   };
 
   const save = async (calendarId: string, fields: EventFields) => {
@@ -357,9 +382,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     }
   };
 
-  const remove = async (calendarId: string, id: string, title: string) => {
+  const remove = async (calendarId: string, id: string, title: string, occ?: OccurrenceInfo) => {
     setDialog(null);
-    await commands.remove(calendarId, id, title);
+    await commands.remove(calendarId, id, title, occ);
   };
 
   const hasFocus = (ui: UiEvent) =>
@@ -684,9 +709,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           shared={shared}
           onClose={() => setDialog(null)}
           onSave={(c, f) => void save(c, f)}
-          onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}
+          onDelete={() =>
+            dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields), dialog.occurrence)
+          }
           onRestore={(c, l) => void restoreConflict(c, l)}
         />
+      )}
+      {scopeAsk && (
+        <SeriesScopeDialog kind={scopeAsk.kind} allowThis={scopeAsk.allowThis} onDone={scopeAsk.resolve} />
       )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
       {importing && (

@@ -16,6 +16,8 @@ export interface FormState {
   calendarId: string;
   /** The event's own reminders (minutes before), or null for the calendar's default (REM-1). */
   alarms: number[] | null;
+  /** RRULE value ('' = does not repeat); undefined while the Custom editor holds no valid rule. */
+  rrule: string | undefined;
 }
 
 export function formFromFields(f: EventFields, calendarId: string): FormState {
@@ -30,6 +32,7 @@ export function formFromFields(f: EventFields, calendarId: string): FormState {
     notes: f.notes,
     calendarId,
     alarms: f.alarms === undefined || f.alarms === null ? null : [...f.alarms],
+    rrule: f.rrule ?? '',
   };
 }
 
@@ -48,11 +51,13 @@ export function toggleAllDay(s: FormState, allDay: boolean): FormState {
 
 export type FormResult =
   | { ok: true; fields: EventFields }
-  | { ok: false; field: 'Start' | 'End' | 'Time zone'; message: string };
+  | { ok: false; field: 'Start' | 'End' | 'Time zone' | 'Repeat'; message: string };
 
 export function fieldsFromForm(s: FormState): FormResult {
   if (!isValidZone(s.timeZone))
     return { ok: false, field: 'Time zone', message: `Unknown time zone “${s.timeZone}”.` };
+  if (s.rrule === undefined)
+    return { ok: false, field: 'Repeat', message: 'Choose on which days it repeats and when it ends.' };
   const base = {
     title: s.title.trim(),
     timeZone: s.timeZone,
@@ -60,6 +65,7 @@ export function fieldsFromForm(s: FormState): FormResult {
     notes: s.notes,
     // Reminders are written only when the event has its own (null keeps the calendar's default).
     ...(s.alarms === null ? {} : { alarms: alarmsToSave(s.alarms) }),
+    rrule: s.rrule,
   };
   if (s.allDay) {
     if (!isDateStr(s.start)) return { ok: false, field: 'Start', message: 'Enter a start date.' };

@@ -5,6 +5,7 @@ import type {
   DeviceInfo,
   EventFields,
   FieldConflict,
+  OccurrenceInfo,
   RegisterWrite,
 } from '../../worker/api.ts';
 import { deviceLabel } from '../devices.ts';
@@ -20,6 +21,7 @@ import {
 } from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
 import { ReminderField } from './ReminderField.tsx';
+import { RepeatField } from './RepeatField.tsx';
 
 export interface DialogTarget {
   /** Absent for a new event. */
@@ -27,6 +29,8 @@ export interface DialogTarget {
   calendarId: string;
   fields: EventFields;
   conflicts: FieldConflict[];
+  /** Set when the dialog edits an occurrence of a repeating event. */
+  occurrence?: OccurrenceInfo | undefined;
 }
 
 const FIELD_LABEL: Record<string, string> = {
@@ -37,6 +41,7 @@ const FIELD_LABEL: Record<string, string> = {
   timeZone: 'Time zone',
   location: 'Location',
   notes: 'Notes',
+  rrule: 'Repeat',
 };
 
 function showValue(v: RegisterWrite['value']): string {
@@ -201,6 +206,7 @@ export function EventDialog(props: {
           />
           <label htmlFor={id('allday')}>All day</label>
         </div>
+        <RepeatField rule={form.rrule ?? ''} start={form.start} onChange={(rrule) => set({ rrule })} />
         <div className="field">
           <label htmlFor={id('tz')}>Time zone</label>
           <select
