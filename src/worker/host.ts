@@ -227,8 +227,9 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
   return {
     ...devices,
+    // An import's thousands of change events reach the views as one (asOneChange).
     importEvents: (calendarId, importId, items) =>
-      guard(() => imports.importEvents(calendarId, importId, items)),
+      guard(() => asOneChange(() => imports.importEvents(calendarId, importId, items))),
     cancelImport: (importId) => guard(() => imports.cancelImport(importId)),
     exportEvents: (calendarId) => guard(() => imports.exportEvents(calendarId)),
     // A calendar fetched for an invite that was then refused is not listed (nothing readable).
