@@ -8,7 +8,11 @@ const browser = await chromium.launch({
   executablePath: process.env.PLAYWRIGHT_CHROMIUM_PATH ?? '/usr/bin/chromium',
   args: ['--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update'],
 });
-const ctx = await browser.newContext({ viewport: { width: 1280, height: 1000 }, locale: 'en-US', timezoneId: 'Europe/Berlin' });
+const ctx = await browser.newContext({
+  viewport: { width: 1280, height: 1000 },
+  locale: 'en-US',
+  timezoneId: 'Europe/Berlin',
+});
 const page = await ctx.newPage();
 await page.goto(`${base}/#/week/2026-11-23`);
 await page.getByRole('button', { name: 'New event' }).click();
