@@ -44,6 +44,8 @@ export default defineConfig({
         navigateFallbackDenylist: [/^\/health/, /^\/relay/, /^\/api\//],
         cleanupOutdatedCaches: true,
         maximumFileSizeToCacheInBytes: 5 * 1024 * 1024,
+        // Reminder notification clicks and closes (public/sw-reminders.js).
+        importScripts: ['sw-reminders.js'],
       },
       devOptions: { enabled: false },
     }),

@@ -16,6 +16,8 @@ for (const [name, file, fn] of [
   ['soak', './soak.ts', 'benchSoak'],
   ['runtime', './runtime.ts', 'benchRuntime'],
   ['ui', './ui.ts', 'benchUi'],
+  ['ics', './ics.ts', 'benchIcs'],
+  ['recurrence', './recurrence.ts', 'benchRecurrence'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

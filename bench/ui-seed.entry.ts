@@ -29,8 +29,43 @@ export interface SeedResult {
 
 declare global {
   interface Window {
-    seed: (n: number, month: string, totalOps?: number, dbName?: string) => Promise<SeedResult>;
+    seed: (
+      n: number,
+      month: string,
+      totalOps?: number,
+      dbName?: string,
+      series?: number,
+    ) => Promise<SeedResult>;
   }
+}
+
+const RULES = [
+  'FREQ=WEEKLY;BYDAY=MO,WE',
+  'FREQ=DAILY',
+  'FREQ=MONTHLY;BYMONTHDAY=15',
+  'FREQ=WEEKLY;BYDAY=MO,TU,WE,TH,FR',
+  'FREQ=YEARLY',
+  'FREQ=MONTHLY;BYDAY=2TU',
+  'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;COUNT=200',
+];
+
+/** A repeating series that started up to three years before `month` (bench: recurrence.*). */
+export function seriesWrites(j: number, y: number, m: number): NewWrite[] {
+  const d = new Date(Date.UTC(y - 3, m - 1, 1) + ((j * 37) % 1000) * 86_400_000);
+  const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
+  // Early in the day (single events start at 07:00 or later), so the month view's first lanes show
+  // them and the bench can see when they are drawn.
+  const h = 1 + (j % 6);
+  return [
+    { field: EventField.Title, value: encodeValue('text', `Series ${j}`) },
+    { field: EventField.Start, value: encodeValue('datetime', `${date}T${pad(h)}:00`) },
+    { field: EventField.End, value: encodeValue('datetime', `${date}T${pad(h)}:30`) },
+    { field: EventField.AllDay, value: encodeValue('bool', false) },
+    { field: EventField.TimeZone, value: encodeValue('zone', ZONES[j % ZONES.length]!) },
+    { field: EventField.Location, value: encodeValue('text', '') },
+    { field: EventField.Notes, value: encodeValue('text', '') },
+    { field: EventField.Rrule, value: encodeValue('rrule', RULES[j % RULES.length]!) },
+  ];
 }
 
 const pad = (x: number) => String(x).padStart(2, '0');
@@ -69,7 +104,7 @@ function eventWrites(j: number, y: number, m: number, shift = 0): NewWrite[] {
   ];
 }
 
-window.seed = async (n, month, totalOps = n + 2, dbName = 'ledgerday') => {
+window.seed = async (n, month, totalOps = n + 2, dbName = 'ledgerday', series = 0) => {
   const [y, m] = month.split('-').map(Number) as [number, number];
   const t0 = performance.now();
   const idb = await openIdbStore({ name: dbName });
@@ -92,10 +127,16 @@ window.seed = async (n, month, totalOps = n + 2, dbName = 'ledgerday') => {
     pending.push(replica.write(doc, id, eventWrites(j, y, m)));
     if (pending.length >= 500) await Promise.all(pending.splice(0));
   }
+  for (let j = 0; j < series; j++) {
+    const id = Array.from(random(16), (b) => b.toString(16).padStart(2, '0')).join('') as EntityId;
+    pending.push(replica.write(doc, id, seriesWrites(j, y, m)));
+    if (pending.length >= 500) await Promise.all(pending.splice(0));
+  }
+  totalOps += series;
   // History: edits of existing events (titles, notes, moves by a day, a few delete + restore).
   const r = rng(42);
   // Ops so far: the genesis, the calendar's name + colour, one per event.
-  for (let k = n + 2; k < totalOps; k++) {
+  for (let k = n + 2 + series; k < totalOps; k++) {
     const j = Math.floor(r() * n);
     const id = ids[j]!;
     const pick = r();

@@ -1,87 +1,46 @@
-// The calendar's schema over generic registers: field numbers (schemas/calendar.fbs), value
-// types, their byte encodings and validation, and typed views of materialized entities.
+// Typed views of materialized entities over the field tables (schema.ts): what each register's
+// winning write means, which registers are set, and which fields this schema does not know.
 
-import { fromUtf8, utf8 } from './bytes.ts';
 import { CALENDAR_ENTITY, type EntityId } from './ids.ts';
+import {
+  absentValues,
+  CALENDAR_FIELDS,
+  type CalendarValues,
+  EVENT_FIELDS,
+  type EventValues,
+  fieldName,
+  fieldSpec,
+} from './schema.ts';
 import type { EntityRecord, WriteRecord } from './store.ts';
+import { decodeValue, type Value, type ValueType } from './values.ts';
 
-export const EventField = {
-  Title: 1,
-  Start: 2,
-  End: 3,
-  AllDay: 4,
-  TimeZone: 5,
-  Location: 6,
-  Notes: 7,
-  Deleted: 8,
-} as const;
-
-export const CalendarField = { Name: 1, Color: 2 } as const;
-
-/** Schema version written in op headers by this engine (OP-7). */
-export const SCHEMA_VERSION = 1;
-
-export type ValueType = 'text' | 'bool' | 'datetime' | 'zone' | 'color';
-export type Value = string | boolean;
-
-const EVENT_TYPES: Record<number, ValueType> = {
-  1: 'text',
-  2: 'datetime',
-  3: 'datetime',
-  4: 'bool',
-  5: 'zone',
-  6: 'text',
-  7: 'text',
-  8: 'bool',
-};
-const CALENDAR_TYPES: Record<number, ValueType> = { 1: 'text', 2: 'color' };
-
-export const MAX_TEXT_BYTES = 8 * 1024;
-const DATETIME = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])(T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?)?$/;
-const ZONE = /^(UTC|[A-Za-z][A-Za-z0-9_+-]*(\/[A-Za-z0-9_+-]+){0,2})$/;
-const COLOR = /^#[0-9a-f]{6}$/;
+export {
+  type BaseFieldName,
+  CalendarField,
+  EDITABLE_FIELDS,
+  type EditableFieldName,
+  type EditableValues,
+  EVENT_FIELDS,
+  EventField,
+  type EventFieldName,
+  type EventValues,
+  eventFieldByName,
+  fieldName,
+  isEditableField,
+  SCHEMA_VERSION,
+} from './schema.ts';
+export { decodeValue, encodeValue, isValueOf, MAX_TEXT_BYTES, type Value, type ValueType } from './values.ts';
 
 /** The declared type of a field of an entity, or undefined for a field this schema does not know. */
 export function fieldType(entity: EntityId, field: number): ValueType | undefined {
-  return entity === CALENDAR_ENTITY ? CALENDAR_TYPES[field] : EVENT_TYPES[field];
-}
-
-export function encodeValue(type: ValueType, v: Value): Uint8Array {
-  if (type === 'bool') {
-    if (typeof v !== 'boolean') throw new TypeError('expected a boolean');
-    return new Uint8Array([v ? 1 : 0]);
-  }
-  if (typeof v !== 'string') throw new TypeError('expected a string');
-  const b = utf8(v);
-  if (!isValid(type, b)) throw new TypeError(`not a valid ${type}: ${JSON.stringify(v.slice(0, 40))}`);
-  return b;
-}
-
-/** Decodes a value of a declared type; undefined when the bytes are not a valid value of it. */
-export function decodeValue(type: ValueType, b: Uint8Array): Value | undefined {
-  if (type === 'bool') return b.length === 1 && b[0]! <= 1 ? b[0] === 1 : undefined;
-  if (b.length > MAX_TEXT_BYTES) return undefined;
-  let s: string;
-  try {
-    s = fromUtf8(b);
-  } catch {
-    return undefined;
-  }
-  if (type === 'datetime' && !DATETIME.test(s)) return undefined;
-  if (type === 'zone' && (s.length > 64 || !ZONE.test(s))) return undefined;
-  if (type === 'color' && !COLOR.test(s)) return undefined;
-  return s;
-}
-
-function isValid(type: ValueType, b: Uint8Array): boolean {
-  return decodeValue(type, b) !== undefined;
+  return fieldSpec(entity === CALENDAR_ENTITY, field)?.type;
 }
 
 /** VAL-1: every write to a known field carries null or a valid value of the field's type. */
 export function isValidWrite(entity: EntityId, field: number, value: Uint8Array | null): boolean {
   if (value === null) return true;
   const t = fieldType(entity, field);
-  return t === undefined || isValid(t, value);
+  return t === undefined || decodeValue(t, value) !== undefined;
 }
 
 export interface WriteInfo {
@@ -91,19 +50,13 @@ export interface WriteInfo {
   op: string;
 }
 
-export interface CalendarEvent {
+export interface CalendarEvent extends EventValues {
   id: EntityId;
-  title: string;
-  start: string;
-  end: string;
-  allDay: boolean;
-  timeZone: string;
-  location: string;
-  notes: string;
-  deleted: boolean;
+  /** Field numbers whose register holds a non-null valid value (an override's own fields). */
+  set: Set<number>;
   /** Fields by number whose concurrent writes were resolved by LWW: winner first. */
   conflicts: Map<number, WriteInfo[]>;
-  /** Fields this schema does not know, kept as opaque bytes (winner only). */
+  /** Fields this schema does not know, kept as opaque bytes (winner only, LWW-6). */
   unknown: Map<number, Uint8Array | null>;
 }
 
@@ -113,26 +66,25 @@ function writeInfo(entity: EntityId, field: number, w: WriteRecord): WriteInfo {
   return { value, author: w.author, wallTime: w.wallTime, op: w.op };
 }
 
-/** A typed view of an event entity. Missing or null fields read as '' / false. */
+/**
+ * A typed view of an event entity. A register that is absent, null or not a valid value reads as
+ * its field's `absent` value (SCH-3), so a version-1 event reads as a version-2 event that does
+ * not repeat and uses the calendar's default reminders.
+ */
 export function eventFromRecord(rec: EntityRecord): CalendarEvent {
   const ev: CalendarEvent = {
+    ...absentValues(EVENT_FIELDS),
     id: rec.entity,
-    title: '',
-    start: '',
-    end: '',
-    allDay: false,
-    timeZone: 'UTC',
-    location: '',
-    notes: '',
-    deleted: false,
+    set: new Set(),
     conflicts: new Map(),
     unknown: new Map(),
   };
+  const view = ev as unknown as Record<string, unknown>;
   for (const reg of rec.registers) {
     const top = reg.writes[0];
     if (top === undefined) continue;
-    const t = fieldType(rec.entity, reg.field);
-    if (t === undefined) {
+    const spec = fieldSpec(false, reg.field);
+    if (spec === undefined) {
       ev.unknown.set(reg.field, top.value);
       continue;
     }
@@ -141,52 +93,25 @@ export function eventFromRecord(rec: EntityRecord): CalendarEvent {
         reg.field,
         reg.writes.map((w) => writeInfo(rec.entity, reg.field, w)),
       );
-    const v = top.value === null ? null : decodeValue(t, top.value);
-    if (v === undefined || v === null) continue;
-    switch (reg.field) {
-      case EventField.Title:
-        ev.title = v as string;
-        break;
-      case EventField.Start:
-        ev.start = v as string;
-        break;
-      case EventField.End:
-        ev.end = v as string;
-        break;
-      case EventField.AllDay:
-        ev.allDay = v as boolean;
-        break;
-      case EventField.TimeZone:
-        ev.timeZone = v as string;
-        break;
-      case EventField.Location:
-        ev.location = v as string;
-        break;
-      case EventField.Notes:
-        ev.notes = v as string;
-        break;
-      case EventField.Deleted:
-        ev.deleted = v as boolean;
-        break;
-    }
+    const v = top.value === null ? undefined : decodeValue(spec.type, top.value);
+    if (v === undefined) continue;
+    view[fieldName(spec)] = v;
+    ev.set.add(reg.field);
   }
   return ev;
 }
 
-export interface CalendarProps {
-  name: string;
-  color: string;
-}
+export type CalendarProps = CalendarValues;
 
 export function calendarFromRecord(rec: EntityRecord | undefined): CalendarProps {
-  const props: CalendarProps = { name: '', color: '#4f7cff' };
+  const props = absentValues(CALENDAR_FIELDS);
+  const view = props as unknown as Record<string, unknown>;
   for (const reg of rec?.registers ?? []) {
     const top = reg.writes[0];
-    if (top?.value == null) continue;
-    if (reg.field === CalendarField.Name)
-      props.name = (decodeValue('text', top.value) as string | undefined) ?? '';
-    if (reg.field === CalendarField.Color)
-      props.color = (decodeValue('color', top.value) as string | undefined) ?? props.color;
+    const spec = fieldSpec(true, reg.field);
+    if (top?.value == null || spec === undefined) continue;
+    const v = decodeValue(spec.type, top.value);
+    if (v !== undefined) view[fieldName(spec)] = v;
   }
   return props;
 }

@@ -2,16 +2,27 @@
 
 export { bytesEqual, compareBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.ts';
 export {
+  type BaseFieldName,
   type CalendarEvent,
   CalendarField,
   type CalendarProps,
   calendarFromRecord,
   decodeValue,
+  EDITABLE_FIELDS,
+  type EditableFieldName,
+  type EditableValues,
+  EVENT_FIELDS,
   EventField,
+  type EventFieldName,
+  type EventValues,
   encodeValue,
+  eventFieldByName,
   eventFromRecord,
+  fieldName,
   fieldType,
+  isEditableField,
   isValidWrite,
+  isValueOf,
   SCHEMA_VERSION,
   type Value,
   type ValueType,
@@ -60,7 +71,18 @@ export {
   Replica,
   type ReplicaOptions,
 } from './replica.ts';
+export {
+  type ByDay,
+  FREQS,
+  type Freq,
+  formatRRule,
+  parseRRule,
+  type RRuleParts,
+  WEEKDAYS,
+  type Weekday,
+} from './rrule.ts';
 export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
+export { canonicalWall, overrideId, splitId } from './series.ts';
 export type {
   BodyState,
   CommitBatch,

@@ -123,12 +123,15 @@ export interface NewOp {
   key?: { id: Uint8Array; key: Uint8Array };
 }
 
-/** Builds, encrypts and signs an op. Parents are sorted here (OP-3). */
-export async function createOp(
-  signer: Signer,
-  random: (n: number) => Uint8Array,
-  op: NewOp,
-): Promise<OpenedOp> {
+/** An op built and encrypted but not signed yet: its id (digest) is already fixed. */
+export interface PreparedOp {
+  /** The op id's bytes: what the author signs. */
+  digest: Uint8Array;
+  finish(sig: Uint8Array): OpenedOp;
+}
+
+/** Builds and encrypts an op; signing is left to the caller. Parents are sorted here (OP-3). */
+export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array, op: NewOp): PreparedOp {
   const parents = [...op.parents].sort(compareBytes);
   let body = op.body;
   let nonce: Uint8Array = new Uint8Array(0);
@@ -139,7 +142,7 @@ export async function createOp(
     nonce = random(24);
     const aad = bodyAad({
       doc: op.doc,
-      author: signer.publicKey,
+      author,
       ctr: op.ctr,
       kind: op.kind,
       schema: op.schema,
@@ -151,7 +154,7 @@ export async function createOp(
   const header: Header = {
     format: WIRE_FORMAT,
     doc: op.doc,
-    author: signer.publicKey,
+    author,
     ctr: op.ctr,
     kind: op.kind,
     schema: op.schema,
@@ -163,9 +166,20 @@ export async function createOp(
     bodyHash: bodyDigest(body),
   };
   const headerBytes = encodeHeader(header);
-  const digest = opDigest(headerBytes);
-  const sig = await signer.sign(digest);
-  return openOp(encodeEnvelope({ header: headerBytes, sig, body }));
+  return {
+    digest: opDigest(headerBytes),
+    finish: (sig) => openOp(encodeEnvelope({ header: headerBytes, sig, body })),
+  };
+}
+
+/** Builds, encrypts and signs an op. */
+export async function createOp(
+  signer: Signer,
+  random: (n: number) => Uint8Array,
+  op: NewOp,
+): Promise<OpenedOp> {
+  const p = prepareOp(signer.publicKey, random, op);
+  return p.finish(await signer.sign(p.digest));
 }
 
 /** ENC-1: decrypts a Patch/Snapshot body; null when the key or the ciphertext is wrong. */

@@ -42,6 +42,7 @@ import {
   keyIdFromOp,
   type OpenedOp,
   openOp,
+  prepareOp,
   verifyOp,
 } from './op.ts';
 import { type BoxKeyPair, openSealed, seal } from './seal.ts';
@@ -152,6 +153,22 @@ const TAG_NAME = utf8('ledgerday/device-name/v1\0');
 const THIS_OP_KEY = new Uint8Array(8);
 const META_CACHE_LIMIT = 200_000;
 
+/** Validates a local write list (fields in range, each once, values valid); returns it sorted. */
+function checkWrites(entity: EntityId, writes: readonly NewWrite[]): FieldWriteValue[] {
+  if (!isEntityId(entity)) throw new EngineError('InvalidArgument', 'entity id must be 32 hex chars');
+  const sorted = [...writes].sort((a, b) => a.field - b.field);
+  for (let i = 0; i < sorted.length; i++) {
+    const w = sorted[i]!;
+    if (!Number.isInteger(w.field) || w.field < 0 || w.field > 0xffff)
+      throw new EngineError('InvalidArgument', `field ${w.field}`);
+    if (i > 0 && sorted[i - 1]!.field === w.field)
+      throw new EngineError('InvalidArgument', `field ${w.field} written twice`);
+    if (!isValidWrite(entity, w.field, w.value))
+      throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
+  }
+  return sorted.map((w) => ({ field: w.field, value: w.value }));
+}
+
 export class Replica {
   readonly deviceId: DeviceId | undefined;
   private readonly store: EngineStore;
@@ -172,6 +189,8 @@ export class Replica {
   /** Set while receiveBatch runs: remote ops of one calendar are committed together (DAG-7). */
   private grouping = false;
   private group: Group | undefined;
+  /** Set while writeBatch runs: local ops join the group too, committed all or none (DAG-8). */
+  private localBatch = false;
 
   private constructor(opts: ReplicaOptions) {
     this.store = opts.store;
@@ -340,24 +359,116 @@ export class Replica {
   /** Writes registers of one entity. Durable (committed with the clock) when it resolves. */
   write(doc: DocId, entity: EntityId, writes: readonly NewWrite[]): Promise<LocalOp> {
     return this.enqueue(async () => {
-      if (!isEntityId(entity)) throw new EngineError('InvalidArgument', 'entity id must be 32 hex chars');
-      const sorted = [...writes].sort((a, b) => a.field - b.field);
-      for (let i = 0; i < sorted.length; i++) {
-        const w = sorted[i]!;
-        if (!Number.isInteger(w.field) || w.field < 0 || w.field > 0xffff)
-          throw new EngineError('InvalidArgument', `field ${w.field}`);
-        if (i > 0 && sorted[i - 1]!.field === w.field)
-          throw new EngineError('InvalidArgument', `field ${w.field} written twice`);
-        if (!isValidWrite(entity, w.field, w.value))
-          throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
-      }
+      const plain = checkWrites(entity, writes);
       const st = this.mustDoc(doc);
       const key = this.writeKey(st);
       if (key === undefined)
         throw new EngineError('NoKey', 'no content key for this calendar on this device');
-      const plain: FieldWriteValue[] = sorted.map((w) => ({ field: w.field, value: w.value }));
       return this.localOp(st, OpKind.Patch, encodePatch({ entity: fromHex(entity), writes: plain }), key);
     });
+  }
+
+  /**
+   * DAG-8: writes many entities of one calendar (one op each) as one store commit, all or none.
+   * `step(done)` runs as the work advances (done grows from 0 to n-1) and is awaited (a host
+   * yields to its event loop there, so a cancel can arrive: applying is otherwise all in memory); if it throws (a cancel), or an op or the commit fails, nothing
+   * is kept: no op stored or handed out, memory as before, no change event. Other calls wait.
+   */
+  writeBatch(
+    doc: DocId,
+    items: readonly { entity: EntityId; writes: readonly NewWrite[] }[],
+    step?: (done: number) => void | Promise<void>,
+  ): Promise<LocalOp[]> {
+    return this.enqueue(async () => {
+      const bodies = items.map((it) => {
+        const plain = checkWrites(it.entity, it.writes);
+        return encodePatch({ entity: fromHex(it.entity), writes: plain });
+      });
+      const st = this.mustDoc(doc);
+      const key = this.writeKey(st);
+      if (key === undefined)
+        throw new EngineError('NoKey', 'no content key for this calendar on this device');
+      if (this.group !== undefined) await this.flushGroup();
+      this.grouping = true;
+      this.localBatch = true;
+      try {
+        // Progress counts each op twice (signed, applied): `step` sees 0..n-1 across both halves.
+        const n = bodies.length;
+        const signed = await this.signBatch(st, bodies, key, step && ((done) => step(Math.floor(done / 2))));
+        const out: LocalOp[] = [];
+        for (const [i, { op, wallTime }] of signed.entries()) {
+          await step?.(Math.floor((n + i) / 2));
+          const res = await this.applyOpened(op, { clock: wallTime });
+          if (res.status !== 'applied')
+            throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
+          out.push({ id: op.id, doc: op.doc, bytes: op.bytes });
+        }
+        const g = this.group as Group | undefined;
+        await this.flushGroup();
+        const failed = g?.results.find((r) => r.status === 'rejected');
+        if (failed !== undefined) throw failed.error ?? new EngineError('Storage', 'batch not committed');
+        return out;
+      } catch (e) {
+        this.discardGroup();
+        throw e;
+      } finally {
+        this.grouping = false;
+        this.localBatch = false;
+      }
+    });
+  }
+
+  /**
+   * The ops of a batch, chained as localOp would chain them one by one (each names the previous as
+   * `prev`, the first also the other heads; wall times strictly increase, CLK-1), signed with up
+   * to 32 signatures in flight: an op's id is its header's digest, so the next header needs the
+   * previous id, not its signature (measured: signing one at a time left the thread idle ~half
+   * the time).
+   */
+  private async signBatch(
+    st: DocState,
+    bodies: Uint8Array[],
+    key: { id: KeyId; key: Uint8Array },
+    step: ((done: number) => void | Promise<void>) | undefined,
+  ): Promise<{ op: OpenedOp; wallTime: number }[]> {
+    const dev = this.mustDevice();
+    if (!this.members(st.rec.doc).has(this.deviceId!))
+      throw new EngineError('NotMember', 'this device is not a member of the calendar');
+    const headMetas = await this.metas(st.rec.doc, st.rec.heads);
+    let maxParent = 0;
+    for (const m of headMetas) if (m !== undefined && m.wallTime > maxParent) maxParent = m.wallTime;
+    let wallTime = Math.max(this.nowUs(), this.clock + 1, maxParent + 1);
+    let prev: Uint8Array = st.rec.ownLast === null ? new Uint8Array(0) : fromHex(st.rec.ownLast);
+    let parents = st.rec.heads.filter((h) => h !== st.rec.ownLast).map(fromHex);
+    const prepared = bodies.map((body, i) => {
+      const p = prepareOp(dev.signer.publicKey, this.random, {
+        doc: fromHex(st.rec.doc),
+        ctr: st.rec.ownCtr + i + 1,
+        kind: OpKind.Patch,
+        schema: SCHEMA_VERSION,
+        wallTime,
+        prev,
+        parents,
+        body,
+        key: { id: fromHex(key.id), key: key.key },
+      });
+      prev = p.digest;
+      parents = [];
+      return { p, wallTime: wallTime++ };
+    });
+    const sigs: Uint8Array[] = new Array(prepared.length);
+    let next = 0;
+    let done = 0;
+    const worker = async () => {
+      while (next < prepared.length) {
+        const i = next++;
+        await step?.(done);
+        sigs[i] = await dev.signer.sign(prepared[i]!.p.digest);
+        done++;
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(32, prepared.length) }, worker));
+    return prepared.map(({ p, wallTime: w }, i) => ({ op: p.finish(sigs[i]!), wallTime: w }));
   }
 
   /** MEM-4: adds a device; every content key this device holds is sealed for the new one. */
@@ -688,7 +799,15 @@ export class Replica {
       }
       return;
     }
+    if (g.batch.clock !== undefined) this.clock = Math.max(this.clock, g.batch.clock);
     for (const ev of g.events) this.emit(ev);
+  }
+
+  /** Drops the pending group uncommitted: memory back to before it (DAG-8 cancel). */
+  private discardGroup(): void {
+    const g = this.group;
+    this.group = undefined;
+    if (g !== undefined) for (const u of g.undo.reverse()) u();
   }
 
   // -------------------------------------------------------------------------------------------
@@ -881,7 +1000,8 @@ export class Replica {
 
   private async applyOne(op: OpenedOp, extra: { clock?: number }, fromPending = false): Promise<ApplyResult> {
     const base = { id: op.id, doc: op.doc };
-    if (await this.known(op)) {
+    // An op just built by writeBatch is new (fresh nonce, so a fresh id): no store lookup (DAG-8).
+    if (!this.localBatch && (await this.known(op))) {
       if (fromPending) this.pending.delete(op.id);
       return { status: 'duplicate', ...base };
     }
@@ -960,8 +1080,11 @@ export class Replica {
     // Equivocation: another op with the same (author, ctr) (DAG-6).
     let evidence: EquivocationRecord | undefined;
     const chainKey = `${op.author}:${op.header.ctr}`;
+    // writeBatch's ops extend this replica's own persisted chain, which only this host extends: the
+    // store holds no op with their counters, so only the group is searched (DAG-8).
+    const stored = this.localBatch ? [] : await this.store.getOpsByChain(op.doc, op.author, op.header.ctr);
     const sameIds = [
-      ...(await this.store.getOpsByChain(op.doc, op.author, op.header.ctr)).map((o) => o.id),
+      ...stored.map((o) => o.id),
       ...(this.group?.doc === op.doc ? (this.group.chain.get(chainKey) ?? []) : []),
     ];
     if (sameIds.some((id) => id !== op.id)) {
@@ -1019,10 +1142,15 @@ export class Replica {
 
     // DAG-7: remote non-membership ops inside receiveBatch join the calendar's group commit.
     // Memory changes now, with an undo step, so later ops of the batch see this one.
-    if (this.grouping && mbody === undefined && extra.clock === undefined && st !== undefined) {
+    if (
+      this.grouping &&
+      mbody === undefined &&
+      (extra.clock === undefined || this.localBatch) &&
+      st !== undefined
+    ) {
       if (
         this.group !== undefined &&
-        (this.group.doc !== op.doc || this.group.batch.ops.length >= MAX_GROUP)
+        (this.group.doc !== op.doc || (!this.localBatch && this.group.batch.ops.length >= MAX_GROUP))
       ) {
         await this.flushGroup();
       }
@@ -1039,6 +1167,7 @@ export class Replica {
       const g = this.group;
       g.batch.ops.push(record);
       g.batch.docRecord = rec;
+      if (extra.clock !== undefined) g.batch.clock = Math.max(g.batch.clock ?? 0, extra.clock);
       for (const [id, e] of touched) g.entities.set(id, e);
       if (fromPending) g.batch.pendingRemove = [...(g.batch.pendingRemove ?? []), op.id];
       if (evidence !== undefined) g.batch.evidence = [...(g.batch.evidence ?? []), evidence];

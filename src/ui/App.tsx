@@ -16,7 +16,9 @@ import type {
   EventFields,
   EventView,
   FieldConflict,
+  OccurrenceInfo,
   RegisterWrite,
+  SeriesScope,
 } from '../worker/api.ts';
 import { createCommands, keyboardTimes } from './commands.ts';
 import { AgendaView } from './components/AgendaView.tsx';
@@ -26,11 +28,13 @@ import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
+import { SeriesScopeDialog } from './components/SeriesScopeDialog.tsx';
 import { SettingsDialog } from './components/SettingsDialog.tsx';
 import { CalendarList, MiniMonth } from './components/Sidebar.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
 import { onlyCopyCalendars, StorageNotice } from './components/StorageNotice.tsx';
 import { TimeGrid } from './components/TimeGrid.tsx';
+import { TransferSection } from './components/Transfer.tsx';
 import { DEVICES_HASH } from './devices.ts';
 import {
   useCalendars,
@@ -45,6 +49,7 @@ import {
 import { titleOf, toTimed, type UiEvent } from './model.ts';
 import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
 import type { PwaHandle } from './pwa.ts';
+import { startReminders } from './reminders/service.ts';
 import { pickDefaultCalendar } from './settings.ts';
 import {
   fetchRange,
@@ -80,6 +85,9 @@ const DevicesPage = lazy(() =>
   import('./components/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })),
 );
 const JoinPage = lazy(() => import('./components/JoinPage.tsx').then((m) => ({ default: m.JoinPage })));
+const ImportDialog = lazy(() =>
+  import('./components/ImportDialog.tsx').then((m) => ({ default: m.ImportDialog })),
+);
 const pageFallback = (
   <p className="muted page-loading" role="status">
     Loading…
@@ -186,6 +194,11 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [errors, dismissError, pushError] = useHostErrors(client);
 
   const [dialog, setDialog] = useState<DialogTarget | null>(null);
+  const [scopeAsk, setScopeAsk] = useState<{
+    kind: 'edit' | 'delete';
+    allowThis: boolean;
+    resolve: (s: SeriesScope | undefined) => void;
+  } | null>(null);
   const [dialogRev, setDialogRev] = useState(0);
   // Names of the devices behind a conflict's values, from the event's calendar members.
   const [dialogMembers, setDialogMembers] = useState<ReadonlyMap<string, DeviceInfo> | undefined>();
@@ -203,6 +216,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     };
   }, [client, conflictCalendar]);
   const [help, setHelp] = useState(false);
+  /** The Import dialog, with the file dropped on the app if it was opened that way. */
+  const [importing, setImporting] = useState<{ file?: File } | null>(null);
   const [menu, setMenu] = useState(false);
   const [toast, setToast] = useState<{ text: string; entry?: UndoEntry } | null>(null);
   const undo = useRef(new UndoStack());
@@ -299,6 +314,17 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     run,
     record,
     focus: setFocusKey,
+    askScope: (kind, allowThis) =>
+      new Promise((resolve) =>
+        setScopeAsk({
+          kind,
+          allowThis,
+          resolve: (s) => {
+            setScopeAsk(null);
+            resolve(s);
+          },
+        }),
+      ),
     setOverride: (key, times) =>
       setOverrides((o) => {
         const m = new Map(o);
@@ -335,7 +361,13 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   };
 
   const openEvent = (ui: UiEvent) => {
-    setDialog({ id: ui.ev.id, calendarId: ui.ev.calendarId, fields: ui.ev, conflicts: ui.ev.conflicts });
+    setDialog({
+      id: ui.ev.id,
+      calendarId: ui.ev.calendarId,
+      fields: ui.ev,
+      conflicts: ui.ev.conflicts,
+      occurrence: ui.ev.occurrence,
+    });
   };
 
   const save = async (calendarId: string, fields: EventFields) => {
@@ -350,9 +382,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     }
   };
 
-  const remove = async (calendarId: string, id: string, title: string) => {
+  const remove = async (calendarId: string, id: string, title: string, occ?: OccurrenceInfo) => {
     setDialog(null);
-    await commands.remove(calendarId, id, title);
+    await commands.remove(calendarId, id, title, occ);
   };
 
   const hasFocus = (ui: UiEvent) =>
@@ -425,6 +457,44 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     const h = (e: KeyboardEvent) => keyHandler.current(e);
     window.addEventListener('keydown', h);
     return () => window.removeEventListener('keydown', h);
+  }, []);
+
+  useEffect(
+    () =>
+      startReminders({
+        sources: (fromMs, toMs) => client.reminderOccurrences(fromMs, toMs),
+        onChange: (cb) => {
+          const a = client.onEventsChanged(cb);
+          const b = client.onCalendarsChanged(cb);
+          return () => {
+            a();
+            b();
+          };
+        },
+        dismiss: (calendarId, eventId, untilMs) => client.dismissReminder(calendarId, eventId, untilMs),
+        zone: deviceZone,
+        onError: (message) => pushError({ code: 'reminders', message }),
+      }),
+    [client, pushError],
+  );
+
+  useEffect(() => {
+    // A file dropped anywhere on the app opens the Import dialog with it.
+    const over = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    const drop = (e: DragEvent) => {
+      const file = e.dataTransfer?.files[0];
+      if (file === undefined) return;
+      e.preventDefault();
+      setImporting({ file });
+    };
+    window.addEventListener('dragover', over);
+    window.addEventListener('drop', drop);
+    return () => {
+      window.removeEventListener('dragover', over);
+      window.removeEventListener('drop', drop);
+    };
   }, []);
 
   const onlyCopy = onlyCopyCalendars(calendars, shared, sync?.lastSyncedAt ?? null);
@@ -586,6 +656,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
             await run(client.createCalendar(name, color));
           }}
         />
+        <TransferSection
+          client={client}
+          calendars={calendars}
+          zone={zone}
+          onImport={() => setImporting({})}
+          onError={(message) => pushError({ code: 'export', message })}
+          onToast={(text) => setToast({ text })}
+        />
         <StorageNotice
           persistence={persistence}
           onlyCopy={onlyCopy}
@@ -631,11 +709,31 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           shared={shared}
           onClose={() => setDialog(null)}
           onSave={(c, f) => void save(c, f)}
-          onDelete={() => dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields))}
+          onDelete={() =>
+            dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields), dialog.occurrence)
+          }
           onRestore={(c, l) => void restoreConflict(c, l)}
         />
       )}
+      {scopeAsk && (
+        <SeriesScopeDialog kind={scopeAsk.kind} allowThis={scopeAsk.allowThis} onDone={scopeAsk.resolve} />
+      )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
+      {importing && (
+        <Suspense fallback={null}>
+          <ImportDialog
+            client={client}
+            calendars={calendars}
+            zone={device}
+            file={importing.file}
+            onClose={() => setImporting(null)}
+            onDone={(text) => {
+              setImporting(null);
+              setToast({ text });
+            }}
+          />
+        </Suspense>
+      )}
       {settingsOpen && (
         <SettingsDialog
           settings={settings}

@@ -1,7 +1,7 @@
 // Edit commands: create, save (field diff), move and resize (drag or keyboard), calendar move,
 // delete, each with its undo (a later write, so undo syncs like any edit). App.tsx wires them to
 // the views; the pure parts (field diff, keyboard steps) are unit-tested.
-import type { CalendarClient, EventFields, EventView } from '../worker/api.ts';
+import type { CalendarClient, EventFields, EventView, OccurrenceInfo, SeriesScope } from '../worker/api.ts';
 import { PALETTE } from './colors.ts';
 import type { View } from './time/nav.ts';
 import { addDays, MS_PER_MINUTE, msToWall, shiftEvent, wallToMs } from './time/zoned.ts';
@@ -16,6 +16,12 @@ export interface CommandDeps {
   setOverride: (key: string, times: { start: string; end: string } | null) => void;
   /** Focuses an event once it is rendered. */
   focus: (key: string) => void;
+  /**
+   * Asks "This event" / "This and following events" / "All events" for an occurrence of a
+   * repeating event; undefined when the person cancels. `allowThis` is false for a change of the
+   * repetition itself.
+   */
+  askScope: (kind: 'edit' | 'delete', allowThis: boolean) => Promise<SeriesScope | undefined>;
 }
 
 /** What an open dialog edits: an existing event (with id) or a new one. */
@@ -23,6 +29,8 @@ export interface EditTarget {
   id?: string;
   calendarId: string;
   fields: EventFields;
+  /** Set when the target is an occurrence of a repeating event. */
+  occurrence?: OccurrenceInfo | undefined;
 }
 
 export type Times = { start: string; end: string };
@@ -113,6 +121,10 @@ export function createCommands(d: CommandDeps) {
       await create(calendarId, fields);
       return;
     }
+    if (target.occurrence) {
+      await saveOccurrence(target, target.occurrence, calendarId, fields);
+      return;
+    }
     if (calendarId !== target.calendarId) {
       await moveToCalendar(target.calendarId, target.id, calendarId, fields);
       return;
@@ -124,7 +136,35 @@ export function createCommands(d: CommandDeps) {
     record('Event saved', () => client.updateEvent(calendarId, id, diff.undo));
   }
 
-  async function remove(calendarId: string, id: string, title: string): Promise<void> {
+  /** An occurrence: the person picks the scope, the host writes one entity (SER-1..5). */
+  async function saveOccurrence(
+    target: EditTarget,
+    occ: OccurrenceInfo,
+    calendarId: string,
+    fields: EventFields,
+  ): Promise<void> {
+    if (calendarId !== target.calendarId) {
+      await run(Promise.reject(new Error('A repeating event cannot be moved to another calendar yet.')));
+      return;
+    }
+    const diff = fieldDiff(target.fields, fields);
+    if (!diff) return;
+    const scope = await d.askScope('edit', !('rrule' in diff.patch));
+    if (scope === undefined) return;
+    const edit = { seriesId: occ.seriesId, recurrenceId: occ.recurrenceId, scope, fields: diff.patch };
+    const undo = await run(client.editSeries(calendarId, edit));
+    if (undo) record('Event saved', () => client.restoreSeries(calendarId, undo));
+  }
+
+  async function remove(calendarId: string, id: string, title: string, occ?: OccurrenceInfo): Promise<void> {
+    if (occ) {
+      const scope = await d.askScope('delete', true);
+      if (scope === undefined) return;
+      const edit = { seriesId: occ.seriesId, recurrenceId: occ.recurrenceId, scope, delete: true };
+      const undo = await run(client.editSeries(calendarId, edit));
+      if (undo) record(`Deleted “${title}”`, () => client.restoreSeries(calendarId, undo));
+      return;
+    }
     await run(client.deleteEvent(calendarId, id));
     record(`Deleted “${title}”`, () => client.restoreEvent(calendarId, id));
   }

@@ -15,7 +15,13 @@ const timed = {
 describe('event form', () => {
   it('round-trips timed fields and trims the title', () => {
     const r = fieldsFromForm(formFromFields(timed, 'c1'));
-    expect(r).toEqual({ ok: true, fields: { ...timed, title: 'Standup' } });
+    expect(r).toEqual({ ok: true, fields: { ...timed, title: 'Standup', rrule: '' } });
+  });
+
+  it('carries the Repeat rule, and refuses to save while Custom holds no valid rule', () => {
+    const s = formFromFields({ ...timed, rrule: 'FREQ=WEEKLY;BYDAY=TU' }, 'c1');
+    expect(fieldsFromForm(s)).toMatchObject({ ok: true, fields: { rrule: 'FREQ=WEEKLY;BYDAY=TU' } });
+    expect(fieldsFromForm({ ...s, rrule: undefined })).toMatchObject({ ok: false, field: 'Repeat' });
   });
 
   it('[UI-3] shows all-day ends inclusive and stores them exclusive', () => {

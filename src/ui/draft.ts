@@ -1,5 +1,6 @@
 // The event dialog's form state and its validation into EventFields (pure, unit-tested).
 import type { EventFields } from '../worker/api.ts';
+import { alarmsToSave } from './reminders/alarms.ts';
 import { addDays, isDateStr, isValidZone, isWallStr, wallToMs } from './time/zoned.ts';
 
 /** Form values as the inputs hold them. For all-day events `endDate` is inclusive (as people read it). */
@@ -13,6 +14,10 @@ export interface FormState {
   location: string;
   notes: string;
   calendarId: string;
+  /** The event's own reminders (minutes before), or null for the calendar's default (REM-1). */
+  alarms: number[] | null;
+  /** RRULE value ('' = does not repeat); undefined while the Custom editor holds no valid rule. */
+  rrule: string | undefined;
 }
 
 export function formFromFields(f: EventFields, calendarId: string): FormState {
@@ -26,6 +31,8 @@ export function formFromFields(f: EventFields, calendarId: string): FormState {
     location: f.location,
     notes: f.notes,
     calendarId,
+    alarms: f.alarms === undefined || f.alarms === null ? null : [...f.alarms],
+    rrule: f.rrule ?? '',
   };
 }
 
@@ -44,12 +51,22 @@ export function toggleAllDay(s: FormState, allDay: boolean): FormState {
 
 export type FormResult =
   | { ok: true; fields: EventFields }
-  | { ok: false; field: 'Start' | 'End' | 'Time zone'; message: string };
+  | { ok: false; field: 'Start' | 'End' | 'Time zone' | 'Repeat'; message: string };
 
 export function fieldsFromForm(s: FormState): FormResult {
   if (!isValidZone(s.timeZone))
     return { ok: false, field: 'Time zone', message: `Unknown time zone “${s.timeZone}”.` };
-  const base = { title: s.title.trim(), timeZone: s.timeZone, location: s.location.trim(), notes: s.notes };
+  if (s.rrule === undefined)
+    return { ok: false, field: 'Repeat', message: 'Choose on which days it repeats and when it ends.' };
+  const base = {
+    title: s.title.trim(),
+    timeZone: s.timeZone,
+    location: s.location.trim(),
+    notes: s.notes,
+    // Reminders are written only when the event has its own (null keeps the calendar's default).
+    ...(s.alarms === null ? {} : { alarms: alarmsToSave(s.alarms) }),
+    rrule: s.rrule,
+  };
   if (s.allDay) {
     if (!isDateStr(s.start)) return { ok: false, field: 'Start', message: 'Enter a start date.' };
     if (!isDateStr(s.end)) return { ok: false, field: 'End', message: 'Enter an end date.' };

@@ -1,25 +1,21 @@
 // The contract between the UI and the engine host: everything the UI may ask of its data.
 // The UI imports only this file (types) and client.ts (the RPC client); never the engine, never IndexedDB.
 
-/** Calendar fields as the UI edits them. Times are wall-clock times in `timeZone`. */
-export interface EventFields {
-  title: string;
-  /** "YYYY-MM-DDTHH:MM" wall-clock time in `timeZone`, or "YYYY-MM-DD" when `allDay`. */
-  start: string;
-  /** Exclusive end, same format as `start`. */
-  end: string;
-  allDay: boolean;
-  /** IANA time zone id, e.g. "Europe/Berlin". */
-  timeZone: string;
-  location: string;
-  notes: string;
-}
+import type { EditableFieldName, EditableValues, EventValues, Value } from '../engine/index.ts';
 
-export type EventFieldName = keyof EventFields;
+/**
+ * Calendar fields as the UI edits them, derived from the engine's field table (schema.ts): title,
+ * start and end ("YYYY-MM-DDTHH:MM" wall-clock in `timeZone`, or "YYYY-MM-DD" when `allDay`; end
+ * exclusive), allDay, timeZone (IANA), location, notes; from schema 2 on (optional when writing)
+ * rrule (RRULE value, '' = does not repeat), rdates, exdates and alarms (minutes before the start,
+ * null = the calendar's default).
+ */
+export type EventFields = EditableValues;
+export type EventFieldName = EditableFieldName;
 
 /** One write to a register: who wrote it, when, from which op. */
 export interface RegisterWrite {
-  value: string | boolean | null;
+  value: Value | null;
   /** Device id (hex of its Ed25519 public key). */
   device: string;
   /** Device display name when known. */
@@ -36,13 +32,67 @@ export interface FieldConflict {
   losers: RegisterWrite[];
 }
 
-export interface EventView extends EventFields {
+/** Where an occurrence of a repeating event comes from (docs/PROTOCOL.md SER-*). */
+export interface OccurrenceInfo {
+  /** The series entity (after "This and following" splits, the part that holds it). */
+  seriesId: string;
+  /** The occurrence's original start, wall-clock in the series' zone (RECURRENCE-ID). */
+  recurrenceId: string;
+  /** An edited occurrence the rule no longer generates: shown, never dropped (SER-6). */
+  detached: boolean;
+}
+
+export type SeriesScope = 'this' | 'following' | 'all';
+
+/** "This event", "This and following events" or "All events" for one occurrence. */
+export interface SeriesEdit {
+  seriesId: string;
+  recurrenceId: string;
+  scope: SeriesScope;
+  /** The changed fields (omit for a delete). */
+  fields?: Partial<EventFields>;
+  delete?: boolean;
+}
+
+/** The inverse of a series edit: the previous values of the registers it wrote (UI-7). */
+export interface SeriesUndo {
+  entity: string;
+  values: Record<string, Value | null>;
+}
+
+export interface EventView extends Pick<EventValues, EditableFieldName> {
+  /** An occurrence's id is the entity an edit of "This event" writes (SER-2). */
   id: string;
   calendarId: string;
   /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */
   startMs: number;
   endMs: number;
   conflicts: FieldConflict[];
+  /**
+   * UTC ms up to which this event's reminders were dismissed on some device (REM-3): the latest
+   * of its DismissedUntil register's concurrent writes. Absent when none (or not known yet).
+   */
+  dismissedUntilMs?: number;
+  /** Set on occurrences of repeating events. */
+  occurrence?: OccurrenceInfo;
+}
+
+/** An occurrence with reminders, resolved for the reminder loop (REM-1..3). */
+export interface ReminderOccurrence {
+  calendarId: string;
+  /** The event (for a series: the series) whose DismissedUntil a dismissal writes. */
+  eventId: string;
+  title: string;
+  location: string;
+  /** UTC ms of this occurrence's start. */
+  startMs: number;
+  allDay: boolean;
+  /** "YYYY-MM-DD" first day (all-day events remind relative to its 00:00 in the device's zone). */
+  startDate: string;
+  /** Minutes before the start (the event's own, else the calendar's default). */
+  alarms: number[];
+  /** UTC ms up to which its reminders were dismissed on some device (0: none). */
+  dismissedUntilMs: number;
 }
 
 export interface CalendarInfo {
@@ -52,6 +102,8 @@ export interface CalendarInfo {
   color: string;
   /** Local, per-device preference: hidden calendars' events are not shown. */
   hidden: boolean;
+  /** Reminders (minutes before the start) of its events that set none of their own (REM-1). */
+  defaultAlarms?: number[];
 }
 
 export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
@@ -107,6 +159,40 @@ export interface InviteLink {
   calendarIds: string[];
 }
 
+/** One event of an .ics import (docs/PROTOCOL.md IMP-*): a series, a single event or an override. */
+export interface ImportItem {
+  /** The iCalendar UID: the event's id is derived from (calendar, UID), so a re-import updates it. */
+  uid: string;
+  /**
+   * For an override (RECURRENCE-ID): the occurrence's original start in the series' zone. Its
+   * entity is the override of that occurrence (SER-2) and stores only what differs (SER-3).
+   */
+  recurrenceId: string | null;
+  /** STATUS:CANCELLED: for an override, the occurrence is cancelled (SER-4). */
+  cancelled: boolean;
+  /** Properties the app does not model, as content lines (kept for export). */
+  extra: string;
+  /** Every field as the file gives it (rrule '' when it does not repeat; alarms null = none given). */
+  fields: EventFields;
+}
+
+export interface ImportResult {
+  /** Events written (new or changed). */
+  written: number;
+  /** Events already as the file says (nothing written). */
+  unchanged: number;
+}
+
+/** One event of a calendar as an export reads it (an override with the series' values filled in). */
+export interface ExportItem {
+  id: string;
+  uid: string;
+  recurrenceId: string | null;
+  cancelled: boolean;
+  extra: string;
+  fields: EventFields;
+}
+
 /**
  * What the UI and the engine host share, defined once: the host (src/worker/host-api.ts HostApi)
  * and the UI's client (CalendarClient) both extend it, and HOST_METHODS lists it as data.
@@ -116,6 +202,12 @@ export interface DataApi {
   createCalendar(name: string, color: string): Promise<string>;
   renameCalendar(calendarId: string, name: string, color: string): Promise<void>;
   setCalendarHidden(calendarId: string, hidden: boolean): Promise<void>;
+  /** The calendar's default reminders, minutes before the start (REM-1). */
+  setDefaultAlarms(calendarId: string, alarms: number[]): Promise<void>;
+  /** Dismisses an event's reminders up to `untilMs` on every device (REM-3). Never moves back. */
+  dismissReminder(calendarId: string, eventId: string, untilMs: number): Promise<void>;
+  /** Occurrences with reminders starting in [fromMs, toMs) (at most 60 days), in shown calendars. */
+  reminderOccurrences(fromMs: number, toMs: number): Promise<ReminderOccurrence[]>;
 
   /** Events overlapping the range, across all calendars (hidden ones included; the UI filters). */
   eventsInRange(range: Range): Promise<EventView[]>;
@@ -138,8 +230,22 @@ export interface DataApi {
     toCalendarId: string,
     fields?: EventFields,
   ): Promise<string>;
+  /** Edits or deletes an occurrence of a repeating event with the scope the person chose. */
+  editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
+  /** Undoes a series edit (writes the previous values back). */
+  restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
   /** Writes a losing value again, so it becomes the newest write everywhere. */
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
+
+  /**
+   * Writes the events of an .ics file into a calendar as one atomic step (IMP-3): all or nothing.
+   * Progress comes as `import` host events with this `importId`; `cancelImport` stops it with
+   * nothing written.
+   */
+  importEvents(calendarId: string, importId: string, items: ImportItem[]): Promise<ImportResult>;
+  cancelImport(importId: string): Promise<void>;
+  /** Every event of a calendar, for an .ics export. */
+  exportEvents(calendarId: string): Promise<ExportItem[]>;
 
   /** Substring search over title, location and notes (case-insensitive), newest first. */
   search(query: string, limit?: number): Promise<EventView[]>;
@@ -170,4 +276,14 @@ export interface CalendarClient extends DataApi {
   onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
   onError(cb: (error: HostError) => void): Unsubscribe;
   onMembersChanged(cb: (calendarId: string) => void): Unsubscribe;
+  /** Progress of running imports (any tab's). */
+  onImportProgress(cb: (p: ImportProgress) => void): Unsubscribe;
+  /** Called after any change to any event (no data: the reminder loop re-reads what it needs). */
+  onEventsChanged(cb: () => void): Unsubscribe;
+}
+
+export interface ImportProgress {
+  importId: string;
+  done: number;
+  total: number;
 }

@@ -8,6 +8,7 @@ import type {
   CalendarInfo,
   EventView,
   HostError,
+  ImportProgress,
   Range,
   SyncStatus,
   Unsubscribe,
@@ -46,6 +47,8 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
   const calendarCbs = new Set<(c: CalendarInfo[]) => void>();
   const syncCbs = new Set<(s: SyncStatus) => void>();
   const memberCbs = new Set<(calendarId: string) => void>();
+  const importCbs = new Set<(p: ImportProgress) => void>();
+  const changeCbs = new Set<() => void>();
   const subs = new Set<RangeSub>();
   // Errors seen before the UI subscribed (e.g. storage unavailable at start) are replayed once.
   const early: HostError[] = [];
@@ -108,6 +111,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     switch (e.type) {
       case 'events':
         for (const sub of subs) if (e.intervals.some((i) => overlaps(i, sub.range))) void refresh(sub);
+        for (const cb of changeCbs) cb();
         void refreshSync();
         break;
       case 'calendars':
@@ -129,6 +133,9 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
         break;
       case 'members':
         for (const cb of memberCbs) cb(e.calendarId);
+        break;
+      case 'import':
+        for (const cb of importCbs) cb({ importId: e.importId, done: e.done, total: e.total });
         break;
     }
   };
@@ -180,6 +187,14 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     onMembersChanged(cb) {
       memberCbs.add(cb);
       return () => memberCbs.delete(cb);
+    },
+    onImportProgress(cb) {
+      importCbs.add(cb);
+      return () => importCbs.delete(cb);
+    },
+    onEventsChanged(cb) {
+      changeCbs.add(cb);
+      return () => changeCbs.delete(cb);
     },
   };
 }

@@ -26,14 +26,22 @@ const METHOD_TABLE = {
   createCalendar: true,
   renameCalendar: true,
   setCalendarHidden: true,
+  setDefaultAlarms: true,
+  dismissReminder: true,
+  reminderOccurrences: true,
   eventsInRange: true,
   getEvent: true,
   createEvent: true,
   updateEvent: true,
   deleteEvent: true,
   restoreEvent: true,
+  editSeries: true,
+  restoreSeries: true,
   moveEvent: true,
   restoreConflict: true,
+  importEvents: true,
+  cancelImport: true,
+  exportEvents: true,
   search: true,
   syncStatus: true,
   thisDevice: true,
@@ -65,7 +73,9 @@ export type HostEvent =
   | { type: 'error'; error: HostError }
   | { type: 'sync'; status: SyncStatus }
   /** The member devices of a calendar changed (an Add, Remove or Invite was applied). */
-  | { type: 'members'; calendarId: string };
+  | { type: 'members'; calendarId: string }
+  /** An import's progress: `done` of `total` events signed (committed all at once at the end). */
+  | { type: 'import'; importId: string; done: number; total: number };
 
 export interface Host extends HostApi {
   onEvent(cb: (e: HostEvent) => void): Unsubscribe;

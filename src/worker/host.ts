@@ -5,7 +5,6 @@
 
 import {
   CALENDAR_ENTITY,
-  type CalendarEvent,
   CalendarField,
   type ChangeEvent,
   calendarFromRecord,
@@ -26,7 +25,6 @@ import {
   type NewWrite,
   Replica,
   type SubtleLike,
-  type WriteInfo,
 } from '../engine/index.ts';
 import { boxKeyPairFromSecret } from '../engine/seal.ts';
 import type { EngineStore } from '../engine/store.ts';
@@ -35,44 +33,26 @@ import type {
   EventFieldName,
   EventFields,
   EventView,
-  FieldConflict,
   HostError,
   Range,
-  RegisterWrite,
   SyncStatus,
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
 import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
-import {
-  type IdbStore,
-  type IdbStoreOptions,
-  openIdbStore,
-  type SpanFields,
-  type SpanRecord,
-} from './idb-store.ts';
+import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
+import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
+import { assemble, SeriesSet } from './occurrences.ts';
+import { reminderOccurrences } from './reminders.ts';
+import { createSeriesHost, occurrenceView, sharedExpander } from './series-host.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
-import { eventSpanMs } from './time.ts';
+import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
-const FIELD_NUMBERS: Record<EventFieldName, number> = {
-  title: EventField.Title,
-  start: EventField.Start,
-  end: EventField.End,
-  allDay: EventField.AllDay,
-  timeZone: EventField.TimeZone,
-  location: EventField.Location,
-  notes: EventField.Notes,
-};
-/** The editable fields of an event view, as the field list names them. */
+/** The editable fields of an event view, as the field table names them. */
 function fieldsOfView(v: EventView): EventFields {
-  return Object.fromEntries(
-    (Object.keys(FIELD_NUMBERS) as EventFieldName[]).map((k) => [k, v[k]]),
-  ) as unknown as EventFields;
+  return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
-const FIELD_NAMES = new Map<number, EventFieldName>(
-  Object.entries(FIELD_NUMBERS).map(([k, v]) => [v, k as EventFieldName]),
-);
 
 interface Indexed {
   doc: DocId;
@@ -116,6 +96,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     if (!closed) emit({ type: 'sync', status: lastSynced.apply(status) });
   });
 
+  const series = createSeriesHost(replica);
   for (const p of await store.listPrefs()) hidden.set(p.doc, p.hidden);
   for (const doc of replica.listDocs()) {
     knownDocs.add(doc);
@@ -131,6 +112,11 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     if (before)
       out.push({ fromMs: before.view.startMs, toMs: Math.max(before.view.endMs, before.view.startMs + 1) });
     const ev = eventFromRecord(rec);
+    if (series.reindex(doc, rec.entity, ev)) {
+      // A series or override can change occurrences anywhere: every range re-reads.
+      index.delete(key);
+      return [EVERYTHING];
+    }
     if (ev.deleted) {
       index.delete(key);
       return out;
@@ -201,12 +187,24 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   function encodeFields(entity: EntityId, fields: Partial<EventFields>): NewWrite[] {
     const writes: NewWrite[] = [];
     for (const [name, value] of Object.entries(fields)) {
-      const field = FIELD_NUMBERS[name as EventFieldName];
+      const field = FIELD_NUMBERS.get(name as EventFieldName);
       if (field === undefined) throw new EngineError('InvalidArgument', `unknown event field ${name}`);
+      if (value === undefined) continue;
+      if (value === null) {
+        writes.push({ field, value: null });
+        continue;
+      }
       writes.push({ field, value: encode(fieldType(entity, field)!, value) });
     }
     return writes;
   }
+
+  const imports = createImportApi({
+    replica,
+    emit,
+    mustDoc,
+    encodeFields,
+  });
 
   // Moves a closed page left half done are completed before the first call is answered ([RT-13]).
   const moveDeps = { store, replica, encodeFields };
@@ -218,11 +216,22 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
   function calendarInfo(doc: DocId): CalendarInfo {
     const props = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY));
-    return { id: doc, name: props.name, color: props.color, hidden: hidden.get(doc) ?? false };
+    return {
+      id: doc,
+      name: props.name,
+      color: props.color,
+      hidden: hidden.get(doc) ?? false,
+      ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+    };
   }
 
   return {
     ...devices,
+    // An import's thousands of change events reach the views as one (asOneChange).
+    importEvents: (calendarId, importId, items) =>
+      guard(() => asOneChange(() => imports.importEvents(calendarId, importId, items))),
+    cancelImport: (importId) => guard(() => imports.cancelImport(importId)),
+    exportEvents: (calendarId) => guard(() => imports.exportEvents(calendarId)),
     // A calendar fetched for an invite that was then refused is not listed (nothing readable).
     listCalendars: () =>
       guard(async () =>
@@ -247,6 +256,35 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         ]);
       }),
 
+    setDefaultAlarms: (calendarId, alarms) =>
+      guard(async () => {
+        await replica.write(mustDoc(calendarId), CALENDAR_ENTITY, [
+          { field: CalendarField.DefaultAlarms, value: encode('alarms', alarms) },
+        ]);
+      }),
+
+    dismissReminder: (calendarId, eventId, untilMs) =>
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        const ent = mustEvent(eventId);
+        if (!Number.isFinite(untilMs)) throw new EngineError('InvalidArgument', 'untilMs must be a time');
+        const cur = index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0;
+        // REM-3: a dismissal only ever moves forward.
+        if (untilMs <= cur) return;
+        const wall = new Date(untilMs).toISOString().slice(0, 19);
+        await replica.write(doc, ent, [
+          { field: EventField.DismissedUntil, value: encode('datetime', wall) },
+        ]);
+      }),
+
+    reminderOccurrences: (fromMs, toMs) =>
+      guard(async () => {
+        if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || toMs - fromMs > 60 * 86_400_000)
+          throw new EngineError('InvalidArgument', 'a reminder range is at most 60 days');
+        const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d) && !hidden.get(d));
+        return reminderOccurrences(replica, docs, fromMs, toMs);
+      }),
+
     setCalendarHidden: (calendarId, hide) =>
       guard(async () => {
         const doc = mustDoc(calendarId);
@@ -259,17 +297,21 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const out: EventView[] = [];
         for (const { view } of index.values()) if (inRange(view, range)) out.push(view);
+        out.push(...(await series.occurrences(range)));
         return out.sort(byTime);
       }),
 
     getEvent: (calendarId, eventId) =>
-      guard(async () => index.get(`${mustDoc(calendarId)}/${mustEvent(eventId)}`)?.view),
+      guard(async () => {
+        const doc = mustDoc(calendarId);
+        return index.get(`${doc}/${mustEvent(eventId)}`)?.view ?? (await series.get(doc, eventId));
+      }),
 
     createEvent: (calendarId, eventId, fields) =>
       guard(async () => {
         const doc = mustDoc(calendarId);
         const id = mustEvent(eventId);
-        for (const k of Object.keys(FIELD_NUMBERS) as EventFieldName[]) {
+        for (const k of BASE_FIELDS) {
           if (fields[k] === undefined) throw new EngineError('InvalidArgument', `new event lacks ${k}`);
         }
         await replica.write(doc, id, encodeFields(id, fields));
@@ -280,12 +322,24 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         const doc = mustDoc(calendarId);
         const id = mustEvent(eventId);
+        // An occurrence of a repeating event moved or edited without a choice: "This event".
+        const occ = series.occurrenceOf(doc, id);
+        if (occ !== undefined) {
+          await series.edit(doc, { ...occ, scope: 'this', fields });
+          return;
+        }
         const writes = encodeFields(id, fields);
         if (writes.length > 0) await replica.write(doc, id, writes);
       }),
 
     deleteEvent: (calendarId, eventId) =>
       guard(async () => {
+        const doc = mustDoc(calendarId);
+        const occ = series.occurrenceOf(doc, mustEvent(eventId));
+        if (occ !== undefined && !replica.entity(doc, eventId as EntityId)) {
+          await series.edit(doc, { ...occ, scope: 'this', delete: true });
+          return;
+        }
         await replica.write(mustDoc(calendarId), mustEvent(eventId), [
           { field: EventField.Deleted, value: encode('bool', true) },
         ]);
@@ -311,11 +365,15 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         );
       }),
 
+    editSeries: (calendarId, edit) => guard(() => series.edit(mustDoc(calendarId), edit)),
+
+    restoreSeries: (calendarId, undo) => guard(() => series.restore(mustDoc(calendarId), undo)),
+
     restoreConflict: (calendarId, eventId, field, opId) =>
       guard(async () => {
         const doc = mustDoc(calendarId);
         const ent = mustEvent(eventId);
-        const num = FIELD_NUMBERS[field];
+        const num = FIELD_NUMBERS.get(field);
         if (num === undefined)
           throw new EngineError('InvalidArgument', `unknown event field ${String(field)}`);
         const reg = replica.entity(doc, ent)?.registers.find((r) => r.field === num);
@@ -331,7 +389,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const q = query.trim().toLowerCase();
         if (q === '') return [];
         const out: EventView[] = [];
-        for (const { view } of index.values()) {
+        for (const view of [...[...index.values()].map((i) => i.view), ...series.seriesViews()]) {
           if (`${view.title}\n${view.location}\n${view.notes}`.toLowerCase().includes(q)) out.push(view);
         }
         return out.sort((a, b) => b.startMs - a.startMs).slice(0, Math.max(0, limit));
@@ -375,51 +433,11 @@ function encode(type: NonNullable<ReturnType<typeof fieldType>>, value: unknown)
   }
 }
 
-function toWrite(w: WriteInfo): RegisterWrite {
-  return { value: w.value, device: w.author, wallTime: w.wallTime, opId: w.op };
-}
-
-function inRange(v: EventView, r: Range): boolean {
-  return v.startMs < r.toMs && (v.endMs > r.fromMs || (v.endMs <= v.startMs && v.startMs >= r.fromMs));
-}
-
-const byTime = (a: EventView, b: EventView): number =>
-  a.startMs - b.startMs || a.endMs - b.endMs || (a.id < b.id ? -1 : 1);
-
-function toView(doc: DocId, ev: CalendarEvent): EventView {
-  const conflicts: FieldConflict[] = [];
-  for (const [num, writes] of ev.conflicts) {
-    const field = FIELD_NAMES.get(num);
-    if (field === undefined || writes.length < 2) continue;
-    conflicts.push({ field, winner: toWrite(writes[0]!), losers: writes.slice(1).map(toWrite) });
-  }
-  return viewOf(doc, ev.id, ev, conflicts);
-}
-
 const emptyEntity = (span: SpanRecord): EntityRecord => ({
   doc: span.doc,
   entity: span.entity,
   registers: [],
 });
-
-/** The one place an EventView is built, from the replica's entity or a stored span alike. */
-function viewOf(doc: DocId, id: string, ev: SpanFields, conflicts: FieldConflict[]): EventView {
-  const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
-  return {
-    id,
-    calendarId: doc,
-    title: ev.title,
-    start: ev.start,
-    end: ev.end,
-    allDay: ev.allDay,
-    timeZone: ev.timeZone,
-    location: ev.location,
-    notes: ev.notes,
-    startMs,
-    endMs,
-    conflicts,
-  };
-}
 
 // ---- composition ----
 
@@ -578,13 +596,20 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
     return out;
   }
 
+  const later = new Map<string, EventView[] | 'pending'>();
   const early: Partial<Record<HostMethod, (...args: never[]) => Promise<unknown>>> = {
     eventsInRange: async (range: Range) => {
       // Anything unusual is the replica's to answer (the catch below hands it over).
       if (!Number.isFinite(range?.fromMs) || !Number.isFinite(range?.toMs)) throw new Error('not early');
       const perDoc = await docsOk(async (doc) => {
         const views: EventView[] = [];
+        const repeating = new SeriesSet();
         for (const span of await store.spansNear(doc, range.fromMs, range.toMs)) {
+          if (span.set !== undefined) {
+            const { fields, entity, deleted, set } = span;
+            repeating.put({ ...fields, id: entity, deleted: deleted === 1, set: new Set(set) });
+            continue;
+          }
           let v: EventView;
           if (span.conflicted) {
             // Conflict details live in the entity's registers: the few such events are read whole.
@@ -595,6 +620,24 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
             v = viewOf(doc, span.entity, span.fields, []);
           }
           if (inRange(v, range)) views.push(v);
+        }
+        if (repeating.size > 0) {
+          // The first paint does not wait for expanding series (the rule library loads and every
+          // series expands, ~1 s for 500 in Chromium here): their occurrences follow as a change.
+          const key = `${doc}|${range.fromMs}|${range.toMs}`;
+          const got = later.get(key);
+          if (Array.isArray(got)) views.push(...got);
+          else if (got === undefined) {
+            later.set(key, 'pending');
+            void sharedExpander().then((x) => {
+              const occ = assemble(repeating, x, range.fromMs, range.toMs);
+              later.set(
+                key,
+                occ.map((a) => occurrenceView(doc, a, repeating)),
+              );
+              if (!closed) emit({ type: 'events', intervals: [range] });
+            });
+          }
         }
         return views;
       });
@@ -626,7 +669,13 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         const rec = await store.loadEntity(doc, CALENDAR_ENTITY);
         if (rec === undefined) return undefined;
         const props = calendarFromRecord(rec);
-        return { id: doc, name: props.name, color: props.color, hidden: hidden.get(doc) ?? false };
+        return {
+          id: doc,
+          name: props.name,
+          color: props.color,
+          hidden: hidden.get(doc) ?? false,
+          ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+        };
       });
       return out.filter((c) => c !== undefined);
     },

@@ -4,7 +4,7 @@
 
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, wrap } from 'idb';
 import { toHex } from '../engine/bytes.ts';
-import { eventFromRecord } from '../engine/calendar.ts';
+import { EVENT_FIELDS, type EventValues, eventFromRecord, fieldName, isValueOf } from '../engine/calendar.ts';
 import { EngineError } from '../engine/errors.ts';
 import {
   CALENDAR_ENTITY,
@@ -31,6 +31,7 @@ import type {
   WriteRecord,
 } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
+import { isOverride, isSeries } from './occurrences.ts';
 import { eventSpanMs } from './time.ts';
 
 /** An op this device wrote that the relay has not acknowledged yet. */
@@ -67,17 +68,17 @@ export interface SpanRecord {
   fields: SpanFields;
   /** The entity has concurrent writes: read the entity itself for the conflict details. */
   conflicted?: 1;
+  /**
+   * Series and overrides (docs/PROTOCOL.md SER-*): the field numbers whose registers are set (an
+   * override's own fields), found through `long` wherever their occurrences fall. Deleted ones
+   * are kept (`deleted`), since a deleted split still ends its parent series.
+   */
+  set?: number[];
+  deleted?: 1;
 }
 
-export interface SpanFields {
-  title: string;
-  start: string;
-  end: string;
-  allDay: boolean;
-  timeZone: string;
-  location: string;
-  notes: string;
-}
+/** Every field of a live event but Deleted, as the engine's field table defines them. */
+export type SpanFields = Omit<EventValues, 'deleted'>;
 
 /** Events longer than this are found through the `byLong` index; shorter ones by start time. */
 export const LONG_SPAN_MS = 2 * 86_400_000;
@@ -666,17 +667,24 @@ async function stage(
 export function spanOf(rec: EntityRecord): SpanRecord | undefined {
   if (rec.entity === CALENDAR_ENTITY) return undefined;
   const ev = eventFromRecord(rec);
-  if (ev.deleted) return undefined;
+  const repeating = isSeries(ev) || isOverride(ev);
+  if (ev.deleted && !repeating) return undefined;
   const { startMs, endMs } = eventSpanMs(ev.start, ev.end, ev.timeZone);
-  const { title, start, end, allDay, timeZone, location, notes } = ev;
+  const fields: Record<string, unknown> = {};
+  for (const f of SPAN_FIELDS) fields[fieldName(f)] = ev[fieldName(f) as keyof SpanFields];
   const span: SpanRecord = {
     doc: rec.doc,
     entity: rec.entity,
     startMs,
     endMs,
-    fields: { title, start, end, allDay, timeZone, location, notes },
+    fields: fields as SpanFields,
   };
   if (endMs - startMs > LONG_SPAN_MS) span.long = 1;
+  if (repeating) {
+    span.long = 1;
+    span.set = [...ev.set];
+    if (ev.deleted) span.deleted = 1;
+  }
   if ([...ev.conflicts.values()].some((w) => w.length > 1)) span.conflicted = 1;
   return span;
 }
@@ -899,7 +907,7 @@ function parseEvidence(v: unknown, doc: DocId): EquivocationRecord {
   return v as unknown as EquivocationRecord;
 }
 
-const SPAN_TEXT = ['title', 'start', 'end', 'timeZone', 'location', 'notes'] as const;
+const SPAN_FIELDS = EVENT_FIELDS.filter((f) => f.key !== 'Deleted');
 
 function parseSpan(v: unknown, doc: DocId): SpanRecord {
   const where = `spans/${doc}`;
@@ -911,10 +919,21 @@ function parseSpan(v: unknown, doc: DocId): SpanRecord {
   need(Number.isFinite(r['startMs']) && Number.isFinite(r['endMs']), at, 'startMs/endMs');
   need(r['long'] === undefined || r['long'] === 1, at, 'long');
   need(r['conflicted'] === undefined || r['conflicted'] === 1, at, 'conflicted');
+  need(r['deleted'] === undefined || (r['deleted'] === 1 && r['set'] !== undefined), at, 'deleted');
+  need(
+    r['set'] === undefined ||
+      (Array.isArray(r['set']) && r['set'].length <= 64 && r['set'].every((n) => Number.isInteger(n))),
+    at,
+    'set',
+  );
   need(isPlainObject(r['fields']), at, 'fields');
   const f = r['fields'] as Record<string, unknown>;
-  for (const k of SPAN_TEXT) need(typeof f[k] === 'string', at, `fields.${k}`);
-  need(typeof f['allDay'] === 'boolean', at, 'fields.allDay');
+  for (const spec of SPAN_FIELDS) {
+    const k = fieldName(spec);
+    // A record written before schema version 2 lacks its fields: they read as absent (SCH-3).
+    if (f[k] === undefined && spec.since > 1) f[k] = Array.isArray(spec.absent) ? [] : spec.absent;
+    else need(f[k] === spec.absent || isValueOf(spec.type, f[k]), at, `fields.${k}`);
+  }
   return v as unknown as SpanRecord;
 }
 

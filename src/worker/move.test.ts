@@ -106,6 +106,21 @@ describe('calendar move', () => {
     expect(copies(await h3.eventsInRange(ALL)).map((e) => e.calendarId)).toEqual([home]);
   });
 
+  it('[RT-13] a half-done move of an event with schema-2 values (repeat dates, alarms) is completed too', async () => {
+    const { h, work, home } = await setup();
+    const v2 = fields({
+      rrule: 'FREQ=WEEKLY;COUNT=3',
+      rdates: [],
+      exdates: ['2025-03-17T09:00'],
+      alarms: null,
+    });
+    await putLocal('moves', [{ from: work, event: EV, to: home, fields: v2 }]);
+    const h2 = await restart(h);
+    const all = await h2.eventsInRange(ALL);
+    // Two occurrences (one excluded), all in Home: the journal record was not dropped as corrupt.
+    expect(copies(all).map((e) => e.calendarId)).toEqual([home, home]);
+  });
+
   it('[RT-13] a move interrupted after journaling but before any write is completed at the next start', async () => {
     const { h, work, home } = await setup();
     await putLocal('moves', [{ from: work, event: EV, to: home, fields: fields({ location: 'Side St' }) }]);

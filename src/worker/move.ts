@@ -56,7 +56,15 @@ function isIntent(v: unknown): v is MoveIntent {
     return false;
   const f = o['fields'];
   if (typeof f !== 'object' || f === null) return false;
-  return Object.values(f).every((x) => typeof x === 'string' || typeof x === 'boolean');
+  // Schema 2 values too: lists (Rdates, Exdates, Alarms) and null (Alarms = the calendar's default).
+  // The host's encoder checks each value again when the move is completed.
+  return Object.values(f).every(
+    (x) =>
+      x === null ||
+      typeof x === 'string' ||
+      typeof x === 'boolean' ||
+      (Array.isArray(x) && x.every((y) => typeof y === 'string' || typeof y === 'number')),
+  );
 }
 
 /**

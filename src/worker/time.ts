@@ -65,3 +65,40 @@ export function eventSpanMs(start: string, end: string, zone: string): { startMs
   const startMs = wallToUtcMs(start, zone) ?? 0;
   return { startMs, endMs: Math.max(wallToUtcMs(end, zone) ?? startMs, startMs) };
 }
+
+/** Last offset seen per zone: the guess utcToWall starts from. */
+const lastOffset = new Map<string, number>();
+const pad2 = (n: number) => String(n).padStart(2, '0');
+
+/**
+ * The wall-clock time ("YYYY-MM-DDTHH:MM", ":SS" only when not zero) of a UTC instant in `zone`,
+ * the inverse of wallToUtcMs for times that exist. Uses the same per-day offsets, so expanding a
+ * month of occurrences costs Date arithmetic, not a Temporal object per occurrence (measured:
+ * the Temporal conversions were most of a month's expansion in Chromium).
+ */
+export function utcToWall(ms: number, zone: string): string {
+  const guess = lastOffset.get(zone) ?? 0;
+  const date = new Date(ms + guess).toISOString().slice(0, 10);
+  let off: number | null = null;
+  try {
+    off = offsetForDay(zone, date);
+  } catch {
+    off = null;
+  }
+  if (off !== null) {
+    const d = new Date(ms + off);
+    if (d.toISOString().slice(0, 10) === date) {
+      lastOffset.set(zone, off);
+      const s = d.getUTCSeconds();
+      return `${date}T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}${s === 0 ? '' : `:${pad2(s)}`}`;
+    }
+    // The guess was a day off: try again from this day's offset (at most once more).
+    if (off !== guess) {
+      lastOffset.set(zone, off);
+      return utcToWall(ms, zone);
+    }
+  }
+  const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone);
+  const s = z.second;
+  return `${z.toPlainDate().toString()}T${pad2(z.hour)}:${pad2(z.minute)}${s === 0 ? '' : `:${pad2(s)}`}`;
+}

@@ -5,6 +5,7 @@ import type {
   DeviceInfo,
   EventFields,
   FieldConflict,
+  OccurrenceInfo,
   RegisterWrite,
 } from '../../worker/api.ts';
 import { deviceLabel } from '../devices.ts';
@@ -19,6 +20,8 @@ import {
   zoneList,
 } from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
+import { ReminderField } from './ReminderField.tsx';
+import { RepeatField } from './RepeatField.tsx';
 
 export interface DialogTarget {
   /** Absent for a new event. */
@@ -26,6 +29,8 @@ export interface DialogTarget {
   calendarId: string;
   fields: EventFields;
   conflicts: FieldConflict[];
+  /** Set when the dialog edits an occurrence of a repeating event. */
+  occurrence?: OccurrenceInfo | undefined;
 }
 
 const FIELD_LABEL: Record<string, string> = {
@@ -36,11 +41,13 @@ const FIELD_LABEL: Record<string, string> = {
   timeZone: 'Time zone',
   location: 'Location',
   notes: 'Notes',
+  rrule: 'Repeat',
 };
 
 function showValue(v: RegisterWrite['value']): string {
   if (v === null) return '(cleared)';
   if (typeof v === 'boolean') return v ? 'yes' : 'no';
+  if (Array.isArray(v)) return v.length === 0 ? '(none)' : v.join(', ');
   return v === '' ? '(empty)' : v;
 }
 
@@ -199,6 +206,7 @@ export function EventDialog(props: {
           />
           <label htmlFor={id('allday')}>All day</label>
         </div>
+        <RepeatField rule={form.rrule ?? ''} start={form.start} onChange={(rrule) => set({ rrule })} />
         <div className="field">
           <label htmlFor={id('tz')}>Time zone</label>
           <select
@@ -229,6 +237,12 @@ export function EventDialog(props: {
             onChange={(e) => set({ notes: e.target.value })}
           />
         </div>
+        <ReminderField
+          value={form.alarms}
+          calendarDefault={props.calendars.find((c) => c.id === form.calendarId)?.defaultAlarms ?? []}
+          allDay={form.allDay}
+          onChange={(alarms) => set({ alarms })}
+        />
         <div className="field">
           <label htmlFor={id('cal')}>Calendar</label>
           <select

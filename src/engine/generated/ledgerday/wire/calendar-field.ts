@@ -8,5 +8,6 @@
  */
 export enum CalendarField {
   Name = 1,
-  Color = 2
+  Color = 2,
+  DefaultAlarms = 3
 }

@@ -11,5 +11,15 @@ export enum EventField {
   TimeZone = 5,
   Location = 6,
   Notes = 7,
-  Deleted = 8
+  Deleted = 8,
+  Rrule = 9,
+  Rdates = 10,
+  Exdates = 11,
+  Alarms = 12,
+  OverrideOf = 13,
+  RecurrenceId = 14,
+  SplitOf = 15,
+  Uid = 16,
+  IcsExtra = 17,
+  DismissedUntil = 18
 }

@@ -1,0 +1,59 @@
+// Bench-only page: "drawing a month" at the data level, in Chromium. Reads a seeded calendar from
+// the app's IndexedDB store, indexes it as the engine host does (single events by span, series and
+// overrides in a SeriesSet) and times answering one month: the single events it overlaps plus
+// every occurrence of every series (src/worker/occurrences.ts with rrule-temporal).
+
+import { eventFromRecord } from '../src/engine/index.ts';
+import type { EventView } from '../src/worker/api.ts';
+import { openIdbStore } from '../src/worker/idb-store.ts';
+import { assemble, SeriesSet } from '../src/worker/occurrences.ts';
+import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
+import { occurrenceView } from '../src/worker/series-host.ts';
+import { byTime, inRange, toView } from '../src/worker/views.ts';
+
+declare global {
+  interface Window {
+    monthExpand: (month: string, dbName?: string) => Promise<Record<string, number>>;
+  }
+}
+
+window.monthExpand = async (month, dbName = 'ledgerday') => {
+  const idb = await openIdbStore({ name: dbName });
+  const [doc] = await idb.listDocs();
+  const loaded = (await idb.loadDoc(doc!))!;
+  idb.close();
+  const singles: EventView[] = [];
+  const set = new SeriesSet();
+  for (const rec of loaded.entities) {
+    const ev = eventFromRecord(rec);
+    if (!set.put(ev) && !ev.deleted && rec.entity !== '0'.repeat(32)) singles.push(toView(doc!, ev));
+  }
+  const tLoad = performance.now();
+  const expand = cachedExpander(await loadExpander());
+  const libMs = performance.now() - tLoad;
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const range = (k: number) => ({
+    fromMs: Date.UTC(y, m - 1 + k, 1) - 7 * 86_400_000,
+    toMs: Date.UTC(y, m + k, 1) + 7 * 86_400_000,
+  });
+  const draw = (k: number) => {
+    const r = range(k);
+    const t = performance.now();
+    const out = singles.filter((v) => inRange(v, r));
+    for (const a of assemble(set, expand, r.fromMs, r.toMs)) out.push(occurrenceView(doc!, a, set));
+    out.sort(byTime);
+    return { ms: performance.now() - t, n: out.length };
+  };
+  const cold = draw(0);
+  const warm = draw(0);
+  const next = draw(1);
+  return {
+    series: set.series.size,
+    singles: singles.length,
+    month_events: cold.n,
+    library_load_ms: Math.round(libMs * 10) / 10,
+    cold_ms: Math.round(cold.ms * 10) / 10,
+    warm_ms: Math.round(warm.ms * 10) / 10,
+    next_month_ms: Math.round(next.ms * 10) / 10,
+  };
+};

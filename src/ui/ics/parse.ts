@@ -1,0 +1,126 @@
+// .ics text -> IcsCalendar, or an IcsError naming the line. Nothing is half-read: the whole file is
+// checked (lines.ts), parsed (ical.js) and converted before anything is returned.
+
+import ICAL from 'ical.js';
+import { Temporal } from 'temporal-polyfill';
+import { type ReadEvent, readEvent } from './event.ts';
+import { scanIcs } from './lines.ts';
+import { type IcsCalendar, IcsError, type IcsEvent } from './model.ts';
+import { inZone, type JProp, type TimeContext, wallString } from './times.ts';
+import { canonicalZone, resolveTzid } from './zones.ts';
+
+type JComp = [string, JProp[], JComp[]];
+
+export interface ParseOptions {
+  /** Zone for floating times when the file has no X-WR-TIMEZONE (the device's zone). */
+  defaultZone: string;
+}
+
+export function parseIcs(text: string, opts: ParseOptions): IcsCalendar {
+  const scan = scanIcs(text);
+  let root: JComp;
+  try {
+    root = ICAL.parse(text) as JComp;
+  } catch (e) {
+    const msg = e instanceof Error ? e.message : String(e);
+    const quoted = /"([^"]{3,})"/.exec(msg)?.[1];
+    const at = quoted === undefined ? { line: 0, name: '' } : scan.find(quoted.slice(0, 60));
+    throw new IcsError(at.line, at.name === '' ? msg : `${at.name}: ${msg}`);
+  }
+  const calProp = (name: string) => root[1].find((p) => p[0] === name)?.[3];
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    if (warnings.length < 100) warnings.push(m);
+  };
+  const vtimezones = new Map<string, ICAL.Component>();
+  for (const c of root[2]) {
+    if (c[0] !== 'vtimezone') continue;
+    const tzid = c[1].find((p) => p[0] === 'tzid')?.[3];
+    if (typeof tzid === 'string') vtimezones.set(tzid, new ICAL.Component(c));
+  }
+  const vevents = root[2].filter((c) => c[0] === 'vevent');
+  if (vevents.length !== scan.events.length)
+    throw new IcsError(0, 'the file could not be read consistently (components out of place)');
+
+  const ctx: TimeContext = {
+    vtimezones,
+    prefer: [],
+    years: yearSpan(vevents),
+    cache: new Map(),
+    floating: opts.defaultZone,
+    warn,
+  };
+  const xwr = calProp('x-wr-timezone');
+  let zone = '';
+  if (typeof xwr === 'string' && xwr.trim() !== '') {
+    zone = resolveTzid(xwr.trim(), ctx) ?? '';
+    if (zone === '') warn(`X-WR-TIMEZONE "${xwr.slice(0, 40)}" is not a known zone; ignored`);
+  }
+  const device = canonicalZone(opts.defaultZone) ?? 'UTC';
+  ctx.floating = zone || device;
+  ctx.prefer = [...new Set([ctx.floating, device])];
+
+  const read: ReadEvent[] = vevents.map((c, i) => readEvent(c, scan.events[i]!, ctx, warn));
+  return {
+    name: typeof calProp('x-wr-calname') === 'string' ? String(calProp('x-wr-calname')).slice(0, 200) : '',
+    zone,
+    events: linkOverrides(read, warn),
+    warnings,
+  };
+}
+
+function yearSpan(vevents: JComp[]): [number, number] {
+  let lo = 9999;
+  let hi = 0;
+  for (const c of vevents) {
+    const v = c[1].find((p) => p[0] === 'dtstart')?.[3];
+    const y = typeof v === 'string' ? Number(v.slice(0, 4)) : Number.NaN;
+    if (Number.isInteger(y) && y > 0) {
+      lo = Math.min(lo, y);
+      hi = Math.max(hi, y);
+    }
+  }
+  return lo > hi ? [2000, 2000] : [lo, hi];
+}
+
+/**
+ * Gives each override its RECURRENCE-ID in its series' zone; an override whose series is not in
+ * the file becomes a single event (shown, not dropped). Duplicates keep the last one.
+ */
+function linkOverrides(read: ReadEvent[], warn: (m: string) => void): IcsEvent[] {
+  const series = new Map<string, ReadEvent>();
+  for (const ev of read) {
+    if (ev.recurrence !== null) continue;
+    if (series.has(ev.uid))
+      warn(`line ${ev.line}: a second event with UID ${ev.uid.slice(0, 60)} replaces the first`);
+    series.set(ev.uid, ev);
+  }
+  const out = new Map<string, IcsEvent>();
+  for (const ev of read) {
+    const { recurrence, ...rest } = ev;
+    if (recurrence === null) {
+      out.set(ev.uid, rest);
+      continue;
+    }
+    const master = series.get(ev.uid);
+    if (master === undefined) {
+      // Google exports single occurrences of series the user was invited to, without the series.
+      warn(
+        `line ${ev.line}: an occurrence of a repeating event that is not in the file is imported as a single event`,
+      );
+      const own = wallString(inZone(recurrence, ev.timeZone));
+      out.set(`${ev.uid}\n${own}`, { ...rest, uid: `${ev.uid}#${own}`.slice(0, 255) });
+      continue;
+    }
+    if (master.rrule === null && master.rdates.length === 0) {
+      warn(`line ${ev.line}: RECURRENCE-ID on an event that does not repeat; ignored`);
+      continue;
+    }
+    const w = inZone(recurrence, master.timeZone);
+    const rid = wallString(master.allDay && w instanceof Temporal.PlainDateTime ? w.toPlainDate() : w);
+    const key = `${ev.uid}\n${rid}`;
+    if (out.has(key)) warn(`line ${ev.line}: a second override of the same occurrence replaces the first`);
+    out.set(key, { ...rest, recurrenceId: rid });
+  }
+  return [...out.values()];
+}

@@ -1,0 +1,299 @@
+// .ics import and export in the engine host (docs/PROTOCOL.md IMP-*). An import is one atomic
+// write (Replica.writeBatch, DAG-8): every event of the file or none, with progress events and a
+// cancel that leaves nothing. Event ids are derived from (calendar, UID), so importing the same
+// file again updates its events instead of adding copies, on every device alike.
+
+import { Temporal } from 'temporal-polyfill';
+import {
+  type CalendarEvent,
+  canonicalWall,
+  type DocId,
+  EDITABLE_FIELDS,
+  EngineError,
+  type EntityId,
+  EventField,
+  encodeValue,
+  eventFromRecord,
+  fieldName,
+  formatRRule,
+  isEntityId,
+  type NewWrite,
+  overrideId,
+  parseRRule,
+  type Replica,
+  taggedHash,
+  toHex,
+  utf8,
+} from '../engine/index.ts';
+import type { EventFields, ExportItem, ImportItem, ImportResult } from './api.ts';
+import type { HostEvent } from './host-api.ts';
+import { wallToUtcMs } from './time.ts';
+
+const UID_TAG = utf8('ledgerday/ics-uid/v1\0');
+/** UIDs this app writes on export: the event's own id, so exporting and importing back updates it. */
+const OWN_UID = /^([0-9a-f]{32})@ledgerday$/;
+/** Most events in one import (the parser's own cap is the same). */
+export const MAX_IMPORT = 50_000;
+/** Progress is reported every this many events. */
+const PROGRESS_EVERY = 50;
+
+/** IMP-1: the event id of UID `uid` in calendar `doc`: the same on every device and every import. */
+export function importedEventId(doc: DocId, uid: string): EntityId {
+  const own = OWN_UID.exec(uid);
+  if (own && !/^0+$/.test(own[1]!)) return own[1] as EntityId;
+  return toHex(taggedHash(UID_TAG, utf8(doc), new Uint8Array(1), utf8(uid)).subarray(0, 16)) as EntityId;
+}
+
+export interface ImportDeps {
+  replica: Replica;
+  emit: (e: HostEvent) => void;
+  mustDoc: (calendarId: string) => DocId;
+  /** The host's encoder: field names to register writes (throws InvalidArgument on bad values). */
+  encodeFields: (entity: EntityId, fields: Partial<EventFields>) => NewWrite[];
+}
+
+type FieldName = keyof EventFields;
+const EDITABLE = EDITABLE_FIELDS.map((f) => fieldName(f) as FieldName);
+/** What an override may differ in (SER-3); the rule and its dates belong to the series. */
+const OVERRIDABLE = EDITABLE.filter((f) => f !== 'rrule' && f !== 'rdates' && f !== 'exdates');
+
+function text(field: number, value: string): NewWrite {
+  return { field, value: value === '' ? null : encodeValue('text', value) };
+}
+
+/** `wall` plus the series' duration (wall-clock), or undefined when the times do not parse. */
+function plusDuration(series: EventFields, wall: string): string | undefined {
+  try {
+    if (series.allDay) {
+      const d = Temporal.PlainDate.from(series.start).until(Temporal.PlainDate.from(series.end));
+      return Temporal.PlainDate.from(wall).add(d).toString();
+    }
+    const d = Temporal.PlainDateTime.from(series.start).until(Temporal.PlainDateTime.from(series.end));
+    return canonicalWall(Temporal.PlainDateTime.from(wall).add(d).toString({ smallestUnit: 'second' }));
+  } catch {
+    return undefined;
+  }
+}
+
+const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+
+/** An override's own fields: those that differ from its series (SER-3), times only if moved. */
+function overrideFields(series: EventFields, item: ImportItem, rid: string): Partial<EventFields> {
+  const own: Record<string, unknown> = {};
+  const f = item.fields as unknown as Record<string, unknown>;
+  const s = series as unknown as Record<string, unknown>;
+  for (const name of OVERRIDABLE) {
+    if (name === 'start' || name === 'end') continue;
+    own[name] = same(f[name], s[name]) ? null : f[name];
+  }
+  const moved = item.fields.start !== rid || item.fields.end !== plusDuration(series, rid);
+  own['start'] = moved ? item.fields.start : null;
+  own['end'] = moved ? item.fields.end : null;
+  return own as Partial<EventFields>;
+}
+
+function sameBytes(a: Uint8Array | null | undefined, b: Uint8Array | null): boolean {
+  if (a === undefined) return b === null;
+  if (a === null || b === null) return a === b;
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+export function createImportApi(deps: ImportDeps) {
+  const running = new Map<string, { cancelled: boolean }>();
+  /** Cancels that arrived before their import started (a slow first message); bounded. */
+  const early = new Set<string>();
+
+  /** Every write an item means, before comparing with what is stored. */
+  function itemWrites(doc: DocId, item: ImportItem, series: Map<string, ImportItem>) {
+    if (typeof item?.uid !== 'string' || item.uid === '' || item.uid.length > 255)
+      throw new EngineError('InvalidArgument', 'every imported event needs a UID of 1 to 255 characters');
+    const seriesId = importedEventId(doc, item.uid);
+    if (item.recurrenceId === null) {
+      const entity = seriesId;
+      const writes = deps.encodeFields(entity, item.fields);
+      writes.push(text(EventField.Uid, item.uid), text(EventField.IcsExtra, item.extra));
+      // An event deleted here and imported again comes back (the file says it exists).
+      writes.push({ field: EventField.Deleted, value: encodeValue('bool', item.cancelled) });
+      return { entity, writes };
+    }
+    const master = series.get(item.uid);
+    const rid = canonicalWall(String(item.recurrenceId));
+    if (master === undefined || rid === undefined)
+      throw new EngineError(
+        'InvalidArgument',
+        `an override of ${item.uid.slice(0, 60)} has no series in the file`,
+      );
+    const entity = overrideId(seriesId, rid);
+    const writes = deps.encodeFields(entity, overrideFields(master.fields, item, rid));
+    writes.push(
+      { field: EventField.OverrideOf, value: encodeValue('entity', seriesId) },
+      { field: EventField.RecurrenceId, value: encodeValue('datetime', rid) },
+      { field: EventField.Deleted, value: encodeValue('bool', item.cancelled) },
+      text(EventField.IcsExtra, item.extra),
+    );
+    return { entity, writes };
+  }
+
+  /** The writes of one item that differ from what the entity holds now (IMP-2: re-import is a no-op). */
+  function writesFor(doc: DocId, item: ImportItem, series: Map<string, ImportItem>) {
+    const { entity, writes } = itemWrites(doc, item, series);
+    const cur = deps.replica.entity(doc, entity);
+    const now = new Map(cur?.registers.map((r) => [r.field, r.writes[0]?.value]) ?? []);
+    const changed = writes.filter((w) => {
+      const v = now.get(w.field);
+      // An absent register already reads as its absent value (no Deleted = not deleted).
+      if (v === undefined && (w.value === null || (w.field === EventField.Deleted && w.value[0] === 0)))
+        return false;
+      return !sameBytes(v, w.value);
+    });
+    return { entity, writes: changed };
+  }
+
+  return {
+    importEvents: async (
+      calendarId: string,
+      importId: string,
+      items: ImportItem[],
+    ): Promise<ImportResult> => {
+      const doc = deps.mustDoc(calendarId);
+      if (typeof importId !== 'string' || importId.length === 0 || importId.length > 64)
+        throw new EngineError('InvalidArgument', 'an import needs an id of 1 to 64 characters');
+      if (!Array.isArray(items) || items.length > MAX_IMPORT)
+        throw new EngineError('InvalidArgument', `an import holds at most ${MAX_IMPORT} events`);
+      const state = { cancelled: early.delete(importId) };
+      running.set(importId, state);
+      try {
+        // Everything is encoded and checked before the first op is signed: a bad item writes nothing.
+        const byEntity = new Map<EntityId, NewWrite[]>();
+        let unchanged = 0;
+        const series = new Map(items.filter((i) => i?.recurrenceId === null).map((i) => [i.uid, i]));
+        for (const [i, item] of items.entries()) {
+          if (i % 200 === 199) {
+            // Encoding 50,000 items takes seconds: a cancel may arrive meanwhile.
+            await new Promise((r) => setTimeout(r, 0));
+            if (state.cancelled)
+              throw new EngineError('InvalidArgument', 'import cancelled: nothing was written');
+          }
+          const w = writesFor(doc, item, series);
+          if (w.writes.length === 0) unchanged++;
+          // The same UID twice in one file: the later one wins, as the parser already decided.
+          else byEntity.set(w.entity, w.writes);
+        }
+        const batch = [...byEntity].map(([entity, writes]) => ({ entity, writes }));
+        const total = batch.length;
+        let reported = -1;
+        await deps.replica.writeBatch(doc, batch, async (done) => {
+          if (state.cancelled)
+            throw new EngineError('InvalidArgument', 'import cancelled: nothing was written');
+          if (done % PROGRESS_EVERY !== 0 || done === reported) return;
+          reported = done;
+          deps.emit({ type: 'import', importId, done, total });
+          // Let the worker take other messages (a cancel, other tabs' calls) between chunks.
+          await new Promise((r) => setTimeout(r, 0));
+        });
+        deps.emit({ type: 'import', importId, done: total, total });
+        return { written: total, unchanged };
+      } finally {
+        running.delete(importId);
+      }
+    },
+
+    cancelImport: async (importId: string): Promise<void> => {
+      const s = running.get(importId);
+      if (s !== undefined) s.cancelled = true;
+      else if (typeof importId === 'string' && importId.length <= 64) {
+        if (early.size >= 100) early.clear();
+        early.add(importId);
+      }
+    },
+
+    exportEvents: async (calendarId: string): Promise<ExportItem[]> => {
+      const doc = deps.mustDoc(calendarId);
+      const series = new Map<string, CalendarEvent>();
+      const overrides: CalendarEvent[] = [];
+      /** SER-5: split children by parent (deleted ones too: "delete this and following" ends S). */
+      const splits = new Map<string, CalendarEvent[]>();
+      for (const rec of deps.replica.entities(doc)) {
+        if (!isEntityId(rec.entity) || /^0+$/.test(rec.entity)) continue;
+        const ev = eventFromRecord(rec);
+        if (ev.overrideOf !== '' && ev.recurrenceId !== '') overrides.push(ev);
+        else {
+          if (ev.splitOf !== '' && ev.recurrenceId !== '')
+            splits.set(ev.splitOf, [...(splits.get(ev.splitOf) ?? []), ev]);
+          if (!ev.deleted) series.set(ev.id, ev);
+        }
+      }
+      for (const l of splits.values()) l.sort((a, b) => (a.recurrenceId < b.recurrenceId ? -1 : 1));
+      const out: ExportItem[] = [...series.values()].map((ev) => ({
+        id: ev.id,
+        uid: uidOf(ev),
+        recurrenceId: null,
+        cancelled: false,
+        extra: ev.icsExtra,
+        fields: endBefore(editable(ev), splits.get(ev.id)?.[0]?.recurrenceId),
+      }));
+      for (const ov of overrides) {
+        // SER-6: an override at or after a split point belongs to the split series covering it.
+        const parts = splits.get(ov.overrideOf) ?? [];
+        const cover = parts.filter((p) => p.recurrenceId <= ov.recurrenceId).at(-1);
+        const master = series.get((cover?.id ?? ov.overrideOf) as EntityId);
+        // The series was deleted (SER-7: its overrides are hidden) or is not here.
+        if (master === undefined) continue;
+        const fields = { ...editable(master) } as unknown as Record<string, unknown>;
+        for (const name of OVERRIDABLE) {
+          const f = EDITABLE_FIELDS.find((x) => fieldName(x) === name)!;
+          if (ov.set.has(f.num)) fields[name] = (ov as unknown as Record<string, unknown>)[name];
+        }
+        if (!ov.set.has(EventField.Start)) {
+          // SER-3: an override without Start starts at its RecurrenceId, as long as the series.
+          fields['start'] = ov.recurrenceId;
+          fields['end'] = plusDuration(editable(master), ov.recurrenceId) ?? master.end;
+        }
+        fields['rrule'] = '';
+        fields['rdates'] = [];
+        fields['exdates'] = [];
+        out.push({
+          id: ov.id,
+          uid: uidOf(master),
+          recurrenceId: ov.recurrenceId,
+          cancelled: ov.deleted,
+          extra: ov.icsExtra,
+          fields: fields as unknown as EventFields,
+        });
+      }
+      return out;
+    },
+  };
+}
+
+const uidOf = (ev: CalendarEvent): string => ev.uid || `${ev.id}@ledgerday`;
+
+/**
+ * SER-5 in a file: a series split at `splitAt` ("This and following events") ends before it. Its
+ * rule gets UNTIL one second before that occurrence (COUNT dropped: the split part carries the
+ * rest), and its RDATEs from then on are left out.
+ */
+function endBefore(f: EventFields, splitAt: string | undefined): EventFields {
+  if (splitAt === undefined || !f.rrule) return f;
+  const rule = parseRRule(f.rrule);
+  if (rule === undefined) return f;
+  let until: string;
+  if (f.allDay) {
+    until = Temporal.PlainDate.from(splitAt.slice(0, 10))
+      .subtract({ days: 1 })
+      .toString()
+      .replaceAll('-', '');
+  } else {
+    const ms = wallToUtcMs(splitAt, f.timeZone);
+    if (ms === undefined) return f;
+    until = `${new Date(ms - 1000).toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
+  }
+  if (rule.until === undefined || rule.until > until) rule.until = until;
+  delete rule.count;
+  return { ...f, rrule: formatRRule(rule), rdates: (f.rdates ?? []).filter((d) => d < splitAt) };
+}
+
+function editable(ev: CalendarEvent): EventFields {
+  const v = ev as unknown as Record<string, unknown>;
+  return Object.fromEntries(EDITABLE.map((k) => [k, v[k]])) as unknown as EventFields;
+}

@@ -1,0 +1,341 @@
+// Series, splits and overrides of one calendar assembled into the occurrences a range shows
+// (docs/PROTOCOL.md SER-1..7). Pure: entity views in, occurrence views out; expansion is the
+// injected Expander (recur.ts). The same code serves the replica's index and the span index.
+
+import { Temporal } from 'temporal-polyfill';
+import { canonicalWall, type EntityId, EventField, type EventValues, overrideId } from '../engine/index.ts';
+import type { Expander, Occurrence } from './recur.ts';
+import { wallToUtcMs } from './time.ts';
+
+/** An entity of the calendar as assembly needs it: its values and which registers are set. */
+export interface Entity extends EventValues {
+  id: EntityId;
+  /** Field numbers set on the entity (an override's own fields, SER-3). */
+  set: ReadonlySet<number>;
+}
+
+export interface AssembledOccurrence {
+  /** The series the occurrence belongs to (after splits, SER-5/6). */
+  seriesId: EntityId;
+  /** Its original start (SER-2). */
+  recurrenceId: string;
+  /** The entity id an edit of this occurrence writes: derived (SER-2) or the override's own. */
+  id: EntityId;
+  /** The override entity applied, if any (the one a conflict report comes from). */
+  override?: Entity;
+  /** The override no longer matches an occurrence of the rule (SER-6). */
+  detached: boolean;
+  fields: EventValues;
+  startMs: number;
+  endMs: number;
+}
+
+export const isSeries = (e: EventValues): boolean =>
+  e.rrule !== '' || e.rdates.length > 0 || e.splitOf !== '';
+export const isOverride = (e: EventValues): boolean => e.overrideOf !== '' && e.recurrenceId !== '';
+
+/** Fields an override may change for its occurrence (linkage and recurrence stay the series'). */
+const OVERRIDABLE: readonly (keyof EventValues)[] = [
+  'title',
+  'start',
+  'end',
+  'allDay',
+  'timeZone',
+  'location',
+  'notes',
+  'alarms',
+  'deleted',
+];
+const NUM: Record<string, number> = {
+  title: EventField.Title,
+  start: EventField.Start,
+  end: EventField.End,
+  allDay: EventField.AllDay,
+  timeZone: EventField.TimeZone,
+  location: EventField.Location,
+  notes: EventField.Notes,
+  alarms: EventField.Alarms,
+  deleted: EventField.Deleted,
+};
+
+/**
+ * The series and overrides of one calendar. Deleted series are kept: a deleted split still
+ * bounds its parent (SER-5, SER-7).
+ */
+export class SeriesSet {
+  readonly series = new Map<EntityId, Entity>();
+  readonly overrides = new Map<EntityId, Entity>();
+
+  /** Files an entity under series or overrides (or neither); true when it is one of them. */
+  put(e: Entity): boolean {
+    this.remove(e.id);
+    if (isOverride(e)) this.overrides.set(e.id, e);
+    else if (isSeries(e)) this.series.set(e.id, e);
+    else return false;
+    return true;
+  }
+
+  remove(id: EntityId): void {
+    this.series.delete(id);
+    this.overrides.delete(id);
+  }
+
+  get size(): number {
+    return this.series.size + this.overrides.size;
+  }
+}
+
+/** Split children of each series, by split instant (in the parent's zone), ascending. */
+function splitsOf(set: SeriesSet): Map<EntityId, { at: number; child: Entity }[]> {
+  const out = new Map<EntityId, { at: number; child: Entity }[]>();
+  for (const c of set.series.values()) {
+    if (c.splitOf === '' || c.recurrenceId === '') continue;
+    const parent = set.series.get(c.splitOf as EntityId);
+    const at = wallToUtcMs(c.recurrenceId, parent?.timeZone ?? c.timeZone);
+    if (at === undefined) continue;
+    const list = out.get(c.splitOf as EntityId) ?? [];
+    list.push({ at, child: c });
+    out.set(c.splitOf as EntityId, list);
+  }
+  for (const l of out.values()) l.sort((a, b) => a.at - b.at || (a.child.id < b.child.id ? -1 : 1));
+  return out;
+}
+
+/** SER-5: a series ends before its first split point and before its next sibling's. */
+function boundOf(s: Entity, splits: Map<EntityId, { at: number; child: Entity }[]>, set: SeriesSet): number {
+  let bound = splits.get(s.id)?.[0]?.at ?? Infinity;
+  if (s.splitOf !== '') {
+    const siblings = splits.get(s.splitOf as EntityId) ?? [];
+    const i = siblings.findIndex((x) => x.child.id === s.id);
+    const next = siblings[i + 1];
+    if (next !== undefined) bound = Math.min(bound, next.at);
+    if (!set.series.has(s.splitOf as EntityId)) return bound;
+  }
+  return bound;
+}
+
+/** SER-6: the series whose part of the timeline holds `r` (an original start of `s`). */
+function covering(s: Entity, r: string, splits: Map<EntityId, { at: number; child: Entity }[]>): Entity {
+  let cur = s;
+  for (let depth = 0; depth < 64; depth++) {
+    const at = wallToUtcMs(r, cur.timeZone);
+    const list = splits.get(cur.id);
+    if (at === undefined || list === undefined) return cur;
+    let next: Entity | undefined;
+    for (const x of list) if (x.at <= at) next = x.child;
+    if (next === undefined) return cur;
+    cur = next;
+  }
+  return cur;
+}
+
+interface Group {
+  series: Entity;
+  r: string;
+  /** Overrides from the outermost series inward; each later one wins field by field. */
+  layers: Entity[];
+}
+
+/** SER-2: of several overrides of one occurrence of one series, the derived id wins, then the smallest. */
+function better(a: Entity, b: Entity, derived: EntityId): Entity {
+  if (a.id === derived) return a;
+  if (b.id === derived) return b;
+  return a.id < b.id ? a : b;
+}
+
+function groupOverrides(
+  set: SeriesSet,
+  splits: Map<EntityId, { at: number; child: Entity }[]>,
+): Map<string, Group> {
+  const chosen = new Map<string, Entity>();
+  for (const o of set.overrides.values()) {
+    const key = `${o.overrideOf}|${o.recurrenceId}`;
+    const prev = chosen.get(key);
+    chosen.set(key, prev ? better(prev, o, overrideId(o.overrideOf as EntityId, o.recurrenceId)) : o);
+  }
+  const groups = new Map<string, Group & { depth: number[] }>();
+  for (const o of chosen.values()) {
+    const owner = set.series.get(o.overrideOf as EntityId);
+    if (owner === undefined) {
+      // The series is not here (not yet decrypted, or never written): shown alone (SER-6).
+      const lone = { ...o, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
+      groups.set(`lone|${o.id}`, { series: lone, r: o.recurrenceId, layers: [o], depth: [0] });
+      continue;
+    }
+    const c = covering(owner, o.recurrenceId, splits);
+    const key = `${c.id}|${o.recurrenceId}`;
+    const g = groups.get(key) ?? { series: c, r: o.recurrenceId, layers: [], depth: [] };
+    // An override of the covering series itself wins over one of an ancestor.
+    const d = c.id === owner.id ? 1 : 0;
+    const i = g.depth.findIndex((x) => x > d);
+    if (i < 0) {
+      g.layers.push(o);
+      g.depth.push(d);
+    } else {
+      g.layers.splice(i, 0, o);
+      g.depth.splice(i, 0, d);
+    }
+    groups.set(key, g);
+  }
+  return groups;
+}
+
+function merge(base: EventValues, layers: Entity[]): EventValues {
+  const out = { ...base, deleted: false } as Record<string, unknown>;
+  for (const o of layers)
+    for (const k of OVERRIDABLE)
+      if (o.set.has(NUM[k]!)) out[k] = (o as unknown as Record<string, unknown>)[k];
+  return out as unknown as EventValues;
+}
+
+function overlaps(startMs: number, endMs: number, fromMs: number, toMs: number): boolean {
+  return startMs < toMs && (endMs > fromMs || (endMs <= startMs && startMs >= fromMs));
+}
+
+/** Every occurrence of the calendar's series that overlaps [fromMs, toMs). */
+export function assemble(
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+): AssembledOccurrence[] {
+  if (set.size === 0) return [];
+  const splits = splitsOf(set);
+  const groups = groupOverrides(set, splits);
+  const out: AssembledOccurrence[] = [];
+  for (const s of set.series.values()) {
+    if (s.deleted) continue;
+    const bound = boundOf(s, splits, set);
+    for (const o of expand(s).between(fromMs, toMs)) {
+      if (o.startMs >= bound || groups.has(`${s.id}|${o.recurrenceId}`)) continue;
+      out.push(plain(s, o));
+    }
+  }
+  for (const g of groups.values()) {
+    const a = overridden(g, expand, splits, set);
+    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(a);
+  }
+  return out;
+}
+
+/** Derived occurrence ids (a SHA-256 each) are cached: a month may show thousands. */
+const ids = new Map<string, EntityId>();
+function occurrenceId(series: EntityId, r: string): EntityId {
+  const k = `${series}|${r}`;
+  let id = ids.get(k);
+  if (id === undefined) {
+    if (ids.size >= 100_000) ids.clear();
+    id = overrideId(series, r);
+    ids.set(k, id);
+  }
+  return id;
+}
+
+/** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
+ * range whose series did not change builds nothing (the objects are replaced on any change). */
+const plainCache = new WeakMap<Entity, WeakMap<Occurrence, AssembledOccurrence>>();
+
+function plain(s: Entity, o: Occurrence): AssembledOccurrence {
+  let m = plainCache.get(s);
+  if (m === undefined) {
+    m = new WeakMap();
+    plainCache.set(s, m);
+  }
+  let a = m.get(o);
+  if (a === undefined) {
+    a = makePlain(s, o);
+    m.set(o, a);
+  }
+  return a;
+}
+
+function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
+  return {
+    seriesId: s.id,
+    recurrenceId: o.recurrenceId,
+    id: occurrenceId(s.id, o.recurrenceId),
+    detached: false,
+    fields: { ...s, start: o.start, end: o.end, deleted: false },
+    startMs: o.startMs,
+    endMs: o.endMs,
+  };
+}
+
+/** One overridden occurrence: its merged fields and where it is shown; undefined when hidden. */
+function overridden(
+  g: Group,
+  expand: Expander,
+  splits: Map<EntityId, { at: number; child: Entity }[]>,
+  set: SeriesSet,
+): AssembledOccurrence | undefined {
+  const s = g.series;
+  if (s.deleted) return undefined;
+  const f = merge(s, g.layers);
+  if (f.deleted) return undefined;
+  const bound = set.series.has(s.id) ? boundOf(s, splits, set) : Infinity;
+  const occ = s.start === '' ? undefined : expand(s).at(g.r);
+  const matched = occ !== undefined && occ.startMs < bound;
+  const top = g.layers[g.layers.length - 1]!;
+  const ownStart = g.layers.some((l) => l.set.has(EventField.Start));
+  const ownEnd = g.layers.some((l) => l.set.has(EventField.End));
+  // Shown at its own Start/End, else at the occurrence's (or its RecurrenceId) with the
+  // occurrence's (or the series') length.
+  const startWall = ownStart ? f.start : (occ?.start ?? g.r);
+  const startMs = wallToUtcMs(startWall, f.timeZone) ?? occ?.startMs ?? 0;
+  let endWall: string;
+  let endMs: number;
+  if (ownEnd) {
+    endWall = f.end;
+    endMs = wallToUtcMs(f.end, f.timeZone) ?? startMs;
+  } else if (f.allDay) {
+    endWall = addDays(startWall, daysOf(s));
+    endMs = wallToUtcMs(endWall, f.timeZone) ?? startMs;
+  } else {
+    endMs = startMs + (occ ? occ.endMs - occ.startMs : durationMs(s));
+    endWall = wallAt(endMs, f.timeZone);
+  }
+  return {
+    seriesId: s.id,
+    recurrenceId: g.r,
+    id: set.series.has(s.id) ? overrideId(s.id, g.r) : top.id,
+    override: top,
+    detached: !matched,
+    fields: { ...f, start: startWall, end: endWall },
+    startMs,
+    endMs: Math.max(endMs, startMs),
+  };
+}
+
+function daysOf(s: EventValues): number {
+  try {
+    return Math.max(0, Temporal.PlainDate.from(s.start.slice(0, 10)).until(s.end.slice(0, 10)).days);
+  } catch {
+    return 1;
+  }
+}
+
+function addDays(date: string, days: number): string {
+  try {
+    return Temporal.PlainDate.from(date.slice(0, 10)).add({ days }).toString();
+  } catch {
+    return date;
+  }
+}
+
+function wallAt(ms: number, zone: string): string {
+  try {
+    const s = Temporal.Instant.fromEpochMilliseconds(ms)
+      .toZonedDateTimeISO(zone)
+      .toPlainDateTime()
+      .toString();
+    return canonicalWall(s.slice(0, 19)) ?? s;
+  } catch {
+    return '';
+  }
+}
+
+function durationMs(s: EventValues): number {
+  const a = wallToUtcMs(s.start, s.timeZone);
+  const b = wallToUtcMs(s.end, s.timeZone);
+  return a === undefined || b === undefined ? 0 : Math.max(0, b - a);
+}

@@ -1,0 +1,272 @@
+// Expansion of a series into occurrences (docs/PROTOCOL.md RRULE-1) with rrule-temporal, in the
+// series' own IANA zone. The library (~180 kB with its own Temporal polyfill) is loaded on first
+// use by loadExpander(), so an app without repeating events never fetches it. Results are cached
+// per series in time buckets, so redrawing a range costs lookups, not expansion.
+
+import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
+import { Temporal } from 'temporal-polyfill';
+import { canonicalWall } from '../engine/index.ts';
+import { utcToWall, wallToUtcMs } from './time.ts';
+
+/** The fields of an event that decide its occurrences. */
+export interface SeriesInput {
+  start: string;
+  end: string;
+  allDay: boolean;
+  timeZone: string;
+  rrule: string;
+  rdates: readonly string[];
+  exdates: readonly string[];
+}
+
+export interface Occurrence {
+  /** Original start, canonical wall-clock (series zone) or date for all-day (SER-2). */
+  recurrenceId: string;
+  start: string;
+  end: string;
+  startMs: number;
+  endMs: number;
+}
+
+export interface Expansion {
+  /** Occurrences overlapping [fromMs, toMs), in start order, at most MAX_PER_QUERY. */
+  between(fromMs: number, toMs: number): Occurrence[];
+  /** The occurrence originally at `recurrenceId`, if the series has one. */
+  at(recurrenceId: string): Occurrence | undefined;
+  /** false when the rule could not be expanded (only DTSTART is shown then). */
+  readonly ok: boolean;
+}
+
+export type Expander = (s: SeriesInput) => Expansion;
+
+/** Bounded work per query: a SECONDLY rule over a month would be millions of instants. */
+export const MAX_PER_QUERY = 1000;
+const DAY = 86_400_000;
+
+type Lib = typeof import('rrule-temporal');
+let lib: Promise<Lib> | undefined;
+
+/** Loads rrule-temporal once (a separate chunk) and returns the expander. */
+export async function loadExpander(): Promise<Expander> {
+  lib ??= import('rrule-temporal');
+  const { RRuleTemporal } = await lib;
+  return (s) => createExpansion(RRuleTemporal, s);
+}
+
+const seriesKey = (s: SeriesInput): string =>
+  [s.start, s.end, s.allDay, s.timeZone, s.rrule, s.rdates.join(','), s.exdates.join(',')].join('|');
+
+/** Wraps an expander so the same series (by its fields) reuses one Expansion and its cache. */
+export function cachedExpander(expand: Expander, max = 5000): Expander {
+  const cache = new Map<string, Expansion>();
+  return (s) => {
+    const k = seriesKey(s);
+    let e = cache.get(k);
+    if (e === undefined) {
+      e = expand(s);
+      if (cache.size >= max) cache.delete(cache.keys().next().value!);
+      cache.set(k, e);
+    }
+    return e;
+  };
+}
+
+/**
+ * SECONDLY and MINUTELY rules are stepped with next() (the library jumps over gaps) and capped;
+ * asking between() for a month of them would build millions of instants first.
+ */
+function stepping(
+  rule: RRuleTemporalType,
+  fromMs: number,
+  toMs: number,
+): { epochMilliseconds: number; toPlainDateTime(): { toString(): string } }[] {
+  const out = [];
+  let cursor: Date = new Date(fromMs);
+  let inclusive = true;
+  while (out.length < MAX_PER_QUERY) {
+    const o = rule.next(cursor, inclusive);
+    if (o === null || o.epochMilliseconds >= toMs) break;
+    out.push(o);
+    cursor = new Date(o.epochMilliseconds);
+    inclusive = false;
+  }
+  return out;
+}
+
+/** Wall-clock of a library instant in `zone` (fast path through the per-day offsets). */
+const toWall = (z: { epochMilliseconds: number }, zone: string, allDay: boolean): string =>
+  allDay ? utcToWall(z.epochMilliseconds, 'UTC').slice(0, 10) : utcToWall(z.epochMilliseconds, zone);
+
+function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): Expansion {
+  // All-day series are floating dates: expanded as dates (in UTC, where every midnight exists)
+  // and placed at midnight of the event's zone, like single all-day events (UI-3).
+  const zone = s.allDay ? 'UTC' : s.timeZone;
+  const startMs = wallToUtcMs(s.start, s.timeZone);
+  const endMs = wallToUtcMs(s.end, s.timeZone);
+  const dtstart = zdt(s.start, zone);
+  const durMs = startMs !== undefined && endMs !== undefined ? Math.max(0, endMs - startMs) : 0;
+  const days = s.allDay
+    ? Math.max(0, Temporal.PlainDate.from(s.start.slice(0, 10)).until(s.end.slice(0, 10)).days)
+    : 0;
+  let rule: RRuleTemporalType | undefined;
+  let ok = dtstart !== undefined && startMs !== undefined;
+  if (ok) {
+    try {
+      rule = buildRule(RRuleTemporal, s, dtstart!, zone);
+    } catch {
+      ok = false;
+    }
+  }
+
+  const occurrence = (wall: string): Occurrence | undefined => {
+    const oStart = wallToUtcMs(wall, s.timeZone);
+    if (oStart === undefined) return undefined;
+    if (!s.allDay) {
+      const end = utcToWall(oStart + durMs, s.timeZone);
+      return { recurrenceId: wall, start: wall, end, startMs: oStart, endMs: oStart + durMs };
+    }
+    const end = Temporal.PlainDate.from(wall).add({ days }).toString();
+    return {
+      recurrenceId: wall,
+      start: wall,
+      end,
+      startMs: oStart,
+      endMs: wallToUtcMs(end, s.timeZone) ?? oStart,
+    };
+  };
+
+  const first = dtstart !== undefined ? occurrence(toWall(dtstart, zone, s.allDay)) : undefined;
+  const subDaily = /FREQ=(SECONDLY|MINUTELY)/.test(s.rrule);
+  const width = subDaily ? DAY : 32 * DAY;
+  // Nothing occurs before DTSTART or the earliest Rdate: buckets before them are skipped.
+  const earliest = Math.min(
+    first?.startMs ?? Infinity,
+    ...s.rdates.map((d) => wallToUtcMs(d, s.timeZone) ?? Infinity),
+  );
+  const buckets = new Map<number, Occurrence[]>();
+
+  /** Occurrences whose start lies in bucket b (computed once). */
+  function bucket(b: number): Occurrence[] {
+    let got = buckets.get(b);
+    if (got !== undefined) return got;
+    got = [];
+    if (rule !== undefined) {
+      // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
+      const pad = s.allDay ? DAY : 0;
+      try {
+        const hits = subDaily
+          ? stepping(rule, b * width, (b + 1) * width)
+          : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true);
+        for (const h of hits.slice(0, MAX_PER_QUERY)) {
+          const o = occurrence(toWall(h, zone, s.allDay));
+          if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
+        }
+      } catch {
+        // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
+      }
+    }
+    // A rule that cannot be expanded still shows its first occurrence: never silently nothing.
+    if (rule === undefined && first && first.startMs >= b * width && first.startMs < (b + 1) * width)
+      got.push(first);
+    if (buckets.size >= 256) buckets.delete(buckets.keys().next().value!);
+    buckets.set(b, got);
+    return got;
+  }
+
+  return {
+    ok,
+    between(fromMs, toMs) {
+      const out: Occurrence[] = [];
+      // An occurrence that starts before the range may still overlap it.
+      const lo = Math.floor((fromMs - durMs - days * DAY - DAY) / width);
+      const hi = Math.floor((toMs - 1) / width);
+      for (let b = lo; b <= hi && out.length < MAX_PER_QUERY; b++) {
+        if ((b + 1) * width <= earliest) continue;
+        for (const o of bucket(b)) {
+          if (o.startMs < toMs && (o.endMs > fromMs || (o.endMs === o.startMs && o.startMs >= fromMs)))
+            out.push(o);
+        }
+      }
+      return out.slice(0, MAX_PER_QUERY);
+    },
+    at(recurrenceId) {
+      const ms = wallToUtcMs(recurrenceId, s.timeZone);
+      if (ms === undefined) return undefined;
+      return bucket(Math.floor(ms / width)).find((o) => o.recurrenceId === recurrenceId);
+    },
+  };
+}
+
+/**
+ * The library rule for a series. RFC 5545 3.8.5.3 makes DTSTART the first occurrence, counted
+ * toward COUNT, even when the rule would not generate it; rrule-temporal's includeDtstart misses
+ * some such cases (BYDAY=1TU with a Tuesday DTSTART), so that is done here: an off-rule DTSTART
+ * becomes an RDATE and COUNT shrinks by one.
+ */
+function buildRule(
+  RRuleTemporal: Lib['RRuleTemporal'],
+  s: SeriesInput,
+  dtstart: Temporal.ZonedDateTime,
+  zone: string,
+): RRuleTemporalType | undefined {
+  let rr = s.rrule === '' ? 'FREQ=DAILY;COUNT=1' : utcUntil(s.rrule, s.allDay, s.timeZone);
+  const common = { dtstart, tzid: zone };
+  // A DTSTART in a DST gap was moved forward (RFC 5545 3.3.5), but later instances keep its
+  // written time of day: the rule says so explicitly when it leaves the time to DTSTART.
+  const written = s.start.length > 10 ? (canonicalWall(s.start) ?? s.start).slice(11) : '';
+  if (!s.allDay && written !== '' && !toWall(dtstart, zone, false).endsWith(written)) {
+    const daily = /FREQ=(DAILY|WEEKLY|MONTHLY|YEARLY)/.test(rr) && !/BY(HOUR|MINUTE|SECOND)=/.test(rr);
+    const [h, m, sec] = written.split(':');
+    if (daily) rr += `;BYHOUR=${+h!};BYMINUTE=${+m!};BYSECOND=${+(sec ?? 0)}`;
+  }
+  const base = new RRuleTemporal({ rruleString: rr, ...common });
+  const firstHit = base.next(dtstart, true);
+  const synced = firstHit !== null && firstHit.epochMilliseconds === dtstart.epochMilliseconds;
+  const extra = s.rdates.map((d) => zdt(d, zone)).filter((d) => d !== undefined);
+  if (!synced) {
+    extra.push(dtstart);
+    const count = /(^|;)COUNT=(\d+)/.exec(rr);
+    if (count) {
+      const n = Number(count[2]) - 1;
+      // COUNT=1 with an off-rule DTSTART: DTSTART is the only instance.
+      rr = n === 0 ? 'FREQ=DAILY;COUNT=1' : rr.replace(/(^|;)COUNT=\d+/, `$1COUNT=${n}`);
+    }
+  }
+  const exDate = s.exdates.map((d) => zdt(d, zone)).filter((d) => d !== undefined);
+  // The common case (the rule generates DTSTART, no RDATE/EXDATE) reuses the rule already built.
+  if (extra.length === 0 && exDate.length === 0) return base;
+  return new RRuleTemporal({ rruleString: rr, ...common, rDate: extra, exDate });
+}
+
+/**
+ * The library wants UNTIL in UTC for a zoned DTSTART. A floating UNTIL is read in the series'
+ * zone, a DATE UNTIL includes that whole day; all-day series run in UTC, so their UNTIL is
+ * the end of its date there.
+ */
+function utcUntil(rrule: string, allDay: boolean, zone: string): string {
+  const m = /(^|;)UNTIL=(\d{4})(\d{2})(\d{2})(?:T(\d{2})(\d{2})(\d{2})(Z?))?/.exec(rrule);
+  if (!m) return rrule;
+  const [, , y, mo, d, h, mi, se, z] = m;
+  let utc: string;
+  if (allDay) utc = `${y}${mo}${d}T235959Z`;
+  else if (z === 'Z') return rrule;
+  else {
+    const wall = h === undefined ? `${y}-${mo}-${d}T23:59:59` : `${y}-${mo}-${d}T${h}:${mi}:${se}`;
+    const ms = wallToUtcMs(wall, zone);
+    if (ms === undefined) return rrule;
+    utc = `${new Date(ms).toISOString().slice(0, 19).replace(/[-:]/g, '')}Z`;
+  }
+  return rrule.replace(/(^|;)UNTIL=[^;]*/, `$1UNTIL=${utc}`);
+}
+
+function zdt(wall: string, zone: string): Temporal.ZonedDateTime | undefined {
+  try {
+    const pdt =
+      wall.length === 10
+        ? Temporal.PlainDate.from(wall, { overflow: 'reject' }).toPlainDateTime()
+        : Temporal.PlainDateTime.from(wall, { overflow: 'reject' });
+    return pdt.toZonedDateTime(zone, { disambiguation: 'compatible' });
+  } catch {
+    return undefined;
+  }
+}
