@@ -13,9 +13,12 @@ import {
   type EntityId,
   EventField,
   encodeValue,
+  eventFieldByName,
   eventFromRecord,
   isDocId,
+  isEditableField,
   isEntityId,
+  isValueOf,
   type NewWrite,
   type Replica,
   taggedHash,
@@ -56,7 +59,11 @@ function isIntent(v: unknown): v is MoveIntent {
     return false;
   const f = o['fields'];
   if (typeof f !== 'object' || f === null) return false;
-  return Object.values(f).every((x) => typeof x === 'string' || typeof x === 'boolean');
+  // Each value valid for its field in the engine's field table (lists and a null Alarms included).
+  return Object.entries(f).every(([k, x]) => {
+    const spec = isEditableField(k) ? eventFieldByName(k) : undefined;
+    return spec !== undefined && ((x === null && spec.absent === null) || isValueOf(spec.type, x));
+  });
 }
 
 /**
