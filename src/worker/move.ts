@@ -13,9 +13,12 @@ import {
   type EntityId,
   EventField,
   encodeValue,
+  eventFieldByName,
   eventFromRecord,
   isDocId,
+  isEditableField,
   isEntityId,
+  isValueOf,
   type NewWrite,
   type Replica,
   taggedHash,
@@ -56,15 +59,11 @@ function isIntent(v: unknown): v is MoveIntent {
     return false;
   const f = o['fields'];
   if (typeof f !== 'object' || f === null) return false;
-  // Schema 2 values too: lists (Rdates, Exdates, Alarms) and null (Alarms = the calendar's default).
-  // The host's encoder checks each value again when the move is completed.
-  return Object.values(f).every(
-    (x) =>
-      x === null ||
-      typeof x === 'string' ||
-      typeof x === 'boolean' ||
-      (Array.isArray(x) && x.every((y) => typeof y === 'string' || typeof y === 'number')),
-  );
+  // Each value valid for its field in the engine's field table (lists and a null Alarms included).
+  return Object.entries(f).every(([k, x]) => {
+    const spec = isEditableField(k) ? eventFieldByName(k) : undefined;
+    return spec !== undefined && ((x === null && spec.absent === null) || isValueOf(spec.type, x));
+  });
 }
 
 /**
