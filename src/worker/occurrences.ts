@@ -231,7 +231,25 @@ function occurrenceId(series: EntityId, r: string): EntityId {
   return id;
 }
 
+/** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
+ * range whose series did not change builds nothing (the objects are replaced on any change). */
+const plainCache = new WeakMap<Entity, WeakMap<Occurrence, AssembledOccurrence>>();
+
 function plain(s: Entity, o: Occurrence): AssembledOccurrence {
+  let m = plainCache.get(s);
+  if (m === undefined) {
+    m = new WeakMap();
+    plainCache.set(s, m);
+  }
+  let a = m.get(o);
+  if (a === undefined) {
+    a = makePlain(s, o);
+    m.set(o, a);
+  }
+  return a;
+}
+
+function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
   return {
     seriesId: s.id,
     recurrenceId: o.recurrenceId,
