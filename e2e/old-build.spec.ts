@@ -137,6 +137,8 @@ async function expectFields(tab: Page, title: string, edited: string): Promise<v
 test('[SCH-3][SCH-4][LWW-6] the release before schema 2 renames a repeating event: the new build keeps its rule, reminders and override', async ({
   browser,
 }) => {
+  const served = await (await fetch(`${base.use?.baseURL}${OLD_INDEX}`)).text();
+  expect(served, 'the old build (scripts/build-old.mjs, see the web server log)').toContain('/old/assets/');
   const n = await device(browser);
   const o = await device(browser);
   const f = await device(browser);

@@ -18,10 +18,17 @@ const root = new URL('..', import.meta.url).pathname;
 
 /** Returns the folder holding the old build's dist (index.html at its top), building it if needed. */
 export function ensureOldBuild() {
-  const commit = execFileSync('git', ['rev-parse', '--verify', `${OLD_RELEASE}^{commit}`], {
-    cwd: root,
-    encoding: 'utf8',
-  }).trim();
+  let commit;
+  try {
+    commit = execFileSync('git', ['rev-parse', '--verify', '--quiet', `${OLD_RELEASE}^{commit}`], {
+      cwd: root,
+      encoding: 'utf8',
+    }).trim();
+  } catch {
+    throw new Error(
+      `commit ${OLD_RELEASE} is not in this clone's history (a shallow clone? clone with full history)`,
+    );
+  }
   const cache = join(root, '.cache', 'old-build');
   const dist = join(cache, commit);
   // The marker is written last: a build interrupted half way is never taken for a finished one.
