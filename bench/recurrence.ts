@@ -76,28 +76,38 @@ export async function benchRecurrence(): Promise<Figures> {
       offline: true,
     });
     page = ctx.pages()[0] ?? (await ctx.newPage());
+    page.on('console', (m) => m.type() === 'error' && console.log('cold start console:', m.text()));
+    page.on('pageerror', (e) => console.log('cold start page error:', e.message));
     await page.addInitScript(() => {
       const w = window as unknown as { __paint?: number; __seriesPaint?: number };
       const obs = new MutationObserver(() => {
-        // The frame after the DOM change is the one that paints it.
-        const mark = (k: '__paint' | '__seriesPaint') => {
-          w[k] = -1;
-          requestAnimationFrame(() => requestAnimationFrame(() => (w[k] = performance.now())));
-        };
-        if (w.__paint === undefined && document.querySelector('.month .event')) mark('__paint');
-        if (w.__seriesPaint === undefined && document.querySelector('.month .event[title^="Series"]')) {
-          mark('__seriesPaint');
-          obs.disconnect();
+        // The frame after the DOM change is the one that paints it. (No named inner functions:
+        // the bench runs under tsx, whose name helper does not exist in the page.)
+        for (const k of ['__paint', '__seriesPaint'] as const) {
+          const sel = k === '__paint' ? '.month .event' : '.month .event[title^="Series"]';
+          if (w[k] === undefined && document.querySelector(sel)) {
+            w[k] = -1;
+            requestAnimationFrame(() => requestAnimationFrame(() => (w[k] = performance.now())));
+          }
         }
+        if (w.__seriesPaint !== undefined) obs.disconnect();
       });
       obs.observe(document, { childList: true, subtree: true });
     });
     await page.goto(`${server.url}/#/month/${MONTH}-15`);
-    await page.waitForFunction(
-      () => ((window as unknown as { __seriesPaint?: number }).__seriesPaint ?? -1) > 0,
-      null,
-      { timeout: 60_000 },
-    );
+    await page
+      .waitForFunction(
+        () => ((window as unknown as { __seriesPaint?: number }).__seriesPaint ?? -1) > 0,
+        null,
+        { timeout: 60_000 },
+      )
+      .catch(async (e) => {
+        console.log(
+          'series never drawn; month shows:',
+          ((await page.locator('.month').textContent()) ?? '').slice(0, 600),
+        );
+        throw e;
+      });
     const [paint, seriesPaint] = await page.evaluate(() => {
       const w = window as unknown as { __paint: number; __seriesPaint: number };
       return [w.__paint, w.__seriesPaint];

@@ -53,7 +53,9 @@ const RULES = [
 export function seriesWrites(j: number, y: number, m: number): NewWrite[] {
   const d = new Date(Date.UTC(y - 3, m - 1, 1) + ((j * 37) % 1000) * 86_400_000);
   const date = `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}`;
-  const h = 8 + (j % 9);
+  // Early in the day (single events start at 07:00 or later), so the month view's first lanes show
+  // them and the bench can see when they are drawn.
+  const h = 1 + (j % 6);
   return [
     { field: EventField.Title, value: encodeValue('text', `Series ${j}`) },
     { field: EventField.Start, value: encodeValue('datetime', `${date}T${pad(h)}:00`) },

@@ -25,6 +25,7 @@ import { wallToUtcMs } from './time.ts';
 import { conflictsOf, viewOf } from './views.ts';
 
 const YEAR = 366 * 86_400_000;
+const PREFETCH_DELAY_MS = 1500;
 
 export interface SeriesHost {
   /** Files an entity's new state; true when it is (or was) a series or an override. */
@@ -94,7 +95,9 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       for (; i < end; i++) for (const [a, b] of spans) x(series[i]!).between(a, b);
       if (i < series.length) setTimeout(step, 0);
     };
-    setTimeout(step, 0);
+    // Not at once: right after a range is answered the worker has more urgent work (at cold start
+    // the replica's load, then re-reading every range).
+    setTimeout(step, PREFETCH_DELAY_MS);
   }
 
   async function find(doc: DocId, seriesId: EntityId, r: string): Promise<AssembledOccurrence | undefined> {
