@@ -1,10 +1,13 @@
 // Server for the end-to-end tests (playwright.config.ts webServer): builds the app with Vite
 // (when vite.config.ts exists) and runs the relay on PORT with a fresh temporary data directory,
 // serving dist/, /health and the /sync WebSocket from one process, as `npm start` does.
+// The release before schema version 2 (scripts/build-old.mjs, built once per checkout) is copied
+// into dist/old/, so both builds share one origin and one relay (e2e/old-build.spec.ts).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ensureOldBuild, OLD_BASE } from './build-old.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -17,6 +20,17 @@ if (existsSync('vite.config.ts') && process.env.E2E_SKIP_BUILD !== '1') {
   if (r.status !== 0) {
     console.error('serve-e2e: vite build failed');
     process.exit(r.status ?? 1);
+  }
+}
+
+if (existsSync('dist')) {
+  const old = join('dist', OLD_BASE);
+  rmSync(old, { recursive: true, force: true });
+  try {
+    cpSync(ensureOldBuild(), old, { recursive: true });
+  } catch (e) {
+    // Only e2e/old-build.spec.ts needs it, and it fails with this message; the others still run.
+    console.error(`serve-e2e: no old build at ${OLD_BASE}: ${e?.message ?? e}`);
   }
 }
 
