@@ -1,0 +1,382 @@
+// The Byzantine property test (docs/PROTOCOL.md CONV-2): 3 to 5 replicas, one or two of them
+// hostile, racing honest edits, adds, removes and invites against equivocation, junk and foreign
+// wrapped keys, rotations that exclude a member, writes from parents before a removal, ops that can
+// never complete, a clock at the 2^53 ceiling and forks past the parent limit; shuffled,
+// duplicated, batched, delayed and withheld delivery; commits that fail at random; restarts.
+// At the end every pair of honest replicas agrees on everything a user or sync can observe, and
+// the registers equal an independent reference model. Default: a CI-sized run; BYZ_RUNS=100000
+// for a long one (BYZ_SEED and BYZ_PATH replay a counterexample).
+
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  add,
+  createWorld,
+  deliver,
+  ENTITIES,
+  FIELDS,
+  local,
+  logOf,
+  type Node,
+  publish,
+  reopen,
+  settle,
+  valueFor,
+  type World,
+} from './byzantine-world.testkit.ts';
+import { strangerFlood } from './hostile.testkit.ts';
+import { type DocId, type EntityId, LIMITS, openOp, type Replica, toHex } from './index.ts';
+import { type ModelOp, modelOrder, modelRegisters } from './reference-model.testkit.ts';
+import { deviceKeys } from './testkit.testkit.ts';
+
+/**
+ * Hostile actions that the engine on this branch does not survive yet, switched off one by one
+ * (each stays OFF = tested unless named here). The lead decides; see FINDINGS.md.
+ */
+const SKIP = new Set<string>((process.env['BYZ_SKIP'] ?? '').split(',').filter((s) => s !== ''));
+
+const EVIL = [
+  'equivocate',
+  'junk',
+  'foreign',
+  'rotate',
+  'old',
+  'flood',
+  'withhold',
+  'ceiling',
+  'fork',
+  'stranger',
+] as const;
+type Evil = (typeof EVIL)[number];
+
+type Step =
+  | { t: 'write'; who: number; entity: number; field: number; value: number | null; jump: number }
+  | { t: 'remove'; who: number; target: number }
+  | { t: 'add'; who: number; target: number }
+  | { t: 'invite'; who: number }
+  | { t: 'reopen'; who: number }
+  | { t: 'deliver'; to: number; pick: number; count: number; dup: boolean; batch: boolean }
+  | {
+      t: 'evil';
+      who: number;
+      act: Evil;
+      victim: number;
+      entity: number;
+      field: number;
+      value: number;
+      n: number;
+    };
+
+const stepArb = (n: number): fc.Arbitrary<Step> =>
+  fc.oneof(
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        t: fc.constant('write' as const),
+        who: fc.nat(n - 1),
+        entity: fc.nat(ENTITIES.length - 1),
+        field: fc.nat(FIELDS.length - 1),
+        value: fc.option(fc.nat(5), { freq: 4 }),
+        jump: fc.integer({ min: -3_000_000, max: 3_000_000 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ t: fc.constant('remove' as const), who: fc.nat(n - 1), target: fc.nat(n - 1) }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ t: fc.constant('add' as const), who: fc.nat(n - 1), target: fc.nat(n - 1) }),
+    },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('invite' as const), who: fc.nat(n - 1) }) },
+    { weight: 1, arbitrary: fc.record({ t: fc.constant('reopen' as const), who: fc.nat(n - 1) }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        t: fc.constant('deliver' as const),
+        to: fc.nat(n - 1),
+        pick: fc.nat(),
+        count: fc.integer({ min: 1, max: 6 }),
+        dup: fc.boolean(),
+        batch: fc.boolean(),
+      }),
+    },
+    {
+      weight: 4,
+      arbitrary: fc.record({
+        t: fc.constant('evil' as const),
+        who: fc.nat(1),
+        act: fc.constantFrom(...EVIL),
+        victim: fc.nat(n - 1),
+        entity: fc.nat(ENTITIES.length - 1),
+        field: fc.nat(FIELDS.length - 1),
+        value: fc.nat(5),
+        n: fc.integer({ min: 2, max: 70 }),
+      }),
+    },
+  );
+
+const pub = (node: Node) => deviceKeys(node.device).signer.publicKey;
+
+async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
+  const hostile = w.nodes.filter((x) => !x.honest);
+  const node = hostile[s.who % hostile.length]!;
+  const h = node.evil!;
+  const victim = w.nodes[s.victim]!;
+  const entity = ENTITIES[s.entity]!;
+  const field = FIELDS[s.field]!;
+  const members = [...node.replica.members(w.doc).values()].map((m) => ({
+    device: Buffer.from(m.device, 'hex'),
+    box: m.box,
+  }));
+  switch (s.act) {
+    case 'equivocate':
+      return publish(
+        w,
+        node,
+        h.equivocate(
+          entity,
+          [{ field, value: valueFor(field, s.value) }],
+          [{ field, value: valueFor(field, s.value + 1) }],
+        ),
+        false,
+      );
+    case 'junk':
+      return publish(w, node, [h.junkWrap(pub(victim), deviceKeys(victim.device).box.publicKey)], false);
+    case 'foreign':
+      return publish(w, node, [h.foreignBox(pub(victim))], false);
+    case 'rotate':
+      return publish(w, node, [h.rotateExcluding(members, pub(victim))], false);
+    case 'old': {
+      const c = h.patch(entity, [{ field, value: valueFor(field, s.value) }], h.early);
+      return publish(w, node, c === undefined ? [] : [c], false);
+    }
+    case 'flood':
+      return publish(w, node, h.flood(Math.min(s.n, 20), entity), false);
+    case 'withhold': {
+      const hidden = h.patch(entity, [{ field, value: valueFor(field, s.value) }]);
+      if (hidden === undefined) return;
+      await publish(w, node, [hidden], true);
+      const child = h.patch(entity, [{ field, value: valueFor(field, s.value + 2) }]);
+      return publish(w, node, child === undefined ? [] : [child], false);
+    }
+    case 'ceiling': {
+      h.jumpTo(LIMITS.maxU53 - 1 - s.n);
+      const c = h.patch(entity, [{ field, value: valueFor(field, s.value) }]);
+      return publish(w, node, c === undefined ? [] : [c], false);
+    }
+    case 'fork': {
+      const at = h.tip();
+      const forks = [];
+      for (let i = 0; i < s.n; i++) {
+        const c = h.patch(entity, [{ field, value: valueFor(field, i) }], at);
+        if (c !== undefined) forks.push(c);
+      }
+      return publish(w, node, forks, false);
+    }
+    case 'stranger':
+      for (const b of strangerFlood(`${s.n}`, Math.min(s.n, 30)))
+        add(w, { bytes: b, id: openOp(b).id, withheld: false });
+      return;
+  }
+}
+
+async function step(w: World, s: Step) {
+  const n = w.nodes.length;
+  if (s.t === 'evil') {
+    if (!SKIP.has(s.act)) await doEvil(w, s);
+    return;
+  }
+  if (s.t === 'deliver') {
+    const node = w.nodes[s.to]!;
+    const ops = Array.from(
+      { length: Math.min(s.count, w.pool.length) },
+      (_, i) => w.pool[(s.pick + i) % w.pool.length]!,
+    );
+    await deliver(node, ops, s.batch);
+    if (s.dup) await deliver(node, ops.slice().reverse(), !s.batch);
+    return;
+  }
+  const node = w.nodes[s.who % n]!;
+  const r = node.replica;
+  switch (s.t) {
+    case 'write': {
+      node.clock.advance(s.jump);
+      const entity = ENTITIES[s.entity]!;
+      const writes = [{ field: FIELDS[s.field]!, value: valueFor(FIELDS[s.field]!, s.value) }];
+      await local(w, node, 'write', (x) => x.write(w.doc, entity, writes), { entity, writes });
+      return;
+    }
+    case 'remove':
+      if (s.target % n !== node.index)
+        await local(w, node, 'remove', (x) => x.removeMember(w.doc, pub(w.nodes[s.target]!)));
+      return;
+    case 'add': {
+      const t = w.nodes[s.target]!;
+      if (!r.members(w.doc).has(toHex(pub(t)) as never))
+        await local(w, node, 'add', (x) => x.addMember(w.doc, pub(t), deviceKeys(t.device).box.publicKey));
+      return;
+    }
+    case 'invite': {
+      const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(toHex(pub(x)) as never));
+      let secret: Uint8Array | undefined;
+      const inv = await local(w, node, 'invite', async (x) => {
+        const res = await x.createInvite(w.doc, node.clock.nowUs() + 3_600_000_000);
+        secret = res.secret;
+        return res.op;
+      });
+      if (joiner === undefined || inv === undefined || secret === undefined) return;
+      const theirs = await r.listOps(w.doc, 0, 100_000);
+      await deliver(
+        joiner,
+        theirs.map((o) => w.byId.get(o.id) ?? { bytes: o.bytes, id: o.id, withheld: false }),
+        true,
+      );
+      await local(w, joiner, 'join', (x) => x.joinWithInvite(w.doc, inv.id, secret!));
+      return;
+    }
+    case 'reopen':
+      if (node.honest) await reopen(w, node);
+      return;
+  }
+}
+
+/** Everything an honest replica shows that must be equal on every honest replica. */
+async function observed(r: Replica, doc: DocId) {
+  const log = await logOf(r, doc);
+  const members = [...r.members(doc).values()]
+    .map((m) => ({ device: m.device, box: toHex(m.box), addedBy: m.addedBy }))
+    .sort((a, b) => (a.device < b.device ? -1 : 1));
+  const evidence = r
+    .evidence(doc)
+    .map((e) => ({ author: e.author, ctr: e.ctr, ops: [...e.ops].sort() }))
+    .sort((a, b) => (a.author === b.author ? a.ctr - b.ctr : a.author < b.author ? -1 : 1));
+  return {
+    ops: log.map((o) => o.id).sort(),
+    heads: [...r.heads(doc)].sort(),
+    root: r.root(doc),
+    members,
+    evidence,
+    missing: [...r.missing(doc)].sort(),
+  };
+}
+
+/** What only a member can see: readable registers and which ops it can read (its key state). */
+async function readable(r: Replica, doc: DocId) {
+  const log = await logOf(r, doc);
+  const entities = r
+    .entities(doc)
+    .map((e) => ({
+      entity: e.entity,
+      registers: e.registers
+        .map((g) => ({
+          field: g.field,
+          winner: g.writes[0]?.op,
+          value: g.writes[0]?.value ?? null,
+          all: g.writes.map((x) => x.op).sort(),
+        }))
+        .sort((a, b) => a.field - b.field),
+    }))
+    .sort((a, b) => (a.entity < b.entity ? -1 : 1));
+  return { entities, bodies: log.map((o) => `${o.id}:${o.body}`).sort() };
+}
+
+/** The registers the reference model derives from this replica's op set. */
+async function checkModel(w: World, r: Replica) {
+  const log = await logOf(r, w.doc);
+  const ops: ModelOp[] = log.map((o) => ({
+    id: o.id,
+    author: o.author,
+    wallTime: o.wallTime,
+    preds: o.preds,
+    patch: o.body === 'applied' ? w.byId.get(o.id)?.patch : undefined,
+  }));
+  // An honest patch the test built with valid values is never inert.
+  for (const o of log) {
+    const p = w.byId.get(o.id);
+    const byHonest = w.nodes.some((x) => x.honest && toHex(pub(x)) === o.author);
+    if (p?.patch !== undefined && byHonest) expect(o.body, `honest op ${o.id} inert`).not.toBe('inert');
+  }
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  const model = modelRegisters(ops.filter((o) => (o.patch?.entity as EntityId | undefined) !== undefined));
+  const engine = r
+    .entities(w.doc)
+    .flatMap((e) =>
+      e.registers.map((g) => ({
+        entity: e.entity as string,
+        field: g.field,
+        writes: [
+          g.writes[0]!,
+          ...g.writes.slice(1).sort((a, b) => modelOrder(byId.get(b.op)!, byId.get(a.op)!)),
+        ].map((x) => ({ op: x.op as string, value: x.value })),
+      })),
+    )
+    .sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
+  expect(engine).toEqual(model);
+}
+
+async function runCase(c: {
+  n: number;
+  hostile: number;
+  joiner: boolean;
+  seed: number;
+  steps: Step[];
+  order: number[];
+}) {
+  const w = await createWorld(c);
+  for (const s of c.steps) await step(w, s);
+  await settle(w, c.order);
+  expect(w.unexpected).toEqual([]);
+  const honest = w.nodes.filter((x) => x.honest);
+  const views = await Promise.all(honest.map((x) => observed(x.replica, w.doc)));
+  const isMember = (x: Node) => x.replica.members(w.doc).has(toHex(pub(x)) as never);
+  const members = honest.filter(isMember);
+  const reads = await Promise.all(members.map((x) => readable(x.replica, w.doc)));
+  // Every pair, not each against the first: a failure names both replicas.
+  for (let i = 0; i < honest.length; i++)
+    for (let j = i + 1; j < honest.length; j++)
+      expect(views[j], `honest ${honest[i]!.index} vs ${honest[j]!.index}`).toEqual(views[i]);
+  for (let i = 0; i < members.length; i++)
+    for (let j = i + 1; j < members.length; j++)
+      expect(reads[j], `member ${members[i]!.index} vs ${members[j]!.index}`).toEqual(reads[i]);
+  for (const x of members) await checkModel(w, x.replica);
+  // A restart shows the same (everything it showed was committed).
+  for (const [i, x] of honest.entries()) {
+    await reopen(w, x);
+    expect(await observed(x.replica, w.doc), `reopened ${x.index}`).toEqual(views[i]);
+  }
+  for (const [i, x] of members.entries()) expect(await readable(x.replica, w.doc)).toEqual(reads[i]);
+}
+
+const caseArb = fc
+  .record({
+    n: fc.integer({ min: 3, max: 5 }),
+    hostile: fc.integer({ min: 1, max: 2 }),
+    joiner: fc.boolean(),
+    seed: fc.nat(),
+  })
+  .chain((c) =>
+    fc.record({
+      n: fc.constant(c.n),
+      hostile: fc.constant(c.hostile),
+      joiner: fc.constant(c.joiner),
+      seed: fc.constant(c.seed),
+      steps: fc.array(stepArb(c.n), { minLength: 1, maxLength: 16 }),
+      order: fc.array(fc.nat(1000), { minLength: 1, maxLength: 20 }),
+    }),
+  );
+
+describe('byzantine members', () => {
+  it('[CONV-2][CONV-1][LWW-1][LWW-4][DAG-6] with one or two hostile members, every pair of honest replicas agrees, and registers match the reference model', async () => {
+    const seed = process.env['BYZ_SEED'];
+    const path = process.env['BYZ_PATH'];
+    await fc.assert(
+      fc.asyncProperty(caseArb, (c) => runCase(c)),
+      {
+        numRuns: Number(process.env['BYZ_RUNS'] ?? 400),
+        ...(seed === undefined ? {} : { seed: Number(seed) }),
+        ...(path === undefined ? {} : { path }),
+      },
+    );
+  }, 3_600_000);
+});

@@ -1,0 +1,100 @@
+// An independent reference model of the registers (docs/PROTOCOL.md LWW-1, LWW-4, LWW-5) for
+// property tests. It shares no code with the engine: it orders writes by its own comparison of
+// (wall_time, device id, op hash), and decides "causally follows" by walking the parents and prev
+// each op declares (the hash DAG), not by version vectors. Its input is what the test itself
+// knows: the ops' declared metadata and the plaintext writes of the ops it built.
+
+export interface ModelOp {
+  id: string;
+  /** Hex of the author's public key. */
+  author: string;
+  wallTime: number;
+  /** Declared parents and prev (op ids). */
+  preds: readonly string[];
+  /** The plaintext writes, for a patch whose body takes effect; absent otherwise. */
+  patch?: { entity: string; writes: readonly { field: number; value: Uint8Array | null }[] } | undefined;
+}
+
+export interface ModelWrite {
+  op: string;
+  value: Uint8Array | null;
+}
+
+/** One register in the model: the winner first, then the concurrent losers, greatest first. */
+export interface ModelRegister {
+  entity: string;
+  field: number;
+  writes: ModelWrite[];
+}
+
+/** LWW-5: losers kept per register. */
+export const MODEL_LOSER_CAP = 32;
+
+/** LWW-1 in the model's own words: greater wall time, then greater device id, then greater hash. */
+export function modelOrder(a: ModelOp, b: ModelOp): number {
+  if (a.wallTime !== b.wallTime) return a.wallTime < b.wallTime ? -1 : 1;
+  if (a.author !== b.author) return a.author < b.author ? -1 : 1;
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  return 0;
+}
+
+/** Everything strictly before each op, by the predecessors it declares. */
+function ancestry(ops: ReadonlyMap<string, ModelOp>): (id: string) => ReadonlySet<string> {
+  const memo = new Map<string, Set<string>>();
+  const walk = (id: string): Set<string> => {
+    const known = memo.get(id);
+    if (known !== undefined) return known;
+    const out = new Set<string>();
+    // Iterative depth-first walk: histories can be deeper than the call stack.
+    const stack = [...(ops.get(id)?.preds ?? [])];
+    while (stack.length > 0) {
+      const p = stack.pop()!;
+      if (out.has(p)) continue;
+      out.add(p);
+      const done = memo.get(p);
+      if (done !== undefined) for (const q of done) out.add(q);
+      else stack.push(...(ops.get(p)?.preds ?? []));
+    }
+    memo.set(id, out);
+    return out;
+  };
+  return walk;
+}
+
+/**
+ * The registers the ops give: for each (entity, field), the writes no other write to it causally
+ * follows, the greatest first, at most MODEL_LOSER_CAP losers. A patch that writes one field
+ * twice is not built by tests (the engine refuses it) and is not modelled.
+ */
+export function modelRegisters(list: readonly ModelOp[]): ModelRegister[] {
+  const ops = new Map(list.map((o) => [o.id, o]));
+  const before = ancestry(ops);
+  const regs = new Map<
+    string,
+    { entity: string; field: number; ops: ModelOp[]; values: Map<string, Uint8Array | null> }
+  >();
+  for (const o of list) {
+    if (o.patch === undefined) continue;
+    for (const w of o.patch.writes) {
+      const k = `${o.patch.entity}/${w.field}`;
+      let r = regs.get(k);
+      if (r === undefined) {
+        r = { entity: o.patch.entity, field: w.field, ops: [], values: new Map() };
+        regs.set(k, r);
+      }
+      r.ops.push(o);
+      r.values.set(o.id, w.value);
+    }
+  }
+  const out: ModelRegister[] = [];
+  for (const r of regs.values()) {
+    const frontier = r.ops.filter((w) => !r.ops.some((o) => o.id !== w.id && before(o.id).has(w.id)));
+    frontier.sort((a, b) => modelOrder(b, a));
+    out.push({
+      entity: r.entity,
+      field: r.field,
+      writes: frontier.slice(0, MODEL_LOSER_CAP + 1).map((o) => ({ op: o.id, value: r.values.get(o.id)! })),
+    });
+  }
+  return out.sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
+}
