@@ -113,6 +113,7 @@ export async function createWorld(o: {
   hostile: number;
   joiner: boolean;
   seed: number;
+  faults: boolean;
 }): Promise<World> {
   const faults: Faults = { on: false, chance: 0.12, rnd: prng(o.seed) };
   const nodes: Node[] = [];
@@ -149,7 +150,7 @@ export async function createWorld(o: {
       node.evil.early = node.evil.tip();
     }
   }
-  faults.on = true;
+  faults.on = o.faults;
   return w;
 }
 
