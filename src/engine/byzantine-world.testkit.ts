@@ -6,8 +6,11 @@
 import type { FieldWriteValue } from './codec.ts';
 import { Hostile } from './hostile.testkit.ts';
 import {
+  type CommitBatch,
   createMemoryStore,
   createWebCrypto,
+  type DeviceKeys,
+  type DeviceRecord,
   type DocId,
   type EngineStore,
   type EntityId,
@@ -28,6 +31,17 @@ import {
 } from './testkit.testkit.ts';
 
 const crypto = createWebCrypto(globalThis.crypto.subtle as unknown as SubtleLike);
+
+/** Device keys by device name, derived once (X25519 and Ed25519 key derivation cost ~2 ms). */
+const keyCache = new Map<string, DeviceKeys>();
+export function keysOf(d: TestDevice): DeviceKeys {
+  let k = keyCache.get(d.name);
+  if (k === undefined) {
+    k = deviceKeys(d);
+    keyCache.set(d.name, k);
+  }
+  return k;
+}
 
 export const ENTITIES = ['a1', 'b2'].map((p) => p.repeat(16) as EntityId);
 export const FIELDS = [EventField.Title, EventField.Location, EventField.Deleted];
@@ -85,67 +99,108 @@ function prng(seed: number): () => number {
   };
 }
 
-async function openNode(w: { faults: Faults }, n: Omit<Node, 'replica' | 'store'> & { store?: EngineStore }) {
-  const store =
-    n.store ??
-    createMemoryStore({
-      beforeCommit: () => {
-        if (n.honest && w.faults.on && w.faults.rnd() < w.faults.chance)
-          throw new Error('QuotaExceededError');
-      },
-    });
-  const replica = await Replica.open({
-    store,
+/**
+ * A memory store whose commits fail at random while faults are on (honest nodes only), and that
+ * records what it was given so a world's setup can be replayed into fresh stores (setup is the
+ * same for every case of one shape and costs tens of milliseconds of X25519).
+ */
+function faultyStore(honest: boolean, faults: Faults, log: unknown[][]): EngineStore {
+  const inner = createMemoryStore({
+    beforeCommit: () => {
+      if (honest && faults.on && faults.rnd() < faults.chance) throw new Error('QuotaExceededError');
+    },
+  });
+  return {
+    ...inner,
+    saveDevice: async (d) => {
+      await inner.saveDevice(d);
+      log.push(['saveDevice', structuredClone(d)]);
+    },
+    commit: async (b) => {
+      await inner.commit(b);
+      log.push(['commit', structuredClone(b)]);
+    },
+  };
+}
+
+async function openNode(n: Omit<Node, 'replica'>, seed: number): Promise<Replica> {
+  return Replica.open({
+    store: n.store,
     crypto,
     nowUs: n.clock.nowUs,
-    random: seededRandom(`${n.device.name}/${Math.floor(n.clock.nowUs())}`),
-    device: deviceKeys(n.device),
+    random: seededRandom(`${n.device.name}/${seed}/${Math.floor(n.clock.nowUs())}`),
+    device: keysOf(n.device),
   });
-  return { ...n, store, replica };
 }
+
+interface Shape {
+  n: number;
+  hostile: number;
+  joiner: boolean;
+}
+
+interface Setup {
+  doc: DocId;
+  ops: { bytes: Uint8Array; id: OpId }[];
+  logs: unknown[][][];
+}
+
+const setups = new Map<string, Setup>();
+
+/** Builds the calendar once per shape: the owner (node 0) creates it and adds the others. */
+async function setupOf(o: Shape): Promise<Setup> {
+  const key = `${o.n}/${o.hostile}/${o.joiner}`;
+  const known = setups.get(key);
+  if (known !== undefined) return known;
+  const off: Faults = { on: false, chance: 0, rnd: () => 1 };
+  const logs: unknown[][][] = [];
+  const replicas: Replica[] = [];
+  for (let i = 0; i < o.n; i++) {
+    logs.push([]);
+    const store = faultyStore(false, off, logs[i]!);
+    const device = testDevice(`byz-${i}`);
+    replicas.push(await openNode({ index: i, device, store, clock: clockOf(i), honest: true }, 0));
+  }
+  const owner = replicas[0]!;
+  const g = await owner.createCalendar();
+  const skip = o.joiner ? o.n - o.hostile - 1 : -1;
+  for (let i = 1; i < o.n; i++) {
+    if (i === skip) continue;
+    const k = keysOf(testDevice(`byz-${i}`));
+    await owner.addMember(g.doc, k.signer.publicKey, k.box.publicKey);
+  }
+  const ops = (await owner.listOps(g.doc, 0, 1000)).map((x) => ({ bytes: x.bytes, id: x.id }));
+  for (const r of replicas.slice(1)) for (const x of ops) await r.receive(x.bytes);
+  const s = { doc: g.doc, ops, logs };
+  setups.set(key, s);
+  return s;
+}
+
+const clockOf = (i: number) => manualClock(1_700_000_000_000_000 + i * 1000);
 
 /**
  * n devices; the last `hostile` are hostile; with `joiner`, the last honest device is not added
  * at the start (it joins later by Add or invite, or never).
  */
-export async function createWorld(o: {
-  n: number;
-  hostile: number;
-  joiner: boolean;
-  seed: number;
-  faults: boolean;
-}): Promise<World> {
+export async function createWorld(o: Shape & { seed: number; faults: boolean }): Promise<World> {
+  const setup = await setupOf(o);
   const faults: Faults = { on: false, chance: 0.12, rnd: prng(o.seed) };
   const nodes: Node[] = [];
   for (let i = 0; i < o.n; i++) {
     const honest = i < o.n - o.hostile;
-    nodes.push(
-      await openNode(
-        { faults },
-        {
-          index: i,
-          device: testDevice(`byz-${i}`),
-          clock: manualClock(1_700_000_000_000_000 + i * 1000),
-          honest,
-        },
-      ),
-    );
+    const store = faultyStore(honest, faults, []);
+    for (const [method, arg] of setup.logs[i]!) {
+      if (method === 'commit') await store.commit(structuredClone(arg) as CommitBatch);
+      else await store.saveDevice(structuredClone(arg) as DeviceRecord);
+    }
+    const base = { index: i, device: testDevice(`byz-${i}`), store, clock: clockOf(i), honest };
+    nodes.push({ ...base, replica: await openNode(base, o.seed) });
   }
-  const owner = nodes[0]!.replica;
-  const g = await owner.createCalendar();
-  const skip = o.joiner ? o.n - o.hostile - 1 : -1;
-  for (const node of nodes.slice(1)) {
-    if (node.index === skip) continue;
-    const k = deviceKeys(node.device);
-    await owner.addMember(g.doc, k.signer.publicKey, k.box.publicKey);
-  }
-  const w: World = { doc: g.doc, nodes, pool: [], byId: new Map(), faults, unexpected: [] };
-  for (const op of await owner.listOps(g.doc, 0, 1000))
-    add(w, { bytes: op.bytes, id: op.id, withheld: false });
-  for (const node of nodes.slice(1)) for (const p of w.pool) await node.replica.receive(p.bytes);
+  const w: World = { doc: setup.doc, nodes, pool: [], byId: new Map(), faults, unexpected: [] };
+  for (const x of setup.ops) add(w, { ...x, withheld: false });
   for (const node of nodes) {
     if (!node.honest) {
-      node.evil = new Hostile(node.device, g.doc, String(o.seed));
+      node.evil = new Hostile(node.device, keysOf(node.device), setup.doc, String(o.seed));
       for (const p of w.pool) node.evil.see(p.bytes);
       node.evil.early = node.evil.tip();
     }
@@ -224,9 +279,8 @@ export async function publish(
 }
 
 /** Restarts an honest node over its store (a reload or a crash between commits). */
-export async function reopen(w: World, node: Node): Promise<void> {
-  const next = await openNode(w, node);
-  node.replica = next.replica;
+export async function reopen(node: Node): Promise<void> {
+  node.replica = await openNode(node, 1);
 }
 
 /** Gives every honest node every op that is not withheld, rounds in shuffled orders, until nothing applies. */

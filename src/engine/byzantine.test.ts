@@ -15,6 +15,7 @@ import {
   deliver,
   ENTITIES,
   FIELDS,
+  keysOf,
   local,
   logOf,
   type Node,
@@ -27,7 +28,6 @@ import {
 import { strangerFlood } from './hostile.testkit.ts';
 import { type DocId, type EntityId, EventField, LIMITS, openOp, type Replica, toHex, utf8 } from './index.ts';
 import { type ModelOp, modelOrder, modelRegisters } from './reference-model.testkit.ts';
-import { deviceKeys } from './testkit.testkit.ts';
 
 /**
  * Hostile actions that the engine on this branch does not survive yet, switched off one by one
@@ -116,7 +116,8 @@ const stepArb = (n: number): fc.Arbitrary<Step> =>
     },
   );
 
-const pub = (node: Node) => deviceKeys(node.device).signer.publicKey;
+const pub = (node: Node) => keysOf(node.device).signer.publicKey;
+const hexOf = (node: Node) => toHex(pub(node));
 
 async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
   const hostile = w.nodes.filter((x) => !x.honest);
@@ -142,7 +143,7 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
         false,
       );
     case 'junk':
-      return publish(w, node, [h.junkWrap(pub(victim), deviceKeys(victim.device).box.publicKey)], false);
+      return publish(w, node, [h.junkWrap(pub(victim), keysOf(victim.device).box.publicKey)], false);
     case 'foreign':
       return publish(w, node, [h.foreignBox(pub(victim))], false);
     case 'rotate':
@@ -213,12 +214,12 @@ async function step(w: World, s: Step) {
       return;
     case 'add': {
       const t = w.nodes[s.target]!;
-      if (!r.members(w.doc).has(toHex(pub(t)) as never))
-        await local(w, node, 'add', (x) => x.addMember(w.doc, pub(t), deviceKeys(t.device).box.publicKey));
+      if (!r.members(w.doc).has(hexOf(t) as never))
+        await local(w, node, 'add', (x) => x.addMember(w.doc, pub(t), keysOf(t.device).box.publicKey));
       return;
     }
     case 'invite': {
-      const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(toHex(pub(x)) as never));
+      const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(hexOf(x) as never));
       let secret: Uint8Array | undefined;
       const inv = await local(w, node, 'invite', async (x) => {
         const res = await x.createInvite(w.doc, node.clock.nowUs() + 3_600_000_000);
@@ -236,7 +237,7 @@ async function step(w: World, s: Step) {
       return;
     }
     case 'reopen':
-      if (node.honest && !SKIP.has('reopen')) await reopen(w, node);
+      if (node.honest && !SKIP.has('reopen')) await reopen(node);
       return;
   }
 }
@@ -294,7 +295,7 @@ async function checkModel(w: World, r: Replica) {
   // An honest patch the test built with valid values is never inert.
   for (const o of log) {
     const p = w.byId.get(o.id);
-    const byHonest = w.nodes.some((x) => x.honest && toHex(pub(x)) === o.author);
+    const byHonest = w.nodes.some((x) => x.honest && hexOf(x) === o.author);
     if (p?.patch !== undefined && byHonest) expect(o.body, `honest op ${o.id} inert`).not.toBe('inert');
   }
   const byId = new Map(ops.map((o) => [o.id, o]));
@@ -330,13 +331,16 @@ async function runCase(c: {
   // a removal must not lock the new member out of every later edit), then all settle again.
   for (const x of w.nodes.filter((y) => y.honest)) {
     const writes = [{ field: EventField.Notes, value: utf8(`after ${x.index}`) }];
-    await local(w, x, 'later write', (r) => r.write(w.doc, ENTITIES[0]!, writes), { entity: ENTITIES[0]!, writes });
+    await local(w, x, 'later write', (r) => r.write(w.doc, ENTITIES[0]!, writes), {
+      entity: ENTITIES[0]!,
+      writes,
+    });
   }
   await settle(w, c.order);
   expect(w.unexpected).toEqual([]);
   const honest = w.nodes.filter((x) => x.honest);
   const views = await Promise.all(honest.map((x) => observed(x.replica, w.doc)));
-  const isMember = (x: Node) => x.replica.members(w.doc).has(toHex(pub(x)) as never);
+  const isMember = (x: Node) => x.replica.members(w.doc).has(hexOf(x) as never);
   const members = honest.filter(isMember);
   const reads = await Promise.all(members.map((x) => readable(x.replica, w.doc)));
   // Every pair, not each against the first: a failure names both replicas.
@@ -350,7 +354,7 @@ async function runCase(c: {
   // A restart shows the same (everything it showed was committed).
   if (SKIP.has('reopen')) return;
   for (const [i, x] of honest.entries()) {
-    await reopen(w, x);
+    await reopen(x);
     expect(await observed(x.replica, w.doc), `reopened ${x.index}`).toEqual(views[i]);
   }
   for (const [i, x] of members.entries()) expect(await readable(x.replica, w.doc)).toEqual(reads[i]);

@@ -16,7 +16,7 @@ import type { DocId, EntityId, OpId } from './ids.ts';
 import { keyIdFromOp, type OpenedOp, openOp } from './op.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind } from './store.ts';
-import { craftOp, deviceKeys, seededRandom, type TestDevice } from './testkit.testkit.ts';
+import { craftOp, seededRandom, type TestDevice } from './testkit.testkit.ts';
 
 /** Where a device's chain and view stand: what a crafted op names as prev and parents. */
 export interface ChainPoint {
@@ -45,12 +45,15 @@ export class Hostile {
   /** A point saved early (right after it joined): writes "from old parents" start here. */
   early: ChainPoint | undefined;
 
+  /** Keys opened from each membership op, so each sealed key is opened once. */
+  private readonly opened = new Map<OpId, [string, Uint8Array][]>();
+
   constructor(
     readonly device: TestDevice,
+    k: { signer: { publicKey: Uint8Array }; box: { publicKey: Uint8Array } },
     readonly doc: DocId,
     salt: string,
   ) {
-    const k = deviceKeys(device);
     this.pub = k.signer.publicKey;
     this.box = k.box.publicKey;
     this.rnd = seededRandom(`${device.name}/${salt}`);
@@ -76,11 +79,18 @@ export class Hostile {
     const out = new Map<string, Uint8Array>();
     for (const op of this.seen.values()) {
       if (op.header.kind !== OpKind.Membership) continue;
-      for (const k of decodeMembership(op.env.body).keys) {
-        const key = openSealed(me, k.sealed);
-        if (key !== null && key.length === 32)
-          out.set(k.keyId.length === 0 ? keyIdFromOp(op.id) : toHex(k.keyId), key);
+      let keys = this.opened.get(op.id);
+      if (keys === undefined) {
+        keys = [];
+        for (const k of decodeMembership(op.env.body).keys) {
+          if (toHex(k.recipient) !== toHex(this.pub)) continue;
+          const key = openSealed(me, k.sealed);
+          if (key !== null && key.length === 32)
+            keys.push([k.keyId.length === 0 ? keyIdFromOp(op.id) : toHex(k.keyId), key]);
+        }
+        this.opened.set(op.id, keys);
       }
+      for (const [id, key] of keys) out.set(id, key);
     }
     return out;
   }
