@@ -46,6 +46,7 @@ const EVIL = [
   'ceiling',
   'fork',
   'stranger',
+  'lateInvite',
 ] as const;
 type Evil = (typeof EVIL)[number];
 
@@ -174,6 +175,16 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
         if (c !== undefined) forks.push(c);
       }
       return publish(w, node, forks, false);
+    }
+    case 'lateInvite': {
+      // An invite signed from the parents it had right after joining: used after its removal?
+      const { op, secret } = h.invite(h.early!, LIMITS.maxU53 - 1);
+      await publish(w, node, [op], false);
+      const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(hexOf(x) as never));
+      if (joiner === undefined || !w.byId.has(op.id)) return;
+      await deliver(joiner, w.pool, true);
+      await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret));
+      return;
     }
     case 'stranger':
       for (const b of strangerFlood(`${s.n}`, Math.min(s.n, 30)))

@@ -13,6 +13,7 @@ import {
   type WrappedKeyValue,
 } from './codec.ts';
 import type { DocId, EntityId, OpId } from './ids.ts';
+import { inviteKeys } from './invite.ts';
 import { keyIdFromOp, type OpenedOp, openOp } from './op.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind } from './store.ts';
@@ -170,7 +171,13 @@ export class Hostile {
   }
 
   /** A membership op of any kind, with any wrapped keys, at the tip. */
-  membership(kind: number, subject: Uint8Array, subjectBox: Uint8Array, keys: WrappedKeyValue[]): Crafted {
+  membership(
+    kind: number,
+    subject: Uint8Array,
+    subjectBox: Uint8Array,
+    keys: WrappedKeyValue[],
+    opts: { at?: ChainPoint; expires?: number } = {},
+  ): Crafted {
     const body = encodeMembership({
       kind: kind as MembershipKind,
       subject,
@@ -178,9 +185,25 @@ export class Hostile {
       keys,
       invite: new Uint8Array(0),
       sealed: new Uint8Array(0),
-      expires: 0,
+      expires: opts.expires ?? 0,
     });
-    return this.sign(this.tip(), OpKind.Membership, body);
+    return this.sign(opts.at ?? this.tip(), OpKind.Membership, body);
+  }
+
+  /**
+   * An Invite signed from `at` (e.g. from before this device's removal), with every key it holds
+   * sealed for the invite: does the invite outlive its creator's membership (INV-2)?
+   */
+  invite(at: ChainPoint, expires: number): { op: Crafted; secret: Uint8Array } {
+    const secret = this.rnd(32);
+    const ik = inviteKeys(secret);
+    const keys = [...this.keys()].map(([id, k]) => ({
+      recipient: ik.publicKey,
+      keyId: fromHex(id),
+      sealed: seal(ik.box.publicKey, k, this.rnd),
+    }));
+    const op = this.membership(MembershipKind.Invite, ik.publicKey, ik.box.publicKey, keys, { at, expires });
+    return { op, secret };
   }
 
   /** Re-adds an existing member with junk sealed under every real key id it knows. */
