@@ -26,7 +26,7 @@ import {
   type World,
 } from './byzantine-world.testkit.ts';
 import { strangerFlood } from './hostile.testkit.ts';
-import { type DocId, type EntityId, EventField, LIMITS, openOp, type Replica, toHex, utf8 } from './index.ts';
+import { type DocId, EventField, LIMITS, openOp, type Replica, toHex, utf8 } from './index.ts';
 import { type ModelOp, modelOrder, modelRegisters } from './reference-model.testkit.ts';
 
 /**
@@ -309,7 +309,7 @@ async function checkModel(w: World, r: Replica) {
     if (p?.patch !== undefined && byHonest) expect(o.body, `honest op ${o.id} inert`).not.toBe('inert');
   }
   const byId = new Map(ops.map((o) => [o.id, o]));
-  const model = modelRegisters(ops.filter((o) => (o.patch?.entity as EntityId | undefined) !== undefined));
+  const model = modelRegisters(ops);
   const engine = r
     .entities(w.doc)
     .flatMap((e) =>
@@ -323,7 +323,15 @@ async function checkModel(w: World, r: Replica) {
       })),
     )
     .sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
-  expect(engine).toEqual(model);
+  try {
+    expect(engine).toEqual(model);
+  } catch (e) {
+    // The history, for FINDINGS.md: ops with their declared metadata and plaintext.
+    const dump = log.map((o) => ({ ...o, patch: w.byId.get(o.id)?.patch }));
+    throw new Error(
+      `${(e as Error).message}\nhistory: ${JSON.stringify(dump, (_, v) => (v instanceof Uint8Array ? toHex(v) : v))}`,
+    );
+  }
 }
 
 async function runCase(c: {
