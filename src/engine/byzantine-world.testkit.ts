@@ -4,7 +4,7 @@
 // batches, delays and withholds. Only the engine's public API is used on replicas.
 
 import type { FieldWriteValue } from './codec.ts';
-import { Hostile } from './hostile.testkit.ts';
+import { Hostile } from './byzantine-hostile.testkit.ts';
 import {
   type CommitBatch,
   createMemoryStore,

@@ -25,7 +25,7 @@ import {
   valueFor,
   type World,
 } from './byzantine-world.testkit.ts';
-import { strangerFlood } from './hostile.testkit.ts';
+import { strangerFlood } from './byzantine-hostile.testkit.ts';
 import { type DocId, EventField, LIMITS, openOp, type Replica, toHex, utf8 } from './index.ts';
 import { type ModelOp, modelOrder, modelRegisters } from './reference-model.testkit.ts';
 
