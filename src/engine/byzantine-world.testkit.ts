@@ -3,8 +3,8 @@
 // signs whatever it likes), a pool of every op ever made, and delivery that shuffles, duplicates,
 // batches, delays and withholds. Only the engine's public API is used on replicas.
 
-import type { FieldWriteValue } from './codec.ts';
 import { Hostile } from './byzantine-hostile.testkit.ts';
+import { decodeMembership, type FieldWriteValue, MembershipKind } from './codec.ts';
 import {
   type CommitBatch,
   createMemoryStore,
@@ -16,9 +16,11 @@ import {
   type EntityId,
   EventField,
   type OpId,
+  OpKind,
   openOp,
   Replica,
   type SubtleLike,
+  toHex,
   utf8,
 } from './index.ts';
 import {
@@ -308,9 +310,16 @@ export async function logOf(r: Replica, doc: DocId) {
     if (page.length === 0) return out;
     for (const o of page) {
       const h = openOp(o.bytes);
+      let removes: string | undefined;
+      if (h.header.kind === OpKind.Membership) {
+        const m = decodeMembership(h.env.body);
+        if (m.kind === MembershipKind.Remove) removes = toHex(m.subject);
+      }
       out.push({
         id: h.id,
-        author: h.author,
+        author: h.author as string,
+        ctr: h.header.ctr,
+        removes,
         wallTime: h.header.wallTime,
         preds: [...h.parents, ...(h.prev === null ? [] : [h.prev])],
         body: o.body,

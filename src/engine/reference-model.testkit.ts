@@ -8,7 +8,10 @@ export interface ModelOp {
   id: string;
   /** Hex of the author's public key. */
   author: string;
+  ctr: number;
   wallTime: number;
+  /** For a Remove: the device it removes (hex). */
+  removes?: string | undefined;
   /** Declared parents and prev (op ids). */
   preds: readonly string[];
   /** The plaintext writes, for a patch whose body takes effect; absent otherwise. */
@@ -30,9 +33,28 @@ export interface ModelRegister {
 /** LWW-5: losers kept per register. */
 export const MODEL_LOSER_CAP = 32;
 
+/** Which variant of the rules the model follows (the protocol's, as written in PROTOCOL.md). */
+export interface ModelRules {
+  /**
+   * LWW-1 tie-break between equal wall times by causal depth: the sum over devices of the
+   * greatest ctr in the op's causal past, itself included.
+   */
+  depth: boolean;
+  /**
+   * MEM-5: a patch by d changes nothing when some Remove of d is not in its causal past and had
+   * not seen it (no op of d with that ctr or greater in the Remove's causal past).
+   */
+  revoke: boolean;
+}
+
 /** LWW-1 in the model's own words: greater wall time, then greater device id, then greater hash. */
-export function modelOrder(a: ModelOp, b: ModelOp): number {
+export function modelOrder(a: ModelOp, b: ModelOp, depth?: (id: string) => number): number {
   if (a.wallTime !== b.wallTime) return a.wallTime < b.wallTime ? -1 : 1;
+  if (depth !== undefined) {
+    const da = depth(a.id);
+    const db = depth(b.id);
+    if (da !== db) return da < db ? -1 : 1;
+  }
   if (a.author !== b.author) return a.author < b.author ? -1 : 1;
   if (a.id !== b.id) return a.id < b.id ? -1 : 1;
   return 0;
@@ -66,15 +88,38 @@ function ancestry(ops: ReadonlyMap<string, ModelOp>): (id: string) => ReadonlySe
  * follows, the greatest first, at most MODEL_LOSER_CAP losers. A patch that writes one field
  * twice is not built by tests (the engine refuses it) and is not modelled.
  */
-export function modelRegisters(list: readonly ModelOp[]): ModelRegister[] {
+export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): ModelRegister[] {
   const ops = new Map(list.map((o) => [o.id, o]));
   const before = ancestry(ops);
+  /** Greatest ctr of `author` among the ops before `id`. */
+  const seenCtr = (id: string, author: string) => {
+    let m = 0;
+    for (const p of before(id)) {
+      const o = ops.get(p);
+      if (o !== undefined && o.author === author && o.ctr > m) m = o.ctr;
+    }
+    return m;
+  };
+  const depth = (id: string) => {
+    const top = new Map<string, number>();
+    for (const p of [id, ...before(id)]) {
+      const o = ops.get(p);
+      if (o !== undefined && o.ctr > (top.get(o.author) ?? 0)) top.set(o.author, o.ctr);
+    }
+    let sum = 0;
+    for (const c of top.values()) sum += c;
+    return sum;
+  };
+  const removes = list.filter((o) => o.removes !== undefined);
+  const revoked = (o: ModelOp) =>
+    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && seenCtr(r.id, o.author) < o.ctr);
+  const order = (a: ModelOp, b: ModelOp) => modelOrder(a, b, rules.depth ? depth : undefined);
   const regs = new Map<
     string,
     { entity: string; field: number; ops: ModelOp[]; values: Map<string, Uint8Array | null> }
   >();
   for (const o of list) {
-    if (o.patch === undefined) continue;
+    if (o.patch === undefined || (rules.revoke && revoked(o))) continue;
     for (const w of o.patch.writes) {
       const k = `${o.patch.entity}/${w.field}`;
       let r = regs.get(k);
@@ -89,7 +134,7 @@ export function modelRegisters(list: readonly ModelOp[]): ModelRegister[] {
   const out: ModelRegister[] = [];
   for (const r of regs.values()) {
     const frontier = r.ops.filter((w) => !r.ops.some((o) => o.id !== w.id && before(o.id).has(w.id)));
-    frontier.sort((a, b) => modelOrder(b, a));
+    frontier.sort((a, b) => order(b, a));
     out.push({
       entity: r.entity,
       field: r.field,
