@@ -30,9 +30,21 @@ interface RfcVector extends Vector {
   name: string;
   secret: string;
 }
+interface CctvVector {
+  number: number;
+  key: string;
+  sig: string;
+  msg: string;
+  flags: string[];
+  verdict: boolean;
+}
 
 const FILE = join(import.meta.dirname, '..', '..', 'schemas', 'vectors', 'ed25519-edge.json');
-const vectors = JSON.parse(readFileSync(FILE, 'utf8')) as { taming: TamingVector[]; rfc8032: RfcVector[] };
+const vectors = JSON.parse(readFileSync(FILE, 'utf8')) as {
+  taming: TamingVector[];
+  rfc8032: RfcVector[];
+  cctv: CctvVector[];
+};
 const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
 const providers: CryptoProvider[] = [createWebCrypto(subtle), createNobleCrypto()];
 
@@ -66,6 +78,18 @@ describe('signature providers judge alike', () => {
       noble: v.verdict,
     }));
     expect(got).toEqual(want);
+  });
+
+  it("[SIG-3] C2SP CCTV edge cases (every flag combination): both providers give the rule's verdict", async () => {
+    expect(vectors.cctv.length).toBeGreaterThan(150);
+    const wrong = [];
+    for (const v of vectors.cctv) {
+      const r = await verdicts(fromHex(v.key), fromHex(v.sig), new TextEncoder().encode(v.msg));
+      if (r[0] !== v.verdict || r[1] !== v.verdict)
+        wrong.push({ number: v.number, flags: v.flags, web: r[0], noble: r[1] });
+    }
+    expect(wrong).toEqual([]);
+    expect(vectors.cctv.filter((v) => v.verdict).length).toBeGreaterThan(5);
   });
 
   it('[SIG-3] RFC 8032 7.1: both signers produce the published signatures and both providers accept exactly them', async () => {
