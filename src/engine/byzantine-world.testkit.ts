@@ -243,12 +243,10 @@ export async function local(
   fn: (r: Replica) => Promise<{ id: OpId; bytes: Uint8Array }>,
   patch?: PoolOp['patch'],
 ): Promise<PoolOp | undefined> {
+  const since = node.replica.hasDoc(w.doc) ? node.replica.seq(w.doc) : 0;
+  let made: { id: OpId } | undefined;
   try {
-    const op = await fn(node.replica);
-    const p: PoolOp = { bytes: op.bytes, id: op.id, withheld: false, patch };
-    add(w, p);
-    node.evil?.see(op.bytes);
-    return p;
+    made = await fn(node.replica);
   } catch (e) {
     const code = (e as { code?: string }).code;
     const allowed = [
@@ -262,8 +260,25 @@ export async function local(
     ];
     if (node.honest && !(code !== undefined && allowed.includes(code)))
       w.unexpected.push(`${what} on device ${node.index}: ${String(e)}`);
-    return undefined;
   }
+  // The outbox: every op the call committed to this device's log goes out, also ops the call
+  // made besides the one it returned (e.g. a rotation before a write), and an op committed by a
+  // call that then failed. The call's plaintext belongs to its one patch op.
+  const mine = keysOf(node.device).signer.publicKey;
+  let out: PoolOp | undefined;
+  for (const o of node.replica.hasDoc(w.doc) ? await node.replica.listOps(w.doc, since, 100_000) : []) {
+    if (toHex(openOp(o.bytes).header.author) !== toHex(mine)) continue;
+    const p: PoolOp = {
+      bytes: o.bytes,
+      id: o.id,
+      withheld: false,
+      patch: o.kind === OpKind.Patch ? patch : undefined,
+    };
+    add(w, p);
+    node.evil?.see(o.bytes);
+    if (o.id === made?.id) out = p;
+  }
+  return out;
 }
 
 /** A hostile node's crafted ops: into its own replica (and view), then the pool. */
