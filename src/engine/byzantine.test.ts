@@ -33,10 +33,16 @@ import { type ModelOp, type ModelRules, modelRegisters } from './reference-model
 const MODEL_RULES: ModelRules = { depth: false, revoke: false };
 
 /**
- * Hostile actions that the engine on this branch does not survive yet, switched off one by one
- * (each stays OFF = tested unless named here). The lead decides; see FINDINGS.md.
+ * Hostile actions the engine on this branch does not survive yet, each switched off by name until
+ * it does (see FINDINGS.md; the lead decides). Empty = every action is tested.
+ * `BYZ_SKIP=a,b` replaces this list (`BYZ_SKIP=` tests everything); names are the actions below,
+ * `junkNew` / `foreignNew` (junk keys or the attacker's box key for a device not yet a member),
+ * and `reopen`, `faults`.
  */
-const SKIP = new Set<string>((process.env['BYZ_SKIP'] ?? '').split(',').filter((s) => s !== ''));
+const KNOWN_FAILING: string[] = [];
+const SKIP = new Set<string>(
+  (process.env['BYZ_SKIP'] ?? KNOWN_FAILING.join(',')).split(',').filter((s) => s !== ''),
+);
 
 const EVIL = [
   'equivocate',
@@ -196,10 +202,18 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
   }
 }
 
+/** The name a hostile step is skipped by: junk and foreign keys for a non-member are their own. */
+function actName(w: World, s: Extract<Step, { t: 'evil' }>): string {
+  if (s.act !== 'junk' && s.act !== 'foreign') return s.act;
+  const hostile = w.nodes.filter((x) => !x.honest);
+  const node = hostile[s.who % hostile.length]!;
+  return node.replica.members(w.doc).has(hexOf(w.nodes[s.victim]!) as never) ? s.act : `${s.act}New`;
+}
+
 async function step(w: World, s: Step) {
   const n = w.nodes.length;
   if (s.t === 'evil') {
-    if (!SKIP.has(s.act)) await doEvil(w, s);
+    if (!SKIP.has(actName(w, s))) await doEvil(w, s);
     return;
   }
   if (s.t === 'deliver') {
