@@ -126,6 +126,7 @@ const stepArb = (n: number): fc.Arbitrary<Step> =>
     },
   );
 
+const isMember = (w: World, x: Node) => x.replica.members(w.doc).has(hexOf(x) as never);
 const pub = (node: Node) => keysOf(node.device).signer.publicKey;
 const hexOf = (node: Node) => toHex(pub(node));
 
@@ -192,6 +193,7 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(hexOf(x) as never));
       if (joiner === undefined || !w.byId.has(op.id)) return;
       await deliver(joiner, w.pool, true);
+      if (isMember(w, joiner)) return; // added meanwhile: nothing to join
       await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret));
       return;
     }
@@ -261,6 +263,7 @@ async function step(w: World, s: Step) {
         theirs.map((o) => w.byId.get(o.id) ?? { bytes: o.bytes, id: o.id, withheld: false }),
         true,
       );
+      if (isMember(w, joiner)) return;
       await local(w, joiner, 'join', (x) => x.joinWithInvite(w.doc, inv.id, secret!));
       return;
     }
@@ -379,8 +382,7 @@ async function runCase(c: {
   expect(w.unexpected).toEqual([]);
   const honest = w.nodes.filter((x) => x.honest);
   const views = await Promise.all(honest.map((x) => observed(x.replica, w.doc)));
-  const isMember = (x: Node) => x.replica.members(w.doc).has(hexOf(x) as never);
-  const members = honest.filter(isMember);
+  const members = honest.filter((x) => isMember(w, x));
   const reads = await Promise.all(members.map((x) => readable(x.replica, w.doc)));
   // Every pair, not each against the first: a failure names both replicas.
   for (let i = 0; i < honest.length; i++)
