@@ -352,9 +352,9 @@ async function checkModel(w: World, r: Replica) {
   } catch (e) {
     // The history, for FINDINGS.md: ops with their declared metadata and plaintext.
     const dump = log.map((o) => ({ ...o, patch: w.byId.get(o.id)?.patch }));
-    throw new Error(
-      `${(e as Error).message}\nhistory: ${JSON.stringify(dump, (_, v) => (v instanceof Uint8Array ? toHex(v) : v))}`,
-    );
+    (e as Error).message +=
+      `\nhistory: ${JSON.stringify(dump, (_, v) => (v instanceof Uint8Array ? toHex(v) : v))}`;
+    throw e;
   }
 }
 
