@@ -41,8 +41,8 @@ export interface ModelRules {
    */
   depth: boolean;
   /**
-   * MEM-5: a patch by d changes nothing when some Remove of d is not in its causal past and had
-   * not seen it (no op of d with that ctr or greater in the Remove's causal past).
+   * MEM-5: a patch by d changes nothing when some Remove of d is concurrent with it: neither is
+   * in the other's causal past.
    */
   revoke: boolean;
 }
@@ -91,15 +91,6 @@ function ancestry(ops: ReadonlyMap<string, ModelOp>): (id: string) => ReadonlySe
 export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): ModelRegister[] {
   const ops = new Map(list.map((o) => [o.id, o]));
   const before = ancestry(ops);
-  /** Greatest ctr of `author` among the ops before `id`. */
-  const seenCtr = (id: string, author: string) => {
-    let m = 0;
-    for (const p of before(id)) {
-      const o = ops.get(p);
-      if (o !== undefined && o.author === author && o.ctr > m) m = o.ctr;
-    }
-    return m;
-  };
   const depth = (id: string) => {
     const top = new Map<string, number>();
     for (const p of [id, ...before(id)]) {
@@ -111,8 +102,10 @@ export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): Mod
     return sum;
   };
   const removes = list.filter((o) => o.removes !== undefined);
+  // "Had not seen it" is judged on the hash DAG, not by counters: a removed device that signs a
+  // second op with a ctr its remover has seen (equivocation) must not escape revocation.
   const revoked = (o: ModelOp) =>
-    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && seenCtr(r.id, o.author) < o.ctr);
+    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !before(r.id).has(o.id));
   const order = (a: ModelOp, b: ModelOp) => modelOrder(a, b, rules.depth ? depth : undefined);
   const regs = new Map<
     string,
