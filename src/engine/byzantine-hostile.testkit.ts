@@ -46,6 +46,7 @@ export class Hostile {
   /** A point saved early (right after it joined): writes "from old parents" start here. */
   early: ChainPoint | undefined;
 
+  private me: ReturnType<typeof boxKeyPairFromSecret> | undefined;
   /** Keys opened from each membership op, so each sealed key is opened once. */
   private readonly opened = new Map<OpId, [string, Uint8Array][]>();
 
@@ -76,7 +77,8 @@ export class Hostile {
 
   /** Content keys sealed for this device in the ops it has seen: key id -> key. */
   keys(): Map<string, Uint8Array> {
-    const me = boxKeyPairFromSecret(this.device.boxSecret);
+    this.me ??= boxKeyPairFromSecret(this.device.boxSecret);
+    const me = this.me;
     const out = new Map<string, Uint8Array>();
     for (const op of this.seen.values()) {
       if (op.header.kind !== OpKind.Membership) continue;
@@ -248,11 +250,15 @@ export class Hostile {
   }
 }
 
+const strangers = new Map<string, Uint8Array[]>();
+
 /** Ops by a stranger (a fresh key, not a member) for a calendar that does not exist. */
 export function strangerFlood(name: string, n: number): Uint8Array[] {
+  const known = strangers.get(`${name}/${n}`);
+  if (known !== undefined) return known;
   const rnd = seededRandom(`stranger/${name}`);
   const secret = rnd(32);
-  return Array.from({ length: n }, (_, i) =>
+  const ops = Array.from({ length: n }, (_, i) =>
     craftOp({
       secret,
       doc: rnd(16),
@@ -263,4 +269,6 @@ export function strangerFlood(name: string, n: number): Uint8Array[] {
       body: new Uint8Array(0),
     }),
   );
+  strangers.set(`${name}/${n}`, ops);
+  return ops;
 }

@@ -393,20 +393,27 @@ async function runCase(c: {
       expect(reads[j], `member ${members[i]!.index} vs ${members[j]!.index}`).toEqual(reads[i]);
   for (const x of members) await checkModel(w, x.replica);
   // A restart shows the same (everything it showed was committed).
-  if (SKIP.has('reopen')) return;
-  for (const [i, x] of honest.entries()) {
-    const missing = [...x.replica.missing(w.doc)].sort();
-    // A replica never asks for an op it holds (DAG-3).
-    expect(
-      missing.filter((id) => views[i]!.ops.includes(id)),
-      `${x.index} asks for ops it holds`,
-    ).toEqual([]);
-    await reopen(x);
-    expect(await observed(x.replica, w.doc), `reopened ${x.index}`).toEqual(views[i]);
-    // A reload asks for what it asked for before: no stale pending op names a stored parent.
-    expect([...x.replica.missing(w.doc)].sort(), `reopened ${x.index} missing`).toEqual(missing);
+  // A replica never asks for an op it holds (DAG-3).
+  for (const [k, y] of honest.entries()) {
+    const held = y.replica.missing(w.doc).filter((id) => views[k]!.ops.includes(id));
+    expect(held, `${y.index} asks for ops it holds`).toEqual([]);
   }
-  for (const [i, x] of members.entries()) expect(await readable(x.replica, w.doc)).toEqual(reads[i]);
+  if (SKIP.has('reopen')) return;
+  // A restart shows the same (everything it showed was committed) and asks for the same ops.
+  // One honest replica per case, in turn (a load costs an X25519 open per key).
+  const x = honest[c.seed % honest.length]!;
+  const i = honest.indexOf(x);
+  const missing = [...x.replica.missing(w.doc)].sort();
+  // A replica never asks for an op it holds (DAG-3).
+  expect(
+    missing.filter((id) => views[i]!.ops.includes(id)),
+    `${x.index} asks for ops it holds`,
+  ).toEqual([]);
+  await reopen(x);
+  expect(await observed(x.replica, w.doc), `reopened ${x.index}`).toEqual(views[i]);
+  expect([...x.replica.missing(w.doc)].sort(), `reopened ${x.index} missing`).toEqual(missing);
+  const m = members.indexOf(x);
+  if (m >= 0) expect(await readable(x.replica, w.doc), `reopened ${x.index} reads`).toEqual(reads[m]);
 }
 
 const caseArb = fc
