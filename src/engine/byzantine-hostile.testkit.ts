@@ -252,23 +252,24 @@ export class Hostile {
 
 const strangers = new Map<string, Uint8Array[]>();
 
-/** Ops by a stranger (a fresh key, not a member) for a calendar that does not exist. */
+/** Ops by a stranger (a fresh key, not a member) for calendars that do not exist (at most 30). */
 export function strangerFlood(name: string, n: number): Uint8Array[] {
-  const known = strangers.get(`${name}/${n}`);
-  if (known !== undefined) return known;
-  const rnd = seededRandom(`stranger/${name}`);
-  const secret = rnd(32);
-  const ops = Array.from({ length: n }, (_, i) =>
-    craftOp({
-      secret,
-      doc: rnd(16),
-      ctr: 2,
-      kind: OpKind.Membership,
-      wallTime: 10 + i,
-      prev: rnd(32),
-      body: new Uint8Array(0),
-    }),
-  );
-  strangers.set(`${name}/${n}`, ops);
-  return ops;
+  let ops = strangers.get(name);
+  if (ops === undefined) {
+    const rnd = seededRandom(`stranger/${name}`);
+    const secret = rnd(32);
+    ops = Array.from({ length: 30 }, (_, i) =>
+      craftOp({
+        secret,
+        doc: rnd(16),
+        ctr: 2,
+        kind: OpKind.Membership,
+        wallTime: 10 + i,
+        prev: rnd(32),
+        body: new Uint8Array(0),
+      }),
+    );
+    strangers.set(name, ops);
+  }
+  return ops.slice(0, n);
 }

@@ -198,7 +198,7 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       return;
     }
     case 'stranger':
-      for (const b of strangerFlood(`${s.n}`, Math.min(s.n, 30)))
+      for (const b of strangerFlood(`${s.n % 3}`, s.n))
         add(w, { bytes: b, id: openOp(b).id, withheld: false });
       return;
   }
