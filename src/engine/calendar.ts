@@ -3,6 +3,7 @@
 
 import { fromUtf8, utf8 } from './bytes.ts';
 import { CALENDAR_ENTITY, type EntityId } from './ids.ts';
+import { frontier } from './lww.ts';
 import type { EntityRecord, WriteRecord } from './store.ts';
 
 export const EventField = {
@@ -136,10 +137,11 @@ export function eventFromRecord(rec: EntityRecord): CalendarEvent {
       ev.unknown.set(reg.field, top.value);
       continue;
     }
-    if (reg.writes.length > 1)
+    const concurrent = frontier(reg);
+    if (concurrent.length > 1)
       ev.conflicts.set(
         reg.field,
-        reg.writes.map((w) => writeInfo(rec.entity, reg.field, w)),
+        concurrent.map((w) => writeInfo(rec.entity, reg.field, w)),
       );
     const v = top.value === null ? null : decodeValue(t, top.value);
     if (v === undefined || v === null) continue;

@@ -1,27 +1,58 @@
-// Nullable last-writer-wins registers (docs/PROTOCOL.md LWW-*). A register keeps the writes
-// that no other write causally follows (its concurrent frontier): the greatest by
-// (wall_time, author, op id) is the value; the others are the conflicts the UI can show.
+// Nullable last-writer-wins registers (docs/PROTOCOL.md LWW-*). A register keeps the greatest
+// writes by the LWW order, at most MAX_CONCURRENT_WRITES + 1 of them, covered or not: that set is
+// a function of the set of writes merged, whatever their order. The value is the greatest write;
+// the concurrent frontier (the conflicts the UI shows) is the kept writes no other kept write
+// causally follows. A write can only be followed by a greater write (CLK-2), so whether a kept
+// write is covered is decided by kept writes alone: merge order never matters (LWW-1, LWW-4,
+// LWW-5), even under equivocation, where version vectors cannot tell siblings apart.
 
 import type { RegisterRecord, WriteRecord } from './store.ts';
 
 /** Frontier writes kept per register beyond the winner (LWW-5). */
 export const MAX_CONCURRENT_WRITES = 32;
 
-/** LWW-1: total order by (wall_time, author, op id). Positive when a is newer than b. */
+const vvSum = (w: WriteRecord): number => {
+  let s = 0;
+  if (w.vv !== undefined) for (const d in w.vv) s += w.vv[d]!;
+  return s;
+};
+
+/**
+ * LWW-1: total order by (wall_time, causal depth, author, op id). Positive when a is newer.
+ * The depth (sum of the version vector) only matters between equal wall times, which CLK-5
+ * allows at the 2^53 ceiling: there a causally later write still orders after (CLK-4).
+ */
 export function compareWrites(a: WriteRecord, b: WriteRecord): number {
   if (a.wallTime !== b.wallTime) return a.wallTime - b.wallTime;
+  const da = vvSum(a);
+  const db = vvSum(b);
+  if (da !== db) return da - db;
   if (a.author !== b.author) return a.author < b.author ? -1 : 1;
   if (a.op !== b.op) return a.op < b.op ? -1 : 1;
   return 0;
 }
 
-/** Is `a` in the causal past of the op that carries version vector `vv`? */
-const happenedBefore = (a: WriteRecord, vv: Record<string, number>): boolean => (vv[a.author] ?? 0) >= a.ctr;
+/**
+ * LWW-4: `a` covers `b` when a is greater and b's (author, ctr) is in a's version vector. Two
+ * writes with the same (author, ctr) never cover each other: they are equivocating siblings.
+ */
+export function covers(a: WriteRecord, b: WriteRecord): boolean {
+  if (a.op === b.op || a.vv === undefined) return false;
+  if (a.author === b.author && a.ctr === b.ctr) return false;
+  return (a.vv[b.author] ?? 0) >= b.ctr && compareWrites(a, b) > 0;
+}
+
+/** The register's concurrent frontier: writes[0] (the winner) and the kept writes nothing covers. */
+export function frontier(reg: RegisterRecord): WriteRecord[] {
+  const ws = reg.writes;
+  if (ws.length <= 1) return ws;
+  return ws.filter((w, i) => i === 0 || !ws.some((o) => covers(o, w)));
+}
 
 /**
  * Merges a write into a register; returns the new register (the input is not modified) or null
- * when nothing changed. Order of merges never matters for the winner (LWW-1); the frontier
- * drops writes that another write causally follows (LWW-4).
+ * when nothing changed. The result is the greatest MAX_CONCURRENT_WRITES + 1 writes of all
+ * writes ever merged, so it depends only on that set.
  */
 export function mergeWrite(
   reg: RegisterRecord | undefined,
@@ -30,14 +61,19 @@ export function mergeWrite(
 ): RegisterRecord | null {
   if (reg === undefined) return { field, writes: [w] };
   const writes = reg.writes;
-  for (const m of writes) {
-    if (m.op === w.op) return null;
-    // A write some kept write already follows (possible when an op is decrypted late).
-    if (m.vv !== undefined && happenedBefore(w, m.vv)) return null;
+  const cap = MAX_CONCURRENT_WRITES + 1;
+  let at = writes.length;
+  for (let i = 0; i < writes.length; i++) {
+    const c = compareWrites(w, writes[i]!);
+    if (c === 0) return null;
+    if (c > 0) {
+      at = i;
+      break;
+    }
   }
-  const kept = writes.filter((m) => !(w.vv !== undefined && happenedBefore(m, w.vv)));
-  kept.push(w);
-  kept.sort((a, b) => compareWrites(b, a));
-  if (kept.length > MAX_CONCURRENT_WRITES + 1) kept.length = MAX_CONCURRENT_WRITES + 1;
+  if (at >= cap) return null;
+  const kept = [...writes.slice(0, at), w, ...writes.slice(at)];
+  if (kept.length > cap) kept.length = cap;
+  // Covered writes are kept too: dropping them would make the kept set depend on merge order.
   return { field, writes: kept };
 }

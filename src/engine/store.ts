@@ -2,7 +2,7 @@
 // on the relay). One contract suite (store.testkit.ts) runs against every implementation.
 // Invariant: `commit` is atomic: after a crash the store holds all of a batch or none of it.
 
-import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
+import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
 
 export const OpKind = { Patch: 0, Snapshot: 1, Membership: 2 } as const;
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
@@ -87,6 +87,10 @@ export interface DocRecord {
   /** This device's last op in this calendar (its chain), or null. */
   ownLast: OpId | null;
   ownCtr: number;
+  /** KEY-9: content keys added out of band (addKey), sealed for this device's box key. */
+  keys?: { id: KeyId; sealed: Uint8Array }[];
+  /** STORE-11: ids of the content keys this replica held when it last learned one (and unlocked what it opens). */
+  keyIds?: KeyId[];
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
