@@ -26,11 +26,20 @@ import {
   valueFor,
   type World,
 } from './byzantine-world.testkit.ts';
-import { type DocId, EventField, LIMITS, openOp, type Replica, toHex, utf8 } from './index.ts';
+import {
+  type DocId,
+  EventField,
+  eventFromRecord,
+  LIMITS,
+  openOp,
+  type Replica,
+  toHex,
+  utf8,
+} from './index.ts';
 import { type ModelOp, type ModelRules, modelRegisters } from './reference-model.testkit.ts';
 
 /** The rules of docs/PROTOCOL.md the model follows on this branch (LWW-1 tie-break, MEM-5). */
-const MODEL_RULES: ModelRules = { depth: false, revoke: false };
+const MODEL_RULES: ModelRules = { depth: true, revoke: true };
 
 /**
  * Hostile actions the engine on this branch does not survive yet, each switched off by name until
@@ -292,23 +301,34 @@ async function observed(r: Replica, doc: DocId) {
   };
 }
 
+/**
+ * A register as a user sees it (the public typed view, `eventFromRecord`): the winning write and
+ * the concurrent frontier (the conflicts shown), winner included.
+ */
+function registersOf(r: Replica, doc: DocId) {
+  return r.entities(doc).flatMap((e) => {
+    const conflicts = eventFromRecord(e).conflicts;
+    return e.registers
+      .filter((g) => g.writes.length > 0)
+      .map((g) => {
+        const top = g.writes[0]!;
+        const front = conflicts.get(g.field)?.map((x) => x.op) ?? [top.op];
+        return {
+          entity: e.entity as string,
+          field: g.field,
+          winner: { op: top.op as string, value: top.value },
+          front,
+        };
+      });
+  });
+}
+
 /** What only a member can see: readable registers and which ops it can read (its key state). */
 async function readable(r: Replica, doc: DocId) {
   const log = await logOf(r, doc);
-  const entities = r
-    .entities(doc)
-    .map((e) => ({
-      entity: e.entity,
-      registers: e.registers
-        .map((g) => ({
-          field: g.field,
-          winner: g.writes[0]?.op,
-          value: g.writes[0]?.value ?? null,
-          all: g.writes.map((x) => x.op).sort(),
-        }))
-        .sort((a, b) => a.field - b.field),
-    }))
-    .sort((a, b) => (a.entity < b.entity ? -1 : 1));
+  const entities = registersOf(r, doc)
+    .map((g) => ({ ...g, front: [...g.front].sort() }))
+    .sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
   return { entities, bodies: log.map((o) => `${o.id}:${o.body}`).sort() };
 }
 
@@ -323,32 +343,29 @@ async function checkModel(w: World, r: Replica) {
     const readable = honest.has(o.author) ? o.body !== 'locked' : o.body === 'applied';
     return { ...o, patch: readable ? w.byId.get(o.id)?.patch : undefined };
   });
-  const model = modelRegisters(ops, MODEL_RULES);
-  const shape = (
-    regs: { entity: string; field: number; writes: { op: string; value: Uint8Array | null }[] }[],
-  ) =>
-    regs
-      .map((g) => ({
-        entity: g.entity,
-        field: g.field,
-        winner: g.writes[0],
-        losers: g.writes
-          .slice(1)
-          .map((x) => x.op)
-          .sort(),
-      }))
-      .sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
-  const engine = shape(
-    r.entities(w.doc).flatMap((e) =>
-      e.registers.map((g) => ({
-        entity: e.entity as string,
-        field: g.field,
-        writes: g.writes.map((x) => ({ op: x.op as string, value: x.value })),
-      })),
-    ),
-  );
+  const byReg = (a: { entity: string; field: number }, b: { entity: string; field: number }) =>
+    a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1;
+  const model = modelRegisters(ops, MODEL_RULES)
+    .map((g) => ({
+      entity: g.entity,
+      field: g.field,
+      winner: g.writes[0],
+      losers: g.writes
+        .slice(1)
+        .map((x) => x.op)
+        .sort(),
+    }))
+    .sort(byReg);
+  const engine = registersOf(r, w.doc)
+    .map((g) => ({
+      entity: g.entity,
+      field: g.field,
+      winner: g.winner,
+      losers: g.front.filter((op) => op !== g.winner.op).sort(),
+    }))
+    .sort(byReg);
   try {
-    expect(engine).toEqual(shape(model));
+    expect(engine).toEqual(model);
   } catch (e) {
     // The history, for FINDINGS.md: ops with their declared metadata and plaintext.
     const dump = log.map((o) => ({ ...o, patch: w.byId.get(o.id)?.patch }));
