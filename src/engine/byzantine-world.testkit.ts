@@ -89,6 +89,8 @@ export interface World {
   faults: Faults;
   /** Local API failures on honest replicas that no rule allows (a bricked calendar). */
   unexpected: string[];
+  /** Devices that have been members at some point (a later Add or join of one is a re-join). */
+  everMember: Set<number>;
 }
 
 function prng(seed: number): () => number {
@@ -198,7 +200,9 @@ export async function createWorld(o: Shape & { seed: number; faults: boolean }):
     const base = { index: i, device: testDevice(`byz-${i}`), store, clock: clockOf(i), honest };
     nodes.push({ ...base, replica: await openNode(base, o.seed) });
   }
-  const w: World = { doc: setup.doc, nodes, pool: [], byId: new Map(), faults, unexpected: [] };
+  const joiner = o.joiner ? o.n - o.hostile - 1 : -1;
+  const everMember = new Set(nodes.map((x) => x.index).filter((i) => i !== joiner));
+  const w: World = { doc: setup.doc, nodes, pool: [], byId: new Map(), faults, unexpected: [], everMember };
   for (const x of setup.ops) add(w, { ...x, withheld: false });
   for (const node of nodes) {
     if (!node.honest) {

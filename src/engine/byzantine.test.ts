@@ -46,7 +46,7 @@ const MODEL_RULES: ModelRules = { depth: true, revoke: true };
  * it does (see FINDINGS.md; the lead decides). Empty = every action is tested.
  * `BYZ_SKIP=a,b` replaces this list (`BYZ_SKIP=` tests everything); names are the actions below,
  * `junkNew` / `foreignNew` (junk keys or the attacker's box key for a device not yet a member),
- * and `reopen`, `faults`.
+ * `rejoin` (an Add or invite join of a device that was a member before), `reopen`, `faults`.
  */
 const KNOWN_FAILING: string[] = [];
 const SKIP = new Set<string>(
@@ -201,9 +201,11 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       await publish(w, node, [op], false);
       const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(hexOf(x) as never));
       if (joiner === undefined || !w.byId.has(op.id)) return;
+      if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       await deliver(joiner, w.pool, true);
       if (isMember(w, joiner)) return; // added meanwhile: nothing to join
       await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret));
+      w.everMember.add(joiner.index);
       return;
     }
     case 'stranger':
@@ -253,8 +255,12 @@ async function step(w: World, s: Step) {
       return;
     case 'add': {
       const t = w.nodes[s.target]!;
-      if (!r.members(w.doc).has(hexOf(t) as never))
-        await local(w, node, 'add', (x) => x.addMember(w.doc, pub(t), keysOf(t.device).box.publicKey));
+      if (r.members(w.doc).has(hexOf(t) as never) || (w.everMember.has(t.index) && SKIP.has('rejoin')))
+        return;
+      const added = await local(w, node, 'add', (x) =>
+        x.addMember(w.doc, pub(t), keysOf(t.device).box.publicKey),
+      );
+      if (added !== undefined) w.everMember.add(t.index);
       return;
     }
     case 'invite': {
@@ -266,6 +272,7 @@ async function step(w: World, s: Step) {
         return res.op;
       });
       if (joiner === undefined || inv === undefined || secret === undefined) return;
+      if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       const theirs = await r.listOps(w.doc, 0, 100_000);
       await deliver(
         joiner,
@@ -274,6 +281,7 @@ async function step(w: World, s: Step) {
       );
       if (isMember(w, joiner)) return;
       await local(w, joiner, 'join', (x) => x.joinWithInvite(w.doc, inv.id, secret!));
+      w.everMember.add(joiner.index);
       return;
     }
     case 'reopen':
