@@ -91,6 +91,8 @@ export interface World {
   unexpected: string[];
   /** Devices that have been members at some point (a later Add or join of one is a re-join). */
   everMember: Set<number>;
+  /** Ids of the membership ops in the pool that are not withheld. */
+  membership: OpId[];
 }
 
 function prng(seed: number): () => number {
@@ -202,7 +204,16 @@ export async function createWorld(o: Shape & { seed: number; faults: boolean }):
   }
   const joiner = o.joiner ? o.n - o.hostile - 1 : -1;
   const everMember = new Set(nodes.map((x) => x.index).filter((i) => i !== joiner));
-  const w: World = { doc: setup.doc, nodes, pool: [], byId: new Map(), faults, unexpected: [], everMember };
+  const w: World = {
+    doc: setup.doc,
+    nodes,
+    pool: [],
+    byId: new Map(),
+    faults,
+    unexpected: [],
+    everMember,
+    membership: [],
+  };
   for (const x of setup.ops) add(w, { ...x, withheld: false });
   for (const node of nodes) {
     if (!node.honest) {
@@ -219,6 +230,21 @@ export function add(w: World, p: PoolOp): void {
   if (w.byId.has(p.id)) return;
   w.byId.set(p.id, p);
   w.pool.push(p);
+  try {
+    if (openOp(p.bytes).header.kind === OpKind.Membership && !p.withheld) w.membership.push(p.id);
+  } catch {
+    // not an op: never delivered as one
+  }
+}
+
+/**
+ * Whether a membership change by `node` now would race another one: some membership op that
+ * has been sent is not yet applied on the node (so keys it introduces or members it adds are
+ * unknown to this change).
+ */
+export async function racing(w: World, node: Node): Promise<boolean> {
+  const have = await node.replica.getOps(w.doc, w.membership);
+  return have.some((o) => o === undefined);
 }
 
 /** Delivers ops to a node (as one batch or one by one). Hostile nodes also learn them. */
