@@ -93,6 +93,8 @@ export interface World {
   everMember: Set<number>;
   /** Ids of the membership ops in the pool that are not withheld. */
   membership: OpId[];
+  /** How many of them the setup made (a hostile's early point has seen exactly those). */
+  setupMembership: number;
 }
 
 function prng(seed: number): () => number {
@@ -213,8 +215,10 @@ export async function createWorld(o: Shape & { seed: number; faults: boolean }):
     unexpected: [],
     everMember,
     membership: [],
+    setupMembership: 0,
   };
   for (const x of setup.ops) add(w, { ...x, withheld: false });
+  w.setupMembership = w.membership.length;
   for (const node of nodes) {
     if (!node.honest) {
       node.evil = new Hostile(node.device, keysOf(node.device), setup.doc, String(o.seed));

@@ -215,6 +215,8 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       const joiner = w.nodes.find((x) => x.honest && !x.replica.members(w.doc).has(hexOf(x) as never));
       if (joiner === undefined || !w.byId.has(op.id)) return;
       if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
+      // The invite's causal past is the setup: a join by it races every membership change since.
+      if (SKIP.has('membershipRace') && w.membership.length > w.setupMembership + 1) return;
       await deliver(joiner, w.pool, true);
       if (isMember(w, joiner)) return; // added meanwhile: nothing to join
       await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret));
