@@ -852,6 +852,8 @@ function parseEntity(v: unknown, doc: DocId): EntityRecord {
     need(isCount(reg['field']), at, 'register field');
     need(Array.isArray(reg['writes']) && reg['writes'].length > 0, at, 'register writes');
     for (const w of reg['writes'] as unknown[]) parseWrite(w, at);
+    need(reg['covered'] === undefined || Array.isArray(reg['covered']), at, 'register covered');
+    for (const w of (reg['covered'] ?? []) as unknown[]) parseWrite(w, at);
   }
   return v as unknown as EntityRecord & { registers: RegisterRecord[] };
 }
