@@ -86,7 +86,10 @@ export function removeBody(
   removed: string,
   fresh: Key,
 ): MembershipBody {
-  const stay = [...members.values()].filter((m) => m.device !== removed);
+  // A box key only the removed device vouched for is not used: it may be the removed device's own.
+  const stay = [...members.values()].filter(
+    (m) => m.device !== removed && m.boxBy.some((d) => d !== removed),
+  );
   return {
     ...base(me),
     kind: MembershipKind.Remove,

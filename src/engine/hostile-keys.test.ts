@@ -121,6 +121,23 @@ describe('keys reach exactly the members', () => {
     const bBox = boxKeyPairFromSecret(b.boxSecret);
     for (const k of removal.keys) expect(openSealed(bBox, k.sealed)).toBeNull();
   });
+  it('[MEM-8] a box key a member states for a new device stops counting once that member is removed', async () => {
+    const t = await team(['bn-a', 'bn-b']);
+    const [ra] = t.reps;
+    const b = t.devs[1]!;
+    const v = testDevice('bn-v');
+    const head = await lastOp(ra!, t.doc);
+    // b adds a new device v, stating b's own box key for it.
+    const add = membershipOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 1, parents: [head.id] },
+      { kind: MembershipKind.Add, subject: pubOf(v), subjectBox: boxOf(b) },
+    );
+    expect((await ra!.receive(add)).status).toBe('applied');
+    await ra!.removeMember(t.doc, pubOf(b));
+    const removal = decodeMembership(openOp((await lastOp(ra!, t.doc)).bytes).env.body);
+    const bBox = boxKeyPairFromSecret(b.boxSecret);
+    for (const k of removal.keys) expect(openSealed(bBox, k.sealed)).toBeNull();
+  });
 });
 
 describe('long key histories', () => {

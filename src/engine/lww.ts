@@ -42,17 +42,17 @@ export function covers(a: WriteRecord, b: WriteRecord): boolean {
   return (a.vv[b.author] ?? 0) >= b.ctr && compareWrites(a, b) > 0;
 }
 
-/** The register's concurrent frontier: writes[0] (the winner) and the kept writes nothing covers. */
+/** The register's concurrent frontier: the winner, then the kept writes nothing covers (LWW-4). */
 export function frontier(reg: RegisterRecord): WriteRecord[] {
-  const ws = reg.writes;
-  if (ws.length <= 1) return ws;
-  return ws.filter((w, i) => i === 0 || !ws.some((o) => covers(o, w)));
+  return reg.writes;
 }
 
 /**
  * Merges a write into a register; returns the new register (the input is not modified) or null
- * when nothing changed. The result is the greatest MAX_CONCURRENT_WRITES + 1 writes of all
- * writes ever merged, so it depends only on that set.
+ * when nothing changed. The register keeps the greatest MAX_CONCURRENT_WRITES + 1 writes of all
+ * writes ever merged (so it depends only on that set): `writes` are those nothing covers (the
+ * winner first), `covered` the others, kept because dropping them would make the kept set depend
+ * on merge order.
  */
 export function mergeWrite(
   reg: RegisterRecord | undefined,
@@ -60,20 +60,16 @@ export function mergeWrite(
   field: number,
 ): RegisterRecord | null {
   if (reg === undefined) return { field, writes: [w] };
-  const writes = reg.writes;
+  const all = reg.covered === undefined ? reg.writes : [...reg.writes, ...reg.covered];
   const cap = MAX_CONCURRENT_WRITES + 1;
-  let at = writes.length;
-  for (let i = 0; i < writes.length; i++) {
-    const c = compareWrites(w, writes[i]!);
-    if (c === 0) return null;
-    if (c > 0) {
-      at = i;
-      break;
-    }
+  for (const m of all) if (m.op === w.op) return null;
+  const kept = [...all, w].sort((a, b) => compareWrites(b, a));
+  if (kept.length > cap) {
+    if (kept[cap] === w) return null;
+    kept.length = cap;
   }
-  if (at >= cap) return null;
-  const kept = [...writes.slice(0, at), w, ...writes.slice(at)];
-  if (kept.length > cap) kept.length = cap;
-  // Covered writes are kept too: dropping them would make the kept set depend on merge order.
-  return { field, writes: kept };
+  const writes: WriteRecord[] = [];
+  const covered: WriteRecord[] = [];
+  for (const x of kept) (kept.some((o) => covers(o, x)) ? covered : writes).push(x);
+  return covered.length === 0 ? { field, writes } : { field, writes, covered };
 }

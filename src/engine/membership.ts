@@ -22,12 +22,20 @@ export interface MembershipOp {
 
 export interface MemberInfo {
   device: DeviceId;
-  /** X25519 key content keys are sealed for (MEM-8); empty when contested (nothing is sealed for it). */
+  /**
+   * X25519 key content keys are sealed for (MEM-8): the one the device last stated itself, else
+   * the one every live Add by a current member states; empty when contested or unvouched (then
+   * nothing is sealed for it until it states its own with a Rotate).
+   */
   box: Uint8Array;
+  /** The devices whose ops state `box` (the device itself, or the members that added it). */
+  boxBy: DeviceId[];
   /** The op that made it a member. */
   addedBy: OpId;
   addedAt: number;
 }
+
+const EMPTY = new Uint8Array(0);
 
 const concurrent = (a: MembershipOp, b: MembershipOp): boolean =>
   a.id !== b.id && !a.ancestors.has(b.id) && !b.ancestors.has(a.id);
@@ -118,6 +126,7 @@ export class MembershipIndex {
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
+    const lives = new Map<DeviceId, { live: MembershipOp[]; follows: (o: MembershipOp) => boolean }>();
     for (const [d, as] of adds) {
       const rs = removes.get(d) ?? [];
       const follows = (o: MembershipOp) => rs.every((r) => o.ancestors.has(r.id));
@@ -125,12 +134,19 @@ export class MembershipIndex {
       if (live.length === 0) continue;
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
-      members.set(d, {
-        device: d,
-        box: boxOf(d, ops, live, follows),
-        addedBy: first.id,
-        addedAt: first.wallTime,
-      });
+      lives.set(d, { live, follows });
+      members.set(d, { device: d, box: EMPTY, boxBy: [], addedBy: first.id, addedAt: first.wallTime });
+    }
+    for (const [d, m] of members) {
+      const { live, follows } = lives.get(d)!;
+      const vouched = live.filter((a) => members.has(a.author));
+      m.box = boxOf(d, ops, vouched, follows);
+      m.boxBy =
+        m.box.length === 0
+          ? []
+          : boxOf(d, ops, [], follows).length > 0
+            ? [d]
+            : [...new Set(vouched.map((a) => a.author))];
     }
     if (this.memo.size > 4096) this.memo.clear();
     this.memo.set(key, members);
@@ -152,8 +168,10 @@ function boxOf(
       self = o;
   }
   if (self !== undefined) return self.body.subjectBox;
+  // Boxes stated by other devices count only while those devices are members.
+  if (live.length === 0) return EMPTY;
   const first = live[0]!.body.subjectBox;
-  for (const a of live) if (!sameBytes(a.body.subjectBox, first)) return new Uint8Array(0);
+  for (const a of live) if (!sameBytes(a.body.subjectBox, first)) return EMPTY;
   return first;
 }
 

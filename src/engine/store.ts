@@ -53,6 +53,11 @@ export interface WriteRecord {
 export interface RegisterRecord {
   field: number;
   writes: WriteRecord[];
+  /**
+   * LWW-5: writes among the greatest 33 that a kept write causally follows. Not shown; kept so
+   * the register is the same whatever order writes arrive in (absent when empty).
+   */
+  covered?: WriteRecord[];
 }
 
 /** Materialized state of one entity (event) in one calendar. */
