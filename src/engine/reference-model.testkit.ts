@@ -41,10 +41,16 @@ export interface ModelRules {
    */
   depth: boolean;
   /**
-   * MEM-5: a patch by d changes nothing when some Remove of d is concurrent with it: neither is
-   * in the other's causal past.
+   * MEM-5: a patch by d changes nothing when some Remove of d is not in its causal past and had
+   * not seen it.
    */
   revoke: boolean;
+  /**
+   * What "x has seen y" means for covering (LWW-4) and revocation (MEM-5): 'dag' = y is in x's
+   * declared causal past; 'vv' = x's version vector reaches y's ctr for y's author, as
+   * PROTOCOL.md words both rules (under equivocation a sibling of y also counts as seen).
+   */
+  causality: 'dag' | 'vv';
 }
 
 /** LWW-1 in the model's own words: greater wall time, then greater device id, then greater hash. */
@@ -91,22 +97,29 @@ function ancestry(ops: ReadonlyMap<string, ModelOp>): (id: string) => ReadonlySe
 export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): ModelRegister[] {
   const ops = new Map(list.map((o) => [o.id, o]));
   const before = ancestry(ops);
-  const depth = (id: string) => {
+  /** The version vector the op's declared past gives: greatest ctr per device, itself included. */
+  const vv = (id: string): Map<string, number> => {
     const top = new Map<string, number>();
     for (const p of [id, ...before(id)]) {
       const o = ops.get(p);
       if (o !== undefined && o.ctr > (top.get(o.author) ?? 0)) top.set(o.author, o.ctr);
     }
+    return top;
+  };
+  const depth = (id: string) => {
     let sum = 0;
-    for (const c of top.values()) sum += c;
+    for (const c of vv(id).values()) sum += c;
     return sum;
   };
+  const seen = (by: ModelOp, o: ModelOp) =>
+    rules.causality === 'dag' ? before(by.id).has(o.id) : (vv(by.id).get(o.author) ?? 0) >= o.ctr;
   const removes = list.filter((o) => o.removes !== undefined);
-  // "Had not seen it" is judged on the hash DAG, not by counters: a removed device that signs a
-  // second op with a ctr its remover has seen (equivocation) must not escape revocation.
   const revoked = (o: ModelOp) =>
-    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !before(r.id).has(o.id));
+    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !seen(r, o));
   const order = (a: ModelOp, b: ModelOp) => modelOrder(a, b, rules.depth ? depth : undefined);
+  /** `a` covers `b`: a is greater and has seen b; equivocating siblings never cover each other. */
+  const covers = (a: ModelOp, b: ModelOp) =>
+    a.id !== b.id && !(a.author === b.author && a.ctr === b.ctr) && order(a, b) > 0 && seen(a, b);
   const regs = new Map<
     string,
     { entity: string; field: number; ops: ModelOp[]; values: Map<string, Uint8Array | null> }
@@ -126,13 +139,27 @@ export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): Mod
   }
   const out: ModelRegister[] = [];
   for (const r of regs.values()) {
-    const frontier = r.ops.filter((w) => !r.ops.some((o) => o.id !== w.id && before(o.id).has(w.id)));
-    frontier.sort((a, b) => order(b, a));
+    // LWW-5: the greatest MODEL_LOSER_CAP + 1 writes are kept; the frontier is found among them.
+    const kept = [...r.ops].sort((a, b) => order(b, a)).slice(0, MODEL_LOSER_CAP + 1);
+    const frontier = kept.filter((w, i) => i === 0 || !kept.some((o) => covers(o, w)));
     out.push({
       entity: r.entity,
       field: r.field,
-      writes: frontier.slice(0, MODEL_LOSER_CAP + 1).map((o) => ({ op: o.id, value: r.values.get(o.id)! })),
+      writes: frontier.map((o) => ({ op: o.id, value: r.values.get(o.id)! })),
     });
   }
   return out.sort((a, b) => (a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1));
+}
+
+/**
+ * MEM-5's promise in the model's words: whether `id` was written by a device that some Remove of
+ * it had not seen on the hash DAG (neither op in the other's causal past). Such a write must
+ * never be a register's winner, "however it stamps" it.
+ */
+export function concurrentWithOwnRemoval(list: readonly ModelOp[], id: string): boolean {
+  const ops = new Map(list.map((o) => [o.id, o]));
+  const before = ancestry(ops);
+  const o = ops.get(id);
+  if (o === undefined) return false;
+  return list.some((r) => r.removes === o.author && !before(id).has(r.id) && !before(r.id).has(id));
 }
