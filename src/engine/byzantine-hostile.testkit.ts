@@ -66,6 +66,13 @@ export class Hostile {
     this.clock = Math.max(this.clock, t);
   }
 
+  /** The greatest wall_time among the ops it has seen (to stamp a write from old parents "now"). */
+  latest(): number {
+    let t = 0;
+    for (const op of this.seen.values()) t = Math.max(t, op.header.wallTime);
+    return t;
+  }
+
   see(bytes: Uint8Array): void {
     try {
       const op = openOp(bytes);

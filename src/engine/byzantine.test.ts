@@ -191,6 +191,8 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       if (SKIP.has('membershipRace') && (await racing(w, node))) return;
       return publish(w, node, [h.rotateExcluding(members, pub(victim))], false);
     case 'old': {
+      // From the parents it had right after joining, stamped later than anything it has seen.
+      h.jumpTo(h.latest() + 1_000_000);
       const c = h.patch(entity, [{ field, value: valueFor(field, s.value) }], h.early);
       return publish(w, node, c === undefined ? [] : [c], false);
     }
