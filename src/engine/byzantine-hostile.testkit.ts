@@ -12,8 +12,9 @@ import {
   MembershipKind,
   type WrappedKeyValue,
 } from './codec.ts';
-import type { DocId, EntityId, OpId } from './ids.ts';
+import type { DocId, EntityId, KeyId, OpId } from './ids.ts';
 import { inviteKeys } from './invite.ts';
+import { chainEntry, keyIdOf } from './keyring.ts';
 import { keyIdFromOp, type OpenedOp, openOp } from './op.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind } from './store.ts';
@@ -105,14 +106,24 @@ export class Hostile {
     return out;
   }
 
-  /** The key introduced last (by wall time) among those this device holds: what it writes with. */
+  /**
+   * The key introduced last among those this device holds: what it writes with. A key's
+   * introduction is the earliest membership op that carries its id (a later Add re-seals it).
+   */
   newestKey(): { id: Uint8Array; key: Uint8Array } | undefined {
     const held = this.keys();
-    let best: { id: string; t: number } | undefined;
+    const intro = new Map<string, number>();
     for (const op of this.seen.values()) {
-      const id = keyIdFromOp(op.id);
-      if (held.has(id) && (best === undefined || op.header.wallTime > best.t))
-        best = { id, t: op.header.wallTime };
+      if (op.header.kind !== OpKind.Membership) continue;
+      for (const k of decodeMembership(op.env.body).keys) {
+        const id = k.keyId.length === 0 ? keyIdFromOp(op.id) : toHex(k.keyId);
+        intro.set(id, Math.min(intro.get(id) ?? Number.MAX_SAFE_INTEGER, op.header.wallTime));
+      }
+    }
+    let best: { id: string; t: number } | undefined;
+    for (const id of held.keys()) {
+      const t = intro.get(id) ?? 0;
+      if (best === undefined || t > best.t) best = { id, t };
     }
     return best === undefined ? undefined : { id: fromHex(best.id), key: held.get(best.id)! };
   }
@@ -230,12 +241,19 @@ export class Hostile {
     return this.membership(MembershipKind.Add, victim, this.box, []);
   }
 
-  /** A Rotate introducing a key sealed for every given member except `excluded`. */
+  /**
+   * A Rotate introducing a key (its id bound to its bytes, KEY-7, chained to the newest key it
+   * holds, KEY-8) sealed for every given member except `excluded`.
+   */
   rotateExcluding(members: { device: Uint8Array; box: Uint8Array }[], excluded: Uint8Array): Crafted {
     const fresh = this.rnd(32);
-    const keys = members
+    const id = keyIdOf(fresh);
+    const keys: WrappedKeyValue[] = members
       .filter((m) => toHex(m.device) !== toHex(excluded))
-      .map((m) => ({ recipient: m.device, keyId: new Uint8Array(0), sealed: seal(m.box, fresh, this.rnd) }));
+      .map((m) => ({ recipient: m.device, keyId: id, sealed: seal(m.box, fresh, this.rnd) }));
+    const prev = this.newestKey();
+    if (prev !== undefined)
+      keys.push(chainEntry(fresh, { id: toHex(prev.id) as KeyId, key: prev.key }, this.rnd));
     return this.membership(MembershipKind.Rotate, this.pub, this.box, keys);
   }
 

@@ -55,7 +55,8 @@ const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv' };
  * `rejoin` (an Add or invite join of a device that was a member before), `membershipRace` (an
  * Add, Remove, invite or Rotate by a device that has not applied every membership op sent so
  * far), `removeVoucher` (a Remove of the only member that stated another member's box key),
- * `reopen`, `faults`.
+ * `oldEquivocation` (a write from old parents whose ctr the device already used), `reopen`,
+ * `faults`.
  */
 const KNOWN_FAILING: string[] = [
   // A device Added while not a member with junk keys or the attacker's box key never reads.
@@ -259,9 +260,15 @@ function onlyVoucher(w: World, by: Node, target: number): boolean {
 
 /** The name a hostile step is skipped by: junk and foreign keys for a non-member are their own. */
 function actName(w: World, s: Extract<Step, { t: 'evil' }>): string {
-  if (s.act !== 'junk' && s.act !== 'foreign') return s.act;
   const hostile = w.nodes.filter((x) => !x.honest);
   const node = hostile[s.who % hostile.length]!;
+  if (s.act === 'old') {
+    // From old parents with a ctr its own later chain already used: an equivocating sibling.
+    const h = node.evil!;
+    const mine = [...h.seen.values()].filter((o) => o.author === hexOf(node));
+    return mine.some((o) => o.header.ctr === h.early!.ctr) ? 'oldEquivocation' : 'old';
+  }
+  if (s.act !== 'junk' && s.act !== 'foreign') return s.act;
   return node.replica.members(w.doc).has(hexOf(w.nodes[s.victim]!) as never) ? s.act : `${s.act}New`;
 }
 
