@@ -9,6 +9,7 @@ import {
   encodeMembership,
   encodePatch,
   type FieldWriteValue,
+  LIMITS,
   MembershipKind,
   type WrappedKeyValue,
 } from './codec.ts';
@@ -168,7 +169,8 @@ export class Hostile {
       kind,
       wallTime: this.clock,
       ...(at.prev === null ? {} : { prev: fromHex(at.prev) }),
-      parents: at.parents.map(fromHex),
+      // At most the parents the format allows (LIM-1): a hostile names any subset it likes.
+      parents: at.parents.slice(0, LIMITS.maxParents).map(fromHex),
       body,
       ...(key === undefined ? {} : { key }),
     });
