@@ -101,7 +101,9 @@ export async function applyOne(
   fromPending: boolean,
 ): Promise<ApplyResult> {
   const base = { id: op.id, doc: op.doc };
-  if (await isKnown(core, op, txn)) {
+  // A fresh own op (just signed, random nonce) is not known yet and has no sibling by ctr.
+  const own = txn.own?.id === op.id ? txn.own : undefined;
+  if (own === undefined && (await isKnown(core, op, txn))) {
     if (fromPending) unpend(txn, op.id);
     return { status: 'duplicate', ...base };
   }
@@ -123,10 +125,10 @@ export async function applyOne(
   let entity: EntityId | undefined;
   if (v.mbody === undefined && op.keyId !== null && core.device !== undefined) {
     const key = txn.keys.get(op.keyId);
-    if (key !== undefined) [body, entity] = materialize(txn, op, key, v);
+    if (key !== undefined) [body, entity] = materialize(txn, op, key, v, own?.plain);
   }
   stageOp(core, op, txn, v.vv, v.mfront, body);
-  await evidence(core, op, txn);
+  if (own === undefined) await evidence(core, op, txn);
   if (fromPending) unpend(txn, op.id);
   if (v.mbody !== undefined) await stageMembership(core, op, v.mbody, v.predFront, v.vv, txn);
   txn.events.push({

@@ -17,7 +17,13 @@ import {
 } from './author.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
-import { encodeMembership, encodePatch, type MembershipBody, MembershipKind } from './codec.ts';
+import {
+  encodeMembership,
+  encodePatch,
+  type MembershipBody,
+  MembershipKind,
+  type PatchBody,
+} from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import { type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './ids.ts';
@@ -61,8 +67,15 @@ async function position(core: Core, st: DocState) {
   return { prev, parents, front: st.membership.maximal(fronts), maxParent };
 }
 
-async function signAndApply(core: Core, op: OpenedOp, clock: number, txn: Txn): Promise<LocalOp> {
+async function signAndApply(
+  core: Core,
+  op: OpenedOp,
+  clock: number,
+  txn: Txn,
+  plain?: { entity: EntityId; patch: PatchBody },
+): Promise<LocalOp> {
   txn.clock = clock;
+  txn.own = plain === undefined ? { id: op.id } : { id: op.id, plain };
   const res = await applyWithWakeups(core, op, txn);
   if (res.status !== 'applied')
     throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
@@ -78,6 +91,7 @@ async function localOp(
   kind: OpKind,
   make: (front: OpId[]) => { body: Uint8Array; key?: Key },
   joining = false,
+  plain?: { entity: EntityId; patch: PatchBody },
 ): Promise<LocalOp> {
   const dev = core.mustDevice();
   const pos = await position(core, st);
@@ -96,7 +110,7 @@ async function localOp(
     body: spec.body,
     ...(spec.key === undefined ? {} : { key: { id: fromHex(spec.key.id), key: spec.key.key } }),
   });
-  return signAndApply(core, op, wallTime, new Txn(st.rec.doc, st));
+  return signAndApply(core, op, wallTime, new Txn(st.rec.doc, st), plain);
 }
 
 const membership = (core: Core, st: DocState, body: (front: OpId[]) => MembershipBody, joining = false) =>
@@ -137,20 +151,29 @@ export async function write(
     if (!isValidWrite(entity, w.field, w.value))
       throw new EngineError('InvalidArgument', `invalid value for field ${w.field}`);
   }
-  const body = encodePatch({
+  const patch: PatchBody = {
     entity: fromHex(entity),
     writes: sorted.map((w) => ({ field: w.field, value: w.value })),
-  });
+  };
+  const body = encodePatch(patch);
   let st = core.mustDoc(doc);
   if (writeKey(core, st, (await position(core, st)).front) === undefined) {
     await rotateKey(core, doc);
     st = core.mustDoc(doc);
   }
-  return localOp(core, st, OpKind.Patch, (front) => {
-    const key = writeKey(core, st, front);
-    if (key === undefined) throw new EngineError('NoKey', 'no content key for this calendar on this device');
-    return { body, key };
-  });
+  return localOp(
+    core,
+    st,
+    OpKind.Patch,
+    (front) => {
+      const key = writeKey(core, st, front);
+      if (key === undefined)
+        throw new EngineError('NoKey', 'no content key for this calendar on this device');
+      return { body, key };
+    },
+    false,
+    { entity, patch },
+  );
 }
 
 const keyMemo = new WeakMap<DocState, { at: string; n: number; key: Key | undefined }>();

@@ -11,11 +11,19 @@ import type { RegisterRecord, WriteRecord } from './store.ts';
 /** Frontier writes kept per register beyond the winner (LWW-5). */
 export const MAX_CONCURRENT_WRITES = 32;
 
-const vvSum = (w: WriteRecord): number => {
+/** Causal depth of a write: the sum of its op's version vector (stored as `depth` when known). */
+export function depthOf(w: Pick<WriteRecord, 'vv' | 'depth'>): number {
+  if (w.depth !== undefined) return w.depth;
   let s = 0;
   if (w.vv !== undefined) for (const d in w.vv) s += w.vv[d]!;
   return s;
-};
+}
+
+/** `a` saw everything `b` saw (version vectors, pointwise). */
+function vvCovers(a: Record<string, number>, b: Record<string, number>): boolean {
+  for (const d in b) if ((a[d] ?? 0) < b[d]!) return false;
+  return true;
+}
 
 /**
  * LWW-1: total order by (wall_time, causal depth, author, op id). Positive when a is newer.
@@ -24,8 +32,8 @@ const vvSum = (w: WriteRecord): number => {
  */
 export function compareWrites(a: WriteRecord, b: WriteRecord): number {
   if (a.wallTime !== b.wallTime) return a.wallTime - b.wallTime;
-  const da = vvSum(a);
-  const db = vvSum(b);
+  const da = depthOf(a);
+  const db = depthOf(b);
   if (da !== db) return da - db;
   if (a.author !== b.author) return a.author < b.author ? -1 : 1;
   if (a.op !== b.op) return a.op < b.op ? -1 : 1;
@@ -52,7 +60,9 @@ export function frontier(reg: RegisterRecord): WriteRecord[] {
  * when nothing changed. The register keeps the greatest MAX_CONCURRENT_WRITES + 1 writes of all
  * writes ever merged (so it depends only on that set): `writes` are those nothing covers (the
  * winner first), `covered` the others, kept because dropping them would make the kept set depend
- * on merge order.
+ * on merge order. A covered write whose every predecessor some kept, uncovered greater write has
+ * also seen (a dominated write) can never matter again except for its place in the order, so it
+ * is kept without value or version vector (its depth stays): that too depends only on the set.
  */
 export function mergeWrite(
   reg: RegisterRecord | undefined,
@@ -60,16 +70,41 @@ export function mergeWrite(
   field: number,
 ): RegisterRecord | null {
   if (reg === undefined) return { field, writes: [w] };
-  const all = reg.covered === undefined ? reg.writes : [...reg.writes, ...reg.covered];
+  const cov = reg.covered ?? [];
   const cap = MAX_CONCURRENT_WRITES + 1;
-  for (const m of all) if (m.op === w.op) return null;
-  const kept = [...all, w].sort((a, b) => compareWrites(b, a));
-  if (kept.length > cap) {
-    if (kept[cap] === w) return null;
-    kept.length = cap;
+  const all = cov.length === 0 ? reg.writes : [...reg.writes, ...cov].sort((a, b) => compareWrites(b, a));
+  let at = all.length;
+  for (let i = 0; i < all.length; i++) {
+    const c = compareWrites(w, all[i]!);
+    if (c === 0) return null;
+    if (c > 0) {
+      at = i;
+      break;
+    }
   }
+  if (at >= cap) return null;
+  const kept = [...all.slice(0, at), w, ...all.slice(at, cap - 1)];
   const writes: WriteRecord[] = [];
   const covered: WriteRecord[] = [];
-  for (const x of kept) (kept.some((o) => covers(o, x)) ? covered : writes).push(x);
+  /** Kept writes with their version vector, greatest first. */
+  const full: WriteRecord[] = [];
+  for (const x of kept) {
+    if (x.vv === undefined) {
+      covered.push(x);
+      continue;
+    }
+    // Dominated by a greater full write: by transitivity, then also by an undominated one.
+    if (full.some((u) => compareWrites(u, x) > 0 && vvCovers(u.vv!, x.vv!))) {
+      covered.push(compact(x));
+      continue;
+    }
+    full.push(x);
+    if (kept.some((o) => covers(o, x))) covered.push(x);
+    else writes.push(x);
+  }
   return covered.length === 0 ? { field, writes } : { field, writes, covered };
+}
+
+function compact(x: WriteRecord): WriteRecord {
+  return { value: null, wallTime: x.wallTime, author: x.author, ctr: x.ctr, op: x.op, depth: depthOf(x) };
 }

@@ -6,7 +6,7 @@ import { toHex } from './bytes.ts';
 import { isValidWrite } from './calendar.ts';
 import { decodePatch, type PatchBody } from './codec.ts';
 import type { DeviceId, EntityId, OpId } from './ids.ts';
-import { mergeWrite } from './lww.ts';
+import { depthOf, mergeWrite } from './lww.ts';
 import type { MembershipIndex } from './membership.ts';
 import { decryptBody, type OpenedOp } from './op.ts';
 import type { BodyState, WriteRecord } from './store.ts';
@@ -52,8 +52,9 @@ export function materialize(
   op: OpenedOp,
   key: Uint8Array,
   past: Past,
+  plain?: { entity: EntityId; patch: PatchBody },
 ): [BodyState, EntityId | undefined] {
-  const opened = openPatch(op, key);
+  const opened = plain ?? openPatch(op, key);
   if (opened === null) return ['inert', undefined];
   if (revoked(txn.membership, op.author, op.header.ctr, past)) return ['inert', undefined];
   return ['applied', mergeInto(txn, op, opened.entity, opened.patch, past.vv) ? opened.entity : undefined];
@@ -69,6 +70,7 @@ function mergeInto(
   const current = txn.entity(entity);
   const regs = new Map((current?.registers ?? []).map((r) => [r.field, r]));
   let changed = false;
+  const depth = depthOf({ vv });
   for (const w of patch.writes) {
     const write: WriteRecord = {
       value: w.value,
@@ -77,6 +79,7 @@ function mergeInto(
       ctr: op.header.ctr,
       op: op.id,
       vv,
+      depth,
     };
     const next = mergeWrite(regs.get(w.field), write, w.field);
     if (next !== null) {

@@ -47,6 +47,8 @@ export interface WriteRecord {
   op: OpId;
   /** Version vector of the writing op: tells which writes it had seen (LWW-4). */
   vv?: Record<string, number>;
+  /** Causal depth of the writing op (sum of its version vector, LWW-1); kept when `vv` is dropped. */
+  depth?: number;
 }
 
 /** A register: writes[0] is the LWW winner; the rest are concurrent writes it beat (LWW-4). */

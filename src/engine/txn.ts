@@ -3,6 +3,7 @@
 // state, then committed to the store in one batch and only then published to memory. A failed
 // commit is simply dropped: nothing live was touched, so there is nothing to undo.
 
+import type { PatchBody } from './codec.ts';
 import type { PendingOp } from './gate.ts';
 import type { DocId, EntityId, OpId } from './ids.ts';
 import { Keyring } from './keyring.ts';
@@ -54,6 +55,8 @@ export class Txn {
   readonly unpend = new Set<OpId>();
   readonly events: ChangeEvent[] = [];
   clock: number | undefined;
+  /** This device's own op being applied, with its plaintext (it was just encrypted here). */
+  own: { id: OpId; plain?: { entity: EntityId; patch: PatchBody } } | undefined;
 
   constructor(doc: DocId, live: DocState | undefined, genesisRec?: DocRecord) {
     this.doc = doc;
