@@ -57,7 +57,8 @@ const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv' };
  * far), `removeVoucher` (a Remove of the only member that stated another member's box key),
  * `oldEquivocation` (a write from old parents whose ctr the device already used), `reopen`,
  * `reopenMissing` (only the check that a restart asks for the same ops), `revokeSibling` (only
- * the check that no write concurrent with its author's removal wins, on the hash DAG), `faults`.
+ * the check that no write concurrent with its author's removal wins, on the hash DAG),
+ * `siblingFrontier` (only the model's losers that have an equivocating sibling), `faults`.
  */
 const KNOWN_FAILING: string[] = [
   // A device Added while not a member with junk keys or the attacker's box key never reads.
@@ -417,6 +418,15 @@ async function checkModel(w: World, r: Replica) {
   });
   const byReg = (a: { entity: string; field: number }, b: { entity: string; field: number }) =>
     a.entity === b.entity ? a.field - b.field : a.entity < b.entity ? -1 : 1;
+  // `siblingFrontier` (skip list only): losers with an equivocating sibling (same author and
+  // ctr, another id) are left out of the comparison on both sides.
+  const chain = new Map<string, number>();
+  for (const o of ops) chain.set(`${o.author}/${o.ctr}`, (chain.get(`${o.author}/${o.ctr}`) ?? 0) + 1);
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  const counted = (id: string) => {
+    const o = byId.get(id);
+    return !SKIP.has('siblingFrontier') || o === undefined || (chain.get(`${o.author}/${o.ctr}`) ?? 0) < 2;
+  };
   const model = modelRegisters(ops, MODEL_RULES)
     .map((g) => ({
       entity: g.entity,
@@ -425,6 +435,7 @@ async function checkModel(w: World, r: Replica) {
       losers: g.writes
         .slice(1)
         .map((x) => x.op)
+        .filter(counted)
         .sort(),
     }))
     .sort(byReg);
@@ -433,7 +444,7 @@ async function checkModel(w: World, r: Replica) {
       entity: g.entity,
       field: g.field,
       winner: g.winner,
-      losers: g.front.filter((op) => op !== g.winner.op).sort(),
+      losers: g.front.filter((op) => op !== g.winner.op && counted(op)).sort(),
     }))
     .sort(byReg);
   // MEM-5: a write its author made without having seen a Remove of itself, that the Remove had
