@@ -181,6 +181,22 @@ describe('no valid op bricks a calendar', () => {
   });
 });
 
+describe('invites after the ceiling', () => {
+  it('[CLK-5][INV-1] after an op stamped at the 2^53 ceiling an honest member can still invite', async () => {
+    const t = await team(['ci-a', 'ci-b']);
+    const [ra] = t.reps;
+    const head = await lastOp(ra!, t.doc);
+    const top = patchOp(
+      { by: t.devs[1]!, doc: t.doc, ctr: 1, wallTime: LIMITS.maxU53, parents: [head.id] },
+      t.key,
+      'top',
+    );
+    expect((await ra!.receive(top)).status).toBe('applied');
+    const { op } = await ra!.createInvite(t.doc, 1_800_000_000_000_000);
+    expect(op.bytes.length).toBeGreaterThan(0);
+  });
+});
+
 describe('strangers and the pending set', () => {
   it('[DAG-4] a stranger cannot park ops for calendars this replica does not hold', async () => {
     const s = testDevice('stranger');

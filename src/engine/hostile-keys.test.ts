@@ -17,7 +17,7 @@ import {
   titleOf,
   wrap,
 } from './hostile.testkit.ts';
-import type { DeviceId } from './ids.ts';
+import type { DeviceId, EntityId } from './ids.ts';
 import { keyIdOf } from './keyring.ts';
 import { openOp } from './op.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
@@ -137,6 +137,28 @@ describe('keys reach exactly the members', () => {
     const removal = decodeMembership(openOp((await lastOp(ra!, t.doc)).bytes).env.body);
     const bBox = boxKeyPairFromSecret(b.boxSecret);
     for (const k of removal.keys) expect(openSealed(bBox, k.sealed)).toBeNull();
+  });
+  it("[KEY-8] a device added concurrently with a removal reads the edits made under the removal's key", async () => {
+    const t = await team(['mr-x', 'mr-y', 'mr-z']);
+    const [rx, ry] = t.reps;
+    const n = testDevice('mr-n');
+    const E2 = '42'.repeat(16) as EntityId;
+    await ry!.removeMember(t.doc, pubOf(t.devs[2]!));
+    await ry!.write(t.doc, E2, [{ field: EventField.Title, value: utf8('under the new key') }]);
+    await rx!.addMember(t.doc, pubOf(n), boxOf(n));
+    const rn = await openReplica(n);
+    for (const [from, to] of [
+      [ry, rx],
+      [rx, ry],
+      [rx, rn],
+    ] as const)
+      await syncOps(from!, to!, t.doc);
+    // n writes first (it holds no key that reached everyone: it rotates), then x writes.
+    await rn.write(t.doc, EV, [{ field: EventField.Location, value: utf8('n') }]);
+    await syncOps(rn, rx!, t.doc);
+    await rx!.write(t.doc, EV, [{ field: EventField.Notes, value: utf8('x') }]);
+    await syncOps(rx!, rn, t.doc);
+    expect(titleOf(rn, t.doc, E2)).toBe('under the new key');
   });
 });
 

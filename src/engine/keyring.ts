@@ -44,6 +44,8 @@ export class Keyring {
   private readonly own = new Map<KeyId, Uint8Array>();
   /** New key id -> older keys chained under it (from every membership op seen). */
   private readonly chains = new Map<KeyId, WrappedKeyValue[]>();
+  /** New key id -> older key ids its chains were opened to and checked (KEY-7). */
+  private readonly carried = new Map<KeyId, Set<KeyId>>();
   private readonly parent: Keyring | undefined;
 
   constructor(parent?: Keyring) {
@@ -69,6 +71,7 @@ export class Keyring {
   absorb(fork: Keyring): void {
     for (const [k, v] of fork.own) this.own.set(k, v);
     for (const [k, v] of fork.chains) this.chains.set(k, [...(this.chains.get(k) ?? []), ...v]);
+    for (const [k, v] of fork.carried) for (const x of v) this.carry(k, x);
   }
 
   private chainsOf(id: KeyId): WrappedKeyValue[] {
@@ -80,11 +83,30 @@ export class Keyring {
     if (key.length !== 32 || this.has(id) || keyIdHex(key) !== id) return [];
     this.own.set(id, key);
     const out: KeyId[] = [id];
-    for (const c of this.chainsOf(id)) {
-      const prev = openChain(key, c);
-      if (prev !== null) out.push(...this.learn(toHex(c.keyId) as KeyId, prev));
-    }
+    for (const c of this.chainsOf(id)) out.push(...this.follow(id, key, c));
     return out;
+  }
+
+  /** Opens a chain entry under a held key; a checked older key is carried by it and learned. */
+  private follow(id: KeyId, key: Uint8Array, c: WrappedKeyValue): KeyId[] {
+    const prev = openChain(key, c);
+    const prevId = toHex(c.keyId) as KeyId;
+    if (prev === null || keyIdHex(prev) !== prevId) return [];
+    this.carry(id, prevId);
+    return this.learn(prevId, prev);
+  }
+
+  private carry(id: KeyId, prev: KeyId): void {
+    let set = this.carried.get(id);
+    if (set === undefined) {
+      set = new Set();
+      this.carried.set(id, set);
+    }
+    set.add(prev);
+  }
+
+  private carriedBy(id: KeyId): KeyId[] {
+    return [...(this.parent?.carriedBy(id) ?? []), ...(this.carried.get(id) ?? [])];
   }
 
   /** Takes in a membership op: records its chains and opens what is sealed for `me`. Returns ids learned. */
@@ -96,8 +118,7 @@ export class Keyring {
       if (newId === undefined) continue;
       this.chains.set(newId, [...(this.chains.get(newId) ?? []), k]);
       const under = this.get(newId);
-      const prev = under === undefined ? null : openChain(under, k);
-      if (prev !== null) out.push(...this.learn(toHex(k.keyId) as KeyId, prev));
+      if (under !== undefined) out.push(...this.follow(newId, under, k));
     }
     if (me === undefined) return out;
     for (const k of body.keys) {
@@ -108,18 +129,34 @@ export class Keyring {
     return out;
   }
 
+  /** A key and every key checked to be chained under it, transitively (ids). */
+  reach(id: KeyId): Set<KeyId> {
+    const out = new Set<KeyId>([id]);
+    const work = [id];
+    while (work.length > 0) {
+      for (const prev of this.carriedBy(work.pop()!)) {
+        if (!out.has(prev)) {
+          out.add(prev);
+          work.push(prev);
+        }
+      }
+    }
+    return out;
+  }
+
   /** Held keys no other held key chains to: what an Add or an Invite must seal (KEY-5, KEY-8). */
   heads(): Key[] {
     const all = this.ids();
     const chained = new Set<string>();
-    for (const id of all) for (const c of this.chainsOf(id)) chained.add(toHex(c.keyId));
+    for (const id of all) for (const prev of this.carriedBy(id)) chained.add(prev);
     return all.filter((id) => !chained.has(id)).map((id) => ({ id, key: this.get(id)! }));
   }
 
   /**
    * KEY-4: the key a writer at frontier `front` uses: among the keys it holds that were sealed,
    * in the frontier's past, for every member that has a box key and for nobody but members
-   * and invites, the one introduced last (by its introducing op's wall_time, then id).
+   * and invites, and that carries (by chains) every key it holds, the one introduced last (by
+   * its introducing op's wall_time, then id).
    * Undefined when none qualifies: the writer rotates first (KEY-3).
    */
   writeKey(index: MembershipIndex, front: readonly OpId[]): Key | undefined {
@@ -154,9 +191,13 @@ export class Keyring {
       }
     }
     let best: { id: KeyId; op: MembershipOp } | undefined;
+    const held = this.ids();
     for (const [kid, op] of intro) {
       const rs = recips.get(kid);
       if (rs === undefined || !this.has(kid)) continue;
+      // (e) K carries every key the writer holds (KEY-8), so whoever reads K reads what it reads.
+      const reach = this.reach(kid);
+      if (!held.every((h) => reach.has(h))) continue;
       if (![...rs].every((r) => allowed.has(r))) continue;
       if (![...members.values()].every((m) => m.box.length !== 32 || rs.has(m.device))) continue;
       if (

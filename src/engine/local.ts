@@ -89,7 +89,7 @@ async function localOp(
   core: Core,
   st: DocState,
   kind: OpKind,
-  make: (front: OpId[]) => { body: Uint8Array; key?: Key },
+  make: (front: OpId[], wallTime: number) => { body: Uint8Array; key?: Key },
   joining = false,
   plain?: { entity: EntityId; patch: PatchBody },
 ): Promise<LocalOp> {
@@ -97,8 +97,8 @@ async function localOp(
   const pos = await position(core, st);
   if (!joining && !st.membership.membersAt(pos.front).has(core.deviceId!))
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
-  const spec = make(pos.front);
   const wallTime = stamp(core.nowUs(), core.clock, pos.maxParent);
+  const spec = make(pos.front, wallTime);
   const op = await createOp(dev.signer, core.random, {
     doc: fromHex(st.rec.doc),
     ctr: st.rec.ownCtr + 1,
@@ -113,8 +113,13 @@ async function localOp(
   return signAndApply(core, op, wallTime, new Txn(st.rec.doc, st), plain);
 }
 
-const membership = (core: Core, st: DocState, body: (front: OpId[]) => MembershipBody, joining = false) =>
-  localOp(core, st, OpKind.Membership, (front) => ({ body: encodeMembership(body(front)) }), joining);
+const membership = (
+  core: Core,
+  st: DocState,
+  body: (front: OpId[], wallTime: number) => MembershipBody,
+  joining = false,
+) =>
+  localOp(core, st, OpKind.Membership, (front, w) => ({ body: encodeMembership(body(front, w)) }), joining);
 
 export async function createCalendar(core: Core): Promise<LocalOp> {
   const dev = core.mustDevice();
@@ -228,8 +233,9 @@ export async function createInvite(
     throw new EngineError('InvalidArgument', 'an invite must expire in the future');
   const secret = core.random(32);
   const ik = inviteKeys(secret);
-  const op = await membership(core, st, () =>
-    inviteBody(me(core), st.keys, ik.publicKey, ik.box.publicKey, expiresUs),
+  // CLK-5: after an op stamped at the ceiling an invite cannot expire later than its own stamp.
+  const op = await membership(core, st, (_front, w) =>
+    inviteBody(me(core), st.keys, ik.publicKey, ik.box.publicKey, Math.max(expiresUs, w)),
   );
   return { op, secret };
 }

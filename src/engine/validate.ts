@@ -115,8 +115,8 @@ export function membershipShape(op: OpenedOp, m: MembershipBody, isGenesis: bool
     return 'a genesis or rotate names its author';
   if (k === MembershipKind.Remove ? m.subjectBox.length !== 0 : m.subjectBox.length !== 32)
     return 'subject_box is 32 bytes, empty only in a Remove';
-  if (k === MembershipKind.Invite ? m.expires <= op.header.wallTime : m.expires !== 0)
-    return 'expires is set only in an Invite, after its wall_time';
+  if (k === MembershipKind.Invite ? m.expires < op.header.wallTime : m.expires !== 0)
+    return 'expires is set only in an Invite, not before its wall_time';
   if (
     k === MembershipKind.Add
       ? m.invite.length !== 0 && m.invite.length !== INVITE_PROOF_BYTES
