@@ -65,7 +65,7 @@ export class Hostile {
 
   /** Stamps the next op at `t` or later (a lying clock, e.g. at the 2^53 ceiling). */
   jumpTo(t: number): void {
-    this.clock = Math.max(this.clock, t);
+    this.clock = Math.min(LIMITS.maxU53 - 1, Math.max(this.clock, t));
   }
 
   /** The greatest wall_time among the ops it has seen (to stamp a write from old parents "now"). */
@@ -161,7 +161,7 @@ export class Hostile {
     body: Uint8Array,
     key?: { id: Uint8Array; key: Uint8Array },
   ): Crafted {
-    this.clock = Math.max(this.clock + 1, at.after + 1);
+    this.clock = Math.min(LIMITS.maxU53, Math.max(this.clock + 1, at.after + 1));
     const bytes = craftOp({
       secret: this.device.secret,
       doc: fromHex(this.doc),
