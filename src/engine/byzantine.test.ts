@@ -64,11 +64,6 @@ const KNOWN_FAILING: string[] = [
   // A device Added while not a member with junk keys or the attacker's box key never reads.
   'junkNew',
   'foreignNew',
-  // A key introduced concurrently with an Add or join never reaches that member (no later op
-  // carries it), so members' key states differ.
-  'membershipRace',
-  // An honest createInvite after a hostile op at the 2^53 ceiling fails Malformed.
-  'ceiling',
   // Removing the only member that stated other members' box keys (MEM-8) leaves them with none:
   // edits until each states its own stay unreadable for the others.
   'removeVoucher',
