@@ -207,6 +207,13 @@ export async function benchEngine(n = 3000): Promise<Figures> {
     ours_remote_batch_vs_raw_verify_one_core_pct: Math.round(
       (Number(mine['ours_remote_ops_per_s_batch256']) / oneCore) * 100,
     ),
+    // One op per message (streamed, and strictly one at a time) against the same one-core rate.
+    ours_remote_stream_vs_raw_verify_one_core_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_stream']) / oneCore) * 100,
+    ),
+    ours_remote_serial_vs_raw_verify_one_core_pct: Math.round(
+      (Number(mine['ours_remote_ops_per_s_serial']) / oneCore) * 100,
+    ),
     raw_verify_per_s_serial: Math.round(v.serial),
     raw_verify_per_s_concurrent: Math.round(v.concurrent),
     ours_remote_batch_vs_raw_verify_concurrent_pct: Math.round(

@@ -8,8 +8,9 @@ import { EventField, eventFromRecord } from './calendar.ts';
 import { decodeMembership, encodeMembership, encodePatch, LIMITS, MembershipKind } from './codec.ts';
 import { createWebCrypto, type SubtleLike } from './crypto.ts';
 import { CALENDAR_ENTITY, type DocId, type EntityId, type OpId } from './ids.ts';
+import { keyIdOf } from './keyring.ts';
 import { createMemoryStore } from './memory-store.ts';
-import { keyIdFromOp, openOp } from './op.ts';
+import { openOp } from './op.ts';
 import { type ApplyResult, Replica } from './replica.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { OpKind } from './store.ts';
@@ -76,7 +77,7 @@ function memberOp(w: World, last: { id: string; wallTime: number }, over: Partia
     wallTime: last.wallTime + 1,
     parents: [fromHex(last.id)],
     body: encodePatch({ entity: fromHex(E1), writes: [] }),
-    key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+    key: { id: keyIdOf(w.contentKey), key: w.contentKey },
     ...over,
   });
 }
@@ -158,7 +159,7 @@ describe('adversarial input', () => {
       wallTime: last.wallTime + 1,
       parents: [fromHex(last.id)],
       body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8('pwned') }] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+      key: { id: keyIdOf(w.contentKey), key: w.contentKey },
     });
     expectRejected(await w.ra.receive(bytes), 'NotMember');
     // A non-member cannot add itself either.
@@ -221,6 +222,7 @@ describe('adversarial input', () => {
     const ra = await openReplica(a, { pendingLimit: 3 });
     const other = testDevice('pend-b');
     const g = await (await openReplica(other)).createCalendar();
+    expect((await ra.receive(g.bytes)).status).toBe('applied');
     const results: ApplyResult[] = [];
     for (let i = 0; i < 4; i++) {
       const bytes = craftOp({
@@ -255,7 +257,7 @@ describe('adversarial input', () => {
       kind: OpKind.Patch,
       wallTime: last.wallTime + 10,
       body: encodePatch({ entity: fromHex(E1), writes: [] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+      key: { id: keyIdOf(w.contentKey), key: w.contentKey },
     };
     expectRejected(
       await w.ra.receive(craftOp({ ...base, secret: w.a.secret, ctr: last.ctr + 2, prev: fromHex(last.id) })),
@@ -336,7 +338,7 @@ describe('adversarial input', () => {
       wallTime: last.wallTime + 1,
       parents: [fromHex(last.id)],
       body: new Uint8Array(0),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey },
+      key: { id: keyIdOf(w.contentKey), key: w.contentKey },
     };
     expectRejected(await w.ra.receive(craftOp({ ...base, kind: OpKind.Patch, format: 2 })), 'Unsupported');
     expectRejected(await w.ra.receive(craftOp({ ...base, kind: OpKind.Snapshot })), 'Unsupported');
@@ -423,7 +425,7 @@ describe('adversarial input', () => {
       wallTime: last.wallTime + 1,
       parents: [fromHex(last.id)],
       body: encodePatch({ entity: fromHex(E1), writes: [{ field: 1, value: utf8('garbled') }] }),
-      key: { id: fromHex(keyIdFromOp(w.genesis)), key: new Uint8Array(32).fill(42) },
+      key: { id: keyIdOf(w.contentKey), key: new Uint8Array(32).fill(42) },
     });
     const res = await w.ra.receive(wrongKey);
     expect(res.status).toBe('applied');
@@ -458,7 +460,7 @@ describe('adversarial input', () => {
   it('[VAL-1][LWW-6] a write of the wrong type to a known field makes the op inert; unknown fields are kept', async () => {
     const w = await world();
     const last = await lastOf(w.ra, w.doc);
-    const key = { id: fromHex(keyIdFromOp(w.genesis)), key: w.contentKey };
+    const key = { id: keyIdOf(w.contentKey), key: w.contentKey };
     const bad = craftOp({
       secret: w.b.secret,
       doc: fromHex(w.doc),

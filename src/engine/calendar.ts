@@ -2,6 +2,7 @@
 // winning write means, which registers are set, and which fields this schema does not know.
 
 import { CALENDAR_ENTITY, type EntityId } from './ids.ts';
+import { frontier } from './lww.ts';
 import {
   absentValues,
   CALENDAR_FIELDS,
@@ -88,10 +89,11 @@ export function eventFromRecord(rec: EntityRecord): CalendarEvent {
       ev.unknown.set(reg.field, top.value);
       continue;
     }
-    if (reg.writes.length > 1)
+    const concurrent = frontier(reg);
+    if (concurrent.length > 1)
       ev.conflicts.set(
         reg.field,
-        reg.writes.map((w) => writeInfo(rec.entity, reg.field, w)),
+        concurrent.map((w) => writeInfo(rec.entity, reg.field, w)),
       );
     const v = top.value === null ? undefined : decodeValue(spec.type, top.value);
     if (v === undefined) continue;

@@ -28,7 +28,15 @@ export {
   type ValueType,
   type WriteInfo,
 } from './calendar.ts';
-export { LIMITS, MembershipKind, WIRE_FORMAT } from './codec.ts';
+export {
+  decodeMembership,
+  encodeMembership,
+  LIMITS,
+  type MembershipBody,
+  MembershipKind,
+  WIRE_FORMAT,
+  type WrappedKeyValue,
+} from './codec.ts';
 export {
   type CryptoProvider,
   createBestCrypto,
@@ -39,7 +47,7 @@ export {
   type Signer,
   type SubtleLike,
 } from './crypto.ts';
-export { EngineError, type ErrorCode, isEngineError } from './errors.ts';
+export { EngineError, type ErrorCode, isEngineError, toEngineError } from './errors.ts';
 export { FlatVerifyError, type TableSpec, verifyRoot } from './flatverify.ts';
 export { opDigest, sha256, taggedHash } from './hash.ts';
 export {
@@ -55,8 +63,16 @@ export {
   type KeyId,
   type OpId,
 } from './ids.ts';
-export { deviceFingerprint, inviteKeys } from './invite.ts';
-export { compareWrites, MAX_CONCURRENT_WRITES } from './lww.ts';
+export {
+  deviceFingerprint,
+  INVITE_PROOF_BYTES,
+  inviteKeys,
+  inviteMessage,
+  inviteProof,
+  signInvite,
+} from './invite.ts';
+export { keyIdOf } from './keyring.ts';
+export { compareWrites, frontier, MAX_CONCURRENT_WRITES } from './lww.ts';
 export type { MemberInfo } from './membership.ts';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.ts';
 export { docIdFromGenesis, keyIdFromOp, type OpenedOp, openOp, verifyOp } from './op.ts';

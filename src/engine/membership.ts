@@ -1,6 +1,8 @@
 // Who may write a calendar, as a function of an op's causal past (docs/PROTOCOL.md MEM-*).
 // Membership ops are few, so each keeps the set of membership ops in its causal past; any
 // other op refers to membership through its `mfront`, the maximal membership ops it has seen.
+// An index can be forked: a transaction stages membership ops in a fork, and the fork's ops
+// move into its parent only once the transaction has committed.
 
 import type { MembershipBody } from './codec.ts';
 import { MembershipKind } from './codec.ts';
@@ -14,23 +16,70 @@ export interface MembershipOp {
   subject: DeviceId;
   /** Membership ops strictly in this op's causal past. */
   ancestors: ReadonlySet<OpId>;
+  /** The op's version vector (MEM-5: which of a removed device's ops it had seen). */
+  vv: Readonly<Record<string, number>>;
 }
 
 export interface MemberInfo {
   device: DeviceId;
-  /** X25519 key from the op that added it (for sealing content keys). */
+  /**
+   * X25519 key content keys are sealed for (MEM-8): the one the device last stated itself, else
+   * the one every live Add by a current member states; empty when contested or unvouched (then
+   * nothing is sealed for it until it states its own with a Rotate).
+   */
   box: Uint8Array;
+  /** The devices whose ops state `box` (the device itself, or the members that added it). */
+  boxBy: DeviceId[];
   /** The op that made it a member. */
   addedBy: OpId;
   addedAt: number;
 }
 
+const EMPTY = new Uint8Array(0);
+
+const concurrent = (a: MembershipOp, b: MembershipOp): boolean =>
+  a.id !== b.id && !a.ancestors.has(b.id) && !b.ancestors.has(a.id);
+
 export class MembershipIndex {
-  readonly ops = new Map<OpId, MembershipOp>();
+  private readonly own = new Map<OpId, MembershipOp>();
+  private readonly removals = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
+  private readonly parent: MembershipIndex | undefined;
+
+  constructor(parent?: MembershipIndex) {
+    this.parent = parent;
+  }
+
+  get(id: OpId): MembershipOp | undefined {
+    return this.own.get(id) ?? this.parent?.get(id);
+  }
 
   add(op: MembershipOp): void {
-    this.ops.set(op.id, op);
+    this.own.set(op.id, op);
+    if (op.body.kind === MembershipKind.Remove) push(this.removals, op.subject, op);
+  }
+
+  /** Every Remove of device d in the calendar (not only in some op's past). */
+  removesOf(d: DeviceId): MembershipOp[] {
+    const mine = this.removals.get(d) ?? [];
+    const theirs = this.parent?.removesOf(d) ?? [];
+    return theirs.length === 0 ? mine : [...theirs, ...mine];
+  }
+
+  /** A view that sees this index's ops plus its own, for staging (see the file header). */
+  fork(): MembershipIndex {
+    return new MembershipIndex(this);
+  }
+
+  /** Takes in the ops staged in a fork of this index. */
+  absorb(fork: MembershipIndex): void {
+    for (const op of fork.own.values()) this.add(op);
+  }
+
+  /** Every op, parents' first. */
+  *all(): Iterable<MembershipOp> {
+    if (this.parent !== undefined) yield* this.parent.all();
+    yield* this.own.values();
   }
 
   /** Membership ops in the causal past of a frontier, the frontier included. */
@@ -38,7 +87,7 @@ export class MembershipIndex {
     const out = new Set<OpId>();
     for (const f of front) {
       out.add(f);
-      const op = this.ops.get(f);
+      const op = this.get(f);
       if (op !== undefined) for (const a of op.ancestors) out.add(a);
     }
     return out;
@@ -47,41 +96,89 @@ export class MembershipIndex {
   /** MEM-2: the maximal elements of a set of membership ops (none in another's past). */
   maximal(ids: Iterable<OpId>): OpId[] {
     const set = [...new Set(ids)];
-    return set.filter((id) => !set.some((o) => o !== id && this.ops.get(o)?.ancestors.has(id))).sort();
+    if (set.length <= 1) return set;
+    return set.filter((id) => !set.some((o) => o !== id && this.get(o)?.ancestors.has(id))).sort();
   }
 
   /**
-   * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its author)
-   * in the closure causally follows every Remove of d in the closure. So a Remove beats a
-   * concurrent Add, and only an Add made after seeing the Remove brings d back.
+   * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its
+   * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
+   * a concurrent Add, and only an Add made after seeing the Remove brings d back.
+   * MEM-10: an Add whose author has a Remove in the closure concurrent with that Add adds nobody.
+   * MEM-8: d's box key is the one d itself last stated (genesis, its own Add by invite, its
+   * Rotate), else the one every live Add of d agrees on; if they disagree, none.
    */
   membersAt(front: readonly OpId[]): Map<DeviceId, MemberInfo> {
     const key = front.join(',');
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
-    const closure = this.closure(front);
-    const adds = new Map<DeviceId, MembershipOp[]>();
+    const ops: MembershipOp[] = [];
+    for (const id of this.closure(front)) {
+      const op = this.get(id);
+      if (op !== undefined) ops.push(op);
+    }
     const removes = new Map<DeviceId, MembershipOp[]>();
-    for (const id of closure) {
-      const op = this.ops.get(id);
-      if (op === undefined) continue;
+    for (const op of ops) if (op.body.kind === MembershipKind.Remove) push(removes, op.subject, op);
+    const adds = new Map<DeviceId, MembershipOp[]>();
+    for (const op of ops) {
       const k = op.body.kind;
+      if (k === MembershipKind.Add && (removes.get(op.author) ?? []).some((r) => concurrent(r, op))) continue;
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
-      else if (k === MembershipKind.Remove) push(removes, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
+    const lives = new Map<DeviceId, { live: MembershipOp[]; follows: (o: MembershipOp) => boolean }>();
     for (const [d, as] of adds) {
       const rs = removes.get(d) ?? [];
-      const live = as.filter((a) => rs.every((r) => a.ancestors.has(r.id)));
+      const follows = (o: MembershipOp) => rs.every((r) => o.ancestors.has(r.id));
+      const live = as.filter(follows);
       if (live.length === 0) continue;
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
-      members.set(d, { device: d, box: first.body.subjectBox, addedBy: first.id, addedAt: first.wallTime });
+      lives.set(d, { live, follows });
+      members.set(d, { device: d, box: EMPTY, boxBy: [], addedBy: first.id, addedAt: first.wallTime });
+    }
+    for (const [d, m] of members) {
+      const { live, follows } = lives.get(d)!;
+      const vouched = live.filter((a) => members.has(a.author));
+      m.box = boxOf(d, ops, vouched, follows);
+      m.boxBy =
+        m.box.length === 0
+          ? []
+          : boxOf(d, ops, [], follows).length > 0
+            ? [d]
+            : [...new Set(vouched.map((a) => a.author))];
     }
     if (this.memo.size > 4096) this.memo.clear();
     this.memo.set(key, members);
     return members;
   }
+}
+
+function boxOf(
+  d: DeviceId,
+  ops: readonly MembershipOp[],
+  live: readonly MembershipOp[],
+  follows: (o: MembershipOp) => boolean,
+): Uint8Array {
+  let self: MembershipOp | undefined;
+  for (const o of ops) {
+    if (o.author !== d || o.subject !== d || o.body.subjectBox.length !== 32 || !follows(o)) continue;
+    if (o.body.kind === MembershipKind.Invite || o.body.kind === MembershipKind.Remove) continue;
+    if (self === undefined || o.wallTime > self.wallTime || (o.wallTime === self.wallTime && o.id > self.id))
+      self = o;
+  }
+  if (self !== undefined) return self.body.subjectBox;
+  // Boxes stated by other devices count only while those devices are members.
+  if (live.length === 0) return EMPTY;
+  const first = live[0]!.body.subjectBox;
+  for (const a of live) if (!sameBytes(a.body.subjectBox, first)) return EMPTY;
+  return first;
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

@@ -13,6 +13,7 @@ import type {
   LoadedDoc,
   OpRecord,
   PendingRecord,
+  WriteRecord,
 } from './store.ts';
 import { OpKind } from './store.ts';
 
@@ -34,16 +35,18 @@ const copyOp = (o: OpRecord): OpRecord => ({
   vv: { ...o.vv },
   mfront: [...o.mfront],
 });
+const copyWrite = (w: WriteRecord): WriteRecord => ({
+  ...w,
+  value: w.value === null ? null : w.value.slice(),
+  ...(w.vv ? { vv: { ...w.vv } } : {}),
+});
 const copyEntity = (e: EntityRecord): EntityRecord => ({
   doc: e.doc,
   entity: e.entity,
   registers: e.registers.map((r) => ({
     field: r.field,
-    writes: r.writes.map((w) => ({
-      ...w,
-      value: w.value === null ? null : w.value.slice(),
-      ...(w.vv ? { vv: { ...w.vv } } : {}),
-    })),
+    writes: r.writes.map(copyWrite),
+    ...(r.covered === undefined ? {} : { covered: r.covered.map(copyWrite) }),
   })),
 });
 const copyPending = (p: PendingRecord): PendingRecord => ({

@@ -39,7 +39,10 @@ const TAG_AAD = utf8('ledgerday/aad/v1\0');
 
 /** The calendar id a genesis op creates: the first 16 bytes of its op id. */
 export const docIdFromGenesis = (id: OpId): DocId => id.slice(0, 32) as DocId;
-/** The id of a content key introduced by a membership op: the first 8 bytes of its op id. */
+/**
+ * Deprecated: key ids are bound to key bytes now (keyring.ts `keyIdOf`, KEY-7). Kept exported so
+ * the public API stays stable; nothing in the engine uses it.
+ */
 export const keyIdFromOp = (id: OpId): KeyId => id.slice(0, 16) as KeyId;
 
 /**

@@ -8,8 +8,9 @@ import { createBestCrypto, type SubtleLike } from './crypto.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { deviceFingerprint } from './invite.ts';
+import { introducedKeyId, keyIdOf } from './keyring.ts';
 import { compareWrites, MAX_CONCURRENT_WRITES, mergeWrite } from './lww.ts';
-import { keyIdFromOp, openOp } from './op.ts';
+import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind, type RegisterRecord, type WriteRecord } from './store.ts';
@@ -79,7 +80,7 @@ describe('encoding and keys', () => {
           { field: 4000, value: utf8('recurrence rule') },
         ],
       }),
-      key: { id: fromHex(keyIdFromOp(genesis.id)), key },
+      key: { id: keyIdOf(key), key },
     });
     expect((await ra.receive(bytes)).status).toBe('applied');
     const ev = eventFromRecord(ra.entity(doc, E1)!);
@@ -106,10 +107,12 @@ describe('encoding and keys', () => {
     const body = decodeMembership(openOp(g.bytes).env.body);
     expect(body.keys).toHaveLength(1);
     expect(body.keys[0]!.recipient).toEqual(pub(a));
-    expect(body.keys[0]!.keyId).toHaveLength(0);
-    expect(openSealed(boxKeyPairFromSecret(a.boxSecret), body.keys[0]!.sealed)).toHaveLength(32);
+    const key = openSealed(boxKeyPairFromSecret(a.boxSecret), body.keys[0]!.sealed)!;
+    expect(key).toHaveLength(32);
+    // KEY-7: the key id is bound to the key bytes.
+    expect(body.keys[0]!.keyId).toEqual(keyIdOf(key));
     const w = await ra.write(g.doc, E1, [{ field: 1, value: utf8('x') }]);
-    expect(toHex(openOp(w.bytes).header.keyId)).toBe(keyIdFromOp(g.id));
+    expect(openOp(w.bytes).header.keyId).toEqual(keyIdOf(key));
   });
 
   it('[KEY-2] a sealed box opens only for its recipient and only unaltered', () => {
@@ -137,7 +140,9 @@ describe('encoding and keys', () => {
     const rm = await ra.removeMember(doc, pub(c));
     await sync(ra, rb, doc);
     const w = await rb.write(doc, E1, [{ field: 1, value: utf8('after') }]);
-    expect(toHex(openOp(w.bytes).header.keyId)).toBe(keyIdFromOp(rm.id));
+    expect(toHex(openOp(w.bytes).header.keyId)).toBe(
+      introducedKeyId(decodeMembership(openOp(rm.bytes).env.body)),
+    );
     expect(b.name).toBe('r-b');
   });
 

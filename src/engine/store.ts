@@ -2,7 +2,7 @@
 // on the relay). One contract suite (store.testkit.ts) runs against every implementation.
 // Invariant: `commit` is atomic: after a crash the store holds all of a batch or none of it.
 
-import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
+import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
 
 export const OpKind = { Patch: 0, Snapshot: 1, Membership: 2 } as const;
 export type OpKind = (typeof OpKind)[keyof typeof OpKind];
@@ -47,12 +47,19 @@ export interface WriteRecord {
   op: OpId;
   /** Version vector of the writing op: tells which writes it had seen (LWW-4). */
   vv?: Record<string, number>;
+  /** Causal depth of the writing op (sum of its version vector, LWW-1); kept when `vv` is dropped. */
+  depth?: number;
 }
 
 /** A register: writes[0] is the LWW winner; the rest are concurrent writes it beat (LWW-4). */
 export interface RegisterRecord {
   field: number;
   writes: WriteRecord[];
+  /**
+   * LWW-5: writes among the greatest 33 that a kept write causally follows. Not shown; kept so
+   * the register is the same whatever order writes arrive in (absent when empty).
+   */
+  covered?: WriteRecord[];
 }
 
 /** Materialized state of one entity (event) in one calendar. */
@@ -87,6 +94,10 @@ export interface DocRecord {
   /** This device's last op in this calendar (its chain), or null. */
   ownLast: OpId | null;
   ownCtr: number;
+  /** KEY-9: content keys added out of band (addKey), sealed for this device's box key. */
+  keys?: { id: KeyId; sealed: Uint8Array }[];
+  /** STORE-11: ids of the content keys this replica held when it last learned one (and unlocked what it opens). */
+  keyIds?: KeyId[];
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */

@@ -92,12 +92,13 @@ describe('test vectors', () => {
     expect(readFileSync(FILE, 'utf8')).toBe(text);
   });
 
-  it('[CONV-1] the committed ops, applied in reverse to a fresh replica, give the recorded state', async () => {
+  it('[CONV-1] the committed ops, genesis first then the rest in reverse, give the recorded state', async () => {
     const v = JSON.parse(readFileSync(FILE, 'utf8'));
     const b = testDevice('vector-b');
     expect(toHex(b.secret)).toBe(v.devices[1].ed25519_secret);
     const rb = await openReplica(b);
-    for (const o of [...v.ops].reverse()) {
+    // DAG-4: ops of a calendar the replica does not hold are not kept, so the genesis comes first.
+    for (const o of [v.ops[0], ...[...v.ops].slice(1).reverse()]) {
       const bytes = fromHex(o.bytes);
       expect(openOp(bytes).id).toBe(o.id);
       await rb.receive(bytes);

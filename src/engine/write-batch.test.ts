@@ -41,7 +41,7 @@ function spyStore(): { store: EngineStore; commits: () => number; failNext: () =
 }
 
 describe('writeBatch', () => {
-  it('[DAG-8] many entities are one commit; another member applies the ops and converges', async () => {
+  it('[DAG-11] many entities are one commit; another member applies the ops and converges', async () => {
     const spy = spyStore();
     const r = await openReplica(testDevice('a'), { store: spy.store });
     const { doc } = await r.createCalendar({ name: 'C' });
@@ -63,7 +63,7 @@ describe('writeBatch', () => {
     expect(relay.root(doc)).toBe(again.root(doc));
   });
 
-  it('[DAG-8] a cancel mid-batch keeps nothing: no op stored, memory and heads as before, chain intact', async () => {
+  it('[DAG-11] a cancel mid-batch keeps nothing: no op stored, memory and heads as before, chain intact', async () => {
     const spy = spyStore();
     const r = await openReplica(testDevice('a'), { store: spy.store });
     const { doc } = await r.createCalendar({ name: 'C' });
@@ -91,7 +91,7 @@ describe('writeBatch', () => {
     expect(relay.evidence(doc)).toEqual([]);
   });
 
-  it('[DAG-8] a failed commit keeps nothing and reports Storage; the replica keeps working', async () => {
+  it('[DAG-11] a failed commit keeps nothing and reports Storage; the replica keeps working', async () => {
     const spy = spyStore();
     const r = await openReplica(testDevice('a'), { store: spy.store });
     const { doc } = await r.createCalendar({ name: 'C' });
@@ -105,7 +105,7 @@ describe('writeBatch', () => {
     expect(eventFromRecord(r.entity(doc, ent(50))!).title).toBe('Retry 49');
   });
 
-  it('[DAG-8] an invalid item refuses the whole batch before anything is signed', async () => {
+  it('[DAG-11] an invalid item refuses the whole batch before anything is signed', async () => {
     const r = await openReplica(testDevice('a'));
     const { doc } = await r.createCalendar({ name: 'C' });
     const bad = [...items(3), { entity: ent(9), writes: [{ field: EventField.AllDay, value: utf8('yes') }] }];

@@ -3,13 +3,16 @@
 // removed. Built lazily per calendar from the store's membership ops (read synchronously, so no
 // commit can slip between the read and the commit hook that keeps it current).
 
-import { toHex } from '../engine/bytes.ts';
-import { decodeMembership, MembershipKind } from '../engine/codec.ts';
-import type { DeviceId, DocId, OpId } from '../engine/ids.ts';
-import { INVITE_PROOF_BYTES } from '../engine/invite.ts';
-import { type OpenedOp, openOp } from '../engine/op.ts';
-import type { OpRecord } from '../engine/store.ts';
-import { OpKind } from '../engine/store.ts';
+import type { DeviceId, DocId, OpId, OpRecord } from '../engine/index.ts';
+import {
+  decodeMembership,
+  INVITE_PROOF_BYTES,
+  MembershipKind,
+  type OpenedOp,
+  OpKind,
+  openOp,
+  toHex,
+} from '../engine/index.ts';
 
 export interface InviteEntry {
   /** Ed25519 public key of the invite secret (the Invite op's subject). */

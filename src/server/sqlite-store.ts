@@ -7,21 +7,24 @@ import { closeSync, fsync, fsyncSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
-import { EngineError, toEngineError } from '../engine/errors.ts';
-import type { DeviceId, DocId, EntityId, OpId } from '../engine/ids.ts';
 import type {
   BodyState,
   CommitBatch,
+  DeviceId,
   DeviceRecord,
+  DocId,
   EngineStore,
+  EntityId,
   EntityRecord,
   EquivocationRecord,
   LoadedDoc,
+  OpId,
   OpKind,
   OpRecord,
   PendingRecord,
   RegisterRecord,
-} from '../engine/store.ts';
+} from '../engine/index.ts';
+import { EngineError, toEngineError } from '../engine/index.ts';
 
 /** Bumped when the table layout changes; `migrate` upgrades older files in place. */
 const SCHEMA_VERSION = 1;

@@ -5,7 +5,7 @@
 // host passes the transport factory, the persistence and the clock.
 
 import type { ApplyResult, DeviceId, DocId, OpId, Replica, Signer } from '../engine/index.ts';
-import { signInvite } from '../engine/invite.ts';
+import { signInvite } from '../engine/index.ts';
 import { CloseCode, DEVICE_PRE_WELCOME, isTransient } from './codes.ts';
 import {
   type AckEntry,

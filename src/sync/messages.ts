@@ -4,10 +4,16 @@
 // malformed frame never throws anything else and never yields a half-read message (SYNC-9).
 
 import { Builder, ByteBuffer } from 'flatbuffers';
-import { fromUtf8, toHex, utf8 } from '../engine/bytes.ts';
-import { FlatVerifyError, type TableSpec, verifyRoot } from '../engine/flatverify.ts';
-import { taggedHash } from '../engine/hash.ts';
-import type { DeviceId, DocId, OpId } from '../engine/ids.ts';
+import type { DeviceId, DocId, OpId } from '../engine/index.ts';
+import {
+  FlatVerifyError,
+  fromUtf8,
+  type TableSpec,
+  taggedHash,
+  toHex,
+  utf8,
+  verifyRoot,
+} from '../engine/index.ts';
 
 export const PROTOCOL_VERSION = 1;
 export const FRAME_FILE_ID = 'LDS1';

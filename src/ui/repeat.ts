@@ -2,9 +2,10 @@
 // Custom editor's state ("Repeat every", "Repeat on", "Ends") and the RRULE value both produce.
 // RRULE text is validated by the engine's parser (one grammar; the UI never writes another).
 
-// The engine's dependency-free rrule.ts directly (not index.ts, which would pull the whole engine
-// into the app shell): one RRULE grammar for the engine's validation and this editor.
-import { formatRRule, parseRRule, type RRuleParts, WEEKDAYS, type Weekday } from '../engine/rrule.ts';
+// One RRULE grammar for the engine's validation and this editor, through the engine's only public
+// entry (index.ts): it costs the app shell about 5 KB gzip of engine code (measured with vite build,
+// 120.5 -> 125.7 KB), which the layering rule is worth.
+import { formatRRule, parseRRule, type RRuleParts, WEEKDAYS, type Weekday } from '../engine/index.ts';
 
 export const WEEKDAY_NAMES: Record<Weekday, string> = {
   MO: 'Monday',

@@ -3,7 +3,9 @@
 // from materialized entities at start ([RT-10]: never by replaying the op log) and updated from
 // the replica's change events.
 
+import type { EngineStore } from '../engine/index.ts';
 import {
+  boxKeyPairFromSecret,
   CALENDAR_ENTITY,
   CalendarField,
   type ChangeEvent,
@@ -26,8 +28,6 @@ import {
   Replica,
   type SubtleLike,
 } from '../engine/index.ts';
-import { boxKeyPairFromSecret } from '../engine/seal.ts';
-import type { EngineStore } from '../engine/store.ts';
 import type {
   CalendarInfo,
   EventFieldName,

@@ -3,20 +3,6 @@
 // readwrite transaction over every store it touches, so a crash leaves all of a batch or none.
 
 import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames, wrap } from 'idb';
-import { toHex } from '../engine/bytes.ts';
-import { EVENT_FIELDS, type EventValues, eventFromRecord, fieldName, isValueOf } from '../engine/calendar.ts';
-import { EngineError } from '../engine/errors.ts';
-import {
-  CALENDAR_ENTITY,
-  type DeviceId,
-  type DocId,
-  type EntityId,
-  isDeviceId,
-  isDocId,
-  isEntityId,
-  isOpId,
-  type OpId,
-} from '../engine/ids.ts';
 import type {
   CommitBatch,
   DeviceRecord,
@@ -29,8 +15,26 @@ import type {
   PendingRecord,
   RegisterRecord,
   WriteRecord,
-} from '../engine/store.ts';
-import { OpKind } from '../engine/store.ts';
+} from '../engine/index.ts';
+import {
+  CALENDAR_ENTITY,
+  type DeviceId,
+  type DocId,
+  EngineError,
+  type EntityId,
+  EVENT_FIELDS,
+  type EventValues,
+  eventFromRecord,
+  fieldName,
+  isDeviceId,
+  isDocId,
+  isEntityId,
+  isOpId,
+  isValueOf,
+  type OpId,
+  OpKind,
+  toHex,
+} from '../engine/index.ts';
 import { isOverride, isSeries } from './occurrences.ts';
 import { eventSpanMs } from './time.ts';
 
@@ -881,6 +885,8 @@ function parseEntity(v: unknown, doc: DocId): EntityRecord {
     need(isCount(reg['field']), at, 'register field');
     need(Array.isArray(reg['writes']) && reg['writes'].length > 0, at, 'register writes');
     for (const w of reg['writes'] as unknown[]) parseWrite(w, at);
+    need(reg['covered'] === undefined || Array.isArray(reg['covered']), at, 'register covered');
+    for (const w of (reg['covered'] ?? []) as unknown[]) parseWrite(w, at);
   }
   return v as unknown as EntityRecord & { registers: RegisterRecord[] };
 }

@@ -1,5 +1,5 @@
 // .ics import and export in the engine host (docs/PROTOCOL.md IMP-*). An import is one atomic
-// write (Replica.writeBatch, DAG-8): every event of the file or none, with progress events and a
+// write (Replica.writeBatch, DAG-11): every event of the file or none, with progress events and a
 // cancel that leaves nothing. Event ids are derived from (calendar, UID), so importing the same
 // file again updates its events instead of adding copies, on every device alike.
 

@@ -3,8 +3,8 @@
 // secret). The secret sits in the URL fragment, which browsers never send to a server. Parsing
 // is strict: anything that is not exactly this format is an InvalidLink error and changes nothing.
 
-import { fromHex, toHex } from '../engine/bytes.ts';
-import type { DocId, OpId } from '../engine/ids.ts';
+import type { DocId, OpId } from '../engine/index.ts';
+import { fromHex, toHex } from '../engine/index.ts';
 
 export const INVITE_LINK_VERSION = 1;
 /** Calendars one link may carry (a link must stay short enough for a QR code). */

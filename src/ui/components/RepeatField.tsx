@@ -1,6 +1,6 @@
 // The event dialog's "Repeat" select and its Custom editor ("Repeat every", "Repeat on", "Ends").
 import { useId, useState } from 'react';
-import type { Weekday } from '../../engine/rrule.ts';
+import type { Weekday } from '../../engine/index.ts';
 import {
   type CustomState,
   customFrom,

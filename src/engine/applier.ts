@@ -1,0 +1,334 @@
+// Applying ops inside a transaction: duplicates, the causal gate for missing predecessors, the
+// validator, bodies into registers, equivocation evidence, membership and keys, the history a
+// new key unlocks (KEY-6) or a removal revokes (MEM-5), and the ops each applied op wakes.
+// Nothing here touches live state: everything is staged in the Txn; commit() publishes it.
+
+import { toHex } from './bytes.ts';
+import { type MembershipBody, MembershipKind } from './codec.ts';
+import { type Core, metaOf } from './core.ts';
+import { EngineError, toEngineError } from './errors.ts';
+import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
+import type { MembershipOp } from './membership.ts';
+import { type OpenedOp, openOp } from './op.ts';
+import { materialize, openPatch, revoked } from './registers.ts';
+import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
+import { Txn } from './txn.ts';
+import { type OpMeta, validate } from './validate.ts';
+
+export type ApplyStatus = 'applied' | 'duplicate' | 'pending' | 'rejected';
+
+export interface ApplyResult {
+  status: ApplyStatus;
+  id?: OpId;
+  doc?: DocId;
+  error?: EngineError;
+}
+
+const PAGE = 500;
+
+export const rejected = (op: OpenedOp, error: EngineError): ApplyResult => ({
+  status: 'rejected',
+  id: op.id,
+  doc: op.doc,
+  error,
+});
+
+/** A transaction for an op's calendar (a genesis starts a new calendar). */
+export function txnFor(core: Core, op: OpenedOp): Txn {
+  const st = core.docs.get(op.doc);
+  if (st !== undefined) return new Txn(op.doc, st);
+  const rec: DocRecord = { doc: op.doc, genesis: op.id, heads: [], seq: 0, ownLast: null, ownCtr: 0 };
+  return new Txn(op.doc, undefined, rec);
+}
+
+/** Commits a transaction and publishes it. Returns the storage error, if any; then nothing changed. */
+export async function commit(core: Core, txn: Txn): Promise<EngineError | undefined> {
+  if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) return undefined;
+  try {
+    await core.store.commit(txn.batch());
+  } catch (e) {
+    return toEngineError(e, 'Storage', 'committing ops');
+  }
+  core.docs.set(txn.doc, txn.publish());
+  if (txn.clock !== undefined) core.clock = Math.max(core.clock, txn.clock);
+  for (const [id, m] of txn.meta) core.remember(id, m);
+  for (const id of txn.unpend) core.gate.drop(id);
+  for (const o of txn.ops) core.gate.applied(o.id, txn.doc);
+  for (const p of txn.admits.values()) core.gate.admitted(p);
+  for (const e of txn.events) core.emit(e);
+  return undefined;
+}
+
+async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
+  if (txn.meta.has(op.id)) return true;
+  if (txn.live === undefined) return false;
+  return (await core.metas(op.doc, [op.id]))[0] !== undefined;
+}
+
+function unpend(txn: Txn, id: OpId): void {
+  if (!txn.admits.delete(id)) txn.unpend.add(id);
+}
+
+/** Applies an op and, breadth first, the waiting ops it makes applicable. */
+export async function applyWithWakeups(core: Core, first: OpenedOp, txn: Txn): Promise<ApplyResult> {
+  const result = await applyOne(core, first, txn, false);
+  if (result.status === 'applied') await wake(core, txn, [first.id]);
+  return result;
+}
+
+/** Applies, breadth first, the waiting ops that the ops `applied` make applicable. */
+export async function wake(core: Core, txn: Txn, applied: OpId[]): Promise<void> {
+  const work = [...applied];
+  while (work.length > 0) {
+    const id = work.shift()!;
+    const kids = new Set(core.gate.waitingFor(id));
+    for (const p of txn.admits.values()) if (p.missing.has(id)) kids.add(p.op.id);
+    for (const kid of kids) {
+      if (txn.unpend.has(kid)) continue;
+      const p = txn.admits.get(kid) ?? core.gate.get(kid);
+      if (p === undefined) continue;
+      const r = await applyOne(core, p.op, txn, true);
+      if (r.status === 'applied') work.push(kid);
+    }
+  }
+}
+
+/** Stages one op. `fromPending`: it was waiting in the gate (or was admitted by this txn). */
+export async function applyOne(
+  core: Core,
+  op: OpenedOp,
+  txn: Txn,
+  fromPending: boolean,
+): Promise<ApplyResult> {
+  const base = { id: op.id, doc: op.doc };
+  // A fresh own op (just signed, random nonce) is not known yet and has no sibling by ctr.
+  const own = txn.own?.id === op.id ? txn.own : undefined;
+  if (own === undefined && (await isKnown(core, op, txn))) {
+    if (fromPending) unpend(txn, op.id);
+    return { status: 'duplicate', ...base };
+  }
+  const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
+  const metas = await core.metas(op.doc, preds, txn);
+  const missing = preds.filter((_, i) => metas[i] === undefined);
+  if (missing.length > 0) return park(core, op, missing, txn, fromPending);
+  const v = await validate(op, {
+    preds: metas as OpMeta[],
+    membership: txn.membership,
+    verify: (k, s, m) => core.crypto.verify(k, s, m),
+  });
+  if (v instanceof EngineError) {
+    if (fromPending) unpend(txn, op.id);
+    return rejected(op, v);
+  }
+  // OP-6: the body. Decryption failures make the op inert, never invalid.
+  let body: BodyState = v.mbody === undefined ? 'locked' : 'applied';
+  let entity: EntityId | undefined;
+  if (v.mbody === undefined && op.keyId !== null && core.device !== undefined) {
+    const key = txn.keys.get(op.keyId);
+    if (key !== undefined) [body, entity] = materialize(txn, op, key, v, own?.plain);
+  }
+  stageOp(core, op, txn, v.vv, v.mfront, body);
+  if (own === undefined) await evidence(core, op, txn);
+  if (fromPending) unpend(txn, op.id);
+  if (v.mbody !== undefined) await stageMembership(core, op, v.mbody, v.predFront, v.vv, txn);
+  txn.events.push({
+    doc: op.doc,
+    entities: entity === undefined ? [] : [entity],
+    ops: [op.id],
+    membershipChanged: v.mbody !== undefined,
+  });
+  return { status: 'applied', ...base };
+}
+
+function stageOp(
+  core: Core,
+  op: OpenedOp,
+  txn: Txn,
+  vv: Record<string, number>,
+  mfront: OpId[],
+  body: BodyState,
+) {
+  const preds = new Set(op.prev === null ? op.parents : [...op.parents, op.prev]);
+  const heads = txn.rec.heads.filter((h) => !preds.has(h));
+  heads.push(op.id);
+  heads.sort();
+  const own = core.deviceId === op.author && op.header.ctr > txn.rec.ownCtr;
+  txn.rec = {
+    ...txn.rec,
+    heads,
+    seq: txn.rec.seq + 1,
+    ...(own ? { ownLast: op.id, ownCtr: op.header.ctr } : {}),
+  };
+  const record: OpRecord = {
+    id: op.id,
+    doc: op.doc,
+    seq: txn.rec.seq,
+    author: op.author,
+    ctr: op.header.ctr,
+    wallTime: op.header.wallTime,
+    kind: op.header.kind,
+    parents: op.parents,
+    prev: op.prev,
+    bytes: op.bytes,
+    vv,
+    mfront,
+    body,
+  };
+  txn.ops.push(record);
+  txn.meta.set(op.id, metaOf(record));
+  const ck = `${op.author}:${op.header.ctr}`;
+  txn.chain.set(ck, [...(txn.chain.get(ck) ?? []), op.id]);
+}
+
+/** DAG-6: another op with the same (author, ctr) is evidence, whatever the order. */
+async function evidence(core: Core, op: OpenedOp, txn: Txn): Promise<void> {
+  const ids = new Set<OpId>(txn.chain.get(`${op.author}:${op.header.ctr}`) ?? []);
+  if (txn.live !== undefined)
+    for (const o of await core.store.getOpsByChain(op.doc, op.author, op.header.ctr)) ids.add(o.id);
+  if (ids.size < 2) return;
+  const prev = txn.evidence.find((e) => e.author === op.author && e.ctr === op.header.ctr);
+  for (const id of prev?.ops ?? []) ids.add(id);
+  const rec: EquivocationRecord = {
+    doc: op.doc,
+    author: op.author,
+    ctr: op.header.ctr,
+    ops: [...ids].sort(),
+  };
+  txn.evidence = [...txn.evidence.filter((e) => e !== prev), rec];
+}
+
+async function stageMembership(
+  core: Core,
+  op: OpenedOp,
+  body: MembershipBody,
+  predFront: OpId[],
+  vv: Record<string, number>,
+  txn: Txn,
+): Promise<void> {
+  txn.membership.add(membershipOp(op, body, txn.membership.closure(predFront), vv));
+  const learned = txn.keys.absorbOp(body, core.me());
+  if (learned.length > 0 && core.device !== undefined) {
+    await unlock(core, txn, new Set(learned));
+    txn.rec = { ...txn.rec, keyIds: txn.keys.ids().sort() };
+  }
+  if (body.kind === MembershipKind.Remove) await revoke(core, txn, toHex(body.subject) as DeviceId, vv);
+}
+
+export function membershipOp(
+  op: OpenedOp,
+  body: MembershipBody,
+  ancestors: Set<OpId>,
+  vv: Record<string, number>,
+): MembershipOp {
+  return {
+    id: op.id,
+    author: op.author,
+    wallTime: op.header.wallTime,
+    body,
+    subject: toHex(body.subject) as DeviceId,
+    ancestors,
+    vv,
+  };
+}
+
+/** Every op of the calendar, committed then staged, page by page. */
+async function* allOps(core: Core, txn: Txn): AsyncGenerator<OpRecord> {
+  if (txn.live !== undefined) {
+    let after = 0;
+    for (;;) {
+      const page = await core.store.listOps(txn.doc, after, PAGE);
+      if (page.length === 0) break;
+      after = page[page.length - 1]!.seq;
+      for (const r of page) yield txn.stagedOp(r.id) ?? r;
+    }
+  }
+  for (const r of txn.ops) yield r;
+}
+
+const bodyOf = (txn: Txn, r: OpRecord): BodyState => txn.bodyUpdates.get(r.id) ?? r.body;
+
+function setBody(txn: Txn, r: OpRecord, body: BodyState): void {
+  const staged = txn.stagedOp(r.id);
+  if (staged !== undefined) staged.body = body;
+  else txn.bodyUpdates.set(r.id, body);
+}
+
+/** KEY-6: ops stored `locked` under a key just learned are decrypted and merged, in this txn. */
+export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Promise<void> {
+  for await (const r of allOps(core, txn)) {
+    if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'locked') continue;
+    const op = openOp(r.bytes);
+    if (op.keyId === null || (ids !== 'all' && !ids.has(op.keyId))) continue;
+    const key = txn.keys.get(op.keyId);
+    if (key === undefined) continue;
+    const [body, entity] = materialize(txn, op, key, r);
+    setBody(txn, r, body);
+    if (entity !== undefined)
+      txn.events.push({ doc: txn.doc, entities: [entity], ops: [r.id], membershipChanged: false });
+  }
+}
+
+/**
+ * MEM-5: a Remove of d was staged. d's ops that it made without having seen the Remove, and
+ * that the Remove had not seen (ctr above the Remove's vv for d), stop counting: if any had
+ * changed registers, the entities they touched are rebuilt from every op that still counts.
+ */
+async function revoke(core: Core, txn: Txn, d: DeviceId, vv: Record<string, number>): Promise<void> {
+  const hit: OpRecord[] = [];
+  for (let ctr = (vv[d] ?? 0) + 1; ; ctr++) {
+    const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
+    if (txn.live !== undefined)
+      for (const o of await core.store.getOpsByChain(txn.doc, d, ctr)) ids.add(o.id);
+    if (ids.size === 0) break;
+    for (const id of ids) {
+      const r = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
+      if (r !== undefined && r.kind === OpKind.Patch && bodyOf(txn, r) === 'applied') hit.push(r);
+    }
+  }
+  if (hit.length === 0 || core.device === undefined) return;
+  const entities = new Set<EntityId>();
+  for (const r of hit) {
+    const op = openOp(r.bytes);
+    const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
+    const p = key === undefined ? null : openPatch(op, key);
+    if (p !== null) entities.add(p.entity);
+    setBody(txn, r, 'inert');
+  }
+  for (const e of entities) txn.entities.set(e, { doc: txn.doc, entity: e, registers: [] });
+  for await (const r of allOps(core, txn)) {
+    if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'applied') continue;
+    const op = openOp(r.bytes);
+    const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
+    const p = key === undefined ? null : openPatch(op, key);
+    if (p === null || !entities.has(p.entity) || revoked(txn.membership, op.author, op.header.ctr, r))
+      continue;
+    materialize(txn, op, key!, r);
+  }
+  txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });
+}
+
+/** DAG-3, DAG-4: an op with missing predecessors waits, if the gate admits it. */
+function park(core: Core, op: OpenedOp, missing: OpId[], txn: Txn, fromPending: boolean): ApplyResult {
+  const base = { id: op.id, doc: op.doc };
+  const waiting = txn.admits.get(op.id) ?? core.gate.get(op.id);
+  if (waiting !== undefined) {
+    if (fromPending) txn.admits.set(op.id, { ...waiting, missing: new Set(missing) });
+    return { status: 'pending', ...base };
+  }
+  const known = knownAuthor(txn, op.author);
+  const now = core.nowUs();
+  const check = core.gate.check(op, known, now);
+  if (!check.ok) {
+    if (known) core.gate.want(op.doc, missing);
+    return rejected(op, check.error);
+  }
+  for (const id of check.evict) txn.unpend.add(id);
+  txn.admits.set(op.id, { op, missing: new Set(missing), since: now, known });
+  return { status: 'pending', ...base };
+}
+
+/** DAG-4: a device some membership op of the calendar names (as author or subject). */
+function knownAuthor(txn: Txn, d: DeviceId): boolean {
+  for (const m of txn.membership.all()) if (m.author === d || m.subject === d) return true;
+  return false;
+}

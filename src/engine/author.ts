@@ -1,0 +1,153 @@
+// Authoring: the bodies and headers of this device's own ops (docs/PROTOCOL.md CLK-1, DAG-8,
+// KEY-3..KEY-8, MEM-4, INV-1, DEV-1). Pure builders: the replica gives them the calendar's
+// state at its heads and applies what they build like any other op.
+
+import { fromHex, toHex } from './bytes.ts';
+import { LIMITS, type MembershipBody, MembershipKind, type WrappedKeyValue } from './codec.ts';
+import type { OpId } from './ids.ts';
+import { chainEntry, type Key, type Keyring, keyIdHex, sealFor, sealName } from './keyring.ts';
+import type { MemberInfo } from './membership.ts';
+
+export interface Me {
+  device: Uint8Array;
+  box: Uint8Array;
+  name: string | undefined;
+  random: (n: number) => Uint8Array;
+}
+
+/**
+ * DAG-8: the parents of a new op: every head but the author's own last op (its prev), at most
+ * LIMITS.maxParents of them (the smallest ids); heads left out stay heads and the next op names them.
+ */
+export function chooseParents(heads: readonly OpId[], prev: OpId | null): OpId[] {
+  return heads
+    .filter((h) => h !== prev)
+    .sort()
+    .slice(0, LIMITS.maxParents);
+}
+
+/** CLK-1, CLK-5: after the device's last stamp and every parent, saturating at 2^53 - 1. */
+export function stamp(now: number, clock: number, maxParent: number): number {
+  return Math.min(LIMITS.maxU53, Math.max(now, clock + 1, maxParent + 1));
+}
+
+export function newKey(me: Me): Key {
+  const key = me.random(32);
+  return { id: keyIdHex(key), key };
+}
+
+const base = (me: Me): Omit<MembershipBody, 'kind'> => ({
+  subject: me.device,
+  subjectBox: new Uint8Array(0),
+  keys: [],
+  invite: new Uint8Array(0),
+  sealed: new Uint8Array(0),
+  expires: 0,
+});
+
+const named = (me: Me, key: Key | undefined): Uint8Array =>
+  me.name === undefined || me.name === '' || key === undefined
+    ? new Uint8Array(0)
+    : sealName(me.name, me.device, key, me.random);
+
+/** KEY-1: the genesis introduces the first key, sealed for its author. */
+export function genesisBody(me: Me, key: Key): MembershipBody {
+  return {
+    ...base(me),
+    kind: MembershipKind.Genesis,
+    subjectBox: me.box,
+    keys: sealFor([{ device: me.device, box: me.box }], key, me.random),
+    sealed: named(me, key),
+  };
+}
+
+/** KEY-3, KEY-8: a fresh key sealed for `members`, carrying every key the author holds at its heads. */
+function introduce(
+  me: Me,
+  ring: Keyring,
+  members: Iterable<MemberInfo>,
+  fresh: Key,
+  withSelf = true,
+): WrappedKeyValue[] {
+  const self = toHex(me.device);
+  const others = [...members].filter((m) => m.device !== self);
+  const mine = withSelf ? [{ device: me.device, box: me.box }] : [];
+  return [
+    ...sealFor([...mine, ...others], fresh, me.random),
+    ...ring.heads().map((k) => chainEntry(fresh.key, k, me.random)),
+  ];
+}
+
+/** MEM-5, KEY-3: removes a device and introduces a key for the members that remain. */
+export function removeBody(
+  me: Me,
+  ring: Keyring,
+  members: Map<string, MemberInfo>,
+  removed: string,
+  fresh: Key,
+): MembershipBody {
+  // A box key only the removed device vouched for is not used: it may be the removed device's own.
+  const stay = [...members.values()].filter(
+    (m) => m.device !== removed && m.boxBy.some((d) => d !== removed),
+  );
+  return {
+    ...base(me),
+    kind: MembershipKind.Remove,
+    subject: fromHex(removed),
+    keys: introduce(me, ring, stay, fresh, removed !== toHex(me.device)),
+  };
+}
+
+/** MEM-7: a Rotate restates the author's box key and introduces a key for exactly the members. */
+export function rotateBody(
+  me: Me,
+  ring: Keyring,
+  members: Map<string, MemberInfo>,
+  fresh: Key,
+): MembershipBody {
+  return {
+    ...base(me),
+    kind: MembershipKind.Rotate,
+    subjectBox: me.box,
+    keys: introduce(me, ring, members.values(), fresh),
+  };
+}
+
+/** MEM-4, KEY-5: adds a device, sealing for it the keys the adder holds that no other key carries. */
+export function addBody(me: Me, ring: Keyring, subject: Uint8Array, box: Uint8Array): MembershipBody {
+  const keys: WrappedKeyValue[] = [];
+  for (const k of ring.heads()) keys.push(...sealFor([{ device: subject, box }], k, me.random));
+  return { ...base(me), kind: MembershipKind.Add, subject, subjectBox: box, keys };
+}
+
+/** INV-1: an invite: its public keys, expiry, and the key heads sealed for its box key. */
+export function inviteBody(
+  me: Me,
+  ring: Keyring,
+  subject: Uint8Array,
+  box: Uint8Array,
+  expires: number,
+): MembershipBody {
+  const keys: WrappedKeyValue[] = [];
+  for (const k of ring.heads()) keys.push(...sealFor([{ device: subject, box }], k, me.random));
+  return { ...base(me), kind: MembershipKind.Invite, subject, subjectBox: box, keys, expires };
+}
+
+/** INV-2: this device's Add by invite, sealing for itself the keys it opened with the invite. */
+export function joinBody(
+  me: Me,
+  opened: Keyring,
+  proof: Uint8Array,
+  nameKey: Key | undefined,
+): MembershipBody {
+  const keys: WrappedKeyValue[] = [];
+  for (const k of opened.heads()) keys.push(...sealFor([{ device: me.device, box: me.box }], k, me.random));
+  return {
+    ...base(me),
+    kind: MembershipKind.Add,
+    subjectBox: me.box,
+    keys,
+    invite: proof,
+    sealed: named(me, nameKey),
+  };
+}

@@ -1,0 +1,141 @@
+// The state a replica's parts share: options, the live calendars, the causal gate, the op
+// metadata cache, listeners and the device clock. Reads of op metadata go through here, always
+// within one calendar (DAG-10: a cached op of another calendar is never taken for a parent).
+
+import type { CryptoProvider, Signer } from './crypto.ts';
+import { EngineError } from './errors.ts';
+import { CausalGate } from './gate.ts';
+import type { DeviceId, DocId, OpId } from './ids.ts';
+import type { BoxKeyPair } from './seal.ts';
+import type { EngineStore, OpRecord } from './store.ts';
+import type { ChangeEvent, DocState, Txn } from './txn.ts';
+import type { OpMeta } from './validate.ts';
+
+export interface DeviceKeys {
+  signer: Signer;
+  box: BoxKeyPair;
+}
+
+export interface CoreOptions {
+  store: EngineStore;
+  crypto: CryptoProvider;
+  nowUs: () => number;
+  random: (n: number) => Uint8Array;
+  device?: DeviceKeys;
+  pendingLimit?: number;
+  deviceName?: string;
+  metaCacheLimit?: number;
+}
+
+const META_CACHE_LIMIT = 200_000;
+
+export const metaOf = (r: OpRecord): OpMeta => ({
+  doc: r.doc,
+  author: r.author,
+  ctr: r.ctr,
+  wallTime: r.wallTime,
+  vv: r.vv,
+  mfront: r.mfront,
+});
+
+export class Core {
+  readonly store: EngineStore;
+  readonly crypto: CryptoProvider;
+  readonly nowUs: () => number;
+  readonly random: (n: number) => Uint8Array;
+  readonly device: DeviceKeys | undefined;
+  readonly deviceId: DeviceId | undefined;
+  readonly gate: CausalGate;
+  readonly docs = new Map<DocId, DocState>();
+  readonly listeners = new Set<(e: ChangeEvent) => void>();
+  deviceName: string | undefined;
+  clock = 0;
+  private readonly meta = new Map<OpId, OpMeta>();
+  private readonly metaLimit: number;
+
+  constructor(o: CoreOptions) {
+    this.store = o.store;
+    this.crypto = o.crypto;
+    this.nowUs = o.nowUs;
+    this.random = o.random;
+    this.device = o.device;
+    this.deviceId = o.device === undefined ? undefined : (toHexKey(o.device.signer.publicKey) as DeviceId);
+    this.gate = new CausalGate(o.pendingLimit);
+    this.deviceName = o.deviceName;
+    this.metaLimit = o.metaCacheLimit ?? META_CACHE_LIMIT;
+  }
+
+  /** The unlocking identity for keyrings: this device's key and box, or none (relay). */
+  me(): { device: Uint8Array; box: BoxKeyPair } | undefined {
+    return this.device === undefined
+      ? undefined
+      : { device: this.device.signer.publicKey, box: this.device.box };
+  }
+
+  mustDevice(): DeviceKeys {
+    if (this.device === undefined)
+      throw new EngineError('InvalidArgument', 'a verify-only replica cannot write');
+    return this.device;
+  }
+
+  mustDoc(doc: DocId): DocState {
+    const st = this.docs.get(doc);
+    if (st === undefined) throw new EngineError('UnknownDoc', `calendar ${doc} is not on this replica`);
+    return st;
+  }
+
+  /** Cached metadata of an op of calendar `doc` (never of another calendar). */
+  cached(id: OpId, doc: DocId): OpMeta | undefined {
+    const m = this.meta.get(id);
+    return m !== undefined && m.doc === doc ? m : undefined;
+  }
+
+  /** Metadata of ops of one calendar: staged in `txn`, cached, else from the store. */
+  async metas(doc: DocId, ids: readonly OpId[], txn?: Txn): Promise<(OpMeta | undefined)[]> {
+    const out = ids.map((id) => txn?.meta.get(id) ?? this.cached(id, doc));
+    const missing = ids.filter((_, i) => out[i] === undefined);
+    if (missing.length === 0) return out;
+    const recs = await this.store.getOps(doc, missing);
+    for (const r of recs) if (r !== undefined && r.doc === doc) this.remember(r.id, metaOf(r));
+    return ids.map((id, i) => out[i] ?? this.cached(id, doc));
+  }
+
+  remember(id: OpId, m: OpMeta): void {
+    if (this.meta.size >= this.metaLimit) {
+      // Heads' metadata must stay: membership and write keys are read from the heads' mfront.
+      const keep: [OpId, OpMeta][] = [];
+      for (const st of this.docs.values()) {
+        for (const h of st.rec.heads) {
+          const hm = this.meta.get(h);
+          if (hm !== undefined) keep.push([h, hm]);
+        }
+      }
+      this.meta.clear();
+      for (const [h, hm] of keep) this.meta.set(h, hm);
+    }
+    this.meta.set(id, m);
+  }
+
+  /** MEM-2: the maximal membership ops at a calendar's heads. */
+  headFront(st: DocState): OpId[] {
+    const fronts: OpId[] = [];
+    for (const h of st.rec.heads) fronts.push(...(this.cached(h, st.rec.doc)?.mfront ?? []));
+    return st.membership.maximal(fronts);
+  }
+
+  emit(e: ChangeEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(e);
+      } catch {
+        // A listener's failure is the listener's: it never breaks the replica.
+      }
+    }
+  }
+}
+
+function toHexKey(b: Uint8Array): string {
+  let s = '';
+  for (const x of b) s += x.toString(16).padStart(2, '0');
+  return s;
+}

@@ -1,0 +1,85 @@
+// Opening a replica over its store: each calendar's materialized state, membership and keys,
+// without the op log (RT-10); then, on the queue, STORE-11's re-checks of what was stored:
+// pending ops already applied are dropped, pending ops whose predecessors are all stored are
+// applied, and ops stored locked under a key the replica holds are unlocked.
+
+import { applyOne, commit, membershipOp, unlock, wake } from './applier.ts';
+import { decodeMembership } from './codec.ts';
+import { type Core, metaOf } from './core.ts';
+import { type DocId, isKeyId, type KeyId, type OpId } from './ids.ts';
+import { Keyring } from './keyring.ts';
+import { MembershipIndex } from './membership.ts';
+import { openOp, verifyOp } from './op.ts';
+import { openSealed } from './seal.ts';
+import { type DocState, Txn } from './txn.ts';
+
+export async function loadDoc(core: Core, doc: DocId): Promise<void> {
+  const loaded = await core.store.loadDoc(doc);
+  if (loaded === undefined) return;
+  const st: DocState = {
+    rec: loaded.doc,
+    entities: new Map(loaded.entities.map((e) => [e.entity, e])),
+    membership: new MembershipIndex(),
+    keys: new Keyring(),
+    evidence: loaded.evidence,
+  };
+  // Membership ops in seq order (a topological order): rebuild the index and the keys.
+  const mops = [...loaded.membership].sort((a, b) => a.seq - b.seq);
+  for (const r of mops) core.remember(r.id, metaOf(r));
+  for (const r of mops) {
+    const op = openOp(r.bytes);
+    const body = decodeMembership(op.env.body);
+    const preds = [...op.parents, ...(op.prev === null ? [] : [op.prev])];
+    const predFront: OpId[] = [];
+    for (const m of await core.metas(doc, preds)) if (m !== undefined) predFront.push(...m.mfront);
+    const closure = st.membership.closure(st.membership.maximal(predFront));
+    st.membership.add(membershipOp(op, body, closure, r.vv));
+    st.keys.absorbOp(body, core.me());
+  }
+  // KEY-9: keys added out of band, sealed for this device. A bad record is skipped.
+  const box = core.device?.box;
+  for (const k of loaded.doc.keys ?? []) {
+    if (box === undefined || !isKeyId(k.id) || !(k.sealed instanceof Uint8Array)) continue;
+    const key = openSealed(box, k.sealed);
+    if (key !== null) st.keys.learn(k.id as KeyId, key);
+  }
+  for (const h of loaded.doc.heads) await core.metas(doc, [h]);
+  core.docs.set(doc, st);
+  // Pending ops come from storage: check them again as if they had just arrived.
+  const now = core.nowUs();
+  const bad: OpId[] = [];
+  for (const p of loaded.pending) {
+    try {
+      const op = openOp(p.bytes);
+      if (op.id === p.id && op.doc === doc && (await verifyOp(core.crypto, op))) {
+        core.gate.admitted({ op, missing: new Set(p.missing), since: now, known: true });
+        continue;
+      }
+    } catch {
+      // dropped below
+    }
+    bad.push(p.id);
+  }
+  if (bad.length > 0) await core.store.commit({ doc, pendingRemove: bad });
+}
+
+/** STORE-11: re-checks a loaded calendar against its own store. One transaction; a failure leaves it as loaded. */
+export async function recheck(core: Core, doc: DocId): Promise<void> {
+  const st = core.docs.get(doc);
+  if (st === undefined) return;
+  const txn = new Txn(doc, st);
+  for (const p of core.gate.ofDoc(doc)) {
+    if (txn.unpend.has(p.op.id) || txn.meta.has(p.op.id)) continue;
+    const r = await applyOne(core, p.op, txn, true);
+    if (r.status === 'applied') await wake(core, txn, [p.op.id]);
+  }
+  // Every commit that teaches a key unlocks what it opens and records the ids held (keyIds), so
+  // the op log is read only when a key is held that the record does not list (an older store).
+  const held = st.keys.ids().sort();
+  const recorded = new Set(Array.isArray(st.rec.keyIds) ? st.rec.keyIds : []);
+  if (core.device !== undefined && held.some((k) => !recorded.has(k))) {
+    await unlock(core, txn, new Set(held.filter((k) => !recorded.has(k))));
+    txn.rec = { ...txn.rec, keyIds: held };
+  }
+  await commit(core, txn);
+}

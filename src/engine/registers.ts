@@ -1,0 +1,95 @@
+// Bodies into registers: decrypt, decode and merge a patch into the staged entities of a
+// transaction (OP-6, VAL-1, LWW-*), and MEM-5's rule that an op its author made without having
+// seen a Remove of itself changes no register, whichever arrives first.
+
+import { toHex } from './bytes.ts';
+import { isValidWrite } from './calendar.ts';
+import { decodePatch, type PatchBody } from './codec.ts';
+import type { DeviceId, EntityId, OpId } from './ids.ts';
+import { depthOf, mergeWrite } from './lww.ts';
+import type { MembershipIndex } from './membership.ts';
+import { decryptBody, type OpenedOp } from './op.ts';
+import type { BodyState, WriteRecord } from './store.ts';
+import type { Txn } from './txn.ts';
+
+/** What an op's body needs besides its bytes: its version vector and membership frontier. */
+export interface Past {
+  vv: Record<string, number>;
+  mfront: readonly OpId[];
+}
+
+/**
+ * MEM-5: an op by d is revoked when the calendar holds a Remove of d that is not in the op's
+ * causal past and that had not seen the op (vv of the Remove below the op's ctr): d made it
+ * without having seen its removal, and its removers had not seen it either.
+ */
+export function revoked(index: MembershipIndex, author: DeviceId, ctr: number, past: Past): boolean {
+  const rs = index.removesOf(author);
+  if (rs.length === 0) return false;
+  const closure = index.closure(past.mfront);
+  return rs.some((r) => !closure.has(r.id) && (r.vv[author] ?? 0) < ctr);
+}
+
+/** Decrypts and decodes a patch body; null when it is inert (OP-6, VAL-1). */
+export function openPatch(op: OpenedOp, key: Uint8Array): { entity: EntityId; patch: PatchBody } | null {
+  const plain = decryptBody(op, key);
+  if (plain === null) return null;
+  let patch: PatchBody;
+  try {
+    patch = decodePatch(plain);
+  } catch {
+    return null;
+  }
+  const entity = toHex(patch.entity) as EntityId;
+  // VAL-1: a write of the wrong type to a known field makes the whole op inert.
+  if (!patch.writes.every((w) => isValidWrite(entity, w.field, w.value))) return null;
+  return { entity, patch };
+}
+
+/** Merges a patch into the transaction's copy of the entity it writes; returns its body state and entity. */
+export function materialize(
+  txn: Txn,
+  op: OpenedOp,
+  key: Uint8Array,
+  past: Past,
+  plain?: { entity: EntityId; patch: PatchBody },
+): [BodyState, EntityId | undefined] {
+  const opened = plain ?? openPatch(op, key);
+  if (opened === null) return ['inert', undefined];
+  if (revoked(txn.membership, op.author, op.header.ctr, past)) return ['inert', undefined];
+  return ['applied', mergeInto(txn, op, opened.entity, opened.patch, past.vv) ? opened.entity : undefined];
+}
+
+function mergeInto(
+  txn: Txn,
+  op: OpenedOp,
+  entity: EntityId,
+  patch: PatchBody,
+  vv: Record<string, number>,
+): boolean {
+  const current = txn.entity(entity);
+  const regs = new Map((current?.registers ?? []).map((r) => [r.field, r]));
+  let changed = false;
+  const depth = depthOf({ vv });
+  for (const w of patch.writes) {
+    const write: WriteRecord = {
+      value: w.value,
+      wallTime: op.header.wallTime,
+      author: op.author,
+      ctr: op.header.ctr,
+      op: op.id,
+      vv,
+      depth,
+    };
+    const next = mergeWrite(regs.get(w.field), write, w.field);
+    if (next !== null) {
+      regs.set(w.field, next);
+      changed = true;
+    }
+  }
+  if (changed) {
+    const registers = [...regs.values()].sort((a, b) => a.field - b.field);
+    txn.entities.set(entity, { doc: op.doc, entity, registers });
+  }
+  return changed;
+}
