@@ -67,9 +67,6 @@ const KNOWN_FAILING: string[] = [
   // Removing the only member that stated other members' box keys (MEM-8) leaves them with none:
   // edits until each states its own stay unreadable for the others.
   'removeVoucher',
-  // A hostile Rotate sealed for all but one member, then patches under it: readable by some
-  // members and not others (replicas do not hold a writer to KEY-4).
-  'rotate',
   // MEM-5 revocation judges "the Remove had seen the op" by version vector: an equivocating
   // sibling of an op the remover saw escapes revocation and can win (checked on the DAG).
   'revokeSibling',
