@@ -72,8 +72,6 @@ const KNOWN_FAILING: string[] = [
   'revokeSibling',
   // After a restart a replica asks for ops it did not ask for before (stale pending records).
   'reopenMissing',
-  // Since engine-core 5e63d45 two equivocating writes to one register show one (LWW-4).
-  'siblingFrontier',
 ];
 const SKIP = new Set<string>(
   (process.env['BYZ_SKIP'] ?? KNOWN_FAILING.join(',')).split(',').filter((s) => s !== ''),

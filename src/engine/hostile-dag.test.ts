@@ -82,6 +82,37 @@ describe('equivocation', () => {
     }
     expect(seen2.size).toBe(1);
   });
+  it('[LWW-4] two equivocating writes from the same parents, the greater stamped later, both stay in the frontier in either order', async () => {
+    const t = await team(['eqf-a', 'eqf-b']);
+    const b = t.devs[1]!;
+    const head = await lastOp(t.reps[0]!, t.doc);
+    // Same author, ctr and parents (so the same version vector); different values and stamps.
+    const x = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 5, parents: [head.id] },
+      t.key,
+      'X',
+    );
+    const y = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 9, parents: [head.id] },
+      t.key,
+      'Y',
+    );
+    const seen = new Set<string>();
+    for (const order of [
+      [x, y],
+      [y, x],
+    ]) {
+      const r = await openReplica(t.devs[0]!);
+      await syncOps(t.reps[0]!, r, t.doc);
+      for (const o of order) expect((await r.receive(o)).status).toBe('applied');
+      const reg = r.entity(t.doc, EV)?.registers.find((g) => g.field === EventField.Title);
+      // Siblings never cover each other: the winner Y and the loser X are both in the frontier.
+      expect(reg?.writes.map((w) => w.op)).toEqual([openOp(y).id, openOp(x).id]);
+      expect(titleOf(r, t.doc)).toBe('Y');
+      seen.add(regsOf(r, t.doc));
+    }
+    expect(seen.size).toBe(1);
+  });
 });
 
 describe('invites', () => {
