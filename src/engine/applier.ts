@@ -66,8 +66,13 @@ async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
   return (await core.metas(op.doc, [op.id]))[0] !== undefined;
 }
 
-function unpend(txn: Txn, id: OpId): void {
-  if (!txn.admits.delete(id)) txn.unpend.add(id);
+/**
+ * The op no longer waits. Its stored pending record (if any) is removed in the same commit: an
+ * op re-admitted by this txn (its missing set updated) may also have one from an earlier commit.
+ */
+function unpend(core: Core, txn: Txn, id: OpId): void {
+  const readmitted = txn.admits.delete(id);
+  if (!readmitted || core.gate.has(id)) txn.unpend.add(id);
 }
 
 /** Applies an op and, breadth first, the waiting ops it makes applicable. */
@@ -95,17 +100,15 @@ export async function wake(core: Core, txn: Txn, applied: OpId[]): Promise<void>
 }
 
 /** Stages one op. `fromPending`: it was waiting in the gate (or was admitted by this txn). */
-export async function applyOne(
-  core: Core,
-  op: OpenedOp,
-  txn: Txn,
-  fromPending: boolean,
-): Promise<ApplyResult> {
+export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: boolean): Promise<ApplyResult> {
   const base = { id: op.id, doc: op.doc };
+  // An op that waits (stored as pending) and arrives again is one that waits: whatever happens
+  // to it now also removes its pending record.
+  const fromPending = waiting || core.gate.has(op.id) || txn.admits.has(op.id);
   // A fresh own op (just signed, random nonce) is not known yet and has no sibling by ctr.
   const own = txn.own?.id === op.id ? txn.own : undefined;
   if (own === undefined && (await isKnown(core, op, txn))) {
-    if (fromPending) unpend(txn, op.id);
+    if (fromPending) unpend(core, txn, op.id);
     return { status: 'duplicate', ...base };
   }
   const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
@@ -118,7 +121,7 @@ export async function applyOne(
     verify: (k, s, m) => core.crypto.verify(k, s, m),
   });
   if (v instanceof EngineError) {
-    if (fromPending) unpend(txn, op.id);
+    if (fromPending) unpend(core, txn, op.id);
     return rejected(op, v);
   }
   // OP-6: the body. Decryption failures make the op inert, never invalid.
@@ -130,7 +133,7 @@ export async function applyOne(
   }
   stageOp(core, op, txn, v.vv, v.mfront, body);
   if (own === undefined) await evidence(core, op, txn);
-  if (fromPending) unpend(txn, op.id);
+  if (fromPending) unpend(core, txn, op.id);
   if (v.mbody !== undefined) await stageMembership(core, op, v.mbody, v.predFront, v.vv, txn);
   txn.events.push({
     doc: op.doc,

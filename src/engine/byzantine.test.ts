@@ -67,8 +67,6 @@ const KNOWN_FAILING: string[] = [
   // Removing the only member that stated other members' box keys (MEM-8) leaves them with none:
   // edits until each states its own stay unreadable for the others.
   'removeVoucher',
-  // After a restart a replica asks for ops it did not ask for before (stale pending records).
-  'reopenMissing',
 ];
 const SKIP = new Set<string>(
   (process.env['BYZ_SKIP'] ?? KNOWN_FAILING.join(',')).split(',').filter((s) => s !== ''),
