@@ -10,7 +10,8 @@ import { EngineError, toEngineError } from './errors.ts';
 import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
 import type { MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
-import { materialize, openPatch, revoked } from './registers.ts';
+import { materialize, openPatch } from './registers.ts';
+import { inPastOf, revokedStored } from './revocation.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { type OpMeta, validate } from './validate.ts';
@@ -65,8 +66,13 @@ async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
   return (await core.metas(op.doc, [op.id]))[0] !== undefined;
 }
 
-function unpend(txn: Txn, id: OpId): void {
-  if (!txn.admits.delete(id)) txn.unpend.add(id);
+/**
+ * The op no longer waits. Its stored pending record (if any) is removed in the same commit: an
+ * op re-admitted by this txn (its missing set updated) may also have one from an earlier commit.
+ */
+function unpend(core: Core, txn: Txn, id: OpId): void {
+  const readmitted = txn.admits.delete(id);
+  if (!readmitted || core.gate.has(id)) txn.unpend.add(id);
 }
 
 /** Applies an op and, breadth first, the waiting ops it makes applicable. */
@@ -94,17 +100,15 @@ export async function wake(core: Core, txn: Txn, applied: OpId[]): Promise<void>
 }
 
 /** Stages one op. `fromPending`: it was waiting in the gate (or was admitted by this txn). */
-export async function applyOne(
-  core: Core,
-  op: OpenedOp,
-  txn: Txn,
-  fromPending: boolean,
-): Promise<ApplyResult> {
+export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: boolean): Promise<ApplyResult> {
   const base = { id: op.id, doc: op.doc };
+  // An op that waits (stored as pending) and arrives again is one that waits: whatever happens
+  // to it now also removes its pending record.
+  const fromPending = waiting || core.gate.has(op.id) || txn.admits.has(op.id);
   // A fresh own op (just signed, random nonce) is not known yet and has no sibling by ctr.
   const own = txn.own?.id === op.id ? txn.own : undefined;
   if (own === undefined && (await isKnown(core, op, txn))) {
-    if (fromPending) unpend(txn, op.id);
+    if (fromPending) unpend(core, txn, op.id);
     return { status: 'duplicate', ...base };
   }
   const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
@@ -117,7 +121,7 @@ export async function applyOne(
     verify: (k, s, m) => core.crypto.verify(k, s, m),
   });
   if (v instanceof EngineError) {
-    if (fromPending) unpend(txn, op.id);
+    if (fromPending) unpend(core, txn, op.id);
     return rejected(op, v);
   }
   // OP-6: the body. Decryption failures make the op inert, never invalid.
@@ -129,7 +133,7 @@ export async function applyOne(
   }
   stageOp(core, op, txn, v.vv, v.mfront, body);
   if (own === undefined) await evidence(core, op, txn);
-  if (fromPending) unpend(txn, op.id);
+  if (fromPending) unpend(core, txn, op.id);
   if (v.mbody !== undefined) await stageMembership(core, op, v.mbody, v.predFront, v.vv, txn);
   txn.events.push({
     doc: op.doc,
@@ -211,7 +215,8 @@ async function stageMembership(
     await unlock(core, txn, new Set(learned));
     txn.rec = { ...txn.rec, keyIds: txn.keys.ids().sort() };
   }
-  if (body.kind === MembershipKind.Remove) await revoke(core, txn, toHex(body.subject) as DeviceId, vv);
+  const staged = txn.membership.get(op.id);
+  if (body.kind === MembershipKind.Remove && staged !== undefined) await revoke(core, txn, staged);
 }
 
 export function membershipOp(
@@ -261,7 +266,7 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
     if (op.keyId === null || (ids !== 'all' && !ids.has(op.keyId))) continue;
     const key = txn.keys.get(op.keyId);
     if (key === undefined) continue;
-    const [body, entity] = materialize(txn, op, key, r);
+    const [body, entity] = materialize(txn, op, key, r, undefined, await revokedStored(core, txn, r));
     setBody(txn, r, body);
     if (entity !== undefined)
       txn.events.push({ doc: txn.doc, entities: [entity], ops: [r.id], membershipChanged: false });
@@ -269,22 +274,28 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
 }
 
 /**
- * MEM-5: a Remove of d was staged. d's ops that it made without having seen the Remove, and
- * that the Remove had not seen (ctr above the Remove's vv for d), stop counting: if any had
- * changed registers, the entities they touched are rebuilt from every op that still counts.
+ * MEM-5: a Remove of d was staged. d's ops that are not in its causal past (d made them without
+ * having seen it, as they were stored first) stop counting: those above the Remove's version
+ * vector for d, and equivocating siblings of ops it saw (revocation.ts). If any had changed
+ * registers, the entities they touched are rebuilt from every op that still counts.
  */
-async function revoke(core: Core, txn: Txn, d: DeviceId, vv: Record<string, number>): Promise<void> {
+async function revoke(core: Core, txn: Txn, r: MembershipOp): Promise<void> {
+  const d = r.subject;
   const hit: OpRecord[] = [];
-  for (let ctr = (vv[d] ?? 0) + 1; ; ctr++) {
+  const consider = async (id: OpId): Promise<void> => {
+    const o = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
+    if (o === undefined || o.kind !== OpKind.Patch || bodyOf(txn, o) !== 'applied') return;
+    if (!(await inPastOf(core, txn, r, o))) hit.push(o);
+  };
+  for (let ctr = (r.vv[d] ?? 0) + 1; ; ctr++) {
     const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
     if (txn.live !== undefined)
       for (const o of await core.store.getOpsByChain(txn.doc, d, ctr)) ids.add(o.id);
     if (ids.size === 0) break;
-    for (const id of ids) {
-      const r = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
-      if (r !== undefined && r.kind === OpKind.Patch && bodyOf(txn, r) === 'applied') hit.push(r);
-    }
+    for (const id of ids) await consider(id);
   }
+  for (const e of txn.evidence)
+    if (e.author === d && e.ctr <= (r.vv[d] ?? 0)) for (const id of e.ops) await consider(id);
   if (hit.length === 0 || core.device === undefined) return;
   const entities = new Set<EntityId>();
   for (const r of hit) {
@@ -300,9 +311,8 @@ async function revoke(core: Core, txn: Txn, d: DeviceId, vv: Record<string, numb
     const op = openOp(r.bytes);
     const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
     const p = key === undefined ? null : openPatch(op, key);
-    if (p === null || !entities.has(p.entity) || revoked(txn.membership, op.author, op.header.ctr, r))
-      continue;
-    materialize(txn, op, key!, r);
+    if (p === null || !entities.has(p.entity) || (await revokedStored(core, txn, r))) continue;
+    materialize(txn, op, key!, r, p, false);
   }
   txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });
 }

@@ -86,6 +86,37 @@ describe('atomic multi-step changes', () => {
     expect(titleOf(reopened, t.doc)).toBe('c');
   });
 
+  it('[STORE-11][DAG-3] an op that waited for two parents and was applied leaves no pending record: a restart asks for nothing', async () => {
+    const t = await team(['sp-a', 'sp-b']);
+    const b = t.devs[1]!;
+    const head = await lastOp(t.reps[0]!, t.doc);
+    const at = (ctr: number) => head.wallTime + ctr;
+    const p = patchOp({ by: b, doc: t.doc, ctr: 1, wallTime: at(1), parents: [head.id] }, t.key, 'p');
+    const pid = openOp(p).id;
+    const q = patchOp(
+      { by: b, doc: t.doc, ctr: 2, wallTime: at(2), prev: pid, parents: [head.id] },
+      t.key,
+      'q',
+    );
+    const qid = openOp(q).id;
+    // c names both: it waits for p and q; p's arrival leaves it waiting for q alone.
+    const c = patchOp({ by: b, doc: t.doc, ctr: 3, wallTime: at(3), prev: qid, parents: [pid] }, t.key, 'c');
+    const store = createMemoryStore();
+    const r = await openReplica(t.devs[0]!, { store });
+    await syncOps(t.reps[0]!, r, t.doc);
+    expect((await r.receive(c)).status).toBe('pending');
+    expect(r.missing(t.doc).sort()).toEqual([pid, qid].sort());
+    const res = await r.receiveBatch([p, q]);
+    expect(res.map((x) => x.status)).toEqual(['applied', 'applied']);
+    expect(titleOf(r, t.doc)).toBe('c');
+    expect([r.pendingCount(), r.missing(t.doc)]).toEqual([0, []]);
+    const reopened = await openReplica(t.devs[0]!, { store });
+    // Right after the open, before the re-check runs on the queue, and after it.
+    expect([reopened.pendingCount(), reopened.missing(t.doc)]).toEqual([0, []]);
+    await reopened.idle();
+    expect([reopened.pendingCount(), reopened.missing(t.doc)]).toEqual([0, []]);
+  });
+
   it('[STORE-11] on open, ops stored locked under a key the replica holds are unlocked', async () => {
     const t = await team(['lk2-a', 'lk2-b']);
     const [ra] = t.reps;

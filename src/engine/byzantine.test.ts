@@ -45,7 +45,7 @@ import {
 } from './reference-model.testkit.ts';
 
 /** The rules of docs/PROTOCOL.md the model follows on this branch (LWW-1 tie-break, MEM-5). */
-const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv' };
+const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv', revokeCausality: 'dag' };
 
 /**
  * Hostile actions the engine on this branch does not survive yet, each switched off by name until
@@ -67,13 +67,6 @@ const KNOWN_FAILING: string[] = [
   // Removing the only member that stated other members' box keys (MEM-8) leaves them with none:
   // edits until each states its own stay unreadable for the others.
   'removeVoucher',
-  // MEM-5 revocation judges "the Remove had seen the op" by version vector: an equivocating
-  // sibling of an op the remover saw escapes revocation and can win (checked on the DAG).
-  'revokeSibling',
-  // After a restart a replica asks for ops it did not ask for before (stale pending records).
-  'reopenMissing',
-  // Since engine-core 5e63d45 two equivocating writes to one register show one (LWW-4).
-  'siblingFrontier',
 ];
 const SKIP = new Set<string>(
   (process.env['BYZ_SKIP'] ?? KNOWN_FAILING.join(',')).split(',').filter((s) => s !== ''),

@@ -82,6 +82,37 @@ describe('equivocation', () => {
     }
     expect(seen2.size).toBe(1);
   });
+  it('[LWW-4] two equivocating writes from the same parents, the greater stamped later, both stay in the frontier in either order', async () => {
+    const t = await team(['eqf-a', 'eqf-b']);
+    const b = t.devs[1]!;
+    const head = await lastOp(t.reps[0]!, t.doc);
+    // Same author, ctr and parents (so the same version vector); different values and stamps.
+    const x = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 5, parents: [head.id] },
+      t.key,
+      'X',
+    );
+    const y = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 9, parents: [head.id] },
+      t.key,
+      'Y',
+    );
+    const seen = new Set<string>();
+    for (const order of [
+      [x, y],
+      [y, x],
+    ]) {
+      const r = await openReplica(t.devs[0]!);
+      await syncOps(t.reps[0]!, r, t.doc);
+      for (const o of order) expect((await r.receive(o)).status).toBe('applied');
+      const reg = r.entity(t.doc, EV)?.registers.find((g) => g.field === EventField.Title);
+      // Siblings never cover each other: the winner Y and the loser X are both in the frontier.
+      expect(reg?.writes.map((w) => w.op)).toEqual([openOp(y).id, openOp(x).id]);
+      expect(titleOf(r, t.doc)).toBe('Y');
+      seen.add(regsOf(r, t.doc));
+    }
+    expect(seen.size).toBe(1);
+  });
 });
 
 describe('invites', () => {
@@ -124,6 +155,43 @@ describe('removed devices', () => {
     expect(titleOf(r1, t.doc)).toBe('Start');
     expect(titleOf(r2, t.doc)).toBe('Start');
     expect(regsOf(r1, t.doc)).toBe(regsOf(r2, t.doc));
+  });
+
+  it('[MEM-5] an equivocating sibling of a write its remover saw is revoked too, whatever the order', async () => {
+    const t = await team(['rms-a', 'rms-b']);
+    const [ra] = t.reps;
+    const b = t.devs[1]!;
+    const head = await lastOp(ra!, t.doc);
+    // b writes once (ctr 1); a sees it, then removes b: the Remove's version vector reaches b:1.
+    const seen = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: head.wallTime + 1, parents: [head.id] },
+      t.key,
+      'before',
+    );
+    expect((await ra!.receive(seen)).status).toBe('applied');
+    await ra!.removeMember(t.doc, pubOf(b));
+    const removal = await lastOp(ra!, t.doc);
+    // b signs another ctr-1 op from the same old parents, stamped far later: the Remove never saw it.
+    const sibling = patchOp(
+      { by: b, doc: t.doc, ctr: 1, wallTime: removal.wallTime + 10 ** 12, parents: [head.id] },
+      t.key,
+      'from old parents',
+    );
+    const all = (await ra!.listOps(t.doc, 0, 1000)).map((o) => o.bytes);
+    const r1 = await openReplica(t.devs[0]!);
+    const r2 = await openReplica(t.devs[0]!);
+    for (const o of all) await r1.receive(o);
+    expect((await r1.receive(sibling)).status).toBe('applied');
+    for (const o of all.slice(0, -1)) await r2.receive(o);
+    expect((await r2.receive(sibling)).status).toBe('applied');
+    await r2.receive(all[all.length - 1]!);
+    expect((await ra!.receive(sibling)).status).toBe('applied');
+    for (const r of [ra!, r1, r2]) {
+      expect(titleOf(r, t.doc)).toBe('before');
+      expect((await r.getOps(t.doc, [openOp(sibling).id]))[0]?.body).toBe('inert');
+    }
+    expect(regsOf(r1, t.doc)).toBe(regsOf(r2, t.doc));
+    expect(regsOf(ra!, t.doc)).toBe(regsOf(r2, t.doc));
   });
 
   it('[MEM-10] an Add made by a device without having seen its own removal adds nobody', async () => {

@@ -45,14 +45,23 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
   }
   for (const h of loaded.doc.heads) await core.metas(doc, [h]);
   core.docs.set(doc, st);
-  // Pending ops come from storage: check them again as if they had just arrived.
+  // Pending ops come from storage: check them again as if they had just arrived. A record of an
+  // op already stored is dropped, and what a record waits for is what is still not stored, so
+  // missing() asks for the same ops right after the open as before it (STORE-11, DAG-3).
   const now = core.nowUs();
   const bad: OpId[] = [];
   for (const p of loaded.pending) {
     try {
       const op = openOp(p.bytes);
       if (op.id === p.id && op.doc === doc && (await verifyOp(core.crypto, op))) {
-        core.gate.admitted({ op, missing: new Set(p.missing), since: now, known: true });
+        if ((await core.metas(doc, [op.id]))[0] !== undefined) {
+          bad.push(p.id);
+          continue;
+        }
+        const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
+        const metas = await core.metas(doc, preds);
+        const missing = preds.filter((_, i) => metas[i] === undefined);
+        core.gate.admitted({ op, missing: new Set(missing), since: now, known: true });
         continue;
       }
     } catch {

@@ -94,7 +94,7 @@ export function mergeWrite(
       continue;
     }
     // Dominated by a greater full write: by transitivity, then also by an undominated one.
-    if (full.some((u) => compareWrites(u, x) > 0 && vvCovers(u.vv!, x.vv!))) {
+    if (full.some((u) => dominates(u, x))) {
       covered.push(compact(x));
       continue;
     }
@@ -103,6 +103,17 @@ export function mergeWrite(
     else writes.push(x);
   }
   return covered.length === 0 ? { field, writes } : { field, writes, covered };
+}
+
+/**
+ * `u` dominates `x`: u is greater, saw everything x saw, and x had not reached u's ctr for u's
+ * author. The last condition excludes an equivocating sibling of x (same author and ctr, which
+ * never covers x, LWW-4) and guarantees that every write x covers, u covers too, now or when it
+ * arrives later (a write x covers by u's author has a ctr below u's, so it is no sibling of u):
+ * dropping x's version vector then changes no frontier, whatever arrives next.
+ */
+function dominates(u: WriteRecord, x: WriteRecord): boolean {
+  return compareWrites(u, x) > 0 && (x.vv![u.author] ?? 0) < u.ctr && vvCovers(u.vv!, x.vv!);
 }
 
 function compact(x: WriteRecord): WriteRecord {

@@ -46,11 +46,13 @@ export interface ModelRules {
    */
   revoke: boolean;
   /**
-   * What "x has seen y" means for covering (LWW-4) and revocation (MEM-5): 'dag' = y is in x's
-   * declared causal past; 'vv' = x's version vector reaches y's ctr for y's author, as
-   * PROTOCOL.md words both rules (under equivocation a sibling of y also counts as seen).
+   * What "x has seen y" means for covering (LWW-4): 'dag' = y is in x's declared causal past;
+   * 'vv' = x's version vector reaches y's ctr for y's author, as PROTOCOL.md words LWW-4 (under
+   * equivocation a sibling of y also counts as seen).
    */
   causality: 'dag' | 'vv';
+  /** The same for MEM-5's "the Remove had seen the op" (PROTOCOL.md: on the hash DAG). */
+  revokeCausality: 'dag' | 'vv';
 }
 
 /** LWW-1 in the model's own words: greater wall time, then greater device id, then greater hash. */
@@ -111,11 +113,13 @@ export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): Mod
     for (const c of vv(id).values()) sum += c;
     return sum;
   };
-  const seen = (by: ModelOp, o: ModelOp) =>
-    rules.causality === 'dag' ? before(by.id).has(o.id) : (vv(by.id).get(o.author) ?? 0) >= o.ctr;
+  const seenBy = (how: 'dag' | 'vv') => (by: ModelOp, o: ModelOp) =>
+    how === 'dag' ? before(by.id).has(o.id) : (vv(by.id).get(o.author) ?? 0) >= o.ctr;
+  const seen = seenBy(rules.causality);
+  const removeSaw = seenBy(rules.revokeCausality);
   const removes = list.filter((o) => o.removes !== undefined);
   const revoked = (o: ModelOp) =>
-    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !seen(r, o));
+    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !removeSaw(r, o));
   const order = (a: ModelOp, b: ModelOp) => modelOrder(a, b, rules.depth ? depth : undefined);
   /** `a` covers `b`: a is greater and has seen b; equivocating siblings never cover each other. */
   const covers = (a: ModelOp, b: ModelOp) =>

@@ -1,6 +1,6 @@
 // Bodies into registers: decrypt, decode and merge a patch into the staged entities of a
-// transaction (OP-6, VAL-1, LWW-*), and MEM-5's rule that an op its author made without having
-// seen a Remove of itself changes no register, whichever arrives first.
+// transaction (OP-6, VAL-1, LWW-*), and MEM-5's rule that an op concurrent with a Remove of its
+// author (neither in the other's causal past) changes no register, whichever arrives first.
 
 import { toHex } from './bytes.ts';
 import { isValidWrite } from './calendar.ts';
@@ -19,15 +19,16 @@ export interface Past {
 }
 
 /**
- * MEM-5: an op by d is revoked when the calendar holds a Remove of d that is not in the op's
- * causal past and that had not seen the op (vv of the Remove below the op's ctr): d made it
- * without having seen its removal, and its removers had not seen it either.
+ * MEM-5 for an op arriving now (not stored yet): it is revoked when the calendar holds a Remove
+ * of its author that is not in its causal past. Such a Remove cannot have the op in its own
+ * causal past (every op in it is already stored), so the op and the Remove are concurrent.
+ * Ops already stored are judged by `revokedStored` (applier.ts), on the hash DAG.
  */
-export function revoked(index: MembershipIndex, author: DeviceId, ctr: number, past: Past): boolean {
+export function revoked(index: MembershipIndex, author: DeviceId, past: Past): boolean {
   const rs = index.removesOf(author);
   if (rs.length === 0) return false;
   const closure = index.closure(past.mfront);
-  return rs.some((r) => !closure.has(r.id) && (r.vv[author] ?? 0) < ctr);
+  return rs.some((r) => !closure.has(r.id));
 }
 
 /** Decrypts and decodes a patch body; null when it is inert (OP-6, VAL-1). */
@@ -53,10 +54,11 @@ export function materialize(
   key: Uint8Array,
   past: Past,
   plain?: { entity: EntityId; patch: PatchBody },
+  isRevoked: boolean = revoked(txn.membership, op.author, past),
 ): [BodyState, EntityId | undefined] {
   const opened = plain ?? openPatch(op, key);
   if (opened === null) return ['inert', undefined];
-  if (revoked(txn.membership, op.author, op.header.ctr, past)) return ['inert', undefined];
+  if (isRevoked) return ['inert', undefined];
   return ['applied', mergeInto(txn, op, opened.entity, opened.patch, past.vv) ? opened.entity : undefined];
 }
 
