@@ -227,8 +227,14 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
         wss.close();
         server.close(() => resolve());
         server.closeIdleConnections();
-        // Sockets that do not close promptly are cut: shutdown must not hang on a slow peer.
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
+        // Sockets that do not close promptly are cut: shutdown must not hang on a slow peer. A
+        // WebSocket paused by its frame budget (RELAY-20) never answers the close handshake, and
+        // upgraded sockets are not HTTP connections, so closeAllConnections() alone leaves them
+        // open until ws's own 30 s close timeout (past main.ts's 15 s shutdown limit).
+        setTimeout(() => {
+          server.closeAllConnections();
+          for (const c of wss.clients) c.terminate();
+        }, 2000).unref();
       }),
   };
 }
