@@ -2,7 +2,8 @@
 // old-build/new-build end-to-end test (e2e/old-build.spec.ts): the source of OLD_RELEASE from git,
 // built with this checkout's node_modules under the base path /old/. The result is cached in
 // .cache/old-build/<commit id>/ (gitignored), so it is built once per checkout; a clean clone
-// builds it on its first e2e run. Needs the commit in the clone's history (not a shallow clone).
+// builds it on its first e2e run. Needs the commit in the clone's history; a shallow clone is
+// deepened from its origin first.
 //
 // `node scripts/build-old.mjs` builds (or finds) it and prints the folder.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -18,16 +19,24 @@ const root = new URL('..', import.meta.url).pathname;
 
 /** Returns the folder holding the old build's dist (index.html at its top), building it if needed. */
 export function ensureOldBuild() {
-  let commit;
-  try {
-    commit = execFileSync('git', ['rev-parse', '--verify', '--quiet', `${OLD_RELEASE}^{commit}`], {
+  const resolve = () =>
+    execFileSync('git', ['rev-parse', '--verify', '--quiet', `${OLD_RELEASE}^{commit}`], {
       cwd: root,
       encoding: 'utf8',
     }).trim();
+  let commit;
+  try {
+    commit = resolve();
   } catch {
-    throw new Error(
-      `commit ${OLD_RELEASE} is not in this clone's history (a shallow clone? clone with full history)`,
-    );
+    // A shallow clone lacks the old release: deepen it from its origin once, then look again.
+    spawnSync('git', ['fetch', '--quiet', '--unshallow'], { cwd: root, stdio: 'ignore' });
+    try {
+      commit = resolve();
+    } catch {
+      throw new Error(
+        `commit ${OLD_RELEASE} is not in this clone's history and could not be fetched (clone with full history)`,
+      );
+    }
   }
   const cache = join(root, '.cache', 'old-build');
   const dist = join(cache, commit);
