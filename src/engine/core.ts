@@ -16,14 +16,20 @@ export interface DeviceKeys {
   box: BoxKeyPair;
 }
 
+/** What a replica is built from (`ReplicaOptions` in the public API). */
 export interface CoreOptions {
   store: EngineStore;
   crypto: CryptoProvider;
+  /** Microseconds since the Unix epoch. */
   nowUs: () => number;
   random: (n: number) => Uint8Array;
+  /** This device's keys. Absent for a verify-only replica (the relay): it decrypts nothing. */
   device?: DeviceKeys;
+  /** DAG-4: most ops waiting for parents per calendar. */
   pendingLimit?: number;
+  /** This device's display name, sealed for members in the ops that make it a member (DEV-1). */
   deviceName?: string;
+  /** Op metadata kept in memory (default 200,000); older entries are re-read from the store. */
   metaCacheLimit?: number;
 }
 

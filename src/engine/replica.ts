@@ -13,8 +13,7 @@
 import type { ApplyResult } from './applier.ts';
 import { applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
 import { toHex, utf8 } from './bytes.ts';
-import { Core, type DeviceKeys } from './core.ts';
-import type { CryptoProvider } from './crypto.ts';
+import { Core, type CoreOptions as ReplicaOptions } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import { DEFAULT_PENDING_LIMIT } from './gate.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
@@ -25,28 +24,11 @@ import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
-import type { EngineStore, EntityRecord, EquivocationRecord, OpRecord } from './store.ts';
+import type { EntityRecord, EquivocationRecord, OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
-export type { DeviceKeys } from './core.ts';
-
-export interface ReplicaOptions {
-  store: EngineStore;
-  crypto: CryptoProvider;
-  /** Microseconds since the Unix epoch. */
-  nowUs: () => number;
-  random: (n: number) => Uint8Array;
-  /** This device's keys. Absent for a verify-only replica (the relay): it decrypts nothing. */
-  device?: DeviceKeys;
-  /** DAG-4: most ops waiting for parents per calendar. */
-  pendingLimit?: number;
-  /** This device's display name, sealed for members in the ops that make it a member (DEV-1). */
-  deviceName?: string;
-  /** Op metadata kept in memory (default 200,000); older entries are re-read from the store. */
-  metaCacheLimit?: number;
-}
-
 export type { ApplyResult, ApplyStatus } from './applier.ts';
+export type { CoreOptions as ReplicaOptions, DeviceKeys } from './core.ts';
 export type { LocalOp, NewWrite } from './local.ts';
 export type { ChangeEvent } from './txn.ts';
 export { DEFAULT_PENDING_LIMIT };
