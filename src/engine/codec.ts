@@ -138,9 +138,9 @@ function expectLen(b: Uint8Array, lens: readonly number[], what: string): void {
 
 export function encodeEnvelope(env: Envelope): Uint8Array {
   const b = new Builder(env.header.length + env.body.length + 128);
-  const h = SignedOp.createHeaderVector(b, env.header);
-  const s = SignedOp.createSigVector(b, env.sig);
-  const body = SignedOp.createBodyVector(b, env.body);
+  const h = b.createByteVector(env.header);
+  const s = b.createByteVector(env.sig);
+  const body = b.createByteVector(env.body);
   SignedOp.startSignedOp(b);
   SignedOp.addHeader(b, h);
   SignedOp.addSig(b, s);
@@ -166,15 +166,15 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 
 export function encodeHeader(h: Header): Uint8Array {
   const b = new Builder(256 + h.parents.length * 32);
-  const doc = OpHeader.createDocVector(b, h.doc);
-  const author = OpHeader.createAuthorVector(b, h.author);
-  const keyId = OpHeader.createKeyIdVector(b, h.keyId);
-  const prev = OpHeader.createPrevVector(b, h.prev);
+  const doc = b.createByteVector(h.doc);
+  const author = b.createByteVector(h.author);
+  const keyId = b.createByteVector(h.keyId);
+  const prev = b.createByteVector(h.prev);
   const parentsFlat = new Uint8Array(h.parents.length * 32);
   for (let i = 0; i < h.parents.length; i++) parentsFlat.set(h.parents[i]!, i * 32);
-  const parents = OpHeader.createParentsVector(b, parentsFlat);
-  const nonce = OpHeader.createNonceVector(b, h.nonce);
-  const bodyHash = OpHeader.createBodyHashVector(b, h.bodyHash);
+  const parents = b.createByteVector(parentsFlat);
+  const nonce = b.createByteVector(h.nonce);
+  const bodyHash = b.createByteVector(h.bodyHash);
   OpHeader.startOpHeader(b);
   // Written even when equal to the schema default, so a reader never has to guess (forceDefaults).
   b.forceDefaults(true);
@@ -197,49 +197,52 @@ export function encodeHeader(h: Header): Uint8Array {
 export function decodeHeader(bytes: Uint8Array): Header {
   const bb = verified(bytes, HEADER_SPEC, 'OpHeader');
   const h = OpHeader.getRootAsOpHeader(bb);
-  const format = h.format();
-  if (format !== WIRE_FORMAT) throw new EngineError('Unsupported', `wire format ${format}`);
-  const kind = h.type();
+  const parentsFlat = bytesOf(h.parentsArray());
+  if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
+  const parents: Uint8Array[] = [];
+  for (let i = 0; i < parentsFlat.length; i += 32) parents.push(parentsFlat.subarray(i, i + 32));
+  const header: Header = {
+    format: h.format(),
+    doc: bytesOf(h.docArray()),
+    author: bytesOf(h.authorArray()),
+    // Above 2^53 - 1 a bigint becomes a number that is not a safe integer: checkHeader refuses it.
+    ctr: Number(h.ctr()),
+    kind: h.type() as OpKind,
+    schema: h.schema(),
+    wallTime: Number(h.wallTime()),
+    keyId: bytesOf(h.keyIdArray()),
+    prev: bytesOf(h.prevArray()),
+    parents,
+    nonce: bytesOf(h.nonceArray()),
+    bodyHash: bytesOf(h.bodyHashArray()),
+  };
+  checkHeader(header);
+  return header;
+}
+
+/** OP-2: what every header must be, decoded from the wire or built by this device. */
+export function checkHeader(h: Header): void {
+  if (h.format !== WIRE_FORMAT) throw new EngineError('Unsupported', `wire format ${h.format}`);
+  const kind = h.kind;
   if (kind !== OpKind.Patch && kind !== OpKind.Membership && kind !== OpKind.Snapshot) {
     throw new EngineError('Unsupported', `op type ${kind}`);
   }
-  const doc = bytesOf(h.docArray());
-  const author = bytesOf(h.authorArray());
-  const keyId = bytesOf(h.keyIdArray());
-  const prev = bytesOf(h.prevArray());
-  const parentsFlat = bytesOf(h.parentsArray());
-  const nonce = bytesOf(h.nonceArray());
-  const bodyHash = bytesOf(h.bodyHashArray());
-  expectLen(doc, [0, 16], 'doc');
-  expectLen(author, [32], 'author');
-  expectLen(prev, [0, 32], 'prev');
-  expectLen(bodyHash, [32], 'body_hash');
-  if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
-  const n = parentsFlat.length / 32;
+  expectLen(h.doc, [0, 16], 'doc');
+  expectLen(h.author, [32], 'author');
+  expectLen(h.prev, [0, 32], 'prev');
+  expectLen(h.bodyHash, [32], 'body_hash');
+  const n = h.parents.length;
   if (n > LIMITS.maxParents) throw new EngineError('TooLarge', `${n} parents (max ${LIMITS.maxParents})`);
-  const parents: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) parents.push(parentsFlat.subarray(i * 32, i * 32 + 32));
+  for (const p of h.parents) expectLen(p, [32], 'parent');
   if (kind === OpKind.Membership) {
-    expectLen(keyId, [0], 'key_id of a membership op');
-    expectLen(nonce, [0], 'nonce of a membership op');
+    expectLen(h.keyId, [0], 'key_id of a membership op');
+    expectLen(h.nonce, [0], 'nonce of a membership op');
   } else {
-    expectLen(keyId, [8], 'key_id');
-    expectLen(nonce, [24], 'nonce');
+    expectLen(h.keyId, [8], 'key_id');
+    expectLen(h.nonce, [24], 'nonce');
   }
-  return {
-    format,
-    doc,
-    author,
-    ctr: u53(h.ctr(), 'ctr'),
-    kind,
-    schema: h.schema(),
-    wallTime: u53(h.wallTime(), 'wall_time'),
-    keyId,
-    prev,
-    parents,
-    nonce,
-    bodyHash,
-  };
+  if (!Number.isSafeInteger(h.ctr) || h.ctr < 0) malformed('ctr exceeds 2^53-1');
+  if (!Number.isSafeInteger(h.wallTime) || h.wallTime < 0) malformed('wall_time exceeds 2^53-1');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,14 +251,14 @@ export function decodeHeader(bytes: Uint8Array): Header {
 export function encodePatch(p: PatchBody): Uint8Array {
   const b = new Builder(64 + p.writes.length * 32);
   const writes = p.writes.map((w) => {
-    const v = w.value === null ? 0 : FieldWrite.createValueVector(b, w.value);
+    const v = w.value === null ? 0 : b.createByteVector(w.value);
     FieldWrite.startFieldWrite(b);
     b.forceDefaults(true);
     FieldWrite.addField(b, w.field);
     if (w.value !== null) FieldWrite.addValue(b, v);
     return FieldWrite.endFieldWrite(b);
   });
-  const entity = Patch.createEntityVector(b, p.entity);
+  const entity = b.createByteVector(p.entity);
   const vec = Patch.createWritesVector(b, writes);
   Patch.startPatch(b);
   Patch.addEntity(b, entity);
@@ -293,16 +296,16 @@ export function decodePatch(bytes: Uint8Array): PatchBody {
 export function encodeMembership(m: MembershipBody): Uint8Array {
   const b = new Builder(256 + m.keys.length * 128);
   const keys = m.keys.map((k) => {
-    const r = WrappedKey.createRecipientVector(b, k.recipient);
-    const id = WrappedKey.createKeyIdVector(b, k.keyId);
-    const s = WrappedKey.createSealedVector(b, k.sealed);
+    const r = b.createByteVector(k.recipient);
+    const id = b.createByteVector(k.keyId);
+    const s = b.createByteVector(k.sealed);
     return WrappedKey.createWrappedKey(b, r, id, s);
   });
-  const subject = Membership.createSubjectVector(b, m.subject);
-  const subjectBox = Membership.createSubjectBoxVector(b, m.subjectBox);
+  const subject = b.createByteVector(m.subject);
+  const subjectBox = b.createByteVector(m.subjectBox);
   const keysVec = Membership.createKeysVector(b, keys);
-  const invite = Membership.createInviteVector(b, m.invite);
-  const sealed = Membership.createSealedVector(b, m.sealed);
+  const invite = b.createByteVector(m.invite);
+  const sealed = b.createByteVector(m.sealed);
   Membership.startMembership(b);
   b.forceDefaults(true);
   Membership.addKind(b, m.kind);

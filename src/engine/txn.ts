@@ -54,6 +54,8 @@ export class Txn {
   /** Pending ops (admitted before) applied or dropped by this transaction. */
   readonly unpend = new Set<OpId>();
   readonly events: ChangeEvent[] = [];
+  /** DAG-9: missing predecessors of refused ops, handed to the gate by commit(). */
+  readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;
   /** This device's own op being applied, with its plaintext (it was just encrypted here). */
   own: { id: OpId; plain?: { entity: EntityId; patch: PatchBody } } | undefined;
