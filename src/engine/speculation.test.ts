@@ -2,19 +2,31 @@
 // `speculate`). These tests hold that to SIG-1: a forged op, whatever it would have done, leaves
 // nothing behind: no op stored or waiting, no register, no change event, nothing asked for, no
 // waiting op woken. Each case has a control with a genuine signature, so the test can fail.
+// Likewise an own Patch is staged while it is being signed (local.ts `signAndApply`): what is
+// stored and handed out is the signed op, and a failed signing leaves nothing (ERR-1).
 
 import * as ed from '@noble/ed25519';
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField, eventFromRecord } from './calendar.ts';
 import { decodeMembership, encodeEnvelope, encodePatch } from './codec.ts';
+import { createNobleCrypto } from './crypto.ts';
 import type { DocId, EntityId } from './ids.ts';
 import { keyIdOf } from './keyring.ts';
+import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
+import { Replica as ReplicaClass } from './replica.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { OpKind } from './store.ts';
-import { craftOp, deviceKeys, openReplica, type TestDevice, testDevice } from './testkit.testkit.ts';
+import {
+  craftOp,
+  deviceKeys,
+  manualClock,
+  openReplica,
+  type TestDevice,
+  testDevice,
+} from './testkit.testkit.ts';
 
 const E1 = '21'.repeat(16) as EntityId;
 
@@ -132,5 +144,50 @@ describe('speculative staging of a received patch', () => {
     expect((await w.ra.receive(p.bytes)).status).toBe('applied');
     expect(w.ra.pendingCount()).toBe(0);
     expect(eventFromRecord(w.ra.entity(w.doc, E1)!).title).toBe('child');
+  });
+
+  it('[ERR-1][SIG-1] an own write stores and hands out its signed bytes; a failed signing leaves nothing', async () => {
+    const w = await world();
+    const keys = deviceKeys(w.a);
+    let fail = false;
+    const signer = {
+      publicKey: keys.signer.publicKey,
+      sign: async (m: Uint8Array) => {
+        await Promise.resolve();
+        if (fail) throw new Error('signer unavailable');
+        return keys.signer.sign(m);
+      },
+    };
+    const store = createMemoryStore();
+    const r = await ReplicaClass.open({
+      store,
+      crypto: createNobleCrypto(),
+      nowUs: manualClock(1_800_000_000_000_000).nowUs,
+      random: w.a.random,
+      device: { signer, box: keys.box },
+    });
+    for (const o of await w.ra.listOps(w.doc, 0, 100))
+      expect((await r.receive(o.bytes)).status).toBe('applied');
+    const events: unknown[] = [];
+    r.onChange((e) => events.push(e));
+    const ok = await r.write(w.doc, E1, [{ field: EventField.Title, value: utf8('signed') }]);
+    const stored = (await r.getOps(w.doc, [ok.id]))[0]!;
+    expect(stored.bytes).toEqual(ok.bytes);
+    expect(openOp(ok.bytes).env.sig.some((x) => x !== 0)).toBe(true);
+    // Another replica verifies and applies exactly what was handed out.
+    expect((await w.rb.receive(ok.bytes)).status).toBe('applied');
+    const before = state(r, w.doc);
+    const seq = r.seq(w.doc);
+    fail = true;
+    await expect(r.write(w.doc, E1, [{ field: EventField.Title, value: utf8('lost') }])).rejects.toThrow(
+      'signer unavailable',
+    );
+    expect(state(r, w.doc)).toBe(before);
+    expect((await store.listOps(w.doc, seq, 10)).length).toBe(0);
+    expect(events).toHaveLength(1);
+    fail = false;
+    const next = await r.write(w.doc, E1, [{ field: EventField.Title, value: utf8('again') }]);
+    expect((await w.rb.receive(next.bytes)).status).toBe('applied');
+    expect(eventFromRecord(w.rb.entity(w.doc, E1)!).title).toBe('again');
   });
 });

@@ -78,6 +78,13 @@ export class Txn {
     return this.ops.find((o) => o.id === id);
   }
 
+  /** An own op staged while it was being signed gets its signed bytes (same id) before the commit. */
+  signed(op: { id: OpId; bytes: Uint8Array }): void {
+    const staged = this.stagedOp(op.id);
+    if (staged === undefined) throw new Error(`op ${op.id} is not staged in this transaction`);
+    staged.bytes = op.bytes;
+  }
+
   get size(): number {
     return this.ops.length + this.bodyUpdates.size + this.admits.size + this.unpend.size;
   }
