@@ -5,12 +5,10 @@
 import { Builder, ByteBuffer } from 'flatbuffers';
 import { copyBytes } from './bytes.ts';
 import { EngineError } from './errors.ts';
-import { FlatVerifyError, type TableSpec, verifyRoot } from './flatverify.ts';
+import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
 import { FieldWrite } from './generated/ledgerday/wire/field-write.ts';
 import { Membership } from './generated/ledgerday/wire/membership.ts';
-import { OpHeader } from './generated/ledgerday/wire/op-header.ts';
 import { Patch } from './generated/ledgerday/wire/patch.ts';
-import { SignedOp } from './generated/ledgerday/wire/signed-op.ts';
 import { WrappedKey } from './generated/ledgerday/wire/wrapped-key.ts';
 import { OpKind } from './store.ts';
 
@@ -95,6 +93,26 @@ export interface MembershipBody {
 // Field layouts for the verifier, in .fbs declaration order.
 const HEADER_SPEC: TableSpec = [1, 'bytes', 'bytes', 8, 1, 2, 8, 'bytes', 'bytes', 'bytes', 'bytes', 'bytes'];
 const SIGNED_SPEC: TableSpec = ['bytes', 'bytes', 'bytes'];
+/**
+ * Field slots (.fbs declaration order) of the two tables on every op's path, read and written
+ * here directly rather than through the generated classes (smaller and faster; the layout is
+ * the same, schema.test.ts checks it against the generated readers).
+ */
+const SIGNED = { header: 0, sig: 1, body: 2 } as const;
+const HDR = {
+  format: 0,
+  doc: 1,
+  author: 2,
+  ctr: 3,
+  type: 4,
+  schema: 5,
+  wallTime: 6,
+  keyId: 7,
+  prev: 8,
+  parents: 9,
+  nonce: 10,
+  bodyHash: 11,
+} as const;
 const PATCH_SPEC: TableSpec = ['bytes', { table: [2, 'bytes'] }];
 const MEMBERSHIP_SPEC: TableSpec = [
   1,
@@ -111,13 +129,17 @@ function malformed(what: string, cause?: unknown): never {
 }
 
 function verified(buf: Uint8Array, spec: TableSpec, what: string, fileId?: string): ByteBuffer {
+  verifiedRoot(buf, spec, what, fileId);
+  return new ByteBuffer(buf);
+}
+
+function verifiedRoot(buf: Uint8Array, spec: TableSpec, what: string, fileId?: string): TableReader {
   try {
-    verifyRoot(buf, spec, fileId);
+    return new TableReader(buf, verifyRoot(buf, spec, fileId));
   } catch (e) {
     if (e instanceof FlatVerifyError) malformed(`${what}: ${e.message}`);
     throw e;
   }
-  return new ByteBuffer(buf);
 }
 
 function bytesOf(arr: Uint8Array | null): Uint8Array {
@@ -141,21 +163,20 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   const h = b.createByteVector(env.header);
   const s = b.createByteVector(env.sig);
   const body = b.createByteVector(env.body);
-  SignedOp.startSignedOp(b);
-  SignedOp.addHeader(b, h);
-  SignedOp.addSig(b, s);
-  SignedOp.addBody(b, body);
-  b.finish(SignedOp.endSignedOp(b), SIGNED_OP_FILE_ID);
+  b.startObject(3);
+  b.addFieldOffset(SIGNED.header, h, 0);
+  b.addFieldOffset(SIGNED.sig, s, 0);
+  b.addFieldOffset(SIGNED.body, body, 0);
+  b.finish(b.endObject(), SIGNED_OP_FILE_ID);
   return b.asUint8Array().slice();
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (bytes.length > LIMITS.maxOpBytes) throw new EngineError('TooLarge', `op is ${bytes.length} bytes`);
-  const bb = verified(bytes, SIGNED_SPEC, 'SignedOp', SIGNED_OP_FILE_ID);
-  const op = SignedOp.getRootAsSignedOp(bb);
-  const header = bytesOf(op.headerArray());
-  const sig = bytesOf(op.sigArray());
-  const body = bytesOf(op.bodyArray());
+  const t = verifiedRoot(bytes, SIGNED_SPEC, 'SignedOp', SIGNED_OP_FILE_ID);
+  const header = t.bytes(SIGNED.header);
+  const sig = t.bytes(SIGNED.sig);
+  const body = t.bytes(SIGNED.body);
   expectLen(sig, [64], 'signature');
   if (header.length === 0) malformed('empty header');
   return { header, sig, body };
@@ -175,46 +196,45 @@ export function encodeHeader(h: Header): Uint8Array {
   const parents = b.createByteVector(parentsFlat);
   const nonce = b.createByteVector(h.nonce);
   const bodyHash = b.createByteVector(h.bodyHash);
-  OpHeader.startOpHeader(b);
+  b.startObject(12);
   // Written even when equal to the schema default, so a reader never has to guess (forceDefaults).
   b.forceDefaults(true);
-  OpHeader.addFormat(b, h.format);
-  OpHeader.addDoc(b, doc);
-  OpHeader.addAuthor(b, author);
-  OpHeader.addCtr(b, BigInt(h.ctr));
-  OpHeader.addType(b, h.kind);
-  OpHeader.addSchema(b, h.schema);
-  OpHeader.addWallTime(b, BigInt(h.wallTime));
-  OpHeader.addKeyId(b, keyId);
-  OpHeader.addPrev(b, prev);
-  OpHeader.addParents(b, parents);
-  OpHeader.addNonce(b, nonce);
-  OpHeader.addBodyHash(b, bodyHash);
-  b.finish(OpHeader.endOpHeader(b));
+  b.addFieldInt8(HDR.format, h.format, 1);
+  b.addFieldOffset(HDR.doc, doc, 0);
+  b.addFieldOffset(HDR.author, author, 0);
+  b.addFieldInt64(HDR.ctr, BigInt(h.ctr), BigInt(0));
+  b.addFieldInt8(HDR.type, h.kind, 0);
+  b.addFieldInt16(HDR.schema, h.schema, 0);
+  b.addFieldInt64(HDR.wallTime, BigInt(h.wallTime), BigInt(0));
+  b.addFieldOffset(HDR.keyId, keyId, 0);
+  b.addFieldOffset(HDR.prev, prev, 0);
+  b.addFieldOffset(HDR.parents, parents, 0);
+  b.addFieldOffset(HDR.nonce, nonce, 0);
+  b.addFieldOffset(HDR.bodyHash, bodyHash, 0);
+  b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
 
 export function decodeHeader(bytes: Uint8Array): Header {
-  const bb = verified(bytes, HEADER_SPEC, 'OpHeader');
-  const h = OpHeader.getRootAsOpHeader(bb);
-  const parentsFlat = bytesOf(h.parentsArray());
+  const t = verifiedRoot(bytes, HEADER_SPEC, 'OpHeader');
+  const parentsFlat = t.bytes(HDR.parents);
   if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
   const parents: Uint8Array[] = [];
   for (let i = 0; i < parentsFlat.length; i += 32) parents.push(parentsFlat.subarray(i, i + 32));
   const header: Header = {
-    format: h.format(),
-    doc: bytesOf(h.docArray()),
-    author: bytesOf(h.authorArray()),
-    // Above 2^53 - 1 a bigint becomes a number that is not a safe integer: checkHeader refuses it.
-    ctr: Number(h.ctr()),
-    kind: h.type() as OpKind,
-    schema: h.schema(),
-    wallTime: Number(h.wallTime()),
-    keyId: bytesOf(h.keyIdArray()),
-    prev: bytesOf(h.prevArray()),
+    format: t.u8(HDR.format, 1),
+    doc: t.bytes(HDR.doc),
+    author: t.bytes(HDR.author),
+    // Above 2^53 - 1 this is a number that is not a safe integer: checkHeader refuses it.
+    ctr: t.u64(HDR.ctr),
+    kind: t.u8(HDR.type, OpKind.Patch) as OpKind,
+    schema: t.u16(HDR.schema),
+    wallTime: t.u64(HDR.wallTime),
+    keyId: t.bytes(HDR.keyId),
+    prev: t.bytes(HDR.prev),
     parents,
-    nonce: bytesOf(h.nonceArray()),
-    bodyHash: bytesOf(h.bodyHashArray()),
+    nonce: t.bytes(HDR.nonce),
+    bodyHash: t.bytes(HDR.bodyHash),
   };
   checkHeader(header);
   return header;
