@@ -75,30 +75,37 @@ export function openOp(bytes: Uint8Array): OpenedOp {
   return opened(env, header, digest, id, encodeEnvelope(env));
 }
 
+function shapeError(id: OpId, code: 'Malformed' | 'ChainRule' | 'Unsupported', msg: string): never {
+  throw new EngineError(code, msg, id);
+}
+
 /** OP-3, OP-4: the rules on a header's shape that need no other op. Throws EngineError. */
 function checkShape(header: Header, id: OpId): void {
-  const fail = (code: 'Malformed' | 'ChainRule' | 'Unsupported', msg: string): never => {
-    throw new EngineError(code, msg, id);
-  };
   // OP-3: parents strictly ascending (sorted, no duplicates): one canonical form per parent set.
   for (let i = 1; i < header.parents.length; i++) {
     if (compareBytes(header.parents[i - 1]!, header.parents[i]!) >= 0)
-      fail('Malformed', 'parents not strictly ascending');
+      shapeError(id, 'Malformed', 'parents not strictly ascending');
   }
-  if (header.ctr < 1) fail('ChainRule', 'ctr must be >= 1');
-  if ((header.ctr === 1) !== (header.prev.length === 0)) fail('ChainRule', 'prev must be empty iff ctr == 1');
+  if (header.ctr < 1) shapeError(id, 'ChainRule', 'ctr must be >= 1');
+  if ((header.ctr === 1) !== (header.prev.length === 0))
+    shapeError(id, 'ChainRule', 'prev must be empty iff ctr == 1');
   if (header.prev.length > 0 && header.parents.some((p) => bytesEqual(p, header.prev))) {
-    fail('Malformed', 'prev repeated among parents');
+    shapeError(id, 'Malformed', 'prev repeated among parents');
   }
   if (header.doc.length === 0) {
     // OP-4: a genesis op is the author's first op, has no predecessors and is a Membership op.
     if (header.kind !== OpKind.Membership || header.ctr !== 1 || header.parents.length > 0) {
-      fail('Malformed', 'an op without a calendar id must be a genesis membership op with no parents');
+      shapeError(
+        id,
+        'Malformed',
+        'an op without a calendar id must be a genesis membership op with no parents',
+      );
     }
   } else if (header.parents.length === 0 && header.prev.length === 0) {
-    fail('Malformed', 'a non-genesis op must have a parent or prev');
+    shapeError(id, 'Malformed', 'a non-genesis op must have a parent or prev');
   }
-  if (header.kind === OpKind.Snapshot) fail('Unsupported', 'snapshot ops are not supported by this version');
+  if (header.kind === OpKind.Snapshot)
+    shapeError(id, 'Unsupported', 'snapshot ops are not supported by this version');
 }
 
 /** An op whose header passed checkHeader and whose body matches its body hash, once its shape checks. */
