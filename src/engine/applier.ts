@@ -64,7 +64,7 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
 
 async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
   if (txn.meta.has(op.id)) return true;
-  if (txn.live === undefined) return false;
+  if (txn.live === undefined || beyondStored(core, txn.live.rec, op.author, op.header.ctr)) return false;
   return (await core.metas(op.doc, [op.id]))[0] !== undefined;
 }
 
