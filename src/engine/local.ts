@@ -69,8 +69,9 @@ async function position(core: Core, st: DocState) {
 
 /**
  * Applies and commits one own op. `signing`: the op is being signed meanwhile (WebCrypto signs
- * on another thread) and `op` carries a placeholder signature; the signed bytes replace it in
- * the transaction before its one commit, so only a signed op is ever stored or handed out.
+ * on another thread) and `op` is the op before its signature (PreparedOp.unsigned); the signed
+ * bytes replace it in the transaction before its one commit, so only a signed op is ever stored
+ * or handed out.
  */
 async function signAndApply(
   core: Core,
@@ -91,9 +92,6 @@ async function signAndApply(
   if (err !== undefined) throw err;
   return { id: signed.id, doc: signed.doc, bytes: signed.bytes };
 }
-
-/** Stands for the signature while an own Patch is staged during its signing (signAndApply). */
-const UNSIGNED = new Uint8Array(64);
 
 /** Builds, signs, applies and commits one own op in calendar `st`. */
 async function localOp(
@@ -127,7 +125,7 @@ async function localOp(
   // A Patch (it unlocks and revokes nothing) is staged while it is being signed.
   const signing = dev.signer.sign(p.digest).then((sig) => p.finish(sig));
   signing.catch(() => undefined); // awaited in signAndApply; not unhandled if staging throws first
-  return signAndApply(core, p.finish(UNSIGNED), wallTime, txn, plain, signing);
+  return signAndApply(core, p.unsigned(), wallTime, txn, plain, signing);
 }
 
 const membership = (

@@ -149,6 +149,11 @@ export interface NewOp {
 export interface PreparedOp {
   /** The op id's bytes: what the author signs. */
   digest: Uint8Array;
+  /**
+   * The op before its signature (empty `bytes` and `env.sig`), shape-checked: for staging it
+   * while it is being signed. Never stored or sent: `finish` gives the op.
+   */
+  unsigned(): OpenedOp;
   finish(sig: Uint8Array): OpenedOp;
 }
 
@@ -190,15 +195,21 @@ export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array,
   checkHeader(header);
   const headerBytes = encodeHeader(header);
   const digest = opDigest(headerBytes);
+  const id = toHex(digest) as OpId;
+  const empty = new Uint8Array(0);
+  // The same checks as openOp, without decoding and hashing again what was just encoded here.
+  let base: OpenedOp | undefined;
+  const unsigned = () =>
+    (base ??= opened({ header: headerBytes, sig: empty, body }, header, digest, id, empty));
   return {
     digest,
-    // The same checks as openOp, without decoding and hashing again what was just encoded here.
+    unsigned,
     finish: (sig) => {
       const env = { header: headerBytes, sig, body };
       const bytes = encodeEnvelope(env);
       if (sig.length !== 64) throw new EngineError('Malformed', 'signature must be 64 bytes');
       if (bytes.length > LIMITS.maxOpBytes) throw new EngineError('TooLarge', `op is ${bytes.length} bytes`);
-      return opened(env, header, digest, toHex(digest) as OpId, bytes);
+      return { ...unsigned(), env, bytes };
     },
   };
 }
