@@ -1,6 +1,6 @@
-// codec.ts reads and writes SignedOp and OpHeader by field slot, without the generated classes
-// (they are on every op's path). These tests hold that to the generated code from schemas/op.fbs:
-// the same bytes out, the same fields in, and the same schema defaults for absent fields.
+// codec.ts reads and writes SignedOp, OpHeader, Patch and FieldWrite by field slot, without the
+// generated classes (they are on every op's path). These tests hold that to the generated code
+// from schemas/*.fbs: the same bytes out, the same fields in, the same defaults when absent.
 
 import fc from 'fast-check';
 import { Builder, ByteBuffer } from 'flatbuffers';
@@ -8,12 +8,17 @@ import { describe, expect, it } from 'vitest';
 import {
   decodeEnvelope,
   decodeHeader,
+  decodePatch,
   encodeEnvelope,
   encodeHeader,
+  encodePatch,
   type Header,
+  type PatchBody,
   WIRE_FORMAT,
 } from './codec.ts';
+import { FieldWrite } from './generated/ledgerday/wire/field-write.ts';
 import { OpHeader } from './generated/ledgerday/wire/op-header.ts';
+import { Patch } from './generated/ledgerday/wire/patch.ts';
 import { SignedOp } from './generated/ledgerday/wire/signed-op.ts';
 import { OpKind } from './store.ts';
 
@@ -141,6 +146,49 @@ describe('op header and envelope layout', () => {
           expect(decodeEnvelope(ours)).toEqual({ header: hb, sig, body });
         },
       ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('[OP-2] patch bodies are written as the generated builder writes them, and read alike (null and empty values apart)', () => {
+    const patch: fc.Arbitrary<PatchBody> = fc.record({
+      entity: bytes(16),
+      writes: fc
+        .uniqueArray(fc.integer({ min: 0, max: 0xffff }), { maxLength: 6 })
+        .chain((fields) =>
+          fc.tuple(
+            ...[...fields]
+              .sort((a, b) => a - b)
+              .map((field) =>
+                fc.record({ field: fc.constant(field), value: fc.option(fc.uint8Array({ maxLength: 40 })) }),
+              ),
+          ),
+        ),
+    });
+    fc.assert(
+      fc.property(patch, (p) => {
+        const b = new Builder(64);
+        const ws = p.writes.map((w) => {
+          const v = w.value === null ? 0 : FieldWrite.createValueVector(b, w.value);
+          FieldWrite.startFieldWrite(b);
+          b.forceDefaults(true);
+          FieldWrite.addField(b, w.field);
+          if (w.value !== null) FieldWrite.addValue(b, v);
+          return FieldWrite.endFieldWrite(b);
+        });
+        const entity = Patch.createEntityVector(b, p.entity);
+        const vec = Patch.createWritesVector(b, ws);
+        b.finish(Patch.createPatch(b, entity, vec));
+        const ours = encodePatch(p);
+        expect(ours).toEqual(b.asUint8Array());
+        const g = Patch.getRootAsPatch(new ByteBuffer(ours));
+        expect(g.writesLength()).toBe(p.writes.length);
+        for (const [i, w] of p.writes.entries()) {
+          expect(g.writes(i)!.field()).toBe(w.field);
+          expect(g.writes(i)!.valueArray()).toEqual(w.value);
+        }
+        expect(decodePatch(ours)).toEqual(p);
+      }),
       { numRuns: 200 },
     );
   });

@@ -6,9 +6,7 @@ import { Builder, ByteBuffer } from 'flatbuffers';
 import { copyBytes } from './bytes.ts';
 import { EngineError } from './errors.ts';
 import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
-import { FieldWrite } from './generated/ledgerday/wire/field-write.ts';
 import { Membership } from './generated/ledgerday/wire/membership.ts';
-import { Patch } from './generated/ledgerday/wire/patch.ts';
 import { WrappedKey } from './generated/ledgerday/wire/wrapped-key.ts';
 import { OpKind } from './store.ts';
 
@@ -94,11 +92,13 @@ export interface MembershipBody {
 const HEADER_SPEC: TableSpec = [1, 'bytes', 'bytes', 8, 1, 2, 8, 'bytes', 'bytes', 'bytes', 'bytes', 'bytes'];
 const SIGNED_SPEC: TableSpec = ['bytes', 'bytes', 'bytes'];
 /**
- * Field slots (.fbs declaration order) of the two tables on every op's path, read and written
- * here directly rather than through the generated classes (smaller and faster; the layout is
- * the same, schema.test.ts checks it against the generated readers).
+ * Field slots (.fbs declaration order) of the tables on every op's path (envelope, header, patch
+ * body), read and written here directly rather than through the generated classes (smaller and
+ * faster; the layout is the same: codec-layout.test.ts checks it against the generated code).
  */
 const SIGNED = { header: 0, sig: 1, body: 2 } as const;
+const PATCH = { entity: 0, writes: 1 } as const;
+const WRITE = { field: 0, value: 1 } as const;
 const HDR = {
   format: 0,
   doc: 1,
@@ -272,40 +272,40 @@ export function encodePatch(p: PatchBody): Uint8Array {
   const b = new Builder(64 + p.writes.length * 32);
   const writes = p.writes.map((w) => {
     const v = w.value === null ? 0 : b.createByteVector(w.value);
-    FieldWrite.startFieldWrite(b);
+    b.startObject(2);
     b.forceDefaults(true);
-    FieldWrite.addField(b, w.field);
-    if (w.value !== null) FieldWrite.addValue(b, v);
-    return FieldWrite.endFieldWrite(b);
+    b.addFieldInt16(WRITE.field, w.field, 0);
+    if (w.value !== null) b.addFieldOffset(WRITE.value, v, 0);
+    return b.endObject();
   });
   const entity = b.createByteVector(p.entity);
-  const vec = Patch.createWritesVector(b, writes);
-  Patch.startPatch(b);
-  Patch.addEntity(b, entity);
-  Patch.addWrites(b, vec);
-  b.finish(Patch.endPatch(b));
+  b.startVector(4, writes.length, 4);
+  for (let i = writes.length - 1; i >= 0; i--) b.addOffset(writes[i]!);
+  const vec = b.endVector();
+  b.startObject(2);
+  b.addFieldOffset(PATCH.entity, entity, 0);
+  b.addFieldOffset(PATCH.writes, vec, 0);
+  b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
 
 export function decodePatch(bytes: Uint8Array): PatchBody {
-  const bb = verified(bytes, PATCH_SPEC, 'Patch');
-  const p = Patch.getRootAsPatch(bb);
-  const entity = bytesOf(p.entityArray());
+  const p = verifiedRoot(bytes, PATCH_SPEC, 'Patch');
+  const entity = p.bytes(PATCH.entity);
   expectLen(entity, [16], 'entity');
-  const n = p.writesLength();
+  const ws = p.tables(PATCH.writes);
+  const n = ws.length;
   if (n > LIMITS.maxWrites) throw new EngineError('TooLarge', `${n} writes (max ${LIMITS.maxWrites})`);
   const writes: FieldWriteValue[] = [];
   let last = -1;
-  for (let i = 0; i < n; i++) {
-    const w = p.writes(i);
-    if (w === null) malformed('null write');
-    const field = w.field();
+  for (const w of ws) {
+    const field = w.u16(WRITE.field);
     if (field <= last) malformed('writes not strictly ascending by field');
     last = field;
-    const v = w.valueArray();
+    const v = w.has(WRITE.value) ? w.bytes(WRITE.value) : null;
     if (v !== null && v.length > LIMITS.maxValueBytes)
       throw new EngineError('TooLarge', `value of field ${field}`);
-    writes.push({ field, value: v === null ? null : copyBytes(v) });
+    writes.push({ field, value: v });
   }
   return { entity, writes };
 }

@@ -40,8 +40,27 @@ export class TableReader {
   constructor(
     private readonly buf: Uint8Array,
     private readonly pos: number,
+    view?: DataView,
   ) {
-    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** Whether field `slot` is present. */
+  has(slot: number): boolean {
+    return this.at(slot) !== 0;
+  }
+
+  /** A vector of tables, one reader each; empty when absent. */
+  tables(slot: number): TableReader[] {
+    const a = this.at(slot);
+    if (a === 0) return [];
+    const v = a + this.view.getUint32(a, true);
+    const out: TableReader[] = [];
+    for (let k = 0, n = this.view.getUint32(v, true); k < n; k++) {
+      const el = v + 4 + 4 * k;
+      out.push(new TableReader(this.buf, el + this.view.getUint32(el, true), this.view));
+    }
+    return out;
   }
 
   /** Where field `slot` is, or 0 when it is absent (then it has its schema default). */
