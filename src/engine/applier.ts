@@ -44,6 +44,8 @@ export function txnFor(core: Core, op: OpenedOp): Txn {
 
 /** Commits a transaction and publishes it. Returns the storage error, if any; then nothing changed. */
 export async function commit(core: Core, txn: Txn): Promise<EngineError | undefined> {
+  // DAG-9: what refused ops wait for is asked for, whatever becomes of this commit.
+  for (const [doc, ids] of txn.wants) core.gate.want(doc, ids);
   if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) return undefined;
   try {
     await core.store.commit(txn.batch());
@@ -62,7 +64,7 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
 
 async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
   if (txn.meta.has(op.id)) return true;
-  if (txn.live === undefined) return false;
+  if (txn.live === undefined || beyondStored(core, txn.live.rec, op.author, op.header.ctr)) return false;
   return (await core.metas(op.doc, [op.id]))[0] !== undefined;
 }
 
@@ -75,9 +77,18 @@ function unpend(core: Core, txn: Txn, id: OpId): void {
   if (!readmitted || core.gate.has(id)) txn.unpend.add(id);
 }
 
-/** Applies an op and, breadth first, the waiting ops it makes applicable. */
-export async function applyWithWakeups(core: Core, first: OpenedOp, txn: Txn): Promise<ApplyResult> {
-  const result = await applyOne(core, first, txn, false);
+/**
+ * Applies an op and, breadth first, the waiting ops it makes applicable. `staged`: the op was
+ * already staged in `txn` by applyOne (while its signature was being checked); only its wakeups
+ * remain.
+ */
+export async function applyWithWakeups(
+  core: Core,
+  first: OpenedOp,
+  txn: Txn,
+  staged?: ApplyResult,
+): Promise<ApplyResult> {
+  const result = staged ?? (await applyOne(core, first, txn, false));
   if (result.status === 'applied') await wake(core, txn, [first.id]);
   return result;
 }
@@ -187,7 +198,7 @@ function stageOp(
 /** DAG-6: another op with the same (author, ctr) is evidence, whatever the order. */
 async function evidence(core: Core, op: OpenedOp, txn: Txn): Promise<void> {
   const ids = new Set<OpId>(txn.chain.get(`${op.author}:${op.header.ctr}`) ?? []);
-  if (txn.live !== undefined)
+  if (txn.live !== undefined && !beyondStored(core, txn.live.rec, op.author, op.header.ctr))
     for (const o of await core.store.getOpsByChain(op.doc, op.author, op.header.ctr)) ids.add(o.id);
   if (ids.size < 2) return;
   const prev = txn.evidence.find((e) => e.author === op.author && e.ctr === op.header.ctr);
@@ -199,6 +210,19 @@ async function evidence(core: Core, op: OpenedOp, txn: Txn): Promise<void> {
     ops: [...ids].sort(),
   };
   txn.evidence = [...txn.evidence.filter((e) => e !== prev), rec];
+}
+
+/**
+ * Whether no stored op of the calendar can have (author, ctr): every stored op is in the causal
+ * past of a committed head, so the heads' version vectors reach every stored (author, ctr). False
+ * (ask the store) when a head's metadata is not at hand.
+ */
+function beyondStored(core: Core, rec: DocRecord, author: DeviceId, ctr: number): boolean {
+  for (const h of rec.heads) {
+    const m = core.cached(h, rec.doc);
+    if (m === undefined || (m.vv[author] ?? 0) >= ctr) return false;
+  }
+  return true;
 }
 
 async function stageMembership(
@@ -329,7 +353,7 @@ function park(core: Core, op: OpenedOp, missing: OpId[], txn: Txn, fromPending: 
   const now = core.nowUs();
   const check = core.gate.check(op, known, now);
   if (!check.ok) {
-    if (known) core.gate.want(op.doc, missing);
+    if (known) txn.wants.push([op.doc, missing]);
     return rejected(op, check.error);
   }
   for (const id of check.evict) txn.unpend.add(id);

@@ -9,14 +9,23 @@ export function toHex(bytes: Uint8Array): string {
   return s;
 }
 
+/** The value of a hex digit's char code, or -1. */
+function nibble(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 97 && c <= 102) return c - 87;
+  if (c >= 65 && c <= 70) return c - 55;
+  return -1;
+}
+
 /** Parses lowercase or uppercase hex; throws on odd length or a non-hex character. */
 export function fromHex(hex: string): Uint8Array {
   if (hex.length % 2 !== 0) throw new RangeError('hex string has odd length');
   const out = new Uint8Array(hex.length / 2);
   for (let i = 0; i < out.length; i++) {
-    const v = Number.parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-    if (Number.isNaN(v)) throw new RangeError('invalid hex');
-    out[i] = v;
+    const hi = nibble(hex.charCodeAt(i * 2));
+    const lo = nibble(hex.charCodeAt(i * 2 + 1));
+    if (hi < 0 || lo < 0) throw new RangeError('invalid hex');
+    out[i] = (hi << 4) | lo;
   }
   return out;
 }

@@ -5,12 +5,8 @@
 import { Builder, ByteBuffer } from 'flatbuffers';
 import { copyBytes } from './bytes.ts';
 import { EngineError } from './errors.ts';
-import { FlatVerifyError, type TableSpec, verifyRoot } from './flatverify.ts';
-import { FieldWrite } from './generated/ledgerday/wire/field-write.ts';
+import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
 import { Membership } from './generated/ledgerday/wire/membership.ts';
-import { OpHeader } from './generated/ledgerday/wire/op-header.ts';
-import { Patch } from './generated/ledgerday/wire/patch.ts';
-import { SignedOp } from './generated/ledgerday/wire/signed-op.ts';
 import { WrappedKey } from './generated/ledgerday/wire/wrapped-key.ts';
 import { OpKind } from './store.ts';
 
@@ -95,6 +91,28 @@ export interface MembershipBody {
 // Field layouts for the verifier, in .fbs declaration order.
 const HEADER_SPEC: TableSpec = [1, 'bytes', 'bytes', 8, 1, 2, 8, 'bytes', 'bytes', 'bytes', 'bytes', 'bytes'];
 const SIGNED_SPEC: TableSpec = ['bytes', 'bytes', 'bytes'];
+/**
+ * Field slots (.fbs declaration order) of the tables on every op's path (envelope, header, patch
+ * body), read and written here directly rather than through the generated classes (smaller and
+ * faster; the layout is the same: codec-layout.test.ts checks it against the generated code).
+ */
+const SIGNED = { header: 0, sig: 1, body: 2 } as const;
+const PATCH = { entity: 0, writes: 1 } as const;
+const WRITE = { field: 0, value: 1 } as const;
+const HDR = {
+  format: 0,
+  doc: 1,
+  author: 2,
+  ctr: 3,
+  type: 4,
+  schema: 5,
+  wallTime: 6,
+  keyId: 7,
+  prev: 8,
+  parents: 9,
+  nonce: 10,
+  bodyHash: 11,
+} as const;
 const PATCH_SPEC: TableSpec = ['bytes', { table: [2, 'bytes'] }];
 const MEMBERSHIP_SPEC: TableSpec = [
   1,
@@ -111,13 +129,17 @@ function malformed(what: string, cause?: unknown): never {
 }
 
 function verified(buf: Uint8Array, spec: TableSpec, what: string, fileId?: string): ByteBuffer {
+  verifiedRoot(buf, spec, what, fileId);
+  return new ByteBuffer(buf);
+}
+
+function verifiedRoot(buf: Uint8Array, spec: TableSpec, what: string, fileId?: string): TableReader {
   try {
-    verifyRoot(buf, spec, fileId);
+    return new TableReader(buf, verifyRoot(buf, spec, fileId));
   } catch (e) {
     if (e instanceof FlatVerifyError) malformed(`${what}: ${e.message}`);
     throw e;
   }
-  return new ByteBuffer(buf);
 }
 
 function bytesOf(arr: Uint8Array | null): Uint8Array {
@@ -138,24 +160,23 @@ function expectLen(b: Uint8Array, lens: readonly number[], what: string): void {
 
 export function encodeEnvelope(env: Envelope): Uint8Array {
   const b = new Builder(env.header.length + env.body.length + 128);
-  const h = SignedOp.createHeaderVector(b, env.header);
-  const s = SignedOp.createSigVector(b, env.sig);
-  const body = SignedOp.createBodyVector(b, env.body);
-  SignedOp.startSignedOp(b);
-  SignedOp.addHeader(b, h);
-  SignedOp.addSig(b, s);
-  SignedOp.addBody(b, body);
-  b.finish(SignedOp.endSignedOp(b), SIGNED_OP_FILE_ID);
+  const h = b.createByteVector(env.header);
+  const s = b.createByteVector(env.sig);
+  const body = b.createByteVector(env.body);
+  b.startObject(3);
+  b.addFieldOffset(SIGNED.header, h, 0);
+  b.addFieldOffset(SIGNED.sig, s, 0);
+  b.addFieldOffset(SIGNED.body, body, 0);
+  b.finish(b.endObject(), SIGNED_OP_FILE_ID);
   return b.asUint8Array().slice();
 }
 
 export function decodeEnvelope(bytes: Uint8Array): Envelope {
   if (bytes.length > LIMITS.maxOpBytes) throw new EngineError('TooLarge', `op is ${bytes.length} bytes`);
-  const bb = verified(bytes, SIGNED_SPEC, 'SignedOp', SIGNED_OP_FILE_ID);
-  const op = SignedOp.getRootAsSignedOp(bb);
-  const header = bytesOf(op.headerArray());
-  const sig = bytesOf(op.sigArray());
-  const body = bytesOf(op.bodyArray());
+  const t = verifiedRoot(bytes, SIGNED_SPEC, 'SignedOp', SIGNED_OP_FILE_ID);
+  const header = t.bytes(SIGNED.header);
+  const sig = t.bytes(SIGNED.sig);
+  const body = t.bytes(SIGNED.body);
   expectLen(sig, [64], 'signature');
   if (header.length === 0) malformed('empty header');
   return { header, sig, body };
@@ -166,80 +187,82 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 
 export function encodeHeader(h: Header): Uint8Array {
   const b = new Builder(256 + h.parents.length * 32);
-  const doc = OpHeader.createDocVector(b, h.doc);
-  const author = OpHeader.createAuthorVector(b, h.author);
-  const keyId = OpHeader.createKeyIdVector(b, h.keyId);
-  const prev = OpHeader.createPrevVector(b, h.prev);
+  const doc = b.createByteVector(h.doc);
+  const author = b.createByteVector(h.author);
+  const keyId = b.createByteVector(h.keyId);
+  const prev = b.createByteVector(h.prev);
   const parentsFlat = new Uint8Array(h.parents.length * 32);
   for (let i = 0; i < h.parents.length; i++) parentsFlat.set(h.parents[i]!, i * 32);
-  const parents = OpHeader.createParentsVector(b, parentsFlat);
-  const nonce = OpHeader.createNonceVector(b, h.nonce);
-  const bodyHash = OpHeader.createBodyHashVector(b, h.bodyHash);
-  OpHeader.startOpHeader(b);
+  const parents = b.createByteVector(parentsFlat);
+  const nonce = b.createByteVector(h.nonce);
+  const bodyHash = b.createByteVector(h.bodyHash);
+  b.startObject(12);
   // Written even when equal to the schema default, so a reader never has to guess (forceDefaults).
   b.forceDefaults(true);
-  OpHeader.addFormat(b, h.format);
-  OpHeader.addDoc(b, doc);
-  OpHeader.addAuthor(b, author);
-  OpHeader.addCtr(b, BigInt(h.ctr));
-  OpHeader.addType(b, h.kind);
-  OpHeader.addSchema(b, h.schema);
-  OpHeader.addWallTime(b, BigInt(h.wallTime));
-  OpHeader.addKeyId(b, keyId);
-  OpHeader.addPrev(b, prev);
-  OpHeader.addParents(b, parents);
-  OpHeader.addNonce(b, nonce);
-  OpHeader.addBodyHash(b, bodyHash);
-  b.finish(OpHeader.endOpHeader(b));
+  b.addFieldInt8(HDR.format, h.format, 1);
+  b.addFieldOffset(HDR.doc, doc, 0);
+  b.addFieldOffset(HDR.author, author, 0);
+  b.addFieldInt64(HDR.ctr, BigInt(h.ctr), BigInt(0));
+  b.addFieldInt8(HDR.type, h.kind, 0);
+  b.addFieldInt16(HDR.schema, h.schema, 0);
+  b.addFieldInt64(HDR.wallTime, BigInt(h.wallTime), BigInt(0));
+  b.addFieldOffset(HDR.keyId, keyId, 0);
+  b.addFieldOffset(HDR.prev, prev, 0);
+  b.addFieldOffset(HDR.parents, parents, 0);
+  b.addFieldOffset(HDR.nonce, nonce, 0);
+  b.addFieldOffset(HDR.bodyHash, bodyHash, 0);
+  b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
 
 export function decodeHeader(bytes: Uint8Array): Header {
-  const bb = verified(bytes, HEADER_SPEC, 'OpHeader');
-  const h = OpHeader.getRootAsOpHeader(bb);
-  const format = h.format();
-  if (format !== WIRE_FORMAT) throw new EngineError('Unsupported', `wire format ${format}`);
-  const kind = h.type();
+  const t = verifiedRoot(bytes, HEADER_SPEC, 'OpHeader');
+  const parentsFlat = t.bytes(HDR.parents);
+  if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
+  const parents: Uint8Array[] = [];
+  for (let i = 0; i < parentsFlat.length; i += 32) parents.push(parentsFlat.subarray(i, i + 32));
+  const header: Header = {
+    format: t.u8(HDR.format, 1),
+    doc: t.bytes(HDR.doc),
+    author: t.bytes(HDR.author),
+    // Above 2^53 - 1 this is a number that is not a safe integer: checkHeader refuses it.
+    ctr: t.u64(HDR.ctr),
+    kind: t.u8(HDR.type, OpKind.Patch) as OpKind,
+    schema: t.u16(HDR.schema),
+    wallTime: t.u64(HDR.wallTime),
+    keyId: t.bytes(HDR.keyId),
+    prev: t.bytes(HDR.prev),
+    parents,
+    nonce: t.bytes(HDR.nonce),
+    bodyHash: t.bytes(HDR.bodyHash),
+  };
+  checkHeader(header);
+  return header;
+}
+
+/** OP-2: what every header must be, decoded from the wire or built by this device. */
+export function checkHeader(h: Header): void {
+  if (h.format !== WIRE_FORMAT) throw new EngineError('Unsupported', `wire format ${h.format}`);
+  const kind = h.kind;
   if (kind !== OpKind.Patch && kind !== OpKind.Membership && kind !== OpKind.Snapshot) {
     throw new EngineError('Unsupported', `op type ${kind}`);
   }
-  const doc = bytesOf(h.docArray());
-  const author = bytesOf(h.authorArray());
-  const keyId = bytesOf(h.keyIdArray());
-  const prev = bytesOf(h.prevArray());
-  const parentsFlat = bytesOf(h.parentsArray());
-  const nonce = bytesOf(h.nonceArray());
-  const bodyHash = bytesOf(h.bodyHashArray());
-  expectLen(doc, [0, 16], 'doc');
-  expectLen(author, [32], 'author');
-  expectLen(prev, [0, 32], 'prev');
-  expectLen(bodyHash, [32], 'body_hash');
-  if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
-  const n = parentsFlat.length / 32;
+  expectLen(h.doc, [0, 16], 'doc');
+  expectLen(h.author, [32], 'author');
+  expectLen(h.prev, [0, 32], 'prev');
+  expectLen(h.bodyHash, [32], 'body_hash');
+  const n = h.parents.length;
   if (n > LIMITS.maxParents) throw new EngineError('TooLarge', `${n} parents (max ${LIMITS.maxParents})`);
-  const parents: Uint8Array[] = [];
-  for (let i = 0; i < n; i++) parents.push(parentsFlat.subarray(i * 32, i * 32 + 32));
+  for (const p of h.parents) expectLen(p, [32], 'parent');
   if (kind === OpKind.Membership) {
-    expectLen(keyId, [0], 'key_id of a membership op');
-    expectLen(nonce, [0], 'nonce of a membership op');
+    expectLen(h.keyId, [0], 'key_id of a membership op');
+    expectLen(h.nonce, [0], 'nonce of a membership op');
   } else {
-    expectLen(keyId, [8], 'key_id');
-    expectLen(nonce, [24], 'nonce');
+    expectLen(h.keyId, [8], 'key_id');
+    expectLen(h.nonce, [24], 'nonce');
   }
-  return {
-    format,
-    doc,
-    author,
-    ctr: u53(h.ctr(), 'ctr'),
-    kind,
-    schema: h.schema(),
-    wallTime: u53(h.wallTime(), 'wall_time'),
-    keyId,
-    prev,
-    parents,
-    nonce,
-    bodyHash,
-  };
+  if (!Number.isSafeInteger(h.ctr) || h.ctr < 0) malformed('ctr exceeds 2^53-1');
+  if (!Number.isSafeInteger(h.wallTime) || h.wallTime < 0) malformed('wall_time exceeds 2^53-1');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -248,41 +271,41 @@ export function decodeHeader(bytes: Uint8Array): Header {
 export function encodePatch(p: PatchBody): Uint8Array {
   const b = new Builder(64 + p.writes.length * 32);
   const writes = p.writes.map((w) => {
-    const v = w.value === null ? 0 : FieldWrite.createValueVector(b, w.value);
-    FieldWrite.startFieldWrite(b);
+    const v = w.value === null ? 0 : b.createByteVector(w.value);
+    b.startObject(2);
     b.forceDefaults(true);
-    FieldWrite.addField(b, w.field);
-    if (w.value !== null) FieldWrite.addValue(b, v);
-    return FieldWrite.endFieldWrite(b);
+    b.addFieldInt16(WRITE.field, w.field, 0);
+    if (w.value !== null) b.addFieldOffset(WRITE.value, v, 0);
+    return b.endObject();
   });
-  const entity = Patch.createEntityVector(b, p.entity);
-  const vec = Patch.createWritesVector(b, writes);
-  Patch.startPatch(b);
-  Patch.addEntity(b, entity);
-  Patch.addWrites(b, vec);
-  b.finish(Patch.endPatch(b));
+  const entity = b.createByteVector(p.entity);
+  b.startVector(4, writes.length, 4);
+  for (let i = writes.length - 1; i >= 0; i--) b.addOffset(writes[i]!);
+  const vec = b.endVector();
+  b.startObject(2);
+  b.addFieldOffset(PATCH.entity, entity, 0);
+  b.addFieldOffset(PATCH.writes, vec, 0);
+  b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
 
 export function decodePatch(bytes: Uint8Array): PatchBody {
-  const bb = verified(bytes, PATCH_SPEC, 'Patch');
-  const p = Patch.getRootAsPatch(bb);
-  const entity = bytesOf(p.entityArray());
+  const p = verifiedRoot(bytes, PATCH_SPEC, 'Patch');
+  const entity = p.bytes(PATCH.entity);
   expectLen(entity, [16], 'entity');
-  const n = p.writesLength();
+  const ws = p.tables(PATCH.writes);
+  const n = ws.length;
   if (n > LIMITS.maxWrites) throw new EngineError('TooLarge', `${n} writes (max ${LIMITS.maxWrites})`);
   const writes: FieldWriteValue[] = [];
   let last = -1;
-  for (let i = 0; i < n; i++) {
-    const w = p.writes(i);
-    if (w === null) malformed('null write');
-    const field = w.field();
+  for (const w of ws) {
+    const field = w.u16(WRITE.field);
     if (field <= last) malformed('writes not strictly ascending by field');
     last = field;
-    const v = w.valueArray();
+    const v = w.has(WRITE.value) ? w.bytes(WRITE.value) : null;
     if (v !== null && v.length > LIMITS.maxValueBytes)
       throw new EngineError('TooLarge', `value of field ${field}`);
-    writes.push({ field, value: v === null ? null : copyBytes(v) });
+    writes.push({ field, value: v });
   }
   return { entity, writes };
 }
@@ -293,16 +316,16 @@ export function decodePatch(bytes: Uint8Array): PatchBody {
 export function encodeMembership(m: MembershipBody): Uint8Array {
   const b = new Builder(256 + m.keys.length * 128);
   const keys = m.keys.map((k) => {
-    const r = WrappedKey.createRecipientVector(b, k.recipient);
-    const id = WrappedKey.createKeyIdVector(b, k.keyId);
-    const s = WrappedKey.createSealedVector(b, k.sealed);
+    const r = b.createByteVector(k.recipient);
+    const id = b.createByteVector(k.keyId);
+    const s = b.createByteVector(k.sealed);
     return WrappedKey.createWrappedKey(b, r, id, s);
   });
-  const subject = Membership.createSubjectVector(b, m.subject);
-  const subjectBox = Membership.createSubjectBoxVector(b, m.subjectBox);
+  const subject = b.createByteVector(m.subject);
+  const subjectBox = b.createByteVector(m.subjectBox);
   const keysVec = Membership.createKeysVector(b, keys);
-  const invite = Membership.createInviteVector(b, m.invite);
-  const sealed = Membership.createSealedVector(b, m.sealed);
+  const invite = b.createByteVector(m.invite);
+  const sealed = b.createByteVector(m.sealed);
   Membership.startMembership(b);
   b.forceDefaults(true);
   Membership.addKind(b, m.kind);

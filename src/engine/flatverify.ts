@@ -16,8 +16,11 @@ function fail(what: string): never {
   throw new FlatVerifyError(what);
 }
 
-/** Verifies a whole buffer whose root is a table of `spec`, optionally with a file identifier. */
-export function verifyRoot(buf: Uint8Array, spec: TableSpec, fileId?: string): void {
+/**
+ * Verifies a whole buffer whose root is a table of `spec`, optionally with a file identifier.
+ * Returns the root table's position.
+ */
+export function verifyRoot(buf: Uint8Array, spec: TableSpec, fileId?: string): number {
   const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
   if (buf.length < 8) fail('buffer too short');
   if (fileId !== undefined) {
@@ -25,6 +28,73 @@ export function verifyRoot(buf: Uint8Array, spec: TableSpec, fileId?: string): v
   }
   const root = view.getUint32(0, true);
   verifyTable(view, root, spec, 0);
+  return root;
+}
+
+/**
+ * Reads fields of a table `verifyRoot` passed, by slot (the n-th field declared in the .fbs
+ * table), the way generated readers do; every position read was bounds-checked by the verifier.
+ */
+export class TableReader {
+  private readonly view: DataView;
+  constructor(
+    private readonly buf: Uint8Array,
+    private readonly pos: number,
+    view?: DataView,
+  ) {
+    this.view = view ?? new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** Whether field `slot` is present. */
+  has(slot: number): boolean {
+    return this.at(slot) !== 0;
+  }
+
+  /** A vector of tables, one reader each; empty when absent. */
+  tables(slot: number): TableReader[] {
+    const a = this.at(slot);
+    if (a === 0) return [];
+    const v = a + this.view.getUint32(a, true);
+    const out: TableReader[] = [];
+    for (let k = 0, n = this.view.getUint32(v, true); k < n; k++) {
+      const el = v + 4 + 4 * k;
+      out.push(new TableReader(this.buf, el + this.view.getUint32(el, true), this.view));
+    }
+    return out;
+  }
+
+  /** Where field `slot` is, or 0 when it is absent (then it has its schema default). */
+  private at(slot: number): number {
+    const vt = this.pos - this.view.getInt32(this.pos, true);
+    const o = 4 + 2 * slot;
+    if (o >= this.view.getUint16(vt, true)) return 0;
+    const off = this.view.getUint16(vt + o, true);
+    return off === 0 ? 0 : this.pos + off;
+  }
+
+  /** A byte vector, copied (so it pins nothing); empty when absent. */
+  bytes(slot: number): Uint8Array {
+    const a = this.at(slot);
+    if (a === 0) return new Uint8Array(0);
+    const v = a + this.view.getUint32(a, true);
+    return this.buf.slice(v + 4, v + 4 + this.view.getUint32(v, true));
+  }
+
+  u8(slot: number, dflt: number): number {
+    const a = this.at(slot);
+    return a === 0 ? dflt : this.view.getUint8(a);
+  }
+
+  u16(slot: number): number {
+    const a = this.at(slot);
+    return a === 0 ? 0 : this.view.getUint16(a, true);
+  }
+
+  /** An unsigned 64-bit field as a number: exact below 2^53, at least 2^53 (not a safe integer) above. */
+  u64(slot: number): number {
+    const a = this.at(slot);
+    return a === 0 ? 0 : this.view.getUint32(a, true) + this.view.getUint32(a + 4, true) * 2 ** 32;
+  }
 }
 
 function verifyTable(view: DataView, pos: number, spec: TableSpec, depth: number): void {

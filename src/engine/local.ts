@@ -67,21 +67,30 @@ async function position(core: Core, st: DocState) {
   return { prev, parents, front: st.membership.maximal(fronts), maxParent };
 }
 
+/**
+ * Applies and commits one own op. `signing`: the op is being signed meanwhile (WebCrypto signs
+ * on another thread) and `op` is the op before its signature (PreparedOp.unsigned); the signed
+ * bytes replace it in the transaction before its one commit, so only a signed op is ever stored
+ * or handed out.
+ */
 async function signAndApply(
   core: Core,
   op: OpenedOp,
   clock: number,
   txn: Txn,
   plain?: { entity: EntityId; patch: PatchBody },
+  signing?: Promise<OpenedOp>,
 ): Promise<LocalOp> {
   txn.clock = clock;
   txn.own = plain === undefined ? { id: op.id } : { id: op.id, plain };
   const res = await applyWithWakeups(core, op, txn);
   if (res.status !== 'applied')
     throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
+  const signed = signing === undefined ? op : await signing;
+  if (signed !== op) txn.signed(signed);
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
-  return { id: op.id, doc: op.doc, bytes: op.bytes };
+  return { id: signed.id, doc: signed.doc, bytes: signed.bytes };
 }
 
 /** Builds, signs, applies and commits one own op in calendar `st`. */
@@ -99,7 +108,7 @@ async function localOp(
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
   const wallTime = stamp(core.nowUs(), core.clock, pos.maxParent);
   const spec = make(pos.front, wallTime);
-  const op = await createOp(dev.signer, core.random, {
+  const p = prepareOp(dev.signer.publicKey, core.random, {
     doc: fromHex(st.rec.doc),
     ctr: st.rec.ownCtr + 1,
     kind,
@@ -110,7 +119,13 @@ async function localOp(
     body: spec.body,
     ...(spec.key === undefined ? {} : { key: { id: fromHex(spec.key.id), key: spec.key.key } }),
   });
-  return signAndApply(core, op, wallTime, new Txn(st.rec.doc, st), plain);
+  const txn = new Txn(st.rec.doc, st);
+  if (kind !== OpKind.Patch)
+    return signAndApply(core, p.finish(await dev.signer.sign(p.digest)), wallTime, txn, plain);
+  // A Patch (it unlocks and revokes nothing) is staged while it is being signed.
+  const signing = dev.signer.sign(p.digest).then((sig) => p.finish(sig));
+  signing.catch(() => undefined); // awaited in signAndApply; not unhandled if staging throws first
+  return signAndApply(core, p.unsigned(), wallTime, txn, plain, signing);
 }
 
 const membership = (

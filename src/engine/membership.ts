@@ -109,6 +109,8 @@ export class MembershipIndex {
    * Rotate), else the one every live Add of d agrees on; if they disagree, none.
    */
   membersAt(front: readonly OpId[]): Map<DeviceId, MemberInfo> {
+    // A fork that staged nothing sees what its parent sees: ask the parent (and its memo).
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.membersAt(front);
     const key = front.join(',');
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;

@@ -4,12 +4,14 @@
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { bytesEqual, compareBytes, toHex, utf8 } from './bytes.ts';
 import {
+  checkHeader,
   decodeEnvelope,
   decodeHeader,
   type Envelope,
   encodeEnvelope,
   encodeHeader,
   type Header,
+  LIMITS,
   WIRE_FORMAT,
 } from './codec.ts';
 import type { CryptoProvider, Signer } from './crypto.ts';
@@ -68,35 +70,52 @@ export function openOp(bytes: Uint8Array): OpenedOp {
   const header = decodeHeader(env.header);
   const digest = opDigest(env.header);
   const id = toHex(digest) as OpId;
-  const fail = (code: 'Malformed' | 'BadBodyHash' | 'ChainRule' | 'Unsupported', msg: string): never => {
-    throw new EngineError(code, msg, id);
-  };
   if (!bytesEqual(bodyDigest(env.body), header.bodyHash))
-    fail('BadBodyHash', 'body does not match body_hash');
+    throw new EngineError('BadBodyHash', 'body does not match body_hash', id);
+  return opened(env, header, digest, id, encodeEnvelope(env));
+}
+
+function shapeError(id: OpId, code: 'Malformed' | 'ChainRule' | 'Unsupported', msg: string): never {
+  throw new EngineError(code, msg, id);
+}
+
+/** OP-3, OP-4: the rules on a header's shape that need no other op. Throws EngineError. */
+function checkShape(header: Header, id: OpId): void {
   // OP-3: parents strictly ascending (sorted, no duplicates): one canonical form per parent set.
   for (let i = 1; i < header.parents.length; i++) {
     if (compareBytes(header.parents[i - 1]!, header.parents[i]!) >= 0)
-      fail('Malformed', 'parents not strictly ascending');
+      shapeError(id, 'Malformed', 'parents not strictly ascending');
   }
-  if (header.ctr < 1) fail('ChainRule', 'ctr must be >= 1');
-  if ((header.ctr === 1) !== (header.prev.length === 0)) fail('ChainRule', 'prev must be empty iff ctr == 1');
+  if (header.ctr < 1) shapeError(id, 'ChainRule', 'ctr must be >= 1');
+  if ((header.ctr === 1) !== (header.prev.length === 0))
+    shapeError(id, 'ChainRule', 'prev must be empty iff ctr == 1');
   if (header.prev.length > 0 && header.parents.some((p) => bytesEqual(p, header.prev))) {
-    fail('Malformed', 'prev repeated among parents');
+    shapeError(id, 'Malformed', 'prev repeated among parents');
   }
-  const isGenesis = header.doc.length === 0;
-  if (isGenesis) {
+  if (header.doc.length === 0) {
     // OP-4: a genesis op is the author's first op, has no predecessors and is a Membership op.
     if (header.kind !== OpKind.Membership || header.ctr !== 1 || header.parents.length > 0) {
-      fail('Malformed', 'an op without a calendar id must be a genesis membership op with no parents');
+      shapeError(
+        id,
+        'Malformed',
+        'an op without a calendar id must be a genesis membership op with no parents',
+      );
     }
   } else if (header.parents.length === 0 && header.prev.length === 0) {
-    fail('Malformed', 'a non-genesis op must have a parent or prev');
+    shapeError(id, 'Malformed', 'a non-genesis op must have a parent or prev');
   }
-  if (header.kind === OpKind.Snapshot) fail('Unsupported', 'snapshot ops are not supported by this version');
+  if (header.kind === OpKind.Snapshot)
+    shapeError(id, 'Unsupported', 'snapshot ops are not supported by this version');
+}
+
+/** An op whose header passed checkHeader and whose body matches its body hash, once its shape checks. */
+function opened(env: Envelope, header: Header, digest: Uint8Array, id: OpId, bytes: Uint8Array): OpenedOp {
+  checkShape(header, id);
+  const isGenesis = header.doc.length === 0;
   const doc = isGenesis ? (id.slice(0, 32) as DocId) : (toHex(header.doc) as DocId);
   return {
     id,
-    bytes: encodeEnvelope(env),
+    bytes,
     env,
     header,
     doc,
@@ -130,6 +149,11 @@ export interface NewOp {
 export interface PreparedOp {
   /** The op id's bytes: what the author signs. */
   digest: Uint8Array;
+  /**
+   * The op before its signature (empty `bytes` and `env.sig`), shape-checked: for staging it
+   * while it is being signed. Never stored or sent: `finish` gives the op.
+   */
+  unsigned(): OpenedOp;
   finish(sig: Uint8Array): OpenedOp;
 }
 
@@ -168,10 +192,25 @@ export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array,
     nonce,
     bodyHash: bodyDigest(body),
   };
+  checkHeader(header);
   const headerBytes = encodeHeader(header);
+  const digest = opDigest(headerBytes);
+  const id = toHex(digest) as OpId;
+  const empty = new Uint8Array(0);
+  // The same checks as openOp, without decoding and hashing again what was just encoded here.
+  let base: OpenedOp | undefined;
+  const unsigned = () =>
+    (base ??= opened({ header: headerBytes, sig: empty, body }, header, digest, id, empty));
   return {
-    digest: opDigest(headerBytes),
-    finish: (sig) => openOp(encodeEnvelope({ header: headerBytes, sig, body })),
+    digest,
+    unsigned,
+    finish: (sig) => {
+      const env = { header: headerBytes, sig, body };
+      const bytes = encodeEnvelope(env);
+      if (sig.length !== 64) throw new EngineError('Malformed', 'signature must be 64 bytes');
+      if (bytes.length > LIMITS.maxOpBytes) throw new EngineError('TooLarge', `op is ${bytes.length} bytes`);
+      return { ...unsigned(), env, bytes };
+    },
   };
 }
 

@@ -11,7 +11,7 @@
 // - Validity of an op depends only on the op and its causal past, so every replica decides alike.
 
 import type { ApplyResult } from './applier.ts';
-import { applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
+import { applyOne, applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
 import { toHex, utf8 } from './bytes.ts';
 import { Core, type CoreOptions as ReplicaOptions } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
@@ -24,7 +24,7 @@ import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
-import type { EntityRecord, EquivocationRecord, OpRecord } from './store.ts';
+import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
 export type { ApplyResult, ApplyStatus } from './applier.ts';
@@ -248,12 +248,35 @@ export class Replica {
     // Verification starts now and runs concurrently with earlier ops' application.
     const verified = verifyOp(this.core.crypto, op);
     return this.enqueue(async () => {
+      const spec = await this.speculate(op);
       const early = await this.admissible(op, verified, undefined);
       if (early !== undefined) return early;
-      const txn = txnFor(this.core, op);
-      const res = await applyWithWakeups(this.core, op, txn);
+      if (spec !== undefined && 'error' in spec) throw spec.error;
+      const txn = spec?.txn ?? txnFor(this.core, op);
+      const res = await applyWithWakeups(this.core, op, txn, spec?.res);
       return failed(res, await commit(this.core, txn));
     }).catch((e: unknown) => rejected(op, toEngineError(e, 'Storage', 'applying op')));
+  }
+
+  /**
+   * A Patch of a calendar held here is staged in a fresh transaction while its signature is
+   * still being checked (on another thread), so one op awaited at a time costs little more than
+   * its verification. Staging reads live state and changes none of it (txn.ts), so when the
+   * signature fails the transaction is dropped: nothing was stored, published or asked for.
+   * Nothing is committed, and no waiting op is woken, before the signature verified. Membership
+   * ops (which may unlock or revoke history) are staged only after it.
+   */
+  private async speculate(
+    op: OpenedOp,
+  ): Promise<{ txn: Txn; res: ApplyResult } | { error: unknown } | undefined> {
+    if (op.header.kind !== OpKind.Patch || !this.core.docs.has(op.doc)) return undefined;
+    const txn = txnFor(this.core, op);
+    try {
+      return { txn, res: await applyOne(this.core, op, txn, false) };
+    } catch (error) {
+      // Reported only if the signature verifies (a forged op is BadSignature, whatever else).
+      return { error };
+    }
   }
 
   /**

@@ -54,6 +54,8 @@ export class Txn {
   /** Pending ops (admitted before) applied or dropped by this transaction. */
   readonly unpend = new Set<OpId>();
   readonly events: ChangeEvent[] = [];
+  /** DAG-9: missing predecessors of refused ops, handed to the gate by commit(). */
+  readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;
   /** This device's own op being applied, with its plaintext (it was just encrypted here). */
   own: { id: OpId; plain?: { entity: EntityId; patch: PatchBody } } | undefined;
@@ -74,6 +76,13 @@ export class Txn {
   /** The staged record of an op applied in this transaction. */
   stagedOp(id: OpId): OpRecord | undefined {
     return this.ops.find((o) => o.id === id);
+  }
+
+  /** An own op staged while it was being signed gets its signed bytes (same id) before the commit. */
+  signed(op: { id: OpId; bytes: Uint8Array }): void {
+    const staged = this.stagedOp(op.id);
+    if (staged === undefined) throw new Error(`op ${op.id} is not staged in this transaction`);
+    staged.bytes = op.bytes;
   }
 
   get size(): number {
