@@ -148,16 +148,16 @@ interface DocRow {
 }
 
 /** Hex ids are joined without separators: every id has a fixed length, so splitting is exact. */
-function joinIds(ids: readonly string[]): string {
+export function joinIds(ids: readonly string[]): string {
   return ids.join(',');
 }
 
-function splitIds<T extends string>(s: string): T[] {
+export function splitIds<T extends string>(s: string): T[] {
   return s === '' ? [] : (s.split(',') as T[]);
 }
 
 /** A Buffer view shares memory with SQLite's result; callers get their own Uint8Array. */
-function ownBytes(b: Buffer): Uint8Array {
+export function ownBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
@@ -181,13 +181,13 @@ function rowToOp(r: OpRow): OpRecord {
 
 // Registers hold arbitrary bytes: JSON carries each Uint8Array as {"$b": hex} (nulls stay null:
 // tombstones). Generic on purpose, so a field the engine adds to its records is kept, not dropped.
-function registersToJson(regs: readonly RegisterRecord[]): string {
+export function registersToJson(regs: readonly RegisterRecord[]): string {
   return JSON.stringify(regs, (_k, v: unknown) =>
     v instanceof Uint8Array ? { $b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') } : v,
   );
 }
 
-function registersFromJson(s: string): RegisterRecord[] {
+export function registersFromJson(s: string): RegisterRecord[] {
   return JSON.parse(s, (_k, v: unknown) => {
     if (v !== null && typeof v === 'object' && typeof (v as { $b?: unknown }).$b === 'string') {
       return ownBytes(Buffer.from((v as { $b: string }).$b, 'hex'));
@@ -196,7 +196,7 @@ function registersFromJson(s: string): RegisterRecord[] {
   }) as RegisterRecord[];
 }
 
-function bufferOf(b: Uint8Array): Buffer {
+export function bufferOf(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
