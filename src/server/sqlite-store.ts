@@ -116,8 +116,10 @@ export interface SqliteStoreOptions {
    * the WAL once for every commit since the last call. The relay calls it before acknowledging or
    * forwarding anything, so RELAY-5 holds for power loss too, with one fsync per batch of ops
    * instead of one per op (fsync dominated ingest: ~1-2.5 ms per op on this machine, measured).
+   * 'none': synchronous=OFF, for a relay's local copy of a PostgreSQL log (cluster-store.ts):
+   * PostgreSQL is what is durable; the copy is rebuilt at every start.
    */
-  durability?: 'full' | 'barrier';
+  durability?: 'full' | 'barrier' | 'none';
   /** fsync of a file descriptor (injected by tests to observe the open-time sync). */
   fsync?: (fd: number) => void;
 }
@@ -210,7 +212,7 @@ export class SqliteStore implements EngineStore {
   // Prepared once: better-sqlite3 statements are reusable and compiling is the costly part.
   private readonly st: ReturnType<typeof prepare>;
   private readonly commitTx: (batch: CommitBatch) => void;
-  readonly durability: 'full' | 'barrier';
+  readonly durability: 'full' | 'barrier' | 'none';
   /** Highest seq committed / made durable (fsynced) per calendar. */
   private readonly committedSeq = new Map<DocId, number>();
   private readonly durableSeq = new Map<DocId, number>();
@@ -229,7 +231,13 @@ export class SqliteStore implements EngineStore {
       this.db = new Database(opts.path);
       this.db.pragma('journal_mode = WAL');
       // See SqliteStoreOptions.durability: FULL fsyncs per commit, NORMAL leaves it to syncDurable().
-      this.db.pragma(this.durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      this.db.pragma(
+        this.durability === 'full'
+          ? 'synchronous = FULL'
+          : this.durability === 'none'
+            ? 'synchronous = OFF'
+            : 'synchronous = NORMAL',
+      );
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
       this.migrate();
@@ -532,7 +540,7 @@ export class SqliteStore implements EngineStore {
     if (ops !== undefined && ops.length > 0) {
       const top = ops[ops.length - 1]!.seq;
       if (top > (this.committedSeq.get(batch.doc) ?? 0)) this.committedSeq.set(batch.doc, top);
-      if (this.durability === 'full' || this.path === ':memory:')
+      if (this.durability !== 'barrier' || this.path === ':memory:')
         this.durableSeq.set(batch.doc, this.committedSeq.get(batch.doc)!);
       else this.dirty = true;
     }
