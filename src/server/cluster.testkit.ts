@@ -8,7 +8,10 @@ import type { DocId } from '../engine/index.ts';
 import type { RelayConfig } from './config.ts';
 import { startTestRelay, type TestRelay } from './relay.testkit.ts';
 
-export async function startClusterRelay(database: string, over: Partial<RelayConfig> = {}): Promise<TestRelay> {
+export async function startClusterRelay(
+  database: string,
+  over: Partial<RelayConfig> = {},
+): Promise<TestRelay> {
   return startTestRelay({ database, pgPollMs: 200, pgPoolSize: 4, ...over });
 }
 
@@ -17,9 +20,10 @@ export async function sharedLog(url: string, doc: DocId): Promise<{ seq: number;
   const c = new pg.Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ seq: string; id: string }>('SELECT seq, id FROM ld_ops WHERE doc = $1 ORDER BY seq', [
-      doc,
-    ]);
+    const r = await c.query<{ seq: string; id: string }>(
+      'SELECT seq, id FROM ld_ops WHERE doc = $1 ORDER BY seq',
+      [doc],
+    );
     return r.rows.map((x) => ({ seq: Number(x.seq), id: x.id }));
   } finally {
     await c.end();

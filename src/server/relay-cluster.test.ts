@@ -9,8 +9,8 @@ import { isTransient } from '../sync/codes.ts';
 import { sharedLog, startClusterRelay } from './cluster.testkit.ts';
 import type { PgServer } from './pg.testkit.ts';
 import { startPgServer } from './pg.testkit.ts';
-import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 import { makeDevice, randomEntity, sharedCalendar, type TestDevice, waitFor } from './relay.testkit.ts';
+import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 
 let pgs: PgServer;
 beforeAll(() => {
@@ -72,7 +72,6 @@ describe('relays on one PostgreSQL database', () => {
       'all devices converge',
     );
     const log = await sharedLog(url, doc);
-    console.log('lost races', relays.map((r) => (r.replica as unknown as { stats: unknown }).stats));
     expect(log.map((r) => r.seq)).toEqual(log.map((_, i) => i + 1));
     expect(new Set(log.map((r) => r.id)).size).toBe(log.length);
     const all = await devs[0]!.replica.listOps(doc, 0, 100_000);
@@ -141,7 +140,11 @@ describe('relays on one PostgreSQL database', () => {
     } finally {
       pgs.server.start();
     }
-    await waitFor(async () => (await ready(0)) === 200 && (await ready(1)) === 200, 20_000, '/ready 200 again');
+    await waitFor(
+      async () => (await ready(0)) === 200 && (await ready(1)) === 200,
+      20_000,
+      '/ready 200 again',
+    );
     await waitFor(
       () =>
         a.replica.root(doc) === b.replica.root(doc) &&
