@@ -1,15 +1,14 @@
 // Three relay processes (tsx src/server/main.ts --database …) on one PostgreSQL database behind a
 // round-robin TCP proxy, as behind nginx: SIGKILL one while devices push through all of them.
 
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DocId, OpId } from '../engine/index.ts';
 import type { SyncClient } from '../sync/client.ts';
-import { sharedLog, startTcpProxy, type TcpProxy } from './cluster.testkit.ts';
+import { exited, freePort, sharedLog, spawnRelay, startTcpProxy, type TcpProxy } from './cluster.testkit.ts';
 import { type PgServer, startPgServer } from './pg.testkit.ts';
 import {
   makeClient,
@@ -21,7 +20,6 @@ import {
 } from './relay.testkit.ts';
 import { writeTitle } from './relay-harness.testkit.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), 'ledgerday-cluster-proc-'));
 const children = new Set<ChildProcess>();
 let pgs: PgServer;
@@ -36,76 +34,6 @@ afterAll(async () => {
   pgs?.close();
   rmSync(dataDir, { recursive: true, force: true });
 });
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      const port = typeof a === 'object' && a !== null ? a.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function startChild(port: number, database: string, origin: string): Promise<ChildProcess> {
-  // `node --import tsx`, not the tsx CLI, so SIGKILL hits the relay itself.
-  const child = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      'src/server/main.ts',
-      '--port',
-      String(port),
-      '--host',
-      '127.0.0.1',
-      '--data',
-      dataDir,
-      '--static',
-      join(dataDir, 'no-static'),
-      '--log-level',
-      'warn',
-      '--public-origin',
-      origin,
-      '--pg-poll-ms',
-      '250',
-    ],
-    {
-      cwd: root,
-      // The database through the environment, as a container would pass it.
-      env: {
-        ...process.env,
-        DATABASE_URL: database,
-        RATE_OPS_PER_SEC: '100000',
-        RATE_BURST: '100000',
-        RATE_BYTES_PER_SEC: '100000000',
-        RATE_BYTES_BURST: '100000000',
-      },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  );
-  children.add(child);
-  child.on('exit', () => children.delete(child));
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => {
-    stderr += d.toString();
-  });
-  await waitFor(
-    async () => {
-      if (child.exitCode !== null) throw new Error(`relay exited: ${stderr}`);
-      try {
-        return (await fetch(`http://127.0.0.1:${port}/ready`)).status === 200;
-      } catch {
-        return false;
-      }
-    },
-    30_000,
-    'relay /ready',
-  );
-  return child;
-}
 
 async function burst(dev: TestDevice, doc: DocId, n: number, c: SyncClient): Promise<void> {
   for (let i = 0; i < n; i++) {
@@ -131,7 +59,10 @@ describe('three relay processes on one PostgreSQL database', () => {
     const ports = await Promise.all([freePort(), freePort(), freePort()]);
     proxy = await startTcpProxy(() => ports);
     const origin = `127.0.0.1:${proxy.port}`;
-    const relays = await Promise.all(ports.map((p) => startChild(p, database, origin)));
+    const relays = await Promise.all(
+      ports.map((port) => spawnRelay({ port, dataDir, database, origin, pollMs: 250 })),
+    );
+    for (const c of relays) children.add(c);
     const url = `ws://${origin}/sync`;
     const devs = await Promise.all(['a', 'b', 'c', 'd'].map((n) => makeDevice(n)));
     const doc = await sharedCalendar(devs[0]!, devs.slice(1));
@@ -161,9 +92,7 @@ describe('three relay processes on one PostgreSQL database', () => {
       const victim = relays[1]!;
       expect(proxy.opened.get(ports[1]!) ?? 0).toBeGreaterThan(0); // it serves some device
       victim.kill('SIGKILL');
-      await new Promise<void>((r) =>
-        victim.exitCode !== null || victim.signalCode !== null ? r() : victim.once('exit', () => r()),
-      );
+      await exited(victim);
       const ackedBefore = new Set<OpId>();
       for (const d of devs) for (const id of await acked(d, doc)) ackedBefore.add(id);
       // The kill really happened mid-burst: ops were still unacknowledged.
