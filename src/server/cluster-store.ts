@@ -51,7 +51,7 @@ export class ClusterStore extends SqliteStore {
 
   /** Connects, migrates, and copies every calendar's log and the held ops into the local copy. */
   static async open(opts: ClusterStoreOptions): Promise<ClusterStore> {
-    const pg = await PgStore.open({ url: opts.url, poolSize: opts.poolSize ?? 10 });
+    const pg = await PgStore.open({ url: opts.url, poolSize: opts.poolSize ?? 10, asyncCommit: true });
     let s: ClusterStore | undefined;
     try {
       for (const f of ['', '-wal', '-shm']) rmSync(`${opts.cachePath}${f}`, { force: true });
@@ -97,6 +97,20 @@ export class ClusterStore extends SqliteStore {
     this.up();
   }
 
+  /**
+   * The durability barrier (RELAY-5): commits go to PostgreSQL with synchronous_commit=off; before
+   * the relay acks or forwards anything, one synchronous transaction flushes the WAL past all of
+   * them, its own and the ones pulled from other relays alike (those may not be flushed yet either).
+   */
+  protected override async flushExternal(): Promise<void> {
+    try {
+      await this.pg.barrier();
+    } catch (e) {
+      this.noteError(e);
+      throw e;
+    }
+  }
+
   /** Called when ops of another relay were copied in: the calendar's replica must reload. */
   onAdvanced(f: (doc: DocId) => void): () => void {
     this.advancedListeners.add(f);
@@ -134,9 +148,15 @@ export class ClusterStore extends SqliteStore {
   }
 
   private async pullLocked(doc: DocId): Promise<number> {
-    let loaded: Awaited<ReturnType<PgStore['loadDoc']>>;
+    let loaded: Awaited<ReturnType<PgStore['docState']>>;
     try {
-      loaded = await this.pg.loadDoc(doc);
+      // The cheap check first: a doorbell for our own commit (it can overtake the COMMIT's
+      // answer) or a repeated one finds nothing to do.
+      if ((await this.pg.headSeq(doc)) <= this.committedSeqOf(doc)) {
+        this.noteUp();
+        return 0;
+      }
+      loaded = await this.pg.docState(doc);
     } catch (e) {
       this.noteError(e);
       throw e;
@@ -145,7 +165,7 @@ export class ClusterStore extends SqliteStore {
     if (loaded === undefined) return 0;
     // The doc record is read first: every op up to its seq is committed (same transaction).
     const upTo = loaded.doc.seq;
-    let after = this.durableSeqOf(doc);
+    let after = this.committedSeqOf(doc);
     let copied = 0;
     while (after < upTo) {
       const ops = await this.pg.listOps(doc, after, Math.min(PULL_PAGE, upTo - after));
@@ -154,12 +174,10 @@ export class ClusterStore extends SqliteStore {
       after = ops[ops.length - 1]!.seq;
       copied += ops.length;
     }
-    const local = await super.loadDoc(doc);
-    if (local === undefined || local.doc.seq <= loaded.doc.seq) {
+    const localSeq = this.docSeqOf(doc);
+    if (localSeq === undefined || localSeq <= loaded.doc.seq) {
       const pgPending = new Set(loaded.pending.map((p) => p.id));
-      const pendingRemove: OpId[] = (local?.pending ?? [])
-        .map((p) => p.id)
-        .filter((id) => !pgPending.has(id));
+      const pendingRemove: OpId[] = this.pendingIdsOf(doc).filter((id) => !pgPending.has(id));
       await super.commit({
         doc,
         docRecord: loaded.doc,

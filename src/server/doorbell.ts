@@ -82,7 +82,7 @@ export class Doorbell {
     if (payload === undefined || at < 0) return;
     const doc = payload.slice(0, at) as DocId;
     const seq = Number(payload.slice(at + 1));
-    if (Number.isSafeInteger(seq) && seq <= this.o.store.durableSeqOf(doc)) return; // our own, or already pulled
+    if (Number.isSafeInteger(seq) && seq <= this.o.store.committedSeqOf(doc)) return; // our own, or already pulled
     this.ring(doc);
   }
 
@@ -118,7 +118,7 @@ export class Doorbell {
       const heads = await this.o.store.pg.headSeqs();
       this.o.store.noteUp();
       this.stats.polls++;
-      for (const [doc, seq] of heads) if (seq > this.o.store.durableSeqOf(doc)) this.ring(doc);
+      for (const [doc, seq] of heads) if (seq > this.o.store.committedSeqOf(doc)) this.ring(doc);
     } catch (e) {
       this.o.store.noteError(e);
     } finally {

@@ -22,6 +22,7 @@ import type {
   DocRecord,
   EngineStore,
   EntityId,
+  EntityRecord,
   EquivocationRecord,
   LoadedDoc,
   OpId,
@@ -132,15 +133,23 @@ export interface PgStoreOptions {
   poolSize?: number;
   /** How long a query may wait for a free connection or a new one (ms, default 5000). */
   connectTimeoutMs?: number;
+  /**
+   * Commits return before PostgreSQL flushes its WAL (synchronous_commit=off, per transaction);
+   * `barrier()` then makes every commit so far durable at once. The relay acknowledges and
+   * forwards only after a barrier (RELAY-5), as it does after the SQLite fsync.
+   */
+  asyncCommit?: boolean;
 }
 
 export class PgStore implements EngineStore {
   readonly pool: pg.Pool;
   readonly url: string;
+  private readonly begin: string;
   private closed = false;
 
   private constructor(opts: PgStoreOptions) {
     this.url = opts.url;
+    this.begin = opts.asyncCommit === true ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN';
     this.pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
@@ -221,7 +230,7 @@ export class PgStore implements EngineStore {
     }
     let broken = false;
     try {
-      await c.query('BEGIN');
+      await c.query(this.begin);
       const out = await f(c);
       await c.query('COMMIT');
       return out;
@@ -235,6 +244,15 @@ export class PgStore implements EngineStore {
     } finally {
       c.release(broken);
     }
+  }
+
+  /**
+   * Waits until every transaction committed so far (by any connection) is flushed: a transaction
+   * with an xid commits with synchronous_commit=on, which flushes the WAL up to its own commit
+   * record, past every earlier commit record (and waits for synchronous standbys, if any).
+   */
+  async barrier(): Promise<void> {
+    await this.q('barrier', 'BEGIN; SET LOCAL synchronous_commit TO on; SELECT txid_current(); COMMIT');
   }
 
   async ping(): Promise<void> {
@@ -274,6 +292,12 @@ export class PgStore implements EngineStore {
     return new Map(rows.map((r) => [r.doc as DocId, r.seq]));
   }
 
+  /** Head seq of one calendar (0 if it has none). */
+  async headSeq(doc: DocId): Promise<number> {
+    const rows = await this.q<{ seq: number }>('headSeq', 'SELECT seq FROM ld_heads WHERE doc = $1', [doc]);
+    return rows[0]?.seq ?? 0;
+  }
+
   async loadDocRecord(doc: DocId): Promise<DocRecord | undefined> {
     const rows = await this.q<{
       genesis: string;
@@ -296,26 +320,42 @@ export class PgStore implements EngineStore {
     };
   }
 
+  /** What a relay's local copy needs besides the ops: doc record, entities, pending, evidence. */
+  async docState(doc: DocId): Promise<Omit<LoadedDoc, 'membership'> | undefined> {
+    const [rec, entities, pending, evidence] = await Promise.all([
+      this.loadDocRecord(doc),
+      this.entitiesOf(doc),
+      this.pendingOf(doc),
+      this.evidenceOf(doc),
+    ]);
+    return rec === undefined ? undefined : { doc: rec, entities, pending, evidence };
+  }
+
+  async entitiesOf(doc: DocId): Promise<EntityRecord[]> {
+    const rows = await this.q<{ entity: string; registers: string }>(
+      'entitiesOf',
+      'SELECT entity, registers FROM ld_entities WHERE doc = $1 ORDER BY entity',
+      [doc],
+    );
+    return rows.map((r) => ({
+      doc,
+      entity: r.entity as EntityId,
+      registers: registersFromJson(r.registers),
+    }));
+  }
+
   async loadDoc(doc: DocId): Promise<LoadedDoc | undefined> {
     const rec = await this.loadDocRecord(doc);
     if (rec === undefined) return undefined;
     const [entities, pending, membership, evidence] = await Promise.all([
-      this.q<{ entity: string; registers: string }>(
-        'loadDoc',
-        'SELECT entity, registers FROM ld_entities WHERE doc = $1 ORDER BY entity',
-        [doc],
-      ),
+      this.entitiesOf(doc),
       this.pendingOf(doc),
       this.membershipOps(doc),
       this.evidenceOf(doc),
     ]);
     return {
       doc: rec,
-      entities: entities.map((r) => ({
-        doc,
-        entity: r.entity as EntityId,
-        registers: registersFromJson(r.registers),
-      })),
+      entities,
       pending,
       membership,
       evidence,
@@ -527,9 +567,15 @@ async function appendOps(
     last = op.seq;
   }
   if (fresh.length === 0) return head;
+  // One round trip: the ops, the head row (locked above) and the doorbell. The doorbell is
+  // delivered after COMMIT, in commit order; a reader still reads seq > its cursor.
   await c.query(
-    `INSERT INTO ld_ops (${OP_COLS}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-       $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[])`,
+    `WITH ins AS (
+       INSERT INTO ld_ops (${OP_COLS}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
+         $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[])
+       RETURNING 1
+     ), head AS (UPDATE ld_heads SET seq = $15 WHERE doc = $14 RETURNING 1)
+     SELECT (SELECT count(*) FROM ins) AS n, (SELECT count(*) FROM head) AS h, pg_notify($16, $17)`,
     [
       fresh.map((o) => o.doc),
       fresh.map((o) => o.seq),
@@ -544,10 +590,11 @@ async function appendOps(
       fresh.map((o) => JSON.stringify(o.vv)),
       fresh.map((o) => joinIds(o.mfront)),
       fresh.map((o) => o.body),
+      doc,
+      last,
+      NOTIFY_CHANNEL,
+      `${doc}:${last}`,
     ],
   );
-  await c.query('UPDATE ld_heads SET seq = $2 WHERE doc = $1', [doc, last]);
-  // The doorbell: delivered after COMMIT, in commit order; a reader still reads seq > its cursor.
-  await c.query('SELECT pg_notify($1, $2)', [NOTIFY_CHANNEL, `${doc}:${last}`]);
   return last;
 }

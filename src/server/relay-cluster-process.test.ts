@@ -106,9 +106,14 @@ describe('three relay processes on one PostgreSQL database', () => {
           devs.every((d) => rootOf(d) === rootOf(devs[0]!)) &&
           clients.every((c) => c.status.state === 'synced') &&
           (await Promise.all(devs.map((d) => d.persistence.countOutbox()))).every((n) => n === 0),
-        90_000,
+        120_000,
         'devices converge through the surviving relays',
-      );
+      ).catch(async (e: unknown) => {
+        const outboxes = await Promise.all(devs.map((d) => d.persistence.countOutbox()));
+        throw new Error(
+          `${String(e)}: ${JSON.stringify({ states: clients.map((c) => c.status), outboxes, roots: devs.map(rootOf) })}`,
+        );
+      });
       const log = await sharedLog(database, doc);
       expect(log.map((r) => r.seq)).toEqual(log.map((_, i) => i + 1));
       expect(new Set(log.map((r) => r.id)).size).toBe(log.length);
@@ -120,5 +125,5 @@ describe('three relay processes on one PostgreSQL database', () => {
     } finally {
       for (const c of clients) c.stop();
     }
-  });
+  }, 180_000);
 });

@@ -117,7 +117,8 @@ export interface SqliteStoreOptions {
    * forwarding anything, so RELAY-5 holds for power loss too, with one fsync per batch of ops
    * instead of one per op (fsync dominated ingest: ~1-2.5 ms per op on this machine, measured).
    * 'none': synchronous=OFF, for a relay's local copy of a PostgreSQL log (cluster-store.ts):
-   * PostgreSQL is what is durable; the copy is rebuilt at every start.
+   * PostgreSQL is what is durable; the copy is rebuilt at every start. The barrier is then
+   * `flushExternal()` (a subclass makes the database durable there) instead of an fsync.
    */
   durability?: 'full' | 'barrier' | 'none';
   /** fsync of a file descriptor (injected by tests to observe the open-time sync). */
@@ -412,6 +413,16 @@ export class SqliteStore implements EngineStore {
     if (this.closed) throw new EngineError('Storage', 'syncDurable: store is closed');
     const upTo = new Map(this.committedSeq);
     this.dirty = false;
+    if (this.durability === 'none') {
+      try {
+        await this.flushExternal();
+      } catch (e) {
+        this.dirty = true;
+        throw toEngineError(e, 'Storage', 'syncDurable');
+      }
+      for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
+      return;
+    }
     try {
       if (this.walFd === undefined) this.walFd = openSync(`${this.path}-wal`, 'r');
       const fd = this.walFd;
@@ -432,6 +443,15 @@ export class SqliteStore implements EngineStore {
       throw toEngineError(e, 'Storage', 'syncDurable');
     }
     for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
+  }
+
+  /** The barrier of durability 'none': what makes every commit so far durable elsewhere. */
+  protected async flushExternal(): Promise<void> {}
+
+  /** Highest seq of a calendar in this store, durable or not yet. */
+  committedSeqOf(doc: DocId): number {
+    const d = this.durableSeqOf(doc);
+    return Math.max(d, this.committedSeq.get(doc) ?? 0);
   }
 
   /** Highest seq of a calendar that is durable (what the relay may acknowledge and forward). */
@@ -463,6 +483,18 @@ export class SqliteStore implements EngineStore {
   /** Seq of an op this store holds, or undefined. */
   seqOf(doc: DocId, id: OpId): number | undefined {
     return this.guard('seqOf', () => (this.st.getSeq.get(doc, id) as { seq: number } | undefined)?.seq);
+  }
+
+  /** The seq of a calendar's doc record, or undefined if the store has none. */
+  docSeqOf(doc: DocId): number | undefined {
+    return this.guard('docSeqOf', () => (this.st.getDoc.get(doc) as DocRow | undefined)?.seq);
+  }
+
+  /** Ids of a calendar's pending ops. */
+  pendingIdsOf(doc: DocId): OpId[] {
+    return this.guard('pendingIdsOf', () =>
+      (this.st.listPendingIds.all(doc) as { id: string }[]).map((r) => r.id as OpId),
+    );
   }
 
   /** Ids a pending op still waits for (empty if it is not pending). */
@@ -540,7 +572,7 @@ export class SqliteStore implements EngineStore {
     if (ops !== undefined && ops.length > 0) {
       const top = ops[ops.length - 1]!.seq;
       if (top > (this.committedSeq.get(batch.doc) ?? 0)) this.committedSeq.set(batch.doc, top);
-      if (this.durability !== 'barrier' || this.path === ':memory:')
+      if (this.durability === 'full' || this.path === ':memory:')
         this.durableSeq.set(batch.doc, this.committedSeq.get(batch.doc)!);
       else this.dirty = true;
     }
@@ -724,6 +756,7 @@ function prepare(db: Database.Database) {
     listEntities: db.prepare('SELECT entity, registers FROM entities WHERE doc = ? ORDER BY entity'),
     putEntity: db.prepare('INSERT OR REPLACE INTO entities (doc, entity, registers) VALUES (?, ?, ?)'),
     listPending: db.prepare('SELECT id, bytes, missing FROM pending WHERE doc = ? ORDER BY id'),
+    listPendingIds: db.prepare('SELECT id FROM pending WHERE doc = ?'),
     getPending: db.prepare('SELECT missing FROM pending WHERE doc = ? AND id = ?'),
     putPending: db.prepare('INSERT OR REPLACE INTO pending (doc, id, bytes, missing) VALUES (?, ?, ?, ?)'),
     deletePending: db.prepare('DELETE FROM pending WHERE doc = ? AND id = ?'),
