@@ -105,6 +105,24 @@ describe('relays on one PostgreSQL database', () => {
     expect(relays[1]!.doorbell!.stats.polls).toBeGreaterThan(0);
   });
 
+  it('[RELAY-22] a calendar created and a member added at relay A a moment ago are served at relay B at once, doorbell or not', async () => {
+    const { relays } = await cluster(2);
+    // B hears no doorbell and polls never: only the catch-up before a refusal can help it.
+    await relays[1]!.doorbell!.close();
+    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
+    const doc = await sharedCalendar(a, [b]);
+    const ca = h.client(a, relays[0]!);
+    ca.start();
+    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 20_000, 'a synced');
+    const cb = h.client(b, relays[1]!);
+    cb.follow(doc);
+    cb.start();
+    await waitFor(() => cb.status.state === 'synced' && b.replica.hasDoc(doc), 20_000, 'b served at B');
+    await writes(b, doc, 3, 'b at B', cb);
+    await waitFor(() => a.replica.root(doc) === b.replica.root(doc), 20_000, 'a sees b through A');
+    expect(cb.status.lastError).toBeNull();
+  });
+
   it('[RELAY-23] PostgreSQL restarted under load: writes are refused with a transient error while it is down, /ready says so, and relays resume by themselves', async () => {
     const { relays } = await cluster(2);
     const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);

@@ -76,12 +76,18 @@ export interface RelayOptions {
   hosts?: readonly string[];
   /** The shared database, when there is one (ClusterStore); SQLite has none to report. */
   database?: DatabaseStatus;
+  /**
+   * With a shared database: brings one calendar up to what other relays committed, before the
+   * relay refuses a device as a stranger (a member added at another relay a moment ago).
+   */
+  refresh?: (doc: DocId) => Promise<void>;
 }
 
 export class Relay implements StreamSource {
   closing = false;
   readonly replica: RelayReplica;
   readonly database: DatabaseStatus | undefined;
+  private readonly refreshDoc: ((doc: DocId) => Promise<void>) | undefined;
   readonly store: SqliteStore;
   readonly crypto: CryptoProvider;
   readonly limits: RelayLimits;
@@ -126,6 +132,7 @@ export class Relay implements StreamSource {
   constructor(opts: RelayOptions) {
     this.replica = opts.replica;
     this.database = opts.database;
+    this.refreshDoc = opts.refresh;
     this.store = opts.store;
     this.crypto = opts.crypto;
     this.limits = opts.limits;
@@ -181,6 +188,21 @@ export class Relay implements StreamSource {
   /** RELAY-17: the host[:port] values this relay answers Auth for. */
   setHosts(hosts: readonly string[]): void {
     this.hosts = new Set(hosts.map((h) => h.toLowerCase()));
+  }
+
+  /**
+   * Before answering "not a member" or "no such calendar": with a shared database, catch up with
+   * the calendar first (one indexed read when nothing is new). Returns whether anything could
+   * have changed. A database error leaves the local view as it was.
+   */
+  async refresh(doc: DocId): Promise<boolean> {
+    if (this.refreshDoc === undefined) return false;
+    try {
+      await this.refreshDoc(doc);
+    } catch {
+      // The database is away: answer from what this relay holds.
+    }
+    return true;
   }
 
   /** Ready for traffic: not stopping, and the shared database (if any) answers. */

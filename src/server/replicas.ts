@@ -234,6 +234,12 @@ export class Replicas implements RelayReplica {
     return res;
   }
 
+  /** Catches one calendar up with PostgreSQL and reloads its replica if that brought anything. */
+  async refresh(doc: DocId): Promise<void> {
+    await this.o.store.pull(doc);
+    if (this.stale.has(doc) || !this.open.has(doc)) await this.serial(doc, () => this.current(doc));
+  }
+
   close(): void {
     this.unsubscribe();
   }

@@ -285,6 +285,9 @@ export class Session implements AnswerPeer {
 
   private async subscribe(m: MessageOf<'subscribe'>): Promise<void> {
     const device = this.device!;
+    // RELAY-22: a calendar created, or a member added, at another relay a moment ago.
+    if (!(this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)))
+      await this.relay.refresh(m.doc);
     if (this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)) {
       this.streams.subscribe(m.doc, m.cursor);
       return;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBestCrypto, Replica, type SubtleLike } from '../engine/index.ts';
+import { createBestCrypto, type DocId, Replica, type SubtleLike } from '../engine/index.ts';
 import { ClusterStore } from './cluster-store.ts';
 import type { RelayConfig } from './config.ts';
 import { Doorbell } from './doorbell.ts';
@@ -66,6 +66,7 @@ interface Engine {
   replica: RelayReplica;
   doorbell?: Doorbell;
   database?: DatabaseStatus;
+  refresh?: (doc: DocId) => Promise<void>;
   /** Closes what `openEngine` opened (after the relay stopped). */
   close(): Promise<void>;
 }
@@ -104,6 +105,7 @@ async function openEngine(
       store,
       replica: r,
       doorbell,
+      refresh: (doc) => r.refresh(doc),
       database: {
         up: () => store.databaseUp,
         stats: () => ({ ...doorbell.stats, ...r.stats, pulledOps: store.pulledOps }),
@@ -141,6 +143,7 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
       nowUs,
       random,
       ...(engine.database === undefined ? {} : { database: engine.database }),
+      ...(engine.refresh === undefined ? {} : { refresh: engine.refresh }),
     });
   } catch (e) {
     await engine.close();
