@@ -353,6 +353,9 @@ export class Session implements AnswerPeer {
 
   private async heads(m: MessageOf<'heads'>): Promise<void> {
     if (!this.mayRead(m.doc)) return;
+    // With a shared database the engine's heads may trail what other relays committed: catch up
+    // first, or the device would compare against a root no one holds any more (SYNC-6).
+    await this.relay.refresh(m.doc);
     const mine = this.relay.headsOf(m.doc);
     this.send({
       type: 'heads',
