@@ -4,7 +4,7 @@
 // it in process.
 
 import { randomBytes } from 'node:crypto';
-import { rmSync } from 'node:fs';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createBestCrypto, type DocId, Replica, type SubtleLike } from '../engine/index.ts';
 import { ClusterStore } from './cluster-store.ts';
@@ -89,9 +89,10 @@ async function openEngine(
     }
   }
   // The local copy is per process: two relays may share a data directory without sharing it.
+  removeDeadCopies(cfg.dataDir);
   const store = await ClusterStore.open({
     url: cfg.database,
-    cachePath: join(cfg.dataDir, `cache-${process.pid}-${cfg.port}.db`),
+    cachePath: join(cfg.dataDir, `cache-${process.pid}-${randomBytes(4).toString('hex')}.db`),
     poolSize: cfg.pgPoolSize,
     log,
   });
@@ -121,6 +122,25 @@ async function openEngine(
     replicas?.close();
     await store.shutdown();
     throw e;
+  }
+}
+
+/** Local copies left by relays of this host that were killed (their process is gone). */
+function removeDeadCopies(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^cache-(\d+)-[0-9a-f]+\.db(-wal|-shm)?$/.exec(n);
+    if (m === null || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, n), { force: true });
+    }
   }
 }
 
