@@ -149,10 +149,11 @@ export class PgStore implements EngineStore {
 
   private constructor(opts: PgStoreOptions) {
     this.url = opts.url;
-    this.begin = opts.asyncCommit === true ? 'BEGIN; SET LOCAL synchronous_commit TO off' : 'BEGIN';
+    this.begin = 'BEGIN';
     this.pool = new pg.Pool({
       connectionString: opts.url,
       max: opts.poolSize ?? 10,
+      ...(opts.asyncCommit === true ? { options: '-c synchronous_commit=off' } : {}),
       connectionTimeoutMillis: opts.connectTimeoutMs ?? 5000,
       idleTimeoutMillis: 30_000,
       types,
@@ -427,6 +428,17 @@ export class PgStore implements EngineStore {
   }
 
   async commit(b: CommitBatch): Promise<void> {
+    // The common case (a run of new ops and the doc record) in one statement, one round trip;
+    // everything else, and the fast path's misses (a lost race, an op already stored), in the
+    // general transaction, which also names what went wrong.
+    if (fastEligible(b)) {
+      if (this.closed) throw new EngineError('Storage', 'commit: store is closed');
+      try {
+        if (await appendFast(this.pool, b)) return;
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== '23505') throw toEngineError(e, 'Storage', 'commit');
+      }
+    }
     await this.tx('commit', (c) => commitIn(c, b));
   }
 
@@ -468,6 +480,83 @@ export class PgStore implements EngineStore {
     this.closed = true;
     await this.pool.end().catch(() => undefined);
   }
+}
+
+const empty = (a: readonly unknown[] | undefined) => a === undefined || a.length === 0;
+
+/** A batch of only new ops in seq order and the doc record at the last one. */
+function fastEligible(b: CommitBatch): boolean {
+  const ops = b.ops ?? [];
+  if (ops.length === 0 || b.docRecord === undefined || b.clock !== undefined) return false;
+  if (!empty(b.bodyUpdates) || !empty(b.entities) || !empty(b.pendingAdd) || !empty(b.pendingRemove))
+    return false;
+  if (!empty(b.evidence)) return false;
+  for (let i = 0; i < ops.length; i++) {
+    if (ops[i]!.doc !== b.doc || (i > 0 && ops[i]!.seq !== ops[i - 1]!.seq + 1)) return false;
+  }
+  return b.docRecord.seq === ops[ops.length - 1]!.seq && b.docRecord.doc === b.doc;
+}
+
+/**
+ * RELAY-21 in one statement (atomic on its own): the head row moves from the first op's seq - 1
+ * to the last op's seq only if it is there now (the upsert locks it, and after waiting for
+ * another writer sees that writer's head); the ops, the doc record and the doorbell follow only
+ * if it moved. Returns false when it did not (the caller's general path then tells why).
+ */
+async function appendFast(pool: pg.Pool, b: CommitBatch): Promise<boolean> {
+  const ops = b.ops!;
+  const from = ops[0]!.seq - 1;
+  const to = ops[ops.length - 1]!.seq;
+  const d = b.docRecord!;
+  const { doc, genesis, heads, seq, ownLast, ownCtr, ...extra } = d;
+  void seq;
+  const r = await pool.query<{ head: number; n: number }>(
+    `WITH h AS (
+       INSERT INTO ld_heads (doc, seq) VALUES ($14, CASE WHEN $15::bigint = 0 THEN $16::bigint ELSE 0 END)
+       ON CONFLICT (doc) DO UPDATE SET seq = CASE WHEN ld_heads.seq = $15::bigint THEN $16::bigint ELSE ld_heads.seq END
+       RETURNING seq
+     ), ins AS (
+       INSERT INTO ld_ops (${OP_COLS}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
+         $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[])
+       WHERE (SELECT seq FROM h) = $16::bigint
+       RETURNING 1
+     ), d AS (
+       INSERT INTO ld_docs (doc, genesis, heads, seq, own_last, own_ctr, extra)
+       SELECT $14, $17, $18, $16::bigint, $19, $20, $21 WHERE (SELECT seq FROM h) = $16::bigint
+       ON CONFLICT (doc) DO UPDATE SET genesis = excluded.genesis, heads = excluded.heads, seq = excluded.seq,
+         own_last = excluded.own_last, own_ctr = excluded.own_ctr, extra = excluded.extra
+       RETURNING 1
+     )
+     SELECT (SELECT seq FROM h) AS head, (SELECT count(*) FROM ins) AS n,
+       CASE WHEN (SELECT seq FROM h) = $16::bigint AND (SELECT count(*) FROM d) = 1 THEN pg_notify($22, $23) END AS rang`,
+    [
+      ops.map((o) => o.doc),
+      ops.map((o) => o.seq),
+      ops.map((o) => o.id),
+      ops.map((o) => o.author),
+      ops.map((o) => o.ctr),
+      ops.map((o) => o.wallTime),
+      ops.map((o) => o.kind),
+      ops.map((o) => joinIds(o.parents)),
+      ops.map((o) => o.prev),
+      ops.map((o) => bufferOf(o.bytes)),
+      ops.map((o) => JSON.stringify(o.vv)),
+      ops.map((o) => joinIds(o.mfront)),
+      ops.map((o) => o.body),
+      doc,
+      from,
+      to,
+      genesis,
+      joinIds(heads),
+      ownLast,
+      ownCtr,
+      Object.keys(extra).length === 0 ? null : registersToJson(extra as never),
+      NOTIFY_CHANNEL,
+      `${doc}:${to}`,
+    ],
+  );
+  const row = r.rows[0]!;
+  return row.head === to && Number(row.n) === ops.length;
 }
 
 /** One CommitBatch inside an open transaction (see the invariants at the top of the file). */

@@ -83,12 +83,12 @@ describe('three relay processes on one PostgreSQL database', () => {
       expect([...proxy.opened.values()].filter((n) => n > 0).length).toBeGreaterThan(1);
 
       let writingDone = false;
-      const writing = Promise.all(devs.map((d, i) => burst(d, doc, 80, clients[i]!))).then(() => {
+      const writing = Promise.all(devs.map((d, i) => burst(d, doc, 100, clients[i]!))).then(() => {
         writingDone = true;
       });
       // Kill one relay once some of everyone's ops are acknowledged.
       await waitFor(
-        async () => (await Promise.all(devs.map((d) => acked(d, doc)))).every((s) => s.size > 5),
+        async () => (await Promise.all(devs.map((d) => acked(d, doc)))).filter((s) => s.size > 5).length >= 2,
         30_000,
         'some acks',
       );
@@ -98,8 +98,12 @@ describe('three relay processes on one PostgreSQL database', () => {
       await exited(victim);
       const ackedBefore = new Set<OpId>();
       for (const d of devs) for (const id of await acked(d, doc)) ackedBefore.add(id);
-      // The kill really happened mid-burst: the devices were still writing and pushing.
-      expect(writingDone).toBe(false);
+      // The kill really happened mid-burst: devices were still writing, or had ops not yet acked.
+      const unacked = (await Promise.all(devs.map((d) => d.persistence.countOutbox()))).reduce(
+        (x, y) => x + y,
+        0,
+      );
+      expect(!writingDone || unacked > 0, `writing done ${writingDone}, unacked ${unacked}`).toBe(true);
       await writing;
 
       const rootOf = (d: TestDevice) => d.replica.root(doc);
@@ -123,7 +127,7 @@ describe('three relay processes on one PostgreSQL database', () => {
       for (const id of ackedBefore) expect(stored.has(id)).toBe(true);
       const all = await devs[0]!.replica.listOps(doc, 0, 100_000);
       expect(stored).toEqual(new Set(all.map((o) => o.id)));
-      expect(all.length).toBeGreaterThanOrEqual(4 * 80);
+      expect(all.length).toBeGreaterThanOrEqual(4 * 100);
     } finally {
       for (const c of clients) c.stop();
     }
