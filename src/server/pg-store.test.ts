@@ -108,6 +108,44 @@ describe('PostgreSQL store: shared by several relays', () => {
     expect(l?.pending).toEqual([]);
   });
 
+  it('[RELAY-22] docState (what a relay copies besides ops) is loadDoc without the membership ops', async () => {
+    const s = await fresh();
+    await s.commit({
+      doc: DOC,
+      ops: [op(1, 1, 1)],
+      docRecord: { doc: DOC, genesis: opId(1, 1), heads: [opId(1, 1)], seq: 1, ownLast: null, ownCtr: 0 },
+      pendingAdd: [
+        { id: opId(5, 5), doc: DOC, bytes: new Uint8Array([0, 255, 7]), missing: [opId(4, 4), opId(3, 3)] },
+      ],
+      evidence: [{ doc: DOC, author: 'ab'.repeat(32) as never, ctr: 3, ops: [opId(1, 1), opId(2, 2)] }],
+      entities: [
+        {
+          doc: DOC,
+          entity: 'e1'.repeat(16) as never,
+          registers: [
+            {
+              field: 2,
+              writes: [
+                {
+                  value: new Uint8Array([9, 8]),
+                  wallTime: 5,
+                  author: 'ab'.repeat(32) as never,
+                  ctr: 1,
+                  op: opId(1, 1),
+                },
+              ],
+            },
+          ],
+        },
+      ],
+    });
+    const { membership, ...rest } = (await s.loadDoc(DOC))!;
+    expect(membership).toEqual([]);
+    expect(await s.docState(DOC)).toEqual(rest);
+    expect(rest.pending[0]?.bytes).toEqual(new Uint8Array([0, 255, 7]));
+    expect(await s.docState('ee'.repeat(16) as DocId)).toBeUndefined();
+  });
+
   it('migrations run once when several relays start together', async () => {
     const url = await pgs.freshDatabase();
     const many = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url, poolSize: 1 })));

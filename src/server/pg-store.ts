@@ -31,59 +31,12 @@ import type {
   PendingRecord,
 } from '../engine/index.ts';
 import { EngineError, toEngineError } from '../engine/index.ts';
-import {
-  bufferOf,
-  type HeldOp,
-  joinIds,
-  ownBytes,
-  registersFromJson,
-  registersToJson,
-  splitIds,
-} from './sqlite-store.ts';
+import { appendFast, commitIn, fastEligible } from './pg-commit.ts';
+import { migrate, OP_COLS } from './pg-schema.ts';
 
-export const NOTIFY_CHANNEL = 'ledgerday_ops';
-/** Bumped when the table layout changes. */
-const SCHEMA_VERSION = 1;
-/** pg_advisory_lock key for migrations ("LDMIGRAT" as an int8). */
-const MIGRATION_LOCK = '5495749368620925268';
+export { NOTIFY_CHANNEL, StaleCommitError } from './pg-schema.ts';
 
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS ld_meta (key text PRIMARY KEY, value bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS ld_device (id int PRIMARY KEY CHECK (id = 1), record bytea NOT NULL);
-CREATE TABLE IF NOT EXISTS ld_heads (doc text PRIMARY KEY, seq bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS ld_docs (
-  doc text PRIMARY KEY, genesis text NOT NULL, heads text NOT NULL, seq bigint NOT NULL,
-  own_last text, own_ctr bigint NOT NULL, extra text
-);
-CREATE TABLE IF NOT EXISTS ld_ops (
-  doc text NOT NULL, seq bigint NOT NULL, id text NOT NULL, author text NOT NULL,
-  ctr bigint NOT NULL, wall_time bigint NOT NULL, kind smallint NOT NULL, parents text NOT NULL,
-  prev text, bytes bytea NOT NULL, vv text NOT NULL, mfront text NOT NULL, body text NOT NULL,
-  PRIMARY KEY (doc, seq)
-);
-CREATE UNIQUE INDEX IF NOT EXISTS ld_ops_by_id ON ld_ops (doc, id);
-CREATE INDEX IF NOT EXISTS ld_ops_by_chain ON ld_ops (doc, author, ctr);
-CREATE INDEX IF NOT EXISTS ld_ops_membership ON ld_ops (doc, seq) WHERE kind = 2;
-CREATE TABLE IF NOT EXISTS ld_entities (doc text NOT NULL, entity text NOT NULL, registers text NOT NULL, PRIMARY KEY (doc, entity));
-CREATE TABLE IF NOT EXISTS ld_pending (doc text NOT NULL, id text NOT NULL, bytes bytea NOT NULL, missing text NOT NULL, PRIMARY KEY (doc, id));
-CREATE TABLE IF NOT EXISTS ld_evidence (doc text NOT NULL, author text NOT NULL, ctr bigint NOT NULL, ops text NOT NULL, PRIMARY KEY (doc, author, ctr));
-CREATE TABLE IF NOT EXISTS ld_held (
-  id text PRIMARY KEY, doc text NOT NULL, author text NOT NULL, wall_time bigint NOT NULL,
-  bytes bytea NOT NULL, received_at bigint NOT NULL
-);
-CREATE INDEX IF NOT EXISTS ld_held_by_time ON ld_held (wall_time);
-`;
-
-const OP_COLS = 'doc, seq, id, author, ctr, wall_time, kind, parents, prev, bytes, vv, mfront, body';
-
-/** A commit refused because another writer moved the calendar's head first (nothing was written). */
-export class StaleCommitError extends EngineError {
-  readonly doc: DocId;
-  constructor(doc: DocId, message: string) {
-    super('Storage', `stale commit: ${message}`);
-    this.doc = doc;
-  }
-}
+import { bufferOf, type HeldOp, ownBytes, registersFromJson, splitIds } from './sqlite-store.ts';
 
 /** int8 and numeric columns as JS numbers (seq, ctr and µs times all stay below 2^53). */
 const types = {
@@ -127,6 +80,42 @@ export function pgRowToOp(r: OpRow): OpRecord {
   };
 }
 
+interface DocRowPg {
+  genesis: string;
+  heads: string;
+  seq: number;
+  own_last: string | null;
+  own_ctr: number;
+  extra: string | null;
+}
+
+interface PendingJson {
+  id: string;
+  bytes: string;
+  missing: string;
+}
+interface EvidenceJson {
+  author: string;
+  ctr: number;
+  ops: string;
+}
+interface EntityJson {
+  entity: string;
+  registers: string;
+}
+
+function docRecordOf(doc: DocId, d: DocRowPg): DocRecord {
+  return {
+    ...(d.extra === null ? {} : (registersFromJson(d.extra) as unknown as Partial<DocRecord>)),
+    doc,
+    genesis: d.genesis as OpId,
+    heads: splitIds<OpId>(d.heads),
+    seq: d.seq,
+    ownLast: d.own_last as OpId | null,
+    ownCtr: d.own_ctr,
+  };
+}
+
 export interface PgStoreOptions {
   url: string;
   /** Pooled connections (default 10). */
@@ -166,45 +155,12 @@ export class PgStore implements EngineStore {
   static async open(opts: PgStoreOptions): Promise<PgStore> {
     const s = new PgStore(opts);
     try {
-      await s.migrate();
+      await migrate(s.pool);
     } catch (e) {
       await s.pool.end().catch(() => undefined);
       throw toEngineError(e, 'Storage', 'opening PostgreSQL');
     }
     return s;
-  }
-
-  private async migrate(): Promise<void> {
-    const c = await this.pool.connect();
-    try {
-      await c.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
-      try {
-        await c.query('CREATE TABLE IF NOT EXISTS ld_meta (key text PRIMARY KEY, value bigint NOT NULL)');
-        const r = await c.query("SELECT value FROM ld_meta WHERE key = 'schema'");
-        const version = (r.rows[0]?.value as number | undefined) ?? 0;
-        if (version > SCHEMA_VERSION)
-          throw new EngineError(
-            'Storage',
-            `database schema ${version} is newer than this relay (${SCHEMA_VERSION})`,
-          );
-        if (version < SCHEMA_VERSION) {
-          await c.query('BEGIN');
-          await c.query(SCHEMA);
-          await c.query(
-            "INSERT INTO ld_meta (key, value) VALUES ('schema', $1) ON CONFLICT (key) DO UPDATE SET value = $1",
-            [SCHEMA_VERSION],
-          );
-          await c.query('COMMIT');
-        }
-      } finally {
-        await c.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK]).catch(() => undefined);
-      }
-    } catch (e) {
-      await c.query('ROLLBACK').catch(() => undefined);
-      throw e;
-    } finally {
-      c.release();
-    }
   }
 
   private async q<R extends pg.QueryResultRow>(
@@ -300,36 +256,52 @@ export class PgStore implements EngineStore {
   }
 
   async loadDocRecord(doc: DocId): Promise<DocRecord | undefined> {
-    const rows = await this.q<{
-      genesis: string;
-      heads: string;
-      seq: number;
-      own_last: string | null;
-      own_ctr: number;
-      extra: string | null;
-    }>('loadDoc', 'SELECT genesis, heads, seq, own_last, own_ctr, extra FROM ld_docs WHERE doc = $1', [doc]);
-    const d = rows[0];
-    if (d === undefined) return undefined;
-    return {
-      ...(d.extra === null ? {} : (registersFromJson(d.extra) as unknown as Partial<DocRecord>)),
-      doc,
-      genesis: d.genesis as OpId,
-      heads: splitIds<OpId>(d.heads),
-      seq: d.seq,
-      ownLast: d.own_last as OpId | null,
-      ownCtr: d.own_ctr,
-    };
+    const rows = await this.q<DocRowPg>(
+      'loadDoc',
+      'SELECT genesis, heads, seq, own_last, own_ctr, extra FROM ld_docs WHERE doc = $1',
+      [doc],
+    );
+    return rows[0] === undefined ? undefined : docRecordOf(doc, rows[0]);
   }
 
-  /** What a relay's local copy needs besides the ops: doc record, entities, pending, evidence. */
+  /** What a relay's local copy needs besides the ops: doc record, entities, pending, evidence (one round trip). */
   async docState(doc: DocId): Promise<Omit<LoadedDoc, 'membership'> | undefined> {
-    const [rec, entities, pending, evidence] = await Promise.all([
-      this.loadDocRecord(doc),
-      this.entitiesOf(doc),
-      this.pendingOf(doc),
-      this.evidenceOf(doc),
-    ]);
-    return rec === undefined ? undefined : { doc: rec, entities, pending, evidence };
+    const rows = await this.q<
+      DocRowPg & { pending: PendingJson[]; evidence: EvidenceJson[]; entities: EntityJson[] }
+    >(
+      'docState',
+      `SELECT d.genesis, d.heads, d.seq, d.own_last, d.own_ctr, d.extra,
+         (SELECT coalesce(json_agg(json_build_object('id', p.id, 'bytes', encode(p.bytes, 'hex'), 'missing', p.missing) ORDER BY p.id), '[]')
+            FROM ld_pending p WHERE p.doc = $1) AS pending,
+         (SELECT coalesce(json_agg(json_build_object('author', e.author, 'ctr', e.ctr, 'ops', e.ops) ORDER BY e.author, e.ctr), '[]')
+            FROM ld_evidence e WHERE e.doc = $1) AS evidence,
+         (SELECT coalesce(json_agg(json_build_object('entity', t.entity, 'registers', t.registers) ORDER BY t.entity), '[]')
+            FROM ld_entities t WHERE t.doc = $1) AS entities
+       FROM ld_docs d WHERE d.doc = $1`,
+      [doc],
+    );
+    const r = rows[0];
+    if (r === undefined) return undefined;
+    return {
+      doc: docRecordOf(doc, r),
+      pending: r.pending.map((p) => ({
+        id: p.id as OpId,
+        doc,
+        bytes: ownBytes(Buffer.from(p.bytes, 'hex')),
+        missing: splitIds<OpId>(p.missing),
+      })),
+      evidence: r.evidence.map((e) => ({
+        doc,
+        author: e.author as DeviceId,
+        ctr: Number(e.ctr),
+        ops: splitIds<OpId>(e.ops),
+      })),
+      entities: r.entities.map((e) => ({
+        doc,
+        entity: e.entity as EntityId,
+        registers: registersFromJson(e.registers),
+      })),
+    };
   }
 
   async entitiesOf(doc: DocId): Promise<EntityRecord[]> {
@@ -480,210 +452,4 @@ export class PgStore implements EngineStore {
     this.closed = true;
     await this.pool.end().catch(() => undefined);
   }
-}
-
-const empty = (a: readonly unknown[] | undefined) => a === undefined || a.length === 0;
-
-/** A batch of only new ops in seq order and the doc record at the last one. */
-function fastEligible(b: CommitBatch): boolean {
-  const ops = b.ops ?? [];
-  if (ops.length === 0 || b.docRecord === undefined || b.clock !== undefined) return false;
-  if (!empty(b.bodyUpdates) || !empty(b.entities) || !empty(b.pendingAdd) || !empty(b.pendingRemove))
-    return false;
-  if (!empty(b.evidence)) return false;
-  for (let i = 0; i < ops.length; i++) {
-    if (ops[i]!.doc !== b.doc || (i > 0 && ops[i]!.seq !== ops[i - 1]!.seq + 1)) return false;
-  }
-  return b.docRecord.seq === ops[ops.length - 1]!.seq && b.docRecord.doc === b.doc;
-}
-
-/**
- * RELAY-21 in one statement (atomic on its own): the head row moves from the first op's seq - 1
- * to the last op's seq only if it is there now (the upsert locks it, and after waiting for
- * another writer sees that writer's head); the ops, the doc record and the doorbell follow only
- * if it moved. Returns false when it did not (the caller's general path then tells why).
- */
-async function appendFast(pool: pg.Pool, b: CommitBatch): Promise<boolean> {
-  const ops = b.ops!;
-  const from = ops[0]!.seq - 1;
-  const to = ops[ops.length - 1]!.seq;
-  const d = b.docRecord!;
-  const { doc, genesis, heads, seq, ownLast, ownCtr, ...extra } = d;
-  void seq;
-  const r = await pool.query<{ head: number; n: number }>(
-    `WITH h AS (
-       INSERT INTO ld_heads (doc, seq) VALUES ($14, CASE WHEN $15::bigint = 0 THEN $16::bigint ELSE 0 END)
-       ON CONFLICT (doc) DO UPDATE SET seq = CASE WHEN ld_heads.seq = $15::bigint THEN $16::bigint ELSE ld_heads.seq END
-       RETURNING seq
-     ), ins AS (
-       INSERT INTO ld_ops (${OP_COLS}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-         $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[])
-       WHERE (SELECT seq FROM h) = $16::bigint
-       RETURNING 1
-     ), d AS (
-       INSERT INTO ld_docs (doc, genesis, heads, seq, own_last, own_ctr, extra)
-       SELECT $14, $17, $18, $16::bigint, $19, $20, $21 WHERE (SELECT seq FROM h) = $16::bigint
-       ON CONFLICT (doc) DO UPDATE SET genesis = excluded.genesis, heads = excluded.heads, seq = excluded.seq,
-         own_last = excluded.own_last, own_ctr = excluded.own_ctr, extra = excluded.extra
-       RETURNING 1
-     )
-     SELECT (SELECT seq FROM h) AS head, (SELECT count(*) FROM ins) AS n,
-       CASE WHEN (SELECT seq FROM h) = $16::bigint AND (SELECT count(*) FROM d) = 1 THEN pg_notify($22, $23) END AS rang`,
-    [
-      ops.map((o) => o.doc),
-      ops.map((o) => o.seq),
-      ops.map((o) => o.id),
-      ops.map((o) => o.author),
-      ops.map((o) => o.ctr),
-      ops.map((o) => o.wallTime),
-      ops.map((o) => o.kind),
-      ops.map((o) => joinIds(o.parents)),
-      ops.map((o) => o.prev),
-      ops.map((o) => bufferOf(o.bytes)),
-      ops.map((o) => JSON.stringify(o.vv)),
-      ops.map((o) => joinIds(o.mfront)),
-      ops.map((o) => o.body),
-      doc,
-      from,
-      to,
-      genesis,
-      joinIds(heads),
-      ownLast,
-      ownCtr,
-      Object.keys(extra).length === 0 ? null : registersToJson(extra as never),
-      NOTIFY_CHANNEL,
-      `${doc}:${to}`,
-    ],
-  );
-  const row = r.rows[0]!;
-  return row.head === to && Number(row.n) === ops.length;
-}
-
-/** One CommitBatch inside an open transaction (see the invariants at the top of the file). */
-async function commitIn(c: pg.PoolClient, b: CommitBatch): Promise<void> {
-  const ops = b.ops ?? [];
-  let head: number | undefined;
-  if (ops.length > 0 || b.docRecord !== undefined) {
-    // Locks the calendar's head row (created at 0 by the first commit) until COMMIT.
-    const r = await c.query<{ seq: number }>(
-      'INSERT INTO ld_heads (doc, seq) VALUES ($1, 0) ON CONFLICT (doc) DO UPDATE SET seq = ld_heads.seq RETURNING seq',
-      [b.doc],
-    );
-    head = r.rows[0]!.seq;
-  }
-  if (ops.length > 0) head = await appendOps(c, b.doc, ops, head!);
-  if (b.docRecord !== undefined) {
-    const d = b.docRecord;
-    if (d.seq !== head)
-      throw new StaleCommitError(b.doc, `doc record at seq ${d.seq} but the calendar's head is ${head}`);
-    const { doc, genesis, heads, seq, ownLast, ownCtr, ...extra } = d;
-    await c.query(
-      `INSERT INTO ld_docs (doc, genesis, heads, seq, own_last, own_ctr, extra) VALUES ($1, $2, $3, $4, $5, $6, $7)
-       ON CONFLICT (doc) DO UPDATE SET genesis = $2, heads = $3, seq = $4, own_last = $5, own_ctr = $6, extra = $7`,
-      [
-        doc,
-        genesis,
-        joinIds(heads),
-        seq,
-        ownLast,
-        ownCtr,
-        Object.keys(extra).length === 0 ? null : registersToJson(extra as never),
-      ],
-    );
-  }
-  for (const u of b.bodyUpdates ?? []) {
-    const r = await c.query('UPDATE ld_ops SET body = $1 WHERE doc = $2 AND id = $3', [u.body, b.doc, u.id]);
-    if (r.rowCount !== 1) throw new EngineError('Storage', `body update for unknown op ${u.id}`);
-  }
-  const ents = b.entities ?? [];
-  if (ents.length > 0) {
-    await c.query(
-      `INSERT INTO ld_entities (doc, entity, registers) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
-       ON CONFLICT (doc, entity) DO UPDATE SET registers = excluded.registers`,
-      [ents.map((e) => e.doc), ents.map((e) => e.entity), ents.map((e) => registersToJson(e.registers))],
-    );
-  }
-  const padd = b.pendingAdd ?? [];
-  if (padd.length > 0) {
-    await c.query(
-      `INSERT INTO ld_pending (doc, id, bytes, missing) SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])
-       ON CONFLICT (doc, id) DO UPDATE SET bytes = excluded.bytes, missing = excluded.missing`,
-      [
-        padd.map((p) => p.doc),
-        padd.map((p) => p.id),
-        padd.map((p) => bufferOf(p.bytes)),
-        padd.map((p) => joinIds(p.missing)),
-      ],
-    );
-  }
-  if ((b.pendingRemove ?? []).length > 0)
-    await c.query('DELETE FROM ld_pending WHERE doc = $1 AND id = ANY($2)', [b.doc, b.pendingRemove]);
-  for (const e of b.evidence ?? [])
-    await c.query(
-      `INSERT INTO ld_evidence (doc, author, ctr, ops) VALUES ($1, $2, $3, $4)
-       ON CONFLICT (doc, author, ctr) DO UPDATE SET ops = $4`,
-      [e.doc, e.author, e.ctr, joinIds(e.ops)],
-    );
-  // The clock only moves forward (CLK-1), whatever order commits arrive in.
-  if (b.clock !== undefined)
-    await c.query(
-      `INSERT INTO ld_meta (key, value) VALUES ('clock', $1)
-       ON CONFLICT (key) DO UPDATE SET value = greatest(ld_meta.value, excluded.value)`,
-      [b.clock],
-    );
-}
-
-/** Appends the ops not stored yet at head+1, head+2, ...; returns the new head. */
-async function appendOps(
-  c: pg.PoolClient,
-  doc: DocId,
-  ops: readonly OpRecord[],
-  head: number,
-): Promise<number> {
-  for (const op of ops)
-    if (op.doc !== doc) throw new EngineError('Storage', `op ${op.id} belongs to another doc than its batch`);
-  const stored = await c.query<{ id: string }>('SELECT id FROM ld_ops WHERE doc = $1 AND id = ANY($2)', [
-    doc,
-    ops.map((o) => o.id),
-  ]);
-  const have = new Set(stored.rows.map((r) => r.id));
-  // Appending an op already stored is a no-op (idempotent retries after a crash).
-  const fresh = ops.filter((o) => !have.has(o.id));
-  let last = head;
-  for (const op of fresh) {
-    if (op.seq !== last + 1)
-      throw new StaleCommitError(doc, `op ${op.id} has seq ${op.seq}, expected ${last + 1}`);
-    last = op.seq;
-  }
-  if (fresh.length === 0) return head;
-  // One round trip: the ops, the head row (locked above) and the doorbell. The doorbell is
-  // delivered after COMMIT, in commit order; a reader still reads seq > its cursor.
-  await c.query(
-    `WITH ins AS (
-       INSERT INTO ld_ops (${OP_COLS}) SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[],
-         $5::bigint[], $6::bigint[], $7::smallint[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[], $13::text[])
-       RETURNING 1
-     ), head AS (UPDATE ld_heads SET seq = $15 WHERE doc = $14 RETURNING 1)
-     SELECT (SELECT count(*) FROM ins) AS n, (SELECT count(*) FROM head) AS h, pg_notify($16, $17)`,
-    [
-      fresh.map((o) => o.doc),
-      fresh.map((o) => o.seq),
-      fresh.map((o) => o.id),
-      fresh.map((o) => o.author),
-      fresh.map((o) => o.ctr),
-      fresh.map((o) => o.wallTime),
-      fresh.map((o) => o.kind),
-      fresh.map((o) => joinIds(o.parents)),
-      fresh.map((o) => o.prev),
-      fresh.map((o) => bufferOf(o.bytes)),
-      fresh.map((o) => JSON.stringify(o.vv)),
-      fresh.map((o) => joinIds(o.mfront)),
-      fresh.map((o) => o.body),
-      doc,
-      last,
-      NOTIFY_CHANNEL,
-      `${doc}:${last}`,
-    ],
-  );
-  return last;
 }
