@@ -11,6 +11,7 @@ import type { PgServer } from './pg.testkit.ts';
 import { startPgServer } from './pg.testkit.ts';
 import { makeDevice, randomEntity, sharedCalendar, type TestDevice, waitFor } from './relay.testkit.ts';
 import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
+import type { Replicas } from './replicas.ts';
 
 let pgs: PgServer;
 beforeAll(() => {
@@ -121,6 +122,27 @@ describe('relays on one PostgreSQL database', () => {
     await writes(b, doc, 3, 'b at B', cb);
     await waitFor(() => a.replica.root(doc) === b.replica.root(doc), 20_000, 'a sees b through A');
     expect(cb.status.lastError).toBeNull();
+  });
+
+  it('[RELAY-18] a stranger naming random calendars at a relay on PostgreSQL hears UnknownDoc and leaves nothing behind', async () => {
+    const { relays } = await cluster(1);
+    const [a, stranger] = await Promise.all([makeDevice('a'), makeDevice('stranger')]);
+    const doc = await sharedCalendar(a, []);
+    const ca = h.client(a, relays[0]!);
+    ca.start();
+    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 20_000, 'a synced');
+    const replicas = relays[0]!.replica as Replicas;
+    expect(replicas.size).toBe(1);
+    const s = await h.session(stranger, relays[0]!);
+    await s.waitFor((m) => m.type === 'welcome', 'welcome');
+    const ids = [doc, ...Array.from({ length: 30 }, () => randomEntity() as DocId)];
+    for (const d of ids) s.send({ type: 'subscribe', doc: d, cursor: 0 });
+    for (const d of ids) s.send({ type: 'heads', doc: d, root: '00'.repeat(32), heads: [] });
+    await waitFor(() => s.got.filter((m) => m.type === 'error').length >= 2 * ids.length, 10_000, 'answers');
+    const errors = s.got.filter((m) => m.type === 'error');
+    expect(new Set(errors.map((m) => (m.type === 'error' ? m.code : '')))).toEqual(new Set(['UnknownDoc']));
+    expect(replicas.size).toBe(1);
+    expect(s.got.some((m) => m.type === 'ops')).toBe(false);
   });
 
   it('[RELAY-23] PostgreSQL restarted under load: writes are refused with a transient error while it is down, /ready says so, and relays resume by themselves', async () => {

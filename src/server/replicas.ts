@@ -140,6 +140,11 @@ export class Replicas implements RelayReplica {
     return run;
   }
 
+  /** Replicas kept in memory (one per calendar held). */
+  get size(): number {
+    return this.open.size;
+  }
+
   listDocs(): DocId[] {
     return [...this.open.keys()].filter((d) => this.open.get(d)!.hasDoc(d));
   }
@@ -231,13 +236,19 @@ export class Replicas implements RelayReplica {
         res[i] = retried[k]!;
       });
     }
+    // A genesis that was refused leaves no empty replica behind.
+    if (!this.open.get(doc)?.hasDoc(doc)) this.open.delete(doc);
     return res;
   }
 
   /** Catches one calendar up with PostgreSQL and reloads its replica if that brought anything. */
   async refresh(doc: DocId): Promise<void> {
     await this.o.store.pull(doc);
-    if (this.stale.has(doc) || !this.open.has(doc)) await this.serial(doc, () => this.current(doc));
+    // Only a calendar the store now holds gets a replica: a stranger naming random ids must not
+    // make the relay keep anything (RELAY-18, RELAY-20).
+    const known = this.o.store.docSeqOf(doc) !== undefined;
+    if (this.stale.has(doc) || (!this.open.has(doc) && known))
+      await this.serial(doc, () => this.current(doc));
   }
 
   close(): void {
