@@ -14,7 +14,7 @@
 //   doorbell, doorbell.ts, only says when to look).
 
 import { rmSync } from 'node:fs';
-import type { CommitBatch, DocId, OpId } from '../engine/index.ts';
+import type { CommitBatch, DocId, OpId, OpRecord } from '../engine/index.ts';
 import type { Logger } from './log.ts';
 import { PgStore, StaleCommitError } from './pg-store.ts';
 import { type HeldOp, SqliteStore } from './sqlite-store.ts';
@@ -148,14 +148,18 @@ export class ClusterStore extends SqliteStore {
   }
 
   private async pullLocked(doc: DocId): Promise<number> {
+    let ops: OpRecord[];
     let loaded: Awaited<ReturnType<PgStore['docState']>>;
     try {
-      // The cheap check first: a doorbell for our own commit (it can overtake the COMMIT's
-      // answer) or a repeated one finds nothing to do.
-      if ((await this.pg.headSeq(doc)) <= this.committedSeqOf(doc)) {
+      // The ops first: a doorbell for our own commit (it can overtake the COMMIT's answer) or a
+      // repeated one finds none, in one indexed read.
+      ops = await this.pg.listOps(doc, this.committedSeqOf(doc), PULL_PAGE);
+      if (ops.length === 0) {
         this.noteUp();
         return 0;
       }
+      // Read after the ops: the head only moves forward, so its seq covers every op read above,
+      // and every op up to it is committed (same transaction as the doc record).
       loaded = await this.pg.docState(doc);
     } catch (e) {
       this.noteError(e);
@@ -163,16 +167,15 @@ export class ClusterStore extends SqliteStore {
     }
     this.noteUp();
     if (loaded === undefined) return 0;
-    // The doc record is read first: every op up to its seq is committed (same transaction).
     const upTo = loaded.doc.seq;
-    let after = this.committedSeqOf(doc);
+    ops = ops.filter((o) => o.seq <= upTo);
     let copied = 0;
-    while (after < upTo) {
-      const ops = await this.pg.listOps(doc, after, Math.min(PULL_PAGE, upTo - after));
-      if (ops.length === 0) break;
+    while (ops.length > 0) {
       await super.commit({ doc, ops });
-      after = ops[ops.length - 1]!.seq;
+      const after = ops[ops.length - 1]!.seq;
       copied += ops.length;
+      if (after >= upTo) break;
+      ops = await this.pg.listOps(doc, after, Math.min(PULL_PAGE, upTo - after));
     }
     const localSeq = this.docSeqOf(doc);
     if (localSeq === undefined || localSeq <= loaded.doc.seq) {
