@@ -249,12 +249,6 @@ export class PgStore implements EngineStore {
     return new Map(rows.map((r) => [r.doc as DocId, r.seq]));
   }
 
-  /** Head seq of one calendar (0 if it has none). */
-  async headSeq(doc: DocId): Promise<number> {
-    const rows = await this.q<{ seq: number }>('headSeq', 'SELECT seq FROM ld_heads WHERE doc = $1', [doc]);
-    return rows[0]?.seq ?? 0;
-  }
-
   async loadDocRecord(doc: DocId): Promise<DocRecord | undefined> {
     const rows = await this.q<DocRowPg>(
       'loadDoc',
