@@ -58,6 +58,8 @@ export class ClusterStore extends SqliteStore {
       s = new ClusterStore(pg, opts);
       for (const doc of await pg.listDocs()) await s.pull(doc);
       for (const h of await pg.allHeld()) SqliteStore.prototype.hold.call(s, h);
+      // What was copied is served only once durable (RELAY-24): one barrier covers it all.
+      await s.syncDurableAsync();
       return s;
     } catch (e) {
       s?.close();

@@ -124,6 +124,38 @@ describe('relays on one PostgreSQL database', () => {
     expect(cb.status.lastError).toBeNull();
   });
 
+  it('[RELAY-22] a relay started after a backlog of 2,100 ops (more than one page) copies it in pages and serves it whole and in order', async () => {
+    const { url, relays } = await cluster(1);
+    const [a, b] = await Promise.all([makeDevice('a', 0, { webcrypto: true }), makeDevice('b')]);
+    const doc = await sharedCalendar(a, [b]);
+    for (let i = 0; i < 2100; i++) await writeTitle(a, doc, randomEntity(), `backlog-${i}`);
+    const ca = h.client(a, relays[0]!);
+    ca.start();
+    await waitFor(
+      async () => ca.status.state === 'synced' && (await a.persistence.countOutbox()) === 0,
+      60_000,
+      'backlog pushed',
+    );
+    const total = a.replica.seq(doc);
+    expect(total).toBeGreaterThan(2000); // PULL_PAGE: more than one page
+    const late = await startClusterRelay(url);
+    h.defer(() => late.stop());
+    expect(late.store.durableSeqOf(doc)).toBe(total);
+    expect(late.store.listOpBytes(doc, 0, 100_000).map((o) => o.seq)).toEqual(
+      Array.from({ length: total }, (_, i) => i + 1),
+    );
+    const cb = h.client(b, late);
+    cb.follow(doc);
+    cb.start();
+    await waitFor(
+      () =>
+        cb.status.state === 'synced' && b.replica.hasDoc(doc) && b.replica.root(doc) === a.replica.root(doc),
+      60_000,
+      'b caught up at the late relay',
+    );
+    expect(b.replica.seq(doc)).toBe(total);
+  }, 120_000);
+
   it('[RELAY-18] a stranger naming random calendars at a relay on PostgreSQL hears UnknownDoc and leaves nothing behind', async () => {
     const { relays } = await cluster(1);
     const [a, stranger] = await Promise.all([makeDevice('a'), makeDevice('stranger')]);
