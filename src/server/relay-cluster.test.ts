@@ -7,6 +7,7 @@ import type { DocId } from '../engine/index.ts';
 import type { SyncClient } from '../sync/client.ts';
 import { isTransient } from '../sync/codes.ts';
 import { sharedLog, startClusterRelay } from './cluster.testkit.ts';
+import type { RelayConfig } from './config.ts';
 import type { PgServer } from './pg.testkit.ts';
 import { startPgServer } from './pg.testkit.ts';
 import { makeDevice, randomEntity, sharedCalendar, type TestDevice, waitFor } from './relay.testkit.ts';
@@ -21,11 +22,11 @@ afterAll(() => pgs?.close());
 
 const h = useRelayHarness();
 
-async function cluster(n: number) {
+async function cluster(n: number, over: Partial<RelayConfig> = {}) {
   const url = await pgs.freshDatabase();
   const relays = [];
   for (let i = 0; i < n; i++) {
-    const r = await startClusterRelay(url);
+    const r = await startClusterRelay(url, over);
     h.defer(() => r.stop());
     relays.push(r);
   }
@@ -155,6 +156,40 @@ describe('relays on one PostgreSQL database', () => {
     );
     expect(b.replica.seq(doc)).toBe(total);
   }, 120_000);
+
+  it('[RELAY-7] on PostgreSQL a future-dated op is held in the shared table, applied when due, and forwarded to a device at another relay', async () => {
+    const { url, relays } = await cluster(2, { maxSkewMs: 60_000 });
+    const hourUs = 3600 * 1_000_000;
+    const [a, fast] = await Promise.all([makeDevice('a'), makeDevice('fast')]);
+    const doc = await sharedCalendar(a, [fast]);
+    const ca = h.client(a, relays[1]!);
+    ca.start();
+    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 20_000, 'a synced');
+    const cf = h.client(fast, relays[0]!);
+    cf.follow(doc);
+    cf.start();
+    await waitFor(() => cf.status.state === 'synced' && fast.replica.hasDoc(doc), 20_000, 'fast synced');
+    fast.clockSkewUs = hourUs;
+    const id = await writeTitle(fast, doc, randomEntity(), 'from the future');
+    cf.kick();
+    await waitFor(() => cf.status.clockWarning, 10_000, 'clock warning');
+    const heldRows = async () => {
+      const c = new (await import('pg')).default.Client({ connectionString: url });
+      await c.connect();
+      try {
+        return (await c.query('SELECT id FROM ld_held')).rows.map((r: { id: string }) => r.id);
+      } finally {
+        await c.end();
+      }
+    };
+    await waitFor(async () => (await heldRows()).includes(id), 10_000, 'held in PostgreSQL');
+    expect(await fast.persistence.countOutbox()).toBe(1);
+    relays[0]!.clockOffsetUs = hourUs;
+    await relays[0]!.relay.releaseDue();
+    await waitFor(async () => (await a.replica.getOps(doc, [id]))[0] !== undefined, 20_000, 'a gets it at B');
+    await waitFor(async () => (await fast.persistence.countOutbox()) === 0, 10_000, 'acked');
+    await waitFor(async () => (await heldRows()).length === 0, 10_000, 'unheld in PostgreSQL');
+  });
 
   it('[RELAY-18] a stranger naming random calendars at a relay on PostgreSQL hears UnknownDoc and leaves nothing behind', async () => {
     const { relays } = await cluster(1);
