@@ -146,6 +146,41 @@ describe('PostgreSQL store: shared by several relays', () => {
     expect(await s.docState('ee'.repeat(16) as DocId)).toBeUndefined();
   });
 
+  it('[RELAY-24] a writer killed inside its transaction (head row locked, op inserted) leaves nothing and blocks no one', async () => {
+    const url = await pgs.freshDatabase();
+    const [dying, other] = await Promise.all([
+      PgStore.open({ url, poolSize: 2 }),
+      PgStore.open({ url, poolSize: 2 }),
+    ]);
+    opened.push(dying, other);
+    const c = await dying.pool.connect();
+    c.on('error', () => undefined);
+    const pid = (await c.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    await c.query('BEGIN');
+    await c.query(
+      'INSERT INTO ld_heads (doc, seq) VALUES ($1, 0) ON CONFLICT (doc) DO UPDATE SET seq = ld_heads.seq',
+      [DOC],
+    );
+    await c.query(
+      `INSERT INTO ld_ops (doc, seq, id, author, ctr, wall_time, kind, parents, prev, bytes, vv, mfront, body)
+       VALUES ($1, 1, $2, 'x', 1, 1, 0, '', NULL, '\\x00', '{}', '', 'locked')`,
+      [DOC, opId(7, 7)],
+    );
+    // The other relay waits on the head row; the first one dies (SIGKILL of its backend's client).
+    const o = op(2, 1, 1);
+    const waiting = other.commit({
+      doc: DOC,
+      ops: [o],
+      docRecord: { doc: DOC, genesis: o.id, heads: [o.id], seq: 1, ownLast: null, ownCtr: 0 },
+    });
+    await new Promise((r) => setTimeout(r, 200));
+    await other.pool.query('SELECT pg_terminate_backend($1)', [pid]);
+    c.release(true);
+    await waiting;
+    expect((await other.listOps(DOC, 0, 10)).map((x) => x.id)).toEqual([o.id]);
+    expect((await other.headSeqs()).get(DOC)).toBe(1);
+  });
+
   it('migrations run once when several relays start together', async () => {
     const url = await pgs.freshDatabase();
     const many = await Promise.all([1, 2, 3, 4].map(() => PgStore.open({ url, poolSize: 1 })));
