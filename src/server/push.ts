@@ -47,7 +47,7 @@ export async function handlePush(s: Session, list: Uint8Array[]): Promise<void> 
     let v = relay.admission.check(op, batch, 'push');
     // RELAY-22: with a shared database, "no such calendar for this device" may only mean that
     // another relay committed the calendar or the Add a moment ago: catch up once, judge again.
-    if (v.kind === 'refuse' && v.refusal === NOT_SERVED && !refreshed.has(op.doc)) {
+    if (v.kind === 'refuse' && v.refusal === NOT_SERVED && relay.shared && !refreshed.has(op.doc)) {
       refreshed.add(op.doc);
       if (await relay.refresh(op.doc)) v = relay.admission.check(op, batch, 'push');
     }

@@ -195,6 +195,11 @@ export class Relay implements StreamSource {
    * the calendar first (one indexed read when nothing is new). Returns whether anything could
    * have changed. A database error leaves the local view as it was.
    */
+  /** Whether several relays share a database (then `refresh` reads it). */
+  get shared(): boolean {
+    return this.refreshDoc !== undefined;
+  }
+
   async refresh(doc: DocId): Promise<boolean> {
     if (this.refreshDoc === undefined) return false;
     try {
