@@ -21,7 +21,7 @@ export type Figures = Record<string, number | string>;
 
 const PUSH_BATCH = 256;
 
-async function writeEvents(dev: TestDevice, doc: DocId, n: number): Promise<OutboxOp[]> {
+export async function writeEvents(dev: TestDevice, doc: DocId, n: number): Promise<OutboxOp[]> {
   const out: OutboxOp[] = [];
   for (let i = 0; i < n; i++) {
     const op = await dev.replica.write(doc, randomEntity() as EntityId, [
@@ -34,7 +34,7 @@ async function writeEvents(dev: TestDevice, doc: DocId, n: number): Promise<Outb
   return out;
 }
 
-async function calendar(
+export async function calendar(
   dev: TestDevice,
   members: TestDevice[] = [],
 ): Promise<{ doc: DocId; setup: OutboxOp[] }> {
@@ -48,7 +48,7 @@ async function calendar(
   return { doc: g.doc, setup };
 }
 
-async function authed(dev: TestDevice, r: TestRelay, keep = true): Promise<RawSession> {
+export async function authed(dev: TestDevice, r: Pick<TestRelay, 'url'>, keep = true): Promise<RawSession> {
   const s = await rawSession(dev, r.url, { keep });
   let welcomed = false;
   s.onMessage = (m) => {
@@ -60,7 +60,7 @@ async function authed(dev: TestDevice, r: TestRelay, keep = true): Promise<RawSe
 }
 
 /** Pushes all ops over one session, pipelined in frames, and resolves when every op is acked. */
-function pushAll(s: RawSession, ops: OutboxOp[]): Promise<void> {
+export function pushAll(s: RawSession, ops: OutboxOp[]): Promise<void> {
   return new Promise((resolve, reject) => {
     let acked = 0;
     s.onMessage = (m) => {
@@ -75,7 +75,7 @@ function pushAll(s: RawSession, ops: OutboxOp[]): Promise<void> {
   });
 }
 
-function pct(sorted: number[], p: number): number {
+export function pct(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 

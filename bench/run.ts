@@ -13,6 +13,7 @@ const benches: Bench[] = [{ name: 'engine', run: () => benchEngine(Number(proces
 // Benchmarks of other parts register themselves here when their modules exist.
 for (const [name, file, fn] of [
   ['relay', './relay.ts', 'benchRelay'],
+  ['scale', './scale.ts', 'benchScale'],
   ['soak', './soak.ts', 'benchSoak'],
   ['runtime', './runtime.ts', 'benchRuntime'],
   ['ui', './ui.ts', 'benchUi'],

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureChromium } from './browser.mjs';
+import { ensurePostgres } from './postgres.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 process.chdir(root);
@@ -32,6 +33,14 @@ const bin = (n) => join(root, 'node_modules', '.bin', n);
 step('typecheck', bin('tsc'), ['-b']);
 step('lint', bin('biome'), ['check', '.']);
 step('generated code is current', 'node', ['scripts/gen-flatbuffers.mjs', '--check']);
+
+// The relay's PostgreSQL tests start their own server from Debian's package: install it when
+// missing (as for Chromium below); a failure here shows up as those tests failing.
+try {
+  ensurePostgres();
+} catch (e) {
+  console.error(String(e));
+}
 
 // Unit and property tests (vitest), counted from its JSON report.
 rmSync('test-results/unit.json', { force: true });

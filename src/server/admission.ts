@@ -3,10 +3,11 @@
 // causal past; these checks add what only the relay can judge: its clock, its ledger of invites
 // and removals, and its budgets. Nothing here decrypts or stores anything.
 
-import type { DeviceId, DocId, OpenedOp, OpId, Replica } from '../engine/index.ts';
+import type { DeviceId, DocId, OpenedOp, OpId } from '../engine/index.ts';
 import type { SyncErrorName } from '../sync/messages.ts';
 import type { PendingBudget, TokenBucket } from './budgets.ts';
 import { type Ledger, ledgerFact, membershipSubject } from './ledger.ts';
+import type { RelayReplica } from './replicas.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 /** Why the relay refuses an op (INV-7, INV-8, RELAY-10..13). */
@@ -56,7 +57,7 @@ export interface AdmissionLimits {
 }
 
 export interface AdmissionDeps {
-  replica: Replica;
+  replica: RelayReplica;
   store: SqliteStore;
   ledger: Ledger;
   pending: PendingBudget;

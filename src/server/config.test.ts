@@ -23,6 +23,17 @@ describe('relay config', () => {
     expect(c.maxSkewMs).toBe(1000);
   });
 
+  it('[RELAY-21] SQLite unless a PostgreSQL URL is given by --database or DATABASE_URL (flag wins); anything else is refused', () => {
+    expect(loadConfig([], {}).database).toBe('');
+    expect(loadConfig([], { DATABASE_URL: 'postgres://u@db/x' }).database).toBe('postgres://u@db/x');
+    expect(
+      loadConfig(['--database', 'postgresql://u@other/y'], { DATABASE_URL: 'postgres://u@db/x' }).database,
+    ).toBe('postgresql://u@other/y');
+    expect(() => loadConfig(['--database', 'mysql://u@db/x'], {})).toThrow(ConfigError);
+    expect(() => loadConfig([], { DATABASE_URL: '/var/lib/relay.db' })).toThrow(ConfigError);
+    expect(() => loadConfig(['--pg-poll-ms', '0'], {})).toThrow(ConfigError);
+  });
+
   it('[RELAY-1] rejects unknown flags, bad numbers and inconsistent limits', () => {
     expect(() => loadConfig(['--prot', '1'], {})).toThrow(ConfigError);
     expect(() => loadConfig([], { PORT: '80a' })).toThrow(ConfigError);

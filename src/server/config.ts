@@ -31,6 +31,15 @@ export interface RelayConfig {
   /** 'barrier': one fsync per batch, before acks and forwards; 'full': fsync per commit (RELAY-5). */
   durability: 'barrier' | 'full';
   /**
+   * PostgreSQL URL (postgres://… or postgresql://…): several relays share this database (see
+   * README "Running several relays"). Empty: the embedded SQLite file in dataDir.
+   */
+  database: string;
+  /** With a database: how often (ms) a relay polls every calendar's head, the fan-out's fallback. */
+  pgPollMs: number;
+  /** With a database: pooled connections per relay. */
+  pgPoolSize: number;
+  /**
    * Origins (or host[:port]) devices reach this relay at; Auth is verified against these, never
    * against the request's Host header (RELAY-17). Empty: localhost, 127.0.0.1 and [::1] at the
    * listening port (what `npm start` serves).
@@ -84,6 +93,9 @@ export const DEFAULTS: RelayConfig = {
   authTimeoutMs: 10_000,
   logLevel: 'info',
   durability: 'barrier',
+  database: '',
+  pgPollMs: 1000,
+  pgPoolSize: 10,
   publicOrigins: [],
   preAuthMaxBytes: 1024,
   maxUnauthSockets: 256,
@@ -109,7 +121,7 @@ interface Option {
   key: keyof RelayConfig;
   flag: string;
   env: string;
-  kind: 'int' | 'string' | 'level' | 'durability' | 'list';
+  kind: 'int' | 'string' | 'level' | 'durability' | 'list' | 'database';
   min?: number;
   max?: number;
   help: string;
@@ -207,6 +219,31 @@ export const OPTIONS: readonly Option[] = [
     help: 'barrier (fsync per batch, before acks) | full (fsync per commit)',
   },
   {
+    key: 'database',
+    flag: '--database',
+    env: 'DATABASE_URL',
+    kind: 'database',
+    help: 'postgres://… to share one PostgreSQL database between relays (empty: SQLite in --data)',
+  },
+  {
+    key: 'pgPollMs',
+    flag: '--pg-poll-ms',
+    env: 'PG_POLL_MS',
+    kind: 'int',
+    min: 50,
+    max: 60_000,
+    help: 'with --database: poll period of the fan-out fallback, ms',
+  },
+  {
+    key: 'pgPoolSize',
+    flag: '--pg-pool-size',
+    env: 'PG_POOL_SIZE',
+    kind: 'int',
+    min: 1,
+    max: 200,
+    help: 'with --database: pooled connections per relay',
+  },
+  {
     key: 'publicOrigins',
     flag: '--public-origin',
     env: 'PUBLIC_ORIGIN',
@@ -299,6 +336,7 @@ export class ConfigError extends Error {
 
 function parseValue(o: Option, raw: string, source: string): RelayConfig[keyof RelayConfig] {
   if (o.kind === 'list' && raw === '') return [];
+  if (o.kind === 'database' && raw === '') return '';
   if (o.kind === 'string') {
     if (raw === '') throw new ConfigError(`${source}: empty value`);
     return raw;
@@ -308,6 +346,12 @@ function parseValue(o: Option, raw: string, source: string): RelayConfig[keyof R
       .split(',')
       .map((x) => x.trim())
       .filter((x) => x !== '');
+  }
+  if (o.kind === 'database') {
+    if (raw === '') return '';
+    if (!/^postgres(ql)?:\/\//.test(raw))
+      throw new ConfigError(`${source}: expected a postgres:// or postgresql:// URL`);
+    return raw;
   }
   if (o.kind === 'durability') {
     if (raw !== 'barrier' && raw !== 'full')

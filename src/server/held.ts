@@ -3,12 +3,13 @@
 // a fresh push before the engine applies them. The invites that held Adds reserve are persisted
 // with them: they are reserved again at start.
 
-import { type CryptoProvider, type OpenedOp, openOp, type Replica, verifyOp } from '../engine/index.ts';
+import { type CryptoProvider, type OpenedOp, openOp, verifyOp } from '../engine/index.ts';
 import { wireCode } from '../sync/codes.ts';
 import { type Admission, newBatch } from './admission.ts';
 import type { Answers } from './answers.ts';
 import { type Ledger, ledgerFact } from './ledger.ts';
 import { applyInSlices } from './push.ts';
+import type { RelayReplica } from './replicas.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 export interface HeldLimits {
@@ -20,7 +21,7 @@ export interface HeldLimits {
 
 export interface HeldDeps {
   store: SqliteStore;
-  replica: Replica;
+  replica: RelayReplica;
   crypto: CryptoProvider;
   ledger: Ledger;
   admission: Admission;

@@ -106,11 +106,26 @@ export function createHttpServer(opts: HttpServerOptions): RelayHttpServer {
     if (path === '/health') {
       // RELAY-18: unauthenticated, so it tells nothing but whether the relay is up (counters
       // are for the operator's logs, not for anyone who can reach the port).
-      const body = JSON.stringify({ status: relay.closing ? 'stopping' : 'ok' });
+      const body = JSON.stringify({
+        status: relay.closing ? 'stopping' : 'ok',
+        ...(relay.database === undefined ? {} : { database: relay.database.up() ? 'up' : 'down' }),
+      });
       res.writeHead(relay.closing ? 503 : 200, {
         'content-type': 'application/json',
         'cache-control': 'no-store',
       });
+      res.end(body);
+      return;
+    }
+    if (path === '/ready') {
+      // Readiness for a load balancer: 503 while stopping or while the shared database is away
+      // (the relay stays up and resumes by itself; /health keeps answering 200 meanwhile).
+      const ready = relay.ready();
+      const body = JSON.stringify({
+        status: ready ? 'ready' : 'unavailable',
+        ...(relay.database === undefined ? {} : { database: relay.database.up() ? 'up' : 'down' }),
+      });
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
       res.end(body);
       return;
     }

@@ -11,7 +11,7 @@ import {
 } from '../engine/index.ts';
 import { wireCode } from '../sync/codes.ts';
 import { SYNC_LIMITS } from '../sync/messages.ts';
-import { newBatch } from './admission.ts';
+import { NOT_SERVED, newBatch } from './admission.ts';
 import type { Session } from './session.ts';
 
 /** SYNC-4: every op gets exactly one answer on this connection, however often it is pushed. */
@@ -22,6 +22,7 @@ export async function handlePush(s: Session, list: Uint8Array[]): Promise<void> 
   const nowMs = relay.nowUs() / 1000;
   const batch = newBatch();
   const toApply: { op: OpenedOp; invite?: OpId | undefined }[] = [];
+  const refreshed = new Set<DocId>();
   for (const bytes of list) {
     let op: OpenedOp;
     try {
@@ -43,7 +44,13 @@ export async function handlePush(s: Session, list: Uint8Array[]): Promise<void> 
       s.sendError('RateLimited', 'too many ops or bytes from this device', op.id, op.doc, wait);
       continue;
     }
-    const v = relay.admission.check(op, batch, 'push');
+    let v = relay.admission.check(op, batch, 'push');
+    // RELAY-22: with a shared database, "no such calendar for this device" may only mean that
+    // another relay committed the calendar or the Add a moment ago: catch up once, judge again.
+    if (v.kind === 'refuse' && v.refusal === NOT_SERVED && relay.shared && !refreshed.has(op.doc)) {
+      refreshed.add(op.doc);
+      if (await relay.refresh(op.doc)) v = relay.admission.check(op, batch, 'push');
+    }
     if (v.kind === 'refuse') {
       relay.stats.opsRejected++;
       s.log.info('op refused', { device, op: op.id, code: v.refusal.code });

@@ -5,7 +5,7 @@
 // held.ts; streaming: streams.ts. Transport-agnostic: http.ts adapts `ws` sockets.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import type { CommitBatch, CryptoProvider, DeviceId, DocId, OpId, Replica } from '../engine/index.ts';
+import type { CommitBatch, CryptoProvider, DeviceId, DocId, OpId } from '../engine/index.ts';
 import { CloseCode } from '../sync/codes.ts';
 import { Admission } from './admission.ts';
 import { Answers } from './answers.ts';
@@ -14,6 +14,7 @@ import type { RelayConfig } from './config.ts';
 import { HeldOps } from './held.ts';
 import { Ledger } from './ledger.ts';
 import type { Logger } from './log.ts';
+import type { RelayReplica } from './replicas.ts';
 import { Session } from './session.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 import { PAGE_OPS, type StreamSource } from './streams.ts';
@@ -43,11 +44,27 @@ export interface RelayConnection {
 
 export type RelayLimits = Omit<
   RelayConfig,
-  'port' | 'host' | 'dataDir' | 'staticDir' | 'logLevel' | 'durability'
+  | 'port'
+  | 'host'
+  | 'dataDir'
+  | 'staticDir'
+  | 'logLevel'
+  | 'durability'
+  | 'database'
+  | 'pgPollMs'
+  | 'pgPoolSize'
 >;
 
+/** The shared database behind a relay (PostgreSQL), as health and readiness see it. */
+export interface DatabaseStatus {
+  /** Whether the last round trip to the database succeeded. */
+  up(): boolean;
+  /** Counters for the operator's logs. */
+  stats(): Record<string, unknown>;
+}
+
 export interface RelayOptions {
-  replica: Replica;
+  replica: RelayReplica;
   store: SqliteStore;
   crypto: CryptoProvider;
   limits: RelayLimits;
@@ -57,11 +74,20 @@ export interface RelayOptions {
   random: (n: number) => Uint8Array;
   /** host[:port] values devices may sign for (RELAY-17); set once the port is known. */
   hosts?: readonly string[];
+  /** The shared database, when there is one (ClusterStore); SQLite has none to report. */
+  database?: DatabaseStatus;
+  /**
+   * With a shared database: brings one calendar up to what other relays committed, before the
+   * relay refuses a device as a stranger (a member added at another relay a moment ago).
+   */
+  refresh?: (doc: DocId) => Promise<void>;
 }
 
 export class Relay implements StreamSource {
   closing = false;
-  readonly replica: Replica;
+  readonly replica: RelayReplica;
+  readonly database: DatabaseStatus | undefined;
+  private readonly refreshDoc: ((doc: DocId) => Promise<void>) | undefined;
   readonly store: SqliteStore;
   readonly crypto: CryptoProvider;
   readonly limits: RelayLimits;
@@ -105,6 +131,8 @@ export class Relay implements StreamSource {
 
   constructor(opts: RelayOptions) {
     this.replica = opts.replica;
+    this.database = opts.database;
+    this.refreshDoc = opts.refresh;
     this.store = opts.store;
     this.crypto = opts.crypto;
     this.limits = opts.limits;
@@ -162,6 +190,31 @@ export class Relay implements StreamSource {
     this.hosts = new Set(hosts.map((h) => h.toLowerCase()));
   }
 
+  /**
+   * Before answering "not a member" or "no such calendar": with a shared database, catch up with
+   * the calendar first (one indexed read when nothing is new). Returns whether anything could
+   * have changed. A database error leaves the local view as it was.
+   */
+  /** Whether several relays share a database (then `refresh` reads it). */
+  get shared(): boolean {
+    return this.refreshDoc !== undefined;
+  }
+
+  async refresh(doc: DocId): Promise<boolean> {
+    if (this.refreshDoc === undefined) return false;
+    try {
+      await this.refreshDoc(doc);
+    } catch {
+      // The database is away: answer from what this relay holds.
+    }
+    return true;
+  }
+
+  /** Ready for traffic: not stopping, and the shared database (if any) answers. */
+  ready(): boolean {
+    return !this.closing && (this.database === undefined || this.database.up());
+  }
+
   servesHost(host: string): boolean {
     return this.hosts.has(host);
   }
@@ -185,6 +238,9 @@ export class Relay implements StreamSource {
       pending: this.pending.size,
       eventLoopP99Ms: Math.round(this.loopDelay.percentile(99) / 1e5) / 10,
       eventLoopMaxMs: Math.round(this.loopDelay.max / 1e5) / 10,
+      ...(this.database === undefined
+        ? {}
+        : { database: this.database.up() ? 'up' : 'down', ...this.database.stats() }),
       ...this.stats,
     };
   }

@@ -285,6 +285,9 @@ export class Session implements AnswerPeer {
 
   private async subscribe(m: MessageOf<'subscribe'>): Promise<void> {
     const device = this.device!;
+    // RELAY-22: a calendar created, or a member added, at another relay a moment ago.
+    if (this.relay.shared && !(this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)))
+      await this.relay.refresh(m.doc);
     if (this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)) {
       this.streams.subscribe(m.doc, m.cursor);
       return;
@@ -350,6 +353,9 @@ export class Session implements AnswerPeer {
 
   private async heads(m: MessageOf<'heads'>): Promise<void> {
     if (!this.mayRead(m.doc)) return;
+    // With a shared database the engine's heads may trail what other relays committed: catch up
+    // first, or the device would compare against a root no one holds any more (SYNC-6).
+    if (this.relay.shared) await this.relay.refresh(m.doc);
     const mine = this.relay.headsOf(m.doc);
     this.send({
       type: 'heads',

@@ -116,8 +116,11 @@ export interface SqliteStoreOptions {
    * the WAL once for every commit since the last call. The relay calls it before acknowledging or
    * forwarding anything, so RELAY-5 holds for power loss too, with one fsync per batch of ops
    * instead of one per op (fsync dominated ingest: ~1-2.5 ms per op on this machine, measured).
+   * 'none': synchronous=OFF, for a relay's local copy of a PostgreSQL log (cluster-store.ts):
+   * PostgreSQL is what is durable; the copy is rebuilt at every start. The barrier is then
+   * `flushExternal()` (a subclass makes the database durable there) instead of an fsync.
    */
-  durability?: 'full' | 'barrier';
+  durability?: 'full' | 'barrier' | 'none';
   /** fsync of a file descriptor (injected by tests to observe the open-time sync). */
   fsync?: (fd: number) => void;
 }
@@ -148,16 +151,16 @@ interface DocRow {
 }
 
 /** Hex ids are joined without separators: every id has a fixed length, so splitting is exact. */
-function joinIds(ids: readonly string[]): string {
+export function joinIds(ids: readonly string[]): string {
   return ids.join(',');
 }
 
-function splitIds<T extends string>(s: string): T[] {
+export function splitIds<T extends string>(s: string): T[] {
   return s === '' ? [] : (s.split(',') as T[]);
 }
 
 /** A Buffer view shares memory with SQLite's result; callers get their own Uint8Array. */
-function ownBytes(b: Buffer): Uint8Array {
+export function ownBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
@@ -181,13 +184,13 @@ function rowToOp(r: OpRow): OpRecord {
 
 // Registers hold arbitrary bytes: JSON carries each Uint8Array as {"$b": hex} (nulls stay null:
 // tombstones). Generic on purpose, so a field the engine adds to its records is kept, not dropped.
-function registersToJson(regs: readonly RegisterRecord[]): string {
+export function registersToJson(regs: readonly RegisterRecord[]): string {
   return JSON.stringify(regs, (_k, v: unknown) =>
     v instanceof Uint8Array ? { $b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') } : v,
   );
 }
 
-function registersFromJson(s: string): RegisterRecord[] {
+export function registersFromJson(s: string): RegisterRecord[] {
   return JSON.parse(s, (_k, v: unknown) => {
     if (v !== null && typeof v === 'object' && typeof (v as { $b?: unknown }).$b === 'string') {
       return ownBytes(Buffer.from((v as { $b: string }).$b, 'hex'));
@@ -196,7 +199,7 @@ function registersFromJson(s: string): RegisterRecord[] {
   }) as RegisterRecord[];
 }
 
-function bufferOf(b: Uint8Array): Buffer {
+export function bufferOf(b: Uint8Array): Buffer {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
@@ -210,7 +213,7 @@ export class SqliteStore implements EngineStore {
   // Prepared once: better-sqlite3 statements are reusable and compiling is the costly part.
   private readonly st: ReturnType<typeof prepare>;
   private readonly commitTx: (batch: CommitBatch) => void;
-  readonly durability: 'full' | 'barrier';
+  readonly durability: 'full' | 'barrier' | 'none';
   /** Highest seq committed / made durable (fsynced) per calendar. */
   private readonly committedSeq = new Map<DocId, number>();
   private readonly durableSeq = new Map<DocId, number>();
@@ -229,7 +232,13 @@ export class SqliteStore implements EngineStore {
       this.db = new Database(opts.path);
       this.db.pragma('journal_mode = WAL');
       // See SqliteStoreOptions.durability: FULL fsyncs per commit, NORMAL leaves it to syncDurable().
-      this.db.pragma(this.durability === 'full' ? 'synchronous = FULL' : 'synchronous = NORMAL');
+      this.db.pragma(
+        this.durability === 'full'
+          ? 'synchronous = FULL'
+          : this.durability === 'none'
+            ? 'synchronous = OFF'
+            : 'synchronous = NORMAL',
+      );
       this.db.pragma('foreign_keys = ON');
       this.db.pragma('busy_timeout = 5000');
       this.migrate();
@@ -404,6 +413,16 @@ export class SqliteStore implements EngineStore {
     if (this.closed) throw new EngineError('Storage', 'syncDurable: store is closed');
     const upTo = new Map(this.committedSeq);
     this.dirty = false;
+    if (this.durability === 'none') {
+      try {
+        await this.flushExternal();
+      } catch (e) {
+        this.dirty = true;
+        throw toEngineError(e, 'Storage', 'syncDurable');
+      }
+      for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
+      return;
+    }
     try {
       if (this.walFd === undefined) this.walFd = openSync(`${this.path}-wal`, 'r');
       const fd = this.walFd;
@@ -424,6 +443,15 @@ export class SqliteStore implements EngineStore {
       throw toEngineError(e, 'Storage', 'syncDurable');
     }
     for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
+  }
+
+  /** The barrier of durability 'none': what makes every commit so far durable elsewhere. */
+  protected async flushExternal(): Promise<void> {}
+
+  /** Highest seq of a calendar in this store, durable or not yet. */
+  committedSeqOf(doc: DocId): number {
+    const d = this.durableSeqOf(doc);
+    return Math.max(d, this.committedSeq.get(doc) ?? 0);
   }
 
   /** Highest seq of a calendar that is durable (what the relay may acknowledge and forward). */
@@ -455,6 +483,18 @@ export class SqliteStore implements EngineStore {
   /** Seq of an op this store holds, or undefined. */
   seqOf(doc: DocId, id: OpId): number | undefined {
     return this.guard('seqOf', () => (this.st.getSeq.get(doc, id) as { seq: number } | undefined)?.seq);
+  }
+
+  /** The seq of a calendar's doc record, or undefined if the store has none. */
+  docSeqOf(doc: DocId): number | undefined {
+    return this.guard('docSeqOf', () => (this.st.getDoc.get(doc) as DocRow | undefined)?.seq);
+  }
+
+  /** Ids of a calendar's pending ops. */
+  pendingIdsOf(doc: DocId): OpId[] {
+    return this.guard('pendingIdsOf', () =>
+      (this.st.listPendingIds.all(doc) as { id: string }[]).map((r) => r.id as OpId),
+    );
   }
 
   /** Ids a pending op still waits for (empty if it is not pending). */
@@ -716,6 +756,7 @@ function prepare(db: Database.Database) {
     listEntities: db.prepare('SELECT entity, registers FROM entities WHERE doc = ? ORDER BY entity'),
     putEntity: db.prepare('INSERT OR REPLACE INTO entities (doc, entity, registers) VALUES (?, ?, ?)'),
     listPending: db.prepare('SELECT id, bytes, missing FROM pending WHERE doc = ? ORDER BY id'),
+    listPendingIds: db.prepare('SELECT id FROM pending WHERE doc = ?'),
     getPending: db.prepare('SELECT missing FROM pending WHERE doc = ? AND id = ?'),
     putPending: db.prepare('INSERT OR REPLACE INTO pending (doc, id, bytes, missing) VALUES (?, ?, ?, ?)'),
     deletePending: db.prepare('DELETE FROM pending WHERE doc = ? AND id = ?'),

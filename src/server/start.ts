@@ -1,20 +1,28 @@
-// Builds a running relay from a configuration: SQLite store, verify-only replica, relay logic and
-// HTTP/WebSocket server. main.ts calls it for the process; tests and benchmarks call it in process.
+// Builds a running relay from a configuration: its store (the SQLite file, or with `database` a
+// PostgreSQL database shared with other relays: cluster-store.ts), verify-only replica, relay
+// logic and HTTP/WebSocket server. main.ts calls it for the process; tests and benchmarks call
+// it in process.
 
 import { randomBytes } from 'node:crypto';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createBestCrypto, Replica, type SubtleLike } from '../engine/index.ts';
+import { createBestCrypto, type DocId, Replica, type SubtleLike } from '../engine/index.ts';
+import { ClusterStore } from './cluster-store.ts';
 import type { RelayConfig } from './config.ts';
+import { Doorbell } from './doorbell.ts';
 import { createHttpServer } from './http.ts';
 import { type Logger, throttledLogger } from './log.ts';
-import { Relay } from './relay.ts';
+import { type DatabaseStatus, Relay } from './relay.ts';
+import { type RelayReplica, Replicas } from './replicas.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 export interface RunningRelay {
   port: number;
   relay: Relay;
   store: SqliteStore;
-  replica: Replica;
+  replica: RelayReplica;
+  /** With a shared database: the fan-out's doorbell (tests wait on it). */
+  doorbell?: Doorbell;
   /** Graceful: stop accepting, finish in-flight writes, close sockets, checkpoint and close the database. */
   close(): Promise<void>;
 }
@@ -42,25 +50,123 @@ export function relayHosts(cfg: Pick<RelayConfig, 'publicOrigins' | 'host'>, por
   return [...new Set(names.flatMap(at))];
 }
 
+/** The database URL without its password, for logs. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password !== '') u.password = '***';
+    return u.toString();
+  } catch {
+    return 'postgres://(unparsable)';
+  }
+}
+
+interface Engine {
+  store: SqliteStore;
+  replica: RelayReplica;
+  doorbell?: Doorbell;
+  database?: DatabaseStatus;
+  refresh?: (doc: DocId) => Promise<void>;
+  /** Closes what `openEngine` opened (after the relay stopped). */
+  close(): Promise<void>;
+}
+
+async function openEngine(
+  cfg: RelayConfig,
+  log: Logger,
+  crypto: Awaited<ReturnType<typeof createBestCrypto>>,
+  nowUs: () => number,
+  random: (n: number) => Uint8Array,
+): Promise<Engine> {
+  if (cfg.database === '') {
+    const store = new SqliteStore({ path: join(cfg.dataDir, 'relay.db'), durability: cfg.durability });
+    try {
+      const replica = await Replica.open({ store, crypto, nowUs, random });
+      return { store, replica, close: async () => store.close() };
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+  }
+  // The local copy is per process: two relays may share a data directory without sharing it.
+  removeDeadCopies(cfg.dataDir);
+  const store = await ClusterStore.open({
+    url: cfg.database,
+    cachePath: join(cfg.dataDir, `cache-${process.pid}-${randomBytes(4).toString('hex')}.db`),
+    poolSize: cfg.pgPoolSize,
+    log,
+  });
+  let replicas: Replicas | undefined;
+  try {
+    replicas = await Replicas.open({ store, crypto, nowUs, random });
+    const doorbell = new Doorbell({ store, url: cfg.database, log, pollMs: cfg.pgPollMs });
+    await doorbell.start();
+    const r = replicas;
+    return {
+      store,
+      replica: r,
+      doorbell,
+      refresh: (doc) => r.refresh(doc),
+      database: {
+        up: () => store.databaseUp,
+        stats: () => ({ ...doorbell.stats, ...r.stats, pulledOps: store.pulledOps }),
+      },
+      close: async () => {
+        await doorbell.close();
+        r.close();
+        await store.shutdown();
+        for (const f of ['', '-wal', '-shm']) rmSync(`${store.path}${f}`, { force: true });
+      },
+    };
+  } catch (e) {
+    replicas?.close();
+    await store.shutdown();
+    throw e;
+  }
+}
+
+/** Local copies left by relays of this host that were killed (their process is gone). */
+function removeDeadCopies(dir: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return;
+  }
+  for (const n of names) {
+    const m = /^cache-(\d+)-[0-9a-f]+\.db(-wal|-shm)?$/.exec(n);
+    if (m === null || Number(m[1]) === process.pid) continue;
+    try {
+      process.kill(Number(m[1]), 0);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ESRCH') rmSync(join(dir, n), { force: true });
+    }
+  }
+}
+
 export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<RunningRelay> {
   const { log } = opts;
   const nowUs = opts.nowUs ?? systemNowUs;
-  const store = new SqliteStore({ path: join(cfg.dataDir, 'relay.db'), durability: cfg.durability });
   const crypto = await createBestCrypto(globalThis.crypto?.subtle as unknown as SubtleLike | undefined);
   const random = (n: number) => new Uint8Array(randomBytes(n));
-  let replica: Replica;
-  try {
-    replica = await Replica.open({ store, crypto, nowUs, random });
-  } catch (e) {
-    store.close();
-    throw e;
-  }
+  const engine = await openEngine(cfg, log, crypto, nowUs, random);
+  const { store, replica } = engine;
   let relay: Relay;
   try {
     // Network-triggered info lines are throttled (RELAY-19).
-    relay = new Relay({ replica, store, crypto, limits: cfg, log: throttledLogger(log), nowUs, random });
+    relay = new Relay({
+      replica,
+      store,
+      crypto,
+      limits: cfg,
+      log: throttledLogger(log),
+      nowUs,
+      random,
+      ...(engine.database === undefined ? {} : { database: engine.database }),
+      ...(engine.refresh === undefined ? {} : { refresh: engine.refresh }),
+    });
   } catch (e) {
-    store.close();
+    await engine.close();
     throw e;
   }
   const http = createHttpServer({
@@ -76,7 +182,7 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
   log.info('relay listening', {
     port,
     host: cfg.host,
-    data: store.path,
+    data: cfg.database === '' ? store.path : redactUrl(cfg.database),
     static: cfg.staticDir,
     crypto: crypto.name,
     calendars: replica.listDocs().length,
@@ -87,12 +193,13 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     relay,
     store,
     replica,
+    ...(engine.doorbell === undefined ? {} : { doorbell: engine.doorbell }),
     close: () => {
       closed ??= (async () => {
         const stats = relay.health();
         await relay.close();
         await http.close();
-        store.close();
+        await engine.close();
         log.info('relay stopped', stats);
       })();
       return closed;
