@@ -198,7 +198,7 @@ export class Hostile {
     subject: Uint8Array,
     subjectBox: Uint8Array,
     keys: WrappedKeyValue[],
-    opts: { at?: ChainPoint; expires?: number } = {},
+    opts: { at?: ChainPoint; expires?: number; boxProof?: Uint8Array } = {},
   ): Crafted {
     const body = encodeMembership({
       kind: kind as MembershipKind,
@@ -208,6 +208,7 @@ export class Hostile {
       invite: new Uint8Array(0),
       sealed: new Uint8Array(0),
       expires: opts.expires ?? 0,
+      boxProof: opts.boxProof ?? new Uint8Array(0),
     });
     return this.sign(opts.at ?? this.tip(), OpKind.Membership, body);
   }

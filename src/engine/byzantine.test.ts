@@ -226,7 +226,7 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       // The invite's causal past is the setup: a join by it races every membership change since.
       if (SKIP.has('membershipRace') && w.membership.length > w.setupMembership + 1) return;
-      await deliver(joiner, w.pool, true);
+      await deliver(w, joiner, w.pool, true);
       if (isMember(w, joiner)) return; // added meanwhile: nothing to join
       if (
         (await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret))) !==
@@ -281,8 +281,8 @@ async function step(w: World, s: Step) {
       { length: Math.min(s.count, w.pool.length) },
       (_, i) => w.pool[(s.pick + i) % w.pool.length]!,
     );
-    await deliver(node, ops, s.batch);
-    if (s.dup) await deliver(node, ops.slice().reverse(), !s.batch);
+    await deliver(w, node, ops, s.batch);
+    if (s.dup) await deliver(w, node, ops.slice().reverse(), !s.batch);
     return;
   }
   const node = w.nodes[s.who % n]!;
@@ -304,8 +304,8 @@ async function step(w: World, s: Step) {
       const t = w.nodes[s.target]!;
       if (r.members(w.doc).has(hexOf(t) as never) || (w.everMember.has(t.index) && SKIP.has('rejoin')))
         return;
-      const added = await local(w, node, 'add', (x) =>
-        x.addMember(w.doc, pub(t), keysOf(t.device).box.publicKey),
+      const added = await local(w, node, 'add', async (x) =>
+        x.addMember(w.doc, await t.replica.deviceCard(w.doc)),
       );
       if (added !== undefined) {
         w.everMember.add(t.index);
@@ -326,6 +326,7 @@ async function step(w: World, s: Step) {
       if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       const theirs = await r.listOps(w.doc, 0, 100_000);
       await deliver(
+        w,
         joiner,
         theirs.map((o) => w.byId.get(o.id) ?? { bytes: o.bytes, id: o.id, withheld: false }),
         true,

@@ -90,6 +90,8 @@ export interface MembershipBody {
   sealed: Uint8Array;
   /** Invite: µs wall time after which no Add may use it; 0 otherwise. */
   expires: number;
+  /** MEM-11: an Add by a member: the subject's signature over its box key (64 bytes); else empty. */
+  boxProof: Uint8Array;
 }
 
 // Field layouts for the verifier, in .fbs declaration order.
@@ -104,6 +106,7 @@ const MEMBERSHIP_SPEC: TableSpec = [
   'bytes',
   'bytes',
   8,
+  'bytes',
 ];
 
 function malformed(what: string, cause?: unknown): never {
@@ -303,6 +306,8 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   const keysVec = Membership.createKeysVector(b, keys);
   const invite = Membership.createInviteVector(b, m.invite);
   const sealed = Membership.createSealedVector(b, m.sealed);
+  // Written only when present, so ops that carry none keep the layout of earlier builds.
+  const boxProof = m.boxProof.length > 0 ? Membership.createBoxProofVector(b, m.boxProof) : 0;
   Membership.startMembership(b);
   b.forceDefaults(true);
   Membership.addKind(b, m.kind);
@@ -312,6 +317,7 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   Membership.addInvite(b, invite);
   Membership.addSealed(b, sealed);
   Membership.addExpires(b, BigInt(m.expires));
+  if (boxProof !== 0) Membership.addBoxProof(b, boxProof);
   b.finish(Membership.endMembership(b));
   return b.asUint8Array().slice();
 }
@@ -345,5 +351,6 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
     invite: bytesOf(m.inviteArray()),
     sealed: bytesOf(m.sealedArray()),
     expires: u53(m.expires(), 'expires'),
+    boxProof: bytesOf(m.boxProofArray()),
   };
 }

@@ -14,6 +14,7 @@ import {
   MembershipKind,
   membershipOp,
   patchOp,
+  proofOf,
   pubOf,
   syncOps,
   team,
@@ -203,7 +204,12 @@ describe('removed devices', () => {
     await ra!.removeMember(t.doc, pubOf(b));
     const add = membershipOp(
       { by: b, doc: t.doc, ctr: 1, wallTime: before.wallTime + 1, parents: [before.id] },
-      { kind: MembershipKind.Add, subject: pubOf(m), subjectBox: boxOf(m) },
+      {
+        kind: MembershipKind.Add,
+        subject: pubOf(m),
+        subjectBox: boxOf(m),
+        boxProof: await proofOf(m, t.doc),
+      },
     );
     expect((await ra!.receive(add)).status).toBe('applied');
     expect(ra!.members(t.doc).has(toHex(pubOf(m)) as never)).toBe(false);
