@@ -229,19 +229,48 @@ export class Hostile {
     return { op, secret };
   }
 
-  /** Re-adds an existing member with junk sealed under every real key id it knows. */
-  junkWrap(victim: Uint8Array, victimBox: Uint8Array): Crafted {
+  /**
+   * Adds (or re-adds) a device with junk sealed under every real key id it knows. With the
+   * device's card (it showed it to this member, MEM-11) the Add is valid for a non-member.
+   */
+  junkWrap(victim: Uint8Array, victimBox: Uint8Array, proof: Uint8Array): Crafted {
     const keys = [...this.keys().keys()].map((id) => ({
       recipient: victim,
       keyId: fromHex(id),
       sealed: seal(victimBox, this.rnd(32), this.rnd),
     }));
-    return this.membership(MembershipKind.Add, victim, victimBox, keys);
+    return this.membership(MembershipKind.Add, victim, victimBox, keys, { boxProof: proof });
   }
 
-  /** Re-adds an existing member with this device's own box key: it would receive the victim's keys. */
-  foreignBox(victim: Uint8Array): Crafted {
-    return this.membership(MembershipKind.Add, victim, this.box, []);
+  /**
+   * Adds a device with this device's own box key, so it would receive the device's keys: with
+   * the device's proof of its real box key (which does not cover this one), or with none.
+   */
+  foreignBox(victim: Uint8Array, proof: Uint8Array): Crafted {
+    const keys = [...this.keys()].map(([id, k]) => ({
+      recipient: victim,
+      keyId: fromHex(id),
+      sealed: seal(this.box, k, this.rnd),
+    }));
+    return this.membership(MembershipKind.Add, victim, this.box, keys, { boxProof: proof });
+  }
+
+  /**
+   * A Rotate introducing a key sealed for every given member, except junk (under the real key
+   * id) for `victim`: writers must not use a key the victim never received (KEY-10).
+   */
+  junkRotate(members: { device: Uint8Array; box: Uint8Array }[], victim: Uint8Array): Crafted {
+    const fresh = this.rnd(32);
+    const id = keyIdOf(fresh);
+    const keys: WrappedKeyValue[] = members.map((m) => ({
+      recipient: m.device,
+      keyId: id,
+      sealed: seal(m.box, toHex(m.device) === toHex(victim) ? this.rnd(32) : fresh, this.rnd),
+    }));
+    const prev = this.newestKey();
+    if (prev !== undefined)
+      keys.push(chainEntry(fresh, { id: toHex(prev.id) as KeyId, key: prev.key }, this.rnd));
+    return this.membership(MembershipKind.Rotate, this.pub, this.box, keys);
   }
 
   /**

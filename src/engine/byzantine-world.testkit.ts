@@ -93,8 +93,6 @@ export interface World {
   unexpected: string[];
   /** Devices that have been members at some point (a later Add or join of one is a re-join). */
   everMember: Set<number>;
-  /** Who stated each device's box key by an Add (MEM-8); a device that joined by invite has none. */
-  vouchers: Map<number, Set<number>>;
   /** Ids of the membership ops in the pool that are not withheld. */
   membership: OpId[];
   /** How many of them the setup made (a hostile's early point has seen exactly those). */
@@ -218,7 +216,6 @@ export async function createWorld(o: Shape & { seed: number; faults: boolean }):
     faults,
     unexpected: [],
     everMember,
-    vouchers: new Map([...everMember].filter((i) => i !== 0).map((i) => [i, new Set([0])])),
     membership: [],
     setupMembership: 0,
   };
