@@ -20,6 +20,7 @@ import {
 } from './hostile.testkit.ts';
 import type { DeviceId, EntityId } from './ids.ts';
 import { keyIdOf } from './keyring.ts';
+import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { cardOf, openReplica, seededRandom, testDevice } from './testkit.testkit.ts';
@@ -84,6 +85,40 @@ describe('keys are bound to their bytes', () => {
     expect(titleOf(rc, t.doc)).toBe('Start');
     const log = await rc.listOps(t.doc, 0, 1000);
     expect(log.filter((o) => o.body === 'locked')).toEqual([]);
+  });
+
+  it('[KEY-10] honest devices never restate: adds, removals, invites, joins and reopens write no Rotate', async () => {
+    const t = await team(['kq-a', 'kq-b', 'kq-c']);
+    const [ra, rb, rc] = t.reps;
+    const n = testDevice('kq-n');
+    await ra!.addMember(t.doc, await cardOf(n, t.doc));
+    await rb!.removeMember(t.doc, pubOf(t.devs[2]!));
+    const inv = await ra!.createInvite(t.doc, 1_800_000_000_000_000);
+    const j = await openReplica(testDevice('kq-j'));
+    const rn = await openReplica(n);
+    for (const [from, to] of [
+      [ra, rb],
+      [rb, ra],
+      [ra, rc],
+      [ra, rn],
+      [ra, j],
+    ] as const)
+      await syncOps(from!, to!, t.doc);
+    await j.joinWithInvite(t.doc, inv.op.id, inv.secret);
+    await syncOps(j, ra!, t.doc);
+    const store = createMemoryStore();
+    const again = await openReplica(n, { store });
+    await syncOps(ra!, again, t.doc);
+    const reopened = await openReplica(n, { store });
+    await reopened.idle();
+    for (const r of [ra!, rb!, rc!, rn, j, reopened]) {
+      await r.idle();
+      const ops = await r.listOps(t.doc, 0, 10_000);
+      const rotates = ops.filter(
+        (o) => o.kind === 2 && decodeMembership(openOp(o.bytes).env.body).kind === MembershipKind.Rotate,
+      );
+      expect(rotates).toEqual([]);
+    }
   });
 
   it('[KEY-10] a hostile Rotate that seals junk for one member is healed the same way', async () => {
