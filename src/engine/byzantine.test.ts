@@ -53,7 +53,7 @@ const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv', re
 
 /**
  * Hostile actions the engine on this branch does not survive yet, each switched off by name until
- * it does (see FINDINGS.md; the lead decides). Empty = every action is tested.
+ * it does (docs/PROTOCOL.md CONV-2 lists them). Empty = every action is tested.
  * `BYZ_SKIP=a,b` replaces this list (`BYZ_SKIP=` tests everything); names are the actions below,
  * `junkNew` / `foreignNew` (junk keys or the attacker's box key for a device not yet a member),
  * `rejoin` (an Add or invite join of a device that was a member before), `membershipRace` (an
