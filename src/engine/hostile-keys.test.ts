@@ -87,6 +87,44 @@ describe('keys are bound to their bytes', () => {
     expect(log.filter((o) => o.body === 'locked')).toEqual([]);
   });
 
+  it('[KEY-10][ERR-1] a restating Rotate whose commit fails is written before the next task', async () => {
+    const t = await team(['kf-a', 'kf-b']);
+    const [ra] = t.reps;
+    const c = testDevice('kf-c');
+    const head = await lastOp(ra!, t.doc);
+    const add = membershipOp(
+      { by: t.devs[1]!, doc: t.doc, ctr: 1, wallTime: head.wallTime + 1, parents: [head.id] },
+      {
+        kind: MembershipKind.Add,
+        subject: pubOf(c),
+        subjectBox: boxOf(c),
+        keys: [wrap(c, boxOf(c), t.key.id, seededRandom('junk-f')(32))],
+        boxProof: await proofOf(c, t.doc),
+      },
+    );
+    await ra!.receive(add);
+    // c's store refuses the first commit of an op c wrote itself: the restating Rotate.
+    let fail = true;
+    const store = createMemoryStore({
+      beforeCommit: (b) => {
+        if (fail && b.ops?.some((o) => o.author === toHex(pubOf(c)))) {
+          fail = false;
+          throw new Error('QuotaExceededError');
+        }
+      },
+    });
+    const rc = await openReplica(c, { store });
+    await syncOps(ra!, rc, t.doc);
+    const ownOps = async () => (await rc.listOps(t.doc, 0, 1000)).filter((o) => o.author === rc.deviceId);
+    expect(fail).toBe(false);
+    expect(await ownOps()).toEqual([]);
+    // Any next task (here a write) first restates, then runs.
+    await rc.write(t.doc, EV, [{ field: EventField.Location, value: utf8('c') }]);
+    const kinds = (await ownOps()).map((o) => o.kind);
+    expect(kinds[0]).toBe(2);
+    expect(decodeMembership(openOp((await ownOps())[0]!.bytes).env.body).kind).toBe(MembershipKind.Rotate);
+  });
+
   it('[KEY-10] honest devices never restate: adds, removals, invites, joins and reopens write no Rotate', async () => {
     const t = await team(['kq-a', 'kq-b', 'kq-c']);
     const [ra, rb, rc] = t.reps;

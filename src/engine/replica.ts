@@ -42,6 +42,8 @@ export class Replica {
   readonly deviceId: DeviceId | undefined;
   private readonly core: Core;
   private queue: Promise<unknown> = Promise.resolve();
+  /** KEY-10: calendars whose restating Rotate failed; tried again before the next task. */
+  private readonly unhealed = new Set<DocId>();
 
   private constructor(opts: ReplicaOptions) {
     this.core = new Core(opts);
@@ -352,21 +354,26 @@ export class Replica {
   /**
    * KEY-10: where a membership change handed this device keys it cannot open, it restates its box
    * key and holdings with a Rotate (heal.ts). Runs on the queue, inside the caller's task. A
-   * failure (storage) is left for the next membership change or open to retry.
+   * calendar whose Rotate failed (storage) is tried again before the next queued task.
    */
   private async heal(docs: Iterable<DocId>): Promise<void> {
     for (const doc of docs) {
+      this.unhealed.delete(doc);
       if (!needsRestate(this.core, doc)) continue;
       try {
         await local.rotateKey(this.core, doc);
       } catch {
-        // retried when the condition is next checked
+        this.unhealed.add(doc);
       }
     }
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const task = async () => {
+      if (this.unhealed.size > 0) await this.heal([...this.unhealed]);
+      return fn();
+    };
+    const run = this.queue.then(task, task);
     this.queue = run.catch(() => undefined);
     return run;
   }
