@@ -300,7 +300,7 @@ export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promi
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */
-export function deviceCard(core: Core, doc: DocId): Promise<DeviceCard> {
+export async function deviceCard(core: Core, doc: DocId): Promise<DeviceCard> {
   if (!/^[0-9a-f]{32}$/.test(doc)) throw new EngineError('InvalidArgument', 'a calendar id is 32 hex chars');
   return signDeviceCard(core.mustDevice(), fromHex(doc));
 }
