@@ -256,13 +256,19 @@ export class Hostile {
   }
 
   /**
-   * A Rotate introducing a key sealed for every given member, except junk (under the real key
-   * id) for `victim`: writers must not use a key the victim never received (KEY-10).
+   * A Rotate (or, with `removed`, a Remove of that member) introducing a key sealed for every
+   * given member, except junk (under the real key id) for `victim`: writers must not use a key
+   * the victim never received (KEY-10).
    */
-  junkRotate(members: { device: Uint8Array; box: Uint8Array }[], victim: Uint8Array): Crafted {
+  junkRotate(
+    members: { device: Uint8Array; box: Uint8Array }[],
+    victim: Uint8Array,
+    removed?: Uint8Array,
+  ): Crafted {
     const fresh = this.rnd(32);
     const id = keyIdOf(fresh);
-    const keys: WrappedKeyValue[] = members.map((m) => ({
+    const stay = members.filter((m) => removed === undefined || toHex(m.device) !== toHex(removed));
+    const keys: WrappedKeyValue[] = stay.map((m) => ({
       recipient: m.device,
       keyId: id,
       sealed: seal(m.box, toHex(m.device) === toHex(victim) ? this.rnd(32) : fresh, this.rnd),
@@ -270,7 +276,9 @@ export class Hostile {
     const prev = this.newestKey();
     if (prev !== undefined)
       keys.push(chainEntry(fresh, { id: toHex(prev.id) as KeyId, key: prev.key }, this.rnd));
-    return this.membership(MembershipKind.Rotate, this.pub, this.box, keys);
+    return removed === undefined
+      ? this.membership(MembershipKind.Rotate, this.pub, this.box, keys)
+      : this.membership(MembershipKind.Remove, removed, new Uint8Array(0), keys);
   }
 
   /**

@@ -195,9 +195,13 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
         [h.foreignBox(pub(victim), s.n % 2 === 0 ? (await cardOf(victim, w)).proof : new Uint8Array(0))],
         false,
       );
-    case 'junkRotate':
+    case 'junkRotate': {
       if (SKIP.has('membershipRace') && (await racing(w, node))) return;
-      return publish(w, node, [h.junkRotate(members, pub(victim))], false);
+      // Odd n: a Remove of another member (neither the victim nor itself) carrying the junk.
+      const other = members.find((m) => toHex(m.device) !== hexOf(victim) && toHex(m.device) !== hexOf(node));
+      const removed = s.n % 2 === 1 ? other?.device : undefined;
+      return publish(w, node, [h.junkRotate(members, pub(victim), removed)], false);
+    }
     case 'rotate':
       if (SKIP.has('membershipRace') && (await racing(w, node))) return;
       return publish(w, node, [h.rotateExcluding(members, pub(victim))], false);
