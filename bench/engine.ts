@@ -15,8 +15,10 @@ import {
   type EngineStore,
   type EntityId,
   EventField,
+  fromHex,
   Replica,
   type SubtleLike,
+  signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
 
@@ -72,7 +74,7 @@ async function ours(n: number): Promise<Figures> {
   const db = await device();
   const a = await Replica.open({ store: createMemoryStore(), crypto, nowUs, random, device: da });
   const g = await a.createCalendar({ name: 'Bench' });
-  await a.addMember(g.doc, db.signer.publicKey, db.box.publicKey);
+  await a.addMember(g.doc, await signDeviceCard(db, fromHex(g.doc)));
   const setup = (await a.listOps(g.doc, 0, 100)).map((o) => o.bytes);
   let t = performance.now();
   const ops: Uint8Array[] = [];

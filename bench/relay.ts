@@ -3,7 +3,7 @@
 // catch-up time for a calendar of 10,000 events. Devices sign with WebCrypto Ed25519.
 
 import type { DocId, EntityId } from '../src/engine/index.ts';
-import { EventField, encodeValue } from '../src/engine/index.ts';
+import { EventField, encodeValue, fromHex, signDeviceCard } from '../src/engine/index.ts';
 import {
   makeClient,
   makeDevice,
@@ -39,7 +39,7 @@ export async function calendar(
   members: TestDevice[] = [],
 ): Promise<{ doc: DocId; setup: OutboxOp[] }> {
   const g = await dev.replica.createCalendar({ name: 'Bench' });
-  for (const m of members) await dev.replica.addMember(g.doc, m.signer.publicKey, m.box.publicKey);
+  for (const m of members) await dev.replica.addMember(g.doc, await signDeviceCard(m, fromHex(g.doc)));
   const setup = (await dev.replica.listOps(g.doc, 0, 100_000)).map((r) => ({
     id: r.id,
     doc: r.doc,

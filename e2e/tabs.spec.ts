@@ -80,7 +80,7 @@ async function checkChains(page: Page, ns: string): Promise<number> {
   );
 }
 
-test('[RT-7] two tabs edit offline, each sees the other\'s writes live (no reload), and they agree after reload', async ({
+test("[RT-7] two tabs edit offline, each sees the other's writes live (no reload), and they agree after reload", async ({
   context,
 }) => {
   await serveFixtures(context);

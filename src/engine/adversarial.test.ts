@@ -16,6 +16,7 @@ import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { OpKind } from './store.ts';
 import {
   type CraftInput,
+  cardOf,
   craftOp,
   deviceKeys,
   manualClock,
@@ -46,7 +47,7 @@ async function world(): Promise<World> {
   const ra = await openReplica(a);
   const rb = await openReplica(b);
   const g = await ra.createCalendar({ name: 'Cal' });
-  await ra.addMember(g.doc, deviceKeys(b).signer.publicKey, boxKeyPairFromSecret(b.boxSecret).publicKey);
+  await ra.addMember(g.doc, await cardOf(b, g.doc));
   await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('Lunch') }]);
   const ops = (await ra.listOps(g.doc, 0, 100)).map((o) => o.bytes);
   for (const o of ops) expect((await rb.receive(o)).status).toBe('applied');
@@ -178,6 +179,7 @@ describe('adversarial input', () => {
         invite: new Uint8Array(0),
         sealed: new Uint8Array(0),
         expires: 0,
+        boxProof: new Uint8Array(0),
       }),
     });
     expectRejected(await w.ra.receive(selfAdd), 'NotMember');
@@ -355,6 +357,7 @@ describe('adversarial input', () => {
       invite: new Uint8Array(0),
       sealed: new Uint8Array(0),
       expires: 0,
+      boxProof: new Uint8Array(0),
     });
     const withParent = craftOp({
       secret: w.b.secret,

@@ -5,12 +5,12 @@
 import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
-import { boxOf, EV, lastOp, patchOp, pubOf, syncOps, team, titleOf } from './hostile.testkit.ts';
+import { EV, lastOp, patchOp, syncOps, team, titleOf } from './hostile.testkit.ts';
 import type { KeyId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import type { CommitBatch } from './store.ts';
-import { openReplica, testDevice } from './testkit.testkit.ts';
+import { cardOf, openReplica, testDevice } from './testkit.testkit.ts';
 
 describe('atomic multi-step changes', () => {
   it('[ERR-1][KEY-6] a storage failure while unlocking history rejects the Add as a whole; applying it again unlocks', async () => {
@@ -29,7 +29,7 @@ describe('atomic multi-step changes', () => {
     const rn = await openReplica(n, { store });
     await syncOps(ra!, rn, t.doc);
     expect(titleOf(rn, t.doc)).toBeUndefined();
-    const add = await ra!.addMember(t.doc, pubOf(n), boxOf(n));
+    const add = await ra!.addMember(t.doc, await cardOf(n, t.doc));
     failOn = (b) => (b.bodyUpdates?.length ?? 0) > 0;
     const first = await rn.receive(add.bytes);
     const second = await rn.receive(add.bytes);

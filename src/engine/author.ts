@@ -2,6 +2,7 @@
 // KEY-3..KEY-8, MEM-4, INV-1, DEV-1). Pure builders: the replica gives them the calendar's
 // state at its heads and applies what they build like any other op.
 
+import type { DeviceCard } from './box-proof.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { LIMITS, type MembershipBody, MembershipKind, type WrappedKeyValue } from './codec.ts';
 import type { OpId } from './ids.ts';
@@ -43,6 +44,7 @@ const base = (me: Me): Omit<MembershipBody, 'kind'> => ({
   invite: new Uint8Array(0),
   sealed: new Uint8Array(0),
   expires: 0,
+  boxProof: new Uint8Array(0),
 });
 
 const named = (me: Me, key: Key | undefined): Uint8Array =>
@@ -86,10 +88,8 @@ export function removeBody(
   removed: string,
   fresh: Key,
 ): MembershipBody {
-  // A box key only the removed device vouched for is not used: it may be the removed device's own.
-  const stay = [...members.values()].filter(
-    (m) => m.device !== removed && m.boxBy.some((d) => d !== removed),
-  );
+  // Every box key is its device's own (MEM-8, MEM-11), so the removed device reads none of them.
+  const stay = [...members.values()].filter((m) => m.device !== removed);
   return {
     ...base(me),
     kind: MembershipKind.Remove,
@@ -113,11 +113,21 @@ export function rotateBody(
   };
 }
 
-/** MEM-4, KEY-5: adds a device, sealing for it the keys the adder holds that no other key carries. */
-export function addBody(me: Me, ring: Keyring, subject: Uint8Array, box: Uint8Array): MembershipBody {
+/**
+ * MEM-4, MEM-11, KEY-5: adds a device by the card it showed (its keys and box proof), sealing for
+ * it the keys the adder holds that no other key carries.
+ */
+export function addBody(me: Me, ring: Keyring, card: DeviceCard): MembershipBody {
   const keys: WrappedKeyValue[] = [];
-  for (const k of ring.heads()) keys.push(...sealFor([{ device: subject, box }], k, me.random));
-  return { ...base(me), kind: MembershipKind.Add, subject, subjectBox: box, keys };
+  for (const k of ring.heads()) keys.push(...sealFor([{ device: card.device, box: card.box }], k, me.random));
+  return {
+    ...base(me),
+    kind: MembershipKind.Add,
+    subject: card.device,
+    subjectBox: card.box,
+    keys,
+    boxProof: card.proof,
+  };
 }
 
 /** INV-1: an invite: its public keys, expiry, and the key heads sealed for its box key. */

@@ -198,7 +198,7 @@ export class Hostile {
     subject: Uint8Array,
     subjectBox: Uint8Array,
     keys: WrappedKeyValue[],
-    opts: { at?: ChainPoint; expires?: number } = {},
+    opts: { at?: ChainPoint; expires?: number; boxProof?: Uint8Array } = {},
   ): Crafted {
     const body = encodeMembership({
       kind: kind as MembershipKind,
@@ -208,6 +208,7 @@ export class Hostile {
       invite: new Uint8Array(0),
       sealed: new Uint8Array(0),
       expires: opts.expires ?? 0,
+      boxProof: opts.boxProof ?? new Uint8Array(0),
     });
     return this.sign(opts.at ?? this.tip(), OpKind.Membership, body);
   }
@@ -228,19 +229,56 @@ export class Hostile {
     return { op, secret };
   }
 
-  /** Re-adds an existing member with junk sealed under every real key id it knows. */
-  junkWrap(victim: Uint8Array, victimBox: Uint8Array): Crafted {
+  /**
+   * Adds (or re-adds) a device with junk sealed under every real key id it knows. With the
+   * device's card (it showed it to this member, MEM-11) the Add is valid for a non-member.
+   */
+  junkWrap(victim: Uint8Array, victimBox: Uint8Array, proof: Uint8Array): Crafted {
     const keys = [...this.keys().keys()].map((id) => ({
       recipient: victim,
       keyId: fromHex(id),
       sealed: seal(victimBox, this.rnd(32), this.rnd),
     }));
-    return this.membership(MembershipKind.Add, victim, victimBox, keys);
+    return this.membership(MembershipKind.Add, victim, victimBox, keys, { boxProof: proof });
   }
 
-  /** Re-adds an existing member with this device's own box key: it would receive the victim's keys. */
-  foreignBox(victim: Uint8Array): Crafted {
-    return this.membership(MembershipKind.Add, victim, this.box, []);
+  /**
+   * Adds a device with this device's own box key, so it would receive the device's keys: with
+   * the device's proof of its real box key (which does not cover this one), or with none.
+   */
+  foreignBox(victim: Uint8Array, proof: Uint8Array): Crafted {
+    const keys = [...this.keys()].map(([id, k]) => ({
+      recipient: victim,
+      keyId: fromHex(id),
+      sealed: seal(this.box, k, this.rnd),
+    }));
+    return this.membership(MembershipKind.Add, victim, this.box, keys, { boxProof: proof });
+  }
+
+  /**
+   * A Rotate (or, with `removed`, a Remove of that member) introducing a key sealed for every
+   * given member, except junk (under the real key id) for `victim`: writers must not use a key
+   * the victim never received (KEY-10).
+   */
+  junkRotate(
+    members: { device: Uint8Array; box: Uint8Array }[],
+    victim: Uint8Array,
+    removed?: Uint8Array,
+  ): Crafted {
+    const fresh = this.rnd(32);
+    const id = keyIdOf(fresh);
+    const stay = members.filter((m) => removed === undefined || toHex(m.device) !== toHex(removed));
+    const keys: WrappedKeyValue[] = stay.map((m) => ({
+      recipient: m.device,
+      keyId: id,
+      sealed: seal(m.box, toHex(m.device) === toHex(victim) ? this.rnd(32) : fresh, this.rnd),
+    }));
+    const prev = this.newestKey();
+    if (prev !== undefined)
+      keys.push(chainEntry(fresh, { id: toHex(prev.id) as KeyId, key: prev.key }, this.rnd));
+    return removed === undefined
+      ? this.membership(MembershipKind.Rotate, this.pub, this.box, keys)
+      : this.membership(MembershipKind.Remove, removed, new Uint8Array(0), keys);
   }
 
   /**

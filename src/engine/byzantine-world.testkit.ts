@@ -15,11 +15,13 @@ import {
   type EngineStore,
   type EntityId,
   EventField,
+  fromHex,
   type OpId,
   OpKind,
   openOp,
   Replica,
   type SubtleLike,
+  signDeviceCard,
   toHex,
   utf8,
 } from './index.ts';
@@ -91,8 +93,6 @@ export interface World {
   unexpected: string[];
   /** Devices that have been members at some point (a later Add or join of one is a re-join). */
   everMember: Set<number>;
-  /** Who stated each device's box key by an Add (MEM-8); a device that joined by invite has none. */
-  vouchers: Map<number, Set<number>>;
   /** Ids of the membership ops in the pool that are not withheld. */
   membership: OpId[];
   /** How many of them the setup made (a hostile's early point has seen exactly those). */
@@ -177,7 +177,7 @@ async function setupOf(o: Shape): Promise<Setup> {
   for (let i = 1; i < o.n; i++) {
     if (i === skip) continue;
     const k = keysOf(testDevice(`byz-${i}`));
-    await owner.addMember(g.doc, k.signer.publicKey, k.box.publicKey);
+    await owner.addMember(g.doc, await signDeviceCard(k, fromHex(g.doc)));
   }
   const ops = (await owner.listOps(g.doc, 0, 1000)).map((x) => ({ bytes: x.bytes, id: x.id }));
   for (const r of replicas.slice(1)) for (const x of ops) await r.receive(x.bytes);
@@ -216,7 +216,6 @@ export async function createWorld(o: Shape & { seed: number; faults: boolean }):
     faults,
     unexpected: [],
     everMember,
-    vouchers: new Map([...everMember].filter((i) => i !== 0).map((i) => [i, new Set([0])])),
     membership: [],
     setupMembership: 0,
   };
@@ -254,9 +253,13 @@ export async function racing(w: World, node: Node): Promise<boolean> {
   return have.some((o) => o === undefined);
 }
 
-/** Delivers ops to a node (as one batch or one by one). Hostile nodes also learn them. */
-export async function deliver(node: Node, ops: PoolOp[], batch: boolean): Promise<number> {
+/**
+ * Delivers ops to a node (as one batch or one by one). Hostile nodes also learn them. Ops the node
+ * wrote itself while applying them (a KEY-10 restatement) go out like any own op.
+ */
+export async function deliver(w: World, node: Node, ops: PoolOp[], batch: boolean): Promise<number> {
   const list = node.honest ? ops.filter((p) => !p.withheld) : ops;
+  const since = node.replica.hasDoc(w.doc) ? node.replica.seq(w.doc) : 0;
   let applied = 0;
   const results = batch
     ? await node.replica.receiveBatch(list.map((p) => p.bytes))
@@ -265,7 +268,27 @@ export async function deliver(node: Node, ops: PoolOp[], batch: boolean): Promis
     if (r.status === 'applied') applied++;
     if (node.evil !== undefined && r.status !== 'rejected') node.evil.see(list[i]!.bytes);
   }
+  await outbox(w, node, since);
   return applied;
+}
+
+/** Every op by `node` committed to its log after `since` enters the pool (the device's outbox). */
+async function outbox(w: World, node: Node, since: number, made?: OpId, patch?: PoolOp['patch']) {
+  const mine = keysOf(node.device).signer.publicKey;
+  let out: PoolOp | undefined;
+  for (const o of node.replica.hasDoc(w.doc) ? await node.replica.listOps(w.doc, since, 100_000) : []) {
+    if (toHex(openOp(o.bytes).header.author) !== toHex(mine)) continue;
+    const p: PoolOp = {
+      bytes: o.bytes,
+      id: o.id,
+      withheld: false,
+      patch: o.kind === OpKind.Patch ? patch : undefined,
+    };
+    add(w, p);
+    node.evil?.see(o.bytes);
+    if (o.id === made) out = p;
+  }
+  return out;
 }
 
 /**
@@ -301,21 +324,7 @@ export async function local(
   // The outbox: every op the call committed to this device's log goes out, also ops the call
   // made besides the one it returned (e.g. a rotation before a write), and an op committed by a
   // call that then failed. The call's plaintext belongs to its one patch op.
-  const mine = keysOf(node.device).signer.publicKey;
-  let out: PoolOp | undefined;
-  for (const o of node.replica.hasDoc(w.doc) ? await node.replica.listOps(w.doc, since, 100_000) : []) {
-    if (toHex(openOp(o.bytes).header.author) !== toHex(mine)) continue;
-    const p: PoolOp = {
-      bytes: o.bytes,
-      id: o.id,
-      withheld: false,
-      patch: o.kind === OpKind.Patch ? patch : undefined,
-    };
-    add(w, p);
-    node.evil?.see(o.bytes);
-    if (o.id === made?.id) out = p;
-  }
-  return out;
+  return outbox(w, node, since, made?.id, patch);
 }
 
 /** A hostile node's crafted ops: into its own replica (and view), then the pool. */
@@ -348,7 +357,7 @@ export async function settle(w: World, order: readonly number[]): Promise<void> 
         .map((p, i) => ({ p, k: (order[(i + round) % order.length] ?? 0) * 7919 + i * (round + 1) }))
         .sort((x, y) => x.k - y.k)
         .map((x) => x.p);
-      applied += await deliver(node, shuffled, (node.index + round) % 2 === 1);
+      applied += await deliver(w, node, shuffled, (node.index + round) % 2 === 1);
     }
     if (applied === 0) return;
   }

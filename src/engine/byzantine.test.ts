@@ -1,8 +1,10 @@
 // The Byzantine property test (docs/PROTOCOL.md CONV-2): 3 to 5 replicas, one or two of them
 // hostile, racing honest edits, adds, removes and invites against equivocation, junk and foreign
-// wrapped keys, rotations that exclude a member, writes from parents before a removal, ops that can
-// never complete, a clock at the 2^53 ceiling and forks past the parent limit; shuffled,
-// duplicated, batched, delayed and withheld delivery; commits that fail at random; restarts.
+// wrapped keys (for members and for devices not yet members), rotations that exclude a member or
+// seal junk for it, writes from parents before a removal, ops that can never complete, a clock
+// at the 2^53 ceiling and forks past the parent limit; shuffled, duplicated, batched, delayed and
+// withheld delivery; commits that fail at random; restarts. Honest devices restate their keys
+// when handed junk (KEY-10): what they write while applying ops goes out like any own op.
 // At the end every pair of honest replicas agrees on everything a user or sync can observe, and
 // the registers equal an independent reference model. Default: a CI-sized run; BYZ_RUNS=100000
 // for a long one (BYZ_SEED and BYZ_PATH replay a counterexample).
@@ -31,9 +33,11 @@ import {
   type DocId,
   EventField,
   eventFromRecord,
+  fromHex,
   LIMITS,
   openOp,
   type Replica,
+  signDeviceCard,
   toHex,
   utf8,
 } from './index.ts';
@@ -49,25 +53,17 @@ const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv', re
 
 /**
  * Hostile actions the engine on this branch does not survive yet, each switched off by name until
- * it does (see FINDINGS.md; the lead decides). Empty = every action is tested.
+ * it does (docs/PROTOCOL.md CONV-2 lists them). Empty = every action is tested.
  * `BYZ_SKIP=a,b` replaces this list (`BYZ_SKIP=` tests everything); names are the actions below,
  * `junkNew` / `foreignNew` (junk keys or the attacker's box key for a device not yet a member),
  * `rejoin` (an Add or invite join of a device that was a member before), `membershipRace` (an
  * Add, Remove, invite or Rotate by a device that has not applied every membership op sent so
- * far), `removeVoucher` (a Remove of the only member that stated another member's box key),
- * `oldEquivocation` (a write from old parents whose ctr the device already used), `reopen`,
+ * far), `oldEquivocation` (a write from old parents whose ctr the device already used), `reopen`,
  * `reopenMissing` (only the check that a restart asks for the same ops), `revokeSibling` (only
  * the check that no write concurrent with its author's removal wins, on the hash DAG),
  * `siblingFrontier` (only the model's losers that have an equivocating sibling), `faults`.
  */
-const KNOWN_FAILING: string[] = [
-  // A device Added while not a member with junk keys or the attacker's box key never reads.
-  'junkNew',
-  'foreignNew',
-  // Removing the only member that stated other members' box keys (MEM-8) leaves them with none:
-  // edits until each states its own stay unreadable for the others.
-  'removeVoucher',
-];
+const KNOWN_FAILING: string[] = [];
 const SKIP = new Set<string>(
   (process.env['BYZ_SKIP'] ?? KNOWN_FAILING.join(',')).split(',').filter((s) => s !== ''),
 );
@@ -77,6 +73,7 @@ const EVIL = [
   'junk',
   'foreign',
   'rotate',
+  'junkRotate',
   'old',
   'flood',
   'withhold',
@@ -157,6 +154,8 @@ const stepArb = (n: number): fc.Arbitrary<Step> =>
 const isMember = (w: World, x: Node) => x.replica.members(w.doc).has(hexOf(x) as never);
 const pub = (node: Node) => keysOf(node.device).signer.publicKey;
 const hexOf = (node: Node) => toHex(pub(node));
+/** A device's card for the calendar (MEM-11), signed by its own keys. */
+const cardOf = (node: Node, w: World) => signDeviceCard(keysOf(node.device), fromHex(w.doc));
 
 async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
   const hostile = w.nodes.filter((x) => !x.honest);
@@ -182,9 +181,27 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
         false,
       );
     case 'junk':
-      return publish(w, node, [h.junkWrap(pub(victim), keysOf(victim.device).box.publicKey)], false);
+      // The victim showed its card to this member (MEM-11): the strongest case.
+      return publish(
+        w,
+        node,
+        [h.junkWrap(pub(victim), keysOf(victim.device).box.publicKey, (await cardOf(victim, w)).proof)],
+        false,
+      );
     case 'foreign':
-      return publish(w, node, [h.foreignBox(pub(victim))], false);
+      return publish(
+        w,
+        node,
+        [h.foreignBox(pub(victim), s.n % 2 === 0 ? (await cardOf(victim, w)).proof : new Uint8Array(0))],
+        false,
+      );
+    case 'junkRotate': {
+      if (SKIP.has('membershipRace') && (await racing(w, node))) return;
+      // Odd n: a Remove of another member (neither the victim nor itself) carrying the junk.
+      const other = members.find((m) => toHex(m.device) !== hexOf(victim) && toHex(m.device) !== hexOf(node));
+      const removed = s.n % 2 === 1 ? other?.device : undefined;
+      return publish(w, node, [h.junkRotate(members, pub(victim), removed)], false);
+    }
     case 'rotate':
       if (SKIP.has('membershipRace') && (await racing(w, node))) return;
       return publish(w, node, [h.rotateExcluding(members, pub(victim))], false);
@@ -226,13 +243,9 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
       if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       // The invite's causal past is the setup: a join by it races every membership change since.
       if (SKIP.has('membershipRace') && w.membership.length > w.setupMembership + 1) return;
-      await deliver(joiner, w.pool, true);
+      await deliver(w, joiner, w.pool, true);
       if (isMember(w, joiner)) return; // added meanwhile: nothing to join
-      if (
-        (await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret))) !==
-        undefined
-      )
-        w.vouchers.delete(joiner.index);
+      await local(w, joiner, 'join by a late invite', (x) => x.joinWithInvite(w.doc, op.id, secret));
       w.everMember.add(joiner.index);
       return;
     }
@@ -241,18 +254,6 @@ async function doEvil(w: World, s: Extract<Step, { t: 'evil' }>) {
         add(w, { bytes: b, id: openOp(b).id, withheld: false });
       return;
   }
-}
-
-/** Whether `target` is the only member left that stated some other member's box key (MEM-8). */
-function onlyVoucher(w: World, by: Node, target: number): boolean {
-  const members = by.replica.members(w.doc);
-  return [...w.vouchers].some(
-    ([m, vs]) =>
-      m !== target &&
-      members.has(hexOf(w.nodes[m]!) as never) &&
-      vs.has(target) &&
-      [...vs].every((v) => v === target || !members.has(hexOf(w.nodes[v]!) as never)),
-  );
 }
 
 /** The name a hostile step is skipped by: junk and foreign keys for a non-member are their own. */
@@ -281,8 +282,8 @@ async function step(w: World, s: Step) {
       { length: Math.min(s.count, w.pool.length) },
       (_, i) => w.pool[(s.pick + i) % w.pool.length]!,
     );
-    await deliver(node, ops, s.batch);
-    if (s.dup) await deliver(node, ops.slice().reverse(), !s.batch);
+    await deliver(w, node, ops, s.batch);
+    if (s.dup) await deliver(w, node, ops.slice().reverse(), !s.batch);
     return;
   }
   const node = w.nodes[s.who % n]!;
@@ -297,20 +298,16 @@ async function step(w: World, s: Step) {
     }
     case 'remove':
       if (s.target % n === node.index || (SKIP.has('membershipRace') && (await racing(w, node)))) return;
-      if (SKIP.has('removeVoucher') && onlyVoucher(w, node, s.target)) return;
       await local(w, node, 'remove', (x) => x.removeMember(w.doc, pub(w.nodes[s.target]!)));
       return;
     case 'add': {
       const t = w.nodes[s.target]!;
       if (r.members(w.doc).has(hexOf(t) as never) || (w.everMember.has(t.index) && SKIP.has('rejoin')))
         return;
-      const added = await local(w, node, 'add', (x) =>
-        x.addMember(w.doc, pub(t), keysOf(t.device).box.publicKey),
+      const added = await local(w, node, 'add', async (x) =>
+        x.addMember(w.doc, await t.replica.deviceCard(w.doc)),
       );
-      if (added !== undefined) {
-        w.everMember.add(t.index);
-        w.vouchers.set(t.index, (w.vouchers.get(t.index) ?? new Set()).add(node.index));
-      }
+      if (added !== undefined) w.everMember.add(t.index);
       return;
     }
     case 'invite': {
@@ -326,13 +323,13 @@ async function step(w: World, s: Step) {
       if (w.everMember.has(joiner.index) && SKIP.has('rejoin')) return;
       const theirs = await r.listOps(w.doc, 0, 100_000);
       await deliver(
+        w,
         joiner,
         theirs.map((o) => w.byId.get(o.id) ?? { bytes: o.bytes, id: o.id, withheld: false }),
         true,
       );
       if (isMember(w, joiner)) return;
-      if ((await local(w, joiner, 'join', (x) => x.joinWithInvite(w.doc, inv.id, secret!))) !== undefined)
-        w.vouchers.delete(joiner.index);
+      await local(w, joiner, 'join', (x) => x.joinWithInvite(w.doc, inv.id, secret!));
       w.everMember.add(joiner.index);
       return;
     }

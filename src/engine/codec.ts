@@ -86,6 +86,8 @@ export interface MembershipBody {
   sealed: Uint8Array;
   /** Invite: µs wall time after which no Add may use it; 0 otherwise. */
   expires: number;
+  /** MEM-11: an Add by a member: the subject's signature over its box key (64 bytes); else empty. */
+  boxProof: Uint8Array;
 }
 
 // Field layouts for the verifier, in .fbs declaration order.
@@ -122,6 +124,7 @@ const MEMBERSHIP_SPEC: TableSpec = [
   'bytes',
   'bytes',
   8,
+  'bytes',
 ];
 
 function malformed(what: string, cause?: unknown): never {
@@ -326,6 +329,8 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   const keysVec = Membership.createKeysVector(b, keys);
   const invite = b.createByteVector(m.invite);
   const sealed = b.createByteVector(m.sealed);
+  // Written only when present, so ops that carry none keep the layout of earlier builds.
+  const boxProof = m.boxProof.length > 0 ? b.createByteVector(m.boxProof) : 0;
   Membership.startMembership(b);
   b.forceDefaults(true);
   Membership.addKind(b, m.kind);
@@ -335,6 +340,7 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   Membership.addInvite(b, invite);
   Membership.addSealed(b, sealed);
   Membership.addExpires(b, BigInt(m.expires));
+  if (boxProof !== 0) Membership.addBoxProof(b, boxProof);
   b.finish(Membership.endMembership(b));
   return b.asUint8Array().slice();
 }
@@ -368,5 +374,6 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
     invite: bytesOf(m.inviteArray()),
     sealed: bytesOf(m.sealedArray()),
     expires: u53(m.expires(), 'expires'),
+    boxProof: bytesOf(m.boxProofArray()),
   };
 }

@@ -10,7 +10,6 @@ import type { EntityId, OpId } from './ids.ts';
 import { compareWrites, frontier as frontierOf } from './lww.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { type ApplyResult, Replica } from './replica.ts';
-import { boxKeyPairFromSecret } from './seal.ts';
 import type { WriteRecord } from './store.ts';
 import { deviceKeys, manualClock, testDevice } from './testkit.testkit.ts';
 
@@ -60,11 +59,7 @@ async function setup(n: number, seed: string) {
   const owner = replicas[0]!;
   const g = await owner.createCalendar({ name: 'Shared' });
   for (let i = 1; i < n; i++) {
-    await owner.addMember(
-      g.doc,
-      deviceKeys(devices[i]!).signer.publicKey,
-      boxKeyPairFromSecret(devices[i]!.boxSecret).publicKey,
-    );
+    await owner.addMember(g.doc, await replicas[i]!.deviceCard(g.doc));
   }
   const setupOps = (await owner.listOps(g.doc, 0, 1000)).map((o) => o.bytes);
   for (const r of replicas.slice(1))

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { LIMITS } from './codec.ts';
-import { UNKNOWN_AUTHOR_BUDGET } from './gate.ts';
+import { PENDING_BYTES_PER_DOC, PENDING_TTL_US, UNKNOWN_AUTHOR_BUDGET } from './gate.ts';
 import {
   boxOf,
   EV,
@@ -14,6 +14,7 @@ import {
   MembershipKind,
   membershipOp,
   patchOp,
+  proofOf,
   pubOf,
   syncOps,
   team,
@@ -24,7 +25,7 @@ import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
 import { OpKind } from './store.ts';
-import { craftOp, openReplica, seededRandom, testDevice } from './testkit.testkit.ts';
+import { craftOp, manualClock, openReplica, seededRandom, testDevice } from './testkit.testkit.ts';
 
 function shuffled<T>(xs: readonly T[], seed: string): T[] {
   const r = seededRandom(seed);
@@ -203,7 +204,12 @@ describe('removed devices', () => {
     await ra!.removeMember(t.doc, pubOf(b));
     const add = membershipOp(
       { by: b, doc: t.doc, ctr: 1, wallTime: before.wallTime + 1, parents: [before.id] },
-      { kind: MembershipKind.Add, subject: pubOf(m), subjectBox: boxOf(m) },
+      {
+        kind: MembershipKind.Add,
+        subject: pubOf(m),
+        subjectBox: boxOf(m),
+        boxProof: await proofOf(m, t.doc),
+      },
     );
     expect((await ra!.receive(add)).status).toBe('applied');
     expect(ra!.members(t.doc).has(toHex(pubOf(m)) as never)).toBe(false);
@@ -336,6 +342,43 @@ describe('strangers and the pending set', () => {
     expect(titleOf(r, t.doc)).toBe('c2');
   });
 
+  it('[DAG-4] waiting ops are bounded by bytes per calendar, and ops waiting over 24 hours make room', async () => {
+    const t = await team(['pb-a', 'pb-b']);
+    const clock = manualClock();
+    const r = await openReplica(t.devs[0]!, { clock });
+    await syncOps(t.reps[0]!, r, t.doc);
+    const big = 'x'.repeat(60_000);
+    const ghost = (i: number) =>
+      patchOp(
+        {
+          by: t.devs[1]!,
+          doc: t.doc,
+          ctr: 1,
+          wallTime: 5 + i,
+          parents: [toHex(seededRandom(`pb${i}`)(32)) as OpId],
+        },
+        t.key,
+        big,
+      );
+    // One member's ops of ~60 KiB whose parents never come: the count bounds (5,000 per
+    // calendar, 1,250 per author) are far off; the byte bound stops them.
+    let parked = 0;
+    let refused: string | undefined;
+    for (let i = 0; i < 400 && refused === undefined; i++) {
+      const res = await r.receive(ghost(i));
+      if (res.status === 'pending') parked++;
+      else refused = res.error?.code;
+    }
+    expect(refused).toBe('PendingFull');
+    expect(parked * 60_000).toBeLessThanOrEqual(PENDING_BYTES_PER_DOC);
+    expect(parked).toBeGreaterThan(200);
+    expect(r.pendingCount(t.doc)).toBe(parked);
+    // A day later the stale ops are dropped to make room for a new one.
+    clock.advance(PENDING_TTL_US + 1);
+    expect((await r.receive(ghost(1000))).status).toBe('pending');
+    expect(r.pendingCount(t.doc)).toBe(1);
+  }, 60_000);
+
   it('[DAG-9] the parents of an op refused for a full pending set are reported as missing', async () => {
     const t = await team(['pm-a', 'pm-b']);
     const r = await openReplica(t.devs[0]!, { pendingLimit: 1 });
@@ -373,7 +416,7 @@ describe('validity never depends on cache state', () => {
     expect(warm.error?.code).toBe(cold.error?.code);
   });
 
-  it('[OP-2][MEM-7] every length the protocol fixes is checked in membership bodies', async () => {
+  it('[OP-2][MEM-7][MEM-11] every length the protocol fixes is checked in membership bodies', async () => {
     const t = await team(['len-a', 'len-b']);
     const [ra] = t.reps;
     const head = await lastOp(ra!, t.doc);
@@ -382,21 +425,25 @@ describe('validity never depends on cache state', () => {
     c.ctr = own.length + 1;
     const prev = own[own.length - 1]!.id;
     const x = testDevice('len-x');
+    // Each Add carries x's valid box proof (MEM-11), so the one defect is the length under test.
+    const boxProof = await proofOf(x, t.doc);
+    const addX = { kind: MembershipKind.Add, subject: pubOf(x), subjectBox: boxOf(x), boxProof };
     const bad = [
-      {
-        kind: MembershipKind.Add,
-        subject: pubOf(x),
-        subjectBox: boxOf(x),
-        keys: [{ recipient: pubOf(x), keyId: t.key.id, sealed: new Uint8Array(5) }],
-      },
-      { kind: MembershipKind.Add, subject: pubOf(x), subjectBox: boxOf(x), invite: new Uint8Array(96) },
-      { kind: MembershipKind.Add, subject: pubOf(x), subjectBox: boxOf(x), expires: 99 },
+      { ...addX, keys: [{ recipient: pubOf(x), keyId: t.key.id, sealed: new Uint8Array(5) }] },
+      { ...addX, invite: new Uint8Array(96) },
+      { ...addX, expires: 99 },
+      { ...addX, boxProof: boxProof.subarray(0, 63) },
       { kind: MembershipKind.Remove, subject: pubOf(t.devs[1]!), subjectBox: boxOf(x) },
+      { kind: MembershipKind.Remove, subject: pubOf(t.devs[1]!), boxProof },
+      { kind: MembershipKind.Rotate, subjectBox: boxOf(t.devs[0]!), boxProof },
     ];
     for (const body of bad) {
       const o = membershipOp({ ...c, prev, parents: [head.id].filter((h) => h !== prev) as OpId[] }, body);
       expect((await ra!.receive(o)).error?.code).toBe('Malformed');
     }
     expect(fromHex(ra!.root(t.doc))).toHaveLength(32);
+    // The same Add with every length right is valid.
+    const good = membershipOp({ ...c, prev, parents: [head.id].filter((h) => h !== prev) as OpId[] }, addX);
+    expect((await ra!.receive(good)).status).toBe('applied');
   });
 });

@@ -16,6 +16,7 @@ import type { Replica } from './replica.ts';
 import { boxKeyPairFromSecret, seal } from './seal.ts';
 import { OpKind, type OpRecord } from './store.ts';
 import {
+  cardOf,
   craftOp,
   deviceKeys,
   openReplica,
@@ -27,6 +28,9 @@ import {
 export const EV = '31'.repeat(16) as EntityId;
 export const pubOf = (d: TestDevice) => deviceKeys(d).signer.publicKey;
 export const boxOf = (d: TestDevice) => boxKeyPairFromSecret(d.boxSecret).publicKey;
+
+/** MEM-11: device d's box proof for calendar `doc` (what its card carries). */
+export const proofOf = async (d: TestDevice, doc: DocId) => (await cardOf(d, doc)).proof;
 
 export async function syncOps(from: Replica, to: Replica, doc: DocId): Promise<void> {
   for (const o of await from.listOps(doc, 0, 100_000)) await to.receive(o.bytes);
@@ -65,7 +69,7 @@ export async function team(names: string[]): Promise<Team> {
   const reps = await Promise.all(devs.map((d) => openReplica(d)));
   const ra = reps[0]!;
   const g = await ra.createCalendar({ name: 'Team' });
-  for (const d of devs.slice(1)) await ra.addMember(g.doc, pubOf(d), boxOf(d));
+  for (const d of devs.slice(1)) await ra.addMember(g.doc, await cardOf(d, g.doc));
   const w = await ra.write(g.doc, EV, [{ field: EventField.Title, value: utf8('Start') }]);
   for (const r of reps.slice(1)) await syncOps(ra, r, g.doc);
   const op = openOp(w.bytes);
@@ -130,6 +134,7 @@ export function membershipOp(c: Craft, body: Partial<MembershipBody> & { kind: M
     invite: new Uint8Array(0),
     sealed: new Uint8Array(0),
     expires: 0,
+    boxProof: new Uint8Array(0),
     ...body,
   };
   return craftOp({

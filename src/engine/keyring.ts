@@ -155,8 +155,8 @@ export class Keyring {
   /**
    * KEY-4: the key a writer at frontier `front` uses: among the keys it holds that were sealed,
    * in the frontier's past, for every member that has a box key and for nobody but members
-   * and invites, and that carries (by chains) every key it holds, the one introduced last (by
-   * its introducing op's wall_time, then id).
+   * and invites, that carries (by chains) every key it holds, and that no member refused by a
+   * later Rotate (KEY-10), the one introduced last (by its introducing op's wall_time, then id).
    * Undefined when none qualifies: the writer rotates first (KEY-3).
    */
   writeKey(index: MembershipIndex, front: readonly OpId[]): Key | undefined {
@@ -190,6 +190,7 @@ export class Keyring {
         s.add(toHex(k.recipient));
       }
     }
+    const refused = refusedKeys(this, index, closure, members);
     let best: { id: KeyId; op: MembershipOp } | undefined;
     const held = this.ids();
     for (const [kid, op] of intro) {
@@ -198,7 +199,7 @@ export class Keyring {
       // (e) K carries every key the writer holds (KEY-8), so whoever reads K reads what it reads.
       const reach = this.reach(kid);
       if (!held.every((h) => reach.has(h))) continue;
-      if (![...rs].every((r) => allowed.has(r))) continue;
+      if (refused.has(kid) || ![...rs].every((r) => allowed.has(r))) continue;
       if (![...members.values()].every((m) => m.box.length !== 32 || rs.has(m.device))) continue;
       if (
         best === undefined ||
@@ -209,6 +210,38 @@ export class Keyring {
     }
     return best === undefined ? undefined : { id: best.id, key: this.get(best.id)! };
   }
+}
+
+/**
+ * KEY-10: keys a member said it does not hold. A member's Rotate chains every key it holds
+ * (KEY-8), so a key sealed for it in the Rotate's past that the Rotate's key does not carry (by
+ * this device's checked chains) never reached it: junk sealed under a real key id (KEY-7), or
+ * sealed for a box key that was not its own. When this device does not hold the Rotate's key it
+ * cannot check, and counts every such key as refused (its next write rotates once).
+ */
+function refusedKeys(
+  ring: Keyring,
+  index: MembershipIndex,
+  closure: ReadonlySet<OpId>,
+  members: ReadonlyMap<string, { box: Uint8Array }>,
+): Set<KeyId> {
+  const out = new Set<KeyId>();
+  for (const id of closure) {
+    const r = index.get(id);
+    if (r === undefined || r.body.kind !== MembershipKind.Rotate || !members.has(r.author)) continue;
+    const rid = introducedKeyId(r.body);
+    if (rid === undefined) continue;
+    const carried = ring.has(rid) ? ring.reach(rid) : new Set<KeyId>([rid]);
+    const device = fromHex(r.author);
+    for (const a of r.ancestors) {
+      for (const k of index.get(a)?.body.keys ?? []) {
+        if (isChainEntry(k) || !bytesEqual(k.recipient, device)) continue;
+        const kid = toHex(k.keyId) as KeyId;
+        if (!carried.has(kid)) out.add(kid);
+      }
+    }
+  }
+  return out;
 }
 
 /** The id of the key an op introduces: the key id of its sealed entries (they must agree, MEM-7). */

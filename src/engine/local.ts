@@ -15,6 +15,7 @@ import {
   rotateBody,
   stamp,
 } from './author.ts';
+import { BOX_PROOF_BYTES, boxProofMessage, type DeviceCard, signDeviceCard } from './box-proof.ts';
 import { fromHex, toHex } from './bytes.ts';
 import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
 import {
@@ -298,16 +299,25 @@ export async function rotateKey(core: Core, doc: DocId): Promise<LocalOp> {
   );
 }
 
-export async function addMember(
-  core: Core,
-  doc: DocId,
-  signingKey: Uint8Array,
-  boxKey: Uint8Array,
-): Promise<LocalOp> {
-  if (signingKey.length !== 32 || boxKey.length !== 32)
-    throw new EngineError('InvalidArgument', 'keys must be 32 bytes');
+/** MEM-4, MEM-11: adds the device whose card (keys and box proof for this calendar) it showed. */
+export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promise<LocalOp> {
+  if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
+    throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
   const st = core.mustDoc(doc);
-  return membership(core, st, () => addBody(me(core), st.keys, signingKey, boxKey));
+  const ok = await core.crypto.verify(
+    card.device,
+    card.proof,
+    boxProofMessage(fromHex(doc), card.device, card.box),
+  );
+  if (!ok)
+    throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
+  return membership(core, st, () => addBody(me(core), st.keys, card));
+}
+
+/** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */
+export async function deviceCard(core: Core, doc: DocId): Promise<DeviceCard> {
+  if (!/^[0-9a-f]{32}$/.test(doc)) throw new EngineError('InvalidArgument', 'a calendar id is 32 hex chars');
+  return signDeviceCard(core.mustDevice(), fromHex(doc));
 }
 
 export async function removeMember(core: Core, doc: DocId, signingKey: Uint8Array): Promise<LocalOp> {

@@ -10,9 +10,9 @@ import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { Replica } from './replica.ts';
-import { boxKeyPairFromSecret } from './seal.ts';
 import { OpKind } from './store.ts';
 import {
+  cardOf,
   craftOp,
   deviceKeys,
   manualClock,
@@ -23,7 +23,6 @@ import {
 
 const E1 = '21'.repeat(16) as EntityId;
 const pub = (d: TestDevice) => deviceKeys(d).signer.publicKey;
-const box = (d: TestDevice) => boxKeyPairFromSecret(d.boxSecret).publicKey;
 
 async function sync(from: Replica, to: Replica, doc: DocId) {
   for (const o of await from.listOps(doc, 0, 10_000)) await to.receive(o.bytes);
@@ -33,8 +32,8 @@ async function trio() {
   const [a, b, c] = [testDevice('m-a'), testDevice('m-b'), testDevice('m-c')];
   const [ra, rb, rc] = await Promise.all([openReplica(a), openReplica(b), openReplica(c)]);
   const g = await ra.createCalendar({ name: 'Team' });
-  await ra.addMember(g.doc, pub(b), box(b));
-  await ra.addMember(g.doc, pub(c), box(c));
+  await ra.addMember(g.doc, await cardOf(b, g.doc));
+  await ra.addMember(g.doc, await cardOf(c, g.doc));
   await sync(ra, rb, g.doc);
   await sync(ra, rc, g.doc);
   return { a, b, c, ra, rb, rc, doc: g.doc };
@@ -52,7 +51,7 @@ describe('membership', () => {
     const { c, ra, rb, rc, doc } = await trio();
     // a removes c and adds it again, while b, concurrently, removes c (b never saw a's ops).
     await ra.removeMember(doc, pub(c));
-    await ra.addMember(doc, pub(c), box(c));
+    await ra.addMember(doc, await cardOf(c, doc));
     await rb.removeMember(doc, pub(c));
     await sync(ra, rb, doc);
     await sync(rb, ra, doc);
@@ -60,7 +59,7 @@ describe('membership', () => {
     expect(ra.members(doc).has(rc.deviceId!)).toBe(false);
     expect(rb.members(doc).has(rc.deviceId!)).toBe(false);
     // b, having seen the remove, adds c again: now c is back.
-    await rb.addMember(doc, pub(c), box(c));
+    await rb.addMember(doc, await cardOf(c, doc));
     await sync(rb, ra, doc);
     expect(ra.members(doc).has(rc.deviceId!)).toBe(true);
   });
@@ -142,7 +141,7 @@ describe('membership', () => {
     const rb = await openReplica(b);
     const g = await ra.createCalendar({ name: 'Old' });
     await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('history') }]);
-    await ra.addMember(g.doc, pub(b), box(b));
+    await ra.addMember(g.doc, await cardOf(b, g.doc));
     await sync(ra, rb, g.doc);
     expect(eventFromRecord(rb.entity(g.doc, E1)!).title).toBe('history');
     // Reverse: deliver the patch before b is a member of anything? It cannot apply (gated), then does.
@@ -160,7 +159,7 @@ describe('membership', () => {
     const d = testDevice('m-d');
     const rd = await openReplica(d);
     await sync(ra, rb, doc);
-    await rb.addMember(doc, pub(d), box(d));
+    await rb.addMember(doc, await cardOf(d, doc));
     const all = await rb.listOps(doc, 0, 1000);
     for (const o of all) await rd.receive(o.bytes);
     expect((await rd.getOps(doc, [w.id as OpId]))[0]?.body).toBe('applied');
@@ -194,7 +193,7 @@ describe('clock', () => {
     const ra = await openReplica(a, { clock: manualClock(9_000_000_000) });
     const rb = await openReplica(b, { clock: manualClock(1_000) });
     const g = await ra.createCalendar();
-    await ra.addMember(g.doc, pub(b), box(b));
+    await ra.addMember(g.doc, await cardOf(b, g.doc));
     await ra.write(g.doc, E1, [{ field: 1, value: utf8('ahead') }]);
     await sync(ra, rb, g.doc);
     await rb.write(g.doc, E1, [{ field: 1, value: utf8('seen and replaced') }]);
@@ -212,10 +211,10 @@ describe('memory bounds', () => {
     const ra = await openReplica(a, { metaCacheLimit: 4 });
     const rb = await openReplica(b, { metaCacheLimit: 4 });
     const g = await ra.createCalendar({ name: 'C' });
-    await ra.addMember(g.doc, pub(b), box(b));
+    await ra.addMember(g.doc, await cardOf(b, g.doc));
     await sync(ra, rb, g.doc);
     // b adds d (a head only b has), while a writes 30 ops concurrently.
-    await rb.addMember(g.doc, pub(d), box(d));
+    await rb.addMember(g.doc, await cardOf(d, g.doc));
     for (let i = 0; i < 30; i++) await ra.write(g.doc, E1, [{ field: 1, value: utf8(`t${i}`) }]);
     const ops = (await ra.listOps(g.doc, 0, 1000)).map((o) => o.bytes);
     const res = await rb.receiveBatch(ops);
@@ -234,7 +233,7 @@ describe('persistence', () => {
     const store = createMemoryStore();
     const ra = await openReplica(a);
     const g = await ra.createCalendar({ name: 'P' });
-    await ra.addMember(g.doc, pub(b), box(b));
+    await ra.addMember(g.doc, await cardOf(b, g.doc));
     const w1 = await ra.write(g.doc, E1, [{ field: 1, value: utf8('one') }]);
     const w2 = await ra.write(g.doc, E1, [{ field: 6, value: utf8('room') }]);
     const rb = await openReplica(b, { store });

@@ -23,13 +23,10 @@ export interface MembershipOp {
 export interface MemberInfo {
   device: DeviceId;
   /**
-   * X25519 key content keys are sealed for (MEM-8): the one the device last stated itself, else
-   * the one every live Add by a current member states; empty when contested or unvouched (then
-   * nothing is sealed for it until it states its own with a Rotate).
+   * X25519 key content keys are sealed for (MEM-8): the one the device stated last, by its own
+   * op or by its box proof in an Add (MEM-11); empty when it never stated one.
    */
   box: Uint8Array;
-  /** The devices whose ops state `box` (the device itself, or the members that added it). */
-  boxBy: DeviceId[];
   /** The op that made it a member. */
   addedBy: OpId;
   addedAt: number;
@@ -105,8 +102,7 @@ export class MembershipIndex {
    * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
    * a concurrent Add, and only an Add made after seeing the Remove brings d back.
    * MEM-10: an Add whose author has a Remove in the closure concurrent with that Add adds nobody.
-   * MEM-8: d's box key is the one d itself last stated (genesis, its own Add by invite, its
-   * Rotate), else the one every live Add of d agrees on; if they disagree, none.
+   * MEM-8: d's box key is the one it stated last (boxOf).
    */
   membersAt(front: readonly OpId[]): Map<DeviceId, MemberInfo> {
     // A fork that staged nothing sees what its parent sees: ask the parent (and its memo).
@@ -128,27 +124,13 @@ export class MembershipIndex {
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
-    const lives = new Map<DeviceId, { live: MembershipOp[]; follows: (o: MembershipOp) => boolean }>();
     for (const [d, as] of adds) {
       const rs = removes.get(d) ?? [];
-      const follows = (o: MembershipOp) => rs.every((r) => o.ancestors.has(r.id));
-      const live = as.filter(follows);
+      const live = as.filter((o) => rs.every((r) => o.ancestors.has(r.id)));
       if (live.length === 0) continue;
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
-      lives.set(d, { live, follows });
-      members.set(d, { device: d, box: EMPTY, boxBy: [], addedBy: first.id, addedAt: first.wallTime });
-    }
-    for (const [d, m] of members) {
-      const { live, follows } = lives.get(d)!;
-      const vouched = live.filter((a) => members.has(a.author));
-      m.box = boxOf(d, ops, vouched, follows);
-      m.boxBy =
-        m.box.length === 0
-          ? []
-          : boxOf(d, ops, [], follows).length > 0
-            ? [d]
-            : [...new Set(vouched.map((a) => a.author))];
+      members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime });
     }
     if (this.memo.size > 4096) this.memo.clear();
     this.memo.set(key, members);
@@ -156,31 +138,21 @@ export class MembershipIndex {
   }
 }
 
-function boxOf(
-  d: DeviceId,
-  ops: readonly MembershipOp[],
-  live: readonly MembershipOp[],
-  follows: (o: MembershipOp) => boolean,
-): Uint8Array {
-  let self: MembershipOp | undefined;
+/**
+ * MEM-8, MEM-11: d's box key is the one stated last (wall_time, then id) by a Genesis, Add or
+ * Rotate naming d in the frontier's past. Each is signed by d: its own op, or an Add carrying
+ * d's box proof (validated, MEM-11). So it never depends on who added d or whether they stay.
+ */
+function boxOf(d: DeviceId, ops: readonly MembershipOp[]): Uint8Array {
+  let last: MembershipOp | undefined;
   for (const o of ops) {
-    if (o.author !== d || o.subject !== d || o.body.subjectBox.length !== 32 || !follows(o)) continue;
-    if (o.body.kind === MembershipKind.Invite || o.body.kind === MembershipKind.Remove) continue;
-    if (self === undefined || o.wallTime > self.wallTime || (o.wallTime === self.wallTime && o.id > self.id))
-      self = o;
+    const k = o.body.kind;
+    if (o.subject !== d || o.body.subjectBox.length !== 32) continue;
+    if (k !== MembershipKind.Genesis && k !== MembershipKind.Add && k !== MembershipKind.Rotate) continue;
+    if (last === undefined || o.wallTime > last.wallTime || (o.wallTime === last.wallTime && o.id > last.id))
+      last = o;
   }
-  if (self !== undefined) return self.body.subjectBox;
-  // Boxes stated by other devices count only while those devices are members.
-  if (live.length === 0) return EMPTY;
-  const first = live[0]!.body.subjectBox;
-  for (const a of live) if (!sameBytes(a.body.subjectBox, first)) return EMPTY;
-  return first;
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  return last === undefined ? EMPTY : last.body.subjectBox;
 }
 
 function push<K, V>(m: Map<K, V[]>, k: K, v: V): void {

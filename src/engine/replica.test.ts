@@ -13,11 +13,7 @@ describe('replica basics', () => {
     const ra = await openReplica(a);
     const rb = await openReplica(b);
     const g = await ra.createCalendar({ name: 'Home', color: '#336699' });
-    const add = await ra.addMember(
-      g.doc,
-      rb.deviceId ? hexToBytes(rb.deviceId) : new Uint8Array(),
-      (await import('./seal.ts')).boxKeyPairFromSecret(b.boxSecret).publicKey,
-    );
+    const add = await ra.addMember(g.doc, await rb.deviceCard(g.doc));
     const w = await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('Lunch') }]);
     for (const op of await ra.listOps(g.doc, 0, 100)) {
       const r = await rb.receive(op.bytes);
@@ -31,7 +27,3 @@ describe('replica basics', () => {
     expect(fromUtf8(utf8('x'))).toBe('x');
   });
 });
-
-function hexToBytes(h: string): Uint8Array {
-  return Uint8Array.from(h.match(/../g)!.map((x) => Number.parseInt(x, 16)));
-}

@@ -12,11 +12,13 @@
 
 import type { ApplyResult } from './applier.ts';
 import { applyOne, applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
+import type { DeviceCard } from './box-proof.ts';
 import { toHex, utf8 } from './bytes.ts';
 import { Core, type CoreOptions as ReplicaOptions } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import { DEFAULT_PENDING_LIMIT } from './gate.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
+import { needsRestate } from './heal.ts';
 import { CALENDAR_ENTITY, type DeviceId, type DocId, type EntityId, type KeyId, type OpId } from './ids.ts';
 import { openName } from './keyring.ts';
 import { loadDoc, recheck } from './loader.ts';
@@ -40,6 +42,8 @@ export class Replica {
   readonly deviceId: DeviceId | undefined;
   private readonly core: Core;
   private queue: Promise<unknown> = Promise.resolve();
+  /** KEY-10: calendars whose restating Rotate failed; tried again before the next task. */
+  private readonly unhealed = new Set<DocId>();
 
   private constructor(opts: ReplicaOptions) {
     this.core = new Core(opts);
@@ -58,7 +62,13 @@ export class Replica {
       throw toEngineError(e, 'Storage', 'opening the replica');
     }
     // STORE-11: re-checks run on the queue, after the open (cold start reads no op log, RT-10).
-    for (const doc of docs) void r.enqueue(() => recheck(r.core, doc)).catch(() => undefined);
+    for (const doc of docs)
+      void r
+        .enqueue(async () => {
+          await recheck(r.core, doc);
+          await r.heal([doc]);
+        })
+        .catch(() => undefined);
     return r;
   }
 
@@ -190,9 +200,18 @@ export class Replica {
     return this.enqueue(() => local.writeBatch(this.core, doc, items, step));
   }
 
-  /** MEM-4: adds a device; the keys this device holds are sealed for the new one (KEY-5). */
-  addMember(doc: DocId, signingKey: Uint8Array, boxKey: Uint8Array): Promise<LocalOp> {
-    return this.enqueue(() => local.addMember(this.core, doc, signingKey, boxKey));
+  /**
+   * MEM-4, MEM-11: adds a device by the card it showed (`deviceCard` on that device: its keys and
+   * its signature over its box key for this calendar); the keys this device holds are sealed for
+   * the new one (KEY-5).
+   */
+  addMember(doc: DocId, card: DeviceCard): Promise<LocalOp> {
+    return this.enqueue(() => local.addMember(this.core, doc, card));
+  }
+
+  /** MEM-11: this device's card for a calendar (it need not hold it yet), for a member to add it. */
+  deviceCard(doc: DocId): Promise<DeviceCard> {
+    return local.deviceCard(this.core, doc);
   }
 
   /** MEM-5: removes a device and introduces a key for the devices that remain (KEY-3). */
@@ -254,7 +273,9 @@ export class Replica {
       if (spec !== undefined && 'error' in spec) throw spec.error;
       const txn = spec?.txn ?? txnFor(this.core, op);
       const res = await applyWithWakeups(this.core, op, txn, spec?.res);
-      return failed(res, await commit(this.core, txn));
+      const err = await commit(this.core, txn);
+      if (err === undefined) await this.heal(membershipDocs(txn));
+      return failed(res, err);
     }).catch((e: unknown) => rejected(op, toEngineError(e, 'Storage', 'applying op')));
   }
 
@@ -304,8 +325,10 @@ export class Replica {
       const results: ApplyResult[] = [];
       let txn: Txn | undefined;
       let run: ApplyResult[] = [];
+      const healing = new Set<DocId>();
       const flush = async () => {
         const err = txn === undefined ? undefined : await commit(this.core, txn);
+        if (txn !== undefined && err === undefined) for (const d of membershipDocs(txn)) healing.add(d);
         for (let i = 0; i < run.length; i++) run[i] = failed(run[i]!, err);
         results.push(...run);
         txn = undefined;
@@ -332,6 +355,7 @@ export class Replica {
         }
       }
       await flush();
+      await this.heal(healing);
       return results;
     });
   }
@@ -350,11 +374,37 @@ export class Replica {
     return undefined;
   }
 
+  /**
+   * KEY-10: where a membership change handed this device keys it cannot open, it restates its box
+   * key and holdings with a Rotate (heal.ts). Runs on the queue, inside the caller's task. A
+   * calendar whose Rotate failed (storage) is tried again before the next queued task.
+   */
+  private async heal(docs: Iterable<DocId>): Promise<void> {
+    for (const doc of docs) {
+      this.unhealed.delete(doc);
+      if (!needsRestate(this.core, doc)) continue;
+      try {
+        await local.rotateKey(this.core, doc);
+      } catch {
+        this.unhealed.add(doc);
+      }
+    }
+  }
+
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.queue.then(fn, fn);
+    const task = async () => {
+      if (this.unhealed.size > 0) await this.heal([...this.unhealed]);
+      return fn();
+    };
+    const run = this.queue.then(task, task);
     this.queue = run.catch(() => undefined);
     return run;
   }
+}
+
+/** Calendars where a transaction applied a membership op. */
+function membershipDocs(txn: Txn): DocId[] {
+  return txn.events.some((e) => e.membershipChanged) ? [txn.doc] : [];
 }
 
 /** A result made void by a failed commit: it did not happen. */

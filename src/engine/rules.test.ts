@@ -15,6 +15,7 @@ import type { Replica } from './replica.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind, type RegisterRecord, type WriteRecord } from './store.ts';
 import {
+  cardOf,
   craftOp,
   deviceKeys,
   openReplica,
@@ -25,7 +26,6 @@ import {
 
 const E1 = '31'.repeat(16) as EntityId;
 const pub = (d: TestDevice) => deviceKeys(d).signer.publicKey;
-const box = (d: TestDevice) => boxKeyPairFromSecret(d.boxSecret).publicKey;
 
 async function sync(from: Replica, to: Replica, doc: DocId) {
   for (const o of await from.listOps(doc, 0, 10_000)) await to.receive(o.bytes);
@@ -37,7 +37,7 @@ async function pair() {
   const ra = await openReplica(a);
   const rb = await openReplica(b);
   const g = await ra.createCalendar({ name: 'R' });
-  await ra.addMember(g.doc, pub(b), box(b));
+  await ra.addMember(g.doc, await cardOf(b, g.doc));
   await sync(ra, rb, g.doc);
   return { a, b, ra, rb, doc: g.doc, genesis: g };
 }
@@ -136,7 +136,7 @@ describe('encoding and keys', () => {
   it('[KEY-4] after a rotation, writers encrypt with the newest key they hold', async () => {
     const { b, ra, rb, doc } = await pair();
     const c = testDevice('r-c');
-    await ra.addMember(doc, pub(c), box(c));
+    await ra.addMember(doc, await cardOf(c, doc));
     const rm = await ra.removeMember(doc, pub(c));
     await sync(ra, rb, doc);
     const w = await rb.write(doc, E1, [{ field: 1, value: utf8('after') }]);
@@ -149,7 +149,7 @@ describe('encoding and keys', () => {
   it('[MEM-4] any member may add and remove devices', async () => {
     const { ra, rb, doc } = await pair();
     const d = testDevice('r-d');
-    await rb.addMember(doc, pub(d), box(d));
+    await rb.addMember(doc, await cardOf(d, doc));
     await sync(rb, ra, doc);
     expect(ra.members(doc).has(toHex(pub(d)) as DeviceId)).toBe(true);
     await rb.removeMember(doc, pub(d));

@@ -37,7 +37,7 @@ async function world(pendingLimit?: number) {
   const ra = await openReplica(a, opts);
   const rb = await openReplica(b);
   const g = await ra.createCalendar({ name: 'Cal' });
-  await ra.addMember(g.doc, deviceKeys(b).signer.publicKey, boxKeyPairFromSecret(b.boxSecret).publicKey);
+  await ra.addMember(g.doc, await rb.deviceCard(g.doc));
   await ra.write(g.doc, E1, [{ field: EventField.Title, value: utf8('Lunch') }]);
   const ops = (await ra.listOps(g.doc, 0, 100)).map((o) => o.bytes);
   for (const o of ops) expect((await rb.receive(o)).status).toBe('applied');

@@ -1,5 +1,7 @@
 // Test helpers: deterministic devices and replicas over in-memory stores.
 
+import { type DeviceCard, signDeviceCard } from './box-proof.ts';
+import { fromHex } from './bytes.ts';
 import { createNobleCrypto, createNobleSigner } from './crypto.ts';
 import { sha256 } from './hash.ts';
 import { createMemoryStore } from './memory-store.ts';
@@ -37,6 +39,11 @@ export function testDevice(name: string): TestDevice {
 
 export function deviceKeys(d: TestDevice) {
   return { signer: createNobleSigner(d.secret), box: boxKeyPairFromSecret(d.boxSecret) };
+}
+
+/** MEM-11: the card a device shows so a member can add it to calendar `doc` (hex id). */
+export function cardOf(d: TestDevice, doc: string): Promise<DeviceCard> {
+  return signDeviceCard(deviceKeys(d), fromHex(doc));
 }
 
 export interface Clock {

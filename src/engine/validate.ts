@@ -3,6 +3,7 @@
 // derives from its past, or a typed error. It reads no cache and no clock, so every replica and
 // the relay decide alike.
 
+import { BOX_PROOF_BYTES, boxProofMessage } from './box-proof.ts';
 import { bytesEqual, toHex } from './bytes.ts';
 import { decodeMembership, LIMITS, type MembershipBody, MembershipKind } from './codec.ts';
 import { EngineError, type ErrorCode, toEngineError } from './errors.ts';
@@ -100,6 +101,16 @@ export async function validate(op: OpenedOp, facts: PastFacts): Promise<Valid | 
         return fail(op, 'NotMember', 'the subject is already a member');
       if (mbody.kind === MembershipKind.Remove && !members.has(subject))
         return fail(op, 'NotMember', 'the subject is not a member');
+      // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
+      if (
+        mbody.kind === MembershipKind.Add &&
+        !(await facts.verify(
+          mbody.subject,
+          mbody.boxProof,
+          boxProofMessage(op.header.doc, mbody.subject, mbody.subjectBox),
+        ))
+      )
+        return fail(op, 'BadSignature', "the subject's box proof does not verify");
     }
   }
   const mfront = mbody === undefined ? predFront : [op.id];
@@ -123,6 +134,9 @@ export function membershipShape(op: OpenedOp, m: MembershipBody, isGenesis: bool
       : m.invite.length !== 0
   )
     return 'invite is a 96-byte proof, only in an Add';
+  // MEM-11: an Add of another device carries that device's box proof; no other op carries one.
+  if (m.boxProof.length !== (k === MembershipKind.Add && !self ? BOX_PROOF_BYTES : 0))
+    return 'box_proof is 64 bytes in an Add of another device, empty otherwise';
   if (m.sealed.length !== 0 && (m.sealed.length < NAME_MIN_BYTES || m.sealed.length > NAME_MAX_BYTES))
     return 'sealed name length';
   let newId: string | undefined;

@@ -11,8 +11,7 @@ import { EventField } from './calendar.ts';
 import type { DocId, EntityId } from './ids.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
-import { boxKeyPairFromSecret } from './seal.ts';
-import { deviceKeys, manualClock, openReplica, testDevice } from './testkit.testkit.ts';
+import { cardOf, deviceKeys, manualClock, openReplica, testDevice } from './testkit.testkit.ts';
 
 const FILE = join(import.meta.dirname, '..', '..', 'schemas', 'vectors', 'basic.json');
 const E1 = '5e'.repeat(16) as EntityId;
@@ -39,7 +38,7 @@ async function generate() {
   const rb = await openReplica(b, { clock: clockB });
   const g = await ra.createCalendar({ name: 'Family', color: '#2a9d8f' });
   clockA.advance(1000);
-  await ra.addMember(g.doc, deviceKeys(b).signer.publicKey, boxKeyPairFromSecret(b.boxSecret).publicKey);
+  await ra.addMember(g.doc, await cardOf(b, g.doc));
   clockA.advance(1000);
   await ra.write(g.doc, E1, [
     { field: EventField.Title, value: utf8('Dentist') },

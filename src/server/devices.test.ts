@@ -96,6 +96,7 @@ async function craftAdd(
       invite: inviteProof(fromHex(inviteOp), sig),
       sealed: new Uint8Array(0),
       expires: 0,
+      boxProof: new Uint8Array(0),
     }),
   });
 }

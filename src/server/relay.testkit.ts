@@ -17,10 +17,12 @@ import {
   createWebCryptoSigner,
   type DeviceId,
   type DocId,
+  fromHex,
   type LocalOp,
   Replica,
   type Signer,
   type SubtleLike,
+  signDeviceCard,
   toHex,
 } from '../engine/index.ts';
 import { hostOf, SyncClient, type SyncClock, type SyncSocket } from '../sync/client.ts';
@@ -183,7 +185,7 @@ export async function sharedCalendar(owner: TestDevice, others: TestDevice[]): P
   for (const r of await owner.replica.listOps(g.doc, 1, 100))
     owner.persistence.add({ id: r.id, doc: r.doc, bytes: r.bytes });
   for (const o of others)
-    owner.track(await owner.replica.addMember(g.doc, o.signer.publicKey, o.box.publicKey));
+    owner.track(await owner.replica.addMember(g.doc, await signDeviceCard(o, fromHex(g.doc))));
   return g.doc;
 }
 

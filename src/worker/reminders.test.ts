@@ -3,8 +3,7 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type EntityId, EventField, eventFromRecord, fromHex, utf8 } from '../engine/index.ts';
-import { boxKeyPairFromSecret } from '../engine/seal.ts';
+import { type EntityId, EventField, eventFromRecord, utf8 } from '../engine/index.ts';
 import { manualClock, openReplica, testDevice } from '../engine/testkit.testkit.ts';
 import type { EventFields } from './api.ts';
 import { startEngineHost } from './host.ts';
@@ -116,7 +115,7 @@ describe('reminder occurrences', () => {
     // B's clock is far ahead: its (older) dismissal wins the register by LWW.
     const rb = await openReplica(b, { clock: manualClock(1_800_000_000_000_000) });
     const g = await ra.createCalendar({ name: 'C' });
-    await ra.addMember(g.doc, fromHex(rb.deviceId!), boxKeyPairFromSecret(b.boxSecret).publicKey);
+    await ra.addMember(g.doc, await rb.deviceCard(g.doc));
     const E = '6'.repeat(32) as EntityId;
     await ra.write(g.doc, E, [{ field: EventField.Title, value: utf8('x') }]);
     for (const op of await ra.listOps(g.doc, 0, 100)) await rb.receive(op.bytes);

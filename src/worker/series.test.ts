@@ -17,7 +17,6 @@ import {
   type SubtleLike,
   splitId,
 } from '../engine/index.ts';
-import { boxKeyPairFromSecret } from '../engine/seal.ts';
 import { deviceKeys, manualClock, testDevice } from '../engine/testkit.testkit.ts';
 import type { EventView, SeriesEdit } from './api.ts';
 import { type Expander, loadExpander } from './recur.ts';
@@ -62,12 +61,7 @@ async function world(n: number, seed: string): Promise<World> {
     ),
   );
   const g = await replicas[0]!.createCalendar({ name: 'Team' });
-  for (let i = 1; i < n; i++)
-    await replicas[0]!.addMember(
-      g.doc,
-      deviceKeys(devices[i]!).signer.publicKey,
-      boxKeyPairFromSecret(devices[i]!.boxSecret).publicKey,
-    );
+  for (let i = 1; i < n; i++) await replicas[0]!.addMember(g.doc, await replicas[i]!.deviceCard(g.doc));
   await replicas[0]!.write(g.doc, S, [
     { field: EventField.Title, value: encodeValue('text', 'Stand-up') },
     { field: EventField.Start, value: encodeValue('datetime', occ(0)) },

@@ -107,8 +107,23 @@ expires():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+boxProof(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+boxProofLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+boxProofArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startMembership(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:MembershipKind) {
@@ -199,12 +214,28 @@ static addExpires(builder:flatbuffers.Builder, expires:bigint) {
   builder.addFieldInt64(6, expires, BigInt('0'));
 }
 
+static addBoxProof(builder:flatbuffers.Builder, boxProofOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, boxProofOffset, 0);
+}
+
+static createBoxProofVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startBoxProofVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endMembership(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint):flatbuffers.Offset {
+static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint, boxProofOffset:flatbuffers.Offset):flatbuffers.Offset {
   Membership.startMembership(builder);
   Membership.addKind(builder, kind);
   Membership.addSubject(builder, subjectOffset);
@@ -213,6 +244,7 @@ static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjec
   Membership.addInvite(builder, inviteOffset);
   Membership.addSealed(builder, sealedOffset);
   Membership.addExpires(builder, expires);
+  Membership.addBoxProof(builder, boxProofOffset);
   return Membership.endMembership(builder);
 }
 }
