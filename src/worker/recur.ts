@@ -6,6 +6,7 @@
 import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
+import { type FastRule, fastRule } from './recur-fast.ts';
 import { utcToWall, wallToUtcMs } from './time.ts';
 
 /** The fields of an event that decide its occurrences. */
@@ -46,11 +47,21 @@ const DAY = 86_400_000;
 type Lib = typeof import('rrule-temporal');
 let lib: Promise<Lib> | undefined;
 
-/** Loads rrule-temporal once (a separate chunk) and returns the expander. */
-export async function loadExpander(): Promise<Expander> {
+/** Loads rrule-temporal once (a separate chunk) and returns the expander. `fast: false` sends
+ * every rule to the library (tests compare the two). */
+export async function loadExpander(opts: { fast?: boolean } = {}): Promise<Expander> {
   lib ??= import('rrule-temporal');
   const { RRuleTemporal } = await lib;
-  return (s) => createExpansion(RRuleTemporal, s);
+  const fast = opts.fast !== false;
+  return (s) => createExpansion(RRuleTemporal, s, fast);
+}
+
+/**
+ * Expansion without the library, for series whose rule recur-fast.ts computes (most): undefined
+ * for the others. Lets a cold start draw repeating events before rrule-temporal has loaded.
+ */
+export function expandFast(s: SeriesInput): Expansion | undefined {
+  return fastRule(s) === undefined ? undefined : createExpansion(undefined, s, true);
 }
 
 const seriesKey = (s: SeriesInput): string =>
@@ -97,7 +108,11 @@ function stepping(
 const toWall = (z: { epochMilliseconds: number }, zone: string, allDay: boolean): string =>
   allDay ? utcToWall(z.epochMilliseconds, 'UTC').slice(0, 10) : utcToWall(z.epochMilliseconds, zone);
 
-function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): Expansion {
+function createExpansion(
+  RRuleTemporal: Lib['RRuleTemporal'] | undefined,
+  s: SeriesInput,
+  useFast: boolean,
+): Expansion {
   // All-day series are floating dates: expanded as dates (in UTC, where every midnight exists)
   // and placed at midnight of the event's zone, like single all-day events (UI-3).
   const zone = s.allDay ? 'UTC' : s.timeZone;
@@ -110,12 +125,14 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
     : 0;
   let rule: RRuleTemporalType | undefined;
   let ok = dtstart !== undefined && startMs !== undefined;
-  if (ok) {
+  const fast: FastRule | undefined = ok && useFast ? fastRule(s) : undefined;
+  if (ok && fast === undefined) {
     try {
-      rule = buildRule(RRuleTemporal, s, dtstart!, zone);
+      rule = RRuleTemporal && buildRule(RRuleTemporal, s, dtstart!, zone);
     } catch {
       ok = false;
     }
+    if (rule === undefined) ok = false;
   }
 
   const occurrence = (wall: string): Occurrence | undefined => {
@@ -144,30 +161,38 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
     ...s.rdates.map((d) => wallToUtcMs(d, s.timeZone) ?? Infinity),
   );
   const buckets = new Map<number, Occurrence[]>();
+  // RFC 5545 3.8.5.1: EXDATE removes from the whole set, RDATEs and DTSTART included (the
+  // library leaves its rDate list alone).
+  const exMs = new Set(s.exdates.map((d) => wallToUtcMs(d, zone)).filter((x) => x !== undefined));
 
   /** Occurrences whose start lies in bucket b (computed once). */
   function bucket(b: number): Occurrence[] {
     let got = buckets.get(b);
     if (got !== undefined) return got;
     got = [];
-    if (rule !== undefined) {
-      // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
-      const pad = s.allDay ? DAY : 0;
-      try {
-        const hits = subDaily
-          ? stepping(rule, b * width, (b + 1) * width)
-          : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true);
-        for (const h of hits.slice(0, MAX_PER_QUERY)) {
-          const o = occurrence(toWall(h, zone, s.allDay));
-          if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
-        }
-      } catch {
-        // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
+    // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
+    const pad = s.allDay ? DAY : 0;
+    try {
+      const walls =
+        fast !== undefined
+          ? fast.between(b * width - pad, (b + 1) * width + pad, MAX_PER_QUERY).map((h) => h.wall)
+          : rule === undefined
+            ? []
+            : (subDaily
+                ? stepping(rule, b * width, (b + 1) * width)
+                : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true)
+              ).map((h) => toWall(h, zone, s.allDay));
+      for (const w of walls.slice(0, MAX_PER_QUERY)) {
+        if (exMs.size > 0 && exMs.has(wallToUtcMs(w, zone) ?? Number.NaN)) continue;
+        const o = occurrence(w);
+        if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
       }
+    } catch {
+      // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
     }
     // A rule that cannot be expanded still shows its first occurrence: never silently nothing.
-    if (rule === undefined && first && first.startMs >= b * width && first.startMs < (b + 1) * width)
-      got.push(first);
+    const lone = rule === undefined && fast === undefined && first !== undefined;
+    if (lone && first.startMs >= b * width && first.startMs < (b + 1) * width) got.push(first);
     if (buckets.size >= 256) buckets.delete(buckets.keys().next().value!);
     buckets.set(b, got);
     return got;
