@@ -45,7 +45,7 @@ import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
 import { reminderOccurrences } from './reminders.ts';
-import { createSeriesHost, occurrenceView, sharedExpander } from './series-host.ts';
+import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
@@ -621,9 +621,15 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
           }
           if (inRange(v, range)) views.push(v);
         }
-        if (repeating.size > 0) {
-          // The first paint does not wait for expanding series (the rule library loads and every
-          // series expands, ~1 s for 500 in Chromium here): their occurrences follow as a change.
+        const direct = [...repeating.series.values()].every((s) => s.deleted || fastExpander(s).ok);
+        if (repeating.size > 0 && direct) {
+          // Every series here has a rule recur-fast.ts computes: drawn in this answer, without
+          // loading the rule library ([RRULE-2]).
+          const occ = assemble(repeating, fastExpander, range.fromMs, range.toMs);
+          views.push(...occ.map((a) => occurrenceView(doc, a, repeating)));
+        } else if (repeating.size > 0) {
+          // The first paint does not wait for the rule library (it loads, then every series
+          // expands): their occurrences follow as a change.
           const key = `${doc}|${range.fromMs}|${range.toMs}`;
           const got = later.get(key);
           if (Array.isArray(got)) views.push(...got);

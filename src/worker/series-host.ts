@@ -19,7 +19,7 @@ import {
 } from '../engine/index.ts';
 import type { EventView, Range, SeriesEdit, SeriesUndo } from './api.ts';
 import { type AssembledOccurrence, assemble, isOverride, isSeries, SeriesSet } from './occurrences.ts';
-import { cachedExpander, type Expander, loadExpander } from './recur.ts';
+import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
 import { type FieldValues, seriesEditWrite } from './series-edit.ts';
 import { wallToUtcMs } from './time.ts';
 import { conflictsOf, viewOf } from './views.ts';
@@ -58,6 +58,14 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
   return v;
 }
 
+/**
+ * Expansions without the library, cached (recur-fast.ts): a series whose rule needs rrule-temporal
+ * gets an expansion that is not ok. A cold start draws repeating events with it at once when
+ * every series of the range can be drawn so (most can).
+ */
+const NEEDS_LIBRARY: Expansion = { ok: false, between: () => [], at: () => undefined };
+export const fastExpander: Expander = cachedExpander((s) => expandFast(s) ?? NEEDS_LIBRARY);
+
 /** Loads the expander once (rrule-temporal is a separate chunk) and caches expansions. */
 let shared: Promise<Expander> | undefined;
 export const sharedExpander = (): Promise<Expander> =>
@@ -68,6 +76,13 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
   const shown = new Map<string, { seriesId: EntityId; recurrenceId: string }>();
   const own = expander && cachedExpander(expander);
   const ready = (): Promise<Expander> => (own ? Promise.resolve(own) : sharedExpander());
+  /** The fast expander when every series can use it (no wait for the library), else ready(). */
+  const pick = (): Promise<Expander> | Expander => {
+    if (own) return own;
+    for (const set of sets.values())
+      for (const s of set.series.values()) if (!s.deleted && !fastExpander(s).ok) return sharedExpander();
+    return fastExpander;
+  };
 
   const view = (doc: DocId, a: AssembledOccurrence) => occurrenceView(doc, a, sets.get(doc));
 
@@ -106,7 +121,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     if (set === undefined || s === undefined) return undefined;
     const t = wallToUtcMs(r, s.timeZone);
     if (t === undefined) return undefined;
-    const all = assemble(set, await ready(), t - YEAR, t + YEAR);
+    const all = assemble(set, await pick(), t - YEAR, t + YEAR);
     return all.find((a) => a.seriesId === seriesId && a.recurrenceId === r);
   }
 
@@ -136,13 +151,14 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       }
       if (is) set.put(ev);
       else set.remove(id);
-      if (is) void ready();
+      // The library is fetched when a rule needs it (or an edit does), not for every series.
+      if (is && !own && !ev.deleted && isSeries(ev) && !fastExpander(ev).ok) void ready();
       return true;
     },
 
     async occurrences(range) {
       if (![...sets.values()].some((s) => s.size > 0)) return [];
-      const x = await ready();
+      const x = await pick();
       prefetch(range, x);
       const out: EventView[] = [];
       if (shown.size > 20_000) shown.clear();
