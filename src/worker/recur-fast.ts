@@ -9,7 +9,7 @@
 // recur-fast.test.ts compares both on random rules, zones and DST dates.
 
 import { canonicalWall, parseRRule, type RRuleParts, WEEKDAYS } from '../engine/index.ts';
-import { utcToWall, wallToUtcMs } from './time.ts';
+import { dateOfDay, plainDayToUtcMs, utcToWall, wallToUtcMs } from './time.ts';
 
 const DAY = 86_400_000;
 /** COUNT rules are enumerated from DTSTART once and kept; past this the library does it. */
@@ -41,12 +41,6 @@ function civil(day: number): Civil {
 /** 0 = Monday ... 6 = Sunday (WEEKDAYS order). */
 const weekday = (day: number): number => (((day + 3) % 7) + 7) % 7;
 const daysIn = (y: number, m: number): number => new Date(Date.UTC(y, m, 0)).getUTCDate();
-const pad = (n: number, w = 2) => String(n).padStart(w, '0');
-function dateText(day: number): string {
-  const c = civil(day);
-  const y = c.y >= 0 && c.y <= 9999 ? pad(c.y, 4) : String(c.y);
-  return `${y}-${pad(c.m)}-${pad(c.d)}`;
-}
 
 /** Whether the library is needed: only the shapes below are computed here. */
 function supported(p: RRuleParts): boolean {
@@ -91,42 +85,54 @@ function monthDays(list: readonly number[], y: number, m: number): number[] {
   return out;
 }
 
-/** Candidate days of period k (unsorted, maybe repeated), before the DTSTART cut. */
-function periodDays(p: RRuleParts, d0: number, k: number): number[] {
+/** Candidate days of period k, ascending and distinct, before the DTSTART cut. */
+function periods(p: RRuleParts, d0: number): (k: number) => number[] {
   const iv = p.interval ?? 1;
   const c0 = civil(d0);
   const byWd = p.byDay?.map((b) => WEEKDAYS.indexOf(b.day));
-  const inMonth = (d: number) => !p.byMonth || p.byMonth.includes(civil(d).m);
+  const byMonth = p.byMonth;
+  const inMonth = (d: number) => byMonth === undefined || byMonth.includes(civil(d).m);
+  const tidy = (days: number[]) => (days.length <= 1 ? days : [...new Set(days)].sort((a, b) => a - b));
   switch (p.freq) {
-    case 'DAILY': {
-      const d = d0 + k * iv;
-      if (!inMonth(d) || (byWd && !byWd.includes(weekday(d)))) return [];
-      if (p.byMonthDay && monthDays(p.byMonthDay, civil(d).y, civil(d).m).indexOf(d) < 0) return [];
-      return [d];
-    }
+    case 'DAILY':
+      return (k) => {
+        const d = d0 + k * iv;
+        if (byWd && !byWd.includes(weekday(d))) return [];
+        if (byMonth === undefined && p.byMonthDay === undefined) return [d];
+        const c = civil(d);
+        if (byMonth && !byMonth.includes(c.m)) return [];
+        if (p.byMonthDay && !monthDays(p.byMonthDay, c.y, c.m).includes(d)) return [];
+        return [d];
+      };
     case 'WEEKLY': {
       const wkst = WEEKDAYS.indexOf(p.wkst ?? 'MO');
-      const start = d0 - ((weekday(d0) - wkst + 7) % 7) + 7 * k * iv;
-      const days = byWd ?? [weekday(d0)];
-      return days.map((wd) => start + ((wd - wkst + 7) % 7)).filter(inMonth);
+      const w0 = d0 - ((weekday(d0) - wkst + 7) % 7);
+      const offsets = tidy((byWd ?? [weekday(d0)]).map((wd) => (wd - wkst + 7) % 7));
+      return (k) => {
+        const start = w0 + 7 * k * iv;
+        const out = offsets.map((o) => start + o);
+        return byMonth === undefined ? out : out.filter(inMonth);
+      };
     }
-    case 'MONTHLY': {
-      const idx = c0.y * 12 + (c0.m - 1) + k * iv;
-      const y = Math.floor(idx / 12);
-      const m = (idx % 12) + 1;
-      if (p.byMonth && !p.byMonth.includes(m)) return [];
-      if (p.byDay) return byDayInMonth(p, y, m);
-      return monthDays(p.byMonthDay ?? [c0.d], y, m);
-    }
+    case 'MONTHLY':
+      return (k) => {
+        const idx = c0.y * 12 + (c0.m - 1) + k * iv;
+        const y = Math.floor(idx / 12);
+        const m = (idx % 12) + 1;
+        if (byMonth && !byMonth.includes(m)) return [];
+        return tidy(p.byDay ? byDayInMonth(p, y, m) : monthDays(p.byMonthDay ?? [c0.d], y, m));
+      };
     default: {
-      const y = c0.y + k * iv;
-      const out: number[] = [];
-      const months = p.byMonth ?? (p.byMonthDay ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] : [c0.m]);
-      for (const m of months) {
-        if (p.byDay) out.push(...byDayInMonth(p, y, m));
-        else out.push(...monthDays(p.byMonthDay ?? [c0.d], y, m));
-      }
-      return out;
+      const months = byMonth ?? (p.byMonthDay ? [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] : [c0.m]);
+      return (k) => {
+        const y = c0.y + k * iv;
+        const out: number[] = [];
+        for (const m of months) {
+          if (p.byDay) out.push(...byDayInMonth(p, y, m));
+          else out.push(...monthDays(p.byMonthDay ?? [c0.d], y, m));
+        }
+        return tidy(out);
+      };
     }
   }
 }
@@ -225,13 +231,19 @@ export function fastRule(s: FastInput): FastRule | undefined {
   }
 
   /** The instance of a candidate day, or undefined when its wall time does not exist. */
+  const tod = s.allDay
+    ? 0
+    : (+time.slice(1, 3) * 60 + +time.slice(4, 6)) * 60_000 + +(time.slice(7, 9) || 0) * 1000;
   const instance = (day: number): FastInstance | undefined => {
-    const wall = dateText(day) + time;
+    const wall = dateOfDay(day) + time;
+    // A day with one offset throughout: plain arithmetic. A transition day: the exact way.
+    const plain = plainDayToUtcMs(day, tod, zone);
+    if (plain !== undefined) return { wall, ms: plain };
     const ms = wallToUtcMs(wall, zone);
     if (ms === undefined || (!s.allDay && utcToWall(ms, zone) !== wall)) return undefined;
     return { wall, ms };
   };
-  const sorted = (k: number) => [...new Set(periodDays(p, d0, k))].sort((a, b) => a - b);
+  const sorted = periods(p, d0);
 
   // RFC 5545 3.8.5.3: DTSTART is the first instance and counts toward COUNT even off the rule.
   const synced = sorted(0).includes(d0);

@@ -7,7 +7,11 @@ import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
 import { type FastRule, fastRule } from './recur-fast.ts';
-import { utcToWall, wallToUtcMs } from './time.ts';
+import { dateOfDay, utcToWall, wallToUtcMs } from './time.ts';
+
+/** Days since 1970-01-01 of a "YYYY-MM-DD..." date. */
+const dayNumber = (w: string): number =>
+  Date.UTC(+w.slice(0, 4), +w.slice(5, 7) - 1, +w.slice(8, 10)) / 86_400_000;
 
 /** The fields of an event that decide its occurrences. */
 export interface SeriesInput {
@@ -118,14 +122,13 @@ function createExpansion(
   const zone = s.allDay ? 'UTC' : s.timeZone;
   const startMs = wallToUtcMs(s.start, s.timeZone);
   const endMs = wallToUtcMs(s.end, s.timeZone);
-  const dtstart = zdt(s.start, zone);
   const durMs = startMs !== undefined && endMs !== undefined ? Math.max(0, endMs - startMs) : 0;
-  const days = s.allDay
-    ? Math.max(0, Temporal.PlainDate.from(s.start.slice(0, 10)).until(s.end.slice(0, 10)).days)
-    : 0;
+  const days = s.allDay ? Math.max(0, dayNumber(s.end) - dayNumber(s.start)) || 0 : 0;
+  const fast: FastRule | undefined = useFast && startMs !== undefined ? fastRule(s) : undefined;
+  // Temporal objects only for the library (the direct expansion needs none).
+  const dtstart = fast === undefined ? zdt(s.start, zone) : undefined;
   let rule: RRuleTemporalType | undefined;
-  let ok = dtstart !== undefined && startMs !== undefined;
-  const fast: FastRule | undefined = ok && useFast ? fastRule(s) : undefined;
+  let ok = startMs !== undefined && (fast !== undefined || dtstart !== undefined);
   if (ok && fast === undefined) {
     try {
       rule = RRuleTemporal && buildRule(RRuleTemporal, s, dtstart!, zone);
@@ -135,14 +138,14 @@ function createExpansion(
     if (rule === undefined) ok = false;
   }
 
-  const occurrence = (wall: string): Occurrence | undefined => {
-    const oStart = wallToUtcMs(wall, s.timeZone);
+  const occurrence = (wall: string, knownMs?: number): Occurrence | undefined => {
+    const oStart = knownMs ?? wallToUtcMs(wall, s.timeZone);
     if (oStart === undefined) return undefined;
     if (!s.allDay) {
       const end = utcToWall(oStart + durMs, s.timeZone);
       return { recurrenceId: wall, start: wall, end, startMs: oStart, endMs: oStart + durMs };
     }
-    const end = Temporal.PlainDate.from(wall).add({ days }).toString();
+    const end = dateOfDay(dayNumber(wall) + days);
     return {
       recurrenceId: wall,
       start: wall,
@@ -152,9 +155,19 @@ function createExpansion(
     };
   };
 
-  const first = dtstart !== undefined ? occurrence(toWall(dtstart, zone, s.allDay)) : undefined;
+  const firstWall =
+    fast !== undefined
+      ? s.allDay
+        ? s.start.slice(0, 10)
+        : (canonicalWall(s.start) ?? s.start)
+      : dtstart !== undefined
+        ? toWall(dtstart, zone, s.allDay)
+        : undefined;
+  const first = firstWall === undefined ? undefined : occurrence(firstWall);
   const subDaily = /FREQ=(SECONDLY|MINUTELY)/.test(s.rrule);
-  const width = subDaily ? DAY : 32 * DAY;
+  // Buckets of a week for direct expansion (a month's draw computes little beyond the month),
+  // of a month for the library (each call walks from DTSTART).
+  const width = subDaily ? DAY : fast !== undefined ? 7 * DAY : 32 * DAY;
   // Nothing occurs before DTSTART or the earliest Rdate: buckets before them are skipped.
   const earliest = Math.min(
     first?.startMs ?? Infinity,
@@ -173,19 +186,22 @@ function createExpansion(
     // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
     const pad = s.allDay ? DAY : 0;
     try {
-      const walls =
-        fast !== undefined
-          ? fast.between(b * width - pad, (b + 1) * width + pad, MAX_PER_QUERY).map((h) => h.wall)
-          : rule === undefined
-            ? []
-            : (subDaily
-                ? stepping(rule, b * width, (b + 1) * width)
-                : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true)
-              ).map((h) => toWall(h, zone, s.allDay));
-      for (const w of walls.slice(0, MAX_PER_QUERY)) {
-        if (exMs.size > 0 && exMs.has(wallToUtcMs(w, zone) ?? Number.NaN)) continue;
-        const o = occurrence(w);
-        if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
+      if (fast !== undefined) {
+        for (const h of fast.between(b * width - pad, (b + 1) * width + pad, MAX_PER_QUERY)) {
+          // Timed: the instant is the direct expansion's; all-day ones are placed in the zone.
+          const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
+          if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
+        }
+      } else if (rule !== undefined) {
+        const hits = subDaily
+          ? stepping(rule, b * width, (b + 1) * width)
+          : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true);
+        for (const h of hits.slice(0, MAX_PER_QUERY)) {
+          const w = toWall(h, zone, s.allDay);
+          if (exMs.size > 0 && exMs.has(wallToUtcMs(w, zone) ?? Number.NaN)) continue;
+          const o = occurrence(w);
+          if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
+        }
       }
     } catch {
       // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
