@@ -58,6 +58,8 @@ export interface SeriesEdit {
 export interface SeriesUndo {
   entity: string;
   values: Record<string, Value | null>;
+  /** Other entities the same edit wrote (overrides carried along, SER-8), undone together. */
+  also?: { entity: string; values: Record<string, Value | null> }[];
 }
 
 export interface EventView extends Pick<EventValues, EditableFieldName> {

@@ -136,44 +136,78 @@ interface Group {
   layers: Entity[];
 }
 
-/** SER-2: of several overrides of one occurrence of one series, the derived id wins, then the smallest. */
-function better(a: Entity, b: Entity, derived: EntityId): Entity {
-  if (a.id === derived) return a;
-  if (b.id === derived) return b;
-  return a.id < b.id ? a : b;
+/**
+ * SER-2: several overrides of one occurrence of one series are layered field by field: the one
+ * with the derived id on top, then by increasing id (the smallest wins among the others). So an
+ * override carried to another occurrence by SER-8 (it keeps its id) and one written later at the
+ * derived id both apply.
+ */
+function layered(list: Entity[], derived: EntityId): Entity[] {
+  return [...list].sort((a, b) => {
+    if (a.id === derived || b.id === derived) return a.id === derived ? 1 : -1;
+    return a.id < b.id ? 1 : -1;
+  });
+}
+
+/** Each override's series as assembly places it: the split covering its RecurrenceId (SER-6). */
+function placed(set: SeriesSet, splits: Map<EntityId, { at: number; child: Entity }[]>) {
+  const out: { o: Entity; owner: Entity | undefined; c: Entity | undefined }[] = [];
+  for (const o of set.overrides.values()) {
+    const owner = set.series.get(o.overrideOf as EntityId);
+    out.push({ o, owner, c: owner && covering(owner, o.recurrenceId, splits) });
+  }
+  return out;
+}
+
+/** The overrides that apply to occurrences of series `id` itself (SER-6: not a split's part). */
+export function overridesOf(set: SeriesSet, id: EntityId): Entity[] {
+  return placed(set, splitsOf(set))
+    .filter((x) => x.c?.id === id)
+    .map((x) => x.o);
 }
 
 function groupOverrides(
   set: SeriesSet,
   splits: Map<EntityId, { at: number; child: Entity }[]>,
 ): Map<string, Group> {
-  const chosen = new Map<string, Entity>();
+  const claims = new Map<string, Entity[]>();
   for (const o of set.overrides.values()) {
     const key = `${o.overrideOf}|${o.recurrenceId}`;
-    const prev = chosen.get(key);
-    chosen.set(key, prev ? better(prev, o, overrideId(o.overrideOf as EntityId, o.recurrenceId)) : o);
+    const list = claims.get(key);
+    if (list) list.push(o);
+    else claims.set(key, [o]);
   }
   const groups = new Map<string, Group & { depth: number[] }>();
-  for (const o of chosen.values()) {
-    const owner = set.series.get(o.overrideOf as EntityId);
+  for (const list of claims.values()) {
+    const first = list[0]!;
+    const stack = layered(list, overrideId(first.overrideOf as EntityId, first.recurrenceId));
+    const owner = set.series.get(first.overrideOf as EntityId);
     if (owner === undefined) {
       // The series is not here (not yet decrypted, or never written): shown alone (SER-6).
-      const lone = { ...o, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
-      groups.set(`lone|${o.id}`, { series: lone, r: o.recurrenceId, layers: [o], depth: [0] });
+      const top = stack[stack.length - 1]!;
+      const lone = { ...top, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
+      groups.set(`lone|${top.id}`, {
+        series: lone,
+        r: top.recurrenceId,
+        layers: stack,
+        depth: stack.map(() => 0),
+      });
       continue;
     }
-    const c = covering(owner, o.recurrenceId, splits);
-    const key = `${c.id}|${o.recurrenceId}`;
-    const g = groups.get(key) ?? { series: c, r: o.recurrenceId, layers: [], depth: [] };
+    const c = covering(owner, first.recurrenceId, splits);
+    const key = `${c.id}|${first.recurrenceId}`;
+    const g = groups.get(key) ?? { series: c, r: first.recurrenceId, layers: [], depth: [] };
     // An override of the covering series itself wins over one of an ancestor.
     const d = c.id === owner.id ? 1 : 0;
-    const i = g.depth.findIndex((x) => x > d);
-    if (i < 0) {
-      g.layers.push(o);
-      g.depth.push(d);
-    } else {
-      g.layers.splice(i, 0, o);
-      g.depth.splice(i, 0, d);
+    for (const o of stack) {
+      const i = g.depth.findIndex((x) => x > d);
+      if (i < 0) {
+        g.layers.push(o);
+        g.depth.push(d);
+      } else {
+        g.layers.splice(i, 0, o);
+        g.depth.splice(i, 0, d);
+      }
     }
     groups.set(key, g);
   }

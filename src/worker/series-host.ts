@@ -14,13 +14,22 @@ import {
   eventFromRecord,
   isEntityId,
   type NewWrite,
+  overrideId,
   type Replica,
   type Value,
 } from '../engine/index.ts';
 import type { EventView, Range, SeriesEdit, SeriesUndo } from './api.ts';
-import { type AssembledOccurrence, assemble, isOverride, isSeries, SeriesSet } from './occurrences.ts';
+import {
+  type AssembledOccurrence,
+  assemble,
+  type Entity,
+  isOverride,
+  isSeries,
+  overridesOf,
+  SeriesSet,
+} from './occurrences.ts';
 import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
-import { type FieldValues, seriesEditWrite } from './series-edit.ts';
+import { carryOverrides, type EntityWrite, type FieldValues, seriesEditWrite } from './series-edit.ts';
 import { wallToUtcMs } from './time.ts';
 import { conflictsOf, viewOf } from './views.ts';
 
@@ -125,7 +134,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     return all.find((a) => a.seriesId === seriesId && a.recurrenceId === r);
   }
 
-  async function write(doc: DocId, entity: EntityId, values: FieldValues): Promise<void> {
+  function encoded(values: FieldValues): NewWrite[] {
     const writes: NewWrite[] = [];
     for (const [name, v] of Object.entries(values)) {
       const spec = eventFieldByName(name);
@@ -136,7 +145,28 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
         throw new EngineError('InvalidArgument', e instanceof Error ? e.message : String(e));
       }
     }
-    if (writes.length > 0) await replica.write(doc, entity, writes);
+    return writes;
+  }
+
+  /** Several entities' writes as one atomic step (DAG-11), or one op when there is one. */
+  async function writeAll(doc: DocId, list: readonly EntityWrite[]): Promise<void> {
+    const items = list
+      .map((w) => ({ entity: w.entity, writes: encoded(w.values) }))
+      .filter((it) => it.writes.length > 0);
+    if (items.length === 1) await replica.write(doc, items[0]!.entity, items[0]!.writes);
+    else if (items.length > 1) await replica.writeBatch(doc, items);
+  }
+
+  /** What each register a write touches holds now (null where it holds nothing): its undo. */
+  function inverse(doc: DocId, w: EntityWrite): { entity: EntityId; values: Record<string, Value | null> } {
+    const rec = replica.entity(doc, w.entity);
+    const before = rec === undefined ? undefined : eventFromRecord(rec);
+    const values: Record<string, Value | null> = {};
+    for (const k of Object.keys(w.values)) {
+      const spec = eventFieldByName(k)!;
+      values[k] = before?.set.has(spec.num) ? (before[k as keyof CalendarEvent] as Value) : null;
+    }
+    return { entity: w.entity, values };
   }
 
   return {
@@ -207,6 +237,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const series = sets.get(doc)?.series.get(seriesId);
       if (series === undefined) throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
       const occ = await find(doc, seriesId, r);
+      const x = await ready();
+      const set = sets.get(doc)!;
       const w = seriesEditWrite(
         {
           series,
@@ -216,25 +248,39 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
           scope: edit.scope,
           ...(edit.fields === undefined ? {} : { fields: edit.fields }),
           ...(edit.delete === true ? { delete: true } : {}),
+          ...existingOverride(set, seriesId, r),
         },
-        await ready(),
+        x,
       );
-      // The inverse: what each written register held (null where it held nothing).
-      const rec = replica.entity(doc, w.entity);
-      const before = rec === undefined ? undefined : eventFromRecord(rec);
-      const values: Record<string, Value | null> = {};
-      for (const k of Object.keys(w.values)) {
-        const spec = eventFieldByName(k)!;
-        values[k] = before?.set.has(spec.num) ? (before[k as keyof CalendarEvent] as Value) : null;
+      // SER-8: a change of the series' time or rule carries its overrides, in the same step.
+      const writes = [w];
+      if (w.entity === series.id && w.values.deleted !== true) {
+        const after = { ...series } as Entity;
+        for (const [k, v] of Object.entries(w.values))
+          if (v !== null) (after as unknown as Record<string, unknown>)[k] = v;
+        writes.push(...carryOverrides(series, after, overridesOf(set, series.id), x));
       }
-      await write(doc, w.entity, w.values);
-      return { entity: w.entity, values };
+      const undo = writes.map((e) => inverse(doc, e));
+      await writeAll(doc, writes);
+      const [main, ...also] = undo;
+      return also.length === 0 ? main! : { ...main!, also };
     },
 
     async restore(doc, undo) {
-      if (!isEntityId(undo?.entity) || typeof undo.values !== 'object' || undo.values === null)
-        throw new EngineError('InvalidArgument', 'not an undo record');
-      await write(doc, undo.entity, undo.values as FieldValues);
+      const all = [undo, ...(Array.isArray(undo?.also) ? undo.also : [])];
+      for (const u of all)
+        if (!isEntityId(u?.entity) || typeof u.values !== 'object' || u.values === null)
+          throw new EngineError('InvalidArgument', 'not an undo record');
+      await writeAll(
+        doc,
+        all.map((u) => ({ entity: u.entity as EntityId, values: u.values as FieldValues })),
+      );
     },
   };
+}
+
+/** The override "This event" at `r` would write, as it is now (SER-8). */
+function existingOverride(set: SeriesSet, seriesId: EntityId, r: string): { existing?: Entity } {
+  const e = set.overrides.get(overrideId(seriesId, r));
+  return e === undefined ? {} : { existing: e };
 }

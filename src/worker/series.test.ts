@@ -125,6 +125,27 @@ async function converged(w: World): Promise<Shown[]> {
 }
 
 describe('repeating events in the CRDT', () => {
+  it('[SER-2][SER-5] derived ids are the documented SHA-256 (computed here with WebCrypto), for many series and times', async () => {
+    const sha = async (tag: string, series: string, wall: string) => {
+      const bytes = new Uint8Array([
+        ...new TextEncoder().encode(tag),
+        ...series.match(/../g)!.map((h) => Number.parseInt(h, 16)),
+        ...new TextEncoder().encode(wall),
+      ]);
+      const d = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+      return Array.from(d.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+    };
+    for (let i = 0; i < 40; i++) {
+      const series = (i % 7).toString(16).repeat(32) as EntityId;
+      const wall =
+        i % 3 === 0
+          ? `2026-01-${String(1 + i).padStart(2, '0')}`
+          : `2026-02-${String(1 + (i % 28)).padStart(2, '0')}T09:${String(i).padStart(2, '0')}`;
+      expect(overrideId(series, wall)).toBe(await sha('ledgerday/override/v1\0', series, wall));
+      expect(splitId(series, wall)).toBe(await sha('ledgerday/split/v1\0', series, wall));
+    }
+  });
+
   it('[SER-1] "All events" reaches every occurrence; a time change keeps the first date', async () => {
     const w = await world(2, 'ser1');
     await edit(w, 0, {
