@@ -63,7 +63,7 @@ export interface SeriesUndo {
 }
 
 export interface EventView extends Pick<EventValues, EditableFieldName> {
-  /** An occurrence's id is the entity an edit of "This event" writes (SER-2). */
+  /** An occurrence's id is a handle of (series, original start) the host maps back (occurrenceId). */
   id: string;
   calendarId: string;
   /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */

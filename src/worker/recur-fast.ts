@@ -230,18 +230,17 @@ export function fastRule(s: FastInput): FastRule | undefined {
     if (ms !== undefined) extra.push({ ms, wall: s.allDay ? d.slice(0, 10) : utcToWall(ms, zone) });
   }
 
-  /** The instance of a candidate day, or undefined when its wall time does not exist. */
+  /** The instant of a candidate day, or undefined when its wall time does not exist. */
   const tod = s.allDay
     ? 0
     : (+time.slice(1, 3) * 60 + +time.slice(4, 6)) * 60_000 + +(time.slice(7, 9) || 0) * 1000;
-  const instance = (day: number): FastInstance | undefined => {
-    const wall = dateOfDay(day) + time;
+  const instantOf = (day: number): number | undefined => {
     // A day with one offset throughout: plain arithmetic. A transition day: the exact way.
     const plain = plainDayToUtcMs(day, tod, zone);
-    if (plain !== undefined) return { wall, ms: plain };
+    if (plain !== undefined) return plain;
+    const wall = dateOfDay(day) + time;
     const ms = wallToUtcMs(wall, zone);
-    if (ms === undefined || (!s.allDay && utcToWall(ms, zone) !== wall)) return undefined;
-    return { wall, ms };
+    return ms === undefined || (!s.allDay && utcToWall(ms, zone) !== wall) ? undefined : ms;
   };
   const sorted = periods(p, d0);
 
@@ -253,13 +252,8 @@ export function fastRule(s: FastInput): FastRule | undefined {
   if (!synced && count !== undefined) count -= 1;
   extra.sort((a, b) => a.ms - b.ms);
 
-  /** Rule instances from period k0 on, in order, until `stop` says so. */
-  function walk(
-    k0: number,
-    lastDay: number,
-    stop: (i: FastInstance) => boolean,
-    visit: (i: FastInstance) => boolean,
-  ) {
+  /** Rule instances (day, instant) from period k0 on, in order, until `visit` says stop. */
+  function walk(k0: number, lastDay: number, visit: (day: number, ms: number) => boolean) {
     let empty = 0;
     for (let k = k0; empty < MAX_EMPTY; k++) {
       const first = periodStart(p, d0, k);
@@ -267,52 +261,50 @@ export function fastRule(s: FastInput): FastRule | undefined {
       let any = false;
       for (const day of sorted(k)) {
         if (day < d0) continue;
-        const i = instance(day);
+        const ms = instantOf(day);
         any = true;
-        if (i === undefined) continue;
-        if ((until !== undefined && i.ms > until) || stop(i)) return;
-        if (!visit(i)) return;
+        if (ms === undefined) continue;
+        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
       }
       empty = any ? 0 : empty + 1;
     }
   }
 
   // A COUNT rule is enumerated once (at most MAX_COUNT instances): only the first COUNT count.
-  let all: FastInstance[] | undefined;
-  const counted = (): FastInstance[] => {
-    if (all !== undefined) return all;
-    const got: FastInstance[] = [];
+  let allDays: number[] | undefined;
+  let allMs: number[] = [];
+  const counted = (): number[] => {
+    if (allDays !== undefined) return allDays;
+    const days: number[] = [];
+    const ms: number[] = [];
     if (count! > 0)
-      walk(
-        0,
-        Infinity,
-        () => false,
-        (i) => got.push(i) < count!,
-      );
-    all = got;
-    return got;
+      walk(0, Infinity, (d, t) => {
+        days.push(d);
+        return ms.push(t) < count!;
+      });
+    allDays = days;
+    allMs = ms;
+    return days;
   };
 
   return {
     between(fromMs, toMs, max) {
       const out: FastInstance[] = [];
-      const keep = (i: FastInstance) => i.ms >= fromMs && i.ms < toMs && !ex.has(i.ms);
+      const keep = (ms: number) => ms >= fromMs && ms < toMs && !ex.has(ms);
       if (count !== undefined) {
-        for (const i of counted()) if (keep(i)) out.push(i);
+        const days = counted();
+        for (let i = 0; i < days.length; i++)
+          if (keep(allMs[i]!)) out.push({ wall: dateOfDay(days[i]!) + time, ms: allMs[i]! });
       } else {
         // Instances start within 14 h of their date's midnight UTC: a day's margin each side.
         const fromDay = Math.floor(fromMs / DAY) - 1;
-        walk(
-          periodOf(p, d0, fromDay),
-          Math.floor(toMs / DAY) + 1,
-          (i) => i.ms >= toMs,
-          (i) => {
-            if (keep(i)) out.push(i);
-            return out.length < max;
-          },
-        );
+        walk(periodOf(p, d0, fromDay), Math.floor(toMs / DAY) + 1, (day, ms) => {
+          if (ms >= toMs) return false;
+          if (keep(ms)) out.push({ wall: dateOfDay(day) + time, ms });
+          return out.length < max;
+        });
       }
-      for (const i of extra) if (keep(i) && !out.some((o) => o.ms === i.ms)) out.push(i);
+      for (const i of extra) if (keep(i.ms) && !out.some((o) => o.ms === i.ms)) out.push(i);
       out.sort((a, b) => a.ms - b.ms);
       return out.slice(0, max);
     },

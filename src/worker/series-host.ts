@@ -191,7 +191,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const x = await pick();
       prefetch(range, x);
       const out: EventView[] = [];
-      if (shown.size > 20_000) shown.clear();
+      if (shown.size > 200_000) shown.clear();
       for (const [doc, set] of sets) {
         for (const a of assemble(set, x, range.fromMs, range.toMs)) {
           shown.set(`${doc}/${a.id}`, { seriesId: a.seriesId, recurrenceId: a.recurrenceId });
