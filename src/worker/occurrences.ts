@@ -129,6 +129,17 @@ function covering(s: Entity, r: string, splits: Map<EntityId, { at: number; chil
   return cur;
 }
 
+/** The series `s` was split from, and so on up: the whole timeline its splits partition. */
+function rootOf(s: Entity, set: SeriesSet): Entity {
+  let cur = s;
+  for (let depth = 0; depth < 64 && cur.splitOf !== ''; depth++) {
+    const parent = set.series.get(cur.splitOf as EntityId);
+    if (parent === undefined) break;
+    cur = parent;
+  }
+  return cur;
+}
+
 interface Group {
   series: Entity;
   r: string;
@@ -154,7 +165,7 @@ function placed(set: SeriesSet, splits: Map<EntityId, { at: number; child: Entit
   const out: { o: Entity; owner: Entity | undefined; c: Entity | undefined }[] = [];
   for (const o of set.overrides.values()) {
     const owner = set.series.get(o.overrideOf as EntityId);
-    out.push({ o, owner, c: owner && covering(owner, o.recurrenceId, splits) });
+    out.push({ o, owner, c: owner && covering(rootOf(owner, set), o.recurrenceId, splits) });
   }
   return out;
 }
@@ -194,7 +205,9 @@ function groupOverrides(
       });
       continue;
     }
-    const c = covering(owner, first.recurrenceId, splits);
+    // Placed from the root of the series' timeline, so a concurrent split of an ancestor at or
+    // before the RecurrenceId takes the occurrence over (SER-6), as it would from the series.
+    const c = covering(rootOf(owner, set), first.recurrenceId, splits);
     const key = `${c.id}|${first.recurrenceId}`;
     const g = groups.get(key) ?? { series: c, r: first.recurrenceId, layers: [], depth: [] };
     // An override of the covering series itself wins over one of an ancestor.

@@ -148,8 +148,8 @@ export function shift(base: string, from: string, to: string, allDay: boolean): 
 /**
  * SER-8: after an "All events" change of `before` into `after`, the override writes that carry
  * each of `overrides` (those placed on `before`'s own occurrences) to the corresponding
- * occurrence: the one moved by the same wall-clock amount as the series' Start, else (a rule
- * change) the first one on the same date. Only the RecurrenceId register is written; an
+ * occurrence: its original start moved by the same wall-clock amount as the series' Start, when
+ * the changed series has an occurrence there. Only the RecurrenceId register is written; an
  * override that matched nothing before, or corresponds to nothing now, is left (SER-6).
  */
 export function carryOverrides(
@@ -158,34 +158,21 @@ export function carryOverrides(
   overrides: readonly Entity[],
   expand: Expander,
 ): EntityWrite[] {
-  const moved = before.start !== after.start || before.allDay !== after.allDay;
-  const ruled =
-    before.rrule !== after.rrule || before.timeZone !== after.timeZone || before.allDay !== after.allDay;
-  if (!moved && !ruled) return [];
+  if (before.start === after.start && before.allDay === after.allDay) return [];
   const old = expand(before);
   const next = expand(after);
   const out: EntityWrite[] = [];
   for (const o of overrides) {
     const r = o.recurrenceId;
     if (old.at(r) === undefined) continue;
-    let to: string | undefined;
-    if (moved) {
-      const cand = shift(r, before.start, after.start, after.allDay);
-      if (next.at(cand) !== undefined) to = cand;
+    let to: string;
+    try {
+      to = shift(r, before.start, after.start, after.allDay);
+    } catch {
+      continue;
     }
-    if (to === undefined) to = onDate(after, r.slice(0, 10), expand);
-    if (to !== undefined && to !== r) out.push({ entity: o.id, values: { recurrenceId: to } });
+    if (next.at(to) === undefined) continue;
+    if (to !== r) out.push({ entity: o.id, values: { recurrenceId: to } });
   }
   return out;
-}
-
-/** The first occurrence of `s` on local date `date` (its zone), if any. */
-function onDate(s: Entity, date: string, expand: Expander): string | undefined {
-  const zone = s.allDay ? 'UTC' : s.timeZone;
-  const from = wallToUtcMs(date, zone);
-  if (from === undefined) return undefined;
-  const x = expand(s);
-  return x
-    .between(from - 2 * 86_400_000, from + 3 * 86_400_000)
-    .find((o) => o.recurrenceId.slice(0, 10) === date)?.recurrenceId;
 }
