@@ -101,15 +101,21 @@ function splitsOf(set: SeriesSet): Map<EntityId, { at: number; child: Entity }[]
   return out;
 }
 
-/** SER-5: a series ends before its first split point and before its next sibling's. */
+/**
+ * SER-5: a series ends before its first split point, and its part of the timeline ends where
+ * its parent's does: before its next sibling's split point, and so on up (so a split of a split
+ * made concurrently with a later split of the parent does not run on past it).
+ */
 function boundOf(s: Entity, splits: Map<EntityId, { at: number; child: Entity }[]>, set: SeriesSet): number {
   let bound = splits.get(s.id)?.[0]?.at ?? Infinity;
-  if (s.splitOf !== '') {
-    const siblings = splits.get(s.splitOf as EntityId) ?? [];
-    const i = siblings.findIndex((x) => x.child.id === s.id);
-    const next = siblings[i + 1];
+  let cur = s;
+  for (let depth = 0; depth < 64 && cur.splitOf !== ''; depth++) {
+    const siblings = splits.get(cur.splitOf as EntityId) ?? [];
+    const next = siblings[siblings.findIndex((x) => x.child.id === cur.id) + 1];
     if (next !== undefined) bound = Math.min(bound, next.at);
-    if (!set.series.has(s.splitOf as EntityId)) return bound;
+    const parent = set.series.get(cur.splitOf as EntityId);
+    if (parent === undefined) break;
+    cur = parent;
   }
   return bound;
 }
