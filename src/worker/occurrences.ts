@@ -245,6 +245,29 @@ function overlaps(startMs: number, endMs: number, fromMs: number, toMs: number):
   return startMs < toMs && (endMs > fromMs || (endMs <= startMs && startMs >= fromMs));
 }
 
+/** An override group as assembly places it: its series' part, original start, and layers. */
+export interface PlacedOverrides {
+  series: Entity;
+  recurrenceId: string;
+  /** Bottom to top: each later one wins field by field (SER-2, SER-6). */
+  layers: Entity[];
+}
+
+/**
+ * The calendar's timeline as assembly sees it, for export: where each series' part ends
+ * (SER-5, ms; Infinity when it runs on) and each occurrence's overrides with their layers.
+ * Groups whose series is not here are left out.
+ */
+export function timeline(set: SeriesSet): { bounds: Map<EntityId, number>; groups: PlacedOverrides[] } {
+  const splits = splitsOf(set);
+  const bounds = new Map<EntityId, number>();
+  for (const s of set.series.values()) bounds.set(s.id, boundOf(s, splits, set));
+  const groups: PlacedOverrides[] = [];
+  for (const g of groupOverrides(set, splits).values())
+    if (set.series.has(g.series.id)) groups.push({ series: g.series, recurrenceId: g.r, layers: g.layers });
+  return { bounds, groups };
+}
+
 /** Every occurrence of the calendar's series that overlaps [fromMs, toMs). */
 export function assemble(
   set: SeriesSet,
