@@ -46,6 +46,7 @@ import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
 import { reminderOccurrences } from './reminders.ts';
 import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
+import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
@@ -207,7 +208,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   });
 
   // Moves a closed page left half done are completed before the first call is answered ([RT-13]).
-  const moveDeps = { store, replica, encodeFields };
+  const moveDeps = {
+    store,
+    replica,
+    encodeFields,
+    completeSeries: (from: DocId, to: DocId, root: EntityId) => completeSeriesMove(replica, from, to, root),
+  };
   const { journal, dropped } = await MoveJournal.open(store);
   if (dropped > 0)
     brokenErrors.push({ code: 'Storage', message: `${dropped} unreadable calendar move record(s) ignored` });
@@ -359,6 +365,18 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const event = mustEvent(eventId);
         if (from === to) throw new EngineError('InvalidArgument', 'the event is already in that calendar');
         const cur = index.get(`${from}/${event}`)?.view;
+        // A repeating event (its series or one of its occurrences): the whole family ([RT-14]).
+        const seriesId = cur === undefined ? series.seriesIdOf(from, event) : undefined;
+        if (seriesId !== undefined) {
+          const root = rootSeries(replica, from, seriesId);
+          // The copy of the part the person had open (what the UI edits next).
+          const copy = familyOf(replica, from, root).members.find((m) => m.ev.id === seriesId)?.copy;
+          return asOneChange(async () => {
+            const intent = { from, event: root, to, fields: {} as EventFields, series: true as const };
+            const rootCopy = await moveEvent(moveDeps, journal, intent);
+            return copy ?? rootCopy;
+          });
+        }
         if (cur === undefined) throw new EngineError('InvalidArgument', `no event ${event} in ${from}`);
         return asOneChange(() =>
           moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) }),

@@ -45,6 +45,8 @@ export interface SeriesHost {
   seriesViews(): EventView[];
   /** The occurrence an id names, if the last ranges showed it or it is an override. */
   occurrenceOf(doc: DocId, id: string): { seriesId: EntityId; recurrenceId: string } | undefined;
+  /** The series an id names: itself, or the series of the occurrence or override it names. */
+  seriesIdOf(doc: DocId, id: string): EntityId | undefined;
   /** The view of an occurrence id or a series id, if it names one. */
   get(doc: DocId, id: string): Promise<EventView | undefined>;
   edit(doc: DocId, edit: SeriesEdit): Promise<SeriesUndo>;
@@ -214,6 +216,11 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const o = sets.get(doc)?.overrides.get(id as EntityId);
       if (o !== undefined) return { seriesId: o.overrideOf as EntityId, recurrenceId: o.recurrenceId };
       return undefined;
+    },
+
+    seriesIdOf(doc, id) {
+      if (sets.get(doc)?.series.has(id as EntityId)) return id as EntityId;
+      return this.occurrenceOf(doc, id)?.seriesId;
     },
 
     async get(doc, id) {
