@@ -134,4 +134,43 @@ describe('engine host: repeating events', () => {
     expect(changed).toBeGreaterThan(0);
     expect(brief(await h.eventsInRange(MARCH))).toEqual(brief(got));
   });
+
+  it('[SER-4][RRULE-1] a series lists its extra and skipped dates; a skipped occurrence (EXDATE or cancelled) is restored, and undo skips it again', async () => {
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    await h.createEvent(cal, id(1), {
+      ...weekly,
+      rdates: ['2025-03-13T09:00'],
+      exdates: ['2025-03-10T09:00'],
+    });
+    await h.editSeries(cal, {
+      seriesId: id(1),
+      recurrenceId: '2025-03-17T09:00',
+      scope: 'this',
+      delete: true,
+    });
+    expect(await h.seriesExceptions(cal, id(1))).toEqual({
+      extra: ['2025-03-13T09:00'],
+      skipped: [
+        { recurrenceId: '2025-03-10T09:00', by: 'exdate' },
+        { recurrenceId: '2025-03-17T09:00', by: 'cancelled' },
+      ],
+    });
+    const starts = async () => (await h.eventsInRange(MARCH)).map((v) => v.start);
+    expect(await starts()).toEqual([
+      '2025-03-03T09:00',
+      '2025-03-13T09:00',
+      '2025-03-24T09:00',
+      '2025-03-31T09:00',
+    ]);
+    const u1 = await h.restoreOccurrence(cal, id(1), '2025-03-10T09:00');
+    const u2 = await h.restoreOccurrence(cal, id(1), '2025-03-17T09:00');
+    expect(await starts()).toHaveLength(6);
+    expect((await h.seriesExceptions(cal, id(1))).skipped).toEqual([]);
+    await h.restoreSeries(cal, u2);
+    await h.restoreSeries(cal, u1);
+    expect(await starts()).toHaveLength(4);
+    await expect(h.restoreOccurrence(cal, id(1), '2025-03-24T09:00')).rejects.toThrow(/not skipped/);
+  });
 });

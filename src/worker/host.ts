@@ -387,6 +387,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
     restoreSeries: (calendarId, undo) => guard(() => series.restore(mustDoc(calendarId), undo)),
 
+    seriesExceptions: (calendarId, seriesId) =>
+      guard(async () => series.exceptions(mustDoc(calendarId), mustEvent(seriesId))),
+
+    restoreOccurrence: (calendarId, seriesId, recurrenceId) =>
+      guard(() => series.restoreOccurrence(mustDoc(calendarId), mustEvent(seriesId), recurrenceId)),
+
     restoreConflict: (calendarId, eventId, field, opId) =>
       guard(async () => {
         const doc = mustDoc(calendarId);

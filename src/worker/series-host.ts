@@ -9,6 +9,7 @@ import {
   type DocId,
   EngineError,
   type EntityId,
+  EventField,
   encodeValue,
   eventFieldByName,
   eventFromRecord,
@@ -18,7 +19,7 @@ import {
   type Replica,
   type Value,
 } from '../engine/index.ts';
-import type { EventView, Range, SeriesEdit, SeriesUndo } from './api.ts';
+import type { EventView, Range, SeriesEdit, SeriesExceptions, SeriesUndo } from './api.ts';
 import {
   type AssembledOccurrence,
   assemble,
@@ -50,6 +51,8 @@ export interface SeriesHost {
   /** The view of an occurrence id or a series id, if it names one. */
   get(doc: DocId, id: string): Promise<EventView | undefined>;
   edit(doc: DocId, edit: SeriesEdit): Promise<SeriesUndo>;
+  exceptions(doc: DocId, seriesId: EntityId): SeriesExceptions;
+  restoreOccurrence(doc: DocId, seriesId: EntityId, recurrenceId: string): Promise<SeriesUndo>;
   restore(doc: DocId, undo: SeriesUndo): Promise<void>;
 }
 
@@ -267,6 +270,46 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
           if (v !== null) (after as unknown as Record<string, unknown>)[k] = v;
         writes.push(...carryOverrides(series, after, overridesOf(set, series.id), x));
       }
+      const undo = writes.map((e) => inverse(doc, e));
+      await writeAll(doc, writes);
+      const [main, ...also] = undo;
+      return also.length === 0 ? main! : { ...main!, also };
+    },
+
+    exceptions(doc, seriesId) {
+      const set = sets.get(doc);
+      const s = set?.series.get(seriesId);
+      if (set === undefined || s === undefined)
+        throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
+      const skipped: SeriesExceptions['skipped'] = s.exdates.map((r) => ({
+        recurrenceId: r,
+        by: 'exdate' as const,
+      }));
+      // Cancelled occurrences (SER-4): a group whose merged Deleted is true.
+      const cancelled = new Map<string, boolean>();
+      for (const o of overridesOf(set, seriesId).sort((a, b) => (a.id < b.id ? 1 : -1)))
+        if (o.set.has(EventField.Deleted)) cancelled.set(o.recurrenceId, o.deleted);
+      for (const o of overridesOf(set, seriesId))
+        if (o.id === overrideId(o.overrideOf as EntityId, o.recurrenceId) && o.set.has(EventField.Deleted))
+          cancelled.set(o.recurrenceId, o.deleted);
+      for (const [r, del] of cancelled)
+        if (del && !s.exdates.includes(r)) skipped.push({ recurrenceId: r, by: 'cancelled' });
+      skipped.sort((a, b) => (a.recurrenceId < b.recurrenceId ? -1 : 1));
+      return { extra: [...s.rdates], skipped };
+    },
+
+    async restoreOccurrence(doc, seriesId, recurrenceId) {
+      const set = sets.get(doc);
+      const s = set?.series.get(seriesId);
+      if (set === undefined || s === undefined || typeof recurrenceId !== 'string')
+        throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
+      const writes: EntityWrite[] = [];
+      if (s.exdates.includes(recurrenceId))
+        writes.push({ entity: s.id, values: { exdates: s.exdates.filter((d) => d !== recurrenceId) } });
+      for (const o of overridesOf(set, seriesId))
+        if (o.recurrenceId === recurrenceId && o.deleted)
+          writes.push({ entity: o.id, values: { deleted: false } });
+      if (writes.length === 0) throw new EngineError('InvalidArgument', 'that occurrence is not skipped');
       const undo = writes.map((e) => inverse(doc, e));
       await writeAll(doc, writes);
       const [main, ...also] = undo;
