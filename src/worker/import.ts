@@ -78,6 +78,25 @@ function plusDuration(series: EventFields, wall: string): string | undefined {
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
+/**
+ * Lets queued messages run, without setTimeout's clamp: nested setTimeout(0) waits at least 4 ms
+ * in browsers, and an import of 5,000 events yields ~125 times (half a second, measured).
+ */
+const channel = typeof MessageChannel === 'function' ? new MessageChannel() : undefined;
+const waiting: (() => void)[] = [];
+if (channel !== undefined) {
+  channel.port1.onmessage = () => waiting.shift()?.();
+  // Node keeps a process alive while a port listens: this one must not.
+  (channel.port1 as { unref?: () => void }).unref?.();
+}
+function yieldToEvents(): Promise<void> {
+  if (channel === undefined) return new Promise((r) => setTimeout(r, 0));
+  return new Promise((r) => {
+    waiting.push(r);
+    channel.port2.postMessage(0);
+  });
+}
+
 /** An override's own fields: those that differ from its series (SER-3), times only if moved. */
 function overrideFields(series: EventFields, item: ImportItem, rid: string): Partial<EventFields> {
   const own: Record<string, unknown> = {};
@@ -171,7 +190,7 @@ export function createImportApi(deps: ImportDeps) {
         for (const [i, item] of items.entries()) {
           if (i % 200 === 199) {
             // Encoding 50,000 items takes seconds: a cancel may arrive meanwhile.
-            await new Promise((r) => setTimeout(r, 0));
+            await yieldToEvents();
             if (state.cancelled)
               throw new EngineError('InvalidArgument', 'import cancelled: nothing was written');
           }
@@ -190,7 +209,7 @@ export function createImportApi(deps: ImportDeps) {
           reported = done;
           deps.emit({ type: 'import', importId, done, total });
           // Let the worker take other messages (a cancel, other tabs' calls) between chunks.
-          await new Promise((r) => setTimeout(r, 0));
+          await yieldToEvents();
         });
         deps.emit({ type: 'import', importId, done: total, total });
         return { written: total, unchanged };
