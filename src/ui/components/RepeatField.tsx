@@ -40,6 +40,7 @@ function Exceptions(props: { exceptions: SeriesExceptions; onRestore?: ((r: stri
   if (extra.length === 0 && skipped.length === 0) return null;
   return (
     <div className="repeat-exceptions">
+      {extra.length > 0 && <div aria-hidden="true">Extra dates</div>}
       {extra.length > 0 && (
         <ul aria-label="Extra dates">
           {extra.map((r) => (
@@ -47,6 +48,7 @@ function Exceptions(props: { exceptions: SeriesExceptions; onRestore?: ((r: stri
           ))}
         </ul>
       )}
+      {skipped.length > 0 && <div aria-hidden="true">Skipped dates</div>}
       {skipped.length > 0 && (
         <ul aria-label="Skipped dates">
           {skipped.map((s) => (
