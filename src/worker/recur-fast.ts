@@ -138,9 +138,8 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
 }
 
 /** The first day of period k (no instance of period k is earlier). */
-function periodStart(p: RRuleParts, d0: number, k: number): number {
+function periodStart(p: RRuleParts, d0: number, k: number, c0: Civil): number {
   const iv = p.interval ?? 1;
-  const c0 = civil(d0);
   switch (p.freq) {
     case 'DAILY':
       return d0 + k * iv;
@@ -243,6 +242,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
     return ms === undefined || (!s.allDay && utcToWall(ms, zone) !== wall) ? undefined : ms;
   };
   const sorted = periods(p, d0);
+  const c0 = civil(d0);
 
   // RFC 5545 3.8.5.3: DTSTART is the first instance and counts toward COUNT even off the rule.
   const synced = sorted(0).includes(d0);
@@ -256,7 +256,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
   function walk(k0: number, lastDay: number, visit: (day: number, ms: number) => boolean) {
     let empty = 0;
     for (let k = k0; empty < MAX_EMPTY; k++) {
-      const first = periodStart(p, d0, k);
+      const first = periodStart(p, d0, k, c0);
       if (first > lastDay || (until !== undefined && first * DAY > until + DAY)) return;
       let any = false;
       for (const day of sorted(k)) {
@@ -270,21 +270,32 @@ export function fastRule(s: FastInput): FastRule | undefined {
     }
   }
 
-  // A COUNT rule is enumerated once (at most MAX_COUNT instances): only the first COUNT count.
-  let allDays: number[] | undefined;
-  let allMs: number[] = [];
-  const counted = (): number[] => {
-    if (allDays !== undefined) return allDays;
-    const days: number[] = [];
-    const ms: number[] = [];
-    if (count! > 0)
-      walk(0, Infinity, (d, t) => {
-        days.push(d);
-        return ms.push(t) < count!;
-      });
-    allDays = days;
-    allMs = ms;
-    return days;
+  // A COUNT rule is enumerated from DTSTART (only the first COUNT instances count), as far as
+  // the ranges asked so far need, and kept: at most MAX_COUNT instances.
+  const allDays: number[] = [];
+  const allMs: number[] = [];
+  let nextK = 0;
+  let emptyRun = 0;
+  let finished = false;
+  const extend = (toMs: number): void => {
+    while (!finished && (allMs.length === 0 || allMs[allMs.length - 1]! < toMs)) {
+      if (emptyRun >= MAX_EMPTY || allMs.length >= count!) {
+        finished = true;
+        break;
+      }
+      let any = false;
+      for (const day of sorted(nextK)) {
+        if (day < d0) continue;
+        any = true;
+        const ms = instantOf(day);
+        if (ms === undefined) continue;
+        allDays.push(day);
+        allMs.push(ms);
+        if (allMs.length >= count!) break;
+      }
+      emptyRun = any ? 0 : emptyRun + 1;
+      nextK++;
+    }
   };
 
   return {
@@ -292,9 +303,16 @@ export function fastRule(s: FastInput): FastRule | undefined {
       const out: FastInstance[] = [];
       const keep = (ms: number) => ms >= fromMs && ms < toMs && !ex.has(ms);
       if (count !== undefined) {
-        const days = counted();
-        for (let i = 0; i < days.length; i++)
-          if (keep(allMs[i]!)) out.push({ wall: dateOfDay(days[i]!) + time, ms: allMs[i]! });
+        if (count > 0) extend(toMs);
+        let lo = 0;
+        let hi = allMs.length;
+        while (lo < hi) {
+          const mid = (lo + hi) >> 1;
+          if (allMs[mid]! < fromMs) lo = mid + 1;
+          else hi = mid;
+        }
+        for (let i = lo; i < allMs.length && allMs[i]! < toMs; i++)
+          if (keep(allMs[i]!)) out.push({ wall: dateOfDay(allDays[i]!) + time, ms: allMs[i]! });
       } else {
         // Instances start within 14 h of their date's midnight UTC: a day's margin each side.
         const fromDay = Math.floor(fromMs / DAY) - 1;
