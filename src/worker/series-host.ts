@@ -264,11 +264,22 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       );
       // SER-8: a change of the series' time or rule carries its overrides, in the same step.
       const writes = [w];
-      if (w.entity === series.id && w.values.deleted !== true) {
-        const after = { ...series } as Entity;
+      if (w.values.deleted !== true && (w.entity === series.id || edit.scope === 'following')) {
+        const after = { ...series, id: w.entity } as Entity;
         for (const [k, v] of Object.entries(w.values))
           if (v !== null) (after as unknown as Record<string, unknown>)[k] = v;
-        writes.push(...carryOverrides(series, after, overridesOf(set, series.id), x));
+        if (w.entity === series.id)
+          writes.push(...carryOverrides(series, after, overridesOf(set, series.id), x));
+        else {
+          // "This and following" with a new time: the overrides the new part takes over move
+          // with it, shifted as the original start of the occurrence it starts at.
+          const at = wallToUtcMs(r, series.timeZone) ?? Number.POSITIVE_INFINITY;
+          const later = overridesOf(set, series.id).filter(
+            (o) => (wallToUtcMs(o.recurrenceId, series.timeZone) ?? Number.NEGATIVE_INFINITY) >= at,
+          );
+          const from = { ...series, start: r, end: r } as Entity;
+          writes.push(...carryOverrides(from, after, later, x));
+        }
       }
       const undo = writes.map((e) => inverse(doc, e));
       await writeAll(doc, writes);

@@ -336,6 +336,24 @@ describe('repeating events in the CRDT', () => {
     expect(back).toHaveLength(9);
   });
 
+  it('[SER-8] "This and following" with a new time carries the later edited occurrences to the new part', async () => {
+    const w = await world(2, 'ser8f');
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(2), scope: 'this', fields: { title: 'Early' } });
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(6), scope: 'this', fields: { title: 'Retro' } });
+    await edit(w, 0, {
+      seriesId: S,
+      recurrenceId: occ(4),
+      scope: 'following',
+      fields: { start: `${WEEKS[4]}T11:00`, end: `${WEEKS[4]}T11:15` },
+    });
+    await syncAll(w);
+    const got = await converged(w);
+    expect(got.filter((x) => x[4])).toEqual([]);
+    expect(got.find((x) => x[1] === 'Retro')?.[0]).toBe(`${WEEKS[6]}T11:00`);
+    expect(got.find((x) => x[1] === 'Early')?.[0]).toBe(occ(2));
+    expect(got.map((x) => x[0].slice(11))).toEqual([...Array(4).fill('09:00'), ...Array(6).fill('11:00')]);
+  });
+
   it('[SER-8] a concurrent edit of a carried occurrence lands on the carried override: both apply', async () => {
     const w = await world(2, 'ser8c');
     await edit(w, 0, { seriesId: S, recurrenceId: occ(3), scope: 'this', fields: { title: 'Retro' } });
