@@ -1,7 +1,8 @@
 // Bench-only page: "drawing a month" at the data level, in Chromium. Reads a seeded calendar from
 // the app's IndexedDB store, indexes it as the engine host does (single events by span, series and
 // overrides in a SeriesSet) and times answering one month: the single events it overlaps plus
-// every occurrence of every series (src/worker/occurrences.ts with rrule-temporal).
+// every occurrence of every series (src/worker/occurrences.ts; recur-fast.ts, or rrule-temporal
+// for the library figure).
 
 import { eventFromRecord } from '../src/engine/index.ts';
 import type { EventView } from '../src/worker/api.ts';
@@ -47,6 +48,20 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
   const cold = draw(0);
   const warm = draw(0);
   const next = draw(1);
+  // The same first draw with every rule through rrule-temporal (RRULE-2 off), in the same page:
+  // the machine is shared and noisy, so the ratio of the two is the figure to compare.
+  const lib = cachedExpander(await loadExpander({ fast: false }));
+  const r = range(2);
+  const tl = performance.now();
+  const libOut = singles.filter((v) => inRange(v, r));
+  for (const a of assemble(set, lib, r.fromMs, r.toMs)) libOut.push(occurrenceView(doc!, a, set));
+  libOut.sort(byTime);
+  const libDrawMs = performance.now() - tl;
+  const tf = performance.now();
+  const fastOut = singles.filter((v) => inRange(v, r));
+  for (const a of assemble(set, expand, r.fromMs, r.toMs)) fastOut.push(occurrenceView(doc!, a, set));
+  fastOut.sort(byTime);
+  const fastMs = performance.now() - tf;
   return {
     series: set.series.size,
     singles: singles.length,
@@ -55,5 +70,9 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
     cold_ms: Math.round(cold.ms * 10) / 10,
     warm_ms: Math.round(warm.ms * 10) / 10,
     next_month_ms: Math.round(next.ms * 10) / 10,
+    // Two months ahead, first draw: library only, then direct expansion (same page, same data).
+    library_first_draw_ms: Math.round(libDrawMs * 10) / 10,
+    direct_first_draw_ms: Math.round(fastMs * 10) / 10,
+    same_events: libOut.length === fastOut.length ? 1 : 0,
   };
 };

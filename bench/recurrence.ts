@@ -1,7 +1,8 @@
 // Recurrence benchmark (issue 11): a month of 500 repeating series and 10,000 single events.
 // recurrence.month_expand_ms: answering one month (the single events it overlaps and every
 // occurrence of every series), in Chromium, on the first draw of that month (expansions not
-// cached yet); warm and next-month figures beside it. recurrence.cold_start_first_month_paint_ms:
+// cached yet); warm and next-month figures beside it, and the month after next drawn first with
+// rrule-temporal alone and then with the direct expansion (RRULE-2) in the same page. recurrence.cold_start_first_month_paint_ms:
 // a cold, offline start of the app to the painted month view with that calendar.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -122,6 +123,8 @@ export async function benchRecurrence(): Promise<Figures> {
       month_expand_warm_ms: month['warm_ms']!,
       next_month_expand_ms: month['next_month_ms']!,
       rrule_library_load_ms: month['library_load_ms']!,
+      month_after_next_library_only_ms: month['library_first_draw_ms']!,
+      month_after_next_direct_ms: month['direct_first_draw_ms']!,
       cold_start_first_month_paint_ms: Math.round(paint),
       cold_start_series_paint_ms: Math.round(seriesPaint),
       target_cold_start_ms: 1000,

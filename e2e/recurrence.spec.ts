@@ -123,3 +123,43 @@ test('[SER-2][SER-4][SER-5] a weekly event: edit one occurrence, "This and follo
     await b.context.close();
   }
 });
+
+test('[SER-4][RT-15] the repeat editor lists a deleted occurrence and restores it; a repeating event moves to another calendar whole', async ({
+  page,
+}) => {
+  await openView(page, 'week', MONDAYS[0]!);
+  await page.getByRole('button', { name: 'New event' }).click();
+  let d = page.getByRole('dialog', { name: 'Event' });
+  await d.getByLabel('Title').fill('Stand-up');
+  await d.getByLabel('Start', { exact: true }).fill(`${MONDAYS[0]}T09:00`);
+  await d.getByLabel('End', { exact: true }).fill(`${MONDAYS[0]}T09:30`);
+  await d.getByLabel('Repeat').selectOption({ label: 'Weekly on Monday' });
+  await d.getByRole('button', { name: 'Save' }).click();
+  await expect(d).toBeHidden();
+  d = await openOccurrence(page, MONDAYS[2]!, 'Stand-up');
+  await d.getByRole('button', { name: 'Delete' }).click();
+  await chooseScope(page, 'Delete', 'This event');
+  await expect.poll(() => byWeek(page)).toEqual(['Stand-up', 'Stand-up', '-', 'Stand-up', 'Stand-up']);
+
+  d = await openOccurrence(page, MONDAYS[1]!, 'Stand-up');
+  const skipped = d.getByRole('list', { name: 'Skipped dates' });
+  await expect(skipped).toContainText('Mon, Nov 16, 2026, 09:00 (deleted)');
+  await skipped.getByRole('button', { name: 'Restore Mon, Nov 16, 2026, 09:00' }).click();
+  await expect(skipped).toBeHidden();
+  await d.getByRole('button', { name: 'Cancel' }).click();
+  await expect.poll(() => byWeek(page)).toEqual(['Stand-up', 'Stand-up', 'Stand-up', 'Stand-up', 'Stand-up']);
+
+  // A second calendar; the series moves there from the dialog's Calendar field (RT-15).
+  await page.getByRole('button', { name: '+ Add calendar' }).click();
+  await page.getByLabel('Name', { exact: true }).fill('Work');
+  await page.getByRole('button', { name: 'Create calendar' }).click();
+  await expect(page.getByRole('checkbox', { name: 'Work' })).toBeVisible();
+  d = await openOccurrence(page, MONDAYS[1]!, 'Stand-up');
+  await d.getByLabel('Calendar').selectOption({ label: 'Work' });
+  await d.getByRole('button', { name: 'Save' }).click();
+  await expect(d).toBeHidden();
+  await expect.poll(() => byWeek(page)).toEqual(['Stand-up', 'Stand-up', 'Stand-up', 'Stand-up', 'Stand-up']);
+  // Hiding "Work" hides every occurrence: none stayed behind in the first calendar.
+  await page.getByRole('checkbox', { name: 'Work' }).uncheck();
+  await expect.poll(() => byWeek(page), { timeout: 60_000 }).toEqual(['-', '-', '-', '-', '-']);
+});

@@ -1,4 +1,5 @@
-// Takes the README screenshot of the Repeat editor (docs/screenshots/repeat-editor.png).
+// Takes the README screenshots of the Repeat editor (docs/screenshots/repeat-editor.png) and of
+// a series' skipped dates with Restore (docs/screenshots/repeat-skipped.png).
 // Usage: npx vite build && npx vite preview --port 4391 --strictPort & node scripts/recur-screenshots.mjs [baseURL]
 import { chromium } from 'playwright-core';
 
@@ -26,4 +27,18 @@ await d.getByRole('group', { name: 'Repeat on' }).getByLabel('Wednesday').check(
 await d.getByRole('radio', { name: 'After' }).check();
 await d.getByLabel('Occurrences').fill('12');
 await d.screenshot({ path: new URL('repeat-editor.png', out).pathname });
+await d.getByRole('button', { name: 'Save' }).click();
+await d.waitFor({ state: 'hidden' });
+// Delete the week's second occurrence ("This event"), then open the first: Repeat lists the skip.
+const occurrence = (n) => page.locator('main [data-event-key][title="Team standup"]').nth(n);
+await occurrence(1).click();
+await d.getByRole('button', { name: 'Delete' }).click();
+const ask = page.getByRole('dialog', { name: 'Delete recurring event' });
+await ask.getByRole('radio', { name: 'This event', exact: true }).check();
+await ask.getByRole('button', { name: 'OK' }).click();
+await d.waitFor({ state: 'hidden' });
+await page.locator('main [data-event-key]').nth(1).waitFor({ state: 'detached' });
+await occurrence(0).click();
+await d.getByRole('list', { name: 'Skipped dates' }).waitFor();
+await d.screenshot({ path: new URL('repeat-skipped.png', out).pathname });
 await browser.close();

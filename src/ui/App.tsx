@@ -18,6 +18,7 @@ import type {
   FieldConflict,
   OccurrenceInfo,
   RegisterWrite,
+  SeriesExceptions,
   SeriesScope,
 } from '../worker/api.ts';
 import { createCommands, keyboardTimes } from './commands.ts';
@@ -200,6 +201,31 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     resolve: (s: SeriesScope | undefined) => void;
   } | null>(null);
   const [dialogRev, setDialogRev] = useState(0);
+  // A repeating event's extra and skipped dates, for the repeat editor (restore a skipped one).
+  const [exceptions, setExceptions] = useState<SeriesExceptions | undefined>();
+  const dialogSeries = dialog?.occurrence ? `${dialog.calendarId}/${dialog.occurrence.seriesId}` : null;
+  useEffect(() => {
+    setExceptions(undefined);
+    if (dialogSeries === null) return;
+    const [cal, series] = dialogSeries.split('/') as [string, string];
+    let live = true;
+    client.seriesExceptions(cal, series).then(
+      (x) => live && setExceptions(x),
+      () => {},
+    );
+    return () => {
+      live = false;
+    };
+  }, [client, dialogSeries]);
+  const restoreSkipped = async (recurrenceId: string) => {
+    if (dialog?.occurrence === undefined) return;
+    const { calendarId } = dialog;
+    const { seriesId } = dialog.occurrence;
+    const undo = await run(client.restoreOccurrence(calendarId, seriesId, recurrenceId));
+    if (undo === undefined) return;
+    record('Occurrence restored', () => client.restoreSeries(calendarId, undo));
+    setExceptions(await run(client.seriesExceptions(calendarId, seriesId)));
+  };
   // Names of the devices behind a conflict's values, from the event's calendar members.
   const [dialogMembers, setDialogMembers] = useState<ReadonlyMap<string, DeviceInfo> | undefined>();
   const conflictCalendar = dialog && dialog.conflicts.length > 0 ? dialog.calendarId : null;
@@ -713,6 +739,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
             dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields), dialog.occurrence)
           }
           onRestore={(c, l) => void restoreConflict(c, l)}
+          exceptions={exceptions}
+          onRestoreSkipped={(r) => void restoreSkipped(r)}
         />
       )}
       {scopeAsk && (

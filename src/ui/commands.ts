@@ -143,15 +143,22 @@ export function createCommands(d: CommandDeps) {
     calendarId: string,
     fields: EventFields,
   ): Promise<void> {
+    let seriesId = occ.seriesId;
     if (calendarId !== target.calendarId) {
-      await run(Promise.reject(new Error('A repeating event cannot be moved to another calendar yet.')));
-      return;
+      // The whole repeating event moves, with its changed occurrences (RT-15); undo moves it back.
+      const from = target.calendarId;
+      const moved = await run(client.moveEvent(from, occ.seriesId, calendarId));
+      if (moved === undefined) return;
+      record('Repeating event moved to another calendar', async () => {
+        await client.moveEvent(calendarId, moved, from);
+      });
+      seriesId = moved;
     }
     const diff = fieldDiff(target.fields, fields);
     if (!diff) return;
     const scope = await d.askScope('edit', !('rrule' in diff.patch));
     if (scope === undefined) return;
-    const edit = { seriesId: occ.seriesId, recurrenceId: occ.recurrenceId, scope, fields: diff.patch };
+    const edit = { seriesId, recurrenceId: occ.recurrenceId, scope, fields: diff.patch };
     const undo = await run(client.editSeries(calendarId, edit));
     if (undo) record('Event saved', () => client.restoreSeries(calendarId, undo));
   }

@@ -54,14 +54,22 @@ export interface SeriesEdit {
   delete?: boolean;
 }
 
+/** Dates a series has beyond its rule (RDATE) and occurrences it skips (EXDATE or cancelled, SER-4). */
+export interface SeriesExceptions {
+  extra: string[];
+  skipped: { recurrenceId: string; by: 'exdate' | 'cancelled' }[];
+}
+
 /** The inverse of a series edit: the previous values of the registers it wrote (UI-7). */
 export interface SeriesUndo {
   entity: string;
   values: Record<string, Value | null>;
+  /** Other entities the same edit wrote (overrides carried along, SER-8), undone together. */
+  also?: { entity: string; values: Record<string, Value | null> }[];
 }
 
 export interface EventView extends Pick<EventValues, EditableFieldName> {
-  /** An occurrence's id is the entity an edit of "This event" writes (SER-2). */
+  /** An occurrence's id is a handle of (series, original start) the host maps back (occurrenceId). */
   id: string;
   calendarId: string;
   /** UTC instants (ms) of start and end, computed from the wall-clock times and the zone. */
@@ -232,6 +240,10 @@ export interface DataApi {
   ): Promise<string>;
   /** Edits or deletes an occurrence of a repeating event with the scope the person chose. */
   editSeries(calendarId: string, edit: SeriesEdit): Promise<SeriesUndo>;
+  /** A series' extra and skipped dates (the repeat editor lists them). */
+  seriesExceptions(calendarId: string, seriesId: string): Promise<SeriesExceptions>;
+  /** Restores a skipped occurrence (drops its EXDATE or un-cancels it); returns the undo. */
+  restoreOccurrence(calendarId: string, seriesId: string, recurrenceId: string): Promise<SeriesUndo>;
   /** Undoes a series edit (writes the previous values back). */
   restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
   /** Writes a losing value again, so it becomes the newest write everywhere. */

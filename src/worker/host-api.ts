@@ -37,6 +37,8 @@ const METHOD_TABLE = {
   restoreEvent: true,
   editSeries: true,
   restoreSeries: true,
+  seriesExceptions: true,
+  restoreOccurrence: true,
   moveEvent: true,
   restoreConflict: true,
   importEvents: true,

@@ -82,19 +82,95 @@ describe('engine host: repeating events', () => {
     h.close();
     hosts = [];
 
-    // Cold start: the first answer comes from the span index before the replica loads, without
-    // waiting for the series to expand; their occurrences follow as a change, the same as before.
+    // Cold start: the first answer comes from the span index before the replica loads; a weekly
+    // rule is expanded directly (RRULE-2), so it is in that answer, as the replica has it.
     h = await start();
     let changed = 0;
     h.onEvent((e) => {
       if (e.type === 'events') changed++;
     });
     const first = await h.eventsInRange(MARCH);
-    expect(brief(first)).toEqual(['2025-03-12T12:00 Lunch']);
+    expect(brief(first)).toEqual(brief(got));
+    expect(first.map((v) => v.id)).toEqual(got.map((v) => v.id));
     for (let i = 0; i < 400 && changed === 0; i++) await new Promise((r) => setTimeout(r, 5));
     expect(changed).toBeGreaterThan(0);
     const later = await h.eventsInRange(MARCH);
     expect(brief(later)).toEqual(brief(got));
     expect(later.map((v) => v.id)).toEqual(got.map((v) => v.id));
+  });
+
+  it('[RRULE-2][RT-12] at cold start a rule that needs the rule library follows as a change', async () => {
+    factory = new IDBFactory();
+    let h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    // The last weekday of the month: BYSETPOS is the library's.
+    await h.createEvent(cal, id(1), {
+      ...weekly,
+      title: 'Report',
+      rrule: 'FREQ=MONTHLY;BYDAY=MO,TU,WE,TH,FR;BYSETPOS=-1',
+    });
+    await h.createEvent(cal, id(2), {
+      ...weekly,
+      title: 'Lunch',
+      start: '2025-03-12T12:00',
+      end: '2025-03-12T13:00',
+      rrule: '',
+    });
+    const got = await h.eventsInRange(MARCH);
+    expect(brief(got)).toEqual([
+      '2025-03-03T09:00 Report',
+      '2025-03-12T12:00 Lunch',
+      '2025-03-31T09:00 Report',
+    ]);
+    h.close();
+    hosts = [];
+    h = await start();
+    let changed = 0;
+    h.onEvent((e) => {
+      if (e.type === 'events') changed++;
+    });
+    expect(brief(await h.eventsInRange(MARCH))).toEqual(['2025-03-12T12:00 Lunch']);
+    for (let i = 0; i < 400 && changed === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(changed).toBeGreaterThan(0);
+    expect(brief(await h.eventsInRange(MARCH))).toEqual(brief(got));
+  });
+
+  it('[SER-4][RRULE-1] a series lists its extra and skipped dates; a skipped occurrence (EXDATE or cancelled) is restored, and undo skips it again', async () => {
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    await h.createEvent(cal, id(1), {
+      ...weekly,
+      rdates: ['2025-03-13T09:00'],
+      exdates: ['2025-03-10T09:00'],
+    });
+    await h.editSeries(cal, {
+      seriesId: id(1),
+      recurrenceId: '2025-03-17T09:00',
+      scope: 'this',
+      delete: true,
+    });
+    expect(await h.seriesExceptions(cal, id(1))).toEqual({
+      extra: ['2025-03-13T09:00'],
+      skipped: [
+        { recurrenceId: '2025-03-10T09:00', by: 'exdate' },
+        { recurrenceId: '2025-03-17T09:00', by: 'cancelled' },
+      ],
+    });
+    const starts = async () => (await h.eventsInRange(MARCH)).map((v) => v.start);
+    expect(await starts()).toEqual([
+      '2025-03-03T09:00',
+      '2025-03-13T09:00',
+      '2025-03-24T09:00',
+      '2025-03-31T09:00',
+    ]);
+    const u1 = await h.restoreOccurrence(cal, id(1), '2025-03-10T09:00');
+    const u2 = await h.restoreOccurrence(cal, id(1), '2025-03-17T09:00');
+    expect(await starts()).toHaveLength(6);
+    expect((await h.seriesExceptions(cal, id(1))).skipped).toEqual([]);
+    await h.restoreSeries(cal, u2);
+    await h.restoreSeries(cal, u1);
+    expect(await starts()).toHaveLength(4);
+    await expect(h.restoreOccurrence(cal, id(1), '2025-03-24T09:00')).rejects.toThrow(/not skipped/);
   });
 });

@@ -45,7 +45,8 @@ import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
 import { reminderOccurrences } from './reminders.ts';
-import { createSeriesHost, occurrenceView, sharedExpander } from './series-host.ts';
+import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
+import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
@@ -207,7 +208,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   });
 
   // Moves a closed page left half done are completed before the first call is answered ([RT-13]).
-  const moveDeps = { store, replica, encodeFields };
+  const moveDeps = {
+    store,
+    replica,
+    encodeFields,
+    completeSeries: (from: DocId, to: DocId, root: EntityId) => completeSeriesMove(replica, from, to, root),
+  };
   const { journal, dropped } = await MoveJournal.open(store);
   if (dropped > 0)
     brokenErrors.push({ code: 'Storage', message: `${dropped} unreadable calendar move record(s) ignored` });
@@ -359,6 +365,18 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const event = mustEvent(eventId);
         if (from === to) throw new EngineError('InvalidArgument', 'the event is already in that calendar');
         const cur = index.get(`${from}/${event}`)?.view;
+        // A repeating event (its series or one of its occurrences): the whole family ([RT-14]).
+        const seriesId = cur === undefined ? series.seriesIdOf(from, event) : undefined;
+        if (seriesId !== undefined) {
+          const root = rootSeries(replica, from, seriesId);
+          // The copy of the part the person had open (what the UI edits next).
+          const copy = familyOf(replica, from, root).members.find((m) => m.ev.id === seriesId)?.copy;
+          return asOneChange(async () => {
+            const intent = { from, event: root, to, fields: {} as EventFields, series: true as const };
+            const rootCopy = await moveEvent(moveDeps, journal, intent);
+            return copy ?? rootCopy;
+          });
+        }
         if (cur === undefined) throw new EngineError('InvalidArgument', `no event ${event} in ${from}`);
         return asOneChange(() =>
           moveEvent(moveDeps, journal, { from, event, to, fields: fields ?? fieldsOfView(cur) }),
@@ -368,6 +386,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     editSeries: (calendarId, edit) => guard(() => series.edit(mustDoc(calendarId), edit)),
 
     restoreSeries: (calendarId, undo) => guard(() => series.restore(mustDoc(calendarId), undo)),
+
+    seriesExceptions: (calendarId, seriesId) =>
+      guard(async () => series.exceptions(mustDoc(calendarId), mustEvent(seriesId))),
+
+    restoreOccurrence: (calendarId, seriesId, recurrenceId) =>
+      guard(() => series.restoreOccurrence(mustDoc(calendarId), mustEvent(seriesId), recurrenceId)),
 
     restoreConflict: (calendarId, eventId, field, opId) =>
       guard(async () => {
@@ -621,9 +645,15 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
           }
           if (inRange(v, range)) views.push(v);
         }
-        if (repeating.size > 0) {
-          // The first paint does not wait for expanding series (the rule library loads and every
-          // series expands, ~1 s for 500 in Chromium here): their occurrences follow as a change.
+        const direct = [...repeating.series.values()].every((s) => s.deleted || fastExpander(s).ok);
+        if (repeating.size > 0 && direct) {
+          // Every series here has a rule recur-fast.ts computes: drawn in this answer, without
+          // loading the rule library ([RRULE-2]).
+          const occ = assemble(repeating, fastExpander, range.fromMs, range.toMs);
+          views.push(...occ.map((a) => occurrenceView(doc, a, repeating)));
+        } else if (repeating.size > 0) {
+          // The first paint does not wait for the rule library (it loads, then every series
+          // expands): their occurrences follow as a change.
           const key = `${doc}|${range.fromMs}|${range.toMs}`;
           const got = later.get(key);
           if (Array.isArray(got)) views.push(...got);

@@ -235,4 +235,73 @@ describe('export after series edits', () => {
     const again = await appOccurrences(parseIcs(text, { defaultZone: 'Europe/Berlin' }), '2027-01-01');
     expect(again.sort((a, b) => (a.start < b.start ? -1 : 1))).toEqual(shown);
   });
+
+  it('[ICS-6][SER-8][SER-5] carried and layered overrides and a split of a split export as the calendar shows them', async () => {
+    const { serializeIcs } = await import('../ui/ics/serialize.ts');
+    const { parseIcs } = await import('../ui/ics/parse.ts');
+    const { toIcsEvents } = await import('../ui/ics/convert.ts');
+    const { appOccurrences } = await import('../ui/ics/occurrences.testkit.ts');
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    const S = 'b'.repeat(32);
+    await h.createEvent(cal, S, {
+      ...fields(0),
+      title: 'Standup',
+      start: '2026-03-02T09:00',
+      end: '2026-03-02T09:15',
+      rrule: 'FREQ=WEEKLY;COUNT=10',
+    });
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-09T09:00',
+      scope: 'this',
+      fields: { location: 'Hall' },
+    });
+    // "All events" to 10:00 carries the override; then an edit of the carried occurrence layers on it.
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-02T09:00',
+      scope: 'all',
+      fields: { start: '2026-03-02T10:00', end: '2026-03-02T10:15' },
+    });
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-09T10:00',
+      scope: 'this',
+      fields: { title: 'Demo' },
+    });
+    await h.editSeries(cal, {
+      seriesId: S,
+      recurrenceId: '2026-03-23T10:00',
+      scope: 'following',
+      fields: { title: 'B' },
+    });
+    const child = (await h.eventsInRange(ALL)).find((v) => v.start === '2026-03-23T10:00')!.occurrence!
+      .seriesId;
+    await h.editSeries(cal, {
+      seriesId: child,
+      recurrenceId: '2026-04-06T10:00',
+      scope: 'following',
+      fields: { title: 'C' },
+    });
+    const shown = (await h.eventsInRange({ fromMs: Date.UTC(2026, 0, 1), toMs: Date.UTC(2027, 0, 1) }))
+      .map((v) => ({
+        start: new Date(v.startMs).toISOString().replace('.000', ''),
+        end: new Date(v.endMs).toISOString().replace('.000', ''),
+        title: v.title,
+      }))
+      .sort((a, b) => (a.start < b.start ? -1 : 1));
+    expect(shown).toHaveLength(10);
+    expect(shown[1]).toEqual({ start: '2026-03-09T09:00:00Z', end: '2026-03-09T09:15:00Z', title: 'Demo' });
+    const exported = await h.exportEvents(cal);
+    expect(exported.filter((e) => e.recurrenceId !== null)).toHaveLength(1);
+    expect(exported.find((e) => e.recurrenceId !== null)?.fields.location).toBe('Hall');
+    const text = serializeIcs([{ name: 'Work', events: toIcsEvents(exported) }], {
+      nowMs: Date.UTC(2026, 10, 27),
+      zone: 'Europe/Berlin',
+    });
+    const again = await appOccurrences(parseIcs(text, { defaultZone: 'Europe/Berlin' }), '2027-01-01');
+    expect(again.sort((a, b) => (a.start < b.start ? -1 : 1))).toEqual(shown);
+  });
 });

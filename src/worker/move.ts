@@ -34,6 +34,8 @@ export interface MoveIntent {
   to: DocId;
   /** The values the copy gets (the source's, or the dialog's edits made with the move). */
   fields: EventFields;
+  /** A repeating event: `event` is its series' root and the whole family moves ([RT-14]). */
+  series?: true;
 }
 
 const MOVE_TAG = utf8('ledgerday/move-v1');
@@ -50,6 +52,8 @@ export interface MoveDeps {
   replica: Replica;
   /** The host's encoder: field names to register writes (throws InvalidArgument on bad values). */
   encodeFields: (entity: EntityId, fields: Partial<EventFields>) => NewWrite[];
+  /** Completes a series move (series-move.ts); copy ids by source id. */
+  completeSeries: (from: DocId, to: DocId, root: EntityId) => Promise<Map<string, EntityId>>;
 }
 
 function isIntent(v: unknown): v is MoveIntent {
@@ -57,6 +61,7 @@ function isIntent(v: unknown): v is MoveIntent {
   const o = v as Record<string, unknown>;
   if (!isDocId(o['from']) || !isDocId(o['to']) || !isEntityId(o['event']) || o['from'] === o['to'])
     return false;
+  if (o['series'] !== undefined && o['series'] !== true) return false;
   const f = o['fields'];
   if (typeof f !== 'object' || f === null) return false;
   // Each value valid for its field in the engine's field table (lists and a null Alarms included).
@@ -129,6 +134,11 @@ const deletedWrite = (v: boolean): NewWrite => ({ field: EventField.Deleted, val
  */
 export async function completeMove(deps: MoveDeps, journal: MoveJournal, m: MoveIntent): Promise<EntityId> {
   const { replica } = deps;
+  if (m.series) {
+    const copies = await deps.completeSeries(m.from, m.to, m.event);
+    await journal.remove(m);
+    return copies.get(m.event) ?? movedEventId(m.from, m.event);
+  }
   const copy = movedEventId(m.from, m.event);
   if (replica.hasDoc(m.to) && !isLive(replica, m.to, copy)) {
     await replica.write(m.to, copy, [...deps.encodeFields(copy, m.fields), deletedWrite(false)]);
@@ -144,7 +154,7 @@ export async function completeMove(deps: MoveDeps, journal: MoveJournal, m: Move
 /** Journals the move, then completes it. */
 export async function moveEvent(deps: MoveDeps, journal: MoveJournal, m: MoveIntent): Promise<EntityId> {
   // Validate before journaling: an intent that cannot be written would be retried at every start.
-  deps.encodeFields(movedEventId(m.from, m.event), m.fields);
+  if (!m.series) deps.encodeFields(movedEventId(m.from, m.event), m.fields);
   await journal.add(m);
   return completeMove(deps, journal, m);
 }

@@ -19,7 +19,7 @@ export interface AssembledOccurrence {
   seriesId: EntityId;
   /** Its original start (SER-2). */
   recurrenceId: string;
-  /** The entity id an edit of this occurrence writes: derived (SER-2) or the override's own. */
+  /** The id it is shown with (occurrenceId), or a lone override's own id. */
   id: EntityId;
   /** The override entity applied, if any (the one a conflict report comes from). */
   override?: Entity;
@@ -101,15 +101,21 @@ function splitsOf(set: SeriesSet): Map<EntityId, { at: number; child: Entity }[]
   return out;
 }
 
-/** SER-5: a series ends before its first split point and before its next sibling's. */
+/**
+ * SER-5: a series ends before its first split point, and its part of the timeline ends where
+ * its parent's does: before its next sibling's split point, and so on up (so a split of a split
+ * made concurrently with a later split of the parent does not run on past it).
+ */
 function boundOf(s: Entity, splits: Map<EntityId, { at: number; child: Entity }[]>, set: SeriesSet): number {
   let bound = splits.get(s.id)?.[0]?.at ?? Infinity;
-  if (s.splitOf !== '') {
-    const siblings = splits.get(s.splitOf as EntityId) ?? [];
-    const i = siblings.findIndex((x) => x.child.id === s.id);
-    const next = siblings[i + 1];
+  let cur = s;
+  for (let depth = 0; depth < 64 && cur.splitOf !== ''; depth++) {
+    const siblings = splits.get(cur.splitOf as EntityId) ?? [];
+    const next = siblings[siblings.findIndex((x) => x.child.id === cur.id) + 1];
     if (next !== undefined) bound = Math.min(bound, next.at);
-    if (!set.series.has(s.splitOf as EntityId)) return bound;
+    const parent = set.series.get(cur.splitOf as EntityId);
+    if (parent === undefined) break;
+    cur = parent;
   }
   return bound;
 }
@@ -129,6 +135,17 @@ function covering(s: Entity, r: string, splits: Map<EntityId, { at: number; chil
   return cur;
 }
 
+/** The series `s` was split from, and so on up: the whole timeline its splits partition. */
+function rootOf(s: Entity, set: SeriesSet): Entity {
+  let cur = s;
+  for (let depth = 0; depth < 64 && cur.splitOf !== ''; depth++) {
+    const parent = set.series.get(cur.splitOf as EntityId);
+    if (parent === undefined) break;
+    cur = parent;
+  }
+  return cur;
+}
+
 interface Group {
   series: Entity;
   r: string;
@@ -136,44 +153,80 @@ interface Group {
   layers: Entity[];
 }
 
-/** SER-2: of several overrides of one occurrence of one series, the derived id wins, then the smallest. */
-function better(a: Entity, b: Entity, derived: EntityId): Entity {
-  if (a.id === derived) return a;
-  if (b.id === derived) return b;
-  return a.id < b.id ? a : b;
+/**
+ * SER-2: several overrides of one occurrence of one series are layered field by field: the one
+ * with the derived id on top, then by increasing id (the smallest wins among the others). So an
+ * override carried to another occurrence by SER-8 (it keeps its id) and one written later at the
+ * derived id both apply.
+ */
+function layered(list: Entity[], derived: EntityId): Entity[] {
+  return [...list].sort((a, b) => {
+    if (a.id === derived || b.id === derived) return a.id === derived ? 1 : -1;
+    return a.id < b.id ? 1 : -1;
+  });
+}
+
+/** Each override's series as assembly places it: the split covering its RecurrenceId (SER-6). */
+function placed(set: SeriesSet, splits: Map<EntityId, { at: number; child: Entity }[]>) {
+  const out: { o: Entity; owner: Entity | undefined; c: Entity | undefined }[] = [];
+  for (const o of set.overrides.values()) {
+    const owner = set.series.get(o.overrideOf as EntityId);
+    out.push({ o, owner, c: owner && covering(rootOf(owner, set), o.recurrenceId, splits) });
+  }
+  return out;
+}
+
+/** The overrides that apply to occurrences of series `id` itself (SER-6: not a split's part). */
+export function overridesOf(set: SeriesSet, id: EntityId): Entity[] {
+  return placed(set, splitsOf(set))
+    .filter((x) => x.c?.id === id)
+    .map((x) => x.o);
 }
 
 function groupOverrides(
   set: SeriesSet,
   splits: Map<EntityId, { at: number; child: Entity }[]>,
 ): Map<string, Group> {
-  const chosen = new Map<string, Entity>();
+  const claims = new Map<string, Entity[]>();
   for (const o of set.overrides.values()) {
     const key = `${o.overrideOf}|${o.recurrenceId}`;
-    const prev = chosen.get(key);
-    chosen.set(key, prev ? better(prev, o, overrideId(o.overrideOf as EntityId, o.recurrenceId)) : o);
+    const list = claims.get(key);
+    if (list) list.push(o);
+    else claims.set(key, [o]);
   }
   const groups = new Map<string, Group & { depth: number[] }>();
-  for (const o of chosen.values()) {
-    const owner = set.series.get(o.overrideOf as EntityId);
+  for (const list of claims.values()) {
+    const first = list[0]!;
+    const stack = layered(list, overrideId(first.overrideOf as EntityId, first.recurrenceId));
+    const owner = set.series.get(first.overrideOf as EntityId);
     if (owner === undefined) {
       // The series is not here (not yet decrypted, or never written): shown alone (SER-6).
-      const lone = { ...o, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
-      groups.set(`lone|${o.id}`, { series: lone, r: o.recurrenceId, layers: [o], depth: [0] });
+      const top = stack[stack.length - 1]!;
+      const lone = { ...top, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
+      groups.set(`lone|${top.id}`, {
+        series: lone,
+        r: top.recurrenceId,
+        layers: stack,
+        depth: stack.map(() => 0),
+      });
       continue;
     }
-    const c = covering(owner, o.recurrenceId, splits);
-    const key = `${c.id}|${o.recurrenceId}`;
-    const g = groups.get(key) ?? { series: c, r: o.recurrenceId, layers: [], depth: [] };
+    // Placed from the root of the series' timeline, so a concurrent split of an ancestor at or
+    // before the RecurrenceId takes the occurrence over (SER-6), as it would from the series.
+    const c = covering(rootOf(owner, set), first.recurrenceId, splits);
+    const key = `${c.id}|${first.recurrenceId}`;
+    const g = groups.get(key) ?? { series: c, r: first.recurrenceId, layers: [], depth: [] };
     // An override of the covering series itself wins over one of an ancestor.
     const d = c.id === owner.id ? 1 : 0;
-    const i = g.depth.findIndex((x) => x > d);
-    if (i < 0) {
-      g.layers.push(o);
-      g.depth.push(d);
-    } else {
-      g.layers.splice(i, 0, o);
-      g.depth.splice(i, 0, d);
+    for (const o of stack) {
+      const i = g.depth.findIndex((x) => x > d);
+      if (i < 0) {
+        g.layers.push(o);
+        g.depth.push(d);
+      } else {
+        g.layers.splice(i, 0, o);
+        g.depth.splice(i, 0, d);
+      }
     }
     groups.set(key, g);
   }
@@ -192,6 +245,29 @@ function overlaps(startMs: number, endMs: number, fromMs: number, toMs: number):
   return startMs < toMs && (endMs > fromMs || (endMs <= startMs && startMs >= fromMs));
 }
 
+/** An override group as assembly places it: its series' part, original start, and layers. */
+export interface PlacedOverrides {
+  series: Entity;
+  recurrenceId: string;
+  /** Bottom to top: each later one wins field by field (SER-2, SER-6). */
+  layers: Entity[];
+}
+
+/**
+ * The calendar's timeline as assembly sees it, for export: where each series' part ends
+ * (SER-5, ms; Infinity when it runs on) and each occurrence's overrides with their layers.
+ * Groups whose series is not here are left out.
+ */
+export function timeline(set: SeriesSet): { bounds: Map<EntityId, number>; groups: PlacedOverrides[] } {
+  const splits = splitsOf(set);
+  const bounds = new Map<EntityId, number>();
+  for (const s of set.series.values()) bounds.set(s.id, boundOf(s, splits, set));
+  const groups: PlacedOverrides[] = [];
+  for (const g of groupOverrides(set, splits).values())
+    if (set.series.has(g.series.id)) groups.push({ series: g.series, recurrenceId: g.r, layers: g.layers });
+  return { bounds, groups };
+}
+
 /** Every occurrence of the calendar's series that overlaps [fromMs, toMs). */
 export function assemble(
   set: SeriesSet,
@@ -203,11 +279,14 @@ export function assemble(
   const splits = splitsOf(set);
   const groups = groupOverrides(set, splits);
   const out: AssembledOccurrence[] = [];
+  const withOverrides = new Set<EntityId>();
+  for (const g of groups.values()) withOverrides.add(g.series.id);
   for (const s of set.series.values()) {
     if (s.deleted) continue;
     const bound = boundOf(s, splits, set);
+    const check = withOverrides.has(s.id);
     for (const o of expand(s).between(fromMs, toMs)) {
-      if (o.startMs >= bound || groups.has(`${s.id}|${o.recurrenceId}`)) continue;
+      if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
       out.push(plain(s, o));
     }
   }
@@ -218,18 +297,41 @@ export function assemble(
   return out;
 }
 
-/** Derived occurrence ids (a SHA-256 each) are cached: a month may show thousands. */
-const ids = new Map<string, EntityId>();
-function occurrenceId(series: EntityId, r: string): EntityId {
-  const k = `${series}|${r}`;
-  let id = ids.get(k);
-  if (id === undefined) {
-    if (ids.size >= 100_000) ids.clear();
-    id = overrideId(series, r);
-    ids.set(k, id);
+/**
+ * The id an occurrence is shown with: a 128-bit handle of (series, original start) by a fast
+ * non-cryptographic hash, the same for the occurrence whether or not it has an override, so it
+ * stays put when the occurrence is edited. The host maps it back to (series, original start);
+ * the entity an edit writes is the derived override id (SER-2). Hashing SHA-256 for each of the
+ * ~7,000 occurrences of a month of 500 series cost more than the whole draw (measured).
+ */
+export function occurrenceId(series: EntityId, r: string): EntityId {
+  const text = `${series}|${r}`;
+  // cyrb128 (public domain): four 32-bit lanes.
+  let h1 = 1779033703;
+  let h2 = 3144134277;
+  let h3 = 1013904242;
+  let h4 = 2773480762;
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
   }
-  return id;
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
 }
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex32 = (n: number): string =>
+  HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
 
 /** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
  * range whose series did not change builds nothing (the objects are replaced on any change). */
@@ -297,7 +399,7 @@ function overridden(
   return {
     seriesId: s.id,
     recurrenceId: g.r,
-    id: set.series.has(s.id) ? overrideId(s.id, g.r) : top.id,
+    id: set.series.has(s.id) ? occurrenceId(s.id, g.r) : top.id,
     override: top,
     detached: !matched,
     fields: { ...f, start: startWall, end: endWall },

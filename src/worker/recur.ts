@@ -6,7 +6,12 @@
 import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
-import { utcToWall, wallToUtcMs } from './time.ts';
+import { type FastRule, fastRule } from './recur-fast.ts';
+import { dateOfDay, utcToWall, wallToUtcMs } from './time.ts';
+
+/** Days since 1970-01-01 of a "YYYY-MM-DD..." date. */
+const dayNumber = (w: string): number =>
+  Date.UTC(+w.slice(0, 4), +w.slice(5, 7) - 1, +w.slice(8, 10)) / 86_400_000;
 
 /** The fields of an event that decide its occurrences. */
 export interface SeriesInput {
@@ -46,11 +51,21 @@ const DAY = 86_400_000;
 type Lib = typeof import('rrule-temporal');
 let lib: Promise<Lib> | undefined;
 
-/** Loads rrule-temporal once (a separate chunk) and returns the expander. */
-export async function loadExpander(): Promise<Expander> {
+/** Loads rrule-temporal once (a separate chunk) and returns the expander. `fast: false` sends
+ * every rule to the library (tests compare the two). */
+export async function loadExpander(opts: { fast?: boolean } = {}): Promise<Expander> {
   lib ??= import('rrule-temporal');
   const { RRuleTemporal } = await lib;
-  return (s) => createExpansion(RRuleTemporal, s);
+  const fast = opts.fast !== false;
+  return (s) => createExpansion(RRuleTemporal, s, fast);
+}
+
+/**
+ * Expansion without the library, for series whose rule recur-fast.ts computes (most): undefined
+ * for the others. Lets a cold start draw repeating events before rrule-temporal has loaded.
+ */
+export function expandFast(s: SeriesInput): Expansion | undefined {
+  return fastRule(s) === undefined ? undefined : createExpansion(undefined, s, true);
 }
 
 const seriesKey = (s: SeriesInput): string =>
@@ -97,35 +112,40 @@ function stepping(
 const toWall = (z: { epochMilliseconds: number }, zone: string, allDay: boolean): string =>
   allDay ? utcToWall(z.epochMilliseconds, 'UTC').slice(0, 10) : utcToWall(z.epochMilliseconds, zone);
 
-function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): Expansion {
+function createExpansion(
+  RRuleTemporal: Lib['RRuleTemporal'] | undefined,
+  s: SeriesInput,
+  useFast: boolean,
+): Expansion {
   // All-day series are floating dates: expanded as dates (in UTC, where every midnight exists)
   // and placed at midnight of the event's zone, like single all-day events (UI-3).
   const zone = s.allDay ? 'UTC' : s.timeZone;
   const startMs = wallToUtcMs(s.start, s.timeZone);
   const endMs = wallToUtcMs(s.end, s.timeZone);
-  const dtstart = zdt(s.start, zone);
   const durMs = startMs !== undefined && endMs !== undefined ? Math.max(0, endMs - startMs) : 0;
-  const days = s.allDay
-    ? Math.max(0, Temporal.PlainDate.from(s.start.slice(0, 10)).until(s.end.slice(0, 10)).days)
-    : 0;
+  const days = s.allDay ? Math.max(0, dayNumber(s.end) - dayNumber(s.start)) || 0 : 0;
+  const fast: FastRule | undefined = useFast && startMs !== undefined ? fastRule(s) : undefined;
+  // Temporal objects only for the library (the direct expansion needs none).
+  const dtstart = fast === undefined ? zdt(s.start, zone) : undefined;
   let rule: RRuleTemporalType | undefined;
-  let ok = dtstart !== undefined && startMs !== undefined;
-  if (ok) {
+  let ok = startMs !== undefined && (fast !== undefined || dtstart !== undefined);
+  if (ok && fast === undefined) {
     try {
-      rule = buildRule(RRuleTemporal, s, dtstart!, zone);
+      rule = RRuleTemporal && buildRule(RRuleTemporal, s, dtstart!, zone);
     } catch {
       ok = false;
     }
+    if (rule === undefined) ok = false;
   }
 
-  const occurrence = (wall: string): Occurrence | undefined => {
-    const oStart = wallToUtcMs(wall, s.timeZone);
+  const occurrence = (wall: string, knownMs?: number): Occurrence | undefined => {
+    const oStart = knownMs ?? wallToUtcMs(wall, s.timeZone);
     if (oStart === undefined) return undefined;
     if (!s.allDay) {
       const end = utcToWall(oStart + durMs, s.timeZone);
       return { recurrenceId: wall, start: wall, end, startMs: oStart, endMs: oStart + durMs };
     }
-    const end = Temporal.PlainDate.from(wall).add({ days }).toString();
+    const end = dateOfDay(dayNumber(wall) + days);
     return {
       recurrenceId: wall,
       start: wall,
@@ -135,39 +155,60 @@ function createExpansion(RRuleTemporal: Lib['RRuleTemporal'], s: SeriesInput): E
     };
   };
 
-  const first = dtstart !== undefined ? occurrence(toWall(dtstart, zone, s.allDay)) : undefined;
+  const firstWall =
+    fast !== undefined
+      ? s.allDay
+        ? s.start.slice(0, 10)
+        : (canonicalWall(s.start) ?? s.start)
+      : dtstart !== undefined
+        ? toWall(dtstart, zone, s.allDay)
+        : undefined;
+  const first = firstWall === undefined ? undefined : occurrence(firstWall);
   const subDaily = /FREQ=(SECONDLY|MINUTELY)/.test(s.rrule);
-  const width = subDaily ? DAY : 32 * DAY;
+  // Buckets of a week for direct expansion (a month's draw computes little beyond the month),
+  // of a month for the library (each call walks from DTSTART).
+  const width = subDaily ? DAY : fast !== undefined ? 7 * DAY : 32 * DAY;
   // Nothing occurs before DTSTART or the earliest Rdate: buckets before them are skipped.
   const earliest = Math.min(
     first?.startMs ?? Infinity,
     ...s.rdates.map((d) => wallToUtcMs(d, s.timeZone) ?? Infinity),
   );
   const buckets = new Map<number, Occurrence[]>();
+  // RFC 5545 3.8.5.1: EXDATE removes from the whole set, RDATEs and DTSTART included (the
+  // library leaves its rDate list alone).
+  const exMs = new Set(s.exdates.map((d) => wallToUtcMs(d, zone)).filter((x) => x !== undefined));
 
   /** Occurrences whose start lies in bucket b (computed once). */
   function bucket(b: number): Occurrence[] {
     let got = buckets.get(b);
     if (got !== undefined) return got;
     got = [];
-    if (rule !== undefined) {
-      // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
-      const pad = s.allDay ? DAY : 0;
-      try {
+    // All-day rules run in UTC; widen by a day so every date of the bucket is seen.
+    const pad = s.allDay ? DAY : 0;
+    try {
+      if (fast !== undefined) {
+        for (const h of fast.between(b * width - pad, (b + 1) * width + pad, MAX_PER_QUERY)) {
+          // Timed: the instant is the direct expansion's; all-day ones are placed in the zone.
+          const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
+          if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
+        }
+      } else if (rule !== undefined) {
         const hits = subDaily
           ? stepping(rule, b * width, (b + 1) * width)
           : rule.between(new Date(b * width - pad), new Date((b + 1) * width + pad), true);
         for (const h of hits.slice(0, MAX_PER_QUERY)) {
-          const o = occurrence(toWall(h, zone, s.allDay));
+          const w = toWall(h, zone, s.allDay);
+          if (exMs.size > 0 && exMs.has(wallToUtcMs(w, zone) ?? Number.NaN)) continue;
+          const o = occurrence(w);
           if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
         }
-      } catch {
-        // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
       }
+    } catch {
+      // A rule the library cannot finish (iteration caps): this bucket shows nothing more.
     }
     // A rule that cannot be expanded still shows its first occurrence: never silently nothing.
-    if (rule === undefined && first && first.startMs >= b * width && first.startMs < (b + 1) * width)
-      got.push(first);
+    const lone = rule === undefined && fast === undefined && first !== undefined;
+    if (lone && first.startMs >= b * width && first.startMs < (b + 1) * width) got.push(first);
     if (buckets.size >= 256) buckets.delete(buckets.keys().next().value!);
     buckets.set(b, got);
     return got;

@@ -39,6 +39,8 @@ export interface SeriesEditInput {
   /** The changed fields; absent for a delete. */
   fields?: Partial<Pick<EventValues, EditableFieldName>>;
   delete?: boolean;
+  /** The override entity "This event" writes, as it is now (SER-8: its linkage is kept). */
+  existing?: Entity;
 }
 
 const DAY_FIELDS = [
@@ -63,7 +65,14 @@ export function seriesEditWrite(input: SeriesEditInput, expand: Expander): Entit
     return { entity: s.id, values: allEventsValues(s, input) };
   }
   if (scope === 'this') {
-    const values: FieldValues = { overrideOf: s.id, recurrenceId: r, deleted: input.delete === true };
+    const values: FieldValues = { deleted: input.delete === true };
+    // OverrideOf and RecurrenceId are written only when the entity does not hold them already,
+    // so this edit does not undo a concurrent SER-8 carry of the same entity.
+    const e = input.existing;
+    if (e === undefined || e.overrideOf !== s.id || e.recurrenceId !== r) {
+      values.overrideOf = s.id;
+      values.recurrenceId = r;
+    }
     if (!input.delete)
       for (const [k, v] of Object.entries(f))
         if (k !== 'rrule' && k !== 'rdates' && k !== 'exdates') (values as Record<string, unknown>)[k] = v;
@@ -134,4 +143,36 @@ export function shift(base: string, from: string, to: string, allDay: boolean): 
   }
   const d = pdt(from).until(pdt(to), { largestUnit: 'day' });
   return canonicalWall(pdt(base).add(d).toString().slice(0, 19))!;
+}
+
+/**
+ * SER-8: after an "All events" change of `before` into `after`, the override writes that carry
+ * each of `overrides` (those placed on `before`'s own occurrences) to the corresponding
+ * occurrence: its original start moved by the same wall-clock amount as the series' Start, when
+ * the changed series has an occurrence there. Only the RecurrenceId register is written; an
+ * override that matched nothing before, or corresponds to nothing now, is left (SER-6).
+ */
+export function carryOverrides(
+  before: Entity,
+  after: Entity,
+  overrides: readonly Entity[],
+  expand: Expander,
+): EntityWrite[] {
+  if (before.start === after.start && before.allDay === after.allDay) return [];
+  const old = expand(before);
+  const next = expand(after);
+  const out: EntityWrite[] = [];
+  for (const o of overrides) {
+    const r = o.recurrenceId;
+    if (old.at(r) === undefined) continue;
+    let to: string;
+    try {
+      to = shift(r, before.start, after.start, after.allDay);
+    } catch {
+      continue;
+    }
+    if (next.at(to) === undefined) continue;
+    if (to !== r) out.push({ entity: o.id, values: { recurrenceId: to } });
+  }
+  return out;
 }

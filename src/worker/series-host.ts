@@ -9,18 +9,28 @@ import {
   type DocId,
   EngineError,
   type EntityId,
+  EventField,
   encodeValue,
   eventFieldByName,
   eventFromRecord,
   isEntityId,
   type NewWrite,
+  overrideId,
   type Replica,
   type Value,
 } from '../engine/index.ts';
-import type { EventView, Range, SeriesEdit, SeriesUndo } from './api.ts';
-import { type AssembledOccurrence, assemble, isOverride, isSeries, SeriesSet } from './occurrences.ts';
-import { cachedExpander, type Expander, loadExpander } from './recur.ts';
-import { type FieldValues, seriesEditWrite } from './series-edit.ts';
+import type { EventView, Range, SeriesEdit, SeriesExceptions, SeriesUndo } from './api.ts';
+import {
+  type AssembledOccurrence,
+  assemble,
+  type Entity,
+  isOverride,
+  isSeries,
+  overridesOf,
+  SeriesSet,
+} from './occurrences.ts';
+import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
+import { carryOverrides, type EntityWrite, type FieldValues, seriesEditWrite } from './series-edit.ts';
 import { wallToUtcMs } from './time.ts';
 import { conflictsOf, viewOf } from './views.ts';
 
@@ -36,9 +46,13 @@ export interface SeriesHost {
   seriesViews(): EventView[];
   /** The occurrence an id names, if the last ranges showed it or it is an override. */
   occurrenceOf(doc: DocId, id: string): { seriesId: EntityId; recurrenceId: string } | undefined;
+  /** The series an id names: itself, or the series of the occurrence or override it names. */
+  seriesIdOf(doc: DocId, id: string): EntityId | undefined;
   /** The view of an occurrence id or a series id, if it names one. */
   get(doc: DocId, id: string): Promise<EventView | undefined>;
   edit(doc: DocId, edit: SeriesEdit): Promise<SeriesUndo>;
+  exceptions(doc: DocId, seriesId: EntityId): SeriesExceptions;
+  restoreOccurrence(doc: DocId, seriesId: EntityId, recurrenceId: string): Promise<SeriesUndo>;
   restore(doc: DocId, undo: SeriesUndo): Promise<void>;
 }
 
@@ -58,6 +72,14 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
   return v;
 }
 
+/**
+ * Expansions without the library, cached (recur-fast.ts): a series whose rule needs rrule-temporal
+ * gets an expansion that is not ok. A cold start draws repeating events with it at once when
+ * every series of the range can be drawn so (most can).
+ */
+const NEEDS_LIBRARY: Expansion = { ok: false, between: () => [], at: () => undefined };
+export const fastExpander: Expander = cachedExpander((s) => expandFast(s) ?? NEEDS_LIBRARY);
+
 /** Loads the expander once (rrule-temporal is a separate chunk) and caches expansions. */
 let shared: Promise<Expander> | undefined;
 export const sharedExpander = (): Promise<Expander> =>
@@ -68,6 +90,13 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
   const shown = new Map<string, { seriesId: EntityId; recurrenceId: string }>();
   const own = expander && cachedExpander(expander);
   const ready = (): Promise<Expander> => (own ? Promise.resolve(own) : sharedExpander());
+  /** The fast expander when every series can use it (no wait for the library), else ready(). */
+  const pick = (): Promise<Expander> | Expander => {
+    if (own) return own;
+    for (const set of sets.values())
+      for (const s of set.series.values()) if (!s.deleted && !fastExpander(s).ok) return sharedExpander();
+    return fastExpander;
+  };
 
   const view = (doc: DocId, a: AssembledOccurrence) => occurrenceView(doc, a, sets.get(doc));
 
@@ -106,11 +135,11 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     if (set === undefined || s === undefined) return undefined;
     const t = wallToUtcMs(r, s.timeZone);
     if (t === undefined) return undefined;
-    const all = assemble(set, await ready(), t - YEAR, t + YEAR);
+    const all = assemble(set, await pick(), t - YEAR, t + YEAR);
     return all.find((a) => a.seriesId === seriesId && a.recurrenceId === r);
   }
 
-  async function write(doc: DocId, entity: EntityId, values: FieldValues): Promise<void> {
+  function encoded(values: FieldValues): NewWrite[] {
     const writes: NewWrite[] = [];
     for (const [name, v] of Object.entries(values)) {
       const spec = eventFieldByName(name);
@@ -121,7 +150,28 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
         throw new EngineError('InvalidArgument', e instanceof Error ? e.message : String(e));
       }
     }
-    if (writes.length > 0) await replica.write(doc, entity, writes);
+    return writes;
+  }
+
+  /** Several entities' writes as one atomic step (DAG-11), or one op when there is one. */
+  async function writeAll(doc: DocId, list: readonly EntityWrite[]): Promise<void> {
+    const items = list
+      .map((w) => ({ entity: w.entity, writes: encoded(w.values) }))
+      .filter((it) => it.writes.length > 0);
+    if (items.length === 1) await replica.write(doc, items[0]!.entity, items[0]!.writes);
+    else if (items.length > 1) await replica.writeBatch(doc, items);
+  }
+
+  /** What each register a write touches holds now (null where it holds nothing): its undo. */
+  function inverse(doc: DocId, w: EntityWrite): { entity: EntityId; values: Record<string, Value | null> } {
+    const rec = replica.entity(doc, w.entity);
+    const before = rec === undefined ? undefined : eventFromRecord(rec);
+    const values: Record<string, Value | null> = {};
+    for (const k of Object.keys(w.values)) {
+      const spec = eventFieldByName(k)!;
+      values[k] = before?.set.has(spec.num) ? (before[k as keyof CalendarEvent] as Value) : null;
+    }
+    return { entity: w.entity, values };
   }
 
   return {
@@ -136,16 +186,17 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       }
       if (is) set.put(ev);
       else set.remove(id);
-      if (is) void ready();
+      // The library is fetched when a rule needs it (or an edit does), not for every series.
+      if (is && !own && !ev.deleted && isSeries(ev) && !fastExpander(ev).ok) void ready();
       return true;
     },
 
     async occurrences(range) {
       if (![...sets.values()].some((s) => s.size > 0)) return [];
-      const x = await ready();
+      const x = await pick();
       prefetch(range, x);
       const out: EventView[] = [];
-      if (shown.size > 20_000) shown.clear();
+      if (shown.size > 200_000) shown.clear();
       for (const [doc, set] of sets) {
         for (const a of assemble(set, x, range.fromMs, range.toMs)) {
           shown.set(`${doc}/${a.id}`, { seriesId: a.seriesId, recurrenceId: a.recurrenceId });
@@ -170,6 +221,11 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       return undefined;
     },
 
+    seriesIdOf(doc, id) {
+      if (sets.get(doc)?.series.has(id as EntityId)) return id as EntityId;
+      return this.occurrenceOf(doc, id)?.seriesId;
+    },
+
     async get(doc, id) {
       const s = sets.get(doc)?.series.get(id as EntityId);
       if (s !== undefined)
@@ -191,6 +247,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const series = sets.get(doc)?.series.get(seriesId);
       if (series === undefined) throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
       const occ = await find(doc, seriesId, r);
+      const x = await ready();
+      const set = sets.get(doc)!;
       const w = seriesEditWrite(
         {
           series,
@@ -200,25 +258,90 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
           scope: edit.scope,
           ...(edit.fields === undefined ? {} : { fields: edit.fields }),
           ...(edit.delete === true ? { delete: true } : {}),
+          ...existingOverride(set, seriesId, r),
         },
-        await ready(),
+        x,
       );
-      // The inverse: what each written register held (null where it held nothing).
-      const rec = replica.entity(doc, w.entity);
-      const before = rec === undefined ? undefined : eventFromRecord(rec);
-      const values: Record<string, Value | null> = {};
-      for (const k of Object.keys(w.values)) {
-        const spec = eventFieldByName(k)!;
-        values[k] = before?.set.has(spec.num) ? (before[k as keyof CalendarEvent] as Value) : null;
+      // SER-8: a change of the series' time or rule carries its overrides, in the same step.
+      const writes = [w];
+      if (w.values.deleted !== true && (w.entity === series.id || edit.scope === 'following')) {
+        const after = { ...series, id: w.entity } as Entity;
+        for (const [k, v] of Object.entries(w.values))
+          if (v !== null) (after as unknown as Record<string, unknown>)[k] = v;
+        if (w.entity === series.id)
+          writes.push(...carryOverrides(series, after, overridesOf(set, series.id), x));
+        else {
+          // "This and following" with a new time: the overrides the new part takes over move
+          // with it, shifted as the original start of the occurrence it starts at.
+          const at = wallToUtcMs(r, series.timeZone) ?? Number.POSITIVE_INFINITY;
+          const later = overridesOf(set, series.id).filter(
+            (o) => (wallToUtcMs(o.recurrenceId, series.timeZone) ?? Number.NEGATIVE_INFINITY) >= at,
+          );
+          const from = { ...series, start: r, end: r } as Entity;
+          writes.push(...carryOverrides(from, after, later, x));
+        }
       }
-      await write(doc, w.entity, w.values);
-      return { entity: w.entity, values };
+      const undo = writes.map((e) => inverse(doc, e));
+      await writeAll(doc, writes);
+      const [main, ...also] = undo;
+      return also.length === 0 ? main! : { ...main!, also };
+    },
+
+    exceptions(doc, seriesId) {
+      const set = sets.get(doc);
+      const s = set?.series.get(seriesId);
+      if (set === undefined || s === undefined)
+        throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
+      const skipped: SeriesExceptions['skipped'] = s.exdates.map((r) => ({
+        recurrenceId: r,
+        by: 'exdate' as const,
+      }));
+      // Cancelled occurrences (SER-4): a group whose merged Deleted is true.
+      const cancelled = new Map<string, boolean>();
+      for (const o of overridesOf(set, seriesId).sort((a, b) => (a.id < b.id ? 1 : -1)))
+        if (o.set.has(EventField.Deleted)) cancelled.set(o.recurrenceId, o.deleted);
+      for (const o of overridesOf(set, seriesId))
+        if (o.id === overrideId(o.overrideOf as EntityId, o.recurrenceId) && o.set.has(EventField.Deleted))
+          cancelled.set(o.recurrenceId, o.deleted);
+      for (const [r, del] of cancelled)
+        if (del && !s.exdates.includes(r)) skipped.push({ recurrenceId: r, by: 'cancelled' });
+      skipped.sort((a, b) => (a.recurrenceId < b.recurrenceId ? -1 : 1));
+      return { extra: [...s.rdates], skipped };
+    },
+
+    async restoreOccurrence(doc, seriesId, recurrenceId) {
+      const set = sets.get(doc);
+      const s = set?.series.get(seriesId);
+      if (set === undefined || s === undefined || typeof recurrenceId !== 'string')
+        throw new EngineError('InvalidArgument', `no repeating event ${seriesId}`);
+      const writes: EntityWrite[] = [];
+      if (s.exdates.includes(recurrenceId))
+        writes.push({ entity: s.id, values: { exdates: s.exdates.filter((d) => d !== recurrenceId) } });
+      for (const o of overridesOf(set, seriesId))
+        if (o.recurrenceId === recurrenceId && o.deleted)
+          writes.push({ entity: o.id, values: { deleted: false } });
+      if (writes.length === 0) throw new EngineError('InvalidArgument', 'that occurrence is not skipped');
+      const undo = writes.map((e) => inverse(doc, e));
+      await writeAll(doc, writes);
+      const [main, ...also] = undo;
+      return also.length === 0 ? main! : { ...main!, also };
     },
 
     async restore(doc, undo) {
-      if (!isEntityId(undo?.entity) || typeof undo.values !== 'object' || undo.values === null)
-        throw new EngineError('InvalidArgument', 'not an undo record');
-      await write(doc, undo.entity, undo.values as FieldValues);
+      const all = [undo, ...(Array.isArray(undo?.also) ? undo.also : [])];
+      for (const u of all)
+        if (!isEntityId(u?.entity) || typeof u.values !== 'object' || u.values === null)
+          throw new EngineError('InvalidArgument', 'not an undo record');
+      await writeAll(
+        doc,
+        all.map((u) => ({ entity: u.entity as EntityId, values: u.values as FieldValues })),
+      );
     },
   };
+}
+
+/** The override "This event" at `r` would write, as it is now (SER-8). */
+function existingOverride(set: SeriesSet, seriesId: EntityId, r: string): { existing?: Entity } {
+  const e = set.overrides.get(overrideId(seriesId, r));
+  return e === undefined ? {} : { existing: e };
 }

@@ -119,6 +119,27 @@ async function converged(w: World): Promise<Shown[]> {
 }
 
 describe('repeating events in the CRDT', () => {
+  it('[SER-2][SER-5] derived ids are the documented SHA-256 (computed here with WebCrypto), for many series and times', async () => {
+    const sha = async (tag: string, series: string, wall: string) => {
+      const bytes = new Uint8Array([
+        ...new TextEncoder().encode(tag),
+        ...series.match(/../g)!.map((h) => Number.parseInt(h, 16)),
+        ...new TextEncoder().encode(wall),
+      ]);
+      const d = new Uint8Array(await globalThis.crypto.subtle.digest('SHA-256', bytes));
+      return Array.from(d.subarray(0, 16), (b) => b.toString(16).padStart(2, '0')).join('');
+    };
+    for (let i = 0; i < 40; i++) {
+      const series = (i % 7).toString(16).repeat(32) as EntityId;
+      const wall =
+        i % 3 === 0
+          ? `2026-01-${String(1 + i).padStart(2, '0')}`
+          : `2026-02-${String(1 + (i % 28)).padStart(2, '0')}T09:${String(i).padStart(2, '0')}`;
+      expect(overrideId(series, wall)).toBe(await sha('ledgerday/override/v1\0', series, wall));
+      expect(splitId(series, wall)).toBe(await sha('ledgerday/split/v1\0', series, wall));
+    }
+  });
+
   it('[SER-1] "All events" reaches every occurrence; a time change keeps the first date', async () => {
     const w = await world(2, 'ser1');
     await edit(w, 0, {
@@ -259,6 +280,132 @@ describe('repeating events in the CRDT', () => {
     ]);
   });
 
+  it('[SER-8] an "All events" time change carries edited and cancelled occurrences along in one step; undo carries them back', async () => {
+    const w = await world(2, 'ser8');
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(3), scope: 'this', fields: { title: 'Retro' } });
+    await edit(w, 0, {
+      seriesId: S,
+      recurrenceId: occ(5),
+      scope: 'this',
+      fields: { start: `${WEEKS[5]}T14:00`, end: `${WEEKS[5]}T14:15` },
+    });
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(7), scope: 'this', delete: true });
+    const before = (await w.replicas[0]!.listOps(w.doc, 0, 10_000)).length;
+    const undo = await w.hosts[0]!.edit(w.doc, {
+      seriesId: S,
+      recurrenceId: occ(0),
+      scope: 'all',
+      fields: { start: `${WEEKS[0]}T10:00`, end: `${WEEKS[0]}T10:15` },
+    });
+    const ops = await w.replicas[0]!.listOps(w.doc, 0, 10_000);
+    // The series and its three overrides: one atomic batch (DAG-11), one op each.
+    expect(ops.length - before).toBe(4);
+    for (const o of ops.slice(before)) w.pool.push(o.bytes);
+    await syncAll(w);
+    const got = await converged(w);
+    expect(got.map((x) => [x[0], x[1], x[4]])).toEqual([
+      [`${WEEKS[0]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[1]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[2]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[3]}T10:00`, 'Retro', false],
+      [`${WEEKS[4]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[5]}T14:00`, 'Stand-up', false],
+      [`${WEEKS[6]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[8]}T10:00`, 'Stand-up', false],
+      [`${WEEKS[9]}T10:00`, 'Stand-up', false],
+    ]);
+    expect(undo.also).toHaveLength(3);
+    await w.hosts[1]!.restore(w.doc, undo);
+    for (const o of (await w.replicas[1]!.listOps(w.doc, 0, 10_000)).slice(ops.length)) w.pool.push(o.bytes);
+    await syncAll(w);
+    const back = await converged(w);
+    expect(back.find((x) => x[0] === occ(3))).toEqual([
+      occ(3),
+      'Retro',
+      'Room 1',
+      `${WEEKS[3]}T09:15`,
+      false,
+    ]);
+    expect(back.filter((x) => x[4])).toEqual([]);
+    expect(back).toHaveLength(9);
+  });
+
+  it('[SER-8] "This and following" with a new time carries the later edited occurrences to the new part', async () => {
+    const w = await world(2, 'ser8f');
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(2), scope: 'this', fields: { title: 'Early' } });
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(6), scope: 'this', fields: { title: 'Retro' } });
+    await edit(w, 0, {
+      seriesId: S,
+      recurrenceId: occ(4),
+      scope: 'following',
+      fields: { start: `${WEEKS[4]}T11:00`, end: `${WEEKS[4]}T11:15` },
+    });
+    await syncAll(w);
+    const got = await converged(w);
+    expect(got.filter((x) => x[4])).toEqual([]);
+    expect(got.find((x) => x[1] === 'Retro')?.[0]).toBe(`${WEEKS[6]}T11:00`);
+    expect(got.find((x) => x[1] === 'Early')?.[0]).toBe(occ(2));
+    expect(got.map((x) => x[0].slice(11))).toEqual([...Array(4).fill('09:00'), ...Array(6).fill('11:00')]);
+  });
+
+  it('[SER-8] a concurrent edit of a carried occurrence lands on the carried override: both apply', async () => {
+    const w = await world(2, 'ser8c');
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(3), scope: 'this', fields: { title: 'Retro' } });
+    await syncAll(w);
+    await edit(w, 0, {
+      seriesId: S,
+      recurrenceId: occ(0),
+      scope: 'all',
+      fields: { start: `${WEEKS[0]}T10:00`, end: `${WEEKS[0]}T10:15` },
+    });
+    // Device 1 has not seen the change: it edits week 3 at 09:00.
+    await edit(w, 1, { seriesId: S, recurrenceId: occ(3), scope: 'this', fields: { location: 'Hall' } });
+    await syncAll(w);
+    const got = await converged(w);
+    expect(got.find((x) => x[0].startsWith(WEEKS[3]!))).toEqual([
+      `${WEEKS[3]}T10:00`,
+      'Retro',
+      'Hall',
+      `${WEEKS[3]}T10:15`,
+      false,
+    ]);
+    expect(got).toHaveLength(10);
+    // And an edit of the carried occurrence afterwards layers on top of it (SER-2).
+    await edit(w, 1, {
+      seriesId: S,
+      recurrenceId: `${WEEKS[3]}T10:00`,
+      scope: 'this',
+      fields: { title: 'Retro 2' },
+    });
+    await syncAll(w);
+    expect((await converged(w)).find((x) => x[0].startsWith(WEEKS[3]!))?.slice(1, 3)).toEqual([
+      'Retro 2',
+      'Hall',
+    ]);
+  });
+
+  it('[SER-8] two devices changing the time at once converge; every edited occurrence is still shown', async () => {
+    const w = await world(2, 'ser8t');
+    await edit(w, 0, { seriesId: S, recurrenceId: occ(3), scope: 'this', fields: { title: 'Retro' } });
+    await syncAll(w);
+    for (const [who, h] of [
+      [0, '10:00'],
+      [1, '11:00'],
+    ] as const) {
+      w.clocks[who]!.advance(1000);
+      await edit(w, who, {
+        seriesId: S,
+        recurrenceId: occ(0),
+        scope: 'all',
+        fields: { start: `${WEEKS[0]}T${h}`, end: `${WEEKS[0]}T${h.slice(0, 2)}:15` },
+      });
+    }
+    await syncAll(w);
+    const got = await converged(w);
+    expect(got.filter((x) => x[1] === 'Retro')).toHaveLength(1);
+    expect(got.filter((x) => !x[4])).toHaveLength(10);
+  });
+
   it('[SER-7] deleting a series hides its occurrences and overrides; deleting a split hides only its part', async () => {
     const w = await world(2, 'ser7');
     await edit(w, 0, { seriesId: S, recurrenceId: occ(6), scope: 'following', fields: { title: 'Tail' } });
@@ -281,7 +428,7 @@ type Op =
   | { t: 'deliver'; to: number; pick: number };
 
 describe('repeating events: random concurrent edits', () => {
-  it('[SER-2][SER-4][SER-5][SER-6][CONV-1] three replicas editing one series concurrently converge, never duplicate an occurrence and never drop a live override', async () => {
+  it('[SER-2][SER-4][SER-5][SER-6][SER-8][CONV-1] three replicas editing one series concurrently (times and rules too) converge, never duplicate an occurrence, never drop a live override and layer overrides of one occurrence', async () => {
     const opArb: fc.Arbitrary<Op> = fc.oneof(
       fc.record({
         t: fc.constant('edit' as const),
@@ -312,7 +459,9 @@ describe('repeating events: random concurrent edits', () => {
                 ? { location: `l${o.v}` }
                 : o.kind === 2
                   ? { start: shiftHour(v.start, o.v), end: shiftHour(v.end, o.v) }
-                  : undefined;
+                  : o.kind === 4 && o.scope !== 'this'
+                    ? { rrule: `FREQ=WEEKLY;INTERVAL=${1 + (o.v % 2)};COUNT=${8 + o.v}` }
+                    : undefined;
           w.clocks[o.who]!.advance(1000);
           await edit(w, o.who, {
             seriesId: v.occurrence.seriesId,
@@ -335,6 +484,18 @@ describe('repeating events: random concurrent edits', () => {
             if (e.overrideOf === '' || e.deleted) continue;
             expect(views.some((v) => v.occurrence?.recurrenceId === e.recurrenceId)).toBe(true);
           }
+        }
+        // SER-2/SER-8: overrides claiming one occurrence are layered, so a title an override
+        // sets is shown unless another override of that occurrence sets one too.
+        for (const v of views) {
+          const claims = recs.filter(
+            (e) =>
+              e.overrideOf !== '' &&
+              !e.deleted &&
+              e.recurrenceId === v.occurrence!.recurrenceId &&
+              e.set.has(EventField.Title),
+          );
+          if (claims.length > 0) expect(claims.map((e) => e.title)).toContain(v.title);
         }
       }),
       { numRuns: Number(process.env['SERIES_RUNS'] ?? 40) },

@@ -3,7 +3,8 @@
 import fc from 'fast-check';
 import { Temporal } from 'temporal-polyfill';
 import { describe, expect, it } from 'vitest';
-import { wallToUtcMs } from './time.ts';
+import { utcToWall, wallToUtcMs } from './time.ts';
+import { plainDayOffset } from './zone-offsets.ts';
 
 const ZONES = [
   'UTC',
@@ -12,6 +13,12 @@ const ZONES = [
   'Australia/Lord_Howe',
   'Asia/Kolkata',
   'Pacific/Apia',
+  'America/Sao_Paulo',
+  'America/Santiago',
+  'Africa/Casablanca',
+  'Asia/Tehran',
+  'Europe/Dublin',
+  'Australia/Sydney',
 ];
 
 describe('wallToUtcMs', () => {
@@ -47,5 +54,33 @@ describe('wallToUtcMs', () => {
     expect(wallToUtcMs('2025-01-01T25:00', 'UTC')).toBeUndefined();
     expect(wallToUtcMs('', 'UTC')).toBeUndefined();
     expect(wallToUtcMs('2025-01-01T10:00', 'Mars/Olympus')).toBeUndefined();
+  });
+});
+
+describe('per-day offsets from the zone transitions (zone-offsets.ts)', () => {
+  it('a day gets one offset only when Temporal has that offset all day from midnight; every third day of 1990-2040', () => {
+    for (const zone of ZONES) {
+      for (let day = Date.UTC(1990, 0, 1) / 86_400_000; day < Date.UTC(2040, 0, 1) / 86_400_000; day += 3) {
+        const off = plainDayOffset(zone, day);
+        if (off === null) continue;
+        const d = Temporal.PlainDate.from(new Date(day * 86_400_000).toISOString().slice(0, 10));
+        const start = d.toZonedDateTime({ timeZone: zone });
+        const next = d.add({ days: 1 }).toZonedDateTime({ timeZone: zone });
+        const ok =
+          start.hour === 0 &&
+          start.minute === 0 &&
+          start.offsetNanoseconds / 1e6 === off &&
+          next.offsetNanoseconds / 1e6 === off;
+        if (!ok) expect.fail(`${zone} ${d}: ${off}`);
+      }
+    }
+  });
+
+  it('days near a transition go the exact way, and utcToWall inverts wallToUtcMs on them', () => {
+    expect(plainDayOffset('Europe/Berlin', Date.UTC(2026, 2, 29) / 86_400_000)).toBeNull();
+    expect(plainDayOffset('Europe/Berlin', Date.UTC(2026, 2, 15) / 86_400_000)).toBe(3_600_000);
+    expect(plainDayOffset('Pacific/Apia', Date.UTC(2011, 11, 30) / 86_400_000)).toBeNull();
+    expect(utcToWall(Date.UTC(2026, 2, 29, 1, 30), 'Europe/Berlin')).toBe('2026-03-29T03:30');
+    expect(wallToUtcMs('2011-12-31T10:00', 'Pacific/Apia')).toBe(Date.UTC(2011, 11, 30, 20, 0));
   });
 });

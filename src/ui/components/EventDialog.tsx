@@ -7,6 +7,7 @@ import type {
   FieldConflict,
   OccurrenceInfo,
   RegisterWrite,
+  SeriesExceptions,
 } from '../../worker/api.ts';
 import { deviceLabel } from '../devices.ts';
 import { type FormState, fieldsFromForm, formFromFields, toggleAllDay } from '../draft.ts';
@@ -76,6 +77,9 @@ export function EventDialog(props: {
   onDelete: () => void;
   onRestore: (c: FieldConflict, loser: RegisterWrite) => void;
   onClose: () => void;
+  /** A repeating event's extra and skipped dates; restoring one acts at once (with undo). */
+  exceptions?: SeriesExceptions | undefined;
+  onRestoreSkipped?: (recurrenceId: string) => void;
 }) {
   const { target } = props;
   const [initial] = useState<FormState>(() => formFromFields(target.fields, target.calendarId));
@@ -206,7 +210,13 @@ export function EventDialog(props: {
           />
           <label htmlFor={id('allday')}>All day</label>
         </div>
-        <RepeatField rule={form.rrule ?? ''} start={form.start} onChange={(rrule) => set({ rrule })} />
+        <RepeatField
+          rule={form.rrule ?? ''}
+          start={form.start}
+          onChange={(rrule) => set({ rrule })}
+          {...(props.exceptions === undefined ? {} : { exceptions: props.exceptions })}
+          {...(props.onRestoreSkipped === undefined ? {} : { onRestoreSkipped: props.onRestoreSkipped })}
+        />
         <div className="field">
           <label htmlFor={id('tz')}>Time zone</label>
           <select

@@ -1,6 +1,7 @@
 // The event dialog's "Repeat" select and its Custom editor ("Repeat every", "Repeat on", "Ends").
 import { useId, useState } from 'react';
 import type { Weekday } from '../../engine/index.ts';
+import type { SeriesExceptions } from '../../worker/api.ts';
 import {
   type CustomState,
   customFrom,
@@ -20,11 +21,64 @@ const UNITS: [Unit, string][] = [
 ];
 const DAYS = Object.entries(WEEKDAY_NAMES) as [Weekday, string][];
 
+/** "2026-03-09T09:00" or "2026-03-09" as the person reads it ("Mon, Mar 9, 2026, 09:00"). */
+function dateLabel(wall: string): string {
+  const d = new Date(`${wall.slice(0, 10)}T00:00Z`);
+  const day = d.toLocaleDateString('en-US', {
+    weekday: 'short',
+    month: 'short',
+    day: 'numeric',
+    year: 'numeric',
+    timeZone: 'UTC',
+  });
+  return wall.length > 10 ? `${day}, ${wall.slice(11, 16)}` : day;
+}
+
+/** A series' extra dates (RDATE, shown) and skipped ones (EXDATE or cancelled: each can be restored). */
+function Exceptions(props: { exceptions: SeriesExceptions; onRestore?: ((r: string) => void) | undefined }) {
+  const { extra, skipped } = props.exceptions;
+  if (extra.length === 0 && skipped.length === 0) return null;
+  return (
+    <div className="repeat-exceptions">
+      {extra.length > 0 && <div aria-hidden="true">Extra dates</div>}
+      {extra.length > 0 && (
+        <ul aria-label="Extra dates">
+          {extra.map((r) => (
+            <li key={r}>Also on {dateLabel(r)}</li>
+          ))}
+        </ul>
+      )}
+      {skipped.length > 0 && <div aria-hidden="true">Skipped dates</div>}
+      {skipped.length > 0 && (
+        <ul aria-label="Skipped dates">
+          {skipped.map((s) => (
+            <li key={s.recurrenceId}>
+              {dateLabel(s.recurrenceId)} {s.by === 'exdate' ? '(excluded)' : '(deleted)'}{' '}
+              {props.onRestore && (
+                <button
+                  type="button"
+                  className="link"
+                  aria-label={`Restore ${dateLabel(s.recurrenceId)}`}
+                  onClick={() => props.onRestore?.(s.recurrenceId)}
+                >
+                  Restore
+                </button>
+              )}
+            </li>
+          ))}
+        </ul>
+      )}
+    </div>
+  );
+}
+
 /** `rule` is the RRULE value ('' = does not repeat); onChange gets undefined while Custom is invalid. */
 export function RepeatField(props: {
   rule: string;
   start: string;
   onChange: (rule: string | undefined) => void;
+  exceptions?: SeriesExceptions;
+  onRestoreSkipped?: (recurrenceId: string) => void;
 }) {
   const uid = useId();
   const id = (s: string) => `${uid}-${s}`;
@@ -143,6 +197,9 @@ export function RepeatField(props: {
             />
           </fieldset>
         </fieldset>
+      )}
+      {props.exceptions && props.rule !== '' && (
+        <Exceptions exceptions={props.exceptions} onRestore={props.onRestoreSkipped} />
       )}
     </div>
   );

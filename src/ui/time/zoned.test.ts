@@ -1,3 +1,5 @@
+import fc from 'fast-check';
+import { Temporal } from 'temporal-polyfill';
 import { describe, expect, it } from 'vitest';
 import {
   eventTimes,
@@ -133,5 +135,39 @@ describe('shifting events', () => {
   it('all-day events move by dates', () => {
     const f = { start: '2026-12-31', end: '2027-01-01', allDay: true, timeZone: 'UTC' };
     expect(shiftEvent(f, { days: 1 })).toEqual({ start: '2027-01-01', end: '2027-01-02' });
+  });
+});
+
+describe('event days in the display zone', () => {
+  it('firstDay and lastDay match Temporal for random events, zones and DST days', () => {
+    const zones = [
+      'UTC',
+      'Europe/Berlin',
+      'America/New_York',
+      'Australia/Lord_Howe',
+      'Asia/Kolkata',
+      'Pacific/Apia',
+    ];
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.integer({ min: Date.UTC(2010, 0, 1), max: Date.UTC(2035, 0, 1) }),
+        fc.oneof(fc.constant(0), fc.integer({ min: 0, max: 3 * 86_400_000 }), fc.constant(86_400_000)),
+        fc.boolean(),
+        (zone, start, len, round) => {
+          const s = round ? Math.floor(start / 3_600_000) * 3_600_000 : Math.floor(start / 60_000) * 60_000;
+          const e = s + (round ? Math.floor(len / 3_600_000) * 3_600_000 : len - (len % 60_000));
+          const f = { start: '2026-01-01T00:00', end: '2026-01-01T00:00', allDay: false, timeZone: 'UTC' };
+          const got = eventTimes(f, zone, { startMs: s, endMs: e });
+          const zs = Temporal.Instant.fromEpochMilliseconds(s).toZonedDateTimeISO(zone);
+          const ze = Temporal.Instant.fromEpochMilliseconds(e).toZonedDateTimeISO(zone);
+          let last = ze.toPlainDate();
+          if (e > s && ze.hour === 0 && ze.minute === 0 && ze.second === 0) last = last.subtract({ days: 1 });
+          if (Temporal.PlainDate.compare(last, zs.toPlainDate()) < 0) last = zs.toPlainDate();
+          expect([got.firstDay, got.lastDay]).toEqual([zs.toPlainDate().toString(), last.toString()]);
+        },
+      ),
+      { numRuns: 2000 },
+    );
   });
 });

@@ -1,6 +1,7 @@
 // Wall-clock <-> instant conversion with IANA zones via Temporal: an event keeps its zone and wall time,
 // so it stays at 09:00 local across DST; the display zone only changes where it is drawn.
 import { Temporal } from 'temporal-polyfill';
+import { utcToWall } from '../../worker/time.ts';
 
 /** "YYYY-MM-DD" */
 export type DateStr = string;
@@ -164,13 +165,16 @@ export function eventTimes(
   const startMs = known?.startMs ?? wallToMs(f.start, f.timeZone);
   let endMs = known?.endMs ?? wallToMs(f.end, f.timeZone);
   if (endMs < startMs) endMs = startMs;
-  const s = msToZoned(startMs, displayZone);
-  const e = msToZoned(endMs, displayZone);
-  let last = e.toPlainDate();
+  // Wall-clock dates through the per-day offsets (src/worker/time.ts): a month of 500 series is
+  // ~8,000 events, and two Temporal objects each were most of drawing it (measured).
+  const firstDay = utcToWall(startMs, displayZone).slice(0, 10);
+  const e = utcToWall(endMs, displayZone);
+  let last = e.slice(0, 10);
   // Exclusive end: 10:00-00:00 ends on the first day; a zero-length event still occupies its day.
-  if (endMs > startMs && e.hour === 0 && e.minute === 0 && e.second === 0) last = last.subtract({ days: 1 });
-  if (Temporal.PlainDate.compare(last, s.toPlainDate()) < 0) last = s.toPlainDate();
-  return { allDay: false, startMs, endMs, firstDay: s.toPlainDate().toString(), lastDay: last.toString() };
+  if (endMs > startMs && e.length === 16 && e.endsWith('T00:00'))
+    last = new Date(Date.parse(`${last}T00:00Z`) - 86_400_000).toISOString().slice(0, 10);
+  if (last < firstDay) last = firstDay;
+  return { allDay: false, startMs, endMs, firstDay, lastDay: last };
 }
 
 /**
