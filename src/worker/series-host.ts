@@ -100,8 +100,8 @@ function plainView(doc: DocId, series: Entity, a: AssembledOccurrence): EventVie
     id: a.id,
     startMs: a.startMs,
     endMs: a.endMs,
-    start: a.fields.start,
-    end: a.fields.end,
+    start: a.start,
+    end: a.end,
     occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
   };
 }
