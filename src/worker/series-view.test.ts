@@ -1,15 +1,12 @@
 // Views of plain occurrences are built from a per-series template (series-host.ts): each must be
-// exactly the view built field by field from the assembled occurrence (viewOf), conflicts included;
-// and sortByTime (ranks sorted natively) orders views exactly as the byTime comparator.
+// exactly the view built field by field from the assembled occurrence (viewOf), conflicts included.
 
-import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type DocId, type EntityId, EventField, eventFromRecord } from '../engine/index.ts';
-import type { EventView } from './api.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
 import { cachedExpander, type Expander, loadExpander } from './recur.ts';
 import { occurrenceView } from './series-host.ts';
-import { byTime, conflictsOf, sortByTime, viewOf } from './views.ts';
+import { conflictsOf, viewOf } from './views.ts';
 
 const DOC = 'd0'.repeat(16) as DocId;
 const DOC2 = 'd1'.repeat(16) as DocId;
@@ -63,7 +60,7 @@ describe('occurrence views', () => {
     expect(occ.length).toBeGreaterThan(40);
     for (const doc of [DOC, DOC2, DOC]) {
       for (const o of occ) {
-        const s = o.seriesId === a.id ? a : b;
+        const s = set.series.get(o.seriesId)!;
         const want = viewOf(doc, o.id, o.fields, s.conflicts.size > 0 ? conflictsOf(s) : [], o);
         want.occurrence = { seriesId: o.seriesId, recurrenceId: o.recurrenceId, detached: false };
         const got = occurrenceView(doc, o, set);
@@ -79,48 +76,5 @@ describe('occurrence views', () => {
       expect(v.title).toBe('Retro');
       expect(v.conflicts).toEqual([]);
     }
-  });
-});
-
-describe('sortByTime', () => {
-  it('orders views as byTime does (start, end, id), ties and equal starts included', () => {
-    fc.assert(
-      fc.property(
-        fc.array(
-          fc.record({
-            start: fc.integer({ min: 0, max: 40 }),
-            len: fc.integer({ min: -2, max: 5 }),
-            id: fc.integer({ min: 0, max: 1_000_000 }),
-          }),
-          { minLength: 0, maxLength: 400 },
-        ),
-        (rows) => {
-          const seen = new Set<number>();
-          const views = rows
-            .filter((r) => !seen.has(r.id) && seen.add(r.id))
-            .map(
-              (r) =>
-                ({
-                  id: r.id.toString(16).padStart(8, '0'),
-                  startMs: 1.7e12 + r.start * 900_000,
-                  endMs: 1.7e12 + (r.start + r.len) * 900_000,
-                }) as EventView,
-            );
-          const want = [...views].sort(byTime);
-          expect(sortByTime([...views]).map((v) => v.id)).toEqual(want.map((v) => v.id));
-        },
-      ),
-    );
-  });
-
-  it('keeps every view once when ids repeat', () => {
-    const views = Array.from(
-      { length: 300 },
-      (_, i) => ({ id: `x${i % 7}`, startMs: (i * 37) % 50, endMs: 60, n: i }) as unknown as EventView,
-    );
-    const got = sortByTime([...views]);
-    expect(new Set(got).size).toBe(300);
-    for (let i = 1; i < got.length; i++)
-      expect(byTime(got[i - 1]!, got[i]!) <= 0 || got[i - 1]!.id === got[i]!.id).toBe(true);
   });
 });
