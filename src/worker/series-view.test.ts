@@ -60,7 +60,7 @@ describe('occurrence views', () => {
     expect(occ.length).toBeGreaterThan(40);
     for (const doc of [DOC, DOC2, DOC]) {
       for (const o of occ) {
-        const s = set.series.get(o.seriesId)!;
+        const s = o.seriesId === a.id ? a : b;
         const want = viewOf(doc, o.id, o.fields, s.conflicts.size > 0 ? conflictsOf(s) : [], o);
         want.occurrence = { seriesId: o.seriesId, recurrenceId: o.recurrenceId, detached: false };
         const got = occurrenceView(doc, o, set);
