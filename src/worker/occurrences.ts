@@ -4,11 +4,8 @@
 
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall, type EntityId, EventField, type EventValues, overrideId } from '../engine/index.ts';
-import { occurrenceId } from './occurrence-id.ts';
 import type { Expander, Occurrence } from './recur.ts';
 import { wallToUtcMs } from './time.ts';
-
-export { occurrenceId };
 
 /** An entity of the calendar as assembly needs it: its values and which registers are set. */
 export interface Entity extends EventValues {
@@ -29,9 +26,6 @@ export interface AssembledOccurrence {
   /** The override no longer matches an occurrence of the rule (SER-6). */
   detached: boolean;
   fields: EventValues;
-  /** Shown start and end, wall-clock in `fields.timeZone` (= fields.start and fields.end). */
-  start: string;
-  end: string;
   startMs: number;
   endMs: number;
 }
@@ -303,6 +297,42 @@ export function assemble(
   return out;
 }
 
+/**
+ * The id an occurrence is shown with: a 128-bit handle of (series, original start) by a fast
+ * non-cryptographic hash, the same for the occurrence whether or not it has an override, so it
+ * stays put when the occurrence is edited. The host maps it back to (series, original start);
+ * the entity an edit writes is the derived override id (SER-2). Hashing SHA-256 for each of the
+ * ~7,000 occurrences of a month of 500 series cost more than the whole draw (measured).
+ */
+export function occurrenceId(series: EntityId, r: string): EntityId {
+  const text = `${series}|${r}`;
+  // cyrb128 (public domain): four 32-bit lanes.
+  let h1 = 1779033703;
+  let h2 = 3144134277;
+  let h3 = 1013904242;
+  let h4 = 2773480762;
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  h1 ^= h2 ^ h3 ^ h4;
+  h2 ^= h1;
+  h3 ^= h1;
+  h4 ^= h1;
+  return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
+}
+
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+const hex32 = (n: number): string =>
+  HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
+
 /** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
  * range whose series did not change builds nothing (the objects are replaced on any change). */
 const plainCache = new WeakMap<Entity, WeakMap<Occurrence, AssembledOccurrence>>();
@@ -322,41 +352,15 @@ function plain(s: Entity, o: Occurrence): AssembledOccurrence {
 }
 
 function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
-  return new PlainOccurrence(s, o);
-}
-
-/**
- * An occurrence without override. Its fields (the series' with the occurrence's start and end) are
- * built when first read: a month's draw reads only its span and walls, and copying every field of
- * the series for each of ~7,000 occurrences was a good part of a first draw's allocation.
- */
-class PlainOccurrence implements AssembledOccurrence {
-  readonly seriesId: EntityId;
-  readonly recurrenceId: string;
-  readonly id: EntityId;
-  readonly detached = false;
-  readonly start: string;
-  readonly end: string;
-  readonly startMs: number;
-  readonly endMs: number;
-  readonly #series: Entity;
-  #fields: EventValues | undefined;
-
-  constructor(s: Entity, o: Occurrence) {
-    this.seriesId = s.id;
-    this.recurrenceId = o.recurrenceId;
-    this.id = occurrenceId(s.id, o.recurrenceId);
-    this.start = o.start;
-    this.end = o.end;
-    this.startMs = o.startMs;
-    this.endMs = o.endMs;
-    this.#series = s;
-  }
-
-  get fields(): EventValues {
-    this.#fields ??= { ...this.#series, start: this.start, end: this.end, deleted: false };
-    return this.#fields;
-  }
+  return {
+    seriesId: s.id,
+    recurrenceId: o.recurrenceId,
+    id: occurrenceId(s.id, o.recurrenceId),
+    detached: false,
+    fields: { ...s, start: o.start, end: o.end, deleted: false },
+    startMs: o.startMs,
+    endMs: o.endMs,
+  };
 }
 
 /** One overridden occurrence: its merged fields and where it is shown; undefined when hidden. */
@@ -399,8 +403,6 @@ function overridden(
     override: top,
     detached: !matched,
     fields: { ...f, start: startWall, end: endWall },
-    start: startWall,
-    end: endWall,
     startMs,
     endMs: Math.max(endMs, startMs),
   };

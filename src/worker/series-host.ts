@@ -100,8 +100,8 @@ function plainView(doc: DocId, series: Entity, a: AssembledOccurrence): EventVie
     id: a.id,
     startMs: a.startMs,
     endMs: a.endMs,
-    start: a.start,
-    end: a.end,
+    start: a.fields.start,
+    end: a.fields.end,
     occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
   };
 }
