@@ -58,25 +58,12 @@ export interface SeriesHost {
 
 /** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
 const viewCache = new WeakMap<AssembledOccurrence, EventView>();
-/**
- * Per series entity object: its view without the occurrence's own id, span, start and end. A plain
- * occurrence's view is this copied (one object spread) with those set, instead of each of the
- * ~7,000 views of a month copying every field by name (measured: most of a first draw's view cost).
- */
-const seriesTemplates = new WeakMap<Entity, EventView>();
-
 export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSet | undefined): EventView {
   // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
   // overridden ones are built fresh (their conflicts may change without the series changing).
   if (a.override === undefined) {
     const hit = viewCache.get(a);
     if (hit !== undefined && hit.calendarId === doc) return hit;
-    const series = set?.series.get(a.seriesId);
-    if (series !== undefined) {
-      const v = plainView(doc, series, a);
-      viewCache.set(a, v);
-      return v;
-    }
   }
   const src = (a.override ?? set?.series.get(a.seriesId)) as Partial<CalendarEvent> | undefined;
   const v = viewOf(doc, a.id, a.fields, src?.conflicts ? conflictsOf(src as CalendarEvent) : [], a);
@@ -84,28 +71,6 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
   if (a.override === undefined) viewCache.set(a, v);
   return v;
 }
-
-/** The view of a plain occurrence of `series` (its fields are the series' with its start/end). */
-function plainView(doc: DocId, series: Entity, a: AssembledOccurrence): EventView {
-  let t = seriesTemplates.get(series);
-  if (t === undefined || t.calendarId !== doc) {
-    const conflicts = (series as Partial<CalendarEvent>).conflicts
-      ? conflictsOf(series as unknown as CalendarEvent)
-      : [];
-    t = viewOf(doc, series.id, series, conflicts, NO_SPAN);
-    seriesTemplates.set(series, t);
-  }
-  return {
-    ...t,
-    id: a.id,
-    startMs: a.startMs,
-    endMs: a.endMs,
-    start: a.fields.start,
-    end: a.fields.end,
-    occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
-  };
-}
-const NO_SPAN = { startMs: 0, endMs: 0 };
 
 /**
  * Expansions without the library, cached (recur-fast.ts): a series whose rule needs rrule-temporal
