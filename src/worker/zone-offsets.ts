@@ -1,9 +1,9 @@
 // UTC offsets of an IANA zone per local day, from the platform's time zone data (Intl, the same
-// data temporal-polyfill reads), found once per (zone, year): the offset is sampled every few
+// data temporal-polyfill reads), found once per (zone, month): the offset is sampled every few
 // days and each change is narrowed to the second by bisection. Asking Temporal for the offsets
 // of one day cost ~60-250 µs in the polyfill (measured in Node), and a cold start over 500 series
-// asks for ~1,000 different days; a year here costs ~90 Intl calls (~1.5 µs each), after which
-// every day of it is a lookup.
+// asks for ~1,000 different days; a month here costs ~5 Intl calls (plus ~20 per transition in
+// it), after which every day of it is a lookup.
 
 const DAY = 86_400_000;
 const HOUR = 3_600_000;
@@ -30,27 +30,35 @@ export function intlOffset(zone: string, ms: number): number {
   return m[1] === '-' ? -abs : abs;
 }
 
-interface Year {
+interface Span {
   /** Offset at the start of the sampled span. */
   first: number;
   /** Transitions in the span: instant (first second of the new offset) and the new offset. */
   changes: { at: number; off: number }[];
 }
 
-const years = new Map<string, Year>();
+const spans = new Map<string, Span>();
 
-/** Transitions of `zone` in UTC year `y` (and REACH either side). */
-function yearOf(zone: string, y: number): Year {
-  const key = `${zone}|${y}`;
-  let got = years.get(key);
+/**
+ * Transitions of `zone` in UTC month `mon` (months since 1970-01) and REACH either side: a day's
+ * window [lo, hi] lies in the union of its months' spans, and the first of them starts before lo.
+ * A month, not a year: drawing a month asks for about two months per zone, and most months have
+ * no transition, so this costs ~5 Intl calls where a year cost ~50 plus the bisections of every
+ * transition of the year (measured: the year tables were ~20 ms of a first month draw).
+ */
+function spanOf(zone: string, mon: number): Span {
+  const key = `${zone}|${mon}`;
+  let got = spans.get(key);
   if (got !== undefined) return got;
-  const from = Date.UTC(y, 0, 1) - REACH - STEP;
-  const to = Date.UTC(y + 1, 0, 1) + REACH + STEP;
+  const y = Math.floor(mon / 12);
+  const m = mon - y * 12;
+  const from = Date.UTC(y, m, 1) - REACH;
+  const to = Date.UTC(y, m + 1, 1) + REACH;
   const first = intlOffset(zone, from);
   const changes: { at: number; off: number }[] = [];
   let prevT = from;
   let prevOff = first;
-  for (let t = from + STEP; t <= to; t += STEP) {
+  for (let t = Math.min(from + STEP, to); prevT < to; t = Math.min(t + STEP, to)) {
     const off = intlOffset(zone, t);
     if (off !== prevOff) {
       // The change lies in (prevT, t]: narrow it to the second.
@@ -67,10 +75,15 @@ function yearOf(zone: string, y: number): Year {
     prevOff = off;
   }
   got = { first, changes };
-  if (years.size >= 2000) years.clear();
-  years.set(key, got);
+  if (spans.size >= 20_000) spans.clear();
+  spans.set(key, got);
   return got;
 }
+
+const monthOf = (ms: number): number => {
+  const d = new Date(ms);
+  return d.getUTCFullYear() * 12 + d.getUTCMonth();
+};
 
 /**
  * The offset valid for the whole local day `day` (days since 1970-01-01 local), or null when a
@@ -79,11 +92,11 @@ function yearOf(zone: string, y: number): Year {
 export function plainDayOffset(zone: string, day: number): number | null {
   const lo = day * DAY - REACH;
   const hi = (day + 1) * DAY + REACH;
-  const yLo = new Date(lo).getUTCFullYear();
-  const yHi = new Date(hi).getUTCFullYear();
+  const mLo = monthOf(lo);
+  const mHi = monthOf(hi);
   let off: number | undefined;
-  for (let y = yLo; y <= yHi; y++) {
-    const yr = yearOf(zone, y);
+  for (let mon = mLo; mon <= mHi; mon++) {
+    const yr = spanOf(zone, mon);
     let cur = yr.first;
     for (const c of yr.changes) {
       if (c.at > lo && c.at <= hi) return null;
