@@ -323,6 +323,10 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     const entry: UndoEntry = { label: text, undo: undoFn };
     undo.current.push(entry);
     setToast({ text, entry });
+    return () => {
+      undo.current.remove(entry);
+      setToast((t) => (t?.entry === entry ? null : t));
+    };
   };
 
   const undoEntry = async (entry: UndoEntry | undefined) => {

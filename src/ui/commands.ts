@@ -10,8 +10,8 @@ export interface CommandDeps {
   client: CalendarClient;
   /** Runs a client call; a rejection becomes a visible error and resolves to undefined. */
   run: <T>(p: Promise<T>) => Promise<T | undefined>;
-  /** Puts an edit on the undo stack and says so in the toast. */
-  record: (label: string, undo: () => Promise<void>) => void;
+  /** Puts an edit on the undo stack and says so in the toast; the result takes it off again. */
+  record: (label: string, undo: () => Promise<void>) => () => void;
   /** Shows new times at once (or drops them, null) until the client reports the write. */
   setOverride: (key: string, times: { start: string; end: string } | null) => void;
   /** Focuses an event once it is rendered. */
@@ -186,12 +186,19 @@ export function createCommands(d: CommandDeps) {
     const key = eventKeyOf(ev.calendarId, ev.id);
     if (keepFocus) d.focus(key);
     d.setOverride(key, next);
-    const ok = await run(client.updateEvent(ev.calendarId, ev.id, next).then(() => true));
+    // The undo is recorded when the new times are drawn, not when the write returns: a Ctrl+Z
+    // pressed in between undoes this change (after its write), never the one before it.
+    const write = client.updateEvent(ev.calendarId, ev.id, next).then(() => true);
+    const forget = record(what, async () => {
+      if (await write.catch(() => false)) {
+        await client.updateEvent(ev.calendarId, ev.id, { start: ev.start, end: ev.end });
+      }
+    });
+    const ok = await run(write);
     if (!ok) {
+      forget();
       d.setOverride(key, null);
-      return;
     }
-    record(what, () => client.updateEvent(ev.calendarId, ev.id, { start: ev.start, end: ev.end }));
   }
 
   /** A drag ended at new instants: written back as wall times in the event's own zone. */
