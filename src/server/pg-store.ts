@@ -14,7 +14,6 @@
 import { deserialize, serialize } from 'node:v8';
 import pg from 'pg';
 import type {
-  BodyState,
   CommitBatch,
   DeviceId,
   DeviceRecord,
@@ -26,7 +25,6 @@ import type {
   EquivocationRecord,
   LoadedDoc,
   OpId,
-  OpKind,
   OpRecord,
   PendingRecord,
 } from '../engine/index.ts';
@@ -36,7 +34,15 @@ import { migrate, OP_COLS } from './pg-schema.ts';
 
 export { NOTIFY_CHANNEL, StaleCommitError } from './pg-schema.ts';
 
-import { bufferOf, type HeldOp, ownBytes, registersFromJson, splitIds } from './sqlite-store.ts';
+import {
+  bufferOf,
+  type HeldOp,
+  type OpRow,
+  ownBytes,
+  registersFromJson,
+  rowToOp,
+  splitIds,
+} from './sqlite-store.ts';
 
 /** int8 and numeric columns as JS numbers (seq, ctr and µs times all stay below 2^53). */
 const types = {
@@ -45,40 +51,6 @@ const types = {
     return pg.types.getTypeParser(oid, format as 'text');
   },
 };
-
-interface OpRow {
-  doc: string;
-  seq: number;
-  id: string;
-  author: string;
-  ctr: number;
-  wall_time: number;
-  kind: number;
-  parents: string;
-  prev: string | null;
-  bytes: Buffer;
-  vv: string;
-  mfront: string;
-  body: string;
-}
-
-export function pgRowToOp(r: OpRow): OpRecord {
-  return {
-    id: r.id as OpId,
-    doc: r.doc as DocId,
-    seq: r.seq,
-    author: r.author as DeviceId,
-    ctr: r.ctr,
-    wallTime: r.wall_time,
-    kind: r.kind as OpKind,
-    parents: splitIds<OpId>(r.parents),
-    prev: r.prev as OpId | null,
-    bytes: ownBytes(r.bytes),
-    vv: JSON.parse(r.vv) as Record<string, number>,
-    mfront: splitIds<OpId>(r.mfront),
-    body: r.body as BodyState,
-  };
-}
 
 interface DocRowPg {
   genesis: string;
@@ -358,7 +330,7 @@ export class PgStore implements EngineStore {
       `SELECT ${OP_COLS} FROM ld_ops WHERE doc = $1 AND kind = 2 ORDER BY seq`,
       [doc],
     );
-    return rows.map(pgRowToOp);
+    return rows.map(rowToOp);
   }
 
   async getOps(doc: DocId, ids: readonly OpId[]): Promise<(OpRecord | undefined)[]> {
@@ -371,7 +343,7 @@ export class PgStore implements EngineStore {
     const byId = new Map(rows.map((r) => [r.id, r]));
     return ids.map((id) => {
       const r = byId.get(id);
-      return r === undefined ? undefined : pgRowToOp(r);
+      return r === undefined ? undefined : rowToOp(r);
     });
   }
 
@@ -381,7 +353,7 @@ export class PgStore implements EngineStore {
       `SELECT ${OP_COLS} FROM ld_ops WHERE doc = $1 AND author = $2 AND ctr = $3 ORDER BY id`,
       [doc, author, ctr],
     );
-    return rows.map(pgRowToOp);
+    return rows.map(rowToOp);
   }
 
   async listOps(doc: DocId, afterSeq: number, limit: number): Promise<OpRecord[]> {
@@ -390,7 +362,7 @@ export class PgStore implements EngineStore {
       `SELECT ${OP_COLS} FROM ld_ops WHERE doc = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
       [doc, afterSeq, limit],
     );
-    return rows.map(pgRowToOp);
+    return rows.map(rowToOp);
   }
 
   async commit(b: CommitBatch): Promise<void> {

@@ -125,7 +125,8 @@ export interface SqliteStoreOptions {
   fsync?: (fd: number) => void;
 }
 
-interface OpRow {
+/** An op's row: the same columns in SQLite and PostgreSQL (pg-store.ts). */
+export interface OpRow {
   doc: string;
   seq: number;
   id: string;
@@ -164,7 +165,7 @@ export function ownBytes(b: Buffer): Uint8Array {
   return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
 }
 
-function rowToOp(r: OpRow): OpRecord {
+export function rowToOp(r: OpRow): OpRecord {
   return {
     id: r.id as OpId,
     doc: r.doc as DocId,
