@@ -51,6 +51,22 @@ import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
 /** The editable fields of an event view, as the field table names them. */
+/** A calendar as the UI sees it, from its calendar entity (loaded replica or store alike). */
+function calendarInfoOf(
+  doc: DocId,
+  rec: Parameters<typeof calendarFromRecord>[0],
+  hidden: boolean,
+): CalendarInfo {
+  const props = calendarFromRecord(rec);
+  return {
+    id: doc,
+    name: props.name,
+    color: props.color,
+    hidden,
+    ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+  };
+}
+
 function fieldsOfView(v: EventView): EventFields {
   return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
@@ -221,14 +237,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     brokenErrors.push({ code: 'Storage', message });
 
   function calendarInfo(doc: DocId): CalendarInfo {
-    const props = calendarFromRecord(replica.entity(doc, CALENDAR_ENTITY));
-    return {
-      id: doc,
-      name: props.name,
-      color: props.color,
-      hidden: hidden.get(doc) ?? false,
-      ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
-    };
+    return calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
   }
 
   return {
@@ -697,15 +706,7 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
       // (always listed, see isListedCalendar) are shown early; the rest appear when it is ready.
       const out = await docsOk(async (doc): Promise<CalendarInfo | undefined> => {
         const rec = await store.loadEntity(doc, CALENDAR_ENTITY);
-        if (rec === undefined) return undefined;
-        const props = calendarFromRecord(rec);
-        return {
-          id: doc,
-          name: props.name,
-          color: props.color,
-          hidden: hidden.get(doc) ?? false,
-          ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
-        };
+        return rec === undefined ? undefined : calendarInfoOf(doc, rec, hidden.get(doc) ?? false);
       });
       return out.filter((c) => c !== undefined);
     },
