@@ -272,12 +272,20 @@ export async function deliver(w: World, node: Node, ops: PoolOp[], batch: boolea
   return applied;
 }
 
-/** Every op by `node` committed to its log after `since` enters the pool (the device's outbox). */
+/**
+ * Every op committed to `node`'s log after `since` enters the pool: its own ops (the device's
+ * outbox) and, for an honest node, any other op it holds, because an honest device answers a
+ * Want for any op it holds (SYNC-7): an op a hostile member handed one device only (say, with an
+ * invite) reaches the others through it, as it does through the relay.
+ */
 async function outbox(w: World, node: Node, since: number, made?: OpId, patch?: PoolOp['patch']) {
   const mine = keysOf(node.device).signer.publicKey;
   let out: PoolOp | undefined;
   for (const o of node.replica.hasDoc(w.doc) ? await node.replica.listOps(w.doc, since, 100_000) : []) {
-    if (toHex(openOp(o.bytes).header.author) !== toHex(mine)) continue;
+    if (toHex(openOp(o.bytes).header.author) !== toHex(mine)) {
+      if (node.honest) add(w, { bytes: o.bytes, id: o.id, withheld: false });
+      continue;
+    }
     const p: PoolOp = {
       bytes: o.bytes,
       id: o.id,
