@@ -83,6 +83,25 @@ function generatedHeader(h: Header, forceDefaults = true): Uint8Array {
   return b.asUint8Array().slice();
 }
 
+/** A Patch header with fixed bytes, fields overridden by `over`. */
+function fixedHeader(over: Partial<Header>): Header {
+  return {
+    format: WIRE_FORMAT,
+    doc: new Uint8Array(16).fill(1),
+    author: new Uint8Array(32).fill(2),
+    ctr: 1,
+    kind: OpKind.Patch,
+    schema: 0,
+    wallTime: 5,
+    keyId: new Uint8Array(8).fill(3),
+    prev: new Uint8Array(0),
+    parents: [new Uint8Array(32).fill(4)],
+    nonce: new Uint8Array(24).fill(5),
+    bodyHash: new Uint8Array(32).fill(6),
+    ...over,
+  };
+}
+
 describe('op header and envelope layout', () => {
   it('[OP-2] headers are written byte for byte as the generated builder writes them, and read alike', () => {
     fc.assert(
@@ -105,26 +124,48 @@ describe('op header and envelope layout', () => {
 
   it('[OP-2] absent scalar fields read as the schema defaults, as the generated reader reads them', () => {
     // Without forceDefaults the builder omits format 1, type Patch and schema 0.
-    const h: Header = {
-      format: WIRE_FORMAT,
-      doc: new Uint8Array(16).fill(1),
-      author: new Uint8Array(32).fill(2),
-      ctr: 1,
-      kind: OpKind.Patch,
-      schema: 0,
-      wallTime: 5,
-      keyId: new Uint8Array(8).fill(3),
-      prev: new Uint8Array(0),
-      parents: [new Uint8Array(32).fill(4)],
-      nonce: new Uint8Array(24).fill(5),
-      bodyHash: new Uint8Array(32).fill(6),
-    };
+    const h = fixedHeader({ ctr: 1, schema: 0, wallTime: 5, prev: new Uint8Array(0) });
     const sparse = generatedHeader(h, false);
     expect(sparse.length).toBeLessThan(encodeHeader(h).length);
     const g = OpHeader.getRootAsOpHeader(new ByteBuffer(sparse));
     const d = decodeHeader(sparse);
     expect([d.format, d.kind, d.schema]).toEqual([g.format(), g.type(), g.schema()]);
     expect(d).toEqual(h);
+  });
+
+  it('[OP-2] an encoder that reuses its builder writes, after a larger op, the bytes a fresh builder writes', () => {
+    const big = fixedHeader({
+      ctr: 7,
+      schema: 2,
+      wallTime: 1_700_000_000_000_000,
+      prev: new Uint8Array(32).fill(4),
+      parents: Array.from({ length: 40 }, (_, i) => new Uint8Array(32).fill(i + 5)),
+    });
+    const small: Header = { ...big, parents: [new Uint8Array(32).fill(9)], prev: new Uint8Array(0), ctr: 1 };
+    const first = encodeHeader(small);
+    encodeHeader(big);
+    expect(encodeHeader(small)).toEqual(first);
+    expect(first).toEqual(generatedHeader(small));
+    const env = {
+      header: encodeHeader(big),
+      sig: new Uint8Array(64).fill(8),
+      body: new Uint8Array(3000).fill(1),
+    };
+    encodeEnvelope(env);
+    const tiny = { header: first, sig: new Uint8Array(64).fill(6), body: new Uint8Array(5).fill(2) };
+    expect(decodeEnvelope(encodeEnvelope(tiny))).toEqual(tiny);
+  });
+
+  it('[OP-2] a shared decode reads the same fields as a copying one, as views of the buffer', () => {
+    fc.assert(
+      fc.property(header, (h) => {
+        const bytes = encodeHeader(h);
+        const shared = decodeHeader(bytes, true);
+        expect(shared).toEqual(decodeHeader(bytes));
+        expect(shared.author.buffer).toBe(bytes.buffer);
+      }),
+      { numRuns: 100 },
+    );
   });
 
   it('[OP-2] envelopes are written as the generated builder writes them, and read alike', () => {

@@ -158,11 +158,30 @@ function expectLen(b: Uint8Array, lens: readonly number[], what: string): void {
   if (!lens.includes(b.length)) malformed(`${what} must be ${lens.join(' or ')} bytes, got ${b.length}`);
 }
 
+/**
+ * A Builder kept by one hot encoder and cleared for each call: encoding is synchronous and its
+ * result is copied out, so the buffer can be reused; the output is the same bytes a fresh
+ * Builder gives (flatbuffers writes every byte it emits, padding included; codec-layout.test.ts).
+ * It keeps the largest capacity it needed, at most about twice the largest op.
+ */
+function reusedBuilder(): (size: number) => Builder {
+  let b: Builder | undefined;
+  return (size) => {
+    if (b === undefined) b = new Builder(size);
+    else b.clear();
+    return b;
+  };
+}
+
+const envelopeBuilder = reusedBuilder();
+const headerBuilder = reusedBuilder();
+const patchBuilder = reusedBuilder();
+
 // ---------------------------------------------------------------------------------------------
 // Envelope
 
 export function encodeEnvelope(env: Envelope): Uint8Array {
-  const b = new Builder(env.header.length + env.body.length + 128);
+  const b = envelopeBuilder(env.header.length + env.body.length + 128);
   const h = b.createByteVector(env.header);
   const s = b.createByteVector(env.sig);
   const body = b.createByteVector(env.body);
@@ -174,12 +193,17 @@ export function encodeEnvelope(env: Envelope): Uint8Array {
   return b.asUint8Array().slice();
 }
 
-export function decodeEnvelope(bytes: Uint8Array): Envelope {
+/**
+ * Decodes a SignedOp. `shared`: the fields are views into `bytes`, which must then never change
+ * (openOp decodes the canonical copy it made this way); otherwise they are copies.
+ */
+export function decodeEnvelope(bytes: Uint8Array, shared = false): Envelope {
   if (bytes.length > LIMITS.maxOpBytes) throw new EngineError('TooLarge', `op is ${bytes.length} bytes`);
   const t = verifiedRoot(bytes, SIGNED_SPEC, 'SignedOp', SIGNED_OP_FILE_ID);
-  const header = t.bytes(SIGNED.header);
-  const sig = t.bytes(SIGNED.sig);
-  const body = t.bytes(SIGNED.body);
+  const field = (slot: number) => (shared ? t.shared(slot) : t.bytes(slot));
+  const header = field(SIGNED.header);
+  const sig = field(SIGNED.sig);
+  const body = field(SIGNED.body);
   expectLen(sig, [64], 'signature');
   if (header.length === 0) malformed('empty header');
   return { header, sig, body };
@@ -189,7 +213,7 @@ export function decodeEnvelope(bytes: Uint8Array): Envelope {
 // Header
 
 export function encodeHeader(h: Header): Uint8Array {
-  const b = new Builder(256 + h.parents.length * 32);
+  const b = headerBuilder(256 + h.parents.length * 32);
   const doc = b.createByteVector(h.doc);
   const author = b.createByteVector(h.author);
   const keyId = b.createByteVector(h.keyId);
@@ -218,26 +242,28 @@ export function encodeHeader(h: Header): Uint8Array {
   return b.asUint8Array().slice();
 }
 
-export function decodeHeader(bytes: Uint8Array): Header {
+/** Decodes an op header. `shared`: as for decodeEnvelope, views into `bytes` instead of copies. */
+export function decodeHeader(bytes: Uint8Array, shared = false): Header {
   const t = verifiedRoot(bytes, HEADER_SPEC, 'OpHeader');
-  const parentsFlat = t.bytes(HDR.parents);
+  const field = (slot: number) => (shared ? t.shared(slot) : t.bytes(slot));
+  const parentsFlat = field(HDR.parents);
   if (parentsFlat.length % 32 !== 0) malformed('parents length is not a multiple of 32');
   const parents: Uint8Array[] = [];
   for (let i = 0; i < parentsFlat.length; i += 32) parents.push(parentsFlat.subarray(i, i + 32));
   const header: Header = {
     format: t.u8(HDR.format, 1),
-    doc: t.bytes(HDR.doc),
-    author: t.bytes(HDR.author),
+    doc: field(HDR.doc),
+    author: field(HDR.author),
     // Above 2^53 - 1 this is a number that is not a safe integer: checkHeader refuses it.
     ctr: t.u64(HDR.ctr),
     kind: t.u8(HDR.type, OpKind.Patch) as OpKind,
     schema: t.u16(HDR.schema),
     wallTime: t.u64(HDR.wallTime),
-    keyId: t.bytes(HDR.keyId),
-    prev: t.bytes(HDR.prev),
+    keyId: field(HDR.keyId),
+    prev: field(HDR.prev),
     parents,
-    nonce: t.bytes(HDR.nonce),
-    bodyHash: t.bytes(HDR.bodyHash),
+    nonce: field(HDR.nonce),
+    bodyHash: field(HDR.bodyHash),
   };
   checkHeader(header);
   return header;
@@ -272,7 +298,7 @@ export function checkHeader(h: Header): void {
 // Patch body
 
 export function encodePatch(p: PatchBody): Uint8Array {
-  const b = new Builder(64 + p.writes.length * 32);
+  const b = patchBuilder(64 + p.writes.length * 32);
   const writes = p.writes.map((w) => {
     const v = w.value === null ? 0 : b.createByteVector(w.value);
     b.startObject(2);

@@ -6,6 +6,7 @@ import type { CryptoProvider, Signer } from './crypto.ts';
 import { EngineError } from './errors.ts';
 import { CausalGate } from './gate.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
+import { noncePool } from './nonces.ts';
 import type { BoxKeyPair } from './seal.ts';
 import type { EngineStore, OpRecord } from './store.ts';
 import type { ChangeEvent, DocState, Txn } from './txn.ts';
@@ -49,6 +50,8 @@ export class Core {
   readonly crypto: CryptoProvider;
   readonly nowUs: () => number;
   readonly random: (n: number) => Uint8Array;
+  /** Nonces for own ops' bodies (nonces.ts). */
+  readonly nonce: () => Uint8Array;
   readonly device: DeviceKeys | undefined;
   readonly deviceId: DeviceId | undefined;
   readonly gate: CausalGate;
@@ -64,6 +67,7 @@ export class Core {
     this.crypto = o.crypto;
     this.nowUs = o.nowUs;
     this.random = o.random;
+    this.nonce = noncePool(o.random);
     this.device = o.device;
     this.deviceId = o.device === undefined ? undefined : (toHexKey(o.device.signer.publicKey) as DeviceId);
     this.gate = new CausalGate(o.pendingLimit);

@@ -13,7 +13,7 @@
 
 import * as ed from '@noble/ed25519';
 import { sha512 } from '@noble/hashes/sha2.js';
-import { concatBytes, fromHex, toHex } from './bytes.ts';
+import { bytesEqual, concatBytes, fromHex, toHex } from './bytes.ts';
 
 ed.hashes.sha512 = sha512;
 
@@ -54,7 +54,7 @@ const L_LE = fromHex('edd3f55c1a631258d69cf7a2def9de1400000000000000000000000000
  * identity, (0, -1), (+-sqrt(-1), 0) and the four points of order 8. A key or an R among them
  * lets one signature verify for many messages or keys.
  */
-const SMALL_ORDER = new Set([
+const SMALL_ORDER = [
   '0100000000000000000000000000000000000000000000000000000000000000',
   'ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f',
   '0000000000000000000000000000000000000000000000000000000000000000',
@@ -63,7 +63,12 @@ const SMALL_ORDER = new Set([
   '26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85',
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a',
   'c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa',
-]);
+].map(fromHex);
+
+/** Whether a 32-byte encoding is one of SMALL_ORDER (compared as bytes: this runs per verify). */
+function isSmallOrder(b: Uint8Array): boolean {
+  return SMALL_ORDER.some((p) => p[0] === b[0] && bytesEqual(p, b));
+}
 
 /** Whether b (little-endian, 32 bytes) is below a (little-endian, 32 bytes). */
 function lessThan(b: Uint8Array, a: Uint8Array): boolean {
@@ -95,7 +100,7 @@ export function isStrictEd25519(publicKey: Uint8Array, signature: Uint8Array): b
   if (publicKey.length !== 32 || signature.length !== 64) return false;
   const r = signature.subarray(0, 32);
   if (!isCanonicalPoint(publicKey) || !isCanonicalPoint(r)) return false;
-  if (SMALL_ORDER.has(toHex(publicKey)) || SMALL_ORDER.has(toHex(r))) return false;
+  if (isSmallOrder(publicKey) || isSmallOrder(r)) return false;
   return lessThan(signature.subarray(32), L_LE);
 }
 
@@ -133,25 +138,39 @@ export function createNobleCrypto(): CryptoProvider {
   };
 }
 
-/** WebCrypto Ed25519. Imported public keys are cached (import costs about a third of a verify). */
+const ED25519 = { name: 'Ed25519' } as const;
+
+/**
+ * WebCrypto Ed25519. Imported public keys are cached (import costs about a third of a verify),
+ * and once imported a key is used without awaiting anything else: per verify, the main thread
+ * only checks the encodings and hands the job to WebCrypto.
+ */
 export function createWebCrypto(subtle: SubtleLike, cacheSize = 4096): CryptoProvider {
-  const keys = new Map<string, Promise<unknown>>();
-  const keyFor = (pk: Uint8Array): Promise<unknown> => {
-    const hex = toHex(pk);
-    let k = keys.get(hex);
-    if (k === undefined) {
-      if (keys.size >= cacheSize) keys.delete(keys.keys().next().value as string);
-      k = subtle.importKey('raw', pk, { name: 'Ed25519' }, false, ['verify']);
-      keys.set(hex, k);
+  const keys = new Map<string, unknown>();
+  const importing = new Map<string, Promise<unknown>>();
+  const imported = async (hex: string, pk: Uint8Array): Promise<unknown> => {
+    let p = importing.get(hex);
+    if (p === undefined) {
+      p = subtle.importKey('raw', pk, ED25519, false, ['verify']);
+      importing.set(hex, p);
     }
-    return k;
+    try {
+      const key = await p;
+      if (keys.size >= cacheSize) keys.delete(keys.keys().next().value as string);
+      keys.set(hex, key);
+      return key;
+    } finally {
+      importing.delete(hex);
+    }
   };
   return {
     name: 'WebCrypto Ed25519',
     async verify(publicKey, signature, message) {
       if (!isStrictEd25519(publicKey, signature)) return false;
       try {
-        return await subtle.verify({ name: 'Ed25519' }, await keyFor(publicKey), signature, message);
+        const hex = toHex(publicKey);
+        const key = keys.get(hex) ?? (await imported(hex, publicKey));
+        return await subtle.verify(ED25519, key, signature, message);
       } catch {
         return false;
       }
@@ -190,6 +209,6 @@ export function createWebCryptoSigner(
 ): Signer {
   return {
     publicKey,
-    sign: async (m) => new Uint8Array(await subtle.sign({ name: 'Ed25519' }, privateKey, m)),
+    sign: async (m) => new Uint8Array(await subtle.sign(ED25519, privateKey, m)),
   };
 }

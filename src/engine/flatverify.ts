@@ -74,10 +74,15 @@ export class TableReader {
 
   /** A byte vector, copied (so it pins nothing); empty when absent. */
   bytes(slot: number): Uint8Array {
+    return this.shared(slot).slice();
+  }
+
+  /** A byte vector as a view into the buffer (which must then never change); empty when absent. */
+  shared(slot: number): Uint8Array {
     const a = this.at(slot);
-    if (a === 0) return new Uint8Array(0);
+    if (a === 0) return this.buf.subarray(0, 0);
     const v = a + this.view.getUint32(a, true);
-    return this.buf.slice(v + 4, v + 4 + this.view.getUint32(v, true));
+    return this.buf.subarray(v + 4, v + 4 + this.view.getUint32(v, true));
   }
 
   u8(slot: number, dflt: number): number {

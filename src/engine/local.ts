@@ -109,7 +109,7 @@ async function localOp(
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
   const wallTime = stamp(core.nowUs(), core.clock, pos.maxParent);
   const spec = make(pos.front, wallTime);
-  const p = prepareOp(dev.signer.publicKey, core.random, {
+  const p = prepareOp(dev.signer.publicKey, core.nonce, {
     doc: fromHex(st.rec.doc),
     ctr: st.rec.ownCtr + 1,
     kind,
@@ -235,7 +235,7 @@ export async function writeBatch(
   let parents = pos.parents.map(fromHex);
   const prepared = patches.map(({ patch }, i) => {
     wallTime = stamp(core.nowUs(), Math.max(core.clock, wallTime), wallTime);
-    const p = prepareOp(dev.signer.publicKey, core.random, {
+    const p = prepareOp(dev.signer.publicKey, core.nonce, {
       doc: fromHex(st.rec.doc),
       ctr: st.rec.ownCtr + i + 1,
       kind: OpKind.Patch,

@@ -66,13 +66,16 @@ export function bodyAad(
 
 /** Parses and checks everything that needs no other op: format, lengths, body hash, shape rules. */
 export function openOp(bytes: Uint8Array): OpenedOp {
-  const env = decodeEnvelope(bytes);
-  const header = decodeHeader(env.header);
+  // The canonical bytes are a fresh copy, and every field decoded is a view into them: one copy
+  // of the op instead of one per field, and nothing aliases the caller's buffer.
+  const canonical = encodeEnvelope(decodeEnvelope(bytes, true));
+  const env = decodeEnvelope(canonical, true);
+  const header = decodeHeader(env.header, true);
   const digest = opDigest(env.header);
   const id = toHex(digest) as OpId;
   if (!bytesEqual(bodyDigest(env.body), header.bodyHash))
     throw new EngineError('BadBodyHash', 'body does not match body_hash', id);
-  return opened(env, header, digest, id, encodeEnvelope(env));
+  return opened(env, header, digest, id, canonical);
 }
 
 function shapeError(id: OpId, code: 'Malformed' | 'ChainRule' | 'Unsupported', msg: string): never {
@@ -157,16 +160,19 @@ export interface PreparedOp {
   finish(sig: Uint8Array): OpenedOp;
 }
 
-/** Builds and encrypts an op; signing is left to the caller. Parents are sorted here (OP-3). */
-export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array, op: NewOp): PreparedOp {
+/**
+ * Builds and encrypts an op; signing is left to the caller. Parents are sorted here (OP-3).
+ * `nonce` gives a fresh 24-byte random nonce for an encrypted body.
+ */
+export function prepareOp(author: Uint8Array, nonce: () => Uint8Array, op: NewOp): PreparedOp {
   const parents = [...op.parents].sort(compareBytes);
   let body = op.body;
-  let nonce: Uint8Array = new Uint8Array(0);
+  let bodyNonce: Uint8Array = new Uint8Array(0);
   let keyId: Uint8Array = new Uint8Array(0);
   if (op.kind !== OpKind.Membership) {
     if (op.key === undefined) throw new EngineError('NoKey', 'an encrypted op needs a content key');
     keyId = op.key.id;
-    nonce = random(24);
+    bodyNonce = nonce();
     const aad = bodyAad({
       doc: op.doc,
       author,
@@ -176,7 +182,7 @@ export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array,
       wallTime: op.wallTime,
       keyId,
     });
-    body = xchacha20poly1305(op.key.key, nonce, aad).encrypt(op.body);
+    body = xchacha20poly1305(op.key.key, bodyNonce, aad).encrypt(op.body);
   }
   const header: Header = {
     format: WIRE_FORMAT,
@@ -189,7 +195,7 @@ export function prepareOp(author: Uint8Array, random: (n: number) => Uint8Array,
     keyId,
     prev: op.prev,
     parents,
-    nonce,
+    nonce: bodyNonce,
     bodyHash: bodyDigest(body),
   };
   checkHeader(header);
@@ -220,7 +226,7 @@ export async function createOp(
   random: (n: number) => Uint8Array,
   op: NewOp,
 ): Promise<OpenedOp> {
-  const p = prepareOp(signer.publicKey, random, op);
+  const p = prepareOp(signer.publicKey, () => random(24), op);
   return p.finish(await signer.sign(p.digest));
 }
 

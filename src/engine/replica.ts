@@ -307,20 +307,28 @@ export class Replica {
    * as before the run. Never throws.
    */
   receiveBatch(list: readonly (Uint8Array | OpenedOp)[]): Promise<ApplyResult[]> {
-    const opened = list.map((b): { op: OpenedOp } | { error: EngineError } => {
+    const opened: ({ op: OpenedOp } | { error: EngineError })[] = [];
+    const verified: Promise<boolean>[] = [];
+    const known = Promise.resolve(true);
+    // Each signature check starts as soon as its op is parsed, so the other threads start
+    // verifying while the rest of the batch is still being parsed here.
+    for (const b of list) {
+      let o: { op: OpenedOp } | { error: EngineError };
       // An OpenedOp from openOp() (a host that already parsed it for its own checks) is not parsed twice.
-      if (!(b instanceof Uint8Array)) return { op: b };
-      try {
-        return { op: openOp(b) };
-      } catch (e) {
-        return { error: toEngineError(e, 'Malformed', 'decoding op') };
-      }
-    });
-    const verified = opened.map((o) =>
-      'op' in o && this.core.cached(o.op.id, o.op.doc) === undefined
-        ? verifyOp(this.core.crypto, o.op)
-        : Promise.resolve(true),
-    );
+      if (!(b instanceof Uint8Array)) o = { op: b };
+      else
+        try {
+          o = { op: openOp(b) };
+        } catch (e) {
+          o = { error: toEngineError(e, 'Malformed', 'decoding op') };
+        }
+      opened.push(o);
+      verified.push(
+        'op' in o && this.core.cached(o.op.id, o.op.doc) === undefined
+          ? verifyOp(this.core.crypto, o.op)
+          : known,
+      );
+    }
     return this.enqueue(async () => {
       const results: ApplyResult[] = [];
       let txn: Txn | undefined;

@@ -100,6 +100,27 @@ describe('encoding and keys', () => {
     expect(o1.env.body.length).toBeGreaterThanOrEqual(16);
   });
 
+  it('[OP-1] an opened op keeps its own copy: changing the buffer it came from changes nothing', async () => {
+    const { ra, doc } = await pair();
+    const w = await ra.write(doc, E1, [{ field: EventField.Title, value: utf8('Lunch') }]);
+    const wire = w.bytes.slice();
+    const op = openOp(wire);
+    const before = {
+      ...op.header,
+      bytes: op.bytes.slice(),
+      sig: op.env.sig.slice(),
+      body: op.env.body.slice(),
+    };
+    const nonce = op.header.nonce.slice();
+    wire.fill(0);
+    expect(op.header.nonce).toEqual(nonce);
+    expect(op.bytes).toEqual(before.bytes);
+    expect(op.bytes).toEqual(w.bytes);
+    expect(op.env.sig).toEqual(before.sig);
+    expect(op.env.body).toEqual(before.body);
+    expect(op.header.author).toEqual(before.author);
+  });
+
   it('[KEY-1] the genesis introduces the first content key, sealed for its author; patches name it', async () => {
     const a = testDevice('k1');
     const ra = await openReplica(a);
