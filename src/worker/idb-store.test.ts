@@ -287,8 +287,7 @@ describe('[RT-1] atomic commits under injected failures', () => {
     expect((await s.listOutbox(DOC)).map((r) => r.seq)).toEqual([1, 2]);
     // A present op followed by one that does not continue the seq fails the whole batch, in both.
     const bad: CommitBatch = { doc: DOC, ops: [op(2, { seq: 3 }), op(3, { seq: 4 })], clock: 1 };
-    for (const store of [mem, s])
-      await expect(store.commit(bad)).rejects.toThrow(/out of order/);
+    for (const store of [mem, s]) await expect(store.commit(bad)).rejects.toThrow(/out of order/);
     expect(await s.getOps(DOC, [opId(3)])).toEqual([undefined]);
   });
 
