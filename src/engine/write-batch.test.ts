@@ -1,10 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { utf8 } from './bytes.ts';
 import { EventField, eventFromRecord } from './calendar.ts';
+import { createNobleCrypto, type Signer } from './crypto.ts';
 import type { EntityId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
+import { Replica } from './replica.ts';
 import type { EngineStore } from './store.ts';
-import { openReplica, testDevice } from './testkit.testkit.ts';
+import { deviceKeys, manualClock, openReplica, testDevice } from './testkit.testkit.ts';
 
 const ent = (i: number) => i.toString(16).padStart(32, '0') as EntityId;
 const items = (n: number, title = 'Imported') =>
@@ -89,6 +91,49 @@ describe('writeBatch', () => {
     for (const op of await r.listOps(doc, 0, 1000))
       expect((await relay.receive(op.bytes)).status).toBe('applied');
     expect(relay.evidence(doc)).toEqual([]);
+  });
+
+  it('[DAG-11] a signature that fails while others are in flight keeps nothing: no op stored, no half chain', async () => {
+    const d = testDevice('a');
+    const keys = deviceKeys(d);
+    let calls = 0;
+    let failAt = Number.POSITIVE_INFINITY;
+    const signer: Signer = {
+      publicKey: keys.signer.publicKey,
+      sign: async (m) => {
+        calls++;
+        if (calls === failAt) throw new Error('the signing key is unavailable');
+        return keys.signer.sign(m);
+      },
+    };
+    const spy = spyStore();
+    const r = await Replica.open({
+      store: spy.store,
+      crypto: createNobleCrypto(),
+      nowUs: manualClock().nowUs,
+      random: d.random,
+      device: { signer, box: keys.box },
+    });
+    const { doc } = await r.createCalendar({ name: 'C' });
+    const root = r.root(doc);
+    const seq = r.seq(doc);
+    const commits = spy.commits();
+    failAt = calls + 120;
+    await expect(r.writeBatch(doc, items(300))).rejects.toThrow(/signing key is unavailable/);
+    expect(calls).toBeGreaterThanOrEqual(failAt);
+    expect(spy.commits()).toBe(commits);
+    expect(r.root(doc)).toBe(root);
+    expect(r.seq(doc)).toBe(seq);
+    expect(r.entity(doc, ent(1))).toBeUndefined();
+    expect(await r.listOps(doc, 0, 1000)).toHaveLength(seq);
+    // The next batch reuses the counters: no op of the failed one was ever handed out.
+    failAt = Number.POSITIVE_INFINITY;
+    expect(await r.writeBatch(doc, items(10, 'After'))).toHaveLength(10);
+    const relay = await openReplica(undefined);
+    for (const op of await r.listOps(doc, 0, 1000))
+      expect((await relay.receive(op.bytes)).status).toBe('applied');
+    expect(relay.evidence(doc)).toEqual([]);
+    expect(relay.root(doc)).toBe(r.root(doc));
   });
 
   it('[DAG-11] a failed commit keeps nothing and reports Storage; the replica keeps working', async () => {

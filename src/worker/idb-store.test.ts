@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { toHex } from '../engine/bytes.ts';
 import { EngineError } from '../engine/errors.ts';
 import type { DeviceId, DocId, EntityId, OpId } from '../engine/ids.ts';
+import { createMemoryStore } from '../engine/memory-store.ts';
 import { runStoreContract } from '../engine/store.testkit.ts';
 import type { CommitBatch, DocRecord, EntityRecord, OpRecord } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
@@ -177,7 +178,7 @@ describe('IdbStore basics', () => {
 
 /** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws `error`. */
 async function withFailingRequest<T>(
-  method: 'put' | 'delete',
+  method: 'put' | 'add' | 'delete',
   failOn: number,
   error: () => Error,
   fn: () => Promise<T>,
@@ -203,13 +204,21 @@ async function withFailingRequest<T>(
 const quota = () => new DOMException('The quota has been exceeded.', 'QuotaExceededError');
 
 describe('[RT-1] atomic commits under injected failures', () => {
-  for (const failOn of [1, 2, 3, 4, 5]) {
-    it(`[RT-1] a QuotaExceededError on request ${failOn} of a commit leaves nothing of it`, async () => {
+  // A batch continuing the seq writes its ops with add(), the rest with put().
+  for (const [method, failOn] of [
+    ['add', 1],
+    ['put', 1],
+    ['put', 2],
+    ['put', 3],
+    ['put', 4],
+    ['put', 5],
+  ] as const) {
+    it(`[RT-1] a QuotaExceededError on ${method} ${failOn} of a commit leaves nothing of it`, async () => {
       const s = await fresh();
       await s.commit(localBatch(1));
-      const err = await withFailingRequest('put', failOn, quota, () => s.commit(localBatch(2, 'lost'))).catch(
-        (e: unknown) => e,
-      );
+      const err = await withFailingRequest(method, failOn, quota, () =>
+        s.commit(localBatch(2, 'lost')),
+      ).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(EngineError);
       expect((err as EngineError).code).toBe('Storage');
       expect((err as EngineError).message).toMatch(/storage for this site is full/);
@@ -249,6 +258,37 @@ describe('[RT-1] atomic commits under injected failures', () => {
     });
     expect(await s.getOps(DOC, [opId(3)])).toEqual([undefined]);
     expect((await s.loadDoc(DOC))?.doc.seq).toBe(1);
+  });
+
+  it('[RT-1] an op already stored under another seq is skipped, as in the memory store (add fails, the commit is redone reading first)', async () => {
+    const mem = createMemoryStore();
+    const s = await fresh();
+    const batch: CommitBatch = {
+      doc: DOC,
+      ops: [op(2, { seq: 3 })],
+      docRecord: docRecord([opId(2)], 2),
+      entities: [entity('again', opId(2))],
+      clock: 1_700_000_000_000_009,
+    };
+    for (const store of [mem, s]) {
+      await store.commit(localBatch(1));
+      await store.commit(localBatch(2));
+      await store.commit(batch);
+      expect((await store.listOps(DOC, 0, 10)).map((o) => [o.id, o.seq])).toEqual([
+        [opId(1), 1],
+        [opId(2), 2],
+      ]);
+      const loaded = await store.loadDoc(DOC);
+      expect(new TextDecoder().decode(loaded?.entities[0]?.registers[0]?.writes[0]?.value ?? undefined)).toBe(
+        'again',
+      );
+      expect(await store.loadClock()).toBe(1_700_000_000_000_009);
+    }
+    expect((await s.listOutbox(DOC)).map((r) => r.seq)).toEqual([1, 2]);
+    // A present op followed by one that does not continue the seq fails the whole batch, in both.
+    const bad: CommitBatch = { doc: DOC, ops: [op(2, { seq: 3 }), op(3, { seq: 4 })], clock: 1 };
+    for (const store of [mem, s]) await expect(store.commit(bad)).rejects.toThrow(/out of order/);
+    expect(await s.getOps(DOC, [opId(3)])).toEqual([undefined]);
   });
 
   it('skips ops already present, ignores body updates for absent ops, and never moves the clock back', async () => {
