@@ -259,7 +259,10 @@ export async function racing(w: World, node: Node): Promise<boolean> {
  */
 export async function deliver(w: World, node: Node, ops: PoolOp[], batch: boolean): Promise<number> {
   const list = node.honest ? ops.filter((p) => !p.withheld) : ops;
-  const since = node.replica.hasDoc(w.doc) ? node.replica.seq(w.doc) : 0;
+  // An honest node's whole log, not only what this delivery added: an op it committed outside
+  // a delivery or a local call (the KEY-10 restatement written when it reopens) is in its
+  // outbox too, and goes out at its next sync.
+  const since = node.honest || !node.replica.hasDoc(w.doc) ? 0 : node.replica.seq(w.doc);
   let applied = 0;
   const results = batch
     ? await node.replica.receiveBatch(list.map((p) => p.bytes))
