@@ -285,9 +285,10 @@ export function assemble(
     if (s.deleted) continue;
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
+    const cache = plainsOf(s);
     for (const o of expand(s).between(fromMs, toMs)) {
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plain(s, o));
+      out.push(plain(cache, s, o));
     }
   }
   for (const g of groups.values()) {
@@ -333,18 +334,30 @@ const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'
 const hex32 = (n: number): string =>
   HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
 
-/** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
- * range whose series did not change builds nothing (the objects are replaced on any change). */
-const plainCache = new WeakMap<Entity, WeakMap<Occurrence, AssembledOccurrence>>();
+/**
+ * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing
+ * a range whose series did not change builds nothing (the entity object is replaced on any change,
+ * and its cache goes with it). One WeakMap entry per series and a plain Map inside, not a WeakMap
+ * entry per occurrence: thousands of weak entries per month drawn made the garbage collector a
+ * large part of a first month draw (measured in Chromium and Node).
+ */
+const plainCache = new WeakMap<Entity, Map<Occurrence, AssembledOccurrence>>();
+/** Occurrences kept per series before its cache starts over (a month of a daily series is ~45). */
+const MAX_PLAIN_PER_SERIES = 4000;
 
-function plain(s: Entity, o: Occurrence): AssembledOccurrence {
+function plainsOf(s: Entity): Map<Occurrence, AssembledOccurrence> {
   let m = plainCache.get(s);
   if (m === undefined) {
-    m = new WeakMap();
+    m = new Map();
     plainCache.set(s, m);
   }
+  return m;
+}
+
+function plain(m: Map<Occurrence, AssembledOccurrence>, s: Entity, o: Occurrence): AssembledOccurrence {
   let a = m.get(o);
   if (a === undefined) {
+    if (m.size >= MAX_PLAIN_PER_SERIES) m.clear();
     a = makePlain(s, o);
     m.set(o, a);
   }
