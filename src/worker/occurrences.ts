@@ -306,14 +306,18 @@ export function assemble(
  * ~7,000 occurrences of a month of 500 series cost more than the whole draw (measured).
  */
 export function occurrenceId(series: EntityId, r: string): EntityId {
-  const text = `${series}|${r}`;
-  // cyrb128 (public domain): four 32-bit lanes.
-  let h1 = 1779033703;
-  let h2 = 3144134277;
-  let h3 = 1013904242;
-  let h4 = 2773480762;
-  for (let i = 0; i < text.length; i++) {
-    const k = text.charCodeAt(i);
+  // cyrb128 (public domain) of `${series}|${r}`: four 32-bit lanes. The lanes after the series'
+  // part are the same for all its occurrences: kept per series, only `r` is hashed here.
+  let lanes = seriesLanes.get(series);
+  if (lanes === undefined) {
+    lanes = [1779033703, 3144134277, 1013904242, 2773480762];
+    cyrbSteps(lanes, `${series}|`);
+    if (seriesLanes.size >= 10_000) seriesLanes.clear();
+    seriesLanes.set(series, lanes);
+  }
+  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  for (let i = 0; i < r.length; i++) {
+    const k = r.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
@@ -328,6 +332,24 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h3 ^= h1;
   h4 ^= h1;
   return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
+}
+
+/** cyrb128's lanes after the prefix `${series}|`, per series id. */
+const seriesLanes = new Map<string, number[]>();
+
+function cyrbSteps(lanes: number[], text: string): void {
+  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  lanes[0] = h1;
+  lanes[1] = h2;
+  lanes[2] = h3;
+  lanes[3] = h4;
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
