@@ -29,7 +29,7 @@ describe('range answers in time order', () => {
           const want = [...views].sort(byTime);
           const got = sortByTime(views);
           expect(got.length).toBe(want.length);
-          for (let i = 0; i < got.length; i++) expect(got[i]).toBe(want[i]);
+          got.forEach((v, i) => expect(v).toBe(want[i]));
         },
       ),
       { numRuns: 300 },
@@ -48,8 +48,7 @@ describe('range answers in time order', () => {
     const before = [...views];
     const got = sortByTime(views);
     for (let i = 1; i < got.length; i++) expect(byTime(got[i - 1]!, got[i]!)).toBeLessThan(0);
-    // The input list is left as it was.
-    for (let i = 0; i < views.length; i++) expect(views[i]).toBe(before[i]);
+    views.forEach((v, i) => expect(v).toBe(before[i])); // the input list is left as it was
     expect(new Set(got).size).toBe(8000);
   });
 });
