@@ -2,6 +2,8 @@
 // hands it to the client. If it could not be started here the client starts (and reports) it.
 
 let worker: Worker | undefined;
+/** A failure to load the worker's script, seen before the client listened for it. */
+let failed: string | undefined;
 
 export function startBootWorker(): void {
   try {
@@ -9,14 +11,25 @@ export function startBootWorker(): void {
       type: 'module',
       name: 'ledgerday',
     });
+    worker.addEventListener('error', (ev) => {
+      failed ??= ev.message || 'unknown error';
+    });
   } catch {
     worker = undefined;
   }
 }
 
-/** The worker started at boot, once (a second client gets none and starts its own). */
+/**
+ * The worker started at boot, once (a second client gets none and starts its own). An error it
+ * reported before now is reported again once the caller's listeners are attached (the client
+ * attaches them in the same task), so "the data worker failed to start" is never lost.
+ */
 export function takeBootWorker(): Worker | undefined {
   const w = worker;
   worker = undefined;
+  if (w !== undefined && failed !== undefined) {
+    const message = failed;
+    queueMicrotask(() => w.dispatchEvent(new ErrorEvent('error', { message })));
+  }
   return w;
 }
