@@ -31,6 +31,13 @@ function shellSizes(dist: string): { js: number; css: number; worker: number } {
   ].map((m) => m[1]!);
   const css = [...html.matchAll(/<link[^>]+rel="stylesheet"[^>]+href="\/([^"]+\.css)"/g)].map((m) => m[1]!);
   const entry = readFileSync(join(dist, js[0]!), 'utf8');
+  // The entry (src/ui/boot.ts) starts the data worker, then imports the UI (main.tsx): that
+  // chunk and the ones Vite preloads with it (the entry's dependency list, which starts with it:
+  // the entry imports nothing else) come before the first paint too.
+  const preload = [...(/\.f=\[([^\]]*)\]/.exec(entry)?.[1] ?? '').matchAll(/["'`]([^"'`]+\.js)["'`]/g)].map(
+    (m) => m[1]!,
+  );
+  if (/^assets\/main-/.test(preload[0] ?? '')) for (const f of preload) if (!js.includes(f)) js.push(f);
   const worker = /assets\/worker-[\w-]+\.js/.exec(entry)?.[0];
   return {
     js: js.reduce((s, f) => s + gz(join(dist, f)), 0),

@@ -1,17 +1,18 @@
-// Composition root of the UI: starts the engine worker's client, registers the service worker, renders.
+// Composition root of the UI (loaded by boot.ts): connects the client to the data worker boot.ts
+// started, registers the service worker, renders.
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { createCalendarClient } from '../worker/client.ts';
 import { App } from './App.tsx';
+import { takeBootWorker } from './boot-worker.ts';
 import { registerPwa } from './pwa.ts';
-import './styles.css';
 
 const rootEl = document.getElementById('root');
 if (!rootEl) throw new Error('index.html has no #root');
 const root = createRoot(rootEl);
 const pwa = registerPwa();
 
-createCalendarClient().then(
+createCalendarClient({ worker: takeBootWorker }).then(
   (client) =>
     root.render(
       <StrictMode>

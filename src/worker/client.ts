@@ -17,8 +17,9 @@ import { callHost, type HostEvent, hostApiOf, RemoteError, toWireError } from '.
 import type { WorkerApi } from './rpc.ts';
 
 export interface ClientOptions {
-  /** Starts the worker; tests and fixtures pass their own bundle's URL. */
-  worker?: () => Worker;
+  /** Starts the worker (or hands over one already started; undefined: start the default one);
+   * tests and fixtures pass their own bundle's URL. */
+  worker?: () => Worker | undefined;
 }
 
 interface RangeSub {

@@ -151,6 +151,43 @@ describe('engine host', () => {
     expect((await again.syncStatus()).pendingUploads).toBe(42); // genesis + name/colour + 20 creates + 20 edits
   });
 
+  it('[RT-12] a call only the replica answers, sent with the first range, starts the load after that answer', async () => {
+    factory = new IDBFactory();
+    const h = await start();
+    const cal = await h.createCalendar('Work', '#336699');
+    for (let i = 1; i <= 5; i++) await h.createEvent(cal, id(i), ev({ title: `e${i}` }));
+    h.close();
+    // The replica's load begins by reading this device's keys; the first range answer by
+    // reading the span index. Which comes first?
+    const stores = globalThis.IDBObjectStore.prototype as unknown as { get: (...a: unknown[]) => unknown };
+    const indexes = globalThis.IDBIndex.prototype as unknown as { getAll: (...a: unknown[]) => unknown };
+    const { get } = stores;
+    const { getAll } = indexes;
+    const order: string[] = [];
+    stores.get = function (this: IDBObjectStore, ...a: unknown[]) {
+      if (this.name === 'meta' && a[0] === 'device') order.push('replica load');
+      return get.apply(this, a);
+    };
+    indexes.getAll = function (this: IDBIndex, ...a: unknown[]) {
+      if (this.objectStore.name === 'spans') order.push('range');
+      return getAll.apply(this, a);
+    };
+    try {
+      const again = await start();
+      order.length = 0;
+      // As the UI does at start: its device, then its first range, in the same breath.
+      const [dev, list] = await Promise.all([again.thisDevice(), again.eventsInRange(MARCH)]);
+      expect(order[0]).toBe('range');
+      expect(order).toContain('replica load');
+      expect(list).toHaveLength(5);
+      // Alone, such a call is answered (from the replica, now loaded).
+      expect((await again.thisDevice()).id).toBe(dev.id);
+    } finally {
+      stores.get = get;
+      indexes.getAll = getAll;
+    }
+  });
+
   it('[RT-12] the first range is answered from the span index before the replica is loaded, as the replica answers it', async () => {
     factory = new IDBFactory();
     const h = await start();

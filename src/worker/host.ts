@@ -629,57 +629,77 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
     return out;
   }
 
+  /**
+   * A call only the replica answers starts its load, but not in the middle of a first range
+   * answer: the load's key derivation and reads run on this same thread (~0.2 s before its first
+   * pause, measured in Chromium) and the UI asks for its device and reminders in the same breath
+   * as its first range. So such a call looks, once the calls already sent are in, whether a range
+   * answer is under way; if one is, the load starts when it is out (eventsInRange starts it).
+   */
+  let rangesAnswering = 0;
+  const needFull = () => {
+    setTimeout(() => {
+      if (rangesAnswering === 0) startFull();
+    }, 0);
+  };
+
   const later = new Map<string, EventView[] | 'pending'>();
   const early: Partial<Record<HostMethod, (...args: never[]) => Promise<unknown>>> = {
     eventsInRange: async (range: Range) => {
       // Anything unusual is the replica's to answer (the catch below hands it over).
       if (!Number.isFinite(range?.fromMs) || !Number.isFinite(range?.toMs)) throw new Error('not early');
-      const perDoc = await docsOk(async (doc) => {
-        const views: EventView[] = [];
-        const repeating = new SeriesSet();
-        for (const span of await store.spansNear(doc, range.fromMs, range.toMs)) {
-          if (span.set !== undefined) {
-            const { fields, entity, deleted, set } = span;
-            repeating.put({ ...fields, id: entity, deleted: deleted === 1, set: new Set(set) });
-            continue;
+      rangesAnswering++;
+      let perDoc: EventView[][];
+      try {
+        perDoc = await docsOk(async (doc) => {
+          const views: EventView[] = [];
+          const repeating = new SeriesSet();
+          for (const span of await store.spansNear(doc, range.fromMs, range.toMs)) {
+            if (span.set !== undefined) {
+              const { fields, entity, deleted, set } = span;
+              repeating.put({ ...fields, id: entity, deleted: deleted === 1, set: new Set(set) });
+              continue;
+            }
+            let v: EventView;
+            if (span.conflicted) {
+              // Conflict details live in the entity's registers: the few such events are read whole.
+              const ev = eventFromRecord((await store.loadEntity(doc, span.entity)) ?? emptyEntity(span));
+              if (ev.deleted) continue;
+              v = toView(doc, ev);
+            } else {
+              v = viewOf(doc, span.entity, span.fields, []);
+            }
+            if (inRange(v, range)) views.push(v);
           }
-          let v: EventView;
-          if (span.conflicted) {
-            // Conflict details live in the entity's registers: the few such events are read whole.
-            const ev = eventFromRecord((await store.loadEntity(doc, span.entity)) ?? emptyEntity(span));
-            if (ev.deleted) continue;
-            v = toView(doc, ev);
-          } else {
-            v = viewOf(doc, span.entity, span.fields, []);
+          const direct = [...repeating.series.values()].every((s) => s.deleted || fastExpander(s).ok);
+          if (repeating.size > 0 && direct) {
+            // Every series here has a rule recur-fast.ts computes: drawn in this answer, without
+            // loading the rule library ([RRULE-2]).
+            const occ = assemble(repeating, fastExpander, range.fromMs, range.toMs);
+            views.push(...occ.map((a) => occurrenceView(doc, a, repeating)));
+          } else if (repeating.size > 0) {
+            // The first paint does not wait for the rule library (it loads, then every series
+            // expands): their occurrences follow as a change.
+            const key = `${doc}|${range.fromMs}|${range.toMs}`;
+            const got = later.get(key);
+            if (Array.isArray(got)) views.push(...got);
+            else if (got === undefined) {
+              later.set(key, 'pending');
+              void sharedExpander().then((x) => {
+                const occ = assemble(repeating, x, range.fromMs, range.toMs);
+                later.set(
+                  key,
+                  occ.map((a) => occurrenceView(doc, a, repeating)),
+                );
+                if (!closed) emit({ type: 'events', intervals: [range] });
+              });
+            }
           }
-          if (inRange(v, range)) views.push(v);
-        }
-        const direct = [...repeating.series.values()].every((s) => s.deleted || fastExpander(s).ok);
-        if (repeating.size > 0 && direct) {
-          // Every series here has a rule recur-fast.ts computes: drawn in this answer, without
-          // loading the rule library ([RRULE-2]).
-          const occ = assemble(repeating, fastExpander, range.fromMs, range.toMs);
-          views.push(...occ.map((a) => occurrenceView(doc, a, repeating)));
-        } else if (repeating.size > 0) {
-          // The first paint does not wait for the rule library (it loads, then every series
-          // expands): their occurrences follow as a change.
-          const key = `${doc}|${range.fromMs}|${range.toMs}`;
-          const got = later.get(key);
-          if (Array.isArray(got)) views.push(...got);
-          else if (got === undefined) {
-            later.set(key, 'pending');
-            void sharedExpander().then((x) => {
-              const occ = assemble(repeating, x, range.fromMs, range.toMs);
-              later.set(
-                key,
-                occ.map((a) => occurrenceView(doc, a, repeating)),
-              );
-              if (!closed) emit({ type: 'events', intervals: [range] });
-            });
-          }
-        }
-        return views;
-      });
+          return views;
+        });
+      } finally {
+        rangesAnswering--;
+      }
       startFull();
       // A move a closed page left half done is completed by the replica's load ([RT-13]); until
       // then its source is not shown, so the event never appears twice.
@@ -714,7 +734,7 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
 
   const api = hostApiOf((m) => async (...args: unknown[]) => {
     const early_ = early[m];
-    if (early_ === undefined) startFull();
+    if (early_ === undefined) needFull();
     const h = ready ?? (early_ === undefined ? await full : undefined);
     if (h !== undefined) return callHost(h, m, args);
     try {

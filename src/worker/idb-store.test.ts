@@ -466,6 +466,32 @@ describe('[RT-12] span index', () => {
     await expect(s.spansNear(DOC, ...MARCH)).rejects.toThrow(/corrupt record in spans/);
   });
 
+  it('[RT-5] span values are checked on every read, those seen before included (valid and not)', async () => {
+    const s = await fresh();
+    await s.commit({ ...localBatch(1), entities: [event(1, '2025-03-10T09:00', '2025-03-10T10:00')] });
+    const key = [DOC, hex(0x101, 32)] as const;
+    let good: unknown;
+    await tamper('spans', [...key], (v) => {
+      good = v;
+      return v;
+    });
+    for (const bad of [
+      { timeZone: 'not a zone!' },
+      { start: '2025-13-45T09:00' },
+      { rrule: 'FREQ=SOMETIMES' },
+      { location: 7 },
+    ]) {
+      for (let round = 0; round < 2; round++) {
+        await tamper('spans', [...key], (v) => ({ ...v, fields: { ...(v['fields'] as object), ...bad } }));
+        await expect(s.spansNear(DOC, ...MARCH), JSON.stringify(bad)).rejects.toThrow(
+          /corrupt record in spans/,
+        );
+        await tamper('spans', [...key], () => good);
+        expect(await titles(s)).toEqual(['event 1']);
+      }
+    }
+  });
+
   it('[RT-6] upgrading a v2 database fills the span index from the stored entities', async () => {
     factory = new IDBFactory();
     const v2 = await open({ version: 2 });

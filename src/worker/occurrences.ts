@@ -285,9 +285,10 @@ export function assemble(
     if (s.deleted) continue;
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
+    const cache = plainsOf(s);
     for (const o of expand(s).between(fromMs, toMs)) {
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plain(s, o));
+      out.push(plain(cache, s, o));
     }
   }
   for (const g of groups.values()) {
@@ -305,14 +306,18 @@ export function assemble(
  * ~7,000 occurrences of a month of 500 series cost more than the whole draw (measured).
  */
 export function occurrenceId(series: EntityId, r: string): EntityId {
-  const text = `${series}|${r}`;
-  // cyrb128 (public domain): four 32-bit lanes.
-  let h1 = 1779033703;
-  let h2 = 3144134277;
-  let h3 = 1013904242;
-  let h4 = 2773480762;
-  for (let i = 0; i < text.length; i++) {
-    const k = text.charCodeAt(i);
+  // cyrb128 (public domain) of `${series}|${r}`: four 32-bit lanes. The lanes after the series'
+  // part are the same for all its occurrences: kept per series, only `r` is hashed here.
+  let lanes = seriesLanes.get(series);
+  if (lanes === undefined) {
+    lanes = [1779033703, 3144134277, 1013904242, 2773480762];
+    cyrbSteps(lanes, `${series}|`);
+    if (seriesLanes.size >= 10_000) seriesLanes.clear();
+    seriesLanes.set(series, lanes);
+  }
+  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  for (let i = 0; i < r.length; i++) {
+    const k = r.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
     h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
     h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
@@ -329,22 +334,52 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
 }
 
+/** cyrb128's lanes after the prefix `${series}|`, per series id. */
+const seriesLanes = new Map<string, number[]>();
+
+function cyrbSteps(lanes: number[], text: string): void {
+  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  for (let i = 0; i < text.length; i++) {
+    const k = text.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
+  lanes[0] = h1;
+  lanes[1] = h2;
+  lanes[2] = h3;
+  lanes[3] = h4;
+}
+
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 const hex32 = (n: number): string =>
   HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
 
-/** Assembled occurrences per (series entity object, expansion's occurrence object): redrawing a
- * range whose series did not change builds nothing (the objects are replaced on any change). */
-const plainCache = new WeakMap<Entity, WeakMap<Occurrence, AssembledOccurrence>>();
+/**
+ * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing
+ * a range whose series did not change builds nothing (the entity object is replaced on any change,
+ * and its cache goes with it). One WeakMap entry per series and a plain Map inside, not a WeakMap
+ * entry per occurrence: thousands of weak entries per month drawn made the garbage collector a
+ * large part of a first month draw (measured in Chromium and Node).
+ */
+const plainCache = new WeakMap<Entity, Map<Occurrence, AssembledOccurrence>>();
+/** Occurrences kept per series before its cache starts over (a month of a daily series is ~45). */
+const MAX_PLAIN_PER_SERIES = 4000;
 
-function plain(s: Entity, o: Occurrence): AssembledOccurrence {
+function plainsOf(s: Entity): Map<Occurrence, AssembledOccurrence> {
   let m = plainCache.get(s);
   if (m === undefined) {
-    m = new WeakMap();
+    m = new Map();
     plainCache.set(s, m);
   }
+  return m;
+}
+
+function plain(m: Map<Occurrence, AssembledOccurrence>, s: Entity, o: Occurrence): AssembledOccurrence {
   let a = m.get(o);
   if (a === undefined) {
+    if (m.size >= MAX_PLAIN_PER_SERIES) m.clear();
     a = makePlain(s, o);
     m.set(o, a);
   }

@@ -149,6 +149,58 @@ describe('[RRULE-2] direct expansion of common rules', () => {
     );
   });
 
+  it('[RRULE-2] the same occurrences however the ranges are asked: week buckets one by one, in runs, or a two-year window', () => {
+    fc.assert(
+      fc.property(
+        rule,
+        dtstart,
+        fc.array(fc.integer({ min: -5, max: 400 }), { maxLength: 2 }),
+        fc.integer({ min: -30, max: 900 }),
+        fc.integer({ min: 1, max: 2 ** 30 }),
+        (r, d, rdays, w, seed) => {
+          const { untilDays, ...p } = r as RRuleParts & { untilDays?: number };
+          const day = new Date(Date.parse(`${d.day}T00:00Z`) + d.shift * DAY).toISOString().slice(0, 10);
+          const start = d.allDay ? day : `${day}T${pad(d.hour)}:${pad(d.minute)}`;
+          if (untilDays !== undefined) p.until = untilText(untilDays, start, d.allDay ? 0 : 2);
+          const s: SeriesInput = {
+            start,
+            end: d.allDay ? start : `${day}T${pad((d.hour + 1) % 24)}:${pad(d.minute)}`,
+            allDay: d.allDay,
+            timeZone: d.zone,
+            rrule: formatRRule(p),
+            rdates: rdays.map((n) => {
+              const t = new Date(Date.parse(`${day}T00:00Z`) + n * DAY).toISOString().slice(0, 10);
+              return d.allDay ? t : `${t}T${pad((d.hour + n + 24) % 24)}:00`;
+            }),
+            exdates: [start.slice(0, 10)],
+          };
+          if (fastRule(s) === undefined) return;
+          const from = Date.parse(`${day}T00:00Z`) + w * DAY;
+          const to = from + 45 * DAY;
+          const brief = (os: { recurrenceId: string; startMs: number; endMs: number; end: string }[]) =>
+            os.map((o) => `${o.recurrenceId} ${o.startMs} ${o.endMs} ${o.end}`);
+          const want = brief(expandFast(s)!.between(from, to));
+          // Day by day in a shuffled order first (each computes a bucket or two), then the range.
+          const oneByOne = expandFast(s)!;
+          const days = Array.from({ length: 45 }, (_, i) => i);
+          let x = seed;
+          for (let i = days.length - 1; i > 0; i--) {
+            x = (x * 48_271) % 2_147_483_647;
+            const j = x % (i + 1);
+            [days[i], days[j]] = [days[j]!, days[i]!];
+          }
+          for (const k of days) oneByOne.between(from + k * DAY, from + (k + 1) * DAY);
+          expect(brief(oneByOne.between(from, to)), `${s.rrule} ${start} ${d.zone}`).toEqual(want);
+          // A window too wide to be computed in runs goes bucket by bucket.
+          const wide = expandFast(s)!;
+          wide.between(from - 400 * DAY, from + 400 * DAY);
+          expect(brief(wide.between(from, to)), `${s.rrule} ${start} ${d.zone} wide`).toEqual(want);
+        },
+      ),
+      { numRuns: Number(process.env['RRULE_FAST_RUNS'] ?? 300) },
+    );
+  });
+
   it('[RRULE-2] declines what it does not compute: BYSETPOS, BYYEARDAY, BYWEEKNO, BYHOUR, HOURLY, a DTSTART in a gap', () => {
     const s = (rrule: string, start = '2026-01-05T09:00', timeZone = 'Europe/Berlin'): SeriesInput => ({
       start,

@@ -6,7 +6,7 @@
 import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
-import { type FastRule, fastRule } from './recur-fast.ts';
+import { type FastInstance, type FastRule, fastRule } from './recur-fast.ts';
 import { dateOfDay, utcToWall, wallToUtcMs } from './time.ts';
 
 /** Days since 1970-01-01 of a "YYYY-MM-DD..." date. */
@@ -47,6 +47,8 @@ export type Expander = (s: SeriesInput) => Expansion;
 /** Bounded work per query: a SECONDLY rule over a month would be millions of instants. */
 export const MAX_PER_QUERY = 1000;
 const DAY = 86_400_000;
+/** Week buckets of a direct expansion computed per call to the rule, at most (see fill). */
+const RUN_MAX = 12;
 
 type Lib = typeof import('rrule-temporal');
 let lib: Promise<Lib> | undefined;
@@ -209,9 +211,50 @@ function createExpansion(
     // A rule that cannot be expanded still shows its first occurrence: never silently nothing.
     const lone = rule === undefined && fast === undefined && first !== undefined;
     if (lone && first.startMs >= b * width && first.startMs < (b + 1) * width) got.push(first);
+    store(b, got);
+    return got;
+  }
+
+  function store(b: number, got: Occurrence[]): void {
     if (buckets.size >= 256) buckets.delete(buckets.keys().next().value!);
     buckets.set(b, got);
-    return got;
+  }
+
+  /**
+   * Direct expansion: the buckets of [lo, hi] not computed yet, a run of consecutive ones per
+   * call to the rule (a month's draw asks ~9 week buckets per series; one call each was mostly
+   * the calls' own cost, measured in Chromium). Each bucket gets exactly what bucket() would
+   * compute: the rule's instances do not depend on the window asked (at most one a day, so a
+   * run of RUN_MAX weeks stays far below MAX_PER_QUERY; a run that reaches it is left to bucket()).
+   */
+  function fill(lo: number, hi: number): void {
+    if (fast === undefined || hi - lo > 64) return;
+    const pad = s.allDay ? DAY : 0;
+    let b = lo;
+    while (b <= hi) {
+      if ((b + 1) * width <= earliest || buckets.has(b)) {
+        b++;
+        continue;
+      }
+      const b0 = b;
+      while (b + 1 <= hi && b + 1 - b0 < RUN_MAX && !buckets.has(b + 1)) b++;
+      const runs: Occurrence[][] = Array.from({ length: b - b0 + 1 }, () => []);
+      try {
+        const hits: FastInstance[] = fast.between(b0 * width - pad, (b + 1) * width + pad, MAX_PER_QUERY);
+        if (hits.length >= MAX_PER_QUERY) return;
+        for (const h of hits) {
+          const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
+          if (o === undefined) continue;
+          const k = Math.floor(o.startMs / width) - b0;
+          if (k >= 0 && k < runs.length) runs[k]!.push(o);
+        }
+      } catch {
+        // Left to bucket(), which shows what it can.
+        return;
+      }
+      for (let i = 0; i < runs.length; i++) store(b0 + i, runs[i]!);
+      b++;
+    }
   }
 
   return {
@@ -221,6 +264,7 @@ function createExpansion(
       // An occurrence that starts before the range may still overlap it.
       const lo = Math.floor((fromMs - durMs - days * DAY - DAY) / width);
       const hi = Math.floor((toMs - 1) / width);
+      fill(lo, hi);
       for (let b = lo; b <= hi && out.length < MAX_PER_QUERY; b++) {
         if ((b + 1) * width <= earliest) continue;
         for (const o of bucket(b)) {

@@ -56,19 +56,57 @@ export interface SeriesHost {
   restore(doc: DocId, undo: SeriesUndo): Promise<void>;
 }
 
-/** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
-const viewCache = new WeakMap<AssembledOccurrence, EventView>();
-export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSet | undefined): EventView {
-  // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
-  // overridden ones are built fresh (their conflicts may change without the series changing).
-  if (a.override === undefined) {
-    const hit = viewCache.get(a);
-    if (hit !== undefined && hit.calendarId === doc) return hit;
+/**
+ * Views of plain occurrences per series entity object (a plain Map inside, see plainCache in
+ * occurrences.ts), and each series' view as the template its occurrences are copied from: one
+ * object spread and five fields per occurrence instead of setting every field by name (viewOf),
+ * which was the largest single part of a first month draw (measured in Chromium).
+ */
+interface SeriesViews {
+  template: EventView;
+  views: Map<AssembledOccurrence, EventView>;
+}
+const seriesViews = new WeakMap<Entity, SeriesViews>();
+const MAX_VIEWS_PER_SERIES = 4000;
+
+function viewsOf(doc: DocId, s: Entity): SeriesViews {
+  let got = seriesViews.get(s);
+  if (got === undefined || got.template.calendarId !== doc) {
+    // The fields every plain occurrence shares with its series (viewOf's order of keys); Start,
+    // End, id, instants and conflicts are each occurrence's own.
+    const template = viewOf(doc, s.id, { ...s, deleted: false } as Entity, [], { startMs: 0, endMs: 0 });
+    got = { template, views: new Map() };
+    seriesViews.set(s, got);
   }
-  const src = (a.override ?? set?.series.get(a.seriesId)) as Partial<CalendarEvent> | undefined;
+  return got;
+}
+
+/** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
+export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSet | undefined): EventView {
+  const series = set?.series.get(a.seriesId);
+  if (a.override === undefined && series !== undefined) {
+    // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
+    // overridden ones are built fresh (their conflicts may change without the series changing).
+    const cache = viewsOf(doc, series);
+    const hit = cache.views.get(a);
+    if (hit !== undefined) return hit;
+    const v: EventView = {
+      ...cache.template,
+      id: a.id,
+      startMs: a.startMs,
+      endMs: a.endMs,
+      conflicts: (series as Partial<CalendarEvent>).conflicts ? conflictsOf(series as CalendarEvent) : [],
+      start: a.fields.start,
+      end: a.fields.end,
+      occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
+    };
+    if (cache.views.size >= MAX_VIEWS_PER_SERIES) cache.views.clear();
+    cache.views.set(a, v);
+    return v;
+  }
+  const src = (a.override ?? series) as Partial<CalendarEvent> | undefined;
   const v = viewOf(doc, a.id, a.fields, src?.conflicts ? conflictsOf(src as CalendarEvent) : [], a);
   v.occurrence = { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached };
-  if (a.override === undefined) viewCache.set(a, v);
   return v;
 }
 

@@ -83,4 +83,47 @@ describe('per-day offsets from the zone transitions (zone-offsets.ts)', () => {
     expect(utcToWall(Date.UTC(2026, 2, 29, 1, 30), 'Europe/Berlin')).toBe('2026-03-29T03:30');
     expect(wallToUtcMs('2011-12-31T10:00', 'Pacific/Apia')).toBe(Date.UTC(2011, 11, 30, 20, 0));
   });
+
+  it('on days with a transition, wall times and instants convert as Temporal does (every third such day of 2000-2040, every 20 minutes; every minute around a few)', () => {
+    const DAY = 86_400_000;
+    const compatible = (wall: string, zone: string) =>
+      (wall.length === 10
+        ? Temporal.PlainDate.from(wall).toPlainDateTime()
+        : Temporal.PlainDateTime.from(wall)
+      ).toZonedDateTime(zone, { disambiguation: 'compatible' }).epochMilliseconds;
+    const wallOf = (ms: number, zone: string) => {
+      const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone);
+      const sec = z.second === 0 ? '' : `:${String(z.second).padStart(2, '0')}`;
+      return `${z.toPlainDate()}T${String(z.hour).padStart(2, '0')}:${String(z.minute).padStart(2, '0')}${sec}`;
+    };
+    const checkDay = (zone: string, day: number, stepMin: number) => {
+      const date = new Date(day * DAY).toISOString().slice(0, 10);
+      expect(wallToUtcMs(date, zone), `${zone} ${date}`).toBe(compatible(date, zone));
+      for (let m = 0; m < 1440; m += stepMin) {
+        const wall = `${date}T${String(Math.floor(m / 60)).padStart(2, '0')}:${String(m % 60).padStart(2, '0')}`;
+        expect(wallToUtcMs(wall, zone), `${zone} ${wall}`).toBe(compatible(wall, zone));
+        const ms = day * DAY + m * 60_000;
+        expect(utcToWall(ms, zone), `${zone} ${ms}`).toBe(wallOf(ms, zone));
+      }
+    };
+    let days = 0;
+    for (const zone of ZONES) {
+      let k = 0;
+      for (let day = Date.UTC(2000, 0, 1) / DAY; day < Date.UTC(2040, 0, 1) / DAY; day++) {
+        if (plainDayOffset(zone, day) !== null || k++ % 3 !== 0) continue;
+        checkDay(zone, day, 20);
+        days++;
+      }
+    }
+    expect(days).toBeGreaterThan(400);
+    for (const [zone, date] of [
+      ['Europe/Berlin', '2026-03-29'],
+      ['Europe/Berlin', '2026-10-25'],
+      ['America/New_York', '2026-11-01'],
+      ['Australia/Lord_Howe', '2026-04-05'],
+      ['Pacific/Apia', '2011-12-29'],
+      ['Pacific/Apia', '2011-12-31'],
+    ] as const)
+      checkDay(zone, Date.parse(`${date}T00:00Z`) / DAY, 1);
+  });
 });

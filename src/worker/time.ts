@@ -5,11 +5,14 @@
 // with a transition go through Temporal.
 
 import { Temporal } from 'temporal-polyfill';
-import { plainDayOffset } from './zone-offsets.ts';
+import { localToUtc, offsetAt, plainDayOffset } from './zone-offsets.ts';
 
 const WALL = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2}))?)?$/;
 const MAX_CACHE = 50_000;
 const DAY = 86_400_000;
+/** Instants whose wall-clock time the zone tables give exactly (years 1900-9999); others go to Temporal. */
+const EXACT_FROM = Date.UTC(1900, 0, 2);
+const EXACT_TO = Date.UTC(9999, 11, 30);
 
 /**
  * Per zone: day number (days since 1970-01-01) -> offset in ms valid for that whole local day, or
@@ -65,6 +68,8 @@ export function wallToUtcMs(wall: string, zone: string): number | undefined {
     const local = Date.UTC(y, mo - 1, d, h, mi, sec);
     const off = offsetForDay(zone, Math.floor(local / DAY));
     if (off !== null) return local - off;
+    // A day with a transition: from the zone's transition instants (zone-offsets.ts).
+    if (y >= 1900 && y <= 9999) return localToUtc(zone, local);
     const pdt =
       m[4] === undefined
         ? Temporal.PlainDate.from(wall, { overflow: 'reject' }).toPlainDateTime()
@@ -135,6 +140,13 @@ export function utcToWall(ms: number, zone: string): string {
     // The guess was a day off: try again from this day's offset (at most once more).
     if (off === guess) break;
     guess = off;
+  }
+  if (ms >= EXACT_FROM && ms < EXACT_TO) {
+    try {
+      return formatLocal(ms + offsetAt(zone, ms));
+    } catch {
+      // An unknown zone: Temporal says so below.
+    }
   }
   const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone);
   const s = z.second;

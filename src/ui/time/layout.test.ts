@@ -1,5 +1,14 @@
+import { Temporal } from 'temporal-polyfill';
 import { describe, expect, it } from 'vitest';
-import { agendaDays, dayColumn, hiddenPerColumn, laneRow, packColumns, type Timed } from './layout.ts';
+import {
+  agendaDays,
+  dayColumn,
+  epochDay,
+  hiddenPerColumn,
+  laneRow,
+  packColumns,
+  type Timed,
+} from './layout.ts';
 import { eventTimes, type TimeFields } from './zoned.ts';
 
 function ev(
@@ -117,6 +126,45 @@ describe('lanes for all-day row and month bars', () => {
     expect(by['lunch']).toMatchObject({ startCol: 3, endCol: 3, lane: 0 });
     expect(by['later']).toBeUndefined();
     expect(hiddenPerColumn(segs, 7, 1)).toEqual([0, 1, 1, 1, 0, 0, 0]);
+  });
+});
+
+describe('day numbers of dates (month rows and agenda)', () => {
+  const temporal = (d: string) =>
+    Temporal.PlainDate.from(d).since('1970-01-01', { largestUnit: 'days' }).days;
+
+  it('count days as Temporal does: leap days, century years, years 0-99, extended years', () => {
+    const fixed = [
+      '1970-01-01',
+      '1969-12-31',
+      '2000-02-29',
+      '1900-02-28',
+      '1900-03-01',
+      '2100-03-01',
+      '0000-01-01',
+      '0001-01-01',
+      '0099-12-31',
+      '0400-02-29',
+      '9999-12-31',
+      '+010000-01-01',
+      '-000001-12-31',
+    ];
+    for (const d of fixed) expect(epochDay(d), d).toBe(temporal(d));
+    // Random dates over four centuries, asked twice (the second answer comes from the cache).
+    let x = 7;
+    const next = () => (x = (x * 48_271) % 2_147_483_647);
+    for (let i = 0; i < 2000; i++) {
+      const d = Temporal.PlainDate.from('1800-01-01')
+        .add({ days: next() % 146_097 })
+        .toString();
+      expect(epochDay(d), d).toBe(temporal(d));
+      expect(epochDay(d), d).toBe(temporal(d));
+    }
+  });
+
+  it('reject what Temporal rejects (no silent roll-over of 2026-02-30)', () => {
+    for (const bad of ['2026-02-30', '2026-13-01', '2025-02-29', 'not a date', '2026-1-1'])
+      expect(() => epochDay(bad), bad).toThrow(RangeError);
   });
 });
 
