@@ -18,13 +18,38 @@ export interface Me {
 
 /**
  * DAG-8: the parents of a new op: every head but the author's own last op (its prev), at most
- * LIMITS.maxParents of them (the smallest ids); heads left out stay heads and the next op names them.
+ * LIMITS.maxParents of them; heads left out stay heads and the next op names them. When there
+ * are more heads than that, the op must still have the writer's whole membership frontier in its
+ * past (its key choice, KEY-4, and its validity are judged at the frontier of what it names): so
+ * first, for each maximal membership op of the heads' frontiers, the smallest head that has it in
+ * its frontier, then the smallest other heads. `frontOf` gives a head's membership frontier and
+ * `maximal` the maximal ops of a set (needed only when there are too many heads).
  */
-export function chooseParents(heads: readonly OpId[], prev: OpId | null): OpId[] {
-  return heads
-    .filter((h) => h !== prev)
-    .sort()
-    .slice(0, LIMITS.maxParents);
+export function chooseParents(
+  heads: readonly OpId[],
+  prev: OpId | null,
+  frontOf?: (head: OpId) => readonly OpId[],
+  maximal?: (ids: OpId[]) => OpId[],
+): OpId[] {
+  const all = heads.filter((h) => h !== prev).sort();
+  if (all.length <= LIMITS.maxParents || frontOf === undefined || maximal === undefined)
+    return all.slice(0, LIMITS.maxParents);
+  const chosen = new Set<OpId>();
+  const prevFront = prev === null ? [] : frontOf(prev);
+  const wanted = maximal([...prevFront, ...all.flatMap((h) => [...frontOf(h)])]);
+  const covered = new Set<OpId>(prevFront);
+  for (const m of wanted) {
+    if (covered.has(m) || chosen.size >= LIMITS.maxParents) continue;
+    const h = all.find((x) => frontOf(x).includes(m));
+    if (h === undefined) continue;
+    chosen.add(h);
+    for (const f of frontOf(h)) covered.add(f);
+  }
+  for (const h of all) {
+    if (chosen.size >= LIMITS.maxParents) break;
+    chosen.add(h);
+  }
+  return [...chosen].sort();
 }
 
 /** CLK-1, CLK-5: after the device's last stamp and every parent, saturating at 2^53 - 1. */

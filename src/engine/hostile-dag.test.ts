@@ -25,7 +25,7 @@ import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
 import { OpKind } from './store.ts';
-import { craftOp, manualClock, openReplica, seededRandom, testDevice } from './testkit.testkit.ts';
+import { cardOf, craftOp, manualClock, openReplica, seededRandom, testDevice } from './testkit.testkit.ts';
 
 function shuffled<T>(xs: readonly T[], seed: string): T[] {
   const r = seededRandom(seed);
@@ -234,6 +234,40 @@ describe('no valid op bricks a calendar', () => {
     await ra!.write(t.doc, EV, [{ field: EventField.Title, value: utf8('after2') }]);
     expect(ra!.heads(t.doc).length).toBe(1);
     expect(titleOf(ra!, t.doc)).toBe('after2');
+  });
+
+  it('[DAG-8][KEY-4] with more than 64 heads a writer still names every membership op it has seen: a device added meanwhile reads its next write', async () => {
+    // a removes x (a new key, sealed for a, b, f); concurrently b adds c (c gets the old key).
+    // Then f forks into many heads. a's next write must have b's Add in its past, or it uses
+    // the new key, which c never receives: c could never read it (found by the Byzantine test).
+    const t = await team(['p8-a', 'p8-b', 'p8-f', 'p8-x']);
+    const [ra, rb] = t.reps;
+    const c = testDevice('p8-c');
+    const rc = await openReplica(c);
+    const head = await lastOp(ra!, t.doc);
+    await rb!.addMember(t.doc, await cardOf(c, t.doc));
+    const add = await lastOp(rb!, t.doc);
+    await ra!.removeMember(t.doc, pubOf(t.devs[3]!));
+    // Forks by f until at least 64 of them sort before b's Add: a named the smallest 64 heads.
+    let below = 0;
+    for (let i = 0; below < LIMITS.maxParents + 1 && i < 20_000; i++) {
+      const o = patchOp(
+        { by: t.devs[2]!, doc: t.doc, ctr: 1, wallTime: head.wallTime + 1 + i, parents: [head.id] },
+        t.key,
+        `f${i}`,
+      );
+      expect((await ra!.receive(o)).status).toBe('applied');
+      if (openOp(o).id < add.id) below++;
+    }
+    expect(below).toBeGreaterThan(LIMITS.maxParents);
+    expect((await ra!.receive(add.bytes)).status).toBe('applied');
+    expect(ra!.heads(t.doc).length).toBeGreaterThan(LIMITS.maxParents + 1);
+    const w = await ra!.write(t.doc, EV, [{ field: EventField.Title, value: utf8('for everyone') }]);
+    expect(openOp(w.bytes).parents.length).toBeLessThanOrEqual(LIMITS.maxParents);
+    await syncOps(ra!, rc, t.doc);
+    await syncOps(rb!, rc, t.doc);
+    const mine = (await rc.getOps(t.doc, [w.id]))[0];
+    expect(mine?.body).toBe('applied');
   });
 
   it('[CLK-5] an op stamped at the 2^53 ceiling does not stop later writes, and later writes win', async () => {

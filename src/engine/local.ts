@@ -21,6 +21,7 @@ import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
 import {
   encodeMembership,
   encodePatch,
+  LIMITS,
   type MembershipBody,
   MembershipKind,
   type PatchBody,
@@ -55,7 +56,16 @@ function me(core: Core): Me {
 /** Where the next own op goes: its parents, prev, membership frontier and latest parent stamp. */
 async function position(core: Core, st: DocState) {
   const prev = st.rec.ownLast;
-  const parents = chooseParents(st.rec.heads, prev);
+  const others = st.rec.heads.filter((h) => h !== prev);
+  let frontOf: ((h: OpId) => readonly OpId[]) | undefined;
+  if (others.length > LIMITS.maxParents) {
+    // DAG-8: too many heads to name them all; the ones named must carry the whole frontier.
+    const all = prev === null ? others : [...others, prev];
+    const metas = await core.metas(st.rec.doc, all);
+    const fronts = new Map(all.map((h, i) => [h, metas[i]?.mfront ?? []]));
+    frontOf = (h) => fronts.get(h) ?? [];
+  }
+  const parents = chooseParents(st.rec.heads, prev, frontOf, (ids) => st.membership.maximal(ids));
   const preds = prev === null ? parents : [...parents, prev];
   const metas = await core.metas(st.rec.doc, preds);
   let maxParent = 0;
