@@ -53,6 +53,8 @@ function me(core: Core): Me {
   return { device: d.signer.publicKey, box: d.box.publicKey, name: core.deviceName, random: core.random };
 }
 
+type Position = Awaited<ReturnType<typeof position>>;
+
 /** Where the next own op goes: its parents, prev, membership frontier and latest parent stamp. */
 async function position(core: Core, st: DocState) {
   const prev = st.rec.ownLast;
@@ -112,9 +114,10 @@ async function localOp(
   make: (front: OpId[], wallTime: number) => { body: Uint8Array; key?: Key },
   joining = false,
   plain?: { entity: EntityId; patch: PatchBody },
+  at?: Position,
 ): Promise<LocalOp> {
   const dev = core.mustDevice();
-  const pos = await position(core, st);
+  const pos = at ?? (await position(core, st));
   if (!joining && !st.membership.membersAt(pos.front).has(core.deviceId!))
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
   const wallTime = stamp(core.nowUs(), core.clock, pos.maxParent);
@@ -180,12 +183,18 @@ function checkedPatch(entity: EntityId, writes: readonly NewWrite[]): PatchBody 
   return { entity: fromHex(entity), writes: sorted.map((w) => ({ field: w.field, value: w.value })) };
 }
 
-/** KEY-4: the calendar's state once a key qualifies for writing (rotating first when none does, KEY-3). */
-async function withWriteKey(core: Core, doc: DocId): Promise<DocState> {
-  const st = core.mustDoc(doc);
-  if (writeKey(core, st, (await position(core, st)).front) !== undefined) return st;
+/**
+ * KEY-4: the calendar's state once a key qualifies for writing (rotating first when none does,
+ * KEY-3), and the position of the next op in that state.
+ */
+async function withWriteKey(core: Core, doc: DocId): Promise<{ st: DocState; pos: Position }> {
+  let st = core.mustDoc(doc);
+  let pos = await position(core, st);
+  if (writeKey(core, st, pos.front) !== undefined) return { st, pos };
   await rotateKey(core, doc);
-  return core.mustDoc(doc);
+  st = core.mustDoc(doc);
+  pos = await position(core, st);
+  return { st, pos };
 }
 
 /** KEY-4: writes with the key the rule picks; when none qualifies, rotates first (KEY-3). */
@@ -197,7 +206,7 @@ export async function write(
 ): Promise<LocalOp> {
   const patch = checkedPatch(entity, writes);
   const body = encodePatch(patch);
-  const st = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(core, doc);
   return localOp(
     core,
     st,
@@ -210,6 +219,7 @@ export async function write(
     },
     false,
     { entity, patch },
+    pos,
   );
 }
 
@@ -231,9 +241,8 @@ export async function writeBatch(
 ): Promise<LocalOp[]> {
   const patches = items.map((it) => ({ entity: it.entity, patch: checkedPatch(it.entity, it.writes) }));
   if (patches.length === 0) return [];
-  const st = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(core, doc);
   const dev = core.mustDevice();
-  const pos = await position(core, st);
   if (!st.membership.membersAt(pos.front).has(core.deviceId!))
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
   const key = writeKey(core, st, pos.front);

@@ -57,11 +57,17 @@ export function bodyAad(
 ): Uint8Array {
   const fixed = new Uint8Array(8 + 1 + 2 + 8);
   const dv = new DataView(fixed.buffer);
-  dv.setBigUint64(0, BigInt(h.ctr), true);
+  setU64(dv, 0, h.ctr);
   dv.setUint8(8, h.kind);
   dv.setUint16(9, h.schema, true);
-  dv.setBigUint64(11, BigInt(h.wallTime), true);
+  setU64(dv, 11, h.wallTime);
   return taggedHash(TAG_AAD, h.doc, h.author, fixed, h.keyId);
+}
+
+/** A non-negative safe integer as u64 little-endian (what setBigUint64 writes, without a BigInt). */
+function setU64(dv: DataView, at: number, v: number): void {
+  dv.setUint32(at, v % 2 ** 32, true);
+  dv.setUint32(at + 4, Math.floor(v / 2 ** 32), true);
 }
 
 /** Parses and checks everything that needs no other op: format, lengths, body hash, shape rules. */
