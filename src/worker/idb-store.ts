@@ -444,7 +444,7 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
         const own = hasOutbox ? await getOwnDevice() : undefined;
         const names = storesOf(batch, own, hasSpans);
         if (names.length === 0) return;
-        await commitRaw(rawDb, names, durability, batch, own, hasSpans);
+        await commitRaw({ db: rawDb, names, durability, batch, own, spans: hasSpans });
         if (names.includes('outbox')) for (const l of outboxListeners) l(batch.doc);
       }),
 
@@ -595,33 +595,28 @@ function storesOf(batch: CommitBatch, own: DeviceId | undefined, spans: boolean)
  * loaded machine). Writes need no handler of their own: a failing request aborts the transaction
  * with its error (IndexedDB: an unhandled request error aborts), which `done` reports.
  */
-async function commitRaw(
-  db: IDBDatabase,
-  names: Store[],
-  durability: IDBTransactionDurability,
-  batch: CommitBatch,
-  own: DeviceId | undefined,
-  spans: boolean,
-): Promise<void> {
+interface RawCommit {
+  db: IDBDatabase;
+  names: Store[];
+  durability: IDBTransactionDurability;
+  batch: CommitBatch;
+  own: DeviceId | undefined;
+  spans: boolean;
+}
+
+async function commitRaw(c: RawCommit): Promise<void> {
   try {
-    await commitOnce(db, names, durability, batch, own, spans, false);
+    await commitOnce(c, false);
   } catch (e) {
     // add() found an op already stored (or another constraint failed): nothing landed; again,
     // reading first which ops are present (a real constraint failure fails again, reported).
-    if (!batch.ops?.length || !isError(e, 'ConstraintError')) throw e;
-    await commitOnce(db, names, durability, batch, own, spans, true);
+    if (!c.batch.ops?.length || !isError(e, 'ConstraintError')) throw e;
+    await commitOnce(c, true);
   }
 }
 
-async function commitOnce(
-  db: IDBDatabase,
-  names: Store[],
-  durability: IDBTransactionDurability,
-  batch: CommitBatch,
-  own: DeviceId | undefined,
-  spans: boolean,
-  probe: boolean,
-): Promise<void> {
+async function commitOnce(c: RawCommit, probe: boolean): Promise<void> {
+  const { db, names, durability, batch, own, spans } = c;
   const tx = db.transaction(names, 'readwrite', { durability });
   const done = new Promise<void>((resolve, reject) => {
     tx.oncomplete = () => resolve();

@@ -315,14 +315,10 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
     if (seriesLanes.size >= 10_000) seriesLanes.clear();
     seriesLanes.set(series, lanes);
   }
-  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
-  for (let i = 0; i < r.length; i++) {
-    const k = r.charCodeAt(i);
-    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
-    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
-    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
-    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
-  }
+  const at = occurrenceLanes;
+  for (let i = 0; i < 4; i++) at[i] = lanes[i]!;
+  cyrbSteps(at, r);
+  let [h1, h2, h3, h4] = at as [number, number, number, number];
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -336,6 +332,8 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
 
 /** cyrb128's lanes after the prefix `${series}|`, per series id. */
 const seriesLanes = new Map<string, number[]>();
+/** The lanes of the occurrence being hashed (reused: occurrenceId is synchronous). */
+const occurrenceLanes = [0, 0, 0, 0];
 
 function cyrbSteps(lanes: number[], text: string): void {
   let [h1, h2, h3, h4] = lanes as [number, number, number, number];
