@@ -62,12 +62,16 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     for (const cb of errorCbs) cb(e);
   };
 
-  worker.addEventListener('error', (ev) => {
-    reportError({
-      code: 'Worker',
-      message: `the data worker failed to start: ${ev.message || 'unknown error'}`,
-    });
-  });
+  const workerFailed = (ev: Event) =>
+    `the data worker failed to start: ${(ev as ErrorEvent).message || 'its script did not load'}`;
+  worker.addEventListener('error', (ev) => reportError({ code: 'Worker', message: workerFailed(ev) }));
+  // A worker whose script never loads (a failed fetch, a syntax error, a blocked module) answers
+  // nothing: the first call below would wait forever behind the splash. Its error event ends the
+  // wait instead, and the caller shows why.
+  const startFailed = new Promise<never>((_, reject) =>
+    worker.addEventListener('error', (ev) => reject(new Error(workerFailed(ev))), { once: true }),
+  );
+  startFailed.catch(() => {});
 
   async function call<T>(fn: () => Promise<T>): Promise<T> {
     try {
@@ -140,7 +144,7 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
         break;
     }
   };
-  await remote.subscribe(Comlink.proxy(onHostEvent));
+  await Promise.race([remote.subscribe(Comlink.proxy(onHostEvent)), startFailed]);
   // Connectivity as the page sees it goes to the sync loop (SYNC-10): a worker may not get these
   // events (or the emulated offline state of a test browser), and an open WebSocket is not closed
   // by the browser going offline.
