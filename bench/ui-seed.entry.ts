@@ -17,7 +17,8 @@ import {
   type SubtleLike,
 } from '../src/engine/index.ts';
 import { loadOrCreateDevice } from '../src/worker/host.ts';
-import { openIdbStore, spanOf } from '../src/worker/idb-store.ts';
+import { spanOf } from '../src/worker/idb-records.ts';
+import { openIdbStore } from '../src/worker/idb-store.ts';
 
 export interface SeedResult {
   doc: DocId;

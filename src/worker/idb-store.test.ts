@@ -11,7 +11,8 @@ import { createMemoryStore } from '../engine/memory-store.ts';
 import { runStoreContract } from '../engine/store.testkit.ts';
 import type { CommitBatch, DocRecord, EntityRecord, OpRecord } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
-import { type IdbStore, openIdbStore, SCHEMA_VERSION } from './idb-store.ts';
+import { SCHEMA_VERSION } from './idb-schema.ts';
+import { type IdbStore, openIdbStore } from './idb-store.ts';
 
 const hex = (n: number, len: number) => n.toString(16).padStart(len, '0');
 const opId = (n: number) => hex(n, 64) as OpId;
