@@ -108,12 +108,42 @@ export function encodeValue<T extends ValueType>(type: T, v: ValueOf[T]): Uint8A
   return b;
 }
 
-/** Is a JavaScript value (from storage or the UI) a valid value of the type? */
+/**
+ * Is a JavaScript value (from storage or the UI) a valid value of the type? Exactly when
+ * `encodeValue` accepts it, decided without encoding and decoding it (every stored span value is
+ * checked on every read): the UTF-8 length is counted, not made, and the string checks are
+ * applied to the string itself. Encoding replaces a lone surrogate with U+FFFD; that changes no
+ * answer, since only `text` admits non-ASCII and it admits any string (values.test.ts compares
+ * the two on arbitrary input).
+ */
 export function isValueOf(type: ValueType, v: unknown): boolean {
-  try {
-    encodeValue(type, v as never);
-    return true;
-  } catch {
-    return false;
+  if (type === 'bool') return typeof v === 'boolean';
+  let s: string;
+  if (type === 'datetimes' || type === 'alarms') {
+    if (!Array.isArray(v)) return false;
+    s = v.join(',');
+  } else {
+    if (typeof v !== 'string') return false;
+    s = v;
   }
+  if (s.length * 3 > MAX_TEXT_BYTES && utf8Length(s) > MAX_TEXT_BYTES) return false;
+  return checkString(type, s) !== undefined;
+}
+
+/** Bytes of `s` in UTF-8 as TextEncoder writes it (a lone surrogate becomes U+FFFD, 3 bytes). */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
 }
