@@ -17,7 +17,8 @@ import { rmSync } from 'node:fs';
 import type { CommitBatch, DocId, OpId, OpRecord } from '../engine/index.ts';
 import type { Logger } from './log.ts';
 import { PgStore, StaleCommitError } from './pg-store.ts';
-import { type HeldOp, SqliteStore } from './sqlite-store.ts';
+import { SqliteStore } from './sqlite-store.ts';
+import type { HeldOp } from './store-rows.ts';
 
 /** Ops read from PostgreSQL per page when pulling a calendar. */
 const PULL_PAGE = 2000;

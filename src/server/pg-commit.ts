@@ -5,7 +5,7 @@ import type pg from 'pg';
 import type { CommitBatch, DocId, OpRecord } from '../engine/index.ts';
 import { EngineError } from '../engine/index.ts';
 import { NOTIFY_CHANNEL, OP_COLS, StaleCommitError } from './pg-schema.ts';
-import { bufferOf, joinIds, registersToJson } from './sqlite-store.ts';
+import { bufferOf, joinIds, registersToJson } from './store-rows.ts';
 
 const empty = (a: readonly unknown[] | undefined) => a === undefined || a.length === 0;
 

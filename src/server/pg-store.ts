@@ -42,7 +42,7 @@ import {
   registersFromJson,
   rowToOp,
   splitIds,
-} from './sqlite-store.ts';
+} from './store-rows.ts';
 
 /** int8 and numeric columns as JS numbers (seq, ctr and µs times all stay below 2^53). */
 const types = {

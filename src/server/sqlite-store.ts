@@ -8,7 +8,6 @@ import { dirname } from 'node:path';
 import { deserialize, serialize } from 'node:v8';
 import Database from 'better-sqlite3';
 import type {
-  BodyState,
   CommitBatch,
   DeviceId,
   DeviceRecord,
@@ -19,92 +18,25 @@ import type {
   EquivocationRecord,
   LoadedDoc,
   OpId,
-  OpKind,
   OpRecord,
   PendingRecord,
-  RegisterRecord,
 } from '../engine/index.ts';
 import { EngineError, toEngineError } from '../engine/index.ts';
-
-/** Bumped when the table layout changes; `migrate` upgrades older files in place. */
-const SCHEMA_VERSION = 1;
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS device (
-  id INTEGER PRIMARY KEY CHECK (id = 1),
-  record BLOB NOT NULL
-);
-CREATE TABLE IF NOT EXISTS docs (
-  doc TEXT PRIMARY KEY,
-  genesis TEXT NOT NULL,
-  heads TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  own_last TEXT,
-  own_ctr INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ops (
-  doc TEXT NOT NULL,
-  seq INTEGER NOT NULL,
-  id TEXT NOT NULL,
-  author TEXT NOT NULL,
-  ctr INTEGER NOT NULL,
-  wall_time INTEGER NOT NULL,
-  kind INTEGER NOT NULL,
-  parents TEXT NOT NULL,
-  prev TEXT,
-  bytes BLOB NOT NULL,
-  vv TEXT NOT NULL,
-  mfront TEXT NOT NULL,
-  body TEXT NOT NULL,
-  PRIMARY KEY (doc, seq)
-) WITHOUT ROWID;
-CREATE UNIQUE INDEX IF NOT EXISTS ops_by_id ON ops (doc, id);
-CREATE INDEX IF NOT EXISTS ops_by_chain ON ops (doc, author, ctr);
-CREATE INDEX IF NOT EXISTS ops_by_kind ON ops (doc, kind) WHERE kind = 2;
-CREATE TABLE IF NOT EXISTS entities (
-  doc TEXT NOT NULL,
-  entity TEXT NOT NULL,
-  registers TEXT NOT NULL,
-  PRIMARY KEY (doc, entity)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS pending (
-  doc TEXT NOT NULL,
-  id TEXT NOT NULL,
-  bytes BLOB NOT NULL,
-  missing TEXT NOT NULL,
-  PRIMARY KEY (doc, id)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS evidence (
-  doc TEXT NOT NULL,
-  author TEXT NOT NULL,
-  ctr INTEGER NOT NULL,
-  ops TEXT NOT NULL,
-  PRIMARY KEY (doc, author, ctr)
-) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS held (
-  id TEXT PRIMARY KEY,
-  doc TEXT NOT NULL,
-  author TEXT NOT NULL,
-  wall_time INTEGER NOT NULL,
-  bytes BLOB NOT NULL,
-  received_at INTEGER NOT NULL
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS held_by_time ON held (wall_time);
-CREATE INDEX IF NOT EXISTS held_by_author ON held (author);
-`;
-
-/** A future-dated op the relay keeps until its wall_time is within the allowed skew (RELAY-7). */
-export interface HeldOp {
-  id: OpId;
-  doc: DocId;
-  author: DeviceId;
-  /** µs since the Unix epoch, from the op header. */
-  wallTime: number;
-  bytes: Uint8Array;
-  /** Relay time (ms) when it arrived. */
-  receivedAt: number;
-}
+import { prepare, SCHEMA, SCHEMA_VERSION } from './sqlite-schema.ts';
+import {
+  bufferOf,
+  type DocRow,
+  type HeldOp,
+  type HeldRow,
+  joinIds,
+  type OpRow,
+  ownBytes,
+  registersFromJson,
+  registersToJson,
+  rowToHeld,
+  rowToOp,
+  splitIds,
+} from './store-rows.ts';
 
 export interface SqliteStoreOptions {
   /** Path of the database file, or ':memory:' (tests only: no durability). */
@@ -123,85 +55,6 @@ export interface SqliteStoreOptions {
   durability?: 'full' | 'barrier' | 'none';
   /** fsync of a file descriptor (injected by tests to observe the open-time sync). */
   fsync?: (fd: number) => void;
-}
-
-/** An op's row: the same columns in SQLite and PostgreSQL (pg-store.ts). */
-export interface OpRow {
-  doc: string;
-  seq: number;
-  id: string;
-  author: string;
-  ctr: number;
-  wall_time: number;
-  kind: number;
-  parents: string;
-  prev: string | null;
-  bytes: Buffer;
-  vv: string;
-  mfront: string;
-  body: string;
-}
-
-interface DocRow {
-  doc: string;
-  genesis: string;
-  heads: string;
-  seq: number;
-  own_last: string | null;
-  own_ctr: number;
-}
-
-/** Hex ids are joined without separators: every id has a fixed length, so splitting is exact. */
-export function joinIds(ids: readonly string[]): string {
-  return ids.join(',');
-}
-
-export function splitIds<T extends string>(s: string): T[] {
-  return s === '' ? [] : (s.split(',') as T[]);
-}
-
-/** A Buffer view shares memory with SQLite's result; callers get their own Uint8Array. */
-export function ownBytes(b: Buffer): Uint8Array {
-  return new Uint8Array(b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength));
-}
-
-export function rowToOp(r: OpRow): OpRecord {
-  return {
-    id: r.id as OpId,
-    doc: r.doc as DocId,
-    seq: r.seq,
-    author: r.author as DeviceId,
-    ctr: r.ctr,
-    wallTime: r.wall_time,
-    kind: r.kind as OpKind,
-    parents: splitIds<OpId>(r.parents),
-    prev: r.prev as OpId | null,
-    bytes: ownBytes(r.bytes),
-    vv: JSON.parse(r.vv) as Record<string, number>,
-    mfront: splitIds<OpId>(r.mfront),
-    body: r.body as BodyState,
-  };
-}
-
-// Registers hold arbitrary bytes: JSON carries each Uint8Array as {"$b": hex} (nulls stay null:
-// tombstones). Generic on purpose, so a field the engine adds to its records is kept, not dropped.
-export function registersToJson(regs: readonly RegisterRecord[]): string {
-  return JSON.stringify(regs, (_k, v: unknown) =>
-    v instanceof Uint8Array ? { $b: Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString('hex') } : v,
-  );
-}
-
-export function registersFromJson(s: string): RegisterRecord[] {
-  return JSON.parse(s, (_k, v: unknown) => {
-    if (v !== null && typeof v === 'object' && typeof (v as { $b?: unknown }).$b === 'string') {
-      return ownBytes(Buffer.from((v as { $b: string }).$b, 'hex'));
-    }
-    return v;
-  }) as RegisterRecord[];
-}
-
-export function bufferOf(b: Uint8Array): Buffer {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength);
 }
 
 export type CommitListener = (batch: CommitBatch) => void;
@@ -703,81 +556,4 @@ export class SqliteStore implements EngineStore {
     }
     this.db.close();
   }
-}
-
-interface HeldRow {
-  id: string;
-  doc: string;
-  author: string;
-  wall_time: number;
-  bytes: Buffer;
-  received_at: number;
-}
-
-function rowToHeld(r: HeldRow): HeldOp {
-  return {
-    id: r.id as OpId,
-    doc: r.doc as DocId,
-    author: r.author as DeviceId,
-    wallTime: r.wall_time,
-    bytes: ownBytes(r.bytes),
-    receivedAt: r.received_at,
-  };
-}
-
-function prepare(db: Database.Database) {
-  const OP_COLS = 'doc, seq, id, author, ctr, wall_time, kind, parents, prev, bytes, vv, mfront, body';
-  return {
-    getDevice: db.prepare('SELECT record FROM device WHERE id = 1'),
-    putDevice: db.prepare('INSERT OR REPLACE INTO device (id, record) VALUES (1, ?)'),
-    getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
-    putClock: db.prepare(
-      "INSERT INTO meta (key, value) VALUES ('clock', ?) ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
-    ),
-    maxSeq: db.prepare('SELECT max(seq) AS s FROM ops WHERE doc = ?'),
-    listDocs: db.prepare('SELECT doc FROM docs ORDER BY doc'),
-    getDoc: db.prepare('SELECT * FROM docs WHERE doc = ?'),
-    putDoc: db.prepare(
-      'INSERT OR REPLACE INTO docs (doc, genesis, heads, seq, own_last, own_ctr) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    insertOp: db.prepare(`INSERT INTO ops (${OP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-    updateBody: db.prepare('UPDATE ops SET body = ? WHERE doc = ? AND id = ?'),
-    getOp: db.prepare(`SELECT ${OP_COLS} FROM ops WHERE doc = ? AND id = ?`),
-    getSeq: db.prepare('SELECT seq FROM ops WHERE doc = ? AND id = ?'),
-    // INDEXED BY: with ORDER BY id the planner preferred walking the whole calendar in id order
-    // (ops_by_id), which made every apply O(log size) -> O(size): 1.7 ms per op at 2,000 ops (measured).
-    getByChain: db.prepare(
-      `SELECT ${OP_COLS} FROM ops INDEXED BY ops_by_chain WHERE doc = ? AND author = ? AND ctr = ?`,
-    ),
-    listOps: db.prepare(`SELECT ${OP_COLS} FROM ops WHERE doc = ? AND seq > ? ORDER BY seq LIMIT ?`),
-    listOpBytes: db.prepare(
-      'SELECT seq, id, bytes FROM ops WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
-    ),
-    listMembership: db.prepare(`SELECT ${OP_COLS} FROM ops WHERE doc = ? AND kind = 2 ORDER BY seq`),
-    listEntities: db.prepare('SELECT entity, registers FROM entities WHERE doc = ? ORDER BY entity'),
-    putEntity: db.prepare('INSERT OR REPLACE INTO entities (doc, entity, registers) VALUES (?, ?, ?)'),
-    listPending: db.prepare('SELECT id, bytes, missing FROM pending WHERE doc = ? ORDER BY id'),
-    listPendingIds: db.prepare('SELECT id FROM pending WHERE doc = ?'),
-    getPending: db.prepare('SELECT missing FROM pending WHERE doc = ? AND id = ?'),
-    putPending: db.prepare('INSERT OR REPLACE INTO pending (doc, id, bytes, missing) VALUES (?, ?, ?, ?)'),
-    deletePending: db.prepare('DELETE FROM pending WHERE doc = ? AND id = ?'),
-    listEvidence: db.prepare('SELECT author, ctr, ops FROM evidence WHERE doc = ? ORDER BY author, ctr'),
-    putEvidence: db.prepare('INSERT OR REPLACE INTO evidence (doc, author, ctr, ops) VALUES (?, ?, ?, ?)'),
-    putHeld: db.prepare(
-      'INSERT OR IGNORE INTO held (id, doc, author, wall_time, bytes, received_at) VALUES (?, ?, ?, ?, ?, ?)',
-    ),
-    getHeld: db.prepare('SELECT id FROM held WHERE id = ?'),
-    dueHeld: db.prepare('SELECT * FROM held WHERE wall_time <= ? ORDER BY wall_time, id LIMIT ?'),
-    countHeldByAuthor: db.prepare('SELECT count(*) AS n FROM held WHERE author = ?'),
-    bytesHeldByAuthor: db.prepare('SELECT coalesce(sum(length(bytes)), 0) AS n FROM held WHERE author = ?'),
-    allHeld: db.prepare('SELECT * FROM held ORDER BY wall_time, id'),
-    listMissing: db.prepare('SELECT missing FROM pending WHERE doc = ?'),
-    countPending: db.prepare('SELECT count(*) AS n FROM pending'),
-    allPending: db.prepare('SELECT id, doc, bytes FROM pending'),
-    dropOrphanPending: db.prepare('DELETE FROM pending WHERE doc NOT IN (SELECT doc FROM docs)'),
-    getOpBytes: db.prepare('SELECT seq, bytes FROM ops WHERE doc = ? AND id = ?'),
-    countHeld: db.prepare('SELECT count(*) AS n FROM held'),
-    nextHeld: db.prepare('SELECT min(wall_time) AS t FROM held'),
-    deleteHeld: db.prepare('DELETE FROM held WHERE id = ?'),
-  };
 }
