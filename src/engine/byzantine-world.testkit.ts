@@ -362,6 +362,11 @@ export async function settle(w: World, order: readonly number[]): Promise<void> 
   w.faults.on = false;
   for (let round = 0; round < 40; round++) {
     let applied = 0;
+    // A round that applied nothing may still have put ops in the pool that the nodes before it in
+    // the round have not been offered: a KEY-10 restatement is committed in the task after the
+    // apply that called for it, so it reaches the pool at its author's next delivery. Settled
+    // means a round applied nothing and the pool did not grow.
+    const pooled = w.pool.length;
     for (const node of w.nodes) {
       if (!node.honest) continue;
       const shuffled = w.pool
@@ -370,7 +375,7 @@ export async function settle(w: World, order: readonly number[]): Promise<void> 
         .map((x) => x.p);
       applied += await deliver(w, node, shuffled, (node.index + round) % 2 === 1);
     }
-    if (applied === 0) return;
+    if (applied === 0 && w.pool.length === pooled) return;
   }
 }
 
