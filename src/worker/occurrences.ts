@@ -286,7 +286,11 @@ export function assemble(
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
     const cache = plainsOf(s);
-    for (const o of expand(s).between(fromMs, toMs)) {
+    const list = expand(s).between(fromMs, toMs);
+    // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
+    // occurrence, and a first draw runs it ~7,000 times from cold.
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
       out.push(plain(cache, s, o));
     }
@@ -318,7 +322,12 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   const at = occurrenceLanes;
   for (let i = 0; i < 4; i++) at[i] = lanes[i]!;
   cyrbSteps(at, r);
-  let [h1, h2, h3, h4] = at as [number, number, number, number];
+  // Indexed reads, not `[h1, ...] = at`: array destructuring runs the iterator protocol until
+  // the function is optimized, and a first month draw calls this ~7,000 times from cold.
+  let h1 = at[0]!;
+  let h2 = at[1]!;
+  let h3 = at[2]!;
+  let h4 = at[3]!;
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -327,8 +336,19 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
+  // The 16 bytes' digits joined once, not added: `a + b` makes a rope (ConsString) that V8
+  // compares and hashes through a runtime call each time (sorting a month's views by time
+  // compares ids thousands of times), and each partial sum was a string of its own.
+  const parts = idParts;
+  hexInto(parts, 0, h1);
+  hexInto(parts, 4, h2);
+  hexInto(parts, 8, h3);
+  hexInto(parts, 12, h4);
+  return parts.join('') as EntityId;
 }
+
+/** The id's 16 two-digit parts (reused, like occurrenceLanes). */
+const idParts: string[] = Array.from({ length: 16 }, () => '00');
 
 /** cyrb128's lanes after the prefix `${series}|`, per series id. */
 const seriesLanes = new Map<string, number[]>();
@@ -336,7 +356,10 @@ const seriesLanes = new Map<string, number[]>();
 const occurrenceLanes = [0, 0, 0, 0];
 
 function cyrbSteps(lanes: number[], text: string): void {
-  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -351,8 +374,13 @@ function cyrbSteps(lanes: number[], text: string): void {
 }
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const hex32 = (n: number): string =>
-  HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
+/** The big-endian hex digits of a 32-bit lane, as four parts from `at`. */
+function hexInto(parts: string[], at: number, n: number): void {
+  parts[at] = HEX[(n >>> 24) & 255]!;
+  parts[at + 1] = HEX[(n >>> 16) & 255]!;
+  parts[at + 2] = HEX[(n >>> 8) & 255]!;
+  parts[at + 3] = HEX[n & 255]!;
+}
 
 /**
  * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing

@@ -34,6 +34,67 @@ export function inRange(v: EventView, r: Range): boolean {
 export const byTime = (a: EventView, b: EventView): number =>
   a.startMs - b.startMs || a.endMs - b.endMs || (a.id < b.id ? -1 : 1);
 
+const byEndThenId = (a: EventView, b: EventView): number => a.endMs - b.endMs || (a.id < b.id ? -1 : 1);
+
+/**
+ * Sorts views in place in byTime order (the same order: start, end, id). A month's views share
+ * few start instants (series start on the hour: 7,853 views of the bench month have ~800), so
+ * one sort with byTime makes ~100,000 comparator calls, most down to the ids (~3.5 ms of a month
+ * draw in Chromium, measured). Here the starts are ordered by a native numeric sort of keys
+ * `(start - min) * n + index` (exact integers while they stay below 2^53), and only each group of
+ * equal starts is ordered by end and id. Starts that are not integers, or too spread out for
+ * exact keys, fall back to the comparator.
+ */
+export function sortByTime(views: EventView[]): EventView[] {
+  const n = views.length;
+  if (n < 64) return views.sort(byTime);
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) {
+    const s = views[i]!.startMs;
+    if (!Number.isInteger(s)) return views.sort(byTime);
+    if (s < min) min = s;
+    if (s > max) max = s;
+  }
+  if (!((max - min + 1) * n <= Number.MAX_SAFE_INTEGER)) return views.sort(byTime);
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = (views[i]!.startMs - min) * n + i;
+  keys.sort();
+  const src = views.slice();
+  let lo = 0;
+  while (lo < n) {
+    // One group of equal starts: views[lo, hi), ordered by end and id.
+    const first = src[keys[lo]! % n]!;
+    views[lo] = first;
+    let hi = lo + 1;
+    while (hi < n && src[keys[hi]! % n]!.startMs === first.startMs) {
+      views[hi] = src[keys[hi]! % n]!;
+      hi++;
+    }
+    if (hi - lo > 1) sortGroup(views, lo, hi);
+    lo = hi;
+  }
+  return views;
+}
+
+/** Orders views[lo, hi) (equal starts) by end, then id: insertion for a few, else Array sort. */
+function sortGroup(views: EventView[], lo: number, hi: number): void {
+  if (hi - lo > 24) {
+    const part = views.slice(lo, hi).sort(byEndThenId);
+    for (let i = lo; i < hi; i++) views[i] = part[i - lo]!;
+    return;
+  }
+  for (let i = lo + 1; i < hi; i++) {
+    const v = views[i]!;
+    let k = i;
+    while (k > lo && byEndThenId(views[k - 1]!, v) > 0) {
+      views[k] = views[k - 1]!;
+      k--;
+    }
+    views[k] = v;
+  }
+}
+
 export function conflictsOf(ev: Pick<CalendarEvent, 'conflicts'>): FieldConflict[] {
   const conflicts: FieldConflict[] = [];
   for (const [num, writes] of ev.conflicts) {
