@@ -238,7 +238,8 @@ describe('cachedExpander', () => {
     const first = cached(s);
     expect(cached(s)).toBe(first);
     expect(cached({ ...s })).toBe(first);
-    const fresh = (v: SeriesInput) => startsIn(expand, { ...v, rdates: [...v.rdates], exdates: [...v.exdates] });
+    const fresh = (v: SeriesInput) =>
+      startsIn(expand, { ...v, rdates: [...v.rdates], exdates: [...v.exdates] });
     const changes: ((v: SeriesInput) => void)[] = [
       (v) => Object.assign(v, { rrule: 'FREQ=DAILY;COUNT=3' }),
       (v) => Object.assign(v, { start: '2026-03-03T10:00', end: '2026-03-03T10:30' }),
