@@ -26,6 +26,9 @@ export interface AssembledOccurrence {
   /** The override no longer matches an occurrence of the rule (SER-6). */
   detached: boolean;
   fields: EventValues;
+  /** Where it is shown: fields.start and fields.end (read without building fields). */
+  start: string;
+  end: string;
   startMs: number;
   endMs: number;
 }
@@ -413,15 +416,47 @@ function plain(m: Map<Occurrence, AssembledOccurrence>, s: Entity, o: Occurrence
 }
 
 function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
-  return {
-    seriesId: s.id,
-    recurrenceId: o.recurrenceId,
-    id: occurrenceId(s.id, o.recurrenceId),
-    detached: false,
-    fields: { ...s, start: o.start, end: o.end, deleted: false },
-    startMs: o.startMs,
-    endMs: o.endMs,
-  };
+  return new PlainOccurrence(s, o);
+}
+
+/**
+ * An occurrence without an override. Its fields (the series' with its own Start and End, ~20
+ * values) are copied when first read: a draw reads only what the view shows (start, end), and
+ * the copy of every occurrence of a month was a fifth of what a first draw allocated and kept.
+ */
+class PlainOccurrence implements AssembledOccurrence {
+  readonly seriesId: EntityId;
+  readonly recurrenceId: string;
+  readonly id: EntityId;
+  readonly detached = false;
+  readonly start: string;
+  readonly end: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly #series: Entity;
+  #fields: EventValues | undefined;
+
+  constructor(s: Entity, o: Occurrence) {
+    this.seriesId = s.id;
+    this.recurrenceId = o.recurrenceId;
+    this.id = occurrenceId(s.id, o.recurrenceId);
+    this.start = o.start;
+    this.end = o.end;
+    this.startMs = o.startMs;
+    this.endMs = o.endMs;
+    this.#series = s;
+  }
+
+  get fields(): EventValues {
+    this.#fields ??= { ...this.#series, start: this.start, end: this.end, deleted: false };
+    return this.#fields;
+  }
+
+  /** As JSON, what an object with the same fields shows. */
+  toJSON(): Record<string, unknown> {
+    const { seriesId, recurrenceId, id, detached, fields, start, end, startMs, endMs } = this;
+    return { seriesId, recurrenceId, id, detached, fields, start, end, startMs, endMs };
+  }
 }
 
 /** One overridden occurrence: its merged fields and where it is shown; undefined when hidden. */
@@ -464,6 +499,8 @@ function overridden(
     override: top,
     detached: !matched,
     fields: { ...f, start: startWall, end: endWall },
+    start: startWall,
+    end: endWall,
     startMs,
     endMs: Math.max(endMs, startMs),
   };

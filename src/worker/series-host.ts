@@ -69,7 +69,11 @@ interface SeriesViews {
 const seriesViews = new WeakMap<Entity, SeriesViews>();
 const MAX_VIEWS_PER_SERIES = 4000;
 
+/** The last series viewsOf answered for: a draw asks for each occurrence, series by series. */
+let last: { doc: DocId; s: Entity; views: SeriesViews } | undefined;
+
 function viewsOf(doc: DocId, s: Entity): SeriesViews {
+  if (last !== undefined && last.s === s && last.doc === doc) return last.views;
   let got = seriesViews.get(s);
   if (got === undefined || got.template.calendarId !== doc) {
     // The fields every plain occurrence shares with its series (viewOf's order of keys); Start,
@@ -78,6 +82,7 @@ function viewsOf(doc: DocId, s: Entity): SeriesViews {
     got = { template, views: new Map() };
     seriesViews.set(s, got);
   }
+  last = { doc, s, views: got };
   return got;
 }
 
@@ -95,9 +100,9 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
       id: a.id,
       startMs: a.startMs,
       endMs: a.endMs,
-      conflicts: (series as Partial<CalendarEvent>).conflicts ? conflictsOf(series as CalendarEvent) : [],
-      start: a.fields.start,
-      end: a.fields.end,
+      conflicts: (series as Partial<CalendarEvent>).conflicts?.size ? conflictsOf(series as CalendarEvent) : [],
+      start: a.start,
+      end: a.end,
       occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
     };
     if (cache.views.size >= MAX_VIEWS_PER_SERIES) cache.views.clear();
@@ -291,8 +296,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
         {
           series,
           recurrenceId: r,
-          shownStart: occ?.fields.start ?? r,
-          shownEnd: occ?.fields.end ?? r,
+          shownStart: occ?.start ?? r,
+          shownEnd: occ?.end ?? r,
           scope: edit.scope,
           ...(edit.fields === undefined ? {} : { fields: edit.fields }),
           ...(edit.delete === true ? { delete: true } : {}),
