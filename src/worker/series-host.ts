@@ -100,7 +100,9 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
       id: a.id,
       startMs: a.startMs,
       endMs: a.endMs,
-      conflicts: (series as Partial<CalendarEvent>).conflicts?.size ? conflictsOf(series as CalendarEvent) : [],
+      conflicts: (series as Partial<CalendarEvent>).conflicts?.size
+        ? conflictsOf(series as CalendarEvent)
+        : [],
       start: a.start,
       end: a.end,
       occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
