@@ -67,9 +67,10 @@ export function sortByTime(views: EventView[]): EventView[] {
     const first = src[keys[lo]! % n]!;
     views[lo] = first;
     let hi = lo + 1;
-    while (hi < n && src[keys[hi]! % n]!.startMs === first.startMs) {
-      views[hi] = src[keys[hi]! % n]!;
-      hi++;
+    for (; hi < n; hi++) {
+      const v = src[keys[hi]! % n]!;
+      if (v.startMs !== first.startMs) break;
+      views[hi] = v;
     }
     if (hi - lo > 1) sortGroup(views, lo, hi);
     lo = hi;
@@ -87,9 +88,12 @@ function sortGroup(views: EventView[], lo: number, hi: number): void {
   for (let i = lo + 1; i < hi; i++) {
     const v = views[i]!;
     let k = i;
-    while (k > lo && byEndThenId(views[k - 1]!, v) > 0) {
-      views[k] = views[k - 1]!;
-      k--;
+    // byEndThenId(views[k - 1], v) > 0, inline (a first draw runs this from cold).
+    for (; k > lo; k--) {
+      const p = views[k - 1]!;
+      const d = p.endMs - v.endMs;
+      if (!(d > 0 || (!d && !(p.id < v.id)))) break;
+      views[k] = p;
     }
     views[k] = v;
   }
