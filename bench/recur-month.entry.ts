@@ -11,7 +11,7 @@ import { openIdbStore } from '../src/worker/idb-store.ts';
 import { assemble, SeriesSet } from '../src/worker/occurrences.ts';
 import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
 import { fastExpander, occurrenceView, sharedExpander } from '../src/worker/series-host.ts';
-import { inRange, sortByTime, toView } from '../src/worker/views.ts';
+import { byTime, inRange, toView } from '../src/worker/views.ts';
 
 declare global {
   interface Window {
@@ -51,7 +51,7 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
     const t = performance.now();
     const out = singles.filter((v) => inRange(v, r));
     for (const a of assemble(set, expand, r.fromMs, r.toMs)) out.push(occurrenceView(doc!, a, set));
-    sortByTime(out);
+    out.sort(byTime);
     return { ms: performance.now() - t, n: out.length };
   };
   const cold = draw(0);
@@ -64,12 +64,12 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
   const tl = performance.now();
   const libOut = singles.filter((v) => inRange(v, r));
   for (const a of assemble(set, lib, r.fromMs, r.toMs)) libOut.push(occurrenceView(doc!, a, set));
-  sortByTime(libOut);
+  libOut.sort(byTime);
   const libDrawMs = performance.now() - tl;
   const tf = performance.now();
   const fastOut = singles.filter((v) => inRange(v, r));
   for (const a of assemble(set, expand, r.fromMs, r.toMs)) fastOut.push(occurrenceView(doc!, a, set));
-  sortByTime(fastOut);
+  fastOut.sort(byTime);
   const fastMs = performance.now() - tf;
   return {
     series: set.series.size,

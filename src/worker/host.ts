@@ -48,7 +48,7 @@ import { reminderOccurrences } from './reminders.ts';
 import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
 import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
-import { BASE_FIELDS, FIELD_NUMBERS, inRange, sortByTime, toView, viewOf } from './views.ts';
+import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
 /** The editable fields of an event view, as the field table names them. */
 /** A calendar as the UI sees it, from its calendar entity (loaded replica or store alike). */
@@ -313,7 +313,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const out: EventView[] = [];
         for (const { view } of index.values()) if (inRange(view, range)) out.push(view);
         out.push(...(await series.occurrences(range)));
-        return sortByTime(out);
+        return out.sort(byTime);
       }),
 
     getEvent: (calendarId, eventId) =>
@@ -707,7 +707,10 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         ({ journal }) => new Set(journal.list().map((m) => `${m.from}/${m.event}`)),
         () => new Set<string>(),
       );
-      return sortByTime(perDoc.flat().filter((v) => !moving.has(`${v.calendarId}/${v.id}`)));
+      return perDoc
+        .flat()
+        .filter((v) => !moving.has(`${v.calendarId}/${v.id}`))
+        .sort(byTime);
     },
     // Until the replica (and any sync client) is up this device is not talking to a relay.
     syncStatus: async (): Promise<SyncStatus> => ({
