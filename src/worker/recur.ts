@@ -283,7 +283,8 @@ function createExpansion(
       }
       const b0 = b;
       while (b + 1 <= hi && b + 1 - b0 < RUN_MAX && !buckets.has(b + 1)) b++;
-      const runs: Occurrence[][] = Array.from({ length: b - b0 + 1 }, () => []);
+      const runs: Occurrence[][] = [];
+      for (let i = b0; i <= b; i++) runs.push([]);
       try {
         const hits: FastInstance[] = fast.between(b0 * width - pad, (b + 1) * width + pad, MAX_PER_QUERY);
         if (hits.length >= MAX_PER_QUERY) return;
