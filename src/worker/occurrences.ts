@@ -424,7 +424,7 @@ function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
  * values) are copied when first read: a draw reads only what the view shows (start, end), and
  * the copy of every occurrence of a month was a fifth of what a first draw allocated and kept.
  */
-class PlainOccurrence implements AssembledOccurrence {
+export class PlainOccurrence implements AssembledOccurrence {
   readonly seriesId: EntityId;
   readonly recurrenceId: string;
   readonly id: EntityId;
@@ -435,6 +435,12 @@ class PlainOccurrence implements AssembledOccurrence {
   readonly endMs: number;
   readonly #series: Entity;
   #fields: EventValues | undefined;
+  /**
+   * A view of this occurrence a host made (series-host.ts) and what it made it from: a field
+   * here, not a Map entry per occurrence beside it.
+   */
+  shownFrom: object | undefined = undefined;
+  shownAs: unknown = undefined;
 
   constructor(s: Entity, o: Occurrence) {
     this.seriesId = s.id;

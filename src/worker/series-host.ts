@@ -27,6 +27,7 @@ import {
   isOverride,
   isSeries,
   overridesOf,
+  PlainOccurrence,
   SeriesSet,
 } from './occurrences.ts';
 import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
@@ -57,17 +58,16 @@ export interface SeriesHost {
 }
 
 /**
- * Views of plain occurrences per series entity object (a plain Map inside, see plainCache in
- * occurrences.ts), and each series' view as the template its occurrences are copied from: one
- * object spread and five fields per occurrence instead of setting every field by name (viewOf),
- * which was the largest single part of a first month draw (measured in Chromium).
+ * Each series' view as the template its occurrences' views are copied from (per series entity
+ * object and calendar): one object spread and five fields per occurrence instead of setting every
+ * field by name (viewOf), which was the largest single part of a first month draw (measured in
+ * Chromium). A plain occurrence (a cached object, occurrences.ts) keeps its view beside it,
+ * marked with the SeriesViews it was copied from.
  */
 interface SeriesViews {
   template: EventView;
-  views: Map<AssembledOccurrence, EventView>;
 }
 const seriesViews = new WeakMap<Entity, SeriesViews>();
-const MAX_VIEWS_PER_SERIES = 4000;
 
 /** The last series viewsOf answered for: a draw asks for each occurrence, series by series. */
 let last: { doc: DocId; s: Entity; views: SeriesViews } | undefined;
@@ -79,7 +79,7 @@ function viewsOf(doc: DocId, s: Entity): SeriesViews {
     // The fields every plain occurrence shares with its series (viewOf's order of keys); Start,
     // End, id, instants and conflicts are each occurrence's own.
     const template = viewOf(doc, s.id, { ...s, deleted: false } as Entity, [], { startMs: 0, endMs: 0 });
-    got = { template, views: new Map() };
+    got = { template };
     seriesViews.set(s, got);
   }
   last = { doc, s, views: got };
@@ -93,8 +93,8 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
     // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
     // overridden ones are built fresh (their conflicts may change without the series changing).
     const cache = viewsOf(doc, series);
-    const hit = cache.views.get(a);
-    if (hit !== undefined) return hit;
+    const plain = a instanceof PlainOccurrence ? a : undefined;
+    if (plain !== undefined && plain.shownFrom === cache) return plain.shownAs as EventView;
     const v: EventView = {
       ...cache.template,
       id: a.id,
@@ -107,8 +107,10 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
       end: a.end,
       occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
     };
-    if (cache.views.size >= MAX_VIEWS_PER_SERIES) cache.views.clear();
-    cache.views.set(a, v);
+    if (plain !== undefined) {
+      plain.shownFrom = cache;
+      plain.shownAs = v;
+    }
     return v;
   }
   const src = (a.override ?? series) as Partial<CalendarEvent> | undefined;
