@@ -16,10 +16,55 @@ import { byTime, inRange, toView } from '../src/worker/views.ts';
 declare global {
   interface Window {
     monthExpand: (month: string, dbName?: string) => Promise<Record<string, number>>;
+    /** The same setup, then draw(k) one at a time (the bench reads CPU time around each). */
+    monthSetup: (month: string, dbName?: string) => Promise<void>;
+    monthDraw: (k: number) => number;
   }
 }
 
+let drawOne: ((k: number) => { ms: number; n: number }) | undefined;
+window.monthSetup = async (month, dbName = 'ledgerday') => {
+  drawOne = (await setup(month, dbName)).draw;
+};
+window.monthDraw = (k) => drawOne!(k).n;
+
 window.monthExpand = async (month, dbName = 'ledgerday') => {
+  const { set, doc, singles, indexMs, libMs, draw, range, expand } = await setup(month, dbName);
+  const cold = draw(0);
+  const warm = draw(0);
+  const next = draw(1);
+  // The same first draw with every rule through rrule-temporal (RRULE-2 off), in the same page:
+  // the machine is shared and noisy, so the ratio of the two is the figure to compare.
+  const lib = cachedExpander(await loadExpander({ fast: false }));
+  const r = range(2);
+  const tl = performance.now();
+  const libOut = singles.filter((v) => inRange(v, r));
+  for (const a of assemble(set, lib, r.fromMs, r.toMs)) libOut.push(occurrenceView(doc, a, set));
+  libOut.sort(byTime);
+  const libDrawMs = performance.now() - tl;
+  const tf = performance.now();
+  const fastOut = singles.filter((v) => inRange(v, r));
+  for (const a of assemble(set, expand, r.fromMs, r.toMs)) fastOut.push(occurrenceView(doc, a, set));
+  fastOut.sort(byTime);
+  const fastMs = performance.now() - tf;
+  return {
+    series: set.series.size,
+    singles: singles.length,
+    month_events: cold.n,
+    series_index_ms: Math.round(indexMs * 10) / 10,
+    library_load_ms: Math.round(libMs * 10) / 10,
+    cold_ms: Math.round(cold.ms * 10) / 10,
+    warm_ms: Math.round(warm.ms * 10) / 10,
+    next_month_ms: Math.round(next.ms * 10) / 10,
+    // Two months ahead, first draw: library only, then direct expansion (same page, same data).
+    library_first_draw_ms: Math.round(libDrawMs * 10) / 10,
+    direct_first_draw_ms: Math.round(fastMs * 10) / 10,
+    same_events: libOut.length === fastOut.length ? 1 : 0,
+  };
+};
+
+/** Loads and indexes the calendar as the host does; draw(k) answers month k after `month`. */
+async function setup(month: string, dbName: string) {
   const idb = await openIdbStore({ name: dbName });
   const [doc] = await idb.listDocs();
   const loaded = (await idb.loadDoc(doc!))!;
@@ -54,35 +99,5 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
     out.sort(byTime);
     return { ms: performance.now() - t, n: out.length };
   };
-  const cold = draw(0);
-  const warm = draw(0);
-  const next = draw(1);
-  // The same first draw with every rule through rrule-temporal (RRULE-2 off), in the same page:
-  // the machine is shared and noisy, so the ratio of the two is the figure to compare.
-  const lib = cachedExpander(await loadExpander({ fast: false }));
-  const r = range(2);
-  const tl = performance.now();
-  const libOut = singles.filter((v) => inRange(v, r));
-  for (const a of assemble(set, lib, r.fromMs, r.toMs)) libOut.push(occurrenceView(doc!, a, set));
-  libOut.sort(byTime);
-  const libDrawMs = performance.now() - tl;
-  const tf = performance.now();
-  const fastOut = singles.filter((v) => inRange(v, r));
-  for (const a of assemble(set, expand, r.fromMs, r.toMs)) fastOut.push(occurrenceView(doc!, a, set));
-  fastOut.sort(byTime);
-  const fastMs = performance.now() - tf;
-  return {
-    series: set.series.size,
-    singles: singles.length,
-    month_events: cold.n,
-    series_index_ms: Math.round(indexMs * 10) / 10,
-    library_load_ms: Math.round(libMs * 10) / 10,
-    cold_ms: Math.round(cold.ms * 10) / 10,
-    warm_ms: Math.round(warm.ms * 10) / 10,
-    next_month_ms: Math.round(next.ms * 10) / 10,
-    // Two months ahead, first draw: library only, then direct expansion (same page, same data).
-    library_first_draw_ms: Math.round(libDrawMs * 10) / 10,
-    direct_first_draw_ms: Math.round(fastMs * 10) / 10,
-    same_events: libOut.length === fastOut.length ? 1 : 0,
-  };
-};
+  return { set, doc: doc!, singles, indexMs, libMs, draw, range, expand };
+}

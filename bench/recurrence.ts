@@ -2,12 +2,13 @@
 // recurrence.month_expand_ms: answering one month (the single events it overlaps and every
 // occurrence of every series), in Chromium, on the first draw of that month (no occurrence cached
 // yet; each series' expansion set up when it was filed, as the host does at load: series_index_ms); warm and next-month figures beside it, and the month after next drawn first with
-// rrule-temporal alone and then with the direct expansion (RRULE-2) in the same page. recurrence.cold_start_first_month_paint_ms:
+// rrule-temporal alone and then with the direct expansion (RRULE-2) in the same page; the same
+// draws' main-thread CPU time beside them (*_cpu_ms, median of fresh pages). recurrence.cold_start_first_month_paint_ms:
 // a cold, offline start of the app to the painted month view with that calendar.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { chromium } from 'playwright-core';
+import { chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { serveStatic } from '../e2e/pwa-static-server.ts';
 
@@ -63,6 +64,9 @@ export async function benchRecurrence(): Promise<Figures> {
     await page.waitForFunction(() => 'monthExpand' in window);
     const month = await page.evaluate((m) => window.monthExpand(m), MONTH);
     console.log('recurrence month expansion:', month);
+    // Before the app is opened here: its service worker would answer the bench page's URL.
+    const cpu = await drawCpu(page, server.url);
+    console.log('recurrence month draws, main-thread CPU ms (first, warm, next):', cpu);
     await page.goto(`${server.url}/#/month/${MONTH}-15`);
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
@@ -114,6 +118,7 @@ export async function benchRecurrence(): Promise<Figures> {
       return [w.__paint, w.__seriesPaint];
     });
     await ctx.close();
+
     return {
       series: month['series']!,
       single_events: month['singles']!,
@@ -126,6 +131,11 @@ export async function benchRecurrence(): Promise<Figures> {
       rrule_library_load_ms: month['library_load_ms']!,
       month_after_next_library_only_ms: month['library_first_draw_ms']!,
       month_after_next_direct_ms: month['direct_first_draw_ms']!,
+      // The same draws' main-thread CPU time, median of fresh pages (the wall clock of one draw
+      // swings 2x with the other work on this shared machine; CPU time much less).
+      month_expand_cpu_ms: cpu.first,
+      month_expand_warm_cpu_ms: cpu.warm,
+      next_month_expand_cpu_ms: cpu.next,
       cold_start_first_month_paint_ms: Math.round(paint),
       cold_start_series_paint_ms: Math.round(seriesPaint),
       target_cold_start_ms: 1000,
@@ -136,6 +146,39 @@ export async function benchRecurrence(): Promise<Figures> {
       rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     } catch {}
   }
+}
+
+/** Pages reloaded to read the draws' CPU time (each draws its first month once). */
+const CPU_PAGES = Number(process.env['BENCH_RECUR_CPU_PAGES'] ?? 7);
+
+/**
+ * Main-thread CPU time of the bench page's draws (first, warm, next month), each in a task of its
+ * own after the same setup, from Chromium's task durations in thread ticks: medians of fresh pages.
+ */
+async function drawCpu(page: Page, url: string): Promise<{ first: number; warm: number; next: number }> {
+  const rows: number[][] = [];
+  for (let i = 0; i < CPU_PAGES; i++) {
+    await page.goto(`${url}/bench-seed/recur-month.html`);
+    await page.waitForFunction(() => 'monthSetup' in window);
+    await page.evaluate((m) => window.monthSetup(m), MONTH);
+    const cdp = await page.context().newCDPSession(page);
+    await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
+    const busy = async () =>
+      (await cdp.send('Performance.getMetrics')).metrics.find((x) => x.name === 'TaskDuration')!.value * 1000;
+    const row: number[] = [];
+    for (const k of [0, 0, 1]) {
+      const before = await busy();
+      await page.evaluate((kk) => window.monthDraw(kk), k);
+      row.push((await busy()) - before);
+    }
+    await cdp.detach();
+    rows.push(row);
+  }
+  const median = (j: number) => {
+    const xs = rows.map((r) => r[j]!).sort((a, b) => a - b);
+    return Math.round(xs[Math.floor(xs.length / 2)]! * 10) / 10;
+  };
+  return { first: median(0), warm: median(1), next: median(2) };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {

@@ -165,6 +165,44 @@ describe('cached occurrences and their views', () => {
     for (const s of shown) expect(data(s.views)).toEqual(s.snapshot);
   });
 
+  it("a plain occurrence carries its series' fields with its own start and end, made on first read, across DST and the year end", async () => {
+    const id = 'e5'.repeat(16) as EntityId;
+    await replica.write(doc, id, [
+      text(EventField.Title, 'Night shift'),
+      at(EventField.Start, '2026-10-24T23:30'),
+      at(EventField.End, '2026-10-25T07:00'),
+      { field: EventField.TimeZone, value: encodeValue('zone', 'Europe/Berlin') },
+      { field: EventField.Rrule, value: encodeValue('rrule', 'FREQ=WEEKLY;BYDAY=SA') },
+    ]);
+    const series = eventFromRecord(replica.entity(doc, id)!);
+    const set = new SeriesSet();
+    set.put(series);
+    // Across Berlin's autumn change (2026-10-25: the first one lasts 8.5 h by the wall clock,
+    // 07:00 to an hour later) and into 2027.
+    const got = assemble(set, fastExpander, Date.UTC(2026, 9, 20), Date.UTC(2027, 0, 10));
+    expect(got.map((a) => `${a.start} ${a.end}`)).toEqual([
+      '2026-10-24T23:30 2026-10-25T07:00',
+      '2026-10-31T23:30 2026-11-01T08:00',
+      '2026-11-07T23:30 2026-11-08T08:00',
+      '2026-11-14T23:30 2026-11-15T08:00',
+      '2026-11-21T23:30 2026-11-22T08:00',
+      '2026-11-28T23:30 2026-11-29T08:00',
+      '2026-12-05T23:30 2026-12-06T08:00',
+      '2026-12-12T23:30 2026-12-13T08:00',
+      '2026-12-19T23:30 2026-12-20T08:00',
+      '2026-12-26T23:30 2026-12-27T08:00',
+      '2027-01-02T23:30 2027-01-03T08:00',
+      '2027-01-09T23:30 2027-01-10T08:00',
+    ]);
+    for (const a of got) {
+      expect(a.fields).toBe(a.fields);
+      expect(a.fields).toEqual({ ...series, start: a.start, end: a.end, deleted: false });
+      expect(a.endMs - a.startMs).toBe(8.5 * 3_600_000);
+      expect(JSON.parse(JSON.stringify(a)).fields.start).toBe(a.start);
+    }
+    await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
+  });
+
   it('occurrence ids stay what they were (cyrb128 of "series|start"; the series part is kept per series)', () => {
     // Values from the build before the per-series lanes (the UI keys and undo records use them).
     for (let round = 0; round < 2; round++) {

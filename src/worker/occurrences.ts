@@ -26,6 +26,9 @@ export interface AssembledOccurrence {
   /** The override no longer matches an occurrence of the rule (SER-6). */
   detached: boolean;
   fields: EventValues;
+  /** Where it is shown: fields.start and fields.end (read without building fields). */
+  start: string;
+  end: string;
   startMs: number;
   endMs: number;
 }
@@ -286,7 +289,11 @@ export function assemble(
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
     const cache = plainsOf(s);
-    for (const o of expand(s).between(fromMs, toMs)) {
+    const list = expand(s).between(fromMs, toMs);
+    // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
+    // occurrence, and a first draw runs it ~7,000 times from cold.
+    for (let i = 0; i < list.length; i++) {
+      const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
       out.push(plain(cache, s, o));
     }
@@ -318,7 +325,12 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   const at = occurrenceLanes;
   for (let i = 0; i < 4; i++) at[i] = lanes[i]!;
   cyrbSteps(at, r);
-  let [h1, h2, h3, h4] = at as [number, number, number, number];
+  // Indexed reads, not `[h1, ...] = at`: array destructuring runs the iterator protocol until
+  // the function is optimized, and a first month draw calls this ~7,000 times from cold.
+  let h1 = at[0]!;
+  let h2 = at[1]!;
+  let h3 = at[2]!;
+  let h4 = at[3]!;
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -327,8 +339,19 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  return (hex32(h1) + hex32(h2) + hex32(h3) + hex32(h4)) as EntityId;
+  // One flat string from the 32 digit codes, not added up: `a + b` makes a rope (ConsString)
+  // that V8 compares and hashes through a runtime call each time (sorting a month's views by
+  // time compares ids thousands of times), and each partial sum was a string of its own.
+  const codes = idCodes;
+  hexInto(codes, 0, h1);
+  hexInto(codes, 8, h2);
+  hexInto(codes, 16, h3);
+  hexInto(codes, 24, h4);
+  return String.fromCharCode.apply(null, codes) as EntityId;
 }
+
+/** The id's 32 character codes (reused, like occurrenceLanes). */
+const idCodes: number[] = Array.from({ length: 32 }, () => 48);
 
 /** cyrb128's lanes after the prefix `${series}|`, per series id. */
 const seriesLanes = new Map<string, number[]>();
@@ -336,7 +359,10 @@ const seriesLanes = new Map<string, number[]>();
 const occurrenceLanes = [0, 0, 0, 0];
 
 function cyrbSteps(lanes: number[], text: string): void {
-  let [h1, h2, h3, h4] = lanes as [number, number, number, number];
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
   for (let i = 0; i < text.length; i++) {
     const k = text.charCodeAt(i);
     h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
@@ -350,9 +376,14 @@ function cyrbSteps(lanes: number[], text: string): void {
   lanes[3] = h4;
 }
 
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
-const hex32 = (n: number): string =>
-  HEX[(n >>> 24) & 255]! + HEX[(n >>> 16) & 255]! + HEX[(n >>> 8) & 255]! + HEX[n & 255]!;
+const HEX_CODES = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0));
+/** The big-endian hex digits of a 32-bit lane, as eight character codes from `at`. */
+function hexInto(codes: number[], at: number, n: number): void {
+  for (let i = at + 7; i >= at; i--) {
+    codes[i] = HEX_CODES[n & 15]!;
+    n >>>= 4;
+  }
+}
 
 /**
  * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing
@@ -385,15 +416,53 @@ function plain(m: Map<Occurrence, AssembledOccurrence>, s: Entity, o: Occurrence
 }
 
 function makePlain(s: Entity, o: Occurrence): AssembledOccurrence {
-  return {
-    seriesId: s.id,
-    recurrenceId: o.recurrenceId,
-    id: occurrenceId(s.id, o.recurrenceId),
-    detached: false,
-    fields: { ...s, start: o.start, end: o.end, deleted: false },
-    startMs: o.startMs,
-    endMs: o.endMs,
-  };
+  return new PlainOccurrence(s, o);
+}
+
+/**
+ * An occurrence without an override. Its fields (the series' with its own Start and End, ~20
+ * values) are copied when first read: a draw reads only what the view shows (start, end), and
+ * the copy of every occurrence of a month was a fifth of what a first draw allocated and kept.
+ */
+export class PlainOccurrence implements AssembledOccurrence {
+  readonly seriesId: EntityId;
+  readonly recurrenceId: string;
+  readonly id: EntityId;
+  readonly detached = false;
+  readonly start: string;
+  readonly end: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  readonly #series: Entity;
+  #fields: EventValues | undefined;
+  /**
+   * A view of this occurrence a host made (series-host.ts) and what it made it from: a field
+   * here, not a Map entry per occurrence beside it.
+   */
+  shownFrom: object | undefined = undefined;
+  shownAs: unknown = undefined;
+
+  constructor(s: Entity, o: Occurrence) {
+    this.seriesId = s.id;
+    this.recurrenceId = o.recurrenceId;
+    this.id = occurrenceId(s.id, o.recurrenceId);
+    this.start = o.start;
+    this.end = o.end;
+    this.startMs = o.startMs;
+    this.endMs = o.endMs;
+    this.#series = s;
+  }
+
+  get fields(): EventValues {
+    this.#fields ??= { ...this.#series, start: this.start, end: this.end, deleted: false };
+    return this.#fields;
+  }
+
+  /** As JSON, what an object with the same fields shows. */
+  toJSON(): Record<string, unknown> {
+    const { seriesId, recurrenceId, id, detached, fields, start, end, startMs, endMs } = this;
+    return { seriesId, recurrenceId, id, detached, fields, start, end, startMs, endMs };
+  }
 }
 
 /** One overridden occurrence: its merged fields and where it is shown; undefined when hidden. */
@@ -436,6 +505,8 @@ function overridden(
     override: top,
     detached: !matched,
     fields: { ...f, start: startWall, end: endWall },
+    start: startWall,
+    end: endWall,
     startMs,
     endMs: Math.max(endMs, startMs),
   };

@@ -259,7 +259,9 @@ export function fastRule(s: FastInput): FastRule | undefined {
       const first = periodStart(p, d0, k, c0);
       if (first > lastDay || (until !== undefined && first * DAY > until + DAY)) return;
       let any = false;
-      for (const day of sorted(k)) {
+      const days = sorted(k);
+      for (let i = 0; i < days.length; i++) {
+        const day = days[i]!;
         if (day < d0) continue;
         const ms = instantOf(day);
         any = true;
@@ -322,9 +324,16 @@ export function fastRule(s: FastInput): FastRule | undefined {
           return out.length < max;
         });
       }
-      for (const i of extra) if (keep(i.ms) && !out.some((o) => o.ms === i.ms)) out.push(i);
-      out.sort((a, b) => a.ms - b.ms);
-      return out.slice(0, max);
+      // The rule's instances come out ascending (days ascending, one instant a day); only an
+      // RDATE or an off-rule DTSTART added here needs a sort.
+      let added = false;
+      for (const i of extra)
+        if (keep(i.ms) && !out.some((o) => o.ms === i.ms)) {
+          out.push(i);
+          added = true;
+        }
+      if (added) out.sort((a, b) => a.ms - b.ms);
+      return out.length > max ? out.slice(0, max) : out;
     },
   };
 }

@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { parseRRule } from '../engine/index.ts';
-import { type Expander, loadExpander, type SeriesInput } from './recur.ts';
+import { cachedExpander, type Expander, loadExpander, type SeriesInput } from './recur.ts';
 import { RFC5545_CASES } from './recur-cases/rfc5545.ts';
 import { wallToUtcMs } from './time.ts';
 
@@ -222,5 +222,41 @@ describe('[RRULE-1] DST transitions, both directions, several zones', () => {
     const got = expand(s).between(Date.parse('2026-01-01T00:00Z'), Date.parse('2026-02-01T00:00Z'));
     expect(got.length).toBeLessThanOrEqual(1000);
     expect(performance.now() - t).toBeLessThan(10_000);
+  });
+});
+
+describe('cachedExpander', () => {
+  const MARCH = [Date.UTC(2026, 2, 1), Date.UTC(2026, 3, 1)] as const;
+  const startsIn = (x: Expander, s: SeriesInput) =>
+    x(s)
+      .between(...MARCH)
+      .map((o) => `${o.start}|${o.end}|${o.startMs}`);
+
+  it('[RRULE-2] a series object whose fields change (in place too) gets the expansion of its new fields', () => {
+    const cached = cachedExpander(expand);
+    const s = series('2026-03-02T09:00', 'FREQ=WEEKLY;BYDAY=MO', 'Europe/Berlin');
+    const first = cached(s);
+    expect(cached(s)).toBe(first);
+    expect(cached({ ...s })).toBe(first);
+    const fresh = (v: SeriesInput) =>
+      startsIn(expand, { ...v, rdates: [...v.rdates], exdates: [...v.exdates] });
+    const changes: ((v: SeriesInput) => void)[] = [
+      (v) => Object.assign(v, { rrule: 'FREQ=DAILY;COUNT=3' }),
+      (v) => Object.assign(v, { start: '2026-03-03T10:00', end: '2026-03-03T10:30' }),
+      (v) => Object.assign(v, { timeZone: 'America/New_York' }),
+      (v) => Object.assign(v, { allDay: true, start: '2026-03-03', end: '2026-03-04' }),
+      (v) => Object.assign(v, { exdates: ['2026-03-04'] }),
+      // Arrays the series already had, changed in place: seen by their length.
+      (v) => (v.rdates as string[]).push('2026-03-20'),
+      (v) => (v.exdates as string[]).push('2026-03-05'),
+    ];
+    const v = { ...s, rdates: [] as string[], exdates: [] as string[] };
+    for (const change of changes) {
+      const before = startsIn(cached, v);
+      change(v);
+      const after = startsIn(cached, v);
+      expect(after).toEqual(fresh(v));
+      expect(after).not.toEqual(before);
+    }
   });
 });

@@ -73,11 +73,56 @@ export function expandFast(s: SeriesInput): Expansion | undefined {
 const seriesKey = (s: SeriesInput): string =>
   [s.start, s.end, s.allDay, s.timeZone, s.rrule, s.rdates.join(','), s.exdates.join(',')].join('|');
 
-/** Wraps an expander so the same series (by its fields) reuses one Expansion and its cache. */
+/** A series object's key as last computed, with the fields it was computed from. */
+interface Keyed extends SeriesInput {
+  key: string;
+  rdateCount: number;
+  exdateCount: number;
+}
+
+/** The key of a series, reused while the object's fields are the same ones (by identity). */
+function keyOf(known: WeakMap<SeriesInput, Keyed>, s: SeriesInput): string {
+  const k = known.get(s);
+  if (
+    k !== undefined &&
+    k.start === s.start &&
+    k.end === s.end &&
+    k.allDay === s.allDay &&
+    k.timeZone === s.timeZone &&
+    k.rrule === s.rrule &&
+    k.rdates === s.rdates &&
+    k.exdates === s.exdates &&
+    k.rdateCount === s.rdates.length &&
+    k.exdateCount === s.exdates.length
+  )
+    return k.key;
+  const key = seriesKey(s);
+  const { start, end, allDay, timeZone, rrule, rdates, exdates } = s;
+  known.set(s, {
+    start,
+    end,
+    allDay,
+    timeZone,
+    rrule,
+    rdates,
+    exdates,
+    key,
+    rdateCount: rdates.length,
+    exdateCount: exdates.length,
+  });
+  return key;
+}
+
+/**
+ * Wraps an expander so the same series (by its fields) reuses one Expansion and its cache. The
+ * key of a series object is kept beside it (its fields checked by identity): building the key
+ * text of each of 500 series on every draw was ~0.5 ms of a month draw (measured in Chromium).
+ */
 export function cachedExpander(expand: Expander, max = 5000): Expander {
   const cache = new Map<string, Expansion>();
+  const known = new WeakMap<SeriesInput, Keyed>();
   return (s) => {
-    const k = seriesKey(s);
+    const k = keyOf(known, s);
     let e = cache.get(k);
     if (e === undefined) {
       e = expand(s);
@@ -238,11 +283,13 @@ function createExpansion(
       }
       const b0 = b;
       while (b + 1 <= hi && b + 1 - b0 < RUN_MAX && !buckets.has(b + 1)) b++;
-      const runs: Occurrence[][] = Array.from({ length: b - b0 + 1 }, () => []);
+      const runs: Occurrence[][] = [];
+      for (let i = b0; i <= b; i++) runs.push([]);
       try {
         const hits: FastInstance[] = fast.between(b0 * width - pad, (b + 1) * width + pad, MAX_PER_QUERY);
         if (hits.length >= MAX_PER_QUERY) return;
-        for (const h of hits) {
+        for (let i = 0; i < hits.length; i++) {
+          const h = hits[i]!;
           const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
           if (o === undefined) continue;
           const k = Math.floor(o.startMs / width) - b0;
@@ -267,12 +314,14 @@ function createExpansion(
       fill(lo, hi);
       for (let b = lo; b <= hi && out.length < MAX_PER_QUERY; b++) {
         if ((b + 1) * width <= earliest) continue;
-        for (const o of bucket(b)) {
+        const got = bucket(b);
+        for (let i = 0; i < got.length; i++) {
+          const o = got[i]!;
           if (o.startMs < toMs && (o.endMs > fromMs || (o.endMs === o.startMs && o.startMs >= fromMs)))
             out.push(o);
         }
       }
-      return out.slice(0, MAX_PER_QUERY);
+      return out.length > MAX_PER_QUERY ? out.slice(0, MAX_PER_QUERY) : out;
     },
     at(recurrenceId) {
       const ms = wallToUtcMs(recurrenceId, s.timeZone);

@@ -27,6 +27,7 @@ import {
   isOverride,
   isSeries,
   overridesOf,
+  PlainOccurrence,
   SeriesSet,
 } from './occurrences.ts';
 import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
@@ -57,27 +58,31 @@ export interface SeriesHost {
 }
 
 /**
- * Views of plain occurrences per series entity object (a plain Map inside, see plainCache in
- * occurrences.ts), and each series' view as the template its occurrences are copied from: one
- * object spread and five fields per occurrence instead of setting every field by name (viewOf),
- * which was the largest single part of a first month draw (measured in Chromium).
+ * Each series' view as the template its occurrences' views are copied from (per series entity
+ * object and calendar): one object spread and five fields per occurrence instead of setting every
+ * field by name (viewOf), which was the largest single part of a first month draw (measured in
+ * Chromium). A plain occurrence (a cached object, occurrences.ts) keeps its view beside it,
+ * marked with the SeriesViews it was copied from.
  */
 interface SeriesViews {
   template: EventView;
-  views: Map<AssembledOccurrence, EventView>;
 }
 const seriesViews = new WeakMap<Entity, SeriesViews>();
-const MAX_VIEWS_PER_SERIES = 4000;
+
+/** The last series viewsOf answered for: a draw asks for each occurrence, series by series. */
+let last: { doc: DocId; s: Entity; views: SeriesViews } | undefined;
 
 function viewsOf(doc: DocId, s: Entity): SeriesViews {
+  if (last !== undefined && last.s === s && last.doc === doc) return last.views;
   let got = seriesViews.get(s);
   if (got === undefined || got.template.calendarId !== doc) {
     // The fields every plain occurrence shares with its series (viewOf's order of keys); Start,
     // End, id, instants and conflicts are each occurrence's own.
     const template = viewOf(doc, s.id, { ...s, deleted: false } as Entity, [], { startMs: 0, endMs: 0 });
-    got = { template, views: new Map() };
+    got = { template };
     seriesViews.set(s, got);
   }
+  last = { doc, s, views: got };
   return got;
 }
 
@@ -88,20 +93,24 @@ export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSe
     // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
     // overridden ones are built fresh (their conflicts may change without the series changing).
     const cache = viewsOf(doc, series);
-    const hit = cache.views.get(a);
-    if (hit !== undefined) return hit;
+    const plain = a instanceof PlainOccurrence ? a : undefined;
+    if (plain !== undefined && plain.shownFrom === cache) return plain.shownAs as EventView;
     const v: EventView = {
       ...cache.template,
       id: a.id,
       startMs: a.startMs,
       endMs: a.endMs,
-      conflicts: (series as Partial<CalendarEvent>).conflicts ? conflictsOf(series as CalendarEvent) : [],
-      start: a.fields.start,
-      end: a.fields.end,
+      conflicts: (series as Partial<CalendarEvent>).conflicts?.size
+        ? conflictsOf(series as CalendarEvent)
+        : [],
+      start: a.start,
+      end: a.end,
       occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
     };
-    if (cache.views.size >= MAX_VIEWS_PER_SERIES) cache.views.clear();
-    cache.views.set(a, v);
+    if (plain !== undefined) {
+      plain.shownFrom = cache;
+      plain.shownAs = v;
+    }
     return v;
   }
   const src = (a.override ?? series) as Partial<CalendarEvent> | undefined;
@@ -291,8 +300,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
         {
           series,
           recurrenceId: r,
-          shownStart: occ?.fields.start ?? r,
-          shownEnd: occ?.fields.end ?? r,
+          shownStart: occ?.start ?? r,
+          shownEnd: occ?.end ?? r,
           scope: edit.scope,
           ...(edit.fields === undefined ? {} : { fields: edit.fields }),
           ...(edit.delete === true ? { delete: true } : {}),

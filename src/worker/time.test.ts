@@ -127,3 +127,26 @@ describe('per-day offsets from the zone transitions (zone-offsets.ts)', () => {
       checkDay(zone, Date.parse(`${date}T00:00Z`) / DAY, 1);
   });
 });
+
+describe('utcToWall', () => {
+  it('matches Temporal for random instants 1901-2100, seconds written only when not zero (per-minute texts)', () => {
+    const wallOf = (ms: number, zone: string) => {
+      const z = Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO(zone);
+      const sec = z.second === 0 ? '' : `:${String(z.second).padStart(2, '0')}`;
+      return `${z.toPlainDate()}T${String(z.hour).padStart(2, '0')}:${String(z.minute).padStart(2, '0')}${sec}`;
+    };
+    fc.assert(
+      fc.property(
+        fc.integer({ min: Date.UTC(1901, 0, 2) / 1000, max: Date.UTC(2100, 0, 1) / 1000 }),
+        fc.constantFrom(...ZONES),
+        fc.boolean(),
+        (sec, zone, whole) => {
+          // Half on whole minutes (most walls), half anywhere in the minute.
+          const ms = (whole ? Math.floor(sec / 60) * 60 : sec) * 1000;
+          expect(utcToWall(ms, zone)).toBe(wallOf(ms, zone));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+});

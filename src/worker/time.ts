@@ -108,12 +108,21 @@ export function dateOfDay(day: number): string {
   return t;
 }
 
+/** "THH:MM" per minute of the day, made when first needed (a month's ends share a few). */
+const minuteTexts: string[] = new Array<string>(1440).fill('');
+
 /** "YYYY-MM-DDTHH:MM" (":SS" only when not zero) of a local time given as ms since 1970 local. */
 function formatLocal(local: number): string {
   const day = Math.floor(local / DAY);
   const t = Math.floor((local - day * DAY) / 1000);
   const s = t % 60;
-  return `${dateOfDay(day)}T${pad2(Math.floor(t / 3600))}:${pad2(Math.floor(t / 60) % 60)}${s === 0 ? '' : `:${pad2(s)}`}`;
+  const minute = Math.floor(t / 60);
+  let hm = minuteTexts[minute]!;
+  if (hm === '') {
+    hm = `T${pad2(Math.floor(minute / 60))}:${pad2(minute % 60)}`;
+    minuteTexts[minute] = hm;
+  }
+  return s === 0 ? dateOfDay(day) + hm : `${dateOfDay(day)}${hm}:${pad2(s)}`;
 }
 
 /**
