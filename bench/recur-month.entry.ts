@@ -1,16 +1,22 @@
 // Bench-only page: "drawing a month" at the data level, in Chromium. Reads a seeded calendar from
 // the app's IndexedDB store, indexes it as the engine host does (single events by span, series and
 // overrides in a SeriesSet, each series' direct expansion set up as the host files it) and times
-// answering one month: the single events it overlaps plus
-// every occurrence of every series (src/worker/occurrences.ts; recur-fast.ts, or rrule-temporal
-// for the library figure).
+// answering one month: the single events it overlaps plus every occurrence of every series,
+// through the host's own drawOccurrences (series-host.ts: assembled occurrences, their views, the
+// record of what was shown), then sorted as the host sorts (recur-fast.ts, or rrule-temporal for
+// the library figure).
 
 import { eventFromRecord } from '../src/engine/index.ts';
 import type { EventView } from '../src/worker/api.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
-import { assemble, SeriesSet } from '../src/worker/occurrences.ts';
+import { SeriesSet } from '../src/worker/occurrences.ts';
 import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
-import { fastExpander, occurrenceView, sharedExpander } from '../src/worker/series-host.ts';
+import {
+  drawOccurrences,
+  fastExpander,
+  type ShownOccurrences,
+  sharedExpander,
+} from '../src/worker/series-host.ts';
 import { byTime, inRange, toView } from '../src/worker/views.ts';
 
 declare global {
@@ -39,12 +45,12 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
   const r = range(2);
   const tl = performance.now();
   const libOut = singles.filter((v) => inRange(v, r));
-  for (const a of assemble(set, lib, r.fromMs, r.toMs)) libOut.push(occurrenceView(doc, a, set));
+  drawOccurrences(doc, set, lib, r.fromMs, r.toMs, new Map(), libOut);
   libOut.sort(byTime);
   const libDrawMs = performance.now() - tl;
   const tf = performance.now();
   const fastOut = singles.filter((v) => inRange(v, r));
-  for (const a of assemble(set, expand, r.fromMs, r.toMs)) fastOut.push(occurrenceView(doc, a, set));
+  drawOccurrences(doc, set, expand, r.fromMs, r.toMs, new Map(), fastOut);
   fastOut.sort(byTime);
   const fastMs = performance.now() - tf;
   return {
@@ -91,11 +97,13 @@ async function setup(month: string, dbName: string) {
     fromMs: Date.UTC(y, m - 1 + k, 1) - 7 * 86_400_000,
     toMs: Date.UTC(y, m + k, 1) + 7 * 86_400_000,
   });
+  // The host's record of shown occurrences lives as long as the host: one for every draw here.
+  const shown: ShownOccurrences = new Map();
   const draw = (k: number) => {
     const r = range(k);
     const t = performance.now();
     const out = singles.filter((v) => inRange(v, r));
-    for (const a of assemble(set, expand, r.fromMs, r.toMs)) out.push(occurrenceView(doc!, a, set));
+    drawOccurrences(doc!, set, expand, r.fromMs, r.toMs, shown, out);
     out.sort(byTime);
     return { ms: performance.now() - t, n: out.length };
   };

@@ -132,9 +132,46 @@ let shared: Promise<Expander> | undefined;
 export const sharedExpander = (): Promise<Expander> =>
   (shared ??= loadExpander().then((e) => cachedExpander(e)));
 
+/**
+ * The occurrences a host has handed out views of, per calendar, by the id their views carry: an
+ * edit of an occurrence by that id finds its series and original start here.
+ */
+export type ShownOccurrences = Map<DocId, Map<string, AssembledOccurrence>>;
+
+/** Past this many occurrences a calendar's record of shown ones starts again (they are redrawn). */
+const MAX_SHOWN = 200_000;
+
+/**
+ * Appends to `out` the views of every occurrence of `set` in [fromMs, toMs), recording each in
+ * `shown`: what a host's month answer runs for each calendar (the bench draws through it too).
+ * The record holds the occurrence itself, by id in the calendar's own map: no key text or
+ * object made per occurrence.
+ */
+export function drawOccurrences(
+  doc: DocId,
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+  shown: ShownOccurrences,
+  out: EventView[],
+): void {
+  let mine = shown.get(doc);
+  if (mine === undefined || mine.size > MAX_SHOWN) {
+    mine = new Map();
+    shown.set(doc, mine);
+  }
+  const list = assemble(set, expand, fromMs, toMs);
+  for (let i = 0; i < list.length; i++) {
+    const a = list[i]!;
+    mine.set(a.id, a);
+    out.push(occurrenceView(doc, a, set));
+  }
+}
+
 export function createSeriesHost(replica: Replica, expander?: Expander): SeriesHost {
   const sets = new Map<DocId, SeriesSet>();
-  const shown = new Map<string, { seriesId: EntityId; recurrenceId: string }>();
+  const shown: ShownOccurrences = new Map();
   const own = expander && cachedExpander(expander);
   const ready = (): Promise<Expander> => (own ? Promise.resolve(own) : sharedExpander());
   /** The fast expander when every series can use it (no wait for the library), else ready(). */
@@ -243,13 +280,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const x = await pick();
       prefetch(range, x);
       const out: EventView[] = [];
-      if (shown.size > 200_000) shown.clear();
-      for (const [doc, set] of sets) {
-        for (const a of assemble(set, x, range.fromMs, range.toMs)) {
-          shown.set(`${doc}/${a.id}`, { seriesId: a.seriesId, recurrenceId: a.recurrenceId });
-          out.push(view(doc, a));
-        }
-      }
+      for (const [doc, set] of sets) drawOccurrences(doc, set, x, range.fromMs, range.toMs, shown, out);
       return out;
     },
 
@@ -261,8 +292,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     },
 
     occurrenceOf(doc, id) {
-      const seen = shown.get(`${doc}/${id}`);
-      if (seen !== undefined) return seen;
+      const seen = shown.get(doc)?.get(id);
+      if (seen !== undefined) return { seriesId: seen.seriesId, recurrenceId: seen.recurrenceId };
       const o = sets.get(doc)?.overrides.get(id as EntityId);
       if (o !== undefined) return { seriesId: o.overrideOf as EntityId, recurrenceId: o.recurrenceId };
       return undefined;
