@@ -186,6 +186,32 @@ export function overridesOf(set: SeriesSet, id: EntityId): Entity[] {
     .map((x) => x.o);
 }
 
+/** How many splits down from the root of its timeline a series is (the root: 0). */
+function generation(s: Entity, set: SeriesSet): number {
+  let n = 0;
+  for (let cur = s; n < 64 && cur.splitOf !== ''; n++) {
+    const parent = set.series.get(cur.splitOf as EntityId);
+    if (parent === undefined) break;
+    cur = parent;
+  }
+  return n;
+}
+
+/**
+ * SER-2's order between overrides of different series claiming one occurrence (after splits):
+ * an override of the series that now covers it last (it wins), before it the others by how far
+ * down the split tree their series is, then by their series' split point, then series id. A
+ * total order on what every replica holds, never on what arrived first.
+ */
+function ownerOrder(a: Entity, b: Entity, c: Entity, set: SeriesSet): number {
+  if ((a.id === c.id) !== (b.id === c.id)) return a.id === c.id ? 1 : -1;
+  const ga = generation(a, set);
+  const gb = generation(b, set);
+  if (ga !== gb) return ga - gb;
+  if (a.recurrenceId !== b.recurrenceId) return a.recurrenceId < b.recurrenceId ? -1 : 1;
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 function groupOverrides(
   set: SeriesSet,
   splits: Map<EntityId, { at: number; child: Entity }[]>,
@@ -197,7 +223,7 @@ function groupOverrides(
     if (list) list.push(o);
     else claims.set(key, [o]);
   }
-  const groups = new Map<string, Group & { depth: number[] }>();
+  const groups = new Map<string, Group & { owners: Entity[] }>();
   for (const list of claims.values()) {
     const first = list[0]!;
     const stack = layered(list, overrideId(first.overrideOf as EntityId, first.recurrenceId));
@@ -206,32 +232,25 @@ function groupOverrides(
       // The series is not here (not yet decrypted, or never written): shown alone (SER-6).
       const top = stack[stack.length - 1]!;
       const lone = { ...top, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
-      groups.set(`lone|${top.id}`, {
-        series: lone,
-        r: top.recurrenceId,
-        layers: stack,
-        depth: stack.map(() => 0),
-      });
+      groups.set(`lone|${top.id}`, { series: lone, r: top.recurrenceId, layers: stack, owners: [] });
       continue;
     }
     // Placed from the root of the series' timeline, so a concurrent split of an ancestor at or
     // before the RecurrenceId takes the occurrence over (SER-6), as it would from the series.
     const c = covering(rootOf(owner, set), first.recurrenceId, splits);
     const key = `${c.id}|${first.recurrenceId}`;
-    const g = groups.get(key) ?? { series: c, r: first.recurrenceId, layers: [], depth: [] };
-    // An override of the covering series itself wins over one of an ancestor.
-    const d = c.id === owner.id ? 1 : 0;
-    for (const o of stack) {
-      const i = g.depth.findIndex((x) => x > d);
-      if (i < 0) {
-        g.layers.push(o);
-        g.depth.push(d);
-      } else {
-        g.layers.splice(i, 0, o);
-        g.depth.splice(i, 0, d);
-      }
-    }
+    const g = groups.get(key) ?? { series: c, r: first.recurrenceId, layers: [], owners: [] };
+    g.owners.push(owner);
     groups.set(key, g);
+  }
+  // Each group's layers: its claims in ownerOrder, each claim's own overrides layered within it.
+  for (const g of groups.values()) {
+    if (g.owners.length === 0) continue;
+    const owners = [...g.owners].sort((a, b) => ownerOrder(a, b, g.series, set));
+    g.layers = owners.flatMap((owner) => {
+      const list = claims.get(`${owner.id}|${g.r}`)!;
+      return layered(list, overrideId(owner.id, g.r));
+    });
   }
   return groups;
 }
