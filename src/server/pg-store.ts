@@ -37,9 +37,11 @@ export { NOTIFY_CHANNEL, StaleCommitError } from './pg-schema.ts';
 import {
   bufferOf,
   type HeldOp,
+  type HeldRow,
   type OpRow,
   ownBytes,
   registersFromJson,
+  rowToHeld,
   rowToOp,
   splitIds,
 } from './store-rows.ts';
@@ -395,22 +397,8 @@ export class PgStore implements EngineStore {
   }
 
   async allHeld(): Promise<HeldOp[]> {
-    const rows = await this.q<{
-      id: string;
-      doc: string;
-      author: string;
-      wall_time: number;
-      bytes: Buffer;
-      received_at: number;
-    }>('allHeld', 'SELECT * FROM ld_held ORDER BY wall_time, id');
-    return rows.map((r) => ({
-      id: r.id as OpId,
-      doc: r.doc as DocId,
-      author: r.author as DeviceId,
-      wallTime: r.wall_time,
-      bytes: ownBytes(r.bytes),
-      receivedAt: r.received_at,
-    }));
+    const rows = await this.q<HeldRow>('allHeld', 'SELECT * FROM ld_held ORDER BY wall_time, id');
+    return rows.map(rowToHeld);
   }
 
   async close(): Promise<void> {
