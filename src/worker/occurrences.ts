@@ -138,16 +138,22 @@ function covering(s: Entity, r: string, splits: Map<EntityId, { at: number; chil
   return cur;
 }
 
-/** The series `s` was split from, and so on up: the whole timeline its splits partition. */
-function rootOf(s: Entity, set: SeriesSet): Entity {
+/**
+ * The series `s` was split from, and so on up (the root: the whole timeline its splits
+ * partition), and how many splits down from it `s` is.
+ */
+function ancestry(s: Entity, set: SeriesSet): { root: Entity; depth: number } {
   let cur = s;
-  for (let depth = 0; depth < 64 && cur.splitOf !== ''; depth++) {
+  let depth = 0;
+  for (; depth < 64 && cur.splitOf !== ''; depth++) {
     const parent = set.series.get(cur.splitOf as EntityId);
     if (parent === undefined) break;
     cur = parent;
   }
-  return cur;
+  return { root: cur, depth };
 }
+
+const rootOf = (s: Entity, set: SeriesSet): Entity => ancestry(s, set).root;
 
 interface Group {
   series: Entity;
@@ -186,17 +192,6 @@ export function overridesOf(set: SeriesSet, id: EntityId): Entity[] {
     .map((x) => x.o);
 }
 
-/** How many splits down from the root of its timeline a series is (the root: 0). */
-function generation(s: Entity, set: SeriesSet): number {
-  let n = 0;
-  for (let cur = s; n < 64 && cur.splitOf !== ''; n++) {
-    const parent = set.series.get(cur.splitOf as EntityId);
-    if (parent === undefined) break;
-    cur = parent;
-  }
-  return n;
-}
-
 /**
  * SER-2's order between overrides of different series claiming one occurrence (after splits):
  * an override of the series that now covers it last (it wins), before it the others by how far
@@ -205,8 +200,8 @@ function generation(s: Entity, set: SeriesSet): number {
  */
 function ownerOrder(a: Entity, b: Entity, c: Entity, set: SeriesSet): number {
   if ((a.id === c.id) !== (b.id === c.id)) return a.id === c.id ? 1 : -1;
-  const ga = generation(a, set);
-  const gb = generation(b, set);
+  const ga = ancestry(a, set).depth;
+  const gb = ancestry(b, set).depth;
   if (ga !== gb) return ga - gb;
   if (a.recurrenceId !== b.recurrenceId) return a.recurrenceId < b.recurrenceId ? -1 : 1;
   return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
@@ -226,10 +221,10 @@ function groupOverrides(
   const groups = new Map<string, Group & { owners: Entity[] }>();
   for (const list of claims.values()) {
     const first = list[0]!;
-    const stack = layered(list, overrideId(first.overrideOf as EntityId, first.recurrenceId));
     const owner = set.series.get(first.overrideOf as EntityId);
     if (owner === undefined) {
       // The series is not here (not yet decrypted, or never written): shown alone (SER-6).
+      const stack = layered(list, overrideId(first.overrideOf as EntityId, first.recurrenceId));
       const top = stack[stack.length - 1]!;
       const lone = { ...top, overrideOf: '', rrule: '', rdates: [], exdates: [], splitOf: '' } as Entity;
       groups.set(`lone|${top.id}`, { series: lone, r: top.recurrenceId, layers: stack, owners: [] });
