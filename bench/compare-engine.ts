@@ -11,8 +11,8 @@
 // of 256, as % of one core's raw verify rate measured in the same pass. Prints every pass and
 // the medians of the warm ones. Not part of npm run bench.
 
-import { createPublicKey, generateKeyPairSync, sign as nodeSign, verify as nodeVerify } from 'node:crypto';
 import { resolve } from 'node:path';
+import { rawVerifyOneCore } from './engine.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: two versions of one API, typed by neither
 type Engine = Record<string, any>;
@@ -33,17 +33,6 @@ async function keys(E: Engine) {
     signer: E['createWebCryptoSigner'](subtle, kp.privateKey, pub),
     box: E['boxKeyPairFromSecret'](random(32)),
   };
-}
-
-/** node:crypto's synchronous verify on this thread: one core's native rate. */
-function oneCoreVerify(): number {
-  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
-  const msg = Buffer.alloc(32, 7);
-  const sig = nodeSign(null, msg, privateKey);
-  const key = createPublicKey(publicKey.export({ format: 'pem', type: 'spki' }));
-  const t = performance.now();
-  for (let i = 0; i < N; i++) if (!nodeVerify(null, msg, key, sig)) throw new Error('verify failed');
-  return perS(t);
 }
 
 async function engineAt(root: string): Promise<() => Promise<Figures>> {
@@ -91,7 +80,7 @@ async function engineAt(root: string): Promise<() => Promise<Figures>> {
     for (let i = 0; i < N; i += 256) await b.receiveBatch(ops.slice(i, i + 256));
     const batch = perS(t);
     if (b.root(g.doc) !== a.root(g.doc)) throw new Error('replicas diverged');
-    const core = oneCoreVerify();
+    const core = rawVerifyOneCore(N);
     return { local, sign, streamPct: (stream / core) * 100, batchPct: (batch / core) * 100 };
   };
 }

@@ -65,7 +65,7 @@ async function rawVerify(n: number): Promise<{ serial: number; concurrent: numbe
 }
 
 /** node:crypto's synchronous Ed25519 verify on the main thread: the one-core native rate. */
-function rawVerifyOneCore(n: number): number {
+export function rawVerifyOneCore(n: number): number {
   const { privateKey, publicKey } = generateKeyPairSync('ed25519');
   const msg = Buffer.alloc(32, 7);
   const sig = nodeSign(null, msg, privateKey);
