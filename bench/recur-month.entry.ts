@@ -8,6 +8,7 @@
 
 import { eventFromRecord } from '../src/engine/index.ts';
 import type { EventView } from '../src/worker/api.ts';
+import { EventIndex } from '../src/worker/event-index.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
 import { SeriesSet } from '../src/worker/occurrences.ts';
 import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
@@ -17,7 +18,7 @@ import {
   type ShownOccurrences,
   sharedExpander,
 } from '../src/worker/series-host.ts';
-import { byTime, inRange, toView } from '../src/worker/views.ts';
+import { byTime, toView } from '../src/worker/views.ts';
 
 declare global {
   interface Window {
@@ -44,18 +45,20 @@ window.monthExpand = async (month, dbName = 'ledgerday') => {
   const lib = cachedExpander(await loadExpander({ fast: false }));
   const r = range(2);
   const tl = performance.now();
-  const libOut = singles.filter((v) => inRange(v, r));
+  const libOut: EventView[] = [];
+  singles.inRange(r, libOut);
   drawOccurrences(doc, set, lib, r.fromMs, r.toMs, new Map(), libOut);
   libOut.sort(byTime);
   const libDrawMs = performance.now() - tl;
   const tf = performance.now();
-  const fastOut = singles.filter((v) => inRange(v, r));
+  const fastOut: EventView[] = [];
+  singles.inRange(r, fastOut);
   drawOccurrences(doc, set, expand, r.fromMs, r.toMs, new Map(), fastOut);
   fastOut.sort(byTime);
   const fastMs = performance.now() - tf;
   return {
     series: set.series.size,
-    singles: singles.length,
+    singles: singles.size,
     month_events: cold.n,
     series_index_ms: Math.round(indexMs * 10) / 10,
     library_load_ms: Math.round(libMs * 10) / 10,
@@ -75,11 +78,13 @@ async function setup(month: string, dbName: string) {
   const [doc] = await idb.listDocs();
   const loaded = (await idb.loadDoc(doc!))!;
   idb.close();
-  const singles: EventView[] = [];
+  // Single events indexed as the host indexes them (event-index.ts, by start day).
+  const singles = new EventIndex();
   const set = new SeriesSet();
   for (const rec of loaded.entities) {
     const ev = eventFromRecord(rec);
-    if (!set.put(ev) && !ev.deleted && rec.entity !== '0'.repeat(32)) singles.push(toView(doc!, ev));
+    if (!set.put(ev) && !ev.deleted && rec.entity !== '0'.repeat(32))
+      singles.set(`${doc}/${rec.entity}`, { doc: doc!, view: toView(doc!, ev) });
   }
   // As the host files each series (series-host.ts reindex): its direct expansion is set up then,
   // at load, not on the first draw; timed here on its own (series_index_ms).
@@ -102,7 +107,8 @@ async function setup(month: string, dbName: string) {
   const draw = (k: number) => {
     const r = range(k);
     const t = performance.now();
-    const out = singles.filter((v) => inRange(v, r));
+    const out: EventView[] = [];
+    singles.inRange(r, out);
     drawOccurrences(doc!, set, expand, r.fromMs, r.toMs, shown, out);
     out.sort(byTime);
     return { ms: performance.now() - t, n: out.length };

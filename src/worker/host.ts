@@ -38,6 +38,7 @@ import type {
   SyncStatus,
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
+import { EventIndex } from './event-index.ts';
 import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
 import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
 import { createImportApi } from './import.ts';
@@ -71,11 +72,6 @@ function fieldsOfView(v: EventView): EventFields {
   return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
 
-interface Indexed {
-  doc: DocId;
-  view: EventView;
-}
-
 export interface HostOptions {
   store: IdbStore;
   replica: Replica;
@@ -94,7 +90,7 @@ export interface EngineHost extends Host {
 export async function createHost(opts: HostOptions): Promise<EngineHost> {
   const { store, replica } = opts;
   const listeners = new Set<(e: HostEvent) => void>();
-  const index = new Map<string, Indexed>();
+  const index = new EventIndex();
   const hidden = new Map<DocId, boolean>();
   const knownDocs = new Set<DocId>();
   const brokenErrors: HostError[] = [...(opts.broken ?? new Map())].map(([doc, e]) => ({
@@ -311,7 +307,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     eventsInRange: (range) =>
       guard(async () => {
         const out: EventView[] = [];
-        for (const { view } of index.values()) if (inRange(view, range)) out.push(view);
+        index.inRange(range, out);
         out.push(...(await series.occurrences(range)));
         return out.sort(byTime);
       }),
