@@ -3,7 +3,7 @@
 // occurrence of every series), in Chromium, on the first draw of that month (no occurrence cached
 // yet; each series' expansion set up when it was filed, as the host does at load: series_index_ms); warm and next-month figures beside it, and the month after next drawn first with
 // rrule-temporal alone and then with the direct expansion (RRULE-2) in the same page; the same
-// draws' main-thread CPU time beside them (*_cpu_ms, median of fresh pages). recurrence.cold_start_first_month_paint_ms:
+// draws' main-thread CPU time beside them (*_cpu_ms); both medians of fresh pages. recurrence.cold_start_first_month_paint_ms:
 // a cold, offline start of the app to the painted month view with that calendar.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -123,10 +123,13 @@ export async function benchRecurrence(): Promise<Figures> {
       series: month['series']!,
       single_events: month['singles']!,
       month_view_events: month['month_events']!,
-      month_expand_ms: month['cold_ms']!,
+      // First draws, wall clock: the median of the fresh pages below (each page's first draw of
+      // the month after the same setup); the single draw of the seeded page beside it.
+      month_expand_ms: cpu.firstWall,
       target_month_expand_ms: 20,
-      month_expand_warm_ms: month['warm_ms']!,
-      next_month_expand_ms: month['next_month_ms']!,
+      month_expand_warm_ms: cpu.warmWall,
+      next_month_expand_ms: cpu.nextWall,
+      month_expand_single_page_ms: month['cold_ms']!,
       series_index_ms: month['series_index_ms']!,
       rrule_library_load_ms: month['library_load_ms']!,
       month_after_next_library_only_ms: month['library_first_draw_ms']!,
@@ -148,14 +151,17 @@ export async function benchRecurrence(): Promise<Figures> {
   }
 }
 
-/** Pages reloaded to read the draws' CPU time (each draws its first month once). */
+type DrawFigure = 'first' | 'warm' | 'next' | 'firstWall' | 'warmWall' | 'nextWall';
+
+/** Fresh pages whose draws are timed (each draws its first month once). */
 const CPU_PAGES = Number(process.env['BENCH_RECUR_CPU_PAGES'] ?? 7);
 
 /**
- * Main-thread CPU time of the bench page's draws (first, warm, next month), each in a task of its
- * own after the same setup, from Chromium's task durations in thread ticks: medians of fresh pages.
+ * The bench page's draws (first, warm, next month) in fresh pages, each in a task of its own after
+ * the same setup: wall clock (performance.now around the draw) and main-thread CPU time (Chromium's
+ * task durations in thread ticks), medians over the pages.
  */
-async function drawCpu(page: Page, url: string): Promise<{ first: number; warm: number; next: number }> {
+async function drawCpu(page: Page, url: string): Promise<Record<DrawFigure, number>> {
   const rows: number[][] = [];
   for (let i = 0; i < CPU_PAGES; i++) {
     await page.goto(`${url}/bench-seed/recur-month.html`);
@@ -166,19 +172,31 @@ async function drawCpu(page: Page, url: string): Promise<{ first: number; warm: 
     const busy = async () =>
       (await cdp.send('Performance.getMetrics')).metrics.find((x) => x.name === 'TaskDuration')!.value * 1000;
     const row: number[] = [];
+    const wall: number[] = [];
     for (const k of [0, 0, 1]) {
       const before = await busy();
-      await page.evaluate((kk) => window.monthDraw(kk), k);
+      wall.push(await page.evaluate((kk) => window.monthDraw(kk), k));
       row.push((await busy()) - before);
     }
     await cdp.detach();
-    rows.push(row);
+    rows.push([...row, ...wall]);
   }
   const median = (j: number) => {
     const xs = rows.map((r) => r[j]!).sort((a, b) => a - b);
     return Math.round(xs[Math.floor(xs.length / 2)]! * 10) / 10;
   };
-  return { first: median(0), warm: median(1), next: median(2) };
+  console.log(
+    'recurrence month draws in fresh pages, wall ms (first, warm, next):',
+    rows.map((r) => r.slice(3).map((x) => Math.round(x * 10) / 10)),
+  );
+  return {
+    first: median(0),
+    warm: median(1),
+    next: median(2),
+    firstWall: median(3),
+    warmWall: median(4),
+    nextWall: median(5),
+  };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
