@@ -28,6 +28,7 @@ import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
 import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
+import { RecoveryOffer } from './components/Recovery.tsx';
 import { SearchResults } from './components/SearchResults.tsx';
 import { SeriesScopeDialog } from './components/SeriesScopeDialog.tsx';
 import { SettingsDialog } from './components/SettingsDialog.tsx';
@@ -699,6 +700,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           onlyCopy={onlyCopy}
           onAddDevice={() => openPage(DEVICES_HASH)}
         />
+        <RecoveryOffer client={client} calendars={calendars} now={now} />
         {/* Phones: the header's Devices button lives here (hidden on wider screens). */}
         <nav className="drawer-links" aria-label="More">
           <button

@@ -277,6 +277,44 @@ export interface DataApi {
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+
+  /**
+   * A recovery file for every calendar this device is a member of (REC-1): one long-lived
+   * single-use invite each, sealed under `password` (Argon2id). The text is the file to save.
+   */
+  makeRecoveryFile(password: string): Promise<RecoveryFile>;
+  /** Joins each calendar of a recovery file as this (new) device (REC-2); per-calendar outcome. */
+  restoreRecoveryFile(text: string, password: string): Promise<RecoveryResult>;
+  /** The last recovery file this device made and what it does not cover (REC-4). */
+  recoveryStatus(): Promise<RecoveryStatus>;
+}
+
+export interface RecoveryFileInfo {
+  /** ms since the Unix epoch */
+  madeAt: number;
+  /** ms since the Unix epoch: its invites expire then */
+  expiresAt: number;
+  /** The calendars it covers. */
+  calendarIds: string[];
+}
+
+export interface RecoveryStatus {
+  /** The last file this device made (never its secrets), or null. */
+  lastFile: RecoveryFileInfo | null;
+  /** Calendars this device is a member of that the last file does not cover (all, if none). */
+  uncoveredIds: string[];
+  /** Whether any calendar this device is a member of has an event (when a file is first offered). */
+  hasEvents: boolean;
+}
+
+export interface RecoveryFile extends RecoveryFileInfo {
+  fileName: string;
+  text: string;
+}
+
+export interface RecoveryResult {
+  joined: { calendarId: string; name: string }[];
+  failed: { calendarId: string; name: string; code: string; message: string }[];
 }
 
 /** The UI's door to its data: the shared calls plus subscriptions and a create that picks the id. */

@@ -65,7 +65,14 @@ export interface DeviceApiOptions {
   joinTimeoutMs?: number;
 }
 
-export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
+/** The host's own uses of invites beyond links (recovery files, REC-*). */
+export interface DeviceInvites {
+  issueInvites(docs: readonly DocId[], expiresMs: number): Promise<LinkInvite[]>;
+  /** Joins each calendar not joined yet, in order; the first failure is thrown. */
+  joinInvites(invites: readonly LinkInvite[]): Promise<void>;
+}
+
+export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites {
   const { replica, store, sync } = o;
   const nowMs = o.nowMs ?? (() => Date.now());
   const self = replica.deviceId as DeviceId;
@@ -183,7 +190,52 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
     }
   }
 
+  /**
+   * Writes one Invite op per calendar (INV-1), all expiring at `expiresMs`; when connected, waits
+   * (up to INVITE_ACK_WAIT_MS) until the relay stored them, so the secrets work right away.
+   */
+  async function issueInvites(docs: readonly DocId[], expiresMs: number): Promise<LinkInvite[]> {
+    const invites: LinkInvite[] = [];
+    const acked = new Set<OpId>();
+    const refused = new Map<OpId, DeviceError>();
+    const off = sync?.onEvent((e) => {
+      if (e.type === 'acked') for (const x of e.acks) acked.add(x.op);
+      if (e.type === 'opRefused') refused.set(e.op, new DeviceError(e.code, e.message));
+    });
+    try {
+      // Each Invite op enters the outbox in its commit ([RT-3]); the sync loop pushes it.
+      for (const doc of docs) {
+        const { op, secret } = await replica.createInvite(doc, expiresMs * 1000);
+        invites.push({ doc, invite: op.id, secret });
+      }
+      // The link works once the relay holds the Invite ops (INV-6): when connected, wait for
+      // their acks, so a link shown right away is usable right away. Offline, the link is
+      // returned at once and starts working when this device next syncs.
+      if (sync?.connected === true) {
+        const end = nowMs() + INVITE_ACK_WAIT_MS;
+        while (nowMs() < end && invites.some((i) => !acked.has(i.invite))) {
+          const err = invites.map((i) => refused.get(i.invite)).find((x) => x !== undefined);
+          if (err !== undefined) throw err;
+          await new Promise((r) => setTimeout(r, 50));
+        }
+      }
+    } finally {
+      off?.();
+    }
+    return invites;
+  }
+
+  async function joinInvites(invites: readonly LinkInvite[]): Promise<void> {
+    if (sync === undefined) throw new DeviceError('Offline', 'this app has no server to join through');
+    if (sync.status().state === 'offline') {
+      throw new DeviceError('Offline', 'this device is offline: connect to the internet to join');
+    }
+    for (const inv of invites) if (!isMember(inv.doc)) await joinOne(inv);
+  }
+
   return {
+    issueInvites,
+    joinInvites,
     async thisDevice() {
       return {
         id: self,
@@ -227,44 +279,14 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
         throw new EngineError('InvalidArgument', `one link carries at most ${MAX_LINK_CALENDARS} calendars`);
       }
       const expiresMs = nowMs() + ttlMs;
-      const invites: LinkInvite[] = [];
-      const acked = new Set<OpId>();
-      const refused = new Map<OpId, DeviceError>();
-      const off = sync?.onEvent((e) => {
-        if (e.type === 'acked') for (const x of e.acks) acked.add(x.op);
-        if (e.type === 'opRefused') refused.set(e.op, new DeviceError(e.code, e.message));
-      });
-      try {
-        // Each Invite op enters the outbox in its commit ([RT-3]); the sync loop pushes it.
-        for (const doc of docs) {
-          const { op, secret } = await replica.createInvite(doc, expiresMs * 1000);
-          invites.push({ doc, invite: op.id, secret });
-        }
-        // The link works once the relay holds the Invite ops (INV-6): when connected, wait for
-        // their acks, so a link shown right away is usable right away. Offline, the link is
-        // returned at once and starts working when this device next syncs.
-        if (sync?.connected === true) {
-          const end = nowMs() + INVITE_ACK_WAIT_MS;
-          while (nowMs() < end && invites.some((i) => !acked.has(i.invite))) {
-            const err = invites.map((i) => refused.get(i.invite)).find((x) => x !== undefined);
-            if (err !== undefined) throw err;
-            await new Promise((r) => setTimeout(r, 50));
-          }
-        }
-      } finally {
-        off?.();
-      }
+      const invites = await issueInvites(docs, expiresMs);
       return { url: inviteUrl(base, invites), expiresAt: expiresMs, calendarIds: docs };
     },
 
     async acceptInvite(link) {
       // Parsed before anything else: a bad link changes nothing.
       const invites = parseInviteLink(link);
-      if (sync === undefined) throw new DeviceError('Offline', 'this app has no server to join through');
-      if (sync.status().state === 'offline') {
-        throw new DeviceError('Offline', 'this device is offline: connect to the internet to join');
-      }
-      for (const inv of invites) if (!isMember(inv.doc)) await joinOne(inv);
+      await joinInvites(invites);
       return { calendarIds: invites.map((i) => i.doc) };
     },
 

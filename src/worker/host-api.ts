@@ -52,6 +52,9 @@ const METHOD_TABLE = {
   acceptInvite: true,
   listMembers: true,
   removeDevice: true,
+  makeRecoveryFile: true,
+  restoreRecoveryFile: true,
+  recoveryStatus: true,
   setOnline: true,
 } as const satisfies Record<HostMethod, true>;
 

@@ -45,6 +45,7 @@ import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
+import { createRecoveryApi } from './recovery.ts';
 import { reminderOccurrences } from './reminders.ts';
 import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
 import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
@@ -79,6 +80,8 @@ export interface HostOptions {
   broken?: Map<DocId, EngineError>;
   /** The relay connection (SYNC-10); absent when there is no relay (Node tests, file://). */
   sync?: SyncHost;
+  /** Randomness for recovery files (salt, nonce); crypto.getRandomValues by default. */
+  random?: (n: number) => Uint8Array;
 }
 
 /** The host over an opened store and replica (exported for tests; the worker uses startEngineHost). */
@@ -103,7 +106,18 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     for (const cb of listeners) cb(e);
   };
 
-  const devices = createDeviceApi({ replica, store, sync: opts.sync, emit: (e) => emit(e) });
+  const { issueInvites, joinInvites, ...devices } = createDeviceApi({
+    replica,
+    store,
+    sync: opts.sync,
+    emit: (e) => emit(e),
+  });
+  const recovery = createRecoveryApi({
+    replica,
+    store,
+    invites: { issueInvites, joinInvites },
+    random: opts.random ?? defaultRandom,
+  });
   const lastSynced = await LastSynced.open(store);
   opts.sync?.onStatus((status) => {
     if (!closed) emit({ type: 'sync', status: lastSynced.apply(status) });
@@ -238,6 +252,14 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
   return {
     ...devices,
+    makeRecoveryFile: (password) => guard(() => recovery.makeRecoveryFile(password)),
+    restoreRecoveryFile: (text, password) =>
+      guard(async () => {
+        const result = await recovery.restoreRecoveryFile(text, password);
+        if (result.joined.length > 0) emit({ type: 'calendars' });
+        return result;
+      }),
+    recoveryStatus: () => guard(() => recovery.recoveryStatus()),
     // An import's thousands of change events reach the views as one (asOneChange).
     importEvents: (calendarId, importId, items) =>
       guard(() => asOneChange(() => imports.importEvents(calendarId, importId, items))),
@@ -571,7 +593,7 @@ async function openReplicaHost(store: IdbStore, opts: EngineHostOptions): Promis
             store,
             ...(typeof addEventListener === 'function' ? { events: globalThis } : {}),
           });
-    const h = await createHost({ store, replica, broken, ...(sync === undefined ? {} : { sync }) });
+    const h = await createHost({ store, replica, broken, random, ...(sync === undefined ? {} : { sync }) });
     return h;
   } catch (e) {
     store.close();

@@ -31,10 +31,12 @@ interface MetaValues {
   moves: unknown;
   /** When this device was last fully in sync with the relay (ms), kept across reloads. */
   lastSyncedAt: unknown;
+  /** The last recovery file this device made (dates, calendars; never its secrets), REC-4. */
+  recoveryFile: unknown;
 }
 
 /** Keys of host-local records that src/worker/local-state.ts reads, validates and writes. */
-export type LocalKey = 'moves' | 'lastSyncedAt';
+export type LocalKey = 'moves' | 'lastSyncedAt' | 'recoveryFile';
 
 export interface LedgerdayDB extends DBSchema {
   ops: {

@@ -14,6 +14,8 @@ import {
 import { type MembersState, useMembers, useThisDevice } from '../hooks.ts';
 import { InviteDialog, type InviteKind } from './InviteDialog.tsx';
 import { Modal } from './Modal.tsx';
+import { RecoveryCard } from './Recovery.tsx';
+import { restoreSummary } from './RecoveryDialogs.tsx';
 
 interface RemoveTarget {
   calendar: CalendarInfo;
@@ -112,6 +114,12 @@ export function DevicesPage(props: {
           </p>
         )}
       </section>
+
+      <RecoveryCard
+        client={client}
+        calendars={calendars}
+        onRestored={(r) => props.onToast(restoreSummary(r))}
+      />
 
       {calendars.map((cal) => (
         <CalendarMembers

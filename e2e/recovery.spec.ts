@@ -1,0 +1,127 @@
+// Recovery end to end (docs/PROTOCOL.md REC-*): a laptop saves a recovery file when it offers one
+// (after the first event), then is lost (its context closed: the same as clearing site data); a
+// fresh browser context restores every calendar from the file through the real relay, as a new
+// device. The file works once: a second fresh context gets a clear refusal, and a wrong password
+// changes nothing.
+import { readFileSync } from 'node:fs';
+import { expect, type Page, test } from '@playwright/test';
+import {
+  type Device,
+  memberRow,
+  nameDevice,
+  newDevice,
+  openDevices,
+  SYNC_MS,
+  waitSynced,
+} from './devices-ui.helpers.ts';
+import { createViaDialog, eventButton, openView } from './ui-helpers.ts';
+
+test.describe.configure({ timeout: 240_000 });
+
+const DAY = '2026-11-24';
+const PASSWORD = 'tulip river 42 stone';
+
+async function addCalendar(page: Page, name: string): Promise<void> {
+  await page.getByRole('button', { name: '+ Add calendar' }).click();
+  const form = page.locator('.cal-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByRole('button', { name: 'Create calendar' }).click();
+  await expect(page.getByRole('checkbox', { name })).toBeVisible();
+}
+
+/** Restores from the file on the Devices page; returns the dialog's outcome text. */
+async function restore(d: Device, file: string, password: string): Promise<string> {
+  await openDevices(d.page);
+  await d.page.getByRole('button', { name: 'Restore from recovery file' }).click();
+  const dialog = d.page.getByRole('dialog', { name: 'Restore from recovery file' });
+  await dialog.getByLabel('Recovery file').setInputFiles(file);
+  await dialog.getByLabel('Password').fill(password);
+  await dialog.getByRole('button', { name: 'Restore' }).click();
+  const outcome = dialog.getByRole('status').or(dialog.getByRole('alert'));
+  await expect(outcome).toHaveText(/Restored|could not|wrong|damaged/, { timeout: 90_000 });
+  const text = (await outcome.textContent()) ?? '';
+  await dialog.getByRole('button', { name: /Done|Cancel/ }).click();
+  await expect(dialog).toBeHidden();
+  return text;
+}
+
+test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fresh device from the recovery file, once', async ({
+  browser,
+}, info) => {
+  const laptop = await newDevice(browser);
+  const fresh = await newDevice(browser);
+  const third = await newDevice(browser);
+  try {
+    await openView(laptop.page, 'week', DAY);
+    await nameDevice(laptop.page, 'Laptop');
+    await openView(laptop.page, 'week', DAY);
+    // No offer at first start: nothing to lose yet.
+    const offer = laptop.page.getByRole('region', { name: 'Recovery' });
+    await expect(laptop.page.getByRole('button', { name: 'New event' })).toBeVisible();
+    await expect(offer).toBeHidden();
+    await createViaDialog(laptop.page, { title: 'Dentist', start: `${DAY}T09:00`, end: `${DAY}T10:00` });
+    await addCalendar(laptop.page, 'Work');
+    await laptop.page.getByRole('button', { name: 'New event' }).click();
+    const ev = laptop.page.getByRole('dialog', { name: 'Event' });
+    await ev.getByLabel('Title').fill('Standup');
+    await ev.getByLabel('Start', { exact: true }).fill(`${DAY}T11:00`);
+    await ev.getByLabel('End', { exact: true }).fill(`${DAY}T11:30`);
+    await ev.getByLabel('Calendar', { exact: true }).selectOption({ label: 'Work' });
+    await ev.getByRole('button', { name: 'Save' }).click();
+    await expect(eventButton(laptop.page, 'Standup')).toBeVisible();
+    await waitSynced(laptop.page);
+
+    // The offer appears once a calendar has an event; the file downloads after a password.
+    await expect(offer).toContainText('recovery file brings your calendars back');
+    await offer.getByRole('button', { name: 'Save recovery file' }).click();
+    const save = laptop.page.getByRole('dialog', { name: 'Save recovery file' });
+    await save.getByLabel('Password', { exact: true }).fill('too short');
+    await expect(save.getByRole('button', { name: 'Save' })).toBeDisabled();
+    await save.getByLabel('Password', { exact: true }).fill(PASSWORD);
+    await save.getByLabel('Repeat password').fill(PASSWORD);
+    const download = laptop.page.waitForEvent('download');
+    await save.getByRole('button', { name: 'Save' }).click();
+    const file = info.outputPath('recovery.json');
+    await (await download).saveAs(file);
+    await expect(save.getByRole('status')).toContainText('Saved “ledgerday-recovery-', { timeout: SYNC_MS });
+    await save.getByRole('button', { name: 'Done' }).click();
+    await expect(offer).toBeHidden();
+    const text = readFileSync(file, 'utf8');
+    expect(JSON.parse(text)).toMatchObject({ format: 'ledgerday-recovery', version: 1, kdf: 'argon2id' });
+    expect(text).not.toContain('Dentist');
+    expect(text).not.toContain('Work');
+    await openDevices(laptop.page);
+    await expect(laptop.page.getByRole('region', { name: 'Recovery' })).toContainText('Recovery file saved');
+    await waitSynced(laptop.page);
+    // The laptop is lost: its browser data is gone with its context.
+    await laptop.context.close();
+
+    // A fresh device: a wrong password changes nothing.
+    await openView(fresh.page, 'week', DAY);
+    expect(await restore(fresh, file, 'not the password at all')).toMatch(/password is wrong/);
+    await expect(fresh.page.getByRole('checkbox', { name: 'Work' })).toHaveCount(0);
+    // The right one brings back both calendars and their events, as a new device.
+    expect(await restore(fresh, file, PASSWORD)).toMatch(
+      /Restored “Personal”, “Work”|Restored “Work”, “Personal”/,
+    );
+    await expect(fresh.page.getByRole('checkbox', { name: 'Work' })).toBeVisible({ timeout: SYNC_MS });
+    await expect(fresh.page.getByRole('checkbox', { name: 'Personal' })).toBeVisible();
+    await expect(memberRow(fresh.page, 'Work', 'Laptop')).toBeVisible();
+    await expect(memberRow(fresh.page, 'Work', 'This device')).toBeVisible();
+    await openView(fresh.page, 'week', DAY);
+    await expect(eventButton(fresh.page, 'Dentist')).toBeVisible({ timeout: SYNC_MS });
+    await expect(eventButton(fresh.page, 'Standup')).toBeVisible();
+    // The restored device writes as itself.
+    await createViaDialog(fresh.page, { title: 'Back again', start: `${DAY}T14:00`, end: `${DAY}T15:00` });
+    await waitSynced(fresh.page);
+
+    // The file worked once: a third device is refused, calendar by calendar, and gets nothing.
+    await openView(third.page, 'week', DAY);
+    const refused = await restore(third, file, PASSWORD);
+    expect(refused).toMatch(/could not be restored: this recovery file was already used/);
+    expect(refused).not.toMatch(/Restored/);
+    await expect(third.page.getByRole('checkbox', { name: 'Work' })).toHaveCount(0);
+  } finally {
+    await Promise.all([laptop, fresh, third].map((d) => d.context.close().catch(() => {})));
+  }
+});
