@@ -5,12 +5,12 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { fromHex, fromUtf8, utf8 } from './bytes.ts';
-import { EventField } from './calendar.ts';
+import { CalendarField, calendarFromRecord, EventField, encodeValue } from './calendar.ts';
 import { encodePatch } from './codec.ts';
 import { createWebCrypto, type SubtleLike } from './crypto.ts';
 import type { HistoryEntry } from './history.ts';
 import { EV, lastOp, pubOf, syncOps, team } from './hostile.testkit.ts';
-import type { DocId, EntityId } from './ids.ts';
+import { CALENDAR_ENTITY, type DocId, type EntityId, type OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { Replica } from './replica.ts';
 import { type EngineStore, OpKind } from './store.ts';
@@ -144,6 +144,54 @@ describe('field history', () => {
       { value: null, old: 'Start', status: 'superseded' },
       { value: 'Start', old: null, status: 'superseded' },
     ]);
+  });
+
+  it('[CMP-2][CMP-1] turning compliance mode on later shows history from genesis; the flag itself is an LWW register', async () => {
+    const t = await team(['hg-a', 'hg-b']);
+    const [ra, rb] = t.reps as [Replica, Replica];
+    await ra.write(t.doc, EV, [{ field: T, value: utf8('before on') }]);
+    const flag = (on: boolean) => [{ field: CalendarField.Compliance, value: encodeValue('bool', on) }];
+    const on = await rb.write(t.doc, CALENDAR_ENTITY, flag(true));
+    await syncOps(rb, ra, t.doc);
+    expect(calendarFromRecord(ra.entity(t.doc, CALENDAR_ENTITY)).compliance).toBe(true);
+    // Nothing was ever pruned (OP-5 refuses Snapshot ops): the writes made while it was off are all there.
+    expect((await titleHistory(ra, t.doc)).map((e) => text(e.value))).toEqual(['before on', 'Start']);
+    const last = await lastOp(ra, t.doc);
+    const snap = craftOp({
+      secret: t.devs[1]!.secret,
+      doc: fromHex(t.doc),
+      ctr: 2,
+      prev: fromHex(on.id),
+      kind: OpKind.Snapshot,
+      wallTime: last.wallTime + 1,
+      body: new Uint8Array(0),
+      key: t.key,
+    });
+    expect(await ra.receive(snap)).toMatchObject({ status: 'rejected', error: { code: 'Unsupported' } });
+    // Off and on again: later writes win (LWW-1), and the calendar's own history shows each.
+    await ra.write(t.doc, CALENDAR_ENTITY, flag(false));
+    await ra.write(t.doc, CALENDAR_ENTITY, flag(true));
+    const h = await ra.fieldHistory(t.doc, CALENDAR_ENTITY, { fields: [CalendarField.Compliance] });
+    expect(h.fields[0]!.entries.map((e) => [e.value![0], e.old?.[0] ?? null, e.status])).toEqual([
+      [1, 0, 'winner'],
+      [0, 1, 'superseded'],
+      [1, null, 'superseded'],
+    ]);
+  });
+
+  it('[CMP-7] a past write is read back from the log only when it counted, for its own entity and field', async () => {
+    const t = await team(['hw-a', 'hw-b', 'hw-c']);
+    const [ra, , rc] = t.reps as [Replica, Replica, Replica];
+    const first = (await lastOp(ra, t.doc)).id;
+    await ra.write(t.doc, EV, [{ field: T, value: utf8('second') }]);
+    expect(text((await ra.pastWrite(t.doc, EV, T, first))?.value)).toBe('Start');
+    expect(await ra.pastWrite(t.doc, EV, EventField.Location, first)).toBeUndefined();
+    expect(await ra.pastWrite(t.doc, ENTS[0]!, T, first)).toBeUndefined();
+    expect(await ra.pastWrite(t.doc, EV, T, 'ab'.repeat(32) as OpId)).toBeUndefined();
+    const cw = await rc.write(t.doc, EV, [{ field: T, value: utf8('revoked') }]);
+    await ra.removeMember(t.doc, pubOf(t.devs[2]!));
+    await ra.receive(cw.bytes);
+    expect(await ra.pastWrite(t.doc, EV, T, cw.id)).toBeUndefined();
   });
 
   it('[CMP-6] a long history is paged: bounded pages, "more" counts the rest, pages join without gap or overlap', async () => {

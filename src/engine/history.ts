@@ -208,3 +208,23 @@ function entriesOf(
   }
   return out;
 }
+
+/**
+ * CMP-7: the value op `id` wrote to `field` of `entity`, read from the log, when it is a counted
+ * write (its body applied: not revoked, not inert); undefined otherwise.
+ */
+export async function pastWrite(
+  core: Core,
+  doc: DocId,
+  entity: EntityId,
+  field: number,
+  id: OpId,
+): Promise<{ value: Uint8Array | null } | undefined> {
+  const st = core.mustDoc(doc);
+  const r = (await core.store.getOps(doc, [id]))[0];
+  if (r === undefined || r.doc !== doc || r.kind !== OpKind.Patch || r.body !== 'applied') return undefined;
+  const opened = readPatch(st.keys, r);
+  if (opened === null || opened.entity !== entity) return undefined;
+  const w = opened.patch.writes.find((x) => x.field === field);
+  return w === undefined ? undefined : { value: w.value };
+}
