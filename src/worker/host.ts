@@ -38,6 +38,7 @@ import type {
   SyncStatus,
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
+import { createHistoryApi } from './history-host.ts';
 import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
 import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
 import { createImportApi } from './import.ts';
@@ -64,6 +65,7 @@ function calendarInfoOf(
     color: props.color,
     hidden,
     ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+    ...(props.compliance ? { compliance: true } : {}),
   };
 }
 
@@ -230,6 +232,13 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     encodeFields,
     completeSeries: (from: DocId, to: DocId, root: EntityId) => completeSeriesMove(replica, from, to, root),
   };
+  const history = createHistoryApi({
+    replica,
+    mustDoc,
+    occurrenceOf: (doc, id) => series.occurrenceOf(doc, id),
+    ownName: () => store.getDeviceName(),
+  });
+
   const { journal, dropped } = await MoveJournal.open(store);
   if (dropped > 0)
     brokenErrors.push({ code: 'Storage', message: `${dropped} unreadable calendar move record(s) ignored` });
@@ -416,6 +425,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         // The same value written again is a new op: newest everywhere, so it wins (LWW-1).
         await replica.write(doc, ent, [{ field: num, value: w.value === null ? null : w.value.slice() }]);
       }),
+
+    setCompliance: (calendarId, on) => guard(() => history.setCompliance(calendarId, on)),
+    eventHistory: (calendarId, eventId, limit) =>
+      guard(() => history.eventHistory(calendarId, eventId, limit)),
+    restoreFromHistory: (calendarId, entityId, field, opId) =>
+      guard(() => history.restoreFromHistory(calendarId, entityId, field, opId)),
 
     search: (query, limit = 50) =>
       guard(async () => {
