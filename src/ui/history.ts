@@ -1,0 +1,57 @@
+// Compliance mode's field history for the open event dialog (docs/PROTOCOL.md CMP-3..7): offered
+// only when the event's calendar is in compliance mode; Restore is a new write with an undo that
+// writes back the value it replaced.
+import { useMemo } from 'react';
+import type {
+  CalendarClient,
+  CalendarInfo,
+  EventFieldName,
+  EventHistory,
+  HistoryWrite,
+} from '../worker/api.ts';
+import { HISTORY_LABEL, historyValue } from './components/FieldHistory.tsx';
+
+export interface HistoryDeps {
+  client: CalendarClient;
+  calendars: CalendarInfo[];
+  /** The dialog's event: calendar and id (absent for a new event). */
+  target: { calendarId: string; id?: string | undefined } | null;
+  run: <T>(p: Promise<T>) => Promise<T | undefined>;
+  record: (label: string, undo: () => Promise<void>) => unknown;
+  /** Re-reads the event into the dialog after a restore. */
+  refresh: () => Promise<void>;
+  /** Bumped when the dialog is re-read, so its history is read again. */
+  rev: number;
+}
+
+export function useEventHistory(d: HistoryDeps):
+  | {
+      load: () => Promise<EventHistory>;
+      onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
+    }
+  | undefined {
+  const { client, target, rev } = d;
+  const calendarId = target?.calendarId;
+  const id = target?.id;
+  const on = d.calendars.find((c) => c.id === calendarId)?.compliance === true;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rev re-reads the history after a restore
+  const load = useMemo(
+    () =>
+      calendarId !== undefined && id !== undefined ? () => client.eventHistory(calendarId, id) : undefined,
+    [client, calendarId, id, rev],
+  );
+  if (!on || load === undefined || calendarId === undefined) return undefined;
+  const onRestore = async (entityId: string, field: string, w: HistoryWrite) => {
+    const name = field as EventFieldName | 'deleted';
+    const r = await d.run(client.restoreFromHistory(calendarId, entityId, name, w.opId));
+    if (r === undefined) return;
+    const label = `${HISTORY_LABEL[field] ?? field} restored to “${historyValue(w.value)}”`;
+    const back = r.undoOpId;
+    if (back !== null)
+      d.record(label, async () => {
+        await client.restoreFromHistory(calendarId, entityId, name, back);
+      });
+    await d.refresh();
+  };
+  return { load, onRestore: (e, f, w) => void onRestore(e, f, w) };
+}
