@@ -50,17 +50,17 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
 
     // Turn it on in the calendar's settings.
     await a.page
-      .getByRole('button', { name: /^Settings for / })
+      .getByRole('button', { name: /^Edit calendar / })
       .first()
       .click();
-    const settings = a.page.getByRole('dialog', { name: /^Settings for / });
+    const settings = a.page.getByRole('dialog', { name: /^Edit calendar / });
     const box = settings.getByRole('checkbox', { name: 'Compliance mode' });
     await expect(box).not.toBeChecked();
     await expect(settings).toContainText('Every change is kept forever');
     await box.check();
     await settings.getByRole('button', { name: 'Save' }).click();
     await expect(settings).toBeHidden();
-    await expect(a.page.getByRole('button', { name: /^Settings for / }).first()).toBeVisible();
+    await expect(a.page.getByRole('button', { name: /^Edit calendar / }).first()).toBeVisible();
 
     await editTitle(a.page, /^Plan v1,/, 'Plan v2');
     await waitSynced(a.page);
@@ -89,7 +89,7 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
       await expect(rows.nth(i)).toContainText(/Nov 24, 2026|2026/);
     }
     // The two devices' fingerprints differ.
-    const fp = async (i: number) => (await rows.nth(i).innerText()).match(FINGERPRINT)?.[0];
+    const fp = async (i: number) => ((await rows.nth(i).textContent()) ?? '').match(FINGERPRINT)?.[0];
     expect(await fp(0)).not.toBe(await fp(1));
 
     await history.getByRole('button', { name: 'Restore Title to “Plan v1”' }).click();

@@ -23,7 +23,7 @@ export function CalendarSettingsDialog(props: {
   const [busy, setBusy] = useState(false);
   const id = useId();
   return (
-    <Modal label={`Settings for ${c.name}`} onClose={props.onClose} className="calendar-settings">
+    <Modal label={`Edit calendar ${c.name}`} onClose={props.onClose} className="calendar-settings">
       <form
         onSubmit={async (e) => {
           e.preventDefault();

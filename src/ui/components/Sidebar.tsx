@@ -154,7 +154,7 @@ export function CalendarList(props: {
               <button
                 type="button"
                 className="icon-btn cal-settings"
-                aria-label={`Settings for ${c.name}`}
+                aria-label={`Edit calendar ${c.name}`}
                 title="Calendar settings"
                 onClick={() => props.onSettings?.(c)}
               >
