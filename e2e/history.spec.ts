@@ -29,7 +29,7 @@ async function openHistory(page: Page, title: string) {
   return { dialog, history };
 }
 
-test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on two devices, and Restore of the first value on both', async ({
+test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on two devices, and Restore of the first value on both, undoable', async ({
   browser,
 }) => {
   const a = await newDevice(browser);
@@ -106,6 +106,21 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
     await expect(onB.history.getByRole('listitem')).toHaveCount(4);
     await expect(onB.history.getByRole('listitem').first()).toContainText('Plan v3 → Plan v1');
     await expect(onB.history.getByRole('listitem').first()).toContainText('Device A');
+
+    // A restore is undoable like any edit: Undo writes back the value it replaced.
+    await onB.history.getByRole('button', { name: 'Restore Title to “Plan v2”' }).click();
+    await expect(onB.dialog.getByRole('textbox', { name: 'Title', exact: true })).toHaveValue('Plan v2');
+    await b.page.keyboard.press('Escape');
+    await expect(onB.dialog).toBeHidden();
+    await expect(eventButton(b.page, 'Plan v2')).toBeVisible();
+    await b.page.getByRole('button', { name: 'Undo', exact: true }).click();
+    await expect(eventButton(b.page, 'Plan v1')).toBeVisible();
+    await waitSynced(b.page);
+    // A received both writes (restore, then undo): its History has them on top.
+    const last = await openHistory(a.page, 'Plan v1');
+    await expect(last.history.getByRole('listitem')).toHaveCount(6, { timeout: SYNC_MS });
+    await expect(last.history.getByRole('listitem').first()).toContainText('Plan v2 → Plan v1');
+    await expect(last.history.getByRole('listitem').first()).toContainText('Device B');
   } finally {
     await a.context.close();
     await b.context.close();

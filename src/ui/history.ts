@@ -1,7 +1,7 @@
 // Compliance mode's field history for the open event dialog (docs/PROTOCOL.md CMP-3..7): offered
 // only when the event's calendar is in compliance mode; Restore is a new write with an undo that
 // writes back the value it replaced.
-import { useMemo } from 'react';
+import { useEffect, useMemo, useState } from 'react';
 import type {
   CalendarClient,
   CalendarInfo,
@@ -10,6 +10,8 @@ import type {
   HistoryWrite,
 } from '../worker/api.ts';
 import { HISTORY_LABEL, historyValue } from './components/FieldHistory.tsx';
+
+const REREAD_MS = 500;
 
 export interface HistoryDeps {
   client: CalendarClient;
@@ -34,11 +36,29 @@ export function useEventHistory(d: HistoryDeps):
   const calendarId = target?.calendarId;
   const id = target?.id;
   const on = d.calendars.find((c) => c.id === calendarId)?.compliance === true;
-  // biome-ignore lint/correctness/useExhaustiveDependencies: rev re-reads the history after a restore
+  // Edits arriving while the dialog is open (this or another device) re-read the history, at most
+  // once per REREAD_MS: each read is a pass over the calendar's op log (CMP-6).
+  const [tick, setTick] = useState(0);
+  const watching = on && id !== undefined;
+  useEffect(() => {
+    if (!watching) return;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const off = client.onEventsChanged(() => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        setTick((t) => t + 1);
+      }, REREAD_MS);
+    });
+    return () => {
+      off();
+      if (timer !== undefined) clearTimeout(timer);
+    };
+  }, [client, watching]);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rev and tick re-read the history
   const load = useMemo(
     () =>
       calendarId !== undefined && id !== undefined ? () => client.eventHistory(calendarId, id) : undefined,
-    [client, calendarId, id, rev],
+    [client, calendarId, id, rev, tick],
   );
   if (!on || load === undefined || calendarId === undefined) return undefined;
   const onRestore = async (entityId: string, field: string, w: HistoryWrite) => {
