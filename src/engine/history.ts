@@ -129,8 +129,8 @@ export async function entityHistory(
         }
         slot.total++;
         slot.found.push(f.found);
-        // Amortized: sort and cut only when a page's worth beyond the window has piled up.
-        if (slot.found.length > keep + PAGE) slot.found = greatest(slot.found, keep);
+        // Amortized: sort and cut once another WINDOW writes beyond what is kept have piled up.
+        if (slot.found.length > keep + WINDOW) slot.found = greatest(slot.found, keep);
       }
     }
   }
