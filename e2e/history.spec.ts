@@ -2,6 +2,7 @@
 // real relay; one turns compliance mode on in the calendar's settings, both edit an event's title,
 // the event dialog's History shows every value with device, fingerprint and time, and Restore of
 // the first title writes it back on both devices.
+import AxeBuilder from '@axe-core/playwright';
 import { expect, type Page, test } from '@playwright/test';
 import {
   editTitle,
@@ -18,6 +19,15 @@ test.describe.configure({ timeout: 180_000 });
 
 const DAY = '2026-11-24';
 const FINGERPRINT = /[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]{4}/;
+
+/** Serious or critical axe violations (WCAG 2.x A/AA, UI-11) on the page as it is now. */
+async function axeSerious(page: Page): Promise<string[]> {
+  const r = await new AxeBuilder({ page })
+    .withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22aa'])
+    .options({ rules: { 'label-content-name-mismatch': { enabled: true } } })
+    .analyze();
+  return r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => v.id);
+}
 
 async function openHistory(page: Page, title: string) {
   await eventButton(page, title).click();
@@ -57,6 +67,7 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
     const box = settings.getByRole('checkbox', { name: 'Compliance mode' });
     await expect(box).not.toBeChecked();
     await expect(settings).toContainText('Every change is kept forever');
+    expect(await axeSerious(a.page)).toEqual([]);
     await box.check();
     await settings.getByRole('button', { name: 'Save' }).click();
     await expect(settings).toBeHidden();
@@ -88,6 +99,7 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
       await expect(rows.nth(i)).toContainText(FINGERPRINT);
       await expect(rows.nth(i)).toContainText(/Nov 24, 2026|2026/);
     }
+    expect(await axeSerious(a.page)).toEqual([]);
     // The two devices' fingerprints differ.
     const fp = async (i: number) => ((await rows.nth(i).textContent()) ?? '').match(FINGERPRINT)?.[0];
     expect(await fp(0)).not.toBe(await fp(1));

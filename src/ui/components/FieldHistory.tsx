@@ -82,7 +82,7 @@ export function FieldHistoryPanel(props: {
             const current = f.writes.find((w) => w.status === 'winner');
             return (
               <section key={f.field} aria-label={`${label} history`}>
-                <h5>{label}</h5>
+                {PART_LABEL[part.role] ? <h5>{label}</h5> : <h4>{label}</h4>}
                 <ol>
                   {f.writes.map((w) => {
                     const counted = w.status !== 'revoked' && w.status !== 'inert';
