@@ -94,7 +94,7 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
     await expect(rows.nth(1)).toContainText('Device A');
     await expect(rows.nth(1)).toContainText('Plan v1 → Plan v2');
     await expect(rows.nth(2)).toContainText('Device A');
-    await expect(rows.nth(2)).toContainText('(cleared) → Plan v1');
+    await expect(rows.nth(2)).toContainText('(not set) → Plan v1');
     for (let i = 0; i < 3; i++) {
       await expect(rows.nth(i)).toContainText(FINGERPRINT);
       await expect(rows.nth(i)).toContainText(/Nov 24, 2026|2026/);

@@ -220,6 +220,7 @@ describe('field history', () => {
     // Each entry's old value is the next older one; the last page reaches the first write.
     for (let i = 0; i < seen.length - 1; i++) expect(text(seen[i]!.old)).toBe(text(seen[i + 1]!.value));
     expect(seen[seen.length - 1]!.old).toBeNull();
+    expect(seen[seen.length - 1]!.replaced).toBeNull();
     await expect(ra.fieldHistory(t.doc, EV, { limit: 0 })).rejects.toMatchObject({ code: 'InvalidArgument' });
     await expect(ra.fieldHistory(t.doc, EV, { limit: 100_000 })).rejects.toMatchObject({
       code: 'InvalidArgument',

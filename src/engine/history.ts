@@ -43,6 +43,8 @@ export interface HistoryEntry {
    * undefined when that write lies beyond what this page kept (older than `limit` + window).
    */
   old: Uint8Array | null | undefined;
+  /** The op of the write it replaced: null when none (the field's first write), undefined when unknown. */
+  replaced: OpId | null | undefined;
   status: HistoryStatus;
 }
 
@@ -212,16 +214,27 @@ function entriesOf(
   for (let i = 0; i < Math.min(limit, kept.length); i++) {
     const { w, kind } = kept[i]!;
     let old: Uint8Array | null | undefined = truncated ? undefined : null;
+    let replaced: OpId | null | undefined = truncated ? undefined : null;
     for (let j = i + 1; j < kept.length; j++) {
       const x = kept[j]!;
       if (x.kind === 'counted' && covers(w, x.w)) {
         old = x.w.value;
+        replaced = x.w.op;
         break;
       }
     }
     const status: HistoryStatus =
       kind !== 'counted' ? kind : w.op === winner ? 'winner' : frontier.has(w.op) ? 'conflict' : 'superseded';
-    out.push({ op: w.op, author: w.author, ctr: w.ctr, wallTime: w.wallTime, value: w.value, old, status });
+    out.push({
+      op: w.op,
+      author: w.author,
+      ctr: w.ctr,
+      wallTime: w.wallTime,
+      value: w.value,
+      old,
+      replaced,
+      status,
+    });
   }
   return out;
 }

@@ -133,8 +133,10 @@ export interface HistoryWrite {
   wallTime: number;
   /** The value written (null: cleared). */
   value: Value | null;
-  /** The value it replaced (null: the field was unset); absent when unknown (beyond the page). */
+  /** The value it replaced (null: cleared); absent when unknown (beyond the page) or `first`. */
   old?: Value | null;
+  /** The field's first write: it replaced nothing. */
+  first: boolean;
   status: HistoryStatus;
 }
 

@@ -59,10 +59,10 @@ describe('history host', () => {
     expect(hist.unreadable).toBe(0);
     expect(hist.parts.map((p) => p.role)).toEqual(['event']);
     const title = hist.parts[0]!.fields.find((f) => f.field === 'title')!;
-    expect(title.writes.map((w) => [w.value, w.old, w.status])).toEqual([
+    expect(title.writes.map((w) => [w.value, w.first ? 'first' : w.old, w.status])).toEqual([
       ['Third', 'Second', 'winner'],
       ['Second', 'First', 'superseded'],
-      ['First', null, 'superseded'],
+      ['First', 'first', 'superseded'],
     ]);
     for (const w of title.writes) {
       expect(w).toMatchObject({ device: me.id, deviceName: 'Laptop', fingerprint: me.fingerprint });

@@ -96,7 +96,8 @@ export function createHistoryApi(deps: HistoryHostDeps): HistoryApi {
         fingerprint: deviceFingerprint(fromHex(e.author)),
         wallTime: e.wallTime,
         value: decoded(entity, num, e.value) ?? null,
-        ...(old === undefined ? {} : { old }),
+        ...(old === undefined || e.replaced === null ? {} : { old }),
+        first: e.replaced === null,
         status: e.status,
       };
     });

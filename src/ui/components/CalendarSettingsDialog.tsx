@@ -56,15 +56,17 @@ export function CalendarSettingsDialog(props: {
           <label htmlFor={`${id}-color`}>Colour</label>
           <input id={`${id}-color`} type="color" value={color} onChange={(e) => setColor(e.target.value)} />
         </div>
-        <div className="field check">
-          <input
-            id={`${id}-compliance`}
-            type="checkbox"
-            checked={compliance}
-            aria-describedby={`${id}-compliance-hint`}
-            onChange={(e) => setCompliance(e.target.checked)}
-          />
-          <label htmlFor={`${id}-compliance`}>Compliance mode</label>
+        <div className="field">
+          <div className="field check">
+            <input
+              id={`${id}-compliance`}
+              type="checkbox"
+              checked={compliance}
+              aria-describedby={`${id}-compliance-hint`}
+              onChange={(e) => setCompliance(e.target.checked)}
+            />
+            <label htmlFor={`${id}-compliance`}>Compliance mode</label>
+          </div>
           <p id={`${id}-compliance-hint`} className="hint">
             Every change is kept forever and each field's history is shown in the event dialog, for every
             member device.

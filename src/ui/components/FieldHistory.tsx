@@ -94,7 +94,8 @@ export function FieldHistoryPanel(props: {
                       <li key={w.opId} className={`history-${w.status}`}>
                         <span>
                           {who(w)} · {formatDateTime(w.wallTime / 1000, props.displayZone)}:{' '}
-                          {historyValue(w.old)} → <strong>{historyValue(w.value)}</strong>
+                          {w.first ? '(not set)' : historyValue(w.old)} →{' '}
+                          <strong>{historyValue(w.value)}</strong>
                           {STATUS[w.status] && <em> ({STATUS[w.status]})</em>}
                         </span>
                         {canRestore && (
