@@ -227,6 +227,23 @@ describe('field history', () => {
     });
   });
 
+  it('[CMP-6] many unknown field numbers (a hostile member) are capped and never crowd out the known fields', async () => {
+    const t = await team(['hf-a', 'hf-b']);
+    const [, rb] = t.reps as [Replica, Replica];
+    const junk = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ field: from + i, value: new Uint8Array([i]) }));
+    await rb.write(t.doc, EV, junk(1000, 64));
+    await rb.write(t.doc, EV, junk(2000, 64));
+    await rb.write(t.doc, EV, [{ field: EventField.Location, value: utf8('after junk') }]);
+    const h = await rb.fieldHistory(t.doc, EV);
+    expect(h.fields.filter((f) => f.field >= 1000).length).toBeGreaterThan(0);
+    // Known fields are tracked besides the 64 others: Location, first written after the junk, is there.
+    expect(h.fields.length).toBeLessThanOrEqual(64 + 2);
+    expect(h.fields.find((f) => f.field === EventField.Location)?.entries.map((e) => text(e.value))).toEqual([
+      'after junk',
+    ]);
+  });
+
   it('[CMP-6] reading history commits nothing and changes no state', async () => {
     const base = createMemoryStore();
     let commits = 0;

@@ -5,7 +5,7 @@
 // changes no state: nothing is staged, stored or cached.
 
 import { toHex } from './bytes.ts';
-import { isValidWrite } from './calendar.ts';
+import { fieldType, isValidWrite } from './calendar.ts';
 import {
   decodeEnvelope,
   decodeHeader,
@@ -80,7 +80,7 @@ export const MAX_HISTORY_LIMIT = 1000;
 const DEFAULT_LIMIT = 50;
 /** Writes kept below the page to find what each entry replaced (a register keeps 33, LWW-5). */
 const WINDOW = 64;
-/** Fields tracked at most (a hostile member may write many unknown field numbers). */
+/** Unknown fields tracked at most, besides the fields the schema knows. */
 const MAX_FIELDS = 64;
 const PAGE = 500;
 
@@ -125,7 +125,9 @@ export async function entityHistory(
         if (cursor !== undefined && compareWrites(f.found.w, cursor) >= 0) continue;
         let slot = byField.get(field);
         if (slot === undefined) {
-          if (byField.size >= MAX_FIELDS) continue;
+          // Fields the schema knows are always tracked; unknown ones (a hostile member may write
+          // thousands of numbers) only up to the cap.
+          if (byField.size >= MAX_FIELDS && fieldType(entity, field) === undefined) continue;
           slot = { found: [], total: 0 };
           byField.set(field, slot);
         }
