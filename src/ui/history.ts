@@ -7,6 +7,7 @@ import type {
   CalendarInfo,
   EventFieldName,
   EventHistory,
+  FieldHistoryView,
   HistoryWrite,
 } from '../worker/api.ts';
 import { HISTORY_LABEL, historyValue } from './components/FieldHistory.tsx';
@@ -29,6 +30,7 @@ export interface HistoryDeps {
 export function useEventHistory(d: HistoryDeps):
   | {
       load: () => Promise<EventHistory>;
+      loadOlder: (entityId: string, field: string, beforeOpId: string) => Promise<FieldHistoryView>;
       onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
     }
   | undefined {
@@ -73,5 +75,10 @@ export function useEventHistory(d: HistoryDeps):
       });
     await d.refresh();
   };
-  return { load, onRestore: (e, f, w) => void onRestore(e, f, w) };
+  return {
+    load,
+    loadOlder: (entityId, field, before) =>
+      client.olderHistory(calendarId, entityId, field as EventFieldName | 'deleted', before),
+    onRestore: (e, f, w) => void onRestore(e, f, w),
+  };
 }

@@ -303,6 +303,14 @@ export interface DataApi {
    * newest first, at most `limit` writes per field (CMP-3..6).
    */
   eventHistory(calendarId: string, eventId: string, limit?: number): Promise<EventHistory>;
+  /** The next page of one field's history: writes older than op `beforeOpId` (CMP-6). */
+  olderHistory(
+    calendarId: string,
+    entityId: string,
+    field: EventFieldName | 'deleted',
+    beforeOpId: string,
+    limit?: number,
+  ): Promise<FieldHistoryView>;
   /**
    * Restore from history (CMP-7): writes the value op `opId` gave `field` of entity `entityId` as
    * a new write. Returns the op of the value it replaced (for undo), or null when the field was unset.

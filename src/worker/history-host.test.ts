@@ -106,6 +106,37 @@ describe('history host', () => {
     expect((await h.getEvent(cal, E))?.title).toBe('Standup');
   });
 
+  it('[CMP-6] a long history comes in pages: the newest 50, then older pages until none remain', async () => {
+    const h = await start();
+    const cal = await h.createCalendar('Audit', '#336699');
+    await h.createEvent(cal, E, ev({ title: 't0' }));
+    for (let i = 1; i <= 60; i++) await h.updateEvent(cal, E, { title: `t${i}` });
+    const first = (await h.eventHistory(cal, E)).parts[0]!.fields.find((f) => f.field === 'title')!;
+    expect(first.writes).toHaveLength(50);
+    expect(first.more).toBe(11);
+    const next = await h.olderHistory(cal, E, 'title', first.writes[49]!.opId, 10);
+    expect(next.writes.map((w) => w.value)).toEqual([
+      't10',
+      't9',
+      't8',
+      't7',
+      't6',
+      't5',
+      't4',
+      't3',
+      't2',
+      't1',
+    ]);
+    expect(next.more).toBe(1);
+    const last = await h.olderHistory(cal, E, 'title', next.writes[9]!.opId);
+    expect(last.writes.map((w) => [w.value, w.first])).toEqual([['t0', true]]);
+    expect(last.more).toBe(0);
+    await expect(h.olderHistory(cal, E, 'title', 'nope')).rejects.toMatchObject({ code: 'InvalidArgument' });
+    await expect(h.olderHistory(cal, E, 'title', first.writes[0]!.opId, 5000)).rejects.toMatchObject({
+      code: 'InvalidArgument',
+    });
+  });
+
   it('[CMP-3] an occurrence of a series shows its own changes and the series', async () => {
     const h = await start();
     const cal = await h.createCalendar('Audit', '#336699');

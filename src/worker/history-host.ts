@@ -44,6 +44,13 @@ export interface HistoryHostDeps {
 export interface HistoryApi {
   setCompliance(calendarId: string, on: boolean): Promise<void>;
   eventHistory(calendarId: string, eventId: string, limit?: number): Promise<EventHistory>;
+  olderHistory(
+    calendarId: string,
+    entityId: string,
+    field: EventFieldName | 'deleted',
+    beforeOpId: string,
+    limit?: number,
+  ): Promise<FieldHistoryView>;
   restoreFromHistory(
     calendarId: string,
     entityId: string,
@@ -60,6 +67,14 @@ function fieldNumber(field: string): number {
   if (n === undefined)
     throw new EngineError('InvalidArgument', `no history for field ${String(field).slice(0, 40)}`);
   return n;
+}
+function checkLimit(limit: unknown): void {
+  if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_HISTORY_LIMIT)
+    throw new EngineError('InvalidArgument', `history limit must be 1..${MAX_HISTORY_LIMIT}`);
+}
+function mustEntity(id: unknown): EntityId {
+  if (!isEntityId(id) || id === CALENDAR_ENTITY) throw new EngineError('InvalidArgument', 'not an event id');
+  return id;
 }
 const SHOWN = [...FIELD_NUMBERS.values(), EventField.Deleted];
 const nameOf = (num: number): EventFieldName | 'deleted' =>
@@ -132,8 +147,7 @@ export function createHistoryApi(deps: HistoryHostDeps): HistoryApi {
 
     async eventHistory(calendarId, eventId, limit = DEFAULT_LIMIT) {
       const doc = mustDoc(calendarId);
-      if (!Number.isInteger(limit) || limit < 1 || limit > MAX_HISTORY_LIMIT)
-        throw new EngineError('InvalidArgument', `history limit must be 1..${MAX_HISTORY_LIMIT}`);
+      checkLimit(limit);
       if (typeof eventId !== 'string' || eventId === CALENDAR_ENTITY)
         throw new EngineError('InvalidArgument', 'not an event id');
       const occ = deps.occurrenceOf(doc, eventId);
@@ -156,21 +170,32 @@ export function createHistoryApi(deps: HistoryHostDeps): HistoryApi {
       return { parts, unreadable };
     },
 
+    async olderHistory(calendarId, entityId, field, beforeOpId, limit = DEFAULT_LIMIT) {
+      const doc = mustDoc(calendarId);
+      const entity = mustEntity(entityId);
+      checkLimit(limit);
+      if (!isOpId(beforeOpId)) throw new EngineError('InvalidArgument', 'not an op id');
+      const num = fieldNumber(field);
+      const h = await replica.fieldHistory(doc, entity, { fields: [num], limit, before: beforeOpId });
+      const f = h.fields[0];
+      if (f === undefined) return { field: nameOf(num), writes: [], more: 0 };
+      return { field: nameOf(num), writes: await describeWrites(doc, entity, num, f.entries), more: f.more };
+    },
+
     async restoreFromHistory(calendarId, entityId, field, opId) {
       const doc = mustDoc(calendarId);
-      if (!isEntityId(entityId) || entityId === CALENDAR_ENTITY)
-        throw new EngineError('InvalidArgument', 'not an event id');
+      const entity = mustEntity(entityId);
       if (!isOpId(opId)) throw new EngineError('InvalidArgument', 'not an op id');
       const num = fieldNumber(field);
-      const past = await replica.pastWrite(doc, entityId, num, opId);
+      const past = await replica.pastWrite(doc, entity, num, opId);
       if (past === undefined)
         throw new EngineError(
           'InvalidArgument',
           `op ${opId.slice(0, 12)}… wrote no counted ${field} of this event`,
         );
-      const before = replica.entity(doc, entityId)?.registers.find((r) => r.field === num)?.writes[0];
+      const before = replica.entity(doc, entity)?.registers.find((r) => r.field === num)?.writes[0];
       // A new ordinary write (LWW-1: the newest, so it wins on every device); history keeps both.
-      await replica.write(doc, entityId, [
+      await replica.write(doc, entity, [
         { field: num, value: past.value === null ? null : past.value.slice() },
       ]);
       return { undoOpId: before?.op ?? null };

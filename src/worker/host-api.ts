@@ -43,6 +43,7 @@ const METHOD_TABLE = {
   restoreConflict: true,
   setCompliance: true,
   eventHistory: true,
+  olderHistory: true,
   restoreFromHistory: true,
   importEvents: true,
   cancelImport: true,

@@ -429,6 +429,8 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     setCompliance: (calendarId, on) => guard(() => history.setCompliance(calendarId, on)),
     eventHistory: (calendarId, eventId, limit) =>
       guard(() => history.eventHistory(calendarId, eventId, limit)),
+    olderHistory: (calendarId, entityId, field, beforeOpId, limit) =>
+      guard(() => history.olderHistory(calendarId, entityId, field, beforeOpId, limit)),
     restoreFromHistory: (calendarId, entityId, field, opId) =>
       guard(() => history.restoreFromHistory(calendarId, entityId, field, opId)),
 

@@ -6,6 +6,7 @@ import type {
   EventFields,
   EventHistory,
   FieldConflict,
+  FieldHistoryView,
   HistoryWrite,
   OccurrenceInfo,
   RegisterWrite,
@@ -87,6 +88,7 @@ export function EventDialog(props: {
   history?:
     | {
         load: () => Promise<EventHistory>;
+        loadOlder: (entityId: string, field: string, beforeOpId: string) => Promise<FieldHistoryView>;
         onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
       }
     | undefined;
@@ -290,6 +292,7 @@ export function EventDialog(props: {
             {showHistory && (
               <FieldHistoryPanel
                 load={props.history.load}
+                loadOlder={props.history.loadOlder}
                 displayZone={props.displayZone}
                 onRestore={props.history.onRestore}
               />
