@@ -80,6 +80,18 @@ test('[CMP-1][CMP-3][CMP-7] compliance mode: the History of a title edited on tw
     await openView(b.page, 'week', DAY);
     await expect(eventButton(b.page, 'Plan v2')).toBeVisible({ timeout: SYNC_MS });
     await waitSynced(b.page);
+    // B's settings of the calendar: on, and who turned it on.
+    await b.page
+      .getByRole('button', { name: /^Edit calendar / })
+      .first()
+      .click();
+    const settingsB = b.page.getByRole('dialog', { name: /^Edit calendar / });
+    await expect(settingsB.getByRole('checkbox', { name: 'Compliance mode' })).toBeChecked();
+    await expect(settingsB.getByRole('list', { name: 'Compliance mode changes' })).toContainText(
+      'Turned on by Device A',
+    );
+    await settingsB.getByRole('button', { name: 'Cancel' }).click();
+    await expect(settingsB).toBeHidden();
     await editTitle(b.page, /^Plan v2,/, 'Plan v3');
     await waitSynced(b.page);
     await expect(eventButton(a.page, 'Plan v3')).toBeVisible({ timeout: SYNC_MS });

@@ -247,6 +247,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [help, setHelp] = useState(false);
   /** The calendar whose settings dialog is open (name, colour, compliance mode). */
   const [calSettings, setCalSettings] = useState<CalendarInfo | null>(null);
+  const calSettingsId = calSettings?.id;
+  const loadComplianceHistory = useCallback(
+    () =>
+      calSettingsId === undefined
+        ? Promise.resolve({ writes: [], more: 0 })
+        : client.complianceHistory(calSettingsId),
+    [client, calSettingsId],
+  );
   /** The Import dialog, with the file dropped on the app if it was opened that way. */
   const [importing, setImporting] = useState<{ file?: File } | null>(null);
   const [menu, setMenu] = useState(false);
@@ -789,6 +797,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
       {calSettings && (
         <CalendarSettingsDialog
           calendar={calSettings}
+          displayZone={zone}
+          loadComplianceHistory={loadComplianceHistory}
           onClose={() => setCalSettings(null)}
           onSave={async (next) => {
             const c = calSettings;

@@ -298,6 +298,8 @@ export interface DataApi {
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
   /** Turns compliance mode on or off for a calendar (CMP-1). */
   setCompliance(calendarId: string, on: boolean): Promise<void>;
+  /** Who turned a calendar's compliance mode on and off, and when: its newest 20 writes (CMP-1). */
+  complianceHistory(calendarId: string): Promise<{ writes: HistoryWrite[]; more: number }>;
   /**
    * Each field's history of the event the dialog edits (an event id or an occurrence's id),
    * newest first, at most `limit` writes per field (CMP-3..6).

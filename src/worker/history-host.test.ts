@@ -44,6 +44,14 @@ describe('history host', () => {
     expect(list.find((c) => c.id === other)?.compliance).toBeUndefined();
     await h.setCompliance(cal, false);
     expect((await h.listCalendars()).find((c) => c.id === cal)?.compliance).toBeUndefined();
+    // Who switched it, newest first (the flag's own history).
+    const me = await h.thisDevice();
+    const changes = await h.complianceHistory(cal);
+    expect(changes.writes.map((w) => [w.value, w.status, w.device, w.fingerprint])).toEqual([
+      [false, 'winner', me.id, me.fingerprint],
+      [true, 'superseded', me.id, me.fingerprint],
+    ]);
+    expect((await h.complianceHistory(other)).writes).toEqual([]);
     await expect(h.setCompliance(cal, 'yes' as never)).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 

@@ -43,6 +43,7 @@ export interface HistoryHostDeps {
 
 export interface HistoryApi {
   setCompliance(calendarId: string, on: boolean): Promise<void>;
+  complianceHistory(calendarId: string): Promise<{ writes: HistoryWrite[]; more: number }>;
   eventHistory(calendarId: string, eventId: string, limit?: number): Promise<EventHistory>;
   olderHistory(
     calendarId: string,
@@ -143,6 +144,15 @@ export function createHistoryApi(deps: HistoryHostDeps): HistoryApi {
       await replica.write(mustDoc(calendarId), CALENDAR_ENTITY, [
         { field: CalendarField.Compliance, value: encodeValue('bool', on) },
       ]);
+    },
+
+    async complianceHistory(calendarId) {
+      const doc = mustDoc(calendarId);
+      const num = CalendarField.Compliance;
+      const h = await replica.fieldHistory(doc, CALENDAR_ENTITY, { fields: [num], limit: 20 });
+      const f = h.fields[0];
+      if (f === undefined) return { writes: [], more: 0 };
+      return { writes: await describeWrites(doc, CALENDAR_ENTITY, num, f.entries), more: f.more };
     },
 
     async eventHistory(calendarId, eventId, limit = DEFAULT_LIMIT) {

@@ -42,6 +42,7 @@ const METHOD_TABLE = {
   moveEvent: true,
   restoreConflict: true,
   setCompliance: true,
+  complianceHistory: true,
   eventHistory: true,
   olderHistory: true,
   restoreFromHistory: true,

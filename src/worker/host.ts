@@ -427,6 +427,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       }),
 
     setCompliance: (calendarId, on) => guard(() => history.setCompliance(calendarId, on)),
+    complianceHistory: (calendarId) => guard(() => history.complianceHistory(calendarId)),
     eventHistory: (calendarId, eventId, limit) =>
       guard(() => history.eventHistory(calendarId, eventId, limit)),
     olderHistory: (calendarId, entityId, field, beforeOpId, limit) =>

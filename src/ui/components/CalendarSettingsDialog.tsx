@@ -1,8 +1,9 @@
 // A calendar's settings (synced to every member device): name, colour and compliance mode
 // (docs/PROTOCOL.md CMP-1: every change is kept forever and each field's history is shown).
-import { useId, useState } from 'react';
-import type { CalendarInfo } from '../../worker/api.ts';
+import { useEffect, useId, useState } from 'react';
+import type { CalendarInfo, HistoryWrite } from '../../worker/api.ts';
 import { isHexColor } from '../colors.ts';
+import { formatDateTime } from '../time/zoned.ts';
 import { Modal } from './Modal.tsx';
 
 export interface CalendarSettings {
@@ -15,6 +16,9 @@ export function CalendarSettingsDialog(props: {
   calendar: CalendarInfo;
   onSave: (next: CalendarSettings) => Promise<void>;
   onClose: () => void;
+  /** Who turned compliance mode on and off (its register's writes, newest first). */
+  loadComplianceHistory: () => Promise<{ writes: HistoryWrite[]; more: number }>;
+  displayZone: string;
 }) {
   const c = props.calendar;
   const [name, setName] = useState(c.name);
@@ -71,6 +75,7 @@ export function CalendarSettingsDialog(props: {
             Every change is kept forever and each field's history is shown in the event dialog, for every
             member device.
           </p>
+          <ComplianceChanges load={props.loadComplianceHistory} displayZone={props.displayZone} />
         </div>
         <footer className="dialog-foot">
           <span className="spacer" />
@@ -83,5 +88,38 @@ export function CalendarSettingsDialog(props: {
         </footer>
       </form>
     </Modal>
+  );
+}
+
+/** "Turned on by Laptop (7K2M-…) · Nov 27, 2026, 10:58 PM", newest first; nothing while never set. */
+function ComplianceChanges(props: {
+  load: () => Promise<{ writes: HistoryWrite[]; more: number }>;
+  displayZone: string;
+}) {
+  const [h, setH] = useState<{ writes: HistoryWrite[]; more: number } | null>(null);
+  const { load } = props;
+  useEffect(() => {
+    let live = true;
+    load().then(
+      (r) => live && setH(r),
+      () => {}, // the setting itself still works without its history
+    );
+    return () => {
+      live = false;
+    };
+  }, [load]);
+  if (h === null || h.writes.length === 0) return null;
+  return (
+    <ul className="hint compliance-changes" aria-label="Compliance mode changes">
+      {h.writes.map((w) => (
+        <li key={w.opId}>
+          {w.value === true ? 'Turned on' : 'Turned off'} by {w.deviceName || 'Unnamed device'} (
+          {w.fingerprint}) · {formatDateTime(w.wallTime / 1000, props.displayZone)}
+          {w.status === 'conflict' && ' (lost to a simultaneous change)'}
+          {(w.status === 'revoked' || w.status === 'inert') && ' (did not count)'}
+        </li>
+      ))}
+      {h.more > 0 && <li>{h.more} earlier change(s)</li>}
+    </ul>
   );
 }
