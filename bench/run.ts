@@ -19,6 +19,7 @@ for (const [name, file, fn] of [
   ['ui', './ui.ts', 'benchUi'],
   ['ics', './ics.ts', 'benchIcs'],
   ['recurrence', './recurrence.ts', 'benchRecurrence'],
+  ['history', './history.ts', 'benchHistory'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

@@ -134,7 +134,7 @@ async function expectFields(tab: Page, title: string, edited: string): Promise<v
   ]);
 }
 
-test('[SCH-3][SCH-4][LWW-6] the release before schema 2 renames a repeating event: the new build keeps its rule, reminders and override', async ({
+test('[SCH-3][SCH-4][LWW-6][CMP-1] the release before schema 2 renames a repeating event: the new build keeps its rule, reminders, override and compliance mode', async ({
   browser,
 }) => {
   const served = await (await fetch(`${base.use?.baseURL}${OLD_INDEX}`)).text();
@@ -176,6 +176,8 @@ test('[SCH-3][SCH-4][LWW-6] the release before schema 2 renames a repeating even
       ALARMS,
     ] as const);
     await expectFields(tab, 'Standup', 'Standup with Ana');
+    // Compliance mode on (CMP-1: calendar field 4, schema 3, which the old build does not know).
+    await tab.evaluate((cal) => rt.client.setCompliance(cal, true), first!.calendarId);
     await expectSeries(n.page, 'Standup', 'Standup with Ana');
     await waitSynced(n.page);
 
@@ -216,6 +218,10 @@ test('[SCH-3][SCH-4][LWW-6] the release before schema 2 renames a repeating even
     await expectSeries(f.page, 'Team standup', 'Standup with Ana');
     const fTab = await clientTab(f);
     await expectFields(fTab, 'Team standup', 'Standup with Ana');
+    // The Compliance flag the old build never understood reached F intact through O's invite.
+    const compliance = (t: Page) =>
+      t.evaluate(async () => (await rt.client.listCalendars()).find((c) => c.name === 'Team')?.compliance);
+    await expect.poll(() => compliance(fTab)).toBe(true);
   } finally {
     await n.context.close();
     await o.context.close();

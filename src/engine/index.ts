@@ -52,6 +52,14 @@ export { EngineError, type ErrorCode, isEngineError, toEngineError } from './err
 export { FlatVerifyError, type TableSpec, verifyRoot } from './flatverify.ts';
 export { opDigest, sha256, taggedHash } from './hash.ts';
 export {
+  type EntityHistory,
+  type FieldHistory,
+  type HistoryEntry,
+  type HistoryOptions,
+  type HistoryStatus,
+  MAX_HISTORY_LIMIT,
+} from './history.ts';
+export {
   CALENDAR_ENTITY,
   type DeviceId,
   type DocId,

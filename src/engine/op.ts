@@ -237,7 +237,7 @@ export async function createOp(
 }
 
 /** ENC-1: decrypts a Patch/Snapshot body; null when the key or the ciphertext is wrong. */
-export function decryptBody(op: OpenedOp, key: Uint8Array): Uint8Array | null {
+export function decryptBody(op: Pick<OpenedOp, 'header' | 'env'>, key: Uint8Array): Uint8Array | null {
   try {
     return xchacha20poly1305(key, op.header.nonce, bodyAad(op.header)).decrypt(op.env.body);
   } catch {

@@ -19,6 +19,7 @@ import { EngineError, toEngineError } from './errors.ts';
 import { DEFAULT_PENDING_LIMIT } from './gate.ts';
 import { TAG_ROOT, taggedHash } from './hash.ts';
 import { needsRestate } from './heal.ts';
+import { type EntityHistory, entityHistory, type HistoryOptions, pastWrite } from './history.ts';
 import { CALENDAR_ENTITY, type DeviceId, type DocId, type EntityId, type KeyId, type OpId } from './ids.ts';
 import { openName } from './keyring.ts';
 import { loadDoc, recheck } from './loader.ts';
@@ -143,6 +144,28 @@ export class Replica {
     } catch (e) {
       throw toEngineError(e, 'Storage', 'listing ops');
     }
+  }
+
+  /**
+   * CMP-3: every write to each register of one entity, from the op log (history.ts). Runs on the
+   * queue, so it sees one committed state: the register winners it reports are the live ones.
+   */
+  fieldHistory(doc: DocId, entity: EntityId, opts?: HistoryOptions): Promise<EntityHistory> {
+    return this.enqueue(() => entityHistory(this.core, doc, entity, opts)).catch((e: unknown) => {
+      throw toEngineError(e, 'Storage', 'reading field history');
+    });
+  }
+
+  /** CMP-7: what op `op` wrote to `field` of `entity`, if it is a counted write there (history.ts). */
+  pastWrite(
+    doc: DocId,
+    entity: EntityId,
+    field: number,
+    op: OpId,
+  ): Promise<{ value: Uint8Array | null } | undefined> {
+    return this.enqueue(() => pastWrite(this.core, doc, entity, field, op)).catch((e: unknown) => {
+      throw toEngineError(e, 'Storage', 'reading a past write');
+    });
   }
 
   onChange(cb: (e: ChangeEvent) => void): () => void {

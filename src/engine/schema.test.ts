@@ -96,6 +96,23 @@ describe('field tables', () => {
   });
 });
 
+describe('compliance mode flag', () => {
+  it('[CMP-1][SCH-1] the calendar entity carries Compliance (field 4, since 3): absent reads off, written reads back, off again is a later write', () => {
+    expect(CalendarField.Compliance).toBe(4);
+    expect(CALENDAR_FIELDS.find((f) => f.num === 4)).toMatchObject({ type: 'bool', since: 3 });
+    expect(calendarFromRecord(undefined).compliance).toBe(false);
+    const reg = (...ws: WriteRecord[]): EntityRecord => ({
+      doc: 'd' as never,
+      entity: CALENDAR_ENTITY,
+      registers: [{ field: CalendarField.Compliance, writes: ws }],
+    });
+    const on = encodeValue('bool', true);
+    expect(calendarFromRecord(reg(w(on, 1))).compliance).toBe(true);
+    expect(calendarFromRecord(reg(w(encodeValue('bool', false), 2), w(on, 1))).compliance).toBe(false);
+    expect(isValidWrite(CALENDAR_ENTITY, CalendarField.Compliance, new Uint8Array([2]))).toBe(false);
+  });
+});
+
 describe('value types', () => {
   it('[VAL-1] version-2 values are validated: RRULE grammar, ascending date lists, bounded alarms, entity ids', () => {
     const ok: [number, string][] = [

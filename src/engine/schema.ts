@@ -57,10 +57,12 @@ export const CALENDAR_FIELDS = [
   { num: 2, key: 'Color', type: 'color', since: 1, absent: '#4f7cff' },
   /** Reminders for events whose Alarms register is absent: minutes before the start. */
   { num: 3, key: 'DefaultAlarms', type: 'alarms', since: 2, absent: [] },
+  /** Compliance mode (CMP-1): nothing is ever pruned, and each field's full history is shown. */
+  { num: 4, key: 'Compliance', type: 'bool', since: 3, absent: false },
 ] as const satisfies readonly FieldDef[];
 
 /** Schema version written in op headers by this engine (OP-7, SCH-1): the newest `since`. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 type Table = readonly FieldDef[];
 type NumbersOf<T extends Table> = { readonly [F in T[number] as F['key']]: F['num'] };

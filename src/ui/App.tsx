@@ -12,6 +12,7 @@ import {
 } from 'react';
 import type {
   CalendarClient,
+  CalendarInfo,
   DeviceInfo,
   EventFields,
   EventView,
@@ -23,6 +24,7 @@ import type {
 } from '../worker/api.ts';
 import { createCommands, keyboardTimes } from './commands.ts';
 import { AgendaView } from './components/AgendaView.tsx';
+import { CalendarSettingsDialog } from './components/CalendarSettingsDialog.tsx';
 import { eventKey } from './components/EventChip.tsx';
 import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
 import { Header } from './components/Header.tsx';
@@ -38,6 +40,7 @@ import { onlyCopyCalendars, StorageNotice } from './components/StorageNotice.tsx
 import { TimeGrid } from './components/TimeGrid.tsx';
 import { TransferSection } from './components/Transfer.tsx';
 import { DEVICES_HASH } from './devices.ts';
+import { useEventHistory } from './history.ts';
 import {
   useCalendars,
   useHostErrors,
@@ -243,6 +246,16 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     };
   }, [client, conflictCalendar]);
   const [help, setHelp] = useState(false);
+  /** The calendar whose settings dialog is open (name, colour, compliance mode). */
+  const [calSettings, setCalSettings] = useState<CalendarInfo | null>(null);
+  const calSettingsId = calSettings?.id;
+  const loadComplianceHistory = useCallback(
+    () =>
+      calSettingsId === undefined
+        ? Promise.resolve({ writes: [], more: 0 })
+        : client.complianceHistory(calSettingsId),
+    [client, calSettingsId],
+  );
   /** The Import dialog, with the file dropped on the app if it was opened that way. */
   const [importing, setImporting] = useState<{ file?: File } | null>(null);
   const [menu, setMenu] = useState(false);
@@ -329,6 +342,35 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
       setToast((t) => (t?.entry === entry ? null : t));
     };
   };
+
+  // Compliance mode: the dialog's "History" and its Restore (src/ui/history.ts, CMP-3..7).
+  const refreshDialog = async () => {
+    const target = dialog;
+    if (!target?.id) return;
+    const fresh = await run(client.getEvent(target.calendarId, target.id));
+    // A new key remounts the dialog, so its form shows the restored value.
+    setDialogRev((r) => r + 1);
+    setDialog(
+      fresh
+        ? {
+            id: fresh.id,
+            calendarId: fresh.calendarId,
+            fields: fresh,
+            conflicts: fresh.conflicts,
+            occurrence: fresh.occurrence,
+          }
+        : null,
+    );
+  };
+  const history = useEventHistory({
+    client,
+    calendars,
+    target: dialog,
+    run,
+    record,
+    refresh: refreshDialog,
+    rev: dialogRev,
+  });
 
   const undoEntry = async (entry: UndoEntry | undefined) => {
     if (!entry) {
@@ -686,6 +728,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           onCreate={async (name, color) => {
             await run(client.createCalendar(name, color));
           }}
+          onSettings={(c) => setCalSettings(c)}
         />
         <TransferSection
           client={client}
@@ -747,10 +790,27 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           onRestore={(c, l) => void restoreConflict(c, l)}
           exceptions={exceptions}
           onRestoreSkipped={(r) => void restoreSkipped(r)}
+          history={history}
         />
       )}
       {scopeAsk && (
         <SeriesScopeDialog kind={scopeAsk.kind} allowThis={scopeAsk.allowThis} onDone={scopeAsk.resolve} />
+      )}
+      {calSettings && (
+        <CalendarSettingsDialog
+          calendar={calSettings}
+          displayZone={zone}
+          loadComplianceHistory={loadComplianceHistory}
+          onClose={() => setCalSettings(null)}
+          onSave={async (next) => {
+            const c = calSettings;
+            if (next.name !== c.name || next.color !== c.color)
+              await run(client.renameCalendar(c.id, next.name, next.color));
+            if (next.compliance !== (c.compliance === true))
+              await run(client.setCompliance(c.id, next.compliance));
+            setCalSettings(null);
+          }}
+        />
       )}
       {help && <HelpDialog onClose={() => setHelp(false)} />}
       {importing && (

@@ -112,6 +112,54 @@ export interface CalendarInfo {
   hidden: boolean;
   /** Reminders (minutes before the start) of its events that set none of their own (REM-1). */
   defaultAlarms?: number[];
+  /** Compliance mode (docs/PROTOCOL.md CMP-1): set (true) only when on. */
+  compliance?: boolean;
+}
+
+/**
+ * What a write is now (CMP-4, CMP-5): the field's value, a concurrent loser (conflict), overwritten,
+ * or never counted (its author was removed concurrently, or the edit was invalid).
+ */
+export type HistoryStatus = 'winner' | 'conflict' | 'superseded' | 'revoked' | 'inert';
+
+/** One write to a field, from the calendar's op log (CMP-3). */
+export interface HistoryWrite {
+  opId: string;
+  /** Device id (hex of its Ed25519 public key), its name ('' when unknown) and fingerprint (DEV-2). */
+  device: string;
+  deviceName: string;
+  fingerprint: string;
+  /** Microseconds since the Unix epoch (the op's wall_time). */
+  wallTime: number;
+  /** The value written (null: cleared). */
+  value: Value | null;
+  /** The value it replaced (null: cleared); absent when unknown (beyond the page) or `first`. */
+  old?: Value | null;
+  /** The field's first write: it replaced nothing. */
+  first: boolean;
+  status: HistoryStatus;
+}
+
+export interface FieldHistoryView {
+  field: EventFieldName | 'deleted';
+  /** Newest first. */
+  writes: HistoryWrite[];
+  /** Older writes not shown. */
+  more: number;
+}
+
+/** The history of one entity: an event, a series, or one occurrence's own changes (override). */
+export interface EntityHistoryView {
+  entityId: string;
+  role: 'event' | 'series' | 'occurrence';
+  fields: FieldHistoryView[];
+}
+
+export interface EventHistory {
+  /** For an occurrence of a repeating event: its own changes (if any), then the series'. */
+  parts: EntityHistoryView[];
+  /** Edits this device cannot read yet (no key): they may belong to this event (CMP-5). */
+  unreadable: number;
 }
 
 export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
@@ -248,6 +296,33 @@ export interface DataApi {
   restoreSeries(calendarId: string, undo: SeriesUndo): Promise<void>;
   /** Writes a losing value again, so it becomes the newest write everywhere. */
   restoreConflict(calendarId: string, eventId: string, field: EventFieldName, opId: string): Promise<void>;
+  /** Turns compliance mode on or off for a calendar (CMP-1). */
+  setCompliance(calendarId: string, on: boolean): Promise<void>;
+  /** Who turned a calendar's compliance mode on and off, and when: its newest 20 writes (CMP-1). */
+  complianceHistory(calendarId: string): Promise<{ writes: HistoryWrite[]; more: number }>;
+  /**
+   * Each field's history of the event the dialog edits (an event id or an occurrence's id),
+   * newest first, at most `limit` writes per field (CMP-3..6).
+   */
+  eventHistory(calendarId: string, eventId: string, limit?: number): Promise<EventHistory>;
+  /** The next page of one field's history: writes older than op `beforeOpId` (CMP-6). */
+  olderHistory(
+    calendarId: string,
+    entityId: string,
+    field: EventFieldName | 'deleted',
+    beforeOpId: string,
+    limit?: number,
+  ): Promise<FieldHistoryView>;
+  /**
+   * Restore from history (CMP-7): writes the value op `opId` gave `field` of entity `entityId` as
+   * a new write. Returns the op of the value it replaced (for undo), or null when the field was unset.
+   */
+  restoreFromHistory(
+    calendarId: string,
+    entityId: string,
+    field: EventFieldName | 'deleted',
+    opId: string,
+  ): Promise<{ undoOpId: string | null }>;
 
   /**
    * Writes the events of an .ics file into a calendar as one atomic step (IMP-3): all or nothing.

@@ -39,6 +39,7 @@ import type {
 } from './api.ts';
 import { createDeviceApi, isListedCalendar } from './devices.ts';
 import { EventIndex } from './event-index.ts';
+import { createHistoryApi } from './history-host.ts';
 import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from './host-api.ts';
 import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
 import { createImportApi } from './import.ts';
@@ -66,6 +67,7 @@ function calendarInfoOf(
     color: props.color,
     hidden,
     ...(props.defaultAlarms.length > 0 ? { defaultAlarms: props.defaultAlarms } : {}),
+    ...(props.compliance ? { compliance: true } : {}),
   };
 }
 
@@ -240,6 +242,13 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     encodeFields,
     completeSeries: (from: DocId, to: DocId, root: EntityId) => completeSeriesMove(replica, from, to, root),
   };
+  const history = createHistoryApi({
+    replica,
+    mustDoc,
+    occurrenceOf: (doc, id) => series.occurrenceOf(doc, id),
+    ownName: () => store.getDeviceName(),
+  });
+
   const { journal, dropped } = await MoveJournal.open(store);
   if (dropped > 0)
     brokenErrors.push({ code: 'Storage', message: `${dropped} unreadable calendar move record(s) ignored` });
@@ -434,6 +443,15 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         // The same value written again is a new op: newest everywhere, so it wins (LWW-1).
         await replica.write(doc, ent, [{ field: num, value: w.value === null ? null : w.value.slice() }]);
       }),
+
+    setCompliance: (calendarId, on) => guard(() => history.setCompliance(calendarId, on)),
+    complianceHistory: (calendarId) => guard(() => history.complianceHistory(calendarId)),
+    eventHistory: (calendarId, eventId, limit) =>
+      guard(() => history.eventHistory(calendarId, eventId, limit)),
+    olderHistory: (calendarId, entityId, field, beforeOpId, limit) =>
+      guard(() => history.olderHistory(calendarId, entityId, field, beforeOpId, limit)),
+    restoreFromHistory: (calendarId, entityId, field, opId) =>
+      guard(() => history.restoreFromHistory(calendarId, entityId, field, opId)),
 
     search: (query, limit = 50) =>
       guard(async () => {

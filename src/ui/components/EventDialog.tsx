@@ -4,7 +4,10 @@ import type {
   CalendarInfo,
   DeviceInfo,
   EventFields,
+  EventHistory,
   FieldConflict,
+  FieldHistoryView,
+  HistoryWrite,
   OccurrenceInfo,
   RegisterWrite,
   SeriesExceptions,
@@ -20,6 +23,7 @@ import {
   timeLabel,
   zoneList,
 } from '../time/zoned.ts';
+import { FieldHistoryPanel } from './FieldHistory.tsx';
 import { Modal } from './Modal.tsx';
 import { ReminderField } from './ReminderField.tsx';
 import { RepeatField } from './RepeatField.tsx';
@@ -80,8 +84,17 @@ export function EventDialog(props: {
   /** A repeating event's extra and skipped dates; restoring one acts at once (with undo). */
   exceptions?: SeriesExceptions | undefined;
   onRestoreSkipped?: (recurrenceId: string) => void;
+  /** Set when the event's calendar is in compliance mode (CMP-*): each field's full history. */
+  history?:
+    | {
+        load: () => Promise<EventHistory>;
+        loadOlder: (entityId: string, field: string, beforeOpId: string) => Promise<FieldHistoryView>;
+        onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
+      }
+    | undefined;
 }) {
   const { target } = props;
+  const [showHistory, setShowHistory] = useState(false);
   const [initial] = useState<FormState>(() => formFromFields(target.fields, target.calendarId));
   const [form, setForm] = useState<FormState>(initial);
   // Escape or ✕ with unsaved edits asks first ([UI-10]); "Cancel" is an explicit discard.
@@ -271,6 +284,21 @@ export function EventDialog(props: {
             <p className="hint">Shared: the other devices in this calendar will see this event.</p>
           )}
         </div>
+        {props.history && target.id && (
+          <div className="history-toggle">
+            <button type="button" aria-expanded={showHistory} onClick={() => setShowHistory((v) => !v)}>
+              History
+            </button>
+            {showHistory && (
+              <FieldHistoryPanel
+                load={props.history.load}
+                loadOlder={props.history.loadOlder}
+                displayZone={props.displayZone}
+                onRestore={props.history.onRestore}
+              />
+            )}
+          </div>
+        )}
         {asking && <DiscardPrompt onDiscard={props.onClose} onKeep={() => setAsking(false)} />}
         {error && (
           <p id={id('err')} className="form-error" role="alert">

@@ -126,6 +126,8 @@ export function CalendarList(props: {
   calendars: CalendarInfo[];
   onToggle: (c: CalendarInfo, hidden: boolean) => void;
   onCreate: (name: string, color: string) => Promise<void>;
+  /** Opens a calendar's settings (name, colour, compliance mode). */
+  onSettings?: (c: CalendarInfo) => void;
 }) {
   const [open, setOpen] = useState(false);
   const [name, setName] = useState('');
@@ -148,6 +150,17 @@ export function CalendarList(props: {
             />
             <span className="swatch" style={{ background: safeColor(c.color) }} aria-hidden="true" />
             <label htmlFor={`${id}-${c.id}`}>{c.name}</label>
+            {props.onSettings && (
+              <button
+                type="button"
+                className="icon-btn cal-settings"
+                aria-label={`Edit calendar ${c.name}`}
+                title="Calendar settings"
+                onClick={() => props.onSettings?.(c)}
+              >
+                <span aria-hidden="true">⚙</span>
+              </button>
+            )}
           </li>
         ))}
         {props.calendars.length === 0 && (

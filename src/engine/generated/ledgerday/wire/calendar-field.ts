@@ -9,5 +9,6 @@
 export enum CalendarField {
   Name = 1,
   Color = 2,
-  DefaultAlarms = 3
+  DefaultAlarms = 3,
+  Compliance = 4
 }
