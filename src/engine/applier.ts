@@ -12,6 +12,7 @@ import type { MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
 import { materialize, openPatch } from './registers.ts';
 import { inPastOf, revokedStored } from './revocation.ts';
+import { Role } from './roles.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { type OpMeta, validate } from './validate.ts';
@@ -240,7 +241,10 @@ async function stageMembership(
     txn.rec = { ...txn.rec, keyIds: txn.keys.ids().sort() };
   }
   const staged = txn.membership.get(op.id);
-  if (body.kind === MembershipKind.Remove && staged !== undefined) await revoke(core, txn, staged);
+  const revokes =
+    body.kind === MembershipKind.Remove ||
+    (body.kind === MembershipKind.SetRole && body.role === Role.Viewer);
+  if (revokes && staged !== undefined) await revoke(core, txn, staged);
 }
 
 export function membershipOp(
@@ -298,7 +302,7 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
 }
 
 /**
- * MEM-5: a Remove of d was staged. d's ops that are not in its causal past (d made them without
+ * MEM-5, ROLE-7: a Remove of d, or a SetRole making d a viewer, was staged. d's ops that are not in its causal past (d made them without
  * having seen it, as they were stored first) stop counting: those above the Remove's version
  * vector for d, and equivocating siblings of ops it saw (revocation.ts). If any had changed
  * registers, the entities they touched are rebuilt from every op that still counts.

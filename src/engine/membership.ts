@@ -4,9 +4,12 @@
 // An index can be forked: a transaction stages membership ops in a fork, and the fork's ops
 // move into its parent only once the transaction has committed.
 
+import { toHex } from './bytes.ts';
 import type { MembershipBody } from './codec.ts';
 import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
+import { INVITE_PROOF_BYTES } from './invite.ts';
+import { effectiveRole, type MemberRole, Role } from './roles.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -30,6 +33,8 @@ export interface MemberInfo {
   /** The op that made it a member. */
   addedBy: OpId;
   addedAt: number;
+  /** ROLE-3: what it may do at the frontier. */
+  role: MemberRole;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -39,7 +44,7 @@ const concurrent = (a: MembershipOp, b: MembershipOp): boolean =>
 
 export class MembershipIndex {
   private readonly own = new Map<OpId, MembershipOp>();
-  private readonly removals = new Map<DeviceId, MembershipOp[]>();
+  private readonly revokers = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
   private readonly parent: MembershipIndex | undefined;
 
@@ -53,13 +58,16 @@ export class MembershipIndex {
 
   add(op: MembershipOp): void {
     this.own.set(op.id, op);
-    if (op.body.kind === MembershipKind.Remove) push(this.removals, op.subject, op);
+    if (revokes(op)) push(this.revokers, op.subject, op);
   }
 
-  /** Every Remove of device d in the calendar (not only in some op's past). */
-  removesOf(d: DeviceId): MembershipOp[] {
-    const mine = this.removals.get(d) ?? [];
-    const theirs = this.parent?.removesOf(d) ?? [];
+  /**
+   * MEM-5, ROLE-7: every op of the calendar that revokes d's concurrent Patches: its Removes and
+   * the SetRoles that make it a viewer.
+   */
+  revokersOf(d: DeviceId): MembershipOp[] {
+    const mine = this.revokers.get(d) ?? [];
+    const theirs = this.parent?.revokersOf(d) ?? [];
     return theirs.length === 0 ? mine : [...theirs, ...mine];
   }
 
@@ -101,8 +109,8 @@ export class MembershipIndex {
    * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its
    * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
    * a concurrent Add, and only an Add made after seeing the Remove brings d back.
-   * MEM-10: an Add whose author has a Remove in the closure concurrent with that Add adds nobody.
-   * MEM-8: d's box key is the one it stated last (boxOf).
+   * MEM-10, ROLE-6: ops that count for nothing (voided) are left out first.
+   * MEM-8: d's box key is the one it stated last (boxOf). ROLE-3: its role (roleOf).
    */
   membersAt(front: readonly OpId[]): Map<DeviceId, MemberInfo> {
     // A fork that staged nothing sees what its parent sees: ask the parent (and its memo).
@@ -115,12 +123,12 @@ export class MembershipIndex {
       const op = this.get(id);
       if (op !== undefined) ops.push(op);
     }
+    const counting = countingOps(ops);
     const removes = new Map<DeviceId, MembershipOp[]>();
-    for (const op of ops) if (op.body.kind === MembershipKind.Remove) push(removes, op.subject, op);
     const adds = new Map<DeviceId, MembershipOp[]>();
-    for (const op of ops) {
+    for (const op of counting) {
       const k = op.body.kind;
-      if (k === MembershipKind.Add && (removes.get(op.author) ?? []).some((r) => concurrent(r, op))) continue;
+      if (k === MembershipKind.Remove) push(removes, op.subject, op);
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
@@ -130,12 +138,75 @@ export class MembershipIndex {
       if (live.length === 0) continue;
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
-      members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime });
+      const role = roleOf(d, counting, rs);
+      members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime, role });
     }
     if (this.memo.size > 4096) this.memo.clear();
     this.memo.set(key, members);
     return members;
   }
+}
+
+/** A SetRole that lowers its subject below Manager (ROLE-6), or makes it a viewer (ROLE-7). */
+const demotes = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.SetRole && effectiveRole(o.body.role) < Role.Manager;
+const revokes = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Remove ||
+  (o.body.kind === MembershipKind.SetRole && o.body.role === Role.Viewer);
+
+/**
+ * MEM-10, ROLE-6: the membership ops of a closure that count. Void (adds, removes, sets, lets in
+ * nobody): an Add or SetRole whose author has a Remove in the closure concurrent with it (MEM-10);
+ * an Add, Invite, SetRole, or Remove of another device whose author has a demotion below Manager
+ * in the closure concurrent with it; an Add by an invite that is void. The voiding Removes and
+ * demotions are taken as they are (void or not), so the rule never depends on itself.
+ */
+function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
+  const removes = new Map<DeviceId, MembershipOp[]>();
+  const demotions = new Map<DeviceId, MembershipOp[]>();
+  for (const op of ops) {
+    if (op.body.kind === MembershipKind.Remove) push(removes, op.subject, op);
+    if (demotes(op)) push(demotions, op.subject, op);
+  }
+  if (demotions.size === 0 && removes.size === 0) return [...ops];
+  const hit = (m: Map<DeviceId, MembershipOp[]>, op: MembershipOp) =>
+    (m.get(op.author) ?? []).some((r) => concurrent(r, op));
+  const isVoid = (op: MembershipOp): boolean => {
+    const k = op.body.kind;
+    if ((k === MembershipKind.Add || k === MembershipKind.SetRole) && hit(removes, op)) return true;
+    if (k === MembershipKind.Genesis || k === MembershipKind.Rotate) return false;
+    if (k === MembershipKind.Remove && op.subject === op.author) return false;
+    return hit(demotions, op);
+  };
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  return ops.filter((op) => {
+    if (isVoid(op)) return false;
+    if (op.body.kind !== MembershipKind.Add || op.body.invite.length !== INVITE_PROOF_BYTES) return true;
+    const inv = byId.get(toHex(op.body.invite.subarray(0, 32)) as OpId);
+    return inv === undefined || !isVoid(inv);
+  });
+}
+
+/**
+ * ROLE-3: d's role is the lowest among the statements about it (its genesis, Adds and SetRoles of
+ * it that count) that follow every Remove of d in the closure and that no other such statement
+ * follows. So a demotion beats a concurrent promotion, as a Remove beats a concurrent Add.
+ */
+function roleOf(d: DeviceId, counting: readonly MembershipOp[], rs: readonly MembershipOp[]): MemberRole {
+  const said = counting.filter((o) => {
+    const k = o.body.kind;
+    if (o.subject !== d) return false;
+    if (k !== MembershipKind.Genesis && k !== MembershipKind.Add && k !== MembershipKind.SetRole)
+      return false;
+    return rs.every((r) => o.ancestors.has(r.id));
+  });
+  let role: MemberRole = Role.Manager;
+  for (const o of said) {
+    if (said.some((x) => x !== o && x.ancestors.has(o.id))) continue;
+    const r = o.body.kind === MembershipKind.Genesis ? Role.Manager : effectiveRole(o.body.role);
+    if (r < role) role = r;
+  }
+  return role;
 }
 
 /**
