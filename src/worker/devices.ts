@@ -1,6 +1,6 @@
 // Devices and sharing in the engine host: this device's name and fingerprint (DEV-1, DEV-2),
 // invite links (INV-1, INV-5), joining by invite over the relay (INV-6), members with their
-// names and last activity, and removal with key rotation (MEM-5, KEY-3).
+// names, roles and last activity, removal with key rotation (MEM-5, KEY-3), and roles (ROLE-*).
 
 import {
   CALENDAR_ENTITY,
@@ -11,8 +11,12 @@ import {
   fromHex,
   isDeviceId,
   isDocId,
+  isRoleName,
   type OpId,
   type Replica,
+  type RoleName,
+  roleFromName,
+  roleName,
 } from '../engine/index.ts';
 import type { SyncEvent } from '../sync/client.ts';
 import type { DeviceInfo, InviteLink } from './api.ts';
@@ -48,10 +52,11 @@ export class DeviceError extends Error {
 export interface DeviceApi {
   thisDevice(): Promise<DeviceInfo>;
   setDeviceName(name: string): Promise<void>;
-  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number, role?: RoleName): Promise<InviteLink>;
   acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
   setOnline(online: boolean): Promise<void>;
 }
 
@@ -192,6 +197,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
         addedAt: null,
         lastSeen: null,
         isThisDevice: true,
+        role: null,
       };
     },
 
@@ -206,7 +212,8 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       replica.setDeviceName(clean === '' ? undefined : clean);
     },
 
-    async createInvite(origin, calendarIds, ttlMs = DEFAULT_INVITE_TTL_MS) {
+    async createInvite(origin, calendarIds, ttlMs = DEFAULT_INVITE_TTL_MS, role: RoleName = 'manager') {
+      if (!isRoleName(role)) throw new EngineError('InvalidArgument', 'a role is viewer, editor or manager');
       let base: string;
       try {
         base = normalizeBase(origin);
@@ -237,7 +244,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       try {
         // Each Invite op enters the outbox in its commit ([RT-3]); the sync loop pushes it.
         for (const doc of docs) {
-          const { op, secret } = await replica.createInvite(doc, expiresMs * 1000);
+          const { op, secret } = await replica.createInvite(doc, expiresMs * 1000, roleFromName(role));
           invites.push({ doc, invite: op.id, secret });
         }
         // The link works once the relay holds the Invite ops (INV-6): when connected, wait for
@@ -283,6 +290,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
           addedAt: Math.floor(m.addedAt / 1000),
           lastSeen: seen > 0 ? Math.floor(seen / 1000) : null,
           isThisDevice: me,
+          role: roleName(m.role),
         });
       }
       return out.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1));
@@ -296,6 +304,16 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
       await replica.removeMember(doc, fromHex(deviceId));
+    },
+
+    async setRole(calendarId, deviceId, role) {
+      const doc = mustMemberDoc(calendarId);
+      if (!isDeviceId(deviceId)) throw new EngineError('InvalidArgument', 'not a device id');
+      if (!isRoleName(role)) throw new EngineError('InvalidArgument', 'a role is viewer, editor or manager');
+      if (!replica.members(doc).has(deviceId))
+        throw new EngineError('InvalidArgument', 'that device is not a member of this calendar');
+      // ROLE-2: a SetRole op; ROLE-4: the engine refuses it (NotPermitted) unless this device manages.
+      await replica.setRole(doc, fromHex(deviceId), roleFromName(role));
     },
 
     async setOnline(online) {

@@ -52,6 +52,7 @@ const METHOD_TABLE = {
   acceptInvite: true,
   listMembers: true,
   removeDevice: true,
+  setRole: true,
   setOnline: true,
 } as const satisfies Record<HostMethod, true>;
 

@@ -26,6 +26,7 @@ import {
   isEntityId,
   type NewWrite,
   Replica,
+  roleName,
   type SubtleLike,
 } from '../engine/index.ts';
 import type {
@@ -237,7 +238,10 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     brokenErrors.push({ code: 'Storage', message });
 
   function calendarInfo(doc: DocId): CalendarInfo {
-    return calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
+    const info = calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
+    // ROLE-3: this device's role, so the UI opens a viewer's calendar read-only.
+    const mine = replica.deviceId === undefined ? undefined : replica.members(doc).get(replica.deviceId);
+    return mine === undefined ? info : { ...info, role: roleName(mine.role) };
   }
 
   return {
