@@ -8,7 +8,7 @@ import { type MembershipBody, MembershipKind } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
-import type { MembershipOp } from './membership.ts';
+import type { MembershipIndex, MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
 import { materialize, openPatch } from './registers.ts';
 import { inPastOf, revokedStored } from './revocation.ts';
@@ -234,7 +234,9 @@ async function stageMembership(
   vv: Record<string, number>,
   txn: Txn,
 ): Promise<void> {
-  txn.membership.add(membershipOp(op, body, txn.membership.closure(predFront), vv));
+  txn.membership.add(
+    membershipOp(op, body, txn.membership.closure(predFront), vv, txn.membership, predFront),
+  );
   const learned = txn.keys.absorbOp(body, core.me());
   if (learned.length > 0 && core.device !== undefined) {
     await unlock(core, txn, new Set(learned));
@@ -252,15 +254,19 @@ export function membershipOp(
   body: MembershipBody,
   ancestors: Set<OpId>,
   vv: Record<string, number>,
+  index: MembershipIndex,
+  predFront: readonly OpId[],
 ): MembershipOp {
+  const subject = toHex(body.subject) as DeviceId;
   return {
     id: op.id,
     author: op.author,
     wallTime: op.header.wallTime,
     body,
-    subject: toHex(body.subject) as DeviceId,
+    subject,
     ancestors,
     vv,
+    raises: body.kind === MembershipKind.SetRole && index.raises(subject, body.role, predFront),
   };
 }
 

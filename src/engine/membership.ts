@@ -21,6 +21,8 @@ export interface MembershipOp {
   ancestors: ReadonlySet<OpId>;
   /** The op's version vector (MEM-5: which of a removed device's ops it had seen). */
   vv: Readonly<Record<string, number>>;
+  /** ROLE-6: a SetRole that gives its subject a higher role than it had in the op's causal past. */
+  raises: boolean;
 }
 
 export interface MemberInfo {
@@ -69,6 +71,12 @@ export class MembershipIndex {
     const mine = this.revokers.get(d) ?? [];
     const theirs = this.parent?.revokersOf(d) ?? [];
     return theirs.length === 0 ? mine : [...theirs, ...mine];
+  }
+
+  /** ROLE-6: whether setting `subject` to `role` raises it above its role at `front` (an op's past). */
+  raises(subject: DeviceId, role: Role, front: readonly OpId[]): boolean {
+    const m = this.membersAt(front).get(subject);
+    return m === undefined || role > m.role;
   }
 
   /** A view that sees this index's ops plus its own, for staging (see the file header). */
@@ -147,37 +155,36 @@ export class MembershipIndex {
   }
 }
 
-/** A SetRole that lowers its subject below Manager (ROLE-6), or makes it a viewer (ROLE-7). */
-const demotes = (o: MembershipOp): boolean =>
-  o.body.kind === MembershipKind.SetRole && effectiveRole(o.body.role) < Role.Manager;
+/**
+ * ROLE-6: ops that lower their subject below Manager void the grants of that subject made
+ * concurrently (with Removes, MEM-10); ROLE-7: ops that revoke a subject's concurrent Patches.
+ */
+const isSetRole = (o: MembershipOp, ...roles: Role[]): boolean =>
+  o.body.kind === MembershipKind.SetRole && roles.includes(o.body.role);
+const lowers = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Remove || (isSetRole(o, Role.Viewer, Role.Editor) && !o.raises);
 const revokes = (o: MembershipOp): boolean =>
-  o.body.kind === MembershipKind.Remove ||
-  (o.body.kind === MembershipKind.SetRole && o.body.role === Role.Viewer);
+  o.body.kind === MembershipKind.Remove || isSetRole(o, Role.Viewer);
+/** ROLE-6: an op that gives someone rights they did not have in its author's view: voidable. */
+const grants = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Add ||
+  o.body.kind === MembershipKind.Invite ||
+  (o.body.kind === MembershipKind.SetRole && o.raises);
 
 /**
- * MEM-10, ROLE-6: the membership ops of a closure that count. Void (adds, removes, sets, lets in
- * nobody): an Add or SetRole whose author has a Remove in the closure concurrent with it (MEM-10);
- * an Add, Invite, SetRole, or Remove of another device whose author has a demotion below Manager
- * in the closure concurrent with it; an Add by an invite that is void. The voiding Removes and
- * demotions are taken as they are (void or not), so the rule never depends on itself.
+ * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
+ * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
+ * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
+ * an Add by a void Invite counts for nothing too. What lowers (a Remove, a SetRole that does not
+ * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as they are (void or not): the rule never depends on
+ * itself.
  */
 function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
-  const removes = new Map<DeviceId, MembershipOp[]>();
-  const demotions = new Map<DeviceId, MembershipOp[]>();
-  for (const op of ops) {
-    if (op.body.kind === MembershipKind.Remove) push(removes, op.subject, op);
-    if (demotes(op)) push(demotions, op.subject, op);
-  }
-  if (demotions.size === 0 && removes.size === 0) return [...ops];
-  const hit = (m: Map<DeviceId, MembershipOp[]>, op: MembershipOp) =>
-    (m.get(op.author) ?? []).some((r) => concurrent(r, op));
-  const isVoid = (op: MembershipOp): boolean => {
-    const k = op.body.kind;
-    if ((k === MembershipKind.Add || k === MembershipKind.SetRole) && hit(removes, op)) return true;
-    if (k === MembershipKind.Genesis || k === MembershipKind.Rotate) return false;
-    if (k === MembershipKind.Remove && op.subject === op.author) return false;
-    return hit(demotions, op);
-  };
+  const lowered = new Map<DeviceId, MembershipOp[]>();
+  for (const op of ops) if (lowers(op)) push(lowered, op.subject, op);
+  if (lowered.size === 0) return [...ops];
+  const isVoid = (op: MembershipOp): boolean =>
+    grants(op) && (lowered.get(op.author) ?? []).some((r) => concurrent(r, op));
   const byId = new Map(ops.map((o) => [o.id, o]));
   return ops.filter((op) => {
     if (isVoid(op)) return false;
