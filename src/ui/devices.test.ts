@@ -59,6 +59,10 @@ describe('join errors', () => {
       title: 'This invite has expired',
       retry: false,
     });
+    expect(joinFailure('NotPermitted', 'x')).toMatchObject({
+      retry: false,
+      title: 'This invite no longer works',
+    });
     expect(joinFailure('InviteUsed', 'x')).toMatchObject({
       title: 'This invite was already used',
       retry: false,
