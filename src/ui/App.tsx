@@ -367,7 +367,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
       }),
   });
 
-  // ROLE-4: a viewer's calendars are read-only here (the engine refuses their writes anyway).
+  // ROLE-4: a viewer's calendars are read-only here (the engine refuses their writes anyway): new
+  // events go to a calendar this device may write (with none, saving creates "Personal").
   const writable = calendars.filter((c) => c.role !== 'viewer');
   const canWrite = (calendarId: string) => calendars.find((c) => c.id === calendarId)?.role !== 'viewer';
   const viewOnly = (calendarId: string) => {
@@ -378,10 +379,6 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const defaultCalendar = () => pickDefaultCalendar(writable, settings.defaultCalendar, shared);
 
   const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
-    if (calendars.length > 0 && writable.length === 0) {
-      setToast({ text: VIEW_ONLY });
-      return;
-    }
     let s = slot;
     if (!s) {
       // Next full hour today, 09:00 on another day.
