@@ -103,7 +103,7 @@ export function InviteDialog(props: {
         ) : (
           <>
             <fieldset className="share-role">
-              <legend>They</legend>
+              <legend>What they can do</legend>
               {SHARE_ROLES.map((r) => (
                 <div key={r.role} className="share-role-option">
                   <label>
@@ -128,7 +128,7 @@ export function InviteDialog(props: {
               ))}
             </fieldset>
             <p>
-              Send this link to the person you want to share {names} with. Your other calendars stay private.
+              Send this link to the person you want to share {names} with; your other calendars stay private.
             </p>
           </>
         )}
