@@ -33,7 +33,7 @@ import { type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './
 import { inviteKeys, inviteMessage, inviteProof, signInvite } from './invite.ts';
 import { type Key, keyIdHex } from './keyring.ts';
 import { createOp, type OpenedOp, prepareOp } from './op.ts';
-import { isMemberRole, type MemberRole, Role } from './roles.ts';
+import { isMemberRole, type MemberRole, Role, writeDenied } from './roles.ts';
 import { seal } from './seal.ts';
 import { OpKind } from './store.ts';
 import type { DocState } from './txn.ts';
@@ -189,9 +189,16 @@ function checkedPatch(entity: EntityId, writes: readonly NewWrite[]): PatchBody 
  * KEY-4: the calendar's state once a key qualifies for writing (rotating first when none does,
  * KEY-3), and the position of the next op in that state.
  */
-async function withWriteKey(core: Core, doc: DocId): Promise<{ st: DocState; pos: Position }> {
+async function withWriteKey(
+  core: Core,
+  doc: DocId,
+  entities: readonly EntityId[],
+): Promise<{ st: DocState; pos: Position }> {
   let st = core.mustDoc(doc);
   let pos = await position(core, st);
+  // ROLE-4, ROLE-8 before anything is written (not after a rotation KEY-4 may ask for first).
+  const denied = writeDenied(st.membership.membersAt(pos.front).get(core.deviceId!)?.role, entities);
+  if (denied !== null) throw new EngineError('NotPermitted', denied);
   if (writeKey(core, st, pos.front) !== undefined) return { st, pos };
   await rotateKey(core, doc);
   st = core.mustDoc(doc);
@@ -208,7 +215,7 @@ export async function write(
 ): Promise<LocalOp> {
   const patch = checkedPatch(entity, writes);
   const body = encodePatch(patch);
-  const { st, pos } = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(core, doc, [entity]);
   return localOp(
     core,
     st,
@@ -243,7 +250,11 @@ export async function writeBatch(
 ): Promise<LocalOp[]> {
   const patches = items.map((it) => ({ entity: it.entity, patch: checkedPatch(it.entity, it.writes) }));
   if (patches.length === 0) return [];
-  const { st, pos } = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(
+    core,
+    doc,
+    items.map((i) => i.entity),
+  );
   const dev = core.mustDevice();
   if (!st.membership.membersAt(pos.front).has(core.deviceId!))
     throw new EngineError('NotMember', 'this device is not a member of the calendar');

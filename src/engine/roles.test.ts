@@ -379,7 +379,29 @@ describe('roles', () => {
   it("[ROLE-8] the calendar's name and colour are its managers' to change: an editor's write there is inert", async () => {
     const w = await world([Role.Editor]);
     const [m, e] = w.reps as [Replica, Replica];
-    await e.write(w.doc, CALENDAR_ENTITY, [{ field: CalendarField.Name, value: utf8('Hijacked') }]);
+    const seq = e.seq(w.doc);
+    expect(
+      await refused(e.write(w.doc, CALENDAR_ENTITY, [{ field: CalendarField.Name, value: utf8('X') }])),
+    ).toBe('NotPermitted');
+    expect(e.seq(w.doc)).toBe(seq);
+    // Crafted, it is a valid op (the relay cannot see the entity) that changes nothing anywhere.
+    const { encodePatch } = await import('./codec.ts');
+    const { craftOp } = await import('./testkit.testkit.ts');
+    const c = await at(e, w.devs[1]!, w.doc);
+    const hijack = craftOp({
+      secret: w.devs[1]!.secret,
+      doc: Uint8Array.from(Buffer.from(w.doc, 'hex')),
+      ctr: c.ctr,
+      kind: 0,
+      wallTime: c.wallTime,
+      parents: c.parents.map((p) => Uint8Array.from(Buffer.from(p, 'hex'))),
+      body: encodePatch({
+        entity: new Uint8Array(16),
+        writes: [{ field: CalendarField.Name, value: utf8('Hijacked') }],
+      }),
+      key: w.key,
+    });
+    expect(codeOf(await e.receive(hijack))).toBe('applied');
     await syncAll(w.reps, w.doc);
     for (const r of w.reps) expect(calendarFromRecord(r.entity(w.doc, CALENDAR_ENTITY)).name).toBe('Family');
     await m.write(w.doc, CALENDAR_ENTITY, [{ field: CalendarField.Name, value: utf8('Home') }]);

@@ -2,6 +2,8 @@
 // a frontier's causal past, never of wall time. The values are the wire's (schemas/payload.fbs
 // `Role`); this file is their one definition in the engine, with their names for hosts.
 
+import { CALENDAR_ENTITY } from './ids.ts';
+
 /** ROLE-1: the wire values of the `role` field (schemas/payload.fbs). */
 export const Role = { Unstated: 0, Viewer: 1, Editor: 2, Manager: 3 } as const;
 export type Role = (typeof Role)[keyof typeof Role];
@@ -38,3 +40,16 @@ export const isMemberRole = (n: unknown): n is MemberRole =>
 /** ROLE-4: what a member of a role may write. */
 export const canWriteEvents = (r: MemberRole): boolean => r >= Role.Editor;
 export const canManage = (r: MemberRole): boolean => r === Role.Manager;
+
+/**
+ * ROLE-4, ROLE-8 for a local write to `entities`, checked before anything is written: validation
+ * would refuse a viewer's Patch, and a non-manager's write to the calendar's own fields would be
+ * stored and inert. Null when allowed (or not a member: the caller says NotMember).
+ */
+export function writeDenied(role: MemberRole | undefined, entities: readonly string[]): string | null {
+  if (role === undefined) return null;
+  if (!canWriteEvents(role)) return 'this device can only view this calendar';
+  if (!canManage(role) && entities.includes(CALENDAR_ENTITY))
+    return "only a manager changes the calendar's name, colour and settings";
+  return null;
+}
