@@ -89,40 +89,42 @@ export async function validate(op: OpenedOp, facts: PastFacts): Promise<Valid | 
   }
   if (!isGenesis) {
     const members = index.membersAt(predFront);
-    if (!members.has(op.author)) {
+    const me = members.get(op.author);
+    if (me === undefined) {
       const why = mbody === undefined ? 'x' : await inviteAdd(op, mbody, facts, predFront);
       if (why !== null)
         return why === 'x' ? fail(op, 'NotMember', "author is not a member in the op's causal past") : why;
     } else {
-      const denied = permission(op, mbody, members.get(op.author)!.role);
+      const denied = permission(op, mbody, me.role);
       if (denied !== null) return fail(op, 'NotPermitted', denied);
-    }
-    if (members.has(op.author) && mbody !== undefined) {
-      const subject = toHex(mbody.subject) as DeviceId;
-      if (mbody.kind === MembershipKind.Add && mbody.invite.length > 0)
-        return fail(op, 'Malformed', 'an Add by a member carries no invite proof');
-      // MEM-8: an Add of a device already a member (another box key for it) is not allowed.
-      if (mbody.kind === MembershipKind.Add && members.has(subject))
-        return fail(op, 'NotMember', 'the subject is already a member');
-      if (
-        (mbody.kind === MembershipKind.Remove || mbody.kind === MembershipKind.SetRole) &&
-        !members.has(subject)
-      )
-        return fail(op, 'NotMember', 'the subject is not a member');
-      // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
-      if (
-        mbody.kind === MembershipKind.Add &&
-        !(await facts.verify(
-          mbody.subject,
-          mbody.boxProof,
-          boxProofMessage(op.header.doc, mbody.subject, mbody.subjectBox),
-        ))
-      )
-        return fail(op, 'BadSignature', "the subject's box proof does not verify");
+      const bad = mbody === undefined ? null : await memberOp(op, mbody, members, facts);
+      if (bad !== null) return bad;
     }
   }
   const mfront = mbody === undefined ? predFront : [op.id];
   return { vv, mfront, predFront, mbody };
+}
+
+/** MEM-4, MEM-8, MEM-11, ROLE-2: a membership op by a member, against the members at its past. */
+async function memberOp(
+  op: OpenedOp,
+  m: MembershipBody,
+  members: ReadonlyMap<DeviceId, unknown>,
+  facts: PastFacts,
+): Promise<EngineError | null> {
+  const subject = toHex(m.subject) as DeviceId;
+  if (m.kind === MembershipKind.Add && m.invite.length > 0)
+    return fail(op, 'Malformed', 'an Add by a member carries no invite proof');
+  // MEM-8: an Add of a device already a member (another box key for it) is not allowed.
+  if (m.kind === MembershipKind.Add && members.has(subject))
+    return fail(op, 'NotMember', 'the subject is already a member');
+  if ((m.kind === MembershipKind.Remove || m.kind === MembershipKind.SetRole) && !members.has(subject))
+    return fail(op, 'NotMember', 'the subject is not a member');
+  // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
+  const proof = boxProofMessage(op.header.doc, m.subject, m.subjectBox);
+  if (m.kind === MembershipKind.Add && !(await facts.verify(m.subject, m.boxProof, proof)))
+    return fail(op, 'BadSignature', "the subject's box proof does not verify");
+  return null;
 }
 
 /**
