@@ -14,6 +14,7 @@ import {
   isRoleName,
   type OpId,
   type Replica,
+  Role,
   type RoleName,
   roleFromName,
   roleName,
@@ -223,9 +224,11 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_INVITE_TTL_MS || ttlMs > MAX_INVITE_TTL_MS) {
         throw new EngineError('InvalidArgument', 'an invite lives between one minute and 30 days');
       }
+      // "Add device" (no ids): every calendar this device manages (ROLE-5: only managers invite).
+      const manages = (d: DocId) => replica.members(d).get(self)?.role === Role.Manager;
       const docs =
         calendarIds === undefined
-          ? replica.listDocs().filter(isMember)
+          ? replica.listDocs().filter(manages)
           : [...new Set(calendarIds.map(mustMemberDoc))];
       for (const d of docs)
         if (!isMember(d)) throw new EngineError('NotMember', `this device is not a member of ${d}`);

@@ -139,7 +139,11 @@ export function DevicesPage(props: {
         <InviteDialog
           client={client}
           invite={invite}
-          calendarNames={invite.kind === 'device' ? calendars.map((c) => c.name) : [invite.calendarName]}
+          calendarNames={
+            invite.kind === 'device'
+              ? calendars.filter((c) => c.role === undefined || c.role === 'manager').map((c) => c.name)
+              : [invite.calendarName]
+          }
           now={props.now}
           onClose={() => {
             setInvite(null);
