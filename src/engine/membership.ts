@@ -176,8 +176,8 @@ const grants = (o: MembershipOp): boolean =>
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
  * an Add by a void Invite counts for nothing too. What lowers (a Remove, a SetRole that does not
- * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as they are (void or not): the rule never depends on
- * itself.
+ * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as
+ * they are (void or not): the rule never depends on itself.
  */
 function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
   const lowered = new Map<DeviceId, MembershipOp[]>();
