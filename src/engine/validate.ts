@@ -228,10 +228,10 @@ async function inviteAdd(
   // ROLE-5: an invite lets in only while its author may manage, and with exactly its role.
   if (!canManage(inviter.role))
     return fail(op, 'NotPermitted', "the inviter is not a manager in the op's causal past");
-  if (m.role !== inv.body.role) return fail(op, 'NotPermitted', "an Add by invite states the invite's role");
   const message = inviteMessage(op.header.doc, m.invite.subarray(0, 32), m.subject, m.subjectBox);
   if (!(await facts.verify(inv.body.subject, m.invite.subarray(32), message)))
     return fail(op, 'InviteInvalid', 'the invite proof does not verify');
+  if (m.role !== inv.body.role) return fail(op, 'NotPermitted', "an Add by invite states the invite's role");
   if (op.header.wallTime > inv.body.expires) return fail(op, 'InviteExpired', 'the invite had expired');
   for (const id of closure) {
     const other = index.get(id);
