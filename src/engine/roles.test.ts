@@ -253,6 +253,36 @@ describe('roles', () => {
       { ...body, role: Role.Manager },
     );
     expect(codeOf(await rm.receive(raised))).toBe('NotPermitted');
+    // An older build's Add states no role: refused for a viewer's invite, a manager for a manager's.
+    const unstated = membershipOp(
+      {
+        by: k,
+        doc: w.doc,
+        ctr: 1,
+        wallTime: (await rk.getOps(w.doc, [add.id]))[0]!.wallTime,
+        parents: rm.heads(w.doc),
+      },
+      { ...body, role: Role.Unstated },
+    );
+    expect(codeOf(await rm.receive(unstated))).toBe('NotPermitted');
+    const old = testDevice('r-old-build');
+    const ro = await openReplica(old, { clock: w.clock });
+    const inv4 = await rm.createInvite(w.doc, 9e15, Role.Manager);
+    await sync(rm, ro, w.doc);
+    const oldAdd = await ro.joinWithInvite(w.doc, inv4.op.id, inv4.secret);
+    const oldBody = decodeMembership((await import('./op.ts')).openOp(oldAdd.bytes).env.body);
+    const asOld = membershipOp(
+      {
+        by: old,
+        doc: w.doc,
+        ctr: 1,
+        wallTime: (await ro.getOps(w.doc, [oldAdd.id]))[0]!.wallTime,
+        parents: rm.heads(w.doc),
+      },
+      { ...oldBody, role: Role.Unstated },
+    );
+    expect(codeOf(await rm.receive(asOld))).toBe('applied');
+    expect(rm.members(w.doc).get(ro.deviceId as DeviceId)?.role).toBe(Role.Manager);
     // An invite whose author was demoted before the Add lets nobody in.
     const inv3 = await r2.createInvite(w.doc, 9e15, Role.Editor);
     await sync(r2, rm, w.doc);

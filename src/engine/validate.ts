@@ -19,7 +19,7 @@ import {
 } from './keyring.ts';
 import type { MembershipIndex } from './membership.ts';
 import type { OpenedOp } from './op.ts';
-import { canManage, canWriteEvents, isRoleValue, type MemberRole, Role } from './roles.ts';
+import { canManage, canWriteEvents, effectiveRole, isRoleValue, type MemberRole, Role } from './roles.ts';
 import { OpKind } from './store.ts';
 
 /** What a replica remembers about an applied op without its bytes. */
@@ -231,7 +231,9 @@ async function inviteAdd(
   const message = inviteMessage(op.header.doc, m.invite.subarray(0, 32), m.subject, m.subjectBox);
   if (!(await facts.verify(inv.body.subject, m.invite.subarray(32), message)))
     return fail(op, 'InviteInvalid', 'the invite proof does not verify');
-  if (m.role !== inv.body.role) return fail(op, 'NotPermitted', "an Add by invite states the invite's role");
+  // As the roles count (ROLE-1): an older build's Add states none, which matches a manager's invite.
+  if (effectiveRole(m.role) !== effectiveRole(inv.body.role))
+    return fail(op, 'NotPermitted', "an Add by invite states the invite's role");
   if (op.header.wallTime > inv.body.expires) return fail(op, 'InviteExpired', 'the invite had expired');
   for (const id of closure) {
     const other = index.get(id);
