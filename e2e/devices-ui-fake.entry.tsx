@@ -36,6 +36,7 @@ const me: DeviceInfo = {
   addedAt: now - 40 * 24 * HOUR,
   lastSeen: now,
   isThisDevice: true,
+  role: 'manager',
 };
 const phone: DeviceInfo = {
   id: 'bb'.repeat(32),
@@ -44,6 +45,7 @@ const phone: DeviceInfo = {
   addedAt: now - 10 * 24 * HOUR,
   lastSeen: now - 5 * 60_000,
   isThisDevice: false,
+  role: 'manager',
 };
 const friend: DeviceInfo = {
   id: 'cc'.repeat(32),
@@ -52,13 +54,14 @@ const friend: DeviceInfo = {
   addedAt: now - 2 * 24 * HOUR,
   lastSeen: null,
   isThisDevice: false,
+  role: 'editor',
 };
 
 let calendars: CalendarInfo[] = empty
   ? []
   : [
-      { id: 'cal-personal', name: 'Personal', color: '#1a73e8', hidden: false },
-      { id: 'cal-work', name: 'Work', color: '#0b8043', hidden: false },
+      { id: 'cal-personal', name: 'Personal', color: '#1a73e8', hidden: false, role: 'manager' },
+      { id: 'cal-work', name: 'Work', color: '#0b8043', hidden: false, role: 'manager' },
     ];
 const members = new Map<string, DeviceInfo[]>([
   ['cal-personal', [phone, me]],
@@ -103,7 +106,7 @@ const client: CalendarClient = {
     return () => {};
   },
   onError: () => () => {},
-  thisDevice: rec('thisDevice', async () => ({ ...me })),
+  thisDevice: rec('thisDevice', async () => ({ ...me, role: null })),
   setDeviceName: rec('setDeviceName', async (name: string) => {
     me.name = name;
   }),
@@ -132,6 +135,13 @@ const client: CalendarClient = {
     members.set(
       calendarId,
       (members.get(calendarId) ?? []).filter((d) => d.id !== deviceId),
+    );
+    for (const cb of memberCbs) cb(calendarId);
+  }),
+  setRole: rec('setRole', async (calendarId: string, deviceId: string, role: DeviceInfo['role']) => {
+    members.set(
+      calendarId,
+      (members.get(calendarId) ?? []).map((d) => (d.id === deviceId ? { ...d, role } : d)),
     );
     for (const cb of memberCbs) cb(calendarId);
   }),

@@ -175,6 +175,30 @@ test('[UX-6] Remove asks first, says what removal means, and removes', async ({ 
   await expect(page.getByText('Removed Sam’s tablet from “Work”')).toBeVisible();
 });
 
+test('[ROLE-2] a manager changes a role from the Devices page; Share offers Can view / Can edit / Can manage', async ({
+  page,
+}) => {
+  await page.goto('/__dui/#/devices');
+  const select = memberRow(page, 'Work', 'Sam’s tablet').getByRole('combobox', {
+    name: 'Role of Sam’s tablet',
+  });
+  await expect(select).toHaveValue('editor');
+  await expect(memberRow(page, 'Work', 'Laptop')).toContainText('Can manage'); // this device: text, no select
+  await select.selectOption({ label: 'Can view' });
+  await expect(page.getByText('Sam’s tablet now: Can view')).toBeVisible();
+  expect((await called(page, 'setRole')).map((c) => c.args)).toEqual([
+    ['cal-work', 'cc'.repeat(32), 'viewer'],
+  ]);
+  await expect(select).toHaveValue('viewer');
+  await page.getByRole('region', { name: 'Work' }).getByRole('button', { name: 'Share' }).click();
+  const share = page.getByRole('dialog', { name: 'Share calendar' });
+  await share.getByRole('radio', { name: 'Can manage' }).check();
+  await expect(share.getByLabel('Invite link')).toHaveValue(/\/#\/join\/share-/);
+  await expect.poll(async () => (await called(page, 'createInvite')).at(-1)?.args[3]).toBe('manager');
+  expect((await called(page, 'createInvite'))[0]!.args[3]).toBe('editor');
+  expect(await axe(page, 'share roles')).toEqual([]);
+});
+
 test('Add device is disabled, with a reason, when there is no calendar', async ({ page }) => {
   await page.goto('/__dui/?empty=1#/devices');
   await expect(page.getByRole('button', { name: 'Add device' })).toBeDisabled();

@@ -12,6 +12,7 @@ import { keyIdOf } from './keyring.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { type ApplyResult, Replica } from './replica.ts';
+import { Role } from './roles.ts';
 import { boxKeyPairFromSecret, openSealed } from './seal.ts';
 import { OpKind } from './store.ts';
 import {
@@ -180,6 +181,7 @@ describe('adversarial input', () => {
         sealed: new Uint8Array(0),
         expires: 0,
         boxProof: new Uint8Array(0),
+        role: Role.Unstated,
       }),
     });
     expectRejected(await w.ra.receive(selfAdd), 'NotMember');
@@ -358,6 +360,7 @@ describe('adversarial input', () => {
       sealed: new Uint8Array(0),
       expires: 0,
       boxProof: new Uint8Array(0),
+      role: Role.Unstated,
     });
     const withParent = craftOp({
       secret: w.b.secret,

@@ -8,10 +8,11 @@ import { type MembershipBody, MembershipKind } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
-import type { MembershipOp } from './membership.ts';
+import type { MembershipIndex, MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
 import { materialize, openPatch } from './registers.ts';
 import { inPastOf, revokedStored } from './revocation.ts';
+import { Role } from './roles.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { type OpMeta, validate } from './validate.ts';
@@ -233,14 +234,19 @@ async function stageMembership(
   vv: Record<string, number>,
   txn: Txn,
 ): Promise<void> {
-  txn.membership.add(membershipOp(op, body, txn.membership.closure(predFront), vv));
+  txn.membership.add(
+    membershipOp(op, body, txn.membership.closure(predFront), vv, txn.membership, predFront),
+  );
   const learned = txn.keys.absorbOp(body, core.me());
   if (learned.length > 0 && core.device !== undefined) {
     await unlock(core, txn, new Set(learned));
     txn.rec = { ...txn.rec, keyIds: txn.keys.ids().sort() };
   }
   const staged = txn.membership.get(op.id);
-  if (body.kind === MembershipKind.Remove && staged !== undefined) await revoke(core, txn, staged);
+  const revokes =
+    body.kind === MembershipKind.Remove ||
+    (body.kind === MembershipKind.SetRole && body.role === Role.Viewer);
+  if (revokes && staged !== undefined) await revoke(core, txn, staged);
 }
 
 export function membershipOp(
@@ -248,15 +254,19 @@ export function membershipOp(
   body: MembershipBody,
   ancestors: Set<OpId>,
   vv: Record<string, number>,
+  index: MembershipIndex,
+  predFront: readonly OpId[],
 ): MembershipOp {
+  const subject = toHex(body.subject) as DeviceId;
   return {
     id: op.id,
     author: op.author,
     wallTime: op.header.wallTime,
     body,
-    subject: toHex(body.subject) as DeviceId,
+    subject,
     ancestors,
     vv,
+    raises: body.kind === MembershipKind.SetRole && index.raises(subject, body.role, predFront),
   };
 }
 
@@ -298,7 +308,7 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
 }
 
 /**
- * MEM-5: a Remove of d was staged. d's ops that are not in its causal past (d made them without
+ * MEM-5, ROLE-7: a Remove of d, or a SetRole making d a viewer, was staged. d's ops that are not in its causal past (d made them without
  * having seen it, as they were stored first) stop counting: those above the Remove's version
  * vector for d, and equivocating siblings of ops it saw (revocation.ts). If any had changed
  * registers, the entities they touched are rebuilt from every op that still counts.

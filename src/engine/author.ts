@@ -8,6 +8,7 @@ import { LIMITS, type MembershipBody, MembershipKind, type WrappedKeyValue } fro
 import type { OpId } from './ids.ts';
 import { chainEntry, type Key, type Keyring, keyIdHex, sealFor, sealName } from './keyring.ts';
 import type { MemberInfo } from './membership.ts';
+import { type MemberRole, Role } from './roles.ts';
 
 export interface Me {
   device: Uint8Array;
@@ -70,6 +71,7 @@ const base = (me: Me): Omit<MembershipBody, 'kind'> => ({
   sealed: new Uint8Array(0),
   expires: 0,
   boxProof: new Uint8Array(0),
+  role: Role.Unstated,
 });
 
 const named = (me: Me, key: Key | undefined): Uint8Array =>
@@ -142,7 +144,7 @@ export function rotateBody(
  * MEM-4, MEM-11, KEY-5: adds a device by the card it showed (its keys and box proof), sealing for
  * it the keys the adder holds that no other key carries.
  */
-export function addBody(me: Me, ring: Keyring, card: DeviceCard): MembershipBody {
+export function addBody(me: Me, ring: Keyring, card: DeviceCard, role: MemberRole): MembershipBody {
   const keys: WrappedKeyValue[] = [];
   for (const k of ring.heads()) keys.push(...sealFor([{ device: card.device, box: card.box }], k, me.random));
   return {
@@ -152,6 +154,7 @@ export function addBody(me: Me, ring: Keyring, card: DeviceCard): MembershipBody
     subjectBox: card.box,
     keys,
     boxProof: card.proof,
+    role,
   };
 }
 
@@ -162,18 +165,23 @@ export function inviteBody(
   subject: Uint8Array,
   box: Uint8Array,
   expires: number,
+  role: MemberRole,
 ): MembershipBody {
   const keys: WrappedKeyValue[] = [];
   for (const k of ring.heads()) keys.push(...sealFor([{ device: subject, box }], k, me.random));
-  return { ...base(me), kind: MembershipKind.Invite, subject, subjectBox: box, keys, expires };
+  return { ...base(me), kind: MembershipKind.Invite, subject, subjectBox: box, keys, expires, role };
 }
 
-/** INV-2: this device's Add by invite, sealing for itself the keys it opened with the invite. */
+/**
+ * INV-2: this device's Add by invite, sealing for itself the keys it opened with the invite, with
+ * the invite's role as stated there (ROLE-5).
+ */
 export function joinBody(
   me: Me,
   opened: Keyring,
   proof: Uint8Array,
   nameKey: Key | undefined,
+  role: Role,
 ): MembershipBody {
   const keys: WrappedKeyValue[] = [];
   for (const k of opened.heads()) keys.push(...sealFor([{ device: me.device, box: me.box }], k, me.random));
@@ -184,5 +192,11 @@ export function joinBody(
     keys,
     invite: proof,
     sealed: named(me, nameKey),
+    role,
   };
+}
+
+/** ROLE-2: a member's new role. */
+export function setRoleBody(me: Me, subject: Uint8Array, role: MemberRole): MembershipBody {
+  return { ...base(me), kind: MembershipKind.SetRole, subject, role };
 }

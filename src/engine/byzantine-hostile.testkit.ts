@@ -17,6 +17,7 @@ import type { DocId, EntityId, KeyId, OpId } from './ids.ts';
 import { inviteKeys } from './invite.ts';
 import { chainEntry, keyIdOf } from './keyring.ts';
 import { keyIdFromOp, type OpenedOp, openOp } from './op.ts';
+import { Role } from './roles.ts';
 import { boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 import { OpKind } from './store.ts';
 import { craftOp, seededRandom, type TestDevice } from './testkit.testkit.ts';
@@ -198,7 +199,7 @@ export class Hostile {
     subject: Uint8Array,
     subjectBox: Uint8Array,
     keys: WrappedKeyValue[],
-    opts: { at?: ChainPoint; expires?: number; boxProof?: Uint8Array } = {},
+    opts: { at?: ChainPoint; expires?: number; boxProof?: Uint8Array; role?: Role } = {},
   ): Crafted {
     const body = encodeMembership({
       kind: kind as MembershipKind,
@@ -209,6 +210,7 @@ export class Hostile {
       sealed: new Uint8Array(0),
       expires: opts.expires ?? 0,
       boxProof: opts.boxProof ?? new Uint8Array(0),
+      role: opts.role ?? Role.Unstated,
     });
     return this.sign(opts.at ?? this.tip(), OpKind.Membership, body);
   }

@@ -8,6 +8,7 @@ import { EngineError } from './errors.ts';
 import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
 import { Membership } from './generated/ledgerday/wire/membership.ts';
 import { WrappedKey } from './generated/ledgerday/wire/wrapped-key.ts';
+import { Role } from './roles.ts';
 import { OpKind } from './store.ts';
 
 export const WIRE_FORMAT = 1;
@@ -68,7 +69,7 @@ export interface PatchBody {
   writes: FieldWriteValue[];
 }
 
-export const MembershipKind = { Genesis: 0, Add: 1, Remove: 2, Rotate: 3, Invite: 4 } as const;
+export const MembershipKind = { Genesis: 0, Add: 1, Remove: 2, Rotate: 3, Invite: 4, SetRole: 5 } as const;
 export type MembershipKind = (typeof MembershipKind)[keyof typeof MembershipKind];
 
 export interface WrappedKeyValue {
@@ -88,6 +89,8 @@ export interface MembershipBody {
   expires: number;
   /** MEM-11: an Add by a member: the subject's signature over its box key (64 bytes); else empty. */
   boxProof: Uint8Array;
+  /** ROLE-2: Add, Invite, SetRole: the subject's role (Role.Unstated in ops of earlier builds). */
+  role: Role;
 }
 
 // Field layouts for the verifier, in .fbs declaration order.
@@ -125,6 +128,7 @@ const MEMBERSHIP_SPEC: TableSpec = [
   'bytes',
   8,
   'bytes',
+  1,
 ];
 
 function malformed(what: string, cause?: unknown): never {
@@ -367,6 +371,8 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   Membership.addSealed(b, sealed);
   Membership.addExpires(b, BigInt(m.expires));
   if (boxProof !== 0) Membership.addBoxProof(b, boxProof);
+  // Written only when stated: an op without a role keeps the layout of earlier builds.
+  if (m.role !== Role.Unstated) Membership.addRole(b, m.role);
   b.finish(Membership.endMembership(b));
   return b.asUint8Array().slice();
 }
@@ -375,7 +381,7 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
   const bb = verified(bytes, MEMBERSHIP_SPEC, 'Membership');
   const m = Membership.getRootAsMembership(bb);
   const kind = m.kind();
-  if (kind > MembershipKind.Invite) throw new EngineError('Unsupported', `membership kind ${kind}`);
+  if (kind > MembershipKind.SetRole) throw new EngineError('Unsupported', `membership kind ${kind}`);
   const subject = bytesOf(m.subjectArray());
   const subjectBox = bytesOf(m.subjectBoxArray());
   expectLen(subject, [32], 'membership subject');
@@ -401,5 +407,7 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
     sealed: bytesOf(m.sealedArray()),
     expires: u53(m.expires(), 'expires'),
     boxProof: bytesOf(m.boxProofArray()),
+    // ROLE-2: a value outside the enum is kept as read; validation refuses it (Malformed).
+    role: m.role() as Role,
   };
 }

@@ -35,7 +35,9 @@ export type ErrorCode =
   /** An Add by invite is dated after the invite's expiry (or the relay's clock says it expired). */
   | 'InviteExpired'
   /** The invite was already used (single use). */
-  | 'InviteUsed';
+  | 'InviteUsed'
+  /** The author's role in the op's causal past does not allow the op (ROLE-4). */
+  | 'NotPermitted';
 
 export class EngineError extends Error {
   readonly code: ErrorCode;

@@ -13,6 +13,7 @@ import {
 import type { DocId, EntityId, OpId } from './ids.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
+import { Role } from './roles.ts';
 import { boxKeyPairFromSecret, seal } from './seal.ts';
 import { OpKind, type OpRecord } from './store.ts';
 import {
@@ -135,6 +136,7 @@ export function membershipOp(c: Craft, body: Partial<MembershipBody> & { kind: M
     sealed: new Uint8Array(0),
     expires: 0,
     boxProof: new Uint8Array(0),
+    role: Role.Unstated,
     ...body,
   };
   return craftOp({

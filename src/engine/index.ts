@@ -97,6 +97,18 @@ export {
   type ReplicaOptions,
 } from './replica.ts';
 export {
+  canManage,
+  canWriteEvents,
+  isMemberRole,
+  isRoleName,
+  type MemberRole,
+  ROLE_NAMES,
+  Role,
+  type RoleName,
+  roleFromName,
+  roleName,
+} from './roles.ts';
+export {
   type ByDay,
   FREQS,
   type Freq,

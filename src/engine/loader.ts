@@ -32,8 +32,8 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
     const preds = [...op.parents, ...(op.prev === null ? [] : [op.prev])];
     const predFront: OpId[] = [];
     for (const m of await core.metas(doc, preds)) if (m !== undefined) predFront.push(...m.mfront);
-    const closure = st.membership.closure(st.membership.maximal(predFront));
-    st.membership.add(membershipOp(op, body, closure, r.vv));
+    const front = st.membership.maximal(predFront);
+    st.membership.add(membershipOp(op, body, st.membership.closure(front), r.vv, st.membership, front));
     st.keys.absorbOp(body, core.me());
   }
   // KEY-9: keys added out of band, sealed for this device. A bad record is skipped.

@@ -13,6 +13,7 @@ import {
   newKey,
   removeBody,
   rotateBody,
+  setRoleBody,
   stamp,
 } from './author.ts';
 import { BOX_PROOF_BYTES, boxProofMessage, type DeviceCard, signDeviceCard } from './box-proof.ts';
@@ -32,6 +33,7 @@ import { type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './
 import { inviteKeys, inviteMessage, inviteProof, signInvite } from './invite.ts';
 import { type Key, keyIdHex } from './keyring.ts';
 import { createOp, type OpenedOp, prepareOp } from './op.ts';
+import { isMemberRole, type MemberRole, Role, writeDenied } from './roles.ts';
 import { seal } from './seal.ts';
 import { OpKind } from './store.ts';
 import type { DocState } from './txn.ts';
@@ -187,9 +189,16 @@ function checkedPatch(entity: EntityId, writes: readonly NewWrite[]): PatchBody 
  * KEY-4: the calendar's state once a key qualifies for writing (rotating first when none does,
  * KEY-3), and the position of the next op in that state.
  */
-async function withWriteKey(core: Core, doc: DocId): Promise<{ st: DocState; pos: Position }> {
+async function withWriteKey(
+  core: Core,
+  doc: DocId,
+  entities: readonly EntityId[],
+): Promise<{ st: DocState; pos: Position }> {
   let st = core.mustDoc(doc);
   let pos = await position(core, st);
+  // ROLE-4, ROLE-8 before anything is written (not after a rotation KEY-4 may ask for first).
+  const denied = writeDenied(st.membership.membersAt(pos.front).get(core.deviceId!)?.role, entities);
+  if (denied !== null) throw new EngineError('NotPermitted', denied);
   if (writeKey(core, st, pos.front) !== undefined) return { st, pos };
   await rotateKey(core, doc);
   st = core.mustDoc(doc);
@@ -206,7 +215,7 @@ export async function write(
 ): Promise<LocalOp> {
   const patch = checkedPatch(entity, writes);
   const body = encodePatch(patch);
-  const { st, pos } = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(core, doc, [entity]);
   return localOp(
     core,
     st,
@@ -241,7 +250,11 @@ export async function writeBatch(
 ): Promise<LocalOp[]> {
   const patches = items.map((it) => ({ entity: it.entity, patch: checkedPatch(it.entity, it.writes) }));
   if (patches.length === 0) return [];
-  const { st, pos } = await withWriteKey(core, doc);
+  const { st, pos } = await withWriteKey(
+    core,
+    doc,
+    items.map((i) => i.entity),
+  );
   const dev = core.mustDevice();
   if (!st.membership.membersAt(pos.front).has(core.deviceId!))
     throw new EngineError('NotMember', 'this device is not a member of the calendar');
@@ -319,7 +332,12 @@ export async function rotateKey(core: Core, doc: DocId): Promise<LocalOp> {
 }
 
 /** MEM-4, MEM-11: adds the device whose card (keys and box proof for this calendar) it showed. */
-export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promise<LocalOp> {
+export async function addMember(
+  core: Core,
+  doc: DocId,
+  card: DeviceCard,
+  role: MemberRole = Role.Manager,
+): Promise<LocalOp> {
   if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
     throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
   const st = core.mustDoc(doc);
@@ -330,7 +348,7 @@ export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promi
   );
   if (!ok)
     throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
-  return membership(core, st, () => addBody(me(core), st.keys, card));
+  return membership(core, st, () => addBody(me(core), st.keys, card, role));
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */
@@ -353,6 +371,7 @@ export async function createInvite(
   core: Core,
   doc: DocId,
   expiresUs: number,
+  role: MemberRole = Role.Manager,
 ): Promise<{ op: LocalOp; secret: Uint8Array }> {
   const st = core.mustDoc(doc);
   if (!Number.isSafeInteger(expiresUs) || expiresUs <= core.nowUs())
@@ -361,7 +380,7 @@ export async function createInvite(
   const ik = inviteKeys(secret);
   // CLK-5: after an op stamped at the ceiling an invite cannot expire later than its own stamp.
   const op = await membership(core, st, (_front, w) =>
-    inviteBody(me(core), st.keys, ik.publicKey, ik.box.publicKey, Math.max(expiresUs, w)),
+    inviteBody(me(core), st.keys, ik.publicKey, ik.box.publicKey, Math.max(expiresUs, w), role),
   );
   return { op, secret };
 }
@@ -384,7 +403,27 @@ export async function joinWithInvite(
   opened.absorbOp(inv.body, { device: ik.publicKey, box: ik.box });
   const message = inviteMessage(fromHex(doc), fromHex(inviteOp), m.device, m.box);
   const proof = inviteProof(fromHex(inviteOp), signInvite(secret, message));
-  return membership(core, st, () => joinBody(m, opened, proof, opened.heads()[0]), true);
+  return membership(core, st, () => joinBody(m, opened, proof, opened.heads()[0], inv.body.role), true);
+}
+
+/** ROLE-2, ROLE-4: sets a member's role (a manager's op; validation refuses it otherwise). */
+export async function setRole(
+  core: Core,
+  doc: DocId,
+  device: Uint8Array,
+  role: MemberRole,
+): Promise<LocalOp> {
+  if (device.length !== 32 || !isMemberRole(role))
+    throw new EngineError(
+      'InvalidArgument',
+      'a role is set for a 32-byte device key, to viewer, editor or manager',
+    );
+  const st = core.mustDoc(doc);
+  return membership(core, st, (front) => {
+    if (!st.membership.membersAt(front).has(toHex(device) as never))
+      throw new EngineError('InvalidArgument', 'not a member');
+    return setRoleBody(me(core), device, role);
+  });
 }
 
 /** KEY-9: a key obtained out of band, persisted sealed for this device, unlocking what it opens. */

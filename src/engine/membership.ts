@@ -4,9 +4,12 @@
 // An index can be forked: a transaction stages membership ops in a fork, and the fork's ops
 // move into its parent only once the transaction has committed.
 
+import { toHex } from './bytes.ts';
 import type { MembershipBody } from './codec.ts';
 import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
+import { INVITE_PROOF_BYTES } from './invite.ts';
+import { effectiveRole, type MemberRole, Role } from './roles.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -18,6 +21,8 @@ export interface MembershipOp {
   ancestors: ReadonlySet<OpId>;
   /** The op's version vector (MEM-5: which of a removed device's ops it had seen). */
   vv: Readonly<Record<string, number>>;
+  /** ROLE-6: a SetRole that gives its subject a higher role than it had in the op's causal past. */
+  raises: boolean;
 }
 
 export interface MemberInfo {
@@ -30,6 +35,8 @@ export interface MemberInfo {
   /** The op that made it a member. */
   addedBy: OpId;
   addedAt: number;
+  /** ROLE-3: what it may do at the frontier. */
+  role: MemberRole;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -39,7 +46,7 @@ const concurrent = (a: MembershipOp, b: MembershipOp): boolean =>
 
 export class MembershipIndex {
   private readonly own = new Map<OpId, MembershipOp>();
-  private readonly removals = new Map<DeviceId, MembershipOp[]>();
+  private readonly revokers = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
   private readonly parent: MembershipIndex | undefined;
 
@@ -53,14 +60,23 @@ export class MembershipIndex {
 
   add(op: MembershipOp): void {
     this.own.set(op.id, op);
-    if (op.body.kind === MembershipKind.Remove) push(this.removals, op.subject, op);
+    if (revokes(op)) push(this.revokers, op.subject, op);
   }
 
-  /** Every Remove of device d in the calendar (not only in some op's past). */
-  removesOf(d: DeviceId): MembershipOp[] {
-    const mine = this.removals.get(d) ?? [];
-    const theirs = this.parent?.removesOf(d) ?? [];
+  /**
+   * MEM-5, ROLE-7: every op of the calendar that revokes d's concurrent Patches: its Removes and
+   * the SetRoles that make it a viewer.
+   */
+  revokersOf(d: DeviceId): MembershipOp[] {
+    const mine = this.revokers.get(d) ?? [];
+    const theirs = this.parent?.revokersOf(d) ?? [];
     return theirs.length === 0 ? mine : [...theirs, ...mine];
+  }
+
+  /** ROLE-6: whether setting `subject` to `role` raises it above its role at `front` (an op's past). */
+  raises(subject: DeviceId, role: Role, front: readonly OpId[]): boolean {
+    const m = this.membersAt(front).get(subject);
+    return m === undefined || role > m.role;
   }
 
   /** A view that sees this index's ops plus its own, for staging (see the file header). */
@@ -101,8 +117,8 @@ export class MembershipIndex {
    * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its
    * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
    * a concurrent Add, and only an Add made after seeing the Remove brings d back.
-   * MEM-10: an Add whose author has a Remove in the closure concurrent with that Add adds nobody.
-   * MEM-8: d's box key is the one it stated last (boxOf).
+   * MEM-10, ROLE-6: ops that count for nothing (voided) are left out first.
+   * MEM-8: d's box key is the one it stated last (boxOf). ROLE-3: its role (roleOf).
    */
   membersAt(front: readonly OpId[]): Map<DeviceId, MemberInfo> {
     // A fork that staged nothing sees what its parent sees: ask the parent (and its memo).
@@ -115,12 +131,12 @@ export class MembershipIndex {
       const op = this.get(id);
       if (op !== undefined) ops.push(op);
     }
+    const counting = countingOps(ops);
     const removes = new Map<DeviceId, MembershipOp[]>();
-    for (const op of ops) if (op.body.kind === MembershipKind.Remove) push(removes, op.subject, op);
     const adds = new Map<DeviceId, MembershipOp[]>();
-    for (const op of ops) {
+    for (const op of counting) {
       const k = op.body.kind;
-      if (k === MembershipKind.Add && (removes.get(op.author) ?? []).some((r) => concurrent(r, op))) continue;
+      if (k === MembershipKind.Remove) push(removes, op.subject, op);
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
@@ -130,12 +146,74 @@ export class MembershipIndex {
       if (live.length === 0) continue;
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
-      members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime });
+      const role = roleOf(d, counting, rs);
+      members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime, role });
     }
     if (this.memo.size > 4096) this.memo.clear();
     this.memo.set(key, members);
     return members;
   }
+}
+
+/**
+ * ROLE-6: ops that lower their subject below Manager void the grants of that subject made
+ * concurrently (with Removes, MEM-10); ROLE-7: ops that revoke a subject's concurrent Patches.
+ */
+const isSetRole = (o: MembershipOp, ...roles: Role[]): boolean =>
+  o.body.kind === MembershipKind.SetRole && roles.includes(o.body.role);
+const lowers = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Remove || (isSetRole(o, Role.Viewer, Role.Editor) && !o.raises);
+const revokes = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Remove || isSetRole(o, Role.Viewer);
+/** ROLE-6: an op that gives someone rights they did not have in its author's view: voidable. */
+const grants = (o: MembershipOp): boolean =>
+  o.body.kind === MembershipKind.Add ||
+  o.body.kind === MembershipKind.Invite ||
+  (o.body.kind === MembershipKind.SetRole && o.raises);
+
+/**
+ * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
+ * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
+ * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
+ * an Add by a void Invite counts for nothing too. What lowers (a Remove, a SetRole that does not
+ * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as
+ * they are (void or not): the rule never depends on itself.
+ */
+function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
+  const lowered = new Map<DeviceId, MembershipOp[]>();
+  for (const op of ops) if (lowers(op)) push(lowered, op.subject, op);
+  if (lowered.size === 0) return [...ops];
+  const isVoid = (op: MembershipOp): boolean =>
+    grants(op) && (lowered.get(op.author) ?? []).some((r) => concurrent(r, op));
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  return ops.filter((op) => {
+    if (isVoid(op)) return false;
+    if (op.body.kind !== MembershipKind.Add || op.body.invite.length !== INVITE_PROOF_BYTES) return true;
+    const inv = byId.get(toHex(op.body.invite.subarray(0, 32)) as OpId);
+    return inv === undefined || !isVoid(inv);
+  });
+}
+
+/**
+ * ROLE-3: d's role is the lowest among the statements about it (its genesis, Adds and SetRoles of
+ * it that count) that follow every Remove of d in the closure and that no other such statement
+ * follows. So a demotion beats a concurrent promotion, as a Remove beats a concurrent Add.
+ */
+function roleOf(d: DeviceId, counting: readonly MembershipOp[], rs: readonly MembershipOp[]): MemberRole {
+  const said = counting.filter((o) => {
+    const k = o.body.kind;
+    if (o.subject !== d) return false;
+    if (k !== MembershipKind.Genesis && k !== MembershipKind.Add && k !== MembershipKind.SetRole)
+      return false;
+    return rs.every((r) => o.ancestors.has(r.id));
+  });
+  let role: MemberRole = Role.Manager;
+  for (const o of said) {
+    if (said.some((x) => x !== o && x.ancestors.has(o.id))) continue;
+    const r = o.body.kind === MembershipKind.Genesis ? Role.Manager : effectiveRole(o.body.role);
+    if (r < role) role = r;
+  }
+  return role;
 }
 
 /**

@@ -1,14 +1,16 @@
 // Bodies into registers: decrypt, decode and merge a patch into the staged entities of a
-// transaction (OP-6, VAL-1, LWW-*), and MEM-5's rule that an op concurrent with a Remove of its
-// author (neither in the other's causal past) changes no register, whichever arrives first.
+// transaction (OP-6, VAL-1, LWW-*), MEM-5's rule that an op concurrent with a Remove of its
+// author (neither in the other's causal past) changes no register, whichever arrives first, the
+// same for a demotion to viewer (ROLE-7), and ROLE-8 (the calendar's fields are managers').
 
 import { toHex } from './bytes.ts';
 import { isValidWrite } from './calendar.ts';
 import { decodePatch, type PatchBody } from './codec.ts';
-import type { DeviceId, EntityId, OpId } from './ids.ts';
+import { CALENDAR_ENTITY, type DeviceId, type EntityId, type OpId } from './ids.ts';
 import { depthOf, mergeWrite } from './lww.ts';
 import type { MembershipIndex } from './membership.ts';
 import { decryptBody, type OpenedOp } from './op.ts';
+import { canManage } from './roles.ts';
 import type { BodyState, WriteRecord } from './store.ts';
 import type { Txn } from './txn.ts';
 
@@ -19,16 +21,21 @@ export interface Past {
 }
 
 /**
- * MEM-5 for an op arriving now (not stored yet): it is revoked when the calendar holds a Remove
- * of its author that is not in its causal past. Such a Remove cannot have the op in its own
+ * MEM-5, ROLE-7 for an op arriving now (not stored yet): it is revoked when the calendar holds a
+ * Remove of its author, or a SetRole making it a viewer, that is not in its causal past. Such a Remove cannot have the op in its own
  * causal past (every op in it is already stored), so the op and the Remove are concurrent.
  * Ops already stored are judged by `revokedStored` (applier.ts), on the hash DAG.
  */
 export function revoked(index: MembershipIndex, author: DeviceId, past: Past): boolean {
-  const rs = index.removesOf(author);
+  const rs = index.revokersOf(author);
   if (rs.length === 0) return false;
   const closure = index.closure(past.mfront);
   return rs.some((r) => !closure.has(r.id));
+}
+
+function managerAt(index: MembershipIndex, author: DeviceId, past: Past): boolean {
+  const m = index.membersAt(past.mfront).get(author);
+  return m !== undefined && canManage(m.role);
 }
 
 /** Decrypts and decodes a patch body; null when it is inert (OP-6, VAL-1). */
@@ -59,6 +66,9 @@ export function materialize(
   const opened = plain ?? openPatch(op, key);
   if (opened === null) return ['inert', undefined];
   if (isRevoked) return ['inert', undefined];
+  // ROLE-8: the calendar's own fields (name, colour, settings) are a manager's to write.
+  if (opened.entity === CALENDAR_ENTITY && !managerAt(txn.membership, op.author, past))
+    return ['inert', undefined];
   return ['applied', mergeInto(txn, op, opened.entity, opened.patch, past.vv) ? opened.entity : undefined];
 }
 

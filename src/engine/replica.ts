@@ -27,6 +27,7 @@ import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
+import { type MemberRole, Role } from './roles.ts';
 import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
@@ -228,8 +229,8 @@ export class Replica {
    * its signature over its box key for this calendar); the keys this device holds are sealed for
    * the new one (KEY-5).
    */
-  addMember(doc: DocId, card: DeviceCard): Promise<LocalOp> {
-    return this.enqueue(() => local.addMember(this.core, doc, card));
+  addMember(doc: DocId, card: DeviceCard, role: MemberRole = Role.Manager): Promise<LocalOp> {
+    return this.enqueue(() => local.addMember(this.core, doc, card, role));
   }
 
   /** MEM-11: this device's card for a calendar (it need not hold it yet), for a member to add it. */
@@ -238,6 +239,11 @@ export class Replica {
   }
 
   /** MEM-5: removes a device and introduces a key for the devices that remain (KEY-3). */
+  /** ROLE-2: sets a member's role (this device must be a manager, ROLE-4). */
+  setRole(doc: DocId, device: Uint8Array, role: MemberRole): Promise<LocalOp> {
+    return this.enqueue(() => local.setRole(this.core, doc, device, role));
+  }
+
   removeMember(doc: DocId, signingKey: Uint8Array): Promise<LocalOp> {
     return this.enqueue(() => local.removeMember(this.core, doc, signingKey));
   }
@@ -251,8 +257,12 @@ export class Replica {
    * INV-1: an invite for one more device. Returns the op and the one-time secret to hand over
    * out of band (a link's URL fragment): whoever holds it may add one device until `expiresUs`.
    */
-  createInvite(doc: DocId, expiresUs: number): Promise<{ op: LocalOp; secret: Uint8Array }> {
-    return this.enqueue(() => local.createInvite(this.core, doc, expiresUs));
+  createInvite(
+    doc: DocId,
+    expiresUs: number,
+    role: MemberRole = Role.Manager,
+  ): Promise<{ op: LocalOp; secret: Uint8Array }> {
+    return this.enqueue(() => local.createInvite(this.core, doc, expiresUs, role));
   }
 
   /** INV-2: joins a calendar with an invite whose op is already on this replica. */

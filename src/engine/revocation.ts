@@ -61,9 +61,12 @@ async function walk(core: Core, txn: Txn, from: OpId, author: string, ctr: numbe
   return out;
 }
 
-/** MEM-5 for a stored op: some Remove of its author is concurrent with it (on the hash DAG). */
+/**
+ * MEM-5, ROLE-7 for a stored op: some Remove of its author, or SetRole making it a viewer, is
+ * concurrent with it (on the hash DAG).
+ */
 export async function revokedStored(core: Core, txn: Txn, o: OpRecord): Promise<boolean> {
-  const rs = txn.membership.removesOf(o.author);
+  const rs = txn.membership.revokersOf(o.author);
   if (rs.length === 0) return false;
   const closure = txn.membership.closure(o.mfront);
   for (const r of rs) if (!closure.has(r.id) && !(await inPastOf(core, txn, r, o))) return true;

@@ -19,6 +19,7 @@ import {
 } from './keyring.ts';
 import type { MembershipIndex } from './membership.ts';
 import type { OpenedOp } from './op.ts';
+import { canManage, canWriteEvents, effectiveRole, isRoleValue, type MemberRole, Role } from './roles.ts';
 import { OpKind } from './store.ts';
 
 /** What a replica remembers about an applied op without its bytes. */
@@ -88,33 +89,69 @@ export async function validate(op: OpenedOp, facts: PastFacts): Promise<Valid | 
   }
   if (!isGenesis) {
     const members = index.membersAt(predFront);
-    if (!members.has(op.author)) {
+    const me = members.get(op.author);
+    if (me === undefined) {
       const why = mbody === undefined ? 'x' : await inviteAdd(op, mbody, facts, predFront);
       if (why !== null)
         return why === 'x' ? fail(op, 'NotMember', "author is not a member in the op's causal past") : why;
-    } else if (mbody !== undefined) {
-      const subject = toHex(mbody.subject) as DeviceId;
-      if (mbody.kind === MembershipKind.Add && mbody.invite.length > 0)
-        return fail(op, 'Malformed', 'an Add by a member carries no invite proof');
-      // MEM-8: an Add of a device already a member (another box key for it) is not allowed.
-      if (mbody.kind === MembershipKind.Add && members.has(subject))
-        return fail(op, 'NotMember', 'the subject is already a member');
-      if (mbody.kind === MembershipKind.Remove && !members.has(subject))
-        return fail(op, 'NotMember', 'the subject is not a member');
-      // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
-      if (
-        mbody.kind === MembershipKind.Add &&
-        !(await facts.verify(
-          mbody.subject,
-          mbody.boxProof,
-          boxProofMessage(op.header.doc, mbody.subject, mbody.subjectBox),
-        ))
-      )
-        return fail(op, 'BadSignature', "the subject's box proof does not verify");
+    } else {
+      const denied = permission(op, mbody, me.role);
+      if (denied !== null) return fail(op, 'NotPermitted', denied);
+      const bad = mbody === undefined ? null : await memberOp(op, mbody, members, facts);
+      if (bad !== null) return bad;
     }
   }
   const mfront = mbody === undefined ? predFront : [op.id];
   return { vv, mfront, predFront, mbody };
+}
+
+/** MEM-4, MEM-8, MEM-11, ROLE-2: a membership op by a member, against the members at its past. */
+async function memberOp(
+  op: OpenedOp,
+  m: MembershipBody,
+  members: ReadonlyMap<DeviceId, unknown>,
+  facts: PastFacts,
+): Promise<EngineError | null> {
+  const subject = toHex(m.subject) as DeviceId;
+  if (m.kind === MembershipKind.Add && m.invite.length > 0)
+    return fail(op, 'Malformed', 'an Add by a member carries no invite proof');
+  // MEM-8: an Add of a device already a member (another box key for it) is not allowed.
+  if (m.kind === MembershipKind.Add && members.has(subject))
+    return fail(op, 'NotMember', 'the subject is already a member');
+  if ((m.kind === MembershipKind.Remove || m.kind === MembershipKind.SetRole) && !members.has(subject))
+    return fail(op, 'NotMember', 'the subject is not a member');
+  // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
+  const proof = boxProofMessage(op.header.doc, m.subject, m.subjectBox);
+  if (m.kind === MembershipKind.Add && !(await facts.verify(m.subject, m.boxProof, proof)))
+    return fail(op, 'BadSignature', "the subject's box proof does not verify");
+  return null;
+}
+
+/**
+ * ROLE-4: what the author's role at the op's causal past allows; null when allowed. Viewers write
+ * no Patch; only managers add, remove others, invite and set roles. Every member may Rotate
+ * (KEY-10 heals viewers too) and Remove itself (leave).
+ */
+function permission(op: OpenedOp, m: MembershipBody | undefined, role: MemberRole): string | null {
+  if (m === undefined) return canWriteEvents(role) ? null : 'a viewer writes no events';
+  const k = m.kind;
+  if (k === MembershipKind.Rotate) return null;
+  if (k === MembershipKind.Remove && bytesEqual(m.subject, op.header.author)) return null;
+  return canManage(role) ? null : 'only a manager adds, removes, invites or sets roles';
+}
+
+/** ROLE-2: where a role may be stated, and which values. Null when fine. */
+function roleShape(m: MembershipBody): string | null {
+  if (!isRoleValue(m.role)) return 'unknown role';
+  const k = m.kind;
+  if (k === MembershipKind.SetRole) {
+    if (m.role === Role.Unstated) return 'a SetRole states a role';
+    if (m.keys.length !== 0 || m.sealed.length !== 0) return 'a SetRole carries no keys or name';
+    return null;
+  }
+  if (k !== MembershipKind.Add && k !== MembershipKind.Invite && m.role !== Role.Unstated)
+    return 'a role is stated only in an Add, Invite or SetRole';
+  return null;
 }
 
 /** MEM-7, OP-2: what each membership kind must carry; every fixed length. Null when fine. */
@@ -124,8 +161,11 @@ export function membershipShape(op: OpenedOp, m: MembershipBody, isGenesis: bool
   const self = bytesEqual(m.subject, op.header.author);
   if ((k === MembershipKind.Genesis || k === MembershipKind.Rotate) && !self)
     return 'a genesis or rotate names its author';
-  if (k === MembershipKind.Remove ? m.subjectBox.length !== 0 : m.subjectBox.length !== 32)
-    return 'subject_box is 32 bytes, empty only in a Remove';
+  const role = roleShape(m);
+  if (role !== null) return role;
+  const noBox = k === MembershipKind.Remove || k === MembershipKind.SetRole;
+  if (noBox ? m.subjectBox.length !== 0 : m.subjectBox.length !== 32)
+    return 'subject_box is 32 bytes, empty only in a Remove or SetRole';
   if (k === MembershipKind.Invite ? m.expires < op.header.wallTime : m.expires !== 0)
     return 'expires is set only in an Invite, not before its wall_time';
   if (
@@ -182,11 +222,18 @@ async function inviteAdd(
   const inv = index.get(inviteId);
   if (inv === undefined || !closure.has(inviteId) || inv.body.kind !== MembershipKind.Invite)
     return fail(op, 'InviteInvalid', "the invite is not in this calendar or not in the op's causal past");
-  if (!index.membersAt(front).has(inv.author))
+  const inviter = index.membersAt(front).get(inv.author);
+  if (inviter === undefined)
     return fail(op, 'InviteInvalid', "the inviter is not a member in the op's causal past");
+  // ROLE-5: an invite lets in only while its author may manage, and with exactly its role.
+  if (!canManage(inviter.role))
+    return fail(op, 'NotPermitted', "the inviter is not a manager in the op's causal past");
   const message = inviteMessage(op.header.doc, m.invite.subarray(0, 32), m.subject, m.subjectBox);
   if (!(await facts.verify(inv.body.subject, m.invite.subarray(32), message)))
     return fail(op, 'InviteInvalid', 'the invite proof does not verify');
+  // As the roles count (ROLE-1): an older build's Add states none, which matches a manager's invite.
+  if (effectiveRole(m.role) !== effectiveRole(inv.body.role))
+    return fail(op, 'NotPermitted', "an Add by invite states the invite's role");
   if (op.header.wallTime > inv.body.expires) return fail(op, 'InviteExpired', 'the invite had expired');
   for (const id of closure) {
     const other = index.get(id);

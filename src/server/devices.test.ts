@@ -17,6 +17,7 @@ import {
 } from '../engine/index.ts';
 import { inviteMessage, inviteProof, signInvite } from '../engine/invite.ts';
 import { createOp, type OpenedOp } from '../engine/op.ts';
+import { Role } from '../engine/roles.ts';
 import { OpKind } from '../engine/store.ts';
 import type { SyncEvent } from '../sync/client.ts';
 import { inviteFetchMessage, type SyncMessage } from '../sync/messages.ts';
@@ -97,6 +98,7 @@ async function craftAdd(
       sealed: new Uint8Array(0),
       expires: 0,
       boxProof: new Uint8Array(0),
+      role: Role.Manager,
     }),
   });
 }

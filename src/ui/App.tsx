@@ -90,6 +90,9 @@ const DevicesPage = lazy(() =>
   import('./components/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })),
 );
 const JoinPage = lazy(() => import('./components/JoinPage.tsx').then((m) => ({ default: m.JoinPage })));
+/** ROLE-4: what a viewer is told when it tries to change a calendar it can only view. */
+const VIEW_ONLY = 'You can view this calendar';
+
 const ImportDialog = lazy(() =>
   import('./components/ImportDialog.tsx').then((m) => ({ default: m.ImportDialog })),
 );
@@ -407,7 +410,16 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
       }),
   });
 
-  const defaultCalendar = () => pickDefaultCalendar(calendars, settings.defaultCalendar, shared);
+  // ROLE-4: a viewer's calendars are read-only here (the engine refuses their writes anyway): new
+  // events go to a calendar this device may write (with none, saving creates "Personal").
+  const writable = calendars.filter((c) => c.role !== 'viewer');
+  const canWrite = (calendarId: string) => calendars.find((c) => c.id === calendarId)?.role !== 'viewer';
+  const viewOnly = (calendarId: string) => {
+    if (canWrite(calendarId)) return false;
+    setToast({ text: VIEW_ONLY });
+    return true;
+  };
+  const defaultCalendar = () => pickDefaultCalendar(writable, settings.defaultCalendar, shared);
 
   const openNew = (slot?: { start: string; end: string; allDay: boolean }) => {
     let s = slot;
@@ -468,12 +480,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     const ev = ui.ev;
     if ((e.key === 'Delete' || e.key === 'Backspace') && !e.altKey && !e.ctrlKey && !e.metaKey) {
       e.preventDefault();
+      if (viewOnly(ev.calendarId)) return;
       void remove(ev.calendarId, ev.id, titleOf(ev));
       return;
     }
     if (!e.altKey || !e.key.startsWith('Arrow')) return;
     e.preventDefault();
     e.stopPropagation();
+    if (viewOnly(ev.calendarId)) return;
     const next = keyboardTimes(ev, e, route.view);
     if (next) void commands.changeTimes(ev, next, next.what, hasFocus(ui));
   };
@@ -635,6 +649,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         onCreate={openNew}
         onGoToDay={goToDay}
         onMoveDays={(ui, n) =>
+          viewOnly(ui.ev.calendarId) ||
           void commands.changeTimes(ui.ev, shiftEvent(ui.ev, { days: n }), 'Event moved', false)
         }
       />
@@ -648,7 +663,9 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         {...common}
         days={days}
         onCreate={openNew}
-        onChangeTime={(c) => void commands.dragTo(c.ui.ev, c.startMs, c.endMs)}
+        onChangeTime={(c) =>
+          viewOnly(c.ui.ev.calendarId) || void commands.dragTo(c.ui.ev, c.startMs, c.endMs)
+        }
         onGoToDay={goToDay}
         defaultMinutes={settings.eventMinutes}
       />
@@ -778,7 +795,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         <EventDialog
           key={`${dialog.id ?? 'new'}:${dialogRev}`}
           target={dialog}
-          calendars={calendars}
+          calendars={dialog.id === undefined ? writable : calendars}
+          readOnly={!canWrite(dialog.calendarId)}
           displayZone={zone}
           members={dialogMembers}
           shared={shared}

@@ -24,6 +24,7 @@ function dev(p: Partial<DeviceInfo> & { id: string }): DeviceInfo {
     addedAt: null,
     lastSeen: null,
     isThisDevice: false,
+    role: null,
     ...p,
   };
 }
@@ -57,6 +58,10 @@ describe('join errors', () => {
     expect(joinFailure('InviteExpired', 'x')).toMatchObject({
       title: 'This invite has expired',
       retry: false,
+    });
+    expect(joinFailure('NotPermitted', 'x')).toMatchObject({
+      retry: false,
+      title: 'This invite no longer works',
     });
     expect(joinFailure('InviteUsed', 'x')).toMatchObject({
       title: 'This invite was already used',

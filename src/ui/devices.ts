@@ -63,6 +63,13 @@ export function joinFailure(code: string | undefined, message: string): JoinFail
           'It may be incomplete or altered. Check that you opened the whole link, or ask for a new one.',
         retry: false,
       };
+    case 'NotPermitted':
+      return {
+        title: 'This invite no longer works',
+        detail:
+          'Whoever made the link can no longer share this calendar. Ask one of its managers for a new link.',
+        retry: false,
+      };
     case 'NotMember':
       return {
         title: 'This device cannot join',

@@ -1,7 +1,10 @@
 // The contract between the UI and the engine host: everything the UI may ask of its data.
 // The UI imports only this file (types) and client.ts (the RPC client); never the engine, never IndexedDB.
 
-import type { EditableFieldName, EditableValues, EventValues, Value } from '../engine/index.ts';
+import type { EditableFieldName, EditableValues, EventValues, RoleName, Value } from '../engine/index.ts';
+
+/** What a member may do in a calendar (docs/PROTOCOL.md ROLE-*): 'viewer' | 'editor' | 'manager'. */
+export type { RoleName };
 
 /**
  * Calendar fields as the UI edits them, derived from the engine's field table (schema.ts): title,
@@ -112,6 +115,8 @@ export interface CalendarInfo {
   hidden: boolean;
   /** Reminders (minutes before the start) of its events that set none of their own (REM-1). */
   defaultAlarms?: number[];
+  /** This device's role in it (ROLE-3); absent while unknown (before the replica loads) or not a member. */
+  role?: RoleName;
   /** Compliance mode (docs/PROTOCOL.md CMP-1): set (true) only when on. */
   compliance?: boolean;
 }
@@ -204,6 +209,8 @@ export interface DeviceInfo {
   /** ms since the Unix epoch of its newest op this device has seen, if any. */
   lastSeen: number | null;
   isThisDevice: boolean;
+  /** Its role in the calendar listed (ROLE-3); null outside a calendar (thisDevice). */
+  role: RoleName | null;
 }
 
 /** An invite link: the secret is in the URL fragment, which browsers never send to a server. */
@@ -343,18 +350,21 @@ export interface DataApi {
   /**
    * "Add device" (all of this device's calendars, `calendarIds` omitted) or "Share" (the given
    * calendars): writes one single-use invite per calendar and returns one link carrying them.
-   * `origin` is the app's origin (the link's base); `ttlMs` defaults to 24 hours.
+   * `origin` is the app's origin (the link's base); `ttlMs` defaults to 24 hours; `role` is what
+   * the joiner gets (ROLE-5; default 'manager', as "Add device" of one's own device wants).
    */
-  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number, role?: RoleName): Promise<InviteLink>;
   /** Joins the calendars of an invite link (or just its fragment). Resolves once joined and synced. */
   acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
   /** Member devices of a calendar. */
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  /** Sets a member device's role in a calendar (this device must be a manager there, ROLE-4). */
+  setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
 
   /**
-   * A recovery file for every calendar this device is a member of (REC-1): one long-lived
+   * A recovery file for every calendar this device manages (REC-1, ROLE-5): one long-lived
    * single-use invite each, sealed under `password` (Argon2id). The text is the file to save.
    */
   makeRecoveryFile(password: string): Promise<RecoveryFile>;
@@ -376,8 +386,10 @@ export interface RecoveryFileInfo {
 export interface RecoveryStatus {
   /** The last file this device made (never its secrets), or null. */
   lastFile: RecoveryFileInfo | null;
-  /** Calendars this device is a member of that the last file does not cover (all, if none). */
+  /** Calendars this device manages that the last file does not cover (all, if none). */
   uncoveredIds: string[];
+  /** Calendars this device is in without managing them: no file can cover them (ROLE-5). */
+  notManagedIds: string[];
   /** Whether any calendar this device is a member of has an event (when a file is first offered). */
   hasEvents: boolean;
 }

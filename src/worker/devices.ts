@@ -1,6 +1,6 @@
 // Devices and sharing in the engine host: this device's name and fingerprint (DEV-1, DEV-2),
 // invite links (INV-1, INV-5), joining by invite over the relay (INV-6), members with their
-// names and last activity, and removal with key rotation (MEM-5, KEY-3).
+// names, roles and last activity, removal with key rotation (MEM-5, KEY-3), and roles (ROLE-*).
 
 import {
   CALENDAR_ENTITY,
@@ -11,8 +11,13 @@ import {
   fromHex,
   isDeviceId,
   isDocId,
+  isRoleName,
   type OpId,
   type Replica,
+  Role,
+  type RoleName,
+  roleFromName,
+  roleName,
 } from '../engine/index.ts';
 import type { SyncEvent } from '../sync/client.ts';
 import type { DeviceInfo, InviteLink } from './api.ts';
@@ -48,10 +53,11 @@ export class DeviceError extends Error {
 export interface DeviceApi {
   thisDevice(): Promise<DeviceInfo>;
   setDeviceName(name: string): Promise<void>;
-  createInvite(origin: string, calendarIds?: string[], ttlMs?: number): Promise<InviteLink>;
+  createInvite(origin: string, calendarIds?: string[], ttlMs?: number, role?: RoleName): Promise<InviteLink>;
   acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
   setOnline(online: boolean): Promise<void>;
 }
 
@@ -67,7 +73,11 @@ export interface DeviceApiOptions {
 
 /** The host's own uses of invites beyond links (recovery files, REC-*). */
 export interface DeviceInvites {
-  issueInvites(docs: readonly DocId[], expiresMs: number): Promise<LinkInvite[]>;
+  /**
+   * One Invite op per calendar, expiring at `expiresMs`, granting `role` (ROLE-5), or 'own': this
+   * device's own role in each calendar.
+   */
+  issueInvites(docs: readonly DocId[], expiresMs: number, role: RoleName | 'own'): Promise<LinkInvite[]>;
   /** Joins each calendar not joined yet, in order; the first failure is thrown. */
   joinInvites(invites: readonly LinkInvite[]): Promise<void>;
 }
@@ -194,7 +204,11 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
    * Writes one Invite op per calendar (INV-1), all expiring at `expiresMs`; when connected, waits
    * (up to INVITE_ACK_WAIT_MS) until the relay stored them, so the secrets work right away.
    */
-  async function issueInvites(docs: readonly DocId[], expiresMs: number): Promise<LinkInvite[]> {
+  async function issueInvites(
+    docs: readonly DocId[],
+    expiresMs: number,
+    role: RoleName | 'own',
+  ): Promise<LinkInvite[]> {
     const invites: LinkInvite[] = [];
     const acked = new Set<OpId>();
     const refused = new Map<OpId, DeviceError>();
@@ -205,7 +219,11 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
     try {
       // Each Invite op enters the outbox in its commit ([RT-3]); the sync loop pushes it.
       for (const doc of docs) {
-        const { op, secret } = await replica.createInvite(doc, expiresMs * 1000);
+        const own = replica.members(doc).get(self)?.role;
+        if (role === 'own' && own === undefined)
+          throw new EngineError('NotMember', `this device is not a member of ${doc}`);
+        const grant = role === 'own' ? own! : roleFromName(role);
+        const { op, secret } = await replica.createInvite(doc, expiresMs * 1000, grant);
         invites.push({ doc, invite: op.id, secret });
       }
       // The link works once the relay holds the Invite ops (INV-6): when connected, wait for
@@ -244,6 +262,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
         addedAt: null,
         lastSeen: null,
         isThisDevice: true,
+        role: null,
       };
     },
 
@@ -258,7 +277,8 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       replica.setDeviceName(clean === '' ? undefined : clean);
     },
 
-    async createInvite(origin, calendarIds, ttlMs = DEFAULT_INVITE_TTL_MS) {
+    async createInvite(origin, calendarIds, ttlMs = DEFAULT_INVITE_TTL_MS, role: RoleName = 'manager') {
+      if (!isRoleName(role)) throw new EngineError('InvalidArgument', 'a role is viewer, editor or manager');
       let base: string;
       try {
         base = normalizeBase(origin);
@@ -268,9 +288,11 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_INVITE_TTL_MS || ttlMs > MAX_INVITE_TTL_MS) {
         throw new EngineError('InvalidArgument', 'an invite lives between one minute and 30 days');
       }
+      // "Add device" (no ids): every calendar this device manages (ROLE-5: only managers invite).
+      const manages = (d: DocId) => replica.members(d).get(self)?.role === Role.Manager;
       const docs =
         calendarIds === undefined
-          ? replica.listDocs().filter(isMember)
+          ? replica.listDocs().filter(manages)
           : [...new Set(calendarIds.map(mustMemberDoc))];
       for (const d of docs)
         if (!isMember(d)) throw new EngineError('NotMember', `this device is not a member of ${d}`);
@@ -279,7 +301,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
         throw new EngineError('InvalidArgument', `one link carries at most ${MAX_LINK_CALENDARS} calendars`);
       }
       const expiresMs = nowMs() + ttlMs;
-      const invites = await issueInvites(docs, expiresMs);
+      const invites = await issueInvites(docs, expiresMs, role);
       return { url: inviteUrl(base, invites), expiresAt: expiresMs, calendarIds: docs };
     },
 
@@ -305,6 +327,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
           addedAt: Math.floor(m.addedAt / 1000),
           lastSeen: seen > 0 ? Math.floor(seen / 1000) : null,
           isThisDevice: me,
+          role: roleName(m.role),
         });
       }
       return out.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1));
@@ -318,6 +341,16 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
       await replica.removeMember(doc, fromHex(deviceId));
+    },
+
+    async setRole(calendarId, deviceId, role) {
+      const doc = mustMemberDoc(calendarId);
+      if (!isDeviceId(deviceId)) throw new EngineError('InvalidArgument', 'not a device id');
+      if (!isRoleName(role)) throw new EngineError('InvalidArgument', 'a role is viewer, editor or manager');
+      if (!replica.members(doc).has(deviceId))
+        throw new EngineError('InvalidArgument', 'that device is not a member of this calendar');
+      // ROLE-2: a SetRole op; ROLE-4: the engine refuses it (NotPermitted) unless this device manages.
+      await replica.setRole(doc, fromHex(deviceId), roleFromName(role));
     },
 
     async setOnline(online) {

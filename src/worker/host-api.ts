@@ -60,6 +60,7 @@ const METHOD_TABLE = {
   makeRecoveryFile: true,
   restoreRecoveryFile: true,
   recoveryStatus: true,
+  setRole: true,
   setOnline: true,
 } as const satisfies Record<HostMethod, true>;
 

@@ -52,7 +52,9 @@ describe('engine host', () => {
     factory = new IDBFactory();
     const h = await start();
     const cal = await h.createCalendar('Work', '#336699');
-    expect(await h.listCalendars()).toEqual([{ id: cal, name: 'Work', color: '#336699', hidden: false }]);
+    expect(await h.listCalendars()).toEqual([
+      { id: cal, name: 'Work', color: '#336699', hidden: false, role: 'manager' },
+    ]);
     await h.createEvent(cal, id(1), ev());
     await h.createEvent(
       cal,

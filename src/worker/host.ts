@@ -26,6 +26,8 @@ import {
   isEntityId,
   type NewWrite,
   Replica,
+  Role,
+  roleName,
   type SubtleLike,
 } from '../engine/index.ts';
 import type {
@@ -255,8 +257,14 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   for (const message of await recoverMoves(moveDeps, journal))
     brokenErrors.push({ code: 'Storage', message });
 
+  /** ROLE-9: reminders a viewer dismissed (it may not write the synced register), by doc/event. */
+  const viewerDismissals = new Map<string, number>();
+
   function calendarInfo(doc: DocId): CalendarInfo {
-    return calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
+    const info = calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
+    // ROLE-3: this device's role, so the UI opens a viewer's calendar read-only.
+    const mine = replica.deviceId === undefined ? undefined : replica.members(doc).get(replica.deviceId);
+    return mine === undefined ? info : { ...info, role: roleName(mine.role) };
   }
 
   return {
@@ -310,9 +318,20 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const doc = mustDoc(calendarId);
         const ent = mustEvent(eventId);
         if (!Number.isFinite(untilMs)) throw new EngineError('InvalidArgument', 'untilMs must be a time');
-        const cur = index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0;
+        const cur = Math.max(
+          index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0,
+          viewerDismissals.get(`${doc}/${ent}`) ?? 0,
+        );
         // REM-3: a dismissal only ever moves forward.
         if (untilMs <= cur) return;
+        // ROLE-9: a viewer writes no event field; its dismissal stays on this device (this session).
+        if (
+          replica.deviceId !== undefined &&
+          replica.members(doc).get(replica.deviceId)?.role === Role.Viewer
+        ) {
+          viewerDismissals.set(`${doc}/${ent}`, untilMs);
+          return;
+        }
         const wall = new Date(untilMs).toISOString().slice(0, 19);
         await replica.write(doc, ent, [
           { field: EventField.DismissedUntil, value: encode('datetime', wall) },
@@ -324,7 +343,12 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || toMs - fromMs > 60 * 86_400_000)
           throw new EngineError('InvalidArgument', 'a reminder range is at most 60 days');
         const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d) && !hidden.get(d));
-        return reminderOccurrences(replica, docs, fromMs, toMs);
+        const out = await reminderOccurrences(replica, docs, fromMs, toMs);
+        if (viewerDismissals.size === 0) return out;
+        return out.map((o) => {
+          const local = viewerDismissals.get(`${o.calendarId}/${o.eventId}`) ?? 0;
+          return local > o.dismissedUntilMs ? { ...o, dismissedUntilMs: local } : o;
+        });
       }),
 
     setCalendarHidden: (calendarId, hide) =>

@@ -10,6 +10,7 @@ import {
   EngineError,
   isDocId,
   type Replica,
+  Role,
 } from '../engine/index.ts';
 import type { RecoveryFile, RecoveryFileInfo, RecoveryResult, RecoveryStatus } from './api.ts';
 import type { DeviceInvites } from './devices.ts';
@@ -46,6 +47,9 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
   const self = replica.deviceId;
   const memberDocs = () =>
     replica.listDocs().filter((d) => self !== undefined && replica.members(d).has(self));
+  // Only a manager may invite (ROLE-5), so a file covers the calendars this device manages.
+  const managedDocs = () =>
+    memberDocs().filter((d) => self !== undefined && replica.members(d).get(self)?.role === Role.Manager);
   const nameOf = (doc: DocId) => {
     const rec = replica.entity(doc, CALENDAR_ENTITY);
     return rec === undefined ? '' : calendarFromRecord(rec).name;
@@ -53,13 +57,17 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
 
   return {
     async makeRecoveryFile(password) {
-      const docs = memberDocs();
-      if (docs.length === 0) throw new EngineError('InvalidArgument', 'this device is in no calendar yet');
+      const docs = managedDocs();
+      if (docs.length === 0)
+        throw new EngineError(
+          'InvalidArgument',
+          'this device manages no calendar: only a manager can make a recovery file for one',
+        );
       const madeAt = nowMs();
       const expiresAt = madeAt + RECOVERY_TTL_MS;
       // Checked before any invite is written: a weak password writes nothing.
       checkRecoveryPassword(password);
-      const issued = await invites.issueInvites(docs, expiresAt);
+      const issued = await invites.issueInvites(docs, expiresAt, 'own');
       const contents: RecoveryContents = {
         madeAt,
         expiresAt,
@@ -98,10 +106,12 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
     async recoveryStatus() {
       const lastFile = parseStatus(await store.getLocal(STATUS_KEY).catch(() => undefined));
       const docs = memberDocs();
+      const managed = new Set(managedDocs());
       const covered = new Set(lastFile?.calendarIds ?? []);
       return {
         lastFile,
-        uncoveredIds: docs.filter((d) => !covered.has(d)),
+        uncoveredIds: docs.filter((d) => managed.has(d) && !covered.has(d)),
+        notManagedIds: docs.filter((d) => !managed.has(d)),
         hasEvents: docs.some((d) => replica.entities(d).some((e) => e.entity !== CALENDAR_ENTITY)),
       };
     },

@@ -1,7 +1,7 @@
 // The Devices page (#/devices): this device's name and fingerprint, "Add device", and per calendar
 // its member devices (name, fingerprint, added, last seen) with "Share" and "Remove".
 import { useEffect, useId, useRef, useState } from 'react';
-import type { CalendarClient, CalendarInfo, DeviceInfo, HostError } from '../../worker/api.ts';
+import type { CalendarClient, CalendarInfo, DeviceInfo, HostError, RoleName } from '../../worker/api.ts';
 import { safeColor } from '../colors.ts';
 import {
   cleanDeviceName,
@@ -16,6 +16,7 @@ import { InviteDialog, type InviteKind } from './InviteDialog.tsx';
 import { Modal } from './Modal.tsx';
 import { RecoveryCard } from './Recovery.tsx';
 import { restoreSummary } from './RecoveryDialogs.tsx';
+import { ROLE_LABELS, RoleControl } from './RoleControl.tsx';
 
 interface RemoveTarget {
   calendar: CalendarInfo;
@@ -129,6 +130,16 @@ export function DevicesPage(props: {
           now={props.now}
           onShare={() => setInvite({ kind: 'share', calendarId: cal.id, calendarName: cal.name })}
           onRemove={(device) => setRemoving({ calendar: cal, device })}
+          onSetRole={async (device, role) => {
+            try {
+              await client.setRole(cal.id, device.id, role);
+              props.onToast(`${deviceLabel(device)} now: ${ROLE_LABELS[role]}`);
+            } catch (e) {
+              fail(e);
+            } finally {
+              reloadMembers(cal.id);
+            }
+          }}
         />
       ))}
 
@@ -136,7 +147,11 @@ export function DevicesPage(props: {
         <InviteDialog
           client={client}
           invite={invite}
-          calendarNames={invite.kind === 'device' ? calendars.map((c) => c.name) : [invite.calendarName]}
+          calendarNames={
+            invite.kind === 'device'
+              ? calendars.filter((c) => c.role === undefined || c.role === 'manager').map((c) => c.name)
+              : [invite.calendarName]
+          }
           now={props.now}
           onClose={() => {
             setInvite(null);
@@ -216,12 +231,16 @@ function CalendarMembers(props: {
   now: number;
   onShare: () => void;
   onRemove: (d: DeviceInfo) => void;
+  onSetRole: (d: DeviceInfo, role: RoleName) => Promise<void>;
 }) {
   const { calendar: cal, state } = props;
   const id = useId();
   // A calendar this device was removed from stays listed (what it had stays readable), but it can
   // no longer invite or remove anyone: say so instead of offering buttons that would fail.
   const removed = Array.isArray(state) && !state.some((d) => d.isThisDevice);
+  // ROLE-4: only a manager shares, removes others and changes roles (the engine refuses the rest).
+  const manages =
+    !removed && (Array.isArray(state) ? state.find((d) => d.isThisDevice)?.role : cal.role) === 'manager';
   return (
     <section className="card" aria-labelledby={`${id}-h`}>
       <div className="card-head">
@@ -229,7 +248,7 @@ function CalendarMembers(props: {
           <span className="swatch" style={{ background: safeColor(cal.color) }} aria-hidden="true" />
           {cal.name}
         </h3>
-        {!removed && (
+        {manages && (
           <button type="button" aria-describedby={`${id}-h`} onClick={props.onShare}>
             Share
           </button>
@@ -268,8 +287,12 @@ function CalendarMembers(props: {
                 <dd>{d.addedAt === null ? 'Unknown' : formatDateTime(d.addedAt)}</dd>
                 <dt>Last seen</dt>
                 <dd>{formatWhen(d.lastSeen, props.now)}</dd>
+                <dt>Role</dt>
+                <dd>
+                  <RoleControl device={d} canChange={manages} onChange={(r) => props.onSetRole(d, r)} />
+                </dd>
               </dl>
-              {!d.isThisDevice && !removed && (
+              {!d.isThisDevice && manages && (
                 <button
                   type="button"
                   className="danger"

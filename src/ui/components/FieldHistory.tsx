@@ -48,7 +48,8 @@ export function FieldHistoryPanel(props: {
   load: () => Promise<EventHistory>;
   displayZone: string;
   loadOlder: (entityId: string, field: string, beforeOpId: string) => Promise<FieldHistoryView>;
-  onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
+  /** Absent when this device may not write here (a viewer, ROLE-4): no Restore buttons. */
+  onRestore?: ((entityId: string, field: string, w: HistoryWrite) => void) | undefined;
 }) {
   const [hist, setHist] = useState<EventHistory | null>(null);
   const [error, setError] = useState<string | null>(null);
@@ -100,7 +101,8 @@ function FieldRows(props: {
   part: EntityHistoryView;
   displayZone: string;
   loadOlder: (entityId: string, field: string, beforeOpId: string) => Promise<FieldHistoryView>;
-  onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
+  /** Absent when this device may not write here (a viewer, ROLE-4): no Restore buttons. */
+  onRestore?: ((entityId: string, field: string, w: HistoryWrite) => void) | undefined;
 }) {
   const { field: f, part } = props;
   // Older pages belong to the newest page they continue (`base`): a re-read (an edit arrived)
@@ -151,11 +153,11 @@ function FieldRows(props: {
                 {w.first ? '(not set)' : historyValue(w.old)} → <strong>{historyValue(w.value)}</strong>
                 {STATUS[w.status] && <em> ({STATUS[w.status]})</em>}
               </span>
-              {canRestore && (
+              {canRestore && props.onRestore && (
                 <button
                   type="button"
                   aria-label={`Restore ${label} to “${historyValue(w.value)}”`}
-                  onClick={() => props.onRestore(part.entityId, f.field, w)}
+                  onClick={() => props.onRestore?.(part.entityId, f.field, w)}
                 >
                   Restore
                 </button>

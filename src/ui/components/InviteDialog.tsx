@@ -2,12 +2,19 @@
 // one calendar): creates a single-use invite and shows its link, the same link as a QR code, and
 // when it expires. The link's fragment carries the secret; it is shown and copied, never fetched.
 import { useEffect, useId, useRef, useState } from 'react';
-import type { CalendarClient, InviteLink } from '../../worker/api.ts';
+import type { CalendarClient, InviteLink, RoleName } from '../../worker/api.ts';
 import { formatExpiry } from '../devices.ts';
 import { Modal } from './Modal.tsx';
 import { QrCode } from './QrCode.tsx';
 
 export type InviteKind = { kind: 'device' } | { kind: 'share'; calendarId: string; calendarName: string };
+
+/** "Share" asks what the other person may do (docs/PROTOCOL.md ROLE-*); "Add device" makes a manager. */
+const SHARE_ROLES: { role: RoleName; label: string; hint: string }[] = [
+  { role: 'viewer', label: 'Can view', hint: 'sees every event, changes nothing' },
+  { role: 'editor', label: 'Can edit', hint: 'also creates, edits and deletes events' },
+  { role: 'manager', label: 'Can manage', hint: 'also shares, removes devices and changes roles' },
+];
 
 type State = { s: 'creating' } | { s: 'ready'; link: InviteLink } | { s: 'error'; message: string };
 
@@ -39,18 +46,26 @@ export function InviteDialog(props: {
   const [state, setState] = useState<State>({ s: 'creating' });
   const [copied, setCopied] = useState<string | null>(null);
   const [attempt, setAttempt] = useState(0);
+  const [role, setRole] = useState<RoleName>(invite.kind === 'device' ? 'manager' : 'editor');
   const fieldRef = useRef<HTMLInputElement>(null);
   const copyRef = useRef<HTMLButtonElement>(null);
   // One invite per opening, also under StrictMode's double effects: the promise is kept in a ref.
-  const pending = useRef<{ attempt: number; p: Promise<InviteLink> } | null>(null);
+  const pending = useRef<{ attempt: number; role: RoleName; p: Promise<InviteLink> } | null>(null);
   const uid = useId();
   const shareId = invite.kind === 'share' ? invite.calendarId : null;
 
   useEffect(() => {
-    if (pending.current?.attempt !== attempt) {
+    // A new role makes a new link; the one shown before was never sent (its secret lived only here).
+    if (pending.current?.attempt !== attempt || pending.current.role !== role) {
       pending.current = {
         attempt,
-        p: client.createInvite(window.location.origin, shareId === null ? undefined : [shareId]),
+        role,
+        p: client.createInvite(
+          window.location.origin,
+          shareId === null ? undefined : [shareId],
+          undefined,
+          role,
+        ),
       };
     }
     let live = true;
@@ -61,7 +76,7 @@ export function InviteDialog(props: {
     return () => {
       live = false;
     };
-  }, [client, shareId, attempt]);
+  }, [client, shareId, attempt, role]);
 
   // The link appears after the dialog opened: move focus to "Copy link", the next thing to do.
   useEffect(() => {
@@ -86,10 +101,36 @@ export function InviteDialog(props: {
             {props.calendarNames.length === 1 ? 'calendar' : 'calendars'} {names} and gets all their events.
           </p>
         ) : (
-          <p>
-            Send this link to the person you want to share {names} with. They will read and edit all of its
-            events; your other calendars stay private.
-          </p>
+          <>
+            <fieldset className="share-role">
+              <legend>What they can do</legend>
+              {SHARE_ROLES.map((r) => (
+                <div key={r.role} className="share-role-option">
+                  <label>
+                    <input
+                      type="radio"
+                      name={`${uid}-role`}
+                      value={r.role}
+                      checked={role === r.role}
+                      aria-describedby={`${uid}-${r.role}`}
+                      onChange={() => {
+                        setState({ s: 'creating' });
+                        setCopied(null);
+                        setRole(r.role);
+                      }}
+                    />
+                    {r.label}
+                  </label>{' '}
+                  <span id={`${uid}-${r.role}`} className="muted">
+                    {r.hint}
+                  </span>
+                </div>
+              ))}
+            </fieldset>
+            <p>
+              Send this link to the person you want to share {names} with; your other calendars stay private.
+            </p>
+          </>
         )}
         {state.s === 'creating' && (
           <p role="status" className="muted">

@@ -49,6 +49,8 @@ export function TransferSection(props: {
             <li key={c.id}>
               <select
                 aria-label={`Default reminder for ${c.name}`}
+                // ROLE-8: the calendar's settings are its managers' to change.
+                disabled={c.role !== undefined && c.role !== 'manager'}
                 value={
                   c.defaultAlarms?.length === 1
                     ? String(c.defaultAlarms[0])

@@ -7,6 +7,7 @@ export { MembershipKind } from './wire/membership-kind.js';
 export { OpHeader } from './wire/op-header.js';
 export { OpType } from './wire/op-type.js';
 export { Patch } from './wire/patch.js';
+export { Role } from './wire/role.js';
 export { SignedOp } from './wire/signed-op.js';
 export { Snapshot } from './wire/snapshot.js';
 export { SnapshotRegister } from './wire/snapshot-register.js';

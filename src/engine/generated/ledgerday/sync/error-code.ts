@@ -20,6 +20,7 @@ export enum ErrorCode {
   InviteInvalid = 13,
   InviteExpired = 14,
   InviteUsed = 15,
+  NotPermitted = 16,
   RateLimited = 20,
   AuthRequired = 21,
   AuthFailed = 22,

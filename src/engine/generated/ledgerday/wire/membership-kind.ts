@@ -8,5 +8,6 @@ export enum MembershipKind {
   Add = 1,
   Remove = 2,
   Rotate = 3,
-  Invite = 4
+  Invite = 4,
+  SetRole = 5
 }

@@ -6,6 +6,7 @@
 import * as flatbuffers from 'flatbuffers';
 
 import { MembershipKind } from './membership-kind.js';
+import { Role } from './role.js';
 import { WrappedKey } from './wrapped-key.js';
 
 
@@ -122,8 +123,13 @@ boxProofArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+role():Role {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : Role.Unstated;
+}
+
 static startMembership(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:MembershipKind) {
@@ -230,12 +236,16 @@ static startBoxProofVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addRole(builder:flatbuffers.Builder, role:Role) {
+  builder.addFieldInt8(8, role, Role.Unstated);
+}
+
 static endMembership(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint, boxProofOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint, boxProofOffset:flatbuffers.Offset, role:Role):flatbuffers.Offset {
   Membership.startMembership(builder);
   Membership.addKind(builder, kind);
   Membership.addSubject(builder, subjectOffset);
@@ -245,6 +255,7 @@ static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjec
   Membership.addSealed(builder, sealedOffset);
   Membership.addExpires(builder, expires);
   Membership.addBoxProof(builder, boxProofOffset);
+  Membership.addRole(builder, role);
   return Membership.endMembership(builder);
 }
 }
