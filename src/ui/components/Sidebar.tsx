@@ -150,7 +150,8 @@ export function CalendarList(props: {
             />
             <span className="swatch" style={{ background: safeColor(c.color) }} aria-hidden="true" />
             <label htmlFor={`${id}-${c.id}`}>{c.name}</label>
-            {props.onSettings && (
+            {/* A calendar's own fields are written by managers only (ROLE-8); unknown role: not yet loaded. */}
+            {props.onSettings && (c.role === undefined || c.role === 'manager') && (
               <button
                 type="button"
                 className="icon-btn cal-settings"
