@@ -281,12 +281,16 @@ function check(w: World) {
 }
 
 describe('roles property', () => {
-  it('[ROLE-3][ROLE-4][ROLE-6][ROLE-7][CONV-1] a hostile member demoted to viewer: honest replicas agree, its forbidden ops take no effect', async () => {
-    await fc.assert(
-      fc.asyncProperty(fc.array(stepArb, { minLength: 4, maxLength: 14 }), fc.nat(), async (steps, n) => {
-        await run(steps, `roles-${n}`);
-      }),
-      { numRuns: RUNS },
-    );
-  }, Math.max(120_000, RUNS * 1000));
+  it(
+    '[ROLE-3][ROLE-4][ROLE-6][ROLE-7][CONV-1] a hostile member demoted to viewer: honest replicas agree, its forbidden ops take no effect',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(fc.array(stepArb, { minLength: 4, maxLength: 14 }), fc.nat(), async (steps, n) => {
+          await run(steps, `roles-${n}`);
+        }),
+        { numRuns: RUNS },
+      );
+    },
+    Math.max(120_000, RUNS * 1000),
+  );
 });
