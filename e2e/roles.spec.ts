@@ -70,11 +70,13 @@ test('[ROLE-4][ROLE-5][ROLE-3] shared "Can view", the partner reads but cannot w
     await openView(partner.page, 'week', DAY);
     await expect(eventButton(partner.page, 'Dentist')).toBeVisible({ timeout: SYNC_MS });
 
-    // The partner's event dialog is read-only, and says why.
+    // The partner's event dialog shows the event, says why nothing can be changed, offers no edit.
     await eventButton(partner.page, 'Dentist').click();
     const view = partner.page.getByRole('dialog', { name: 'Event' });
-    await expect(view.getByText('You can view this calendar')).toBeVisible();
-    await expect(view.getByLabel('Title')).toBeDisabled();
+    await expect(view.getByRole('heading', { name: 'Dentist' })).toBeVisible();
+    await expect(view.getByRole('note')).toHaveText('You can view this calendar');
+    await expect(view).toContainText('Family');
+    await expect(view.getByRole('textbox')).toHaveCount(0);
     await expect(view.getByRole('button', { name: 'Save' })).toHaveCount(0);
     await expect(view.getByRole('button', { name: 'Delete' })).toHaveCount(0);
     await view.getByRole('button', { name: 'Close' }).last().click();

@@ -27,6 +27,7 @@ import { AgendaView } from './components/AgendaView.tsx';
 import { CalendarSettingsDialog } from './components/CalendarSettingsDialog.tsx';
 import { eventKey } from './components/EventChip.tsx';
 import { type DialogTarget, EventDialog } from './components/EventDialog.tsx';
+import { EventReadOnly, VIEW_ONLY } from './components/EventReadOnly.tsx';
 import { Header } from './components/Header.tsx';
 import { HelpDialog } from './components/HelpDialog.tsx';
 import { MonthView } from './components/MonthView.tsx';
@@ -90,9 +91,6 @@ const DevicesPage = lazy(() =>
   import('./components/DevicesPage.tsx').then((m) => ({ default: m.DevicesPage })),
 );
 const JoinPage = lazy(() => import('./components/JoinPage.tsx').then((m) => ({ default: m.JoinPage })));
-/** ROLE-4: what a viewer is told when it tries to change a calendar it can only view. */
-const VIEW_ONLY = 'You can view this calendar';
-
 const ImportDialog = lazy(() =>
   import('./components/ImportDialog.tsx').then((m) => ({ default: m.ImportDialog })),
 );
@@ -791,25 +789,34 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         onClose={() => setToast(null)}
       />
       {update && pwa && <UpdatePrompt onReload={() => pwa.applyUpdate()} onLater={() => setUpdate(false)} />}
-      {dialog && (
-        <EventDialog
-          key={`${dialog.id ?? 'new'}:${dialogRev}`}
-          target={dialog}
-          calendars={dialog.id === undefined ? writable : calendars}
-          readOnly={!canWrite(dialog.calendarId)}
+      {dialog?.id !== undefined && !canWrite(dialog.calendarId) ? (
+        <EventReadOnly
+          fields={dialog.fields}
+          calendar={calendars.find((c) => c.id === dialog.calendarId)}
           displayZone={zone}
-          members={dialogMembers}
-          shared={shared}
           onClose={() => setDialog(null)}
-          onSave={(c, f) => void save(c, f)}
-          onDelete={() =>
-            dialog.id && void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields), dialog.occurrence)
-          }
-          onRestore={(c, l) => void restoreConflict(c, l)}
-          exceptions={exceptions}
-          onRestoreSkipped={(r) => void restoreSkipped(r)}
-          history={history}
         />
+      ) : (
+        dialog && (
+          <EventDialog
+            key={`${dialog.id ?? 'new'}:${dialogRev}`}
+            target={dialog}
+            calendars={dialog.id === undefined ? writable : calendars}
+            displayZone={zone}
+            members={dialogMembers}
+            shared={shared}
+            onClose={() => setDialog(null)}
+            onSave={(c, f) => void save(c, f)}
+            onDelete={() =>
+              dialog.id &&
+              void remove(dialog.calendarId, dialog.id, titleOf(dialog.fields), dialog.occurrence)
+            }
+            onRestore={(c, l) => void restoreConflict(c, l)}
+            exceptions={exceptions}
+            onRestoreSkipped={(r) => void restoreSkipped(r)}
+            history={history}
+          />
+        )
       )}
       {scopeAsk && (
         <SeriesScopeDialog kind={scopeAsk.kind} allowThis={scopeAsk.allowThis} onDone={scopeAsk.resolve} />

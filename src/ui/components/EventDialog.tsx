@@ -92,11 +92,8 @@ export function EventDialog(props: {
         onRestore: (entityId: string, field: string, w: HistoryWrite) => void;
       }
     | undefined;
-  /** ROLE-4: the event's calendar is one this device can only view: every field shown, none editable. */
-  readOnly?: boolean;
 }) {
   const { target } = props;
-  const readOnly = props.readOnly === true;
   const [showHistory, setShowHistory] = useState(false);
   const [initial] = useState<FormState>(() => formFromFields(target.fields, target.calendarId));
   const [form, setForm] = useState<FormState>(initial);
@@ -128,7 +125,6 @@ export function EventDialog(props: {
 
   const save = (e: React.FormEvent) => {
     e.preventDefault();
-    if (readOnly) return;
     const r = fieldsFromForm(form);
     if (!r.ok) {
       setError({ field: r.field, message: r.message });
@@ -144,157 +140,150 @@ export function EventDialog(props: {
     <Modal label="Event" onClose={requestClose} className="event-dialog">
       <form onSubmit={save} noValidate>
         <header className="dialog-head">
-          <h2>{readOnly ? 'Event' : target.id ? 'Edit event' : 'New event'}</h2>
+          <h2>{target.id ? 'Edit event' : 'New event'}</h2>
           <button type="button" className="icon-btn" aria-label="Close" onClick={requestClose}>
             ✕
           </button>
         </header>
-        {readOnly && (
-          <p className="hint view-only" role="note">
-            You can view this calendar
-          </p>
+        {target.conflicts.length > 0 && (
+          <section className="conflicts" aria-labelledby={id('conf')}>
+            <h3 id={id('conf')}>
+              <span aria-hidden="true">⚠ </span>Conflict
+            </h3>
+            <p>
+              Edits made at the same time on different devices changed the same field. The newest write was
+              kept; the other values are below and one click brings a value back on every device.
+            </p>
+            <ul>
+              {target.conflicts.flatMap((c) =>
+                c.losers.map((l) => (
+                  <li key={`${c.field}-${l.opId}`}>
+                    <div id={id(`l-${l.opId}`)}>
+                      <strong>{FIELD_LABEL[c.field] ?? c.field}</strong>: kept “{showValue(c.winner.value)}”
+                      from {who(c.winner, props.members)} at {when(c.winner)}; replaced “{showValue(l.value)}”
+                      from {who(l, props.members)} at {when(l)}.
+                    </div>
+                    <button
+                      type="button"
+                      aria-describedby={id(`l-${l.opId}`)}
+                      onClick={() => props.onRestore(c, l)}
+                    >
+                      Restore
+                    </button>
+                  </li>
+                )),
+              )}
+            </ul>
+          </section>
         )}
-        <fieldset className="plain" disabled={readOnly}>
-          {target.conflicts.length > 0 && (
-            <section className="conflicts" aria-labelledby={id('conf')}>
-              <h3 id={id('conf')}>
-                <span aria-hidden="true">⚠ </span>Conflict
-              </h3>
-              <p>
-                Edits made at the same time on different devices changed the same field. The newest write was
-                kept; the other values are below and one click brings a value back on every device.
-              </p>
-              <ul>
-                {target.conflicts.flatMap((c) =>
-                  c.losers.map((l) => (
-                    <li key={`${c.field}-${l.opId}`}>
-                      <div id={id(`l-${l.opId}`)}>
-                        <strong>{FIELD_LABEL[c.field] ?? c.field}</strong>: kept “{showValue(c.winner.value)}”
-                        from {who(c.winner, props.members)} at {when(c.winner)}; replaced “
-                        {showValue(l.value)}” from {who(l, props.members)} at {when(l)}.
-                      </div>
-                      <button
-                        type="button"
-                        aria-describedby={id(`l-${l.opId}`)}
-                        onClick={() => props.onRestore(c, l)}
-                      >
-                        Restore
-                      </button>
-                    </li>
-                  )),
-                )}
-              </ul>
-            </section>
+        <div className="field">
+          <label htmlFor={id('title')}>Title</label>
+          <input
+            id={id('title')}
+            value={form.title}
+            onChange={(e) => set({ title: e.target.value })}
+            data-autofocus
+            placeholder="Add title"
+          />
+        </div>
+        <div className="field-row">
+          <div className="field">
+            <label htmlFor={id('start')}>Start</label>
+            <input
+              id={id('start')}
+              type={inputType}
+              value={form.start}
+              aria-invalid={error?.field === 'Start' || undefined}
+              aria-describedby={errFor('Start')}
+              onChange={(e) => {
+                const start = e.target.value;
+                // Keep the duration when the start moves, as every calendar does.
+                set({ start, end: keepDuration(form, start) });
+              }}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor={id('end')}>End</label>
+            <input
+              id={id('end')}
+              type={inputType}
+              value={form.end}
+              aria-invalid={error?.field === 'End' || undefined}
+              aria-describedby={errFor('End')}
+              onChange={(e) => set({ end: e.target.value })}
+            />
+          </div>
+        </div>
+        <div className="field check">
+          <input
+            id={id('allday')}
+            type="checkbox"
+            checked={form.allDay}
+            onChange={(e) => setForm((f) => toggleAllDay(f, e.target.checked))}
+          />
+          <label htmlFor={id('allday')}>All day</label>
+        </div>
+        <RepeatField
+          rule={form.rrule ?? ''}
+          start={form.start}
+          onChange={(rrule) => set({ rrule })}
+          {...(props.exceptions === undefined ? {} : { exceptions: props.exceptions })}
+          {...(props.onRestoreSkipped === undefined ? {} : { onRestoreSkipped: props.onRestoreSkipped })}
+        />
+        <div className="field">
+          <label htmlFor={id('tz')}>Time zone</label>
+          <select
+            id={id('tz')}
+            value={form.timeZone}
+            aria-invalid={error?.field === 'Time zone' || undefined}
+            aria-describedby={errFor('Time zone')}
+            onChange={(e) => set({ timeZone: e.target.value })}
+          >
+            {zones.map((z) => (
+              <option key={z} value={z}>
+                {z.replaceAll('_', ' ')}
+              </option>
+            ))}
+          </select>
+          {hint && <p className="hint">{hint}</p>}
+        </div>
+        <div className="field">
+          <label htmlFor={id('loc')}>Location</label>
+          <input id={id('loc')} value={form.location} onChange={(e) => set({ location: e.target.value })} />
+        </div>
+        <div className="field">
+          <label htmlFor={id('notes')}>Notes</label>
+          <textarea
+            id={id('notes')}
+            rows={3}
+            value={form.notes}
+            onChange={(e) => set({ notes: e.target.value })}
+          />
+        </div>
+        <ReminderField
+          value={form.alarms}
+          calendarDefault={props.calendars.find((c) => c.id === form.calendarId)?.defaultAlarms ?? []}
+          allDay={form.allDay}
+          onChange={(alarms) => set({ alarms })}
+        />
+        <div className="field">
+          <label htmlFor={id('cal')}>Calendar</label>
+          <select
+            id={id('cal')}
+            value={form.calendarId}
+            onChange={(e) => set({ calendarId: e.target.value })}
+          >
+            {props.calendars.length === 0 && <option value="">Personal (new)</option>}
+            {props.calendars.map((c) => (
+              <option key={c.id} value={c.id}>
+                {c.name}
+              </option>
+            ))}
+          </select>
+          {props.shared?.has(form.calendarId) && (
+            <p className="hint">Shared: the other devices in this calendar will see this event.</p>
           )}
-          <div className="field">
-            <label htmlFor={id('title')}>Title</label>
-            <input
-              id={id('title')}
-              value={form.title}
-              onChange={(e) => set({ title: e.target.value })}
-              data-autofocus
-              placeholder="Add title"
-            />
-          </div>
-          <div className="field-row">
-            <div className="field">
-              <label htmlFor={id('start')}>Start</label>
-              <input
-                id={id('start')}
-                type={inputType}
-                value={form.start}
-                aria-invalid={error?.field === 'Start' || undefined}
-                aria-describedby={errFor('Start')}
-                onChange={(e) => {
-                  const start = e.target.value;
-                  // Keep the duration when the start moves, as every calendar does.
-                  set({ start, end: keepDuration(form, start) });
-                }}
-              />
-            </div>
-            <div className="field">
-              <label htmlFor={id('end')}>End</label>
-              <input
-                id={id('end')}
-                type={inputType}
-                value={form.end}
-                aria-invalid={error?.field === 'End' || undefined}
-                aria-describedby={errFor('End')}
-                onChange={(e) => set({ end: e.target.value })}
-              />
-            </div>
-          </div>
-          <div className="field check">
-            <input
-              id={id('allday')}
-              type="checkbox"
-              checked={form.allDay}
-              onChange={(e) => setForm((f) => toggleAllDay(f, e.target.checked))}
-            />
-            <label htmlFor={id('allday')}>All day</label>
-          </div>
-          <RepeatField
-            rule={form.rrule ?? ''}
-            start={form.start}
-            onChange={(rrule) => set({ rrule })}
-            {...(props.exceptions === undefined ? {} : { exceptions: props.exceptions })}
-            {...(props.onRestoreSkipped === undefined ? {} : { onRestoreSkipped: props.onRestoreSkipped })}
-          />
-          <div className="field">
-            <label htmlFor={id('tz')}>Time zone</label>
-            <select
-              id={id('tz')}
-              value={form.timeZone}
-              aria-invalid={error?.field === 'Time zone' || undefined}
-              aria-describedby={errFor('Time zone')}
-              onChange={(e) => set({ timeZone: e.target.value })}
-            >
-              {zones.map((z) => (
-                <option key={z} value={z}>
-                  {z.replaceAll('_', ' ')}
-                </option>
-              ))}
-            </select>
-            {hint && <p className="hint">{hint}</p>}
-          </div>
-          <div className="field">
-            <label htmlFor={id('loc')}>Location</label>
-            <input id={id('loc')} value={form.location} onChange={(e) => set({ location: e.target.value })} />
-          </div>
-          <div className="field">
-            <label htmlFor={id('notes')}>Notes</label>
-            <textarea
-              id={id('notes')}
-              rows={3}
-              value={form.notes}
-              onChange={(e) => set({ notes: e.target.value })}
-            />
-          </div>
-          <ReminderField
-            value={form.alarms}
-            calendarDefault={props.calendars.find((c) => c.id === form.calendarId)?.defaultAlarms ?? []}
-            allDay={form.allDay}
-            onChange={(alarms) => set({ alarms })}
-          />
-          <div className="field">
-            <label htmlFor={id('cal')}>Calendar</label>
-            <select
-              id={id('cal')}
-              value={form.calendarId}
-              onChange={(e) => set({ calendarId: e.target.value })}
-            >
-              {props.calendars.length === 0 && <option value="">Personal (new)</option>}
-              {props.calendars.map((c) => (
-                <option key={c.id} value={c.id}>
-                  {c.name}
-                </option>
-              ))}
-            </select>
-            {props.shared?.has(form.calendarId) && (
-              <p className="hint">Shared: the other devices in this calendar will see this event.</p>
-            )}
-          </div>
-        </fieldset>
+        </div>
         {props.history && target.id && (
           <div className="history-toggle">
             <button type="button" aria-expanded={showHistory} onClick={() => setShowHistory((v) => !v)}>
@@ -305,7 +294,7 @@ export function EventDialog(props: {
                 load={props.history.load}
                 loadOlder={props.history.loadOlder}
                 displayZone={props.displayZone}
-                onRestore={readOnly ? undefined : props.history.onRestore}
+                onRestore={props.history.onRestore}
               />
             )}
           </div>
@@ -316,29 +305,20 @@ export function EventDialog(props: {
             {error.message}
           </p>
         )}
-        {readOnly ? (
-          <footer className="dialog-foot">
-            <span className="spacer" />
-            <button type="button" className="primary" onClick={props.onClose}>
-              Close
+        <footer className="dialog-foot">
+          {target.id && (
+            <button type="button" className="danger" onClick={props.onDelete}>
+              Delete
             </button>
-          </footer>
-        ) : (
-          <footer className="dialog-foot">
-            {target.id && (
-              <button type="button" className="danger" onClick={props.onDelete}>
-                Delete
-              </button>
-            )}
-            <span className="spacer" />
-            <button type="button" onClick={props.onClose}>
-              Cancel
-            </button>
-            <button type="submit" className="primary">
-              Save
-            </button>
-          </footer>
-        )}
+          )}
+          <span className="spacer" />
+          <button type="button" onClick={props.onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary">
+            Save
+          </button>
+        </footer>
       </form>
     </Modal>
   );
