@@ -319,7 +319,7 @@ export async function rotateKey(core: Core, doc: DocId): Promise<LocalOp> {
 }
 
 /** MEM-4, MEM-11: adds the device whose card (keys and box proof for this calendar) it showed. */
-export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promise<LocalOp> {
+export async function addMember(core: Core, doc: DocId, card: DeviceCard, name?: string): Promise<LocalOp> {
   if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
     throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
   const st = core.mustDoc(doc);
@@ -330,7 +330,7 @@ export async function addMember(core: Core, doc: DocId, card: DeviceCard): Promi
   );
   if (!ok)
     throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
-  return membership(core, st, () => addBody(me(core), st.keys, card));
+  return membership(core, st, () => addBody(me(core), st.keys, card, name));
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */

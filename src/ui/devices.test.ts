@@ -24,6 +24,7 @@ function dev(p: Partial<DeviceInfo> & { id: string }): DeviceInfo {
     addedAt: null,
     lastSeen: null,
     isThisDevice: false,
+    mine: false,
     ...p,
   };
 }

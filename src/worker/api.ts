@@ -156,6 +156,8 @@ export interface DeviceInfo {
   /** ms since the Unix epoch of its newest op this device has seen, if any. */
   lastSeen: number | null;
   isThisDevice: boolean;
+  /** One of this person's devices (this one, or a member of its personal document, PER-1). */
+  mine: boolean;
 }
 
 /** An invite link: the secret is in the URL fragment, which browsers never send to a server. */
@@ -277,6 +279,10 @@ export interface DataApi {
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  /** PER-1: this person's devices (this one first when it has no other), with names and fingerprints. */
+  listMyDevices(): Promise<DeviceInfo[]>;
+  /** PER-4: removes one of my devices from my devices and from every calendar, rotating keys (KEY-3). */
+  removeMyDevice(deviceId: string): Promise<void>;
 }
 
 /** The UI's door to its data: the shared calls plus subscriptions and a create that picks the id. */

@@ -18,13 +18,9 @@ import type { SyncEvent } from '../sync/client.ts';
 import type { DeviceInfo, InviteLink } from './api.ts';
 import type { HostEvent } from './host-api.ts';
 import type { IdbStore } from './idb-store.ts';
-import {
-  inviteUrl,
-  type LinkInvite,
-  MAX_LINK_CALENDARS,
-  normalizeBase,
-  parseInviteLink,
-} from './invite-link.ts';
+import { inviteUrl, type LinkInvite, MAX_LINK_CALENDARS, normalizeBase, parseLink } from './invite-link.ts';
+import type { MyDevices } from './my-devices.ts';
+import { isPersonalDoc } from './personal.ts';
 import type { SyncHost } from './sync-host.ts';
 
 export const DEFAULT_INVITE_TTL_MS = 24 * 3600_000;
@@ -52,6 +48,8 @@ export interface DeviceApi {
   acceptInvite(link: string): Promise<{ calendarIds: string[] }>;
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  listMyDevices(): Promise<DeviceInfo[]>;
+  removeMyDevice(deviceId: string): Promise<void>;
   setOnline(online: boolean): Promise<void>;
 }
 
@@ -60,13 +58,14 @@ export interface DeviceApiOptions {
   store: IdbStore;
   /** Absent when the host has no relay (tests in Node, file:// pages). */
   sync: SyncHost | undefined;
+  my: MyDevices;
   emit: (e: HostEvent) => void;
   nowMs?: () => number;
   joinTimeoutMs?: number;
 }
 
 export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
-  const { replica, store, sync } = o;
+  const { replica, store, sync, my } = o;
   const nowMs = o.nowMs ?? (() => Date.now());
   const self = replica.deviceId as DeviceId;
   if (self === undefined) throw new EngineError('InvalidArgument', 'the host replica has no device keys');
@@ -76,6 +75,27 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
   });
 
   const isMember = (doc: DocId) => replica.members(doc).has(self);
+  const isCalendar = (doc: DocId) => isMember(doc) && !my.isPersonal(doc);
+
+  function info(
+    doc: DocId,
+    device: DeviceId,
+    m: { addedAt: number },
+    seen: number,
+    ownName: string,
+  ): DeviceInfo {
+    const me = device === self;
+    const at = Math.max(seen, m.addedAt);
+    return {
+      id: device,
+      name: replica.memberName(doc, device) ?? my.nameOf(device) ?? (me ? ownName : ''),
+      fingerprint: deviceFingerprint(fromHex(device)),
+      addedAt: Math.floor(m.addedAt / 1000),
+      lastSeen: at > 0 ? Math.floor(at / 1000) : null,
+      isThisDevice: me,
+      mine: me || my.isMine(device),
+    };
+  }
 
   function mustMemberDoc(calendarId: string): DocId {
     if (!isDocId(calendarId))
@@ -192,6 +212,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
         addedAt: null,
         lastSeen: null,
         isThisDevice: true,
+        mine: true,
       };
     },
 
@@ -216,16 +237,23 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_INVITE_TTL_MS || ttlMs > MAX_INVITE_TTL_MS) {
         throw new EngineError('InvalidArgument', 'an invite lives between one minute and 30 days');
       }
-      const docs =
-        calendarIds === undefined
-          ? replica.listDocs().filter(isMember)
-          : [...new Set(calendarIds.map(mustMemberDoc))];
-      for (const d of docs)
+      // "Add device" (no calendars named, PER-2): the personal document first, then as many of
+      // this device's calendars as the link holds; the rest reach the new device through the
+      // personal document (PER-3).
+      const device = calendarIds === undefined;
+      const all = device
+        ? replica.listDocs().filter(isCalendar)
+        : [...new Set(calendarIds.map(mustMemberDoc))];
+      for (const d of all) {
         if (!isMember(d)) throw new EngineError('NotMember', `this device is not a member of ${d}`);
-      if (docs.length === 0) throw new EngineError('InvalidArgument', 'there is no calendar to share');
-      if (docs.length > MAX_LINK_CALENDARS) {
+        if (!device && my.isPersonal(d)) throw new EngineError('InvalidArgument', `${d} is not a calendar`);
+      }
+      if (!device && all.length === 0)
+        throw new EngineError('InvalidArgument', 'there is no calendar to share');
+      if (!device && all.length > MAX_LINK_CALENDARS) {
         throw new EngineError('InvalidArgument', `one link carries at most ${MAX_LINK_CALENDARS} calendars`);
       }
+      const docs = device ? [await my.ensure(), ...all.slice(0, MAX_LINK_CALENDARS - 1)] : all;
       const expiresMs = nowMs() + ttlMs;
       const invites: LinkInvite[] = [];
       const acked = new Set<OpId>();
@@ -254,18 +282,37 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       } finally {
         off?.();
       }
-      return { url: inviteUrl(base, invites), expiresAt: expiresMs, calendarIds: docs };
+      return { url: inviteUrl(base, invites, device), expiresAt: expiresMs, calendarIds: all };
     },
 
     async acceptInvite(link) {
       // Parsed before anything else: a bad link changes nothing.
-      const invites = parseInviteLink(link);
+      const { device, invites } = parseLink(link);
       if (sync === undefined) throw new DeviceError('Offline', 'this app has no server to join through');
       if (sync.status().state === 'offline') {
         throw new DeviceError('Offline', 'this device is offline: connect to the internet to join');
       }
+      const personal = device ? invites[0]!.doc : undefined;
+      const mine = my.current();
+      // PER-2: one person per device. Linked to other devices already, it does not join another set.
+      if (
+        personal !== undefined &&
+        mine !== undefined &&
+        mine !== personal &&
+        replica.members(mine).size > 1
+      ) {
+        throw new DeviceError(
+          'AlreadyLinked',
+          'this device is already linked to other devices: remove it from them first, then open the link again',
+        );
+      }
       for (const inv of invites) if (!isMember(inv.doc)) await joinOne(inv);
-      return { calendarIds: invites.map((i) => i.doc) };
+      if (personal !== undefined && personal !== mine) {
+        if (!isPersonalDoc(replica, personal))
+          throw new DeviceError('InvalidLink', 'this "Add device" link does not lead to a set of devices');
+        await my.adopt(personal);
+      }
+      return { calendarIds: invites.map((i) => i.doc).filter((d) => !my.isPersonal(d)) };
     },
 
     async listMembers(calendarId) {
@@ -273,19 +320,9 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       const last = lastSeenIn(doc);
       const ownName = await store.getDeviceName();
       const out: DeviceInfo[] = [];
-      for (const m of replica.members(doc).values()) {
-        const seen = Math.max(last.get(m.device) ?? 0, m.addedAt);
-        const me = m.device === self;
-        out.push({
-          id: m.device,
-          name: replica.memberName(doc, m.device) ?? (me ? ownName : ''),
-          fingerprint: deviceFingerprint(fromHex(m.device)),
-          addedAt: Math.floor(m.addedAt / 1000),
-          lastSeen: seen > 0 ? Math.floor(seen / 1000) : null,
-          isThisDevice: me,
-        });
-      }
-      return out.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1));
+      for (const m of replica.members(doc).values())
+        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName));
+      return out.sort(byAdded);
     },
 
     async removeDevice(calendarId, deviceId) {
@@ -296,6 +333,29 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
       await replica.removeMember(doc, fromHex(deviceId));
+      // PER-5: one of my devices removed from this calendar alone is not let in again by my others.
+      await my.excludeFrom(doc, deviceId);
+    },
+
+    async listMyDevices() {
+      const p = my.current();
+      const ownName = await store.getDeviceName();
+      if (p === undefined) {
+        return [await this.thisDevice()];
+      }
+      // Last seen: the newest write of each device in any calendar here.
+      const last = new Map<DeviceId, number>();
+      for (const doc of replica.listDocs())
+        for (const [d, t] of lastSeenIn(doc)) if (t > (last.get(d) ?? 0)) last.set(d, t);
+      const out: DeviceInfo[] = [];
+      for (const m of replica.members(p).values())
+        out.push(info(p, m.device, m, last.get(m.device) ?? 0, ownName));
+      return out.sort(byAdded);
+    },
+
+    async removeMyDevice(deviceId) {
+      if (!isDeviceId(deviceId)) throw new EngineError('InvalidArgument', 'not a device id');
+      await my.removeEverywhere(deviceId);
     },
 
     async setOnline(online) {
@@ -305,9 +365,16 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
   };
 }
 
-/** Calendars the UI lists: joined ones, and ones this device was removed from (still readable). */
-export function isListedCalendar(replica: Replica, doc: DocId): boolean {
+const byAdded = (a: DeviceInfo, b: DeviceInfo) =>
+  (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1);
+
+/**
+ * Calendars the UI lists: joined ones, and ones this device was removed from (still readable);
+ * never a personal document (PER-1).
+ */
+export function isListedCalendar(replica: Replica, doc: DocId, my: Pick<MyDevices, 'isPersonal'>): boolean {
   const self = replica.deviceId;
+  if (my.isPersonal(doc)) return false;
   return (
     (self !== undefined && replica.members(doc).has(self)) ||
     replica.entity(doc, CALENDAR_ENTITY) !== undefined

@@ -52,6 +52,8 @@ const METHOD_TABLE = {
   acceptInvite: true,
   listMembers: true,
   removeDevice: true,
+  listMyDevices: true,
+  removeMyDevice: true,
   setOnline: true,
 } as const satisfies Record<HostMethod, true>;
 

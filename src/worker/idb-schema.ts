@@ -31,10 +31,12 @@ interface MetaValues {
   moves: unknown;
   /** When this device was last fully in sync with the relay (ms), kept across reloads. */
   lastSyncedAt: unknown;
+  /** This device's personal document (PER-1, src/worker/my-devices.ts checks it on read). */
+  personalDoc: unknown;
 }
 
 /** Keys of host-local records that src/worker/local-state.ts reads, validates and writes. */
-export type LocalKey = 'moves' | 'lastSyncedAt';
+export type LocalKey = 'moves' | 'lastSyncedAt' | 'personalDoc';
 
 export interface LedgerdayDB extends DBSchema {
   ops: {
