@@ -7,12 +7,22 @@
 import 'fake-indexeddb/auto';
 import { IDBFactory } from 'fake-indexeddb';
 import { describe, expect, it } from 'vitest';
-import { createNobleCrypto, type DocId, eventFromRecord, Replica } from '../engine/index.ts';
+import {
+  createNobleCrypto,
+  type DeviceId,
+  type DocId,
+  EventField,
+  eventFromRecord,
+  fromHex,
+  Replica,
+} from '../engine/index.ts';
 import type { EventFields } from '../worker/api.ts';
 import { loadOrCreateDevice, startEngineHost } from '../worker/host.ts';
 import type { Host } from '../worker/host-api.ts';
 import { openIdbStore } from '../worker/idb-store.ts';
-import { type TestRelay, wsFactory } from './relay.testkit.ts';
+import { parseInviteLink } from '../worker/invite-link.ts';
+import { CLAIM_FIELD, claimEntity } from '../worker/person-claims.ts';
+import { makeDevice, type TestRelay, wsFactory } from './relay.testkit.ts';
 import { useRelayHarness } from './relay-harness.testkit.ts';
 
 const harness = useRelayHarness();
@@ -229,5 +239,77 @@ describe('my devices', () => {
     expect(await memberIds(laptop, a)).not.toContain(meP.id);
     expect(await memberIds(laptop, b)).toContain(meP.id);
     expect((await laptop.h.listMyDevices()).map((d) => d.id)).toContain(meP.id);
+  });
+
+  it('[PER-6] a partner sees my two devices as one person; a hostile member claiming to be one of mine is not', async () => {
+    const r = await harness.relay();
+    const laptop = await device(r, 'Laptop');
+    const phone = await device(r, 'Phone');
+    const partner = await device(r, 'Partner');
+    const family = await laptop.h.createCalendar('Family', '#336699');
+    await pair(laptop, phone);
+    await partner.h.acceptInvite((await laptop.h.createInvite(ORIGIN, [family])).url);
+
+    // A hostile member (a raw replica that signs what it likes) joins by another share link.
+    const share = parseInviteLink((await laptop.h.createInvite(ORIGIN, [family])).url)[0]!;
+    const hostile = await makeDevice('hostile');
+    const hc = harness.client(hostile, r);
+    hc.follow(family as DocId, { op: share.invite, secret: share.secret });
+    hc.start();
+    await until(
+      'hostile fetched the invite',
+      async () =>
+        hostile.replica.hasDoc(family as DocId) &&
+        (await hostile.replica.getOps(family as DocId, [share.invite]))[0] !== undefined,
+    );
+    hostile.track(await hostile.replica.joinWithInvite(family as DocId, share.invite, share.secret));
+    hc.kick();
+    const meL = (await laptop.h.thisDevice()).id as DeviceId;
+    const claim = (ids: string[]) => Uint8Array.from(ids.sort().flatMap((d) => [...fromHex(d)]));
+    const deleted = { field: EventField.Deleted, value: Uint8Array.of(1) };
+    // Its own claim names my laptop, and it writes over my laptop's claim entity too.
+    for (const entity of [claimEntity(hostile.id), claimEntity(meL)]) {
+      hostile.track(
+        await hostile.replica.write(family as DocId, entity, [
+          deleted,
+          { field: CLAIM_FIELD, value: claim([hostile.id, meL]) },
+        ]),
+      );
+    }
+    hc.kick();
+    await until(
+      'the relay holds the hostile claims',
+      async () => hc.status.state === 'synced' && hc.status.pending === 0,
+    );
+    await synced(partner);
+
+    const persons = async () => {
+      const ms = await partner.h.listMembers(family);
+      const by = (name: string) => ms.find((m) => m.name === name)?.person;
+      return {
+        ms,
+        laptop: by('Laptop'),
+        phone: by('Phone'),
+        partner: by('Partner'),
+        hostile: ms.find((m) => m.id === hostile.id)?.person,
+      };
+    };
+    await until('partner sees laptop and phone as one person and the hostile device', async () => {
+      const p = await persons();
+      return p.laptop !== undefined && p.laptop === p.phone && p.hostile !== undefined && p.ms.length === 4;
+    });
+    const p = await persons();
+    expect(p.hostile).not.toBe(p.laptop);
+    expect(p.partner).not.toBe(p.laptop);
+    expect(p.ms.filter((m) => m.mine).map((m) => m.name)).toEqual(['Partner']);
+    // And on my own devices, the hostile device is not one of mine either.
+    const onLaptop = await laptop.h.listMembers(family);
+    expect(
+      onLaptop
+        .filter((m) => m.mine)
+        .map((m) => m.name)
+        .sort(),
+    ).toEqual(['Laptop', 'Phone']);
+    expect(onLaptop.find((m) => m.id === hostile.id)?.person).toBe(hostile.id);
   });
 });

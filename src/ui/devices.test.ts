@@ -25,6 +25,7 @@ function dev(p: Partial<DeviceInfo> & { id: string }): DeviceInfo {
     lastSeen: null,
     isThisDevice: false,
     mine: false,
+    person: p.id,
     ...p,
   };
 }

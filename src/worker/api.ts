@@ -158,6 +158,11 @@ export interface DeviceInfo {
   isThisDevice: boolean;
   /** One of this person's devices (this one, or a member of its personal document, PER-1). */
   mine: boolean;
+  /**
+   * Which person the device belongs to, as the id of one of its devices: this device's id for
+   * mine; for others, devices whose own claims name each other share one (PER-6).
+   */
+  person: string;
 }
 
 /** An invite link: the secret is in the URL fragment, which browsers never send to a server. */

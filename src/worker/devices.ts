@@ -20,6 +20,7 @@ import type { HostEvent } from './host-api.ts';
 import type { IdbStore } from './idb-store.ts';
 import { inviteUrl, type LinkInvite, MAX_LINK_CALENDARS, normalizeBase, parseLink } from './invite-link.ts';
 import type { MyDevices } from './my-devices.ts';
+import { personsOf } from './person-claims.ts';
 import { isPersonalDoc } from './personal.ts';
 import type { SyncHost } from './sync-host.ts';
 
@@ -83,6 +84,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
     m: { addedAt: number },
     seen: number,
     ownName: string,
+    person: string,
   ): DeviceInfo {
     const me = device === self;
     const at = Math.max(seen, m.addedAt);
@@ -94,6 +96,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       lastSeen: at > 0 ? Math.floor(at / 1000) : null,
       isThisDevice: me,
       mine: me || my.isMine(device),
+      person,
     };
   }
 
@@ -213,6 +216,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
         lastSeen: null,
         isThisDevice: true,
         mine: true,
+        person: self,
       };
     },
 
@@ -320,8 +324,12 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
       const last = lastSeenIn(doc);
       const ownName = await store.getDeviceName();
       const out: DeviceInfo[] = [];
-      for (const m of replica.members(doc).values())
-        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName));
+      // PER-6: mine by my personal document; other people by their devices' mutual claims.
+      const persons = personsOf(replica, doc);
+      for (const m of replica.members(doc).values()) {
+        const person = my.isMine(m.device) || m.device === self ? self : (persons.get(m.device) ?? m.device);
+        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person));
+      }
       return out.sort(byAdded);
     },
 
@@ -349,7 +357,7 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi {
         for (const [d, t] of lastSeenIn(doc)) if (t > (last.get(d) ?? 0)) last.set(d, t);
       const out: DeviceInfo[] = [];
       for (const m of replica.members(p).values())
-        out.push(info(p, m.device, m, last.get(m.device) ?? 0, ownName));
+        out.push(info(p, m.device, m, last.get(m.device) ?? 0, ownName, self));
       return out.sort(byAdded);
     },
 

@@ -3,7 +3,8 @@
 // that keeps every calendar of the person reaching every device of the person: it lists the
 // calendars this device is in, writes this device's card for a listed calendar it is not in,
 // lets a device of the person into a calendar by its card, follows a calendar it was let into,
-// and removes a removed device from every calendar. Each step is idempotent and reads only
+// removes a removed device from every calendar, and states in each calendar which members are
+// devices of this person (person-claims.ts). Each step is idempotent and reads only
 // replicated state, so the person's devices converge whichever of them acts, online or late.
 
 import {
@@ -17,6 +18,7 @@ import {
   type Replica,
 } from '../engine/index.ts';
 import type { IdbStore } from './idb-store.ts';
+import { updateClaim } from './person-claims.ts';
 import {
   cardFlags,
   isPersonalDoc,
@@ -149,6 +151,16 @@ export async function createMyDevices(o: {
       await markAdded(replica, p, c.doc, c.device);
     }
     await Promise.all(removeNow());
+    // PER-6: in each calendar, this device's claim lists the devices of mine that are members there.
+    const mine = [...replica.members(p).keys()];
+    for (const cal of replica.listDocs()) {
+      if (cal === p || !member(cal) || isPersonalDoc(replica, cal)) continue;
+      await updateClaim(
+        replica,
+        cal,
+        mine.filter((d) => member(cal, d)),
+      );
+    }
   }
 
   function schedule(): Promise<void> {
