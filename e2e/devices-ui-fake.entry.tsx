@@ -36,6 +36,8 @@ const me: DeviceInfo = {
   addedAt: now - 40 * 24 * HOUR,
   lastSeen: now,
   isThisDevice: true,
+  mine: true,
+  person: 'aa'.repeat(32),
 };
 const phone: DeviceInfo = {
   id: 'bb'.repeat(32),
@@ -44,6 +46,8 @@ const phone: DeviceInfo = {
   addedAt: now - 10 * 24 * HOUR,
   lastSeen: now - 5 * 60_000,
   isThisDevice: false,
+  mine: true,
+  person: 'aa'.repeat(32),
 };
 const friend: DeviceInfo = {
   id: 'cc'.repeat(32),
@@ -52,7 +56,10 @@ const friend: DeviceInfo = {
   addedAt: now - 2 * 24 * HOUR,
   lastSeen: null,
   isThisDevice: false,
+  mine: false,
+  person: 'cc'.repeat(32),
 };
+let myDevices: DeviceInfo[] = [me, phone];
 
 let calendars: CalendarInfo[] = empty
   ? []
@@ -134,6 +141,17 @@ const client: CalendarClient = {
       (members.get(calendarId) ?? []).filter((d) => d.id !== deviceId),
     );
     for (const cb of memberCbs) cb(calendarId);
+  }),
+  listMyDevices: rec('listMyDevices', async () => myDevices.map((d) => (d.isThisDevice ? { ...me } : d))),
+  removeMyDevice: rec('removeMyDevice', async (deviceId: string) => {
+    myDevices = myDevices.filter((d) => d.id !== deviceId);
+    for (const [cal, list] of members) {
+      members.set(
+        cal,
+        list.filter((d) => d.id !== deviceId),
+      );
+      for (const cb of memberCbs) cb(cal);
+    }
   }),
   onMembersChanged(cb) {
     memberCbs.add(cb);
