@@ -241,6 +241,25 @@ describe('my devices', () => {
     expect((await laptop.h.listMyDevices()).map((d) => d.id)).toContain(meP.id);
   });
 
+  it('[PER-3] someone else removing my phone from a shared calendar is not undone by my other devices', async () => {
+    const r = await harness.relay();
+    const laptop = await device(r, 'Laptop');
+    const phone = await device(r, 'Phone');
+    const partner = await device(r, 'Partner');
+    const family = await laptop.h.createCalendar('Family', '#336699');
+    await partner.h.acceptInvite((await laptop.h.createInvite(ORIGIN, [family])).url);
+    await pair(laptop, phone);
+    const meP = (await phone.h.thisDevice()).id;
+    await synced(phone);
+    await until('partner sees the phone', async () => (await memberIds(partner, family)).includes(meP));
+    await partner.h.removeDevice(family, meP);
+    await until('laptop sees the removal', async () => !(await memberIds(laptop, family)).includes(meP));
+    // Reconciler rounds on every device (each runs at least every 5 s): the phone stays out.
+    await new Promise((res) => setTimeout(res, 6_000));
+    for (const d of [laptop, partner]) expect(await memberIds(d, family)).not.toContain(meP);
+    expect((await laptop.h.listMyDevices()).map((d) => d.id)).toContain(meP);
+  });
+
   it('[PER-6] a partner sees my two devices as one person; a hostile member claiming to be one of mine is not', async () => {
     const r = await harness.relay();
     const laptop = await device(r, 'Laptop');

@@ -35,6 +35,8 @@ import type { SyncHost } from './sync-host.ts';
 const PREF_KEY = 'personalDoc';
 /** How often the reconciler looks again without a change (a follow the relay refused, a failed step). */
 const RETRY_MS = 5_000;
+/** The longest wait between two follows of a calendar the relay keeps refusing. */
+const MAX_FOLLOW_WAIT_MS = 5 * 60_000;
 
 export interface MyDevices {
   /** This device's personal document, while it is a member of it. */
@@ -119,36 +121,51 @@ export async function createMyDevices(o: {
 
   let running: Promise<void> | undefined;
   let again = false;
-  const followedAt = new Map<DocId, number>();
+
+  // Follows of calendars this device was let into, with backoff (the relay may not hold the Add yet,
+  // or someone else removed this device again: then it keeps asking, rarely).
+  const follows = new Map<DocId, { at: number; wait: number }>();
+  function followLater(cal: DocId): void {
+    if (sync === undefined) return;
+    const f = follows.get(cal) ?? { at: 0, wait: RETRY_MS / 2 };
+    if (Date.now() - f.at < f.wait) return;
+    follows.set(cal, { at: Date.now(), wait: Math.min(f.wait * 2, MAX_FOLLOW_WAIT_MS) });
+    sync.follow(cal);
+  }
 
   async function step(): Promise<void> {
     const p = current();
     if (p === undefined) return;
     const st = readPersonal(replica, p);
+    const epoch = (d: DeviceId) => replica.members(p).get(d)?.addedBy;
+    const myEpoch = epoch(self)!;
     // PER-1: every calendar this device is in is listed.
     for (const cal of replica.listDocs()) {
       if (cal !== p && member(cal) && !st.calendars.has(cal) && !isPersonalDoc(replica, cal))
         await listCalendar(replica, p, cal);
     }
     for (const cal of st.calendars) {
-      if (member(cal)) continue;
-      const flags = cardFlags(replica, p, cal, self);
-      if (flags.excluded) continue;
-      // PER-3: a listed calendar this device is not in: its card, for a device of mine that is.
-      if (st.cards.get(`${cal}/${self}`)?.card === undefined) await writeCard(replica, p, cal);
-      else if (flags.added && sync !== undefined && Date.now() - (followedAt.get(cal) ?? 0) > RETRY_MS) {
-        followedAt.set(cal, Date.now());
-        sync.follow(cal);
+      const flags = cardFlags(replica, p, cal, self, myEpoch);
+      // PER-3: "in C during this pairing": after that, a removal from C by anyone is not undone.
+      if (member(cal)) {
+        if (!flags.added) await markAdded(replica, p, cal, self, myEpoch);
+        continue;
       }
+      if (flags.excluded) continue;
+      // A listed calendar this device is not in: its card, for a device of mine that is in it.
+      const card = st.cards.get(`${cal}/${self}`);
+      if (card?.card === undefined || card.epoch !== myEpoch) await writeCard(replica, p, cal, myEpoch);
+      else if (flags.added) followLater(cal);
     }
-    // PER-3: let a device of mine into a calendar I am in, once, by its own card.
+    // PER-3: let a device of mine into a calendar I am in, once per pairing, by its own card.
     for (const c of st.cards.values()) {
-      if (c.card === undefined || c.device === self || !member(p, c.device)) continue;
+      const e = epoch(c.device);
+      if (c.card === undefined || c.device === self || e === undefined || c.epoch !== e) continue;
       if (!replica.hasDoc(c.doc) || !member(c.doc) || member(c.doc, c.device)) continue;
-      const flags = cardFlags(replica, p, c.doc, c.device);
+      const flags = cardFlags(replica, p, c.doc, c.device, e);
       if (flags.added || flags.excluded) continue;
       await admitOwnDevice(replica, c.doc, c.card, replica.memberName(p, c.device));
-      await markAdded(replica, p, c.doc, c.device);
+      await markAdded(replica, p, c.doc, c.device, e);
     }
     await Promise.all(removeNow());
     // PER-6: in each calendar, this device's claim lists the devices of mine that are members there.
@@ -225,7 +242,8 @@ export async function createMyDevices(o: {
 
     async excludeFrom(cal, device) {
       const p = current();
-      if (p !== undefined && member(p, device)) await markExcluded(replica, p, cal, device);
+      const e = p === undefined ? undefined : replica.members(p).get(device)?.addedBy;
+      if (p !== undefined && e !== undefined) await markExcluded(replica, p, cal, device, e);
     },
 
     async removeEverywhere(device) {

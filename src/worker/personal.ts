@@ -18,6 +18,7 @@ import {
   fromHex,
   isDocId,
   type NewWrite,
+  type OpId,
   type Replica,
   taggedHash,
   toHex,
@@ -30,11 +31,15 @@ export const PersonalField = {
   Personal: 64,
   /** On entity `C` (a calendar's doc id): 1 = the person is in calendar C. */
   Calendar: 65,
-  /** On the card entity of (C, d): doc (16) || device (32) || box (32) || box proof (64), written by d. */
+  /**
+   * On the card entity of (C, d): doc (16) || device (32) || box (32) || box proof (64) || epoch
+   * (32), written by d. The epoch is the id of the op that made d a member of the personal
+   * document (its pairing): entries of an earlier pairing do not count.
+   */
   Card: 66,
-  /** On the card entity of (C, d): 1 = a device of the person let d into C. */
+  /** On the card entity of (C, d): d's epoch = d has been a member of C during that pairing. */
   Added: 67,
-  /** On the card entity of (C, d): 1 = d was removed from C alone and is not let in again. */
+  /** On the card entity of (C, d): d's epoch = d was removed from C alone and is not let in again. */
   Excluded: 68,
   /** On the removed entity of d: d's 32-byte key = d was removed from the person's devices. */
   Removed: 69,
@@ -44,7 +49,7 @@ export const PERSONAL_MARK: EntityId = `${'0'.repeat(31)}1` as EntityId;
 const PERSONAL_MARK_VALUE = utf8('ledgerday/personal/v1');
 const TAG_CARD = utf8('ledgerday/personal-card/v1\0');
 const TAG_REMOVED = utf8('ledgerday/personal-removed/v1\0');
-const CARD_BYTES = 16 + 32 + 32 + 64;
+const CARD_BYTES = 16 + 32 + 32 + 64 + 32;
 const ONE = Uint8Array.of(1);
 const DELETED: NewWrite = { field: EventField.Deleted, value: ONE };
 
@@ -59,8 +64,8 @@ export interface CardEntry {
   device: DeviceId;
   /** The card, when the device itself wrote a well-formed one. */
   card: DeviceCard | undefined;
-  added: boolean;
-  excluded: boolean;
+  /** The pairing the card was written in. */
+  epoch: OpId | undefined;
 }
 
 export interface PersonalState {
@@ -95,7 +100,7 @@ export function readPersonal(replica: Replica, doc: DocId): PersonalState {
     const key = `${c}/${d}`;
     let e = out.cards.get(key);
     if (e === undefined) {
-      e = { doc: c, device: d, card: undefined, added: false, excluded: false };
+      e = { doc: c, device: d, card: undefined, epoch: undefined };
       out.cards.set(key, e);
     }
     return e;
@@ -110,7 +115,9 @@ export function readPersonal(replica: Replica, doc: DocId): PersonalState {
       const c = toHex(v.subarray(0, 16)) as DocId;
       const d = toHex(v.subarray(16, 48)) as DeviceId;
       if (cardEntity(c, d) === rec.entity && card.author === d) {
-        entry(c, d).card = { device: v.slice(16, 48), box: v.slice(48, 80), proof: v.slice(80, 144) };
+        const e = entry(c, d);
+        e.card = { device: v.slice(16, 48), box: v.slice(48, 80), proof: v.slice(80, 144) };
+        e.epoch = toHex(v.subarray(144, 176)) as OpId;
       }
     }
     const removed = winner(rec, PersonalField.Removed)?.value;
@@ -120,16 +127,17 @@ export function readPersonal(replica: Replica, doc: DocId): PersonalState {
     }
   }
   // Added / Excluded sit on card entities; the entity id alone does not say (doc, device), so
-  // they are read for the pairs a card, a listing or a member names.
+  // they are read (cardFlags) for the pairs a card, a listing or a member names.
   return out;
 }
 
-/** Added / Excluded flags of the card entity of (doc, device). */
-export function cardFlags(replica: Replica, personal: DocId, doc: DocId, device: DeviceId) {
+/** Whether the card entity of (doc, device) says Added / Excluded for the pairing `epoch`. */
+export function cardFlags(replica: Replica, personal: DocId, doc: DocId, device: DeviceId, epoch: OpId) {
   const rec = replica.entity(personal, cardEntity(doc, device));
+  const e = fromHex(epoch);
   return {
-    added: rec !== undefined && isOne(rec, PersonalField.Added),
-    excluded: rec !== undefined && isOne(rec, PersonalField.Excluded),
+    added: rec !== undefined && eq(winner(rec, PersonalField.Added)?.value, e),
+    excluded: rec !== undefined && eq(winner(rec, PersonalField.Excluded)?.value, e),
   };
 }
 
@@ -144,24 +152,31 @@ export const listCalendar = (replica: Replica, personal: DocId, cal: DocId) =>
     { field: PersonalField.Calendar, value: ONE },
   ]);
 
-export async function writeCard(replica: Replica, personal: DocId, cal: DocId): Promise<void> {
+export async function writeCard(replica: Replica, personal: DocId, cal: DocId, epoch: OpId): Promise<void> {
   const card = await replica.deviceCard(cal);
   const value = new Uint8Array(CARD_BYTES);
   value.set(fromHex(cal), 0);
   value.set(card.device, 16);
   value.set(card.box, 48);
   value.set(card.proof, 80);
+  value.set(fromHex(epoch), 144);
   await replica.write(personal, cardEntity(cal, toHex(card.device) as DeviceId), [
     DELETED,
     { field: PersonalField.Card, value },
   ]);
 }
 
-export const markAdded = (replica: Replica, personal: DocId, cal: DocId, device: DeviceId) =>
-  replica.write(personal, cardEntity(cal, device), [DELETED, { field: PersonalField.Added, value: ONE }]);
+export const markAdded = (replica: Replica, personal: DocId, cal: DocId, device: DeviceId, epoch: OpId) =>
+  replica.write(personal, cardEntity(cal, device), [
+    DELETED,
+    { field: PersonalField.Added, value: fromHex(epoch) },
+  ]);
 
-export const markExcluded = (replica: Replica, personal: DocId, cal: DocId, device: DeviceId) =>
-  replica.write(personal, cardEntity(cal, device), [DELETED, { field: PersonalField.Excluded, value: ONE }]);
+export const markExcluded = (replica: Replica, personal: DocId, cal: DocId, device: DeviceId, epoch: OpId) =>
+  replica.write(personal, cardEntity(cal, device), [
+    DELETED,
+    { field: PersonalField.Excluded, value: fromHex(epoch) },
+  ]);
 
 export const markRemoved = (replica: Replica, personal: DocId, device: DeviceId) =>
   replica.write(personal, removedEntity(device), [
