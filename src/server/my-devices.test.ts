@@ -260,6 +260,105 @@ describe('my devices', () => {
     expect((await laptop.h.listMyDevices()).map((d) => d.id)).toContain(meP);
   });
 
+  it("[PER-2] one person per device: a lone device adopts my devices and brings its calendars; a device linked to others refuses another person's link", async () => {
+    const r = await harness.relay();
+    const laptop = await device(r, 'Laptop');
+    const phone = await device(r, 'Phone');
+    const other = await device(r, 'Other laptop');
+    const otherPhone = await device(r, 'Other phone');
+    await laptop.h.createCalendar('Family', '#336699');
+    // The phone has a calendar of its own and even made its own (unused) Add device link.
+    await phone.h.createCalendar('Phone notes', '#884400');
+    await phone.h.createInvite(ORIGIN);
+    await pair(laptop, phone);
+    for (const d of [laptop, phone]) {
+      await until(
+        `${d.name} has both calendars`,
+        async () => (await calendarNames(d)).join() === 'Family,Phone notes',
+      );
+    }
+    // Another person's pair; their phone opens my laptop's link: refused before joining anything.
+    await other.h.createCalendar('Theirs', '#008800');
+    await pair(other, otherPhone);
+    const mine = await laptop.h.createInvite(ORIGIN);
+    await expect(otherPhone.h.acceptInvite(mine.url)).rejects.toMatchObject({ code: 'AlreadyLinked' });
+    expect(await calendarNames(otherPhone)).toEqual(['Theirs']);
+    expect((await laptop.h.listMyDevices()).map((d) => d.name).sort()).toEqual(['Laptop', 'Phone']);
+  });
+
+  it('[PER-3][PER-4] random pairing, offline work, calendar creation and a removal on three devices converge', async () => {
+    // Seeded runs (PER_RUNS=n for more): each action on a random device; at the end every device
+    // of mine shows the same calendars, events and members, and the removed one is in none.
+    const runs = Number(process.env['PER_RUNS'] ?? 2);
+    for (let run = 0; run < runs; run++) {
+      let seed = 0x9e3779b9 ^ (run * 7919);
+      const rnd = (n: number) => {
+        seed = (Math.imul(seed ^ (seed >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) | 0;
+        return (seed >>> 0) % n;
+      };
+      const r = await harness.relay();
+      const devs = [await device(r, 'D0'), await device(r, 'D1'), await device(r, 'D2')];
+      await devs[0]!.h.createCalendar('Start', '#336699');
+      await pair(devs[0]!, devs[1]!);
+      await pair(devs[1]!, devs[2]!);
+      const offline = new Set<number>();
+      let made = 0;
+      // What the two devices that stay wrote must reach both (the lost one's offline work may not).
+      const wantCals = ['Start'];
+      const wantTitles: string[] = [];
+      for (let step = 0; step < 12; step++) {
+        const i = rnd(3);
+        const d = devs[i]!;
+        const what = rnd(3);
+        if (what === 0) {
+          const on = offline.has(i);
+          await d.h.setOnline(on);
+          if (on) offline.delete(i);
+          else offline.add(i);
+        } else if (what === 1) {
+          const id = await d.h.createCalendar(`C${++made}`, '#aa0000');
+          await d.h.createEvent(id, eventId(), ev(`E${made}`, 10 + (made % 15)));
+          if (i < 2) wantCals.push(`C${made}`);
+          if (i < 2) wantTitles.push(`E${made}`);
+        } else {
+          const cals = await d.h.listCalendars();
+          const c = cals[rnd(cals.length)]!;
+          await d.h.createEvent(c.id, eventId(), ev(`W${step}-${i}`, 5));
+          if (i < 2) wantTitles.push(`W${step}-${i}`);
+        }
+      }
+      // The third device is lost: removed from the first while some may still be offline.
+      const lost = (await devs[2]!.h.thisDevice()).id;
+      await devs[0]!.h.removeMyDevice(lost);
+      for (const i of offline) await devs[i]!.h.setOnline(true);
+      const keep = devs.slice(0, 2);
+      const view = async (d: Dev) => {
+        const cals = (await d.h.listCalendars()).sort((a, b) => (a.name < b.name ? -1 : 1));
+        const members = await Promise.all(cals.map((c) => memberIds(d, c.id)));
+        return JSON.stringify({ cals: cals.map((c) => c.name), titles: await titles(d), members });
+      };
+      let last = '';
+      await until(
+        `run ${run}: my remaining devices converge without the lost one`,
+        async () => {
+          const [a, b] = await Promise.all(keep.map(view));
+          last = `${a}\n${b}`;
+          const v = JSON.parse(a!) as { cals: string[]; titles: string[] };
+          return (
+            a === b &&
+            !a!.includes(lost) &&
+            wantCals.every((c) => v.cals.includes(c)) &&
+            wantTitles.every((t) => v.titles.includes(t))
+          );
+        },
+        60_000,
+      ).catch((e) => {
+        throw new Error(`${(e as Error).message}\nwant ${wantCals} ${wantTitles}\n${last}`);
+      });
+      for (const d of devs) d.h.close();
+    }
+  }, 240_000);
+
   it('[PER-6] a partner sees my two devices as one person; a hostile member claiming to be one of mine is not', async () => {
     const r = await harness.relay();
     const laptop = await device(r, 'Laptop');

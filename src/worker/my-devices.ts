@@ -133,6 +133,15 @@ export async function createMyDevices(o: {
     sync.follow(cal);
   }
 
+  /** One item of a pass: a failure is reported and the pass goes on (the next pass retries it). */
+  async function attempt(fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      report(e);
+    }
+  }
+
   async function step(): Promise<void> {
     const p = current();
     if (p === undefined) return;
@@ -142,40 +151,46 @@ export async function createMyDevices(o: {
     // PER-1: every calendar this device is in is listed.
     for (const cal of replica.listDocs()) {
       if (cal !== p && member(cal) && !st.calendars.has(cal) && !isPersonalDoc(replica, cal))
-        await listCalendar(replica, p, cal);
+        await attempt(() => listCalendar(replica, p, cal));
     }
     for (const cal of st.calendars) {
       const flags = cardFlags(replica, p, cal, self, myEpoch);
       // PER-3: "in C during this pairing": after that, a removal from C by anyone is not undone.
       if (member(cal)) {
-        if (!flags.added) await markAdded(replica, p, cal, self, myEpoch);
+        if (!flags.added) await attempt(() => markAdded(replica, p, cal, self, myEpoch));
         continue;
       }
       if (flags.excluded) continue;
       // A listed calendar this device is not in: its card, for a device of mine that is in it.
       const card = st.cards.get(`${cal}/${self}`);
-      if (card?.card === undefined || card.epoch !== myEpoch) await writeCard(replica, p, cal, myEpoch);
+      if (card?.card === undefined || card.epoch !== myEpoch)
+        await attempt(() => writeCard(replica, p, cal, myEpoch));
       else if (flags.added) followLater(cal);
     }
     // PER-3: let a device of mine into a calendar I am in, once per pairing, by its own card.
     for (const c of st.cards.values()) {
       const e = epoch(c.device);
-      if (c.card === undefined || c.device === self || e === undefined || c.epoch !== e) continue;
+      const card = c.card;
+      if (card === undefined || c.device === self || e === undefined || c.epoch !== e) continue;
       if (!replica.hasDoc(c.doc) || !member(c.doc) || member(c.doc, c.device)) continue;
       const flags = cardFlags(replica, p, c.doc, c.device, e);
       if (flags.added || flags.excluded) continue;
-      await admitOwnDevice(replica, c.doc, c.card, replica.memberName(p, c.device));
-      await markAdded(replica, p, c.doc, c.device, e);
+      await attempt(async () => {
+        await admitOwnDevice(replica, c.doc, card, replica.memberName(p, c.device));
+        await markAdded(replica, p, c.doc, c.device, e);
+      });
     }
     await Promise.all(removeNow());
     // PER-6: in each calendar, this device's claim lists the devices of mine that are members there.
     const mine = [...replica.members(p).keys()];
     for (const cal of replica.listDocs()) {
       if (cal === p || !member(cal) || isPersonalDoc(replica, cal)) continue;
-      await updateClaim(
-        replica,
-        cal,
-        mine.filter((d) => member(cal, d)),
+      await attempt(() =>
+        updateClaim(
+          replica,
+          cal,
+          mine.filter((d) => member(cal, d)),
+        ),
       );
     }
   }
