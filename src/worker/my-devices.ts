@@ -145,6 +145,9 @@ export async function createMyDevices(o: {
   async function step(): Promise<void> {
     const p = current();
     if (p === undefined) return;
+    // A personal document whose marker was not written (the tab died right after creating it)
+    // gets it now, so it stays hidden everywhere and a device link to it can be adopted.
+    if (!isPersonalDoc(replica, p)) await attempt(() => markPersonal(replica, p));
     const st = readPersonal(replica, p);
     const epoch = (d: DeviceId) => replica.members(p).get(d)?.addedBy;
     const myEpoch = epoch(self)!;
