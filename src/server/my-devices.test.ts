@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { createNobleCrypto, type DocId, eventFromRecord, Replica } from '../engine/index.ts';
 import { loadOrCreateDevice } from '../worker/host.ts';
 import { openIdbStore } from '../worker/idb-store.ts';
+import { parseLink } from '../worker/invite-link.ts';
 import {
   calendarNames,
   type Dev,
@@ -203,7 +204,7 @@ describe('my devices', () => {
     expect((await laptop.h.listMyDevices()).map((d) => d.id)).toContain(meP);
   });
 
-  it("[PER-2] one person per device: a lone device adopts my devices and brings its calendars; a device linked to others refuses another person's link", async () => {
+  it("[PER-2] one person per device: a lone device adopts my devices and brings its calendars; a device linked to others refuses another person's link; two Add device at once make one personal document", async () => {
     const r = await harness.relay();
     const laptop = await device(r, 'Laptop');
     const phone = await device(r, 'Phone');
@@ -222,7 +223,10 @@ describe('my devices', () => {
     }
     // Another person's pair; their phone opens my laptop's link: refused before joining anything.
     await other.h.createCalendar('Theirs', '#008800');
-    await pair(other, otherPhone);
+    // Two "Add device" at once (two tabs) lead to one personal document.
+    const [l1, l2] = await Promise.all([other.h.createInvite(ORIGIN), other.h.createInvite(ORIGIN)]);
+    expect(parseLink(l1.url).invites[0]!.doc).toBe(parseLink(l2.url).invites[0]!.doc);
+    await otherPhone.h.acceptInvite(l2.url);
     const mine = await laptop.h.createInvite(ORIGIN);
     await expect(otherPhone.h.acceptInvite(mine.url)).rejects.toMatchObject({ code: 'AlreadyLinked' });
     expect(await calendarNames(otherPhone)).toEqual(['Theirs']);

@@ -106,14 +106,14 @@ export async function createMyDevices(o: {
         const busy = removing.get(key);
         if (busy !== undefined) out.push(busy);
         if (busy !== undefined || !member(cal, d)) continue;
-        const p = replica
+        const task = replica
           .removeMember(cal, fromHex(d))
           .catch((e) => {
             if (member(cal, d)) report(e);
           })
           .finally(() => removing.delete(key));
-        removing.set(key, p);
-        out.push(p);
+        removing.set(key, task);
+        out.push(task);
       }
     }
     return out;
@@ -121,6 +121,7 @@ export async function createMyDevices(o: {
 
   let running: Promise<void> | undefined;
   let again = false;
+  let ensuring: Promise<DocId> | undefined;
 
   // Follows of calendars this device was let into, with backoff (the relay may not hold the Add yet,
   // or someone else removed this device again: then it keeps asking, rarely).
@@ -239,15 +240,23 @@ export async function createMyDevices(o: {
       return p === undefined ? undefined : replica.memberName(p, d);
     },
 
-    async ensure() {
+    ensure() {
       const have = current();
-      if (have !== undefined) return have;
-      const g = await replica.createCalendar();
-      personal = g.doc;
-      await store.putLocal(PREF_KEY, g.doc);
-      await markPersonal(replica, g.doc);
-      await schedule();
-      return g.doc;
+      if (have !== undefined) return Promise.resolve(have);
+      // Two "Add device" at once (two tabs) make one personal document, not two.
+      ensuring ??= (async () => {
+        try {
+          const g = await replica.createCalendar();
+          personal = g.doc;
+          await store.putLocal(PREF_KEY, g.doc);
+          await markPersonal(replica, g.doc);
+          await schedule();
+          return g.doc;
+        } finally {
+          ensuring = undefined;
+        }
+      })();
+      return ensuring;
     },
 
     async adopt(doc) {
