@@ -37,6 +37,8 @@ const me: DeviceInfo = {
   lastSeen: now,
   isThisDevice: true,
   role: 'manager',
+  mine: true,
+  person: 'aa'.repeat(32),
 };
 const phone: DeviceInfo = {
   id: 'bb'.repeat(32),
@@ -46,6 +48,8 @@ const phone: DeviceInfo = {
   lastSeen: now - 5 * 60_000,
   isThisDevice: false,
   role: 'manager',
+  mine: true,
+  person: 'aa'.repeat(32),
 };
 const friend: DeviceInfo = {
   id: 'cc'.repeat(32),
@@ -55,7 +59,10 @@ const friend: DeviceInfo = {
   lastSeen: null,
   isThisDevice: false,
   role: 'editor',
+  mine: false,
+  person: 'cc'.repeat(32),
 };
+let myDevices: DeviceInfo[] = [me, phone];
 
 let calendars: CalendarInfo[] = empty
   ? []
@@ -145,10 +152,33 @@ const client: CalendarClient = {
     );
     for (const cb of memberCbs) cb(calendarId);
   }),
+  listMyDevices: rec('listMyDevices', async () => myDevices.map((d) => (d.isThisDevice ? { ...me } : d))),
+  removeMyDevice: rec('removeMyDevice', async (deviceId: string) => {
+    myDevices = myDevices.filter((d) => d.id !== deviceId);
+    for (const [cal, list] of members) {
+      members.set(
+        cal,
+        list.filter((d) => d.id !== deviceId),
+      );
+      for (const cb of memberCbs) cb(cal);
+    }
+  }),
   onMembersChanged(cb) {
     memberCbs.add(cb);
     return () => memberCbs.delete(cb);
   },
+  recoveryStatus: rec('recoveryStatus', async () => ({
+    lastFile: null,
+    uncoveredIds: [],
+    notManagedIds: [],
+    hasEvents: false,
+  })),
+  makeRecoveryFile: rec('makeRecoveryFile', async () => {
+    throw err('Unsupported', 'not on this test page');
+  }),
+  restoreRecoveryFile: rec('restoreRecoveryFile', async () => {
+    throw err('Unsupported', 'not on this test page');
+  }),
 };
 
 const root = document.getElementById('root');

@@ -199,6 +199,55 @@ test('[ROLE-2] a manager changes a role from the Devices page; Share offers Can 
   expect(await axe(page, 'share roles')).toEqual([]);
 });
 
+test('[PER-4][PER-6] devices grouped by person; Remove from all calendars asks first, then removes my device everywhere', async ({
+  page,
+}) => {
+  await page.goto('/__dui/#/devices');
+  const yours = page.getByRole('list', { name: 'Your devices' });
+  await expect(yours.getByRole('listitem')).toHaveCount(2);
+  await expect(yours.getByRole('listitem').first()).toContainText('This device');
+  // In a calendar: my devices under "You", the other person's under their own heading.
+  const work = page.getByRole('region', { name: 'Work' });
+  await expect(work.getByRole('heading', { name: 'You' })).toBeVisible();
+  await expect(work.getByRole('heading', { name: 'Another person (Sam’s tablet)' })).toBeVisible();
+  await expect(work.getByRole('list', { name: 'Devices of Work: You' }).getByRole('listitem')).toHaveCount(2);
+  await expect(
+    work.getByRole('list', { name: 'Devices of Work: Another person (Sam’s tablet)' }).getByRole('listitem'),
+  ).toHaveCount(1);
+  // The other person's device is not mine: no "Remove from all calendars" for it anywhere.
+  await expect(work.getByRole('button', { name: 'Remove from all calendars' })).toHaveCount(0);
+
+  const phone = yours.getByRole('listitem').filter({ hasText: 'Phone' });
+  await phone.getByRole('button', { name: 'Remove from all calendars' }).click();
+  const dlg = page.getByRole('dialog', { name: 'Remove from all calendars' });
+  await expect(dlg).toBeVisible();
+  await expect(dlg).toContainText('finished by your other devices');
+  await expect(dlg).toContainText('new keys that it does not get');
+  await expect(dlg.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  expect(await axe(page, 'remove from all calendars dialog')).toEqual([]);
+  await dlg.getByRole('button', { name: 'Remove from all calendars' }).click();
+  await expect(dlg).toBeHidden();
+  await expect(page.getByText('Removed Phone from all calendars')).toBeVisible();
+  await expect(yours.getByRole('listitem')).toHaveCount(1);
+  await expect(memberRow(page, 'Personal', 'Phone')).toHaveCount(0);
+  await expect(memberRow(page, 'Work', 'Phone')).toHaveCount(0);
+  expect((await called(page, 'removeMyDevice')).map((c) => c.args)).toEqual([['bb'.repeat(32)]]);
+});
+
+test('[PER-2] an Add device link says on the join page what linking a device means', async ({ page }) => {
+  const payload = Buffer.from([2, 1, ...new Array(80).fill(7)]).toString('base64url');
+  await page.goto(`/__dui/#/join/${payload}`);
+  await expect(page.getByRole('heading', { name: 'Join calendar(s)' })).toBeVisible();
+  const note = page.getByRole('note', { name: 'Add device link' });
+  await expect(note).toContainText('one of the devices of the person who made the link');
+  await expect(note).toContainText('Open it only if you made it yourself');
+  expect(await axe(page, 'join page, device link')).toEqual([]);
+  const share = Buffer.from([1, 1, ...new Array(80).fill(7)]).toString('base64url');
+  await page.goto(`/__dui/#/join/${share}`);
+  await expect(page.getByRole('heading', { name: 'Join calendar(s)' })).toBeVisible();
+  await expect(page.getByRole('note', { name: 'Add device link' })).toHaveCount(0);
+});
+
 test('Add device is disabled, with a reason, when there is no calendar', async ({ page }) => {
   await page.goto('/__dui/?empty=1#/devices');
   await expect(page.getByRole('button', { name: 'Add device' })).toBeDisabled();

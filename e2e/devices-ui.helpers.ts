@@ -1,6 +1,7 @@
-// Steps shared by the two-device specs (devices-ui.spec.ts, conflict.spec.ts): devices are browser
+// Steps shared by the two-device specs (devices-ui.spec.ts, conflict.spec.ts, my-devices.spec.ts): devices are browser
 // contexts (separate IndexedDB) talking through the real relay of playwright.config.ts's webServer.
 import { type Browser, type BrowserContext, expect, type Page } from '@playwright/test';
+import { eventButton } from './ui-helpers.ts';
 
 export const SYNC_MS = 30_000;
 
@@ -94,4 +95,32 @@ export async function editTitle(page: Page, from: RegExp, to: string): Promise<v
   await dialog.getByLabel('Title').fill(to);
   await dialog.getByRole('button', { name: 'Save' }).click();
   await expect(dialog).toBeHidden();
+}
+
+/** Adds a calendar from the sidebar. */
+export async function addCalendar(d: Device, name: string): Promise<void> {
+  await d.page.getByRole('button', { name: '+ Add calendar' }).click();
+  const form = d.page.locator('.cal-form');
+  await form.getByLabel('Name').fill(name);
+  await form.getByRole('button', { name: 'Create calendar' }).click();
+  await expect(d.page.getByRole('checkbox', { name })).toBeVisible();
+}
+
+/** Creates an event in a named calendar through the event dialog. */
+export async function createIn(
+  d: Device,
+  calendar: string,
+  title: string,
+  start: string,
+  end: string,
+): Promise<void> {
+  await d.page.getByRole('button', { name: 'New event' }).click();
+  const dialog = d.page.getByRole('dialog', { name: 'Event' });
+  await dialog.getByLabel('Title').fill(title);
+  await dialog.getByLabel('Start', { exact: true }).fill(start);
+  await dialog.getByLabel('End', { exact: true }).fill(end);
+  await dialog.getByLabel('Calendar', { exact: true }).selectOption({ label: calendar });
+  await dialog.getByRole('button', { name: 'Save' }).click();
+  await expect(dialog).toBeHidden();
+  await expect(eventButton(d.page, title)).toBeVisible();
 }

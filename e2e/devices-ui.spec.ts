@@ -4,7 +4,8 @@
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test } from '@playwright/test';
 import {
-  type Device,
+  addCalendar,
+  createIn,
   inviteLink,
   join,
   memberRow,
@@ -19,32 +20,6 @@ import { createViaDialog, eventButton, openView } from './ui-helpers.ts';
 test.describe.configure({ timeout: 180_000 });
 
 const DAY = '2026-11-24';
-
-async function addCalendar(d: Device, name: string): Promise<void> {
-  await d.page.getByRole('button', { name: '+ Add calendar' }).click();
-  const form = d.page.locator('.cal-form');
-  await form.getByLabel('Name').fill(name);
-  await form.getByRole('button', { name: 'Create calendar' }).click();
-  await expect(d.page.getByRole('checkbox', { name })).toBeVisible();
-}
-
-async function createIn(
-  d: Device,
-  calendar: string,
-  title: string,
-  start: string,
-  end: string,
-): Promise<void> {
-  await d.page.getByRole('button', { name: 'New event' }).click();
-  const dialog = d.page.getByRole('dialog', { name: 'Event' });
-  await dialog.getByLabel('Title').fill(title);
-  await dialog.getByLabel('Start', { exact: true }).fill(start);
-  await dialog.getByLabel('End', { exact: true }).fill(end);
-  await dialog.getByLabel('Calendar', { exact: true }).selectOption({ label: calendar });
-  await dialog.getByRole('button', { name: 'Save' }).click();
-  await expect(dialog).toBeHidden();
-  await expect(eventButton(d.page, title)).toBeVisible();
-}
 
 test('[INV-1][INV-2] add a device, share one calendar with another person, remove the device', async ({
   browser,

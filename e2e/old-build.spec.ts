@@ -4,7 +4,8 @@
 // origin; each browser context is a device with its own IndexedDB.
 //
 // N (new build) makes a weekly series with reminders and an edited occurrence; O (old build, which
-// knows nothing of recurrence) joins, sees a single event and renames it; N still has its rule,
+// knows nothing of recurrence) joins by N's Share link (it refuses N's version-2 "Add device"
+// link), sees a single event and renames it; N still has its rule,
 // reminders and override, with O's title; F, a new-build device that O itself invites, reads the
 // same from the shared history.
 import { type Browser, expect, type Page, test } from '@playwright/test';
@@ -181,8 +182,15 @@ test('[SCH-3][SCH-4][LWW-6][CMP-1] the release before schema 2 renames a repeati
     await expectSeries(n.page, 'Standup', 'Standup with Ana');
     await waitSynced(n.page);
 
-    // O (old build) joins through N's "Add device" link, opened under /old/.
-    const link = await inviteLink(n.page);
+    // An "Add device" link of this build is format version 2 (PER-2): the old build refuses it
+    // without joining anything. O (old build) joins through N's Share link of Team, under /old/.
+    const deviceLink = (await inviteLink(n.page)).replace(/\/#\//, `${OLD_INDEX}#/`);
+    await o.page.goto(deviceLink);
+    await o.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect(o.page.getByRole('alert').filter({ hasText: 'not a valid invite' })).toBeVisible({
+      timeout: SYNC_MS,
+    });
+    const link = await inviteLink(n.page, 'Team');
     const oldLink = link.replace(/\/#\//, `${OLD_INDEX}#/`);
     expect(oldLink).toContain(`${OLD_INDEX}#/join/`);
     await join(o.page, oldLink, 'Old phone');

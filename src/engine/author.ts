@@ -144,9 +144,16 @@ export function rotateBody(
  * MEM-4, MEM-11, KEY-5: adds a device by the card it showed (its keys and box proof), sealing for
  * it the keys the adder holds that no other key carries.
  */
-export function addBody(me: Me, ring: Keyring, card: DeviceCard, role: MemberRole): MembershipBody {
+export function addBody(
+  me: Me,
+  ring: Keyring,
+  card: DeviceCard,
+  role: MemberRole,
+  name?: string,
+): MembershipBody {
   const keys: WrappedKeyValue[] = [];
   for (const k of ring.heads()) keys.push(...sealFor([{ device: card.device, box: card.box }], k, me.random));
+  const key = ring.heads()[0];
   return {
     ...base(me),
     kind: MembershipKind.Add,
@@ -155,6 +162,12 @@ export function addBody(me: Me, ring: Keyring, card: DeviceCard, role: MemberRol
     keys,
     boxProof: card.proof,
     role,
+    // DEV-1: the name the adder knows the device by (PER-6: the name it chose in its person's
+    // personal document), sealed for the subject like a device's own.
+    sealed:
+      name === undefined || name === '' || key === undefined
+        ? new Uint8Array(0)
+        : sealName(name, card.device, key, me.random),
   };
 }
 

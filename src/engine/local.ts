@@ -337,6 +337,7 @@ export async function addMember(
   doc: DocId,
   card: DeviceCard,
   role: MemberRole = Role.Manager,
+  name?: string,
 ): Promise<LocalOp> {
   if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
     throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
@@ -348,7 +349,7 @@ export async function addMember(
   );
   if (!ok)
     throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
-  return membership(core, st, () => addBody(me(core), st.keys, card, role));
+  return membership(core, st, () => addBody(me(core), st.keys, card, role, name));
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */

@@ -227,10 +227,10 @@ export class Replica {
   /**
    * MEM-4, MEM-11: adds a device by the card it showed (`deviceCard` on that device: its keys and
    * its signature over its box key for this calendar); the keys this device holds are sealed for
-   * the new one (KEY-5).
+   * the new one (KEY-5). `name`, if given, is sealed as the device's display name (DEV-1).
    */
-  addMember(doc: DocId, card: DeviceCard, role: MemberRole = Role.Manager): Promise<LocalOp> {
-    return this.enqueue(() => local.addMember(this.core, doc, card, role));
+  addMember(doc: DocId, card: DeviceCard, role: MemberRole = Role.Manager, name?: string): Promise<LocalOp> {
+    return this.enqueue(() => local.addMember(this.core, doc, card, role, name));
   }
 
   /** MEM-11: this device's card for a calendar (it need not hold it yet), for a member to add it. */

@@ -476,9 +476,18 @@ export class SyncClient {
     if (!this.authed || this.pushing) return;
     this.pushing = true;
     try {
+      let socket = this.socket;
       while (this.authed && this.inFlight.size < this.o.maxInFlight) {
         const skip = this.inFlight.size + this.parked.size;
         const list = await this.o.persistence.listOutbox(skip + this.o.pushBatch);
+        // The connection may have closed (and even reopened) while the outbox was read: ops sent
+        // now would be marked in flight on a connection that never carries them, and the next
+        // connection would skip them for good (their descendants then wait at the relay). Read
+        // again for the connection there is now, if any.
+        if (this.socket !== socket) {
+          socket = this.socket;
+          continue;
+        }
         const fresh = list
           .filter((x) => !this.inFlight.has(x.id) && !this.parked.has(x.id) && !this.refused.has(x.doc))
           .slice(0, this.o.pushBatch);

@@ -593,9 +593,11 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     const names = cals.map((c) => `“${c.name}”`).join(', ');
     setToast({
       text:
-        calendarIds.length === 1
-          ? `Joined ${names || 'the calendar'}`
-          : `Joined ${calendarIds.length} calendars${names ? `: ${names}` : ''}`,
+        calendarIds.length === 0
+          ? 'Linked to your other devices: your calendars arrive as they sync'
+          : calendarIds.length === 1
+            ? `Joined ${names || 'the calendar'}`
+            : `Joined ${calendarIds.length} calendars${names ? `: ${names}` : ''}`,
     });
   };
 

@@ -5,11 +5,14 @@ import {
   deviceLabel,
   formatExpiry,
   formatWhen,
+  groupByPerson,
+  isDeviceLinkPayload,
   isPlausiblePayload,
   joinFailure,
   MAX_DEVICE_NAME,
   MAX_PAYLOAD_CHARS,
   parsePage,
+  personLabel,
   sortMembers,
   suggestDeviceName,
 } from './devices.ts';
@@ -25,6 +28,8 @@ function dev(p: Partial<DeviceInfo> & { id: string }): DeviceInfo {
     lastSeen: null,
     isThisDevice: false,
     role: null,
+    mine: false,
+    person: p.id,
     ...p,
   };
 }
@@ -117,6 +122,33 @@ describe('members and device names', () => {
     expect(suggestDeviceName(firefoxWin)).toBe('Firefox on Windows');
     expect(suggestDeviceName(edgeMac)).toBe('Edge on Mac');
     expect(suggestDeviceName('')).toBe('Browser');
+  });
+});
+
+describe('persons', () => {
+  it('[PER-6] groups devices by person: mine first as "You", then each other person with its devices', () => {
+    const list = [
+      dev({ id: 'b1', name: 'Sam phone', person: 'b1', addedAt: 3 }),
+      dev({ id: 'a2', name: 'Phone', mine: true, person: 'a1', addedAt: 2 }),
+      dev({ id: 'b2', name: 'Sam tablet', person: 'b1', addedAt: 4 }),
+      dev({ id: 'c1', name: 'Stranger', person: 'c1', addedAt: 1 }),
+      dev({ id: 'a1', name: 'Laptop', mine: true, isThisDevice: true, person: 'a1', addedAt: 5 }),
+    ];
+    const groups = groupByPerson(list);
+    expect(groups.map((g) => g.devices.map((d) => d.id))).toEqual([['a1', 'a2'], ['c1'], ['b1', 'b2']]);
+    expect(groups.map(personLabel)).toEqual([
+      'You',
+      'Another person (Stranger)',
+      'Another person (Sam phone, Sam tablet)',
+    ]);
+  });
+
+  it('[PER-2] tells an Add device link (version 2) from a share link (version 1) by its first byte', () => {
+    const payload = (v: number) => Buffer.from([v, 1, ...new Array(80).fill(7)]).toString('base64url');
+    expect(isDeviceLinkPayload(payload(2))).toBe(true);
+    expect(isDeviceLinkPayload(payload(1))).toBe(false);
+    expect(isDeviceLinkPayload('')).toBe(false);
+    expect(isDeviceLinkPayload('A*')).toBe(false);
   });
 });
 

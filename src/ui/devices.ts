@@ -29,6 +29,19 @@ export function isPlausiblePayload(payload: string): boolean {
   return payload.length > 0 && payload.length <= MAX_PAYLOAD_CHARS && PAYLOAD_CHARS.test(payload);
 }
 
+const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+/**
+ * Whether a join payload is an "Add device" link (docs/PROTOCOL.md PER-2: format version 2, the
+ * first byte, i.e. the first 8 bits of the base64url text). The worker parses and checks the rest.
+ */
+export function isDeviceLinkPayload(payload: string): boolean {
+  if (payload.length < 2) return false;
+  const hi = B64URL.indexOf(payload[0]!);
+  const lo = B64URL.indexOf(payload[1]!);
+  return hi >= 0 && lo >= 0 && ((hi << 2) | (lo >> 4)) === 2;
+}
+
 export interface JoinFailure {
   title: string;
   detail: string;
@@ -76,6 +89,13 @@ export function joinFailure(code: string | undefined, message: string): JoinFail
         detail: 'The calendar no longer accepts this device (it may have been removed). Ask for a new link.',
         retry: false,
       };
+    case 'AlreadyLinked':
+      return {
+        title: 'This device is already linked to other devices',
+        detail:
+          'A device belongs to one person. Remove it from your other devices first (Devices page, “Remove from all calendars”), or open the link on a new device.',
+        retry: false,
+      };
     case 'Offline':
       return {
         title: 'This device is offline',
@@ -109,6 +129,37 @@ export function sortMembers(members: readonly DeviceInfo[]): DeviceInfo[] {
     if (ta !== tb) return ta < tb ? -1 : 1;
     return a.name.localeCompare(b.name) || a.id.localeCompare(b.id);
   });
+}
+
+export interface PersonGroup {
+  /** The person's key (DeviceInfo.person). */
+  key: string;
+  mine: boolean;
+  devices: DeviceInfo[];
+}
+
+/**
+ * Devices grouped by person (PER-6): mine first ("You"), then other people by their first
+ * device's place in `sortMembers`; devices within a group in `sortMembers` order.
+ */
+export function groupByPerson(members: readonly DeviceInfo[]): PersonGroup[] {
+  const groups = new Map<string, PersonGroup>();
+  for (const d of sortMembers(members)) {
+    const key = d.mine ? 'mine' : d.person;
+    let g = groups.get(key);
+    if (g === undefined) {
+      g = { key: d.mine ? d.person : key, mine: d.mine, devices: [] };
+      groups.set(key, g);
+    }
+    g.devices.push(d);
+  }
+  return [...groups.values()].sort((a, b) => Number(b.mine) - Number(a.mine));
+}
+
+/** A group's heading: "You", or "Another person" with the names of its devices. */
+export function personLabel(g: PersonGroup): string {
+  if (g.mine) return 'You';
+  return `Another person (${g.devices.map(deviceLabel).join(', ')})`;
 }
 
 /** A device's name for people: its own name, or a placeholder built from its fingerprint. */

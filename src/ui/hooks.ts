@@ -189,6 +189,34 @@ export function useMembers(
   return [members, load];
 }
 
+/** This person's devices (PER-1): read now, on any membership change, and every `refreshMs`. */
+export function useMyDevices(
+  client: CalendarClient,
+  refreshMs = 30_000,
+): { state: MembersState | undefined; reload: () => void } {
+  const [state, setState] = useState<MembersState | undefined>(undefined);
+  const [tick, setTick] = useState(0);
+  // biome-ignore lint/correctness/useExhaustiveDependencies: tick is the reload trigger
+  useEffect(() => {
+    let live = true;
+    const load = () =>
+      client.listMyDevices().then(
+        (list) => live && setState(list),
+        (e: unknown) => live && setState({ error: String((e as Error)?.message ?? e) }),
+      );
+    load();
+    const off = client.onMembersChanged(() => load());
+    const t = setInterval(load, refreshMs);
+    return () => {
+      live = false;
+      off();
+      clearInterval(t);
+    };
+  }, [client, tick, refreshMs]);
+  const reload = useCallback(() => setTick((t) => t + 1), []);
+  return { state, reload };
+}
+
 /** A string preference in localStorage, validated on read (storage is input like any other). */
 /** Settings kept on this device ([UI-15]); every change is saved at once. */
 export function useSettings(defaults: () => Settings): [Settings, (patch: Partial<Settings>) => void] {

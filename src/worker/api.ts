@@ -211,6 +211,13 @@ export interface DeviceInfo {
   isThisDevice: boolean;
   /** Its role in the calendar listed (ROLE-3); null outside a calendar (thisDevice). */
   role: RoleName | null;
+  /** One of this person's devices (this one, or a member of its personal document, PER-1). */
+  mine: boolean;
+  /**
+   * Which person the device belongs to, as the id of one of its devices: this device's id for
+   * mine; for others, devices whose own claims name each other share one (PER-6).
+   */
+  person: string;
 }
 
 /** An invite link: the secret is in the URL fragment, which browsers never send to a server. */
@@ -360,6 +367,10 @@ export interface DataApi {
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   /** Removes a device from a calendar and rotates the calendar's key (docs/PROTOCOL.md KEY-3). */
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
+  /** PER-1: this person's devices (this one first when it has no other), with names and fingerprints. */
+  listMyDevices(): Promise<DeviceInfo[]>;
+  /** PER-4: removes one of my devices from my devices and from every calendar, rotating keys (KEY-3). */
+  removeMyDevice(deviceId: string): Promise<void>;
   /** Sets a member device's role in a calendar (this device must be a manager there, ROLE-4). */
   setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
 

@@ -12,6 +12,7 @@ import {
   isDeviceId,
   isDocId,
   isRoleName,
+  type MemberRole,
   type OpId,
   type Replica,
   Role,
@@ -23,13 +24,10 @@ import type { SyncEvent } from '../sync/client.ts';
 import type { DeviceInfo, InviteLink } from './api.ts';
 import type { HostEvent } from './host-api.ts';
 import type { IdbStore } from './idb-store.ts';
-import {
-  inviteUrl,
-  type LinkInvite,
-  MAX_LINK_CALENDARS,
-  normalizeBase,
-  parseInviteLink,
-} from './invite-link.ts';
+import { inviteUrl, type LinkInvite, MAX_LINK_CALENDARS, normalizeBase, parseLink } from './invite-link.ts';
+import type { MyDevices } from './my-devices.ts';
+import { personsOf } from './person-claims.ts';
+import { isPersonalDoc } from './personal.ts';
 import type { SyncHost } from './sync-host.ts';
 
 export const DEFAULT_INVITE_TTL_MS = 24 * 3600_000;
@@ -58,6 +56,8 @@ export interface DeviceApi {
   listMembers(calendarId: string): Promise<DeviceInfo[]>;
   removeDevice(calendarId: string, deviceId: string): Promise<void>;
   setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
+  listMyDevices(): Promise<DeviceInfo[]>;
+  removeMyDevice(deviceId: string): Promise<void>;
   setOnline(online: boolean): Promise<void>;
 }
 
@@ -66,6 +66,7 @@ export interface DeviceApiOptions {
   store: IdbStore;
   /** Absent when the host has no relay (tests in Node, file:// pages). */
   sync: SyncHost | undefined;
+  my: MyDevices;
   emit: (e: HostEvent) => void;
   nowMs?: () => number;
   joinTimeoutMs?: number;
@@ -83,7 +84,7 @@ export interface DeviceInvites {
 }
 
 export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites {
-  const { replica, store, sync } = o;
+  const { replica, store, sync, my } = o;
   const nowMs = o.nowMs ?? (() => Date.now());
   const self = replica.deviceId as DeviceId;
   if (self === undefined) throw new EngineError('InvalidArgument', 'the host replica has no device keys');
@@ -93,6 +94,31 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
   });
 
   const isMember = (doc: DocId) => replica.members(doc).has(self);
+  const isCalendar = (doc: DocId) => isMember(doc) && !my.isPersonal(doc);
+
+  function info(
+    doc: DocId,
+    device: DeviceId,
+    m: { addedAt: number; role?: MemberRole },
+    seen: number,
+    ownName: string,
+    person: string,
+  ): DeviceInfo {
+    const me = device === self;
+    const at = Math.max(seen, m.addedAt);
+    return {
+      id: device,
+      name: replica.memberName(doc, device) ?? my.nameOf(device) ?? (me ? ownName : ''),
+      fingerprint: deviceFingerprint(fromHex(device)),
+      addedAt: Math.floor(m.addedAt / 1000),
+      lastSeen: at > 0 ? Math.floor(at / 1000) : null,
+      isThisDevice: me,
+      mine: me || my.isMine(device),
+      person,
+      // Its role in that calendar (ROLE-3); none in the list of my devices.
+      role: m.role === undefined ? null : roleName(m.role),
+    };
+  }
 
   function mustMemberDoc(calendarId: string): DocId {
     if (!isDocId(calendarId))
@@ -263,6 +289,8 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
         lastSeen: null,
         isThisDevice: true,
         role: null,
+        mine: true,
+        person: self,
       };
     },
 
@@ -288,28 +316,57 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       if (!Number.isSafeInteger(ttlMs) || ttlMs < MIN_INVITE_TTL_MS || ttlMs > MAX_INVITE_TTL_MS) {
         throw new EngineError('InvalidArgument', 'an invite lives between one minute and 30 days');
       }
-      // "Add device" (no ids): every calendar this device manages (ROLE-5: only managers invite).
+      // "Add device" (no calendars named, PER-2): the personal document first, then as many of
+      // the calendars this device manages as the link holds (only managers invite, ROLE-5); the
+      // rest reach the new device through the personal document (PER-3).
       const manages = (d: DocId) => replica.members(d).get(self)?.role === Role.Manager;
-      const docs =
-        calendarIds === undefined
-          ? replica.listDocs().filter(manages)
-          : [...new Set(calendarIds.map(mustMemberDoc))];
-      for (const d of docs)
+      const device = calendarIds === undefined;
+      const all = device
+        ? replica.listDocs().filter((d) => isCalendar(d) && manages(d))
+        : [...new Set(calendarIds.map(mustMemberDoc))];
+      for (const d of all) {
         if (!isMember(d)) throw new EngineError('NotMember', `this device is not a member of ${d}`);
-      if (docs.length === 0) throw new EngineError('InvalidArgument', 'there is no calendar to share');
-      if (docs.length > MAX_LINK_CALENDARS) {
+        if (!device && my.isPersonal(d)) throw new EngineError('InvalidArgument', `${d} is not a calendar`);
+      }
+      if (!device && all.length === 0)
+        throw new EngineError('InvalidArgument', 'there is no calendar to share');
+      if (!device && all.length > MAX_LINK_CALENDARS) {
         throw new EngineError('InvalidArgument', `one link carries at most ${MAX_LINK_CALENDARS} calendars`);
       }
+      const docs = device ? [await my.ensure(), ...all.slice(0, MAX_LINK_CALENDARS - 1)] : all;
       const expiresMs = nowMs() + ttlMs;
-      const invites = await issueInvites(docs, expiresMs, role);
-      return { url: inviteUrl(base, invites), expiresAt: expiresMs, calendarIds: docs };
+      const invites = await issueInvites(docs, expiresMs, device ? 'manager' : role);
+      return { url: inviteUrl(base, invites, device), expiresAt: expiresMs, calendarIds: all };
     },
 
     async acceptInvite(link) {
       // Parsed before anything else: a bad link changes nothing.
-      const invites = parseInviteLink(link);
-      await joinInvites(invites);
-      return { calendarIds: invites.map((i) => i.doc) };
+      const { device, invites } = parseLink(link);
+      if (sync === undefined) throw new DeviceError('Offline', 'this app has no server to join through');
+      if (sync.status().state === 'offline') {
+        throw new DeviceError('Offline', 'this device is offline: connect to the internet to join');
+      }
+      const personal = device ? invites[0]!.doc : undefined;
+      const mine = my.current();
+      // PER-2: one person per device. Linked to other devices already, it does not join another set.
+      if (
+        personal !== undefined &&
+        mine !== undefined &&
+        mine !== personal &&
+        replica.members(mine).size > 1
+      ) {
+        throw new DeviceError(
+          'AlreadyLinked',
+          'this device is already linked to other devices: remove it from them first, then open the link again',
+        );
+      }
+      for (const inv of invites) if (!isMember(inv.doc)) await joinOne(inv);
+      if (personal !== undefined && personal !== mine) {
+        if (!isPersonalDoc(replica, personal))
+          throw new DeviceError('InvalidLink', 'this "Add device" link does not lead to a set of devices');
+        await my.adopt(personal);
+      }
+      return { calendarIds: invites.map((i) => i.doc).filter((d) => !my.isPersonal(d)) };
     },
 
     async listMembers(calendarId) {
@@ -317,20 +374,13 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       const last = lastSeenIn(doc);
       const ownName = await store.getDeviceName();
       const out: DeviceInfo[] = [];
+      // PER-6: mine by my personal document; other people by their devices' mutual claims.
+      const persons = personsOf(replica, doc);
       for (const m of replica.members(doc).values()) {
-        const seen = Math.max(last.get(m.device) ?? 0, m.addedAt);
-        const me = m.device === self;
-        out.push({
-          id: m.device,
-          name: replica.memberName(doc, m.device) ?? (me ? ownName : ''),
-          fingerprint: deviceFingerprint(fromHex(m.device)),
-          addedAt: Math.floor(m.addedAt / 1000),
-          lastSeen: seen > 0 ? Math.floor(seen / 1000) : null,
-          isThisDevice: me,
-          role: roleName(m.role),
-        });
+        const person = my.isMine(m.device) || m.device === self ? self : (persons.get(m.device) ?? m.device);
+        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person));
       }
-      return out.sort((a, b) => (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1));
+      return out.sort(byAdded);
     },
 
     async removeDevice(calendarId, deviceId) {
@@ -341,6 +391,29 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
       await replica.removeMember(doc, fromHex(deviceId));
+      // PER-5: one of my devices removed from this calendar alone is not let in again by my others.
+      await my.excludeFrom(doc, deviceId);
+    },
+
+    async listMyDevices() {
+      const p = my.current();
+      const ownName = await store.getDeviceName();
+      if (p === undefined) {
+        return [await this.thisDevice()];
+      }
+      // Last seen: the newest write of each device in any calendar here.
+      const last = new Map<DeviceId, number>();
+      for (const doc of replica.listDocs())
+        for (const [d, t] of lastSeenIn(doc)) if (t > (last.get(d) ?? 0)) last.set(d, t);
+      const out: DeviceInfo[] = [];
+      for (const m of replica.members(p).values())
+        out.push(info(p, m.device, { addedAt: m.addedAt }, last.get(m.device) ?? 0, ownName, self));
+      return out.sort(byAdded);
+    },
+
+    async removeMyDevice(deviceId) {
+      if (!isDeviceId(deviceId)) throw new EngineError('InvalidArgument', 'not a device id');
+      await my.removeEverywhere(deviceId);
     },
 
     async setRole(calendarId, deviceId, role) {
@@ -360,9 +433,16 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
   };
 }
 
-/** Calendars the UI lists: joined ones, and ones this device was removed from (still readable). */
-export function isListedCalendar(replica: Replica, doc: DocId): boolean {
+const byAdded = (a: DeviceInfo, b: DeviceInfo) =>
+  (a.addedAt ?? 0) - (b.addedAt ?? 0) || (a.id < b.id ? -1 : 1);
+
+/**
+ * Calendars the UI lists: joined ones, and ones this device was removed from (still readable);
+ * never a personal document (PER-1).
+ */
+export function isListedCalendar(replica: Replica, doc: DocId, my: Pick<MyDevices, 'isPersonal'>): boolean {
   const self = replica.deviceId;
+  if (my.isPersonal(doc)) return false;
   return (
     (self !== undefined && replica.members(doc).has(self)) ||
     replica.entity(doc, CALENDAR_ENTITY) !== undefined

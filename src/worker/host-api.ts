@@ -61,6 +61,8 @@ const METHOD_TABLE = {
   restoreRecoveryFile: true,
   recoveryStatus: true,
   setRole: true,
+  listMyDevices: true,
+  removeMyDevice: true,
   setOnline: true,
 } as const satisfies Record<HostMethod, true>;
 

@@ -30,6 +30,7 @@ import {
   roleName,
   type SubtleLike,
 } from '../engine/index.ts';
+import type { SocketFactory } from '../sync/client.ts';
 import type {
   CalendarInfo,
   EventFieldName,
@@ -47,6 +48,7 @@ import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } fr
 import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
+import { createMyDevices } from './my-devices.ts';
 import { assemble, SeriesSet } from './occurrences.ts';
 import { createRecoveryApi } from './recovery.ts';
 import { reminderOccurrences } from './reminders.ts';
@@ -110,16 +112,27 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
     for (const cb of listeners) cb(e);
   };
 
+  const my = await createMyDevices({
+    replica,
+    store,
+    sync: opts.sync,
+    onError: (e) => {
+      if (e instanceof EngineError && e.code === 'Storage')
+        emit({ type: 'error', error: { code: e.code, message: e.message } });
+    },
+  });
   const { issueInvites, joinInvites, ...devices } = createDeviceApi({
     replica,
     store,
     sync: opts.sync,
+    my,
     emit: (e) => emit(e),
   });
   const recovery = createRecoveryApi({
     replica,
     store,
     invites: { issueInvites, joinInvites },
+    my,
     random: opts.random ?? defaultRandom,
   });
   const lastSynced = await LastSynced.open(store);
@@ -287,7 +300,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () =>
         replica
           .listDocs()
-          .filter((d) => isListedCalendar(replica, d))
+          .filter((d) => isListedCalendar(replica, d, my))
           .map(calendarInfo),
       ),
 
@@ -342,7 +355,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
       guard(async () => {
         if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || toMs - fromMs > 60 * 86_400_000)
           throw new EngineError('InvalidArgument', 'a reminder range is at most 60 days');
-        const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d) && !hidden.get(d));
+        const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d, my) && !hidden.get(d));
         const out = await reminderOccurrences(replica, docs, fromMs, toMs);
         if (viewerDismissals.size === 0) return out;
         return out.map((o) => {
@@ -512,6 +525,7 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
 
     close() {
       closed = true;
+      my.close();
       opts.sync?.close();
       store.close();
     },
@@ -544,6 +558,8 @@ export interface EngineHostOptions extends Omit<IdbStoreOptions, 'onVersionChang
    * the platform has WebSocket. null: no sync (tests).
    */
   relayUrl?: string | null;
+  /** How the sync client opens its WebSocket (Node tests pass `ws`); defaults to the global one. */
+  socket?: SocketFactory;
 }
 
 const defaultRandom = (n: number): Uint8Array => crypto.getRandomValues(new Uint8Array(n));
@@ -633,6 +649,7 @@ async function openReplicaHost(store: IdbStore, opts: EngineHostOptions): Promis
             replica,
             signer: device.signer,
             store,
+            ...(opts.socket === undefined ? {} : { socket: opts.socket }),
             ...(typeof addEventListener === 'function' ? { events: globalThis } : {}),
           });
     const h = await createHost({ store, replica, broken, random, ...(sync === undefined ? {} : { sync }) });

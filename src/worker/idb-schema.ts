@@ -33,10 +33,12 @@ interface MetaValues {
   lastSyncedAt: unknown;
   /** The last recovery file this device made (dates, calendars; never its secrets), REC-4. */
   recoveryFile: unknown;
+  /** This device's personal document (PER-1, src/worker/my-devices.ts checks it on read). */
+  personalDoc: unknown;
 }
 
 /** Keys of host-local records that src/worker/local-state.ts reads, validates and writes. */
-export type LocalKey = 'moves' | 'lastSyncedAt' | 'recoveryFile';
+export type LocalKey = 'moves' | 'lastSyncedAt' | 'recoveryFile' | 'personalDoc';
 
 export interface LedgerdayDB extends DBSchema {
   ops: {

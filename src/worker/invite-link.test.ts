@@ -12,6 +12,7 @@ import {
   type LinkInvite,
   MAX_LINK_CALENDARS,
   parseInviteLink,
+  parseLink,
 } from './invite-link.ts';
 
 const bytes = (n: number, seed: number) => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -32,6 +33,17 @@ describe('invite links', () => {
     expect(parseInviteLink(url.slice(url.indexOf('#') + 1))).toEqual(list); // the route
     // 2 + 3 * 80 = 242 bytes -> 323 base64url characters.
     expect(url.length - url.indexOf('/join/') - 6).toBe(Math.ceil((242 * 4) / 3));
+  });
+
+  it('[PER-2] an Add device link is version 2 of the same layout; a share link stays version 1', () => {
+    const list = [inv(3), inv(4)];
+    const device = inviteUrl('https://cal.example.org', list, true);
+    const share = inviteUrl('https://cal.example.org', list);
+    expect(parseLink(device)).toEqual({ device: true, invites: list });
+    expect(parseLink(share)).toEqual({ device: false, invites: list });
+    expect(parseInviteLink(device)).toEqual(list);
+    expect(fromBase64url(device.split('/join/')[1]!)[0]).toBe(2);
+    expect(fromBase64url(share.split('/join/')[1]!)[0]).toBe(1);
   });
 
   it('[INV-5] base64url is RFC 4648 section 5 without padding and decodes canonically only', () => {
@@ -61,7 +73,7 @@ describe('invite links', () => {
       `${good.slice(0, -1)}*`,
       `${good}=`,
       withBytes((b) => {
-        b[0] = 2;
+        b[0] = 3;
         return b;
       }),
       withBytes((b) => {

@@ -7,6 +7,8 @@ import type { DocId, OpId } from '../engine/index.ts';
 import { fromHex, toHex } from '../engine/index.ts';
 
 export const INVITE_LINK_VERSION = 1;
+/** PER-2: an "Add device" link: the same layout, and its first entry is the inviter's personal document. */
+export const DEVICE_LINK_VERSION = 2;
 /** Calendars one link may carry (a link must stay short enough for a QR code). */
 export const MAX_LINK_CALENDARS = 16;
 const ENTRY_BYTES = 16 + 32 + 32;
@@ -63,13 +65,13 @@ export function fromBase64url(s: string): Uint8Array {
   return out;
 }
 
-/** The payload for a set of invites (INV-5). */
-export function encodeInvitePayload(invites: readonly LinkInvite[]): string {
+/** The payload for a set of invites (INV-5); `device`: an "Add device" link (PER-2). */
+export function encodeInvitePayload(invites: readonly LinkInvite[], device = false): string {
   if (invites.length === 0 || invites.length > MAX_LINK_CALENDARS) {
     throw new RangeError(`an invite link carries 1 to ${MAX_LINK_CALENDARS} calendars`);
   }
   const out = new Uint8Array(2 + invites.length * ENTRY_BYTES);
-  out[0] = INVITE_LINK_VERSION;
+  out[0] = device ? DEVICE_LINK_VERSION : INVITE_LINK_VERSION;
   out[1] = invites.length;
   invites.forEach((inv, i) => {
     const at = 2 + i * ENTRY_BYTES;
@@ -81,8 +83,8 @@ export function encodeInvitePayload(invites: readonly LinkInvite[]): string {
   return base64url(out);
 }
 
-export function inviteUrl(base: string, invites: readonly LinkInvite[]): string {
-  return `${normalizeBase(base)}/${JOIN_ROUTE}${encodeInvitePayload(invites)}`;
+export function inviteUrl(base: string, invites: readonly LinkInvite[], device = false): string {
+  return `${normalizeBase(base)}/${JOIN_ROUTE}${encodeInvitePayload(invites, device)}`;
 }
 
 /** The app's base URL as given by the page: http(s), no query or fragment, no trailing slash. */
@@ -104,6 +106,11 @@ export function normalizeBase(base: string): string {
  * Throws InvalidLinkError for anything else.
  */
 export function parseInviteLink(link: string): LinkInvite[] {
+  return parseLink(link).invites;
+}
+
+/** The invites and whether the link is an "Add device" link (version 2, PER-2). */
+export function parseLink(link: string): { device: boolean; invites: LinkInvite[] } {
   if (typeof link !== 'string' || link.length > 4096) throw new InvalidLinkError('not a link');
   const text = link.trim();
   const at = text.indexOf(JOIN_ROUTE);
@@ -114,7 +121,7 @@ export function parseInviteLink(link: string): LinkInvite[] {
   else throw new InvalidLinkError('no #/join/ part');
   const bytes = fromBase64url(payload);
   if (bytes.length < 2) throw new InvalidLinkError('too short');
-  if (bytes[0] !== INVITE_LINK_VERSION) {
+  if (bytes[0] !== INVITE_LINK_VERSION && bytes[0] !== DEVICE_LINK_VERSION) {
     throw new InvalidLinkError(`format version ${bytes[0]} is not supported; update the app`);
   }
   const n = bytes[1]!;
@@ -133,5 +140,5 @@ export function parseInviteLink(link: string): LinkInvite[] {
       secret: bytes.slice(at + 48, at + 80),
     });
   }
-  return out;
+  return { device: bytes[0] === DEVICE_LINK_VERSION, invites: out };
 }

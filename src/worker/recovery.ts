@@ -15,6 +15,7 @@ import {
 import type { RecoveryFile, RecoveryFileInfo, RecoveryResult, RecoveryStatus } from './api.ts';
 import type { DeviceInvites } from './devices.ts';
 import type { IdbStore } from './idb-store.ts';
+import type { MyDevices } from './my-devices.ts';
 import {
   checkRecoveryPassword,
   openRecoveryFile,
@@ -37,6 +38,8 @@ export interface RecoveryApiOptions {
   replica: Replica;
   store: IdbStore;
   invites: DeviceInvites;
+  /** This person's devices (PER-*): a file also covers the personal document, and restoring adopts it. */
+  my: Pick<MyDevices, 'isPersonal' | 'current' | 'adopt'>;
   random: (n: number) => Uint8Array;
   nowMs?: () => number;
 }
@@ -71,7 +74,10 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
       const contents: RecoveryContents = {
         madeAt,
         expiresAt,
-        calendars: issued.map((i) => ({ ...i, name: nameOf(i.doc) })),
+        calendars: issued.map((i) => ({
+          ...i,
+          name: o.my.isPersonal(i.doc) ? 'Your devices' : nameOf(i.doc),
+        })),
       };
       const text = await sealRecoveryFile(contents, password, o.random);
       const status: RecoveryFileInfo = { madeAt, expiresAt, calendarIds: docs };
@@ -86,6 +92,13 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
       for (const c of contents.calendars) {
         try {
           await invites.joinInvites([c]);
+          // The person's personal document (PER-1) is no calendar: joined, then adopted (as an
+          // "Add device" link's is, PER-2) when this device is not linked to other devices yet.
+          if (o.my.isPersonal(c.doc)) {
+            const mine = o.my.current();
+            if (mine === undefined || replica.members(mine).size <= 1) await o.my.adopt(c.doc);
+            continue;
+          }
           result.joined.push({ calendarId: c.doc, name: nameOf(c.doc) || c.name });
         } catch (e) {
           const code =
@@ -105,7 +118,8 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
 
     async recoveryStatus() {
       const lastFile = parseStatus(await store.getLocal(STATUS_KEY).catch(() => undefined));
-      const docs = memberDocs();
+      // What the user sees as calendars: the personal document is covered silently.
+      const docs = memberDocs().filter((d) => !o.my.isPersonal(d));
       const managed = new Set(managedDocs());
       const covered = new Set(lastFile?.calendarIds ?? []);
       return {

@@ -1,19 +1,14 @@
-// The Devices page (#/devices): this device's name and fingerprint, "Add device", and per calendar
-// its member devices (name, fingerprint, added, last seen) with "Share" and "Remove".
+// The Devices page (#/devices): this device's name and fingerprint, "Add device", your devices
+// with "Remove from all calendars" (PER-4), and per calendar its member devices grouped by person
+// (PER-6: "You" first; name, fingerprint, added, last seen) with "Share" and "Remove".
 import { useEffect, useId, useRef, useState } from 'react';
 import type { CalendarClient, CalendarInfo, DeviceInfo, HostError, RoleName } from '../../worker/api.ts';
 import { safeColor } from '../colors.ts';
-import {
-  cleanDeviceName,
-  deviceLabel,
-  formatDateTime,
-  formatWhen,
-  MAX_DEVICE_NAME,
-  sortMembers,
-} from '../devices.ts';
-import { type MembersState, useMembers, useThisDevice } from '../hooks.ts';
+import { cleanDeviceName, deviceLabel, groupByPerson, MAX_DEVICE_NAME, personLabel } from '../devices.ts';
+import { type MembersState, useMembers, useMyDevices, useThisDevice } from '../hooks.ts';
 import { InviteDialog, type InviteKind } from './InviteDialog.tsx';
 import { Modal } from './Modal.tsx';
+import { DeviceRow, MyDevicesSection, RemoveEverywhereDialog } from './MyDevices.tsx';
 import { RecoveryCard } from './Recovery.tsx';
 import { restoreSummary } from './RecoveryDialogs.tsx';
 import { ROLE_LABELS, RoleControl } from './RoleControl.tsx';
@@ -36,8 +31,10 @@ export function DevicesPage(props: {
     client,
     calendars.map((c) => c.id),
   );
+  const mine = useMyDevices(client);
   const [invite, setInvite] = useState<InviteKind | null>(null);
   const [removing, setRemoving] = useState<RemoveTarget | null>(null);
+  const [removingMine, setRemovingMine] = useState<DeviceInfo | null>(null);
   const headRef = useRef<HTMLHeadingElement>(null);
   const noCalsId = useId();
 
@@ -60,6 +57,20 @@ export function DevicesPage(props: {
       fail(e);
     } finally {
       reloadMembers(t.calendar.id);
+    }
+  };
+
+  const removeEverywhere = async (d: DeviceInfo) => {
+    try {
+      await client.removeMyDevice(d.id);
+      setRemovingMine(null);
+      props.onToast(`Removed ${deviceLabel(d)} from all calendars`);
+    } catch (e) {
+      setRemovingMine(null);
+      fail(e);
+    } finally {
+      mine.reload();
+      for (const c of calendars) reloadMembers(c.id);
     }
   };
 
@@ -106,7 +117,9 @@ export function DevicesPage(props: {
           >
             Add device
           </button>
-          <span className="muted small">Link another device of yours to all your calendars.</span>
+          <span className="muted small">
+            Link another device of yours: every calendar you have or make later reaches both.
+          </span>
         </div>
         {calendars.length === 0 && (
           <p id={`${noCalsId}-none`} className="muted">
@@ -121,6 +134,8 @@ export function DevicesPage(props: {
         calendars={calendars}
         onRestored={(r) => props.onToast(restoreSummary(r))}
       />
+
+      <MyDevicesSection state={mine.state} now={props.now} onRemove={setRemovingMine} />
 
       {calendars.map((cal) => (
         <CalendarMembers
@@ -155,6 +170,7 @@ export function DevicesPage(props: {
           now={props.now}
           onClose={() => {
             setInvite(null);
+            mine.reload();
             for (const c of calendars) reloadMembers(c.id);
           }}
         />
@@ -164,6 +180,13 @@ export function DevicesPage(props: {
           target={removing}
           onCancel={() => setRemoving(null)}
           onConfirm={() => remove(removing)}
+        />
+      )}
+      {removingMine && (
+        <RemoveEverywhereDialog
+          device={removingMine}
+          onCancel={() => setRemovingMine(null)}
+          onConfirm={() => removeEverywhere(removingMine)}
         />
       )}
     </div>
@@ -270,42 +293,43 @@ function CalendarMembers(props: {
           Could not list the devices of “{cal.name}”: {state.error}
         </p>
       )}
-      {Array.isArray(state) && (
-        <ul className="members" aria-label={`Devices of ${cal.name}`}>
-          {sortMembers(state).map((d) => (
-            <li key={d.id} className="member">
-              <div className="member-main">
-                <strong id={`${id}-${d.id}`}>{deviceLabel(d)}</strong>
-                {d.isThisDevice && <span className="badge">This device</span>}
-              </div>
-              <dl className="device-facts">
-                <dt>Fingerprint</dt>
-                <dd>
-                  <code className="fingerprint">{d.fingerprint}</code>
-                </dd>
-                <dt>Added</dt>
-                <dd>{d.addedAt === null ? 'Unknown' : formatDateTime(d.addedAt)}</dd>
-                <dt>Last seen</dt>
-                <dd>{formatWhen(d.lastSeen, props.now)}</dd>
-                <dt>Role</dt>
-                <dd>
-                  <RoleControl device={d} canChange={manages} onChange={(r) => props.onSetRole(d, r)} />
-                </dd>
-              </dl>
-              {!d.isThisDevice && manages && (
-                <button
-                  type="button"
-                  className="danger"
-                  aria-describedby={`${id}-${d.id}`}
-                  onClick={() => props.onRemove(d)}
-                >
-                  Remove
-                </button>
-              )}
-            </li>
-          ))}
-        </ul>
-      )}
+      {Array.isArray(state) &&
+        groupByPerson(state).map((g) => (
+          <div key={g.key} className="person">
+            <h4 className="person-name">{personLabel(g)}</h4>
+            <ul className="members" aria-label={`Devices of ${cal.name}: ${personLabel(g)}`}>
+              {g.devices.map((d) => (
+                <DeviceRow
+                  key={d.id}
+                  device={d}
+                  now={props.now}
+                  facts={
+                    <>
+                      <dt>Role</dt>
+                      <dd>
+                        <RoleControl device={d} canChange={manages} onChange={(r) => props.onSetRole(d, r)} />
+                      </dd>
+                    </>
+                  }
+                  actions={
+                    d.isThisDevice || !manages
+                      ? undefined
+                      : (nameId) => (
+                          <button
+                            type="button"
+                            className="danger"
+                            aria-describedby={nameId}
+                            onClick={() => props.onRemove(d)}
+                          >
+                            Remove
+                          </button>
+                        )
+                  }
+                />
+              ))}
+            </ul>
+          </div>
+        ))}
     </section>
   );
 }

@@ -4,6 +4,7 @@ import { useEffect, useId, useRef, useState } from 'react';
 import type { CalendarClient } from '../../worker/api.ts';
 import {
   cleanDeviceName,
+  isDeviceLinkPayload,
   isPlausiblePayload,
   type JoinFailure,
   joinFailure,
@@ -58,6 +59,7 @@ export function JoinPage(props: {
   };
 
   const failed = phase.p === 'failed' ? phase.failure : null;
+  const deviceLink = plausible && isDeviceLinkPayload(props.payload);
   const canJoin = phase.p === 'ready' || (failed?.retry ?? false);
 
   return (
@@ -70,6 +72,16 @@ export function JoinPage(props: {
         receives their keys and events, and their members see this device, by its name and fingerprint, on
         their Devices page. Nothing happens until you choose Join.
       </p>
+      {deviceLink && (
+        <div className="invite-note" role="note" aria-label="Add device link">
+          <p>
+            <strong>This is an “Add device” link.</strong> Joining makes this device one of the devices of the
+            person who made the link: every calendar either device has, creates or joins later reaches both,
+            and each can remove the other from all calendars.
+          </p>
+          <p>Open it only if you made it yourself, on another device of yours.</p>
+        </div>
+      )}
       {plausible && (
         <form
           className="card"

@@ -14,7 +14,10 @@ export function useRecoveryStatus(client: CalendarClient, calendars: CalendarInf
   const [status, setStatus] = useState<RecoveryStatus | null>(null);
   const ids = calendars.map((c) => c.id).join(',');
   const reload = useCallback(() => {
-    client.recoveryStatus().then(setStatus, () => setStatus(null));
+    // A status that cannot be read offers nothing (never an error in the page).
+    Promise.resolve()
+      .then(() => client.recoveryStatus())
+      .then(setStatus, () => setStatus(null));
   }, [client]);
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-read when the calendar list changes
   useEffect(reload, [reload, ids]);
