@@ -760,7 +760,6 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
           onlyCopy={onlyCopy}
           onAddDevice={() => openPage(DEVICES_HASH)}
         />
-        <RecoveryOffer client={client} calendars={calendars} now={now} />
         {/* Phones: the header's Devices button lives here (hidden on wider screens). */}
         <nav className="drawer-links" aria-label="More">
           <button
@@ -784,6 +783,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         {main}
       </main>
       <ErrorAlerts errors={errors} onDismiss={dismissError} />
+      {/* After the main view in the tab order (UI-12): a card at the bottom left, not in the sidebar. */}
+      <RecoveryOffer client={client} calendars={calendars} now={now} />
       <Toast
         text={toast?.text ?? null}
         canUndo={toast?.entry !== undefined}

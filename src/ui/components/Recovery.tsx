@@ -1,4 +1,4 @@
-// Where recovery is offered (docs/PROTOCOL.md REC-4): a quiet note in the sidebar once a calendar
+// Where recovery is offered (docs/PROTOCOL.md REC-4): a quiet card at the bottom left once a calendar
 // of this device has its first event (never a wall at first start), again when a calendar is not
 // covered by the last file or the file nears its expiry; and a "Recovery" card on the Devices page
 // with the status and both actions (save a file, restore from one).
@@ -52,7 +52,7 @@ export function RecoveryOffer(props: { client: CalendarClient; calendars: Calend
   const situation = text ?? '';
   if (text === null || (dismissed === situation && !saving)) return null;
   return (
-    <section className="storage-note recovery-note" aria-label="Recovery">
+    <section className="recovery-note" aria-label="Recovery">
       <p>{text}</p>
       <div className="row">
         <button type="button" className="link-btn" onClick={() => setSaving(true)}>
