@@ -87,7 +87,9 @@ const rec =
 
 const synced: SyncStatus = { state: 'synced', pendingUploads: 0, lastSyncedAt: now, clockOffsetMs: 0 };
 
-const client: CalendarClient = {
+// The calls this page answers; any other call of the app (import, history, reminders, …) gets a
+// subscription that never fires or a rejected promise, instead of a TypeError that unmounts the app.
+const answered: Partial<CalendarClient> = {
   listCalendars: async () => calendars,
   createCalendar: async () => 'x',
   renameCalendar: async () => {},
@@ -167,6 +169,8 @@ const client: CalendarClient = {
     memberCbs.add(cb);
     return () => memberCbs.delete(cb);
   },
+  onEventsChanged: () => () => {},
+  reminderOccurrences: async () => [],
   recoveryStatus: rec('recoveryStatus', async () => ({
     lastFile: null,
     uncoveredIds: [],
@@ -180,6 +184,15 @@ const client: CalendarClient = {
     throw err('Unsupported', 'not on this test page');
   }),
 };
+const client = new Proxy(answered, {
+  get(target, key) {
+    if (key in target) return target[key as keyof CalendarClient];
+    if (typeof key === 'string' && key.startsWith('on')) return () => () => {};
+    return async () => {
+      throw err('Unsupported', `${String(key)} is not on this test page`);
+    };
+  },
+}) as CalendarClient;
 
 const root = document.getElementById('root');
 if (!root) throw new Error('no #root');
