@@ -44,8 +44,11 @@ export async function nameDevice(page: Page, name: string): Promise<void> {
   await expect(page.getByText('Name saved.')).toBeVisible();
 }
 
-/** "Add device" (calendar omitted) or "Share" of one calendar on the Devices page; returns the link. */
-export async function inviteLink(page: Page, calendar?: string): Promise<string> {
+/**
+ * "Add device" (calendar omitted) or "Share" of one calendar on the Devices page, with a role for
+ * Share ("Can view" / "Can edit" / "Can manage"; the dialog's default otherwise); returns the link.
+ */
+export async function inviteLink(page: Page, calendar?: string, role?: string): Promise<string> {
   await openDevices(page);
   let dialog: ReturnType<Page['getByRole']>;
   if (calendar === undefined) {
@@ -59,6 +62,7 @@ export async function inviteLink(page: Page, calendar?: string): Promise<string>
     dialog = page.getByRole('dialog', { name: 'Share calendar' });
   }
   await expect(dialog).toBeVisible();
+  if (role !== undefined) await dialog.getByRole('radio', { name: role }).check();
   const field = dialog.getByLabel('Invite link');
   await expect(field).toHaveValue(/#\/join\/./, { timeout: SYNC_MS });
   await expect(dialog.getByRole('img', { name: /QR code/ })).toBeVisible();

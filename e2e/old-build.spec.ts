@@ -190,7 +190,9 @@ test('[SCH-3][SCH-4][LWW-6][CMP-1] the release before schema 2 renames a repeati
     await expect(o.page.getByRole('alert').filter({ hasText: 'not a valid invite' })).toBeVisible({
       timeout: SYNC_MS,
     });
-    const link = await inviteLink(n.page, 'Team');
+    // An older build's Add states no role, which counts as manager (ROLE-1): it joins by a
+    // "Can manage" invite only (ROLE-5, Limitations).
+    const link = await inviteLink(n.page, 'Team', 'Can manage');
     const oldLink = link.replace(/\/#\//, `${OLD_INDEX}#/`);
     expect(oldLink).toContain(`${OLD_INDEX}#/join/`);
     await join(o.page, oldLink, 'Old phone');

@@ -57,6 +57,8 @@ export function InviteDialog(props: {
   useEffect(() => {
     // A new role makes a new link; the one shown before was never sent (its secret lived only here).
     if (pending.current?.attempt !== attempt || pending.current.role !== role) {
+      // The link of the role chosen before is no longer shown: copying it would grant that role.
+      setState({ s: 'creating' });
       pending.current = {
         attempt,
         role,
