@@ -88,12 +88,24 @@ test('[INV-1][INV-2] add a device, share one calendar with another person, remov
       // README pictures (docs/screenshots/): the page with three devices, and the Add device dialog.
       const dismiss = a.page.getByRole('button', { name: 'Dismiss notification' });
       if (await dismiss.isVisible()) await dismiss.click();
+      await a.page.getByRole('heading', { name: 'Devices and sharing' }).scrollIntoViewIfNeeded();
+      await a.page.locator('main').evaluate((el) => el.scrollTo(0, 0));
       await a.page.screenshot({ path: 'docs/screenshots/devices.png' });
       await a.page.getByRole('button', { name: 'Add device' }).click();
       const dlg = a.page.getByRole('dialog', { name: 'Add device' });
       await expect(dlg.getByRole('img', { name: /QR code/ })).toBeVisible({ timeout: SYNC_MS });
       await a.page.screenshot({ path: 'docs/screenshots/add-device.png' });
       await dlg.getByRole('button', { name: 'Done' }).click();
+      // The Share dialog asks what the other person may do (ROLE-5).
+      await a.page
+        .getByRole('region', { name: 'Work', exact: true })
+        .getByRole('button', { name: 'Share' })
+        .click();
+      const share = a.page.getByRole('dialog', { name: 'Share calendar' });
+      await expect(share.getByRole('radio', { name: 'Can view' })).toBeVisible();
+      await expect(share.getByRole('img', { name: /QR code/ })).toBeVisible({ timeout: SYNC_MS });
+      await a.page.screenshot({ path: 'docs/screenshots/share.png' });
+      await share.getByRole('button', { name: 'Done' }).click();
     }
 
     // A removes B from Personal (confirm dialog), B stays in Work.

@@ -1,12 +1,15 @@
-// Recovery end to end (docs/PROTOCOL.md REC-*): a laptop saves a recovery file when it offers one
-// (after the first event), then is lost (its context closed: the same as clearing site data); a
-// fresh browser context restores every calendar from the file through the real relay, as a new
-// device. The file works once: a second fresh context gets a clear refusal, and a wrong password
+// Recovery end to end (docs/PROTOCOL.md REC-*): a laptop paired with a phone saves a recovery file
+// when it offers one (after the first event); then both are lost (their contexts closed: the same
+// as clearing their site data); a fresh browser context restores every calendar from the file
+// through the real relay, as a new device that is one of "my devices" again and can remove the lost
+// ones. The file works once: a second fresh context gets a clear refusal, and a wrong password
 // changes nothing.
 import { readFileSync } from 'node:fs';
 import { expect, type Page, test } from '@playwright/test';
 import {
   type Device,
+  inviteLink,
+  join,
   memberRow,
   nameDevice,
   newDevice,
@@ -45,10 +48,11 @@ async function restore(d: Device, file: string, password: string): Promise<strin
   return text;
 }
 
-test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fresh device from the recovery file, once', async ({
+test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calendars come back on a fresh device from the recovery file, once', async ({
   browser,
 }, info) => {
   const laptop = await newDevice(browser);
+  const phone = await newDevice(browser);
   const fresh = await newDevice(browser);
   const third = await newDevice(browser);
   try {
@@ -70,6 +74,11 @@ test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fr
     await ev.getByRole('button', { name: 'Save' }).click();
     await expect(eventButton(laptop.page, 'Standup')).toBeVisible();
     await waitSynced(laptop.page);
+    // The phone is paired ("Add device"): it has both calendars.
+    const link = await inviteLink(laptop.page);
+    await join(phone.page, link, 'Phone');
+    await expect(eventButton(phone.page, 'Standup')).toBeVisible({ timeout: SYNC_MS });
+    await openView(laptop.page, 'week', DAY);
 
     // The offer appears once a calendar has an event; the file downloads after a password.
     await expect(offer).toContainText('recovery file brings your calendars back');
@@ -93,8 +102,10 @@ test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fr
     await openDevices(laptop.page);
     await expect(laptop.page.getByRole('region', { name: 'Recovery' })).toContainText('Recovery file saved');
     await waitSynced(laptop.page);
-    // The laptop is lost: its browser data is gone with its context.
+    await waitSynced(phone.page);
+    // Both are lost: their browser data is gone with their contexts.
     await laptop.context.close();
+    await phone.context.close();
 
     // A fresh device: a wrong password changes nothing.
     await openView(fresh.page, 'week', DAY);
@@ -114,6 +125,23 @@ test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fr
     // The restored device writes as itself.
     await createViaDialog(fresh.page, { title: 'Back again', start: `${DAY}T14:00`, end: `${DAY}T15:00` });
     await waitSynced(fresh.page);
+    // It is one of my devices again (the file covered the personal document, PER-1): the lost
+    // ones are listed there, and one action removes the lost phone from every calendar (PER-4).
+    await openDevices(fresh.page);
+    const yours = fresh.page.getByRole('list', { name: 'Your devices' });
+    await expect(yours.getByRole('listitem').filter({ hasText: 'Phone' })).toBeVisible({ timeout: SYNC_MS });
+    await expect(yours.getByRole('listitem').filter({ hasText: 'Laptop' })).toBeVisible();
+    await yours
+      .getByRole('listitem')
+      .filter({ hasText: 'Phone' })
+      .getByRole('button', { name: 'Remove from all calendars' })
+      .click();
+    const confirm = fresh.page.getByRole('dialog', { name: 'Remove from all calendars' });
+    await confirm.getByRole('button', { name: 'Remove from all calendars' }).click();
+    await expect(confirm).toBeHidden({ timeout: SYNC_MS });
+    await expect(memberRow(fresh.page, 'Work', 'Phone')).toHaveCount(0, { timeout: SYNC_MS });
+    await expect(memberRow(fresh.page, 'Personal', 'Phone')).toHaveCount(0, { timeout: SYNC_MS });
+    await waitSynced(fresh.page);
 
     // The file worked once: a third device is refused, calendar by calendar, and gets nothing.
     await openView(third.page, 'week', DAY);
@@ -122,6 +150,6 @@ test('[REC-1][REC-2][REC-3][REC-4] a lost laptop’s calendars come back on a fr
     expect(refused).not.toMatch(/Restored/);
     await expect(third.page.getByRole('checkbox', { name: 'Work' })).toHaveCount(0);
   } finally {
-    await Promise.all([laptop, fresh, third].map((d) => d.context.close().catch(() => {})));
+    await Promise.all([laptop, phone, fresh, third].map((d) => d.context.close().catch(() => {})));
   }
 });
