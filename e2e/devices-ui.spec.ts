@@ -88,6 +88,10 @@ test('[INV-1][INV-2] add a device, share one calendar with another person, remov
       // README pictures (docs/screenshots/): the page with three devices, and the Add device dialog.
       const dismiss = a.page.getByRole('button', { name: 'Dismiss notification' });
       if (await dismiss.isVisible()) await dismiss.click();
+      const later = a.page
+        .getByRole('region', { name: 'Recovery file offer' })
+        .getByRole('button', { name: 'Not now' });
+      if (await later.isVisible()) await later.click();
       await a.page.getByRole('heading', { name: 'Devices and sharing' }).scrollIntoViewIfNeeded();
       await a.page.locator('main').evaluate((el) => el.scrollTo(0, 0));
       await a.page.screenshot({ path: 'docs/screenshots/devices.png' });

@@ -60,7 +60,7 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     await nameDevice(laptop.page, 'Laptop');
     await openView(laptop.page, 'week', DAY);
     // No offer at first start: nothing to lose yet.
-    const offer = laptop.page.getByRole('region', { name: 'Recovery' });
+    const offer = laptop.page.getByRole('region', { name: 'Recovery file offer' });
     await expect(laptop.page.getByRole('button', { name: 'New event' })).toBeVisible();
     await expect(offer).toBeHidden();
     await createViaDialog(laptop.page, { title: 'Dentist', start: `${DAY}T09:00`, end: `${DAY}T10:00` });
@@ -100,7 +100,9 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     expect(text).not.toContain('Dentist');
     expect(text).not.toContain('Work');
     await openDevices(laptop.page);
-    await expect(laptop.page.getByRole('region', { name: 'Recovery' })).toContainText('Recovery file saved');
+    await expect(laptop.page.getByRole('region', { name: 'Recovery', exact: true })).toContainText(
+      'Recovery file saved',
+    );
     await waitSynced(laptop.page);
     await waitSynced(phone.page);
     // Both are lost: their browser data is gone with their contexts.

@@ -52,7 +52,7 @@ export function RecoveryOffer(props: { client: CalendarClient; calendars: Calend
   const situation = text ?? '';
   if (text === null || (dismissed === situation && !saving)) return null;
   return (
-    <section className="recovery-note" aria-label="Recovery">
+    <section className="recovery-note" aria-label="Recovery file offer">
       <p>{text}</p>
       <div className="row">
         <button type="button" className="link-btn" onClick={() => setSaving(true)}>
