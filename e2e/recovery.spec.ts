@@ -5,8 +5,9 @@
 // ones. The file works once: a second fresh context gets a clear refusal, and a wrong password
 // changes nothing.
 import { readFileSync } from 'node:fs';
-import { expect, type Page, test } from '@playwright/test';
+import { expect, test } from '@playwright/test';
 import {
+  addCalendar,
   type Device,
   inviteLink,
   join,
@@ -23,14 +24,6 @@ test.describe.configure({ timeout: 240_000 });
 
 const DAY = '2026-11-24';
 const PASSWORD = 'tulip river 42 stone';
-
-async function addCalendar(page: Page, name: string): Promise<void> {
-  await page.getByRole('button', { name: '+ Add calendar' }).click();
-  const form = page.locator('.cal-form');
-  await form.getByLabel('Name').fill(name);
-  await form.getByRole('button', { name: 'Create calendar' }).click();
-  await expect(page.getByRole('checkbox', { name })).toBeVisible();
-}
 
 /** Restores from the file on the Devices page; returns the dialog's outcome text. */
 async function restore(d: Device, file: string, password: string): Promise<string> {
@@ -64,7 +57,7 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     await expect(laptop.page.getByRole('button', { name: 'New event' })).toBeVisible();
     await expect(offer).toBeHidden();
     await createViaDialog(laptop.page, { title: 'Dentist', start: `${DAY}T09:00`, end: `${DAY}T10:00` });
-    await addCalendar(laptop.page, 'Work');
+    await addCalendar(laptop, 'Work');
     await laptop.page.getByRole('button', { name: 'New event' }).click();
     const ev = laptop.page.getByRole('dialog', { name: 'Event' });
     await ev.getByLabel('Title').fill('Standup');

@@ -23,7 +23,7 @@ import {
   timeLabel,
   zoneList,
 } from '../time/zoned.ts';
-import { FieldHistoryPanel } from './FieldHistory.tsx';
+import { FieldHistoryPanel, HISTORY_LABEL } from './FieldHistory.tsx';
 import { Modal } from './Modal.tsx';
 import { ReminderField } from './ReminderField.tsx';
 import { RepeatField } from './RepeatField.tsx';
@@ -37,17 +37,6 @@ export interface DialogTarget {
   /** Set when the dialog edits an occurrence of a repeating event. */
   occurrence?: OccurrenceInfo | undefined;
 }
-
-const FIELD_LABEL: Record<string, string> = {
-  title: 'Title',
-  start: 'Start',
-  end: 'End',
-  allDay: 'All day',
-  timeZone: 'Time zone',
-  location: 'Location',
-  notes: 'Notes',
-  rrule: 'Repeat',
-};
 
 function showValue(v: RegisterWrite['value']): string {
   if (v === null) return '(cleared)';
@@ -159,7 +148,7 @@ export function EventDialog(props: {
                 c.losers.map((l) => (
                   <li key={`${c.field}-${l.opId}`}>
                     <div id={id(`l-${l.opId}`)}>
-                      <strong>{FIELD_LABEL[c.field] ?? c.field}</strong>: kept “{showValue(c.winner.value)}”
+                      <strong>{HISTORY_LABEL[c.field] ?? c.field}</strong>: kept “{showValue(c.winner.value)}”
                       from {who(c.winner, props.members)} at {when(c.winner)}; replaced “{showValue(l.value)}”
                       from {who(l, props.members)} at {when(l)}.
                     </div>
