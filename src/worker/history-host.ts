@@ -23,13 +23,7 @@ import {
   type Replica,
   type Value,
 } from '../engine/index.ts';
-import type {
-  EntityHistoryView,
-  EventFieldName,
-  EventHistory,
-  FieldHistoryView,
-  HistoryWrite,
-} from './api.ts';
+import type { DataApi, EntityHistoryView, EventFieldName, FieldHistoryView, HistoryWrite } from './api.ts';
 import { FIELD_NAMES, FIELD_NUMBERS } from './views.ts';
 
 export interface HistoryHostDeps {
@@ -41,24 +35,11 @@ export interface HistoryHostDeps {
   ownName: () => Promise<string>;
 }
 
-export interface HistoryApi {
-  setCompliance(calendarId: string, on: boolean): Promise<void>;
-  complianceHistory(calendarId: string): Promise<{ writes: HistoryWrite[]; more: number }>;
-  eventHistory(calendarId: string, eventId: string, limit?: number): Promise<EventHistory>;
-  olderHistory(
-    calendarId: string,
-    entityId: string,
-    field: EventFieldName | 'deleted',
-    beforeOpId: string,
-    limit?: number,
-  ): Promise<FieldHistoryView>;
-  restoreFromHistory(
-    calendarId: string,
-    entityId: string,
-    field: EventFieldName | 'deleted',
-    opId: string,
-  ): Promise<{ undoOpId: string | null }>;
-}
+/** The history calls of the data API (`api.ts`, where each is documented), served by this host module. */
+export type HistoryApi = Pick<
+  DataApi,
+  'setCompliance' | 'complianceHistory' | 'eventHistory' | 'olderHistory' | 'restoreFromHistory'
+>;
 
 const DEFAULT_LIMIT = 50;
 

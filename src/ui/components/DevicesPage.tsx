@@ -7,10 +7,10 @@ import { safeColor } from '../colors.ts';
 import { cleanDeviceName, deviceLabel, groupByPerson, MAX_DEVICE_NAME, personLabel } from '../devices.ts';
 import { type MembersState, useMembers, useMyDevices, useThisDevice } from '../hooks.ts';
 import { InviteDialog, type InviteKind } from './InviteDialog.tsx';
-import { Modal } from './Modal.tsx';
 import { DeviceRow, MyDevicesSection, RemoveEverywhereDialog } from './MyDevices.tsx';
 import { RecoveryCard } from './Recovery.tsx';
 import { restoreSummary } from './RecoveryDialogs.tsx';
+import { RemoveConfirm } from './RemoveConfirm.tsx';
 import { ROLE_LABELS, RoleControl } from './RoleControl.tsx';
 
 interface RemoveTarget {
@@ -340,53 +340,20 @@ function RemoveDeviceDialog(props: {
   onConfirm: () => Promise<void>;
 }) {
   const { device, calendar } = props.target;
-  const [busy, setBusy] = useState(false);
-  const id = useId();
   return (
-    <Modal
-      label="Remove device"
-      describedBy={`${id}-what`}
-      onClose={() => !busy && props.onCancel()}
-      className="remove-dialog"
-    >
-      <div className="dialog-body">
-        <header className="dialog-head">
-          <h2>Remove device</h2>
-        </header>
-        <p>
-          Remove <strong>{deviceLabel(device)}</strong> (
-          <code className="fingerprint">{device.fingerprint}</code>) from “{calendar.name}”?
-        </p>
-        <ul id={`${id}-what`} className="remove-what">
-          <li>It stops receiving this calendar's changes, and its edits from now on are refused.</li>
-          <li>
-            It can still read everything it already had: removal cannot take back what a device has seen.
-          </li>
-          <li>Events written from now on are encrypted with a new key that it does not get.</li>
-        </ul>
-        {busy && (
-          <p role="status" className="muted">
-            Removing and changing the calendar's key…
-          </p>
-        )}
-        <footer className="dialog-foot">
-          <span className="spacer" />
-          <button type="button" data-autofocus disabled={busy} onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="danger"
-            disabled={busy}
-            onClick={async () => {
-              setBusy(true);
-              await props.onConfirm();
-            }}
-          >
-            Remove
-          </button>
-        </footer>
-      </div>
-    </Modal>
+    <RemoveConfirm
+      title="Remove device"
+      device={device}
+      from={`from “${calendar.name}”`}
+      what={[
+        "It stops receiving this calendar's changes, and its edits from now on are refused.",
+        'It can still read everything it already had: removal cannot take back what a device has seen.',
+        'Events written from now on are encrypted with a new key that it does not get.',
+      ]}
+      busyText="Removing and changing the calendar's key…"
+      confirmLabel="Remove"
+      onCancel={props.onCancel}
+      onConfirm={props.onConfirm}
+    />
   );
 }

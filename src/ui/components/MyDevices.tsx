@@ -1,11 +1,11 @@
 // One device's row (shared by "Your devices" and every calendar's members, grouped by person) and
 // the "Your devices" section: this person's devices (docs/PROTOCOL.md PER-1) with "Remove from all
 // calendars" (PER-4), which asks first and says what removal means.
-import { type ReactNode, useId, useState } from 'react';
+import { type ReactNode, useId } from 'react';
 import type { DeviceInfo } from '../../worker/api.ts';
 import { deviceLabel, formatDateTime, formatWhen, sortMembers } from '../devices.ts';
 import type { MembersState } from '../hooks.ts';
-import { Modal } from './Modal.tsx';
+import { RemoveConfirm } from './RemoveConfirm.tsx';
 
 /**
  * A device: name, "This device", fingerprint, added, last seen; `actions` (Remove buttons, and
@@ -103,56 +103,21 @@ export function RemoveEverywhereDialog(props: {
   onCancel: () => void;
   onConfirm: () => Promise<void>;
 }) {
-  const { device } = props;
-  const [busy, setBusy] = useState(false);
-  const id = useId();
   return (
-    <Modal
-      label="Remove from all calendars"
-      describedBy={`${id}-what`}
-      onClose={() => !busy && props.onCancel()}
-      className="remove-dialog"
-    >
-      <div className="dialog-body">
-        <header className="dialog-head">
-          <h2>Remove from all calendars</h2>
-        </header>
-        <p>
-          Remove <strong>{deviceLabel(device)}</strong> (
-          <code className="fingerprint">{device.fingerprint}</code>) from your devices and from every
-          calendar?
-        </p>
-        <ul id={`${id}-what`} className="remove-what">
-          <li>It stops receiving your calendars, and its edits from now on are refused.</li>
-          <li>Calendars this device is not in are finished by your other devices when they next connect.</li>
-          <li>
-            It can still read everything it already had: removal cannot take back what a device has seen.
-          </li>
-          <li>Events written from now on are encrypted with new keys that it does not get.</li>
-        </ul>
-        {busy && (
-          <p role="status" className="muted">
-            Removing and changing the keys…
-          </p>
-        )}
-        <footer className="dialog-foot">
-          <span className="spacer" />
-          <button type="button" data-autofocus disabled={busy} onClick={props.onCancel}>
-            Cancel
-          </button>
-          <button
-            type="button"
-            className="danger"
-            disabled={busy}
-            onClick={async () => {
-              setBusy(true);
-              await props.onConfirm();
-            }}
-          >
-            Remove from all calendars
-          </button>
-        </footer>
-      </div>
-    </Modal>
+    <RemoveConfirm
+      title="Remove from all calendars"
+      device={props.device}
+      from="from your devices and from every calendar"
+      what={[
+        'It stops receiving your calendars, and its edits from now on are refused.',
+        'Calendars this device is not in are finished by your other devices when they next connect.',
+        'It can still read everything it already had: removal cannot take back what a device has seen.',
+        'Events written from now on are encrypted with new keys that it does not get.',
+      ]}
+      busyText="Removing and changing the keys…"
+      confirmLabel="Remove from all calendars"
+      onCancel={props.onCancel}
+      onConfirm={props.onConfirm}
+    />
   );
 }
