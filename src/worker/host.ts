@@ -56,6 +56,7 @@ import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from '
 import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
+import { ViewerDismissals } from './viewer-dismissals.ts';
 
 /** The editable fields of an event view, as the field table names them. */
 /** A calendar as the UI sees it, from its calendar entity (loaded replica or store alike). */
@@ -270,8 +271,8 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
   for (const message of await recoverMoves(moveDeps, journal))
     brokenErrors.push({ code: 'Storage', message });
 
-  /** ROLE-9: reminders a viewer dismissed (it may not write the synced register), by doc/event. */
-  const viewerDismissals = new Map<string, number>();
+  /** ROLE-9: reminders a viewer dismissed (it may not write the synced register), kept here. */
+  const viewerDismissals = new ViewerDismissals(store);
 
   function calendarInfo(doc: DocId): CalendarInfo {
     const info = calendarInfoOf(doc, replica.entity(doc, CALENDAR_ENTITY), hidden.get(doc) ?? false);
@@ -331,20 +332,14 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         const doc = mustDoc(calendarId);
         const ent = mustEvent(eventId);
         if (!Number.isFinite(untilMs)) throw new EngineError('InvalidArgument', 'untilMs must be a time');
-        const cur = Math.max(
-          index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0,
-          viewerDismissals.get(`${doc}/${ent}`) ?? 0,
-        );
         // REM-3: a dismissal only ever moves forward.
-        if (untilMs <= cur) return;
-        // ROLE-9: a viewer writes no event field; its dismissal stays on this device (this session).
+        if (untilMs <= (index.get(`${doc}/${ent}`)?.view.dismissedUntilMs ?? 0)) return;
+        // ROLE-9: a viewer writes no event field; its dismissal stays on this device.
         if (
           replica.deviceId !== undefined &&
           replica.members(doc).get(replica.deviceId)?.role === Role.Viewer
-        ) {
-          viewerDismissals.set(`${doc}/${ent}`, untilMs);
-          return;
-        }
+        )
+          return viewerDismissals.dismiss(doc, ent, untilMs);
         const wall = new Date(untilMs).toISOString().slice(0, 19);
         await replica.write(doc, ent, [
           { field: EventField.DismissedUntil, value: encode('datetime', wall) },
@@ -357,9 +352,10 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
           throw new EngineError('InvalidArgument', 'a reminder range is at most 60 days');
         const docs = replica.listDocs().filter((d) => isListedCalendar(replica, d, my) && !hidden.get(d));
         const out = await reminderOccurrences(replica, docs, fromMs, toMs);
-        if (viewerDismissals.size === 0) return out;
+        const mine = await viewerDismissals.read();
+        if (mine.size === 0) return out;
         return out.map((o) => {
-          const local = viewerDismissals.get(`${o.calendarId}/${o.eventId}`) ?? 0;
+          const local = mine.get(`${o.calendarId}/${o.eventId}`) ?? 0;
           return local > o.dismissedUntilMs ? { ...o, dismissedUntilMs: local } : o;
         });
       }),

@@ -38,7 +38,7 @@ interface MetaValues {
 }
 
 /** Keys of host-local records that src/worker/local-state.ts reads, validates and writes. */
-export type LocalKey = 'moves' | 'lastSyncedAt' | 'recoveryFile' | 'personalDoc';
+export type LocalKey = 'moves' | 'lastSyncedAt' | 'recoveryFile' | 'personalDoc' | 'viewerDismissals';
 
 export interface LedgerdayDB extends DBSchema {
   ops: {

@@ -8,6 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFields } from './api.ts';
 import { startEngineHost } from './host.ts';
 import type { Host } from './host-api.ts';
+import { MAX_VIEWER_DISMISSALS, parseViewerDismissals } from './viewer-dismissals.ts';
 
 let hosts: Host[] = [];
 afterEach(() => {
@@ -15,10 +16,10 @@ afterEach(() => {
   hosts = [];
 });
 
-async function start(): Promise<Host> {
+async function start(factory = new IDBFactory()): Promise<Host> {
   const h = await startEngineHost({
     name: 'roles-host',
-    factory: new IDBFactory(),
+    factory,
     durability: 'relaxed',
     relayUrl: null,
   });
@@ -50,7 +51,8 @@ async function code(p: Promise<unknown>): Promise<string> {
 
 describe('roles in the host', () => {
   it('[ROLE-9][ROLE-8][ROLE-4] roles are reported; an editor cannot change the calendar; a viewer cannot write and dismisses locally', async () => {
-    const h = await start();
+    const factory = new IDBFactory();
+    const h = await start(factory);
     const cal = await h.createCalendar('Family', '#336699');
     await h.createEvent(cal, EV, fields);
     const me = (await h.thisDevice()).id;
@@ -89,5 +91,34 @@ describe('roles in the host', () => {
     );
     expect(after.map((o) => o.dismissedUntilMs)).toEqual([START]);
     expect((await h.getEvent(cal2, EV))?.title).toBe('Dentist');
+    // An earlier dismissal does not move it back.
+    await h.dismissReminder(cal2, EV, START - 60_000);
+
+    // It outlives the session: after a restart (a reload) the reminder stays dismissed.
+    h.close();
+    hosts = [];
+    const again = await start(factory);
+    const reloaded = (await again.reminderOccurrences(START - 86_400_000, START + 86_400_000)).filter(
+      (o) => o.calendarId === cal2,
+    );
+    expect(reloaded.map((o) => o.dismissedUntilMs)).toEqual([START]);
+  });
+
+  it('[ROLE-9] stored viewer dismissals are read strictly: a malformed record reads as none, the newest are kept', () => {
+    const k = `${'ab'.repeat(16)}/${'cd'.repeat(16)}`;
+    expect(parseViewerDismissals({ v: 1, entries: [[k, 5]] })).toEqual(new Map([[k, 5]]));
+    for (const bad of [
+      undefined,
+      null,
+      'x',
+      { v: 2, entries: [] },
+      { v: 1, entries: {} },
+      { v: 1, entries: [[k, -1]] },
+      { v: 1, entries: [[k, Number.NaN]] },
+      { v: 1, entries: [['../x', 5]] },
+      { v: 1, entries: [[k, 5, 6]] },
+      { v: 1, entries: Array.from({ length: MAX_VIEWER_DISMISSALS + 1 }, () => [k, 1]) },
+    ])
+      expect(parseViewerDismissals(bad).size).toBe(0);
   });
 });
