@@ -55,8 +55,8 @@ import { reminderOccurrences } from './reminders.ts';
 import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
 import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
-import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 import { ViewerDismissals } from './viewer-dismissals.ts';
+import { BASE_FIELDS, byTime, FIELD_NUMBERS, inRange, toView, viewOf } from './views.ts';
 
 /** The editable fields of an event view, as the field table names them. */
 /** A calendar as the UI sees it, from its calendar entity (loaded replica or store alike). */
