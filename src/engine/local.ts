@@ -16,8 +16,14 @@ import {
   setRoleBody,
   stamp,
 } from './author.ts';
-import { BOX_PROOF_BYTES, boxProofMessage, type DeviceCard, signDeviceCard } from './box-proof.ts';
-import { fromHex, toHex } from './bytes.ts';
+import {
+  BOX_PROOF_BYTES,
+  cardMessage,
+  type DeviceCard,
+  signDeviceCard,
+  signSponsorCard,
+} from './box-proof.ts';
+import { bytesEqual, fromHex, toHex } from './bytes.ts';
 import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
 import {
   encodeMembership,
@@ -342,14 +348,20 @@ export async function addMember(
   if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
     throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
   const st = core.mustDoc(doc);
-  const ok = await core.crypto.verify(
-    card.device,
-    card.proof,
-    boxProofMessage(fromHex(doc), card.device, card.box),
-  );
+  // ROLE-11: a sponsor card lets only the member it names add the device.
+  if (card.sponsor !== undefined && !bytesEqual(card.sponsor, core.mustDevice().signer.publicKey))
+    throw new EngineError('InvalidArgument', 'the sponsor card names another member');
+  const ok = await core.crypto.verify(card.device, card.proof, cardMessage(fromHex(doc), card));
   if (!ok)
     throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
   return membership(core, st, () => addBody(me(core), st.keys, card, role, name));
+}
+
+/** ROLE-11: this device's sponsor card for calendar `doc`, letting `sponsor` alone add it. */
+export async function sponsorCard(core: Core, doc: DocId, sponsor: Uint8Array): Promise<DeviceCard> {
+  if (!/^[0-9a-f]{32}$/.test(doc)) throw new EngineError('InvalidArgument', 'a calendar id is 32 hex chars');
+  if (sponsor.length !== 32) throw new EngineError('InvalidArgument', 'a sponsor is a 32-byte key');
+  return signSponsorCard(core.mustDevice(), fromHex(doc), sponsor);
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */

@@ -10,6 +10,7 @@ import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
 import { INVITE_PROOF_BYTES } from './invite.ts';
 import { effectiveRole, type MemberRole, Role } from './roles.ts';
+import { SponsorGroups } from './sponsors.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -48,6 +49,7 @@ export class MembershipIndex {
   private readonly own = new Map<OpId, MembershipOp>();
   private readonly revokers = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
+  private readonly groupMemo = new Map<string, SponsorGroups>();
   private readonly parent: MembershipIndex | undefined;
 
   constructor(parent?: MembershipIndex) {
@@ -114,6 +116,33 @@ export class MembershipIndex {
   }
 
   /**
+   * ROLE-12: the sponsor groups at a frontier: the connected components of the sponsored Adds
+   * (ROLE-11) in its past that count (MEM-10, ROLE-6), whether or not their subjects are still in.
+   */
+  groupsAt(front: readonly OpId[]): SponsorGroups {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.groupsAt(front);
+    const key = front.join(',');
+    const hit = this.groupMemo.get(key);
+    if (hit !== undefined) return hit;
+    const ops = this.opsIn(front);
+    const sponsored = (o: MembershipOp) => o.body.sponsored === true;
+    const edges = ops.some(sponsored) ? countingOps(ops).filter(sponsored) : [];
+    const groups = new SponsorGroups(edges.map((o) => ({ author: o.author, subject: o.subject })));
+    if (this.groupMemo.size > 4096) this.groupMemo.clear();
+    this.groupMemo.set(key, groups);
+    return groups;
+  }
+
+  private opsIn(front: readonly OpId[]): MembershipOp[] {
+    const ops: MembershipOp[] = [];
+    for (const id of this.closure(front)) {
+      const op = this.get(id);
+      if (op !== undefined) ops.push(op);
+    }
+    return ops;
+  }
+
+  /**
    * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its
    * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
    * a concurrent Add, and only an Add made after seeing the Remove brings d back.
@@ -126,11 +155,7 @@ export class MembershipIndex {
     const key = front.join(',');
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
-    const ops: MembershipOp[] = [];
-    for (const id of this.closure(front)) {
-      const op = this.get(id);
-      if (op !== undefined) ops.push(op);
-    }
+    const ops = this.opsIn(front);
     const counting = countingOps(ops);
     const removes = new Map<DeviceId, MembershipOp[]>();
     const adds = new Map<DeviceId, MembershipOp[]>();

@@ -238,6 +238,14 @@ export class Replica {
     return local.deviceCard(this.core, doc);
   }
 
+  /**
+   * ROLE-11: this device's sponsor card for a calendar: lets the member `sponsor` (32-byte key),
+   * and no other, add it by a sponsored Add at a role no higher than the sponsor's.
+   */
+  sponsorCard(doc: DocId, sponsor: Uint8Array): Promise<DeviceCard> {
+    return local.sponsorCard(this.core, doc, sponsor);
+  }
+
   /** MEM-5: removes a device and introduces a key for the devices that remain (KEY-3). */
   /** ROLE-2: sets a member's role (this device must be a manager, ROLE-4). */
   setRole(doc: DocId, device: Uint8Array, role: MemberRole): Promise<LocalOp> {
