@@ -35,7 +35,7 @@ import {
 } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
-import { type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './ids.ts';
+import { type DeviceId, type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './ids.ts';
 import { inviteKeys, inviteMessage, inviteProof, signInvite } from './invite.ts';
 import { type Key, keyIdHex } from './keyring.ts';
 import { createOp, type OpenedOp, prepareOp } from './op.ts';
@@ -378,6 +378,27 @@ export async function removeMember(core: Core, doc: DocId, signingKey: Uint8Arra
     if (!members.has(removed as never)) throw new EngineError('InvalidArgument', 'not a member');
     return removeBody(me(core), st.keys, members, removed, newKey(me(core)));
   });
+}
+
+/**
+ * ROLE-13: removes `device` and, unless it is in this device's own sponsor group (ROLE-12), every
+ * other member of its group as this replica sees it, one Remove each, in one queued call (no op is
+ * received between them). Returns the Removes written.
+ */
+export async function removePerson(core: Core, doc: DocId, device: DeviceId): Promise<LocalOp[]> {
+  const st = core.mustDoc(doc);
+  const self = core.deviceId!;
+  const groups = st.membership.groupsAt(core.headFront(st));
+  const targets = groups.same(self, device)
+    ? [device]
+    : [device, ...groups.groupOf(device).filter((d) => d !== device)];
+  const out: LocalOp[] = [];
+  for (const d of targets) {
+    if (!st.membership.membersAt(core.headFront(st)).has(d)) continue;
+    out.push(await removeMember(core, doc, fromHex(d)));
+  }
+  if (out.length === 0) throw new EngineError('InvalidArgument', 'not a member');
+  return out;
 }
 
 export async function createInvite(

@@ -200,23 +200,44 @@ const grants = (o: MembershipOp): boolean =>
  * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
- * an Add by a void Invite counts for nothing too. What lowers (a Remove, a SetRole that does not
- * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as
- * they are (void or not): the rule never depends on itself.
+ * an Add by a void Invite counts for nothing too; and (ROLE-13) so does a grant whose author was a
+ * member at the grant's causal past only by Adds that count for nothing, so a device let in by a
+ * void Add lets nobody in either, however long the chain. What lowers (a Remove, a SetRole that
+ * does not raise) always counts, so no concurrent counter-move can stall it. The voiding ops are
+ * taken as they are (void or not): the rule never depends on itself. Ops are decided ancestors
+ * first (a strict ancestor has fewer ancestors), so the chain rule reads settled answers.
  */
 function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
   const lowered = new Map<DeviceId, MembershipOp[]>();
-  for (const op of ops) if (lowers(op)) push(lowered, op.subject, op);
+  const removed = new Map<DeviceId, MembershipOp[]>();
+  const added = new Map<DeviceId, MembershipOp[]>();
+  for (const op of ops) {
+    if (lowers(op)) push(lowered, op.subject, op);
+    if (op.body.kind === MembershipKind.Remove) push(removed, op.subject, op);
+    if (op.body.kind === MembershipKind.Add) push(added, op.subject, op);
+  }
   if (lowered.size === 0) return [...ops];
-  const isVoid = (op: MembershipOp): boolean =>
-    grants(op) && (lowered.get(op.author) ?? []).some((r) => concurrent(r, op));
-  const byId = new Map(ops.map((o) => [o.id, o]));
-  return ops.filter((op) => {
-    if (isVoid(op)) return false;
-    if (op.body.kind !== MembershipKind.Add || op.body.invite.length !== INVITE_PROOF_BYTES) return true;
-    const inv = byId.get(toHex(op.body.invite.subarray(0, 32)) as OpId);
-    return inv === undefined || !isVoid(inv);
-  });
+  const voided = new Set<OpId>();
+  /** The author's Adds that made it a member at op's causal past, all void. */
+  const standsOnVoid = (op: MembershipOp): boolean => {
+    const rs = (removed.get(op.author) ?? []).filter((r) => op.ancestors.has(r.id));
+    const live = (added.get(op.author) ?? []).filter(
+      (a) => op.ancestors.has(a.id) && rs.every((r) => a.ancestors.has(r.id)),
+    );
+    return live.length > 0 && live.every((a) => voided.has(a.id));
+  };
+  const ordered = [...ops].sort((a, b) => a.ancestors.size - b.ancestors.size);
+  for (const op of ordered) {
+    if (!grants(op)) continue;
+    const v =
+      (lowered.get(op.author) ?? []).some((r) => concurrent(r, op)) ||
+      standsOnVoid(op) ||
+      (op.body.kind === MembershipKind.Add &&
+        op.body.invite.length === INVITE_PROOF_BYTES &&
+        voided.has(toHex(op.body.invite.subarray(0, 32)) as OpId));
+    if (v) voided.add(op.id);
+  }
+  return ops.filter((op) => !voided.has(op.id));
 }
 
 /**

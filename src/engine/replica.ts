@@ -118,6 +118,16 @@ export class Replica {
     return st.membership.membersAt(this.core.headFront(st));
   }
 
+  /**
+   * ROLE-12: the sponsor group of `device` at this replica's heads: the devices linked to it by
+   * sponsored Adds that count, itself included, members or not (ascending).
+   */
+  sponsorGroup(doc: DocId, device: DeviceId): DeviceId[] {
+    const st = this.core.docs.get(doc);
+    if (st === undefined) return [device];
+    return st.membership.groupsAt(this.core.headFront(st)).groupOf(device);
+  }
+
   evidence(doc: DocId): EquivocationRecord[] {
     return [...(this.core.docs.get(doc)?.evidence ?? [])];
   }
@@ -254,6 +264,14 @@ export class Replica {
 
   removeMember(doc: DocId, signingKey: Uint8Array): Promise<LocalOp> {
     return this.enqueue(() => local.removeMember(this.core, doc, signingKey));
+  }
+
+  /**
+   * ROLE-13: removes a device as a person: with it, unless it is in this device's own sponsor
+   * group, every other member of its sponsor group (ROLE-12), so devices it brought in leave with it.
+   */
+  removePerson(doc: DocId, device: DeviceId): Promise<LocalOp[]> {
+    return this.enqueue(() => local.removePerson(this.core, doc, device));
   }
 
   /** MEM-7: introduces a fresh key for exactly the current members (and restates this device's box key). */

@@ -290,3 +290,42 @@ describe('sponsor groups (ROLE-12)', () => {
     expect(mgr!.members(w.doc).get(w.id(0))?.role).toBe(Role.Manager);
   });
 });
+
+describe('removing a person (ROLE-13)', () => {
+  it("[ROLE-13] a manager removing another person's device removes its whole sponsor group; removing one of its own group removes just that one", async () => {
+    const w = await world([Role.Editor], ['s-h1', 's-h2']);
+    const [mgr, h, h1] = w.reps;
+    await h!.addMember(w.doc, await sponsorCardOf(w.devs[2]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
+    await sync(h!, h1!, w.doc);
+    await h1!.addMember(w.doc, await sponsorCardOf(w.devs[3]!, w.doc, pubOf(w.devs[2]!)), Role.Viewer);
+    await syncAll(w.reps, w.doc);
+    const removes = await mgr!.removePerson(w.doc, w.id(2));
+    expect(removes).toHaveLength(3);
+    await syncAll(w.reps, w.doc);
+    for (const r of w.reps) expect([...r.members(w.doc).keys()]).toEqual([w.id(0)]);
+    // Within one's own group: the manager sponsors its tablet, then removes only the tablet.
+    const tab = testDevice('s-mgr-tab');
+    await mgr!.addMember(w.doc, await sponsorCardOf(tab, w.doc, pubOf(w.devs[0]!)), Role.Manager);
+    expect(await mgr!.removePerson(w.doc, toHex(pubOf(tab)) as DeviceId)).toHaveLength(1);
+    expect([...mgr!.members(w.doc).keys()]).toEqual([w.id(0)]);
+  });
+
+  it('[ROLE-13][MEM-10] a device let in by a void Add lets nobody in: a chain of sponsors made concurrently with the removal counts for nothing', async () => {
+    const w = await world([Role.Editor], ['s-x', 's-y']);
+    const [mgr, h, x] = w.reps;
+    await mgr!.removePerson(w.doc, w.id(1));
+    // Not having seen its removal, h sponsors x, and x sponsors y.
+    await h!.addMember(w.doc, await sponsorCardOf(w.devs[2]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
+    await sync(h!, x!, w.doc);
+    await x!.addMember(w.doc, await sponsorCardOf(w.devs[3]!, w.doc, pubOf(w.devs[2]!)), Role.Editor);
+    expect(x!.members(w.doc).has(w.id(3))).toBe(true);
+    for (const order of [
+      [mgr!, x!],
+      [x!, mgr!],
+    ]) {
+      const r = await openReplica(testDevice(`s-obs-${order[0] === mgr ? 'm' : 'x'}`));
+      for (const from of order) await sync(from, r, w.doc);
+      expect([...r.members(w.doc).keys()]).toEqual([w.id(0)]);
+    }
+  });
+});

@@ -390,7 +390,8 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
         throw new EngineError('InvalidArgument', 'that device is not a member of this calendar');
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
-      await replica.removeMember(doc, fromHex(deviceId));
+      // ROLE-13: another person's device leaves with the devices of its sponsor group.
+      await replica.removePerson(doc, deviceId);
       // PER-5: one of my devices removed from this calendar alone is not let in again by my others.
       await my.excludeFrom(doc, deviceId);
     },
