@@ -113,7 +113,12 @@ export function isPersonalDoc(replica: Replica, doc: DocId): boolean {
  * when its entity is the one derived from (doc, device) and the winning write is by that device.
  */
 export function readPersonal(replica: Replica, doc: DocId): PersonalState {
-  const out: PersonalState = { calendars: new Set(), cards: new Map(), removed: new Set(), sponsors: new Map() };
+  const out: PersonalState = {
+    calendars: new Set(),
+    cards: new Map(),
+    removed: new Set(),
+    sponsors: new Map(),
+  };
   const entry = (c: DocId, d: DeviceId): CardEntry => {
     const key = `${c}/${d}`;
     let e = out.cards.get(key);
@@ -160,7 +165,12 @@ function readSponsor(rec: EntityRecord, into: Map<string, SponsorEntry>): void {
   const e = toHex(v.subarray(48, 80)) as DeviceId;
   if (sponsorEntity(c, d, e) !== rec.entity || w.author !== d) return;
   into.set(`${c}/${d}/${e}`, {
-    card: { device: v.slice(16, 48), box: v.slice(80, 112), proof: v.slice(112, 176), sponsor: v.slice(48, 80) },
+    card: {
+      device: v.slice(16, 48),
+      box: v.slice(80, 112),
+      proof: v.slice(112, 176),
+      sponsor: v.slice(48, 80),
+    },
     epoch: toHex(v.subarray(176, 208)) as OpId,
   });
 }
