@@ -200,7 +200,7 @@ const grants = (o: MembershipOp): boolean =>
  * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
- * an Add by a void Invite counts for nothing too; and (ROLE-13) so does a grant whose author was a
+ * an Add by a void Invite counts for nothing too; and (MEM-10, the chain rule) so does a grant whose author was a
  * member at the grant's causal past only by Adds that count for nothing, so a device let in by a
  * void Add lets nobody in either, however long the chain. What lowers (a Remove, a SetRole that
  * does not raise) always counts, so no concurrent counter-move can stall it. The voiding ops are

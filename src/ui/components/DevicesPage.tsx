@@ -164,7 +164,9 @@ export function DevicesPage(props: {
           invite={invite}
           calendarNames={
             invite.kind === 'device'
-              ? calendars.filter((c) => c.role === undefined || c.role === 'manager').map((c) => c.name)
+              ? // PER-3, ROLE-11: every calendar reaches the new device (those it manages by the link,
+                // the others by my devices' sponsored Adds once it is paired).
+                calendars.map((c) => c.name)
               : [invite.calendarName]
           }
           now={props.now}
