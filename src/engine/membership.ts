@@ -231,7 +231,7 @@ function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
     if (!grants(op)) continue;
     const v =
       (lowered.get(op.author) ?? []).some((r) => concurrent(r, op)) ||
-      standsOnVoid(op) ||
+      (voided.size > 0 && standsOnVoid(op)) ||
       (op.body.kind === MembershipKind.Add &&
         op.body.invite.length === INVITE_PROOF_BYTES &&
         voided.has(toHex(op.body.invite.subarray(0, 32)) as OpId));

@@ -376,9 +376,14 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       const out: DeviceInfo[] = [];
       // PER-6: mine by my personal document; other people by their devices' mutual claims.
       const persons = personsOf(replica, doc);
-      for (const m of replica.members(doc).values()) {
+      const members = replica.members(doc);
+      // ROLE-4, ROLE-12: whom this device may remove here.
+      const manages = members.get(self)?.role === Role.Manager;
+      const group = new Set(replica.sponsorGroup(doc, self));
+      for (const m of members.values()) {
         const person = my.isMine(m.device) || m.device === self ? self : (persons.get(m.device) ?? m.device);
-        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person));
+        const removable = m.device !== self && (manages || group.has(m.device));
+        out.push({ ...info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person), removable });
       }
       return out.sort(byAdded);
     },

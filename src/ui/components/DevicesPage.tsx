@@ -314,7 +314,7 @@ function CalendarMembers(props: {
                     </>
                   }
                   actions={
-                    d.isThisDevice || !manages
+                    d.isThisDevice || !(manages || d.removable === true)
                       ? undefined
                       : (nameId) => (
                           <button
