@@ -351,6 +351,12 @@ function RemoveDeviceDialog(props: {
         "It stops receiving this calendar's changes, and its edits from now on are refused.",
         'It can still read everything it already had: removal cannot take back what a device has seen.',
         'Events written from now on are encrypted with a new key that it does not get.',
+        // ROLE-13: another person's device leaves with the devices linked to it by sponsored Adds.
+        ...(device.mine
+          ? []
+          : [
+              'Devices of the same person that joined this calendar through it, or it through them, are removed too.',
+            ]),
       ]}
       busyText="Removing and changing the calendar's key…"
       confirmLabel="Remove"
