@@ -64,20 +64,21 @@ function me(core: Core): Me {
 type Position = Awaited<ReturnType<typeof position>>;
 
 /** Where the next own op goes: its parents, prev, membership frontier and latest parent stamp. */
-async function position(core: Core, st: DocState) {
+/** Where this device's next op goes: its last op, heads as parents, membership front, newest parent stamp. */
+async function position(core: Core, st: Pick<DocState, 'rec' | 'membership'>, txn?: Txn) {
   const prev = st.rec.ownLast;
   const others = st.rec.heads.filter((h) => h !== prev);
   let frontOf: ((h: OpId) => readonly OpId[]) | undefined;
   if (others.length > LIMITS.maxParents) {
     // DAG-8: too many heads to name them all; the ones named must carry the whole frontier.
     const all = prev === null ? others : [...others, prev];
-    const metas = await core.metas(st.rec.doc, all);
+    const metas = await core.metas(st.rec.doc, all, txn);
     const fronts = new Map(all.map((h, i) => [h, metas[i]?.mfront ?? []]));
     frontOf = (h) => fronts.get(h) ?? [];
   }
   const parents = chooseParents(st.rec.heads, prev, frontOf, (ids) => st.membership.maximal(ids));
   const preds = prev === null ? parents : [...parents, prev];
-  const metas = await core.metas(st.rec.doc, preds);
+  const metas = await core.metas(st.rec.doc, preds, txn);
   let maxParent = 0;
   const fronts: OpId[] = [];
   for (const m of metas) {
@@ -382,22 +383,48 @@ export async function removeMember(core: Core, doc: DocId, signingKey: Uint8Arra
 
 /**
  * ROLE-13: removes `device` and, unless it is in this device's own sponsor group (ROLE-12), every
- * other member of its group as this replica sees it, one Remove each, in one queued call (no op is
- * received between them). Returns the Removes written.
+ * other member of its group as this replica sees it: one Remove each (each introducing a key for
+ * those who remain, KEY-3), chained, staged in one transaction and committed together, so either
+ * all are written or none. Returns the Removes written.
  */
 export async function removePerson(core: Core, doc: DocId, device: DeviceId): Promise<LocalOp[]> {
   const st = core.mustDoc(doc);
+  const dev = core.mustDevice();
   const self = core.deviceId!;
-  const groups = st.membership.groupsAt(core.headFront(st));
-  const targets = groups.same(self, device)
-    ? [device]
-    : [device, ...groups.groupOf(device).filter((d) => d !== device)];
+  const front = core.headFront(st);
+  const members = st.membership.membersAt(front);
+  if (!members.has(self)) throw new EngineError('NotMember', 'this device is not a member of the calendar');
+  const groups = st.membership.groupsAt(front);
+  const group = groups.same(self, device) ? [device] : [device, ...groups.groupOf(device)];
+  const targets = [...new Set(group)].filter((d) => members.has(d));
+  if (!members.has(device)) throw new EngineError('InvalidArgument', 'not a member');
+  const txn = new Txn(st.rec.doc, st);
   const out: LocalOp[] = [];
+  let wallTime = 0;
   for (const d of targets) {
-    if (!st.membership.membersAt(core.headFront(st)).has(d)) continue;
-    out.push(await removeMember(core, doc, fromHex(d)));
+    const pos = await position(core, { rec: txn.rec, membership: txn.membership }, txn);
+    wallTime = stamp(core.nowUs(), Math.max(core.clock, wallTime), pos.maxParent);
+    const body = removeBody(me(core), txn.keys, txn.membership.membersAt(pos.front), d, newKey(me(core)));
+    const p = prepareOp(dev.signer.publicKey, core.nonce, {
+      doc: fromHex(st.rec.doc),
+      ctr: txn.rec.ownCtr + 1,
+      kind: OpKind.Membership,
+      schema: SCHEMA_VERSION,
+      wallTime,
+      prev: pos.prev === null ? new Uint8Array(0) : fromHex(pos.prev),
+      parents: pos.parents.map(fromHex),
+      body: encodeMembership(body),
+    });
+    const op = p.finish(await dev.signer.sign(p.digest));
+    txn.clock = wallTime;
+    txn.own = { id: op.id };
+    const res = await applyWithWakeups(core, op, txn);
+    if (res.status !== 'applied')
+      throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
+    out.push({ id: op.id, doc: op.doc, bytes: op.bytes });
   }
-  if (out.length === 0) throw new EngineError('InvalidArgument', 'not a member');
+  const err = await commit(core, txn);
+  if (err !== undefined) throw err;
   return out;
 }
 

@@ -269,6 +269,7 @@ export class Replica {
   /**
    * ROLE-13: removes a device as a person: with it, unless it is in this device's own sponsor
    * group, every other member of its sponsor group (ROLE-12), so devices it brought in leave with it.
+   * All the Removes are committed together, or none.
    */
   removePerson(doc: DocId, device: DeviceId): Promise<LocalOp[]> {
     return this.enqueue(() => local.removePerson(this.core, doc, device));

@@ -10,6 +10,7 @@ import { MembershipKind } from './codec.ts';
 import { EngineError } from './errors.ts';
 import { boxOf, EV, membershipOp, proofOf, pubOf, titleOf } from './hostile.testkit.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
+import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
 import { Role } from './roles.ts';
 import {
@@ -308,6 +309,43 @@ describe('removing a person (ROLE-13)', () => {
     await mgr!.addMember(w.doc, await sponsorCardOf(tab, w.doc, pubOf(w.devs[0]!)), Role.Manager);
     expect(await mgr!.removePerson(w.doc, toHex(pubOf(tab)) as DeviceId)).toHaveLength(1);
     expect([...mgr!.members(w.doc).keys()]).toEqual([w.id(0)]);
+  });
+
+  it('[ROLE-13][ERR-1] the Removes of a person are one commit: a storage failure writes none of them; retried, all land and the rest read on', async () => {
+    // Full once a second op is committed: the first Remove alone would fit, the second would not.
+    let fail = false;
+    let committed = 0;
+    const store = createMemoryStore({
+      beforeCommit: (b) => {
+        if (!fail) return;
+        if (committed + (b.ops?.length ?? 0) >= 2) throw new Error('QuotaExceededError');
+        committed += b.ops?.length ?? 0;
+      },
+    });
+    const devs = ['sa-mgr', 'sa-h', 'sa-x', 'sa-v'].map((n) => testDevice(n));
+    const mgr = await openReplica(devs[0]!, { store });
+    const [h, x, v] = await Promise.all(devs.slice(1).map((d) => openReplica(d)));
+    const g = await mgr.createCalendar({ name: 'Atomic' });
+    await mgr.addMember(g.doc, await cardOf(devs[1]!, g.doc), Role.Editor);
+    await mgr.addMember(g.doc, await cardOf(devs[3]!, g.doc), Role.Viewer);
+    await syncAll([mgr, h!, x!, v!], g.doc);
+    await h!.addMember(g.doc, await sponsorCardOf(devs[2]!, g.doc, pubOf(devs[1]!)), Role.Editor);
+    await syncAll([mgr, h!, x!, v!], g.doc);
+    const before = { heads: mgr.heads(g.doc), members: [...mgr.members(g.doc).keys()].sort() };
+    fail = true;
+    expect(await refused(mgr.removePerson(g.doc, toHex(pubOf(devs[1]!)) as DeviceId))).toBe('Storage');
+    expect({ heads: mgr.heads(g.doc), members: [...mgr.members(g.doc).keys()].sort() }).toEqual(before);
+    expect((await mgr.listOps(g.doc, 0, 1e5)).length).toBe((await v!.listOps(g.doc, 0, 1e5)).length);
+    fail = false;
+    expect(await mgr.removePerson(g.doc, toHex(pubOf(devs[1]!)) as DeviceId)).toHaveLength(2);
+    await mgr.write(g.doc, EV, [{ field: EventField.Title, value: utf8('After') }]);
+    await syncAll([mgr, v!], g.doc);
+    expect([...v!.members(g.doc).keys()].sort()).toEqual(
+      [toHex(pubOf(devs[0]!)), toHex(pubOf(devs[3]!))].sort(),
+    );
+    expect(titleOf(v!, g.doc)).toBe('After');
+    const reopened = await openReplica(devs[0]!, { store });
+    expect(reopened.members(g.doc).size).toBe(2);
   });
 
   it('[ROLE-13][MEM-10] a device let in by a void Add lets nobody in: a chain of sponsors made concurrently with the removal counts for nothing', async () => {
