@@ -68,7 +68,7 @@ export interface MyDevices {
  * whatever that role is; by its plain card (MEM-11), as a manager, only when this device manages
  * the calendar and the device wrote no sponsor card (builds before ROLE-11).
  */
-export function admitOwnDevice(
+export async function admitOwnDevice(
   replica: Replica,
   cal: DocId,
   card: DeviceCard,
