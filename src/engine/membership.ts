@@ -50,6 +50,10 @@ export class MembershipIndex {
   private readonly revokers = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
   private readonly groupMemo = new Map<string, SponsorGroups>();
+  /** membersAt's live Adds of each member, per frontier (MEM-12). */
+  private readonly basisMemo = new Map<string, Map<DeviceId, OpId[]>>();
+  /** MEM-12: the ops that count for nothing given every op held, and how many ops that was. */
+  private voidMemo: { n: number; voided: ReadonlySet<OpId> } | undefined;
   private readonly parent: MembershipIndex | undefined;
 
   constructor(parent?: MembershipIndex) {
@@ -95,6 +99,42 @@ export class MembershipIndex {
   *all(): Iterable<MembershipOp> {
     if (this.parent !== undefined) yield* this.parent.all();
     yield* this.own.values();
+  }
+
+  private count(): number {
+    return this.own.size + (this.parent?.count() ?? 0);
+  }
+
+  /**
+   * MEM-12: the membership ops that count for nothing (MEM-10, ROLE-6) given every membership op
+   * held. Ops only ever arrive, and a lowering op never stops voiding, so this set only grows.
+   */
+  voided(): ReadonlySet<OpId> {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.voided();
+    const n = this.count();
+    if (this.voidMemo?.n === n) return this.voidMemo.voided;
+    const ops = [...this.all()];
+    const counting = new Set(countingOps(ops).map((o) => o.id));
+    const voided = new Set(ops.filter((o) => !counting.has(o.id)).map((o) => o.id));
+    this.voidMemo = { n, voided };
+    return voided;
+  }
+
+  /**
+   * MEM-12: whether d was a member at `front` (an op's causal past) only by Adds that, given every
+   * op held now, count for nothing: an op d wrote there is then revoked.
+   */
+  standsOnVoid(d: DeviceId, front: readonly OpId[]): boolean {
+    const v = this.voided();
+    if (v.size === 0) return false;
+    this.membersAt(front);
+    const basis = this.basisAt(front).get(d);
+    return basis !== undefined && basis.length > 0 && basis.every((id) => v.has(id));
+  }
+
+  private basisAt(front: readonly OpId[]): Map<DeviceId, OpId[]> {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.basisAt(front);
+    return this.basisMemo.get(front.join(',')) ?? new Map();
   }
 
   /** Membership ops in the causal past of a frontier, the frontier included. */
@@ -165,17 +205,26 @@ export class MembershipIndex {
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
+    const basis = new Map<DeviceId, OpId[]>();
     for (const [d, as] of adds) {
       const rs = removes.get(d) ?? [];
       const live = as.filter((o) => rs.every((r) => o.ancestors.has(r.id)));
       if (live.length === 0) continue;
+      basis.set(
+        d,
+        live.map((o) => o.id),
+      );
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
       const role = roleOf(d, counting, rs);
       members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime, role });
     }
-    if (this.memo.size > 4096) this.memo.clear();
+    if (this.memo.size > 4096) {
+      this.memo.clear();
+      this.basisMemo.clear();
+    }
     this.memo.set(key, members);
+    this.basisMemo.set(key, basis);
     return members;
   }
 }

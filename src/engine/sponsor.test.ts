@@ -366,4 +366,60 @@ describe('removing a person (ROLE-13)', () => {
       expect([...r.members(w.doc).keys()]).toEqual([w.id(0)]);
     }
   });
+
+  it('[MEM-12] what a device let in by a void Add wrote before anyone heard of the removal is revoked, along the chain, in every order', async () => {
+    // h the editor being removed, two observers (members), x and y h's late sponsorships.
+    const w = await world([Role.Editor, Role.Editor, Role.Editor], ['s-x', 's-y']);
+    const [mgr, h, o1, o2, x, y] = w.reps;
+    await mgr!.removePerson(w.doc, w.id(1));
+    // Not having seen its removal, h sponsors x, x sponsors y; x and y write the title.
+    await h!.addMember(w.doc, await sponsorCardOf(w.devs[4]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
+    await sync(h!, x!, w.doc);
+    w.clock.advance(60_000_000);
+    await x!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by x') }]);
+    await x!.addMember(w.doc, await sponsorCardOf(w.devs[5]!, w.doc, pubOf(w.devs[4]!)), Role.Editor);
+    await sync(x!, y!, w.doc);
+    w.clock.advance(60_000_000);
+    await y!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by y') }]);
+    expect(titleOf(y!, w.doc)).toBe('by y');
+    for (const [r, order] of [
+      [o1!, [mgr!, y!]],
+      [o2!, [y!, mgr!]],
+    ] as const) {
+      await sync(order[0], r, w.doc);
+      await sync(order[1], r, w.doc);
+      expect(titleOf(r, w.doc)).toBe('Start');
+      const bodies = (await r.listOps(w.doc, 0, 1000))
+        .filter((o) => o.author === w.id(4) || o.author === w.id(5))
+        .filter((o) => o.kind === 0)
+        .map((o) => o.body);
+      expect(bodies).toEqual(['inert', 'inert']);
+    }
+    // y heard of it too: the writes stop counting there as well.
+    await sync(mgr!, y!, w.doc);
+    expect(titleOf(y!, w.doc)).toBe('Start');
+  });
+
+  it('[MEM-12] a device that also has an Add that counts keeps the writes it made on it', async () => {
+    // h the editor being removed, m2 a second manager, two observers, x let in by h and by m2.
+    const w = await world([Role.Editor, Role.Manager, Role.Editor, Role.Editor], ['s-x']);
+    const [mgr, h, m2, o1, o2, x] = w.reps;
+    await mgr!.removePerson(w.doc, w.id(1));
+    // Neither having seen the removal, h sponsors x and m2 adds x by its card.
+    await h!.addMember(w.doc, await sponsorCardOf(w.devs[5]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
+    await m2!.addMember(w.doc, await cardOf(w.devs[5]!, w.doc), Role.Editor);
+    await sync(h!, x!, w.doc);
+    await sync(m2!, x!, w.doc);
+    w.clock.advance(60_000_000);
+    await x!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by x') }]);
+    for (const [r, order] of [
+      [o1!, [mgr!, x!]],
+      [o2!, [x!, mgr!]],
+    ] as const) {
+      await sync(order[0], r, w.doc);
+      await sync(order[1], r, w.doc);
+      expect(titleOf(r, w.doc)).toBe('by x');
+      expect(r.members(w.doc).has(w.id(5))).toBe(true);
+    }
+  });
 });
