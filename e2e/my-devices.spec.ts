@@ -2,7 +2,8 @@
 // three browser contexts are my laptop, my phone and a partner. The phone is paired with "Add
 // device"; a calendar the laptop creates after pairing appears on the phone and its events sync
 // both ways; the partner, sharing that calendar, sees my two devices as one person; one action on
-// the laptop removes the phone from every calendar.
+// the laptop removes the phone from every calendar. And a calendar the partner shared with my
+// laptop "Can edit" reaches my phone as an editor; the phone removes the lost laptop from it.
 import { expect, test } from '@playwright/test';
 import {
   addCalendar,
@@ -107,6 +108,67 @@ test('[PER-2][PER-3][PER-4][PER-6] pair a phone; a calendar made after pairing r
     await expect(eventButton(phone.page, 'Hotel')).toBeVisible();
     await phone.page.waitForTimeout(2_000);
     await expect(eventButton(phone.page, 'After removal')).toHaveCount(0);
+  } finally {
+    await laptop.context.close();
+    await phone.context.close();
+    await partner.context.close();
+  }
+});
+
+test('[PER-3][PER-4][ROLE-11][ROLE-12] a calendar a partner shared with my laptop "Can edit" reaches my phone as an editor; the phone removes the laptop from it', async ({
+  browser,
+}) => {
+  const laptop = await newDevice(browser);
+  const phone = await newDevice(browser);
+  const partner = await newDevice(browser);
+  try {
+    await openView(partner.page, 'week', DAY);
+    await nameDevice(partner.page, 'Sam');
+    await openView(partner.page, 'week', DAY);
+    await addCalendar(partner, 'Club');
+    await createIn(partner, 'Club', 'Match', `${DAY}T09:00`, `${DAY}T10:00`);
+    await waitSynced(partner.page);
+    await openView(laptop.page, 'week', DAY);
+    await nameDevice(laptop.page, 'Laptop');
+    await join(laptop.page, await inviteLink(partner.page, 'Club', 'Can edit'), 'Laptop');
+    await expect(eventButton(laptop.page, 'Match')).toBeVisible({ timeout: SYNC_MS });
+
+    // Pair the phone: Club is not in the link (the laptop does not manage it), yet it arrives.
+    await phone.page.goto(await inviteLink(laptop.page));
+    await phone.page.getByLabel('Device name').fill('Phone');
+    await phone.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await expect(
+      phone.page.getByText('Linked to your other devices: your calendars arrive as they sync'),
+    ).toBeVisible({
+      timeout: 60_000,
+    });
+    await openView(phone.page, 'week', DAY);
+    await expect(phone.page.getByRole('checkbox', { name: 'Club' })).toBeVisible({ timeout: SYNC_MS });
+    await expect(eventButton(phone.page, 'Match')).toBeVisible({ timeout: SYNC_MS });
+    await createIn(phone, 'Club', 'Phone plan', `${DAY}T12:00`, `${DAY}T13:00`);
+    await openView(partner.page, 'week', DAY);
+    await expect(eventButton(partner.page, 'Phone plan')).toBeVisible({ timeout: SYNC_MS });
+    await openDevices(partner.page);
+    await expect(partner.page.getByRole('combobox', { name: 'Role of Phone' })).toHaveValue('editor', {
+      timeout: SYNC_MS,
+    });
+
+    // The laptop is lost: "Remove from all calendars" on the phone, which does not manage Club.
+    await openDevices(phone.page);
+    const yours = phone.page.getByRole('list', { name: 'Your devices' });
+    await yours
+      .getByRole('listitem')
+      .filter({ hasText: 'Laptop' })
+      .getByRole('button', { name: 'Remove from all calendars' })
+      .click();
+    const dlg = phone.page.getByRole('dialog', { name: 'Remove from all calendars' });
+    await dlg.getByRole('button', { name: 'Remove from all calendars' }).click();
+    await expect(dlg).toBeHidden({ timeout: SYNC_MS });
+    await expect(memberRow(phone.page, 'Club', 'Laptop')).toHaveCount(0, { timeout: SYNC_MS });
+    await waitSynced(phone.page);
+    await openDevices(partner.page);
+    await expect(memberRow(partner.page, 'Club', 'Laptop')).toHaveCount(0, { timeout: SYNC_MS });
+    await expect(memberRow(partner.page, 'Club', 'Phone')).toHaveCount(1);
   } finally {
     await laptop.context.close();
     await phone.context.close();

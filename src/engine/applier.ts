@@ -234,6 +234,11 @@ async function stageMembership(
   vv: Record<string, number>,
   txn: Txn,
 ): Promise<void> {
+  // MEM-12: a lowering op can void Adds (MEM-10, ROLE-6); what it voids is known after it is in.
+  const lowering =
+    body.kind === MembershipKind.Remove ||
+    (body.kind === MembershipKind.SetRole && body.role !== Role.Manager);
+  const voidBefore = lowering ? txn.membership.voided() : undefined;
   txn.membership.add(
     membershipOp(op, body, txn.membership.closure(predFront), vv, txn.membership, predFront),
   );
@@ -247,6 +252,38 @@ async function stageMembership(
     body.kind === MembershipKind.Remove ||
     (body.kind === MembershipKind.SetRole && body.role === Role.Viewer);
   if (revokes && staged !== undefined) await revoke(core, txn, staged);
+  if (voidBefore !== undefined) await revokeVoided(core, txn, voidBefore);
+}
+
+/**
+ * MEM-12: Adds that the op just staged voided (MEM-10, ROLE-6, the chain rule): the Patches of
+ * their subjects that stood only on void Adds stop counting, and what they touched is rebuilt.
+ */
+async function revokeVoided(core: Core, txn: Txn, before: ReadonlySet<OpId>): Promise<void> {
+  const subjects = new Set<DeviceId>();
+  for (const id of txn.membership.voided()) {
+    const m = before.has(id) ? undefined : txn.membership.get(id);
+    if (m?.body.kind === MembershipKind.Add) subjects.add(m.subject);
+  }
+  const hit: OpRecord[] = [];
+  for (const d of subjects)
+    for await (const o of chainOf(core, txn, d, 1))
+      if (bodyOf(txn, o) === 'applied' && txn.membership.standsOnVoid(d, o.mfront)) hit.push(o);
+  await rebuild(core, txn, hit);
+}
+
+/** d's Patches from chain position `from` on, equivocating siblings included, staged or stored. */
+async function* chainOf(core: Core, txn: Txn, d: DeviceId, from: number): AsyncGenerator<OpRecord> {
+  for (let ctr = from; ; ctr++) {
+    const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
+    if (txn.live !== undefined)
+      for (const o of await core.store.getOpsByChain(txn.doc, d, ctr)) ids.add(o.id);
+    if (ids.size === 0) return;
+    for (const id of ids) {
+      const o = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
+      if (o !== undefined && o.kind === OpKind.Patch) yield o;
+    }
+  }
 }
 
 export function membershipOp(
@@ -316,20 +353,19 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
 async function revoke(core: Core, txn: Txn, r: MembershipOp): Promise<void> {
   const d = r.subject;
   const hit: OpRecord[] = [];
-  const consider = async (id: OpId): Promise<void> => {
-    const o = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
+  const consider = async (o: OpRecord | undefined): Promise<void> => {
     if (o === undefined || o.kind !== OpKind.Patch || bodyOf(txn, o) !== 'applied') return;
     if (!(await inPastOf(core, txn, r, o))) hit.push(o);
   };
-  for (let ctr = (r.vv[d] ?? 0) + 1; ; ctr++) {
-    const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
-    if (txn.live !== undefined)
-      for (const o of await core.store.getOpsByChain(txn.doc, d, ctr)) ids.add(o.id);
-    if (ids.size === 0) break;
-    for (const id of ids) await consider(id);
-  }
+  for await (const o of chainOf(core, txn, d, (r.vv[d] ?? 0) + 1)) await consider(o);
   for (const e of txn.evidence)
-    if (e.author === d && e.ctr <= (r.vv[d] ?? 0)) for (const id of e.ops) await consider(id);
+    if (e.author === d && e.ctr <= (r.vv[d] ?? 0))
+      for (const id of e.ops) await consider(txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0]);
+  await rebuild(core, txn, hit);
+}
+
+/** MEM-5, MEM-12: `hit` stop counting; the entities they touched are rebuilt from what counts. */
+async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<void> {
   if (hit.length === 0 || core.device === undefined) return;
   const entities = new Set<EntityId>();
   for (const r of hit) {

@@ -162,6 +162,8 @@ export function addBody(
     keys,
     boxProof: card.proof,
     role,
+    // ROLE-11: a sponsor card's proof names this author: the Add says so.
+    ...(card.sponsor === undefined ? {} : { sponsored: true }),
     // DEV-1: the name the adder knows the device by (PER-6: the name it chose in its person's
     // personal document), sealed for the subject like a device's own.
     sealed:

@@ -25,6 +25,7 @@ import {
   toHex,
   utf8,
 } from './index.ts';
+import type { ModelOp } from './reference-model.testkit.ts';
 import {
   type Clock,
   deviceKeys,
@@ -388,15 +389,25 @@ export async function logOf(r: Replica, doc: DocId) {
     for (const o of page) {
       const h = openOp(o.bytes);
       let removes: string | undefined;
+      let grants: ModelOp['grants'];
       if (h.header.kind === OpKind.Membership) {
         const m = decodeMembership(h.env.body);
-        if (m.kind === MembershipKind.Remove) removes = toHex(m.subject);
+        const subject = toHex(m.subject);
+        if (m.kind === MembershipKind.Remove) removes = subject;
+        if (m.kind === MembershipKind.Genesis) grants = { kind: 'genesis', subject };
+        if (m.kind === MembershipKind.Invite) grants = { kind: 'invite', subject };
+        if (m.kind === MembershipKind.Add)
+          grants =
+            m.invite.length === 0
+              ? { kind: 'add', subject }
+              : { kind: 'add', subject, invite: toHex(m.invite.subarray(0, 32)) };
       }
       out.push({
         id: h.id,
         author: h.author as string,
         ctr: h.header.ctr,
         removes,
+        grants,
         wallTime: h.header.wallTime,
         preds: [...h.parents, ...(h.prev === null ? [] : [h.prev])],
         body: o.body,

@@ -49,7 +49,13 @@ import {
 } from './reference-model.testkit.ts';
 
 /** The rules of docs/PROTOCOL.md the model follows on this branch (LWW-1 tie-break, MEM-5). */
-const MODEL_RULES: ModelRules = { depth: true, revoke: true, causality: 'vv', revokeCausality: 'dag' };
+const MODEL_RULES: ModelRules = {
+  depth: true,
+  revoke: true,
+  causality: 'vv',
+  revokeCausality: 'dag',
+  voidStanding: true,
+};
 
 /**
  * Hostile actions the engine on this branch does not survive yet, each switched off by name until
@@ -526,7 +532,7 @@ const caseArb = fc
   );
 
 describe('byzantine members', () => {
-  it('[CONV-2][CONV-1][LWW-1][LWW-4][LWW-5][MEM-5][DAG-6] with one or two hostile members, every pair of honest replicas agrees, and registers match the reference model', async () => {
+  it('[CONV-2][CONV-1][LWW-1][LWW-4][LWW-5][MEM-5][MEM-12][DAG-6] with one or two hostile members, every pair of honest replicas agrees, and registers match the reference model', async () => {
     const seed = process.env['BYZ_SEED'];
     const path = process.env['BYZ_PATH'];
     await fc.assert(

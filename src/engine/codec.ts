@@ -91,6 +91,8 @@ export interface MembershipBody {
   boxProof: Uint8Array;
   /** ROLE-2: Add, Invite, SetRole: the subject's role (Role.Unstated in ops of earlier builds). */
   role: Role;
+  /** ROLE-11: an Add of another device whose `boxProof` is the subject's sponsor proof (absent = false). */
+  sponsored?: boolean;
 }
 
 // Field layouts for the verifier, in .fbs declaration order.
@@ -128,6 +130,7 @@ const MEMBERSHIP_SPEC: TableSpec = [
   'bytes',
   8,
   'bytes',
+  1,
   1,
 ];
 
@@ -373,6 +376,8 @@ export function encodeMembership(m: MembershipBody): Uint8Array {
   if (boxProof !== 0) Membership.addBoxProof(b, boxProof);
   // Written only when stated: an op without a role keeps the layout of earlier builds.
   if (m.role !== Role.Unstated) Membership.addRole(b, m.role);
+  // ROLE-11: likewise written only when set.
+  if (m.sponsored === true) Membership.addSponsored(b, true);
   b.finish(Membership.endMembership(b));
   return b.asUint8Array().slice();
 }
@@ -409,5 +414,6 @@ export function decodeMembership(bytes: Uint8Array): MembershipBody {
     boxProof: bytesOf(m.boxProofArray()),
     // ROLE-2: a value outside the enum is kept as read; validation refuses it (Malformed).
     role: m.role() as Role,
+    sponsored: m.sponsored(),
   };
 }

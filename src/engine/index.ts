@@ -1,6 +1,13 @@
 // Public API of the engine. Hosts (the worker, the relay, tests, benchmarks) import from here only.
 
-export { BOX_PROOF_BYTES, boxProofMessage, type DeviceCard, signDeviceCard } from './box-proof.ts';
+export {
+  BOX_PROOF_BYTES,
+  boxProofMessage,
+  type DeviceCard,
+  signDeviceCard,
+  signSponsorCard,
+  sponsorMessage,
+} from './box-proof.ts';
 export { bytesEqual, compareBytes, fromHex, fromUtf8, toHex, utf8 } from './bytes.ts';
 export {
   type BaseFieldName,

@@ -16,8 +16,14 @@ import {
   setRoleBody,
   stamp,
 } from './author.ts';
-import { BOX_PROOF_BYTES, boxProofMessage, type DeviceCard, signDeviceCard } from './box-proof.ts';
-import { fromHex, toHex } from './bytes.ts';
+import {
+  BOX_PROOF_BYTES,
+  cardMessage,
+  type DeviceCard,
+  signDeviceCard,
+  signSponsorCard,
+} from './box-proof.ts';
+import { bytesEqual, fromHex, toHex } from './bytes.ts';
 import { isValidWrite, SCHEMA_VERSION } from './calendar.ts';
 import {
   encodeMembership,
@@ -29,7 +35,7 @@ import {
 } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
-import { type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './ids.ts';
+import { type DeviceId, type DocId, type EntityId, isEntityId, type KeyId, type OpId } from './ids.ts';
 import { inviteKeys, inviteMessage, inviteProof, signInvite } from './invite.ts';
 import { type Key, keyIdHex } from './keyring.ts';
 import { createOp, type OpenedOp, prepareOp } from './op.ts';
@@ -58,20 +64,21 @@ function me(core: Core): Me {
 type Position = Awaited<ReturnType<typeof position>>;
 
 /** Where the next own op goes: its parents, prev, membership frontier and latest parent stamp. */
-async function position(core: Core, st: DocState) {
+/** Where this device's next op goes: its last op, heads as parents, membership front, newest parent stamp. */
+async function position(core: Core, st: Pick<DocState, 'rec' | 'membership'>, txn?: Txn) {
   const prev = st.rec.ownLast;
   const others = st.rec.heads.filter((h) => h !== prev);
   let frontOf: ((h: OpId) => readonly OpId[]) | undefined;
   if (others.length > LIMITS.maxParents) {
     // DAG-8: too many heads to name them all; the ones named must carry the whole frontier.
     const all = prev === null ? others : [...others, prev];
-    const metas = await core.metas(st.rec.doc, all);
+    const metas = await core.metas(st.rec.doc, all, txn);
     const fronts = new Map(all.map((h, i) => [h, metas[i]?.mfront ?? []]));
     frontOf = (h) => fronts.get(h) ?? [];
   }
   const parents = chooseParents(st.rec.heads, prev, frontOf, (ids) => st.membership.maximal(ids));
   const preds = prev === null ? parents : [...parents, prev];
-  const metas = await core.metas(st.rec.doc, preds);
+  const metas = await core.metas(st.rec.doc, preds, txn);
   let maxParent = 0;
   const fronts: OpId[] = [];
   for (const m of metas) {
@@ -342,14 +349,20 @@ export async function addMember(
   if (card.device.length !== 32 || card.box.length !== 32 || card.proof.length !== BOX_PROOF_BYTES)
     throw new EngineError('InvalidArgument', 'a device card holds two 32-byte keys and a 64-byte proof');
   const st = core.mustDoc(doc);
-  const ok = await core.crypto.verify(
-    card.device,
-    card.proof,
-    boxProofMessage(fromHex(doc), card.device, card.box),
-  );
+  // ROLE-11: a sponsor card lets only the member it names add the device.
+  if (card.sponsor !== undefined && !bytesEqual(card.sponsor, core.mustDevice().signer.publicKey))
+    throw new EngineError('InvalidArgument', 'the sponsor card names another member');
+  const ok = await core.crypto.verify(card.device, card.proof, cardMessage(fromHex(doc), card));
   if (!ok)
     throw new EngineError('InvalidArgument', 'the device card is not signed by its device for this calendar');
   return membership(core, st, () => addBody(me(core), st.keys, card, role, name));
+}
+
+/** ROLE-11: this device's sponsor card for calendar `doc`, letting `sponsor` alone add it. */
+export async function sponsorCard(core: Core, doc: DocId, sponsor: Uint8Array): Promise<DeviceCard> {
+  if (!/^[0-9a-f]{32}$/.test(doc)) throw new EngineError('InvalidArgument', 'a calendar id is 32 hex chars');
+  if (sponsor.length !== 32) throw new EngineError('InvalidArgument', 'a sponsor is a 32-byte key');
+  return signSponsorCard(core.mustDevice(), fromHex(doc), sponsor);
 }
 
 /** MEM-11: this device's card for calendar `doc`, to show a member who adds it. */
@@ -366,6 +379,53 @@ export async function removeMember(core: Core, doc: DocId, signingKey: Uint8Arra
     if (!members.has(removed as never)) throw new EngineError('InvalidArgument', 'not a member');
     return removeBody(me(core), st.keys, members, removed, newKey(me(core)));
   });
+}
+
+/**
+ * ROLE-13: removes `device` and, unless it is in this device's own sponsor group (ROLE-12), every
+ * other member of its group as this replica sees it: one Remove each (each introducing a key for
+ * those who remain, KEY-3), chained, staged in one transaction and committed together, so either
+ * all are written or none. Returns the Removes written.
+ */
+export async function removePerson(core: Core, doc: DocId, device: DeviceId): Promise<LocalOp[]> {
+  const st = core.mustDoc(doc);
+  const dev = core.mustDevice();
+  const self = core.deviceId!;
+  const front = core.headFront(st);
+  const members = st.membership.membersAt(front);
+  if (!members.has(self)) throw new EngineError('NotMember', 'this device is not a member of the calendar');
+  const groups = st.membership.groupsAt(front);
+  const group = groups.same(self, device) ? [device] : [device, ...groups.groupOf(device)];
+  const targets = [...new Set(group)].filter((d) => members.has(d));
+  if (!members.has(device)) throw new EngineError('InvalidArgument', 'not a member');
+  const txn = new Txn(st.rec.doc, st);
+  const out: LocalOp[] = [];
+  let wallTime = 0;
+  for (const d of targets) {
+    const pos = await position(core, { rec: txn.rec, membership: txn.membership }, txn);
+    wallTime = stamp(core.nowUs(), Math.max(core.clock, wallTime), pos.maxParent);
+    const body = removeBody(me(core), txn.keys, txn.membership.membersAt(pos.front), d, newKey(me(core)));
+    const p = prepareOp(dev.signer.publicKey, core.nonce, {
+      doc: fromHex(st.rec.doc),
+      ctr: txn.rec.ownCtr + 1,
+      kind: OpKind.Membership,
+      schema: SCHEMA_VERSION,
+      wallTime,
+      prev: pos.prev === null ? new Uint8Array(0) : fromHex(pos.prev),
+      parents: pos.parents.map(fromHex),
+      body: encodeMembership(body),
+    });
+    const op = p.finish(await dev.signer.sign(p.digest));
+    txn.clock = wallTime;
+    txn.own = { id: op.id };
+    const res = await applyWithWakeups(core, op, txn);
+    if (res.status !== 'applied')
+      throw res.error ?? new EngineError('InvalidArgument', `local op ${res.status}`);
+    out.push({ id: op.id, doc: op.doc, bytes: op.bytes });
+  }
+  const err = await commit(core, txn);
+  if (err !== undefined) throw err;
+  return out;
 }
 
 export async function createInvite(

@@ -10,6 +10,7 @@ import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
 import { INVITE_PROOF_BYTES } from './invite.ts';
 import { effectiveRole, type MemberRole, Role } from './roles.ts';
+import { SponsorGroups } from './sponsors.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -48,6 +49,11 @@ export class MembershipIndex {
   private readonly own = new Map<OpId, MembershipOp>();
   private readonly revokers = new Map<DeviceId, MembershipOp[]>();
   private readonly memo = new Map<string, Map<DeviceId, MemberInfo>>();
+  private readonly groupMemo = new Map<string, SponsorGroups>();
+  /** membersAt's live Adds of each member, per frontier (MEM-12). */
+  private readonly basisMemo = new Map<string, Map<DeviceId, OpId[]>>();
+  /** MEM-12: the ops that count for nothing given every op held, and how many ops that was. */
+  private voidMemo: { n: number; voided: ReadonlySet<OpId> } | undefined;
   private readonly parent: MembershipIndex | undefined;
 
   constructor(parent?: MembershipIndex) {
@@ -95,6 +101,42 @@ export class MembershipIndex {
     yield* this.own.values();
   }
 
+  private count(): number {
+    return this.own.size + (this.parent?.count() ?? 0);
+  }
+
+  /**
+   * MEM-12: the membership ops that count for nothing (MEM-10, ROLE-6) given every membership op
+   * held. Ops only ever arrive, and a lowering op never stops voiding, so this set only grows.
+   */
+  voided(): ReadonlySet<OpId> {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.voided();
+    const n = this.count();
+    if (this.voidMemo?.n === n) return this.voidMemo.voided;
+    const ops = [...this.all()];
+    const counting = new Set(countingOps(ops).map((o) => o.id));
+    const voided = new Set(ops.filter((o) => !counting.has(o.id)).map((o) => o.id));
+    this.voidMemo = { n, voided };
+    return voided;
+  }
+
+  /**
+   * MEM-12: whether d was a member at `front` (an op's causal past) only by Adds that, given every
+   * op held now, count for nothing: an op d wrote there is then revoked.
+   */
+  standsOnVoid(d: DeviceId, front: readonly OpId[]): boolean {
+    const v = this.voided();
+    if (v.size === 0) return false;
+    this.membersAt(front);
+    const basis = this.basisAt(front).get(d);
+    return basis !== undefined && basis.length > 0 && basis.every((id) => v.has(id));
+  }
+
+  private basisAt(front: readonly OpId[]): Map<DeviceId, OpId[]> {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.basisAt(front);
+    return this.basisMemo.get(front.join(',')) ?? new Map();
+  }
+
   /** Membership ops in the causal past of a frontier, the frontier included. */
   closure(front: readonly OpId[]): Set<OpId> {
     const out = new Set<OpId>();
@@ -114,6 +156,33 @@ export class MembershipIndex {
   }
 
   /**
+   * ROLE-12: the sponsor groups at a frontier: the connected components of the sponsored Adds
+   * (ROLE-11) in its past that count (MEM-10, ROLE-6), whether or not their subjects are still in.
+   */
+  groupsAt(front: readonly OpId[]): SponsorGroups {
+    if (this.own.size === 0 && this.parent !== undefined) return this.parent.groupsAt(front);
+    const key = front.join(',');
+    const hit = this.groupMemo.get(key);
+    if (hit !== undefined) return hit;
+    const ops = this.opsIn(front);
+    const sponsored = (o: MembershipOp) => o.body.sponsored === true;
+    const edges = ops.some(sponsored) ? countingOps(ops).filter(sponsored) : [];
+    const groups = new SponsorGroups(edges.map((o) => ({ author: o.author, subject: o.subject })));
+    if (this.groupMemo.size > 4096) this.groupMemo.clear();
+    this.groupMemo.set(key, groups);
+    return groups;
+  }
+
+  private opsIn(front: readonly OpId[]): MembershipOp[] {
+    const ops: MembershipOp[] = [];
+    for (const id of this.closure(front)) {
+      const op = this.get(id);
+      if (op !== undefined) ops.push(op);
+    }
+    return ops;
+  }
+
+  /**
    * MEM-3: device d is a member at a frontier iff some Add of d (or the genesis, for its
    * author) in the closure causally follows every Remove of d in the closure. So a Remove beats
    * a concurrent Add, and only an Add made after seeing the Remove brings d back.
@@ -126,11 +195,7 @@ export class MembershipIndex {
     const key = front.join(',');
     const hit = this.memo.get(key);
     if (hit !== undefined) return hit;
-    const ops: MembershipOp[] = [];
-    for (const id of this.closure(front)) {
-      const op = this.get(id);
-      if (op !== undefined) ops.push(op);
-    }
+    const ops = this.opsIn(front);
     const counting = countingOps(ops);
     const removes = new Map<DeviceId, MembershipOp[]>();
     const adds = new Map<DeviceId, MembershipOp[]>();
@@ -140,17 +205,26 @@ export class MembershipIndex {
       if (k === MembershipKind.Genesis || k === MembershipKind.Add) push(adds, op.subject, op);
     }
     const members = new Map<DeviceId, MemberInfo>();
+    const basis = new Map<DeviceId, OpId[]>();
     for (const [d, as] of adds) {
       const rs = removes.get(d) ?? [];
       const live = as.filter((o) => rs.every((r) => o.ancestors.has(r.id)));
       if (live.length === 0) continue;
+      basis.set(
+        d,
+        live.map((o) => o.id),
+      );
       live.sort((x, y) => x.wallTime - y.wallTime || (x.id < y.id ? -1 : 1));
       const first = live[0]!;
       const role = roleOf(d, counting, rs);
       members.set(d, { device: d, box: boxOf(d, ops), addedBy: first.id, addedAt: first.wallTime, role });
     }
-    if (this.memo.size > 4096) this.memo.clear();
+    if (this.memo.size > 4096) {
+      this.memo.clear();
+      this.basisMemo.clear();
+    }
     this.memo.set(key, members);
+    this.basisMemo.set(key, basis);
     return members;
   }
 }
@@ -175,23 +249,44 @@ const grants = (o: MembershipOp): boolean =>
  * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
- * an Add by a void Invite counts for nothing too. What lowers (a Remove, a SetRole that does not
- * raise) always counts, so no concurrent counter-move can stall it. The voiding ops are taken as
- * they are (void or not): the rule never depends on itself.
+ * an Add by a void Invite counts for nothing too; and (MEM-10, the chain rule) so does a grant whose author was a
+ * member at the grant's causal past only by Adds that count for nothing, so a device let in by a
+ * void Add lets nobody in either, however long the chain. What lowers (a Remove, a SetRole that
+ * does not raise) always counts, so no concurrent counter-move can stall it. The voiding ops are
+ * taken as they are (void or not): the rule never depends on itself. Ops are decided ancestors
+ * first (a strict ancestor has fewer ancestors), so the chain rule reads settled answers.
  */
 function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
   const lowered = new Map<DeviceId, MembershipOp[]>();
-  for (const op of ops) if (lowers(op)) push(lowered, op.subject, op);
+  const removed = new Map<DeviceId, MembershipOp[]>();
+  const added = new Map<DeviceId, MembershipOp[]>();
+  for (const op of ops) {
+    if (lowers(op)) push(lowered, op.subject, op);
+    if (op.body.kind === MembershipKind.Remove) push(removed, op.subject, op);
+    if (op.body.kind === MembershipKind.Add) push(added, op.subject, op);
+  }
   if (lowered.size === 0) return [...ops];
-  const isVoid = (op: MembershipOp): boolean =>
-    grants(op) && (lowered.get(op.author) ?? []).some((r) => concurrent(r, op));
-  const byId = new Map(ops.map((o) => [o.id, o]));
-  return ops.filter((op) => {
-    if (isVoid(op)) return false;
-    if (op.body.kind !== MembershipKind.Add || op.body.invite.length !== INVITE_PROOF_BYTES) return true;
-    const inv = byId.get(toHex(op.body.invite.subarray(0, 32)) as OpId);
-    return inv === undefined || !isVoid(inv);
-  });
+  const voided = new Set<OpId>();
+  /** The author's Adds that made it a member at op's causal past, all void. */
+  const standsOnVoid = (op: MembershipOp): boolean => {
+    const rs = (removed.get(op.author) ?? []).filter((r) => op.ancestors.has(r.id));
+    const live = (added.get(op.author) ?? []).filter(
+      (a) => op.ancestors.has(a.id) && rs.every((r) => a.ancestors.has(r.id)),
+    );
+    return live.length > 0 && live.every((a) => voided.has(a.id));
+  };
+  const ordered = [...ops].sort((a, b) => a.ancestors.size - b.ancestors.size);
+  for (const op of ordered) {
+    if (!grants(op)) continue;
+    const v =
+      (lowered.get(op.author) ?? []).some((r) => concurrent(r, op)) ||
+      (voided.size > 0 && standsOnVoid(op)) ||
+      (op.body.kind === MembershipKind.Add &&
+        op.body.invite.length === INVITE_PROOF_BYTES &&
+        voided.has(toHex(op.body.invite.subarray(0, 32)) as OpId));
+    if (v) voided.add(op.id);
+  }
+  return ops.filter((op) => !voided.has(op.id));
 }
 
 /**

@@ -12,6 +12,11 @@ export interface ModelOp {
   wallTime: number;
   /** For a Remove: the device it removes (hex). */
   removes?: string | undefined;
+  /**
+   * For the ops that make members (MEM-12): a Genesis or Add names its subject (hex); an Add by
+   * invite names the Invite op it uses; an Invite is marked.
+   */
+  grants?: { kind: 'genesis' | 'add' | 'invite'; subject: string; invite?: string } | undefined;
   /** Declared parents and prev (op ids). */
   preds: readonly string[];
   /** The plaintext writes, for a patch whose body takes effect; absent otherwise. */
@@ -53,6 +58,11 @@ export interface ModelRules {
   causality: 'dag' | 'vv';
   /** The same for MEM-5's "the Remove had seen the op" (PROTOCOL.md: on the hash DAG). */
   revokeCausality: 'dag' | 'vv';
+  /**
+   * MEM-12: a patch by d changes nothing when every Add that made d a member at its causal past
+   * counts for nothing (MEM-10) given every op.
+   */
+  voidStanding?: boolean;
 }
 
 /** LWW-1 in the model's own words: greater wall time, then greater device id, then greater hash. */
@@ -118,8 +128,10 @@ export function modelRegisters(list: readonly ModelOp[], rules: ModelRules): Mod
   const seen = seenBy(rules.causality);
   const removeSaw = seenBy(rules.revokeCausality);
   const removes = list.filter((o) => o.removes !== undefined);
+  const standsOnVoid = rules.voidStanding === true ? voidStanding(list, before) : () => false;
   const revoked = (o: ModelOp) =>
-    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !removeSaw(r, o));
+    removes.some((r) => r.removes === o.author && !before(o.id).has(r.id) && !removeSaw(r, o)) ||
+    standsOnVoid(o);
   const order = (a: ModelOp, b: ModelOp) => modelOrder(a, b, rules.depth ? depth : undefined);
   /** `a` covers `b`: a is greater and has seen b; equivocating siblings never cover each other. */
   const covers = (a: ModelOp, b: ModelOp) =>
@@ -166,4 +178,60 @@ export function concurrentWithOwnRemoval(list: readonly ModelOp[], id: string): 
   const o = ops.get(id);
   if (o === undefined) return false;
   return list.some((r) => r.removes === o.author && !before(id).has(r.id) && !before(r.id).has(id));
+}
+
+/**
+ * MEM-10 and MEM-12 in the model's words (Removes are the only lowering ops it models): within a
+ * set of ops, a grant (an Add of another device, an Invite, an Add by invite) counts for nothing
+ * when a Remove of its author is concurrent with it, when it uses an Invite that counts for
+ * nothing, or when every Add that let its author in (in its past, after every Remove of its author
+ * there) counts for nothing. A patch stands on void when the Adds that made its author a member at
+ * its past, counting there, all count for nothing given every op.
+ */
+function voidStanding(
+  list: readonly ModelOp[],
+  before: (id: string) => ReadonlySet<string>,
+): (o: ModelOp) => boolean {
+  const members = list.filter((o) => o.grants !== undefined || o.removes !== undefined);
+  const concurrent = (a: ModelOp, b: ModelOp) => !before(a.id).has(b.id) && !before(b.id).has(a.id);
+  /** The Adds (and genesis) that let `d` in, in the past `past`, after every Remove of d there. */
+  const live = (d: string, past: ReadonlySet<string>, set: readonly ModelOp[]) => {
+    const rs = set.filter((r) => r.removes === d && past.has(r.id));
+    return set.filter(
+      (a) =>
+        a.grants !== undefined &&
+        a.grants.kind !== 'invite' &&
+        a.grants.subject === d &&
+        past.has(a.id) &&
+        rs.every((r) => before(a.id).has(r.id)),
+    );
+  };
+  const voidIn = (set: readonly ModelOp[]): Set<string> => {
+    const out = new Set<string>();
+    const byId = new Map(set.map((o) => [o.id, o]));
+    for (const g of [...set].sort((a, b) => before(a.id).size - before(b.id).size)) {
+      if (g.grants === undefined || g.grants.kind === 'genesis') continue;
+      if (g.grants.kind === 'add' && g.grants.subject === g.author && g.grants.invite === undefined) continue;
+      const past = before(g.id);
+      const inv = g.grants.invite === undefined ? undefined : byId.get(g.grants.invite);
+      const by = inv === undefined ? g.author : inv.author;
+      const lets = live(g.author, past, set);
+      if (
+        set.some((r) => r.removes === by && concurrent(r, (inv ?? g) as ModelOp)) ||
+        (inv !== undefined && out.has(inv.id)) ||
+        (g.grants.invite === undefined && lets.length > 0 && lets.every((a) => out.has(a.id)))
+      )
+        out.add(g.id);
+    }
+    return out;
+  };
+  const all = voidIn(members);
+  if (all.size === 0) return () => false;
+  return (o) => {
+    const past = before(o.id);
+    const inPast = members.filter((m) => past.has(m.id));
+    const there = voidIn(inPast);
+    const basis = live(o.author, past, inPast).filter((a) => !there.has(a.id));
+    return basis.length > 0 && basis.every((a) => all.has(a.id));
+  };
 }

@@ -24,9 +24,11 @@ export interface Past {
  * MEM-5, ROLE-7 for an op arriving now (not stored yet): it is revoked when the calendar holds a
  * Remove of its author, or a SetRole making it a viewer, that is not in its causal past. Such a Remove cannot have the op in its own
  * causal past (every op in it is already stored), so the op and the Remove are concurrent.
+ * MEM-12: also when its author was a member at its causal past only by Adds that count for nothing.
  * Ops already stored are judged by `revokedStored` (applier.ts), on the hash DAG.
  */
 export function revoked(index: MembershipIndex, author: DeviceId, past: Past): boolean {
+  if (index.standsOnVoid(author, past.mfront)) return true;
   const rs = index.revokersOf(author);
   if (rs.length === 0) return false;
   const closure = index.closure(past.mfront);

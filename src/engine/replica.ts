@@ -118,6 +118,16 @@ export class Replica {
     return st.membership.membersAt(this.core.headFront(st));
   }
 
+  /**
+   * ROLE-12: the sponsor group of `device` at this replica's heads: the devices linked to it by
+   * sponsored Adds that count, itself included, members or not (ascending).
+   */
+  sponsorGroup(doc: DocId, device: DeviceId): DeviceId[] {
+    const st = this.core.docs.get(doc);
+    if (st === undefined) return [device];
+    return st.membership.groupsAt(this.core.headFront(st)).groupOf(device);
+  }
+
   evidence(doc: DocId): EquivocationRecord[] {
     return [...(this.core.docs.get(doc)?.evidence ?? [])];
   }
@@ -238,6 +248,14 @@ export class Replica {
     return local.deviceCard(this.core, doc);
   }
 
+  /**
+   * ROLE-11: this device's sponsor card for a calendar: lets the member `sponsor` (32-byte key),
+   * and no other, add it by a sponsored Add at a role no higher than the sponsor's.
+   */
+  sponsorCard(doc: DocId, sponsor: Uint8Array): Promise<DeviceCard> {
+    return local.sponsorCard(this.core, doc, sponsor);
+  }
+
   /** MEM-5: removes a device and introduces a key for the devices that remain (KEY-3). */
   /** ROLE-2: sets a member's role (this device must be a manager, ROLE-4). */
   setRole(doc: DocId, device: Uint8Array, role: MemberRole): Promise<LocalOp> {
@@ -246,6 +264,15 @@ export class Replica {
 
   removeMember(doc: DocId, signingKey: Uint8Array): Promise<LocalOp> {
     return this.enqueue(() => local.removeMember(this.core, doc, signingKey));
+  }
+
+  /**
+   * ROLE-13: removes a device as a person: with it, unless it is in this device's own sponsor
+   * group, every other member of its sponsor group (ROLE-12), so devices it brought in leave with it.
+   * All the Removes are committed together, or none.
+   */
+  removePerson(doc: DocId, device: DeviceId): Promise<LocalOp[]> {
+    return this.enqueue(() => local.removePerson(this.core, doc, device));
   }
 
   /** MEM-7: introduces a fresh key for exactly the current members (and restates this device's box key). */

@@ -63,9 +63,11 @@ async function walk(core: Core, txn: Txn, from: OpId, author: string, ctr: numbe
 
 /**
  * MEM-5, ROLE-7 for a stored op: some Remove of its author, or SetRole making it a viewer, is
- * concurrent with it (on the hash DAG).
+ * concurrent with it (on the hash DAG). MEM-12: or its author was a member at its causal past only
+ * by Adds that count for nothing.
  */
 export async function revokedStored(core: Core, txn: Txn, o: OpRecord): Promise<boolean> {
+  if (txn.membership.standsOnVoid(o.author, o.mfront)) return true;
   const rs = txn.membership.revokersOf(o.author);
   if (rs.length === 0) return false;
   const closure = txn.membership.closure(o.mfront);

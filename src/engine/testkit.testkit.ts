@@ -1,6 +1,6 @@
 // Test helpers: deterministic devices and replicas over in-memory stores.
 
-import { type DeviceCard, signDeviceCard } from './box-proof.ts';
+import { type DeviceCard, signDeviceCard, signSponsorCard } from './box-proof.ts';
 import { fromHex } from './bytes.ts';
 import { createNobleCrypto, createNobleSigner } from './crypto.ts';
 import { sha256 } from './hash.ts';
@@ -44,6 +44,11 @@ export function deviceKeys(d: TestDevice) {
 /** MEM-11: the card a device shows so a member can add it to calendar `doc` (hex id). */
 export function cardOf(d: TestDevice, doc: string): Promise<DeviceCard> {
   return signDeviceCard(deviceKeys(d), fromHex(doc));
+}
+
+/** ROLE-11: the sponsor card of device d letting `sponsor` alone add it to calendar `doc`. */
+export function sponsorCardOf(d: TestDevice, doc: string, sponsor: Uint8Array): Promise<DeviceCard> {
+  return signSponsorCard(deviceKeys(d), fromHex(doc), sponsor);
 }
 
 export interface Clock {

@@ -3,7 +3,7 @@
 // derives from its past, or a typed error. It reads no cache and no clock, so every replica and
 // the relay decide alike.
 
-import { BOX_PROOF_BYTES, boxProofMessage } from './box-proof.ts';
+import { BOX_PROOF_BYTES, boxProofMessage, sponsorMessage } from './box-proof.ts';
 import { bytesEqual, toHex } from './bytes.ts';
 import { decodeMembership, LIMITS, type MembershipBody, MembershipKind } from './codec.ts';
 import { EngineError, type ErrorCode, toEngineError } from './errors.ts';
@@ -20,6 +20,7 @@ import {
 import type { MembershipIndex } from './membership.ts';
 import type { OpenedOp } from './op.ts';
 import { canManage, canWriteEvents, effectiveRole, isRoleValue, type MemberRole, Role } from './roles.ts';
+import type { SponsorGroups } from './sponsors.ts';
 import { OpKind } from './store.ts';
 
 /** What a replica remembers about an applied op without its bytes. */
@@ -95,7 +96,7 @@ export async function validate(op: OpenedOp, facts: PastFacts): Promise<Valid | 
       if (why !== null)
         return why === 'x' ? fail(op, 'NotMember', "author is not a member in the op's causal past") : why;
     } else {
-      const denied = permission(op, mbody, me.role);
+      const denied = permission(op, mbody, me.role, () => index.groupsAt(predFront));
       if (denied !== null) return fail(op, 'NotPermitted', denied);
       const bad = mbody === undefined ? null : await memberOp(op, mbody, members, facts);
       if (bad !== null) return bad;
@@ -120,9 +121,14 @@ async function memberOp(
     return fail(op, 'NotMember', 'the subject is already a member');
   if ((m.kind === MembershipKind.Remove || m.kind === MembershipKind.SetRole) && !members.has(subject))
     return fail(op, 'NotMember', 'the subject is not a member');
-  // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar.
-  const proof = boxProofMessage(op.header.doc, m.subject, m.subjectBox);
-  if (m.kind === MembershipKind.Add && !(await facts.verify(m.subject, m.boxProof, proof)))
+  // MEM-11: the box key an Add states is the subject's own, signed by it for this calendar;
+  // ROLE-11: in a sponsored Add, signed for this calendar and this author alone.
+  if (m.kind !== MembershipKind.Add) return null;
+  const proof =
+    m.sponsored === true
+      ? sponsorMessage(op.header.doc, m.subject, m.subjectBox, op.header.author)
+      : boxProofMessage(op.header.doc, m.subject, m.subjectBox);
+  if (!(await facts.verify(m.subject, m.boxProof, proof)))
     return fail(op, 'BadSignature', "the subject's box proof does not verify");
   return null;
 }
@@ -130,14 +136,28 @@ async function memberOp(
 /**
  * ROLE-4: what the author's role at the op's causal past allows; null when allowed. Viewers write
  * no Patch; only managers add, remove others, invite and set roles. Every member may Rotate
- * (KEY-10 heals viewers too) and Remove itself (leave).
+ * (KEY-10 heals viewers too) and Remove itself (leave). ROLE-11: any member may sponsor a device
+ * at a role no higher than its own; ROLE-12: any member may remove a device of its sponsor group.
  */
-function permission(op: OpenedOp, m: MembershipBody | undefined, role: MemberRole): string | null {
+function permission(
+  op: OpenedOp,
+  m: MembershipBody | undefined,
+  role: MemberRole,
+  groups: () => SponsorGroups,
+): string | null {
   if (m === undefined) return canWriteEvents(role) ? null : 'a viewer writes no events';
   const k = m.kind;
   if (k === MembershipKind.Rotate) return null;
   if (k === MembershipKind.Remove && bytesEqual(m.subject, op.header.author)) return null;
-  return canManage(role) ? null : 'only a manager adds, removes, invites or sets roles';
+  if (k === MembershipKind.Add && m.sponsored === true)
+    return effectiveRole(m.role) <= role ? null : 'a sponsored Add states a role no higher than its author';
+  if (canManage(role)) return null;
+  if (k === MembershipKind.Remove) {
+    const g = groups();
+    if (g.same(op.author, toHex(m.subject) as DeviceId)) return null;
+    return "only a manager removes a device outside the author's sponsor group";
+  }
+  return 'only a manager adds, removes, invites or sets roles';
 }
 
 /** ROLE-2: where a role may be stated, and which values. Null when fine. */
@@ -151,6 +171,7 @@ function roleShape(m: MembershipBody): string | null {
   }
   if (k !== MembershipKind.Add && k !== MembershipKind.Invite && m.role !== Role.Unstated)
     return 'a role is stated only in an Add, Invite or SetRole';
+  if (m.sponsored === true && m.role === Role.Unstated) return 'a sponsored Add states a role';
   return null;
 }
 
@@ -174,6 +195,9 @@ export function membershipShape(op: OpenedOp, m: MembershipBody, isGenesis: bool
       : m.invite.length !== 0
   )
     return 'invite is a 96-byte proof, only in an Add';
+  // ROLE-11: only an Add of another device, not by invite, is sponsored.
+  if (m.sponsored === true && (k !== MembershipKind.Add || self || m.invite.length !== 0))
+    return 'sponsored is set only in an Add of another device';
   // MEM-11: an Add of another device carries that device's box proof; no other op carries one.
   if (m.boxProof.length !== (k === MembershipKind.Add && !self ? BOX_PROOF_BYTES : 0))
     return 'box_proof is 64 bytes in an Add of another device, empty otherwise';

@@ -232,4 +232,81 @@ describe('my devices', () => {
     expect(await calendarNames(otherPhone)).toEqual(['Theirs']);
     expect((await laptop.h.listMyDevices()).map((d) => d.name).sort()).toEqual(['Laptop', 'Phone']);
   });
+
+  it('[PER-3][PER-4][ROLE-11][ROLE-12] calendars a partner shared with my laptop as editor and as viewer reach my phone at those roles; "Remove from all calendars" on the phone removes the laptop from both', async () => {
+    const r = await harness.relay();
+    const laptop = await device(r, 'Laptop');
+    const phone = await device(r, 'Phone');
+    const partner = await device(r, 'Partner');
+    const shared = await partner.h.createCalendar('Shared', '#336699');
+    const news = await partner.h.createCalendar('News', '#884400');
+    await partner.h.createEvent(shared, eventId(), ev('before in Shared'));
+    await laptop.h.acceptInvite((await partner.h.createInvite(ORIGIN, [shared], undefined, 'editor')).url);
+    await laptop.h.acceptInvite((await partner.h.createInvite(ORIGIN, [news], undefined, 'viewer')).url);
+    await pair(laptop, phone);
+    const roles = async (d: Dev) =>
+      Object.fromEntries((await d.h.listCalendars()).map((c) => [c.name, c.role ?? '']));
+    await until(
+      'both calendars on the phone',
+      async () => (await calendarNames(phone)).join() === 'News,Shared',
+    );
+    await until('roles known on the phone', async () => (await roles(phone))['News'] === 'viewer');
+    expect(await roles(phone)).toEqual({ News: 'viewer', Shared: 'editor' });
+    await until('phone reads Shared', async () => (await titles(phone)).includes('before in Shared'));
+    await phone.h.createEvent(shared, eventId(), ev('from the phone', 11));
+    await until('partner reads the phone', async () => (await titles(partner)).includes('from the phone'));
+    const meL = (await laptop.h.thisDevice()).id;
+    const meP = (await phone.h.thisDevice()).id;
+    // The partner sees the laptop and the phone as one person in Shared.
+    await until('partner sees one person', async () => {
+      const ms = await partner.h.listMembers(shared);
+      const l = ms.find((m) => m.id === meL);
+      const p = ms.find((m) => m.id === meP);
+      return l !== undefined && p !== undefined && l.person === p.person;
+    });
+
+    // The phone may remove the laptop there (its sponsor group, ROLE-12), not the partner.
+    const onPhone = await phone.h.listMembers(shared);
+    const partnerId = (await partner.h.thisDevice()).id;
+    expect(onPhone.find((m) => m.id === meL)?.removable).toBe(true);
+    expect(onPhone.find((m) => m.id === partnerId)?.removable).toBe(false);
+    await expect(phone.h.removeDevice(shared, partnerId)).rejects.toMatchObject({ code: 'NotPermitted' });
+
+    // My laptop is lost: one step on the phone removes it from both calendars (ROLE-12: the
+    // phone is no manager there, but the laptop is in its sponsor group).
+    await phone.h.removeMyDevice(meL);
+    for (const cal of [shared, news])
+      await until(
+        `partner sees the laptop out of ${cal}`,
+        async () => !(await memberIds(partner, cal)).includes(meL),
+      );
+    expect(await memberIds(phone, shared)).toEqual([meP, partnerId].sort());
+    await partner.h.createEvent(shared, eventId(), ev('after in Shared', 20));
+    await partner.h.createEvent(news, eventId(), ev('after in News', 21));
+    await until('phone reads after', async () => (await titles(phone)).includes('after in News'));
+    await synced(partner);
+
+    // A hostile relay hands the removed laptop every op: it reads nothing written after.
+    laptop.h.close();
+    const store = await openIdbStore({ name: laptop.name, factory: laptop.factory, durability: 'relaxed' });
+    const dev = await loadOrCreateDevice(store, globalThis.crypto.subtle, (n) =>
+      crypto.getRandomValues(new Uint8Array(n)),
+    );
+    const replica = await Replica.open({
+      store,
+      crypto: createNobleCrypto(),
+      random: (n) => crypto.getRandomValues(new Uint8Array(n)),
+      nowUs: () => Date.now() * 1000,
+      device: dev,
+    });
+    for (const cal of [shared, news] as DocId[])
+      for (const op of await r.store.listOps(cal, 0, 10_000)) await replica.receive(op.bytes);
+    const read = [shared, news].flatMap((cal) =>
+      replica.entities(cal as DocId).map((e) => eventFromRecord(e).title),
+    );
+    expect(read).toContain('before in Shared');
+    expect(read).not.toContain('after in Shared');
+    expect(read).not.toContain('after in News');
+    store.close();
+  });
 });

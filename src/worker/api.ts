@@ -218,6 +218,11 @@ export interface DeviceInfo {
    * mine; for others, devices whose own claims name each other share one (PER-6).
    */
   person: string;
+  /**
+   * In a calendar's list: whether this device may remove it there (ROLE-4: this device manages
+   * the calendar; ROLE-12: or it is in this device's sponsor group there). Absent elsewhere.
+   */
+  removable?: boolean;
 }
 
 /** An invite link: the secret is in the URL fragment, which browsers never send to a server. */

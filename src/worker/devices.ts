@@ -376,9 +376,14 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
       const out: DeviceInfo[] = [];
       // PER-6: mine by my personal document; other people by their devices' mutual claims.
       const persons = personsOf(replica, doc);
-      for (const m of replica.members(doc).values()) {
+      const members = replica.members(doc);
+      // ROLE-4, ROLE-12: whom this device may remove here.
+      const manages = members.get(self)?.role === Role.Manager;
+      const group = new Set(replica.sponsorGroup(doc, self));
+      for (const m of members.values()) {
         const person = my.isMine(m.device) || m.device === self ? self : (persons.get(m.device) ?? m.device);
-        out.push(info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person));
+        const removable = m.device !== self && (manages || group.has(m.device));
+        out.push({ ...info(doc, m.device, m, last.get(m.device) ?? 0, ownName, person), removable });
       }
       return out.sort(byAdded);
     },
@@ -390,7 +395,8 @@ export function createDeviceApi(o: DeviceApiOptions): DeviceApi & DeviceInvites 
         throw new EngineError('InvalidArgument', 'that device is not a member of this calendar');
       // MEM-5 + KEY-3: the Remove rotates the content key for the devices that remain; the relay
       // stops serving the removed device this calendar once it stores the Remove (RELAY-9).
-      await replica.removeMember(doc, fromHex(deviceId));
+      // ROLE-13: another person's device leaves with the devices of its sponsor group.
+      await replica.removePerson(doc, deviceId);
       // PER-5: one of my devices removed from this calendar alone is not let in again by my others.
       await my.excludeFrom(doc, deviceId);
     },

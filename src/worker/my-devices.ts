@@ -30,6 +30,7 @@ import {
   markRemoved,
   readPersonal,
   writeCard,
+  writeSponsor,
 } from './personal.ts';
 import type { SyncHost } from './sync-host.ts';
 
@@ -62,17 +63,21 @@ export interface MyDevices {
 }
 
 /**
- * PER-3: the ONE place where a device of mine is let into a calendar (by its card, MEM-11, with the
- * name it chose, DEV-1). A caller that wants the new device to hold the same role as my other
- * devices passes it here.
+ * PER-3: the ONE place where a device of mine is let into a calendar, with the name it chose
+ * (DEV-1). By its sponsor card naming this device (ROLE-11), at this device's own role there,
+ * whatever that role is; by its plain card (MEM-11), as a manager, only when this device manages
+ * the calendar and the device wrote no sponsor card (builds before ROLE-11).
  */
-export function admitOwnDevice(
+export async function admitOwnDevice(
   replica: Replica,
   cal: DocId,
   card: DeviceCard,
   name?: string,
 ): Promise<LocalOp> {
-  // ROLE-4: only a manager adds devices, and my device gets my role there: manager.
+  const mine = replica.members(cal).get(replica.deviceId as DeviceId)?.role;
+  if (mine === undefined) throw new EngineError('NotMember', 'this device is not a member of the calendar');
+  if (card.sponsor !== undefined) return replica.addMember(cal, card, mine, name);
+  // ROLE-4: without a sponsor card only a manager adds devices, and my device gets my role: manager.
   return replica.addMember(cal, card, Role.Manager, name);
 }
 
@@ -103,14 +108,16 @@ export async function createMyDevices(o: {
     const out: Promise<unknown>[] = [];
     if (gone.length === 0) return out;
     for (const cal of replica.listDocs()) {
-      // Only a manager removes another device (MEM-4, ROLE-4): where this device is not one, a
-      // manager there must remove it (PER-4 says so).
-      if (cal === p || !member(cal) || role(cal) !== Role.Manager) continue;
+      if (cal === p || !member(cal)) continue;
+      // A manager removes any device (ROLE-4); any member removes a device of its sponsor group
+      // (ROLE-12); elsewhere a manager there must remove it (PER-4 says so).
+      const manager = role(cal) === Role.Manager;
+      const group = manager ? [] : replica.sponsorGroup(cal, self);
       for (const d of gone) {
         const key = `${cal}/${d}`;
         const busy = removing.get(key);
         if (busy !== undefined) out.push(busy);
-        if (busy !== undefined || !member(cal, d)) continue;
+        if (busy !== undefined || !member(cal, d) || !(manager || group.includes(d))) continue;
         const task = replica
           .removeMember(cal, fromHex(d))
           .catch((e) => {
@@ -170,11 +177,16 @@ export async function createMyDevices(o: {
         continue;
       }
       if (flags.excluded) continue;
-      // A listed calendar this device is not in: its card, for a device of mine that is in it.
+      // A listed calendar this device is not in: its card, for a device of mine that is in it,
+      // and its sponsor card naming each other device of mine (ROLE-11), whatever their role.
       const card = st.cards.get(`${cal}/${self}`);
       if (card?.card === undefined || card.epoch !== myEpoch)
         await attempt(() => writeCard(replica, p, cal, myEpoch));
       else if (flags.added) followLater(cal);
+      for (const e of replica.members(p).keys()) {
+        if (e === self || st.sponsors.get(`${cal}/${self}/${e}`)?.epoch === myEpoch) continue;
+        await attempt(() => writeSponsor(replica, p, cal, e, myEpoch));
+      }
     }
     // PER-3: let a device of mine into a calendar I am in, once per pairing, by its own card.
     for (const c of st.cards.values()) {
@@ -182,13 +194,15 @@ export async function createMyDevices(o: {
       const card = c.card;
       if (card === undefined || c.device === self || e === undefined || c.epoch !== e) continue;
       if (!replica.hasDoc(c.doc) || !member(c.doc) || member(c.doc, c.device)) continue;
-      // Only a manager may let a device in (ROLE-4, ROLE-5); a calendar shared with me as an
-      // editor or viewer reaches my other devices only when a manager shares it with them.
-      if (role(c.doc) !== Role.Manager) continue;
+      // By its sponsor card naming this device, at any role (ROLE-11); else, only as a manager
+      // (ROLE-4), by its plain card (a device of a build before sponsor cards).
+      const sp = st.sponsors.get(`${c.doc}/${c.device}/${self}`);
+      const by = sp !== undefined && sp.epoch === e ? sp.card : card;
+      if (by.sponsor === undefined && role(c.doc) !== Role.Manager) continue;
       const flags = cardFlags(replica, p, c.doc, c.device, e);
       if (flags.added || flags.excluded) continue;
       await attempt(async () => {
-        await admitOwnDevice(replica, c.doc, card, replica.memberName(p, c.device));
+        await admitOwnDevice(replica, c.doc, by, replica.memberName(p, c.device));
         await markAdded(replica, p, c.doc, c.device, e);
       });
     }

@@ -43,13 +43,21 @@ export const PersonalField = {
   Excluded: 68,
   /** On the removed entity of d: d's 32-byte key = d was removed from the person's devices. */
   Removed: 69,
+  // 70 is PER-6's claim (person-claims.ts), written in calendars, not here.
+  /**
+   * On the sponsor entity of (C, d, e): doc (16) || d (32) || e (32) || d's box (32) || d's
+   * sponsor proof naming e (64, ROLE-11) || d's epoch (32), written by d (PER-3).
+   */
+  Sponsor: 71,
 } as const;
 
 export const PERSONAL_MARK: EntityId = `${'0'.repeat(31)}1` as EntityId;
 const PERSONAL_MARK_VALUE = utf8('ledgerday/personal/v1');
 const TAG_CARD = utf8('ledgerday/personal-card/v1\0');
 const TAG_REMOVED = utf8('ledgerday/personal-removed/v1\0');
+const TAG_SPONSOR = utf8('ledgerday/personal-sponsor/v1\0');
 const CARD_BYTES = 16 + 32 + 32 + 64 + 32;
+const SPONSOR_BYTES = 16 + 32 + 32 + 32 + 64 + 32;
 const ONE = Uint8Array.of(1);
 const DELETED: NewWrite = { field: EventField.Deleted, value: ONE };
 
@@ -58,6 +66,14 @@ export const cardEntity = (doc: DocId, device: DeviceId): EntityId =>
   entityOf(taggedHash(TAG_CARD, fromHex(doc), fromHex(device)));
 export const removedEntity = (device: DeviceId): EntityId =>
   entityOf(taggedHash(TAG_REMOVED, fromHex(device)));
+export const sponsorEntity = (doc: DocId, device: DeviceId, sponsor: DeviceId): EntityId =>
+  entityOf(taggedHash(TAG_SPONSOR, fromHex(doc), fromHex(device), fromHex(sponsor)));
+
+/** PER-3: d's sponsor card for C naming e (ROLE-11), as d wrote it in the personal document. */
+export interface SponsorEntry {
+  card: DeviceCard;
+  epoch: OpId;
+}
 
 export interface CardEntry {
   doc: DocId;
@@ -73,6 +89,8 @@ export interface PersonalState {
   /** By `${doc}/${device}`. */
   cards: Map<string, CardEntry>;
   removed: Set<DeviceId>;
+  /** By `${doc}/${device}/${sponsor}`: written by the device itself (PER-3). */
+  sponsors: Map<string, SponsorEntry>;
 }
 
 const eq = (a: Uint8Array | null | undefined, b: Uint8Array) =>
@@ -95,7 +113,12 @@ export function isPersonalDoc(replica: Replica, doc: DocId): boolean {
  * when its entity is the one derived from (doc, device) and the winning write is by that device.
  */
 export function readPersonal(replica: Replica, doc: DocId): PersonalState {
-  const out: PersonalState = { calendars: new Set(), cards: new Map(), removed: new Set() };
+  const out: PersonalState = {
+    calendars: new Set(),
+    cards: new Map(),
+    removed: new Set(),
+    sponsors: new Map(),
+  };
   const entry = (c: DocId, d: DeviceId): CardEntry => {
     const key = `${c}/${d}`;
     let e = out.cards.get(key);
@@ -120,6 +143,7 @@ export function readPersonal(replica: Replica, doc: DocId): PersonalState {
         e.epoch = toHex(v.subarray(144, 176)) as OpId;
       }
     }
+    readSponsor(rec, out.sponsors);
     const removed = winner(rec, PersonalField.Removed)?.value;
     if (removed != null && removed.length === 32) {
       const d = toHex(removed) as DeviceId;
@@ -129,6 +153,26 @@ export function readPersonal(replica: Replica, doc: DocId): PersonalState {
   // Added / Excluded sit on card entities; the entity id alone does not say (doc, device), so
   // they are read (cardFlags) for the pairs a card, a listing or a member names.
   return out;
+}
+
+/** PER-3: a sponsor entry counts when its entity is derived from it and the winning write is by d. */
+function readSponsor(rec: EntityRecord, into: Map<string, SponsorEntry>): void {
+  const w = winner(rec, PersonalField.Sponsor);
+  if (w?.value == null || w.value.length !== SPONSOR_BYTES) return;
+  const v = w.value;
+  const c = toHex(v.subarray(0, 16)) as DocId;
+  const d = toHex(v.subarray(16, 48)) as DeviceId;
+  const e = toHex(v.subarray(48, 80)) as DeviceId;
+  if (sponsorEntity(c, d, e) !== rec.entity || w.author !== d) return;
+  into.set(`${c}/${d}/${e}`, {
+    card: {
+      device: v.slice(16, 48),
+      box: v.slice(80, 112),
+      proof: v.slice(112, 176),
+      sponsor: v.slice(48, 80),
+    },
+    epoch: toHex(v.subarray(176, 208)) as OpId,
+  });
 }
 
 /** Whether the card entity of (doc, device) says Added / Excluded for the pairing `epoch`. */
@@ -163,6 +207,28 @@ export async function writeCard(replica: Replica, personal: DocId, cal: DocId, e
   await replica.write(personal, cardEntity(cal, toHex(card.device) as DeviceId), [
     DELETED,
     { field: PersonalField.Card, value },
+  ]);
+}
+
+/** PER-3: this device's sponsor card for `cal` naming `sponsor` (another device of the person). */
+export async function writeSponsor(
+  replica: Replica,
+  personal: DocId,
+  cal: DocId,
+  sponsor: DeviceId,
+  epoch: OpId,
+): Promise<void> {
+  const card = await replica.sponsorCard(cal, fromHex(sponsor));
+  const value = new Uint8Array(SPONSOR_BYTES);
+  value.set(fromHex(cal), 0);
+  value.set(card.device, 16);
+  value.set(card.sponsor!, 48);
+  value.set(card.box, 80);
+  value.set(card.proof, 112);
+  value.set(fromHex(epoch), 176);
+  await replica.write(personal, sponsorEntity(cal, toHex(card.device) as DeviceId, sponsor), [
+    DELETED,
+    { field: PersonalField.Sponsor, value },
   ]);
 }
 

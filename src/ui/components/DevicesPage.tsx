@@ -164,7 +164,9 @@ export function DevicesPage(props: {
           invite={invite}
           calendarNames={
             invite.kind === 'device'
-              ? calendars.filter((c) => c.role === undefined || c.role === 'manager').map((c) => c.name)
+              ? // PER-3, ROLE-11: every calendar reaches the new device (those it manages by the link,
+                // the others by my devices' sponsored Adds once it is paired).
+                calendars.map((c) => c.name)
               : [invite.calendarName]
           }
           now={props.now}
@@ -312,7 +314,7 @@ function CalendarMembers(props: {
                     </>
                   }
                   actions={
-                    d.isThisDevice || !manages
+                    d.isThisDevice || !(manages || d.removable === true)
                       ? undefined
                       : (nameId) => (
                           <button
@@ -349,6 +351,12 @@ function RemoveDeviceDialog(props: {
         "It stops receiving this calendar's changes, and its edits from now on are refused.",
         'It can still read everything it already had: removal cannot take back what a device has seen.',
         'Events written from now on are encrypted with a new key that it does not get.',
+        // ROLE-13: another person's device leaves with the devices linked to it by sponsored Adds.
+        ...(device.mine
+          ? []
+          : [
+              'Devices of the same person that joined this calendar through it, or it through them, are removed too.',
+            ]),
       ]}
       busyText="Removing and changing the calendar's key…"
       confirmLabel="Remove"

@@ -105,7 +105,7 @@ export function RecoveryCard(props: {
           uncovered.length > 0 &&
           ` It does not cover ${uncovered.map((c) => `“${c.name}”`).join(', ')}.`}
         {notManaged.length > 0 &&
-          ` ${notManaged.map((c) => `“${c.name}”`).join(', ')} cannot be in it: only a manager can let a new device in (ask one to share it again).`}
+          ` ${notManaged.map((c) => `“${c.name}”`).join(', ')} cannot be in it (only a manager invites): a restored device gets it back only from another of your devices still in it, or if a manager shares it again.`}
       </p>
       <div className="row">
         <button type="button" disabled={props.calendars.length === 0} onClick={() => setDialog('save')}>

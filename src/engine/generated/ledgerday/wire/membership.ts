@@ -128,8 +128,13 @@ role():Role {
   return offset ? this.bb!.readUint8(this.bb_pos + offset) : Role.Unstated;
 }
 
+sponsored():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startMembership(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addKind(builder:flatbuffers.Builder, kind:MembershipKind) {
@@ -240,12 +245,16 @@ static addRole(builder:flatbuffers.Builder, role:Role) {
   builder.addFieldInt8(8, role, Role.Unstated);
 }
 
+static addSponsored(builder:flatbuffers.Builder, sponsored:boolean) {
+  builder.addFieldInt8(9, +sponsored, +false);
+}
+
 static endMembership(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint, boxProofOffset:flatbuffers.Offset, role:Role):flatbuffers.Offset {
+static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjectOffset:flatbuffers.Offset, subjectBoxOffset:flatbuffers.Offset, keysOffset:flatbuffers.Offset, inviteOffset:flatbuffers.Offset, sealedOffset:flatbuffers.Offset, expires:bigint, boxProofOffset:flatbuffers.Offset, role:Role, sponsored:boolean):flatbuffers.Offset {
   Membership.startMembership(builder);
   Membership.addKind(builder, kind);
   Membership.addSubject(builder, subjectOffset);
@@ -256,6 +265,7 @@ static createMembership(builder:flatbuffers.Builder, kind:MembershipKind, subjec
   Membership.addExpires(builder, expires);
   Membership.addBoxProof(builder, boxProofOffset);
   Membership.addRole(builder, role);
+  Membership.addSponsored(builder, sponsored);
   return Membership.endMembership(builder);
 }
 }
