@@ -5,8 +5,13 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { VersionEntry } from './version-entry.js';
+
+
 /**
- * Reserved for compaction: materialized registers at the frontier named by the op's parents.
+ * One write kept in a register at a snapshot's frontier (docs/PROTOCOL.md SNAP-2): one row per
+ * kept write, rows of one register contiguous and in the register's order (shown writes, winner
+ * first, then covered ones), registers ascending by (entity, field).
  */
 export class SnapshotRegister {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -96,8 +101,33 @@ opArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+ctr():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+depth():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+vv(index: number, obj?:VersionEntry):VersionEntry|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new VersionEntry()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+vvLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+covered():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
 static startSnapshotRegister(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(10);
 }
 
 static addEntity(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset) {
@@ -172,12 +202,40 @@ static startOpVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addCtr(builder:flatbuffers.Builder, ctr:bigint) {
+  builder.addFieldInt64(6, ctr, BigInt('0'));
+}
+
+static addDepth(builder:flatbuffers.Builder, depth:bigint) {
+  builder.addFieldInt64(7, depth, BigInt('0'));
+}
+
+static addVv(builder:flatbuffers.Builder, vvOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, vvOffset, 0);
+}
+
+static createVvVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVvVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addCovered(builder:flatbuffers.Builder, covered:boolean) {
+  builder.addFieldInt8(9, +covered, +false);
+}
+
 static endSnapshotRegister(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset, ctr:bigint, depth:bigint, vvOffset:flatbuffers.Offset, covered:boolean):flatbuffers.Offset {
   SnapshotRegister.startSnapshotRegister(builder);
   SnapshotRegister.addEntity(builder, entityOffset);
   SnapshotRegister.addField(builder, field);
@@ -185,6 +243,10 @@ static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuff
   SnapshotRegister.addWallTime(builder, wallTime);
   SnapshotRegister.addAuthor(builder, authorOffset);
   SnapshotRegister.addOp(builder, opOffset);
+  SnapshotRegister.addCtr(builder, ctr);
+  SnapshotRegister.addDepth(builder, depth);
+  SnapshotRegister.addVv(builder, vvOffset);
+  SnapshotRegister.addCovered(builder, covered);
   return SnapshotRegister.endSnapshotRegister(builder);
 }
 }
