@@ -222,13 +222,17 @@ function decodeEntities(rows: TableReader[], empty: EntityId[], doc: DocId): Ent
     const { entity, field, covered, w } = decodeWrite(row);
     if (reg === undefined || regEntity !== entity || reg.field !== field) {
       let e = byEntity.get(entity);
-      if (e === undefined) byEntity.set(entity, (e = { doc, entity, registers: [] }));
+      if (e === undefined) {
+        e = { doc, entity, registers: [] };
+        byEntity.set(entity, e);
+      }
       reg = { field, writes: [] };
       regEntity = entity;
       e.registers.push(reg);
     }
-    if (covered) (reg.covered ??= []).push(w);
-    else reg.writes.push(w);
+    if (!covered) reg.writes.push(w);
+    else if (reg.covered === undefined) reg.covered = [w];
+    else reg.covered.push(w);
   }
   for (const id of empty) byEntity.set(id, { doc, entity: id, registers: [] });
   return [...byEntity.values()].sort((a, b) => (a.entity < b.entity ? -1 : 1));
