@@ -29,7 +29,8 @@ import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type MemberRole, Role } from './roles.ts';
 import { snapshotAt, snapshotAtHeads } from './snapshot.ts';
-import { encodeSnapshot } from './snapshot-codec.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { startFromSnapshot } from './snapshot-start.ts';
 import { type SnapshotEvidence, type SnapshotVerdict, verifySnapshot } from './snapshot-verify.ts';
 import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
@@ -327,6 +328,19 @@ export class Replica {
         this.forged.set(doc, list);
       }
       return v;
+    });
+  }
+
+  /**
+   * SNAP-6: starts a calendar from a snapshot plaintext instead of its history; the ops after it
+   * then apply as SNAP-7 says. The caller decides the snapshot is trusted (SNAP-5's rule).
+   * Engine-only for now (SNAP-8): what it keeps of the snapshot lives in memory.
+   */
+  startFromSnapshot(plain: Uint8Array): Promise<DocId> {
+    return this.enqueue(async () => {
+      const state = decodeSnapshot(plain);
+      await startFromSnapshot(this.core, state);
+      return state.doc;
     });
   }
 
