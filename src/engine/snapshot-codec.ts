@@ -33,13 +33,17 @@ export interface SnapshotState {
   previous: Uint8Array;
   /** Membership ops, their predecessors, the frontier and each author's last ops; (depth, id) order. */
   anchors: SnapshotAnchor[];
-  /** Every entity, ascending by id; registers ascending by field. */
+  /**
+   * Every entity that holds a register, ascending by id; registers ascending by field. (An entity
+   * left with none by MEM-5 exists on some replicas and not others, depending on arrival order;
+   * it shows nothing, so a snapshot leaves it out: SNAP-2.)
+   */
   entities: EntityRecord[];
   /** DAG-6 evidence, ascending by (author, ctr). */
   evidence: EquivocationRecord[];
 }
 
-const SNAP = { registers: 0, format: 1, doc: 2, frontier: 3, previous: 4, ops: 5, evidence: 6, empty: 7 };
+const SNAP = { registers: 0, format: 1, doc: 2, frontier: 3, previous: 4, ops: 5, evidence: 6 };
 const REG = {
   entity: 0,
   field: 1,
@@ -63,7 +67,6 @@ const SNAPSHOT_SPEC: TableSpec = [
   'bytes',
   { table: ['bytes', { table: VV_SPEC }, 'bytes', 1] },
   { table: ['bytes', 8, 'bytes'] },
-  'bytes',
 ];
 const BODY_CODE = { applied: 0, inert: 1 } as const;
 
@@ -163,10 +166,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
     b,
     s.evidence.map((e) => encodeEvidence(b, e)),
   );
-  const empty = b.createByteVector(
-    ids(s.entities.filter((e) => e.registers.length === 0).map((e) => e.entity)),
-  );
-  b.startObject(8);
+  b.startObject(7);
   b.addFieldOffset(SNAP.registers, registers, 0);
   b.addFieldInt8(SNAP.format, SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
@@ -174,7 +174,6 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
   b.addFieldOffset(SNAP.previous, previous, 0);
   b.addFieldOffset(SNAP.ops, ops, 0);
   b.addFieldOffset(SNAP.evidence, evidence, 0);
-  b.addFieldOffset(SNAP.empty, empty, 0);
   b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
@@ -214,7 +213,7 @@ function decodeWrite(r: TableReader): { entity: EntityId; field: number; covered
   return { entity, field: r.u16(REG.field), covered: r.u8(REG.covered, 0) === 1, w };
 }
 
-function decodeEntities(rows: TableReader[], empty: EntityId[], doc: DocId): EntityRecord[] {
+function decodeEntities(rows: TableReader[], doc: DocId): EntityRecord[] {
   const byEntity = new Map<EntityId, EntityRecord>();
   let reg: RegisterRecord | undefined;
   let regEntity: EntityId | undefined;
@@ -234,7 +233,6 @@ function decodeEntities(rows: TableReader[], empty: EntityId[], doc: DocId): Ent
     else if (reg.covered === undefined) reg.covered = [w];
     else reg.covered.push(w);
   }
-  for (const id of empty) byEntity.set(id, { doc, entity: id, registers: [] });
   return [...byEntity.values()].sort((a, b) => (a.entity < b.entity ? -1 : 1));
 }
 
@@ -273,11 +271,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     frontier: idList(t.bytes(SNAP.frontier), 32, 'frontier') as OpId[],
     previous,
     anchors,
-    entities: decodeEntities(
-      t.tables(SNAP.registers),
-      idList(t.bytes(SNAP.empty), 16, 'empty') as EntityId[],
-      doc,
-    ),
+    entities: decodeEntities(t.tables(SNAP.registers), doc),
     evidence: t.tables(SNAP.evidence).map((e) => ({
       doc,
       author: hexOf<DeviceId>(e.bytes(EVID.author), 32, 'evidence author'),

@@ -23,7 +23,8 @@ const plain = (v: unknown): unknown =>
 export function visibleState(r: Replica, doc: DocId) {
   const entities = r
     .entities(doc)
-    .filter((e) => e.entity !== CALENDAR_ENTITY)
+    // An entity with no register shows nothing (and exists or not by arrival order, MEM-5).
+    .filter((e) => e.entity !== CALENDAR_ENTITY && e.registers.length > 0)
     .sort((a, b) => (a.entity < b.entity ? -1 : 1))
     .map((e) => ({
       event: plain(eventFromRecord(e)),

@@ -66,6 +66,7 @@ export async function snapshotAtHeads(
   }
   anchors.sort((a, b) => (anchorKey(a) < anchorKey(b) ? -1 : 1));
   const entities = [...st.entities.values()]
+    .filter((e) => e.registers.length > 0)
     .sort((a, b) => (a.entity < b.entity ? -1 : 1))
     .map((e) => ({ ...e, registers: [...e.registers].sort((a, b) => a.field - b.field) }));
   const evidence = [...st.evidence]
