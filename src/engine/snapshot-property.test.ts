@@ -27,6 +27,8 @@ import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
 import { openReplica } from './testkit.testkit.ts';
 
 const RUNS = Number(process.env['SNAP_RUNS'] ?? 20);
+/** How many cases reached each check (printed with SNAP_DEBUG): a property that never gets there proves nothing. */
+const stats = { started: 0, whole: 0, conflicts: 0 };
 const OBSERVER = 3;
 const HOSTILE = 4;
 
@@ -201,9 +203,13 @@ async function property(seed: number, before: Step[], rest: Step[], taker: numbe
   for (const o of await observer.listOps(doc, 0, 100_000))
     if (covered.has(o.id) || applied.has(o.id)) await twin.receive(o.bytes);
   expect(visibleState(fresh, doc)).toEqual(visibleState(twin, doc));
+  stats.started++;
   const all = await observer.listOps(doc, 0, 100_000);
-  if (all.every((o) => covered.has(o.id) || applied.has(o.id)))
+  if (all.every((o) => covered.has(o.id) || applied.has(o.id))) {
     expect(visibleState(fresh, doc)).toEqual(visibleState(observer, doc));
+    stats.whole++;
+  }
+  if (fresh.entities(doc).some((e) => e.registers.some((r) => r.writes.length > 1))) stats.conflicts++;
 }
 
 async function pastOps(r: Replica, doc: DocId, frontier: readonly OpId[]) {
@@ -241,5 +247,7 @@ describe('snapshot properties', () => {
           : {}),
       },
     );
+    if (process.env['SNAP_DEBUG']) console.log(stats);
+    expect(stats.started).toBeGreaterThan(RUNS / 4);
   }, 600_000);
 });
