@@ -88,6 +88,10 @@ async function stageAnchors(core: Core, txn: Txn, state: SnapshotState, opened: 
       mfront: a.mfront,
       body: a.body,
     };
+    // Every membership op an anchor has seen is an anchor too (so none can be left out unseen).
+    for (const m of a.mfront)
+      if (m !== op.id && txn.membership.get(m) === undefined)
+        throw invalid(`anchor ${op.id} names membership op ${m}, which is not an earlier anchor`);
     if (op.header.kind === OpKind.Membership) {
       if (a.mfront.length !== 1 || a.mfront[0] !== op.id) throw invalid(`membership op ${op.id}: mfront`);
       await stageMembership(core, txn, op, rec);

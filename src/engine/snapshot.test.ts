@@ -6,8 +6,9 @@ import { describe, expect, it } from 'vitest';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { EngineError } from './errors.ts';
-import { syncOps, team } from './hostile.testkit.ts';
+import { lastOp, patchOp, pubOf, syncOps, team } from './hostile.testkit.ts';
 import type { DeviceId, EntityId, OpId } from './ids.ts';
+import { openOp } from './op.ts';
 import { decodeSnapshot, encodeSnapshot, type SnapshotState } from './snapshot-codec.ts';
 import { snapshotHash } from './snapshot-verify.ts';
 
@@ -33,6 +34,56 @@ const mutate = (plain: Uint8Array, f: (s: SnapshotState) => void): Uint8Array =>
 };
 
 describe('snapshots', () => {
+  it('[SNAP-2] a snapshot holds tombstones, unknown fields, conflicts, members and roles, keys, chain positions and evidence', async () => {
+    const t = await team(['s2-a', 's2-b', 's2-c']);
+    const [a, b] = t.reps as [(typeof t.reps)[0], (typeof t.reps)[0]];
+    const [, db, dc] = t.devs;
+    // A tombstone, a field this build does not know, a demotion and a removal.
+    await a.write(t.doc, E1, [
+      { field: EventField.Location, value: null },
+      { field: 200, value: utf8('opaque') },
+    ]);
+    await a.setRole(t.doc, pubOf(db!), 2);
+    // c equivocates: two ops with one (author, ctr).
+    const head = await lastOp(a, t.doc);
+    const twins = ['x', 'y'].map((v, i) =>
+      patchOp(
+        { by: dc!, doc: t.doc, ctr: 1, wallTime: head.wallTime + 10 + i, parents: [head.id] },
+        t.key,
+        v,
+        E2,
+      ),
+    );
+    for (const o of twins) await a.receive(o);
+    await a.removeMember(t.doc, pubOf(dc!));
+    await syncOps(a, b, t.doc);
+    const s = decodeSnapshot(await a.snapshot(t.doc));
+    const e1 = s.entities.find((e) => e.entity === E1)!;
+    expect(e1.registers.find((r) => r.field === EventField.Location)!.writes[0]!.value).toBeNull();
+    expect(toHex(e1.registers.find((r) => r.field === 200)!.writes[0]!.value!)).toBe(toHex(utf8('opaque')));
+    // Both equivocating writes are in E2's frontier (a conflict), and the pair is evidence.
+    expect(s.entities.find((e) => e.entity === E2)!.registers[0]!.writes).toHaveLength(2);
+    expect(s.evidence).toHaveLength(1);
+    expect(s.evidence[0]!.ops).toEqual(twins.map((o) => openOp(o).id).sort());
+    // Every membership op (adds with their wrapped keys, the SetRole, the Remove) is an anchor.
+    const anchors = new Set(s.anchors.map((x) => x.id));
+    const log = await a.listOps(t.doc, 0, 1000);
+    for (const o of log.filter((x) => x.kind === 2)) expect(anchors.has(o.id)).toBe(true);
+    // Each author's chain position: its ops at its highest ctr (both twins for c).
+    for (const o of log) {
+      const top = Math.max(...log.filter((x) => x.author === o.author).map((x) => x.ctr));
+      if (o.ctr === top) expect(anchors.has(o.id)).toBe(true);
+    }
+    expect(s.frontier).toEqual(a.heads(t.doc));
+    // The order is topological: every predecessor of an anchor that is an anchor comes first.
+    const at = new Map(s.anchors.map((x, i) => [x.id, i]));
+    for (const [i, x] of s.anchors.entries()) {
+      const op = openOp(x.bytes);
+      for (const p of [...op.parents, ...(op.prev === null ? [] : [op.prev])])
+        if (at.has(p)) expect(at.get(p)!).toBeLessThan(i);
+    }
+  });
+
   it('[SNAP-3] replicas holding the same ops make byte-identical snapshots; a conflict stays in it', async () => {
     const { a, b, c, doc } = await world();
     const sa = await a.snapshot(doc);
