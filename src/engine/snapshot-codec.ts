@@ -1,10 +1,12 @@
 // The Snapshot plaintext (schemas/payload.fbs `Snapshot`, docs/PROTOCOL.md SNAP-2): one canonical
-// encoding of a calendar's materialized state at a frontier. Decoding is bounds-checked
-// (flatverify.ts) and accepts only the canonical form: the decoded state is encoded again and
-// must give the same bytes (SNAP-4), so byte equality is state equality.
+// encoding of a calendar's materialized state at a frontier. The encoder is deterministic (one
+// order for every list), so equal state gives equal bytes and verification compares bytes
+// (SNAP-5). Decoding is bounds-checked (flatverify.ts) and checks every list's order and every
+// index (SNAP-4). Device keys are written once (`devices`) and named by index elsewhere: a
+// 10,000-event calendar's registers repeat a few authors tens of thousands of times.
 
 import { Builder } from 'flatbuffers';
-import { compareBytes, fromHex, toHex } from './bytes.ts';
+import { bytesEqual, fromHex, toHex } from './bytes.ts';
 import { EngineError } from './errors.ts';
 import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
@@ -43,7 +45,7 @@ export interface SnapshotState {
   evidence: EquivocationRecord[];
 }
 
-const SNAP = { registers: 0, format: 1, doc: 2, frontier: 3, previous: 4, ops: 5, evidence: 6 };
+const SNAP = { registers: 0, format: 1, doc: 2, frontier: 3, previous: 4, ops: 5, evidence: 6, devices: 7 };
 const REG = {
   entity: 0,
   field: 1,
@@ -55,20 +57,23 @@ const REG = {
   depth: 7,
   vv: 8,
   covered: 9,
+  authorIndex: 10,
 } as const;
 const ANCHOR = { op: 0, vv: 1, mfront: 2, body: 3 } as const;
 const EVID = { author: 0, ctr: 1, ops: 2 } as const;
-const VV_SPEC: TableSpec = ['bytes', 8];
 const SNAPSHOT_SPEC: TableSpec = [
-  { table: ['bytes', 2, 'bytes', 8, 'bytes', 'bytes', 8, 8, { table: VV_SPEC }, 1] },
+  { table: ['bytes', 2, 'bytes', 8, 'bytes', 'bytes', 8, 8, 'bytes', 1, 4] },
   1,
   'bytes',
   'bytes',
   'bytes',
-  { table: ['bytes', { table: VV_SPEC }, 'bytes', 1] },
+  { table: ['bytes', 'bytes', 'bytes', 1] },
   { table: ['bytes', 8, 'bytes'] },
+  'bytes',
 ];
 const BODY_CODE = { applied: 0, inert: 1 } as const;
+/** A packed version vector entry: u32 device index, u64 ctr (little-endian). */
+const VV_ENTRY = 12;
 
 function malformed(what: string): never {
   throw new EngineError('Malformed', `snapshot: ${what}`);
@@ -85,52 +90,78 @@ function vector(b: Builder, offsets: number[]): number {
 
 const ids = (list: readonly string[]): Uint8Array => fromHex(list.join(''));
 
-function encodeVv(b: Builder, vv: Readonly<Record<string, number>>): number {
-  const entries = Object.keys(vv)
-    .sort()
-    .map((d) => {
-      const dev = b.createByteVector(fromHex(d));
-      b.startObject(2);
-      b.addFieldOffset(0, dev, 0);
-      b.addFieldInt64(1, BigInt(vv[d]!), 0n);
-      return b.endObject();
-    });
-  return vector(b, entries);
+/** Every device a snapshot names (authors, version vectors), ascending, with its index. */
+function deviceTable(s: SnapshotState): Map<string, number> {
+  const all = new Set<string>();
+  const vvs = (vv: Readonly<Record<string, number>> | undefined) => {
+    if (vv !== undefined) for (const d in vv) all.add(d);
+  };
+  for (const a of s.anchors) vvs(a.vv);
+  for (const e of s.entities)
+    for (const r of e.registers)
+      for (const w of [...r.writes, ...(r.covered ?? [])]) {
+        all.add(w.author);
+        vvs(w.vv);
+      }
+  return new Map([...all].sort().map((d, i) => [d, i]));
 }
 
-function encodeWrite(b: Builder, entity: EntityId, field: number, w: WriteRecord, covered: boolean): number {
-  const ent = b.createByteVector(fromHex(entity));
+function packVv(vv: Readonly<Record<string, number>>, devices: Map<string, number>): Uint8Array {
+  const keys = Object.keys(vv).sort();
+  const out = new Uint8Array(keys.length * VV_ENTRY);
+  const view = new DataView(out.buffer);
+  keys.forEach((d, i) => {
+    view.setUint32(i * VV_ENTRY, devices.get(d)!, true);
+    view.setBigUint64(i * VV_ENTRY + 4, BigInt(vv[d]!), true);
+  });
+  return out;
+}
+
+function encodeWrite(
+  b: Builder,
+  at: { entity: Uint8Array; field: number; covered: boolean },
+  w: WriteRecord,
+  devices: Map<string, number>,
+): number {
+  const ent = b.createByteVector(at.entity);
   const value = w.value === null ? 0 : b.createByteVector(w.value);
-  const author = b.createByteVector(fromHex(w.author));
   const op = b.createByteVector(fromHex(w.op));
-  const vv = w.vv === undefined ? 0 : encodeVv(b, w.vv);
-  b.startObject(10);
+  const vv = w.vv === undefined ? 0 : b.createByteVector(packVv(w.vv, devices));
+  b.startObject(11);
   b.addFieldOffset(REG.entity, ent, 0);
-  b.addFieldInt16(REG.field, field, 0);
+  b.addFieldInt16(REG.field, at.field, 0);
   if (value !== 0) b.addFieldOffset(REG.value, value, 0);
   b.addFieldInt64(REG.wallTime, BigInt(w.wallTime), 0n);
-  b.addFieldOffset(REG.author, author, 0);
   b.addFieldOffset(REG.op, op, 0);
   b.addFieldInt64(REG.ctr, BigInt(w.ctr), 0n);
   b.addFieldInt64(REG.depth, BigInt(depthOf(w)), 0n);
   if (vv !== 0) b.addFieldOffset(REG.vv, vv, 0);
-  b.addFieldInt8(REG.covered, covered ? 1 : 0, 0);
+  b.addFieldInt8(REG.covered, at.covered ? 1 : 0, 0);
+  b.addFieldInt32(REG.authorIndex, devices.get(w.author)!, 0);
   return b.endObject();
 }
 
-function encodeRegisters(b: Builder, entities: readonly EntityRecord[]): number {
+function encodeRegisters(
+  b: Builder,
+  entities: readonly EntityRecord[],
+  devices: Map<string, number>,
+): number {
   const rows: number[] = [];
-  for (const e of entities)
+  for (const e of entities) {
+    const entity = fromHex(e.entity);
     for (const r of e.registers) {
-      for (const w of r.writes) rows.push(encodeWrite(b, e.entity, r.field, w, false));
-      for (const w of r.covered ?? []) rows.push(encodeWrite(b, e.entity, r.field, w, true));
+      for (const w of r.writes)
+        rows.push(encodeWrite(b, { entity, field: r.field, covered: false }, w, devices));
+      for (const w of r.covered ?? [])
+        rows.push(encodeWrite(b, { entity, field: r.field, covered: true }, w, devices));
     }
+  }
   return vector(b, rows);
 }
 
-function encodeAnchor(b: Builder, a: SnapshotAnchor): number {
+function encodeAnchor(b: Builder, a: SnapshotAnchor, devices: Map<string, number>): number {
   const op = b.createByteVector(a.bytes);
-  const vv = encodeVv(b, a.vv);
+  const vv = b.createByteVector(packVv(a.vv, devices));
   const mfront = b.createByteVector(ids(a.mfront));
   b.startObject(4);
   b.addFieldOffset(ANCHOR.op, op, 0);
@@ -154,19 +185,21 @@ function encodeEvidence(b: Builder, e: EquivocationRecord): number {
 export function encodeSnapshot(s: SnapshotState): Uint8Array {
   const b = new Builder(1024);
   b.forceDefaults(true);
-  const registers = encodeRegisters(b, s.entities);
+  const devices = deviceTable(s);
+  const registers = encodeRegisters(b, s.entities, devices);
   const doc = b.createByteVector(fromHex(s.doc));
   const frontier = b.createByteVector(ids(s.frontier));
   const previous = b.createByteVector(s.previous);
   const ops = vector(
     b,
-    s.anchors.map((a) => encodeAnchor(b, a)),
+    s.anchors.map((a) => encodeAnchor(b, a, devices)),
   );
   const evidence = vector(
     b,
     s.evidence.map((e) => encodeEvidence(b, e)),
   );
-  b.startObject(7);
+  const devs = b.createByteVector(ids([...devices.keys()]));
+  b.startObject(8);
   b.addFieldOffset(SNAP.registers, registers, 0);
   b.addFieldInt8(SNAP.format, SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
@@ -174,6 +207,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
   b.addFieldOffset(SNAP.previous, previous, 0);
   b.addFieldOffset(SNAP.ops, ops, 0);
   b.addFieldOffset(SNAP.evidence, evidence, 0);
+  b.addFieldOffset(SNAP.devices, devs, 0);
   b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
@@ -193,52 +227,83 @@ function idList(b: Uint8Array, size: number, what: string): string[] {
   return out;
 }
 
-function decodeVv(list: TableReader[]): Record<string, number> {
+function unpackVv(b: Uint8Array, devices: readonly string[]): Record<string, number> {
+  if (b.length % VV_ENTRY !== 0) malformed('version vector length');
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const vv: Record<string, number> = {};
-  for (const e of list) vv[hexOf(e.bytes(0), 32, 'vv device')] = e.u64(1);
+  let last = -1;
+  for (let o = 0; o < b.length; o += VV_ENTRY) {
+    const i = view.getUint32(o, true);
+    const ctr = view.getBigUint64(o + 4, true);
+    if (i <= last || i >= devices.length) malformed('version vector device index');
+    if (ctr === 0n || ctr > BigInt(Number.MAX_SAFE_INTEGER)) malformed('version vector ctr');
+    last = i;
+    vv[devices[i]!] = Number(ctr);
+  }
   return vv;
 }
 
-function decodeWrite(r: TableReader): { entity: EntityId; field: number; covered: boolean; w: WriteRecord } {
+interface Row {
+  entity: EntityId;
+  field: number;
+  covered: boolean;
+  w: WriteRecord;
+}
+
+/** One row. `prev`: the row before and its entity's bytes, so consecutive rows share the id string. */
+function decodeWrite(
+  r: TableReader,
+  devices: readonly string[],
+  prev: { row: Row; entity: Uint8Array } | undefined,
+): { row: Row; entity: Uint8Array } {
+  const ai = r.u32(REG.authorIndex);
+  if (ai >= devices.length || r.has(REG.author)) malformed('write author');
   const w: WriteRecord = {
     value: r.has(REG.value) ? r.bytes(REG.value) : null,
     wallTime: r.u64(REG.wallTime),
-    author: hexOf<DeviceId>(r.bytes(REG.author), 32, 'author'),
+    author: devices[ai] as DeviceId,
     ctr: r.u64(REG.ctr),
-    op: hexOf<OpId>(r.bytes(REG.op), 32, 'op'),
+    op: hexOf<OpId>(r.shared(REG.op), 32, 'op'),
     depth: r.u64(REG.depth),
   };
-  if (r.has(REG.vv)) w.vv = decodeVv(r.tables(REG.vv));
-  const entity = hexOf<EntityId>(r.bytes(REG.entity), 16, 'entity');
-  return { entity, field: r.u16(REG.field), covered: r.u8(REG.covered, 0) === 1, w };
+  if (r.has(REG.vv)) w.vv = unpackVv(r.shared(REG.vv), devices);
+  const e = r.shared(REG.entity);
+  const entity =
+    prev !== undefined && bytesEqual(e, prev.entity) ? prev.row.entity : hexOf<EntityId>(e, 16, 'entity');
+  return { row: { entity, field: r.u16(REG.field), covered: r.u8(REG.covered, 0) === 1, w }, entity: e };
 }
 
-function decodeEntities(rows: TableReader[], doc: DocId): EntityRecord[] {
-  const byEntity = new Map<EntityId, EntityRecord>();
+function decodeEntities(rows: TableReader[], doc: DocId, devices: readonly string[]): EntityRecord[] {
+  const out: EntityRecord[] = [];
   let reg: RegisterRecord | undefined;
-  let regEntity: EntityId | undefined;
-  for (const row of rows) {
-    const { entity, field, covered, w } = decodeWrite(row);
-    if (reg === undefined || regEntity !== entity || reg.field !== field) {
-      let e = byEntity.get(entity);
-      if (e === undefined) {
-        e = { doc, entity, registers: [] };
-        byEntity.set(entity, e);
-      }
-      reg = { field, writes: [] };
-      regEntity = entity;
-      e.registers.push(reg);
-    }
-    if (!covered) reg.writes.push(w);
-    else if (reg.covered === undefined) reg.covered = [w];
-    else reg.covered.push(w);
+  let at: { row: Row; entity: Uint8Array } | undefined;
+  for (const t of rows) {
+    const prev = at?.row;
+    at = decodeWrite(t, devices, at);
+    const row = at.row;
+    if (prev === undefined || prev.entity !== row.entity || prev.field !== row.field) {
+      // SNAP-4: registers strictly ascending by (entity, field), so each appears once.
+      if (
+        prev !== undefined &&
+        (prev.entity > row.entity || (prev.entity === row.entity && prev.field >= row.field))
+      )
+        malformed('registers not strictly ascending');
+      if (row.covered) malformed('a register shows no write');
+      if (prev === undefined || prev.entity !== row.entity)
+        out.push({ doc, entity: row.entity, registers: [] });
+      reg = { field: row.field, writes: [] };
+      out[out.length - 1]!.registers.push(reg);
+    } else if (!row.covered && reg!.covered !== undefined) malformed('a shown write after a covered one');
+    if (!row.covered) reg!.writes.push(row.w);
+    else if (reg!.covered === undefined) reg!.covered = [row.w];
+    else reg!.covered.push(row.w);
   }
-  return [...byEntity.values()].sort((a, b) => (a.entity < b.entity ? -1 : 1));
+  return out;
 }
 
 /**
- * Decodes a snapshot plaintext; `Malformed` unless it is bounds-checked, well-typed and
- * canonical (encoding the result gives the same bytes). Anchor ops are not opened here.
+ * Decodes a snapshot plaintext; `Malformed` unless it is bounds-checked, well-typed, every list
+ * in its one order and every index in range (SNAP-4). Anchor ops are opened (OP-2), not verified.
  */
 export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
   if (bytes.length > MAX_SNAPSHOT_BYTES)
@@ -254,6 +319,9 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
   const doc = hexOf<DocId>(t.bytes(SNAP.doc), 16, 'doc');
   const previous = t.bytes(SNAP.previous);
   if (previous.length !== 0 && previous.length !== 32) malformed('previous is 32 bytes or empty');
+  const devices = idList(t.bytes(SNAP.devices), 32, 'devices');
+  for (let i = 1; i < devices.length; i++)
+    if (devices[i - 1]! >= devices[i]!) malformed('devices not ascending');
   const anchors = t.tables(SNAP.ops).map((a): SnapshotAnchor => {
     const body = a.u8(ANCHOR.body, 0);
     if (body !== 0 && body !== 1) malformed('anchor body state');
@@ -261,7 +329,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     return {
       id: openOp(op).id,
       bytes: op,
-      vv: decodeVv(a.tables(ANCHOR.vv)),
+      vv: unpackVv(a.shared(ANCHOR.vv), devices),
       mfront: idList(a.bytes(ANCHOR.mfront), 32, 'mfront') as OpId[],
       body: body === 0 ? 'applied' : 'inert',
     };
@@ -271,7 +339,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     frontier: idList(t.bytes(SNAP.frontier), 32, 'frontier') as OpId[],
     previous,
     anchors,
-    entities: decodeEntities(t.tables(SNAP.registers), doc),
+    entities: decodeEntities(t.tables(SNAP.registers), doc, devices),
     evidence: t.tables(SNAP.evidence).map((e) => ({
       doc,
       author: hexOf<DeviceId>(e.bytes(EVID.author), 32, 'evidence author'),
@@ -280,7 +348,6 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     })),
   };
   checkOrder(state);
-  if (compareBytes(encodeSnapshot(state), bytes) !== 0) malformed('not in canonical form');
   return state;
 }
 
@@ -290,15 +357,6 @@ function checkOrder(s: SnapshotState): void {
     for (let i = 1; i < xs.length; i++) if (xs[i - 1]! >= xs[i]!) malformed(`${what} not strictly ascending`);
   };
   ascending(s.frontier, 'frontier');
-  ascending(
-    s.entities.map((e) => e.entity),
-    'entities',
-  );
-  for (const e of s.entities)
-    ascending(
-      e.registers.map((r) => String(r.field).padStart(5, '0')),
-      'fields',
-    );
   ascending(
     s.evidence.map((e) => `${e.author}:${String(e.ctr).padStart(16, '0')}`),
     'evidence',

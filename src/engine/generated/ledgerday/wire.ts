@@ -13,5 +13,4 @@ export { Snapshot } from './wire/snapshot.js';
 export { SnapshotEvidence } from './wire/snapshot-evidence.js';
 export { SnapshotOp } from './wire/snapshot-op.js';
 export { SnapshotRegister } from './wire/snapshot-register.js';
-export { VersionEntry } from './wire/version-entry.js';
 export { WrappedKey } from './wire/wrapped-key.js';

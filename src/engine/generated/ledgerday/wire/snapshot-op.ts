@@ -5,9 +5,6 @@
 
 import * as flatbuffers from 'flatbuffers';
 
-import { VersionEntry } from './version-entry.js';
-
-
 /**
  * An op a snapshot carries whole (SNAP-2): its signed bytes and what a replica derived from it.
  */
@@ -44,14 +41,19 @@ opArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
-vv(index: number, obj?:VersionEntry):VersionEntry|null {
+vv(index: number):number|null {
   const offset = this.bb!.__offset(this.bb_pos, 6);
-  return offset ? (obj || new VersionEntry()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
 }
 
 vvLength():number {
   const offset = this.bb!.__offset(this.bb_pos, 6);
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vvArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
 mfront(index: number):number|null {
@@ -98,16 +100,16 @@ static addVv(builder:flatbuffers.Builder, vvOffset:flatbuffers.Offset) {
   builder.addFieldOffset(1, vvOffset, 0);
 }
 
-static createVvVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
-  builder.startVector(4, data.length, 4);
+static createVvVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
   for (let i = data.length - 1; i >= 0; i--) {
-    builder.addOffset(data[i]!);
+    builder.addInt8(data[i]!);
   }
   return builder.endVector();
 }
 
 static startVvVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(4, numElems, 4);
+  builder.startVector(1, numElems, 1);
 }
 
 static addMfront(builder:flatbuffers.Builder, mfrontOffset:flatbuffers.Offset) {

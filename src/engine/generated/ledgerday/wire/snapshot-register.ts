@@ -5,13 +5,11 @@
 
 import * as flatbuffers from 'flatbuffers';
 
-import { VersionEntry } from './version-entry.js';
-
-
 /**
  * One write kept in a register at a snapshot's frontier (docs/PROTOCOL.md SNAP-2): one row per
  * kept write, rows of one register contiguous and in the register's order (shown writes, winner
- * first, then covered ones), registers ascending by (entity, field).
+ * first, then covered ones), registers ascending by (entity, field). A version vector is packed
+ * as 12-byte entries (u32 index into `Snapshot.devices`, u64 ctr; little-endian), ascending.
  */
 export class SnapshotRegister {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -111,9 +109,9 @@ depth():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
-vv(index: number, obj?:VersionEntry):VersionEntry|null {
+vv(index: number):number|null {
   const offset = this.bb!.__offset(this.bb_pos, 20);
-  return offset ? (obj || new VersionEntry()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
 }
 
 vvLength():number {
@@ -121,13 +119,23 @@ vvLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+vvArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 covered():boolean {
   const offset = this.bb!.__offset(this.bb_pos, 22);
   return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
 }
 
+authorIndex():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSnapshotRegister(builder:flatbuffers.Builder) {
-  builder.startObject(10);
+  builder.startObject(11);
 }
 
 static addEntity(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset) {
@@ -214,20 +222,24 @@ static addVv(builder:flatbuffers.Builder, vvOffset:flatbuffers.Offset) {
   builder.addFieldOffset(8, vvOffset, 0);
 }
 
-static createVvVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
-  builder.startVector(4, data.length, 4);
+static createVvVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
   for (let i = data.length - 1; i >= 0; i--) {
-    builder.addOffset(data[i]!);
+    builder.addInt8(data[i]!);
   }
   return builder.endVector();
 }
 
 static startVvVector(builder:flatbuffers.Builder, numElems:number) {
-  builder.startVector(4, numElems, 4);
+  builder.startVector(1, numElems, 1);
 }
 
 static addCovered(builder:flatbuffers.Builder, covered:boolean) {
   builder.addFieldInt8(9, +covered, +false);
+}
+
+static addAuthorIndex(builder:flatbuffers.Builder, authorIndex:number) {
+  builder.addFieldInt32(10, authorIndex, 0);
 }
 
 static endSnapshotRegister(builder:flatbuffers.Builder):flatbuffers.Offset {
@@ -235,7 +247,7 @@ static endSnapshotRegister(builder:flatbuffers.Builder):flatbuffers.Offset {
   return offset;
 }
 
-static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset, ctr:bigint, depth:bigint, vvOffset:flatbuffers.Offset, covered:boolean):flatbuffers.Offset {
+static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset, ctr:bigint, depth:bigint, vvOffset:flatbuffers.Offset, covered:boolean, authorIndex:number):flatbuffers.Offset {
   SnapshotRegister.startSnapshotRegister(builder);
   SnapshotRegister.addEntity(builder, entityOffset);
   SnapshotRegister.addField(builder, field);
@@ -247,6 +259,7 @@ static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuff
   SnapshotRegister.addDepth(builder, depth);
   SnapshotRegister.addVv(builder, vvOffset);
   SnapshotRegister.addCovered(builder, covered);
+  SnapshotRegister.addAuthorIndex(builder, authorIndex);
   return SnapshotRegister.endSnapshotRegister(builder);
 }
 }

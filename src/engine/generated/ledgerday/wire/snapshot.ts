@@ -111,8 +111,23 @@ evidenceLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+devices(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+devicesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+devicesArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(7);
+  builder.startObject(8);
 }
 
 static addRegisters(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset) {
@@ -215,12 +230,28 @@ static startEvidenceVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addDevices(builder:flatbuffers.Builder, devicesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, devicesOffset, 0);
+}
+
+static createDevicesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDevicesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addRegisters(builder, registersOffset);
   Snapshot.addFormat(builder, format);
@@ -229,6 +260,7 @@ static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.O
   Snapshot.addPrevious(builder, previousOffset);
   Snapshot.addOps(builder, opsOffset);
   Snapshot.addEvidence(builder, evidenceOffset);
+  Snapshot.addDevices(builder, devicesOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
