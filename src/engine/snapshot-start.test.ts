@@ -144,6 +144,27 @@ describe('starting from a snapshot', () => {
     await expect(twice.startFromSnapshot(plain)).rejects.toMatchObject({ code: 'InvalidArgument' });
   });
 
+  it('[SNAP-6] a snapshot that leaves out a removal never starts: members are recomputed, not taken', async () => {
+    const { doc, a, b, c } = await started();
+    await a.removeMember(doc, pubOf(testDevice('st-b')));
+    const removal = a.heads(doc)[0]!;
+    for (const later of [false, true]) {
+      // The Remove as the frontier, then (later) under a write that has seen it.
+      if (later) await a.write(doc, E1, title('after the removal'));
+      await syncAll([a, b, c], doc);
+      const s = decodeSnapshot(await a.snapshot(doc));
+      const hidden = structuredClone(s);
+      hidden.anchors = hidden.anchors.filter((x) => x.id !== removal);
+      expect(hidden.anchors.length).toBe(s.anchors.length - 1);
+      const r = await openReplica(testDevice('st-d'));
+      await expect(r.startFromSnapshot(encodeSnapshot(hidden))).rejects.toMatchObject({ code: 'Malformed' });
+      expect(r.hasDoc(doc)).toBe(false);
+      const honest = await openReplica(testDevice('st-d'));
+      await honest.startFromSnapshot(encodeSnapshot(s));
+      expect(honest.members(doc).has(b.deviceId!)).toBe(false);
+    }
+  });
+
   it('[SNAP-6] a calendar in compliance mode does not start from a snapshot', async () => {
     const t = await team(['cmp-a']);
     const a = t.reps[0]!;

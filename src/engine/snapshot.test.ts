@@ -128,6 +128,24 @@ describe('snapshots', () => {
       expect(() => decodeSnapshot(bad)).toThrow(EngineError);
   });
 
+  it('[SNAP-4] random corruption of a snapshot gives a state or a clear error, never a crash', async () => {
+    const { a, doc } = await world();
+    const plain = await a.snapshot(doc);
+    let refused = 0;
+    for (let i = 0; i < 400; i++) {
+      const bad = plain.slice();
+      const at = (i * 7919) % bad.length;
+      bad[at] = bad[at]! ^ (1 + (i % 255));
+      try {
+        decodeSnapshot(bad);
+      } catch (e) {
+        expect(e).toBeInstanceOf(EngineError);
+        refused++;
+      }
+    }
+    expect(refused).toBeGreaterThan(0);
+  });
+
   it('[SNAP-5] an honest snapshot verifies on every replica holding its ops', async () => {
     const { a, b, c, doc } = await world();
     const plain = await a.snapshot(doc);
