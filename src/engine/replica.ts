@@ -340,6 +340,8 @@ export class Replica {
     return this.enqueue(async () => {
       const state = decodeSnapshot(plain);
       await startFromSnapshot(this.core, state);
+      // KEY-10: junk sealed for this device in a membership anchor is restated, as on arrival.
+      await this.heal([state.doc]);
       return state.doc;
     });
   }
