@@ -350,7 +350,13 @@ async function revoke(core: Core, txn: Txn, r: MembershipOp): Promise<void> {
   }
   // SNAP-8: on a calendar started from a snapshot, what counts is the snapshot's registers (no
   // covered op is revoked: SNAP-7 applies only ops after the whole frontier) and the ops after it.
-  const base = core.bases.get(txn.doc)?.entities;
+  const snap = core.bases.get(txn.doc);
+  if (snap !== undefined && snap.entities === undefined)
+    throw new EngineError(
+      'Unsupported',
+      'this calendar started from a snapshot whose registers are not kept across a restart: it cannot rebuild what a revocation changes (SNAP-8)',
+    );
+  const base = snap?.entities;
   for (const e of entities) txn.entities.set(e, base?.get(e) ?? { doc: txn.doc, entity: e, registers: [] });
   for await (const r of allOps(core, txn)) {
     if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'applied') continue;

@@ -11,8 +11,11 @@ export interface SnapshotBase {
   anchors: ReadonlySet<OpId>;
   /** The frontier's version vector. */
   vv: Readonly<Record<string, number>>;
-  /** The snapshot's registers: what MEM-5 rebuilds an entity from. */
-  entities: ReadonlyMap<EntityId, EntityRecord>;
+  /**
+   * The snapshot's registers: what MEM-5 rebuilds an entity from. Kept in memory only: absent
+   * after a restart, when a rebuild is refused instead (SNAP-8).
+   */
+  entities: ReadonlyMap<EntityId, EntityRecord> | undefined;
 }
 
 /**

@@ -165,6 +165,33 @@ describe('starting from a snapshot', () => {
     }
   });
 
+  it('[SNAP-8] after a restart the SNAP-7 rule holds, and a rebuild it cannot make is refused, not guessed', async () => {
+    const { doc, a, b, plain } = await started();
+    const { createMemoryStore } = await import('./memory-store.ts');
+    const store = createMemoryStore();
+    const d = testDevice('st-d');
+    const first = await openReplica(d, { store });
+    await first.startFromSnapshot(plain);
+    const before = visibleState(first, doc);
+    const again = await openReplica(d, { store });
+    expect(visibleState(again, doc)).toEqual(before);
+    // A covered op is still refused by SNAP-7.
+    const covered = (await a.listOps(doc, 0, 1000)).filter((o) => o.kind === 0);
+    const refused = await again.receive(covered[0]!.bytes);
+    expect(refused.status === 'duplicate' || refused.error?.message.includes('SNAP-7')).toBe(true);
+    // A tail write, then a removal that revokes it: the rebuild needs the snapshot's registers.
+    await b.write(doc, E1, title('b, concurrently with its removal'));
+    await a.removeMember(doc, pubOf(testDevice('st-b')));
+    await syncOps(b, again, doc);
+    const remove = (await a.listOps(doc, 0, 1000)).at(-1)!;
+    const r = await again.receive(remove.bytes);
+    expect(r.status).toBe('rejected');
+    expect(r.error?.code).toBe('Unsupported');
+    expect(r.error?.message).toContain('SNAP-8');
+    // Nothing else changed; the same removal before a restart applies (test above).
+    expect(again.members(doc).has(b.deviceId!)).toBe(true);
+  });
+
   it('[SNAP-6] a calendar in compliance mode does not start from a snapshot', async () => {
     const t = await team(['cmp-a']);
     const a = t.reps[0]!;

@@ -154,7 +154,11 @@ export async function startFromSnapshot(core: Core, state: SnapshotState): Promi
     txn.entities.set(e.entity, e);
   }
   txn.evidence = [...state.evidence];
-  txn.rec = { ...txn.rec, keyIds: txn.keys.ids().sort() };
+  txn.rec = {
+    ...txn.rec,
+    keyIds: txn.keys.ids().sort(),
+    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv },
+  };
   txn.events.push({ doc: state.doc, entities: [...entities.keys()], ops: [], membershipChanged: true });
   const base: SnapshotBase = {
     frontier: new Set(state.frontier),
