@@ -20,6 +20,7 @@ for (const [name, file, fn] of [
   ['ics', './ics.ts', 'benchIcs'],
   ['recurrence', './recurrence.ts', 'benchRecurrence'],
   ['history', './history.ts', 'benchHistory'],
+  ['compaction', './compaction.ts', 'benchCompaction'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

@@ -13,6 +13,7 @@ import { type OpenedOp, openOp } from './op.ts';
 import { materialize, openPatch } from './registers.ts';
 import { inPastOf, revokedStored } from './revocation.ts';
 import { Role } from './roles.ts';
+import { beyondBase } from './snapshot-base.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { type OpMeta, validate } from './validate.ts';
@@ -126,6 +127,14 @@ export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: bool
   const preds = op.prev === null ? op.parents : [...op.parents, op.prev];
   const metas = await core.metas(op.doc, preds, txn);
   const missing = preds.filter((_, i) => metas[i] === undefined);
+  const snap = core.bases.get(op.doc);
+  const gap = snap === undefined ? null : beyondBase(snap, op.author, op.header.ctr, preds, missing);
+  if (gap !== null) {
+    if (fromPending) unpend(core, txn, op.id);
+    // SNAP-7: ops waiting for a covered op never apply here: they stop waiting (and asking).
+    if (missing.length > 0) dropWaiters(core, txn, op.id);
+    return rejected(op, new EngineError('Unsupported', gap, op.id));
+  }
   if (missing.length > 0) return park(core, op, missing, txn, fromPending);
   const v = await validate(op, {
     preds: metas as OpMeta[],
@@ -375,7 +384,16 @@ async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<
     if (p !== null) entities.add(p.entity);
     setBody(txn, r, 'inert');
   }
-  for (const e of entities) txn.entities.set(e, { doc: txn.doc, entity: e, registers: [] });
+  // SNAP-8: on a calendar started from a snapshot, what counts is the snapshot's registers (no
+  // covered op is revoked: SNAP-7 applies only ops after the whole frontier) and the ops after it.
+  const snap = core.bases.get(txn.doc);
+  if (snap !== undefined && snap.entities === undefined)
+    throw new EngineError(
+      'Unsupported',
+      'this calendar started from a snapshot whose registers are not kept across a restart: it cannot rebuild what a revocation changes (SNAP-8)',
+    );
+  const base = snap?.entities;
+  for (const e of entities) txn.entities.set(e, base?.get(e) ?? { doc: txn.doc, entity: e, registers: [] });
   for await (const r of allOps(core, txn)) {
     if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'applied') continue;
     const op = openOp(r.bytes);
@@ -385,6 +403,21 @@ async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<
     materialize(txn, op, key!, r, p, false);
   }
   txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });
+}
+
+/** SNAP-7: the ops waiting, directly or not, for `id`, which will never apply: dropped. */
+function dropWaiters(core: Core, txn: Txn, id: OpId): void {
+  const work = [id];
+  while (work.length > 0) {
+    const at = work.pop()!;
+    const kids = new Set(core.gate.waitingFor(at));
+    for (const p of txn.admits.values()) if (p.missing.has(at)) kids.add(p.op.id);
+    for (const kid of kids) {
+      if (txn.unpend.has(kid)) continue;
+      unpend(core, txn, kid);
+      work.push(kid);
+    }
+  }
 }
 
 /** DAG-3, DAG-4: an op with missing predecessors waits, if the gate admits it. */

@@ -8,6 +8,7 @@ import { CausalGate } from './gate.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
 import { noncePool } from './nonces.ts';
 import type { BoxKeyPair } from './seal.ts';
+import type { SnapshotBase } from './snapshot-base.ts';
 import type { EngineStore, OpRecord } from './store.ts';
 import type { ChangeEvent, DocState, Txn } from './txn.ts';
 import type { OpMeta } from './validate.ts';
@@ -57,6 +58,8 @@ export class Core {
   readonly gate: CausalGate;
   readonly docs = new Map<DocId, DocState>();
   readonly listeners = new Set<(e: ChangeEvent) => void>();
+  /** SNAP-7: calendars this replica started from a snapshot (in memory only, SNAP-8). */
+  readonly bases = new Map<DocId, SnapshotBase>();
   deviceName: string | undefined;
   clock = 0;
   private readonly meta = new Map<OpId, OpMeta>();

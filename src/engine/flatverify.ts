@@ -95,6 +95,11 @@ export class TableReader {
     return a === 0 ? 0 : this.view.getUint16(a, true);
   }
 
+  u32(slot: number): number {
+    const a = this.at(slot);
+    return a === 0 ? 0 : this.view.getUint32(a, true);
+  }
+
   /** An unsigned 64-bit field as a number: exact below 2^53, at least 2^53 (not a safe integer) above. */
   u64(slot: number): number {
     const a = this.at(slot);

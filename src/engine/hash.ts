@@ -7,6 +7,8 @@ import { utf8 } from './bytes.ts';
 export const TAG_OP = utf8('ledgerday/op/v1\0');
 export const TAG_BODY = utf8('ledgerday/body/v1\0');
 export const TAG_ROOT = utf8('ledgerday/root/v1\0');
+/** SNAP-1: the hash of a snapshot plaintext (what the next snapshot names as previous). */
+export const TAG_SNAPSHOT = utf8('ledgerday/snapshot/v1\0');
 
 export function taggedHash(tag: Uint8Array, ...parts: Uint8Array[]): Uint8Array {
   const h = sha256.create();

@@ -127,6 +127,7 @@ export {
 } from './rrule.ts';
 export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 export { canonicalWall, overrideId, splitId } from './series.ts';
+export { type SnapshotEvidence, type SnapshotVerdict, snapshotHash } from './snapshot-verify.ts';
 export type {
   BodyState,
   CommitBatch,

@@ -6,11 +6,13 @@
 import { applyOne, commit, membershipOp, unlock, wake } from './applier.ts';
 import { decodeMembership } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
-import { type DocId, isKeyId, type KeyId, type OpId } from './ids.ts';
+import { EngineError } from './errors.ts';
+import { type DocId, isDeviceId, isKeyId, isOpId, type KeyId, type OpId } from './ids.ts';
 import { Keyring } from './keyring.ts';
 import { MembershipIndex } from './membership.ts';
 import { openOp, verifyOp } from './op.ts';
 import { openSealed } from './seal.ts';
+import type { SnapshotMark } from './store.ts';
 import { type DocState, Txn } from './txn.ts';
 
 export async function loadDoc(core: Core, doc: DocId): Promise<void> {
@@ -44,6 +46,7 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
     if (key !== null) st.keys.learn(k.id as KeyId, key);
   }
   for (const h of loaded.doc.heads) await core.metas(doc, [h]);
+  await loadBase(core, doc, loaded.doc.snapshot);
   core.docs.set(doc, st);
   // Pending ops come from storage: check them again as if they had just arrived. A record of an
   // op already stored is dropped, and what a record waits for is what is still not stored, so
@@ -71,6 +74,34 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
   }
   if (bad.length > 0) await core.store.commit({ doc, pendingRemove: bad });
 }
+
+/**
+ * SNAP-7: a calendar started from a snapshot keeps its rule across a restart: the mark in its doc
+ * record names the frontier and how many of the first ops of the log are its anchors. The
+ * snapshot's registers are not kept (SNAP-8). A malformed mark is a `Storage` error (RT-5).
+ */
+async function loadBase(core: Core, doc: DocId, mark: SnapshotMark | undefined): Promise<void> {
+  if (mark === undefined) return;
+  const ok =
+    isPlainObject(mark) &&
+    Array.isArray(mark.frontier) &&
+    mark.frontier.every(isOpId) &&
+    Number.isSafeInteger(mark.anchors) &&
+    mark.anchors > 0 &&
+    isPlainObject(mark.vv) &&
+    Object.entries(mark.vv).every(([d, c]) => isDeviceId(d) && Number.isSafeInteger(c) && c > 0);
+  if (!ok) throw new EngineError('Storage', `docs/${doc}: snapshot mark`);
+  const anchors = await core.store.listOps(doc, 0, mark.anchors);
+  core.bases.set(doc, {
+    frontier: new Set(mark.frontier),
+    anchors: new Set(anchors.map((a) => a.id)),
+    vv: { ...mark.vv },
+    entities: undefined,
+  });
+}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** STORE-11: re-checks a loaded calendar against its own store. One transaction; a failure leaves it as loaded. */
 export async function recheck(core: Core, doc: DocId): Promise<void> {

@@ -28,6 +28,10 @@ import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type MemberRole, Role } from './roles.ts';
+import { snapshotAt, snapshotAtHeads } from './snapshot.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { startFromSnapshot } from './snapshot-start.ts';
+import { type SnapshotEvidence, type SnapshotVerdict, verifySnapshot } from './snapshot-verify.ts';
 import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
@@ -46,6 +50,8 @@ export class Replica {
   private queue: Promise<unknown> = Promise.resolve();
   /** KEY-10: calendars whose restating Rotate failed; tried again before the next task. */
   private readonly unhealed = new Set<DocId>();
+  /** SNAP-5: snapshots found forged here, per calendar (kept in memory only, see Limitations). */
+  private readonly forged = new Map<DocId, SnapshotEvidence[]>();
 
   private constructor(opts: ReplicaOptions) {
     this.core = new Core(opts);
@@ -308,6 +314,68 @@ export class Replica {
   /** KEY-9: adds a content key obtained out of band (kept across reloads); unlocks what it opens. */
   addKey(doc: DocId, keyId: KeyId, key: Uint8Array): Promise<void> {
     return this.enqueue(() => local.addKey(this.core, doc, keyId, key));
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Snapshots (docs/PROTOCOL.md SNAP-*)
+
+  /**
+   * SNAP-2, SNAP-3: the snapshot plaintext of `doc` at `frontier` (default: this replica's heads),
+   * naming `previous` (a snapshot hash, or nothing). Byte-identical on every replica holding the
+   * frontier's past. `NoKey` while a covered op is locked; `InvalidArgument` when an op of the
+   * frontier's past is not held here.
+   */
+  snapshot(
+    doc: DocId,
+    opts: { frontier?: readonly OpId[]; previous?: Uint8Array } = {},
+  ): Promise<Uint8Array> {
+    return this.enqueue(async () => {
+      const prev = opts.previous ?? new Uint8Array(0);
+      const state =
+        opts.frontier === undefined
+          ? await snapshotAtHeads(this.core, doc, prev)
+          : await snapshotAt(this.core, doc, opts.frontier, prev);
+      if (state === undefined)
+        throw new EngineError('InvalidArgument', "an op of the frontier's past is not on this replica");
+      return encodeSnapshot(state);
+    });
+  }
+
+  /**
+   * SNAP-5: recomputes a snapshot `signer` signed and compares; a forged one is recorded as
+   * evidence against the signer (`snapshotEvidence`).
+   */
+  verifySnapshot(doc: DocId, plain: Uint8Array, signer: DeviceId): Promise<SnapshotVerdict> {
+    return this.enqueue(async () => {
+      this.core.mustDoc(doc);
+      const v = await verifySnapshot(this.core, doc, plain, signer);
+      if (v.status === 'forged') {
+        const list = this.forged.get(doc) ?? [];
+        if (!list.some((e) => e.claimed === v.evidence.claimed && e.signer === signer)) list.push(v.evidence);
+        this.forged.set(doc, list);
+      }
+      return v;
+    });
+  }
+
+  /**
+   * SNAP-6: starts a calendar from a snapshot plaintext instead of its history; the ops after it
+   * then apply as SNAP-7 says. The caller decides the snapshot is trusted (SNAP-5's rule).
+   * Engine-only for now (SNAP-8): what it keeps of the snapshot lives in memory.
+   */
+  startFromSnapshot(plain: Uint8Array): Promise<DocId> {
+    return this.enqueue(async () => {
+      const state = decodeSnapshot(plain);
+      await startFromSnapshot(this.core, state);
+      // KEY-10: junk sealed for this device in a membership anchor is restated, as on arrival.
+      await this.heal([state.doc]);
+      return state.doc;
+    });
+  }
+
+  /** SNAP-5: the forged snapshots this replica has seen for `doc`. */
+  snapshotEvidence(doc: DocId): SnapshotEvidence[] {
+    return [...(this.forged.get(doc) ?? [])];
   }
 
   // -------------------------------------------------------------------------------------------

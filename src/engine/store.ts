@@ -98,6 +98,15 @@ export interface DocRecord {
   keys?: { id: KeyId; sealed: Uint8Array }[];
   /** STORE-11: ids of the content keys this replica held when it last learned one (and unlocked what it opens). */
   keyIds?: KeyId[];
+  /** SNAP-7: the calendar started from a snapshot: its frontier, its anchors (seq 1..anchors), the frontier's version vector. */
+  snapshot?: SnapshotMark;
+}
+
+/** What a calendar started from a snapshot records of it in its doc record (SNAP-7, SNAP-8). */
+export interface SnapshotMark {
+  frontier: OpId[];
+  anchors: number;
+  vv: Record<string, number>;
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */

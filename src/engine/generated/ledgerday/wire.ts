@@ -10,5 +10,7 @@ export { Patch } from './wire/patch.js';
 export { Role } from './wire/role.js';
 export { SignedOp } from './wire/signed-op.js';
 export { Snapshot } from './wire/snapshot.js';
+export { SnapshotEvidence } from './wire/snapshot-evidence.js';
+export { SnapshotOp } from './wire/snapshot-op.js';
 export { SnapshotRegister } from './wire/snapshot-register.js';
 export { WrappedKey } from './wire/wrapped-key.js';

@@ -6,7 +6,10 @@
 import * as flatbuffers from 'flatbuffers';
 
 /**
- * Reserved for compaction: materialized registers at the frontier named by the op's parents.
+ * One write kept in a register at a snapshot's frontier (docs/PROTOCOL.md SNAP-2): one row per
+ * kept write, rows of one register contiguous and in the register's order (shown writes, winner
+ * first, then covered ones), registers ascending by (entity, field). A version vector is packed
+ * as 12-byte entries (u32 index into `Snapshot.devices`, u64 ctr; little-endian), ascending.
  */
 export class SnapshotRegister {
   bb: flatbuffers.ByteBuffer|null = null;
@@ -96,8 +99,43 @@ opArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+ctr():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+depth():bigint {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
+}
+
+vv(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+vvLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+vvArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+covered():boolean {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? !!this.bb!.readInt8(this.bb_pos + offset) : false;
+}
+
+authorIndex():number {
+  const offset = this.bb!.__offset(this.bb_pos, 24);
+  return offset ? this.bb!.readUint32(this.bb_pos + offset) : 0;
+}
+
 static startSnapshotRegister(builder:flatbuffers.Builder) {
-  builder.startObject(6);
+  builder.startObject(11);
 }
 
 static addEntity(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset) {
@@ -172,12 +210,44 @@ static startOpVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addCtr(builder:flatbuffers.Builder, ctr:bigint) {
+  builder.addFieldInt64(6, ctr, BigInt('0'));
+}
+
+static addDepth(builder:flatbuffers.Builder, depth:bigint) {
+  builder.addFieldInt64(7, depth, BigInt('0'));
+}
+
+static addVv(builder:flatbuffers.Builder, vvOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, vvOffset, 0);
+}
+
+static createVvVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startVvVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addCovered(builder:flatbuffers.Builder, covered:boolean) {
+  builder.addFieldInt8(9, +covered, +false);
+}
+
+static addAuthorIndex(builder:flatbuffers.Builder, authorIndex:number) {
+  builder.addFieldInt32(10, authorIndex, 0);
+}
+
 static endSnapshotRegister(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuffers.Offset, field:number, valueOffset:flatbuffers.Offset, wallTime:bigint, authorOffset:flatbuffers.Offset, opOffset:flatbuffers.Offset, ctr:bigint, depth:bigint, vvOffset:flatbuffers.Offset, covered:boolean, authorIndex:number):flatbuffers.Offset {
   SnapshotRegister.startSnapshotRegister(builder);
   SnapshotRegister.addEntity(builder, entityOffset);
   SnapshotRegister.addField(builder, field);
@@ -185,6 +255,11 @@ static createSnapshotRegister(builder:flatbuffers.Builder, entityOffset:flatbuff
   SnapshotRegister.addWallTime(builder, wallTime);
   SnapshotRegister.addAuthor(builder, authorOffset);
   SnapshotRegister.addOp(builder, opOffset);
+  SnapshotRegister.addCtr(builder, ctr);
+  SnapshotRegister.addDepth(builder, depth);
+  SnapshotRegister.addVv(builder, vvOffset);
+  SnapshotRegister.addCovered(builder, covered);
+  SnapshotRegister.addAuthorIndex(builder, authorIndex);
   return SnapshotRegister.endSnapshotRegister(builder);
 }
 }

@@ -5,9 +5,14 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { SnapshotEvidence } from './snapshot-evidence.js';
+import { SnapshotOp } from './snapshot-op.js';
 import { SnapshotRegister } from './snapshot-register.js';
 
 
+/**
+ * The materialized state of a calendar at a frontier of ops (docs/PROTOCOL.md SNAP-*).
+ */
 export class Snapshot {
   bb: flatbuffers.ByteBuffer|null = null;
   bb_pos = 0;
@@ -36,8 +41,93 @@ registersLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+format():number {
+  const offset = this.bb!.__offset(this.bb_pos, 6);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
+doc(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+docLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+docArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 8);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+frontier(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+frontierLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+frontierArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 10);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+previous(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+previousLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+previousArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
+ops(index: number, obj?:SnapshotOp):SnapshotOp|null {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? (obj || new SnapshotOp()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+opsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 14);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+evidence(index: number, obj?:SnapshotEvidence):SnapshotEvidence|null {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? (obj || new SnapshotEvidence()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+evidenceLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 16);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+devices(index: number):number|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.readUint8(this.bb!.__vector(this.bb_pos + offset) + index) : 0;
+}
+
+devicesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
+devicesArray():Uint8Array|null {
+  const offset = this.bb!.__offset(this.bb_pos, 18);
+  return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(1);
+  builder.startObject(8);
 }
 
 static addRegisters(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset) {
@@ -56,14 +146,121 @@ static startRegistersVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addFormat(builder:flatbuffers.Builder, format:number) {
+  builder.addFieldInt8(1, format, 0);
+}
+
+static addDoc(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(2, docOffset, 0);
+}
+
+static createDocVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDocVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addFrontier(builder:flatbuffers.Builder, frontierOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(3, frontierOffset, 0);
+}
+
+static createFrontierVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startFrontierVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addPrevious(builder:flatbuffers.Builder, previousOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, previousOffset, 0);
+}
+
+static createPreviousVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startPreviousVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
+static addOps(builder:flatbuffers.Builder, opsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(5, opsOffset, 0);
+}
+
+static createOpsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startOpsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addEvidence(builder:flatbuffers.Builder, evidenceOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(6, evidenceOffset, 0);
+}
+
+static createEvidenceVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEvidenceVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
+static addDevices(builder:flatbuffers.Builder, devicesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(7, devicesOffset, 0);
+}
+
+static createDevicesVector(builder:flatbuffers.Builder, data:number[]|Uint8Array):flatbuffers.Offset {
+  builder.startVector(1, data.length, 1);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addInt8(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startDevicesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(1, numElems, 1);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addRegisters(builder, registersOffset);
+  Snapshot.addFormat(builder, format);
+  Snapshot.addDoc(builder, docOffset);
+  Snapshot.addFrontier(builder, frontierOffset);
+  Snapshot.addPrevious(builder, previousOffset);
+  Snapshot.addOps(builder, opsOffset);
+  Snapshot.addEvidence(builder, evidenceOffset);
+  Snapshot.addDevices(builder, devicesOffset);
   return Snapshot.endSnapshot(builder);
 }
 }

@@ -1,0 +1,129 @@
+// Making a snapshot (docs/PROTOCOL.md SNAP-1..4): the materialized state of a calendar at a
+// frontier of ops, as a pure function of the ops in the frontier's causal past. At the replica's
+// own heads it is read from live state; at an earlier frontier the covered ops are replayed into
+// a scratch replica over a memory store (same keys), so every replica holding the covered ops
+// computes the same bytes (SNAP-3) and verification is recompute-and-compare (SNAP-5).
+
+import { applyOne, commit, txnFor } from './applier.ts';
+import { Core } from './core.ts';
+import { EngineError } from './errors.ts';
+import type { DeviceId, DocId, OpId } from './ids.ts';
+import { createMemoryStore } from './memory-store.ts';
+import { openOp } from './op.ts';
+import { anchorKey, type SnapshotAnchor, type SnapshotState } from './snapshot-codec.ts';
+import { OpKind, type OpRecord } from './store.ts';
+
+const PAGE = 500;
+
+/** Every op of a calendar in apply order (seq), a topological order. */
+async function* opLog(core: Core, doc: DocId): AsyncGenerator<OpRecord> {
+  for (let after = 0; ; ) {
+    const page = await core.store.listOps(doc, after, PAGE);
+    if (page.length === 0) return;
+    after = page[page.length - 1]!.seq;
+    yield* page;
+  }
+}
+
+/**
+ * SNAP-2, SNAP-3: the snapshot of `doc` at this replica's heads. Refused (`NoKey`) while any
+ * covered Patch is locked (its effect on the registers is unknown here), and on a verify-only
+ * replica (it reads no body).
+ */
+export async function snapshotAtHeads(
+  core: Core,
+  doc: DocId,
+  previous: Uint8Array = new Uint8Array(0),
+): Promise<SnapshotState> {
+  const st = core.mustDoc(doc);
+  if (core.device === undefined) throw new EngineError('NoKey', 'a verify-only replica reads no body');
+  if (previous.length !== 0 && previous.length !== 32)
+    throw new EngineError('InvalidArgument', 'previous is a 32-byte snapshot hash');
+  for await (const r of opLog(core, doc))
+    if (r.body === 'locked') throw new EngineError('NoKey', `op ${r.id} is locked: cannot snapshot (SNAP-3)`);
+  const frontier = [...st.rec.heads].sort();
+  const metas = await core.metas(doc, frontier);
+  const vv: Record<string, number> = {};
+  for (const m of metas) for (const d in m!.vv) vv[d] = Math.max(vv[d] ?? 0, m!.vv[d]!);
+  const wanted = new Set<OpId>(frontier);
+  for (const m of st.membership.all()) wanted.add(m.id);
+  const mrecs = await core.store.getOps(doc, [...wanted]);
+  for (const r of mrecs)
+    if (r !== undefined && r.kind === OpKind.Membership) for (const p of predsOf(r)) wanted.add(p);
+  for (const d in vv)
+    for (const r of await core.store.getOpsByChain(doc, d as DeviceId, vv[d]!)) wanted.add(r.id);
+  const recs = await core.store.getOps(doc, [...wanted]);
+  const anchors: SnapshotAnchor[] = [];
+  for (const r of recs) {
+    if (r === undefined) throw new EngineError('Storage', 'an op of the snapshot is not in the log');
+    anchors.push({
+      id: r.id,
+      bytes: r.bytes,
+      vv: r.vv,
+      mfront: [...r.mfront].sort(),
+      body: r.body as 'applied',
+    });
+  }
+  anchors.sort((a, b) => (anchorKey(a) < anchorKey(b) ? -1 : 1));
+  const entities = [...st.entities.values()]
+    .filter((e) => e.registers.length > 0)
+    .sort((a, b) => (a.entity < b.entity ? -1 : 1))
+    .map((e) => ({ ...e, registers: [...e.registers].sort((a, b) => a.field - b.field) }));
+  const evidence = [...st.evidence]
+    .map((e) => ({ ...e, ops: [...e.ops].sort() }))
+    .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
+  return { doc, frontier, previous, anchors, entities, evidence };
+}
+
+const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
+
+/** The ops of `doc` in the causal past of `frontier` (frontier included), in seq order. */
+async function pastOf(core: Core, doc: DocId, frontier: readonly OpId[]): Promise<OpRecord[] | undefined> {
+  const out = new Map<OpId, OpRecord>();
+  const stack = [...frontier];
+  while (stack.length > 0) {
+    const id = stack.pop()!;
+    if (out.has(id)) continue;
+    const r = (await core.store.getOps(doc, [id]))[0];
+    if (r === undefined) return undefined;
+    out.set(id, r);
+    stack.push(...predsOf(r));
+  }
+  return [...out.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * SNAP-3: the snapshot of `doc` at `frontier`, from the covered ops alone: at the heads it is
+ * read directly; otherwise the ops in the frontier's past are replayed, in this replica's apply
+ * order, into a scratch replica with this device's keys and every content key this replica
+ * holds. `undefined` when an op of the frontier's past is not held here.
+ */
+export async function snapshotAt(
+  core: Core,
+  doc: DocId,
+  frontier: readonly OpId[],
+  previous: Uint8Array = new Uint8Array(0),
+): Promise<SnapshotState | undefined> {
+  const st = core.mustDoc(doc);
+  const sorted = [...frontier].sort();
+  if (sorted.join() === [...st.rec.heads].sort().join()) return snapshotAtHeads(core, doc, previous);
+  const past = await pastOf(core, doc, sorted);
+  if (past === undefined) return undefined;
+  const scratch = new Core({
+    store: createMemoryStore(),
+    crypto: core.crypto,
+    nowUs: core.nowUs,
+    random: core.random,
+    ...(core.device === undefined ? {} : { device: core.device }),
+  });
+  const genesis = openOp(past[0]!.bytes);
+  const txn = txnFor(scratch, genesis);
+  for (const id of st.keys.ids()) txn.keys.learn(id, st.keys.get(id)!);
+  for (const r of past) {
+    const res = await applyOne(scratch, openOp(r.bytes), txn, false);
+    if (res.status !== 'applied') throw new EngineError('Storage', `replaying ${r.id}: ${res.status}`);
+  }
+  const err = await commit(scratch, txn);
+  if (err !== undefined) throw err;
+  return snapshotAtHeads(scratch, doc, previous);
+}
