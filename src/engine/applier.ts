@@ -10,8 +10,9 @@ import { EngineError, toEngineError } from './errors.ts';
 import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
 import type { MembershipIndex, MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
-import { materialize, openPatch } from './registers.ts';
-import { inPastOf, revokedStored } from './revocation.ts';
+import { materialize } from './registers.ts';
+import { revokedStored } from './revocation.ts';
+import { allOps, bodyOf, revoke, revokeVoided, setBody } from './revoke-apply.ts';
 import { Role } from './roles.ts';
 import { beyondBase } from './snapshot-base.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
@@ -26,8 +27,6 @@ export interface ApplyResult {
   doc?: DocId;
   error?: EngineError;
 }
-
-const PAGE = 500;
 
 export const rejected = (op: OpenedOp, error: EngineError): ApplyResult => ({
   status: 'rejected',
@@ -264,37 +263,6 @@ async function stageMembership(
   if (voidBefore !== undefined) await revokeVoided(core, txn, voidBefore);
 }
 
-/**
- * MEM-12: Adds that the op just staged voided (MEM-10, ROLE-6, the chain rule): the Patches of
- * their subjects that stood only on void Adds stop counting, and what they touched is rebuilt.
- */
-async function revokeVoided(core: Core, txn: Txn, before: ReadonlySet<OpId>): Promise<void> {
-  const subjects = new Set<DeviceId>();
-  for (const id of txn.membership.voided()) {
-    const m = before.has(id) ? undefined : txn.membership.get(id);
-    if (m?.body.kind === MembershipKind.Add) subjects.add(m.subject);
-  }
-  const hit: OpRecord[] = [];
-  for (const d of subjects)
-    for await (const o of chainOf(core, txn, d, 1))
-      if (bodyOf(txn, o) === 'applied' && txn.membership.standsOnVoid(d, o.mfront)) hit.push(o);
-  await rebuild(core, txn, hit);
-}
-
-/** d's Patches from chain position `from` on, equivocating siblings included, staged or stored. */
-async function* chainOf(core: Core, txn: Txn, d: DeviceId, from: number): AsyncGenerator<OpRecord> {
-  for (let ctr = from; ; ctr++) {
-    const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
-    if (txn.live !== undefined)
-      for (const o of await core.store.getOpsByChain(txn.doc, d, ctr)) ids.add(o.id);
-    if (ids.size === 0) return;
-    for (const id of ids) {
-      const o = txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
-      if (o !== undefined && o.kind === OpKind.Patch) yield o;
-    }
-  }
-}
-
 export function membershipOp(
   op: OpenedOp,
   body: MembershipBody,
@@ -316,28 +284,6 @@ export function membershipOp(
   };
 }
 
-/** Every op of the calendar, committed then staged, page by page. */
-async function* allOps(core: Core, txn: Txn): AsyncGenerator<OpRecord> {
-  if (txn.live !== undefined) {
-    let after = 0;
-    for (;;) {
-      const page = await core.store.listOps(txn.doc, after, PAGE);
-      if (page.length === 0) break;
-      after = page[page.length - 1]!.seq;
-      for (const r of page) yield txn.stagedOp(r.id) ?? r;
-    }
-  }
-  for (const r of txn.ops) yield r;
-}
-
-const bodyOf = (txn: Txn, r: OpRecord): BodyState => txn.bodyUpdates.get(r.id) ?? r.body;
-
-function setBody(txn: Txn, r: OpRecord, body: BodyState): void {
-  const staged = txn.stagedOp(r.id);
-  if (staged !== undefined) staged.body = body;
-  else txn.bodyUpdates.set(r.id, body);
-}
-
 /** KEY-6: ops stored `locked` under a key just learned are decrypted and merged, in this txn. */
 export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Promise<void> {
   for await (const r of allOps(core, txn)) {
@@ -351,58 +297,6 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
     if (entity !== undefined)
       txn.events.push({ doc: txn.doc, entities: [entity], ops: [r.id], membershipChanged: false });
   }
-}
-
-/**
- * MEM-5, ROLE-7: a Remove of d, or a SetRole making d a viewer, was staged. d's ops that are not in its causal past (d made them without
- * having seen it, as they were stored first) stop counting: those above the Remove's version
- * vector for d, and equivocating siblings of ops it saw (revocation.ts). If any had changed
- * registers, the entities they touched are rebuilt from every op that still counts.
- */
-async function revoke(core: Core, txn: Txn, r: MembershipOp): Promise<void> {
-  const d = r.subject;
-  const hit: OpRecord[] = [];
-  const consider = async (o: OpRecord | undefined): Promise<void> => {
-    if (o === undefined || o.kind !== OpKind.Patch || bodyOf(txn, o) !== 'applied') return;
-    if (!(await inPastOf(core, txn, r, o))) hit.push(o);
-  };
-  for await (const o of chainOf(core, txn, d, (r.vv[d] ?? 0) + 1)) await consider(o);
-  for (const e of txn.evidence)
-    if (e.author === d && e.ctr <= (r.vv[d] ?? 0))
-      for (const id of e.ops) await consider(txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0]);
-  await rebuild(core, txn, hit);
-}
-
-/** MEM-5, MEM-12: `hit` stop counting; the entities they touched are rebuilt from what counts. */
-async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<void> {
-  if (hit.length === 0 || core.device === undefined) return;
-  const entities = new Set<EntityId>();
-  for (const r of hit) {
-    const op = openOp(r.bytes);
-    const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
-    const p = key === undefined ? null : openPatch(op, key);
-    if (p !== null) entities.add(p.entity);
-    setBody(txn, r, 'inert');
-  }
-  // SNAP-8: on a calendar started from a snapshot, what counts is the snapshot's registers (no
-  // covered op is revoked: SNAP-7 applies only ops after the whole frontier) and the ops after it.
-  const snap = core.bases.get(txn.doc);
-  if (snap !== undefined && snap.entities === undefined)
-    throw new EngineError(
-      'Unsupported',
-      'this calendar started from a snapshot whose registers are not kept across a restart: it cannot rebuild what a revocation changes (SNAP-8)',
-    );
-  const base = snap?.entities;
-  for (const e of entities) txn.entities.set(e, base?.get(e) ?? { doc: txn.doc, entity: e, registers: [] });
-  for await (const r of allOps(core, txn)) {
-    if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'applied') continue;
-    const op = openOp(r.bytes);
-    const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
-    const p = key === undefined ? null : openPatch(op, key);
-    if (p === null || !entities.has(p.entity) || (await revokedStored(core, txn, r))) continue;
-    materialize(txn, op, key!, r, p, false);
-  }
-  txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });
 }
 
 /** SNAP-7: the ops waiting, directly or not, for `id`, which will never apply: dropped. */
