@@ -133,19 +133,48 @@ export const sharedExpander = (): Promise<Expander> =>
   (shared ??= loadExpander().then((e) => cachedExpander(e)));
 
 /**
- * The occurrences a host has handed out views of, per calendar, by the id their views carry: an
- * edit of an occurrence by that id finds its series and original start here.
+ * The occurrences a host has handed out views of, per calendar: an edit of an occurrence by the
+ * id its view carries finds its series and original start here (occurrenceOf).
  */
-export type ShownOccurrences = Map<DocId, Map<string, AssembledOccurrence>>;
+export type ShownOccurrences = Map<DocId, Shown>;
+
+/**
+ * One calendar's record: the lists of occurrences drawn, indexed by id only when an id is looked
+ * up (an edit, a click), not while drawing. Putting each of a month's ~7,000 occurrences into a
+ * Map by its id string as it was drawn was the largest single part of a first month draw
+ * (measured in Chromium: hashing each new id and growing the Map); a lookup indexes what was
+ * drawn since the last one, in drawing order, so a later draw's occurrence wins as before.
+ */
+export interface Shown {
+  byId: Map<string, AssembledOccurrence>;
+  /** Lists drawn since the last lookup, oldest first. */
+  pending: AssembledOccurrence[][];
+  /** Occurrences in byId and pending together. */
+  size: number;
+}
 
 /** Past this many occurrences a calendar's record of shown ones starts again (they are redrawn). */
 const MAX_SHOWN = 200_000;
 
+/** The occurrence of `doc` a view with this id showed (the latest drawn), if any. */
+export function shownOccurrence(
+  shown: ShownOccurrences,
+  doc: DocId,
+  id: string,
+): AssembledOccurrence | undefined {
+  const mine = shown.get(doc);
+  if (mine === undefined) return undefined;
+  if (mine.pending.length > 0) {
+    for (const list of mine.pending) for (const a of list) mine.byId.set(a.id, a);
+    mine.pending = [];
+    mine.size = mine.byId.size;
+  }
+  return mine.byId.get(id);
+}
+
 /**
- * Appends to `out` the views of every occurrence of `set` in [fromMs, toMs), recording each in
+ * Appends to `out` the views of every occurrence of `set` in [fromMs, toMs), recording them in
  * `shown`: what a host's month answer runs for each calendar (the bench draws through it too).
- * The record holds the occurrence itself, by id in the calendar's own map: no key text or
- * object made per occurrence.
  */
 export function drawOccurrences(
   doc: DocId,
@@ -156,17 +185,15 @@ export function drawOccurrences(
   shown: ShownOccurrences,
   out: EventView[],
 ): void {
+  const list = assemble(set, expand, fromMs, toMs);
   let mine = shown.get(doc);
-  if (mine === undefined || mine.size > MAX_SHOWN) {
-    mine = new Map();
+  if (mine === undefined || mine.size + list.length > MAX_SHOWN) {
+    mine = { byId: new Map(), pending: [], size: 0 };
     shown.set(doc, mine);
   }
-  const list = assemble(set, expand, fromMs, toMs);
-  for (let i = 0; i < list.length; i++) {
-    const a = list[i]!;
-    mine.set(a.id, a);
-    out.push(occurrenceView(doc, a, set));
-  }
+  mine.pending.push(list);
+  mine.size += list.length;
+  for (let i = 0; i < list.length; i++) out.push(occurrenceView(doc, list[i]!, set));
 }
 
 export function createSeriesHost(replica: Replica, expander?: Expander): SeriesHost {
@@ -292,7 +319,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     },
 
     occurrenceOf(doc, id) {
-      const seen = shown.get(doc)?.get(id);
+      const seen = shownOccurrence(shown, doc, id);
       if (seen !== undefined) return { seriesId: seen.seriesId, recurrenceId: seen.recurrenceId };
       const o = sets.get(doc)?.overrides.get(id as EntityId);
       if (o !== undefined) return { seriesId: o.overrideOf as EntityId, recurrenceId: o.recurrenceId };
