@@ -292,29 +292,47 @@ export function assemble(
   fromMs: number,
   toMs: number,
 ): AssembledOccurrence[] {
+  return assembleAs(set, expand, fromMs, toMs, cachedPlain, same);
+}
+
+const same = (a: AssembledOccurrence): AssembledOccurrence => a;
+const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
+
+/**
+ * assemble's occurrences as the caller makes them: `plainAs(s, o)` for an occurrence `o` of series
+ * `s` without an override (most), `overriddenAs(a)` for the others (assembled). A host's draw makes
+ * views at once (series-host.ts), with no assembled object per occurrence in between.
+ */
+export function assembleAs<T>(
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+  plainAs: (s: Entity, o: Occurrence) => T,
+  overriddenAs: (a: AssembledOccurrence) => T,
+): T[] {
   if (set.size === 0) return [];
   const splits = splitsOf(set);
   const groups = groupOverrides(set, splits);
-  const out: AssembledOccurrence[] = [];
+  const out: T[] = [];
   const withOverrides = new Set<EntityId>();
   for (const g of groups.values()) withOverrides.add(g.series.id);
   for (const s of set.series.values()) {
     if (s.deleted) continue;
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
-    const cache = plainsOf(s);
     const list = expand(s).between(fromMs, toMs);
     // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
     // occurrence, and a first draw runs it ~7,000 times from cold.
     for (let i = 0; i < list.length; i++) {
       const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plain(cache, s, o));
+      out.push(plainAs(s, o));
     }
   }
   for (const g of groups.values()) {
     const a = overridden(g, expand, splits, set);
-    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(a);
+    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(overriddenAs(a));
   }
   return out;
 }
@@ -449,12 +467,6 @@ export class PlainOccurrence implements AssembledOccurrence {
   readonly endMs: number;
   readonly #series: Entity;
   #fields: EventValues | undefined;
-  /**
-   * A view of this occurrence a host made (series-host.ts) and what it made it from: a field
-   * here, not a Map entry per occurrence beside it.
-   */
-  shownFrom: object | undefined = undefined;
-  shownAs: unknown = undefined;
 
   constructor(s: Entity, o: Occurrence) {
     this.seriesId = s.id;
