@@ -354,15 +354,19 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
     if (seriesLanes.size >= 10_000) seriesLanes.clear();
     seriesLanes.set(series, lanes);
   }
-  const at = occurrenceLanes;
-  for (let i = 0; i < 4; i++) at[i] = lanes[i]!;
-  cyrbSteps(at, r);
-  // Indexed reads, not `[h1, ...] = at`: array destructuring runs the iterator protocol until
-  // the function is optimized, and a first month draw calls this ~7,000 times from cold.
-  let h1 = at[0]!;
-  let h2 = at[1]!;
-  let h3 = at[2]!;
-  let h4 = at[3]!;
+  // The steps of cyrbSteps over `r`, here on locals (no lanes array written and read back per
+  // occurrence: a first month draw runs this ~7,000 times, mostly unoptimised).
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
+  for (let i = 0; i < r.length; i++) {
+    const k = r.charCodeAt(i);
+    h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+    h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+    h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+  }
   h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
   h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
@@ -371,24 +375,56 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  // One flat string from the 32 digit codes, not added up: `a + b` makes a rope (ConsString)
-  // that V8 compares and hashes through a runtime call each time (sorting a month's views by
-  // time compares ids thousands of times), and each partial sum was a string of its own.
-  const codes = idCodes;
-  hexInto(codes, 0, h1);
-  hexInto(codes, 8, h2);
-  hexInto(codes, 16, h3);
-  hexInto(codes, 24, h4);
-  return String.fromCharCode.apply(null, codes) as EntityId;
+  return hex128(h1, h2, h3, h4) as EntityId;
 }
 
-/** The id's 32 character codes (reused, like occurrenceLanes). */
-const idCodes: number[] = Array.from({ length: 32 }, () => 48);
+/**
+ * The big-endian hex digits of four 32-bit lanes, as one flat string made by one call: not added
+ * up (`a + b` makes a rope, a ConsString, that V8 compares and hashes through a runtime call each
+ * time, and sorting a month's views by time compares ids thousands of times), and not through an
+ * array of codes and `apply` (a loop per lane and a spread of 32 arguments per id, which cold
+ * code runs slowly).
+ */
+function hex128(a: number, b: number, c: number, d: number): string {
+  const x = HEX_CODES;
+  return String.fromCharCode(
+    x[a >>> 28]!,
+    x[(a >>> 24) & 15]!,
+    x[(a >>> 20) & 15]!,
+    x[(a >>> 16) & 15]!,
+    x[(a >>> 12) & 15]!,
+    x[(a >>> 8) & 15]!,
+    x[(a >>> 4) & 15]!,
+    x[a & 15]!,
+    x[b >>> 28]!,
+    x[(b >>> 24) & 15]!,
+    x[(b >>> 20) & 15]!,
+    x[(b >>> 16) & 15]!,
+    x[(b >>> 12) & 15]!,
+    x[(b >>> 8) & 15]!,
+    x[(b >>> 4) & 15]!,
+    x[b & 15]!,
+    x[c >>> 28]!,
+    x[(c >>> 24) & 15]!,
+    x[(c >>> 20) & 15]!,
+    x[(c >>> 16) & 15]!,
+    x[(c >>> 12) & 15]!,
+    x[(c >>> 8) & 15]!,
+    x[(c >>> 4) & 15]!,
+    x[c & 15]!,
+    x[d >>> 28]!,
+    x[(d >>> 24) & 15]!,
+    x[(d >>> 20) & 15]!,
+    x[(d >>> 16) & 15]!,
+    x[(d >>> 12) & 15]!,
+    x[(d >>> 8) & 15]!,
+    x[(d >>> 4) & 15]!,
+    x[d & 15]!,
+  );
+}
 
 /** cyrb128's lanes after the prefix `${series}|`, per series id. */
 const seriesLanes = new Map<string, number[]>();
-/** The lanes of the occurrence being hashed (reused: occurrenceId is synchronous). */
-const occurrenceLanes = [0, 0, 0, 0];
 
 function cyrbSteps(lanes: number[], text: string): void {
   let h1 = lanes[0]!;
@@ -409,13 +445,6 @@ function cyrbSteps(lanes: number[], text: string): void {
 }
 
 const HEX_CODES = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0));
-/** The big-endian hex digits of a 32-bit lane, as eight character codes from `at`. */
-function hexInto(codes: number[], at: number, n: number): void {
-  for (let i = at + 7; i >= at; i--) {
-    codes[i] = HEX_CODES[n & 15]!;
-    n >>>= 4;
-  }
-}
 
 /**
  * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing
