@@ -90,6 +90,9 @@ function viewsOf(doc: DocId, s: Entity): SeriesViews {
       startMs: 0,
       endMs: 0,
     });
+    // Every field a view of an occurrence has, `occurrence` too: a copy then only overwrites
+    // fields in place and adds none, so every view has the shape its template has.
+    (template as { occurrence?: unknown }).occurrence = undefined;
     got = { template };
     seriesViews.set(s, got);
   }
