@@ -300,7 +300,11 @@ export function fastRule(s: FastInput): FastRule | undefined {
         break;
       }
       let any = false;
-      for (const day of sorted(nextK)) {
+      // Indexed, not for-of (the iterator protocol per day until optimized): a COUNT rule is
+      // walked from DTSTART, years of days on a first draw.
+      const days = sorted(nextK);
+      for (let i = 0; i < days.length; i++) {
+        const day = days[i]!;
         if (day < d0) continue;
         any = true;
         const ms = instantOf(day);
