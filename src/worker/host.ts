@@ -49,10 +49,10 @@ import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { createMyDevices } from './my-devices.ts';
-import { assemble, SeriesSet } from './occurrences.ts';
+import { SeriesSet } from './occurrences.ts';
 import { createRecoveryApi } from './recovery.ts';
 import { reminderOccurrences } from './reminders.ts';
-import { createSeriesHost, fastExpander, occurrenceView, sharedExpander } from './series-host.ts';
+import { createSeriesHost, fastExpander, occurrenceViews, sharedExpander } from './series-host.ts';
 import { completeSeriesMove, familyOf, rootSeries } from './series-move.ts';
 import { relayUrlFor, type SyncHost, startSyncHost } from './sync-host.ts';
 import { ViewerDismissals } from './viewer-dismissals.ts';
@@ -748,8 +748,7 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
           if (repeating.size > 0 && direct) {
             // Every series here has a rule recur-fast.ts computes: drawn in this answer, without
             // loading the rule library ([RRULE-2]).
-            const occ = assemble(repeating, fastExpander, range.fromMs, range.toMs);
-            views.push(...occ.map((a) => occurrenceView(doc, a, repeating)));
+            views.push(...occurrenceViews(doc, repeating, fastExpander, range.fromMs, range.toMs));
           } else if (repeating.size > 0) {
             // The first paint does not wait for the rule library (it loads, then every series
             // expands): their occurrences follow as a change.
@@ -759,11 +758,7 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
             else if (got === undefined) {
               later.set(key, 'pending');
               void sharedExpander().then((x) => {
-                const occ = assemble(repeating, x, range.fromMs, range.toMs);
-                later.set(
-                  key,
-                  occ.map((a) => occurrenceView(doc, a, repeating)),
-                );
+                later.set(key, occurrenceViews(doc, repeating, x, range.fromMs, range.toMs));
                 if (!closed) emit({ type: 'events', intervals: [range] });
               });
             }

@@ -203,6 +203,44 @@ describe('cached occurrences and their views', () => {
     await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
   });
 
+  it('[SER-2] every id a draw showed maps back to its series and original start, looked up before, between and after later draws', async () => {
+    const id = 'f6'.repeat(16) as EntityId;
+    await replica.write(doc, id, [
+      text(EventField.Title, 'Check-in'),
+      at(EventField.Start, '2026-03-02T08:00'),
+      at(EventField.End, '2026-03-02T08:15'),
+      { field: EventField.TimeZone, value: encodeValue('zone', 'Europe/Berlin') },
+      { field: EventField.Rrule, value: encodeValue('rrule', 'FREQ=DAILY') },
+    ]);
+    const host = createSeriesHost(replica);
+    for (const rec of replica.entities(doc)) host.reindex(doc, rec.entity, eventFromRecord(rec));
+    const mine = (vs: EventView[]) => vs.filter((v) => v.occurrence?.seriesId === id);
+    const expectMapped = (vs: EventView[]) => {
+      for (const v of mine(vs))
+        expect(host.occurrenceOf(doc, v.id)).toEqual({
+          seriesId: id,
+          recurrenceId: v.occurrence!.recurrenceId,
+        });
+    };
+    const march = await host.occurrences(MARCH);
+    expect(host.occurrenceOf(doc, 'ab'.repeat(16))).toBeUndefined();
+    expectMapped(march);
+    const april = await host.occurrences(APRIL);
+    expectMapped(april);
+    expectMapped(march);
+    // The series moves: ids drawn before still name their original starts; new ones the new.
+    await replica.write(doc, id, [
+      at(EventField.Start, '2026-03-02T09:00'),
+      at(EventField.End, '2026-03-02T09:15'),
+    ]);
+    host.reindex(doc, id, eventFromRecord(replica.entity(doc, id)!));
+    const moved = await host.occurrences(MARCH);
+    expect(mine(moved).every((v) => v.occurrence!.recurrenceId.endsWith('T09:00'))).toBe(true);
+    expectMapped(moved);
+    expectMapped(april);
+    await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
+  });
+
   it('occurrence ids stay what they were (cyrb128 of "series|start"; the series part is kept per series)', () => {
     // Values from the build before the per-series lanes (the UI keys and undo records use them).
     for (let round = 0; round < 2; round++) {

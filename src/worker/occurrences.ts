@@ -292,29 +292,47 @@ export function assemble(
   fromMs: number,
   toMs: number,
 ): AssembledOccurrence[] {
+  return assembleAs(set, expand, fromMs, toMs, cachedPlain, same);
+}
+
+const same = (a: AssembledOccurrence): AssembledOccurrence => a;
+const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
+
+/**
+ * assemble's occurrences as the caller makes them: `plainAs(s, o)` for an occurrence `o` of series
+ * `s` without an override (most), `overriddenAs(a)` for the others (assembled). A host's draw makes
+ * views at once (series-host.ts), with no assembled object per occurrence in between.
+ */
+export function assembleAs<T>(
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+  plainAs: (s: Entity, o: Occurrence) => T,
+  overriddenAs: (a: AssembledOccurrence) => T,
+): T[] {
   if (set.size === 0) return [];
   const splits = splitsOf(set);
   const groups = groupOverrides(set, splits);
-  const out: AssembledOccurrence[] = [];
+  const out: T[] = [];
   const withOverrides = new Set<EntityId>();
   for (const g of groups.values()) withOverrides.add(g.series.id);
   for (const s of set.series.values()) {
     if (s.deleted) continue;
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
-    const cache = plainsOf(s);
     const list = expand(s).between(fromMs, toMs);
     // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
     // occurrence, and a first draw runs it ~7,000 times from cold.
     for (let i = 0; i < list.length; i++) {
       const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plain(cache, s, o));
+      out.push(plainAs(s, o));
     }
   }
   for (const g of groups.values()) {
     const a = overridden(g, expand, splits, set);
-    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(a);
+    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(overriddenAs(a));
   }
   return out;
 }
@@ -336,41 +354,80 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
     if (seriesLanes.size >= 10_000) seriesLanes.clear();
     seriesLanes.set(series, lanes);
   }
-  const at = occurrenceLanes;
-  for (let i = 0; i < 4; i++) at[i] = lanes[i]!;
-  cyrbSteps(at, r);
-  // Indexed reads, not `[h1, ...] = at`: array destructuring runs the iterator protocol until
-  // the function is optimized, and a first month draw calls this ~7,000 times from cold.
-  let h1 = at[0]!;
-  let h2 = at[1]!;
-  let h3 = at[2]!;
-  let h4 = at[3]!;
-  h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
-  h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
-  h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
-  h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+  // The steps of cyrbSteps over `r`, here on locals (no lanes array written and read back per
+  // occurrence: a first month draw runs this ~7,000 times, mostly unoptimised).
+  // Math.imul read once into a local: unoptimised, each `Math.imul` is a global and a property
+  // lookup before the call, 68 of each per id.
+  const imul = Math.imul;
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
+  for (let i = 0; i < r.length; i++) {
+    const k = r.charCodeAt(i);
+    h1 = h2 ^ imul(h1 ^ k, 597399067);
+    h2 = h3 ^ imul(h2 ^ k, 2869860233);
+    h3 = h4 ^ imul(h3 ^ k, 951274213);
+    h4 = h1 ^ imul(h4 ^ k, 2716044179);
+  }
+  h1 = imul(h3 ^ (h1 >>> 18), 597399067);
+  h2 = imul(h4 ^ (h2 >>> 22), 2869860233);
+  h3 = imul(h1 ^ (h3 >>> 17), 951274213);
+  h4 = imul(h2 ^ (h4 >>> 19), 2716044179);
   h1 ^= h2 ^ h3 ^ h4;
   h2 ^= h1;
   h3 ^= h1;
   h4 ^= h1;
-  // One flat string from the 32 digit codes, not added up: `a + b` makes a rope (ConsString)
-  // that V8 compares and hashes through a runtime call each time (sorting a month's views by
-  // time compares ids thousands of times), and each partial sum was a string of its own.
-  const codes = idCodes;
-  hexInto(codes, 0, h1);
-  hexInto(codes, 8, h2);
-  hexInto(codes, 16, h3);
-  hexInto(codes, 24, h4);
-  return String.fromCharCode.apply(null, codes) as EntityId;
+  return hex128(h1, h2, h3, h4) as EntityId;
 }
 
-/** The id's 32 character codes (reused, like occurrenceLanes). */
-const idCodes: number[] = Array.from({ length: 32 }, () => 48);
+/**
+ * The big-endian hex digits of four 32-bit lanes, as one flat string made by one call: not added
+ * up (`a + b` makes a rope, a ConsString, that V8 compares and hashes through a runtime call each
+ * time, and sorting a month's views by time compares ids thousands of times), and not through an
+ * array of codes and `apply` (a loop per lane and a spread of 32 arguments per id, which cold
+ * code runs slowly).
+ */
+function hex128(a: number, b: number, c: number, d: number): string {
+  const x = HEX_CODES;
+  return String.fromCharCode(
+    x[a >>> 28]!,
+    x[(a >>> 24) & 15]!,
+    x[(a >>> 20) & 15]!,
+    x[(a >>> 16) & 15]!,
+    x[(a >>> 12) & 15]!,
+    x[(a >>> 8) & 15]!,
+    x[(a >>> 4) & 15]!,
+    x[a & 15]!,
+    x[b >>> 28]!,
+    x[(b >>> 24) & 15]!,
+    x[(b >>> 20) & 15]!,
+    x[(b >>> 16) & 15]!,
+    x[(b >>> 12) & 15]!,
+    x[(b >>> 8) & 15]!,
+    x[(b >>> 4) & 15]!,
+    x[b & 15]!,
+    x[c >>> 28]!,
+    x[(c >>> 24) & 15]!,
+    x[(c >>> 20) & 15]!,
+    x[(c >>> 16) & 15]!,
+    x[(c >>> 12) & 15]!,
+    x[(c >>> 8) & 15]!,
+    x[(c >>> 4) & 15]!,
+    x[c & 15]!,
+    x[d >>> 28]!,
+    x[(d >>> 24) & 15]!,
+    x[(d >>> 20) & 15]!,
+    x[(d >>> 16) & 15]!,
+    x[(d >>> 12) & 15]!,
+    x[(d >>> 8) & 15]!,
+    x[(d >>> 4) & 15]!,
+    x[d & 15]!,
+  );
+}
 
 /** cyrb128's lanes after the prefix `${series}|`, per series id. */
 const seriesLanes = new Map<string, number[]>();
-/** The lanes of the occurrence being hashed (reused: occurrenceId is synchronous). */
-const occurrenceLanes = [0, 0, 0, 0];
 
 function cyrbSteps(lanes: number[], text: string): void {
   let h1 = lanes[0]!;
@@ -391,13 +448,6 @@ function cyrbSteps(lanes: number[], text: string): void {
 }
 
 const HEX_CODES = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0));
-/** The big-endian hex digits of a 32-bit lane, as eight character codes from `at`. */
-function hexInto(codes: number[], at: number, n: number): void {
-  for (let i = at + 7; i >= at; i--) {
-    codes[i] = HEX_CODES[n & 15]!;
-    n >>>= 4;
-  }
-}
 
 /**
  * Assembled occurrences per series entity object, by the expansion's occurrence object: redrawing
@@ -449,12 +499,6 @@ export class PlainOccurrence implements AssembledOccurrence {
   readonly endMs: number;
   readonly #series: Entity;
   #fields: EventValues | undefined;
-  /**
-   * A view of this occurrence a host made (series-host.ts) and what it made it from: a field
-   * here, not a Map entry per occurrence beside it.
-   */
-  shownFrom: object | undefined = undefined;
-  shownAs: unknown = undefined;
 
   constructor(s: Entity, o: Occurrence) {
     this.seriesId = s.id;

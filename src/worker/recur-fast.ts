@@ -243,6 +243,9 @@ export function fastRule(s: FastInput): FastRule | undefined {
   };
   const sorted = periods(p, d0);
   const c0 = civil(d0);
+  const iv = p.interval ?? 1;
+  const everyDay =
+    p.freq === 'DAILY' && !p.byDay && p.byMonth === undefined && p.byMonthDay === undefined && iv >= 1;
 
   // RFC 5545 3.8.5.3: DTSTART is the first instance and counts toward COUNT even off the rule.
   const synced = sorted(0).includes(d0);
@@ -254,6 +257,17 @@ export function fastRule(s: FastInput): FastRule | undefined {
 
   /** Rule instances (day, instant) from period k0 on, in order, until `visit` says stop. */
   function walk(k0: number, lastDay: number, visit: (day: number, ms: number) => boolean) {
+    if (everyDay) {
+      // FREQ=DAILY with no BY part: period k is the one day d0 + k * interval (what sorted(k)
+      // gives, without an array per day).
+      for (let k = k0; ; k++) {
+        const day = d0 + k * iv;
+        if (day > lastDay || (until !== undefined && day * DAY > until + DAY)) return;
+        const ms = instantOf(day);
+        if (ms === undefined) continue;
+        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
+      }
+    }
     let empty = 0;
     for (let k = k0; empty < MAX_EMPTY; k++) {
       const first = periodStart(p, d0, k, c0);
@@ -286,7 +300,11 @@ export function fastRule(s: FastInput): FastRule | undefined {
         break;
       }
       let any = false;
-      for (const day of sorted(nextK)) {
+      // Indexed, not for-of (the iterator protocol per day until optimized): a COUNT rule is
+      // walked from DTSTART, years of days on a first draw.
+      const days = sorted(nextK);
+      for (let i = 0; i < days.length; i++) {
+        const day = days[i]!;
         if (day < d0) continue;
         any = true;
         const ms = instantOf(day);

@@ -31,6 +31,13 @@ export interface Occurrence {
   end: string;
   startMs: number;
   endMs: number;
+  /**
+   * The view a host's draw made of this occurrence and what it made it from (series-host.ts): a
+   * slot here, not a Map entry per occurrence beside it. The expansion's cache keeps the
+   * occurrence, so a redraw finds its view.
+   */
+  shownFrom?: object | undefined;
+  shownAs?: unknown;
 }
 
 export interface Expansion {
@@ -190,7 +197,15 @@ function createExpansion(
     if (oStart === undefined) return undefined;
     if (!s.allDay) {
       const end = utcToWall(oStart + durMs, s.timeZone);
-      return { recurrenceId: wall, start: wall, end, startMs: oStart, endMs: oStart + durMs };
+      return {
+        recurrenceId: wall,
+        start: wall,
+        end,
+        startMs: oStart,
+        endMs: oStart + durMs,
+        shownFrom: undefined,
+        shownAs: undefined,
+      };
     }
     const end = dateOfDay(dayNumber(wall) + days);
     return {
@@ -199,6 +214,8 @@ function createExpansion(
       end,
       startMs: oStart,
       endMs: wallToUtcMs(end, s.timeZone) ?? oStart,
+      shownFrom: undefined,
+      shownAs: undefined,
     };
   };
 

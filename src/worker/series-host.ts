@@ -19,18 +19,26 @@ import {
   type Replica,
   type Value,
 } from '../engine/index.ts';
-import type { EventView, Range, SeriesEdit, SeriesExceptions, SeriesUndo } from './api.ts';
+import type { EventView, OccurrenceInfo, Range, SeriesEdit, SeriesExceptions, SeriesUndo } from './api.ts';
 import {
   type AssembledOccurrence,
   assemble,
+  assembleAs,
   type Entity,
   isOverride,
   isSeries,
+  occurrenceId,
   overridesOf,
-  PlainOccurrence,
   SeriesSet,
 } from './occurrences.ts';
-import { cachedExpander, type Expander, type Expansion, expandFast, loadExpander } from './recur.ts';
+import {
+  cachedExpander,
+  type Expander,
+  type Expansion,
+  expandFast,
+  loadExpander,
+  type Occurrence,
+} from './recur.ts';
 import { carryOverrides, type EntityWrite, type FieldValues, seriesEditWrite } from './series-edit.ts';
 import { wallToUtcMs } from './time.ts';
 import { conflictsOf, viewOf } from './views.ts';
@@ -59,10 +67,9 @@ export interface SeriesHost {
 
 /**
  * Each series' view as the template its occurrences' views are copied from (per series entity
- * object and calendar): one object spread and five fields per occurrence instead of setting every
+ * object and calendar): one object spread and a few fields per occurrence instead of setting every
  * field by name (viewOf), which was the largest single part of a first month draw (measured in
- * Chromium). A plain occurrence (a cached object, occurrences.ts) keeps its view beside it,
- * marked with the SeriesViews it was copied from.
+ * Chromium). The template carries the series' conflicts: its occurrences share that list.
  */
 interface SeriesViews {
   template: EventView;
@@ -77,8 +84,15 @@ function viewsOf(doc: DocId, s: Entity): SeriesViews {
   let got = seriesViews.get(s);
   if (got === undefined || got.template.calendarId !== doc) {
     // The fields every plain occurrence shares with its series (viewOf's order of keys); Start,
-    // End, id, instants and conflicts are each occurrence's own.
-    const template = viewOf(doc, s.id, { ...s, deleted: false } as Entity, [], { startMs: 0, endMs: 0 });
+    // End, id and instants are each occurrence's own.
+    const conflicts = (s as Partial<CalendarEvent>).conflicts?.size ? conflictsOf(s as CalendarEvent) : [];
+    const template = viewOf(doc, s.id, { ...s, deleted: false } as Entity, conflicts, {
+      startMs: 0,
+      endMs: 0,
+    });
+    // Every field a view of an occurrence has, `occurrence` too: a copy then only overwrites
+    // fields in place and adds none, so every view has the shape its template has.
+    (template as { occurrence?: unknown }).occurrence = undefined;
     got = { template };
     seriesViews.set(s, got);
   }
@@ -86,37 +100,65 @@ function viewsOf(doc: DocId, s: Entity): SeriesViews {
   return got;
 }
 
+/** The view of an occurrence without an override, from its series' template. */
+function plainView(
+  cache: SeriesViews,
+  seriesId: EntityId,
+  o: Pick<Occurrence, 'recurrenceId' | 'start' | 'end' | 'startMs' | 'endMs'>,
+  id: EntityId,
+): EventView {
+  return {
+    ...cache.template,
+    id,
+    startMs: o.startMs,
+    endMs: o.endMs,
+    start: o.start,
+    end: o.end,
+    occurrence: { seriesId, recurrenceId: o.recurrenceId, detached: false },
+  };
+}
+
+/**
+ * The view of occurrence `o` of series `s` without an override, kept on the occurrence (the
+ * expansion's cache holds it): a redraw of an unchanged series builds nothing, a first draw one
+ * object per occurrence (and its id), no assembled occurrence in between.
+ */
+function drawnView(doc: DocId, s: Entity, o: Occurrence): EventView {
+  const cache = viewsOf(doc, s);
+  if (o.shownFrom === cache) return o.shownAs as EventView;
+  const v = plainView(cache, s.id, o, occurrenceId(s.id, o.recurrenceId));
+  o.shownFrom = cache;
+  o.shownAs = v;
+  return v;
+}
+
 /** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
 export function occurrenceView(doc: DocId, a: AssembledOccurrence, set: SeriesSet | undefined): EventView {
   const series = set?.series.get(a.seriesId);
-  if (a.override === undefined && series !== undefined) {
-    // Plain occurrences are cached objects (occurrences.ts), so their views are too. Views of
-    // overridden ones are built fresh (their conflicts may change without the series changing).
-    const cache = viewsOf(doc, series);
-    const plain = a instanceof PlainOccurrence ? a : undefined;
-    if (plain !== undefined && plain.shownFrom === cache) return plain.shownAs as EventView;
-    const v: EventView = {
-      ...cache.template,
-      id: a.id,
-      startMs: a.startMs,
-      endMs: a.endMs,
-      conflicts: (series as Partial<CalendarEvent>).conflicts?.size
-        ? conflictsOf(series as CalendarEvent)
-        : [],
-      start: a.start,
-      end: a.end,
-      occurrence: { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached },
-    };
-    if (plain !== undefined) {
-      plain.shownFrom = cache;
-      plain.shownAs = v;
-    }
-    return v;
-  }
+  if (a.override === undefined && series !== undefined)
+    return plainView(viewsOf(doc, series), a.seriesId, a, a.id);
   const src = (a.override ?? series) as Partial<CalendarEvent> | undefined;
   const v = viewOf(doc, a.id, a.fields, src?.conflicts ? conflictsOf(src as CalendarEvent) : [], a);
   v.occurrence = { seriesId: a.seriesId, recurrenceId: a.recurrenceId, detached: a.detached };
   return v;
+}
+
+/** The views of every occurrence of `set` in [fromMs, toMs) (assembly order). */
+export function occurrenceViews(
+  doc: DocId,
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+): EventView[] {
+  return assembleAs(
+    set,
+    expand,
+    fromMs,
+    toMs,
+    (s, o) => drawnView(doc, s, o),
+    (a) => occurrenceView(doc, a, set),
+  );
 }
 
 /**
@@ -133,19 +175,45 @@ export const sharedExpander = (): Promise<Expander> =>
   (shared ??= loadExpander().then((e) => cachedExpander(e)));
 
 /**
- * The occurrences a host has handed out views of, per calendar, by the id their views carry: an
- * edit of an occurrence by that id finds its series and original start here.
+ * The occurrences a host has handed out views of, per calendar: an edit of an occurrence by the
+ * id its view carries finds its series and original start here (occurrenceOf).
  */
-export type ShownOccurrences = Map<DocId, Map<string, AssembledOccurrence>>;
+export type ShownOccurrences = Map<DocId, Shown>;
+
+/**
+ * One calendar's record: the lists of views drawn, indexed by id only when an id is looked up
+ * (an edit, a click), not while drawing. Putting each of a month's ~7,000 occurrences into a Map
+ * by its id string as it was drawn was the largest single part of a first month draw (measured in
+ * Chromium: hashing each new id and growing the Map); a lookup indexes what was drawn since the
+ * last one, in drawing order, so a later draw's occurrence wins as before.
+ */
+export interface Shown {
+  byId: Map<string, OccurrenceInfo>;
+  /** Lists drawn since the last lookup, oldest first. */
+  pending: EventView[][];
+  /** Occurrences in byId and pending together. */
+  size: number;
+}
 
 /** Past this many occurrences a calendar's record of shown ones starts again (they are redrawn). */
 const MAX_SHOWN = 200_000;
 
+/** The occurrence of `doc` a view with this id showed (the latest drawn), if any. */
+export function shownOccurrence(shown: ShownOccurrences, doc: DocId, id: string): OccurrenceInfo | undefined {
+  const mine = shown.get(doc);
+  if (mine === undefined) return undefined;
+  if (mine.pending.length > 0) {
+    for (const list of mine.pending)
+      for (const v of list) if (v.occurrence) mine.byId.set(v.id, v.occurrence);
+    mine.pending = [];
+    mine.size = mine.byId.size;
+  }
+  return mine.byId.get(id);
+}
+
 /**
- * Appends to `out` the views of every occurrence of `set` in [fromMs, toMs), recording each in
+ * Appends to `out` the views of every occurrence of `set` in [fromMs, toMs), recording them in
  * `shown`: what a host's month answer runs for each calendar (the bench draws through it too).
- * The record holds the occurrence itself, by id in the calendar's own map: no key text or
- * object made per occurrence.
  */
 export function drawOccurrences(
   doc: DocId,
@@ -156,17 +224,15 @@ export function drawOccurrences(
   shown: ShownOccurrences,
   out: EventView[],
 ): void {
+  const views = occurrenceViews(doc, set, expand, fromMs, toMs);
   let mine = shown.get(doc);
-  if (mine === undefined || mine.size > MAX_SHOWN) {
-    mine = new Map();
+  if (mine === undefined || mine.size + views.length > MAX_SHOWN) {
+    mine = { byId: new Map(), pending: [], size: 0 };
     shown.set(doc, mine);
   }
-  const list = assemble(set, expand, fromMs, toMs);
-  for (let i = 0; i < list.length; i++) {
-    const a = list[i]!;
-    mine.set(a.id, a);
-    out.push(occurrenceView(doc, a, set));
-  }
+  mine.pending.push(views);
+  mine.size += views.length;
+  for (let i = 0; i < views.length; i++) out.push(views[i]!);
 }
 
 export function createSeriesHost(replica: Replica, expander?: Expander): SeriesHost {
@@ -292,8 +358,8 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
     },
 
     occurrenceOf(doc, id) {
-      const seen = shown.get(doc)?.get(id);
-      if (seen !== undefined) return { seriesId: seen.seriesId, recurrenceId: seen.recurrenceId };
+      const seen = shownOccurrence(shown, doc, id);
+      if (seen !== undefined) return { seriesId: seen.seriesId as EntityId, recurrenceId: seen.recurrenceId };
       const o = sets.get(doc)?.overrides.get(id as EntityId);
       if (o !== undefined) return { seriesId: o.overrideOf as EntityId, recurrenceId: o.recurrenceId };
       return undefined;

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import { Temporal } from 'temporal-polyfill';
 import { describe, expect, it } from 'vitest';
 import { utcToWall, wallToUtcMs } from './time.ts';
-import { plainDayOffset } from './zone-offsets.ts';
+import { monthOf, plainDayOffset } from './zone-offsets.ts';
 
 const ZONES = [
   'UTC',
@@ -58,6 +58,21 @@ describe('wallToUtcMs', () => {
 });
 
 describe('per-day offsets from the zone transitions (zone-offsets.ts)', () => {
+  it("a month number by arithmetic is Date's UTC year * 12 + month, for any time value", () => {
+    const byDate = (ms: number) => {
+      const d = new Date(ms);
+      return d.getUTCFullYear() * 12 + d.getUTCMonth();
+    };
+    const edges = [0, -1, 1, -0.5, 0.5, 8.64e15, -8.64e15, 8.64e15 + 1, Number.NaN, Number.POSITIVE_INFINITY];
+    for (const ms of edges) expect(monthOf(ms)).toEqual(byDate(ms));
+    fc.assert(
+      fc.property(fc.integer({ min: -8.64e15, max: 8.64e15 }), (ms) => monthOf(ms) === byDate(ms)),
+      { numRuns: 20_000 },
+    );
+    for (let day = -200_000; day < 200_000; day += 7)
+      for (const ms of [day * 86_400_000, day * 86_400_000 - 1]) expect(monthOf(ms)).toBe(byDate(ms));
+  });
+
   it('a day gets one offset only when Temporal has that offset all day from midnight; every third day of 1990-2040', () => {
     for (const zone of ZONES) {
       for (let day = Date.UTC(1990, 0, 1) / 86_400_000; day < Date.UTC(2040, 0, 1) / 86_400_000; day += 3) {

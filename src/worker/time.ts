@@ -143,7 +143,7 @@ export function utcToWall(ms: number, zone: string): string {
     }
     if (off === null) break;
     if (Math.floor((ms + off) / DAY) === day) {
-      lastOffset.set(zone, off);
+      if (off !== guess) lastOffset.set(zone, off);
       return formatLocal(ms + off);
     }
     // The guess was a day off: try again from this day's offset (at most once more).

@@ -37,7 +37,10 @@ interface Span {
   changes: { at: number; off: number }[];
 }
 
-const spans = new Map<string, Span>();
+/** Per zone, by month (no key text made per lookup: a first month draw looks up thousands). */
+const spans = new Map<string, Map<number, Span>>();
+const MAX_SPANS = 20_000;
+let spanCount = 0;
 
 /**
  * Transitions of `zone` in UTC month `mon` (months since 1970-01) and REACH either side: a day's
@@ -47,8 +50,12 @@ const spans = new Map<string, Span>();
  * transition of the year (measured: the year tables were ~20 ms of a first month draw).
  */
 function spanOf(zone: string, mon: number): Span {
-  const key = `${zone}|${mon}`;
-  let got = spans.get(key);
+  let months = spans.get(zone);
+  if (months === undefined) {
+    months = new Map();
+    spans.set(zone, months);
+  }
+  let got = months.get(mon);
   if (got !== undefined) return got;
   const y = Math.floor(mon / 12);
   const m = mon - y * 12;
@@ -75,15 +82,32 @@ function spanOf(zone: string, mon: number): Span {
     prevOff = off;
   }
   got = { first, changes };
-  if (spans.size >= 20_000) spans.clear();
-  spans.set(key, got);
+  if (++spanCount > MAX_SPANS) {
+    for (const m of spans.values()) m.clear();
+    spanCount = 1;
+  }
+  months.set(mon, got);
   return got;
 }
 
-const monthOf = (ms: number): number => {
-  const d = new Date(ms);
-  return d.getUTCFullYear() * 12 + d.getUTCMonth();
-};
+/**
+ * Months since 1970-01 of the UTC instant `ms` (as Date's UTC year * 12 + month), by arithmetic:
+ * no Date object per lookup (civil-from-days, H. Hinnant's algorithm).
+ */
+export function monthOf(ms: number): number {
+  if (!(Math.abs(ms) <= 8.64e15)) return Number.NaN;
+  // Date truncates a fractional time value toward zero.
+  const z = Math.floor(Math.trunc(ms) / DAY) + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const m = mp < 10 ? mp + 2 : mp - 10;
+  return (yoe + era * 400 + (m < 2 ? 1 : 0)) * 12 + m;
+}
 
 /**
  * The offset valid for the whole local day `day` (days since 1970-01-01 local), or null when a
