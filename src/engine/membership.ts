@@ -10,7 +10,7 @@ import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
 import { INVITE_PROOF_BYTES } from './invite.ts';
 import { effectiveRole, type MemberRole, Role } from './roles.ts';
-import { SponsorGroups } from './sponsors.ts';
+import { type SponsorEdge, SponsorGroups } from './sponsors.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -157,7 +157,8 @@ export class MembershipIndex {
 
   /**
    * ROLE-12: the sponsor groups at a frontier: the connected components of the sponsored Adds
-   * (ROLE-11) in its past that count (MEM-10, ROLE-6), whether or not their subjects are still in.
+   * (ROLE-11) and of the Adds by a non-manager's invite (ROLE-14) in its past that count (MEM-10,
+   * ROLE-6), whether or not their subjects are still in.
    */
   groupsAt(front: readonly OpId[]): SponsorGroups {
     if (this.own.size === 0 && this.parent !== undefined) return this.parent.groupsAt(front);
@@ -165,12 +166,32 @@ export class MembershipIndex {
     const hit = this.groupMemo.get(key);
     if (hit !== undefined) return hit;
     const ops = this.opsIn(front);
-    const sponsored = (o: MembershipOp) => o.body.sponsored === true;
-    const edges = ops.some(sponsored) ? countingOps(ops).filter(sponsored) : [];
-    const groups = new SponsorGroups(edges.map((o) => ({ author: o.author, subject: o.subject })));
+    const edges: SponsorEdge[] = [];
+    const linking = (o: MembershipOp) =>
+      o.body.sponsored === true || o.body.invite.length === INVITE_PROOF_BYTES;
+    for (const o of ops.some(linking) ? countingOps(ops) : []) {
+      if (o.body.sponsored === true) edges.push({ author: o.author, subject: o.subject });
+      else if (o.body.invite.length === INVITE_PROOF_BYTES) {
+        const inviter = this.memberInviter(o);
+        if (inviter !== undefined) edges.push({ author: inviter, subject: o.subject });
+      }
+    }
+    const groups = new SponsorGroups(edges);
     if (this.groupMemo.size > 4096) this.groupMemo.clear();
     this.groupMemo.set(key, groups);
     return groups;
+  }
+
+  /**
+   * ROLE-14: the author of the Invite an Add by invite used, when that author was not a manager at
+   * the Invite's causal past (a member's invite links the joiner to it, as a sponsored Add does);
+   * undefined for a manager's invite (it links nothing).
+   */
+  private memberInviter(add: MembershipOp): DeviceId | undefined {
+    const inv = this.get(toHex(add.body.invite.subarray(0, 32)) as OpId);
+    if (inv === undefined || inv.body.kind !== MembershipKind.Invite) return undefined;
+    const role = this.membersAt(this.maximal(inv.ancestors)).get(inv.author)?.role;
+    return role === undefined || role === Role.Manager ? undefined : inv.author;
   }
 
   private opsIn(front: readonly OpId[]): MembershipOp[] {
