@@ -191,4 +191,32 @@ describe('invites by any member (ROLE-14)', () => {
     expect(titleOf(j, w.doc)).toBe('Start');
     expect(o1.root(w.doc)).toBe(o2.root(w.doc));
   });
+  it('[ROLE-14][INV-9][MEM-10] an invite its remover had seen lets in nobody who had not seen the removal: a colluder joining from old heads is void, its writes revoked', async () => {
+    const w = await world([Role.Editor, Role.Editor, Role.Editor]);
+    const [mgr, ed, o1, o2] = w.reps as [Replica, Replica, Replica, Replica];
+    const inv = await ed.createInvite(w.doc, 9e15, Role.Editor);
+    await syncAll(w.reps, w.doc);
+    // The manager removes the editor, having seen its invite; a colluder joins from the old heads.
+    await mgr.removePerson(w.doc, w.id(1));
+    const j = await openReplica(testDevice('mi-colluder'), { clock: w.clock });
+    await sync(ed, j, w.doc);
+    await j.joinWithInvite(w.doc, inv.op.id, inv.secret);
+    w.clock.advance(60_000_000);
+    await j.write(w.doc, EV, [{ field: EventField.Title, value: utf8('still here') }]);
+    const id = j.deviceId as DeviceId;
+    for (const [r, order] of [
+      [o1, [mgr, j]],
+      [o2, [j, mgr]],
+    ] as const) {
+      await sync(order[0], r, w.doc);
+      await sync(order[1], r, w.doc);
+      expect(r.members(w.doc).has(id)).toBe(false);
+      expect(titleOf(r, w.doc)).toBe('Start');
+    }
+    expect(o1.root(w.doc)).toBe(o2.root(w.doc));
+    // A joiner that saw the removal is refused outright (INV-9).
+    const late = await openReplica(testDevice('mi-after'), { clock: w.clock });
+    await sync(mgr, late, w.doc);
+    expect(await refused(late.joinWithInvite(w.doc, inv.op.id, inv.secret))).toBe('InviteInvalid');
+  });
 });

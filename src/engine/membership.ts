@@ -270,7 +270,9 @@ const grants = (o: MembershipOp): boolean =>
  * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
- * an Add by a void Invite counts for nothing too; and (MEM-10, the chain rule) so does a grant whose author was a
+ * an Add by a void Invite counts for nothing too, and so does an Add by invite concurrent with
+ * such a lowering of the Invite's author (INV-9: a joiner that had not seen its inviter's removal
+ * cannot get in by an invite made before it); and (MEM-10, the chain rule) so does a grant whose author was a
  * member at the grant's causal past only by Adds that count for nothing, so a device let in by a
  * void Add lets nobody in either, however long the chain. What lowers (a Remove, a SetRole that
  * does not raise) always counts, so no concurrent counter-move can stall it. The voiding ops are
@@ -296,6 +298,14 @@ function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
     );
     return live.length > 0 && live.every((a) => voided.has(a.id));
   };
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  /** An Add by invite: void with its Invite, or when its inviter is lowered concurrently with it. */
+  const voidByInvite = (op: MembershipOp): boolean => {
+    const id = toHex(op.body.invite.subarray(0, 32)) as OpId;
+    if (voided.has(id)) return true;
+    const inviter = byId.get(id)?.author;
+    return inviter !== undefined && (lowered.get(inviter) ?? []).some((r) => concurrent(r, op));
+  };
   const ordered = [...ops].sort((a, b) => a.ancestors.size - b.ancestors.size);
   for (const op of ordered) {
     if (!grants(op)) continue;
@@ -304,7 +314,7 @@ function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
       (voided.size > 0 && standsOnVoid(op)) ||
       (op.body.kind === MembershipKind.Add &&
         op.body.invite.length === INVITE_PROOF_BYTES &&
-        voided.has(toHex(op.body.invite.subarray(0, 32)) as OpId));
+        voidByInvite(op));
     if (v) voided.add(op.id);
   }
   return ops.filter((op) => !voided.has(op.id));
