@@ -174,7 +174,6 @@ const answered: Partial<CalendarClient> = {
   recoveryStatus: rec('recoveryStatus', async () => ({
     lastFile: null,
     uncoveredIds: [],
-    notManagedIds: [],
     hasEvents: false,
   })),
   makeRecoveryFile: rec('makeRecoveryFile', async () => {

@@ -1,13 +1,15 @@
-// Recovery end to end (docs/PROTOCOL.md REC-*): a laptop paired with a phone saves a recovery file
-// when it offers one (after the first event); then both are lost (their contexts closed: the same
-// as clearing their site data); a fresh browser context restores every calendar from the file
-// through the real relay, as a new device that is one of "my devices" again and can remove the lost
-// ones. The file works once: a second fresh context gets a clear refusal, and a wrong password
-// changes nothing.
+// Recovery end to end (docs/PROTOCOL.md REC-*): a laptop paired with a phone, with a calendar a
+// partner shared with it "Can edit", saves a recovery file when it offers one (after the first
+// event); then both are lost (their contexts closed: the same as clearing their site data); a fresh
+// browser context restores every calendar from the file through the real relay (the partner's as
+// an editor, ROLE-14), as a new device that is one of "my devices" again and can remove the lost
+// ones everywhere. The file works once: a second fresh context gets a clear refusal, and a wrong
+// password changes nothing.
 import { readFileSync } from 'node:fs';
 import { expect, test } from '@playwright/test';
 import {
   addCalendar,
+  createIn,
   type Device,
   inviteLink,
   join,
@@ -41,14 +43,22 @@ async function restore(d: Device, file: string, password: string): Promise<strin
   return text;
 }
 
-test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calendars come back on a fresh device from the recovery file, once', async ({
+test('[REC-1][REC-2][REC-3][REC-4][PER-4][ROLE-14] a lost laptop’s and phone’s calendars, a partner’s shared “Can edit” included, come back on a fresh device from the recovery file, once', async ({
   browser,
 }, info) => {
   const laptop = await newDevice(browser);
   const phone = await newDevice(browser);
   const fresh = await newDevice(browser);
   const third = await newDevice(browser);
+  const partner = await newDevice(browser);
   try {
+    // A partner shares "Club" with the laptop, "Can edit".
+    await openView(partner.page, 'week', DAY);
+    await nameDevice(partner.page, 'Sam');
+    await openView(partner.page, 'week', DAY);
+    await addCalendar(partner, 'Club');
+    await createIn(partner, 'Club', 'Match', `${DAY}T08:00`, `${DAY}T08:30`);
+    await waitSynced(partner.page);
     await openView(laptop.page, 'week', DAY);
     await nameDevice(laptop.page, 'Laptop');
     await openView(laptop.page, 'week', DAY);
@@ -67,10 +77,13 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     await ev.getByRole('button', { name: 'Save' }).click();
     await expect(eventButton(laptop.page, 'Standup')).toBeVisible();
     await waitSynced(laptop.page);
+    await join(laptop.page, await inviteLink(partner.page, 'Club', 'Can edit'), 'Laptop');
+    await expect(eventButton(laptop.page, 'Match')).toBeVisible({ timeout: SYNC_MS });
     // The phone is paired ("Add device"): it has both calendars.
     const link = await inviteLink(laptop.page);
     await join(phone.page, link, 'Phone');
     await expect(eventButton(phone.page, 'Standup')).toBeVisible({ timeout: SYNC_MS });
+    await expect(eventButton(phone.page, 'Match')).toBeVisible({ timeout: SYNC_MS });
     await openView(laptop.page, 'week', DAY);
 
     // The offer appears once a calendar has an event; the file downloads after a password.
@@ -92,6 +105,7 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     expect(JSON.parse(text)).toMatchObject({ format: 'ledgerday-recovery', version: 1, kdf: 'argon2id' });
     expect(text).not.toContain('Dentist');
     expect(text).not.toContain('Work');
+    expect(text).not.toContain('Club');
     await openDevices(laptop.page);
     await expect(laptop.page.getByRole('region', { name: 'Recovery', exact: true })).toContainText(
       'Recovery file saved',
@@ -104,12 +118,15 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
 
     // A fresh device: a wrong password changes nothing.
     await openView(fresh.page, 'week', DAY);
+    await nameDevice(fresh.page, 'Tablet');
+    await openView(fresh.page, 'week', DAY);
     expect(await restore(fresh, file, 'not the password at all')).toMatch(/password is wrong/);
     await expect(fresh.page.getByRole('checkbox', { name: 'Work' })).toHaveCount(0);
-    // The right one brings back both calendars and their events, as a new device.
-    expect(await restore(fresh, file, PASSWORD)).toMatch(
-      /Restored “Personal”, “Work”|Restored “Work”, “Personal”/,
-    );
+    // The right one brings back every calendar and its events, as a new device.
+    const restored = await restore(fresh, file, PASSWORD);
+    expect(restored).toMatch(/^Restored /);
+    for (const name of ['Personal', 'Work', 'Club']) expect(restored).toContain(`“${name}”`);
+    expect(restored).not.toMatch(/could not/);
     await expect(fresh.page.getByRole('checkbox', { name: 'Work' })).toBeVisible({ timeout: SYNC_MS });
     await expect(fresh.page.getByRole('checkbox', { name: 'Personal' })).toBeVisible();
     await expect(memberRow(fresh.page, 'Work', 'Laptop')).toBeVisible();
@@ -117,6 +134,16 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     await openView(fresh.page, 'week', DAY);
     await expect(eventButton(fresh.page, 'Dentist')).toBeVisible({ timeout: SYNC_MS });
     await expect(eventButton(fresh.page, 'Standup')).toBeVisible();
+    await expect(eventButton(fresh.page, 'Match')).toBeVisible();
+    // Club is back as an editor (the laptop's own role there): it writes, the partner reads it.
+    await createIn(fresh, 'Club', 'Tablet plan', `${DAY}T12:00`, `${DAY}T13:00`);
+    await openView(partner.page, 'week', DAY);
+    await expect(eventButton(partner.page, 'Tablet plan')).toBeVisible({ timeout: SYNC_MS });
+    await openDevices(partner.page);
+    await expect(partner.page.getByRole('combobox', { name: 'Role of Tablet' })).toHaveValue('editor', {
+      timeout: SYNC_MS,
+    });
+    await openView(fresh.page, 'week', DAY);
     // The restored device writes as itself.
     await createViaDialog(fresh.page, { title: 'Back again', start: `${DAY}T14:00`, end: `${DAY}T15:00` });
     await waitSynced(fresh.page);
@@ -136,7 +163,22 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     await expect(confirm).toBeHidden({ timeout: SYNC_MS });
     await expect(memberRow(fresh.page, 'Work', 'Phone')).toHaveCount(0, { timeout: SYNC_MS });
     await expect(memberRow(fresh.page, 'Personal', 'Phone')).toHaveCount(0, { timeout: SYNC_MS });
+    await expect(memberRow(fresh.page, 'Club', 'Phone')).toHaveCount(0, { timeout: SYNC_MS });
+    // And the lost laptop, from Club too, which it does not manage (ROLE-12: the laptop's invite
+    // linked the two, ROLE-14).
+    await yours
+      .getByRole('listitem')
+      .filter({ hasText: 'Laptop' })
+      .getByRole('button', { name: 'Remove from all calendars' })
+      .click();
+    await confirm.getByRole('button', { name: 'Remove from all calendars' }).click();
+    await expect(confirm).toBeHidden({ timeout: SYNC_MS });
+    await expect(memberRow(fresh.page, 'Club', 'Laptop')).toHaveCount(0, { timeout: SYNC_MS });
+    await expect(memberRow(fresh.page, 'Work', 'Laptop')).toHaveCount(0, { timeout: SYNC_MS });
     await waitSynced(fresh.page);
+    await openDevices(partner.page);
+    await expect(memberRow(partner.page, 'Club', 'Laptop')).toHaveCount(0, { timeout: SYNC_MS });
+    await expect(memberRow(partner.page, 'Club', 'Tablet')).toHaveCount(1);
 
     // The file worked once: a third device is refused, calendar by calendar, and gets nothing.
     await openView(third.page, 'week', DAY);
@@ -145,6 +187,6 @@ test('[REC-1][REC-2][REC-3][REC-4][PER-4] a lost laptop’s and phone’s calend
     expect(refused).not.toMatch(/Restored/);
     await expect(third.page.getByRole('checkbox', { name: 'Work' })).toHaveCount(0);
   } finally {
-    await Promise.all([laptop, phone, fresh, third].map((d) => d.context.close().catch(() => {})));
+    await Promise.all([laptop, phone, fresh, third, partner].map((d) => d.context.close().catch(() => {})));
   }
 });

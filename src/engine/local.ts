@@ -437,6 +437,10 @@ export async function createInvite(
   const st = core.mustDoc(doc);
   if (!Number.isSafeInteger(expiresUs) || expiresUs <= core.nowUs())
     throw new EngineError('InvalidArgument', 'an invite must expire in the future');
+  // ROLE-14 before anything is signed: an invite states a role no higher than this device's.
+  const mine = st.membership.membersAt((await position(core, st)).front).get(core.deviceId!)?.role;
+  if (mine !== undefined && mine < role)
+    throw new EngineError('NotPermitted', 'an invite states a role no higher than this device has');
   const secret = core.random(32);
   const ik = inviteKeys(secret);
   // CLK-5: after an op stamped at the ceiling an invite cannot expire later than its own stamp.

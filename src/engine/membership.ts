@@ -10,7 +10,7 @@ import { MembershipKind } from './codec.ts';
 import type { DeviceId, OpId } from './ids.ts';
 import { INVITE_PROOF_BYTES } from './invite.ts';
 import { effectiveRole, type MemberRole, Role } from './roles.ts';
-import { SponsorGroups } from './sponsors.ts';
+import { type SponsorEdge, SponsorGroups } from './sponsors.ts';
 
 export interface MembershipOp {
   id: OpId;
@@ -157,7 +157,8 @@ export class MembershipIndex {
 
   /**
    * ROLE-12: the sponsor groups at a frontier: the connected components of the sponsored Adds
-   * (ROLE-11) in its past that count (MEM-10, ROLE-6), whether or not their subjects are still in.
+   * (ROLE-11) and of the Adds by a non-manager's invite (ROLE-14) in its past that count (MEM-10,
+   * ROLE-6), whether or not their subjects are still in.
    */
   groupsAt(front: readonly OpId[]): SponsorGroups {
     if (this.own.size === 0 && this.parent !== undefined) return this.parent.groupsAt(front);
@@ -165,12 +166,32 @@ export class MembershipIndex {
     const hit = this.groupMemo.get(key);
     if (hit !== undefined) return hit;
     const ops = this.opsIn(front);
-    const sponsored = (o: MembershipOp) => o.body.sponsored === true;
-    const edges = ops.some(sponsored) ? countingOps(ops).filter(sponsored) : [];
-    const groups = new SponsorGroups(edges.map((o) => ({ author: o.author, subject: o.subject })));
+    const edges: SponsorEdge[] = [];
+    const linking = (o: MembershipOp) =>
+      o.body.sponsored === true || o.body.invite.length === INVITE_PROOF_BYTES;
+    for (const o of ops.some(linking) ? countingOps(ops) : []) {
+      if (o.body.sponsored === true) edges.push({ author: o.author, subject: o.subject });
+      else if (o.body.invite.length === INVITE_PROOF_BYTES) {
+        const inviter = this.memberInviter(o);
+        if (inviter !== undefined) edges.push({ author: inviter, subject: o.subject });
+      }
+    }
+    const groups = new SponsorGroups(edges);
     if (this.groupMemo.size > 4096) this.groupMemo.clear();
     this.groupMemo.set(key, groups);
     return groups;
+  }
+
+  /**
+   * ROLE-14: the author of the Invite an Add by invite used, when that author was not a manager at
+   * the Invite's causal past (a member's invite links the joiner to it, as a sponsored Add does);
+   * undefined for a manager's invite (it links nothing).
+   */
+  private memberInviter(add: MembershipOp): DeviceId | undefined {
+    const inv = this.get(toHex(add.body.invite.subarray(0, 32)) as OpId);
+    if (inv === undefined || inv.body.kind !== MembershipKind.Invite) return undefined;
+    const role = this.membersAt(this.maximal(inv.ancestors)).get(inv.author)?.role;
+    return role === undefined || role === Role.Manager ? undefined : inv.author;
   }
 
   private opsIn(front: readonly OpId[]): MembershipOp[] {
@@ -249,7 +270,9 @@ const grants = (o: MembershipOp): boolean =>
  * MEM-10, ROLE-6: the membership ops of a closure that count. A grant (an Add, an Invite, a
  * SetRole that raises its subject above its role in the op's causal past) counts for nothing when
  * its author has, in the closure, a Remove or a lowering SetRole below Manager concurrent with it;
- * an Add by a void Invite counts for nothing too; and (MEM-10, the chain rule) so does a grant whose author was a
+ * an Add by a void Invite counts for nothing too, and so does an Add by invite concurrent with
+ * such a lowering of the Invite's author (INV-9: a joiner that had not seen its inviter's removal
+ * cannot get in by an invite made before it); and (MEM-10, the chain rule) so does a grant whose author was a
  * member at the grant's causal past only by Adds that count for nothing, so a device let in by a
  * void Add lets nobody in either, however long the chain. What lowers (a Remove, a SetRole that
  * does not raise) always counts, so no concurrent counter-move can stall it. The voiding ops are
@@ -275,6 +298,14 @@ function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
     );
     return live.length > 0 && live.every((a) => voided.has(a.id));
   };
+  const byId = new Map(ops.map((o) => [o.id, o]));
+  /** An Add by invite: void with its Invite, or when its inviter is lowered concurrently with it. */
+  const voidByInvite = (op: MembershipOp): boolean => {
+    const id = toHex(op.body.invite.subarray(0, 32)) as OpId;
+    if (voided.has(id)) return true;
+    const inviter = byId.get(id)?.author;
+    return inviter !== undefined && (lowered.get(inviter) ?? []).some((r) => concurrent(r, op));
+  };
   const ordered = [...ops].sort((a, b) => a.ancestors.size - b.ancestors.size);
   for (const op of ordered) {
     if (!grants(op)) continue;
@@ -283,7 +314,7 @@ function countingOps(ops: readonly MembershipOp[]): MembershipOp[] {
       (voided.size > 0 && standsOnVoid(op)) ||
       (op.body.kind === MembershipKind.Add &&
         op.body.invite.length === INVITE_PROOF_BYTES &&
-        voided.has(toHex(op.body.invite.subarray(0, 32)) as OpId));
+        voidByInvite(op));
     if (v) voided.add(op.id);
   }
   return ops.filter((op) => !voided.has(op.id));

@@ -183,7 +183,8 @@ export function concurrentWithOwnRemoval(list: readonly ModelOp[], id: string): 
 /**
  * MEM-10 and MEM-12 in the model's words (Removes are the only lowering ops it models): within a
  * set of ops, a grant (an Add of another device, an Invite, an Add by invite) counts for nothing
- * when a Remove of its author is concurrent with it, when it uses an Invite that counts for
+ * when a Remove of its author is concurrent with it (for an Add by invite: of the Invite's author,
+ * concurrent with the Invite or with the Add), when it uses an Invite that counts for
  * nothing, or when every Add that let its author in (in its past, after every Remove of its author
  * there) counts for nothing. A patch stands on void when the Adds that made its author a member at
  * its past, counting there, all count for nothing given every op.
@@ -217,7 +218,11 @@ function voidStanding(
       const by = inv === undefined ? g.author : inv.author;
       const lets = live(g.author, past, set);
       if (
-        set.some((r) => r.removes === by && concurrent(r, (inv ?? g) as ModelOp)) ||
+        set.some(
+          (r) =>
+            r.removes === by &&
+            (concurrent(r, (inv ?? g) as ModelOp) || (inv !== undefined && concurrent(r, g))),
+        ) ||
         (inv !== undefined && out.has(inv.id)) ||
         (g.grants.invite === undefined && lets.length > 0 && lets.every((a) => out.has(a.id)))
       )

@@ -191,14 +191,17 @@ describe('roles', () => {
     expect(titleOf(rv, w.doc, E2)).toBe('Edited');
   });
 
-  it('[ROLE-4] only a manager adds, removes, invites or sets roles; any member rotates and leaves', async () => {
+  it('[ROLE-4] only a manager adds, removes or sets roles (or invites above its own role); any member rotates and leaves', async () => {
     const w = await world([Role.Viewer, Role.Editor]);
     const [rm, rv, re] = w.reps as [Replica, Replica, Replica];
     const x = testDevice('r-x');
     for (const r of [rv, re]) {
       expect(await refused(r.addMember(w.doc, await cardOf(x, w.doc), Role.Viewer))).toBe('NotPermitted');
       expect(await refused(r.removeMember(w.doc, pubOf(w.devs[0]!)))).toBe('NotPermitted');
-      expect(await refused(r.createInvite(w.doc, 9e15, Role.Viewer))).toBe('NotPermitted');
+      // ROLE-14: a member invites at its own role or below, never above.
+      expect(await refused(r.createInvite(w.doc, 9e15, r === re ? Role.Manager : Role.Editor))).toBe(
+        'NotPermitted',
+      );
       expect(await refused(r.setRole(w.doc, pubOf(w.devs[0]!), Role.Viewer))).toBe('NotPermitted');
     }
     // The editor's crafted demotion of the manager is refused by the manager too.
@@ -224,7 +227,7 @@ describe('roles', () => {
     expect(titleOf(rm, w.doc)).toBe('Now I edit');
   });
 
-  it('[ROLE-5] a joiner gets exactly the invite role; an invite lets in only while its author manages', async () => {
+  it("[ROLE-5] a joiner gets exactly the invite role; an invite lets in only while its author's role is at least the invite's", async () => {
     const w = await world([Role.Manager]);
     const [rm, r2] = w.reps as [Replica, Replica];
     const j = testDevice('r-joiner');
@@ -283,10 +286,10 @@ describe('roles', () => {
     );
     expect(codeOf(await rm.receive(asOld))).toBe('applied');
     expect(rm.members(w.doc).get(ro.deviceId as DeviceId)?.role).toBe(Role.Manager);
-    // An invite whose author was demoted before the Add lets nobody in.
+    // An invite whose author was demoted below its role before the Add lets nobody in.
     const inv3 = await r2.createInvite(w.doc, 9e15, Role.Editor);
     await sync(r2, rm, w.doc);
-    await rm.setRole(w.doc, pubOf(w.devs[1]!), Role.Editor);
+    await rm.setRole(w.doc, pubOf(w.devs[1]!), Role.Viewer);
     const l = testDevice('r-late');
     const rl = await openReplica(l, { clock: w.clock });
     await sync(rm, rl, w.doc);

@@ -135,9 +135,10 @@ async function memberOp(
 
 /**
  * ROLE-4: what the author's role at the op's causal past allows; null when allowed. Viewers write
- * no Patch; only managers add, remove others, invite and set roles. Every member may Rotate
+ * no Patch; only managers add, remove others and set roles. Every member may Rotate
  * (KEY-10 heals viewers too) and Remove itself (leave). ROLE-11: any member may sponsor a device
- * at a role no higher than its own; ROLE-12: any member may remove a device of its sponsor group.
+ * at a role no higher than its own; ROLE-14: and invite at such a role; ROLE-12: any member may
+ * remove a device of its sponsor group.
  */
 function permission(
   op: OpenedOp,
@@ -151,13 +152,16 @@ function permission(
   if (k === MembershipKind.Remove && bytesEqual(m.subject, op.header.author)) return null;
   if (k === MembershipKind.Add && m.sponsored === true)
     return effectiveRole(m.role) <= role ? null : 'a sponsored Add states a role no higher than its author';
+  // ROLE-14: any member may invite, at a role no higher than its own.
+  if (k === MembershipKind.Invite)
+    return effectiveRole(m.role) <= role ? null : 'an Invite states a role no higher than its author';
   if (canManage(role)) return null;
   if (k === MembershipKind.Remove) {
     const g = groups();
     if (g.same(op.author, toHex(m.subject) as DeviceId)) return null;
     return "only a manager removes a device outside the author's sponsor group";
   }
-  return 'only a manager adds, removes, invites or sets roles';
+  return 'only a manager adds, removes or sets roles';
 }
 
 /** ROLE-2: where a role may be stated, and which values. Null when fine. */
@@ -249,9 +253,9 @@ async function inviteAdd(
   const inviter = index.membersAt(front).get(inv.author);
   if (inviter === undefined)
     return fail(op, 'InviteInvalid', "the inviter is not a member in the op's causal past");
-  // ROLE-5: an invite lets in only while its author may manage, and with exactly its role.
-  if (!canManage(inviter.role))
-    return fail(op, 'NotPermitted', "the inviter is not a manager in the op's causal past");
+  // ROLE-5, ROLE-14: an invite lets in only while its author holds at least its role, and with exactly that role.
+  if (inviter.role < effectiveRole(inv.body.role))
+    return fail(op, 'NotPermitted', "the inviter's role in the op's causal past is below the invite's");
   const message = inviteMessage(op.header.doc, m.invite.subarray(0, 32), m.subject, m.subjectBox);
   if (!(await facts.verify(inv.body.subject, m.invite.subarray(32), message)))
     return fail(op, 'InviteInvalid', 'the invite proof does not verify');

@@ -9,22 +9,20 @@ const DAY = 86_400_000;
 const status = (p: Partial<RecoveryStatus>): RecoveryStatus => ({
   lastFile: null,
   uncoveredIds: [],
-  notManagedIds: [],
   hasEvents: true,
   ...p,
 });
 
 describe('recovery offer', () => {
-  it('[REC-4] never before a calendar has an event, nor when no calendar this device is in can be covered', () => {
+  it('[REC-4] never before a calendar has an event, nor when there is no calendar to cover', () => {
     expect(offerText(status({ hasEvents: false, uncoveredIds: ['a'] }), CALS, NOW)).toBeNull();
-    // Only calendars shared with this device to view or edit: no file can hold them (ROLE-5).
-    expect(offerText(status({ notManagedIds: ['c'] }), CALS, NOW)).toBeNull();
+    expect(offerText(status({ uncoveredIds: [] }), CALS, NOW)).toBeNull();
     expect(offerText(status({ uncoveredIds: ['a', 'b'] }), CALS, NOW)).toMatch(/recovery file brings/);
   });
 
-  it('[REC-4] again when a managed calendar is not in the last file, or the file expires within 30 days', () => {
+  it('[REC-4] again when a calendar is not in the last file, or the file expires within 30 days', () => {
     const file = { madeAt: NOW - 300 * DAY, expiresAt: NOW + 65 * DAY, calendarIds: ['a'] };
-    expect(offerText(status({ lastFile: file, notManagedIds: ['c'] }), CALS, NOW)).toBeNull();
+    expect(offerText(status({ lastFile: file }), CALS, NOW)).toBeNull();
     expect(offerText(status({ lastFile: file, uncoveredIds: ['b'] }), CALS, NOW)).toBe(
       'Your recovery file does not cover “Work”.',
     );

@@ -380,8 +380,9 @@ export interface DataApi {
   setRole(calendarId: string, deviceId: string, role: RoleName): Promise<void>;
 
   /**
-   * A recovery file for every calendar this device manages (REC-1, ROLE-5): one long-lived
-   * single-use invite each, sealed under `password` (Argon2id). The text is the file to save.
+   * A recovery file for every calendar this device is a member of and its personal document
+   * (REC-1, ROLE-14): one long-lived single-use invite each, at this device's role there, sealed
+   * under `password` (Argon2id). The text is the file to save.
    */
   makeRecoveryFile(password: string): Promise<RecoveryFile>;
   /** Joins each calendar of a recovery file as this (new) device (REC-2); per-calendar outcome. */
@@ -402,10 +403,8 @@ export interface RecoveryFileInfo {
 export interface RecoveryStatus {
   /** The last file this device made (never its secrets), or null. */
   lastFile: RecoveryFileInfo | null;
-  /** Calendars this device manages that the last file does not cover (all, if none). */
+  /** Calendars this device is in that the last file does not cover (all, if none). */
   uncoveredIds: string[];
-  /** Calendars this device is in without managing them: no file can cover them (ROLE-5). */
-  notManagedIds: string[];
   /** Whether any calendar this device is a member of has an event (when a file is first offered). */
   hasEvents: boolean;
 }

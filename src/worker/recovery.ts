@@ -10,7 +10,6 @@ import {
   EngineError,
   isDocId,
   type Replica,
-  Role,
 } from '../engine/index.ts';
 import type { RecoveryFile, RecoveryFileInfo, RecoveryResult, RecoveryStatus } from './api.ts';
 import type { DeviceInvites } from './devices.ts';
@@ -50,9 +49,6 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
   const self = replica.deviceId;
   const memberDocs = () =>
     replica.listDocs().filter((d) => self !== undefined && replica.members(d).has(self));
-  // Only a manager may invite (ROLE-5), so a file covers the calendars this device manages.
-  const managedDocs = () =>
-    memberDocs().filter((d) => self !== undefined && replica.members(d).get(self)?.role === Role.Manager);
   const nameOf = (doc: DocId) => {
     const rec = replica.entity(doc, CALENDAR_ENTITY);
     return rec === undefined ? '' : calendarFromRecord(rec).name;
@@ -60,12 +56,10 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
 
   return {
     async makeRecoveryFile(password) {
-      const docs = managedDocs();
-      if (docs.length === 0)
-        throw new EngineError(
-          'InvalidArgument',
-          'this device manages no calendar: only a manager can make a recovery file for one',
-        );
+      // ROLE-14: any member invites at its own role, so a file covers every calendar this device
+      // is in (each at its role there) and its personal document.
+      const docs = memberDocs();
+      if (docs.length === 0) throw new EngineError('InvalidArgument', 'this device is in no calendar');
       const madeAt = nowMs();
       const expiresAt = madeAt + RECOVERY_TTL_MS;
       // Checked before any invite is written: a weak password writes nothing.
@@ -120,12 +114,10 @@ export function createRecoveryApi(o: RecoveryApiOptions): RecoveryApi {
       const lastFile = parseStatus(await store.getLocal(STATUS_KEY).catch(() => undefined));
       // What the user sees as calendars: the personal document is covered silently.
       const docs = memberDocs().filter((d) => !o.my.isPersonal(d));
-      const managed = new Set(managedDocs());
       const covered = new Set(lastFile?.calendarIds ?? []);
       return {
         lastFile,
-        uncoveredIds: docs.filter((d) => managed.has(d) && !covered.has(d)),
-        notManagedIds: docs.filter((d) => !managed.has(d)),
+        uncoveredIds: docs.filter((d) => !covered.has(d)),
         hasEvents: docs.some((d) => replica.entities(d).some((e) => e.entity !== CALENDAR_ENTITY)),
       };
     },

@@ -31,7 +31,6 @@ export function useRecoveryStatus(client: CalendarClient, calendars: CalendarInf
 export function offerText(status: RecoveryStatus, calendars: CalendarInfo[], now: number): string | null {
   if (!status.hasEvents) return null;
   if (status.lastFile === null) {
-    // Only calendars this device manages can be in a file (ROLE-5).
     if (status.uncoveredIds.length === 0) return null;
     return 'If you lose this device, a recovery file brings your calendars back on a new one.';
   }
@@ -93,7 +92,6 @@ export function RecoveryCard(props: {
   const [dialog, setDialog] = useState<'save' | 'restore' | null>(null);
   const last = status?.lastFile ?? null;
   const uncovered = props.calendars.filter((c) => status?.uncoveredIds.includes(c.id));
-  const notManaged = props.calendars.filter((c) => status?.notManagedIds.includes(c.id));
   return (
     <section className="card" aria-labelledby={`${id}-h`}>
       <h3 id={`${id}-h`}>Recovery</h3>
@@ -104,8 +102,6 @@ export function RecoveryCard(props: {
         {last !== null &&
           uncovered.length > 0 &&
           ` It does not cover ${uncovered.map((c) => `“${c.name}”`).join(', ')}.`}
-        {notManaged.length > 0 &&
-          ` ${notManaged.map((c) => `“${c.name}”`).join(', ')} cannot be in it (only a manager invites): a restored device gets it back only from another of your devices still in it, or if a manager shares it again.`}
       </p>
       <div className="row">
         <button type="button" disabled={props.calendars.length === 0} onClick={() => setDialog('save')}>
