@@ -10,6 +10,7 @@ import {
   MembershipKind,
   type WrappedKeyValue,
 } from './codec.ts';
+import { EngineError } from './errors.ts';
 import type { DocId, EntityId, OpId } from './ids.ts';
 import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
@@ -35,6 +36,39 @@ export const proofOf = async (d: TestDevice, doc: DocId) => (await cardOf(d, doc
 
 export async function syncOps(from: Replica, to: Replica, doc: DocId): Promise<void> {
   for (const o of await from.listOps(doc, 0, 100_000)) await to.receive(o.bytes);
+}
+
+/** Every replica receives every other's ops. */
+export async function syncAll(reps: readonly Replica[], doc: DocId): Promise<void> {
+  for (const a of reps) for (const b of reps) if (a !== b) await syncOps(a, b, doc);
+}
+
+/** Where device d's next crafted op goes at replica r: its chain, r's heads, a later stamp. */
+export async function craftAt(r: Replica, d: TestDevice, doc: DocId): Promise<Craft> {
+  const ops = await r.listOps(doc, 0, 100_000);
+  const mine = ops.filter((o) => o.author === toHex(pubOf(d)));
+  const last = mine[mine.length - 1];
+  return {
+    by: d,
+    doc,
+    ctr: (last?.ctr ?? 0) + 1,
+    wallTime: Math.max(...ops.map((o) => o.wallTime)) + 1,
+    prev: (last?.id ?? null) as OpId | null,
+    parents: r.heads(doc).filter((h) => h !== last?.id),
+  };
+}
+
+/** The error code of a receive result, or its status. */
+export const codeOf = (res: { status: string; error?: EngineError }): string => res.error?.code ?? res.status;
+
+/** The error code a local call throws, or 'ok'. */
+export async function refused(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'ok';
+  } catch (e) {
+    return e instanceof EngineError ? e.code : String(e);
+  }
 }
 
 export async function lastOp(r: Replica, doc: DocId): Promise<OpRecord> {
@@ -166,3 +200,27 @@ export function wrap(
 }
 
 export { MembershipKind };
+
+/**
+ * Everything a user can see of a calendar, as data, for comparing replicas: heads, root, members
+ * and roles, registers with their shown writes (winner first), evidence. An entity whose every
+ * write was revoked may linger as an empty record on the replicas that had applied one (MEM-5's
+ * rebuild), as in byzantine.test.ts: not something a user sees, so left out.
+ */
+export function userView(r: Replica, doc: DocId) {
+  return {
+    heads: r.heads(doc),
+    root: r.root(doc),
+    members: [...r.members(doc).values()].map((m) => `${m.device}:${m.role}`).sort(),
+    registers: r
+      .entities(doc)
+      .flatMap((e) =>
+        e.registers.filter((g) => g.writes.length > 0).map((g) => [e.entity, g.field, g.writes]),
+      )
+      .sort((a, b) => (`${a[0]}:${a[1]}` < `${b[0]}:${b[1]}` ? -1 : 1)),
+    evidence: r
+      .evidence(doc)
+      .map((e) => `${e.author}:${e.ctr}`)
+      .sort(),
+  };
+}

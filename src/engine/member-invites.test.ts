@@ -3,23 +3,25 @@
 // a non-manager's invite links the joiner to the inviter (ROLE-12), a manager's links nothing.
 
 import { describe, expect, it } from 'vitest';
-import { toHex, utf8 } from './bytes.ts';
+import { utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { MembershipKind } from './codec.ts';
-import { EngineError } from './errors.ts';
-import { boxOf, EV, membershipOp, pubOf, titleOf } from './hostile.testkit.ts';
-import type { DeviceId, DocId, OpId } from './ids.ts';
+import {
+  boxOf,
+  codeOf,
+  craftAt,
+  EV,
+  membershipOp,
+  pubOf,
+  refused,
+  syncAll,
+  syncOps,
+  titleOf,
+} from './hostile.testkit.ts';
+import type { DeviceId } from './ids.ts';
 import type { Replica } from './replica.ts';
 import { Role } from './roles.ts';
-import { cardOf, manualClock, openReplica, type TestDevice, testDevice } from './testkit.testkit.ts';
-
-async function sync(from: Replica, to: Replica, doc: DocId) {
-  for (const o of await from.listOps(doc, 0, 100_000)) await to.receive(o.bytes);
-}
-
-async function syncAll(reps: readonly Replica[], doc: DocId) {
-  for (const a of reps) for (const b of reps) if (a !== b) await sync(a, b, doc);
-}
+import { cardOf, manualClock, openReplica, testDevice } from './testkit.testkit.ts';
 
 /** A calendar by a manager (replica 0) with the others added by it at the given roles, in sync. */
 async function world(roles: Role[]) {
@@ -30,7 +32,7 @@ async function world(roles: Role[]) {
   for (let i = 1; i < devs.length; i++)
     await reps[0]!.addMember(g.doc, await cardOf(devs[i]!, g.doc), roles[i - 1] as never);
   await reps[0]!.write(g.doc, EV, [{ field: EventField.Title, value: utf8('Start') }]);
-  for (const r of reps.slice(1)) await sync(reps[0]!, r, g.doc);
+  for (const r of reps.slice(1)) await syncOps(reps[0]!, r, g.doc);
   const id = (i: number) => reps[i]!.deviceId as DeviceId;
   return { devs, reps, doc: g.doc, clock, id };
 }
@@ -39,35 +41,9 @@ async function world(roles: Role[]) {
 async function joinBy(w: Awaited<ReturnType<typeof world>>, inviter: Replica, role: Role, name: string) {
   const inv = await inviter.createInvite(w.doc, 9e15, role as never);
   const j = await openReplica(testDevice(name), { clock: w.clock });
-  await sync(inviter, j, w.doc);
+  await syncOps(inviter, j, w.doc);
   await j.joinWithInvite(w.doc, inv.op.id, inv.secret);
   return { j, id: j.deviceId as DeviceId, inv };
-}
-
-/** Where device d's next crafted op goes at replica r. */
-async function at(r: Replica, d: TestDevice, doc: DocId) {
-  const ops = await r.listOps(doc, 0, 100_000);
-  const mine = ops.filter((o) => o.author === toHex(pubOf(d)));
-  const last = mine[mine.length - 1];
-  return {
-    by: d,
-    doc,
-    ctr: (last?.ctr ?? 0) + 1,
-    wallTime: Math.max(...ops.map((o) => o.wallTime)) + 1,
-    prev: (last?.id ?? null) as OpId | null,
-    parents: r.heads(doc).filter((h) => h !== last?.id),
-  };
-}
-
-const codeOf = (res: { status: string; error?: EngineError }) => res.error?.code ?? res.status;
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return e instanceof EngineError ? e.code : String(e);
-  }
 }
 
 describe('invites by any member (ROLE-14)', () => {
@@ -103,7 +79,7 @@ describe('invites by any member (ROLE-14)', () => {
     expect(w2.reps[0]!.sponsorGroup(w2.doc, b.id)).toEqual([b.id]);
     expect(await refused(b.j.removeMember(w2.doc, pubOf(w2.devs[0]!)))).toBe('NotPermitted');
     const c = await joinBy(w2, a.j, Role.Viewer, 'mi-joiner-c');
-    await sync(c.j, a.j, w2.doc);
+    await syncOps(c.j, a.j, w2.doc);
     await a.j.removeMember(w2.doc, pubOf(testDevice('mi-joiner-c')));
     expect(a.j.members(w2.doc).has(c.id)).toBe(false);
   });
@@ -121,7 +97,7 @@ describe('invites by any member (ROLE-14)', () => {
       [w.devs[1]!, Role.Unstated],
       [w.devs[2]!, Role.Editor],
     ] as const) {
-      const c = await at(mgr, d, w.doc);
+      const c = await craftAt(mgr, d, w.doc);
       const crafted = membershipOp(c, {
         kind: MembershipKind.Invite,
         subject: pubOf(x),
@@ -149,20 +125,20 @@ describe('invites by any member (ROLE-14)', () => {
     const w = await world([Role.Editor]);
     const [mgr, ed] = w.reps as [Replica, Replica];
     const inv = await ed.createInvite(w.doc, 9e15, Role.Editor);
-    await sync(ed, mgr, w.doc);
+    await syncOps(ed, mgr, w.doc);
     await mgr.setRole(w.doc, pubOf(w.devs[1]!), Role.Viewer);
     const j = await openReplica(testDevice('mi-late'), { clock: w.clock });
-    await sync(mgr, j, w.doc);
+    await syncOps(mgr, j, w.doc);
     expect(await refused(j.joinWithInvite(w.doc, inv.op.id, inv.secret))).toBe('NotPermitted');
     // Its invite at viewer, made before the demotion, still lets in at viewer.
     const w2 = await world([Role.Editor]);
     const inv2 = await w2.reps[1]!.createInvite(w2.doc, 9e15, Role.Viewer);
-    await sync(w2.reps[1]!, w2.reps[0]!, w2.doc);
+    await syncOps(w2.reps[1]!, w2.reps[0]!, w2.doc);
     await w2.reps[0]!.setRole(w2.doc, pubOf(w2.devs[1]!), Role.Viewer);
     const j2 = await openReplica(testDevice('mi-late-2'), { clock: w2.clock });
-    await sync(w2.reps[0]!, j2, w2.doc);
+    await syncOps(w2.reps[0]!, j2, w2.doc);
     await j2.joinWithInvite(w2.doc, inv2.op.id, inv2.secret);
-    await sync(j2, w2.reps[0]!, w2.doc);
+    await syncOps(j2, w2.reps[0]!, w2.doc);
     expect(w2.reps[0]!.members(w2.doc).get(j2.deviceId as DeviceId)?.role).toBe(Role.Viewer);
   });
 
@@ -172,7 +148,7 @@ describe('invites by any member (ROLE-14)', () => {
     await mgr.removePerson(w.doc, w.id(1));
     // Not having seen its removal, the editor invites; the joiner joins and writes.
     const { j, id } = await joinBy(w, ed, Role.Editor, 'mi-concurrent');
-    await sync(j, ed, w.doc);
+    await syncOps(j, ed, w.doc);
     w.clock.advance(60_000_000);
     await j.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by the joiner') }]);
     expect(titleOf(j, w.doc)).toBe('by the joiner');
@@ -180,14 +156,14 @@ describe('invites by any member (ROLE-14)', () => {
       [o1, [mgr, j]],
       [o2, [j, mgr]],
     ] as const) {
-      await sync(order[0], r, w.doc);
-      await sync(order[1], r, w.doc);
+      await syncOps(order[0], r, w.doc);
+      await syncOps(order[1], r, w.doc);
       expect(r.members(w.doc).has(id)).toBe(false);
       expect(r.members(w.doc).has(w.id(1))).toBe(false);
       expect(titleOf(r, w.doc)).toBe('Start');
       expect(r.sponsorGroup(w.doc, id)).toEqual([id]);
     }
-    await sync(mgr, j, w.doc);
+    await syncOps(mgr, j, w.doc);
     expect(titleOf(j, w.doc)).toBe('Start');
     expect(o1.root(w.doc)).toBe(o2.root(w.doc));
   });
@@ -199,7 +175,7 @@ describe('invites by any member (ROLE-14)', () => {
     // The manager removes the editor, having seen its invite; a colluder joins from the old heads.
     await mgr.removePerson(w.doc, w.id(1));
     const j = await openReplica(testDevice('mi-colluder'), { clock: w.clock });
-    await sync(ed, j, w.doc);
+    await syncOps(ed, j, w.doc);
     await j.joinWithInvite(w.doc, inv.op.id, inv.secret);
     w.clock.advance(60_000_000);
     await j.write(w.doc, EV, [{ field: EventField.Title, value: utf8('still here') }]);
@@ -208,15 +184,15 @@ describe('invites by any member (ROLE-14)', () => {
       [o1, [mgr, j]],
       [o2, [j, mgr]],
     ] as const) {
-      await sync(order[0], r, w.doc);
-      await sync(order[1], r, w.doc);
+      await syncOps(order[0], r, w.doc);
+      await syncOps(order[1], r, w.doc);
       expect(r.members(w.doc).has(id)).toBe(false);
       expect(titleOf(r, w.doc)).toBe('Start');
     }
     expect(o1.root(w.doc)).toBe(o2.root(w.doc));
     // A joiner that saw the removal is refused outright (INV-9).
     const late = await openReplica(testDevice('mi-after'), { clock: w.clock });
-    await sync(mgr, late, w.doc);
+    await syncOps(mgr, late, w.doc);
     expect(await refused(late.joinWithInvite(w.doc, inv.op.id, inv.secret))).toBe('InviteInvalid');
   });
 });

@@ -14,8 +14,8 @@ import { EventField } from './calendar.ts';
 import { MembershipKind } from './codec.ts';
 import { createWebCrypto, type SubtleLike } from './crypto.ts';
 import { EngineError } from './errors.ts';
-import { type Key, keyBytes, membershipOp, patchOp, proofOf, pubOf } from './hostile.testkit.ts';
-import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
+import { type Key, keyBytes, membershipOp, patchOp, proofOf, pubOf, userView } from './hostile.testkit.ts';
+import type { DeviceId, EntityId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { Replica } from './replica.ts';
@@ -236,34 +236,12 @@ async function run(steps: Step[], seed: string) {
     ).toBe(true);
 }
 
-/** Everything a user can see, as data. */
-function seen(r: Replica, doc: DocId) {
-  return {
-    heads: r.heads(doc),
-    root: r.root(doc),
-    members: [...r.members(doc).values()].map((m) => `${m.device}:${m.role}`).sort(),
-    // Registers with their shown writes (winner first); an entity whose every write was revoked
-    // may linger as an empty record on the replicas that had applied one (MEM-5's rebuild), as
-    // in byzantine.test.ts: not something a user sees.
-    registers: r
-      .entities(doc)
-      .flatMap((e) =>
-        e.registers.filter((g) => g.writes.length > 0).map((g) => [e.entity, g.field, g.writes]),
-      )
-      .sort((a, b) => (`${a[0]}:${a[1]}` < `${b[0]}:${b[1]}` ? -1 : 1)),
-    evidence: r
-      .evidence(doc)
-      .map((e) => `${e.author}:${e.ctr}`)
-      .sort(),
-  };
-}
-
 function check(w: World) {
   // Every honest replica agrees on everything; one removed meanwhile reads nothing written under
   // keys introduced after its removal (KEY-3), so registers are compared among those still in.
   const inAtEnd = HONEST.filter((i) => w.reps[0]!.members(w.doc).has(w.reps[i]!.deviceId as DeviceId));
-  const views = HONEST.map((i) => seen(w.reps[i]!, w.doc));
-  const base = (v: ReturnType<typeof seen>) => ({ ...v, registers: [] });
+  const views = HONEST.map((i) => userView(w.reps[i]!, w.doc));
+  const base = (v: ReturnType<typeof userView>) => ({ ...v, registers: [] });
   for (const i of HONEST) expect(base(views[i]!), `replica ${i} vs 0`).toEqual(base(views[0]!));
   for (const i of inAtEnd)
     expect(views[i]!.registers, `registers of ${i} vs ${inAtEnd[0]}`).toEqual(views[inAtEnd[0]!]!.registers);

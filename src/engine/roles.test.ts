@@ -6,23 +6,27 @@ import { describe, expect, it } from 'vitest';
 import { toHex, utf8 } from './bytes.ts';
 import { CalendarField, calendarFromRecord, EventField } from './calendar.ts';
 import { decodeMembership, encodeMembership, type MembershipBody, MembershipKind } from './codec.ts';
-import { EngineError } from './errors.ts';
-import { EV, type Key, keyBytes, membershipOp, patchOp, pubOf, titleOf } from './hostile.testkit.ts';
-import { CALENDAR_ENTITY, type DeviceId, type DocId, type EntityId, type OpId } from './ids.ts';
+import {
+  codeOf,
+  craftAt,
+  EV,
+  type Key,
+  keyBytes,
+  membershipOp,
+  patchOp,
+  pubOf,
+  refused,
+  syncAll,
+  syncOps,
+  titleOf,
+} from './hostile.testkit.ts';
+import { CALENDAR_ENTITY, type DeviceId, type DocId, type EntityId } from './ids.ts';
 import type { Replica } from './replica.ts';
 import { Role } from './roles.ts';
 import type { OpRecord } from './store.ts';
-import { cardOf, manualClock, openReplica, type TestDevice, testDevice } from './testkit.testkit.ts';
+import { cardOf, manualClock, openReplica, testDevice } from './testkit.testkit.ts';
 
 const E2 = '42'.repeat(16) as EntityId;
-
-async function sync(from: Replica, to: Replica, doc: DocId) {
-  for (const o of await from.listOps(doc, 0, 100_000)) await to.receive(o.bytes);
-}
-
-async function syncAll(reps: Replica[], doc: DocId) {
-  for (const a of reps) for (const b of reps) if (a !== b) await sync(a, b, doc);
-}
 
 /** A calendar by devs[0] (manager) with the others added by it with the given roles, all in sync. */
 async function world(roles: Role[]) {
@@ -35,7 +39,7 @@ async function world(roles: Role[]) {
   for (let i = 1; i < devs.length; i++)
     await ra.addMember(g.doc, await cardOf(devs[i]!, g.doc), roles[i - 1] as never);
   const w = await ra.write(g.doc, EV, [{ field: EventField.Title, value: utf8('Start') }]);
-  for (const r of reps.slice(1)) await sync(ra, r, g.doc);
+  for (const r of reps.slice(1)) await syncOps(ra, r, g.doc);
   const keyId = (await ra.getOps(g.doc, [w.id]))[0]!;
   const { openOp } = await import('./op.ts');
   const kid = openOp(keyId.bytes).keyId!;
@@ -45,32 +49,6 @@ async function world(roles: Role[]) {
   };
   const id = (i: number) => reps[i]!.deviceId as DeviceId;
   return { devs, reps, doc: g.doc, key, clock, id };
-}
-
-/** Where device d's next crafted op goes at replica r: its chain, r's heads, a later stamp. */
-async function at(r: Replica, d: TestDevice, doc: DocId) {
-  const ops = await r.listOps(doc, 0, 100_000);
-  const mine = ops.filter((o) => o.author === toHex(pubOf(d)));
-  const last = mine[mine.length - 1];
-  return {
-    by: d,
-    doc,
-    ctr: (last?.ctr ?? 0) + 1,
-    wallTime: Math.max(...ops.map((o) => o.wallTime)) + 1,
-    prev: (last?.id ?? null) as OpId | null,
-    parents: r.heads(doc).filter((h) => h !== last?.id),
-  };
-}
-
-const codeOf = (res: { status: string; error?: EngineError }) => res.error?.code ?? res.status;
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return e instanceof EngineError ? e.code : String(e);
-  }
 }
 
 /**
@@ -109,7 +87,7 @@ describe('roles', () => {
     const w = await world([]);
     const x = testDevice('r-old');
     const { proofOf, boxOf } = await import('./hostile.testkit.ts');
-    const add = membershipOp(await at(w.reps[0]!, w.devs[0]!, w.doc), {
+    const add = membershipOp(await craftAt(w.reps[0]!, w.devs[0]!, w.doc), {
       kind: MembershipKind.Add,
       subject: pubOf(x),
       subjectBox: boxOf(x),
@@ -160,7 +138,7 @@ describe('roles', () => {
     ];
     const root = r.root(w.doc);
     for (const [what, body, code] of cases) {
-      const res = await r.receive(membershipOp(await at(r, mgr, w.doc), body));
+      const res = await r.receive(membershipOp(await craftAt(r, mgr, w.doc), body));
       expect(codeOf(res), what).toBe(code);
       expect(r.root(w.doc), what).toBe(root);
     }
@@ -178,7 +156,7 @@ describe('roles', () => {
     expect(await refused(rv.write(w.doc, EV, [{ field: EventField.Title, value: utf8('Mine') }]))).toBe(
       'NotPermitted',
     );
-    const forged = patchOp(await at(rv, w.devs[1]!, w.doc), w.key, 'Viewer was here');
+    const forged = patchOp(await craftAt(rv, w.devs[1]!, w.doc), w.key, 'Viewer was here');
     for (const r of [rm, re]) {
       const root = r.root(w.doc);
       expect(codeOf(await r.receive(forged))).toBe('NotPermitted');
@@ -205,7 +183,7 @@ describe('roles', () => {
       expect(await refused(r.setRole(w.doc, pubOf(w.devs[0]!), Role.Viewer))).toBe('NotPermitted');
     }
     // The editor's crafted demotion of the manager is refused by the manager too.
-    const demote = membershipOp(await at(re, w.devs[2]!, w.doc), {
+    const demote = membershipOp(await craftAt(re, w.devs[2]!, w.doc), {
       kind: MembershipKind.SetRole,
       subject: pubOf(w.devs[0]!),
       role: Role.Viewer,
@@ -233,15 +211,15 @@ describe('roles', () => {
     const j = testDevice('r-joiner');
     const rj = await openReplica(j, { clock: w.clock });
     const inv = await rm.createInvite(w.doc, 9e15, Role.Viewer);
-    await sync(rm, rj, w.doc);
+    await syncOps(rm, rj, w.doc);
     await rj.joinWithInvite(w.doc, inv.op.id, inv.secret);
-    await sync(rj, rm, w.doc);
+    await syncOps(rj, rm, w.doc);
     expect(rm.members(w.doc).get(rj.deviceId as DeviceId)?.role).toBe(Role.Viewer);
     // A joiner that raises its role in its Add is refused.
     const inv2 = await rm.createInvite(w.doc, 9e15, Role.Viewer);
     const k = testDevice('r-raiser');
     const rk = await openReplica(k, { clock: w.clock });
-    await sync(rm, rk, w.doc);
+    await syncOps(rm, rk, w.doc);
     const add = await rk.joinWithInvite(w.doc, inv2.op.id, inv2.secret);
     const body = decodeMembership((await import('./op.ts')).openOp(add.bytes).env.body);
     expect(body.role).toBe(Role.Viewer);
@@ -271,7 +249,7 @@ describe('roles', () => {
     const old = testDevice('r-old-build');
     const ro = await openReplica(old, { clock: w.clock });
     const inv4 = await rm.createInvite(w.doc, 9e15, Role.Manager);
-    await sync(rm, ro, w.doc);
+    await syncOps(rm, ro, w.doc);
     const oldAdd = await ro.joinWithInvite(w.doc, inv4.op.id, inv4.secret);
     const oldBody = decodeMembership((await import('./op.ts')).openOp(oldAdd.bytes).env.body);
     const asOld = membershipOp(
@@ -288,11 +266,11 @@ describe('roles', () => {
     expect(rm.members(w.doc).get(ro.deviceId as DeviceId)?.role).toBe(Role.Manager);
     // An invite whose author was demoted below its role before the Add lets nobody in.
     const inv3 = await r2.createInvite(w.doc, 9e15, Role.Editor);
-    await sync(r2, rm, w.doc);
+    await syncOps(r2, rm, w.doc);
     await rm.setRole(w.doc, pubOf(w.devs[1]!), Role.Viewer);
     const l = testDevice('r-late');
     const rl = await openReplica(l, { clock: w.clock });
-    await sync(rm, rl, w.doc);
+    await syncOps(rm, rl, w.doc);
     expect(await refused(rl.joinWithInvite(w.doc, inv3.op.id, inv3.secret))).toBe('NotPermitted');
   });
 
@@ -328,9 +306,9 @@ describe('roles', () => {
     // A device joining by e's invite, having seen everything e wrote, is let in by nobody.
     const j = testDevice('r-via-invite');
     const rj = await openReplica(j, { clock: w.clock });
-    await sync(e, rj, w.doc);
+    await syncOps(e, rj, w.doc);
     await rj.joinWithInvite(w.doc, inv.op.id, inv.secret);
-    await sync(rj, e, w.doc);
+    await syncOps(rj, e, w.doc);
     await syncAll([m, e], w.doc);
     const ops = await m.listOps(w.doc, 0, 1000);
     for (const perm of orders(ops.length)) {
@@ -366,7 +344,7 @@ describe('roles', () => {
         expect(fresh.members(w.doc).get(w.id(1))?.role).toBe(role);
       }
       // A third manager sets things right.
-      await sync(a, w.reps[2]!, w.doc);
+      await syncOps(a, w.reps[2]!, w.doc);
       await w.reps[2]!.setRole(w.doc, pubOf(w.devs[0]!), Role.Manager);
       await syncAll(w.reps, w.doc);
       expect(b.members(w.doc).get(w.id(0))?.role).toBe(Role.Manager);
@@ -396,12 +374,12 @@ describe('roles', () => {
       await e.write(w.doc, EV, [{ field: EventField.Title, value: utf8('Sneaky') }]);
       const obs = await openReplica(w.devs[0]!, { clock: w.clock });
       if (first === 'demotion') {
-        await sync(m, obs, w.doc);
-        await sync(e, obs, w.doc);
+        await syncOps(m, obs, w.doc);
+        await syncOps(e, obs, w.doc);
       } else {
-        await sync(e, obs, w.doc);
+        await syncOps(e, obs, w.doc);
         expect(titleOf(obs, w.doc)).toBe('Sneaky');
-        await sync(m, obs, w.doc);
+        await syncOps(m, obs, w.doc);
       }
       await syncAll([m, e], w.doc);
       for (const r of [m, e, obs]) expect(titleOf(r, w.doc), `${first}`).toBe('Start');
@@ -420,7 +398,7 @@ describe('roles', () => {
     // Crafted, it is a valid op (the relay cannot see the entity) that changes nothing anywhere.
     const { encodePatch } = await import('./codec.ts');
     const { craftOp } = await import('./testkit.testkit.ts');
-    const c = await at(e, w.devs[1]!, w.doc);
+    const c = await craftAt(e, w.devs[1]!, w.doc);
     const hijack = craftOp({
       secret: w.devs[1]!.secret,
       doc: Uint8Array.from(Buffer.from(w.doc, 'hex')),

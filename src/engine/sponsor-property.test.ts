@@ -23,6 +23,7 @@ import {
   proofOf,
   pubOf,
   titleOf,
+  userView,
 } from './hostile.testkit.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { openOp } from './op.ts';
@@ -272,27 +273,8 @@ async function run(steps: Step[], removeAt: number, seed: string) {
   expect(titleOf(w.reps[2]!, w.doc, AFTER)).toBe('after 1');
 }
 
-/** Everything a user can see, as data. */
-function seen(r: Replica, doc: DocId) {
-  return {
-    heads: r.heads(doc),
-    root: r.root(doc),
-    members: [...r.members(doc).values()].map((m) => `${m.device}:${m.role}`).sort(),
-    registers: r
-      .entities(doc)
-      .flatMap((e) =>
-        e.registers.filter((g) => g.writes.length > 0).map((g) => [e.entity, g.field, g.writes]),
-      )
-      .sort((a, b) => (`${a[0]}:${a[1]}` < `${b[0]}:${b[1]}` ? -1 : 1)),
-    evidence: r
-      .evidence(doc)
-      .map((e) => `${e.author}:${e.ctr}`)
-      .sort(),
-  };
-}
-
 function check(w: World) {
-  const views = HONEST.map((i) => seen(w.reps[i]!, w.doc));
+  const views = HONEST.map((i) => userView(w.reps[i]!, w.doc));
   for (const i of HONEST) expect(views[i], `replica ${i} vs 0`).toEqual(views[0]);
   const members = w.reps[0]!.members(w.doc);
   for (const d of w.hostile)

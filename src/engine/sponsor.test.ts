@@ -7,9 +7,20 @@ import { sponsorMessage } from './box-proof.ts';
 import { fromHex, toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { MembershipKind } from './codec.ts';
-import { EngineError } from './errors.ts';
-import { boxOf, EV, membershipOp, proofOf, pubOf, titleOf } from './hostile.testkit.ts';
-import type { DeviceId, DocId, OpId } from './ids.ts';
+import {
+  boxOf,
+  codeOf,
+  craftAt,
+  EV,
+  membershipOp,
+  proofOf,
+  pubOf,
+  refused,
+  syncAll,
+  syncOps,
+  titleOf,
+} from './hostile.testkit.ts';
+import type { DeviceId, DocId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
 import { Role } from './roles.ts';
@@ -23,14 +34,6 @@ import {
   testDevice,
 } from './testkit.testkit.ts';
 
-async function sync(from: Replica, to: Replica, doc: DocId) {
-  for (const o of await from.listOps(doc, 0, 100_000)) await to.receive(o.bytes);
-}
-
-async function syncAll(reps: readonly Replica[], doc: DocId) {
-  for (const a of reps) for (const b of reps) if (a !== b) await sync(a, b, doc);
-}
-
 /** A calendar by a manager (replica 0) with the others added by it at the given roles, in sync. */
 async function world(roles: Role[], extra: string[] = []) {
   const devs = ['s-mgr', ...roles.map((_, i) => `s-${i + 1}`), ...extra].map((n) => testDevice(n));
@@ -40,35 +43,9 @@ async function world(roles: Role[], extra: string[] = []) {
   for (let i = 1; i <= roles.length; i++)
     await reps[0]!.addMember(g.doc, await cardOf(devs[i]!, g.doc), roles[i - 1] as never);
   await reps[0]!.write(g.doc, EV, [{ field: EventField.Title, value: utf8('Start') }]);
-  for (const r of reps.slice(1, roles.length + 1)) await sync(reps[0]!, r, g.doc);
+  for (const r of reps.slice(1, roles.length + 1)) await syncOps(reps[0]!, r, g.doc);
   const id = (i: number) => reps[i]!.deviceId as DeviceId;
   return { devs, reps, doc: g.doc, clock, id };
-}
-
-/** Where device d's next crafted op goes at replica r. */
-async function at(r: Replica, d: TestDevice, doc: DocId) {
-  const ops = await r.listOps(doc, 0, 100_000);
-  const mine = ops.filter((o) => o.author === toHex(pubOf(d)));
-  const last = mine[mine.length - 1];
-  return {
-    by: d,
-    doc,
-    ctr: (last?.ctr ?? 0) + 1,
-    wallTime: Math.max(...ops.map((o) => o.wallTime)) + 1,
-    prev: (last?.id ?? null) as OpId | null,
-    parents: r.heads(doc).filter((h) => h !== last?.id),
-  };
-}
-
-const codeOf = (res: { status: string; error?: EngineError }) => res.error?.code ?? res.status;
-
-async function refused(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    return e instanceof EngineError ? e.code : String(e);
-  }
 }
 
 const roleAt = (r: Replica, doc: DocId, d: TestDevice) =>
@@ -104,7 +81,7 @@ describe('sponsored Adds (ROLE-11)', () => {
       await refused(vw!.addMember(w.doc, await sponsorCardOf(x, w.doc, pubOf(w.devs[2]!)), Role.Editor)),
     ).toBe('NotPermitted');
     // Crafted by the editor: a sponsored Add at manager, and a plain (MEM-11) Add.
-    const up = membershipOp(await at(ed!, w.devs[1]!, w.doc), {
+    const up = membershipOp(await craftAt(ed!, w.devs[1]!, w.doc), {
       kind: MembershipKind.Add,
       subject: pubOf(x),
       subjectBox: boxOf(x),
@@ -112,7 +89,7 @@ describe('sponsored Adds (ROLE-11)', () => {
       role: Role.Manager,
       sponsored: true,
     });
-    const plain = membershipOp(await at(ed!, w.devs[1]!, w.doc), {
+    const plain = membershipOp(await craftAt(ed!, w.devs[1]!, w.doc), {
       kind: MembershipKind.Add,
       subject: pubOf(x),
       subjectBox: boxOf(x),
@@ -143,7 +120,7 @@ describe('sponsored Adds (ROLE-11)', () => {
       ),
     ];
     for (const boxProof of proofs) {
-      const op = membershipOp(await at(ed!, w.devs[1]!, w.doc), {
+      const op = membershipOp(await craftAt(ed!, w.devs[1]!, w.doc), {
         kind: MembershipKind.Add,
         subject: pubOf(x),
         subjectBox: boxOf(x),
@@ -154,7 +131,7 @@ describe('sponsored Adds (ROLE-11)', () => {
       for (const r of w.reps) expect((await r.receive(op)).error?.code).toBe('BadSignature');
     }
     // The sponsor proof as a manager's plain Add: it is not a box proof.
-    const asPlain = membershipOp(await at(mgr!, w.devs[0]!, w.doc), {
+    const asPlain = membershipOp(await craftAt(mgr!, w.devs[0]!, w.doc), {
       kind: MembershipKind.Add,
       subject: pubOf(x),
       subjectBox: boxOf(x),
@@ -183,7 +160,7 @@ describe('sponsored Adds (ROLE-11)', () => {
       },
     ];
     for (const c of cases) {
-      const op = membershipOp(await at(ed, w.devs[1]!, w.doc), c);
+      const op = membershipOp(await craftAt(ed, w.devs[1]!, w.doc), c);
       expect((await ed.receive(op)).error?.code).toBe('Malformed');
     }
   });
@@ -203,8 +180,8 @@ describe('sponsored Adds (ROLE-11)', () => {
         [ed!, mgr!],
       ] as const) {
         const r = await openReplica(testDevice(`s-obs-${lower}`));
-        await sync(first, r, w.doc);
-        await sync(second, r, w.doc);
+        await syncOps(first, r, w.doc);
+        await syncOps(second, r, w.doc);
         expect(r.members(w.doc).has(toHex(pubOf(x)) as DeviceId)).toBe(false);
       }
       await syncAll([mgr!, ed!, late], w.doc);
@@ -219,7 +196,7 @@ describe('sponsor groups (ROLE-12)', () => {
     const [mgr, ed, other, phone, tab] = w.reps;
     const [, dEd, dOther, dPhone, dTab] = w.devs;
     await ed!.addMember(w.doc, await sponsorCardOf(dPhone!, w.doc, pubOf(dEd!)), Role.Editor);
-    await sync(ed!, phone!, w.doc);
+    await syncOps(ed!, phone!, w.doc);
     await phone!.addMember(w.doc, await sponsorCardOf(dTab!, w.doc, pubOf(dPhone!)), Role.Viewer);
     await syncAll(w.reps, w.doc);
     // Outside its group: the other editor and the manager.
@@ -228,7 +205,7 @@ describe('sponsor groups (ROLE-12)', () => {
     expect(await refused(other!.removeMember(w.doc, pubOf(dPhone!)))).toBe('NotPermitted');
     // The phone leaves; the editor still removes the tablet (edges stay: consent is permanent).
     await phone!.removeMember(w.doc, pubOf(dPhone!));
-    await sync(phone!, ed!, w.doc);
+    await syncOps(phone!, ed!, w.doc);
     await ed!.removeMember(w.doc, pubOf(dTab!));
     await syncAll([mgr!, ed!, other!], w.doc);
     for (const r of [mgr!, ed!, other!]) {
@@ -254,7 +231,7 @@ describe('sponsor groups (ROLE-12)', () => {
     const [, dEd, dX] = w.devs;
     // The manager removes the editor; concurrently the editor sponsors Y (Y consents).
     await mgr!.removeMember(w.doc, pubOf(dEd!));
-    const bad = membershipOp(await at(ed!, dEd!, w.doc), {
+    const bad = membershipOp(await craftAt(ed!, dEd!, w.doc), {
       kind: MembershipKind.Add,
       subject: pubOf(testDevice('s-y')),
       subjectBox: boxOf(testDevice('s-y')),
@@ -263,7 +240,7 @@ describe('sponsor groups (ROLE-12)', () => {
       sponsored: true,
     });
     expect(codeOf(await ed!.receive(bad))).toBe('applied');
-    await sync(mgr!, ed!, w.doc);
+    await syncOps(mgr!, ed!, w.doc);
     // Everyone now sees the editor removed and its sponsored Add void: the editor writes nothing more.
     expect(ed!.members(w.doc).has(toHex(pubOf(testDevice('s-y'))) as DeviceId)).toBe(false);
     expect(await refused(ed!.removeMember(w.doc, pubOf(dX!)))).toBe('NotMember');
@@ -297,7 +274,7 @@ describe('removing a person (ROLE-13)', () => {
     const w = await world([Role.Editor], ['s-h1', 's-h2']);
     const [mgr, h, h1] = w.reps;
     await h!.addMember(w.doc, await sponsorCardOf(w.devs[2]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
-    await sync(h!, h1!, w.doc);
+    await syncOps(h!, h1!, w.doc);
     await h1!.addMember(w.doc, await sponsorCardOf(w.devs[3]!, w.doc, pubOf(w.devs[2]!)), Role.Viewer);
     await syncAll(w.reps, w.doc);
     const removes = await mgr!.removePerson(w.doc, w.id(2));
@@ -354,7 +331,7 @@ describe('removing a person (ROLE-13)', () => {
     await mgr!.removePerson(w.doc, w.id(1));
     // Not having seen its removal, h sponsors x, and x sponsors y.
     await h!.addMember(w.doc, await sponsorCardOf(w.devs[2]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
-    await sync(h!, x!, w.doc);
+    await syncOps(h!, x!, w.doc);
     await x!.addMember(w.doc, await sponsorCardOf(w.devs[3]!, w.doc, pubOf(w.devs[2]!)), Role.Editor);
     expect(x!.members(w.doc).has(w.id(3))).toBe(true);
     for (const order of [
@@ -362,7 +339,7 @@ describe('removing a person (ROLE-13)', () => {
       [x!, mgr!],
     ]) {
       const r = await openReplica(testDevice(`s-obs-${order[0] === mgr ? 'm' : 'x'}`));
-      for (const from of order) await sync(from, r, w.doc);
+      for (const from of order) await syncOps(from, r, w.doc);
       expect([...r.members(w.doc).keys()]).toEqual([w.id(0)]);
     }
   });
@@ -374,11 +351,11 @@ describe('removing a person (ROLE-13)', () => {
     await mgr!.removePerson(w.doc, w.id(1));
     // Not having seen its removal, h sponsors x, x sponsors y; x and y write the title.
     await h!.addMember(w.doc, await sponsorCardOf(w.devs[4]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
-    await sync(h!, x!, w.doc);
+    await syncOps(h!, x!, w.doc);
     w.clock.advance(60_000_000);
     await x!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by x') }]);
     await x!.addMember(w.doc, await sponsorCardOf(w.devs[5]!, w.doc, pubOf(w.devs[4]!)), Role.Editor);
-    await sync(x!, y!, w.doc);
+    await syncOps(x!, y!, w.doc);
     w.clock.advance(60_000_000);
     await y!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by y') }]);
     expect(titleOf(y!, w.doc)).toBe('by y');
@@ -386,8 +363,8 @@ describe('removing a person (ROLE-13)', () => {
       [o1!, [mgr!, y!]],
       [o2!, [y!, mgr!]],
     ] as const) {
-      await sync(order[0], r, w.doc);
-      await sync(order[1], r, w.doc);
+      await syncOps(order[0], r, w.doc);
+      await syncOps(order[1], r, w.doc);
       expect(titleOf(r, w.doc)).toBe('Start');
       const bodies = (await r.listOps(w.doc, 0, 1000))
         .filter((o) => o.author === w.id(4) || o.author === w.id(5))
@@ -396,7 +373,7 @@ describe('removing a person (ROLE-13)', () => {
       expect(bodies).toEqual(['inert', 'inert']);
     }
     // y heard of it too: the writes stop counting there as well.
-    await sync(mgr!, y!, w.doc);
+    await syncOps(mgr!, y!, w.doc);
     expect(titleOf(y!, w.doc)).toBe('Start');
   });
 
@@ -408,16 +385,16 @@ describe('removing a person (ROLE-13)', () => {
     // Neither having seen the removal, h sponsors x and m2 adds x by its card.
     await h!.addMember(w.doc, await sponsorCardOf(w.devs[5]!, w.doc, pubOf(w.devs[1]!)), Role.Editor);
     await m2!.addMember(w.doc, await cardOf(w.devs[5]!, w.doc), Role.Editor);
-    await sync(h!, x!, w.doc);
-    await sync(m2!, x!, w.doc);
+    await syncOps(h!, x!, w.doc);
+    await syncOps(m2!, x!, w.doc);
     w.clock.advance(60_000_000);
     await x!.write(w.doc, EV, [{ field: EventField.Title, value: utf8('by x') }]);
     for (const [r, order] of [
       [o1!, [mgr!, x!]],
       [o2!, [x!, mgr!]],
     ] as const) {
-      await sync(order[0], r, w.doc);
-      await sync(order[1], r, w.doc);
+      await syncOps(order[0], r, w.doc);
+      await syncOps(order[1], r, w.doc);
       expect(titleOf(r, w.doc)).toBe('by x');
       expect(r.members(w.doc).has(w.id(5))).toBe(true);
     }
