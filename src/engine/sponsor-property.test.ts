@@ -3,7 +3,8 @@
 // keys of its own at random points (from current or stale parents), lets them sponsor more, tries a
 // role above its own, removes devices outside its group, forges sponsor proofs (naming another
 // member, a box proof as a sponsor proof), and writes; at a random step the manager removes H as a
-// person (`removePerson`), racing all of that. Deliveries are partial, rotated and duplicated. At
+// person (`removePerson`), racing all of that. H also invites at its role (ROLE-14) and a fresh key
+// of its joins by that invite and writes. Deliveries are partial, rotated and duplicated. At
 // the end every honest replica agrees on heads, root, members, roles and registers; no hostile
 // device is a member; every op H crafted that its role forbade is stored nowhere; and no hostile
 // key, handed every op, reads what honest devices wrote after the removal. SPONSOR_RUNS=n for more.
@@ -45,7 +46,7 @@ const AFTER = 'c3'.repeat(16) as EntityId;
 const H = 3;
 const HONEST = [0, 1, 2];
 
-type Act = 'sponsor' | 'chain' | 'above' | 'removeOutside' | 'forge' | 'write';
+type Act = 'sponsor' | 'chain' | 'above' | 'removeOutside' | 'forge' | 'write' | 'invite';
 type Step =
   | { t: 'write'; who: 0 | 1; entity: number; v: number }
   | { t: 'h'; act: Act; stale: boolean; target: 0 | 1 | 2; entity: number }
@@ -60,7 +61,16 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
   }),
   fc.record({
     t: fc.constant('h' as const),
-    act: fc.constantFrom<Act>('sponsor', 'sponsor', 'chain', 'above', 'removeOutside', 'forge', 'write'),
+    act: fc.constantFrom<Act>(
+      'sponsor',
+      'sponsor',
+      'chain',
+      'above',
+      'removeOutside',
+      'forge',
+      'write',
+      'invite',
+    ),
     stale: fc.boolean(),
     target: fc.constantFrom(0 as const, 1 as const, 2 as const),
     entity: fc.nat(1),
@@ -89,7 +99,9 @@ const COVERAGE: Step[] = [
   h('write'),
   h('chain'),
   h('removeOutside'),
+  h('invite'),
   { t: 'deliver', from: 0, to: 1, pick: 3, dup: true },
+  h('invite'),
 ];
 
 async function setup(seed: string) {
@@ -208,7 +220,29 @@ async function craftStep(w: World, s: Extract<Step, { t: 'h' }>): Promise<Uint8A
   return patchOp(await atH(w, hd, parents), w.key, 'H was here', ENTITIES[s.entity]!);
 }
 
+/**
+ * ROLE-14: H invites at its role (on its own replica, while it is a member there); a fresh key of
+ * its own joins from H's ops, writes, and hands its ops to H's replica.
+ */
+async function inviteStep(w: World, entity: number): Promise<void> {
+  const rh = w.reps[H]!;
+  const tolerate = (e: unknown) => {
+    if (!(e instanceof EngineError)) throw e;
+  };
+  const inv = await rh.createInvite(w.doc, w.clock.nowUs() + 3_600_000_000, Role.Editor).catch(tolerate);
+  if (inv === undefined) return;
+  const x = fresh(w);
+  const rx = await openReplica(x, { clock: w.clock });
+  for (const o of await rh.listOps(w.doc, 0, 1e5)) await rx.receive(o.bytes);
+  if ((await rx.joinWithInvite(w.doc, inv.op.id, inv.secret).then(() => true, tolerate)) !== true) return;
+  await rx
+    .write(w.doc, ENTITIES[entity]!, [{ field: EventField.Title, value: utf8('joiner was here') }])
+    .catch(tolerate);
+  for (const o of await rx.listOps(w.doc, 0, 1e5)) await rh.receive(o.bytes);
+}
+
 async function hostileStep(w: World, s: Extract<Step, { t: 'h' }>, forbidden: Set<OpId>) {
+  if (s.act === 'invite') return inviteStep(w, s.entity);
   const bytes = await craftStep(w, s);
   if (bytes === undefined) return;
   const res = await w.reps[H]!.receive(bytes);
@@ -286,7 +320,7 @@ function check(w: World) {
 
 describe('sponsor groups property', () => {
   it(
-    '[ROLE-11][ROLE-12][ROLE-13][MEM-10][CONV-1] a hostile editor sponsoring its own keys is removed with all of them; honest replicas agree',
+    '[ROLE-11][ROLE-12][ROLE-13][ROLE-14][INV-9][MEM-10][MEM-12][CONV-1] a hostile editor sponsoring and inviting its own keys is removed with all of them; honest replicas agree',
     async () => {
       await fc.assert(
         fc.asyncProperty(
