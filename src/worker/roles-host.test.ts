@@ -8,7 +8,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventFields } from './api.ts';
 import { startEngineHost } from './host.ts';
 import type { Host } from './host-api.ts';
-import { MAX_VIEWER_DISMISSALS, parseViewerDismissals } from './viewer-dismissals.ts';
+import type { IdbStore } from './idb-store.ts';
+import { MAX_VIEWER_DISMISSALS, parseViewerDismissals, ViewerDismissals } from './viewer-dismissals.ts';
 
 let hosts: Host[] = [];
 afterEach(() => {
@@ -93,6 +94,7 @@ describe('roles in the host', () => {
     expect((await h.getEvent(cal2, EV))?.title).toBe('Dentist');
     // An earlier dismissal does not move it back.
     await h.dismissReminder(cal2, EV, START - 60_000);
+    await h.dismissReminder(cal2, EV, START + 1);
 
     // It outlives the session: after a restart (a reload) the reminder stays dismissed.
     h.close();
@@ -101,7 +103,29 @@ describe('roles in the host', () => {
     const reloaded = (await again.reminderOccurrences(START - 86_400_000, START + 86_400_000)).filter(
       (o) => o.calendarId === cal2,
     );
-    expect(reloaded.map((o) => o.dismissedUntilMs)).toEqual([START]);
+    expect(reloaded.map((o) => [o.eventId, o.dismissedUntilMs])).toEqual([[EV, START + 1]]);
+  });
+
+  it('[ROLE-9] dismissals made at once (two tabs, two reminders) are all kept', async () => {
+    // A store whose reads and writes take turns with other calls, as IndexedDB's do.
+    let stored: unknown;
+    const tick = () => new Promise((r) => setTimeout(r, 1));
+    const store = {
+      getLocal: async () => {
+        await tick();
+        return stored;
+      },
+      putLocal: async (_k: string, v: unknown) => {
+        await tick();
+        stored = v;
+      },
+    } as unknown as IdbStore;
+    const d = new ViewerDismissals(store);
+    const key = (i: number) => `${'ab'.repeat(16)}/${i.toString(16).padStart(32, '0')}`;
+    await Promise.all(
+      [1, 2, 3, 4].map((i) => d.dismiss('ab'.repeat(16), i.toString(16).padStart(32, '0'), i)),
+    );
+    expect(await d.read()).toEqual(new Map([1, 2, 3, 4].map((i) => [key(i), i])));
   });
 
   it('[ROLE-9] stored viewer dismissals are read strictly: a malformed record reads as none, the newest are kept', () => {

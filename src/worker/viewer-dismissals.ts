@@ -1,7 +1,8 @@
 // ROLE-9: reminders a viewer dismissed. A viewer may not write an event's synced DismissedUntil
 // register, so its dismissals stay on this device: kept in the store's host-local records
 // (meta/viewerDismissals), so a reload, a crash or another tab of this device does not bring a
-// dismissed reminder back. Read from the store on every use (tabs of one device share it).
+// dismissed reminder back. Read from the store on every use; one engine host per device (the
+// tabs' leader, tabs.ts) writes it, one dismissal at a time.
 
 import type { IdbStore } from './idb-store.ts';
 
@@ -29,6 +30,9 @@ export function parseViewerDismissals(v: unknown): Entries {
 }
 
 export class ViewerDismissals {
+  /** Dismissals are read, changed and written one at a time, so none overwrites another. */
+  private queue: Promise<void> = Promise.resolve();
+
   constructor(private readonly store: IdbStore) {}
 
   /** Every remembered dismissal, `doc/event` → UTC ms (empty when none or unreadable). */
@@ -37,7 +41,13 @@ export class ViewerDismissals {
   }
 
   /** Remembers a dismissal (only ever forward, REM-3), durably before resolving. */
-  async dismiss(doc: string, event: string, untilMs: number): Promise<void> {
+  dismiss(doc: string, event: string, untilMs: number): Promise<void> {
+    const next = this.queue.then(() => this.write(doc, event, untilMs));
+    this.queue = next.catch(() => {});
+    return next;
+  }
+
+  private async write(doc: string, event: string, untilMs: number): Promise<void> {
     const all = await this.read();
     const k = `${doc}/${event}`;
     if ((all.get(k) ?? -1) >= untilMs) return;
