@@ -16,6 +16,7 @@ import { inPastOf, walk } from './revocation.ts';
 import { decodeEndorsement, decodeStatementBody, type Endorsement } from './snapshot-envelope.ts';
 import type { EndorsementRecord, OpRecord } from './store.ts';
 import type { Txn } from './txn.ts';
+import type { OpMeta } from './validate.ts';
 
 /** SNAP-10: what an endorsement certifies about its author. */
 export interface Certification {
@@ -49,25 +50,31 @@ function certsIn(core: Core, txn: Txn): Certification[] {
 export const recordOf = async (core: Core, txn: Txn, id: OpId): Promise<OpRecord | undefined> =>
   txn.stagedOp(id) ?? (await core.store.getOps(txn.doc, [id]))[0];
 
-/** Whether the ops a certification names (h and F) are all held, with their records. */
+/** What the predicates read of a held op: its id and metadata (cached, core.metas). */
+export type Held = OpMeta & { id: OpId };
+
+/**
+ * Whether the ops a certification names (h and F) are all held, with their metadata. Read
+ * through the metadata cache: this runs for every Patch of a certified author that arrives.
+ */
 export async function held(
   core: Core,
   txn: Txn,
   c: Certification,
-): Promise<{ h: OpRecord | undefined; f: OpRecord[] } | undefined> {
-  const h = c.last === null ? undefined : await recordOf(core, txn, c.last);
-  if (c.last !== null && h === undefined) return undefined;
-  const f: OpRecord[] = [];
-  for (const id of c.frontier) {
-    const r = await recordOf(core, txn, id);
-    if (r === undefined) return undefined;
-    f.push(r);
+): Promise<{ h: Held | undefined; f: Held[] } | undefined> {
+  const ids = c.last === null ? c.frontier : [c.last, ...c.frontier];
+  const metas = await core.metas(txn.doc, ids, txn);
+  const out: Held[] = [];
+  for (let i = 0; i < ids.length; i++) {
+    const m = metas[i];
+    if (m === undefined) return undefined;
+    out.push({ ...m, id: ids[i]! });
   }
-  return { h, f };
+  return c.last === null ? { h: undefined, f: out } : { h: out[0], f: out.slice(1) };
 }
 
 /** Whether `target` (held) is in the causal past of a stored op `o`, or is `o`. */
-const holdsStored = (core: Core, txn: Txn, o: OpRecord, target: OpRecord): Promise<boolean> =>
+const holdsStored = (core: Core, txn: Txn, o: OpRecord, target: Held): Promise<boolean> =>
   inPastOf(core, txn, o, target);
 
 /**
@@ -79,7 +86,7 @@ async function holdsArriving(
   core: Core,
   txn: Txn,
   o: { author: DeviceId; ctr: number; vv: Readonly<Record<string, number>>; preds: readonly OpId[] },
-  target: OpRecord,
+  target: Held,
 ): Promise<boolean> {
   if ((o.vv[target.author] ?? 0) < target.ctr) return false;
   const forked =
