@@ -1,6 +1,7 @@
 // Certification by endorsement (docs/PROTOCOL.md SNAP-10). An endorsement by device A at its chain
 // position (c, h) over a snapshot with frontier F says "my chain from here on holds F". An op of
-// A that is not h or in h's causal past, and whose causal past does not hold all of F, is revoked
+// A that is not h or in h's causal past, nor in F's (the snapshot covers those: endorsing never
+// changes the snapshot endorsed), and whose causal past does not hold all of F, is revoked
 // with MEM-5's semantics: it stays in the DAG, its descendants are valid, it changes no register,
 // whichever of the op and the endorsement arrives first. An honest device never makes such an op
 // (its later ops take its heads, which hold F, as parents; it has no fork below c).
@@ -105,10 +106,17 @@ export async function breaksStored(core: Core, txn: Txn, o: OpRecord): Promise<b
     const at = await held(core, txn, c);
     if (at === undefined) continue;
     if (at.h !== undefined && o.ctr <= c.ctr && (await inPastOf(core, txn, at.h, o))) continue;
+    if (await inPastOfAny(core, txn, at.f, o)) continue;
     let holdsAll = true;
     for (const f of at.f) if (!(await holdsStored(core, txn, o, f))) holdsAll = false;
     if (!holdsAll) return true;
   }
+  return false;
+}
+
+/** Whether `o` is in the causal past of some op of F (so the endorsed snapshot covers it). */
+async function inPastOfAny(core: Core, txn: Txn, f: readonly Held[], o: OpRecord): Promise<boolean> {
+  for (const x of f) if (await inPastOf(core, txn, x, o)) return true;
   return false;
 }
 

@@ -10,7 +10,7 @@ import { craftAt, EV, lastOp, patchOp, syncAll, syncOps, team, titleOf } from '.
 import type { OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
-import { visibleState } from './snapshot.testkit.ts';
+import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { openReplica } from './testkit.testkit.ts';
 
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
@@ -121,6 +121,26 @@ describe('certification by endorsement', () => {
     await t.a.write(t.doc, EV, title('a on top'));
     expect(titleOf(t.a, t.doc)).toBe('a on top');
     expect((await lastOp(t.a, t.doc)).parents).toContain(revoked.id);
+  });
+
+  it('[SNAP-10] endorsing never changes the snapshot endorsed: a fork the snapshot covers still counts', async () => {
+    const t = await team(['cx-a', 'cx-h', 'cx-c']);
+    const [a, h] = t.reps as [Replica, Replica];
+    const dh = t.devs[1]!;
+    const at = await craftAt(a, dh, t.doc);
+    // h equivocates at ctr 1; a sees both and seals over them; h endorses at one twin.
+    for (const [i, v] of ['twin x', 'twin y'].entries())
+      await a.receive(patchOp({ ...at, wallTime: at.wallTime + i }, t.key, v));
+    await syncOps(a, h, t.doc);
+    const before = visibleState(a, t.doc);
+    const s = await a.sealSnapshot(t.doc);
+    const e = await h.endorseSnapshot(s.manifest, s.chunks);
+    expect(await a.receiveEndorsement(e)).toBe('certified');
+    expect(visibleState(a, t.doc)).toEqual(before);
+    // A new device from that snapshot and a replica with every op agree.
+    const c = await openReplica(t.devs[2]!);
+    await c.startFromSealed(s.manifest, s.chunks, [e], await membershipOps(a, t.doc));
+    expect(visibleState(c, t.doc)).toEqual(visibleState(a, t.doc));
   });
 
   it('[SNAP-10] an endorsement that names ops not held yet waits, then certifies when they arrive', async () => {
