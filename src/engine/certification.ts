@@ -27,19 +27,33 @@ export interface Certification {
   ctr: number;
   last: OpId | null;
   frontier: OpId[];
+  /** The endorsement's canonical signed bytes (listed in snapshots, SNAP-10). */
+  bytes: Uint8Array;
+  /** In force by the snapshot this calendar started from (its ops may be covered, not held). */
+  base?: true;
+  /**
+   * Whether some op this replica holds breaks it (so its effect is in the registers and
+   * snapshots list it); set after the commit that finds one, undefined until asked (at open).
+   */
+  acted?: boolean;
 }
 
-export const certificationOf = (id: string, e: Endorsement): Certification => ({
-  id,
+export const certificationOf = (e: Endorsement & { hash: string; bytes: Uint8Array }): Certification => ({
+  id: e.hash,
   author: e.endorser,
   ctr: e.ctr,
   last: e.last,
   frontier: e.frontier,
+  bytes: e.bytes,
 });
 
 /** A stored endorsement record (its signature was checked before it was stored), its shape checked. */
 export function certificationFromRecord(r: EndorsementRecord): Certification {
-  return certificationOf(r.id, decodeEndorsement(decodeStatementBody(r.bytes)));
+  const e = decodeEndorsement(decodeStatementBody(r.bytes));
+  return {
+    ...certificationOf({ ...e, hash: r.id, bytes: r.bytes }),
+    ...(r.base ? { base: true as const } : {}),
+  };
 }
 
 /** The certifications in force in `txn`'s calendar: committed, and staged by `txn`. */
@@ -99,19 +113,26 @@ async function holdsArriving(
   return false;
 }
 
-/** SNAP-10 for a stored op: does some certification in force revoke it? */
-export async function breaksStored(core: Core, txn: Txn, o: OpRecord): Promise<boolean> {
-  for (const c of certsIn(core, txn)) {
-    if (c.author !== o.author) continue;
-    const at = await held(core, txn, c);
-    if (at === undefined) continue;
-    if (at.h !== undefined && o.ctr <= c.ctr && (await inPastOf(core, txn, at.h, o))) continue;
-    if (await inPastOfAny(core, txn, at.f, o)) continue;
-    let holdsAll = true;
-    for (const f of at.f) if (!(await holdsStored(core, txn, o, f))) holdsAll = false;
-    if (!holdsAll) return true;
-  }
+/** SNAP-10 for a stored op and one certification: does `c` revoke `o`? */
+export async function breaksOne(core: Core, txn: Txn, c: Certification, o: OpRecord): Promise<boolean> {
+  if (c.author !== o.author) return false;
+  const at = await held(core, txn, c);
+  if (at === undefined) return false;
+  if (at.h !== undefined && o.ctr <= c.ctr && (await inPastOf(core, txn, at.h, o))) return false;
+  if (await inPastOfAny(core, txn, at.f, o)) return false;
+  for (const f of at.f) if (!(await holdsStored(core, txn, o, f))) return true;
   return false;
+}
+
+/** SNAP-10 for a stored op: does some certification in force revoke it? (Each that does has acted.) */
+export async function breaksStored(core: Core, txn: Txn, o: OpRecord): Promise<boolean> {
+  let out = false;
+  for (const c of certsIn(core, txn))
+    if (await breaksOne(core, txn, c, o)) {
+      txn.acted.add(c.id);
+      out = true;
+    }
+  return out;
 }
 
 /** Whether `o` is in the causal past of some op of F (so the endorsed snapshot covers it). */
@@ -129,11 +150,17 @@ export async function breaksArriving(
   txn: Txn,
   o: { author: DeviceId; ctr: number; vv: Readonly<Record<string, number>>; preds: readonly OpId[] },
 ): Promise<boolean> {
+  let out = false;
   for (const c of certsIn(core, txn)) {
     if (c.author !== o.author) continue;
     const at = await held(core, txn, c);
     if (at === undefined) continue;
-    for (const f of at.f) if (!(await holdsArriving(core, txn, o, f))) return true;
+    for (const f of at.f)
+      if (!(await holdsArriving(core, txn, o, f))) {
+        txn.acted.add(c.id);
+        out = true;
+        break;
+      }
   }
-  return false;
+  return out;
 }

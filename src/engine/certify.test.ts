@@ -11,6 +11,7 @@ import type { OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
+import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
 import { openReplica } from './testkit.testkit.ts';
 
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
@@ -141,6 +142,30 @@ describe('certification by endorsement', () => {
     const c = await openReplica(t.devs[2]!);
     await c.startFromSealed(s.manifest, s.chunks, [e], await membershipOps(a, t.doc));
     expect(visibleState(c, t.doc)).toEqual(visibleState(a, t.doc));
+  });
+
+  it('[SNAP-10] a snapshot lists the certifications in force: a replica that lacks one recomputes with it and endorses instead of accusing', async () => {
+    const t = await setup('cl');
+    await t.a.receiveEndorsement(t.endorsement);
+    await t.a.receive(t.after);
+    await t.c.receive(t.after);
+    expect(titleOf(t.a, t.doc)).toBe('a2');
+    expect(titleOf(t.c, t.doc)).toBe('evil after'); // c has not received the endorsement
+    const s2 = await t.a.sealSnapshot(t.doc);
+    const e2 = await t.c.endorseSnapshot(s2.manifest, s2.chunks);
+    expect(t.c.snapshotEvidence(t.doc)).toEqual([]);
+    // A new device from it starts with the certification in force, as a's state is.
+    const fresh = await openReplica(t.devs[2]!);
+    await fresh.startFromSealed(s2.manifest, s2.chunks, [e2], await membershipOps(t.a, t.doc));
+    expect(titleOf(fresh, t.doc)).toBe('a2');
+    expect(await fresh.receiveEndorsement(t.endorsement)).toBe('duplicate');
+    // The plaintext names it; a snapshot listing one that is not in force is a forgery.
+    const plain = await t.a.snapshot(t.doc);
+    expect(decodeSnapshot(plain).endorsements).toHaveLength(1);
+    const bogus = decodeSnapshot(plain);
+    bogus.endorsements = [];
+    const v = await t.c.verifySnapshot(t.doc, encodeSnapshot(bogus), t.a.deviceId!);
+    expect(v.status).toBe('forged');
   });
 
   it('[SNAP-10] an endorsement that names ops not held yet waits, then certifies when they arrive', async () => {

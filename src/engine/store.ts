@@ -119,6 +119,8 @@ export interface EndorsementRecord {
   id: string;
   /** Its canonical signed bytes (a SignedStatement). */
   bytes: Uint8Array;
+  /** In force by the snapshot the calendar started from (listed in it, SNAP-10). */
+  base?: true;
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
