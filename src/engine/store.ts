@@ -157,7 +157,7 @@ export interface CommitBatch {
   pendingAdd?: PendingRecord[];
   pendingRemove?: OpId[];
   evidence?: EquivocationRecord[];
-  /** SNAP-10: endorsements to keep (an id already stored is left as it is). */
+  /** SNAP-10: endorsements to keep (one record per id: a later one replaces it). */
   endorsements?: EndorsementRecord[];
   /** The device's clock (last wall_time handed out, µs). Persisted before the op is returned (CLK-1). */
   clock?: number;
