@@ -19,7 +19,7 @@ import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
 import { type Manifest, openManifest, signManifest, statementBytes } from './snapshot-envelope.ts';
-import { sealChunks } from './snapshot-seal.ts';
+import { openChunks, sealChunks } from './snapshot-seal.ts';
 import { snapshotHash } from './snapshot-verify.ts';
 import { HOSTILE, OBSERVER, run, type Step, stepArb } from './snapshot-world.testkit.ts';
 import { openReplica } from './testkit.testkit.ts';
@@ -217,9 +217,11 @@ async function startsLikeTwin(
   const twin = await openReplica(w.nodes[OBSERVER]!.device);
   for (const o of await observer.listOps(doc, 0, 100_000))
     if (covered.has(o.id) || applied.has(o.id)) await twin.receive(o.bytes);
-  const listed = (
-    decodeSnapshot(await observer.snapshot(doc, { frontier: m.frontier })).endorsements ?? []
-  ).map((l) => statementBytes(l.body, l.sig));
+  // What the snapshot lists, read from its plaintext (as its maker had them when sealing).
+  const key = await keyOf(w, observer, m.keyId);
+  const listed = (decodeSnapshot(openChunks(m, sealed.chunks, key!)).endorsements ?? []).map((l) =>
+    statementBytes(l.body, l.sig),
+  );
   for (const e of [...listed, ...more]) await twin.receiveEndorsement(e).catch(() => undefined);
   expect(visibleState(fresh, doc)).toEqual(visibleState(twin, doc));
   stats.started++;
@@ -297,6 +299,6 @@ describe('sealed snapshot properties', () => {
       },
     );
     if (process.env['SNAP_DEBUG']) console.log(stats);
-    expect(stats.started).toBeGreaterThan(RUNS / 4);
+    if (!process.env['SNAP_SEED']) expect(stats.started).toBeGreaterThan(RUNS / 4);
   }, 600_000);
 });
