@@ -4,7 +4,7 @@
 // endorsement arrive; honest devices, which never make such ops, are never affected.
 
 import { describe, expect, it } from 'vitest';
-import { utf8 } from './bytes.ts';
+import { toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { craftAt, EV, lastOp, patchOp, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
 import type { OpId } from './ids.ts';
@@ -191,7 +191,13 @@ describe('certification by endorsement', () => {
     await r.receiveEndorsement(t.endorsement);
     const again = await openReplica(t.devs[2]!, { store });
     expect(await again.receiveEndorsement(t.endorsement)).toBe('duplicate');
+    // In force but acting on nothing yet: snapshots do not list it.
+    expect(decodeSnapshot(await again.snapshot(t.doc)).endorsements).toBeUndefined();
     await again.receive(t.after);
     expect(titleOf(again, t.doc)).toBe('a2');
+    // Once it acts, that is stored too: after another restart, snapshots list it.
+    const third = await openReplica(t.devs[2]!, { store });
+    expect(decodeSnapshot(await third.snapshot(t.doc)).endorsements).toHaveLength(1);
+    expect(toHex(await third.snapshot(t.doc))).toBe(toHex(await again.snapshot(t.doc)));
   });
 });

@@ -140,27 +140,5 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     core.pendingCerts.set(doc, [...(core.pendingCerts.get(doc) ?? []), ...fresh(waiting)]);
 }
 
-/**
- * SNAP-10: whether certification `c` acts on `doc` here (some held op breaks it), computed from
- * the store once after an open and remembered (it only ever becomes true as ops arrive).
- */
-export async function acts(core: Core, doc: DocId, c: Certification): Promise<boolean> {
-  if (c.acted !== undefined) return c.acted;
-  const txn = new Txn(doc, core.mustDoc(doc));
-  let found = c.base === true;
-  if (!found && (await held(core, txn, c)) !== undefined) {
-    for await (const o of chainOf(core, txn, c.author, c.ctr + 1))
-      if (await breaksOne(core, txn, c, o)) {
-        found = true;
-        break;
-      }
-    for (const e of txn.evidence)
-      if (!found && e.author === c.author && e.ctr <= c.ctr)
-        for (const id of e.ops) {
-          const o = await recordOf(core, txn, id);
-          if (o !== undefined && o.kind === OpKind.Patch && (await breaksOne(core, txn, c, o))) found = true;
-        }
-  }
-  c.acted = found;
-  return found;
-}
+/** SNAP-10: whether certification `c` acts here (some held op breaks it; kept with its record). */
+export const acts = (c: Certification): boolean => c.acted === true;

@@ -148,7 +148,13 @@ describe('IdbStore basics', () => {
     const s = await fresh();
     const e = { doc: DOC, id: 'e1'.repeat(32), bytes: new Uint8Array([1, 2, 3]) };
     await s.commit({ doc: DOC, ops: [op(1)], docRecord: docRecord([opId(1)], 1), endorsements: [e] });
-    await s.commit({ doc: DOC, endorsements: [{ ...e, base: true }, { ...e, id: 'e2'.repeat(32) }] });
+    await s.commit({
+      doc: DOC,
+      endorsements: [
+        { ...e, base: true },
+        { ...e, id: 'e2'.repeat(32) },
+      ],
+    });
     const loaded = await s.loadDoc(DOC);
     expect(loaded?.endorsements?.map((x) => x.id).sort()).toEqual(['e1'.repeat(32), 'e2'.repeat(32)]);
     expect((await s.loadDoc(DOC2))?.endorsements ?? []).toEqual([]);
