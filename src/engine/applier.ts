@@ -371,7 +371,7 @@ function park(core: Core, op: OpenedOp, missing: OpId[], txn: Txn, fromPending: 
 }
 
 /** DAG-4: a device some membership op of the calendar names (as author or subject). */
-function knownAuthor(txn: Txn, d: DeviceId): boolean {
+export function knownAuthor(txn: Txn, d: DeviceId): boolean {
   for (const m of txn.membership.all()) if (m.author === d || m.subject === d) return true;
   return false;
 }

@@ -2,7 +2,7 @@
 // certification.ts): when a replica holds what an endorsement names, the author's Patches that
 // break it stop counting and what they changed is rebuilt, in the endorsement's own commit.
 
-import { commit } from './applier.ts';
+import { commit, knownAuthor } from './applier.ts';
 import {
   breaksOne,
   type Certification,
@@ -21,6 +21,8 @@ import { Txn } from './txn.ts';
 
 /** Most endorsements a calendar keeps waiting for the ops they name (a bound on memory). */
 export const MAX_PENDING_CERTS = 1024;
+/** Of those, most by devices no membership op of the calendar names. */
+export const MAX_STRANGER_CERTS = 64;
 
 /**
  * SNAP-10: stages certification `c` in `txn` when this replica holds what it names, revoking the
@@ -72,7 +74,10 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
   const on = await activate(core, txn, c);
   if (on === 'void')
     throw new EngineError('NotMember', 'the endorser is not a member at the frontier (SNAP-10)');
-  if (!on && pending.length >= MAX_PENDING_CERTS)
+  // DAG-4's spirit: a device no membership op names (a stranger) holds at most a few slots.
+  const strangers = pending.filter((p) => !knownAuthor(txn, p.author)).length;
+  const stranger = !knownAuthor(txn, c.author);
+  if (!on && (pending.length >= MAX_PENDING_CERTS || (stranger && strangers >= MAX_STRANGER_CERTS)))
     throw new EngineError('PendingFull', 'too many endorsements wait for ops this replica lacks');
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
