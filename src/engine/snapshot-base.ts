@@ -12,8 +12,9 @@ export interface SnapshotBase {
   /** The frontier's version vector. */
   vv: Readonly<Record<string, number>>;
   /**
-   * The snapshot's registers: what MEM-5 rebuilds an entity from. Kept in memory only: absent
-   * after a restart, when a rebuild is refused instead (SNAP-8).
+   * The snapshot's registers: what MEM-5 rebuilds an entity from (SNAP-8), stored as base records
+   * (SNAP-11). Absent only for a calendar started before SNAP-11 and reopened: a rebuild is then
+   * refused.
    */
   entities: ReadonlyMap<EntityId, EntityRecord> | undefined;
 }

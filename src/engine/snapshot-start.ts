@@ -116,11 +116,15 @@ function ownChain(core: Core, txn: Txn, vv: Record<string, number>): void {
 
 /**
  * SNAP-6: starts calendar `state.doc` on this replica from a verified snapshot (the caller's
- * SNAP-5 trust rule decides which). One store commit; nothing changes on failure.
+ * SNAP-5 trust rule decides which). One store commit; nothing changes on failure. `replace`
+ * (SNAP-13, rebase.ts): the calendar is on this replica and that commit replaces it whole.
  */
-export async function startFromSnapshot(core: Core, state: SnapshotState): Promise<void> {
-  if (core.docs.has(state.doc))
-    throw new EngineError('InvalidArgument', 'the calendar is already on this replica');
+export async function startFromSnapshot(core: Core, state: SnapshotState, replace = false): Promise<void> {
+  if (core.docs.has(state.doc) !== replace)
+    throw new EngineError(
+      'InvalidArgument',
+      replace ? 'the calendar is not on this replica' : 'the calendar is already on this replica',
+    );
   if (core.device === undefined)
     throw new EngineError('InvalidArgument', 'a verify-only replica starts from genesis');
   // CMP-2: a calendar in compliance mode keeps every op from genesis on every device.
@@ -157,8 +161,10 @@ export async function startFromSnapshot(core: Core, state: SnapshotState): Promi
   txn.rec = {
     ...txn.rec,
     keyIds: txn.keys.ids().sort(),
-    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv },
+    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv, base: state.entities.length },
   };
+  // SNAP-11: the registers are stored with the calendar, so SNAP-8's rebuild works after a restart.
+  txn.snapshot = { base: state.entities, ...(replace ? { reset: true } : {}) };
   txn.events.push({ doc: state.doc, entities: [...entities.keys()], ops: [], membershipChanged: true });
   const base: SnapshotBase = {
     frontier: new Set(state.frontier),
@@ -168,5 +174,7 @@ export async function startFromSnapshot(core: Core, state: SnapshotState): Promi
   };
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
+  // SNAP-13: nothing of the calendar it replaced stays in memory (cached metadata, waiting ops).
+  if (replace) core.forget(state.doc, new Set(txn.meta.keys()), true);
   core.bases.set(state.doc, base);
 }

@@ -5,12 +5,12 @@
 // computes the same bytes (SNAP-3) and verification is recompute-and-compare (SNAP-5).
 
 import { applyOne, commit, txnFor } from './applier.ts';
-import { Core } from './core.ts';
+import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
-import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import { anchorKey, type SnapshotAnchor, type SnapshotState } from './snapshot-codec.ts';
+import { replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
 
 const PAGE = 500;
@@ -108,14 +108,12 @@ export async function snapshotAt(
   const sorted = [...frontier].sort();
   if (sorted.join() === [...st.rec.heads].sort().join()) return snapshotAtHeads(core, doc, previous);
   const past = await pastOf(core, doc, sorted);
-  if (past === undefined) return undefined;
-  const scratch = new Core({
-    store: createMemoryStore(),
-    crypto: core.crypto,
-    nowUs: core.nowUs,
-    random: core.random,
-    ...(core.device === undefined ? {} : { device: core.device }),
-  });
+  if (past === undefined) {
+    // SNAP-12: on a calendar that starts from a snapshot, the covered ops are replayed from it.
+    const replayed = await replayFromBase(core, doc, sorted);
+    return replayed === undefined ? undefined : snapshotAtHeads(replayed, doc, previous);
+  }
+  const scratch = scratchOf(core);
   const genesis = openOp(past[0]!.bytes);
   const txn = txnFor(scratch, genesis);
   for (const id of st.keys.ids()) txn.keys.learn(id, st.keys.get(id)!);

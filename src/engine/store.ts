@@ -107,6 +107,8 @@ export interface SnapshotMark {
   frontier: OpId[];
   anchors: number;
   vv: Record<string, number>;
+  /** SNAP-11: how many base records (the snapshot's registers) are stored; absent before SNAP-11. */
+  base?: number;
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
@@ -126,6 +128,12 @@ export interface LoadedDoc {
   /** All membership ops of the calendar (few), for membership evaluation. */
   membership: OpRecord[];
   evidence: EquivocationRecord[];
+  /**
+   * SNAP-11: the registers of the snapshot the calendar starts from (started from one, SNAP-6,
+   * or pruned to one, SNAP-12); absent when none is stored (a full history, or a store written
+   * before SNAP-11).
+   */
+  base?: EntityRecord[];
 }
 
 /** One atomic write. */
@@ -143,6 +151,19 @@ export interface CommitBatch {
   evidence?: EquivocationRecord[];
   /** The device's clock (last wall_time handed out, µs). Persisted before the op is returned (CLK-1). */
   clock?: number;
+  /**
+   * SNAP-13: every record of the calendar (ops, entities, pending ops, evidence, base) is deleted
+   * before the rest of the batch is written: the calendar is replaced whole. A store with an
+   * outbox refuses it while the calendar has ops of this device not yet acknowledged.
+   */
+  reset?: boolean;
+  /**
+   * SNAP-12: ops deleted from the log (pruned). Seqs are never reused: the log keeps its gaps. A
+   * store with an outbox refuses a batch deleting an op of this device not yet acknowledged.
+   */
+  prune?: OpId[];
+  /** SNAP-11: the calendar's snapshot registers, stored whole (replacing any stored before). */
+  base?: EntityRecord[];
 }
 
 export interface EngineStore {
@@ -156,7 +177,7 @@ export interface EngineStore {
   getOps(doc: DocId, ids: readonly OpId[]): Promise<(OpRecord | undefined)[]>;
   /** Ops by (author, ctr): more than one only under equivocation. */
   getOpsByChain(doc: DocId, author: DeviceId, ctr: number): Promise<OpRecord[]>;
-  /** Ops with seq > afterSeq in seq order, at most `limit`. */
+  /** Ops with seq > afterSeq in seq order, at most `limit` (seqs may have gaps after pruning, SNAP-12). */
   listOps(doc: DocId, afterSeq: number, limit: number): Promise<OpRecord[]>;
   commit(batch: CommitBatch): Promise<void>;
 }
