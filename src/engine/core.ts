@@ -130,11 +130,11 @@ export class Core {
   }
 
   /**
-   * SNAP-12, SNAP-13: ops of `doc` deleted from the store leave memory too: cached metadata
-   * except `keep`, and with `pending` every op of the calendar waiting in the gate.
+   * SNAP-12, SNAP-13: ops of `doc` deleted from the store leave memory too: their cached
+   * metadata, and with `pending` every op of the calendar waiting in the gate.
    */
-  forget(doc: DocId, keep: ReadonlySet<OpId>, pending = false): void {
-    for (const [id, m] of this.meta) if (m.doc === doc && !keep.has(id)) this.meta.delete(id);
+  forget(doc: DocId, gone: (id: OpId) => boolean, pending = false): void {
+    for (const [id, m] of this.meta) if (m.doc === doc && gone(id)) this.meta.delete(id);
     if (pending) for (const p of this.gate.ofDoc(doc)) this.gate.drop(p.op.id);
   }
 

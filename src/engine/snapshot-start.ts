@@ -175,6 +175,6 @@ export async function startFromSnapshot(core: Core, state: SnapshotState, replac
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
   // SNAP-13: nothing of the calendar it replaced stays in memory (cached metadata, waiting ops).
-  if (replace) core.forget(state.doc, new Set(txn.meta.keys()), true);
+  if (replace) core.forget(state.doc, (id) => !txn.meta.has(id), true);
   core.bases.set(state.doc, base);
 }
