@@ -7,7 +7,7 @@ import { applyOne, commit, membershipOp, unlock, wake } from './applier.ts';
 import { decodeMembership } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError } from './errors.ts';
-import { type DocId, isDeviceId, isKeyId, isOpId, type KeyId, type OpId } from './ids.ts';
+import { type DocId, type EntityId, isDeviceId, isKeyId, isOpId, type KeyId, type OpId } from './ids.ts';
 import { Keyring } from './keyring.ts';
 import { MembershipIndex } from './membership.ts';
 import { openOp, verifyOp } from './op.ts';
@@ -46,7 +46,7 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
     if (key !== null) st.keys.learn(k.id as KeyId, key);
   }
   for (const h of loaded.doc.heads) await core.metas(doc, [h]);
-  await loadBase(core, doc, loaded.doc.snapshot, loaded.base);
+  await loadBase(core, doc, loaded.doc.snapshot, loaded.base, st.entities);
   core.docs.set(doc, st);
   // Pending ops come from storage: check them again as if they had just arrived. A record of an
   // op already stored is dropped, and what a record waits for is what is still not stored, so
@@ -87,6 +87,7 @@ async function loadBase(
   doc: DocId,
   mark: SnapshotMark | undefined,
   base: readonly EntityRecord[] | undefined,
+  live: ReadonlyMap<EntityId, EntityRecord>,
 ): Promise<void> {
   if (mark === undefined) return;
   const ok =
@@ -102,11 +103,20 @@ async function loadBase(
   if (mark.base !== undefined && (base?.length ?? 0) !== mark.base)
     throw new EngineError('Storage', `base/${doc}: ${base?.length ?? 0} records, the mark says ${mark.base}`);
   const anchors = await core.store.listOps(doc, 0, mark.anchors);
+  // SNAP-11: an entity without a base record has not changed since the snapshot.
+  let entities: Map<EntityId, EntityRecord> | undefined;
+  if (mark.base !== undefined) {
+    entities = new Map(live);
+    for (const e of base ?? [])
+      if (e.registers.length > 0) entities.set(e.entity, e);
+      else entities.delete(e.entity);
+  }
   core.bases.set(doc, {
     frontier: new Set(mark.frontier),
     anchors: new Set(anchors.map((a) => a.id)),
     vv: { ...mark.vv },
-    entities: mark.base === undefined ? undefined : new Map((base ?? []).map((e) => [e.entity, e])),
+    entities,
+    stored: new Set((base ?? []).map((e) => e.entity)),
   });
 }
 

@@ -25,8 +25,8 @@ interface DocData {
   entities: Map<string, EntityRecord>;
   pending: Map<OpId, PendingRecord>;
   evidence: Map<string, EquivocationRecord>;
-  /** SNAP-11: the snapshot registers, when the calendar starts from a snapshot. */
-  base?: EntityRecord[];
+  /** SNAP-11: base records, when the calendar starts from a snapshot. */
+  base: Map<string, EntityRecord>;
   /** Highest seq ever stored: pruning (SNAP-12) leaves gaps, and seqs are never reused. */
   lastSeq: number;
 }
@@ -73,6 +73,7 @@ const emptyDoc = (): DocData => ({
   entities: new Map(),
   pending: new Map(),
   evidence: new Map(),
+  base: new Map(),
   lastSeq: 0,
 });
 
@@ -125,7 +126,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         pending: [...d.pending.values()].map(copyPending),
         membership: d.bySeq.filter((o) => o.kind === OpKind.Membership).map(copyOp),
         evidence: [...d.evidence.values()].map(copyEvidence),
-        ...(d.base === undefined ? {} : { base: d.base.map(copyEntity) }),
+        ...(d.base.size === 0 ? {} : { base: [...d.base.values()].map(copyEntity) }),
       };
     },
     async getOps(doc, ids) {
@@ -185,7 +186,8 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         const k = `${op.author}:${op.ctr}`;
         d.byChain.set(k, [...(d.byChain.get(k) ?? []), op.id]);
       }
-      if (b.base !== undefined) d.base = b.base;
+      if (batch.baseReset) d.base.clear();
+      for (const e of b.base ?? []) d.base.set(e.entity, e);
       for (const u of b.bodyUpdates ?? []) {
         const op = d.ops.get(u.id);
         if (op !== undefined) op.body = u.body;

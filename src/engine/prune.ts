@@ -12,7 +12,7 @@ import type { Core } from './core.ts';
 import { EngineError, isEngineError } from './errors.ts';
 import { CALENDAR_ENTITY, type DeviceId, type DocId, type OpId } from './ids.ts';
 import { snapshotAt } from './snapshot.ts';
-import type { SnapshotBase } from './snapshot-base.ts';
+import { baseRecords, type SnapshotBase } from './snapshot-base.ts';
 import { decodeSnapshot, encodeSnapshot, type SnapshotState } from './snapshot-codec.ts';
 import type { OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
@@ -155,16 +155,14 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
   for (const a of state.anchors)
     if (state.frontier.includes(a.id)) for (const d in a.vv) vv[d] = Math.max(vv[d] ?? 0, a.vv[d]!);
   const txn = new Txn(doc, st);
+  const snap = new Map(state.entities.map((e) => [e.entity, e]));
+  // SNAP-11: base records for the entities the ops after the frontier changed (copy-on-write).
+  const records = baseRecords(doc, snap, st.entities);
   txn.rec = {
     ...st.rec,
-    snapshot: {
-      frontier: [...state.frontier],
-      anchors: state.anchors.length,
-      vv,
-      base: state.entities.length,
-    },
+    snapshot: { frontier: [...state.frontier], anchors: state.anchors.length, vv, base: records.length },
   };
-  txn.snapshot = { prune: doomed, base: state.entities };
+  txn.snapshot = { prune: doomed, base: records, baseReset: true };
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
   const gone = new Set(doomed);
@@ -173,7 +171,8 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
     frontier: new Set(state.frontier),
     anchors: new Set(state.anchors.map((a) => a.id)),
     vv,
-    entities: new Map(state.entities.map((e) => [e.entity, e])),
+    entities: snap,
+    stored: new Set(records.map((e) => e.entity)),
   };
   core.bases.set(doc, base);
   return doomed.length;

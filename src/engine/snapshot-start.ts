@@ -161,16 +161,17 @@ export async function startFromSnapshot(core: Core, state: SnapshotState, replac
   txn.rec = {
     ...txn.rec,
     keyIds: txn.keys.ids().sort(),
-    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv, base: state.entities.length },
+    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv, base: 0 },
   };
-  // SNAP-11: the registers are stored with the calendar, so SNAP-8's rebuild works after a restart.
-  txn.snapshot = { base: state.entities, ...(replace ? { reset: true } : {}) };
+  // SNAP-11: the live registers are the snapshot's: no base record yet (copy-on-write from here).
+  txn.snapshot = { baseReset: true, ...(replace ? { reset: true } : {}) };
   txn.events.push({ doc: state.doc, entities: [...entities.keys()], ops: [], membershipChanged: true });
   const base: SnapshotBase = {
     frontier: new Set(state.frontier),
     anchors: new Set(opened.map((o) => o.id)),
     vv,
     entities,
+    stored: new Set(),
   };
   const err = await commit(core, txn);
   if (err !== undefined) throw err;

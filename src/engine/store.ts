@@ -107,7 +107,7 @@ export interface SnapshotMark {
   frontier: OpId[];
   anchors: number;
   vv: Record<string, number>;
-  /** SNAP-11: how many base records (the snapshot's registers) are stored; absent before SNAP-11. */
+  /** SNAP-11: how many base records are stored (copy-on-write, see CommitBatch.base); absent before SNAP-11. */
   base?: number;
 }
 
@@ -129,9 +129,8 @@ export interface LoadedDoc {
   membership: OpRecord[];
   evidence: EquivocationRecord[];
   /**
-   * SNAP-11: the registers of the snapshot the calendar starts from (started from one, SNAP-6,
-   * or pruned to one, SNAP-12); absent when none is stored (a full history, or a store written
-   * before SNAP-11).
+   * SNAP-11: the base records of the calendar (the snapshot's registers of the entities whose
+   * live record has changed since), when it starts from a snapshot; absent when none is stored.
    */
   base?: EntityRecord[];
 }
@@ -162,8 +161,14 @@ export interface CommitBatch {
    * store with an outbox refuses a batch deleting an op of this device not yet acknowledged.
    */
   prune?: OpId[];
-  /** SNAP-11: the calendar's snapshot registers, stored whole (replacing any stored before). */
+  /**
+   * SNAP-11: base records put: an entity's registers as the snapshot the calendar starts from has
+   * them (no registers: the snapshot has none for it). Stored only for entities whose live
+   * record differs from the snapshot's; the others read as their live record.
+   */
   base?: EntityRecord[];
+  /** SNAP-11: every base record of the calendar is deleted before `base` is put (a new base). */
+  baseReset?: boolean;
 }
 
 export interface EngineStore {

@@ -58,7 +58,7 @@ export class Txn {
   readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;
   /** SNAP-11..13: a base to store, ops to prune, or the calendar replaced whole (snapshot-start.ts, prune.ts). */
-  snapshot: Pick<CommitBatch, 'reset' | 'prune' | 'base'> = {};
+  snapshot: Pick<CommitBatch, 'reset' | 'prune' | 'base' | 'baseReset'> = {};
   /** This device's own op being applied, with its plaintext (it was just encrypted here). */
   own: { id: OpId; plain?: { entity: EntityId; patch: PatchBody } } | undefined;
 

@@ -16,7 +16,7 @@ export function storesOf(batch: CommitBatch, own: DeviceId | undefined, spans: b
     if (own !== undefined) s.add('outbox');
   }
   if (batch.reset && spans) s.add('spans');
-  if (batch.base) s.add('base');
+  if (batch.base?.length || batch.baseReset) s.add('base');
   if (batch.ops?.length) {
     s.add('ops');
     if (own !== undefined && batch.ops.some((o) => o.author === own)) s.add('outbox');
@@ -172,10 +172,10 @@ async function stage(
       else spanStore.delete([e.doc, e.entity]);
     }
   }
-  if (batch.base) {
+  if (batch.base?.length || batch.baseReset) {
     const base = tx.objectStore('base');
-    base.delete(prefix(doc));
-    for (const e of batch.base) base.put(e);
+    if (batch.baseReset) base.delete(prefix(doc));
+    for (const e of batch.base ?? []) base.put(e);
   }
   for (const p of batch.pendingAdd ?? []) tx.objectStore('pending').put(p);
   for (const id of batch.pendingRemove ?? []) tx.objectStore('pending').delete([doc, id]);
