@@ -6,7 +6,7 @@
 // frontier, so no member's later op can name a deleted op.
 
 import { commit } from './applier.ts';
-import { bytesEqual } from './bytes.ts';
+import { bytesEqual, toHex } from './bytes.ts';
 import { calendarFromRecord } from './calendar.ts';
 import type { Core } from './core.ts';
 import { EngineError, isEngineError } from './errors.ts';
@@ -14,6 +14,7 @@ import { CALENDAR_ENTITY, type DeviceId, type DocId, type OpId } from './ids.ts'
 import { snapshotAt } from './snapshot.ts';
 import { baseRecords, type SnapshotBase } from './snapshot-base.ts';
 import { decodeSnapshot, encodeSnapshot, type SnapshotState } from './snapshot-codec.ts';
+import { snapshotHash } from './snapshot-verify.ts';
 import type { OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 
@@ -81,6 +82,13 @@ async function uncertified(core: Core, doc: DocId, holds: (id: OpId) => boolean)
   return out.sort();
 }
 
+/**
+ * Snapshots (by SNAP-1 hash) this replica recomputed and found equal, per calendar. A valid
+ * verdict never changes (the ops a frontier covers are fixed), so `pruneStatus`, which a host may
+ * ask often, replays the covered ops once per snapshot.
+ */
+const verified = new WeakMap<Core, Map<DocId, Set<string>>>();
+
 /** SNAP-5 by recomputation: null when `plain` is what the covered ops give here, else why not. */
 async function notVerified(
   core: Core,
@@ -88,6 +96,12 @@ async function notVerified(
   plain: Uint8Array,
   state: SnapshotState,
 ): Promise<string | null> {
+  const key = toHex(snapshotHash(plain));
+  const docs = verified.get(core) ?? new Map<DocId, Set<string>>();
+  verified.set(core, docs);
+  const seen = docs.get(doc) ?? new Set<string>();
+  docs.set(doc, seen);
+  if (seen.has(key)) return null;
   let mine: SnapshotState | undefined;
   try {
     mine = await snapshotAt(core, doc, state.frontier, state.previous);
@@ -98,6 +112,7 @@ async function notVerified(
   if (mine === undefined) return "an op of the snapshot frontier's past is not held here";
   if (!bytesEqual(encodeSnapshot(mine), plain))
     return 'the snapshot is not what the ops it covers give (SNAP-5)';
+  seen.add(key);
   return null;
 }
 
