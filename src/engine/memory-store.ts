@@ -7,6 +7,7 @@ import type {
   CommitBatch,
   DeviceRecord,
   DocRecord,
+  EndorsementRecord,
   EngineStore,
   EntityRecord,
   EquivocationRecord,
@@ -29,6 +30,7 @@ interface DocData {
   base: Map<string, EntityRecord>;
   /** Highest seq ever stored: pruning (SNAP-12) leaves gaps, and seqs are never reused. */
   lastSeq: number;
+  endorsements: Map<string, EndorsementRecord>;
 }
 
 // Hand-written copies: structuredClone was 17% of remote apply time (measured, bench/engine.ts).
@@ -59,6 +61,7 @@ const copyPending = (p: PendingRecord): PendingRecord => ({
   missing: [...p.missing],
 });
 const copyEvidence = (e: EquivocationRecord): EquivocationRecord => ({ ...e, ops: [...e.ops] });
+const copyEndorsement = (e: EndorsementRecord): EndorsementRecord => ({ ...e, bytes: e.bytes.slice() });
 const copyDevice = (d: DeviceRecord): DeviceRecord => structuredClone(d);
 
 export interface MemoryStoreOptions {
@@ -73,6 +76,7 @@ const emptyDoc = (): DocData => ({
   entities: new Map(),
   pending: new Map(),
   evidence: new Map(),
+  endorsements: new Map(),
   base: new Map(),
   lastSeq: 0,
 });
@@ -127,6 +131,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         membership: d.bySeq.filter((o) => o.kind === OpKind.Membership).map(copyOp),
         evidence: [...d.evidence.values()].map(copyEvidence),
         ...(d.base.size === 0 ? {} : { base: [...d.base.values()].map(copyEntity) }),
+        endorsements: [...d.endorsements.values()].map(copyEndorsement),
       };
     },
     async getOps(doc, ids) {
@@ -163,13 +168,17 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         ...(batch.pendingAdd ? { pendingAdd: batch.pendingAdd.map(copyPending) } : {}),
         ...(batch.pendingRemove ? { pendingRemove: [...batch.pendingRemove] } : {}),
         ...(batch.evidence ? { evidence: batch.evidence.map(copyEvidence) } : {}),
+        ...(batch.endorsements ? { endorsements: batch.endorsements.map(copyEndorsement) } : {}),
         ...(batch.clock !== undefined ? { clock: batch.clock } : {}),
         ...(batch.prune ? { prune: [...batch.prune] } : {}),
         ...(batch.base ? { base: batch.base.map(copyEntity) } : {}),
       };
       const old = data(b.doc);
-      // SNAP-13: a reset replaces the calendar whole (its seqs start again from 1).
-      const d: DocData = batch.reset ? { ...emptyDoc(), ...(old.doc ? { doc: old.doc } : {}) } : old;
+      // SNAP-13: a reset replaces the calendar whole (its seqs start again from 1); endorsements,
+      // signed statements about snapshots, stay.
+      const d: DocData = batch.reset
+        ? { ...emptyDoc(), endorsements: old.endorsements, ...(old.doc ? { doc: old.doc } : {}) }
+        : old;
       // Check before changing anything, so a refused batch leaves no trace.
       let next = d.lastSeq + 1;
       for (const op of b.ops ?? []) {
@@ -197,6 +206,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
       for (const p of b.pendingAdd ?? []) d.pending.set(p.id, p);
       for (const id of b.pendingRemove ?? []) d.pending.delete(id);
       for (const e of b.evidence ?? []) d.evidence.set(`${e.author}:${e.ctr}`, e);
+      for (const e of b.endorsements ?? []) if (!d.endorsements.has(e.id)) d.endorsements.set(e.id, e);
       if (b.clock !== undefined && b.clock > clock) clock = b.clock;
     },
   };

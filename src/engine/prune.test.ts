@@ -92,6 +92,28 @@ describe('pruning on a replica', () => {
     expect(visibleState(again, doc)).toEqual(visibleState(full, doc));
   });
 
+  it('[SNAP-12][SNAP-10] an endorsement of the snapshot certifies a member that has not written since', async () => {
+    const { doc, a, b, c, full } = await world();
+    const sealed = await a.sealSnapshot(doc);
+    const plain = await a.snapshot(doc);
+    expect((await a.pruneStatus(doc, plain)).waitingFor).toEqual([b.deviceId!, c.deviceId!].sort());
+    // b endorses (recomputing it) without writing; c writes after seeing the frontier.
+    expect(await a.receiveEndorsement(await b.endorseSnapshot(sealed.manifest, sealed.chunks))).toBe(
+      'certified',
+    );
+    expect((await a.pruneStatus(doc, plain)).waitingFor).toEqual([c.deviceId!]);
+    await c.write(doc, E1, title('c after'));
+    await syncOps(c, a, doc);
+    const before = visibleState(a, doc);
+    expect(await a.prune(doc, plain)).toBeGreaterThan(0);
+    expect(visibleState(a, doc)).toEqual(before);
+    // b's next op (from its heads, which hold the frontier) applies on the pruned replica.
+    await b.write(doc, E2, title('b, later'));
+    await syncAll([a, b, c], doc);
+    for (const r of [a, b, c]) await syncOps(r, full, doc);
+    expect(visibleState(a, doc)).toEqual(visibleState(full, doc));
+  });
+
   it('[SNAP-12] prunes again to a later snapshot (made and verified from the stored base)', async () => {
     const { doc, a, b, c, full } = await world();
     const certify = async (n: string) => {

@@ -64,16 +64,30 @@ async function scanLog(core: Core, doc: DocId, frontier: readonly OpId[]) {
     reach.set(r.id, m);
   }
   const holds = (id: OpId): boolean => reach.get(id) === full;
-  return { log, covered, holds };
+  /** Whether the causal past of a set of ops (themselves included) holds the whole frontier. */
+  const together = (ids: readonly OpId[]): boolean =>
+    ids.reduce((m, id) => m | (reach.get(id) ?? 0n), 0n) === full;
+  return { log, covered, holds, together };
 }
 
-/** SNAP-12: the members (other than this device) whose newest ops here do not all hold the frontier. */
-async function uncertified(core: Core, doc: DocId, holds: (id: OpId) => boolean): Promise<DeviceId[]> {
+/**
+ * SNAP-12: the members (other than this device) that have not certified the frontier: none of
+ * their newest ops here (all of them at its highest ctr) holds it, and no endorsement of theirs in
+ * force (SNAP-10) names a frontier that holds it.
+ */
+async function uncertified(
+  core: Core,
+  doc: DocId,
+  holds: (id: OpId) => boolean,
+  together: (ids: readonly OpId[]) => boolean,
+): Promise<DeviceId[]> {
   const st = core.mustDoc(doc);
   const heads = await core.metas(doc, st.rec.heads);
+  const certs = core.certs.get(doc) ?? [];
   const out: DeviceId[] = [];
   for (const d of st.membership.membersAt(core.headFront(st)).keys()) {
     if (d === core.deviceId) continue;
+    if (certs.some((c) => c.author === d && together(c.frontier))) continue;
     let top = 0;
     for (const m of heads) top = Math.max(top, m?.vv[d] ?? 0);
     const newest = top === 0 ? [] : await core.store.getOpsByChain(doc, d, top);
@@ -131,7 +145,7 @@ async function plan(core: Core, doc: DocId, plain: Uint8Array): Promise<Plan> {
     return no('the calendar is in compliance mode: nothing is pruned (CMP-2)');
   const why = await notVerified(core, doc, plain, state);
   if (why !== null) return no(why);
-  const { log, covered, holds } = await scanLog(core, doc, state.frontier);
+  const { log, covered, holds, together } = await scanLog(core, doc, state.frontier);
   const anchors = new Set(state.anchors.map((a) => a.id));
   const tail = log.filter((r) => !covered.has(r.id));
   const concurrent = tail.filter((r) => !holds(r.id)).length;
@@ -141,7 +155,7 @@ async function plan(core: Core, doc: DocId, plain: Uint8Array): Promise<Plan> {
   if (log.some((r) => anchors.has(r.id) && r.seq > firstTail))
     return no('an anchor was applied after an op that holds the frontier');
   const doomed = log.filter((r) => covered.has(r.id) && !anchors.has(r.id)).map((r) => r.id);
-  const waitingFor = await uncertified(core, doc, holds);
+  const waitingFor = await uncertified(core, doc, holds, together);
   return {
     status: { ready: waitingFor.length === 0, waitingFor, blocked: null, prunable: doomed.length },
     state,

@@ -42,5 +42,5 @@ export async function rebase(core: Core, doc: DocId, plain: Uint8Array): Promise
     if (m === undefined || (vv[m.author] ?? 0) < m.ctr || forked(m.author, m.ctr))
       throw refuse(`op ${h} held here is not covered by the snapshot`);
   }
-  await startFromSnapshot(core, state, true);
+  await startFromSnapshot(core, state, undefined, true);
 }

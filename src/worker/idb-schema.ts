@@ -5,6 +5,7 @@ import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames
 import type {
   DeviceRecord,
   DocRecord,
+  EndorsementRecord,
   EntityRecord,
   EquivocationRecord,
   OpRecord,
@@ -52,6 +53,7 @@ export interface LedgerdayDB extends DBSchema {
   base: { key: [string, string]; value: EntityRecord };
   pending: { key: [string, string]; value: PendingRecord };
   evidence: { key: [string, string, number]; value: EquivocationRecord };
+  endorsements: { key: [string, string]; value: EndorsementRecord };
   meta: { key: string; value: MetaValues[keyof MetaValues] };
   outbox: { key: [string, string]; value: OutboxRecord; indexes: { bySeq: [string, number] } };
   cursors: { key: string; value: { doc: DocId; cursor: number } };
@@ -122,7 +124,11 @@ export const MIGRATIONS: readonly ((db: IDBPDatabase<LedgerdayDB>, tx: UpgradeTx
       cursor = await cursor.continue();
     }
   },
-  // 3 -> 4: the registers of the snapshot a calendar starts from (SNAP-11), empty until a calendar
+  // 3 -> 4: snapshot endorsements (SNAP-9, SNAP-10), by calendar and endorsement hash.
+  async (db) => {
+    db.createObjectStore('endorsements', { keyPath: ['doc', 'id'] });
+  },
+  // 4 -> 5: the registers of the snapshot a calendar starts from (SNAP-11), empty until a calendar
   // starts from a snapshot or is pruned; nothing stored before changes.
   async (db) => {
     db.createObjectStore('base', { keyPath: ['doc', 'entity'] });
@@ -137,6 +143,7 @@ export const ALL_STORES: Store[] = [
   'entities',
   'pending',
   'evidence',
+  'endorsements',
   'meta',
   'outbox',
   'cursors',
