@@ -15,7 +15,7 @@ import { materialize, revoked } from './registers.ts';
 import { revokedStored } from './revocation.ts';
 import { allOps, bodyOf, revoke, revokeVoided, setBody } from './revoke-apply.ts';
 import { Role } from './roles.ts';
-import { beyondBase } from './snapshot-base.ts';
+import { baseCopies, beyondBase } from './snapshot-base.ts';
 import { type BodyState, type DocRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { type OpMeta, validate } from './validate.ts';
@@ -50,11 +50,14 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
   for (const [doc, ids] of txn.wants) core.gate.want(doc, ids);
   if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) return undefined;
   recordActed(core, txn);
+  const base = core.bases.get(txn.doc);
+  const copied = baseCopies(base, txn);
   try {
     await core.store.commit(txn.batch());
   } catch (e) {
     return toEngineError(e, 'Storage', 'committing ops');
   }
+  for (const e of copied) base!.stored.add(e);
   core.docs.set(txn.doc, txn.publish());
   if (txn.clock !== undefined) core.clock = Math.max(core.clock, txn.clock);
   for (const [id, m] of txn.meta) core.remember(id, m);

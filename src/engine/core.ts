@@ -144,6 +144,15 @@ export class Core {
     this.meta.set(id, m);
   }
 
+  /**
+   * SNAP-12, SNAP-13: ops of `doc` deleted from the store leave memory too: their cached
+   * metadata, and with `pending` every op of the calendar waiting in the gate.
+   */
+  forget(doc: DocId, gone: (id: OpId) => boolean, pending = false): void {
+    for (const [id, m] of this.meta) if (m.doc === doc && gone(id)) this.meta.delete(id);
+    if (pending) for (const p of this.gate.ofDoc(doc)) this.gate.drop(p.op.id);
+  }
+
   /** MEM-2: the maximal membership ops at a calendar's heads. */
   headFront(st: DocState): OpId[] {
     const fronts: OpId[] = [];

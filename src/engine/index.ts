@@ -94,6 +94,7 @@ export { compareWrites, frontier, MAX_CONCURRENT_WRITES } from './lww.ts';
 export type { MemberInfo } from './membership.ts';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.ts';
 export { docIdFromGenesis, keyIdFromOp, type OpenedOp, openOp, verifyOp } from './op.ts';
+export type { PruneStatus } from './prune.ts';
 export {
   type ApplyResult,
   type ApplyStatus,

@@ -8,12 +8,12 @@ import { loadCertifications } from './certify.ts';
 import { decodeMembership } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError } from './errors.ts';
-import { type DocId, isDeviceId, isKeyId, isOpId, type KeyId, type OpId } from './ids.ts';
+import { type DocId, type EntityId, isDeviceId, isKeyId, isOpId, type KeyId, type OpId } from './ids.ts';
 import { Keyring } from './keyring.ts';
 import { MembershipIndex } from './membership.ts';
 import { openOp, verifyOp } from './op.ts';
 import { openSealed } from './seal.ts';
-import type { SnapshotMark } from './store.ts';
+import type { EntityRecord, SnapshotMark } from './store.ts';
 import { type DocState, Txn } from './txn.ts';
 
 export async function loadDoc(core: Core, doc: DocId): Promise<void> {
@@ -47,7 +47,7 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
     if (key !== null) st.keys.learn(k.id as KeyId, key);
   }
   for (const h of loaded.doc.heads) await core.metas(doc, [h]);
-  await loadBase(core, doc, loaded.doc.snapshot);
+  await loadBase(core, doc, loaded.doc.snapshot, loaded.base, st.entities);
   core.docs.set(doc, st);
   await loadCertifications(core, doc, loaded.endorsements ?? []);
   // Pending ops come from storage: check them again as if they had just arrived. A record of an
@@ -79,10 +79,18 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
 
 /**
  * SNAP-7: a calendar started from a snapshot keeps its rule across a restart: the mark in its doc
- * record names the frontier and how many of the first ops of the log are its anchors. The
- * snapshot's registers are not kept (SNAP-8). A malformed mark is a `Storage` error (RT-5).
+ * record names the frontier and how many of the first ops of the log are its anchors. SNAP-11:
+ * the snapshot's registers are loaded back from the base records, as many as the mark says (a
+ * mark written before SNAP-11 names none: then a rebuild is refused, SNAP-8). A malformed mark,
+ * or base records that do not match it, is a `Storage` error (RT-5).
  */
-async function loadBase(core: Core, doc: DocId, mark: SnapshotMark | undefined): Promise<void> {
+async function loadBase(
+  core: Core,
+  doc: DocId,
+  mark: SnapshotMark | undefined,
+  base: readonly EntityRecord[] | undefined,
+  live: ReadonlyMap<EntityId, EntityRecord>,
+): Promise<void> {
   if (mark === undefined) return;
   const ok =
     isPlainObject(mark) &&
@@ -91,14 +99,26 @@ async function loadBase(core: Core, doc: DocId, mark: SnapshotMark | undefined):
     Number.isSafeInteger(mark.anchors) &&
     mark.anchors > 0 &&
     isPlainObject(mark.vv) &&
-    Object.entries(mark.vv).every(([d, c]) => isDeviceId(d) && Number.isSafeInteger(c) && c > 0);
+    Object.entries(mark.vv).every(([d, c]) => isDeviceId(d) && Number.isSafeInteger(c) && c > 0) &&
+    (mark.base === undefined || (Number.isSafeInteger(mark.base) && mark.base >= 0));
   if (!ok) throw new EngineError('Storage', `docs/${doc}: snapshot mark`);
+  if (mark.base !== undefined && (base?.length ?? 0) !== mark.base)
+    throw new EngineError('Storage', `base/${doc}: ${base?.length ?? 0} records, the mark says ${mark.base}`);
   const anchors = await core.store.listOps(doc, 0, mark.anchors);
+  // SNAP-11: an entity without a base record has not changed since the snapshot.
+  let entities: Map<EntityId, EntityRecord> | undefined;
+  if (mark.base !== undefined) {
+    entities = new Map(live);
+    for (const e of base ?? [])
+      if (e.registers.length > 0) entities.set(e.entity, e);
+      else entities.delete(e.entity);
+  }
   core.bases.set(doc, {
     frontier: new Set(mark.frontier),
     anchors: new Set(anchors.map((a) => a.id)),
     vv: { ...mark.vv },
-    entities: undefined,
+    entities,
+    stored: new Set((base ?? []).map((e) => e.entity)),
   });
 }
 

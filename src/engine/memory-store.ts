@@ -26,6 +26,10 @@ interface DocData {
   entities: Map<string, EntityRecord>;
   pending: Map<OpId, PendingRecord>;
   evidence: Map<string, EquivocationRecord>;
+  /** SNAP-11: base records, when the calendar starts from a snapshot. */
+  base: Map<string, EntityRecord>;
+  /** Highest seq ever stored: pruning (SNAP-12) leaves gaps, and seqs are never reused. */
+  lastSeq: number;
   endorsements: Map<string, EndorsementRecord>;
 }
 
@@ -65,6 +69,32 @@ export interface MemoryStoreOptions {
   beforeCommit?: (batch: CommitBatch) => void;
 }
 
+const emptyDoc = (): DocData => ({
+  ops: new Map(),
+  bySeq: [],
+  byChain: new Map(),
+  entities: new Map(),
+  pending: new Map(),
+  evidence: new Map(),
+  endorsements: new Map(),
+  base: new Map(),
+  lastSeq: 0,
+});
+
+/** SNAP-12: deletes ops from the log and its indexes; the seqs they had are not reused. */
+function prune(d: DocData, gone: ReadonlySet<OpId>): void {
+  for (const id of gone) {
+    const op = d.ops.get(id);
+    if (op === undefined) continue;
+    d.ops.delete(id);
+    const k = `${op.author}:${op.ctr}`;
+    const left = (d.byChain.get(k) ?? []).filter((x) => x !== id);
+    if (left.length > 0) d.byChain.set(k, left);
+    else d.byChain.delete(k);
+  }
+  d.bySeq = d.bySeq.filter((o) => !gone.has(o.id));
+}
+
 export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
   let device: DeviceRecord | undefined;
   let clock = 0;
@@ -72,15 +102,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
   const data = (doc: DocId): DocData => {
     let d = docs.get(doc);
     if (d === undefined) {
-      d = {
-        ops: new Map(),
-        bySeq: [],
-        byChain: new Map(),
-        entities: new Map(),
-        pending: new Map(),
-        evidence: new Map(),
-        endorsements: new Map(),
-      };
+      d = emptyDoc();
       docs.set(doc, d);
     }
     return d;
@@ -108,6 +130,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         pending: [...d.pending.values()].map(copyPending),
         membership: d.bySeq.filter((o) => o.kind === OpKind.Membership).map(copyOp),
         evidence: [...d.evidence.values()].map(copyEvidence),
+        ...(d.base.size === 0 ? {} : { base: [...d.base.values()].map(copyEntity) }),
         endorsements: [...d.endorsements.values()].map(copyEndorsement),
       };
     },
@@ -125,8 +148,14 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
     async listOps(doc, afterSeq, limit) {
       const d = docs.get(doc);
       if (d === undefined) return [];
-      // bySeq[i].seq === i + 1: seqs are dense from 1.
-      return d.bySeq.slice(afterSeq, afterSeq + limit).map(copyOp);
+      // bySeq is in ascending seq order, with gaps where ops were pruned (SNAP-12).
+      let lo = 0;
+      for (let hi = d.bySeq.length; lo < hi; ) {
+        const mid = (lo + hi) >> 1;
+        if (d.bySeq[mid]!.seq <= afterSeq) lo = mid + 1;
+        else hi = mid;
+      }
+      return d.bySeq.slice(lo, lo + Math.max(0, limit)).map(copyOp);
     },
     async commit(batch: CommitBatch) {
       opts.beforeCommit?.(batch);
@@ -141,21 +170,33 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
         ...(batch.evidence ? { evidence: batch.evidence.map(copyEvidence) } : {}),
         ...(batch.endorsements ? { endorsements: batch.endorsements.map(copyEndorsement) } : {}),
         ...(batch.clock !== undefined ? { clock: batch.clock } : {}),
+        ...(batch.prune ? { prune: [...batch.prune] } : {}),
+        ...(batch.base ? { base: batch.base.map(copyEntity) } : {}),
       };
-      const d = data(b.doc);
+      const old = data(b.doc);
+      // SNAP-13: a reset replaces the calendar whole (its seqs start again from 1); endorsements,
+      // signed statements about snapshots, stay.
+      const d: DocData = batch.reset
+        ? { ...emptyDoc(), endorsements: old.endorsements, ...(old.doc ? { doc: old.doc } : {}) }
+        : old;
       // Check before changing anything, so a refused batch leaves no trace.
-      let next = d.bySeq.length + 1;
+      let next = d.lastSeq + 1;
       for (const op of b.ops ?? []) {
         if (d.ops.has(op.id)) continue;
-        if (op.seq !== next++) throw new Error(`seq ${op.seq} out of order (have ${d.bySeq.length})`);
+        if (op.seq !== next++) throw new Error(`seq ${op.seq} out of order (have ${d.lastSeq})`);
       }
+      if (batch.reset) docs.set(b.doc, d);
+      if (b.prune !== undefined) prune(d, new Set(b.prune));
       for (const op of b.ops ?? []) {
         if (d.ops.has(op.id)) continue;
         d.ops.set(op.id, op);
         d.bySeq.push(op);
+        d.lastSeq = op.seq;
         const k = `${op.author}:${op.ctr}`;
         d.byChain.set(k, [...(d.byChain.get(k) ?? []), op.id]);
       }
+      if (batch.baseReset) d.base.clear();
+      for (const e of b.base ?? []) d.base.set(e.entity, e);
       for (const u of b.bodyUpdates ?? []) {
         const op = d.ops.get(u.id);
         if (op !== undefined) op.body = u.body;

@@ -28,6 +28,8 @@ import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
+import { type PruneStatus, prune, pruneStatus } from './prune.ts';
+import { rebase } from './rebase.ts';
 import { SnapshotDesk } from './replica-snapshots.ts';
 import { type MemberRole, Role } from './roles.ts';
 import type { SealedSnapshot } from './snapshot-sealed.ts';
@@ -346,10 +348,25 @@ export class Replica {
   /**
    * SNAP-6: starts a calendar from a snapshot plaintext instead of its history; the ops after it
    * then apply as SNAP-7 says. The caller decides the snapshot is trusted (SNAP-5's rule).
-   * Engine-only for now (SNAP-8): what it keeps of the snapshot lives in memory.
+   * What it keeps of the snapshot is stored with the calendar (SNAP-11).
    */
   startFromSnapshot(plain: Uint8Array): Promise<DocId> {
     return this.enqueue(() => this.snaps.startPlain(plain));
+  }
+
+  /** SNAP-12: what holds pruning `doc` to the snapshot `plain` back here (changes nothing). */
+  pruneStatus(doc: DocId, plain: Uint8Array): Promise<PruneStatus> {
+    return this.enqueue(() => pruneStatus(this.core, doc, plain));
+  }
+
+  /** SNAP-12: deletes the ops the snapshot covers, except its anchors; one commit. Returns how many. */
+  prune(doc: DocId, plain: Uint8Array): Promise<number> {
+    return this.enqueue(() => prune(this.core, doc, plain));
+  }
+
+  /** SNAP-13: replaces `doc` by a snapshot covering everything held here (trusted by the caller). */
+  rebase(doc: DocId, plain: Uint8Array): Promise<void> {
+    return this.enqueue(() => rebase(this.core, doc, plain));
   }
 
   /**

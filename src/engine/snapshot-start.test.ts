@@ -165,8 +165,8 @@ describe('starting from a snapshot', () => {
     }
   });
 
-  it('[SNAP-8] after a restart the SNAP-7 rule holds, and a rebuild it cannot make is refused, not guessed', async () => {
-    const { doc, a, b, plain } = await started();
+  it('[SNAP-11][SNAP-8] after a restart the SNAP-7 rule holds, and a tail removal rebuilds from the stored base as a full replica does', async () => {
+    const { doc, a, b, full, plain } = await started();
     const { createMemoryStore } = await import('./memory-store.ts');
     const store = createMemoryStore();
     const d = testDevice('st-d');
@@ -179,7 +179,32 @@ describe('starting from a snapshot', () => {
     const covered = (await a.listOps(doc, 0, 1000)).filter((o) => o.kind === 0);
     const refused = await again.receive(covered[0]!.bytes);
     expect(refused.status === 'duplicate' || refused.error?.message.includes('SNAP-7')).toBe(true);
-    // A tail write, then a removal that revokes it: the rebuild needs the snapshot's registers.
+    // A tail write, then a removal that revokes it: the rebuild reads the stored registers.
+    await b.write(doc, E1, title('b, concurrently with its removal'));
+    await a.removeMember(doc, pubOf(testDevice('st-b')));
+    for (const r of [again, full]) await syncOps(b, r, doc);
+    // A restart between the tail write and the removal: the base record kept E1 as the snapshot had it.
+    const third = await openReplica(d, { store });
+    const remove = (await a.listOps(doc, 0, 1000)).at(-1)!;
+    expect((await third.receive(remove.bytes)).status).toBe('applied');
+    await syncOps(a, full, doc);
+    expect(third.members(doc).has(b.deviceId!)).toBe(false);
+    expect(visibleState(third, doc)).toEqual(visibleState(full, doc));
+    // And once more after another restart.
+    expect(visibleState(await openReplica(d, { store }), doc)).toEqual(visibleState(full, doc));
+  });
+
+  it('[SNAP-8][SNAP-11] a calendar started before SNAP-11 (no stored registers) refuses a rebuild, not guesses it', async () => {
+    const { doc, a, b, plain } = await started();
+    const { createMemoryStore } = await import('./memory-store.ts');
+    const store = createMemoryStore();
+    const d = testDevice('st-d');
+    await (await openReplica(d, { store })).startFromSnapshot(plain);
+    // What an older build stored: the mark without a base count, and no base records.
+    const loaded = (await store.loadDoc(doc))!;
+    const { base: _count, ...mark } = loaded.doc.snapshot!;
+    await store.commit({ doc, docRecord: { ...loaded.doc, snapshot: mark }, base: [] });
+    const again = await openReplica(d, { store });
     await b.write(doc, E1, title('b, concurrently with its removal'));
     await a.removeMember(doc, pubOf(testDevice('st-b')));
     await syncOps(b, again, doc);
@@ -188,8 +213,27 @@ describe('starting from a snapshot', () => {
     expect(r.status).toBe('rejected');
     expect(r.error?.code).toBe('Unsupported');
     expect(r.error?.message).toContain('SNAP-8');
-    // Nothing else changed; the same removal before a restart applies (test above).
     expect(again.members(doc).has(b.deviceId!)).toBe(true);
+  });
+
+  it('[SNAP-11] base records that do not match the mark are a Storage error, not a silent loss', async () => {
+    const { doc, plain } = await started();
+    const { createMemoryStore } = await import('./memory-store.ts');
+    const store = createMemoryStore();
+    const d = testDevice('st-d');
+    const r = await openReplica(d, { store });
+    await r.startFromSnapshot(plain);
+    // Copy-on-write: no base record until an entity changes; then its snapshot registers are kept.
+    expect((await store.loadDoc(doc))!.base).toBeUndefined();
+    await r.write(doc, E1, title('after the start'));
+    const loaded = (await store.loadDoc(doc))!;
+    expect(loaded.base?.map((e) => e.entity)).toEqual([E1]);
+    expect(loaded.doc.snapshot?.base).toBe(1);
+    expect(loaded.base![0]!.registers).toEqual(
+      decodeSnapshot(plain).entities.find((e) => e.entity === E1)!.registers,
+    );
+    await store.commit({ doc, baseReset: true });
+    await expect(openReplica(d, { store })).rejects.toMatchObject({ code: 'Storage' });
   });
 
   it('[SNAP-6] a calendar in compliance mode does not start from a snapshot', async () => {

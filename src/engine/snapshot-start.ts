@@ -110,11 +110,11 @@ async function stageAnchors(core: Core, txn: Txn, state: SnapshotState, opened: 
  * SNAP-10: the certifications the snapshot lists are in force here from the start (their effect
  * is in its registers), stored with the calendar and listed again in this replica's snapshots.
  */
-async function stageListed(core: Core, txn: Txn, state: SnapshotState): Promise<void> {
+export async function stageListed(core: Core, txn: Txn, state: SnapshotState): Promise<void> {
   for (const l of state.endorsements ?? []) {
     const e = await openEndorsement(core.crypto, statementBytes(l.body, l.sig));
     if (e.doc !== state.doc) throw invalid('a listed endorsement belongs to another calendar');
-    txn.endorsements.push({ doc: state.doc, id: e.hash, bytes: e.bytes, base: true });
+    txn.endorsements.push({ doc: state.doc, id: e.hash, bytes: e.bytes, base: true, acted: true });
     txn.certs.push({ ...certificationOf(e), base: true, acted: true });
   }
 }
@@ -133,15 +133,20 @@ function ownChain(core: Core, txn: Txn, vv: Record<string, number>): void {
  * SNAP-6: starts calendar `state.doc` on this replica from a verified snapshot (the caller's
  * SNAP-5 trust rule decides which: `check` runs on the staged anchors, with the membership this
  * device computed, before the commit, and may stage more in it). One store commit; nothing
- * changes on failure.
+ * changes on failure. `replace` (SNAP-13, rebase.ts): the calendar is on this replica and that
+ * commit replaces it whole.
  */
 export async function startFromSnapshot(
   core: Core,
   state: SnapshotState,
   check?: (txn: Txn) => void,
+  replace = false,
 ): Promise<void> {
-  if (core.docs.has(state.doc))
-    throw new EngineError('InvalidArgument', 'the calendar is already on this replica');
+  if (core.docs.has(state.doc) !== replace)
+    throw new EngineError(
+      'InvalidArgument',
+      replace ? 'the calendar is not on this replica' : 'the calendar is already on this replica',
+    );
   if (core.device === undefined)
     throw new EngineError('InvalidArgument', 'a verify-only replica starts from genesis');
   // CMP-2: a calendar in compliance mode keeps every op from genesis on every device.
@@ -180,16 +185,21 @@ export async function startFromSnapshot(
   txn.rec = {
     ...txn.rec,
     keyIds: txn.keys.ids().sort(),
-    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv },
+    snapshot: { frontier: [...state.frontier], anchors: opened.length, vv, base: 0 },
   };
+  // SNAP-11: the live registers are the snapshot's: no base record yet (copy-on-write from here).
+  txn.snapshot = { baseReset: true, ...(replace ? { reset: true } : {}) };
   txn.events.push({ doc: state.doc, entities: [...entities.keys()], ops: [], membershipChanged: true });
   const base: SnapshotBase = {
     frontier: new Set(state.frontier),
     anchors: new Set(opened.map((o) => o.id)),
     vv,
     entities,
+    stored: new Set(),
   };
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
+  // SNAP-13: nothing of the calendar it replaced stays in memory (cached metadata, waiting ops).
+  if (replace) core.forget(state.doc, (id) => !txn.meta.has(id), true);
   core.bases.set(state.doc, base);
 }

@@ -8,10 +8,9 @@ import { applyOne, commit, txnFor } from './applier.ts';
 import { bytesEqual, compareBytes } from './bytes.ts';
 import type { Certification } from './certification.ts';
 import { acts, receiveEndorsement } from './certify.ts';
-import { Core } from './core.ts';
+import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
-import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
 import {
   anchorKey,
@@ -20,6 +19,7 @@ import {
   type SnapshotState,
 } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
+import { replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
 
 const PAGE = 500;
@@ -167,14 +167,17 @@ export async function snapshotAt(
   )
     return snapshotAtHeads(core, doc, previous);
   const past = await pastOf(core, doc, sorted);
-  if (past === undefined) return undefined;
-  const scratch = new Core({
-    store: createMemoryStore(),
-    crypto: core.crypto,
-    nowUs: core.nowUs,
-    random: core.random,
-    ...(core.device === undefined ? {} : { device: core.device }),
-  });
+  // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
+  const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
+  const toList = listed === undefined ? all : listed.map((e) => statementBytes(e.body, e.sig));
+  if (past === undefined) {
+    // SNAP-12: on a calendar that starts from a snapshot, the covered ops are replayed from it.
+    const replayed = await replayFromBase(core, doc, sorted);
+    if (replayed === undefined) return undefined;
+    await certifyScratch(replayed, doc, toList);
+    return snapshotAtHeads(replayed, doc, previous);
+  }
+  const scratch = scratchOf(core);
   const genesis = openOp(past[0]!.bytes);
   const txn = txnFor(scratch, genesis);
   for (const id of st.keys.ids()) txn.keys.learn(id, st.keys.get(id)!);
@@ -184,12 +187,6 @@ export async function snapshotAt(
   }
   const err = await commit(scratch, txn);
   if (err !== undefined) throw err;
-  // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
-  const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
-  await certifyScratch(
-    scratch,
-    doc,
-    listed === undefined ? all : listed.map((e) => statementBytes(e.body, e.sig)),
-  );
+  await certifyScratch(scratch, doc, toList);
   return snapshotAtHeads(scratch, doc, previous);
 }

@@ -107,6 +107,8 @@ export interface SnapshotMark {
   frontier: OpId[];
   anchors: number;
   vv: Record<string, number>;
+  /** SNAP-11: how many base records are stored (copy-on-write, see CommitBatch.base); absent before SNAP-11. */
+  base?: number;
 }
 
 /**
@@ -142,6 +144,11 @@ export interface LoadedDoc {
   /** All membership ops of the calendar (few), for membership evaluation. */
   membership: OpRecord[];
   evidence: EquivocationRecord[];
+  /**
+   * SNAP-11: the base records of the calendar (the snapshot's registers of the entities whose
+   * live record has changed since), when it starts from a snapshot; absent when none is stored.
+   */
+  base?: EntityRecord[];
   /** SNAP-10: the endorsements stored for the calendar (absent: a store that keeps none). */
   endorsements?: EndorsementRecord[];
 }
@@ -163,6 +170,25 @@ export interface CommitBatch {
   endorsements?: EndorsementRecord[];
   /** The device's clock (last wall_time handed out, µs). Persisted before the op is returned (CLK-1). */
   clock?: number;
+  /**
+   * SNAP-13: every record of the calendar (ops, entities, pending ops, evidence, base) is deleted
+   * before the rest of the batch is written: the calendar is replaced whole. A store with an
+   * outbox refuses it while the calendar has ops of this device not yet acknowledged.
+   */
+  reset?: boolean;
+  /**
+   * SNAP-12: ops deleted from the log (pruned). Seqs are never reused: the log keeps its gaps. A
+   * store with an outbox refuses a batch deleting an op of this device not yet acknowledged.
+   */
+  prune?: OpId[];
+  /**
+   * SNAP-11: base records put: an entity's registers as the snapshot the calendar starts from has
+   * them (no registers: the snapshot has none for it). Stored only for entities whose live
+   * record differs from the snapshot's; the others read as their live record.
+   */
+  base?: EntityRecord[];
+  /** SNAP-11: every base record of the calendar is deleted before `base` is put (a new base). */
+  baseReset?: boolean;
 }
 
 export interface EngineStore {
@@ -176,7 +202,7 @@ export interface EngineStore {
   getOps(doc: DocId, ids: readonly OpId[]): Promise<(OpRecord | undefined)[]>;
   /** Ops by (author, ctr): more than one only under equivocation. */
   getOpsByChain(doc: DocId, author: DeviceId, ctr: number): Promise<OpRecord[]>;
-  /** Ops with seq > afterSeq in seq order, at most `limit`. */
+  /** Ops with seq > afterSeq in seq order, at most `limit` (seqs may have gaps after pruning, SNAP-12). */
   listOps(doc: DocId, afterSeq: number, limit: number): Promise<OpRecord[]>;
   commit(batch: CommitBatch): Promise<void>;
 }

@@ -64,6 +64,8 @@ export class Txn {
   /** DAG-9: missing predecessors of refused ops, handed to the gate by commit(). */
   readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;
+  /** SNAP-11..13: a base to store, ops to prune, or the calendar replaced whole (snapshot-start.ts, prune.ts). */
+  snapshot: Pick<CommitBatch, 'reset' | 'prune' | 'base' | 'baseReset'> = {};
   /** This device's own op being applied, with its plaintext (it was just encrypted here). */
   own: { id: OpId; plain?: { entity: EntityId; patch: PatchBody } } | undefined;
 
@@ -100,7 +102,7 @@ export class Txn {
 
   /** The one store commit for everything staged. */
   batch(): CommitBatch {
-    const b: CommitBatch = { doc: this.doc };
+    const b: CommitBatch = { doc: this.doc, ...this.snapshot };
     if (this.ops.length > 0) b.ops = this.ops;
     if (this.rec !== this.live?.rec) b.docRecord = this.rec;
     if (this.entities.size > 0) b.entities = [...this.entities.values()];

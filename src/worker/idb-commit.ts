@@ -9,6 +9,14 @@ import { ALL_STORES, type Store } from './idb-schema.ts';
 
 export function storesOf(batch: CommitBatch, own: DeviceId | undefined, spans: boolean): Store[] {
   const s = new Set<Store>();
+  // SNAP-12, SNAP-13: deleting ops reads the outbox (an unacknowledged own op is never deleted).
+  if (batch.reset) for (const n of RESET_STORES) s.add(n);
+  if (batch.reset || batch.prune?.length) {
+    s.add('ops');
+    if (own !== undefined) s.add('outbox');
+  }
+  if (batch.reset && spans) s.add('spans');
+  if (batch.base?.length || batch.baseReset) s.add('base');
   if (batch.ops?.length) {
     s.add('ops');
     if (own !== undefined && batch.ops.some((o) => o.author === own)) s.add('outbox');
@@ -25,6 +33,9 @@ export function storesOf(batch: CommitBatch, own: DeviceId | undefined, spans: b
   if (batch.clock !== undefined) s.add('meta');
   return ALL_STORES.filter((n) => s.has(n));
 }
+
+/** SNAP-13: the engine's records of a calendar, all deleted by a reset (outbox, cursor and prefs stay). */
+const RESET_STORES: Store[] = ['ops', 'entities', 'pending', 'evidence', 'base'];
 
 /**
  * Commits one batch in one readwrite transaction over raw IndexedDB requests. A 5,000-event
@@ -105,12 +116,13 @@ async function stage(
   const doc = batch.doc;
   const ops = batch.ops ?? [];
   const updates = batch.bodyUpdates ?? [];
+  await dropRecords(tx, batch, own, spans);
   const opStore = ops.length > 0 || updates.length > 0 ? tx.objectStore('ops') : undefined;
   // The reads, all in flight at once; their results are read once the last one has completed.
   const updated = updates.map((u) => opStore!.get([doc, u.id]));
   const reads: IDBRequest[] = [...updated];
   let last = 0;
-  if (ops.length > 0) {
+  if (ops.length > 0 && !batch.reset) {
     const range = IDBKeyRange.bound([doc, 0], [doc, Number.POSITIVE_INFINITY]);
     const seqReq = opStore!.index('bySeq').openKeyCursor(range, 'prev');
     seqReq.addEventListener('success', () => {
@@ -161,6 +173,11 @@ async function stage(
       else spanStore.delete([e.doc, e.entity]);
     }
   }
+  if (batch.base?.length || batch.baseReset) {
+    const base = tx.objectStore('base');
+    if (batch.baseReset) base.delete(prefix(doc));
+    for (const e of batch.base ?? []) base.put(e);
+  }
   for (const p of batch.pendingAdd ?? []) tx.objectStore('pending').put(p);
   for (const id of batch.pendingRemove ?? []) tx.objectStore('pending').delete([doc, id]);
   for (const ev of batch.evidence ?? []) tx.objectStore('evidence').put(ev);
@@ -172,4 +189,41 @@ async function stage(
     if (batch.clock! > ((storedClock as number | undefined) ?? 0))
       tx.objectStore('meta').put(batch.clock, 'clock');
   }
+}
+
+/** Key range of every compound key starting with `doc`. */
+const prefix = (doc: string): IDBKeyRange => IDBKeyRange.bound([doc], [doc, []]);
+
+/**
+ * SNAP-12, SNAP-13: the deletions a batch starts with (a reset's whole calendar, a prune's ops),
+ * after checking in the same transaction that none of them is an own op the relay has not
+ * acknowledged: deleting it would lose what the user saved, so the whole batch is refused.
+ */
+async function dropRecords(
+  tx: IDBTransaction,
+  batch: CommitBatch,
+  own: DeviceId | undefined,
+  spans: boolean,
+): Promise<void> {
+  const doc = batch.doc;
+  const pruned = batch.prune ?? [];
+  if (!batch.reset && pruned.length === 0) return;
+  const outbox =
+    own !== undefined && tx.objectStoreNames.contains('outbox') ? tx.objectStore('outbox') : undefined;
+  if (outbox !== undefined) {
+    const held = batch.reset ? [outbox.getKey(prefix(doc))] : pruned.map((id) => outbox.getKey([doc, id]));
+    if (held.length > 0) await settled(held[held.length - 1]!);
+    if (held.some((r) => r.result !== undefined))
+      throw new EngineError(
+        'InvalidArgument',
+        'an op of this device not yet acknowledged by the relay would be deleted',
+      );
+  }
+  if (batch.reset) {
+    for (const n of RESET_STORES) tx.objectStore(n).delete(prefix(doc));
+    if (spans) tx.objectStore('spans').delete(prefix(doc));
+    return;
+  }
+  const ops = tx.objectStore('ops');
+  for (const id of pruned) ops.delete([doc, id]);
 }

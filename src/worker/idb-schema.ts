@@ -49,6 +49,8 @@ export interface LedgerdayDB extends DBSchema {
   };
   docs: { key: string; value: DocRecord };
   entities: { key: [string, string]; value: EntityRecord };
+  /** SNAP-11: the registers of the snapshot a calendar starts from, one record per entity. */
+  base: { key: [string, string]; value: EntityRecord };
   pending: { key: [string, string]; value: PendingRecord };
   evidence: { key: [string, string, number]; value: EquivocationRecord };
   endorsements: { key: [string, string]; value: EndorsementRecord };
@@ -126,6 +128,11 @@ export const MIGRATIONS: readonly ((db: IDBPDatabase<LedgerdayDB>, tx: UpgradeTx
   async (db) => {
     db.createObjectStore('endorsements', { keyPath: ['doc', 'id'] });
   },
+  // 4 -> 5: the registers of the snapshot a calendar starts from (SNAP-11), empty until a calendar
+  // starts from a snapshot or is pruned; nothing stored before changes.
+  async (db) => {
+    db.createObjectStore('base', { keyPath: ['doc', 'entity'] });
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -142,6 +149,7 @@ export const ALL_STORES: Store[] = [
   'cursors',
   'prefs',
   'spans',
+  'base',
 ];
 
 /**

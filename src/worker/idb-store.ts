@@ -35,7 +35,13 @@ import {
   parseSpan,
   type SpanRecord,
 } from './idb-records.ts';
-import { type LedgerdayDB, type LocalKey, openWithMigrations, SCHEMA_VERSION } from './idb-schema.ts';
+import {
+  type LedgerdayDB,
+  type LocalKey,
+  openWithMigrations,
+  SCHEMA_VERSION,
+  type Store,
+} from './idb-schema.ts';
 
 export type { SpanRecord } from './idb-records.ts';
 
@@ -129,6 +135,7 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
   const hasOutbox = db.objectStoreNames.contains('outbox');
   const outboxListeners = new Set<(doc: DocId) => void>();
   const hasSpans = db.objectStoreNames.contains('spans');
+  const hasBase = db.objectStoreNames.contains('base');
   const rawDb = unwrap(db) as IDBDatabase;
 
   db.addEventListener('versionchange', () => {
@@ -196,9 +203,17 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
 
     loadDoc: (doc) =>
       run(`load calendar ${doc}`, async () => {
-        const tx = db.transaction(['docs', 'entities', 'pending', 'ops', 'evidence'], 'readonly');
+        const names: Store[] = [
+          'docs',
+          'entities',
+          'pending',
+          'ops',
+          'evidence',
+          ...(hasBase ? ['base' as const] : []),
+        ];
+        const tx = db.transaction(names, 'readonly');
         const range = prefix(doc);
-        const [rec, entities, pending, membership, evidence] = await Promise.all([
+        const [rec, entities, pending, membership, evidence, base] = await Promise.all([
           tx.objectStore('docs').get(doc),
           getAllPaged(tx.objectStore('entities'), doc),
           tx.objectStore('pending').getAll(range),
@@ -207,6 +222,7 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
             .index('byKind')
             .getAll(IDBKeyRange.only([doc, OpKind.Membership])),
           tx.objectStore('evidence').getAll(range),
+          hasBase ? getAllPaged(tx.objectStore('base'), doc) : [],
           tx.done,
         ]);
         if (rec === undefined) return undefined;
@@ -220,6 +236,7 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
           pending: pending.map((p) => parsePending(p, doc)),
           membership: membership.map((o) => parseOp(o, doc)).sort((a, b) => a.seq - b.seq),
           evidence: evidence.map((e) => parseEvidence(e, doc)),
+          ...(base.length > 0 ? { base: base.map((e) => parseEntity(e, doc)) } : {}),
           endorsements: endorsements.map((e) => parseEndorsement(e, doc)),
         };
         return loaded;

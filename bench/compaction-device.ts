@@ -1,0 +1,166 @@
+// Device storage with compaction and in compliance mode (issue 14; docs/PROTOCOL.md SNAP-12,
+// CMP-2): 100,000 edits on 1,000 events by one device while a second member device follows,
+// engine only over the memory store. With compaction, every INTERVAL edits the writer makes a
+// snapshot at its heads, the follower catches up and writes once (certifying the frontier), and
+// the writer prunes to it; in compliance mode nothing is pruned. Stored bytes are what the
+// memory store holds for the calendar, each record counted as its byte fields plus the JSON of
+// the rest (what an IndexedDB or SQLite row of it costs, within a small factor). The issue's
+// target: compacted storage under 3x one fresh snapshot plus the ops not yet in a snapshot.
+
+import {
+  boxKeyPairFromSecret,
+  CALENDAR_ENTITY,
+  createBestCrypto,
+  createMemoryStore,
+  createWebCryptoSigner,
+  type DeviceKeys,
+  type DocId,
+  type EngineStore,
+  type EntityId,
+  EventField,
+  fromHex,
+  Replica,
+  type SubtleLike,
+  signDeviceCard,
+  utf8,
+} from '../src/engine/index.ts';
+import type { Figures } from './engine.ts';
+
+const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
+const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+async function deviceKeys(): Promise<DeviceKeys> {
+  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
+  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
+  return { signer: createWebCryptoSigner(subtle, kp.privateKey, pub), box: boxKeyPairFromSecret(random(32)) };
+}
+
+async function open(device: DeviceKeys, store: EngineStore): Promise<Replica> {
+  return Replica.open({ store, crypto: await createBestCrypto(subtle), nowUs, random, device });
+}
+
+/** A record's stored size: byte arrays by length, everything else as its JSON. */
+function sizeOf(v: unknown): number {
+  let bytes = 0;
+  const json = JSON.stringify(v, (_k, x: unknown) => {
+    if (x instanceof Uint8Array) {
+      bytes += x.length;
+      return 0;
+    }
+    return x;
+  });
+  return bytes + json.length;
+}
+
+/** What the store holds for `doc`: every op of the log, the doc record, entities, base, pending, evidence. */
+export async function storedBytes(store: EngineStore, doc: DocId): Promise<number> {
+  let total = 0;
+  for (let after = 0; ; ) {
+    const page = await store.listOps(doc, after, 5000);
+    if (page.length === 0) break;
+    for (const o of page) total += sizeOf(o);
+    after = page[page.length - 1]!.seq;
+  }
+  const loaded = await store.loadDoc(doc);
+  if (loaded === undefined) return total;
+  // The membership ops were counted with the log.
+  const { membership: _m, ...rest } = loaded;
+  if (process.env['BENCH_DEVICE_DEBUG'])
+    console.log({
+      ops: total,
+      entities: sizeOf(rest.entities),
+      base: sizeOf(rest.base ?? []),
+      n: rest.base?.length,
+    });
+  return total + sizeOf(rest);
+}
+
+interface Run {
+  bytes: number;
+  snapshotBytes: number;
+  tailBytes: number;
+  ops: number;
+  ms: number;
+}
+
+async function run(compliance: boolean, events: number, edits: number, interval: number): Promise<Run> {
+  const store = createMemoryStore();
+  const writer = await open(await deviceKeys(), store);
+  const followerKeys = await deviceKeys();
+  const follower = await open(followerKeys, createMemoryStore());
+  const g = await writer.createCalendar({ name: 'Bench' });
+  const doc = g.doc;
+  await writer.addMember(doc, await signDeviceCard(followerKeys, fromHex(doc)));
+  if (compliance) await writer.write(doc, CALENDAR_ENTITY, [{ field: 4, value: new Uint8Array([1]) }]);
+  const ids = Array.from({ length: events }, () => Buffer.from(random(16)).toString('hex') as EntityId);
+  let synced = 0;
+  const sync = async () => {
+    for (;;) {
+      const page = await writer.listOps(doc, synced, 512);
+      if (page.length === 0) return;
+      await follower.receiveBatch(page.map((o) => o.bytes));
+      synced = page[page.length - 1]!.seq;
+    }
+  };
+  const t = performance.now();
+  let ops = 0;
+  for (let done = 0; done < edits; ) {
+    const n = Math.min(interval, edits - done);
+    for (let i = 0; i < n; i += 1000) {
+      const batch = Array.from({ length: Math.min(1000, n - i) }, (_, k) => {
+        const e = done + i + k;
+        return {
+          entity: ids[e % events]!,
+          writes: [{ field: EventField.Title, value: utf8(`event ${e % events} v${e}`) }],
+        };
+      });
+      await writer.writeBatch(doc, batch);
+    }
+    done += n;
+    ops += n;
+    await sync();
+    if (compliance) continue;
+    const plain = await writer.snapshot(doc);
+    const c = await follower.write(doc, ids[done % events]!, [
+      { field: EventField.Location, value: utf8('here') },
+    ]);
+    await writer.receive(c.bytes);
+    await writer.prune(doc, plain);
+  }
+  const ms = performance.now() - t;
+  // The issue's yardstick: one fresh snapshot at the end, plus the ops after the stored base.
+  const snapshotBytes = (await writer.snapshot(doc)).length;
+  const log = await writer.listOps(doc, 0, 1_000_000);
+  const mark = (await store.loadDoc(doc))?.doc.snapshot;
+  const tailBytes = log.slice(mark?.anchors ?? log.length).reduce((s, o) => s + o.bytes.length, 0);
+  return { bytes: await storedBytes(store, doc), snapshotBytes, tailBytes, ops, ms };
+}
+
+export async function benchDeviceStorage(): Promise<Figures> {
+  const events = Number(process.env['BENCH_DEVICE_EVENTS'] ?? 1000);
+  const edits = Number(process.env['BENCH_DEVICE_EDITS'] ?? 100_000);
+  const interval = Number(process.env['BENCH_DEVICE_INTERVAL'] ?? 2000);
+  const compact = await run(false, events, edits, interval);
+  const keep = await run(true, events, edits, interval);
+  const yardstick = compact.snapshotBytes + compact.tailBytes;
+  return {
+    device_bytes: compact.bytes,
+    device_bytes_compliance: keep.bytes,
+    device_snapshot_bytes: compact.snapshotBytes,
+    device_tail_bytes: compact.tailBytes,
+    device_bytes_over_snapshot_plus_tail_x: Math.round((compact.bytes / yardstick) * 100) / 100,
+    device_compliance_over_compacted_x: Math.round((keep.bytes / compact.bytes) * 10) / 10,
+    device_edits_with_pruning_ms: Math.round(compact.ms),
+    device_edits_compliance_ms: Math.round(keep.ms),
+    device_prune_interval_edits: interval,
+    device_targets: 'device_bytes < 3x (one fresh snapshot + the unsnapshotted tail)',
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await benchDeviceStorage());
+}
