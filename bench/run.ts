@@ -21,6 +21,7 @@ for (const [name, file, fn] of [
   ['recurrence', './recurrence.ts', 'benchRecurrence'],
   ['history', './history.ts', 'benchHistory'],
   ['compaction', './compaction.ts', 'benchCompaction'],
+  ['sealed', './sealed.ts', 'benchSealed'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

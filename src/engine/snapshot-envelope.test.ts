@@ -127,7 +127,7 @@ describe('snapshot envelope bytes', () => {
     expect(await codeOf(openManifest(crypto, forged))).toBe('BadSignature');
   });
 
-  it('[SNAP-9] one domain tag per kind: a signature over a manifest body does not pass as an endorsement, nor as an op', async () => {
+  it('[SNAP-9] one domain tag per kind: a signature over a manifest body does not pass as an endorsement signature, nor the reverse', async () => {
     const { m } = await sealed();
     const body = encodeManifest(m);
     // Signed over the endorsement tag, a manifest body fails (wrong tag) ...

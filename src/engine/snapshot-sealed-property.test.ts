@@ -3,14 +3,22 @@
 // member endorses it by recomputation, the hostile member endorses it too (and so binds itself,
 // SNAP-10) and forges one of its own; endorsements reach replicas at random points, before or
 // after the hostile's writes from old parents and forks. Then: every honest replica shows the
-// same; SNAP-10 never revokes an honest device's op; the forgery starts no device; a fresh install
+// same (restarts included); SNAP-10 never revokes an honest device's op; the forgery starts no device; a fresh install
 // of the observer starts from the sealed snapshot plus its endorsement and ends like a replica
 // given the same ops and endorsements. Default: a CI-sized run; SNAP_RUNS=200 for a long one.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8 } from './bytes.ts';
-import { createWorld, deliver, keysOf, type Node, settle, type World } from './byzantine-world.testkit.ts';
+import {
+  createWorld,
+  deliver,
+  keysOf,
+  type Node,
+  reopen,
+  settle,
+  type World,
+} from './byzantine-world.testkit.ts';
 import { createNobleCrypto } from './crypto.ts';
 import { EngineError } from './errors.ts';
 import { keyBytes } from './hostile.testkit.ts';
@@ -145,6 +153,8 @@ async function property(
   for (const [i, s] of rest.entries()) {
     await run(w, s);
     if ((seed + i) % 4 === 0) await spread(w, endorsements, w.nodes[(seed + i) % 4]!);
+    // A restart: endorsements, what they act on and the state they left must come back as they were.
+    if ((seed + i) % 5 === 1) await reopen(w.nodes[(seed + i) % 3]!);
   }
   // A second snapshot while the endorsements are spread unevenly: it lists the certifications in
   // force at its maker, so an honest endorser that lacks some never accuses the honest maker.

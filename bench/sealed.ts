@@ -1,0 +1,103 @@
+// Sealed snapshots (docs/PROTOCOL.md SNAP-9, SNAP-5): for a calendar of 10,000 events, in one run
+// and side by side: the plaintext snapshot, sealing it (encrypting into chunks, signing the
+// manifest), endorsing it on a second member's replica (decrypt, recompute, compare, sign), and a
+// new device starting from it (checks, decryption, trust rule, SNAP-6) beside starting from the
+// plaintext alone. Engine only, in process; each figure the median of 3 timed passes.
+
+import {
+  boxKeyPairFromSecret,
+  createBestCrypto,
+  createMemoryStore,
+  createWebCryptoSigner,
+  type DeviceKeys,
+  type EntityId,
+  EventField,
+  fromHex,
+  OpKind,
+  Replica,
+  type SubtleLike,
+  signDeviceCard,
+  utf8,
+} from '../src/engine/index.ts';
+import type { Figures } from './engine.ts';
+
+const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
+const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
+const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+async function deviceKeys(): Promise<DeviceKeys> {
+  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
+  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
+  return { signer: createWebCryptoSigner(subtle, kp.privateKey, pub), box: boxKeyPairFromSecret(random(32)) };
+}
+
+const open = async (device: DeviceKeys) =>
+  Replica.open({ store: createMemoryStore(), crypto: await createBestCrypto(subtle), nowUs, random, device });
+
+async function median(passes: number, f: () => Promise<unknown>): Promise<number> {
+  const ms: number[] = [];
+  for (let i = 0; i < passes; i++) {
+    const t = performance.now();
+    await f();
+    ms.push(performance.now() - t);
+  }
+  return Math.round(ms.sort((x, y) => x - y)[Math.floor(passes / 2)]!);
+}
+
+export async function benchSealed(): Promise<Figures> {
+  const events = Number(process.env['BENCH_SEALED_EVENTS'] ?? 10_000);
+  const [ka, kb, kc] = [await deviceKeys(), await deviceKeys(), await deviceKeys()];
+  const a = await open(ka);
+  const b = await open(kb);
+  const g = await a.createCalendar({ name: 'Bench' });
+  await a.addMember(g.doc, await signDeviceCard(kb, fromHex(g.doc)));
+  await a.addMember(g.doc, await signDeviceCard(kc, fromHex(g.doc)));
+  const ids = Array.from({ length: events }, () => Buffer.from(random(16)).toString('hex') as EntityId);
+  for (let i = 0; i < ids.length; i += 1000)
+    await a.writeBatch(
+      g.doc,
+      ids.slice(i, i + 1000).map((entity) => ({
+        entity,
+        writes: [{ field: EventField.Title, value: utf8(`event ${entity.slice(0, 6)}`) }],
+      })),
+    );
+  const all = await a.listOps(g.doc, 0, 1_000_000);
+  for (let i = 0; i < all.length; i += 512) await b.receiveBatch(all.slice(i, i + 512).map((o) => o.bytes));
+  const keySources = all.filter((o) => o.kind === OpKind.Membership).map((o) => o.bytes);
+  const plain = await a.snapshot(g.doc);
+  let sealed = await a.sealSnapshot(g.doc);
+  let endorsement = await b.endorseSnapshot(sealed.manifest, sealed.chunks);
+  const plainMs = await median(3, () => a.snapshot(g.doc));
+  const sealMs = await median(3, async () => (sealed = await a.sealSnapshot(g.doc)));
+  const endorseMs = await median(
+    3,
+    async () => (endorsement = await b.endorseSnapshot(sealed.manifest, sealed.chunks)),
+  );
+  const startMs = await median(3, async () => {
+    const c = await open(kc);
+    await c.startFromSealed(sealed.manifest, sealed.chunks, [endorsement], keySources);
+  });
+  const startPlainMs = await median(3, async () => {
+    const c = await open(kc);
+    await c.startFromSnapshot(plain);
+  });
+  return {
+    events,
+    plaintext_bytes: plain.length,
+    chunks: sealed.chunks.length,
+    manifest_bytes: sealed.manifest.length,
+    endorsement_bytes: endorsement.length,
+    snapshot_plaintext_ms: plainMs,
+    seal_ms: sealMs,
+    endorse_ms: endorseMs,
+    start_from_sealed_ms: startMs,
+    start_from_plaintext_ms: startPlainMs,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  console.log(await benchSealed());
+}
