@@ -9,7 +9,7 @@
 // recur-fast.test.ts compares both on random rules, zones and DST dates.
 
 import { canonicalWall, parseRRule, type RRuleParts, WEEKDAYS } from '../engine/index.ts';
-import { dateOfDay, plainDayToUtcMs, utcToWall, wallToUtcMs } from './time.ts';
+import { dateOfDay, knownDayOffsets, offsetForDay, plainDayToUtcMs, utcToWall, wallToUtcMs } from './time.ts';
 
 const DAY = 86_400_000;
 /** COUNT rules are enumerated from DTSTART once and kept; past this the library does it. */
@@ -21,11 +21,19 @@ export interface FastInstance {
   /** Wall-clock start (series zone) or date (all-day): the occurrence's RecurrenceId. */
   wall: string;
   ms: number;
+  /**
+   * The day number of `wall`'s date when that local day has one offset throughout (a rule's
+   * instance computed by plain arithmetic), else NaN: an occurrence's end on the same day is then
+   * its date and a time of day (recur.ts), no zone lookup.
+   */
+  plainDay: number;
 }
 
 export interface FastRule {
   /** Instances (RDATEs included, EXDATEs removed) starting in [fromMs, toMs), ascending. */
   between(fromMs: number, toMs: number, max: number): FastInstance[];
+  /** The rule's time of day (DTSTART's), ms after midnight; 0 for all-day series. */
+  readonly timeOfDayMs: number;
 }
 
 interface Civil {
@@ -110,7 +118,9 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
       const offsets = tidy((byWd ?? [weekday(d0)]).map((wd) => (wd - wkst + 7) % 7));
       return (k) => {
         const start = w0 + 7 * k * iv;
-        const out = offsets.map((o) => start + o);
+        // A loop, not map(): a callback call per day costs more than the day until optimized.
+        const out: number[] = [];
+        for (let i = 0; i < offsets.length; i++) out.push(start + offsets[i]!);
         return byMonth === undefined ? out : out.filter(inMonth);
       };
     }
@@ -226,7 +236,8 @@ export function fastRule(s: FastInput): FastRule | undefined {
   const extra: FastInstance[] = [];
   for (const d of s.rdates) {
     const ms = wallToUtcMs(d, zone);
-    if (ms !== undefined) extra.push({ ms, wall: s.allDay ? d.slice(0, 10) : utcToWall(ms, zone) });
+    if (ms !== undefined)
+      extra.push({ ms, wall: s.allDay ? d.slice(0, 10) : utcToWall(ms, zone), plainDay: Number.NaN });
   }
 
   /** The instant of a candidate day, or undefined when its wall time does not exist. */
@@ -251,21 +262,33 @@ export function fastRule(s: FastInput): FastRule | undefined {
   const synced = sorted(0).includes(d0);
   // (Even past UNTIL: the first instance is DTSTART's, as the library has it.)
   let count = p.count;
-  extra.push({ ms: startMs, wall: startWall });
+  extra.push({ ms: startMs, wall: startWall, plainDay: Number.NaN });
   if (!synced && count !== undefined) count -= 1;
   extra.sort((a, b) => a.ms - b.ms);
 
-  /** Rule instances (day, instant) from period k0 on, in order, until `visit` says stop. */
-  function walk(k0: number, lastDay: number, visit: (day: number, ms: number) => boolean) {
+  /**
+   * Appends to `out` the rule's instances from period k0 on that start in [fromMs, toMs) and are
+   * not EXDATEs, in order, until one starts at toMs or later, UNTIL passes, `lastDay` is passed
+   * or `out` holds `max`. A day with one offset throughout is computed from the zone's table
+   * (knownDayOffsets) in place: this runs for every instance of a first month draw.
+   */
+  function walk(k0: number, lastDay: number, fromMs: number, toMs: number, max: number, out: FastInstance[]) {
+    const known = knownDayOffsets(zone);
+    const noEx = ex.size === 0;
     if (everyDay) {
       // FREQ=DAILY with no BY part: period k is the one day d0 + k * interval (what sorted(k)
       // gives, without an array per day).
       for (let k = k0; ; k++) {
         const day = d0 + k * iv;
         if (day > lastDay || (until !== undefined && day * DAY > until + DAY)) return;
-        const ms = instantOf(day);
+        let off = known.get(day);
+        if (off === undefined) off = offsetForDay(zone, day);
+        const ms = off === null ? instantOf(day) : day * DAY + tod - off;
         if (ms === undefined) continue;
-        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
+        if ((until !== undefined && ms > until) || ms >= toMs) return;
+        if (ms >= fromMs && (noEx || !ex.has(ms)))
+          out.push({ wall: dateOfDay(day) + time, ms, plainDay: off === null ? Number.NaN : day });
+        if (out.length >= max) return;
       }
     }
     let empty = 0;
@@ -277,10 +300,15 @@ export function fastRule(s: FastInput): FastRule | undefined {
       for (let i = 0; i < days.length; i++) {
         const day = days[i]!;
         if (day < d0) continue;
-        const ms = instantOf(day);
+        let off = known.get(day);
+        if (off === undefined) off = offsetForDay(zone, day);
+        const ms = off === null ? instantOf(day) : day * DAY + tod - off;
         any = true;
         if (ms === undefined) continue;
-        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
+        if ((until !== undefined && ms > until) || ms >= toMs) return;
+        if (ms >= fromMs && (noEx || !ex.has(ms)))
+          out.push({ wall: dateOfDay(day) + time, ms, plainDay: off === null ? Number.NaN : day });
+        if (out.length >= max) return;
       }
       empty = any ? 0 : empty + 1;
     }
@@ -319,6 +347,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
   };
 
   return {
+    timeOfDayMs: tod,
     between(fromMs, toMs, max) {
       const out: FastInstance[] = [];
       const keep = (ms: number) => ms >= fromMs && ms < toMs && !ex.has(ms);
@@ -331,16 +360,19 @@ export function fastRule(s: FastInput): FastRule | undefined {
           if (allMs[mid]! < fromMs) lo = mid + 1;
           else hi = mid;
         }
+        const known = knownDayOffsets(zone);
         for (let i = lo; i < allMs.length && allMs[i]! < toMs; i++)
-          if (keep(allMs[i]!)) out.push({ wall: dateOfDay(allDays[i]!) + time, ms: allMs[i]! });
+          if (keep(allMs[i]!)) {
+            const day = allDays[i]!;
+            // A number in the table: the instant was computed the plain way (instantOf).
+            const off = known.get(day);
+            const plainDay = off === undefined || off === null ? Number.NaN : day;
+            out.push({ wall: dateOfDay(day) + time, ms: allMs[i]!, plainDay });
+          }
       } else {
         // Instances start within 14 h of their date's midnight UTC: a day's margin each side.
         const fromDay = Math.floor(fromMs / DAY) - 1;
-        walk(periodOf(p, d0, fromDay), Math.floor(toMs / DAY) + 1, (day, ms) => {
-          if (ms >= toMs) return false;
-          if (keep(ms)) out.push({ wall: dateOfDay(day) + time, ms });
-          return out.length < max;
-        });
+        walk(periodOf(p, d0, fromDay), Math.floor(toMs / DAY) + 1, fromMs, toMs, max, out);
       }
       // The rule's instances come out ascending (days ascending, one instant a day); only an
       // RDATE or an off-rule DTSTART added here needs a sort.
