@@ -296,19 +296,23 @@ export function assemble(
 }
 
 const same = (a: AssembledOccurrence): AssembledOccurrence => a;
-const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
+const cachedPlain = (s: Entity): ((o: Occurrence) => AssembledOccurrence) => {
+  const m = plainsOf(s);
+  return (o) => plain(m, s, o);
+};
 
 /**
- * assemble's occurrences as the caller makes them: `plainAs(s, o)` for an occurrence `o` of series
- * `s` without an override (most), `overriddenAs(a)` for the others (assembled). A host's draw makes
- * views at once (series-host.ts), with no assembled object per occurrence in between.
+ * assemble's occurrences as the caller makes them: `plainAs(s)(o)` for an occurrence `o` of
+ * series `s` without an override (most; `plainAs(s)` is asked once per series and draw, so what
+ * the series' occurrences share is looked up once), `overriddenAs(a)` for the others (assembled).
+ * A host's draw makes views at once (series-host.ts), with no assembled object in between.
  */
 export function assembleAs<T>(
   set: SeriesSet,
   expand: Expander,
   fromMs: number,
   toMs: number,
-  plainAs: (s: Entity, o: Occurrence) => T,
+  plainAs: (s: Entity) => (o: Occurrence) => T,
   overriddenAs: (a: AssembledOccurrence) => T,
 ): T[] {
   if (set.size === 0) return [];
@@ -322,12 +326,14 @@ export function assembleAs<T>(
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
     const list = expand(s).between(fromMs, toMs);
+    if (list.length === 0) continue;
+    const make = plainAs(s);
     // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
     // occurrence, and a first draw runs it ~7,000 times from cold.
     for (let i = 0; i < list.length; i++) {
       const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plainAs(s, o));
+      out.push(make(o));
     }
   }
   for (const g of groups.values()) {

@@ -42,9 +42,22 @@ interface Civil {
   d: number;
 }
 const dayNum = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d) / DAY;
-function civil(day: number): Civil {
-  const t = new Date(day * DAY);
-  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate() };
+/**
+ * The proleptic Gregorian date of a day number, by arithmetic (H. Hinnant's civil_from_days): what
+ * a Date's getUTC* give, without a Date per call.
+ */
+export function civil(day: number): Civil {
+  const z = day + 719_468;
+  const era = Math.floor(z / 146_097);
+  const doe = z - era * 146_097;
+  const yoe = Math.floor(
+    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
+  );
+  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
+  const mp = Math.floor((5 * doy + 2) / 153);
+  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
+  const m = mp < 10 ? mp + 3 : mp - 9;
+  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
 }
 /** 0 = Monday ... 6 = Sunday (WEEKDAYS order). */
 const weekday = (day: number): number => (((day + 3) % 7) + 7) % 7;
@@ -93,7 +106,10 @@ function monthDays(list: readonly number[], y: number, m: number): number[] {
   return out;
 }
 
-/** Candidate days of period k, ascending and distinct, before the DTSTART cut. */
+/**
+ * Candidate days of period k, ascending and distinct, before the DTSTART cut. The array may be
+ * the one the previous call returned, overwritten: read it before asking for the next period.
+ */
 function periods(p: RRuleParts, d0: number): (k: number) => number[] {
   const iv = p.interval ?? 1;
   const c0 = civil(d0);
@@ -116,11 +132,13 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
       const wkst = WEEKDAYS.indexOf(p.wkst ?? 'MO');
       const w0 = d0 - ((weekday(d0) - wkst + 7) % 7);
       const offsets = tidy((byWd ?? [weekday(d0)]).map((wd) => (wd - wkst + 7) % 7));
+      // Without BYMONTH one array serves every call (walked before the next call): a first month
+      // draw asks ~1,500 weeks, and an array and a callback call per day cost more than the days.
+      const week = new Array<number>(offsets.length).fill(0);
       return (k) => {
         const start = w0 + 7 * k * iv;
-        // A loop, not map(): a callback call per day costs more than the day until optimized.
-        const out: number[] = [];
-        for (let i = 0; i < offsets.length; i++) out.push(start + offsets[i]!);
+        const out = byMonth === undefined ? week : [];
+        for (let i = 0; i < offsets.length; i++) out[i] = start + offsets[i]!;
         return byMonth === undefined ? out : out.filter(inMonth);
       };
     }
@@ -147,30 +165,29 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
   }
 }
 
-/** The first day of period k (no instance of period k is earlier). */
-function periodStart(p: RRuleParts, d0: number, k: number, c0: Civil): number {
+/** The first day of period k (no instance of period k is earlier), for a rule from day d0. */
+function periodStarts(p: RRuleParts, d0: number, c0: Civil): (k: number) => number {
   const iv = p.interval ?? 1;
   switch (p.freq) {
     case 'DAILY':
-      return d0 + k * iv;
+      return (k) => d0 + k * iv;
     case 'WEEKLY': {
-      const wkst = WEEKDAYS.indexOf(p.wkst ?? 'MO');
-      return d0 - ((weekday(d0) - wkst + 7) % 7) + 7 * k * iv;
+      const w0 = d0 - ((weekday(d0) - WEEKDAYS.indexOf(p.wkst ?? 'MO') + 7) % 7);
+      return (k) => w0 + 7 * k * iv;
     }
-    case 'MONTHLY': {
-      const idx = c0.y * 12 + (c0.m - 1) + k * iv;
-      return dayNum(Math.floor(idx / 12), (idx % 12) + 1, 1);
-    }
+    case 'MONTHLY':
+      return (k) => {
+        const idx = c0.y * 12 + (c0.m - 1) + k * iv;
+        return dayNum(Math.floor(idx / 12), (idx % 12) + 1, 1);
+      };
     default:
-      return dayNum(c0.y + k * iv, 1, 1);
+      return (k) => dayNum(c0.y + k * iv, 1, 1);
   }
 }
 
 /** The first period that can hold `day` (0 when DTSTART's period is later). */
 function periodOf(p: RRuleParts, d0: number, day: number): number {
   const iv = p.interval ?? 1;
-  const c0 = civil(d0);
-  const c = civil(day);
   let k: number;
   switch (p.freq) {
     case 'DAILY':
@@ -182,11 +199,14 @@ function periodOf(p: RRuleParts, d0: number, day: number): number {
       k = Math.floor((day - w0) / (7 * iv));
       break;
     }
-    case 'MONTHLY':
+    case 'MONTHLY': {
+      const c0 = civil(d0);
+      const c = civil(day);
       k = Math.floor((c.y * 12 + c.m - (c0.y * 12 + c0.m)) / iv);
       break;
+    }
     default:
-      k = Math.floor((c.y - c0.y) / iv);
+      k = Math.floor((civil(day).y - civil(d0).y) / iv);
   }
   return Math.max(0, k);
 }
@@ -254,6 +274,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
   };
   const sorted = periods(p, d0);
   const c0 = civil(d0);
+  const periodStart = periodStarts(p, d0, c0);
   const iv = p.interval ?? 1;
   const everyDay =
     p.freq === 'DAILY' && !p.byDay && p.byMonth === undefined && p.byMonthDay === undefined && iv >= 1;
@@ -293,7 +314,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
     }
     let empty = 0;
     for (let k = k0; empty < MAX_EMPTY; k++) {
-      const first = periodStart(p, d0, k, c0);
+      const first = periodStart(k);
       if (first > lastDay || (until !== undefined && first * DAY > until + DAY)) return;
       let any = false;
       const days = sorted(k);

@@ -119,17 +119,21 @@ function plainView(
 }
 
 /**
- * The view of occurrence `o` of series `s` without an override, kept on the occurrence (the
+ * The views of series `s`'s occurrences without an override, each kept on its occurrence (the
  * expansion's cache holds it): a redraw of an unchanged series builds nothing, a first draw one
- * object per occurrence (and its id), no assembled occurrence in between.
+ * object per occurrence (and its id), no assembled occurrence in between. The series' template
+ * is looked up once per draw.
  */
-function drawnView(doc: DocId, s: Entity, o: Occurrence): EventView {
+function drawnViews(doc: DocId, s: Entity): (o: Occurrence) => EventView {
   const cache = viewsOf(doc, s);
-  if (o.shownFrom === cache) return o.shownAs as EventView;
-  const v = plainView(cache, s.id, o, occurrenceId(s.id, o.recurrenceId));
-  o.shownFrom = cache;
-  o.shownAs = v;
-  return v;
+  const id = s.id;
+  return (o) => {
+    if (o.shownFrom === cache) return o.shownAs as EventView;
+    const v = plainView(cache, id, o, occurrenceId(id, o.recurrenceId));
+    o.shownFrom = cache;
+    o.shownAs = v;
+    return v;
+  };
 }
 
 /** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
@@ -156,7 +160,7 @@ export function occurrenceViews(
     expand,
     fromMs,
     toMs,
-    (s, o) => drawnView(doc, s, o),
+    (s) => drawnViews(doc, s),
     (a) => occurrenceView(doc, a, set),
   );
 }
