@@ -15,7 +15,6 @@ import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
 import {
   drawOccurrences,
   fastExpander,
-  fileSeries,
   type ShownOccurrences,
   sharedExpander,
 } from '../src/worker/series-host.ts';
@@ -88,12 +87,11 @@ async function setup(month: string, dbName: string) {
     if (!set.put(ev) && !ev.deleted && rec.entity !== '0'.repeat(32))
       singles.set(`${doc}/${rec.entity}`, { doc: doc!, view: toView(doc!, ev) });
   }
-  // As the host files each series (series-host.ts reindex, fileSeries): its direct expansion, view
-  // template and id lanes are set up then, at load, not on the first draw; timed here on its own
-  // (series_index_ms).
+  // As the host files each series (series-host.ts reindex): its direct expansion is set up then,
+  // at load, not on the first draw; timed here on its own (series_index_ms).
   const tIndex = performance.now();
   let direct = true;
-  for (const s of set.series.values()) if (!s.deleted && !fileSeries(doc!, s).ok) direct = false;
+  for (const s of set.series.values()) if (!s.deleted && !fastExpander(s).ok) direct = false;
   const indexMs = performance.now() - tIndex;
   const tLoad = performance.now();
   const library = await sharedExpander();

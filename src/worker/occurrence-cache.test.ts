@@ -242,33 +242,6 @@ describe('cached occurrences and their views', () => {
     await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
   });
 
-  it('a series filed at load (fileSeries) draws the same views as one drawn without filing, in fresh modules', async () => {
-    const id = 'a7'.repeat(16) as EntityId;
-    await replica.write(doc, id, [
-      text(EventField.Title, 'Stand-up'),
-      at(EventField.Start, '2026-03-02T09:00'),
-      at(EventField.End, '2026-03-02T09:15'),
-      { field: EventField.TimeZone, value: encodeValue('zone', 'Europe/Berlin') },
-      { field: EventField.Rrule, value: encodeValue('rrule', 'FREQ=WEEKLY;BYDAY=MO,WE,FR') },
-    ]);
-    const draw = async (file: boolean) => {
-      vi.resetModules();
-      const occ = await import('./occurrences.ts');
-      const sh = await import('./series-host.ts');
-      const set = new occ.SeriesSet();
-      const s = eventFromRecord(replica.entity(doc, id)!);
-      set.put(s);
-      if (file) expect(sh.fileSeries(doc, s).ok).toBe(true);
-      const out: EventView[] = [];
-      sh.drawOccurrences(doc, set, sh.fastExpander, MARCH.fromMs, MARCH.toMs, new Map(), out);
-      return data(out);
-    };
-    const filed = await draw(true);
-    expect(filed.length).toBeGreaterThan(15);
-    expect(filed).toEqual(await draw(false));
-    await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
-  });
-
   it('appendAll appends every item in order, in one push or in chunks past 8,192', () => {
     for (const n of [0, 1, 8191, 8192, 8193, 20_000]) {
       const items = Array.from({ length: n }, (_, i) => i);

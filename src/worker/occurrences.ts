@@ -355,7 +355,14 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   // part are the same for all its occurrences, and after its part and the first 8 characters of
   // `r` ("YYYY-MM-", the month) the same for all its occurrences of a month: both kept per series,
   // so an occurrence hashes only the rest of `r` (a draw asks for a series' occurrences in order).
-  const l = seriesLanes.get(series) ?? occurrenceIdLanes(series);
+  let l = seriesLanes.get(series);
+  if (l === undefined) {
+    const lanes = [1779033703, 3144134277, 1013904242, 2773480762];
+    cyrbSteps(lanes, `${series}|`);
+    l = { h1: lanes[0]!, h2: lanes[1]!, h3: lanes[2]!, h4: lanes[3]!, month: '', m1: 0, m2: 0, m3: 0, m4: 0 };
+    if (seriesLanes.size >= 10_000) seriesLanes.clear();
+    seriesLanes.set(series, l);
+  }
   let h1: number;
   let h2: number;
   let h3: number;
@@ -405,22 +412,6 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h3 ^= h1;
   h4 ^= h1;
   return hex128(h1, h2, h3, h4) as EntityId;
-}
-
-/**
- * The lanes occurrenceId keeps for `series` (made now if needed): a host makes them when it files
- * the series (series-host.ts fileSeries), so a first draw does not.
- */
-export function occurrenceIdLanes(series: EntityId): SeriesLanes {
-  let l = seriesLanes.get(series);
-  if (l === undefined) {
-    const lanes = [1779033703, 3144134277, 1013904242, 2773480762];
-    cyrbSteps(lanes, `${series}|`);
-    l = { h1: lanes[0]!, h2: lanes[1]!, h3: lanes[2]!, h4: lanes[3]!, month: '', m1: 0, m2: 0, m3: 0, m4: 0 };
-    if (seriesLanes.size >= 10_000) seriesLanes.clear();
-    seriesLanes.set(series, l);
-  }
-  return l;
 }
 
 /** Characters of a RecurrenceId whose lanes are kept per series: "YYYY-MM-". */
@@ -475,7 +466,7 @@ function hex128(a: number, b: number, c: number, d: number): string {
  * cyrb128's lanes after the prefix `${series}|` (h1..h4), per series id, and after that prefix and
  * the first MONTH_CHARS of the RecurrenceId last hashed (`month`, m1..m4).
  */
-export interface SeriesLanes {
+interface SeriesLanes {
   h1: number;
   h2: number;
   h3: number;

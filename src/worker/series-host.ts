@@ -28,7 +28,6 @@ import {
   isOverride,
   isSeries,
   occurrenceId,
-  occurrenceIdLanes,
   overridesOf,
   SeriesSet,
 } from './occurrences.ts';
@@ -173,18 +172,6 @@ export function occurrenceViews(
  */
 const NEEDS_LIBRARY: Expansion = { ok: false, between: () => [], at: () => undefined };
 export const fastExpander: Expander = cachedExpander((s) => expandFast(s) ?? NEEDS_LIBRARY);
-
-/**
- * What a host does with a live series when it files it (at load, and on each change): its direct
- * expansion set up (cached; not ok when its rule needs the library), its view template for `doc`
- * and its occurrence ids' series lanes made, so a first draw of a range only draws. The bench's
- * setup files its series through this too (bench/recur-month.entry.ts).
- */
-export function fileSeries(doc: DocId, s: Entity): Expansion {
-  viewsOf(doc, s);
-  occurrenceIdLanes(s.id);
-  return fastExpander(s);
-}
 
 /** Loads the expander once (rrule-temporal is a separate chunk) and caches expansions. */
 let shared: Promise<Expander> | undefined;
@@ -369,7 +356,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       if (is) set.put(ev);
       else set.remove(id);
       // The library is fetched when a rule needs it (or an edit does), not for every series.
-      if (is && !ev.deleted && isSeries(ev) && !fileSeries(doc, ev).ok && !own) void ready();
+      if (is && !own && !ev.deleted && isSeries(ev) && !fastExpander(ev).ok) void ready();
       return true;
     },
 
