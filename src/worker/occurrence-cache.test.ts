@@ -21,7 +21,7 @@ import {
 import { deviceKeys, manualClock, testDevice } from '../engine/testkit.testkit.ts';
 import type { EventView, Range } from './api.ts';
 import { assemble, occurrenceId, SeriesSet } from './occurrences.ts';
-import { appendAll, createSeriesHost, fastExpander } from './series-host.ts';
+import { createSeriesHost, fastExpander } from './series-host.ts';
 
 const crypto = createWebCrypto(globalThis.crypto.subtle as unknown as SubtleLike);
 const S = 'c3'.repeat(16) as EntityId;
@@ -240,15 +240,6 @@ describe('cached occurrences and their views', () => {
     expectMapped(moved);
     expectMapped(april);
     await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
-  });
-
-  it('appendAll appends every item in order, in one push or in chunks past 8,192', () => {
-    for (const n of [0, 1, 8191, 8192, 8193, 20_000]) {
-      const items = Array.from({ length: n }, (_, i) => i);
-      const out = [-2, -1];
-      appendAll(out, items);
-      expect(out).toEqual([-2, -1, ...items]);
-    }
   });
 
   it('occurrence ids are cyrb128 of "series|start" computed whole, whatever order they are asked in', () => {

@@ -296,23 +296,19 @@ export function assemble(
 }
 
 const same = (a: AssembledOccurrence): AssembledOccurrence => a;
-const cachedPlain = (s: Entity): ((o: Occurrence) => AssembledOccurrence) => {
-  const m = plainsOf(s);
-  return (o) => plain(m, s, o);
-};
+const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
 
 /**
- * assemble's occurrences as the caller makes them: `plainAs(s)(o)` for an occurrence `o` of
- * series `s` without an override (most; `plainAs(s)` is asked once per series and draw, so what
- * the series' occurrences share is looked up once), `overriddenAs(a)` for the others (assembled).
- * A host's draw makes views at once (series-host.ts), with no assembled object in between.
+ * assemble's occurrences as the caller makes them: `plainAs(s, o)` for an occurrence `o` of series
+ * `s` without an override (most), `overriddenAs(a)` for the others (assembled). A host's draw makes
+ * views at once (series-host.ts), with no assembled object per occurrence in between.
  */
 export function assembleAs<T>(
   set: SeriesSet,
   expand: Expander,
   fromMs: number,
   toMs: number,
-  plainAs: (s: Entity) => (o: Occurrence) => T,
+  plainAs: (s: Entity, o: Occurrence) => T,
   overriddenAs: (a: AssembledOccurrence) => T,
 ): T[] {
   if (set.size === 0) return [];
@@ -326,14 +322,12 @@ export function assembleAs<T>(
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
     const list = expand(s).between(fromMs, toMs);
-    if (list.length === 0) continue;
-    const make = plainAs(s);
     // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
     // occurrence, and a first draw runs it ~7,000 times from cold.
     for (let i = 0; i < list.length; i++) {
       const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(make(o));
+      out.push(plainAs(s, o));
     }
   }
   for (const g of groups.values()) {
@@ -352,56 +346,29 @@ export function assembleAs<T>(
  */
 export function occurrenceId(series: EntityId, r: string): EntityId {
   // cyrb128 (public domain) of `${series}|${r}`: four 32-bit lanes. The lanes after the series'
-  // part are the same for all its occurrences, and after its part and the first 8 characters of
-  // `r` ("YYYY-MM-", the month) the same for all its occurrences of a month: both kept per series,
-  // so an occurrence hashes only the rest of `r` (a draw asks for a series' occurrences in order).
-  let l = seriesLanes.get(series);
-  if (l === undefined) {
-    const lanes = [1779033703, 3144134277, 1013904242, 2773480762];
+  // part are the same for all its occurrences: kept per series, only `r` is hashed here.
+  let lanes = seriesLanes.get(series);
+  if (lanes === undefined) {
+    lanes = [1779033703, 3144134277, 1013904242, 2773480762];
     cyrbSteps(lanes, `${series}|`);
-    l = { h1: lanes[0]!, h2: lanes[1]!, h3: lanes[2]!, h4: lanes[3]!, month: '', m1: 0, m2: 0, m3: 0, m4: 0 };
     if (seriesLanes.size >= 10_000) seriesLanes.clear();
-    seriesLanes.set(series, l);
+    seriesLanes.set(series, lanes);
   }
-  let h1: number;
-  let h2: number;
-  let h3: number;
-  let h4: number;
-  let i: number;
-  /** The index after which the lanes are the month's (kept), or -1. */
-  let keep = -1;
-  if (r.length > MONTH_CHARS && l.month !== '' && r.startsWith(l.month)) {
-    h1 = l.m1;
-    h2 = l.m2;
-    h3 = l.m3;
-    h4 = l.m4;
-    i = MONTH_CHARS;
-  } else {
-    h1 = l.h1;
-    h2 = l.h2;
-    h3 = l.h3;
-    h4 = l.h4;
-    i = 0;
-    if (r.length > MONTH_CHARS) keep = MONTH_CHARS - 1;
-  }
-  // cyrb128's steps over the rest of `r`, on locals. Math.imul read once into a local: until
-  // this is optimized (a first month draw runs it ~7,000 times), each `Math.imul` is a global and
-  // a property lookup before the call. (Its arithmetic on 16-bit halves instead was twice as slow
-  // there: each product outside the small-integer range is a heap number.)
+  // The steps of cyrbSteps over `r`, here on locals (no lanes array written and read back per
+  // occurrence: a first month draw runs this ~7,000 times, mostly unoptimised).
+  // Math.imul read once into a local: unoptimised, each `Math.imul` is a global and a property
+  // lookup before the call, 68 of each per id.
   const imul = Math.imul;
-  for (; i < r.length; i++) {
+  let h1 = lanes[0]!;
+  let h2 = lanes[1]!;
+  let h3 = lanes[2]!;
+  let h4 = lanes[3]!;
+  for (let i = 0; i < r.length; i++) {
     const k = r.charCodeAt(i);
     h1 = h2 ^ imul(h1 ^ k, 597399067);
     h2 = h3 ^ imul(h2 ^ k, 2869860233);
     h3 = h4 ^ imul(h3 ^ k, 951274213);
     h4 = h1 ^ imul(h4 ^ k, 2716044179);
-    if (i === keep) {
-      l.month = r.slice(0, MONTH_CHARS);
-      l.m1 = h1;
-      l.m2 = h2;
-      l.m3 = h3;
-      l.m4 = h4;
-    }
   }
   h1 = imul(h3 ^ (h1 >>> 18), 597399067);
   h2 = imul(h4 ^ (h2 >>> 22), 2869860233);
@@ -413,9 +380,6 @@ export function occurrenceId(series: EntityId, r: string): EntityId {
   h4 ^= h1;
   return hex128(h1, h2, h3, h4) as EntityId;
 }
-
-/** Characters of a RecurrenceId whose lanes are kept per series: "YYYY-MM-". */
-const MONTH_CHARS = 8;
 
 /**
  * The big-endian hex digits of four 32-bit lanes, as one flat string made by one call: not added
@@ -462,22 +426,8 @@ function hex128(a: number, b: number, c: number, d: number): string {
   );
 }
 
-/**
- * cyrb128's lanes after the prefix `${series}|` (h1..h4), per series id, and after that prefix and
- * the first MONTH_CHARS of the RecurrenceId last hashed (`month`, m1..m4).
- */
-interface SeriesLanes {
-  h1: number;
-  h2: number;
-  h3: number;
-  h4: number;
-  month: string;
-  m1: number;
-  m2: number;
-  m3: number;
-  m4: number;
-}
-const seriesLanes = new Map<string, SeriesLanes>();
+/** cyrb128's lanes after the prefix `${series}|`, per series id. */
+const seriesLanes = new Map<string, number[]>();
 
 function cyrbSteps(lanes: number[], text: string): void {
   let h1 = lanes[0]!;

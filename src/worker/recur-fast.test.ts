@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatRRule, type RRuleParts, WEEKDAYS } from '../engine/index.ts';
 import { type Expander, expandFast, loadExpander, type Occurrence, type SeriesInput } from './recur.ts';
-import { civil, fastRule } from './recur-fast.ts';
+import { fastRule } from './recur-fast.ts';
 import { utcToWall } from './time.ts';
 
 let library: Expander;
@@ -94,25 +94,6 @@ function untilText(days: number, start: string, kind: number): string {
   const date = d.toISOString().slice(0, 10).replace(/-/g, '');
   return kind === 0 ? date : kind === 1 ? `${date}T090000` : `${date}T120000Z`;
 }
-
-describe('civil', () => {
-  it("gives a Date's UTC year, month and day for every day number in ±20,000 years, by arithmetic", () => {
-    const check = (day: number) => {
-      const t = new Date(day * DAY);
-      expect(civil(day), String(day)).toEqual({
-        y: t.getUTCFullYear(),
-        m: t.getUTCMonth() + 1,
-        d: t.getUTCDate(),
-      });
-    };
-    for (let day = -800_000; day <= 800_000; day += 97) check(day);
-    for (let day = -1000; day <= 1000; day++) check(day);
-    fc.assert(
-      fc.property(fc.integer({ min: -7_000_000, max: 7_000_000 }), (day) => check(day)),
-      { numRuns: 2000 },
-    );
-  });
-});
 
 describe('[RRULE-2] direct expansion of common rules', () => {
   it('[RRULE-2] gives the library occurrences (starts and ends) on random rules, zones, lengths and DST dates, with RDATE and EXDATE', () => {

@@ -9,7 +9,7 @@
 // recur-fast.test.ts compares both on random rules, zones and DST dates.
 
 import { canonicalWall, parseRRule, type RRuleParts, WEEKDAYS } from '../engine/index.ts';
-import { dateOfDay, knownDayOffsets, offsetForDay, plainDayToUtcMs, utcToWall, wallToUtcMs } from './time.ts';
+import { dateOfDay, plainDayToUtcMs, utcToWall, wallToUtcMs } from './time.ts';
 
 const DAY = 86_400_000;
 /** COUNT rules are enumerated from DTSTART once and kept; past this the library does it. */
@@ -21,19 +21,11 @@ export interface FastInstance {
   /** Wall-clock start (series zone) or date (all-day): the occurrence's RecurrenceId. */
   wall: string;
   ms: number;
-  /**
-   * The day number of `wall`'s date when that local day has one offset throughout (a rule's
-   * instance computed by plain arithmetic), else NaN: an occurrence's end on the same day is then
-   * its date and a time of day (recur.ts), no zone lookup.
-   */
-  plainDay: number;
 }
 
 export interface FastRule {
   /** Instances (RDATEs included, EXDATEs removed) starting in [fromMs, toMs), ascending. */
   between(fromMs: number, toMs: number, max: number): FastInstance[];
-  /** The rule's time of day (DTSTART's), ms after midnight; 0 for all-day series. */
-  readonly timeOfDayMs: number;
 }
 
 interface Civil {
@@ -42,22 +34,9 @@ interface Civil {
   d: number;
 }
 const dayNum = (y: number, m: number, d: number): number => Date.UTC(y, m - 1, d) / DAY;
-/**
- * The proleptic Gregorian date of a day number, by arithmetic (H. Hinnant's civil_from_days): what
- * a Date's getUTC* give, without a Date per call.
- */
-export function civil(day: number): Civil {
-  const z = day + 719_468;
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor(
-    (doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365,
-  );
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const d = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const m = mp < 10 ? mp + 3 : mp - 9;
-  return { y: yoe + era * 400 + (m <= 2 ? 1 : 0), m, d };
+function civil(day: number): Civil {
+  const t = new Date(day * DAY);
+  return { y: t.getUTCFullYear(), m: t.getUTCMonth() + 1, d: t.getUTCDate() };
 }
 /** 0 = Monday ... 6 = Sunday (WEEKDAYS order). */
 const weekday = (day: number): number => (((day + 3) % 7) + 7) % 7;
@@ -106,10 +85,7 @@ function monthDays(list: readonly number[], y: number, m: number): number[] {
   return out;
 }
 
-/**
- * Candidate days of period k, ascending and distinct, before the DTSTART cut. The array may be
- * the one the previous call returned, overwritten: read it before asking for the next period.
- */
+/** Candidate days of period k, ascending and distinct, before the DTSTART cut. */
 function periods(p: RRuleParts, d0: number): (k: number) => number[] {
   const iv = p.interval ?? 1;
   const c0 = civil(d0);
@@ -132,13 +108,9 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
       const wkst = WEEKDAYS.indexOf(p.wkst ?? 'MO');
       const w0 = d0 - ((weekday(d0) - wkst + 7) % 7);
       const offsets = tidy((byWd ?? [weekday(d0)]).map((wd) => (wd - wkst + 7) % 7));
-      // Without BYMONTH one array serves every call (walked before the next call): a first month
-      // draw asks ~1,500 weeks, and an array and a callback call per day cost more than the days.
-      const week = new Array<number>(offsets.length).fill(0);
       return (k) => {
         const start = w0 + 7 * k * iv;
-        const out = byMonth === undefined ? week : [];
-        for (let i = 0; i < offsets.length; i++) out[i] = start + offsets[i]!;
+        const out = offsets.map((o) => start + o);
         return byMonth === undefined ? out : out.filter(inMonth);
       };
     }
@@ -165,29 +137,30 @@ function periods(p: RRuleParts, d0: number): (k: number) => number[] {
   }
 }
 
-/** The first day of period k (no instance of period k is earlier), for a rule from day d0. */
-function periodStarts(p: RRuleParts, d0: number, c0: Civil): (k: number) => number {
+/** The first day of period k (no instance of period k is earlier). */
+function periodStart(p: RRuleParts, d0: number, k: number, c0: Civil): number {
   const iv = p.interval ?? 1;
   switch (p.freq) {
     case 'DAILY':
-      return (k) => d0 + k * iv;
+      return d0 + k * iv;
     case 'WEEKLY': {
-      const w0 = d0 - ((weekday(d0) - WEEKDAYS.indexOf(p.wkst ?? 'MO') + 7) % 7);
-      return (k) => w0 + 7 * k * iv;
+      const wkst = WEEKDAYS.indexOf(p.wkst ?? 'MO');
+      return d0 - ((weekday(d0) - wkst + 7) % 7) + 7 * k * iv;
     }
-    case 'MONTHLY':
-      return (k) => {
-        const idx = c0.y * 12 + (c0.m - 1) + k * iv;
-        return dayNum(Math.floor(idx / 12), (idx % 12) + 1, 1);
-      };
+    case 'MONTHLY': {
+      const idx = c0.y * 12 + (c0.m - 1) + k * iv;
+      return dayNum(Math.floor(idx / 12), (idx % 12) + 1, 1);
+    }
     default:
-      return (k) => dayNum(c0.y + k * iv, 1, 1);
+      return dayNum(c0.y + k * iv, 1, 1);
   }
 }
 
 /** The first period that can hold `day` (0 when DTSTART's period is later). */
 function periodOf(p: RRuleParts, d0: number, day: number): number {
   const iv = p.interval ?? 1;
+  const c0 = civil(d0);
+  const c = civil(day);
   let k: number;
   switch (p.freq) {
     case 'DAILY':
@@ -199,14 +172,11 @@ function periodOf(p: RRuleParts, d0: number, day: number): number {
       k = Math.floor((day - w0) / (7 * iv));
       break;
     }
-    case 'MONTHLY': {
-      const c0 = civil(d0);
-      const c = civil(day);
+    case 'MONTHLY':
       k = Math.floor((c.y * 12 + c.m - (c0.y * 12 + c0.m)) / iv);
       break;
-    }
     default:
-      k = Math.floor((civil(day).y - civil(d0).y) / iv);
+      k = Math.floor((c.y - c0.y) / iv);
   }
   return Math.max(0, k);
 }
@@ -256,8 +226,7 @@ export function fastRule(s: FastInput): FastRule | undefined {
   const extra: FastInstance[] = [];
   for (const d of s.rdates) {
     const ms = wallToUtcMs(d, zone);
-    if (ms !== undefined)
-      extra.push({ ms, wall: s.allDay ? d.slice(0, 10) : utcToWall(ms, zone), plainDay: Number.NaN });
+    if (ms !== undefined) extra.push({ ms, wall: s.allDay ? d.slice(0, 10) : utcToWall(ms, zone) });
   }
 
   /** The instant of a candidate day, or undefined when its wall time does not exist. */
@@ -274,7 +243,6 @@ export function fastRule(s: FastInput): FastRule | undefined {
   };
   const sorted = periods(p, d0);
   const c0 = civil(d0);
-  const periodStart = periodStarts(p, d0, c0);
   const iv = p.interval ?? 1;
   const everyDay =
     p.freq === 'DAILY' && !p.byDay && p.byMonth === undefined && p.byMonthDay === undefined && iv >= 1;
@@ -283,53 +251,36 @@ export function fastRule(s: FastInput): FastRule | undefined {
   const synced = sorted(0).includes(d0);
   // (Even past UNTIL: the first instance is DTSTART's, as the library has it.)
   let count = p.count;
-  extra.push({ ms: startMs, wall: startWall, plainDay: Number.NaN });
+  extra.push({ ms: startMs, wall: startWall });
   if (!synced && count !== undefined) count -= 1;
   extra.sort((a, b) => a.ms - b.ms);
 
-  /**
-   * Appends to `out` the rule's instances from period k0 on that start in [fromMs, toMs) and are
-   * not EXDATEs, in order, until one starts at toMs or later, UNTIL passes, `lastDay` is passed
-   * or `out` holds `max`. A day with one offset throughout is computed from the zone's table
-   * (knownDayOffsets) in place: this runs for every instance of a first month draw.
-   */
-  function walk(k0: number, lastDay: number, fromMs: number, toMs: number, max: number, out: FastInstance[]) {
-    const known = knownDayOffsets(zone);
-    const noEx = ex.size === 0;
+  /** Rule instances (day, instant) from period k0 on, in order, until `visit` says stop. */
+  function walk(k0: number, lastDay: number, visit: (day: number, ms: number) => boolean) {
     if (everyDay) {
       // FREQ=DAILY with no BY part: period k is the one day d0 + k * interval (what sorted(k)
       // gives, without an array per day).
       for (let k = k0; ; k++) {
         const day = d0 + k * iv;
         if (day > lastDay || (until !== undefined && day * DAY > until + DAY)) return;
-        let off = known.get(day);
-        if (off === undefined) off = offsetForDay(zone, day);
-        const ms = off === null ? instantOf(day) : day * DAY + tod - off;
+        const ms = instantOf(day);
         if (ms === undefined) continue;
-        if ((until !== undefined && ms > until) || ms >= toMs) return;
-        if (ms >= fromMs && (noEx || !ex.has(ms)))
-          out.push({ wall: dateOfDay(day) + time, ms, plainDay: off === null ? Number.NaN : day });
-        if (out.length >= max) return;
+        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
       }
     }
     let empty = 0;
     for (let k = k0; empty < MAX_EMPTY; k++) {
-      const first = periodStart(k);
+      const first = periodStart(p, d0, k, c0);
       if (first > lastDay || (until !== undefined && first * DAY > until + DAY)) return;
       let any = false;
       const days = sorted(k);
       for (let i = 0; i < days.length; i++) {
         const day = days[i]!;
         if (day < d0) continue;
-        let off = known.get(day);
-        if (off === undefined) off = offsetForDay(zone, day);
-        const ms = off === null ? instantOf(day) : day * DAY + tod - off;
+        const ms = instantOf(day);
         any = true;
         if (ms === undefined) continue;
-        if ((until !== undefined && ms > until) || ms >= toMs) return;
-        if (ms >= fromMs && (noEx || !ex.has(ms)))
-          out.push({ wall: dateOfDay(day) + time, ms, plainDay: off === null ? Number.NaN : day });
-        if (out.length >= max) return;
+        if ((until !== undefined && ms > until) || !visit(day, ms)) return;
       }
       empty = any ? 0 : empty + 1;
     }
@@ -368,7 +319,6 @@ export function fastRule(s: FastInput): FastRule | undefined {
   };
 
   return {
-    timeOfDayMs: tod,
     between(fromMs, toMs, max) {
       const out: FastInstance[] = [];
       const keep = (ms: number) => ms >= fromMs && ms < toMs && !ex.has(ms);
@@ -381,19 +331,16 @@ export function fastRule(s: FastInput): FastRule | undefined {
           if (allMs[mid]! < fromMs) lo = mid + 1;
           else hi = mid;
         }
-        const known = knownDayOffsets(zone);
         for (let i = lo; i < allMs.length && allMs[i]! < toMs; i++)
-          if (keep(allMs[i]!)) {
-            const day = allDays[i]!;
-            // A number in the table: the instant was computed the plain way (instantOf).
-            const off = known.get(day);
-            const plainDay = off === undefined || off === null ? Number.NaN : day;
-            out.push({ wall: dateOfDay(day) + time, ms: allMs[i]!, plainDay });
-          }
+          if (keep(allMs[i]!)) out.push({ wall: dateOfDay(allDays[i]!) + time, ms: allMs[i]! });
       } else {
         // Instances start within 14 h of their date's midnight UTC: a day's margin each side.
         const fromDay = Math.floor(fromMs / DAY) - 1;
-        walk(periodOf(p, d0, fromDay), Math.floor(toMs / DAY) + 1, fromMs, toMs, max, out);
+        walk(periodOf(p, d0, fromDay), Math.floor(toMs / DAY) + 1, (day, ms) => {
+          if (ms >= toMs) return false;
+          if (keep(ms)) out.push({ wall: dateOfDay(day) + time, ms });
+          return out.length < max;
+        });
       }
       // The rule's instances come out ascending (days ascending, one instant a day); only an
       // RDATE or an off-rule DTSTART added here needs a sort.

@@ -7,7 +7,7 @@ import type { RRuleTemporal as RRuleTemporalType } from 'rrule-temporal';
 import { Temporal } from 'temporal-polyfill';
 import { canonicalWall } from '../engine/index.ts';
 import { type FastInstance, type FastRule, fastRule } from './recur-fast.ts';
-import { dateOfDay, timeOfDayText, utcToWall, wallToUtcMs } from './time.ts';
+import { dateOfDay, utcToWall, wallToUtcMs } from './time.ts';
 
 /** Days since 1970-01-01 of a "YYYY-MM-DD..." date. */
 const dayNumber = (w: string): number =>
@@ -192,19 +192,11 @@ function createExpansion(
     if (rule === undefined) ok = false;
   }
 
-  // A timed rule's occurrence that ends on its own day, on a day with one offset throughout (a
-  // direct instance's plainDay): its end is its date and this time of day, what utcToWall gives
-  // without looking the zone up again (a first month draw makes ~7,000 ends).
-  const tod = fast?.timeOfDayMs ?? DAY;
-  const endTime = !s.allDay && tod + durMs < DAY ? timeOfDayText(tod + durMs) : undefined;
-  const occurrence = (wall: string, knownMs?: number, plainDay = Number.NaN): Occurrence | undefined => {
+  const occurrence = (wall: string, knownMs?: number): Occurrence | undefined => {
     const oStart = knownMs ?? wallToUtcMs(wall, s.timeZone);
     if (oStart === undefined) return undefined;
     if (!s.allDay) {
-      const end =
-        endTime !== undefined && !Number.isNaN(plainDay)
-          ? dateOfDay(plainDay) + endTime
-          : utcToWall(oStart + durMs, s.timeZone);
+      const end = utcToWall(oStart + durMs, s.timeZone);
       return {
         recurrenceId: wall,
         start: wall,
@@ -261,7 +253,7 @@ function createExpansion(
       if (fast !== undefined) {
         for (const h of fast.between(b * width - pad, (b + 1) * width + pad, MAX_PER_QUERY)) {
           // Timed: the instant is the direct expansion's; all-day ones are placed in the zone.
-          const o = occurrence(h.wall, s.allDay ? undefined : h.ms, h.plainDay);
+          const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
           if (o && o.startMs >= b * width && o.startMs < (b + 1) * width) got.push(o);
         }
       } else if (rule !== undefined) {
@@ -315,7 +307,7 @@ function createExpansion(
         if (hits.length >= MAX_PER_QUERY) return;
         for (let i = 0; i < hits.length; i++) {
           const h = hits[i]!;
-          const o = occurrence(h.wall, s.allDay ? undefined : h.ms, h.plainDay);
+          const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
           if (o === undefined) continue;
           const k = Math.floor(o.startMs / width) - b0;
           if (k >= 0 && k < runs.length) runs[k]!.push(o);

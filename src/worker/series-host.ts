@@ -119,21 +119,17 @@ function plainView(
 }
 
 /**
- * The views of series `s`'s occurrences without an override, each kept on its occurrence (the
+ * The view of occurrence `o` of series `s` without an override, kept on the occurrence (the
  * expansion's cache holds it): a redraw of an unchanged series builds nothing, a first draw one
- * object per occurrence (and its id), no assembled occurrence in between. The series' template
- * is looked up once per draw.
+ * object per occurrence (and its id), no assembled occurrence in between.
  */
-function drawnViews(doc: DocId, s: Entity): (o: Occurrence) => EventView {
+function drawnView(doc: DocId, s: Entity, o: Occurrence): EventView {
   const cache = viewsOf(doc, s);
-  const id = s.id;
-  return (o) => {
-    if (o.shownFrom === cache) return o.shownAs as EventView;
-    const v = plainView(cache, id, o, occurrenceId(id, o.recurrenceId));
-    o.shownFrom = cache;
-    o.shownAs = v;
-    return v;
-  };
+  if (o.shownFrom === cache) return o.shownAs as EventView;
+  const v = plainView(cache, s.id, o, occurrenceId(s.id, o.recurrenceId));
+  o.shownFrom = cache;
+  o.shownAs = v;
+  return v;
 }
 
 /** The EventView of an assembled occurrence; its conflicts are its override's (or its series'). */
@@ -160,7 +156,7 @@ export function occurrenceViews(
     expand,
     fromMs,
     toMs,
-    (s) => drawnViews(doc, s),
+    (s, o) => drawnView(doc, s, o),
     (a) => occurrenceView(doc, a, set),
   );
 }
@@ -236,22 +232,7 @@ export function drawOccurrences(
   }
   mine.pending.push(views);
   mine.size += views.length;
-  appendAll(out, views);
-}
-
-/** Arguments per push call below: far inside any engine's limit on a call's arguments. */
-const PUSH_CHUNK = 8192;
-
-/**
- * Appends `items` to `out`: by push calls of many arguments each (one engine builtin call per
- * chunk), not one push per view, which a first month draw ran ~7,000 times before it was optimized.
- */
-export function appendAll<T>(out: T[], items: readonly T[]): void {
-  if (items.length <= PUSH_CHUNK) {
-    out.push(...items);
-    return;
-  }
-  for (let i = 0; i < items.length; i += PUSH_CHUNK) out.push(...items.slice(i, i + PUSH_CHUNK));
+  for (let i = 0; i < views.length; i++) out.push(views[i]!);
 }
 
 export function createSeriesHost(replica: Replica, expander?: Expander): SeriesHost {

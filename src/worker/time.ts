@@ -22,11 +22,7 @@ const EXACT_TO = Date.UTC(9999, 11, 30);
 const dayOffsets = new Map<string, Map<number, number | null>>();
 let cached = 0;
 
-/**
- * The offset valid for the whole local day `day` of `zone` (ms to add to UTC), or null when the
- * day has a transition (see plainDayOffset); throws on an unknown zone.
- */
-export function offsetForDay(zone: string, day: number): number | null {
+function offsetForDay(zone: string, day: number): number | null {
   let days = dayOffsets.get(zone);
   if (days === undefined) {
     days = new Map();
@@ -44,21 +40,6 @@ export function offsetForDay(zone: string, day: number): number | null {
     days.set(day, off);
   }
   return off;
-}
-
-/**
- * The table offsetForDay fills for `zone` (day number -> offset, null on a transition day): a
- * caller that looks up many days reads it first and asks offsetForDay only for a day it lacks,
- * one Map lookup a day instead of two and three calls. (When the cache starts over the table is
- * dropped; the values read from it stay true.)
- */
-export function knownDayOffsets(zone: string): ReadonlyMap<number, number | null> {
-  let days = dayOffsets.get(zone);
-  if (days === undefined) {
-    days = new Map();
-    dayOffsets.set(zone, days);
-  }
-  return days;
 }
 
 const DAYS_IN = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
@@ -133,15 +114,7 @@ const minuteTexts: string[] = new Array<string>(1440).fill('');
 /** "YYYY-MM-DDTHH:MM" (":SS" only when not zero) of a local time given as ms since 1970 local. */
 function formatLocal(local: number): string {
   const day = Math.floor(local / DAY);
-  return dateOfDay(day) + timeOfDayText(local - day * DAY);
-}
-
-/**
- * "THH:MM" (":SS" only when not zero) of a time of day given in ms after midnight (0 <= ms <
- * a day; milliseconds ignored): the part of a wall-clock time utcToWall writes after the date.
- */
-export function timeOfDayText(msOfDay: number): string {
-  const t = Math.floor(msOfDay / 1000);
+  const t = Math.floor((local - day * DAY) / 1000);
   const s = t % 60;
   const minute = Math.floor(t / 60);
   let hm = minuteTexts[minute]!;
@@ -149,7 +122,7 @@ export function timeOfDayText(msOfDay: number): string {
     hm = `T${pad2(Math.floor(minute / 60))}:${pad2(minute % 60)}`;
     minuteTexts[minute] = hm;
   }
-  return s === 0 ? hm : `${hm}:${pad2(s)}`;
+  return s === 0 ? dateOfDay(day) + hm : `${dateOfDay(day)}${hm}:${pad2(s)}`;
 }
 
 /**
