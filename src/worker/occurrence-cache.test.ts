@@ -3,6 +3,7 @@
 // kind of change a series can get from this device or another one between two draws: its title,
 // its zone, its rule, an exception, an override added, changed and removed, a split, a deletion.
 
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   createMemoryStore,
@@ -239,6 +240,47 @@ describe('cached occurrences and their views', () => {
     expectMapped(moved);
     expectMapped(april);
     await replica.write(doc, id, [{ field: EventField.Deleted, value: encodeValue('bool', true) }]);
+  });
+
+  it('occurrence ids are cyrb128 of "series|start" computed whole, whatever order they are asked in', () => {
+    // The reference: cyrb128 over the whole text with Math.imul, as published.
+    const cyrb128 = (text: string): string => {
+      let [h1, h2, h3, h4] = [1779033703, 3144134277, 1013904242, 2773480762];
+      for (let i = 0; i < text.length; i++) {
+        const k = text.charCodeAt(i);
+        h1 = h2 ^ Math.imul(h1 ^ k, 597399067);
+        h2 = h3 ^ Math.imul(h2 ^ k, 2869860233);
+        h3 = h4 ^ Math.imul(h3 ^ k, 951274213);
+        h4 = h1 ^ Math.imul(h4 ^ k, 2716044179);
+      }
+      h1 = Math.imul(h3 ^ (h1 >>> 18), 597399067);
+      h2 = Math.imul(h4 ^ (h2 >>> 22), 2869860233);
+      h3 = Math.imul(h1 ^ (h3 >>> 17), 951274213);
+      h4 = Math.imul(h2 ^ (h4 >>> 19), 2716044179);
+      h1 ^= h2 ^ h3 ^ h4;
+      h2 ^= h1;
+      h3 ^= h1;
+      h4 ^= h1;
+      return [h1, h2, h3, h4].map((h) => (h >>> 0).toString(16).padStart(8, '0')).join('');
+    };
+    const series = fc.constantFrom(S, T, 'e5'.repeat(16) as EntityId, '0f'.repeat(16) as EntityId);
+    // Starts of a few months (the per-series month lanes switch), all-day dates, short and odd texts.
+    const start = fc.oneof(
+      fc
+        .tuple(
+          fc.constantFrom('2025-12-', '2026-01-', '2026-02-', '2026-01-0'),
+          fc.integer({ min: 1, max: 31 }),
+        )
+        .map(([m, d]) => `${m}${String(d).padStart(2, '0')}T09:30`),
+      fc.constantFrom('2026-01-15', '2026-01-', '2026-01', '', '2026-01-15T09:30:15', '2026-01-\u00e9\u4e2d'),
+      fc.string({ maxLength: 24 }),
+    );
+    fc.assert(
+      fc.property(fc.array(fc.tuple(series, start), { maxLength: 40 }), (asks) => {
+        for (const [s, r] of asks) expect(occurrenceId(s, r)).toBe(cyrb128(`${s}|${r}`));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('occurrence ids stay what they were (cyrb128 of "series|start"; the series part is kept per series)', () => {

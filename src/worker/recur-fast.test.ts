@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { formatRRule, type RRuleParts, WEEKDAYS } from '../engine/index.ts';
-import { type Expander, expandFast, loadExpander, type SeriesInput } from './recur.ts';
+import { type Expander, expandFast, loadExpander, type Occurrence, type SeriesInput } from './recur.ts';
 import { fastRule } from './recur-fast.ts';
 import { utcToWall } from './time.ts';
 
@@ -96,7 +96,7 @@ function untilText(days: number, start: string, kind: number): string {
 }
 
 describe('[RRULE-2] direct expansion of common rules', () => {
-  it('[RRULE-2] gives the library occurrences on random rules, zones and DST dates, with RDATE and EXDATE', () => {
+  it('[RRULE-2] gives the library occurrences (starts and ends) on random rules, zones, lengths and DST dates, with RDATE and EXDATE', () => {
     fc.assert(
       fc.property(
         rule,
@@ -105,14 +105,19 @@ describe('[RRULE-2] direct expansion of common rules', () => {
         fc.array(fc.integer({ min: 0, max: 60 }), { maxLength: 3 }),
         fc.array(fc.integer({ min: -5, max: 400 }), { maxLength: 2 }),
         fc.array(fc.integer({ min: -30, max: 900 }), { minLength: 1, maxLength: 3 }),
-        (r, d, untilKind, exPick, rdays, windows) => {
+        // Minutes long: none, within the day, across midnight, more than a day.
+        fc.constantFrom(0, 30, 90, 150, 1410, 1530),
+        (r, d, untilKind, exPick, rdays, windows, minutes) => {
           const { untilDays, ...p } = r as RRuleParts & { untilDays?: number };
           const day = new Date(Date.parse(`${d.day}T00:00Z`) + d.shift * DAY).toISOString().slice(0, 10);
           const start = d.allDay ? day : `${day}T${pad(d.hour)}:${pad(d.minute)}`;
           if (untilDays !== undefined) p.until = untilText(untilDays, start, d.allDay ? 0 : untilKind);
+          const end = d.allDay
+            ? start
+            : new Date(Date.parse(`${start}:00Z`) + minutes * 60_000).toISOString().slice(0, 16);
           const s: SeriesInput = {
             start,
-            end: start,
+            end,
             allDay: d.allDay,
             timeZone: d.zone,
             rrule: formatRRule(p),
@@ -139,8 +144,10 @@ describe('[RRULE-2] direct expansion of common rules', () => {
           for (const w of [-3, ...windows]) {
             const from = t0 + w * DAY;
             const to = from + 45 * DAY;
-            const want = a.between(from, to).map((o) => [o.recurrenceId, o.startMs, o.endMs]);
-            const got = b.between(from, to).map((o) => [o.recurrenceId, o.startMs, o.endMs]);
+            const brief = (os: Occurrence[]) =>
+              os.map((o) => [o.recurrenceId, o.start, o.end, o.startMs, o.endMs]);
+            const want = brief(a.between(from, to));
+            const got = brief(b.between(from, to));
             expect(got, `${s.rrule} from ${start} ${d.zone} window ${w}`).toEqual(want);
           }
         },
