@@ -107,6 +107,27 @@ export class SnapshotDesk {
     return m.doc;
   }
 
+  /**
+   * SNAP-12: the frontiers endorsements in force here certify (this device's own included), each
+   * once, whose ops are all held, newest first (by causal depth): what a host may prune to.
+   */
+  async certifiedFrontiers(doc: DocId): Promise<OpId[][]> {
+    this.core.mustDoc(doc);
+    const seen = new Set<string>();
+    const out: { frontier: OpId[]; depth: number }[] = [];
+    for (const c of this.core.certs.get(doc) ?? []) {
+      const frontier = [...c.frontier].sort();
+      const key = frontier.join();
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const metas = await this.core.metas(doc, frontier);
+      if (metas.some((m) => m === undefined)) continue;
+      const depth = metas.reduce((n, m) => n + Object.values(m!.vv).reduce((a, b) => a + b, 0), 0);
+      out.push({ frontier, depth });
+    }
+    return out.sort((a, b) => b.depth - a.depth).map((x) => x.frontier);
+  }
+
   evidence(doc: DocId): SnapshotEvidence[] {
     return [...(this.forged.get(doc) ?? [])];
   }

@@ -364,6 +364,11 @@ export class Replica {
     return this.enqueue(() => prune(this.core, doc, plain));
   }
 
+  /** SNAP-12: the frontiers endorsements in force here certify, newest first (what to prune to). */
+  certifiedFrontiers(doc: DocId): Promise<OpId[][]> {
+    return this.enqueue(() => this.snaps.certifiedFrontiers(doc));
+  }
+
   /** SNAP-13: replaces `doc` by a snapshot covering everything held here (trusted by the caller). */
   rebase(doc: DocId, plain: Uint8Array): Promise<void> {
     return this.enqueue(() => rebase(this.core, doc, plain));
