@@ -299,6 +299,23 @@ export class SqliteStore implements EngineStore {
     for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
   }
 
+  /**
+   * Relay tables beside the log (snapshot-store.ts): runs `f` in one transaction of this file.
+   * What it wrote is durable against power loss after the next barrier (`syncDurableAsync`).
+   */
+  transact<T>(f: (db: Database.Database) => T): T {
+    return this.guard('transact', () => {
+      const out = this.db.transaction(() => f(this.db))();
+      this.dirty = true;
+      return out;
+    });
+  }
+
+  /** Reads of the relay tables beside the log (snapshot-store.ts). */
+  readDb<T>(f: (db: Database.Database) => T): T {
+    return this.guard('readDb', () => f(this.db));
+  }
+
   /** The barrier of durability 'none': what makes every commit so far durable elsewhere. */
   protected async flushExternal(): Promise<void> {}
 
