@@ -4,13 +4,14 @@
 // Nothing here touches live state: everything is staged in the Txn; commit() publishes it.
 
 import { toHex } from './bytes.ts';
+import { breaksArriving, breaksStored } from './certification.ts';
 import { type MembershipBody, MembershipKind } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import type { DeviceId, DocId, EntityId, KeyId, OpId } from './ids.ts';
 import type { MembershipIndex, MembershipOp } from './membership.ts';
 import { type OpenedOp, openOp } from './op.ts';
-import { materialize } from './registers.ts';
+import { materialize, revoked } from './registers.ts';
 import { revokedStored } from './revocation.ts';
 import { allOps, bodyOf, revoke, revokeVoided, setBody } from './revoke-apply.ts';
 import { Role } from './roles.ts';
@@ -60,6 +61,7 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
   for (const o of txn.ops) core.gate.applied(o.id, txn.doc);
   for (const p of txn.admits.values()) core.gate.admitted(p);
   for (const e of txn.events) core.emit(e);
+  if (txn.certs.length > 0) core.certify(txn.doc, txn.certs);
   return undefined;
 }
 
@@ -149,7 +151,13 @@ export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: bool
   let entity: EntityId | undefined;
   if (v.mbody === undefined && op.keyId !== null && core.device !== undefined) {
     const key = txn.keys.get(op.keyId);
-    if (key !== undefined) [body, entity] = materialize(txn, op, key, v, own?.plain);
+    if (key !== undefined) {
+      // SNAP-10: an op breaking its author's certification counts for nothing (an own op never does).
+      const o = { author: op.author, ctr: op.header.ctr, vv: v.vv, preds };
+      const off =
+        revoked(txn.membership, op.author, v) || (own === undefined && (await breaksArriving(core, txn, o)));
+      [body, entity] = materialize(txn, op, key, v, own?.plain, off);
+    }
   }
   stageOp(core, op, txn, v.vv, v.mfront, body);
   if (own === undefined) await evidence(core, op, txn);
@@ -292,7 +300,8 @@ export async function unlock(core: Core, txn: Txn, ids: Set<KeyId> | 'all'): Pro
     if (op.keyId === null || (ids !== 'all' && !ids.has(op.keyId))) continue;
     const key = txn.keys.get(op.keyId);
     if (key === undefined) continue;
-    const [body, entity] = materialize(txn, op, key, r, undefined, await revokedStored(core, txn, r));
+    const off = (await revokedStored(core, txn, r)) || (await breaksStored(core, txn, r));
+    const [body, entity] = materialize(txn, op, key, r, undefined, off);
     setBody(txn, r, body);
     if (entity !== undefined)
       txn.events.push({ doc: txn.doc, entities: [entity], ops: [r.id], membershipChanged: false });

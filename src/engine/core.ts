@@ -2,6 +2,7 @@
 // metadata cache, listeners and the device clock. Reads of op metadata go through here, always
 // within one calendar (DAG-10: a cached op of another calendar is never taken for a parent).
 
+import type { Certification } from './certification.ts';
 import type { CryptoProvider, Signer } from './crypto.ts';
 import { EngineError } from './errors.ts';
 import { CausalGate } from './gate.ts';
@@ -60,6 +61,10 @@ export class Core {
   readonly listeners = new Set<(e: ChangeEvent) => void>();
   /** SNAP-7: calendars this replica started from a snapshot (in memory only, SNAP-8). */
   readonly bases = new Map<DocId, SnapshotBase>();
+  /** SNAP-10: certifications in force per calendar (this replica holds what they name). */
+  readonly certs = new Map<DocId, Certification[]>();
+  /** SNAP-10: certifications stored but waiting for an op they name. */
+  readonly pendingCerts = new Map<DocId, Certification[]>();
   deviceName: string | undefined;
   clock = 0;
   private readonly meta = new Map<OpId, OpMeta>();
@@ -76,6 +81,15 @@ export class Core {
     this.gate = new CausalGate(o.pendingLimit);
     this.deviceName = o.deviceName;
     this.metaLimit = o.metaCacheLimit ?? META_CACHE_LIMIT;
+  }
+
+  /** SNAP-10: certifications now in force (after their commit): no longer pending. */
+  certify(doc: DocId, certs: readonly Certification[]): void {
+    const ids = new Set(certs.map((c) => c.id));
+    this.certs.set(doc, [...(this.certs.get(doc) ?? []).filter((c) => !ids.has(c.id)), ...certs]);
+    const pending = (this.pendingCerts.get(doc) ?? []).filter((c) => !ids.has(c.id));
+    if (pending.length > 0) this.pendingCerts.set(doc, pending);
+    else this.pendingCerts.delete(doc);
   }
 
   /** The unlocking identity for keyrings: this device's key and box, or none (relay). */

@@ -36,6 +36,8 @@ export {
   type ValueType,
   type WriteInfo,
 } from './calendar.ts';
+export { type Certification, certificationOf } from './certification.ts';
+export type { EndorsementStatus } from './certify.ts';
 export {
   decodeMembership,
   encodeMembership,
@@ -127,12 +129,27 @@ export {
 } from './rrule.ts';
 export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 export { canonicalWall, overrideId, splitId } from './series.ts';
+export {
+  CHUNK_PLAIN_BYTES,
+  checkChunks,
+  type Endorsement,
+  MAX_CHUNK_BYTES,
+  MAX_CHUNKS,
+  MAX_FRONTIER,
+  type Manifest,
+  type OpenedEndorsement,
+  type OpenedManifest,
+  openEndorsement,
+  openManifest,
+} from './snapshot-envelope.ts';
+export type { SealedSnapshot } from './snapshot-sealed.ts';
 export { type SnapshotEvidence, type SnapshotVerdict, snapshotHash } from './snapshot-verify.ts';
 export type {
   BodyState,
   CommitBatch,
   DeviceRecord,
   DocRecord,
+  EndorsementRecord,
   EngineStore,
   EntityRecord,
   EquivocationRecord,

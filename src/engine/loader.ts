@@ -4,6 +4,7 @@
 // applied, and ops stored locked under a key the replica holds are unlocked.
 
 import { applyOne, commit, membershipOp, unlock, wake } from './applier.ts';
+import { loadCertifications } from './certify.ts';
 import { decodeMembership } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError } from './errors.ts';
@@ -48,6 +49,7 @@ export async function loadDoc(core: Core, doc: DocId): Promise<void> {
   for (const h of loaded.doc.heads) await core.metas(doc, [h]);
   await loadBase(core, doc, loaded.doc.snapshot);
   core.docs.set(doc, st);
+  await loadCertifications(core, doc, loaded.endorsements ?? []);
   // Pending ops come from storage: check them again as if they had just arrived. A record of an
   // op already stored is dropped, and what a record waits for is what is still not stored, so
   // missing() asks for the same ops right after the open as before it (STORE-11, DAG-3).

@@ -14,6 +14,7 @@ import type { ApplyResult } from './applier.ts';
 import { applyOne, applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
 import type { DeviceCard } from './box-proof.ts';
 import { toHex, utf8 } from './bytes.ts';
+import { type EndorsementStatus, loadCertifications, receiveEndorsement, settle } from './certify.ts';
 import { Core, type CoreOptions as ReplicaOptions } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import { DEFAULT_PENDING_LIMIT } from './gate.ts';
@@ -30,14 +31,18 @@ import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type MemberRole, Role } from './roles.ts';
 import { snapshotAt, snapshotAtHeads } from './snapshot.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { openEndorsement } from './snapshot-envelope.ts';
+import { endorse, type SealedSnapshot, sealAtHeads, startSealed } from './snapshot-sealed.ts';
 import { startFromSnapshot } from './snapshot-start.ts';
 import { type SnapshotEvidence, type SnapshotVerdict, verifySnapshot } from './snapshot-verify.ts';
 import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
 export type { ApplyResult, ApplyStatus } from './applier.ts';
+export type { EndorsementStatus } from './certify.ts';
 export type { CoreOptions as ReplicaOptions, DeviceKeys } from './core.ts';
 export type { LocalOp, NewWrite } from './local.ts';
+export type { SealedSnapshot } from './snapshot-sealed.ts';
 export type { ChangeEvent } from './txn.ts';
 export { DEFAULT_PENDING_LIMIT };
 
@@ -52,6 +57,8 @@ export class Replica {
   private readonly unhealed = new Set<DocId>();
   /** SNAP-5: snapshots found forged here, per calendar (kept in memory only, see Limitations). */
   private readonly forged = new Map<DocId, SnapshotEvidence[]>();
+  /** SNAP-1: the last snapshot hash this replica sealed, endorsed or started from (in memory). */
+  private readonly lastSnapshot = new Map<DocId, Uint8Array>();
 
   private constructor(opts: ReplicaOptions) {
     this.core = new Core(opts);
@@ -349,11 +356,7 @@ export class Replica {
     return this.enqueue(async () => {
       this.core.mustDoc(doc);
       const v = await verifySnapshot(this.core, doc, plain, signer);
-      if (v.status === 'forged') {
-        const list = this.forged.get(doc) ?? [];
-        if (!list.some((e) => e.claimed === v.evidence.claimed && e.signer === signer)) list.push(v.evidence);
-        this.forged.set(doc, list);
-      }
+      if (v.status === 'forged') this.recordForgery(v.evidence);
       return v;
     });
   }
@@ -371,6 +374,96 @@ export class Replica {
       await this.heal([state.doc]);
       return state.doc;
     });
+  }
+
+  /**
+   * SNAP-9: seals the snapshot at this device's heads: the plaintext encrypted in chunks under the
+   * content key KEY-4 picks at the frontier (rotating first when none qualifies, as a writer
+   * does), and a manifest signed by this device. `previous`: the snapshot it follows (default:
+   * the last one this replica sealed, endorsed or started from in this session).
+   */
+  sealSnapshot(doc: DocId, opts: { previous?: Uint8Array } = {}): Promise<SealedSnapshot> {
+    return this.enqueue(async () => {
+      const prev = opts.previous ?? this.lastSnapshot.get(doc) ?? new Uint8Array(0);
+      let sealed = await sealAtHeads(this.core, doc, prev);
+      if (sealed === undefined) {
+        await local.rotateKey(this.core, doc);
+        sealed = await sealAtHeads(this.core, doc, prev);
+      }
+      if (sealed === undefined)
+        throw new EngineError('NoKey', 'no content key qualifies at the heads (KEY-4)');
+      this.lastSnapshot.set(doc, sealed.snapshot);
+      return sealed;
+    });
+  }
+
+  /**
+   * SNAP-5, SNAP-9, SNAP-10: decrypts and recomputes a sealed snapshot; when it is what the ops
+   * give, signs, stores and returns an endorsement at this device's chain position. A forgery is
+   * recorded as evidence against its maker (`snapshotEvidence`) and the call fails (`Malformed`).
+   */
+  endorseSnapshot(manifest: Uint8Array, chunks: readonly Uint8Array[]): Promise<Uint8Array> {
+    return this.enqueue(async () => {
+      const out = await endorse(this.core, manifest, chunks);
+      if (out.status === 'forged') {
+        this.recordForgery(out.verdict.evidence);
+        const ev = out.verdict.evidence;
+        throw new EngineError(
+          'Malformed',
+          `forged snapshot by ${ev.signer}: ${ev.differs.join(', ')} differ (SNAP-5)`,
+        );
+      }
+      await receiveEndorsement(this.core, await openEndorsement(this.core.crypto, out.endorsement));
+      this.lastSnapshot.set(out.manifest.doc, out.manifest.snapshot);
+      return out.endorsement;
+    });
+  }
+
+  /**
+   * SNAP-10: stores an endorsement (signature checked) and puts its certification in force now,
+   * or once this replica holds the ops it names (`pending`).
+   */
+  receiveEndorsement(bytes: Uint8Array): Promise<EndorsementStatus> {
+    return this.enqueue(async () =>
+      receiveEndorsement(this.core, await openEndorsement(this.core.crypto, bytes)),
+    );
+  }
+
+  /**
+   * SNAP-5, SNAP-9, SNAP-6: starts a calendar on this device from a sealed snapshot, trusted only
+   * when signed by two distinct members at its frontier (its maker and an endorser), or by its
+   * maker alone when it is the only member there. `keySources`: membership ops (signed bytes)
+   * that give this device the snapshot's content key: its Add and what seals or chains keys for it.
+   */
+  startFromSealed(
+    manifest: Uint8Array,
+    chunks: readonly Uint8Array[],
+    endorsements: readonly Uint8Array[],
+    keySources: readonly Uint8Array[] = [],
+  ): Promise<DocId> {
+    return this.enqueue(async () => {
+      const { manifest: m, endorsements: ends } = await startSealed(
+        this.core,
+        manifest,
+        chunks,
+        endorsements,
+        keySources,
+      );
+      await loadCertifications(
+        this.core,
+        m.doc,
+        ends.map((e) => ({ doc: m.doc, id: e.hash, bytes: e.bytes })),
+      );
+      this.lastSnapshot.set(m.doc, m.snapshot);
+      await this.heal([m.doc]);
+      return m.doc;
+    });
+  }
+
+  private recordForgery(ev: SnapshotEvidence): void {
+    const list = this.forged.get(ev.doc) ?? [];
+    if (!list.some((e) => e.claimed === ev.claimed && e.signer === ev.signer)) list.push(ev);
+    this.forged.set(ev.doc, list);
   }
 
   /** SNAP-5: the forged snapshots this replica has seen for `doc`. */
@@ -403,6 +496,7 @@ export class Replica {
       const res = await applyWithWakeups(this.core, op, txn, spec?.res);
       const err = await commit(this.core, txn);
       if (err === undefined) await this.heal(membershipDocs(txn));
+      if (err === undefined) await this.settle(txn.doc);
       return failed(res, err);
     }).catch((e: unknown) => rejected(op, toEngineError(e, 'Storage', 'applying op')));
   }
@@ -492,6 +586,7 @@ export class Replica {
       }
       await flush();
       await this.heal(healing);
+      for (const d of new Set(opened.flatMap((o) => ('op' in o ? [o.op.doc] : [])))) await this.settle(d);
       return results;
     });
   }
@@ -525,6 +620,12 @@ export class Replica {
         this.unhealed.add(doc);
       }
     }
+  }
+
+  /** SNAP-10: waiting certifications whose ops just arrived are put in force (failures wait). */
+  private async settle(doc: DocId): Promise<void> {
+    if (!this.core.pendingCerts.has(doc)) return;
+    await settle(this.core, doc).catch(() => undefined);
   }
 
   private enqueue<T>(fn: () => Promise<T>): Promise<T> {

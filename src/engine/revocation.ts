@@ -10,6 +10,8 @@ import type { OpRecord } from './store.ts';
 import type { Txn } from './txn.ts';
 
 type Subject = Pick<OpRecord, 'id' | 'author' | 'ctr'>;
+/** An op whose causal past is asked about: a Remove, or any stored op (SNAP-10). */
+type From = Pick<MembershipOp, 'id' | 'vv'>;
 
 /**
  * Whether `o` (stored, or staged in `txn`) is in the causal past of the Remove `r`. Without
@@ -19,7 +21,7 @@ type Subject = Pick<OpRecord, 'id' | 'author' | 'ctr'>;
  * whose past cannot hold o (its version vector below o's ctr): the cost is paid only for an
  * equivocating author.
  */
-export async function inPastOf(core: Core, txn: Txn, r: MembershipOp, o: Subject): Promise<boolean> {
+export async function inPastOf(core: Core, txn: Txn, r: From, o: Subject): Promise<boolean> {
   if ((r.vv[o.author] ?? 0) < o.ctr) return false;
   if (!txn.evidence.some((e) => e.author === o.author && e.ctr === o.ctr)) return true;
   return (await atCtrInPast(core, txn, r, o)).has(o.id);
@@ -28,7 +30,7 @@ export async function inPastOf(core: Core, txn: Txn, r: MembershipOp, o: Subject
 /** Per transaction: the ops by (author, ctr) in a Remove's causal past, one walk per question. */
 const walks = new WeakMap<Txn, Map<string, Promise<Set<OpId>>>>();
 
-function atCtrInPast(core: Core, txn: Txn, r: MembershipOp, o: Subject): Promise<Set<OpId>> {
+function atCtrInPast(core: Core, txn: Txn, r: From, o: Subject): Promise<Set<OpId>> {
   let memo = walks.get(txn);
   if (memo === undefined) {
     memo = new Map();
@@ -44,7 +46,13 @@ function atCtrInPast(core: Core, txn: Txn, r: MembershipOp, o: Subject): Promise
 }
 
 /** Walks back from `from`, skipping ops whose past holds no op by `author` at `ctr`. */
-async function walk(core: Core, txn: Txn, from: OpId, author: string, ctr: number): Promise<Set<OpId>> {
+export async function walk(
+  core: Core,
+  txn: Txn,
+  from: OpId,
+  author: string,
+  ctr: number,
+): Promise<Set<OpId>> {
   const out = new Set<OpId>();
   const seen = new Set<OpId>();
   const stack: OpId[] = [from];

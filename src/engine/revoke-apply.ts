@@ -3,6 +3,7 @@
 // they had changed from the ops that still count (from a snapshot's registers, SNAP-8). Also the
 // transaction's view of every op and of each op's body state, which unlocking shares.
 
+import { breaksStored } from './certification.ts';
 import { MembershipKind } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
@@ -35,7 +36,7 @@ export async function revokeVoided(core: Core, txn: Txn, before: ReadonlySet<OpI
 }
 
 /** d's Patches from chain position `from` on, equivocating siblings included, staged or stored. */
-async function* chainOf(core: Core, txn: Txn, d: DeviceId, from: number): AsyncGenerator<OpRecord> {
+export async function* chainOf(core: Core, txn: Txn, d: DeviceId, from: number): AsyncGenerator<OpRecord> {
   for (let ctr = from; ; ctr++) {
     const ids = new Set(txn.chain.get(`${d}:${ctr}`) ?? []);
     if (txn.live !== undefined)
@@ -91,7 +92,7 @@ export async function revoke(core: Core, txn: Txn, r: MembershipOp): Promise<voi
 }
 
 /** MEM-5, MEM-12: `hit` stop counting; the entities they touched are rebuilt from what counts. */
-async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<void> {
+export async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<void> {
   if (hit.length === 0 || core.device === undefined) return;
   const entities = new Set<EntityId>();
   for (const r of hit) {
@@ -117,6 +118,7 @@ async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): Promise<
     const key = op.keyId === null ? undefined : txn.keys.get(op.keyId);
     const p = key === undefined ? null : openPatch(op, key);
     if (p === null || !entities.has(p.entity) || (await revokedStored(core, txn, r))) continue;
+    if (await breaksStored(core, txn, r)) continue;
     materialize(txn, op, key!, r, p, false);
   }
   txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });

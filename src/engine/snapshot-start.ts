@@ -116,9 +116,15 @@ function ownChain(core: Core, txn: Txn, vv: Record<string, number>): void {
 
 /**
  * SNAP-6: starts calendar `state.doc` on this replica from a verified snapshot (the caller's
- * SNAP-5 trust rule decides which). One store commit; nothing changes on failure.
+ * SNAP-5 trust rule decides which: `check` runs on the staged anchors, with the membership this
+ * device computed, before the commit, and may stage more in it). One store commit; nothing
+ * changes on failure.
  */
-export async function startFromSnapshot(core: Core, state: SnapshotState): Promise<void> {
+export async function startFromSnapshot(
+  core: Core,
+  state: SnapshotState,
+  check?: (txn: Txn) => void,
+): Promise<void> {
   if (core.docs.has(state.doc))
     throw new EngineError('InvalidArgument', 'the calendar is already on this replica');
   if (core.device === undefined)
@@ -148,6 +154,7 @@ export async function startFromSnapshot(core: Core, state: SnapshotState): Promi
     for (const d in m.vv) vv[d] = Math.max(vv[d] ?? 0, m.vv[d]!);
   }
   ownChain(core, txn, vv);
+  check?.(txn);
   const entities = new Map<EntityId, (typeof state.entities)[number]>();
   for (const e of state.entities) {
     entities.set(e.entity, e);

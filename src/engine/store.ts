@@ -109,6 +109,18 @@ export interface SnapshotMark {
   vv: Record<string, number>;
 }
 
+/**
+ * SNAP-9, SNAP-10: an endorsement this replica received (its signature verified), kept so the
+ * certification it makes holds across a restart and so it can be served again.
+ */
+export interface EndorsementRecord {
+  doc: DocId;
+  /** Hex hash of the endorsement (TAG_ENDORSEMENT): one record per endorsement. */
+  id: string;
+  /** Its canonical signed bytes (a SignedStatement). */
+  bytes: Uint8Array;
+}
+
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
 export interface DeviceRecord {
   publicKey: Uint8Array;
@@ -126,6 +138,8 @@ export interface LoadedDoc {
   /** All membership ops of the calendar (few), for membership evaluation. */
   membership: OpRecord[];
   evidence: EquivocationRecord[];
+  /** SNAP-10: the endorsements stored for the calendar (absent: a store that keeps none). */
+  endorsements?: EndorsementRecord[];
 }
 
 /** One atomic write. */
@@ -141,6 +155,8 @@ export interface CommitBatch {
   pendingAdd?: PendingRecord[];
   pendingRemove?: OpId[];
   evidence?: EquivocationRecord[];
+  /** SNAP-10: endorsements to keep (an id already stored is left as it is). */
+  endorsements?: EndorsementRecord[];
   /** The device's clock (last wall_time handed out, µs). Persisted before the op is returned (CLK-1). */
   clock?: number;
 }

@@ -3,6 +3,7 @@
 // state, then committed to the store in one batch and only then published to memory. A failed
 // commit is simply dropped: nothing live was touched, so there is nothing to undo.
 
+import type { Certification } from './certification.ts';
 import type { PatchBody } from './codec.ts';
 import type { PendingOp } from './gate.ts';
 import type { DocId, EntityId, OpId } from './ids.ts';
@@ -12,6 +13,7 @@ import type {
   BodyState,
   CommitBatch,
   DocRecord,
+  EndorsementRecord,
   EntityRecord,
   EquivocationRecord,
   OpRecord,
@@ -54,6 +56,9 @@ export class Txn {
   /** Pending ops (admitted before) applied or dropped by this transaction. */
   readonly unpend = new Set<OpId>();
   readonly events: ChangeEvent[] = [];
+  /** SNAP-10: endorsements stored by this commit, and the certifications they start. */
+  readonly endorsements: EndorsementRecord[] = [];
+  readonly certs: Certification[] = [];
   /** DAG-9: missing predecessors of refused ops, handed to the gate by commit(). */
   readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;
@@ -86,7 +91,9 @@ export class Txn {
   }
 
   get size(): number {
-    return this.ops.length + this.bodyUpdates.size + this.admits.size + this.unpend.size;
+    return (
+      this.ops.length + this.bodyUpdates.size + this.admits.size + this.unpend.size + this.endorsements.length
+    );
   }
 
   /** The one store commit for everything staged. */
@@ -109,6 +116,7 @@ export class Txn {
       }));
     if (this.unpend.size > 0) b.pendingRemove = [...this.unpend];
     if (this.clock !== undefined) b.clock = this.clock;
+    if (this.endorsements.length > 0) b.endorsements = this.endorsements;
     return b;
   }
 

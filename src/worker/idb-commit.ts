@@ -21,6 +21,7 @@ export function storesOf(batch: CommitBatch, own: DeviceId | undefined, spans: b
   }
   if (batch.pendingAdd?.length || batch.pendingRemove?.length) s.add('pending');
   if (batch.evidence?.length) s.add('evidence');
+  if (batch.endorsements?.length) s.add('endorsements');
   if (batch.clock !== undefined) s.add('meta');
   return ALL_STORES.filter((n) => s.has(n));
 }
@@ -163,6 +164,7 @@ async function stage(
   for (const p of batch.pendingAdd ?? []) tx.objectStore('pending').put(p);
   for (const id of batch.pendingRemove ?? []) tx.objectStore('pending').delete([doc, id]);
   for (const ev of batch.evidence ?? []) tx.objectStore('evidence').put(ev);
+  for (const en of batch.endorsements ?? []) tx.objectStore('endorsements').put(en);
   if (clockReq !== undefined) {
     const storedClock = clockReq.result as unknown;
     if (storedClock !== undefined && !isCount(storedClock))

@@ -5,6 +5,7 @@
 import type {
   DeviceRecord,
   DocRecord,
+  EndorsementRecord,
   EntityRecord,
   EquivocationRecord,
   OpRecord,
@@ -225,6 +226,16 @@ export function parseEvidence(v: unknown, doc: DocId): EquivocationRecord {
   need(isCount(r['ctr']), where, 'ctr');
   opIdList(r['ops'], where, 'ops');
   return v as unknown as EquivocationRecord;
+}
+
+export function parseEndorsement(v: unknown, doc: DocId): EndorsementRecord {
+  const where = `endorsements/${doc}`;
+  need(isPlainObject(v), where, 'not an object');
+  const r = v as Record<string, unknown>;
+  need(r['doc'] === doc, where, 'belongs to another calendar');
+  need(typeof r['id'] === 'string' && /^[0-9a-f]{64}$/.test(r['id']), where, 'id');
+  need(isBytes(r['bytes']), where, 'bytes');
+  return v as unknown as EndorsementRecord;
 }
 
 const SPAN_FIELDS = EVENT_FIELDS.filter((f) => f.key !== 'Deleted');

@@ -5,6 +5,7 @@ import { type DBSchema, type IDBPDatabase, type IDBPTransaction, type StoreNames
 import type {
   DeviceRecord,
   DocRecord,
+  EndorsementRecord,
   EntityRecord,
   EquivocationRecord,
   OpRecord,
@@ -50,6 +51,7 @@ export interface LedgerdayDB extends DBSchema {
   entities: { key: [string, string]; value: EntityRecord };
   pending: { key: [string, string]; value: PendingRecord };
   evidence: { key: [string, string, number]; value: EquivocationRecord };
+  endorsements: { key: [string, string]; value: EndorsementRecord };
   meta: { key: string; value: MetaValues[keyof MetaValues] };
   outbox: { key: [string, string]; value: OutboxRecord; indexes: { bySeq: [string, number] } };
   cursors: { key: string; value: { doc: DocId; cursor: number } };
@@ -120,6 +122,10 @@ export const MIGRATIONS: readonly ((db: IDBPDatabase<LedgerdayDB>, tx: UpgradeTx
       cursor = await cursor.continue();
     }
   },
+  // 3 -> 4: snapshot endorsements (SNAP-9, SNAP-10), by calendar and endorsement hash.
+  async (db) => {
+    db.createObjectStore('endorsements', { keyPath: ['doc', 'id'] });
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
@@ -130,6 +136,7 @@ export const ALL_STORES: Store[] = [
   'entities',
   'pending',
   'evidence',
+  'endorsements',
   'meta',
   'outbox',
   'cursors',

@@ -25,6 +25,7 @@ import {
   type OutboxRecord,
   parseDevice,
   parseDocRecord,
+  parseEndorsement,
   parseEntity,
   parseEvidence,
   parseOp,
@@ -209,12 +210,17 @@ function createIdbStore(db: IDBPDatabase<LedgerdayDB>, options: IdbStoreOptions)
           tx.done,
         ]);
         if (rec === undefined) return undefined;
+        // SNAP-10 (read apart: a database opened at an older version, in upgrade tests, has none).
+        const endorsements = db.objectStoreNames.contains('endorsements')
+          ? await db.getAll('endorsements', range)
+          : [];
         const loaded: LoadedDoc = {
           doc: parseDocRecord(rec, doc),
           entities: entities.map((e) => parseEntity(e, doc)),
           pending: pending.map((p) => parsePending(p, doc)),
           membership: membership.map((o) => parseOp(o, doc)).sort((a, b) => a.seq - b.seq),
           evidence: evidence.map((e) => parseEvidence(e, doc)),
+          endorsements: endorsements.map((e) => parseEndorsement(e, doc)),
         };
         return loaded;
       }),
