@@ -311,6 +311,26 @@ export class SqliteStore implements EngineStore {
     });
   }
 
+  /** The version vector of a held op (its causal past and itself), or undefined. */
+  vvOf(doc: DocId, id: OpId): Record<string, number> | undefined {
+    const r = this.guard('vvOf', () => this.st.getOp.get(doc, id) as OpRow | undefined);
+    return r === undefined ? undefined : rowToOp(r).vv;
+  }
+
+  /** Ops after `afterSeq` in seq order with their chain positions (relay-snapshots.ts). */
+  opsAfter(
+    doc: DocId,
+    afterSeq: number,
+    limit: number,
+  ): { seq: number; id: OpId; author: DeviceId; ctr: number; vv: Record<string, number> }[] {
+    return this.guard('opsAfter', () =>
+      (this.st.listOps.all(doc, afterSeq, limit) as OpRow[]).map((r) => {
+        const o = rowToOp(r);
+        return { seq: o.seq, id: o.id, author: o.author, ctr: o.ctr, vv: o.vv };
+      }),
+    );
+  }
+
   /** Reads of the relay tables beside the log (snapshot-store.ts). */
   readDb<T>(f: (db: Database.Database) => T): T {
     return this.guard('readDb', () => f(this.db));

@@ -146,6 +146,8 @@ export type SyncMessage =
       endorsements: Uint8Array[];
       /** A start (SYNC-15): the tail streams from this seq; 0: offered to endorse (SNAP-15). */
       seq: number;
+      /** A start: membership ops that may give the device the snapshot's content key. */
+      keySources: Uint8Array[];
     };
 
 export type SyncMessageType = SyncMessage['type'];
@@ -421,6 +423,7 @@ const TABLES: Record<SyncMessageType, Table> = {
     ['manifest', 'bytes'],
     ['endorsements', 'tables', OP_BYTES, SYNC_LIMITS.maxEndorsementsPerOffer],
     ['seq', 'u64'],
+    ['keySources', 'tables', OP_BYTES, SYNC_LIMITS.maxOpsPerFrame],
   ],
 };
 
@@ -574,8 +577,9 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
         manifest: m.manifest,
         endorsements: m.endorsements.map((bytes) => ({ bytes })),
         seq: m.seq,
+        keySources: m.keySources.map((bytes) => ({ bytes })),
       };
-      hint = m.endorsements.reduce((n, e) => n + e.length + 16, m.manifest.length + 96);
+      hint = [...m.endorsements, ...m.keySources].reduce((n, e) => n + e.length + 16, m.manifest.length + 96);
       break;
   }
   const payload = encodeTable(TABLES[m.type], o, undefined, hint);
@@ -778,6 +782,7 @@ function decodeSnapshotMessage(
           capped(e['bytes'] as Uint8Array, SYNC_LIMITS.maxEndorsementBytes, 'endorsement'),
         ),
         seq: num('seq'),
+        keySources: (o['keySources'] as Obj[]).map((e) => e['bytes'] as Uint8Array),
       };
   }
 }

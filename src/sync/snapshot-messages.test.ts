@@ -33,6 +33,7 @@ const samples: SyncMessage[] = [
     manifest: new Uint8Array(700).fill(4),
     endorsements: [new Uint8Array(150).fill(5), new Uint8Array(160).fill(6)],
     seq: 4321,
+    keySources: [new Uint8Array(300).fill(7)],
   },
 ];
 
@@ -101,6 +102,7 @@ describe('snapshot frames', () => {
       manifest: new Uint8Array(10),
       endorsements: many,
       seq: 0,
+      keySources: [],
     });
     expect(() => decodeMessage(f)).toThrow(expect.objectContaining({ code: 'TooLarge' }));
   });

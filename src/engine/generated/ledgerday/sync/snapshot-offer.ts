@@ -71,8 +71,18 @@ seq():bigint {
   return offset ? this.bb!.readUint64(this.bb_pos + offset) : BigInt('0');
 }
 
+keySources(index: number, obj?:OpBytes):OpBytes|null {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? (obj || new OpBytes()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+keySourcesLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshotOffer(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addDoc(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset) {
@@ -127,17 +137,34 @@ static addSeq(builder:flatbuffers.Builder, seq:bigint) {
   builder.addFieldInt64(3, seq, BigInt('0'));
 }
 
+static addKeySources(builder:flatbuffers.Builder, keySourcesOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(4, keySourcesOffset, 0);
+}
+
+static createKeySourcesVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startKeySourcesVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endSnapshotOffer(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshotOffer(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, manifestOffset:flatbuffers.Offset, endorsementsOffset:flatbuffers.Offset, seq:bigint):flatbuffers.Offset {
+static createSnapshotOffer(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, manifestOffset:flatbuffers.Offset, endorsementsOffset:flatbuffers.Offset, seq:bigint, keySourcesOffset:flatbuffers.Offset):flatbuffers.Offset {
   SnapshotOffer.startSnapshotOffer(builder);
   SnapshotOffer.addDoc(builder, docOffset);
   SnapshotOffer.addManifest(builder, manifestOffset);
   SnapshotOffer.addEndorsements(builder, endorsementsOffset);
   SnapshotOffer.addSeq(builder, seq);
+  SnapshotOffer.addKeySources(builder, keySourcesOffset);
   return SnapshotOffer.endSnapshotOffer(builder);
 }
 }

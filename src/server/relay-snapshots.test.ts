@@ -1,0 +1,254 @@
+// Snapshots through the in-process relay with real replicas and WebSockets (SYNC-13..15,
+// RELAY-25..28, SNAP-15): uploads stored durably and checked, forged, oversized and stranger
+// uploads refused with nothing stored, a new device started from the newest trusted snapshot
+// plus the tail, an untrusted one never served, endorsements made automatically and forwarded,
+// and an endorser's later op that drops the frontier it certified refused at admission.
+
+import { describe, expect, it } from 'vitest';
+import {
+  createNobleCrypto,
+  type DocId,
+  type EntityId,
+  EventField,
+  encodeValue,
+  eventFromRecord,
+  fromHex,
+  openManifest,
+  type Replica,
+} from '../engine/index.ts';
+import { SyncClient } from '../sync/client.ts';
+import { SYNC_LIMITS, type SyncMessage } from '../sync/messages.ts';
+import {
+  makeDevice,
+  type RawSession,
+  randomEntity,
+  realClock,
+  sharedCalendar,
+  startTestRelay,
+  type TestDevice,
+  type TestRelay,
+  waitFor,
+  wsFactory,
+} from './relay.testkit.ts';
+import { useRelayHarness } from './relay-harness.testkit.ts';
+
+const harness = useRelayHarness();
+const crypto = createNobleCrypto();
+
+/** A sync client with snapshots on (the worker's configuration). */
+function snapClient(dev: TestDevice, r: TestRelay): SyncClient {
+  const c = new SyncClient({
+    url: r.url,
+    replica: dev.replica,
+    signer: dev.signer,
+    persistence: dev.persistence,
+    socket: wsFactory,
+    clock: realClock(dev.clockSkewUs),
+    random: Math.random,
+    backoffBaseMs: 50,
+    backoffMaxMs: 500,
+    crypto,
+  });
+  harness.defer(() => c.stop());
+  return c;
+}
+
+async function session(dev: TestDevice, r: TestRelay): Promise<RawSession> {
+  const s = await harness.session(dev, r);
+  await s.waitFor((m) => m.type === 'welcome', 'welcome');
+  return s;
+}
+
+/** `n` events written in batches (as an import does), every op tracked for upload. */
+async function seed(dev: TestDevice, doc: DocId, n: number, prefix = 'event'): Promise<void> {
+  for (let i = 0; i < n; i += 200) {
+    const batch = Array.from({ length: Math.min(200, n - i) }, (_, k) => ({
+      entity: randomEntity() as EntityId,
+      writes: [{ field: EventField.Title, value: encodeValue('text', `${prefix} ${i + k}`) }],
+    }));
+    for (const op of await dev.replica.writeBatch(doc, batch)) dev.track(op);
+  }
+}
+
+function titles(replica: Replica, doc: DocId): string[] {
+  return replica
+    .entities(doc)
+    .filter((e) => e.entity !== '0'.repeat(32))
+    .map((e) => eventFromRecord(e).title)
+    .sort();
+}
+
+async function synced(c: SyncClient, what: string): Promise<void> {
+  await waitFor(() => c.status.state === 'synced' && c.status.pending === 0, 20_000, what);
+}
+
+/** A calendar of `owner` (and `others`), seeded and synced with the relay, then sealed and uploaded. */
+async function uploaded(r: TestRelay, owner: TestDevice, others: TestDevice[], events: number) {
+  const doc = await sharedCalendar(owner, others);
+  await seed(owner, doc, events);
+  const c = snapClient(owner, r);
+  c.start();
+  await synced(c, 'owner synced');
+  const sealed = await owner.replica.sealSnapshot(doc);
+  expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+  const id = (await openManifest(crypto, sealed.manifest)).hash;
+  return { doc, c, sealed, id };
+}
+
+function errorsOf(s: RawSession): (SyncMessage & { type: 'error' })[] {
+  return s.got.filter((m): m is SyncMessage & { type: 'error' } => m.type === 'error');
+}
+
+describe('snapshots through the relay', () => {
+  it('[SYNC-13][RELAY-25] a member uploads its snapshot: stored durably, listed once complete, there after a restart', async () => {
+    const r = await startTestRelay();
+    const owner = await makeDevice('owner');
+    const { doc, c, sealed, id } = await uploaded(r, owner, [], 300);
+    const list = await r.relay.snapshots.listSnapshots(doc);
+    expect(list.map((s) => s.id)).toEqual([id]);
+    expect(list[0]!.chunkCount).toBe(sealed.chunks.length);
+    // Uploading it again costs nothing: the relay says it is complete at once.
+    expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    c.stop();
+    const dataDir = r.dataDir;
+    await r.close();
+    const again = await startTestRelay({ dataDir });
+    harness.defer(() => again.stop());
+    const after = await again.relay.snapshots.listSnapshots(doc);
+    expect(after.map((s) => s.id)).toEqual([id]);
+    for (let i = 0; i < sealed.chunks.length; i++)
+      expect(await again.relay.snapshots.getChunk(doc, id, i)).toEqual(sealed.chunks[i]);
+  });
+
+  it('[RELAY-26] a stranger, a non-signer, a forged manifest, a bad chunk and an oversized one are refused; nothing of them is stored', async () => {
+    const r = await harness.relay();
+    const [owner, member, stranger] = await Promise.all([makeDevice('o'), makeDevice('m'), makeDevice('s')]);
+    const doc = await sharedCalendar(owner, [member]);
+    await seed(owner, doc, 50);
+    const c = snapClient(owner, r);
+    c.start();
+    await synced(c, 'owner synced');
+    const sealed = await owner.replica.sealSnapshot(doc);
+    const id = (await openManifest(crypto, sealed.manifest)).hash;
+
+    // A stranger learns nothing (RELAY-18) and makes the relay store nothing.
+    const s = await session(stranger, r);
+    s.send({ type: 'snapshotPut', doc, manifest: sealed.manifest });
+    s.send({ type: 'snapshotChunk', doc, snapshot: id, index: 0, bytes: sealed.chunks[0]! });
+    await waitFor(() => errorsOf(s).length >= 2, 5000, 'stranger refused');
+    expect(errorsOf(s).map((e) => e.code)).toEqual(['UnknownDoc', 'Malformed']);
+
+    // A member may not upload a snapshot another device signed.
+    const m = await session(member, r);
+    m.send({ type: 'snapshotPut', doc, manifest: sealed.manifest });
+    await m.waitFor((x) => x.type === 'error', 'non-signer refused');
+    expect(errorsOf(m)[0]!.code).toBe('NotPermitted');
+
+    // The signer's own upload, with its manifest altered: the signature no longer verifies.
+    const o = await session(owner, r);
+    const forged = sealed.manifest.slice();
+    forged[forged.length - 70]! ^= 1;
+    o.send({ type: 'snapshotPut', doc, manifest: forged });
+    await o.waitFor((x) => x.type === 'error', 'forged manifest refused');
+    expect(['BadSignature', 'Malformed']).toContain(errorsOf(o)[0]!.code);
+
+    // A real manifest, then a chunk that is not the one it names, then one over the frame bound.
+    o.send({ type: 'snapshotPut', doc, manifest: sealed.manifest });
+    await o.waitFor((x) => x.type === 'snapshotStored', 'manifest accepted');
+    const bad = sealed.chunks[0]!.slice();
+    bad[0]! ^= 1;
+    o.send({ type: 'snapshotChunk', doc, snapshot: id, index: 0, bytes: bad });
+    await waitFor(() => errorsOf(o).length >= 2, 5000, 'bad chunk refused');
+    expect(errorsOf(o)[1]!.code).toBe('BadBodyHash');
+    o.send({
+      type: 'snapshotChunk',
+      doc,
+      snapshot: id,
+      index: 0,
+      bytes: new Uint8Array(SYNC_LIMITS.maxChunkBytes + 1),
+    });
+    await waitFor(() => errorsOf(o).length >= 3, 5000, 'oversized chunk refused');
+    expect(errorsOf(o)[2]!.code).toBe('TooLarge');
+    expect(await r.relay.snapshots.chunksHeld(doc, id)).toEqual([]);
+    expect(await r.relay.snapshots.listSnapshots(doc)).toEqual([]);
+  });
+
+  it('[SYNC-15][RELAY-27] a new device starts from the snapshot plus the tail, downloading far fewer ops, and shows what the owner shows', async () => {
+    const r = await harness.relay();
+    const owner = await makeDevice('owner');
+    const { doc, c } = await uploaded(r, owner, [], 600);
+    // The tail: ops after the snapshot, and a new member added after it.
+    const fresh = await makeDevice('fresh');
+    owner.track(
+      await owner.replica.addMember(
+        doc,
+        await (await import('../engine/index.ts')).signDeviceCard(fresh, fromHex(doc)),
+      ),
+    );
+    await seed(owner, doc, 20, 'tail');
+    c.kick();
+    await synced(c, 'tail uploaded');
+    const total = owner.replica.seq(doc);
+
+    const cf = snapClient(fresh, r);
+    cf.follow(doc);
+    cf.start();
+    await synced(cf, 'fresh device synced');
+    expect(cf.status.snapshotStarts).toBe(1);
+    expect(cf.status.opsReceived).toBeLessThan(total / 5);
+    expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
+    expect(fresh.replica.root(doc)).toBe(owner.replica.root(doc));
+  });
+
+  it('[RELAY-27][SNAP-15][SYNC-14] a snapshot of a shared calendar is served only once another member endorsed it, which that member does by itself', async () => {
+    const r = await harness.relay();
+    const [a, b, late1, late2] = await Promise.all([
+      makeDevice('a'),
+      makeDevice('b'),
+      makeDevice('late1'),
+      makeDevice('late2'),
+    ]);
+    const doc = await sharedCalendar(a, [b, late1, late2]);
+    await seed(a, doc, 300);
+    const ca = snapClient(a, r);
+    ca.start();
+    await synced(ca, 'a synced');
+    // b is offline: nobody can endorse a's snapshot yet, so a new device gets the whole history.
+    const sealed = await a.replica.sealSnapshot(doc);
+    expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    const c1 = snapClient(late1, r);
+    c1.follow(doc);
+    c1.start();
+    await synced(c1, 'late1 synced');
+    expect(c1.status.snapshotStarts).toBe(0);
+    expect(titles(late1.replica, doc)).toEqual(titles(a.replica, doc));
+
+    // b comes online holding the history: it is offered the snapshot, verifies and endorses it.
+    const cb = snapClient(b, r);
+    cb.follow(doc);
+    cb.start();
+    await synced(cb, 'b synced');
+    const id = (await openManifest(crypto, sealed.manifest)).hash;
+    // b subscribed after the upload: the offer to endorse is made to members online at upload
+    // time; b's own automatic path is the worker's. Upload again so b is offered it now.
+    await a.replica.idle();
+    const again = await a.replica.sealSnapshot(doc);
+    await ca.uploadSnapshot(doc, again.manifest, again.chunks);
+    await waitFor(
+      async () => (await r.relay.snapshots.allEndorsements(doc)).some((e) => e.endorser === b.id),
+      15_000,
+      'b endorsed',
+    );
+    expect(cb.snapshotStats?.endorsed).toBeGreaterThanOrEqual(1);
+    const endorsed = (await r.relay.snapshots.allEndorsements(doc)).map((e) => e.snapshot);
+    expect(endorsed.length).toBeGreaterThan(0);
+    expect([id, (await openManifest(crypto, again.manifest)).hash]).toEqual(expect.arrayContaining(endorsed));
+
+    const c2 = snapClient(late2, r);
+    c2.follow(doc);
+    c2.start();
+    await synced(c2, 'late2 synced');
+    expect(c2.status.snapshotStarts).toBe(1);
+    expect(titles(late2.replica, doc)).toEqual(titles(a.replica, doc));
+  });
+});
