@@ -16,11 +16,14 @@ import {
   openManifest,
   type Replica,
 } from '../engine/index.ts';
+import { createOp } from '../engine/op.ts';
+import { OpKind } from '../engine/store.ts';
 import { SyncClient } from '../sync/client.ts';
 import { SYNC_LIMITS, type SyncMessage } from '../sync/messages.ts';
 import {
   makeDevice,
   type RawSession,
+  random,
   randomEntity,
   realClock,
   sharedCalendar,
@@ -30,7 +33,7 @@ import {
   waitFor,
   wsFactory,
 } from './relay.testkit.ts';
-import { useRelayHarness } from './relay-harness.testkit.ts';
+import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 
 const harness = useRelayHarness();
 const crypto = createNobleCrypto();
@@ -93,6 +96,11 @@ async function uploaded(r: TestRelay, owner: TestDevice, others: TestDevice[], e
   expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
   const id = (await openManifest(crypto, sealed.manifest)).hash;
   return { doc, c, sealed, id };
+}
+
+/** Gives `to` every op of `doc` that `from` holds (a device that synced earlier). */
+async function copyLog(from: Replica, to: Replica, doc: DocId): Promise<void> {
+  await to.receiveBatch((await from.listOps(doc, 0, 100_000)).map((r) => r.bytes));
 }
 
 function errorsOf(s: RawSession): (SyncMessage & { type: 'error' })[] {
@@ -223,26 +231,30 @@ describe('snapshots through the relay', () => {
     expect(c1.status.snapshotStarts).toBe(0);
     expect(titles(late1.replica, doc)).toEqual(titles(a.replica, doc));
 
-    // b comes online holding the history: it is offered the snapshot, verifies and endorses it.
+    // b comes online holding the history: the relay offers it the snapshot nobody endorsed yet;
+    // b verifies it by recomputation and endorses it by itself (SNAP-15).
+    await copyLog(a.replica, b.replica, doc);
+    await b.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
+    // SYNC-14: what a's engine is handed of b's endorsement (the real call, observed).
+    const handed: string[] = [];
+    const receive = a.replica.receiveEndorsement.bind(a.replica);
+    a.replica.receiveEndorsement = async (bytes) => {
+      const st = await receive(bytes);
+      handed.push(String(st));
+      return st;
+    };
     const cb = snapClient(b, r);
-    cb.follow(doc);
     cb.start();
-    await synced(cb, 'b synced');
-    const id = (await openManifest(crypto, sealed.manifest)).hash;
-    // b subscribed after the upload: the offer to endorse is made to members online at upload
-    // time; b's own automatic path is the worker's. Upload again so b is offered it now.
-    await a.replica.idle();
-    const again = await a.replica.sealSnapshot(doc);
-    await ca.uploadSnapshot(doc, again.manifest, again.chunks);
     await waitFor(
       async () => (await r.relay.snapshots.allEndorsements(doc)).some((e) => e.endorser === b.id),
       15_000,
       'b endorsed',
     );
-    expect(cb.snapshotStats?.endorsed).toBeGreaterThanOrEqual(1);
-    const endorsed = (await r.relay.snapshots.allEndorsements(doc)).map((e) => e.snapshot);
-    expect(endorsed.length).toBeGreaterThan(0);
-    expect([id, (await openManifest(crypto, again.manifest)).hash]).toEqual(expect.arrayContaining(endorsed));
+    expect(cb.snapshotStats?.endorsed).toBe(1);
+    const id = (await openManifest(crypto, sealed.manifest)).hash;
+    expect((await r.relay.snapshots.allEndorsements(doc)).map((e) => e.snapshot)).toEqual([id]);
+    // SYNC-14: a's replica was sent b's endorsement and keeps it (SNAP-10).
+    await waitFor(() => handed.length === 1, 10_000, 'a was sent the endorsement');
 
     const c2 = snapClient(late2, r);
     c2.follow(doc);
@@ -250,5 +262,99 @@ describe('snapshots through the relay', () => {
     await synced(c2, 'late2 synced');
     expect(c2.status.snapshotStarts).toBe(1);
     expect(titles(late2.replica, doc)).toEqual(titles(a.replica, doc));
+  });
+
+  it('[RELAY-28] once the relay holds b’s endorsement, an op of b whose past drops the certified frontier is refused; b’s honest ops are not', async () => {
+    const r = await harness.relay();
+    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
+    const doc = await sharedCalendar(a, [b]);
+    await seed(a, doc, 80);
+    const ca = snapClient(a, r);
+    ca.start();
+    await synced(ca, 'a synced');
+    const early = (await a.replica.listOps(doc, 10, 1))[0]!; // after b was added, before the frontier
+    const sealed = await a.replica.sealSnapshot(doc);
+    expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    await copyLog(a.replica, b.replica, doc);
+    await b.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
+    const cb = snapClient(b, r);
+    cb.start();
+    await waitFor(
+      async () => (await r.relay.snapshots.allEndorsements(doc)).some((e) => e.endorser === b.id),
+      15_000,
+      'b endorsed',
+    );
+    // b's first op, made from an early op only: it does not hold the frontier b certified.
+    const stale = await createOp(b.signer, random, {
+      doc: fromHex(doc),
+      ctr: 1,
+      kind: OpKind.Patch,
+      schema: 1,
+      wallTime: Date.now() * 1000,
+      prev: new Uint8Array(0),
+      parents: [fromHex(early.id)],
+      body: random(40),
+      key: { id: random(8), key: random(32) },
+    });
+    const s = await session(b, r);
+    s.send({ type: 'push', ops: [stale.bytes] });
+    const err = await s.waitFor((m) => m.type === 'error', 'stale op refused');
+    expect(err).toMatchObject({ code: 'NotPermitted', op: stale.id });
+    expect(r.relay.store.seqOf(doc, stale.id)).toBeUndefined();
+    // An honest op of b (from its heads, which hold the frontier) is stored.
+    const honest = await writeTitle(b, doc, randomEntity(), 'b after endorsing');
+    cb.kick();
+    await waitFor(() => r.relay.store.seqOf(doc, honest) !== undefined, 10_000, 'honest op stored');
+  });
+
+  it('[SYNC-15] a new device joining by invite starts from the snapshot (the invite opens its key), then writes its Add', async () => {
+    const r = await harness.relay();
+    const owner = await makeDevice('owner');
+    const { doc, c } = await uploaded(r, owner, [], 400);
+    const { op, secret } = await owner.replica.createInvite(doc, (Date.now() + 3600_000) * 1000);
+    const inv = owner.track(op);
+    c.kick();
+    await synced(c, 'invite uploaded');
+    const joiner = await makeDevice('joiner');
+    const cj = snapClient(joiner, r);
+    cj.follow(doc, { op: inv.id, secret });
+    cj.start();
+    await waitFor(() => joiner.replica.hasDoc(doc), 15_000, 'joiner holds the calendar');
+    await cj.idle();
+    expect(cj.status.snapshotStarts).toBe(1);
+    const add = joiner.track(await joiner.replica.joinWithInvite(doc, inv.id, secret));
+    cj.kick();
+    await waitFor(() => r.relay.store.seqOf(doc, add.id) !== undefined, 10_000, 'Add stored');
+    await synced(cj, 'joiner synced');
+    expect(titles(joiner.replica, doc)).toEqual(titles(owner.replica, doc));
+    expect(cj.status.opsReceived).toBeLessThan(100);
+  });
+
+  it('[SYNC-15] a start the device refuses (a snapshot it cannot open) falls back to the whole history', async () => {
+    const r = await harness.relay();
+    const owner = await makeDevice('owner');
+    const { doc } = await uploaded(r, owner, [], 300);
+    // A member added after the snapshot, but the relay may send only the newest key sources:
+    // here none at all reach it, so it cannot open the snapshot and asks for everything.
+    const fresh = await makeDevice('fresh');
+    const { signDeviceCard } = await import('../engine/index.ts');
+    owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
+    const c = snapClient(owner, r);
+    c.start();
+    await synced(c, 'owner synced');
+    const start = fresh.replica.startFromSealed.bind(fresh.replica);
+    let refusals = 0;
+    fresh.replica.startFromSealed = async (m, ch, e) => {
+      refusals++;
+      return start(m, ch, e, [], []);
+    };
+    const cf = snapClient(fresh, r);
+    cf.follow(doc);
+    cf.start();
+    await synced(cf, 'fresh synced');
+    expect(refusals).toBe(1);
+    expect(cf.status.snapshotStarts).toBe(0);
+    expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
+    expect(fresh.replica.root(doc)).toBe(owner.replica.root(doc));
   });
 });

@@ -346,6 +346,19 @@ export class RelaySnapshots {
     return { seq: s.baseSeq, skip: await this.coveredAfter(s) };
   }
 
+  /**
+   * SNAP-15: a member that subscribes holding the calendar is offered the newest snapshot if no
+   * second device endorsed it yet and it is neither its maker nor an endorser of it (a device
+   * that was offline when it was uploaded endorses it now).
+   */
+  async offerToEndorse(peer: SnapshotPeer, doc: DocId): Promise<void> {
+    const [s] = await this.h.snapshots.listSnapshots(doc);
+    if (s === undefined || s.signer === peer.device) return;
+    const ends = await this.h.snapshots.endorsementsOf(doc, s.id);
+    if (ends.some((e) => e.endorser !== s.signer)) return;
+    await this.offer(peer, doc, s.id, 0);
+  }
+
   /** Sends one snapshot's offer and chunks. False if the connection went away meanwhile. */
   private async offer(peer: SnapshotPeer, doc: DocId, id: string, seq: number): Promise<boolean> {
     const s = await this.h.snapshots.getSnapshot(doc, id);

@@ -343,6 +343,9 @@ export class Session implements AnswerPeer, SnapshotPeer {
       }
     }
     this.streams.subscribe(m.doc, m.cursor);
+    // SNAP-15: a member that holds the calendar may endorse a snapshot nobody else endorsed yet.
+    if (m.cursor > 0 && this.relay.admission.isMember(m.doc, this.device!))
+      this.enqueue(() => this.relay.snap.offerToEndorse(this, m.doc));
   }
 
   /**
