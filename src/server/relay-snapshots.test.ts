@@ -319,8 +319,12 @@ describe('snapshots through the relay', () => {
     const cj = snapClient(joiner, r);
     cj.follow(doc, { op: inv.id, secret });
     cj.start();
-    await waitFor(() => joiner.replica.hasDoc(doc), 15_000, 'joiner holds the calendar');
-    await cj.idle();
+    // As the worker does: the calendar's ops up to the invite first (INV-6).
+    await waitFor(
+      async () => joiner.replica.hasDoc(doc) && (await joiner.replica.getOps(doc, [inv.id]))[0] !== undefined,
+      15_000,
+      'joiner holds the calendar and the invite',
+    );
     expect(cj.status.snapshotStarts).toBe(1);
     const add = joiner.track(await joiner.replica.joinWithInvite(doc, inv.id, secret));
     cj.kick();
@@ -356,5 +360,16 @@ describe('snapshots through the relay', () => {
     expect(cf.status.snapshotStarts).toBe(0);
     expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
     expect(fresh.replica.root(doc)).toBe(owner.replica.root(doc));
+  });
+
+  it('[RELAY-20] a device that creates a calendar has a member’s frame budget at once, not the strangers’ (a snapshot upload right after an import was starved)', async () => {
+    const r = await harness.relay();
+    const a = await makeDevice('a');
+    const g = a.track(await a.replica.createCalendar({ name: 'New' }));
+    const c = snapClient(a, r);
+    c.start();
+    await synced(c, 'a synced');
+    await waitFor(() => r.relay.isKnownMember(a.id), 5000, 'a known as a member');
+    expect(r.relay.replica.members(g.doc).has(a.id)).toBe(true);
   });
 });

@@ -120,6 +120,8 @@ export class Relay implements StreamSource, SnapshotHost {
   private readonly unsubscribeCommit: () => void;
   /** Removes committed but not yet acted on (after the durability barrier). */
   private readonly revocations: { doc: DocId; device: DeviceId; seq: number }[] = [];
+  /** Calendars whose membership changed in a commit not yet past the barrier. */
+  private readonly memberDocs = new Set<DocId>();
   private readonly wakeDocs = new Set<DocId>();
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
@@ -322,8 +324,7 @@ export class Relay implements StreamSource, SnapshotHost {
     for (const f of this.ledger.committed(batch.doc, ops)) {
       if (f.kind === 'remove') this.revocations.push({ doc: batch.doc, device: f.device, seq: f.seq });
     }
-    if (ops.some((o) => o.kind === 2))
-      for (const d of this.replica.members(batch.doc).keys()) this.knownMembers.add(d);
+    if (ops.some((o) => o.kind === 2)) this.memberDocs.add(batch.doc);
     for (const op of ops) {
       this.stats.opsAccepted++;
       this.answers.ackAll({ doc: op.doc, op: op.id, seq: op.seq });
@@ -352,6 +353,11 @@ export class Relay implements StreamSource, SnapshotHost {
     const docs = [...this.wakeDocs];
     this.wakeDocs.clear();
     const revocations = this.revocations.splice(0);
+    // Read after the commit is published (the commit hook runs before the replica's state has
+    // the new members): a device that just created a calendar gets a member's frame budget.
+    for (const doc of this.memberDocs)
+      for (const d of this.replica.members(doc).keys()) this.knownMembers.add(d);
+    this.memberDocs.clear();
     let done!: () => void;
     this.flushing = new Promise<void>((r) => {
       done = r;

@@ -79,6 +79,8 @@ export interface SyncStatus {
   opsReceived: number;
   /** Calendars started from a snapshot since the client started (SYNC-15). */
   snapshotStarts: number;
+  /** Snapshots this device uploaded since the client started (SYNC-13). */
+  snapshotUploads: number;
 }
 
 /**
@@ -199,6 +201,7 @@ export class SyncClient {
     lastError: null,
     opsReceived: 0,
     snapshotStarts: 0,
+    snapshotUploads: 0,
   };
 
   constructor(opts: SyncClientOptions) {
@@ -221,6 +224,8 @@ export class SyncClient {
               });
             },
             inviteSecret: (doc) => this.followed.get(doc)?.secret,
+            uploaded: () => this.set({ snapshotUploads: this.st.snapshotUploads + 1 }),
+            later: (fn, ms) => this.o.clock.setTimeout(() => this.serial(async () => fn()), ms),
             ...(opts.onSnapshotOffered === undefined ? {} : { offered: opts.onSnapshotOffered }),
           });
   }
@@ -720,6 +725,7 @@ export class SyncClient {
   private async error(m: MessageOf<'error'>): Promise<void> {
     this.set({ lastError: { code: m.code, message: m.message } });
     if (m.op === null && m.doc !== null) this.snaps?.refused(m.doc);
+    if (m.op === null && m.code === 'RateLimited') this.snaps?.rateLimited(m.retryAfterMs);
     if (m.op !== null) {
       this.inFlight.delete(m.op);
       if (isTransient(m.code)) {

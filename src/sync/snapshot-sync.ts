@@ -1,5 +1,5 @@
 // The device side of snapshots on the wire (SYNC-13..15): uploading a snapshot this device
-// sealed (manifest, then chunks in a window of four, resuming where the relay's SnapshotStored
+// sealed (manifest, then chunks one at a time, resuming where the relay's SnapshotStored
 // says), receiving an offered one (its chunks gathered up to the count its manifest states and
 // no further), starting a calendar from it (SNAP-5 is the engine's: `startFromSealed` refuses an
 // untrusted snapshot, and this device then asks for the whole history), endorsing one it can
@@ -9,8 +9,20 @@ import type { CryptoProvider, DocId, Replica } from '../engine/index.ts';
 import { openManifest } from '../engine/index.ts';
 import type { MessageOf, SyncMessage } from './messages.ts';
 
-/** Chunks sent ahead of the relay's acknowledgement (4 x 256 KiB: well under its input budget). */
-const WINDOW = 4;
+/**
+ * Chunks sent ahead of the relay's acknowledgement. One: a chunk costs 65 of the device's frame
+ * tokens at the relay (RELAY-20), and a burst that overdraws them gets frames dropped and the
+ * socket paused for longer each time; one at a time stays within the refill (measured: a window
+ * of four took over a minute for a 3,000-event calendar right after its import, one took seconds).
+ */
+const WINDOW = 1;
+/**
+ * An upload that makes no progress for this long asks the relay where it stands again (a frame
+ * dropped without an error: the relay sends RateLimited at most once a second); after
+ * STALL_TRIES such rounds it is given up (the host tries again later).
+ */
+const STALL_MS = 5_000;
+const STALL_TRIES = 6;
 
 export interface SnapshotSyncDeps {
   replica: Pick<Replica, 'startFromSealed' | 'endorseSnapshot' | 'receiveEndorsement' | 'hasDoc'>;
@@ -23,6 +35,10 @@ export interface SnapshotSyncDeps {
   fallBack(doc: DocId, why: string): void;
   /** Another device's snapshot of a calendar held here arrived whole (`bytes` of chunks). */
   offered?(doc: DocId, bytes: number): void;
+  /** Runs `fn` after `ms` (the client's clock). */
+  later(fn: () => void, ms: number): void;
+  /** A snapshot this device sealed is stored durably by the relay. */
+  uploaded?(doc: DocId): void;
   /** The invite secret this device joins `doc` by, if any (its Invite op seals the keys, INV-1). */
   inviteSecret?(doc: DocId): Uint8Array | undefined;
 }
@@ -45,6 +61,8 @@ interface Outgoing {
   chunks: Uint8Array[];
   /** Next chunk to send. */
   next: number;
+  /** Bumped on every acknowledgement: a stall timer that sees it unchanged gives up. */
+  progress: number;
   resolve(ok: boolean): void;
 }
 
@@ -86,9 +104,45 @@ export class SnapshotSync {
     if (this.outgoing !== undefined) return false;
     const id = (await openManifest(this.d.crypto, manifest)).hash;
     return new Promise<boolean>((resolve) => {
-      this.outgoing = { doc, id, manifest, chunks, next: 0, resolve };
+      const out: Outgoing = { doc, id, manifest, chunks, next: 0, progress: 0, resolve };
+      this.outgoing = out;
       this.d.send({ type: 'snapshotPut', doc, manifest });
+      this.watch(out);
     });
+  }
+
+  /** Asks again when nothing moves for STALL_MS; gives up after STALL_TRIES (see STALL_MS). */
+  private watch(out: Outgoing, tries = 0): void {
+    const seen = out.progress;
+    this.d.later(() => {
+      if (this.outgoing !== out) return;
+      if (out.progress !== seen) return this.watch(out);
+      if (tries + 1 >= STALL_TRIES) {
+        this.outgoing = undefined;
+        out.resolve(false);
+        return;
+      }
+      out.next = 0;
+      this.d.send({ type: 'snapshotPut', doc: out.doc, manifest: out.manifest });
+      this.watch(out, tries + 1);
+    }, STALL_MS);
+  }
+
+  /**
+   * The relay dropped a frame of this device unread (RELAY-20's frame budget): the upload asks
+   * again after the hint, and the relay's answer says where to resume (SYNC-13).
+   */
+  rateLimited(retryAfterMs: number): void {
+    const out = this.outgoing;
+    if (out === undefined) return;
+    this.d.later(
+      () => {
+        if (this.outgoing !== out) return;
+        out.next = 0;
+        this.d.send({ type: 'snapshotPut', doc: out.doc, manifest: out.manifest });
+      },
+      Math.max(retryAfterMs, 250),
+    );
   }
 
   /** The relay refused something about a snapshot of `doc` (an Error naming the calendar). */
@@ -125,14 +179,17 @@ export class SnapshotSync {
   private stored(m: MessageOf<'snapshotStored'>): void {
     const out = this.outgoing;
     if (out === undefined || out.doc !== m.doc || out.id !== m.snapshot) return;
+    out.progress++;
     if (m.complete) {
       this.outgoing = undefined;
       this.stats.uploaded++;
+      this.d.uploaded?.(m.doc);
       out.resolve(true);
       return;
     }
-    // Resume from what the relay holds; keep WINDOW chunks ahead of its acknowledgements.
-    if (m.chunks > out.next) out.next = m.chunks;
+    // Resume from what the relay holds (after a dropped frame: from there again); keep WINDOW
+    // chunks ahead of its acknowledgements.
+    if (m.chunks > out.next || out.next === 0) out.next = m.chunks;
     while (out.next < out.chunks.length && out.next < m.chunks + WINDOW) {
       const i = out.next++;
       this.d.send({ type: 'snapshotChunk', doc: m.doc, snapshot: out.id, index: i, bytes: out.chunks[i]! });

@@ -183,6 +183,8 @@ export interface SyncStatus {
   opsDownloaded?: number;
   /** Calendars this device started from a snapshot since then (SYNC-15; diagnostics). */
   snapshotStarts?: number;
+  /** Snapshots this device made and the relay stored since then (SNAP-14; diagnostics). */
+  snapshotUploads?: number;
 }
 
 /** An error the UI must show: storage full, storage unavailable, corrupt data, rejected input. */

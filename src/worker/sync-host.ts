@@ -95,6 +95,7 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
     clockOffsetMs: s.clockOffsetUs === null ? null : Math.round(s.clockOffsetUs / 1000),
     opsDownloaded: s.opsReceived,
     snapshotStarts: s.snapshotStarts,
+    snapshotUploads: s.snapshotUploads,
   };
   if (s.clockWarning && s.clockOffsetUs !== null) {
     out.detail = `This device's clock is ${Math.round(s.clockOffsetUs / 60_000_000)} minutes ahead of the server's.`;

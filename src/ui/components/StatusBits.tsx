@@ -34,6 +34,7 @@ export function SyncStatusView(props: { status: SyncStatus | null; now: number }
       title={s?.detail}
       data-ops-downloaded={s?.opsDownloaded}
       data-snapshot-starts={s?.snapshotStarts}
+      data-snapshot-uploads={s?.snapshotUploads}
     >
       <span className="sync-icon" aria-hidden="true">
         {state === 'synced' ? '✓' : state === 'offline' ? '⨯' : '↻'}
