@@ -18,6 +18,7 @@ import {
   signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
+import { benchRelayStorage } from './compaction-relay.ts';
 import type { Figures } from './engine.ts';
 
 const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
@@ -106,6 +107,9 @@ export async function benchCompaction(): Promise<Figures> {
     snapshot_bytes: plain.length,
     history_bytes: historyBytes,
     targets: 'catch-up from a snapshot plus tail < 1000 ms (Node, engine only)',
+    // Relay storage after 100,000 edits on 1,000 events (with a snapshot, and in compliance mode)
+    // and a new device's catch-up through the relay (bench/compaction-relay.ts).
+    ...(await benchRelayStorage()),
   };
 }
 
