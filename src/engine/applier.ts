@@ -61,7 +61,7 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
   for (const o of txn.ops) core.gate.applied(o.id, txn.doc);
   for (const p of txn.admits.values()) core.gate.admitted(p);
   for (const e of txn.events) core.emit(e);
-  if (txn.certs.length > 0) core.certify(txn.doc, txn.certs);
+  if (txn.certs.length > 0 || txn.acted.size > 0) core.certify(txn.doc, txn.certs, txn.acted);
   return undefined;
 }
 
@@ -150,14 +150,21 @@ export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: bool
   let body: BodyState = v.mbody === undefined ? 'locked' : 'applied';
   let entity: EntityId | undefined;
   if (v.mbody === undefined && op.keyId !== null && core.device !== undefined) {
+    // SNAP-10: a Patch breaking its author's certification counts for nothing (an own op never
+    // does). Judged for every Patch, readable or not, so a certification is known to act as soon
+    // as an op that breaks it is held (snapshots list those, SNAP-10).
+    const o = { author: op.author, ctr: op.header.ctr, vv: v.vv, preds };
+    const broken = own === undefined && (await breaksArriving(core, txn, o));
     const key = txn.keys.get(op.keyId);
-    if (key !== undefined) {
-      // SNAP-10: an op breaking its author's certification counts for nothing (an own op never does).
-      const o = { author: op.author, ctr: op.header.ctr, vv: v.vv, preds };
-      const off =
-        revoked(txn.membership, op.author, v) || (own === undefined && (await breaksArriving(core, txn, o)));
-      [body, entity] = materialize(txn, op, key, v, own?.plain, off);
-    }
+    if (key !== undefined)
+      [body, entity] = materialize(
+        txn,
+        op,
+        key,
+        v,
+        own?.plain,
+        broken || revoked(txn.membership, op.author, v),
+      );
   }
   stageOp(core, op, txn, v.vv, v.mfront, body);
   if (own === undefined) await evidence(core, op, txn);

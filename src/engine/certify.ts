@@ -4,7 +4,7 @@
 
 import { commit } from './applier.ts';
 import {
-  breaksStored,
+  breaksOne,
   type Certification,
   certificationFromRecord,
   certificationOf,
@@ -36,9 +36,9 @@ export async function activate(core: Core, txn: Txn, c: Certification): Promise<
   txn.certs.push(c);
   const hit: OpRecord[] = [];
   const consider = async (o: OpRecord | undefined) => {
-    if (o === undefined || o.kind !== OpKind.Patch || (txn.bodyUpdates.get(o.id) ?? o.body) !== 'applied')
-      return;
-    if (await breaksStored(core, txn, o)) hit.push(o);
+    if (o === undefined || o.kind !== OpKind.Patch || !(await breaksOne(core, txn, c, o))) return;
+    txn.acted.add(c.id);
+    if ((txn.bodyUpdates.get(o.id) ?? o.body) === 'applied') hit.push(o);
   };
   // Below c only an equivocated ctr can hold an op outside h's past (h's past holds the author's
   // chain, and every op in it is held); above c, every op of the author is outside it.
@@ -68,7 +68,7 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
   const pending = core.pendingCerts.get(e.doc) ?? [];
   const txn = new Txn(e.doc, st);
   txn.endorsements.push({ doc: e.doc, id: e.hash, bytes: e.bytes });
-  const c = certificationOf(e.hash, e);
+  const c = certificationOf(e);
   const on = await activate(core, txn, c);
   if (on === 'void')
     throw new EngineError('NotMember', 'the endorser is not a member at the frontier (SNAP-10)');
@@ -117,6 +117,10 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     } catch {
       continue;
     }
+    if (c.base) {
+      on.push(c);
+      continue;
+    }
     const ids = c.last === null ? c.frontier : [c.last, ...c.frontier];
     const metas = await core.metas(doc, ids);
     if (metas.some((m) => m === undefined)) {
@@ -127,6 +131,36 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     const fronts = metas.slice(c.last === null ? 0 : 1).flatMap((m) => m!.mfront);
     if (index.membersAt(index.maximal(fronts)).has(c.author)) on.push(c);
   }
-  if (on.length > 0) core.certs.set(doc, on);
-  if (waiting.length > 0) core.pendingCerts.set(doc, waiting);
+  const known = new Set(
+    [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.id),
+  );
+  const fresh = (l: Certification[]) => l.filter((c) => !known.has(c.id));
+  if (on.length > 0) core.certs.set(doc, [...(core.certs.get(doc) ?? []), ...fresh(on)]);
+  if (waiting.length > 0)
+    core.pendingCerts.set(doc, [...(core.pendingCerts.get(doc) ?? []), ...fresh(waiting)]);
+}
+
+/**
+ * SNAP-10: whether certification `c` acts on `doc` here (some held op breaks it), computed from
+ * the store once after an open and remembered (it only ever becomes true as ops arrive).
+ */
+export async function acts(core: Core, doc: DocId, c: Certification): Promise<boolean> {
+  if (c.acted !== undefined) return c.acted;
+  const txn = new Txn(doc, core.mustDoc(doc));
+  let found = c.base === true;
+  if (!found && (await held(core, txn, c)) !== undefined) {
+    for await (const o of chainOf(core, txn, c.author, c.ctr + 1))
+      if (await breaksOne(core, txn, c, o)) {
+        found = true;
+        break;
+      }
+    for (const e of txn.evidence)
+      if (!found && e.author === c.author && e.ctr <= c.ctr)
+        for (const id of e.ops) {
+          const o = await recordOf(core, txn, id);
+          if (o !== undefined && o.kind === OpKind.Patch && (await breaksOne(core, txn, c, o))) found = true;
+        }
+  }
+  c.acted = found;
+  return found;
 }

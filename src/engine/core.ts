@@ -83,10 +83,11 @@ export class Core {
     this.metaLimit = o.metaCacheLimit ?? META_CACHE_LIMIT;
   }
 
-  /** SNAP-10: certifications now in force (after their commit): no longer pending. */
-  certify(doc: DocId, certs: readonly Certification[]): void {
+  /** SNAP-10: certifications now in force, and those found acting (after their commit): no longer pending. */
+  certify(doc: DocId, certs: readonly Certification[], acted: ReadonlySet<string> = new Set()): void {
     const ids = new Set(certs.map((c) => c.id));
     this.certs.set(doc, [...(this.certs.get(doc) ?? []).filter((c) => !ids.has(c.id)), ...certs]);
+    for (const c of this.certs.get(doc)!) if (acted.has(c.id)) c.acted = true;
     const pending = (this.pendingCerts.get(doc) ?? []).filter((c) => !ids.has(c.id));
     if (pending.length > 0) this.pendingCerts.set(doc, pending);
     else this.pendingCerts.delete(doc);

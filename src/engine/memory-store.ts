@@ -165,7 +165,7 @@ export function createMemoryStore(opts: MemoryStoreOptions = {}): EngineStore {
       for (const p of b.pendingAdd ?? []) d.pending.set(p.id, p);
       for (const id of b.pendingRemove ?? []) d.pending.delete(id);
       for (const e of b.evidence ?? []) d.evidence.set(`${e.author}:${e.ctr}`, e);
-      for (const e of b.endorsements ?? []) if (!d.endorsements.has(e.id)) d.endorsements.set(e.id, e);
+      for (const e of b.endorsements ?? []) d.endorsements.set(e.id, e);
       if (b.clock !== undefined && b.clock > clock) clock = b.clock;
     },
   };

@@ -14,7 +14,7 @@ import type { ApplyResult } from './applier.ts';
 import { applyOne, applyWithWakeups, commit, rejected, txnFor } from './applier.ts';
 import type { DeviceCard } from './box-proof.ts';
 import { toHex, utf8 } from './bytes.ts';
-import { type EndorsementStatus, loadCertifications, receiveEndorsement, settle } from './certify.ts';
+import { type EndorsementStatus, settle } from './certify.ts';
 import { Core, type CoreOptions as ReplicaOptions } from './core.ts';
 import { EngineError, toEngineError } from './errors.ts';
 import { DEFAULT_PENDING_LIMIT } from './gate.ts';
@@ -28,13 +28,10 @@ import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
+import { SnapshotDesk } from './replica-snapshots.ts';
 import { type MemberRole, Role } from './roles.ts';
-import { snapshotAt, snapshotAtHeads } from './snapshot.ts';
-import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
-import { openEndorsement } from './snapshot-envelope.ts';
-import { endorse, type SealedSnapshot, sealAtHeads, startSealed } from './snapshot-sealed.ts';
-import { startFromSnapshot } from './snapshot-start.ts';
-import { type SnapshotEvidence, type SnapshotVerdict, verifySnapshot } from './snapshot-verify.ts';
+import type { SealedSnapshot } from './snapshot-sealed.ts';
+import type { SnapshotEvidence, SnapshotVerdict } from './snapshot-verify.ts';
 import { type EntityRecord, type EquivocationRecord, OpKind, type OpRecord } from './store.ts';
 import type { ChangeEvent, Txn } from './txn.ts';
 
@@ -55,14 +52,13 @@ export class Replica {
   private queue: Promise<unknown> = Promise.resolve();
   /** KEY-10: calendars whose restating Rotate failed; tried again before the next task. */
   private readonly unhealed = new Set<DocId>();
-  /** SNAP-5: snapshots found forged here, per calendar (kept in memory only, see Limitations). */
-  private readonly forged = new Map<DocId, SnapshotEvidence[]>();
-  /** SNAP-1: the last snapshot hash this replica sealed, endorsed or started from (in memory). */
-  private readonly lastSnapshot = new Map<DocId, Uint8Array>();
+  /** SNAP-*: snapshot flows, and what they remember in memory (evidence, the last snapshot). */
+  private readonly snaps: SnapshotDesk;
 
   private constructor(opts: ReplicaOptions) {
     this.core = new Core(opts);
     this.deviceId = this.core.deviceId;
+    this.snaps = new SnapshotDesk(this.core, (docs) => this.heal(docs));
   }
 
   /** Opens a replica over a store: loads the clock and every calendar's materialized state. */
@@ -341,7 +337,7 @@ export class Replica {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Snapshots (docs/PROTOCOL.md SNAP-*)
+  // Snapshots (docs/PROTOCOL.md SNAP-*; the flows are in replica-snapshots.ts)
 
   /**
    * SNAP-2, SNAP-3: the snapshot plaintext of `doc` at `frontier` (default: this replica's heads),
@@ -353,16 +349,7 @@ export class Replica {
     doc: DocId,
     opts: { frontier?: readonly OpId[]; previous?: Uint8Array } = {},
   ): Promise<Uint8Array> {
-    return this.enqueue(async () => {
-      const prev = opts.previous ?? new Uint8Array(0);
-      const state =
-        opts.frontier === undefined
-          ? await snapshotAtHeads(this.core, doc, prev)
-          : await snapshotAt(this.core, doc, opts.frontier, prev);
-      if (state === undefined)
-        throw new EngineError('InvalidArgument', "an op of the frontier's past is not on this replica");
-      return encodeSnapshot(state);
-    });
+    return this.enqueue(() => this.snaps.plaintext(doc, opts));
   }
 
   /**
@@ -370,12 +357,7 @@ export class Replica {
    * evidence against the signer (`snapshotEvidence`).
    */
   verifySnapshot(doc: DocId, plain: Uint8Array, signer: DeviceId): Promise<SnapshotVerdict> {
-    return this.enqueue(async () => {
-      this.core.mustDoc(doc);
-      const v = await verifySnapshot(this.core, doc, plain, signer);
-      if (v.status === 'forged') this.recordForgery(v.evidence);
-      return v;
-    });
+    return this.enqueue(() => this.snaps.verify(doc, plain, signer));
   }
 
   /**
@@ -384,13 +366,7 @@ export class Replica {
    * Engine-only for now (SNAP-8): what it keeps of the snapshot lives in memory.
    */
   startFromSnapshot(plain: Uint8Array): Promise<DocId> {
-    return this.enqueue(async () => {
-      const state = decodeSnapshot(plain);
-      await startFromSnapshot(this.core, state);
-      // KEY-10: junk sealed for this device in a membership anchor is restated, as on arrival.
-      await this.heal([state.doc]);
-      return state.doc;
-    });
+    return this.enqueue(() => this.snaps.startPlain(plain));
   }
 
   /**
@@ -400,18 +376,7 @@ export class Replica {
    * the last one this replica sealed, endorsed or started from in this session).
    */
   sealSnapshot(doc: DocId, opts: { previous?: Uint8Array } = {}): Promise<SealedSnapshot> {
-    return this.enqueue(async () => {
-      const prev = opts.previous ?? this.lastSnapshot.get(doc) ?? new Uint8Array(0);
-      let sealed = await sealAtHeads(this.core, doc, prev);
-      if (sealed === undefined) {
-        await local.rotateKey(this.core, doc);
-        sealed = await sealAtHeads(this.core, doc, prev);
-      }
-      if (sealed === undefined)
-        throw new EngineError('NoKey', 'no content key qualifies at the heads (KEY-4)');
-      this.lastSnapshot.set(doc, sealed.snapshot);
-      return sealed;
-    });
+    return this.enqueue(() => this.snaps.seal(doc, opts.previous));
   }
 
   /**
@@ -420,20 +385,7 @@ export class Replica {
    * recorded as evidence against its maker (`snapshotEvidence`) and the call fails (`Malformed`).
    */
   endorseSnapshot(manifest: Uint8Array, chunks: readonly Uint8Array[]): Promise<Uint8Array> {
-    return this.enqueue(async () => {
-      const out = await endorse(this.core, manifest, chunks);
-      if (out.status === 'forged') {
-        this.recordForgery(out.verdict.evidence);
-        const ev = out.verdict.evidence;
-        throw new EngineError(
-          'Malformed',
-          `forged snapshot by ${ev.signer}: ${ev.differs.join(', ')} differ (SNAP-5)`,
-        );
-      }
-      await receiveEndorsement(this.core, await openEndorsement(this.core.crypto, out.endorsement));
-      this.lastSnapshot.set(out.manifest.doc, out.manifest.snapshot);
-      return out.endorsement;
-    });
+    return this.enqueue(() => this.snaps.endorse(manifest, chunks));
   }
 
   /**
@@ -441,9 +393,7 @@ export class Replica {
    * or once this replica holds the ops it names (`pending`).
    */
   receiveEndorsement(bytes: Uint8Array): Promise<EndorsementStatus> {
-    return this.enqueue(async () =>
-      receiveEndorsement(this.core, await openEndorsement(this.core.crypto, bytes)),
-    );
+    return this.enqueue(() => this.snaps.receive(bytes));
   }
 
   /**
@@ -460,35 +410,14 @@ export class Replica {
     keySources: readonly Uint8Array[] = [],
     inviteSecrets: readonly Uint8Array[] = [],
   ): Promise<DocId> {
-    return this.enqueue(async () => {
-      const { manifest: m, endorsements: ends } = await startSealed(
-        this.core,
-        manifest,
-        chunks,
-        endorsements,
-        keySources,
-        inviteSecrets,
-      );
-      await loadCertifications(
-        this.core,
-        m.doc,
-        ends.map((e) => ({ doc: m.doc, id: e.hash, bytes: e.bytes })),
-      );
-      this.lastSnapshot.set(m.doc, m.snapshot);
-      await this.heal([m.doc]);
-      return m.doc;
-    });
-  }
-
-  private recordForgery(ev: SnapshotEvidence): void {
-    const list = this.forged.get(ev.doc) ?? [];
-    if (!list.some((e) => e.claimed === ev.claimed && e.signer === ev.signer)) list.push(ev);
-    this.forged.set(ev.doc, list);
+    return this.enqueue(() =>
+      this.snaps.startSealed(manifest, chunks, endorsements, keySources, inviteSecrets),
+    );
   }
 
   /** SNAP-5: the forged snapshots this replica has seen for `doc`. */
   snapshotEvidence(doc: DocId): SnapshotEvidence[] {
-    return [...(this.forged.get(doc) ?? [])];
+    return this.snaps.evidence(doc);
   }
 
   // -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@
 // 10,000-event calendar's registers repeat a few authors tens of thousands of times.
 
 import { Builder } from 'flatbuffers';
-import { bytesEqual, fromHex, toHex } from './bytes.ts';
+import { bytesEqual, compareBytes, fromHex, toHex } from './bytes.ts';
 import { EngineError } from './errors.ts';
 import { FlatVerifyError, TableReader, type TableSpec, verifyRoot } from './flatverify.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
@@ -43,9 +43,31 @@ export interface SnapshotState {
   entities: EntityRecord[];
   /** DAG-6 evidence, ascending by (author, ctr). */
   evidence: EquivocationRecord[];
+  /**
+   * SNAP-10: the endorsements whose certifications are in force at the frontier (their effect is
+   * in the registers), each a signed statement's body and signature, ascending by body. Absent or
+   * empty: none.
+   */
+  endorsements?: ListedStatement[];
 }
 
-const SNAP = { registers: 0, format: 1, doc: 2, frontier: 3, previous: 4, ops: 5, evidence: 6, devices: 7 };
+/** A signed statement carried inside a snapshot (SNAP-10): its body and signature. */
+export interface ListedStatement {
+  body: Uint8Array;
+  sig: Uint8Array;
+}
+
+const SNAP = {
+  registers: 0,
+  format: 1,
+  doc: 2,
+  frontier: 3,
+  previous: 4,
+  ops: 5,
+  evidence: 6,
+  devices: 7,
+  endorsements: 8,
+};
 const REG = {
   entity: 0,
   field: 1,
@@ -70,6 +92,7 @@ const SNAPSHOT_SPEC: TableSpec = [
   { table: ['bytes', 'bytes', 'bytes', 1] },
   { table: ['bytes', 8, 'bytes'] },
   'bytes',
+  { table: ['bytes', 'bytes'] },
 ];
 const BODY_CODE = { applied: 0, inert: 1 } as const;
 /** A packed version vector entry: u32 device index, u64 ctr (little-endian). */
@@ -199,7 +222,22 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
     s.evidence.map((e) => encodeEvidence(b, e)),
   );
   const devs = b.createByteVector(ids([...devices.keys()]));
-  b.startObject(8);
+  const listed = s.endorsements ?? [];
+  const ends =
+    listed.length === 0
+      ? 0
+      : vector(
+          b,
+          listed.map((e) => {
+            const body = b.createByteVector(e.body);
+            const sig = b.createByteVector(e.sig);
+            b.startObject(2);
+            b.addFieldOffset(0, body, 0);
+            b.addFieldOffset(1, sig, 0);
+            return b.endObject();
+          }),
+        );
+  b.startObject(listed.length === 0 ? 8 : 9);
   b.addFieldOffset(SNAP.registers, registers, 0);
   b.addFieldInt8(SNAP.format, SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
@@ -208,6 +246,8 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
   b.addFieldOffset(SNAP.ops, ops, 0);
   b.addFieldOffset(SNAP.evidence, evidence, 0);
   b.addFieldOffset(SNAP.devices, devs, 0);
+  // Absent when empty: a snapshot without endorsements keeps the bytes it had before SNAP-10.
+  if (ends !== 0) b.addFieldOffset(SNAP.endorsements, ends, 0);
   b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
@@ -347,6 +387,15 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
       ops: idList(e.bytes(EVID.ops), 32, 'evidence ops') as OpId[],
     })),
   };
+  if (t.has(SNAP.endorsements)) {
+    const listed = t.tables(SNAP.endorsements).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));
+    if (listed.length === 0) malformed('an empty endorsement list is left out');
+    for (const e of listed) if (e.sig.length !== 64 || e.body.length === 0) malformed('endorsement');
+    for (let i = 1; i < listed.length; i++)
+      if (compareBytes(listed[i - 1]!.body, listed[i]!.body) >= 0)
+        malformed('endorsements not strictly ascending');
+    state.endorsements = listed;
+  }
   checkOrder(state);
   return state;
 }

@@ -162,7 +162,8 @@ export function encodeEndorsement(e: Endorsement): Uint8Array {
   return b.asUint8Array().slice();
 }
 
-function encodeStatement(body: Uint8Array, sig: Uint8Array): Uint8Array {
+/** The canonical bytes of a SignedStatement. */
+export function statementBytes(body: Uint8Array, sig: Uint8Array): Uint8Array {
   const b = new Builder(body.length + 128);
   b.forceDefaults(true);
   const bo = b.createByteVector(body);
@@ -258,7 +259,7 @@ export function decodeEndorsement(body: Uint8Array): Endorsement {
 }
 
 /** A SignedStatement's body and signature; refuses oversized input before reading it. */
-function decodeStatement(bytes: Uint8Array): { body: Uint8Array; sig: Uint8Array } {
+export function decodeStatement(bytes: Uint8Array): { body: Uint8Array; sig: Uint8Array } {
   if (!(bytes instanceof Uint8Array)) malformed('not bytes');
   if (bytes.length > MAX_STATEMENT_BYTES)
     throw new EngineError('TooLarge', `snapshot envelope of ${bytes.length} bytes`);
@@ -290,7 +291,7 @@ export async function openManifest(crypto: CryptoProvider, bytes: Uint8Array): P
   const m = canonical(body, decodeManifest, encodeManifest);
   const digest = taggedHash(TAG_MANIFEST, body);
   await checkSig(crypto, m.signer, sig, digest);
-  return { ...m, hash: toHex(digest), bytes: encodeStatement(body, sig) };
+  return { ...m, hash: toHex(digest), bytes: statementBytes(body, sig) };
 }
 
 /** SNAP-9: decodes a signed endorsement and checks its signature by its endorser. */
@@ -299,7 +300,7 @@ export async function openEndorsement(crypto: CryptoProvider, bytes: Uint8Array)
   const e = canonical(body, decodeEndorsement, encodeEndorsement);
   const digest = taggedHash(TAG_ENDORSEMENT, body);
   await checkSig(crypto, e.endorser, sig, digest);
-  return { ...e, hash: toHex(digest), bytes: encodeStatement(body, sig) };
+  return { ...e, hash: toHex(digest), bytes: statementBytes(body, sig) };
 }
 
 /** Signs a manifest with its signer's key (which must be `m.signer`). */
@@ -307,7 +308,7 @@ export async function signManifest(signer: Signer, m: Manifest): Promise<Uint8Ar
   if (toHex(signer.publicKey) !== m.signer)
     throw new EngineError('InvalidArgument', 'signer is not the manifest signer');
   const body = encodeManifest(m);
-  return encodeStatement(body, await signer.sign(taggedHash(TAG_MANIFEST, body)));
+  return statementBytes(body, await signer.sign(taggedHash(TAG_MANIFEST, body)));
 }
 
 /** Signs an endorsement with the endorser's key (which must be `e.endorser`). */
@@ -315,7 +316,7 @@ export async function signEndorsement(signer: Signer, e: Endorsement): Promise<U
   if (toHex(signer.publicKey) !== e.endorser)
     throw new EngineError('InvalidArgument', 'signer is not the endorser');
   const body = encodeEndorsement(e);
-  return encodeStatement(body, await signer.sign(taggedHash(TAG_ENDORSEMENT, body)));
+  return statementBytes(body, await signer.sign(taggedHash(TAG_ENDORSEMENT, body)));
 }
 
 /**

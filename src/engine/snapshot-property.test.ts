@@ -8,110 +8,17 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { toHex, utf8 } from './bytes.ts';
-import {
-  createWorld,
-  deliver,
-  ENTITIES,
-  FIELDS,
-  local,
-  type Node,
-  publish,
-  settle,
-  valueFor,
-  type World,
-} from './byzantine-world.testkit.ts';
+import { createWorld, settle } from './byzantine-world.testkit.ts';
 import type { DocId, OpId } from './ids.ts';
 import type { Replica } from './replica.ts';
 import { visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
+import { HOSTILE, OBSERVER, run, type Step, stepArb } from './snapshot-world.testkit.ts';
 import { openReplica } from './testkit.testkit.ts';
 
 const RUNS = Number(process.env['SNAP_RUNS'] ?? 20);
 /** How many cases reached each check (printed with SNAP_DEBUG): a property that never gets there proves nothing. */
 const stats = { started: 0, whole: 0, conflicts: 0 };
-const OBSERVER = 3;
-const HOSTILE = 4;
-
-type Step =
-  | { t: 'write'; who: number; entity: number; field: number; value: number | null; jump: number }
-  | { t: 'remove'; subject: number }
-  | { t: 'role'; subject: number; role: number }
-  | { t: 'equivocate'; entity: number }
-  | { t: 'stale'; entity: number }
-  | { t: 'deliver'; to: number; pick: number; batch: boolean };
-
-const who = fc.constantFrom(0, 1, 2);
-const stepArb: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 5,
-    arbitrary: fc.record({
-      t: fc.constant('write' as const),
-      who,
-      entity: fc.nat(1),
-      field: fc.nat(2),
-      value: fc.option(fc.nat(5), { freq: 4 }),
-      jump: fc.integer({ min: -3_000_000, max: 3_000_000 }),
-    }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({ t: fc.constant('remove' as const), subject: fc.constantFrom(2, HOSTILE) }),
-  },
-  {
-    weight: 1,
-    arbitrary: fc.record({
-      t: fc.constant('role' as const),
-      subject: fc.constantFrom(1, 2, HOSTILE),
-      role: fc.constantFrom(1, 2, 3),
-    }),
-  },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('equivocate' as const), entity: fc.nat(1) }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('stale' as const), entity: fc.nat(1) }) },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('deliver' as const),
-      to: fc.constantFrom(0, 1, 2, HOSTILE),
-      pick: fc.nat(),
-      batch: fc.boolean(),
-    }),
-  },
-);
-
-async function run(w: World, step: Step): Promise<void> {
-  const doc = w.doc;
-  const node = (i: number): Node => w.nodes[i]!;
-  const pub = (i: number) => node(i).replica.deviceId!;
-  const hexBytes = (h: string) => Uint8Array.from(h.match(/../g)!.map((x) => Number.parseInt(x, 16)));
-  if (step.t === 'write') {
-    const n = node(step.who);
-    n.clock.advance(step.jump);
-    const entity = ENTITIES[step.entity]!;
-    const writes = [{ field: FIELDS[step.field]!, value: valueFor(FIELDS[step.field]!, step.value) }];
-    await local(w, n, 'write', (r) => r.write(doc, entity, writes), { entity, writes });
-  } else if (step.t === 'remove') {
-    await local(w, node(0), 'remove', (r) => r.removeMember(doc, hexBytes(pub(step.subject))));
-  } else if (step.t === 'role') {
-    await local(w, node(0), 'role', (r) =>
-      r.setRole(doc, hexBytes(pub(step.subject)), step.role as 1 | 2 | 3),
-    );
-  } else if (step.t === 'equivocate' || step.t === 'stale') {
-    const evil = node(HOSTILE).evil!;
-    const entity = ENTITIES[step.entity]!;
-    const a = [{ field: FIELDS[0]!, value: utf8('evil a') }];
-    const made =
-      step.t === 'equivocate'
-        ? evil.equivocate(entity, a, [{ field: FIELDS[0]!, value: utf8('evil b') }])
-        : [evil.patch(entity, a, evil.early)].filter((c) => c !== undefined);
-    await publish(w, node(HOSTILE), made, false);
-  } else {
-    const open = w.pool.filter((p) => !p.withheld);
-    const n = 1 + (step.pick % Math.max(1, open.length));
-    const from = Math.floor(step.pick / 7) % Math.max(1, open.length);
-    await deliver(w, node(step.to), [...open.slice(from), ...open.slice(0, from)].slice(0, n), step.batch);
-  }
-}
-
 /**
  * SNAP-7's promise, computed on the hash DAG of `r`'s log: the ops outside the frontier's past
  * whose causal past holds the whole frontier and whose every predecessor outside the frontier's

@@ -237,7 +237,9 @@ export async function startSealed(
     const fronts: OpId[] = [];
     for (const h of state.frontier) fronts.push(...(txn.meta.get(h)?.mfront ?? []));
     checkTrust(m, ends, new Set(txn.membership.membersAt(txn.membership.maximal(fronts)).keys()));
-    for (const e of ends) txn.endorsements.push({ doc: m.doc, id: e.hash, bytes: e.bytes });
+    const listed = new Set(txn.endorsements.map((r) => r.id));
+    for (const e of ends)
+      if (!listed.has(e.hash)) txn.endorsements.push({ doc: m.doc, id: e.hash, bytes: e.bytes });
   });
   return { manifest: m, endorsements: ends };
 }

@@ -8,6 +8,7 @@
 
 import { commit, membershipOp } from './applier.ts';
 import { calendarFromRecord } from './calendar.ts';
+import { certificationOf } from './certification.ts';
 import type { MembershipBody } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError } from './errors.ts';
@@ -15,6 +16,7 @@ import { CALENDAR_ENTITY, type EntityId } from './ids.ts';
 import { docIdFromGenesis, type OpenedOp, openOp, verifyOp } from './op.ts';
 import type { SnapshotBase } from './snapshot-base.ts';
 import type { SnapshotState } from './snapshot-codec.ts';
+import { openEndorsement, statementBytes } from './snapshot-envelope.ts';
 import { OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { validate } from './validate.ts';
@@ -104,6 +106,19 @@ async function stageAnchors(core: Core, txn: Txn, state: SnapshotState, opened: 
   }
 }
 
+/**
+ * SNAP-10: the certifications the snapshot lists are in force here from the start (their effect
+ * is in its registers), stored with the calendar and listed again in this replica's snapshots.
+ */
+async function stageListed(core: Core, txn: Txn, state: SnapshotState): Promise<void> {
+  for (const l of state.endorsements ?? []) {
+    const e = await openEndorsement(core.crypto, statementBytes(l.body, l.sig));
+    if (e.doc !== state.doc) throw invalid('a listed endorsement belongs to another calendar');
+    txn.endorsements.push({ doc: state.doc, id: e.hash, bytes: e.bytes, base: true });
+    txn.certs.push({ ...certificationOf(e), base: true, acted: true });
+  }
+}
+
 /** This device's own chain position at the frontier (CLK-1 continues from it). */
 function ownChain(core: Core, txn: Txn, vv: Record<string, number>): void {
   const me = core.deviceId;
@@ -154,6 +169,7 @@ export async function startFromSnapshot(
     for (const d in m.vv) vv[d] = Math.max(vv[d] ?? 0, m.vv[d]!);
   }
   ownChain(core, txn, vv);
+  await stageListed(core, txn, state);
   check?.(txn);
   const entities = new Map<EntityId, (typeof state.entities)[number]>();
   for (const e of state.entities) {

@@ -44,7 +44,7 @@ function parts(a: SnapshotState, b: SnapshotState): string[] {
     evidence: [],
     [k]: s[k],
   });
-  const keys: (keyof SnapshotState)[] = ['previous', 'anchors', 'entities', 'evidence'];
+  const keys: (keyof SnapshotState)[] = ['previous', 'anchors', 'entities', 'evidence', 'endorsements'];
   return keys.filter((k) => !bytesEqual(enc(with_(a, k)), enc(with_(b, k))));
 }
 
@@ -73,7 +73,7 @@ export async function verifySnapshot(
     };
   let mine: SnapshotState | undefined;
   try {
-    mine = await snapshotAt(core, doc, state.frontier, state.previous);
+    mine = await snapshotAt(core, doc, state.frontier, state.previous, state.endorsements ?? []);
   } catch (e) {
     if (e instanceof EngineError && e.code === 'NoKey') return { status: 'unverifiable', reason: e.message };
     throw e;

@@ -5,6 +5,11 @@ import { toHex } from './bytes.ts';
 import { calendarFromRecord, eventFromRecord } from './calendar.ts';
 import { CALENDAR_ENTITY, type DocId } from './ids.ts';
 import type { Replica } from './replica.ts';
+import { OpKind } from './store.ts';
+
+/** Every membership op of a calendar on `r` (what a relay serves a new device as key sources, SNAP-9). */
+export const membershipOps = async (r: Replica, doc: DocId): Promise<Uint8Array[]> =>
+  (await r.listOps(doc, 0, 100_000)).filter((o) => o.kind === OpKind.Membership).map((o) => o.bytes);
 
 const plain = (v: unknown): unknown =>
   v instanceof Uint8Array

@@ -5,12 +5,21 @@
 // computes the same bytes (SNAP-3) and verification is recompute-and-compare (SNAP-5).
 
 import { applyOne, commit, txnFor } from './applier.ts';
+import { bytesEqual, compareBytes } from './bytes.ts';
+import type { Certification } from './certification.ts';
+import { acts, receiveEndorsement } from './certify.ts';
 import { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import { openOp } from './op.ts';
-import { anchorKey, type SnapshotAnchor, type SnapshotState } from './snapshot-codec.ts';
+import {
+  anchorKey,
+  type ListedStatement,
+  type SnapshotAnchor,
+  type SnapshotState,
+} from './snapshot-codec.ts';
+import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
 import { OpKind, type OpRecord } from './store.ts';
 
 const PAGE = 500;
@@ -72,7 +81,52 @@ export async function snapshotAtHeads(
   const evidence = [...st.evidence]
     .map((e) => ({ ...e, ops: [...e.ops].sort() }))
     .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
-  return { doc, frontier, previous, anchors, entities, evidence };
+  const endorsements = await actingListed(core, doc);
+  return {
+    doc,
+    frontier,
+    previous,
+    anchors,
+    entities,
+    evidence,
+    ...(endorsements.length > 0 ? { endorsements } : {}),
+  };
+}
+
+/** SNAP-10: certifications as a snapshot lists them (body and signature, ascending by body). */
+function listedOf(certs: readonly Certification[]): ListedStatement[] {
+  return certs
+    .map((c) => {
+      const { body, sig } = decodeStatement(c.bytes);
+      return { body, sig };
+    })
+    .sort((a, b) => compareBytes(a.body, b.body));
+}
+
+/** SNAP-10: the certifications in force here that act (some held op breaks them), as listed. */
+async function actingListed(core: Core, doc: DocId): Promise<ListedStatement[]> {
+  const out: Certification[] = [];
+  for (const c of core.certs.get(doc) ?? []) if (await acts(core, doc, c)) out.push(c);
+  return listedOf(out);
+}
+
+const sameListed = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
+  a.length === b.length && a.every((x, i) => bytesEqual(x.body, b[i]!.body) && bytesEqual(x.sig, b[i]!.sig));
+
+/**
+ * SNAP-10: puts endorsements in force on a scratch replica after its replay, as a replica that
+ * received them would; one that is not in force there (a non-member, ops outside the replay) is
+ * left out, so the snapshot lists only what acted.
+ */
+async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8Array[]): Promise<void> {
+  for (const bytes of listed) {
+    try {
+      await receiveEndorsement(scratch, await openEndorsement(scratch.crypto, bytes));
+    } catch (e) {
+      if (!(e instanceof EngineError)) throw e;
+    }
+  }
+  scratch.pendingCerts.delete(doc);
 }
 
 const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
@@ -103,10 +157,15 @@ export async function snapshotAt(
   doc: DocId,
   frontier: readonly OpId[],
   previous: Uint8Array = new Uint8Array(0),
+  listed?: readonly ListedStatement[],
 ): Promise<SnapshotState | undefined> {
   const st = core.mustDoc(doc);
   const sorted = [...frontier].sort();
-  if (sorted.join() === [...st.rec.heads].sort().join()) return snapshotAtHeads(core, doc, previous);
+  if (
+    sorted.join() === [...st.rec.heads].sort().join() &&
+    (listed === undefined || sameListed(listed, await actingListed(core, doc)))
+  )
+    return snapshotAtHeads(core, doc, previous);
   const past = await pastOf(core, doc, sorted);
   if (past === undefined) return undefined;
   const scratch = new Core({
@@ -125,5 +184,12 @@ export async function snapshotAt(
   }
   const err = await commit(scratch, txn);
   if (err !== undefined) throw err;
+  // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
+  const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
+  await certifyScratch(
+    scratch,
+    doc,
+    listed === undefined ? all : listed.map((e) => statementBytes(e.body, e.sig)),
+  );
   return snapshotAtHeads(scratch, doc, previous);
 }

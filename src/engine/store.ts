@@ -119,6 +119,8 @@ export interface EndorsementRecord {
   id: string;
   /** Its canonical signed bytes (a SignedStatement). */
   bytes: Uint8Array;
+  /** In force by the snapshot the calendar started from (listed in it, SNAP-10). */
+  base?: true;
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
@@ -155,7 +157,7 @@ export interface CommitBatch {
   pendingAdd?: PendingRecord[];
   pendingRemove?: OpId[];
   evidence?: EquivocationRecord[];
-  /** SNAP-10: endorsements to keep (an id already stored is left as it is). */
+  /** SNAP-10: endorsements to keep (one record per id: a later one replaces it). */
   endorsements?: EndorsementRecord[];
   /** The device's clock (last wall_time handed out, µs). Persisted before the op is returned (CLK-1). */
   clock?: number;

@@ -59,6 +59,8 @@ export class Txn {
   /** SNAP-10: endorsements stored by this commit, and the certifications they start. */
   readonly endorsements: EndorsementRecord[] = [];
   readonly certs: Certification[] = [];
+  /** SNAP-10: certifications some op staged or judged here breaks (they act, after the commit). */
+  readonly acted = new Set<string>();
   /** DAG-9: missing predecessors of refused ops, handed to the gate by commit(). */
   readonly wants: [DocId, OpId[]][] = [];
   clock: number | undefined;

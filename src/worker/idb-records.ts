@@ -235,6 +235,7 @@ export function parseEndorsement(v: unknown, doc: DocId): EndorsementRecord {
   need(r['doc'] === doc, where, 'belongs to another calendar');
   need(typeof r['id'] === 'string' && /^[0-9a-f]{64}$/.test(r['id']), where, 'id');
   need(isBytes(r['bytes']), where, 'bytes');
+  need(r['base'] === undefined || r['base'] === true, where, 'base');
   return v as unknown as EndorsementRecord;
 }
 

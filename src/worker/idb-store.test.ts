@@ -144,6 +144,24 @@ describe('IdbStore basics', () => {
     expect(loaded?.pending).toEqual([]);
   });
 
+  it('[SNAP-10] keeps endorsements per calendar, one record per id, and validates them when read back', async () => {
+    const s = await fresh();
+    const e = { doc: DOC, id: 'e1'.repeat(32), bytes: new Uint8Array([1, 2, 3]) };
+    await s.commit({ doc: DOC, ops: [op(1)], docRecord: docRecord([opId(1)], 1), endorsements: [e] });
+    await s.commit({
+      doc: DOC,
+      endorsements: [
+        { ...e, base: true },
+        { ...e, id: 'e2'.repeat(32) },
+      ],
+    });
+    const loaded = await s.loadDoc(DOC);
+    expect(loaded?.endorsements?.map((x) => x.id).sort()).toEqual(['e1'.repeat(32), 'e2'.repeat(32)]);
+    expect((await s.loadDoc(DOC2))?.endorsements ?? []).toEqual([]);
+    await tamper('endorsements', [DOC, 'e2'.repeat(32)], (v) => ({ ...v, bytes: 'nope' }));
+    await expect(s.loadDoc(DOC)).rejects.toThrow(/corrupt record in endorsements/);
+  });
+
   it('[RT-3] puts own ops in the outbox in the commit transaction; acknowledge removes them with the cursor', async () => {
     const s = await fresh();
     await s.commit(localBatch(1));

@@ -5,6 +5,7 @@
 
 import * as flatbuffers from 'flatbuffers';
 
+import { SignedStatement } from './signed-statement.js';
 import { SnapshotEvidence } from './snapshot-evidence.js';
 import { SnapshotOp } from './snapshot-op.js';
 import { SnapshotRegister } from './snapshot-register.js';
@@ -126,8 +127,18 @@ devicesArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+endorsements(index: number, obj?:SignedStatement):SignedStatement|null {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? (obj || new SignedStatement()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+endorsementsLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 20);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(8);
+  builder.startObject(9);
 }
 
 static addRegisters(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset) {
@@ -246,12 +257,28 @@ static startDevicesVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addEndorsements(builder:flatbuffers.Builder, endorsementsOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(8, endorsementsOffset, 0);
+}
+
+static createEndorsementsVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startEndorsementsVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset, endorsementsOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addRegisters(builder, registersOffset);
   Snapshot.addFormat(builder, format);
@@ -261,6 +288,7 @@ static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.O
   Snapshot.addOps(builder, opsOffset);
   Snapshot.addEvidence(builder, evidenceOffset);
   Snapshot.addDevices(builder, devicesOffset);
+  Snapshot.addEndorsements(builder, endorsementsOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
