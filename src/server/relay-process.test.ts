@@ -14,7 +14,9 @@ import {
   EventField,
   encodeValue,
   eventFromRecord,
+  fromHex,
   openManifest,
+  signDeviceCard,
 } from '../engine/index.ts';
 import {
   makeClient,
@@ -247,7 +249,6 @@ describe('snapshots in a relay child process', () => {
     child = await startChild(port, 'barrier', dir);
     // A member added after the snapshot (so the owner is its only member: trusted alone, SNAP-5).
     const fresh = await makeDevice('fresh');
-    const { signDeviceCard, fromHex } = await import('../engine/index.ts');
     owner.track(await owner.replica.addMember(doc as never, await signDeviceCard(fresh, fromHex(doc))));
     const again = await rawSession(owner, url);
     await again.waitFor((m) => m.type === 'welcome', 'welcome again');

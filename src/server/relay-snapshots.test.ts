@@ -5,6 +5,7 @@
 // and an endorser's later op that drops the frontier it certified refused at admission.
 
 import { describe, expect, it } from 'vitest';
+import { decodeMembership } from '../engine/codec.ts';
 import {
   createNobleCrypto,
   type DocId,
@@ -15,8 +16,14 @@ import {
   fromHex,
   openManifest,
   type Replica,
+  signDeviceCard,
 } from '../engine/index.ts';
-import { createOp } from '../engine/op.ts';
+import { createOp, openOp } from '../engine/op.ts';
+import { openSealed } from '../engine/seal.ts';
+import { decodeSnapshot, encodeSnapshot } from '../engine/snapshot-codec.ts';
+import { signManifest } from '../engine/snapshot-envelope.ts';
+import { sealChunks } from '../engine/snapshot-seal.ts';
+import { snapshotHash } from '../engine/snapshot-verify.ts';
 import { OpKind } from '../engine/store.ts';
 import { SyncClient } from '../sync/client.ts';
 import { SYNC_LIMITS, type SyncMessage } from '../sync/messages.ts';
@@ -103,6 +110,51 @@ async function copyLog(from: Replica, to: Replica, doc: DocId): Promise<void> {
   await to.receiveBatch((await from.listOps(doc, 0, 100_000)).map((r) => r.bytes));
 }
 
+/**
+ * A hostile member's forged snapshot: a real one's manifest fields, over a plaintext whose first
+ * register says "forged", sealed under the real content key and signed by the member.
+ */
+async function forgedSnapshot(
+  dev: TestDevice,
+  doc: DocId,
+): Promise<{ manifest: Uint8Array; chunks: Uint8Array[] }> {
+  const real = await openManifest(crypto, (await dev.replica.sealSnapshot(doc)).manifest);
+  let key: Uint8Array | undefined;
+  for (const o of await dev.replica.listOps(doc, 0, 100_000)) {
+    if (o.kind !== OpKind.Membership) continue;
+    const op = openOp(o.bytes);
+    for (const k of decodeMembership(op.env.body).keys) {
+      const id = k.keyId.length === 0 ? op.id.slice(0, 16) : Buffer.from(k.keyId).toString('hex');
+      if (id !== real.keyId || Buffer.from(k.recipient).toString('hex') !== dev.id) continue;
+      key = openSealed(dev.box, k.sealed) ?? key;
+    }
+  }
+  if (key === undefined) throw new Error('no content key');
+  const state = decodeSnapshot(await dev.replica.snapshot(doc));
+  state.entities.find((e) => e.registers.length > 0)!.registers[0]!.writes[0]!.value = encodeValue(
+    'text',
+    'forged',
+  );
+  const plain = encodeSnapshot(state);
+  const ctx = {
+    doc,
+    signer: dev.id,
+    wallTime: real.wallTime + 1,
+    keyId: real.keyId,
+    nonce: random(24),
+    snapshot: snapshotHash(plain),
+    size: plain.length,
+  };
+  const { chunks, hashes } = sealChunks(ctx, plain, key);
+  const manifest = await signManifest(dev.signer, {
+    ...ctx,
+    frontier: real.frontier,
+    previous: real.previous,
+    chunks: hashes,
+  });
+  return { manifest, chunks };
+}
+
 function errorsOf(s: RawSession): (SyncMessage & { type: 'error' })[] {
   return s.got.filter((m): m is SyncMessage & { type: 'error' } => m.type === 'error');
 }
@@ -187,12 +239,7 @@ describe('snapshots through the relay', () => {
     const { doc, c } = await uploaded(r, owner, [], 600);
     // The tail: ops after the snapshot, and a new member added after it.
     const fresh = await makeDevice('fresh');
-    owner.track(
-      await owner.replica.addMember(
-        doc,
-        await (await import('../engine/index.ts')).signDeviceCard(fresh, fromHex(doc)),
-      ),
-    );
+    owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
     await seed(owner, doc, 20, 'tail');
     c.kick();
     await synced(c, 'tail uploaded');
@@ -341,7 +388,6 @@ describe('snapshots through the relay', () => {
     // A member added after the snapshot, but the relay may send only the newest key sources:
     // here none at all reach it, so it cannot open the snapshot and asks for everything.
     const fresh = await makeDevice('fresh');
-    const { signDeviceCard } = await import('../engine/index.ts');
     owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
     const c = snapClient(owner, r);
     c.start();
@@ -371,5 +417,64 @@ describe('snapshots through the relay', () => {
     await synced(c, 'a synced');
     await waitFor(() => r.relay.isKnownMember(a.id), 5000, 'a known as a member');
     expect(r.relay.replica.members(g.doc).has(a.id)).toBe(true);
+  });
+
+  it('[SNAP-15][RELAY-27] a hostile member’s forged snapshot: stored (the relay cannot read it), never endorsed by an honest member (which records evidence), never served', async () => {
+    const r = await harness.relay();
+    const [a, b, c] = await Promise.all([makeDevice('hostile'), makeDevice('honest'), makeDevice('new')]);
+    const doc = await sharedCalendar(a, [b, c]);
+    await seed(a, doc, 120);
+    const ca = snapClient(a, r);
+    ca.start();
+    await synced(ca, 'a synced');
+    await copyLog(a.replica, b.replica, doc);
+    await b.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
+    const cb = snapClient(b, r);
+    cb.start();
+    await synced(cb, 'b synced');
+    const forged = await forgedSnapshot(a, doc);
+    expect(await ca.uploadSnapshot(doc, forged.manifest, forged.chunks)).toBe(true);
+    await waitFor(() => b.replica.snapshotEvidence(doc).length > 0, 15_000, 'b recorded the forgery');
+    expect(b.replica.snapshotEvidence(doc)[0]!.signer).toBe(a.id);
+    expect(cb.snapshotStats?.endorsed).toBe(0);
+    expect(await r.relay.snapshots.allEndorsements(doc)).toEqual([]);
+    const cc = snapClient(c, r);
+    cc.follow(doc);
+    cc.start();
+    await synced(cc, 'c synced');
+    expect(cc.status.snapshotStarts).toBe(0);
+    expect(titles(c.replica, doc)).not.toContain('forged');
+    expect(titles(c.replica, doc)).toEqual(titles(b.replica, doc));
+  });
+
+  it('[SYNC-15] chunks altered at rest on the relay (a hostile or damaged relay): the new device refuses the start and catches up from the whole history', async () => {
+    const r = await harness.relay();
+    const owner = await makeDevice('owner');
+    const { doc, id } = await uploaded(r, owner, [], 200);
+    const fresh = await makeDevice('fresh');
+    owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
+    const co = snapClient(owner, r);
+    co.start();
+    await synced(co, 'the Add uploaded');
+    r.store.transact((db) =>
+      db
+        .prepare(
+          'UPDATE snapshot_chunks SET bytes = randomblob(length(bytes)) WHERE doc = ? AND snapshot = ?',
+        )
+        .run(doc, id),
+    );
+    const cf = snapClient(fresh, r);
+    cf.follow(doc);
+    cf.start();
+    await waitFor(
+      () =>
+        cf.status.state === 'synced' &&
+        fresh.replica.hasDoc(doc) &&
+        fresh.replica.root(doc) === owner.replica.root(doc),
+      20_000,
+      'fresh caught up',
+    );
+    expect(cf.status.snapshotStarts).toBe(0);
+    expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
   });
 });
