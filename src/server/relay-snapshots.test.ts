@@ -477,4 +477,30 @@ describe('snapshots through the relay', () => {
     expect(cf.status.snapshotStarts).toBe(0);
     expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
   });
+
+  it('[RELAY-27][SYNC-15] the newest trusted snapshot is served: a second one starts its tail after the first one’s', async () => {
+    const r = await harness.relay();
+    const owner = await makeDevice('owner');
+    const { doc, c } = await uploaded(r, owner, [], 200);
+    await seed(owner, doc, 150, 'second');
+    c.kick();
+    await synced(c, 'second batch uploaded');
+    const second = await owner.replica.sealSnapshot(doc);
+    expect(await c.uploadSnapshot(doc, second.manifest, second.chunks)).toBe(true);
+    const [newest, oldest] = await r.relay.snapshots.listSnapshots(doc);
+    expect(newest!.id).toBe((await openManifest(crypto, second.manifest)).hash);
+    expect(newest!.baseSeq).toBeGreaterThan(oldest!.baseSeq);
+    expect(newest!.baseSeq).toBe(r.relay.store.durableSeqOf(doc));
+    const fresh = await makeDevice('fresh');
+    owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
+    c.kick();
+    await synced(c, 'the Add uploaded');
+    const cf = snapClient(fresh, r);
+    cf.follow(doc);
+    cf.start();
+    await synced(cf, 'fresh synced');
+    expect(cf.status.snapshotStarts).toBe(1);
+    expect(cf.status.opsReceived).toBeLessThan(5);
+    expect(titles(fresh.replica, doc)).toEqual(titles(owner.replica, doc));
+  });
 });

@@ -162,8 +162,15 @@ export class RelaySnapshots {
     const seqs = man.frontier.map((f) => this.h.seqOf(man.doc, f)!);
     const frontierSeq = Math.max(...seqs);
     const covered = await this.coveredVv(man.doc, man.frontier);
-    let baseSeq = 0;
-    scan: for (let after = 0; after < frontierSeq; ) {
+    // From the newest stored snapshot this one covers whole (its ops up to its baseSeq are covered
+    // here too): one scan of the log per calendar, not one per snapshot.
+    let start = 0;
+    for (const s of await this.h.snapshots.listSnapshots(man.doc)) {
+      if (s.baseSeq <= start || !(await this.coversAll(man.doc, s.frontier, covered))) continue;
+      start = s.baseSeq;
+    }
+    let baseSeq = start;
+    scan: for (let after = start; after < frontierSeq; ) {
       const page = this.h.opsAfter(man.doc, after, SCAN_PAGE);
       if (page.length === 0) break;
       for (const op of page) {
@@ -183,6 +190,21 @@ export class RelaySnapshots {
       frontierSeq,
       manifest: man.bytes,
     };
+  }
+
+  /** Whether every op of `frontier` is within version vector `vv`. */
+  private async coversAll(
+    doc: DocId,
+    frontier: readonly OpId[],
+    vv: Record<string, number>,
+  ): Promise<boolean> {
+    for (const f of frontier) {
+      const seq = this.h.seqOf(doc, f);
+      if (seq === undefined) return false;
+      const [op] = this.h.opsAfter(doc, seq - 1, 1);
+      if (op === undefined || op.ctr > (vv[op.author] ?? 0)) return false;
+    }
+    return true;
   }
 
   /** The version vector of a frontier's causal past (each op's own vv includes itself). */

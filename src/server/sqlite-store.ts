@@ -317,17 +317,28 @@ export class SqliteStore implements EngineStore {
     return r === undefined ? undefined : rowToOp(r).vv;
   }
 
-  /** Ops after `afterSeq` in seq order with their chain positions (relay-snapshots.ts). */
+  /** Ops after `afterSeq` in seq order with their chain positions (relay-snapshots.ts); no bytes. */
   opsAfter(
     doc: DocId,
     afterSeq: number,
     limit: number,
   ): { seq: number; id: OpId; author: DeviceId; ctr: number; vv: Record<string, number> }[] {
     return this.guard('opsAfter', () =>
-      (this.st.listOps.all(doc, afterSeq, limit) as OpRow[]).map((r) => {
-        const o = rowToOp(r);
-        return { seq: o.seq, id: o.id, author: o.author, ctr: o.ctr, vv: o.vv };
-      }),
+      (
+        this.st.listOpMeta.all(doc, afterSeq, limit) as {
+          seq: number;
+          id: string;
+          author: string;
+          ctr: number;
+          vv: string;
+        }[]
+      ).map((r) => ({
+        seq: r.seq,
+        id: r.id as OpId,
+        author: r.author as DeviceId,
+        ctr: r.ctr,
+        vv: JSON.parse(r.vv) as Record<string, number>,
+      })),
     );
   }
 
