@@ -22,6 +22,7 @@ import { wireCode } from '../sync/codes.ts';
 import type { MessageOf, SyncErrorName, SyncMessage } from '../sync/messages.ts';
 import { NOT_SERVED, type Refusal } from './admission.ts';
 import { SnapshotCerts } from './snapshot-certs.ts';
+import { coveredAfter, tailStart } from './snapshot-scan.ts';
 import type { SnapshotStore, StoredSnapshot } from './snapshot-store.ts';
 import { HIGH_WATER } from './streams.ts';
 
@@ -69,8 +70,6 @@ export interface SnapshotStart {
   skip: Set<OpId>;
 }
 
-/** Pages read when scanning the log for what a frontier covers. */
-const SCAN_PAGE = 2000;
 /** Bytes of key sources (membership ops) an offer carries at most: the newest are sent. */
 const KEY_SOURCE_BYTES = 512 * 1024;
 
@@ -159,26 +158,7 @@ export class RelaySnapshots {
 
   /** The stored row: where the tail starts (every op up to baseSeq is covered) and how new it is. */
   private async rowOf(man: OpenedManifest): Promise<Omit<StoredSnapshot, 'complete'>> {
-    const seqs = man.frontier.map((f) => this.h.seqOf(man.doc, f)!);
-    const frontierSeq = Math.max(...seqs);
-    const covered = await this.coveredVv(man.doc, man.frontier);
-    // From the newest stored snapshot this one covers whole (its ops up to its baseSeq are covered
-    // here too): one scan of the log per calendar, not one per snapshot.
-    let start = 0;
-    for (const s of await this.h.snapshots.listSnapshots(man.doc)) {
-      if (s.baseSeq <= start || !(await this.coversAll(man.doc, s.frontier, covered))) continue;
-      start = s.baseSeq;
-    }
-    let baseSeq = start;
-    scan: for (let after = start; after < frontierSeq; ) {
-      const page = this.h.opsAfter(man.doc, after, SCAN_PAGE);
-      if (page.length === 0) break;
-      for (const op of page) {
-        if (op.ctr > (covered[op.author] ?? 0) || op.seq > frontierSeq) break scan;
-        baseSeq = op.seq;
-      }
-      after = page[page.length - 1]!.seq;
-    }
+    const { baseSeq, frontierSeq } = await tailStart(this.h, man.doc, man.frontier);
     return {
       doc: man.doc,
       id: man.hash,
@@ -190,34 +170,6 @@ export class RelaySnapshots {
       frontierSeq,
       manifest: man.bytes,
     };
-  }
-
-  /** Whether every op of `frontier` is within version vector `vv`. */
-  private async coversAll(
-    doc: DocId,
-    frontier: readonly OpId[],
-    vv: Record<string, number>,
-  ): Promise<boolean> {
-    for (const f of frontier) {
-      const seq = this.h.seqOf(doc, f);
-      if (seq === undefined) return false;
-      const [op] = this.h.opsAfter(doc, seq - 1, 1);
-      if (op === undefined || op.ctr > (vv[op.author] ?? 0)) return false;
-    }
-    return true;
-  }
-
-  /** The version vector of a frontier's causal past (each op's own vv includes itself). */
-  private async coveredVv(doc: DocId, frontier: readonly OpId[]): Promise<Record<string, number>> {
-    const vv: Record<string, number> = {};
-    for (const f of frontier) {
-      const seq = this.h.seqOf(doc, f);
-      if (seq === undefined) continue;
-      const [op] = this.h.opsAfter(doc, seq - 1, 1);
-      if (op === undefined) continue;
-      for (const [d, c] of Object.entries(op.vv)) if ((vv[d] ?? 0) < c) vv[d] = c;
-    }
-    return vv;
   }
 
   /** SnapshotChunk: length and hash as the manifest states, written at once. */
@@ -365,7 +317,7 @@ export class RelaySnapshots {
     const s = await this.newestTrusted(doc);
     if (s === undefined) return undefined;
     if (!(await this.offer(peer, doc, s.id, s.baseSeq))) return undefined;
-    return { seq: s.baseSeq, skip: await this.coveredAfter(s) };
+    return { seq: s.baseSeq, skip: await coveredAfter(this.h, s) };
   }
 
   /**
@@ -420,19 +372,6 @@ export class RelaySnapshots {
       out.push(ops[i]!.bytes);
     }
     return out;
-  }
-
-  /** Ops after the snapshot's baseSeq that its frontier covers (not sent to a device started from it). */
-  private async coveredAfter(s: StoredSnapshot): Promise<Set<OpId>> {
-    const vv = await this.coveredVv(s.doc, s.frontier);
-    const skip = new Set<OpId>();
-    for (let after = s.baseSeq; after < s.frontierSeq; ) {
-      const page = this.h.opsAfter(s.doc, after, SCAN_PAGE);
-      if (page.length === 0) break;
-      for (const op of page) if (op.seq <= s.frontierSeq && op.ctr <= (vv[op.author] ?? 0)) skip.add(op.id);
-      after = page[page.length - 1]!.seq;
-    }
-    return skip;
   }
 
   private refuse(peer: SnapshotPeer, r: Refusal, doc: DocId): void {
