@@ -16,6 +16,9 @@ import type { MessageOf, SyncMessage } from './messages.ts';
  * of four took over a minute for a 3,000-event calendar right after its import, one took seconds).
  */
 const WINDOW = 1;
+/** Declined snapshots remembered (see SnapshotSync.declined). */
+const DECLINED_MAX = 64;
+
 /**
  * An upload that makes no progress for this long asks the relay where it stands again (a frame
  * dropped without an error: the relay sends RateLimited at most once a second); after
@@ -81,6 +84,12 @@ export class SnapshotSync {
   readonly stats: SnapshotSyncStats = { started: 0, uploaded: 0, endorsed: 0 };
   /** Calendars that must not start from a snapshot on this connection (a start failed). */
   readonly noSnapshot = new Set<DocId>();
+  /**
+   * Snapshots this device found forged (or whose chunks did not match), by manifest hash:
+   * offered again on a later connection, they are not gathered and recomputed again (at most
+   * DECLINED_MAX remembered, the oldest forgotten first).
+   */
+  private readonly declined = new Set<string>();
 
   constructor(private readonly d: SnapshotSyncDeps) {}
 
@@ -270,8 +279,13 @@ export class SnapshotSync {
     let bytes: Uint8Array;
     try {
       bytes = await this.d.replica.endorseSnapshot(inc.manifest, inc.chunks);
-    } catch {
-      // Unverifiable here (ops or a key missing), or forged (the engine recorded the evidence).
+    } catch (e) {
+      // Unverifiable here (ops or a key missing: it may be later), or forged (the engine recorded
+      // the evidence, `Malformed`: not recomputed again).
+      if ((e as { code?: unknown }).code === 'Malformed') {
+        this.declined.add(inc.id);
+        if (this.declined.size > DECLINED_MAX) this.declined.delete(this.declined.values().next().value!);
+      }
       return;
     }
     this.stats.endorsed++;
