@@ -331,6 +331,7 @@ describe('snapshots through the relay', () => {
       15_000,
       'b endorsed',
     );
+    await waitFor(() => r.relay.snap.certs.binds(doc, b.id, 1), 5000, 'the relay holds what b certified');
     // b's first op, made from an early op only: it does not hold the frontier b certified.
     const stale = await createOp(b.signer, random, {
       doc: fromHex(doc),

@@ -270,8 +270,9 @@ export class RelaySnapshots {
       endorser: device,
       bytes: e.bytes,
     });
-    await this.h.snapshots.durable();
+    // In force for admission at once (RELAY-28): the signed statement is what justifies a refusal.
     this.certify(e);
+    await this.h.snapshots.durable();
     if (fresh)
       this.h.broadcast(m.doc, peer, async (p) =>
         p.send({ type: 'endorse', doc: m.doc, endorsement: e.bytes }),
