@@ -49,6 +49,7 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
   // DAG-9: what refused ops wait for is asked for, whatever becomes of this commit.
   for (const [doc, ids] of txn.wants) core.gate.want(doc, ids);
   if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) return undefined;
+  recordActed(core, txn);
   try {
     await core.store.commit(txn.batch());
   } catch (e) {
@@ -63,6 +64,25 @@ export async function commit(core: Core, txn: Txn): Promise<EngineError | undefi
   for (const e of txn.events) core.emit(e);
   if (txn.certs.length > 0 || txn.acted.size > 0) core.certify(txn.doc, txn.certs, txn.acted);
   return undefined;
+}
+
+/** SNAP-10: a certification found acting is stored so, in the same commit (it stays so). */
+function recordActed(core: Core, txn: Txn): void {
+  if (txn.acted.size === 0) return;
+  const staged = new Map(txn.endorsements.map((r) => [r.id, r]));
+  for (const c of [...(core.certs.get(txn.doc) ?? []), ...txn.certs]) {
+    if (!txn.acted.has(c.id) || c.acted === true) continue;
+    const r = staged.get(c.id);
+    if (r !== undefined) r.acted = true;
+    else
+      txn.endorsements.push({
+        doc: txn.doc,
+        id: c.id,
+        bytes: c.bytes,
+        acted: true,
+        ...(c.base ? { base: true as const } : {}),
+      });
+  }
 }
 
 async function isKnown(core: Core, op: OpenedOp, txn: Txn): Promise<boolean> {
@@ -351,7 +371,7 @@ function park(core: Core, op: OpenedOp, missing: OpId[], txn: Txn, fromPending: 
 }
 
 /** DAG-4: a device some membership op of the calendar names (as author or subject). */
-function knownAuthor(txn: Txn, d: DeviceId): boolean {
+export function knownAuthor(txn: Txn, d: DeviceId): boolean {
   for (const m of txn.membership.all()) if (m.author === d || m.subject === d) return true;
   return false;
 }

@@ -33,7 +33,8 @@ export interface Certification {
   base?: true;
   /**
    * Whether some op this replica holds breaks it (so its effect is in the registers and
-   * snapshots list it); set after the commit that finds one, undefined until asked (at open).
+   * snapshots list it): set after the commit that finds one, which stores it so (`acted` in
+   * its record).
    */
   acted?: boolean;
 }
@@ -53,6 +54,7 @@ export function certificationFromRecord(r: EndorsementRecord): Certification {
   return {
     ...certificationOf({ ...e, hash: r.id, bytes: r.bytes }),
     ...(r.base ? { base: true as const } : {}),
+    acted: r.acted === true,
   };
 }
 

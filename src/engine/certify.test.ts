@@ -4,15 +4,28 @@
 // endorsement arrive; honest devices, which never make such ops, are never affected.
 
 import { describe, expect, it } from 'vitest';
-import { utf8 } from './bytes.ts';
+import { toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
-import { craftAt, EV, lastOp, patchOp, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
-import type { OpId } from './ids.ts';
+import { MAX_STRANGER_CERTS } from './certify.ts';
+import {
+  craftAt,
+  EV,
+  lastOp,
+  patchOp,
+  pubOf,
+  refused,
+  syncAll,
+  syncOps,
+  team,
+  titleOf,
+} from './hostile.testkit.ts';
+import type { DeviceId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
-import { openReplica } from './testkit.testkit.ts';
+import { signEndorsement } from './snapshot-envelope.ts';
+import { deviceKeys, openReplica, testDevice } from './testkit.testkit.ts';
 
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
 
@@ -183,6 +196,25 @@ describe('certification by endorsement', () => {
     expect(titleOf(r, t.doc)).toBe('a2');
   });
 
+  it('[SNAP-10] endorsements waiting for ops are bounded: a stranger fills at most its few slots', async () => {
+    const t = await setup('cb');
+    const x = testDevice('cb-stranger');
+    const sign = (by: typeof x, n: number) =>
+      signEndorsement(deviceKeys(by).signer, {
+        doc: t.doc,
+        manifest: 'ab'.repeat(32),
+        endorser: toHex(pubOf(by)) as DeviceId,
+        ctr: 0,
+        last: null,
+        frontier: [n.toString(16).padStart(64, '0') as OpId],
+      });
+    for (let i = 1; i <= MAX_STRANGER_CERTS; i++)
+      expect(await t.a.receiveEndorsement(await sign(x, i))).toBe('pending');
+    expect(await refused(t.a.receiveEndorsement(await sign(x, 999)))).toBe('PendingFull');
+    // A member's waiting endorsement still has room.
+    expect(await t.a.receiveEndorsement(await sign(t.devs[1]!, 999))).toBe('pending');
+  });
+
   it('[SNAP-10] a stored endorsement certifies across a restart', async () => {
     const t = await setup('cr');
     const store = createMemoryStore();
@@ -191,7 +223,13 @@ describe('certification by endorsement', () => {
     await r.receiveEndorsement(t.endorsement);
     const again = await openReplica(t.devs[2]!, { store });
     expect(await again.receiveEndorsement(t.endorsement)).toBe('duplicate');
+    // In force but acting on nothing yet: snapshots do not list it.
+    expect(decodeSnapshot(await again.snapshot(t.doc)).endorsements).toBeUndefined();
     await again.receive(t.after);
     expect(titleOf(again, t.doc)).toBe('a2');
+    // Once it acts, that is stored too: after another restart, snapshots list it.
+    const third = await openReplica(t.devs[2]!, { store });
+    expect(decodeSnapshot(await third.snapshot(t.doc)).endorsements).toHaveLength(1);
+    expect(toHex(await third.snapshot(t.doc))).toBe(toHex(await again.snapshot(t.doc)));
   });
 });

@@ -2,7 +2,7 @@
 // certification.ts): when a replica holds what an endorsement names, the author's Patches that
 // break it stop counting and what they changed is rebuilt, in the endorsement's own commit.
 
-import { commit } from './applier.ts';
+import { commit, knownAuthor } from './applier.ts';
 import {
   breaksOne,
   type Certification,
@@ -21,6 +21,8 @@ import { Txn } from './txn.ts';
 
 /** Most endorsements a calendar keeps waiting for the ops they name (a bound on memory). */
 export const MAX_PENDING_CERTS = 1024;
+/** Of those, most by devices no membership op of the calendar names. */
+export const MAX_STRANGER_CERTS = 64;
 
 /**
  * SNAP-10: stages certification `c` in `txn` when this replica holds what it names, revoking the
@@ -72,7 +74,10 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
   const on = await activate(core, txn, c);
   if (on === 'void')
     throw new EngineError('NotMember', 'the endorser is not a member at the frontier (SNAP-10)');
-  if (!on && pending.length >= MAX_PENDING_CERTS)
+  // DAG-4's spirit: a device no membership op names (a stranger) holds at most a few slots.
+  const strangers = pending.filter((p) => !knownAuthor(txn, p.author)).length;
+  const stranger = !knownAuthor(txn, c.author);
+  if (!on && (pending.length >= MAX_PENDING_CERTS || (stranger && strangers >= MAX_STRANGER_CERTS)))
     throw new EngineError('PendingFull', 'too many endorsements wait for ops this replica lacks');
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
@@ -140,27 +145,5 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     core.pendingCerts.set(doc, [...(core.pendingCerts.get(doc) ?? []), ...fresh(waiting)]);
 }
 
-/**
- * SNAP-10: whether certification `c` acts on `doc` here (some held op breaks it), computed from
- * the store once after an open and remembered (it only ever becomes true as ops arrive).
- */
-export async function acts(core: Core, doc: DocId, c: Certification): Promise<boolean> {
-  if (c.acted !== undefined) return c.acted;
-  const txn = new Txn(doc, core.mustDoc(doc));
-  let found = c.base === true;
-  if (!found && (await held(core, txn, c)) !== undefined) {
-    for await (const o of chainOf(core, txn, c.author, c.ctr + 1))
-      if (await breaksOne(core, txn, c, o)) {
-        found = true;
-        break;
-      }
-    for (const e of txn.evidence)
-      if (!found && e.author === c.author && e.ctr <= c.ctr)
-        for (const id of e.ops) {
-          const o = await recordOf(core, txn, id);
-          if (o !== undefined && o.kind === OpKind.Patch && (await breaksOne(core, txn, c, o))) found = true;
-        }
-  }
-  c.acted = found;
-  return found;
-}
+/** SNAP-10: whether certification `c` acts here (some held op breaks it; kept with its record). */
+export const acts = (c: Certification): boolean => c.acted === true;

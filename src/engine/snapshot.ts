@@ -106,7 +106,7 @@ function listedOf(certs: readonly Certification[]): ListedStatement[] {
 /** SNAP-10: the certifications in force here that act (some held op breaks them), as listed. */
 async function actingListed(core: Core, doc: DocId): Promise<ListedStatement[]> {
   const out: Certification[] = [];
-  for (const c of core.certs.get(doc) ?? []) if (await acts(core, doc, c)) out.push(c);
+  for (const c of core.certs.get(doc) ?? []) if (acts(c)) out.push(c);
   return listedOf(out);
 }
 

@@ -121,6 +121,8 @@ export interface EndorsementRecord {
   bytes: Uint8Array;
   /** In force by the snapshot the calendar started from (listed in it, SNAP-10). */
   base?: true;
+  /** Some op the replica holds breaks it (SNAP-10: snapshots list it). */
+  acted?: true;
 }
 
 /** Host-specific key material (a non-extractable CryptoKey in browsers, bytes elsewhere). */
