@@ -16,6 +16,7 @@ import {
   type SubtleLike,
   signDeviceCard,
 } from '../src/engine/index.ts';
+import type { RawSession } from '../src/server/relay.testkit.ts';
 import {
   makeClient,
   makeDevice,
@@ -27,9 +28,37 @@ import {
   waitFor,
   wsFactory,
 } from '../src/server/relay.testkit.ts';
+import type { OutboxOp } from '../src/sync/client.ts';
 import { SyncClient } from '../src/sync/client.ts';
 import type { Figures } from './engine.ts';
-import { authed, pushAll } from './relay.ts';
+import { authed } from './relay.ts';
+
+/**
+ * Pushes every op over one session with at most WINDOW unacknowledged: all at once, 100,000 ops
+ * would be ~30 MB queued at the relay, over its per-connection input budget (RELAY-20: closed).
+ */
+function pushPaced(s: RawSession, ops: OutboxOp[]): Promise<void> {
+  const WINDOW = 4096;
+  const FRAME = 256;
+  return new Promise((resolve, reject) => {
+    let sent = 0;
+    let acked = 0;
+    const more = () => {
+      while (sent < ops.length && sent - acked < WINDOW) {
+        s.send({ type: 'push', ops: ops.slice(sent, sent + FRAME).map((o) => o.bytes) });
+        sent = Math.min(ops.length, sent + FRAME);
+      }
+    };
+    s.onMessage = (m) => {
+      if (m.type === 'ack') {
+        acked += m.acks.length;
+        if (acked >= ops.length) resolve();
+        else more();
+      } else if (m.type === 'error') reject(new Error(`${m.code}: ${m.message}`));
+    };
+    more();
+  });
+}
 
 /** Bytes of the relay's SQLite file (and WAL, if any) in `dataDir`. */
 function fileBytes(dataDir: string): number {
@@ -104,7 +133,7 @@ export async function benchRelayStorage(): Promise<Figures> {
   }));
   try {
     const s = await authed(owner, r, false);
-    await pushAll(s, log);
+    await pushPaced(s, log);
     s.close();
   } finally {
     // Closed, not removed: its file at rest is the compliance figure, and it is reopened below.
