@@ -19,6 +19,7 @@ import {
   utf8,
 } from '../src/engine/index.ts';
 import { benchDeviceStorage } from './compaction-device.ts';
+import { benchRelayStorage } from './compaction-relay.ts';
 import type { Figures } from './engine.ts';
 
 const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
@@ -109,6 +110,9 @@ export async function benchCompaction(): Promise<Figures> {
     targets: 'catch-up from a snapshot plus tail < 1000 ms (Node, engine only)',
     // Device storage after 100,000 edits on 1,000 events, with pruning and in compliance mode.
     ...(await benchDeviceStorage()),
+    // Relay storage after 100,000 edits on 1,000 events (with a snapshot, and in compliance mode)
+    // and a new device's catch-up through the relay (bench/compaction-relay.ts).
+    ...(await benchRelayStorage()),
   };
 }
 

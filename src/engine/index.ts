@@ -133,6 +133,8 @@ export { canonicalWall, overrideId, splitId } from './series.ts';
 export {
   CHUNK_PLAIN_BYTES,
   checkChunks,
+  chunkBytes,
+  chunkHash,
   type Endorsement,
   MAX_CHUNK_BYTES,
   MAX_CHUNKS,

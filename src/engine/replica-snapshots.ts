@@ -92,6 +92,7 @@ export class SnapshotDesk {
     chunks: readonly Uint8Array[],
     endorsements: readonly Uint8Array[],
     keySources: readonly Uint8Array[],
+    inviteSecrets: readonly Uint8Array[] = [],
   ): Promise<DocId> {
     const { manifest: m, endorsements: ends } = await startSealed(
       this.core,
@@ -99,6 +100,7 @@ export class SnapshotDesk {
       chunks,
       endorsements,
       keySources,
+      inviteSecrets,
     );
     const records = ends.map((e) => ({ doc: m.doc, id: e.hash, bytes: e.bytes }));
     await loadCertifications(this.core, m.doc, records);

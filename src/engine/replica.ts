@@ -130,6 +130,23 @@ export class Replica {
   }
 
   /**
+   * Members at a frontier of ops this replica holds (their membership frontiers, as `members`
+   * reads the heads'), or undefined when it lacks one of them. The relay checks a snapshot's
+   * signer and endorsers with it (RELAY-26, SNAP-5).
+   */
+  async membersAt(doc: DocId, frontier: readonly OpId[]): Promise<Map<DeviceId, MemberInfo> | undefined> {
+    const st = this.core.docs.get(doc);
+    if (st === undefined) return undefined;
+    const recs = await this.getOps(doc, frontier);
+    const fronts: OpId[] = [];
+    for (const r of recs) {
+      if (r === undefined) return undefined;
+      fronts.push(...r.mfront);
+    }
+    return st.membership.membersAt(st.membership.maximal(fronts));
+  }
+
+  /**
    * ROLE-12: the sponsor group of `device` at this replica's heads: the devices linked to it by
    * sponsored Adds that count, itself included, members or not (ascending).
    */
@@ -406,14 +423,18 @@ export class Replica {
    * when signed by two distinct members at its frontier (its maker and an endorser), or by its
    * maker alone when it is the only member there. `keySources`: membership ops (signed bytes)
    * that give this device the snapshot's content key: its Add and what seals or chains keys for it.
+   * `inviteSecrets`: a device joining by invite opens the keys its Invite op sealed (INV-1).
    */
   startFromSealed(
     manifest: Uint8Array,
     chunks: readonly Uint8Array[],
     endorsements: readonly Uint8Array[],
     keySources: readonly Uint8Array[] = [],
+    inviteSecrets: readonly Uint8Array[] = [],
   ): Promise<DocId> {
-    return this.enqueue(() => this.snaps.startSealed(manifest, chunks, endorsements, keySources));
+    return this.enqueue(() =>
+      this.snaps.startSealed(manifest, chunks, endorsements, keySources, inviteSecrets),
+    );
   }
 
   /** SNAP-5: the forged snapshots this replica has seen for `doc`. */

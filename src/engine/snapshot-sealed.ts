@@ -9,6 +9,7 @@ import { decodeMembership } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DocId, OpId } from './ids.ts';
+import { inviteKeys } from './invite.ts';
 import { type Key, Keyring } from './keyring.ts';
 import type { MembershipIndex } from './membership.ts';
 import { openOp } from './op.ts';
@@ -164,7 +165,11 @@ export async function endorse(
  * key chains, KEY-8) before it holds the calendar. Signatures are not needed: a key is taken only
  * when its bytes hash to its id (KEY-7), so an op can hand over only the real key.
  */
-export function keysFrom(core: Core, sources: readonly Uint8Array[]): Keyring {
+export function keysFrom(
+  core: Core,
+  sources: readonly Uint8Array[],
+  inviteSecrets: readonly Uint8Array[] = [],
+): Keyring {
   const ring = new Keyring();
   const bodies = sources.map((b) => {
     const op = openOp(b);
@@ -172,6 +177,12 @@ export function keysFrom(core: Core, sources: readonly Uint8Array[]): Keyring {
   });
   for (const body of bodies) if (body !== undefined) ring.absorbOp(body, undefined);
   for (const body of bodies) if (body !== undefined) ring.absorbOp(body, core.me());
+  // INV-1: a device joining by invite opens the keys its Invite op sealed for the invite's key.
+  for (const secret of inviteSecrets) {
+    const ik = inviteKeys(secret);
+    for (const body of bodies)
+      if (body !== undefined) ring.absorbOp(body, { device: ik.publicKey, box: ik.box });
+  }
   return ring;
 }
 
@@ -203,6 +214,7 @@ export async function startSealed(
   chunks: readonly Uint8Array[],
   endorsements: readonly Uint8Array[],
   keySources: readonly Uint8Array[],
+  inviteSecrets: readonly Uint8Array[] = [],
 ): Promise<{ manifest: OpenedManifest; endorsements: OpenedEndorsement[] }> {
   const m = await openManifest(core.crypto, bytes);
   if (core.docs.has(m.doc))
@@ -214,7 +226,7 @@ export async function startSealed(
       throw new EngineError('InvalidArgument', 'an endorsement names another snapshot');
     ends.push(e);
   }
-  const key = keysFrom(core, keySources).get(m.keyId);
+  const key = keysFrom(core, keySources, inviteSecrets).get(m.keyId);
   if (key === undefined)
     throw new EngineError('NoKey', `no key source seals key ${m.keyId} for this device (SNAP-9)`);
   const state = decodeSnapshot(openChunks(m, chunks, key));

@@ -8,6 +8,7 @@ import type { SyncErrorName } from '../sync/messages.ts';
 import type { PendingBudget, TokenBucket } from './budgets.ts';
 import { type Ledger, ledgerFact, membershipSubject } from './ledger.ts';
 import type { RelayReplica } from './replicas.ts';
+import type { SnapshotCerts } from './snapshot-certs.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 
 /** Why the relay refuses an op (INV-7, INV-8, RELAY-10..13). */
@@ -64,6 +65,8 @@ export interface AdmissionDeps {
   calendars: TokenBucket;
   limits: AdmissionLimits;
   nowUs: () => number;
+  /** What stored endorsements certify (RELAY-28, SNAP-10). */
+  certs?: SnapshotCerts;
 }
 
 const refuse = (code: SyncErrorName, message: string, retryAfterMs?: number): Verdict => ({
@@ -123,6 +126,8 @@ export class Admission {
       }
       return { kind: 'refuse', refusal: NOT_SERVED };
     }
+    const uncertified = this.certified(op);
+    if (uncertified !== undefined) return { kind: 'refuse', refusal: uncertified };
     if (op.header.kind === 2) {
       const subject = membershipSubject(op);
       if (subject !== undefined) batch.adding.add(`${op.doc}:${subject}`);
@@ -134,6 +139,27 @@ export class Admission {
     }
     if (invite !== undefined) ledger.reserve(invite, op.id);
     return v.kind === 'apply' && invite !== undefined ? { kind: 'apply', invite } : v;
+  }
+
+  /**
+   * RELAY-28 (SNAP-10): an endorser's op after its endorsement must hold the frontier it
+   * certified. Read from its predecessors' version vectors when the relay holds them all.
+   */
+  private certified(op: OpenedOp): Refusal | undefined {
+    const certs = this.d.certs;
+    if (certs === undefined || !certs.binds(op.doc, op.author, op.header.ctr)) return undefined;
+    const vv: Record<string, number> = {};
+    for (const p of op.prev === null ? op.parents : [...op.parents, op.prev]) {
+      const pv = this.d.store.vvOf(op.doc, p);
+      if (pv === undefined) return undefined;
+      for (const [d, n] of Object.entries(pv)) if ((vv[d] ?? 0) < n) vv[d] = n;
+    }
+    const missing = certs.violation(op.doc, op.author, op.header.ctr, vv);
+    if (missing === undefined) return undefined;
+    return {
+      code: 'NotPermitted',
+      message: `SNAP-10: the author endorsed a snapshot whose frontier this op does not hold (${missing})`,
+    };
   }
 
   /** INV-7, INV-8: the invite exists at the relay, is unexpired by its clock and unused. */

@@ -8,11 +8,21 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { type EntityId, EventField, encodeValue, eventFromRecord } from '../engine/index.ts';
+import {
+  createNobleCrypto,
+  type EntityId,
+  EventField,
+  encodeValue,
+  eventFromRecord,
+  fromHex,
+  openManifest,
+  signDeviceCard,
+} from '../engine/index.ts';
 import {
   makeClient,
   makeDevice,
   randomEntity,
+  rawSession,
   sharedCalendar,
   type TestDevice,
   waitFor,
@@ -197,4 +207,88 @@ describe.each(['barrier', 'full'] as const)('relay as a child process, --durabil
     const mine = new Set<string>((await a.replica.listOps(doc, 0, 10_000)).map((r) => r.id));
     expect(rows.every((r) => mine.has(r.id))).toBe(true);
   });
+});
+
+describe('snapshots in a relay child process', () => {
+  it('[RELAY-25] SIGKILL mid-upload and right after a snapshot is stored: the upload resumes where the relay acknowledged; a stored one is served after restart', async () => {
+    const dir = join(dataDir, 'snapshots');
+    const port = await freePort();
+    const url = `ws://127.0.0.1:${port}/sync`;
+    let child = await startChild(port, 'barrier', dir);
+    const owner = await makeDevice('owner');
+    const doc = await sharedCalendar(owner, []);
+    // Long titles: a snapshot of several chunks.
+    for (let i = 0; i < 1500; i += 250) {
+      const batch = Array.from({ length: 250 }, (_, k) => ({
+        entity: randomEntity() as EntityId,
+        writes: [
+          { field: EventField.Title, value: encodeValue('text', `entry ${i + k} ${'x'.repeat(400)}`) },
+        ],
+      }));
+      for (const op of await owner.replica.writeBatch(doc as never, batch)) owner.track(op);
+    }
+    const c = makeClient(owner, url, { snapshots: true });
+    c.start();
+    await waitFor(() => c.status.state === 'synced' && c.status.pending === 0, 60_000, 'owner synced');
+    c.stop();
+    const sealed = await owner.replica.sealSnapshot(doc as never);
+    expect(sealed.chunks.length).toBeGreaterThan(2);
+    const id = (await openManifest(createNobleCrypto(), sealed.manifest)).hash;
+
+    // The manifest and the first chunk, acknowledged; then the relay is killed.
+    const s = await rawSession(owner, url);
+    await s.waitFor((m) => m.type === 'welcome', 'welcome');
+    s.send({ type: 'snapshotPut', doc: doc as never, manifest: sealed.manifest });
+    await s.waitFor((m) => m.type === 'snapshotStored', 'manifest stored');
+    s.send({ type: 'snapshotChunk', doc: doc as never, snapshot: id, index: 0, bytes: sealed.chunks[0]! });
+    await s.waitFor((m) => m.type === 'snapshotStored' && m.chunks === 1, 'chunk 0 stored');
+    child.kill('SIGKILL');
+    await exited(child);
+    s.close();
+
+    child = await startChild(port, 'barrier', dir);
+    // A member added after the snapshot (so the owner is its only member: trusted alone, SNAP-5).
+    const fresh = await makeDevice('fresh');
+    owner.track(await owner.replica.addMember(doc as never, await signDeviceCard(fresh, fromHex(doc))));
+    const again = await rawSession(owner, url);
+    await again.waitFor((m) => m.type === 'welcome', 'welcome again');
+    // Resumes where the relay acknowledged: it holds chunk 0 across the kill.
+    again.send({ type: 'snapshotPut', doc: doc as never, manifest: sealed.manifest });
+    const resumed = await again.waitFor((m) => m.type === 'snapshotStored', 'resume point');
+    expect(resumed).toMatchObject({ chunks: 1, complete: false });
+    for (let i = 1; i < sealed.chunks.length; i++)
+      again.send({
+        type: 'snapshotChunk',
+        doc: doc as never,
+        snapshot: id,
+        index: i,
+        bytes: sealed.chunks[i]!,
+      });
+    await again.waitFor((m) => m.type === 'snapshotStored' && m.complete, 'complete');
+    // Killed the moment it said "complete": still there, and served.
+    child.kill('SIGKILL');
+    await exited(child);
+    again.close();
+    child = await startChild(port, 'barrier', dir);
+    const co = makeClient(owner, url, { snapshots: true });
+    co.start();
+    await waitFor(() => co.status.state === 'synced' && co.status.pending === 0, 60_000, 'the Add uploaded');
+    co.stop();
+    const cf = makeClient(fresh, url, { snapshots: true });
+    cf.follow(doc as never);
+    cf.start();
+    await waitFor(
+      () =>
+        cf.status.state === 'synced' &&
+        fresh.replica.hasDoc(doc as never) &&
+        fresh.replica.root(doc as never) === owner.replica.root(doc as never),
+      60_000,
+      'fresh caught up',
+    );
+    cf.stop();
+    expect(cf.status.snapshotStarts).toBe(1);
+    expect(titles(fresh, doc)).toEqual(titles(owner, doc));
+    child.kill('SIGTERM');
+    await exited(child);
+  }, 120_000);
 });

@@ -96,8 +96,10 @@ export const realClock = (skewUs = 0): SyncClock => ({
 
 export const wsFactory = (url: string): SyncSocket => new WebSocket(url) as unknown as SyncSocket;
 
-export function makeClient(dev: TestDevice, url: string): SyncClient {
+/** A sync client over real WebSockets; `snapshots`: with the worker's snapshot handling (SYNC-13..15). */
+export function makeClient(dev: TestDevice, url: string, opts: { snapshots?: boolean } = {}): SyncClient {
   return new SyncClient({
+    ...(opts.snapshots === true ? { crypto: createNobleCrypto() } : {}),
     url,
     replica: dev.replica,
     signer: dev.signer,

@@ -14,8 +14,10 @@ import type { RelayConfig } from './config.ts';
 import { HeldOps } from './held.ts';
 import { Ledger } from './ledger.ts';
 import type { Logger } from './log.ts';
+import { RelaySnapshots, type SnapshotHost, type SnapshotPeer } from './relay-snapshots.ts';
 import type { RelayReplica } from './replicas.ts';
 import { Session } from './session.ts';
+import type { SnapshotStore } from './snapshot-store.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 import { PAGE_OPS, type StreamSource } from './streams.ts';
 
@@ -66,6 +68,8 @@ export interface DatabaseStatus {
 export interface RelayOptions {
   replica: RelayReplica;
   store: SqliteStore;
+  /** Snapshot manifests, chunks and endorsements (RELAY-25): beside the log, or in PostgreSQL. */
+  snapshots: SnapshotStore;
   crypto: CryptoProvider;
   limits: RelayLimits;
   log: Logger;
@@ -83,8 +87,11 @@ export interface RelayOptions {
   refresh?: (doc: DocId) => Promise<void>;
 }
 
-export class Relay implements StreamSource {
+export class Relay implements StreamSource, SnapshotHost {
   closing = false;
+  readonly snapshots: SnapshotStore;
+  /** Uploads, endorsements and serving of snapshots (relay-snapshots.ts). */
+  readonly snap: RelaySnapshots;
   readonly replica: RelayReplica;
   readonly database: DatabaseStatus | undefined;
   private readonly refreshDoc: ((doc: DocId) => Promise<void>) | undefined;
@@ -113,6 +120,8 @@ export class Relay implements StreamSource {
   private readonly unsubscribeCommit: () => void;
   /** Removes committed but not yet acted on (after the durability barrier). */
   private readonly revocations: { doc: DocId; device: DeviceId; seq: number }[] = [];
+  /** Calendars whose membership changed in a commit not yet past the barrier. */
+  private readonly memberDocs = new Set<DocId>();
   private readonly wakeDocs = new Set<DocId>();
   private flushScheduled = false;
   private flushing: Promise<void> | undefined;
@@ -134,6 +143,8 @@ export class Relay implements StreamSource {
     this.database = opts.database;
     this.refreshDoc = opts.refresh;
     this.store = opts.store;
+    this.snapshots = opts.snapshots;
+    this.snap = new RelaySnapshots(this);
     this.crypto = opts.crypto;
     this.limits = opts.limits;
     this.log = opts.log;
@@ -165,6 +176,7 @@ export class Relay implements StreamSource {
       calendars: new TokenBucket(this.limits.rateCalendarsPerMin / 60, this.limits.rateCalendarsBurst, nowMs),
       limits: this.limits,
       nowUs: this.nowUs,
+      certs: this.snap.certs,
     });
     this.unsubscribeCommit = this.store.onCommit((b) => this.committed(b));
     this.held = new HeldOps({
@@ -312,8 +324,7 @@ export class Relay implements StreamSource {
     for (const f of this.ledger.committed(batch.doc, ops)) {
       if (f.kind === 'remove') this.revocations.push({ doc: batch.doc, device: f.device, seq: f.seq });
     }
-    if (ops.some((o) => o.kind === 2))
-      for (const d of this.replica.members(batch.doc).keys()) this.knownMembers.add(d);
+    if (ops.some((o) => o.kind === 2)) this.memberDocs.add(batch.doc);
     for (const op of ops) {
       this.stats.opsAccepted++;
       this.answers.ackAll({ doc: op.doc, op: op.id, seq: op.seq });
@@ -342,6 +353,11 @@ export class Relay implements StreamSource {
     const docs = [...this.wakeDocs];
     this.wakeDocs.clear();
     const revocations = this.revocations.splice(0);
+    // Read after the commit is published (the commit hook runs before the replica's state has
+    // the new members): a device that just created a calendar gets a member's frame budget.
+    for (const doc of this.memberDocs)
+      for (const d of this.replica.members(doc).keys()) this.knownMembers.add(d);
+    this.memberDocs.clear();
     let done!: () => void;
     this.flushing = new Promise<void>((r) => {
       done = r;
@@ -367,6 +383,36 @@ export class Relay implements StreamSource {
         this.flushAgain = false;
         this.scheduleFlush();
       }
+    }
+  }
+
+  // --- snapshots (SnapshotHost) --------------------------------------------------------------------
+
+  isMember(doc: DocId, device: DeviceId): boolean {
+    return this.admission.isMember(doc, device);
+  }
+
+  membersAt(doc: DocId, frontier: readonly OpId[]): Promise<ReadonlyMap<DeviceId, unknown> | undefined> {
+    return this.replica.membersAt(doc, frontier);
+  }
+
+  seqOf(doc: DocId, id: OpId): number | undefined {
+    return this.store.seqOf(doc, id);
+  }
+
+  membershipOps(doc: DocId): { seq: number; bytes: Uint8Array }[] {
+    return this.store.membershipOps(doc);
+  }
+
+  opsAfter(doc: DocId, afterSeq: number, limit: number): ReturnType<SqliteStore['opsAfter']> {
+    return this.store.opsAfter(doc, afterSeq, limit);
+  }
+
+  broadcast(doc: DocId, except: SnapshotPeer | undefined, f: (peer: SnapshotPeer) => Promise<void>): void {
+    for (const s of this.sessions) {
+      if (s === except || s.closed || !s.streams.has(doc) || s.device === undefined) continue;
+      if (!this.isMember(doc, s.device)) continue;
+      s.enqueue(() => f(s));
     }
   }
 

@@ -31,6 +31,7 @@ export type RelayReplica = Pick<
   | 'listDocs'
   | 'hasDoc'
   | 'members'
+  | 'membersAt'
   | 'root'
   | 'heads'
   | 'idle'
@@ -155,6 +156,10 @@ export class Replicas implements RelayReplica {
 
   members(doc: DocId): ReturnType<Replica['members']> {
     return this.open.get(doc)?.members(doc) ?? new Map();
+  }
+
+  async membersAt(doc: DocId, frontier: readonly OpId[]): ReturnType<Replica['membersAt']> {
+    return this.open.get(doc)?.membersAt(doc, frontier);
   }
 
   root(doc: DocId): string {

@@ -22,10 +22,13 @@ import type { AnswerPeer } from './answers.ts';
 import type { Logger } from './log.ts';
 import { handlePush } from './push.ts';
 import type { Relay, RelayTransport } from './relay.ts';
+import type { SnapshotPeer, Upload } from './relay-snapshots.ts';
 import { Streams } from './streams.ts';
 
-export class Session implements AnswerPeer {
+export class Session implements AnswerPeer, SnapshotPeer {
   closed = false;
+  /** The snapshot this connection is uploading (SYNC-13; one at a time). */
+  upload: Upload | undefined;
   device: DeviceId | undefined;
   readonly awaited = new Set<OpId>();
   readonly acking = new Set<OpId>();
@@ -125,6 +128,13 @@ export class Session implements AnswerPeer {
 
   drain(): Promise<void> {
     return this.queue;
+  }
+
+  /** Runs `f` after every frame received so far (the relay's own sends keep their order). */
+  enqueue(f: () => Promise<void>): void {
+    this.queue = this.queue.then(f).catch((e: unknown) => {
+      this.log.error('queued task failed', { device: this.device, err: e });
+    });
   }
 
   receive(bytes: Uint8Array, isBinary: boolean): void {
@@ -238,6 +248,12 @@ export class Session implements AnswerPeer {
       case 'want':
         if (this.mayRead(m.doc)) this.streams.want(m.doc, m.ids);
         return;
+      case 'snapshotPut':
+        return this.relay.snap.put(this, m);
+      case 'snapshotChunk':
+        return this.relay.snap.chunk(this, m);
+      case 'endorse':
+        return this.relay.snap.endorse(this, m);
       default:
         this.sendError('Unsupported', `${m.type} is not sent to a relay`);
     }
@@ -289,7 +305,7 @@ export class Session implements AnswerPeer {
     if (this.relay.shared && !(this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)))
       await this.relay.refresh(m.doc);
     if (this.relay.hasDoc(m.doc) && this.relay.admission.isMember(m.doc, device)) {
-      this.streams.subscribe(m.doc, m.cursor);
+      await this.stream(m);
       return;
     }
     const removedAt = this.relay.hasDoc(m.doc) ? this.relay.ledger.removedAt(m.doc, device) : undefined;
@@ -311,7 +327,25 @@ export class Session implements AnswerPeer {
       return;
     }
     this.inviteDocs.add(m.doc);
+    await this.stream(m);
+  }
+
+  /**
+   * SYNC-3; SYNC-15: a device that holds nothing of the calendar and may start from a snapshot
+   * is offered the newest trusted one, then the ops after its frontier.
+   */
+  private async stream(m: MessageOf<'subscribe'>): Promise<void> {
+    if (m.fromSnapshot === true && m.cursor === 0) {
+      const start = await this.relay.snap.serve(this, m.doc);
+      if (start !== undefined) {
+        this.streams.subscribe(m.doc, start.seq, undefined, start.skip);
+        return;
+      }
+    }
     this.streams.subscribe(m.doc, m.cursor);
+    // SNAP-15: a member that holds the calendar may endorse a snapshot nobody else endorsed yet.
+    if (m.cursor > 0 && this.relay.admission.isMember(m.doc, this.device!))
+      this.enqueue(() => this.relay.snap.offerToEndorse(this, m.doc));
   }
 
   /**

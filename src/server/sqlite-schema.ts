@@ -94,6 +94,7 @@ const SQL = {
   getByChain: `SELECT ${OP_COLS} FROM ops INDEXED BY ops_by_chain WHERE doc = ? AND author = ? AND ctr = ?`,
   listOps: `SELECT ${OP_COLS} FROM ops WHERE doc = ? AND seq > ? ORDER BY seq LIMIT ?`,
   listOpBytes: 'SELECT seq, id, bytes FROM ops WHERE doc = ? AND seq > ? AND seq <= ? ORDER BY seq LIMIT ?',
+  listOpMeta: 'SELECT seq, id, author, ctr, vv FROM ops WHERE doc = ? AND seq > ? ORDER BY seq LIMIT ?',
   listMembership: `SELECT ${OP_COLS} FROM ops WHERE doc = ? AND kind = 2 ORDER BY seq`,
   listEntities: 'SELECT entity, registers FROM entities WHERE doc = ? ORDER BY entity',
   putEntity: 'INSERT OR REPLACE INTO entities (doc, entity, registers) VALUES (?, ?, ?)',

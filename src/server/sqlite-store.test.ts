@@ -163,7 +163,7 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ path })).toThrow(/newer/);
   });
 
-  it('[RELAY-6] the relay database holds no plaintext of event titles', async () => {
+  it('[RELAY-6][RELAY-25] the relay database holds no plaintext of event titles, in its log or its snapshots', async () => {
     const r = await startTestRelay();
     const a = await makeDevice('a');
     const doc = await sharedCalendar(a, []);
@@ -177,13 +177,16 @@ describe('SqliteStore', () => {
         ]),
       );
     }
-    const c = makeClient(a, r.url);
+    const c = makeClient(a, r.url, { snapshots: true });
     c.start();
     await waitFor(
       () => c.status.state === 'synced' && r.replica.seq(doc) === a.replica.seq(doc),
       15_000,
       'synced',
     );
+    const sealed = await a.replica.sealSnapshot(doc);
+    expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    expect((await r.relay.snapshots.listSnapshots(doc)).length).toBe(1);
     c.stop();
     const files = readdirSync(r.dataDir).filter((f) => f.startsWith('relay.db'));
     expect(files).toContain('relay.db');

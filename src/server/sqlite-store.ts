@@ -299,6 +299,54 @@ export class SqliteStore implements EngineStore {
     for (const [doc, seq] of upTo) if (seq > (this.durableSeq.get(doc) ?? 0)) this.durableSeq.set(doc, seq);
   }
 
+  /**
+   * Relay tables beside the log (snapshot-store.ts): runs `f` in one transaction of this file.
+   * What it wrote is durable against power loss after the next barrier (`syncDurableAsync`).
+   */
+  transact<T>(f: (db: Database.Database) => T): T {
+    return this.guard('transact', () => {
+      const out = this.db.transaction(() => f(this.db))();
+      this.dirty = true;
+      return out;
+    });
+  }
+
+  /** The version vector of a held op (its causal past and itself), or undefined. */
+  vvOf(doc: DocId, id: OpId): Record<string, number> | undefined {
+    const r = this.guard('vvOf', () => this.st.getOp.get(doc, id) as OpRow | undefined);
+    return r === undefined ? undefined : rowToOp(r).vv;
+  }
+
+  /** Ops after `afterSeq` in seq order with their chain positions (relay-snapshots.ts); no bytes. */
+  opsAfter(
+    doc: DocId,
+    afterSeq: number,
+    limit: number,
+  ): { seq: number; id: OpId; author: DeviceId; ctr: number; vv: Record<string, number> }[] {
+    return this.guard('opsAfter', () =>
+      (
+        this.st.listOpMeta.all(doc, afterSeq, limit) as {
+          seq: number;
+          id: string;
+          author: string;
+          ctr: number;
+          vv: string;
+        }[]
+      ).map((r) => ({
+        seq: r.seq,
+        id: r.id as OpId,
+        author: r.author as DeviceId,
+        ctr: r.ctr,
+        vv: JSON.parse(r.vv) as Record<string, number>,
+      })),
+    );
+  }
+
+  /** Reads of the relay tables beside the log (snapshot-store.ts). */
+  readDb<T>(f: (db: Database.Database) => T): T {
+    return this.guard('readDb', () => f(this.db));
+  }
+
   /** The barrier of durability 'none': what makes every commit so far durable elsewhere. */
   protected async flushExternal(): Promise<void> {}
 

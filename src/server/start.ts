@@ -12,8 +12,10 @@ import type { RelayConfig } from './config.ts';
 import { Doorbell } from './doorbell.ts';
 import { createHttpServer } from './http.ts';
 import { type Logger, throttledLogger } from './log.ts';
+import { PgSnapshots } from './pg-snapshots.ts';
 import { type DatabaseStatus, Relay } from './relay.ts';
 import { type RelayReplica, Replicas } from './replicas.ts';
+import { type SnapshotStore, SqliteSnapshots } from './snapshot-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
 
 export interface RunningRelay {
@@ -63,6 +65,7 @@ export function redactUrl(url: string): string {
 
 interface Engine {
   store: SqliteStore;
+  snapshots: SnapshotStore;
   replica: RelayReplica;
   doorbell?: Doorbell;
   database?: DatabaseStatus;
@@ -82,7 +85,7 @@ async function openEngine(
     const store = new SqliteStore({ path: join(cfg.dataDir, 'relay.db'), durability: cfg.durability });
     try {
       const replica = await Replica.open({ store, crypto, nowUs, random });
-      return { store, replica, close: async () => store.close() };
+      return { store, snapshots: new SqliteSnapshots(store), replica, close: async () => store.close() };
     } catch (e) {
       store.close();
       throw e;
@@ -104,6 +107,7 @@ async function openEngine(
     const r = replicas;
     return {
       store,
+      snapshots: await PgSnapshots.open(store.pg),
       replica: r,
       doorbell,
       refresh: (doc) => r.refresh(doc),
@@ -157,6 +161,7 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
     relay = new Relay({
       replica,
       store,
+      snapshots: engine.snapshots,
       crypto,
       limits: cfg,
       log: throttledLogger(log),
@@ -165,6 +170,7 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
       ...(engine.database === undefined ? {} : { database: engine.database }),
       ...(engine.refresh === undefined ? {} : { refresh: engine.refresh }),
     });
+    await relay.snap.load(replica.listDocs());
   } catch (e) {
     await engine.close();
     throw e;

@@ -35,6 +35,8 @@ interface Subscription {
   scheduled: boolean;
   /** RELAY-9: the device was removed; stream up to this seq (its own Remove), then stop. */
   revokeAt?: number | undefined;
+  /** SYNC-15: ops a snapshot the device started from covers (not sent). */
+  skip?: ReadonlySet<OpId> | undefined;
 }
 
 export class Streams {
@@ -59,9 +61,9 @@ export class Streams {
    * SYNC-3. RELAY-16: a cursor beyond the relay's log (a relay restored from an old backup)
    * restarts the stream at 0; CaughtUp then tells the device the relay's real seq.
    */
-  subscribe(doc: DocId, cursor: number, revokeAt?: number): void {
+  subscribe(doc: DocId, cursor: number, revokeAt?: number, skip?: ReadonlySet<OpId>): void {
     const start = cursor > this.src.durableSeq(doc) ? 0 : cursor;
-    const sub: Subscription = { doc, sentSeq: start, caughtUp: false, scheduled: false, revokeAt };
+    const sub: Subscription = { doc, sentSeq: start, caughtUp: false, scheduled: false, revokeAt, skip };
     this.subs.set(doc, sub);
     this.pump(sub);
   }
@@ -115,9 +117,13 @@ export class Streams {
       const limit = sub.revokeAt;
       const page = this.src.page(sub.doc, sub.sentSeq).filter((op) => limit === undefined || op.seq <= limit);
       if (page.length === 0) break;
+      const skip = sub.skip;
       this.sendPaged(
         sub.doc,
-        page.map((op) => ({ seq: op.seq, bytes: op.bytes })),
+        (skip === undefined ? page : page.filter((op) => !skip.has(op.id))).map((op) => ({
+          seq: op.seq,
+          bytes: op.bytes,
+        })),
       );
       sub.sentSeq = page[page.length - 1]!.seq;
       if (page.length < PAGE_OPS) break;

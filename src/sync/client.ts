@@ -4,7 +4,7 @@
 // reconciles heads until Merkle roots match. Exposes a status for the UI. No DOM, no Node: the
 // host passes the transport factory, the persistence and the clock.
 
-import type { ApplyResult, DeviceId, DocId, OpId, Replica, Signer } from '../engine/index.ts';
+import type { ApplyResult, CryptoProvider, DeviceId, DocId, OpId, Replica, Signer } from '../engine/index.ts';
 import { signInvite } from '../engine/index.ts';
 import { CloseCode, DEVICE_PRE_WELCOME, isTransient } from './codes.ts';
 import {
@@ -19,6 +19,7 @@ import {
   type SyncMessage,
   SyncProtocolError,
 } from './messages.ts';
+import { SnapshotSync, type SnapshotSyncStats } from './snapshot-sync.ts';
 
 /** The part of a WebSocket the client uses (browser WebSocket and `ws` both fit). */
 export interface SyncSocket {
@@ -74,6 +75,12 @@ export interface SyncStatus {
   clockWarning: boolean;
   /** Last error the relay reported (for diagnostics), or null. */
   lastError: { code: string; message: string } | null;
+  /** Ops received from the relay since the client started (catch-up pages, forwards, answers). */
+  opsReceived: number;
+  /** Calendars started from a snapshot since the client started (SYNC-15). */
+  snapshotStarts: number;
+  /** Snapshots this device uploaded since the client started (SYNC-13). */
+  snapshotUploads: number;
 }
 
 /**
@@ -107,6 +114,14 @@ export interface SyncClientOptions {
   /** Ops per push frame and ops in flight (unacknowledged) at once. */
   pushBatch?: number;
   maxInFlight?: number;
+  /**
+   * Snapshots on the wire (SYNC-13..15): with a crypto provider, a calendar this device does not
+   * hold starts from the relay's newest trusted snapshot, and offered snapshots are endorsed.
+   * Without one, neither happens (every calendar catches up from its whole history).
+   */
+  crypto?: CryptoProvider;
+  /** Another device's snapshot of a calendar held here arrived (SNAP-14 counts from it). */
+  onSnapshotOffered?: (doc: DocId, bytes: number) => void;
 }
 
 interface DocSync {
@@ -144,7 +159,9 @@ function toBytes(data: unknown): Uint8Array | undefined {
 }
 
 export class SyncClient {
-  private readonly o: Required<SyncClientOptions>;
+  private readonly o: Required<Omit<SyncClientOptions, 'crypto' | 'onSnapshotOffered'>>;
+  /** Snapshot upload, start and endorsement (undefined: snapshots off). */
+  private readonly snaps: SnapshotSync | undefined;
   private socket: SyncSocket | undefined;
   private authed = false;
   private online = true;
@@ -182,11 +199,57 @@ export class SyncClient {
     clockOffsetUs: null,
     clockWarning: false,
     lastError: null,
+    opsReceived: 0,
+    snapshotStarts: 0,
+    snapshotUploads: 0,
   };
 
   constructor(opts: SyncClientOptions) {
     this.o = { backoffBaseMs: 500, backoffMaxMs: 30_000, pushBatch: 256, maxInFlight: 2048, ...opts };
     hostOf(opts.url); // validate early
+    this.snaps =
+      opts.crypto === undefined
+        ? undefined
+        : new SnapshotSync({
+            replica: opts.replica,
+            crypto: opts.crypto,
+            send: (m) => this.send(m),
+            started: (doc, seq) => this.startedFromSnapshot(doc, seq),
+            fallBack: (doc, why) => {
+              this.set({ lastError: { code: 'Snapshot', message: why } });
+              // The whole history from seq 0: ops of the abandoned start may have moved the cursor.
+              this.serial(async () => {
+                await this.o.persistence.setCursor(doc, 0);
+                await this.subscribe(doc);
+              });
+            },
+            inviteSecret: (doc) => this.followed.get(doc)?.secret,
+            uploaded: () => this.set({ snapshotUploads: this.st.snapshotUploads + 1 }),
+            later: (fn, ms) => this.o.clock.setTimeout(() => this.serial(async () => fn()), ms),
+            ...(opts.onSnapshotOffered === undefined ? {} : { offered: opts.onSnapshotOffered }),
+          });
+  }
+
+  /** Snapshot counters (diagnostics), or undefined when snapshots are off. */
+  get snapshotStats(): SnapshotSyncStats | undefined {
+    return this.snaps === undefined ? undefined : { ...this.snaps.stats };
+  }
+
+  /**
+   * SYNC-13: uploads a snapshot this device sealed. True once the relay stored it durably; false
+   * when offline, snapshots are off, another upload is running, or the relay refused it.
+   */
+  uploadSnapshot(doc: DocId, manifest: Uint8Array, chunks: Uint8Array[]): Promise<boolean> {
+    if (this.snaps === undefined || !this.authed) return Promise.resolve(false);
+    return this.snaps.upload(doc, manifest, chunks);
+  }
+
+  /** SYNC-15: the calendar was started from a snapshot; its tail streams after `seq`. */
+  private async startedFromSnapshot(doc: DocId, seq: number): Promise<void> {
+    const d = this.docs.get(doc);
+    if (d !== undefined && seq > d.cursor) d.cursor = seq;
+    await this.o.persistence.setCursor(doc, seq);
+    this.set({ snapshotStarts: this.st.snapshotStarts + 1 });
   }
 
   get status(): SyncStatus {
@@ -339,6 +402,7 @@ export class SyncClient {
     this.unservedTries.clear();
     this.refused.clear();
     this.refusedOps.clear();
+    this.snaps?.reset();
     this.challenge = undefined;
   }
 
@@ -405,6 +469,11 @@ export class SyncClient {
         return;
       case 'error':
         return this.error(m);
+      case 'snapshotStored':
+      case 'snapshotOffer':
+      case 'snapshotChunk':
+      case 'endorse':
+        return this.snaps?.handle(m);
       default:
         return;
     }
@@ -453,6 +522,9 @@ export class SyncClient {
     });
     const invite = this.followed.get(doc);
     const self = this.o.replica.deviceId;
+    // SYNC-15: a calendar this device holds nothing of may start from a snapshot.
+    const from: { fromSnapshot?: true } =
+      this.snaps?.mayStart(doc, cursor) === true ? { fromSnapshot: true } : {};
     if (invite !== undefined && self !== undefined && this.challenge !== undefined && !this.isMember(doc)) {
       const msg = inviteFetchMessage(doc, invite.op, self as DeviceId, this.challenge);
       this.send({
@@ -460,9 +532,10 @@ export class SyncClient {
         doc,
         cursor,
         invite: { op: invite.op, sig: signInvite(invite.secret, msg) },
+        ...from,
       });
     } else {
-      this.send({ type: 'subscribe', doc, cursor });
+      this.send({ type: 'subscribe', doc, cursor, ...from });
     }
     this.set({ state: 'syncing' });
   }
@@ -546,6 +619,7 @@ export class SyncClient {
   private async ops(m: MessageOf<'ops'>): Promise<void> {
     // One store commit per page of ops (DAG-7): catch-up of a large calendar is bound by verification.
     const results: ApplyResult[] = await this.o.replica.receiveBatch(m.ops.map((o) => o.bytes));
+    this.st.opsReceived += m.ops.length;
     const d = this.docs.get(m.doc);
     let cursor = d?.cursor ?? 0;
     let pending = false;
@@ -650,6 +724,8 @@ export class SyncClient {
 
   private async error(m: MessageOf<'error'>): Promise<void> {
     this.set({ lastError: { code: m.code, message: m.message } });
+    if (m.op === null && m.doc !== null) this.snaps?.refused(m.doc);
+    if (m.op === null && m.code === 'RateLimited') this.snaps?.rateLimited(m.retryAfterMs);
     if (m.op !== null) {
       this.inFlight.delete(m.op);
       if (isTransient(m.code)) {

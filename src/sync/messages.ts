@@ -30,6 +30,14 @@ export const SYNC_LIMITS = {
   maxAcksPerFrame: 4096,
   /** Bytes of an error message text. */
   maxMessageBytes: 1024,
+  /** A snapshot's signed manifest (SYNC-13): 64 frontier ids and 256 chunk hashes fit in 16 KiB. */
+  maxManifestBytes: 64 * 1024,
+  /** One snapshot chunk (SYNC-13): four fit in a frame; the engine's chunks are at most this. */
+  maxChunkBytes: 256 * 1024,
+  /** One signed endorsement (SYNC-14). */
+  maxEndorsementBytes: 4 * 1024,
+  /** Endorsements in one SnapshotOffer (SYNC-15). */
+  maxEndorsementsPerOffer: 64,
 } as const;
 
 /** Wire numbers of MsgType (schemas/sync.fbs). */
@@ -47,6 +55,11 @@ export const MsgType = {
   want: 11,
   held: 12,
   clock: 13,
+  snapshotPut: 14,
+  snapshotChunk: 15,
+  endorse: 16,
+  snapshotStored: 17,
+  snapshotOffer: 18,
 } as const;
 
 /** Wire numbers of ErrorCode (schemas/sync.fbs). */
@@ -103,6 +116,8 @@ export type SyncMessage =
       cursor: number;
       /** A device that is not a member yet proves it holds an invite of the calendar (INV-6). */
       invite?: { op: OpId; sig: Uint8Array };
+      /** SYNC-15: a device holding nothing of the calendar may start from a snapshot. */
+      fromSnapshot?: true;
     }
   | { type: 'push'; ops: Uint8Array[] }
   | { type: 'ack'; acks: AckEntry[] }
@@ -119,7 +134,21 @@ export type SyncMessage =
   | { type: 'heads'; doc: DocId; root: string; heads: OpId[] }
   | { type: 'want'; doc: DocId; ids: OpId[] }
   | { type: 'held'; doc: DocId; op: OpId; releaseAt: number; clockOffset: number }
-  | { type: 'clock'; clockOffset: number; maxSkew: number };
+  | { type: 'clock'; clockOffset: number; maxSkew: number }
+  | { type: 'snapshotPut'; doc: DocId; manifest: Uint8Array }
+  | { type: 'snapshotChunk'; doc: DocId; snapshot: string; index: number; bytes: Uint8Array }
+  | { type: 'endorse'; doc: DocId; endorsement: Uint8Array }
+  | { type: 'snapshotStored'; doc: DocId; snapshot: string; chunks: number; complete: boolean }
+  | {
+      type: 'snapshotOffer';
+      doc: DocId;
+      manifest: Uint8Array;
+      endorsements: Uint8Array[];
+      /** A start (SYNC-15): the tail streams from this seq; 0: offered to endorse (SNAP-15). */
+      seq: number;
+      /** A start: membership ops that may give the device the snapshot's content key. */
+      keySources: Uint8Array[];
+    };
 
 export type SyncMessageType = SyncMessage['type'];
 export type MessageOf<T extends SyncMessageType> = Extract<SyncMessage, { type: T }>;
@@ -329,6 +358,7 @@ const TABLES: Record<SyncMessageType, Table> = {
     ['cursor', 'u64'],
     ['invite', 'bytes'],
     ['inviteSig', 'bytes'],
+    ['fromSnapshot', 'u8'],
   ],
   push: [['ops', 'tables', OP_BYTES, SYNC_LIMITS.maxOpsPerFrame]],
   ack: [['acks', 'tables', ACK_ENTRY, SYNC_LIMITS.maxAcksPerFrame]],
@@ -367,6 +397,33 @@ const TABLES: Record<SyncMessageType, Table> = {
   clock: [
     ['clockOffset', 'i64'],
     ['maxSkew', 'u64'],
+  ],
+  snapshotPut: [
+    ['doc', 'bytes'],
+    ['manifest', 'bytes'],
+  ],
+  snapshotChunk: [
+    ['doc', 'bytes'],
+    ['snapshot', 'bytes'],
+    ['index', 'u32'],
+    ['bytes', 'bytes'],
+  ],
+  endorse: [
+    ['doc', 'bytes'],
+    ['endorsement', 'bytes'],
+  ],
+  snapshotStored: [
+    ['doc', 'bytes'],
+    ['snapshot', 'bytes'],
+    ['chunks', 'u32'],
+    ['complete', 'u8'],
+  ],
+  snapshotOffer: [
+    ['doc', 'bytes'],
+    ['manifest', 'bytes'],
+    ['endorsements', 'tables', OP_BYTES, SYNC_LIMITS.maxEndorsementsPerOffer],
+    ['seq', 'u64'],
+    ['keySources', 'tables', OP_BYTES, SYNC_LIMITS.maxOpsPerFrame],
   ],
 };
 
@@ -439,6 +496,7 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
         cursor: m.cursor,
         invite: m.invite === undefined ? new Uint8Array(0) : hexToBytes(m.invite.op, 32, 'invite'),
         inviteSig: m.invite === undefined ? new Uint8Array(0) : m.invite.sig,
+        fromSnapshot: m.fromSnapshot === true ? 1 : 0,
       };
       if (m.invite !== undefined && m.invite.sig.length !== 64)
         throw new TypeError('invite signature must be 64 bytes');
@@ -493,6 +551,35 @@ export function encodeMessage(m: SyncMessage): Uint8Array {
       break;
     case 'clock':
       o = { ...m };
+      break;
+    case 'snapshotPut':
+      o = { doc: hexToBytes(m.doc, 16, 'doc'), manifest: m.manifest };
+      hint = m.manifest.length + 64;
+      break;
+    case 'snapshotChunk':
+      o = { ...m, doc: hexToBytes(m.doc, 16, 'doc'), snapshot: hexToBytes(m.snapshot, 32, 'snapshot') };
+      hint = m.bytes.length + 96;
+      break;
+    case 'endorse':
+      o = { doc: hexToBytes(m.doc, 16, 'doc'), endorsement: m.endorsement };
+      break;
+    case 'snapshotStored':
+      o = {
+        ...m,
+        doc: hexToBytes(m.doc, 16, 'doc'),
+        snapshot: hexToBytes(m.snapshot, 32, 'snapshot'),
+        complete: m.complete ? 1 : 0,
+      };
+      break;
+    case 'snapshotOffer':
+      o = {
+        doc: hexToBytes(m.doc, 16, 'doc'),
+        manifest: m.manifest,
+        endorsements: m.endorsements.map((bytes) => ({ bytes })),
+        seq: m.seq,
+        keySources: m.keySources.map((bytes) => ({ bytes })),
+      };
+      hint = [...m.endorsements, ...m.keySources].reduce((n, e) => n + e.length + 16, m.manifest.length + 96);
       break;
   }
   const payload = encodeTable(TABLES[m.type], o, undefined, hint);
@@ -552,12 +639,15 @@ export function decodeMessage(
       const doc = fixed<DocId>(bytes('doc'), 16, 'doc');
       const invite = optionalFixed<OpId>(bytes('invite'), 32, 'invite');
       const sig = bytes('inviteSig');
+      const flag = num('fromSnapshot');
+      if (flag > 1) malformed('from_snapshot is 0 or 1');
+      const from: { fromSnapshot?: true } = flag === 1 ? { fromSnapshot: true } : {};
       if (invite === null) {
         if (sig.length !== 0) malformed('invite signature without an invite');
-        return { type, doc, cursor: num('cursor') };
+        return { type, doc, cursor: num('cursor'), ...from };
       }
       if (sig.length !== 64) malformed('invite signature must be 64 bytes');
-      return { type, doc, cursor: num('cursor'), invite: { op: invite, sig } };
+      return { type, doc, cursor: num('cursor'), invite: { op: invite, sig }, ...from };
     }
     case 'push': {
       const ops = o['ops'] as Obj[];
@@ -635,6 +725,65 @@ export function decodeMessage(
       };
     case 'clock':
       return { type, clockOffset: num('clockOffset'), maxSkew: num('maxSkew') };
+    default:
+      return decodeSnapshotMessage(type, o);
+  }
+}
+
+/** Bytes of at most `max` (SYNC-13..15: each snapshot frame is bounded by its own limit). */
+function capped(b: Uint8Array, max: number, what: string, min = 1): Uint8Array {
+  if (b.length > max) throw new SyncProtocolError('TooLarge', `${what} is ${b.length} bytes (max ${max})`);
+  if (b.length < min) malformed(`${what} is empty`);
+  return b;
+}
+
+/** SYNC-13..15: the snapshot messages, each field within its own bound. */
+function decodeSnapshotMessage(
+  type: 'snapshotPut' | 'snapshotChunk' | 'endorse' | 'snapshotStored' | 'snapshotOffer',
+  o: Obj,
+): SyncMessage {
+  const bytes = (k: string) => o[k] as Uint8Array;
+  const num = (k: string) => o[k] as number;
+  const doc = fixed<DocId>(bytes('doc'), 16, 'doc');
+  switch (type) {
+    case 'snapshotPut':
+      return { type, doc, manifest: capped(bytes('manifest'), SYNC_LIMITS.maxManifestBytes, 'manifest') };
+    case 'snapshotChunk':
+      return {
+        type,
+        doc,
+        snapshot: fixed<string>(bytes('snapshot'), 32, 'snapshot'),
+        index: num('index'),
+        bytes: capped(bytes('bytes'), SYNC_LIMITS.maxChunkBytes, 'chunk'),
+      };
+    case 'endorse':
+      return {
+        type,
+        doc,
+        endorsement: capped(bytes('endorsement'), SYNC_LIMITS.maxEndorsementBytes, 'endorsement'),
+      };
+    case 'snapshotStored': {
+      const complete = num('complete');
+      if (complete > 1) malformed('complete is 0 or 1');
+      return {
+        type,
+        doc,
+        snapshot: fixed<string>(bytes('snapshot'), 32, 'snapshot'),
+        chunks: num('chunks'),
+        complete: complete === 1,
+      };
+    }
+    case 'snapshotOffer':
+      return {
+        type,
+        doc,
+        manifest: capped(bytes('manifest'), SYNC_LIMITS.maxManifestBytes, 'manifest'),
+        endorsements: (o['endorsements'] as Obj[]).map((e) =>
+          capped(e['bytes'] as Uint8Array, SYNC_LIMITS.maxEndorsementBytes, 'endorsement'),
+        ),
+        seq: num('seq'),
+        keySources: (o['keySources'] as Obj[]).map((e) => e['bytes'] as Uint8Array),
+      };
   }
 }
 

@@ -179,6 +179,12 @@ export interface SyncStatus {
   clockOffsetMs: number | null;
   /** Human-readable reason for the current state, if any. */
   detail?: string;
+  /** Ops downloaded from the relay since this device's engine host started (diagnostics). */
+  opsDownloaded?: number;
+  /** Calendars this device started from a snapshot since then (SYNC-15; diagnostics). */
+  snapshotStarts?: number;
+  /** Snapshots this device made and the relay stored since then (SNAP-14; diagnostics). */
+  snapshotUploads?: number;
 }
 
 /** An error the UI must show: storage full, storage unavailable, corrupt data, rejected input. */

@@ -645,6 +645,7 @@ async function openReplicaHost(store: IdbStore, opts: EngineHostOptions): Promis
             replica,
             signer: device.signer,
             store,
+            crypto,
             ...(opts.socket === undefined ? {} : { socket: opts.socket }),
             ...(typeof addEventListener === 'function' ? { events: globalThis } : {}),
           });

@@ -3,7 +3,7 @@
 // the IndexedDB outbox and cursors, pushes as soon as a commit puts own ops in the outbox, follows
 // the browser's online/offline state, and reports a status for the UI (SYNC-10, SYNC-11).
 
-import type { DocId, OpId, Replica, Signer } from '../engine/index.ts';
+import type { CryptoProvider, DocId, OpId, Replica, Signer } from '../engine/index.ts';
 import {
   type SyncStatus as ClientStatus,
   type HeldInvite,
@@ -15,6 +15,7 @@ import {
 } from '../sync/client.ts';
 import type { SyncStatus, Unsubscribe } from './api.ts';
 import type { IdbStore } from './idb-store.ts';
+import { AutoSnapshots } from './snapshots.ts';
 
 export interface SyncHost {
   status(): SyncStatus;
@@ -26,6 +27,8 @@ export interface SyncHost {
   readonly connected: boolean;
   follow(doc: DocId, invite?: HeldInvite): void;
   unfollow(doc: DocId): void;
+  /** Snapshot counters for diagnostics (SNAP-14, SNAP-15, SYNC-15). */
+  snapshotStats(): { made: number; started: number; uploaded: number; endorsed: number; opsReceived: number };
   close(): void;
 }
 
@@ -35,6 +38,8 @@ export interface SyncHostOptions {
   replica: Replica;
   signer: Signer;
   store: IdbStore;
+  /** With it, snapshots are on (SYNC-13..15, SNAP-14, SNAP-15); without, every calendar catches up in full. */
+  crypto?: CryptoProvider;
   socket?: SocketFactory;
   /** Initial connectivity; defaults to navigator.onLine. */
   online?: boolean;
@@ -88,6 +93,9 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
     pendingUploads: s.pending,
     lastSyncedAt: s.lastSyncedAt,
     clockOffsetMs: s.clockOffsetUs === null ? null : Math.round(s.clockOffsetUs / 1000),
+    opsDownloaded: s.opsReceived,
+    snapshotStarts: s.snapshotStarts,
+    snapshotUploads: s.snapshotUploads,
   };
   if (s.clockWarning && s.clockOffsetUs !== null) {
     out.detail = `This device's clock is ${Math.round(s.clockOffsetUs / 60_000_000)} minutes ahead of the server's.`;
@@ -97,6 +105,7 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
 }
 
 export function startSyncHost(o: SyncHostOptions): SyncHost {
+  let auto: AutoSnapshots | undefined;
   const client = new SyncClient({
     url: o.url,
     replica: o.replica,
@@ -109,6 +118,9 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     },
     random: Math.random,
+    ...(o.crypto === undefined
+      ? {}
+      : { crypto: o.crypto, onSnapshotOffered: (doc: DocId, bytes: number) => auto?.seen(doc, bytes) }),
     ...(o.backoffBaseMs === undefined ? {} : { backoffBaseMs: o.backoffBaseMs }),
     ...(o.backoffMaxMs === undefined ? {} : { backoffMaxMs: o.backoffMaxMs }),
   });
@@ -121,6 +133,19 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
       kickScheduled = false;
       client.kick();
     });
+  });
+  if (o.crypto !== undefined) {
+    auto = new AutoSnapshots({
+      replica: o.replica,
+      caughtUp: () => client.status.state === 'synced' && client.status.pending === 0,
+      upload: (doc, manifest, chunks) => client.uploadSnapshot(doc, manifest, chunks),
+      random: Math.random,
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    });
+  }
+  const offAuto = client.onStatus((s) => {
+    if (s.state === 'synced') auto?.poke();
   });
   const onOnline = () => client.setOnline(true);
   const onOffline = () => client.setOnline(false);
@@ -139,8 +164,18 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
     },
     follow: (doc, invite) => client.follow(doc, invite),
     unfollow: (doc) => client.unfollow(doc),
+    snapshotStats: () => ({
+      made: auto?.made ?? 0,
+      started: 0,
+      uploaded: 0,
+      endorsed: 0,
+      ...client.snapshotStats,
+      opsReceived: client.status.opsReceived,
+    }),
     close() {
       offOutbox();
+      offAuto();
+      auto?.stop();
       o.events?.removeEventListener('online', onOnline);
       o.events?.removeEventListener('offline', onOffline);
       client.stop();

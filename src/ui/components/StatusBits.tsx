@@ -27,7 +27,15 @@ export function SyncStatusView(props: { status: SyncStatus | null; now: number }
   const last = s?.lastSyncedAt ?? null;
   const offset = s?.clockOffsetMs ?? null;
   return (
-    <div role="status" aria-label="Sync status" className={`sync sync-${state}`} title={s?.detail}>
+    <div
+      role="status"
+      aria-label="Sync status"
+      className={`sync sync-${state}`}
+      title={s?.detail}
+      data-ops-downloaded={s?.opsDownloaded}
+      data-snapshot-starts={s?.snapshotStarts}
+      data-snapshot-uploads={s?.snapshotUploads}
+    >
       <span className="sync-icon" aria-hidden="true">
         {state === 'synced' ? '✓' : state === 'offline' ? '⨯' : '↻'}
       </span>

@@ -17,5 +17,10 @@ export enum MsgType {
   Heads = 10,
   Want = 11,
   Held = 12,
-  ClockNotice = 13
+  ClockNotice = 13,
+  SnapshotPut = 14,
+  SnapshotChunk = 15,
+  Endorse = 16,
+  SnapshotStored = 17,
+  SnapshotOffer = 18
 }

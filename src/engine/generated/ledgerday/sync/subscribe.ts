@@ -73,8 +73,13 @@ inviteSigArray():Uint8Array|null {
   return offset ? new Uint8Array(this.bb!.bytes().buffer, this.bb!.bytes().byteOffset + this.bb!.__vector(this.bb_pos + offset), this.bb!.__vector_len(this.bb_pos + offset)) : null;
 }
 
+fromSnapshot():number {
+  const offset = this.bb!.__offset(this.bb_pos, 12);
+  return offset ? this.bb!.readUint8(this.bb_pos + offset) : 0;
+}
+
 static startSubscribe(builder:flatbuffers.Builder) {
-  builder.startObject(4);
+  builder.startObject(5);
 }
 
 static addDoc(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset) {
@@ -129,17 +134,22 @@ static startInviteSigVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(1, numElems, 1);
 }
 
+static addFromSnapshot(builder:flatbuffers.Builder, fromSnapshot:number) {
+  builder.addFieldInt8(4, fromSnapshot, 0);
+}
+
 static endSubscribe(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSubscribe(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, cursor:bigint, inviteOffset:flatbuffers.Offset, inviteSigOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSubscribe(builder:flatbuffers.Builder, docOffset:flatbuffers.Offset, cursor:bigint, inviteOffset:flatbuffers.Offset, inviteSigOffset:flatbuffers.Offset, fromSnapshot:number):flatbuffers.Offset {
   Subscribe.startSubscribe(builder);
   Subscribe.addDoc(builder, docOffset);
   Subscribe.addCursor(builder, cursor);
   Subscribe.addInvite(builder, inviteOffset);
   Subscribe.addInviteSig(builder, inviteSigOffset);
+  Subscribe.addFromSnapshot(builder, fromSnapshot);
   return Subscribe.endSubscribe(builder);
 }
 }

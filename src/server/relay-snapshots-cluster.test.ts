@@ -1,0 +1,71 @@
+// Snapshots with several relays on one PostgreSQL database (RELAY-25): a snapshot uploaded and
+// endorsed through one relay is stored in the shared database and served by another.
+
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  createNobleCrypto,
+  type EntityId,
+  EventField,
+  encodeValue,
+  fromHex,
+  openManifest,
+  signDeviceCard,
+} from '../engine/index.ts';
+import { startClusterRelay } from './cluster.testkit.ts';
+import { type PgServer, startPgServer } from './pg.testkit.ts';
+import { makeClient, makeDevice, randomEntity, sharedCalendar, waitFor } from './relay.testkit.ts';
+import { useRelayHarness } from './relay-harness.testkit.ts';
+
+let pgs: PgServer;
+beforeAll(() => {
+  pgs = startPgServer();
+});
+afterAll(() => pgs?.close());
+
+const h = useRelayHarness();
+
+describe('snapshots across relays', () => {
+  it('[RELAY-25][SYNC-15] a snapshot uploaded through relay A is served by relay B to a new device', async () => {
+    const url = await pgs.freshDatabase();
+    const a = await startClusterRelay(url);
+    h.defer(() => a.stop());
+    const b = await startClusterRelay(url);
+    h.defer(() => b.stop());
+    const owner = await makeDevice('owner');
+    const doc = await sharedCalendar(owner, []);
+    for (let i = 0; i < 400; i += 200) {
+      const batch = Array.from({ length: 200 }, (_, k) => ({
+        entity: randomEntity() as EntityId,
+        writes: [{ field: EventField.Title, value: encodeValue('text', `event ${i + k}`) }],
+      }));
+      for (const op of await owner.replica.writeBatch(doc, batch)) owner.track(op);
+    }
+    const co = makeClient(owner, a.url, { snapshots: true });
+    h.defer(() => co.stop());
+    co.start();
+    await waitFor(() => co.status.state === 'synced' && co.status.pending === 0, 30_000, 'owner synced at A');
+    const sealed = await owner.replica.sealSnapshot(doc);
+    expect(await co.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    // Stored in the shared database: relay B lists it.
+    const id = (await openManifest(createNobleCrypto(), sealed.manifest)).hash;
+    expect((await b.relay.snapshots.listSnapshots(doc)).map((s) => s.id)).toEqual([id]);
+    const fresh = await makeDevice('fresh');
+    owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
+    co.kick();
+    await waitFor(() => co.status.state === 'synced' && co.status.pending === 0, 30_000, 'Add uploaded');
+    const cf = makeClient(fresh, b.url, { snapshots: true });
+    h.defer(() => cf.stop());
+    cf.follow(doc);
+    cf.start();
+    await waitFor(
+      () =>
+        cf.status.state === 'synced' &&
+        fresh.replica.hasDoc(doc) &&
+        fresh.replica.root(doc) === owner.replica.root(doc),
+      30_000,
+      'fresh caught up at B',
+    );
+    expect(cf.status.snapshotStarts).toBe(1);
+    expect(cf.status.opsReceived).toBeLessThan(50);
+  });
+});
