@@ -14,6 +14,7 @@ import {
   encodeValue,
   eventFromRecord,
   fromHex,
+  openEndorsement,
   openManifest,
   type Replica,
   signDeviceCard,
@@ -309,6 +310,47 @@ describe('snapshots through the relay', () => {
     await synced(c2, 'late2 synced');
     expect(c2.status.snapshotStarts).toBe(1);
     expect(titles(late2.replica, doc)).toEqual(titles(a.replica, doc));
+  });
+
+  it('[SNAP-16][RELAY-27][SNAP-5] the maker’s own endorsement is stored and forwarded (it certifies its chain) but adds no trust: no new device starts from it', async () => {
+    const r = await harness.relay();
+    const [a, b, late] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('late')]);
+    const doc = await sharedCalendar(a, [b, late]);
+    await seed(a, doc, 120);
+    const ca = snapClient(a, r);
+    ca.start();
+    await synced(ca, 'a synced');
+    const sealed = await a.replica.sealSnapshot(doc);
+    expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
+    expect(ca.sendEndorsement(doc, await a.replica.endorseSnapshot(sealed.manifest, sealed.chunks))).toBe(
+      true,
+    );
+    await waitFor(
+      async () => (await r.relay.snapshots.allEndorsements(doc)).some((e) => e.endorser === a.id),
+      15_000,
+      'the maker’s endorsement stored',
+    );
+    const c = snapClient(late, r);
+    c.follow(doc);
+    c.start();
+    await synced(c, 'late synced');
+    expect(c.status.snapshotStarts).toBe(0); // one device's word is not enough (SNAP-5)
+    expect(titles(late.replica, doc)).toEqual(titles(a.replica, doc));
+    // b, online, receives the maker's endorsement (forwarded) and keeps it (SNAP-10).
+    await copyLog(a.replica, b.replica, doc);
+    await b.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
+    const handed: string[] = [];
+    const receive = b.replica.receiveEndorsement.bind(b.replica);
+    b.replica.receiveEndorsement = async (bytes) => {
+      handed.push((await openEndorsement(crypto, bytes)).endorser);
+      return receive(bytes);
+    };
+    const cb = snapClient(b, r);
+    cb.start();
+    await waitFor(() => handed.includes(a.id), 15_000, 'b was sent the maker’s endorsement');
+    expect(await b.replica.certifiedFrontiers(doc)).toContainEqual(
+      [...(await openManifest(crypto, sealed.manifest)).frontier].sort(),
+    );
   });
 
   it('[RELAY-28] once the relay holds b’s endorsement, an op of b whose past drops the certified frontier is refused; b’s honest ops are not', async () => {

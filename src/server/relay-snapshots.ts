@@ -242,15 +242,8 @@ export class RelaySnapshots {
     const snap = await this.h.snapshots.getSnapshot(m.doc, e.manifest);
     if (snap?.complete !== true)
       return this.refuse(peer, { code: 'Unsupported', message: 'the relay holds no such snapshot' }, m.doc);
-    if (snap.signer === device)
-      return this.refuse(
-        peer,
-        {
-          code: 'NotPermitted',
-          message: "a snapshot's maker does not endorse it (SNAP-5 counts two devices)",
-        },
-        m.doc,
-      );
+    // A maker's own endorsement is stored and forwarded: it certifies its chain (SNAP-10, SNAP-16)
+    // and adds no trust (`trusted` counts endorsers other than the maker, SNAP-5).
     if (e.frontier.join() !== snap.frontier.join())
       return this.refuse(
         peer,

@@ -244,6 +244,13 @@ export class SyncClient {
     return this.snaps.upload(doc, manifest, chunks);
   }
 
+  /** SYNC-14, SNAP-16: sends an endorsement this device signed (its own snapshot's included). */
+  sendEndorsement(doc: DocId, endorsement: Uint8Array): boolean {
+    if (!this.authed) return false;
+    this.send({ type: 'endorse', doc, endorsement });
+    return true;
+  }
+
   /** SYNC-15: the calendar was started from a snapshot; its tail streams after `seq`. */
   private async startedFromSnapshot(doc: DocId, seq: number): Promise<void> {
     const d = this.docs.get(doc);

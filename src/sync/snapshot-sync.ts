@@ -276,6 +276,9 @@ export class SnapshotSync {
 
   /** SNAP-15: a device that holds what the snapshot covers recomputes it and endorses it. */
   private async endorse(inc: Incoming): Promise<void> {
+    // SNAP-10, SNAP-16: the endorsements offered with it certify their authors' chains here too
+    // (the maker's own among them); one the engine refuses is left out.
+    for (const e of inc.endorsements) await this.d.replica.receiveEndorsement(e).catch(() => undefined);
     let bytes: Uint8Array;
     try {
       bytes = await this.d.replica.endorseSnapshot(inc.manifest, inc.chunks);

@@ -9,10 +9,15 @@
 
 import type { DocId, OpId, Replica } from '../engine/index.ts';
 
+/** A caught-up moment is acted on after this wait (ms), and at most once per wait. */
+export const PRUNE_DELAY_MS = 10_000;
+
 export interface AutoPruneDeps {
   replica: Pick<Replica, 'listDocs' | 'certifiedFrontiers' | 'snapshot' | 'pruneStatus' | 'prune'>;
   /** Caught up: every calendar's root matches the relay's and nothing waits to upload. */
   caughtUp(): boolean;
+  setTimeout?(fn: () => void, ms: number): unknown;
+  clearTimeout?(h: unknown): void;
   /** Failures are reported, never thrown (pruning saves space; it never changes what is shown). */
   onError?(doc: DocId, e: unknown): void;
 }
@@ -25,14 +30,29 @@ export interface PruneReport {
 }
 
 export class AutoPrune {
-  /** The frontier last tried per calendar, and whether it can still become ready. */
-  private readonly tried = new Map<DocId, { key: string; final: boolean }>();
+  /** The frontier last tried per calendar, its plaintext, and whether it can still become ready. */
+  private readonly tried = new Map<DocId, { key: string; final: boolean; plain: Uint8Array }>();
   private running = false;
+  private timer: unknown;
   /** Ops deleted here since the worker started. */
   pruned = 0;
   readonly reports = new Map<DocId, PruneReport>();
 
   constructor(private readonly d: AutoPruneDeps) {}
+
+  /** Sync became "synced": run after PRUNE_DELAY_MS (once, however many pokes meanwhile). */
+  poke(): void {
+    if (this.timer !== undefined || this.d.setTimeout === undefined) return;
+    this.timer = this.d.setTimeout(() => {
+      this.timer = undefined;
+      void this.run();
+    }, PRUNE_DELAY_MS);
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) this.d.clearTimeout?.(this.timer);
+    this.timer = undefined;
+  }
 
   /** Tries every calendar once (one at a time); safe to call often. */
   async run(): Promise<void> {
@@ -58,21 +78,22 @@ export class AutoPrune {
     const key = frontier.join();
     const last = this.tried.get(doc);
     if (last?.key === key && last.final) return;
-    const plain = await this.d.replica.snapshot(doc, { frontier });
+    // The same frontier gives the same plaintext (SNAP-3): recomputed once per frontier.
+    const plain = last?.key === key ? last.plain : await this.d.replica.snapshot(doc, { frontier });
     const status = await this.d.replica.pruneStatus(doc, plain);
     const report = this.reports.get(doc) ?? { pruned: 0, waitingFor: [], blocked: null };
     this.reports.set(doc, { ...report, waitingFor: status.waitingFor, blocked: status.blocked });
     if (!status.ready) {
-      this.tried.set(doc, { key, final: status.blocked !== null });
+      this.tried.set(doc, { key, final: status.blocked !== null, plain });
       return;
     }
     if (status.prunable === 0) {
-      this.tried.set(doc, { key, final: true });
+      this.tried.set(doc, { key, final: true, plain });
       return;
     }
     const n = await this.d.replica.prune(doc, plain);
     this.pruned += n;
     this.reports.set(doc, { pruned: report.pruned + n, waitingFor: [], blocked: null });
-    this.tried.set(doc, { key, final: true });
+    this.tried.set(doc, { key, final: true, plain });
   }
 }

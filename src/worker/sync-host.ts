@@ -14,6 +14,7 @@ import {
   type SyncPersistence,
 } from '../sync/client.ts';
 import type { SyncStatus, Unsubscribe } from './api.ts';
+import { AutoPrune } from './auto-prune.ts';
 import type { IdbStore } from './idb-store.ts';
 import { AutoSnapshots } from './snapshots.ts';
 
@@ -106,6 +107,7 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
 
 export function startSyncHost(o: SyncHostOptions): SyncHost {
   let auto: AutoSnapshots | undefined;
+  let pruner: AutoPrune | undefined;
   const client = new SyncClient({
     url: o.url,
     replica: o.replica,
@@ -138,14 +140,27 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
     auto = new AutoSnapshots({
       replica: o.replica,
       caughtUp: () => client.status.state === 'synced' && client.status.pending === 0,
-      upload: (doc, manifest, chunks) => client.uploadSnapshot(doc, manifest, chunks),
+      upload: async (doc, manifest, chunks) => {
+        if (!(await client.uploadSnapshot(doc, manifest, chunks))) return false;
+        // SNAP-16: the maker endorses its own snapshot too, which certifies its chain (SNAP-10).
+        client.sendEndorsement(doc, await o.replica.endorseSnapshot(manifest, chunks));
+        return true;
+      },
       random: Math.random,
+      setTimeout: (fn, ms) => setTimeout(fn, ms),
+      clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+    });
+    pruner = new AutoPrune({
+      replica: o.replica,
+      caughtUp: () => client.status.state === 'synced' && client.status.pending === 0,
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
     });
   }
   const offAuto = client.onStatus((s) => {
-    if (s.state === 'synced') auto?.poke();
+    if (s.state !== 'synced') return;
+    auto?.poke();
+    pruner?.poke();
   });
   const onOnline = () => client.setOnline(true);
   const onOffline = () => client.setOnline(false);
@@ -176,6 +191,7 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
       offOutbox();
       offAuto();
       auto?.stop();
+      pruner?.stop();
       o.events?.removeEventListener('online', onOnline);
       o.events?.removeEventListener('offline', onOffline);
       client.stop();
