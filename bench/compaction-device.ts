@@ -8,11 +8,9 @@
 // target: compacted storage under 3x one fresh snapshot plus the ops not yet in a snapshot.
 
 import {
-  boxKeyPairFromSecret,
   CALENDAR_ENTITY,
   createBestCrypto,
   createMemoryStore,
-  createWebCryptoSigner,
   type DeviceKeys,
   type DocId,
   type EngineStore,
@@ -20,24 +18,11 @@ import {
   EventField,
   fromHex,
   Replica,
-  type SubtleLike,
   signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
+import { deviceKeys, nowUs, random, subtle } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
-
-const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
-const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
-const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
-
-async function deviceKeys(): Promise<DeviceKeys> {
-  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
-  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
-  return { signer: createWebCryptoSigner(subtle, kp.privateKey, pub), box: boxKeyPairFromSecret(random(32)) };
-}
 
 async function open(device: DeviceKeys, store: EngineStore): Promise<Replica> {
   return Replica.open({ store, crypto: await createBestCrypto(subtle), nowUs, random, device });

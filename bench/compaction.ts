@@ -5,35 +5,20 @@
 // so neither path includes the network (the relay's own catch-up is `relay.catchup_10000_events_ms`).
 
 import {
-  boxKeyPairFromSecret,
   createBestCrypto,
   createMemoryStore,
-  createWebCryptoSigner,
   type DeviceKeys,
   type EntityId,
   EventField,
   fromHex,
   Replica,
-  type SubtleLike,
   signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
+import { deviceKeys, nowUs, random, subtle } from './bench-keys.ts';
 import { benchDeviceStorage } from './compaction-device.ts';
 import { benchRelayStorage } from './compaction-relay.ts';
 import type { Figures } from './engine.ts';
-
-const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
-const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
-const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
-
-async function deviceKeys(): Promise<DeviceKeys> {
-  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
-  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
-  return { signer: createWebCryptoSigner(subtle, kp.privateKey, pub), box: boxKeyPairFromSecret(random(32)) };
-}
 
 async function open(device: DeviceKeys): Promise<Replica> {
   return Replica.open({

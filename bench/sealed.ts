@@ -5,34 +5,19 @@
 // plaintext alone. Engine only, in process; each figure the median of 3 timed passes.
 
 import {
-  boxKeyPairFromSecret,
   createBestCrypto,
   createMemoryStore,
-  createWebCryptoSigner,
   type DeviceKeys,
   type EntityId,
   EventField,
   fromHex,
   OpKind,
   Replica,
-  type SubtleLike,
   signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
+import { deviceKeys, nowUs, random, subtle } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
-
-const subtle = globalThis.crypto.subtle as unknown as SubtleLike;
-const random = (n: number) => globalThis.crypto.getRandomValues(new Uint8Array(n));
-const nowUs = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
-
-async function deviceKeys(): Promise<DeviceKeys> {
-  const kp = (await globalThis.crypto.subtle.generateKey({ name: 'Ed25519' }, false, [
-    'sign',
-    'verify',
-  ])) as CryptoKeyPair;
-  const pub = new Uint8Array(await globalThis.crypto.subtle.exportKey('raw', kp.publicKey));
-  return { signer: createWebCryptoSigner(subtle, kp.privateKey, pub), box: boxKeyPairFromSecret(random(32)) };
-}
 
 const open = async (device: DeviceKeys) =>
   Replica.open({ store: createMemoryStore(), crypto: await createBestCrypto(subtle), nowUs, random, device });

@@ -33,13 +33,18 @@ export function scratchOf(core: Core): Core {
   });
 }
 
-const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
+export const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
 
 /**
- * The held ops in `frontier`'s past down to the base's anchors (not walked below), in seq
- * order; undefined when one is not held or the past does not hold the whole base frontier.
+ * The held ops in `frontier`'s causal past (frontier included), in seq order, not walked below
+ * the ops in `stop` (themselves included); undefined when one is not held here.
  */
-async function pastAbove(core: Core, doc: DocId, base: SnapshotBase, frontier: readonly OpId[]) {
+export async function pastOf(
+  core: Core,
+  doc: DocId,
+  frontier: readonly OpId[],
+  stop: ReadonlySet<OpId> = new Set(),
+): Promise<OpRecord[] | undefined> {
   const out = new Map<OpId, OpRecord>();
   const stack = [...frontier];
   while (stack.length > 0) {
@@ -48,10 +53,21 @@ async function pastAbove(core: Core, doc: DocId, base: SnapshotBase, frontier: r
     const r = (await core.store.getOps(doc, [id]))[0];
     if (r === undefined) return undefined;
     out.set(id, r);
-    if (!base.anchors.has(id)) stack.push(...predsOf(r));
+    if (!stop.has(id)) stack.push(...predsOf(r));
   }
-  for (const f of base.frontier) if (!out.has(f)) return undefined;
-  return [...out.values()].filter((r) => !base.anchors.has(r.id)).sort((a, b) => a.seq - b.seq);
+  return [...out.values()].sort((a, b) => a.seq - b.seq);
+}
+
+/**
+ * The held ops in `frontier`'s past down to the base's anchors (not walked below), in seq
+ * order; undefined when one is not held or the past does not hold the whole base frontier.
+ */
+async function pastAbove(core: Core, doc: DocId, base: SnapshotBase, frontier: readonly OpId[]) {
+  const past = await pastOf(core, doc, frontier, base.anchors);
+  if (past === undefined) return undefined;
+  const ids = new Set(past.map((r) => r.id));
+  for (const f of base.frontier) if (!ids.has(f)) return undefined;
+  return past.filter((r) => !base.anchors.has(r.id));
 }
 
 /**

@@ -19,7 +19,7 @@ import {
   type SnapshotState,
 } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
-import { replayFromBase, scratchOf } from './snapshot-replay.ts';
+import { pastOf, predsOf, replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
 
 const PAGE = 500;
@@ -127,23 +127,6 @@ async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8A
     }
   }
   scratch.pendingCerts.delete(doc);
-}
-
-const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
-
-/** The ops of `doc` in the causal past of `frontier` (frontier included), in seq order. */
-async function pastOf(core: Core, doc: DocId, frontier: readonly OpId[]): Promise<OpRecord[] | undefined> {
-  const out = new Map<OpId, OpRecord>();
-  const stack = [...frontier];
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    if (out.has(id)) continue;
-    const r = (await core.store.getOps(doc, [id]))[0];
-    if (r === undefined) return undefined;
-    out.set(id, r);
-    stack.push(...predsOf(r));
-  }
-  return [...out.values()].sort((a, b) => a.seq - b.seq);
 }
 
 /**
