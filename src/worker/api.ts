@@ -185,6 +185,8 @@ export interface SyncStatus {
   snapshotStarts?: number;
   /** Snapshots this device made and the relay stored since then (SNAP-14; diagnostics). */
   snapshotUploads?: number;
+  /** Ops this device deleted by pruning since then (SNAP-16; diagnostics). */
+  opsPruned?: number;
 }
 
 /** An error the UI must show: storage full, storage unavailable, corrupt data, rejected input. */

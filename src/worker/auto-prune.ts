@@ -20,6 +20,8 @@ export interface AutoPruneDeps {
   clearTimeout?(h: unknown): void;
   /** Failures are reported, never thrown (pruning saves space; it never changes what is shown). */
   onError?(doc: DocId, e: unknown): void;
+  /** Ops were deleted (diagnostics). */
+  onPruned?(): void;
 }
 
 /** What pruning did and what holds it back, per calendar (diagnostics). */
@@ -93,6 +95,7 @@ export class AutoPrune {
     }
     const n = await this.d.replica.prune(doc, plain);
     this.pruned += n;
+    this.d.onPruned?.();
     this.reports.set(doc, { pruned: report.pruned + n, waitingFor: [], blocked: null });
     this.tried.set(doc, { key, final: true, plain });
   }

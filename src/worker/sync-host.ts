@@ -108,6 +108,9 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
 export function startSyncHost(o: SyncHostOptions): SyncHost {
   let auto: AutoSnapshots | undefined;
   let pruner: AutoPrune | undefined;
+  // Subscribers to the status, told again when pruning changes its count (SNAP-16).
+  const statusSubs = new Set<(s: SyncStatus) => void>();
+  const withPruned = (s: ClientStatus): SyncStatus => ({ ...toApiStatus(s), opsPruned: pruner?.pruned ?? 0 });
   const client = new SyncClient({
     url: o.url,
     replica: o.replica,
@@ -144,6 +147,7 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
         if (!(await client.uploadSnapshot(doc, manifest, chunks))) return false;
         // SNAP-16: the maker endorses its own snapshot too, which certifies its chain (SNAP-10).
         client.sendEndorsement(doc, await o.replica.endorseSnapshot(manifest, chunks));
+        pruner?.poke();
         return true;
       },
       random: Math.random,
@@ -155,6 +159,9 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
       caughtUp: () => client.status.state === 'synced' && client.status.pending === 0,
       setTimeout: (fn, ms) => setTimeout(fn, ms),
       clearTimeout: (h) => clearTimeout(h as ReturnType<typeof setTimeout>),
+      onPruned: () => {
+        for (const cb of statusSubs) cb(withPruned(client.status));
+      },
     });
   }
   const offAuto = client.onStatus((s) => {
@@ -170,8 +177,15 @@ export function startSyncHost(o: SyncHostOptions): SyncHost {
   client.setOnline(initial);
   client.start();
   return {
-    status: () => toApiStatus(client.status),
-    onStatus: (cb) => client.onStatus((s) => cb(toApiStatus(s))),
+    status: () => withPruned(client.status),
+    onStatus: (cb) => {
+      const off = client.onStatus((s) => cb(withPruned(s)));
+      statusSubs.add(cb);
+      return () => {
+        off();
+        statusSubs.delete(cb);
+      };
+    },
     onEvent: (cb) => client.onEvent(cb),
     setOnline: (online) => client.setOnline(online),
     get connected() {

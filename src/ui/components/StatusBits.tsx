@@ -35,6 +35,7 @@ export function SyncStatusView(props: { status: SyncStatus | null; now: number }
       data-ops-downloaded={s?.opsDownloaded}
       data-snapshot-starts={s?.snapshotStarts}
       data-snapshot-uploads={s?.snapshotUploads}
+      data-ops-pruned={s?.opsPruned}
     >
       <span className="sync-icon" aria-hidden="true">
         {state === 'synced' ? '✓' : state === 'offline' ? '⨯' : '↻'}
