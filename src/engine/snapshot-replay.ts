@@ -36,6 +36,25 @@ export function scratchOf(core: Core): Core {
 export const predsOf = (r: OpRecord): OpId[] => (r.prev === null ? r.parents : [...r.parents, r.prev]);
 
 /**
+ * SNAP-2 (3): stored ops as a snapshot's anchors, in (causal depth, id) order; `what` names them
+ * in the `Storage` error when one is not in the log.
+ */
+export function anchorsOf(recs: readonly (OpRecord | undefined)[], what: string): SnapshotAnchor[] {
+  const anchors: SnapshotAnchor[] = [];
+  for (const r of recs) {
+    if (r === undefined) throw new EngineError('Storage', `${what} is not in the log`);
+    anchors.push({
+      id: r.id,
+      bytes: r.bytes,
+      vv: r.vv,
+      mfront: [...r.mfront].sort(),
+      body: r.body as 'applied',
+    });
+  }
+  return anchors.sort((a, b) => (anchorKey(a) < anchorKey(b) ? -1 : 1));
+}
+
+/**
  * The held ops in `frontier`'s causal past (frontier included), in seq order, not walked below
  * the ops in `stop` (themselves included); undefined when one is not held here.
  */
@@ -104,17 +123,7 @@ async function baseState(core: Core, doc: DocId, base: SnapshotBase): Promise<Sn
   const st = core.mustDoc(doc);
   if (base.entities === undefined)
     throw new EngineError('Unsupported', 'the base registers are not stored (SNAP-11)');
-  const recs = (await core.store.getOps(doc, [...base.anchors])).filter((r) => r !== undefined);
-  if (recs.length !== base.anchors.size)
-    throw new EngineError('Storage', 'an anchor of the base is not in the log');
-  const anchors: SnapshotAnchor[] = recs.map((r) => ({
-    id: r.id,
-    bytes: r.bytes,
-    vv: r.vv,
-    mfront: [...r.mfront].sort(),
-    body: r.body as 'applied',
-  }));
-  anchors.sort((a, b) => (anchorKey(a) < anchorKey(b) ? -1 : 1));
+  const anchors = anchorsOf(await core.store.getOps(doc, [...base.anchors]), 'an anchor of the base');
   const entities = [...base.entities.values()].sort((a, b) => (a.entity < b.entity ? -1 : 1));
   return {
     doc,

@@ -12,14 +12,9 @@ import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
 import { openOp } from './op.ts';
-import {
-  anchorKey,
-  type ListedStatement,
-  type SnapshotAnchor,
-  type SnapshotState,
-} from './snapshot-codec.ts';
+import type { ListedStatement, SnapshotState } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
-import { pastOf, predsOf, replayFromBase, scratchOf } from './snapshot-replay.ts';
+import { anchorsOf, pastOf, predsOf, replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
 
 const PAGE = 500;
@@ -61,19 +56,7 @@ export async function snapshotAtHeads(
     if (r !== undefined && r.kind === OpKind.Membership) for (const p of predsOf(r)) wanted.add(p);
   for (const d in vv)
     for (const r of await core.store.getOpsByChain(doc, d as DeviceId, vv[d]!)) wanted.add(r.id);
-  const recs = await core.store.getOps(doc, [...wanted]);
-  const anchors: SnapshotAnchor[] = [];
-  for (const r of recs) {
-    if (r === undefined) throw new EngineError('Storage', 'an op of the snapshot is not in the log');
-    anchors.push({
-      id: r.id,
-      bytes: r.bytes,
-      vv: r.vv,
-      mfront: [...r.mfront].sort(),
-      body: r.body as 'applied',
-    });
-  }
-  anchors.sort((a, b) => (anchorKey(a) < anchorKey(b) ? -1 : 1));
+  const anchors = anchorsOf(await core.store.getOps(doc, [...wanted]), 'an op of the snapshot');
   const entities = [...st.entities.values()]
     .filter((e) => e.registers.length > 0)
     .sort((a, b) => (a.entity < b.entity ? -1 : 1))

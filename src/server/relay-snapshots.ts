@@ -22,24 +22,16 @@ import { wireCode } from '../sync/codes.ts';
 import type { MessageOf, SyncErrorName, SyncMessage } from '../sync/messages.ts';
 import { NOT_SERVED, type Refusal } from './admission.ts';
 import { SnapshotCerts } from './snapshot-certs.ts';
-import { coveredAfter, tailStart } from './snapshot-scan.ts';
+import { coveredAfter, type Log, tailStart } from './snapshot-scan.ts';
 import type { SnapshotStore, StoredSnapshot } from './snapshot-store.ts';
 import { HIGH_WATER } from './streams.ts';
 
-/** What this file needs of the relay (relay.ts implements it). */
-export interface SnapshotHost {
+/** What this file needs of the relay (relay.ts implements it): the log as the scans read it, and more. */
+export interface SnapshotHost extends Log {
   readonly snapshots: SnapshotStore;
   readonly crypto: Parameters<typeof openManifest>[0];
   isMember(doc: DocId, device: DeviceId): boolean;
   membersAt(doc: DocId, frontier: readonly OpId[]): Promise<ReadonlyMap<DeviceId, unknown> | undefined>;
-  /** The seq of held ops (undefined: not held). */
-  seqOf(doc: DocId, id: OpId): number | undefined;
-  /** Ops after `afterSeq` in seq order, with author and chain position. */
-  opsAfter(
-    doc: DocId,
-    afterSeq: number,
-    limit: number,
-  ): { seq: number; id: OpId; author: DeviceId; ctr: number; vv: Record<string, number> }[];
   /** Membership ops of a calendar, in seq order (few; what may seal a snapshot's key). */
   membershipOps(doc: DocId): { seq: number; bytes: Uint8Array }[];
   /** Sends `m` to every session subscribed to `doc` but `except`. */
