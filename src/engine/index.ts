@@ -95,6 +95,7 @@ export type { MemberInfo } from './membership.ts';
 export { createMemoryStore, type MemoryStoreOptions } from './memory-store.ts';
 export { docIdFromGenesis, keyIdFromOp, type OpenedOp, openOp, verifyOp } from './op.ts';
 export type { PruneStatus } from './prune.ts';
+export type { PruneConsent } from './prune-relay.ts';
 export {
   type ApplyResult,
   type ApplyStatus,

@@ -40,7 +40,7 @@ interface Plan {
 const PAGE = 2000;
 
 /** One pass over the log: which held ops the frontier covers, and which hold the whole frontier. */
-async function scanLog(core: Core, doc: DocId, frontier: readonly OpId[]) {
+export async function scanLog(core: Core, doc: DocId, frontier: readonly OpId[]) {
   const log: OpRecord[] = [];
   for (let after = 0; ; ) {
     const page = await core.store.listOps(doc, after, PAGE);

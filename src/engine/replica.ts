@@ -29,6 +29,7 @@ import * as local from './local.ts';
 import type { MemberInfo } from './membership.ts';
 import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type PruneStatus, prune, pruneStatus } from './prune.ts';
+import { type PruneConsent, pruneUnread, pruneUnreadStatus } from './prune-relay.ts';
 import { rebase } from './rebase.ts';
 import { SnapshotDesk } from './replica-snapshots.ts';
 import { type MemberRole, Role } from './roles.ts';
@@ -379,6 +380,27 @@ export class Replica {
   /** SNAP-12: deletes the ops the snapshot covers, except its anchors; one commit. Returns how many. */
   prune(doc: DocId, plain: Uint8Array): Promise<number> {
     return this.enqueue(() => prune(this.core, doc, plain));
+  }
+
+  /**
+   * SNAP-17: what holds pruning `doc` to `frontier` back on this verify-only replica (the relay),
+   * given each member's consent (its endorsement's chain position); changes nothing.
+   */
+  pruneUnreadStatus(
+    doc: DocId,
+    frontier: readonly OpId[],
+    consent: ReadonlyMap<DeviceId, PruneConsent>,
+  ): Promise<PruneStatus> {
+    return this.enqueue(() => pruneUnreadStatus(this.core, doc, frontier, consent));
+  }
+
+  /** SNAP-17: deletes the ops `frontier` covers but its anchors, on a verify-only replica; one commit. */
+  pruneUnread(
+    doc: DocId,
+    frontier: readonly OpId[],
+    consent: ReadonlyMap<DeviceId, PruneConsent>,
+  ): Promise<number> {
+    return this.enqueue(() => pruneUnread(this.core, doc, frontier, consent));
   }
 
   /** SNAP-12: the frontiers endorsements in force here certify, newest first (what to prune to). */

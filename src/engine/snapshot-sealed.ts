@@ -5,10 +5,11 @@
 // members at the frontier, or the maker alone when it is the only member there), then SNAP-6.
 
 import { bytesEqual, toHex } from './bytes.ts';
+import { calendarFromRecord } from './calendar.ts';
 import { decodeMembership } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
-import type { DocId, OpId } from './ids.ts';
+import { CALENDAR_ENTITY, type DocId, type OpId } from './ids.ts';
 import { inviteKeys } from './invite.ts';
 import { type Key, Keyring } from './keyring.ts';
 import type { MembershipIndex } from './membership.ts';
@@ -121,6 +122,13 @@ export async function endorse(
   const device = core.mustDevice();
   const m = await openManifest(core.crypto, bytes);
   const st = core.mustDoc(m.doc);
+  // SNAP-17, CMP-2: an endorsement is also consent to the relay pruning the covered ops; a
+  // calendar in compliance mode keeps every op, so no honest device consents there.
+  if (calendarFromRecord(st.entities.get(CALENDAR_ENTITY)).compliance)
+    throw new EngineError(
+      'InvalidArgument',
+      'the calendar is in compliance mode: this device endorses no snapshot of it (CMP-2, SNAP-17)',
+    );
   const key = st.keys.get(m.keyId);
   if (key === undefined)
     throw new EngineError('NoKey', `this device does not hold key ${m.keyId}: it cannot endorse`);

@@ -46,17 +46,13 @@ export async function snapshotAtHeads(
   for await (const r of opLog(core, doc))
     if (r.body === 'locked') throw new EngineError('NoKey', `op ${r.id} is locked: cannot snapshot (SNAP-3)`);
   const frontier = [...st.rec.heads].sort();
-  const metas = await core.metas(doc, frontier);
-  const vv: Record<string, number> = {};
-  for (const m of metas) for (const d in m!.vv) vv[d] = Math.max(vv[d] ?? 0, m!.vv[d]!);
-  const wanted = new Set<OpId>(frontier);
-  for (const m of st.membership.all()) wanted.add(m.id);
-  const mrecs = await core.store.getOps(doc, [...wanted]);
-  for (const r of mrecs)
-    if (r !== undefined && r.kind === OpKind.Membership) for (const p of predsOf(r)) wanted.add(p);
-  for (const d in vv)
-    for (const r of await core.store.getOpsByChain(doc, d as DeviceId, vv[d]!)) wanted.add(r.id);
-  const anchors = anchorsOf(await core.store.getOps(doc, [...wanted]), 'an op of the snapshot');
+  const { ids } = await anchorIds(
+    core,
+    doc,
+    frontier,
+    [...st.membership.all()].map((m) => m.id),
+  );
+  const anchors = anchorsOf(await core.store.getOps(doc, [...ids]), 'an op of the snapshot');
   const entities = [...st.entities.values()]
     .filter((e) => e.registers.length > 0)
     .sort((a, b) => (a.entity < b.entity ? -1 : 1))
@@ -74,6 +70,34 @@ export async function snapshotAtHeads(
     evidence,
     ...(endorsements.length > 0 ? { endorsements } : {}),
   };
+}
+
+/**
+ * SNAP-2 (3): the ids of the anchors of a snapshot at `frontier` (every op of it held here), given
+ * the membership ops of its causal past: those ops and their predecessors, the frontier ops, and
+ * each author's ops at its highest ctr in the frontier's past (its chain position; more than one
+ * under equivocation). Also the frontier's version vector. Making a snapshot (at the heads) and
+ * the relay's pruning (prune-relay.ts, at a stored snapshot's frontier) select anchors alike.
+ */
+export async function anchorIds(
+  core: Core,
+  doc: DocId,
+  frontier: readonly OpId[],
+  membership: Iterable<OpId>,
+): Promise<{ ids: Set<OpId>; vv: Record<string, number> }> {
+  const metas = await core.metas(doc, frontier);
+  const vv: Record<string, number> = {};
+  for (const m of metas) {
+    if (m === undefined) throw new EngineError('Storage', 'a frontier op is not in the log');
+    for (const d in m.vv) vv[d] = Math.max(vv[d] ?? 0, m.vv[d]!);
+  }
+  const ids = new Set<OpId>(frontier);
+  for (const id of membership) ids.add(id);
+  for (const r of await core.store.getOps(doc, [...ids]))
+    if (r !== undefined && r.kind === OpKind.Membership) for (const p of predsOf(r)) ids.add(p);
+  for (const d in vv)
+    for (const r of await core.store.getOpsByChain(doc, d as DeviceId, vv[d]!)) ids.add(r.id);
+  return { ids, vv };
 }
 
 /** SNAP-10: certifications as a snapshot lists them (body and signature, ascending by body). */
