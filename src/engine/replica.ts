@@ -403,6 +403,15 @@ export class Replica {
     return this.enqueue(() => pruneUnread(this.core, doc, frontier, consent));
   }
 
+  /**
+   * SNAP-7, SNAP-17: the snapshot frontier this calendar starts from (started from one or pruned
+   * to one) and its version vector; undefined when it holds its history from genesis.
+   */
+  startsFrom(doc: DocId): { frontier: OpId[]; vv: Readonly<Record<string, number>> } | undefined {
+    const b = this.core.bases.get(doc);
+    return b === undefined ? undefined : { frontier: [...b.frontier].sort(), vv: b.vv };
+  }
+
   /** SNAP-12: the frontiers endorsements in force here certify, newest first (what to prune to). */
   certifiedFrontiers(doc: DocId): Promise<OpId[][]> {
     return this.enqueue(() => this.snaps.certifiedFrontiers(doc));

@@ -14,7 +14,7 @@
 //   doorbell, doorbell.ts, only says when to look).
 
 import { rmSync } from 'node:fs';
-import type { CommitBatch, DocId, OpId, OpRecord } from '../engine/index.ts';
+import type { CommitBatch, DocId, DocRecord, OpId, OpRecord } from '../engine/index.ts';
 import type { Logger } from './log.ts';
 import { PgStore, StaleCommitError } from './pg-store.ts';
 import { SqliteStore } from './sqlite-store.ts';
@@ -150,6 +150,10 @@ export class ClusterStore extends SqliteStore {
     return this.withLock(doc, () => this.pullLocked(doc));
   }
 
+  /**
+   * Another relay's pruning (SNAP-17) changes the doc record, not the head: it is copied with the
+   * next op pulled (until then this copy serves the ops it holds, every one valid).
+   */
   private async pullLocked(doc: DocId): Promise<number> {
     let ops: OpRecord[];
     let loaded: Awaited<ReturnType<PgStore['docState']>>;
@@ -181,9 +185,12 @@ export class ClusterStore extends SqliteStore {
       ops = await this.pg.listOps(doc, after, Math.min(PULL_PAGE, upTo - after));
     }
     const localSeq = this.docSeqOf(doc);
+    let pruned = 0;
     if (localSeq === undefined || localSeq <= loaded.doc.seq) {
       const pgPending = new Set(loaded.pending.map((p) => p.id));
       const pendingRemove: OpId[] = this.pendingIdsOf(doc).filter((id) => !pgPending.has(id));
+      const prune = await this.prunedSince(doc, loaded.doc);
+      pruned = prune.length;
       await super.commit({
         doc,
         docRecord: loaded.doc,
@@ -191,13 +198,32 @@ export class ClusterStore extends SqliteStore {
         pendingAdd: loaded.pending,
         pendingRemove,
         evidence: loaded.evidence,
+        ...(prune.length > 0 ? { prune } : {}),
       });
     }
-    if (copied > 0) {
+    if (copied > 0 || pruned > 0) {
       this.pulledOps += copied;
       for (const f of this.advancedListeners) f(doc);
     }
     return copied;
+  }
+
+  /**
+   * SNAP-17: another relay pruned the calendar (its record's mark differs from the local one):
+   * the local ops PostgreSQL no longer holds, deleted in the same commit as the record, so the
+   * replica reopened from the copy sees the anchors first, as the mark says.
+   */
+  private async prunedSince(doc: DocId, rec: DocRecord): Promise<OpId[]> {
+    if (rec.snapshot === undefined || JSON.stringify(rec.snapshot) === this.markOf(doc)) return [];
+    const keep = await this.pg.opIds(doc);
+    const gone: OpId[] = [];
+    for (let after = 0; ; ) {
+      const page = this.opsAfter(doc, after, PULL_PAGE);
+      if (page.length === 0) break;
+      for (const o of page) if (!keep.has(o.id)) gone.push(o.id);
+      after = page[page.length - 1]!.seq;
+    }
+    return gone;
   }
 
   /** Held ops are kept locally and written through to PostgreSQL (see docs: Running several relays). */

@@ -84,8 +84,17 @@ export async function appendFast(pool: pg.Pool, b: CommitBatch): Promise<boolean
   return row.head === to && Number(row.n) === ops.length;
 }
 
-/** One CommitBatch inside an open transaction (see the invariants at the top of the file). */
-export async function commitIn(c: pg.PoolClient, b: CommitBatch): Promise<void> {
+/**
+ * One CommitBatch inside an open transaction (see the invariants at the top of the file).
+ * `pruned`: what a pruning batch also does in the transaction (SNAP-17: the snapshots dropped).
+ */
+export async function commitIn(
+  c: pg.PoolClient,
+  b: CommitBatch,
+  pruned?: (c: pg.PoolClient) => Promise<void>,
+): Promise<void> {
+  if (b.reset === true || (b.base ?? []).length > 0)
+    throw new EngineError('Unsupported', 'the relay stores no snapshot registers (SNAP-13, SNAP-11)');
   const ops = b.ops ?? [];
   let head: number | undefined;
   if (ops.length > 0 || b.docRecord !== undefined) {
@@ -115,6 +124,12 @@ export async function commitIn(c: pg.PoolClient, b: CommitBatch): Promise<void> 
         Object.keys(extra).length === 0 ? null : registersToJson(extra as never),
       ],
     );
+  }
+  // SNAP-17: the head row is locked above and the doc record (the mark) checked against it, so a
+  // prune that another relay's appends overtook is a StaleCommitError and changes nothing.
+  if ((b.prune ?? []).length > 0) {
+    await c.query('DELETE FROM ld_ops WHERE doc = $1 AND id = ANY($2)', [b.doc, b.prune]);
+    await pruned?.(c);
   }
   for (const u of b.bodyUpdates ?? []) {
     const r = await c.query('UPDATE ld_ops SET body = $1 WHERE doc = $2 AND id = $3', [u.body, b.doc, u.id]);

@@ -145,6 +145,17 @@ export class PgSnapshots implements SnapshotStore {
     });
   }
 
+  armDrop(doc: DocId, ids: readonly string[]): void {
+    if (ids.length === 0) return this.pg.armPrune(doc, undefined);
+    const list = [...ids];
+    // Runs inside the pruning commit's transaction (PgStore.armPrune): all of it or none.
+    this.pg.armPrune(doc, async (c) => {
+      for (const t of ['ld_snapshot_chunks', 'ld_endorsements'])
+        await c.query(`DELETE FROM ${t} WHERE doc = $1 AND snapshot = ANY($2)`, [doc, list]);
+      await c.query('DELETE FROM ld_snapshots WHERE doc = $1 AND id = ANY($2)', [doc, list]);
+    });
+  }
+
   durable(): Promise<void> {
     return this.pg.barrier();
   }

@@ -109,6 +109,8 @@ export class PgStore implements EngineStore {
   readonly url: string;
   private readonly begin: string;
   private closed = false;
+  /** SNAP-17: what the next pruning commit of a calendar also does (`armPrune`). */
+  private readonly armed = new Map<DocId, (c: pg.PoolClient) => Promise<void>>();
 
   private constructor(opts: PgStoreOptions) {
     this.url = opts.url;
@@ -233,6 +235,12 @@ export class PgStore implements EngineStore {
   }
 
   /** What a relay's local copy needs besides the ops: doc record, entities, pending, evidence (one round trip). */
+  /** SNAP-17: the ids of a calendar's ops (a relay whose local copy predates a prune drops the rest). */
+  async opIds(doc: DocId): Promise<Set<OpId>> {
+    const rows = await this.q<{ id: string }>('opIds', 'SELECT id FROM ld_ops WHERE doc = $1', [doc]);
+    return new Set(rows.map((r) => r.id as OpId));
+  }
+
   async docState(doc: DocId): Promise<Omit<LoadedDoc, 'membership'> | undefined> {
     const rows = await this.q<
       DocRowPg & { pending: PendingJson[]; evidence: EvidenceJson[]; entities: EntityJson[] }
@@ -379,7 +387,15 @@ export class PgStore implements EngineStore {
         if ((e as { code?: unknown }).code !== '23505') throw toEngineError(e, 'Storage', 'commit');
       }
     }
-    await this.tx('commit', (c) => commitIn(c, b));
+    const armed = (b.prune ?? []).length > 0 ? this.armed.get(b.doc) : undefined;
+    if (armed !== undefined) this.armed.delete(b.doc);
+    await this.tx('commit', (c) => commitIn(c, b, armed));
+  }
+
+  /** SNAP-17: `f` runs inside the transaction of the next commit that prunes `doc` (undefined disarms). */
+  armPrune(doc: DocId, f: ((c: pg.PoolClient) => Promise<void>) | undefined): void {
+    if (f === undefined) this.armed.delete(doc);
+    else this.armed.set(doc, f);
   }
 
   // --- relay-only: held future-dated ops (RELAY-7), shared by every relay -------------------

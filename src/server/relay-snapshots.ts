@@ -34,6 +34,10 @@ export interface SnapshotHost extends Log {
   membersAt(doc: DocId, frontier: readonly OpId[]): Promise<ReadonlyMap<DeviceId, unknown> | undefined>;
   /** Membership ops of a calendar, in seq order (few; what may seal a snapshot's key). */
   membershipOps(doc: DocId): { seq: number; bytes: Uint8Array }[];
+  /** RELAY-31: an endorsement was stored (pruning may be possible now). */
+  pruneSoon(doc: DocId): void;
+  /** The snapshot frontier a calendar was pruned to, if any (RELAY-30). */
+  readonly replica: { startsFrom(doc: DocId): { vv: Readonly<Record<string, number>> } | undefined };
   /** Sends `m` to every session subscribed to `doc` but `except`. */
   broadcast(doc: DocId, except: SnapshotPeer | undefined, m: (peer: SnapshotPeer) => Promise<void>): void;
 }
@@ -74,7 +78,15 @@ export class RelaySnapshots {
   /** SNAP-10 at admission (RELAY-28): what each endorser certified. */
   readonly certs = new SnapshotCerts();
 
+  /** Offers being sent, per calendar (pruning waits for them, RELAY-30). */
+  private readonly sending = new Map<DocId, number>();
+
   constructor(private readonly h: SnapshotHost) {}
+
+  /** Whether a snapshot of `doc` is being sent to some connection. */
+  offering(doc: DocId): boolean {
+    return (this.sending.get(doc) ?? 0) > 0;
+  }
 
   /** Loads what the stored endorsements certify (before the relay takes connections). */
   async load(docs: readonly DocId[]): Promise<void> {
@@ -142,10 +154,30 @@ export class RelaySnapshots {
     for (const f of man.frontier)
       if (this.h.seqOf(doc, f) === undefined)
         return { code: 'Unsupported', message: 'the snapshot covers ops the relay has not acknowledged' };
+    if (this.belowPruned(doc, man.frontier))
+      return { code: 'Unsupported', message: 'the snapshot covers less than the relay was pruned to' };
     const members = await this.h.membersAt(doc, man.frontier);
     if (members?.has(device) !== true)
       return { code: 'NotMember', message: 'the signer is not a member at the frontier' };
     return undefined;
+  }
+
+  /**
+   * RELAY-30: a snapshot whose frontier does not hold the frontier the calendar was pruned to
+   * would be served with a tail that lacks pruned ops: never stored, never completed.
+   */
+  private belowPruned(doc: DocId, frontier: readonly OpId[]): boolean {
+    const base = this.h.replica.startsFrom(doc);
+    if (base === undefined) return false;
+    const vv: Record<string, number> = {};
+    for (const f of frontier) {
+      const seq = this.h.seqOf(doc, f);
+      if (seq === undefined) return true;
+      const [op] = this.h.opsAfter(doc, seq - 1, 1);
+      if (op === undefined) return true;
+      for (const [d, c] of Object.entries(op.vv)) vv[d] = Math.max(vv[d] ?? 0, c);
+    }
+    return Object.entries(base.vv).some(([d, c]) => (vv[d] ?? 0) < c);
   }
 
   /** The stored row: where the tail starts (every op up to baseSeq is covered) and how new it is. */
@@ -194,6 +226,16 @@ export class RelaySnapshots {
       up.held.add(m.index);
     }
     const complete = up.held.size === man.chunks.length;
+    if (complete && this.belowPruned(m.doc, man.frontier)) {
+      // Pruned while it was uploaded (RELAY-30): dropped, never served.
+      peer.upload = undefined;
+      await this.h.snapshots.dropIncomplete(m.doc, man.hash);
+      return this.refuse(
+        peer,
+        { code: 'Unsupported', message: 'the snapshot covers less than the relay was pruned to' },
+        m.doc,
+      );
+    }
     if (complete) {
       await this.h.snapshots.markComplete(m.doc, man.hash);
       peer.upload = undefined;
@@ -258,6 +300,7 @@ export class RelaySnapshots {
     // In force for admission at once (RELAY-28): the signed statement is what justifies a refusal.
     this.certify(e);
     await this.h.snapshots.durable();
+    this.h.pruneSoon(m.doc);
     if (fresh)
       this.h.broadcast(m.doc, peer, async (p) =>
         p.send({ type: 'endorse', doc: m.doc, endorsement: e.bytes }),
@@ -307,20 +350,32 @@ export class RelaySnapshots {
   }
 
   /**
-   * SNAP-15: a member that subscribes holding the calendar is offered the newest snapshot if no
-   * second device endorsed it yet and it is neither its maker nor an endorser of it (a device
-   * that was offline when it was uploaded endorses it now).
+   * SNAP-15, SYNC-15: a member that subscribes holding the calendar is offered the newest
+   * snapshot if it has not endorsed it and is a member at its frontier (it can): a device that was
+   * offline when it was uploaded endorses it now, which is also its consent to pruning (RELAY-29).
    */
   async offerToEndorse(peer: SnapshotPeer, doc: DocId): Promise<void> {
     const [s] = await this.h.snapshots.listSnapshots(doc);
-    if (s === undefined || s.signer === peer.device) return;
+    if (s === undefined || peer.device === undefined) return;
     const ends = await this.h.snapshots.endorsementsOf(doc, s.id);
-    if (ends.some((e) => e.endorser !== s.signer)) return;
+    if (ends.some((e) => e.endorser === peer.device)) return;
+    if ((await this.h.membersAt(doc, s.frontier))?.has(peer.device) !== true) return;
     await this.offer(peer, doc, s.id, 0);
   }
 
   /** Sends one snapshot's offer and chunks. False if the connection went away meanwhile. */
   private async offer(peer: SnapshotPeer, doc: DocId, id: string, seq: number): Promise<boolean> {
+    this.sending.set(doc, (this.sending.get(doc) ?? 0) + 1);
+    try {
+      return await this.sendOffer(peer, doc, id, seq);
+    } finally {
+      const n = (this.sending.get(doc) ?? 1) - 1;
+      if (n > 0) this.sending.set(doc, n);
+      else this.sending.delete(doc);
+    }
+  }
+
+  private async sendOffer(peer: SnapshotPeer, doc: DocId, id: string, seq: number): Promise<boolean> {
     const s = await this.h.snapshots.getSnapshot(doc, id);
     if (s === undefined || peer.closed) return false;
     const endorsements = (await this.h.snapshots.endorsementsOf(doc, id)).slice(0, 64).map((e) => e.bytes);

@@ -14,6 +14,7 @@ import type { RelayConfig } from './config.ts';
 import { HeldOps } from './held.ts';
 import { Ledger } from './ledger.ts';
 import type { Logger } from './log.ts';
+import { type PruneHost, RelayPruner } from './relay-prune.ts';
 import { RelaySnapshots, type SnapshotHost, type SnapshotPeer } from './relay-snapshots.ts';
 import type { RelayReplica } from './replicas.ts';
 import { Session } from './session.ts';
@@ -85,13 +86,17 @@ export interface RelayOptions {
    * relay refuses a device as a stranger (a member added at another relay a moment ago).
    */
   refresh?: (doc: DocId) => Promise<void>;
+  /** RELAY-31: quiet time before a calendar is looked at for pruning (default PRUNE_DEBOUNCE_MS). */
+  pruneDebounceMs?: number;
 }
 
-export class Relay implements StreamSource, SnapshotHost {
+export class Relay implements StreamSource, SnapshotHost, PruneHost {
   closing = false;
   readonly snapshots: SnapshotStore;
   /** Uploads, endorsements and serving of snapshots (relay-snapshots.ts). */
   readonly snap: RelaySnapshots;
+  /** Pruning calendars to snapshots every member consented to (relay-prune.ts). */
+  readonly pruner: RelayPruner;
   readonly replica: RelayReplica;
   readonly database: DatabaseStatus | undefined;
   private readonly refreshDoc: ((doc: DocId) => Promise<void>) | undefined;
@@ -145,6 +150,7 @@ export class Relay implements StreamSource, SnapshotHost {
     this.store = opts.store;
     this.snapshots = opts.snapshots;
     this.snap = new RelaySnapshots(this);
+    this.pruner = new RelayPruner(this, opts.pruneDebounceMs);
     this.crypto = opts.crypto;
     this.limits = opts.limits;
     this.log = opts.log;
@@ -298,6 +304,7 @@ export class Relay implements StreamSource, SnapshotHost {
     this.closing = true;
     await Promise.all([...this.sessions].map((c) => c.drain()));
     await this.held.close();
+    await this.pruner.close();
     await this.replica.idle();
     while (this.flushing !== undefined) await this.flushing;
     await this.flushDurable();
@@ -331,6 +338,8 @@ export class Relay implements StreamSource, SnapshotHost {
     }
     this.wakeDocs.add(batch.doc);
     this.scheduleFlush();
+    // RELAY-31: new ops may be what pruning waited for (a member's chain position, a later op).
+    if (batch.prune === undefined) this.pruner.schedule(batch.doc);
   }
 
   scheduleFlush(): void {
@@ -406,6 +415,23 @@ export class Relay implements StreamSource, SnapshotHost {
 
   opsAfter(doc: DocId, afterSeq: number, limit: number): ReturnType<SqliteStore['opsAfter']> {
     return this.store.opsAfter(doc, afterSeq, limit);
+  }
+
+  /** RELAY-31: an endorsement was stored; pruning may now be possible. */
+  pruneSoon(doc: DocId): void {
+    this.pruner.schedule(doc);
+  }
+
+  /** RELAY-30: a connection is streaming the calendar's history or being offered a snapshot of it. */
+  busy(doc: DocId): boolean {
+    if (this.snap.offering(doc)) return true;
+    for (const s of this.sessions) if (s.streams.catchingUp(doc)) return true;
+    return false;
+  }
+
+  /** RELAY-31: every calendar is looked at once (a prune a restart interrupted is done again). */
+  schedulePruning(): void {
+    for (const doc of this.replica.listDocs()) this.pruner.schedule(doc);
   }
 
   broadcast(doc: DocId, except: SnapshotPeer | undefined, f: (peer: SnapshotPeer) => Promise<void>): void {

@@ -39,6 +39,9 @@ export type RelayReplica = Pick<
   | 'getOps'
   | 'seq'
   | 'pendingCount'
+  | 'pruneUnread'
+  | 'pruneUnreadStatus'
+  | 'startsFrom'
 >;
 
 /** Lost races retried per op before it is answered with a (transient) Storage error. */
@@ -181,6 +184,30 @@ export class Replicas implements RelayReplica {
     let n = 0;
     for (const [d, r] of this.open) n += r.pendingCount(d);
     return n;
+  }
+
+  startsFrom(doc: DocId): ReturnType<Replica['startsFrom']> {
+    return this.open.get(doc)?.startsFrom(doc);
+  }
+
+  /** SNAP-17 on the calendar's replica, after its earlier applies. */
+  pruneUnreadStatus(...a: Parameters<Replica['pruneUnreadStatus']>): ReturnType<Replica['pruneUnreadStatus']> {
+    return this.serial(a[0], async () => (await this.current(a[0])).pruneUnreadStatus(...a));
+  }
+
+  /** SNAP-17: a prune another relay's appends overtook is a StaleCommitError (nothing changed). */
+  pruneUnread(...a: Parameters<Replica['pruneUnread']>): ReturnType<Replica['pruneUnread']> {
+    return this.serial(a[0], async () => {
+      try {
+        return await (await this.current(a[0])).pruneUnread(...a);
+      } catch (e) {
+        if (this.o.store.takeStale(a[0])) {
+          await this.o.store.pull(a[0]);
+          this.stale.add(a[0]);
+        }
+        throw e;
+      }
+    });
   }
 
   async idle(): Promise<void> {

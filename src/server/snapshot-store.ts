@@ -57,6 +57,12 @@ export interface SnapshotStore {
   allEndorsements(doc: DocId): Promise<StoredEndorsement[]>;
   /** Deletes an incomplete snapshot and its chunks (an abandoned or refused upload). */
   dropIncomplete(doc: DocId, id: string): Promise<void>;
+  /**
+   * SNAP-17, RELAY-30: the next commit of the op log that prunes `doc` also deletes these
+   * snapshots (their manifests, chunks and endorsements), in its own transaction: a snapshot whose
+   * covered ops were pruned is never served. An empty list disarms.
+   */
+  armDrop(doc: DocId, ids: readonly string[]): void;
   /** Makes every write so far durable (the barrier before an answer). */
   durable(): Promise<void>;
   /** Bytes stored in snapshot tables (benchmarks). */
@@ -150,6 +156,8 @@ const SQL = {
   allEndorsements: 'SELECT * FROM endorsements WHERE doc = ? ORDER BY snapshot, endorser',
   dropChunks: 'DELETE FROM snapshot_chunks WHERE doc = ? AND snapshot = ?',
   dropIncomplete: 'DELETE FROM snapshots WHERE doc = ? AND id = ? AND complete = 0',
+  drop: 'DELETE FROM snapshots WHERE doc = ? AND id = ?',
+  dropEndorsements: 'DELETE FROM endorsements WHERE doc = ? AND snapshot = ?',
   bytes:
     'SELECT (SELECT coalesce(sum(length(bytes)), 0) FROM snapshot_chunks) + (SELECT coalesce(sum(length(manifest)), 0) FROM snapshots) + (SELECT coalesce(sum(length(bytes)), 0) FROM endorsements) AS n',
 } as const;
@@ -235,6 +243,19 @@ export class SqliteSnapshots implements SnapshotStore {
   async dropIncomplete(doc: DocId, id: string): Promise<void> {
     this.store.transact(() => {
       if (this.st.dropIncomplete.run(doc, id).changes > 0) this.st.dropChunks.run(doc, id);
+    });
+  }
+
+  armDrop(doc: DocId, ids: readonly string[]): void {
+    if (ids.length === 0) return this.store.armPrune(doc, undefined);
+    const list = [...ids];
+    // Runs inside the pruning commit's transaction (SqliteStore.armPrune): all of it or none.
+    this.store.armPrune(doc, () => {
+      for (const id of list) {
+        this.st.dropChunks.run(doc, id);
+        this.st.dropEndorsements.run(doc, id);
+        this.st.drop.run(doc, id);
+      }
     });
   }
 

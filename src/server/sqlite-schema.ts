@@ -3,8 +3,12 @@
 
 import type Database from 'better-sqlite3';
 
-/** Bumped when the table layout changes; `migrate` upgrades older files in place. */
-export const SCHEMA_VERSION = 1;
+/**
+ * Bumped when the table layout changes; `migrate` upgrades older files in place.
+ * 2: `docs.extra` (the doc record's other fields as JSON, as PostgreSQL's `ld_docs.extra`: the
+ * SNAP-17 mark of a pruned calendar).
+ */
+export const SCHEMA_VERSION = 2;
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
@@ -18,7 +22,8 @@ CREATE TABLE IF NOT EXISTS docs (
   heads TEXT NOT NULL,
   seq INTEGER NOT NULL,
   own_last TEXT,
-  own_ctr INTEGER NOT NULL
+  own_ctr INTEGER NOT NULL,
+  extra TEXT
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ops (
   doc TEXT NOT NULL,
@@ -84,7 +89,8 @@ const SQL = {
   listDocs: 'SELECT doc FROM docs ORDER BY doc',
   getDoc: 'SELECT * FROM docs WHERE doc = ?',
   putDoc:
-    'INSERT OR REPLACE INTO docs (doc, genesis, heads, seq, own_last, own_ctr) VALUES (?, ?, ?, ?, ?, ?)',
+    'INSERT OR REPLACE INTO docs (doc, genesis, heads, seq, own_last, own_ctr, extra) VALUES (?, ?, ?, ?, ?, ?, ?)',
+  deleteOp: 'DELETE FROM ops WHERE doc = ? AND id = ?',
   insertOp: `INSERT INTO ops (${OP_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   updateBody: 'UPDATE ops SET body = ? WHERE doc = ? AND id = ?',
   getOp: `SELECT ${OP_COLS} FROM ops WHERE doc = ? AND id = ?`,

@@ -12,6 +12,7 @@ import type {
   DeviceId,
   DeviceRecord,
   DocId,
+  DocRecord,
   EngineStore,
   EntityId,
   EntityRecord,
@@ -75,6 +76,8 @@ export class SqliteStore implements EngineStore {
   private walFd: number | undefined;
   private readonly fsync: (fd: number) => void;
   private readonly fsyncInjected: boolean;
+  /** SNAP-17: what the next pruning commit of a calendar also does, in its transaction (`armPrune`). */
+  private readonly armed = new Map<DocId, (db: Database.Database) => void>();
 
   constructor(opts: SqliteStoreOptions) {
     this.path = opts.path;
@@ -113,6 +116,9 @@ export class SqliteStore implements EngineStore {
       );
     }
     this.db.exec(SCHEMA);
+    // 1 -> 2: the doc record's other fields (SNAP-17's mark), kept by a relay that prunes.
+    const cols = this.db.pragma('table_info(docs)') as { name: string }[];
+    if (!cols.some((c) => c.name === 'extra')) this.db.exec('ALTER TABLE docs ADD COLUMN extra TEXT');
     this.db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }
 
@@ -208,6 +214,7 @@ export class SqliteStore implements EngineStore {
       );
       return {
         doc: {
+          ...(d.extra == null ? {} : (registersFromJson(d.extra) as unknown as Partial<DocRecord>)),
           doc,
           genesis: d.genesis as OpId,
           heads: splitIds<OpId>(d.heads),
@@ -311,6 +318,16 @@ export class SqliteStore implements EngineStore {
     });
   }
 
+  /**
+   * SNAP-17, RELAY-30: `f` runs inside the transaction of the next commit that prunes `doc` (the
+   * relay deletes there the snapshots the pruning makes unservable), so both happen or neither.
+   * `undefined` disarms.
+   */
+  armPrune(doc: DocId, f: ((db: Database.Database) => void) | undefined): void {
+    if (f === undefined) this.armed.delete(doc);
+    else this.armed.set(doc, f);
+  }
+
   /** The version vector of a held op (its causal past and itself), or undefined. */
   vvOf(doc: DocId, id: OpId): Record<string, number> | undefined {
     const r = this.guard('vvOf', () => this.st.getOp.get(doc, id) as OpRow | undefined);
@@ -380,6 +397,16 @@ export class SqliteStore implements EngineStore {
   /** Membership ops of a calendar in seq order, read synchronously (the relay's invite ledger). */
   membershipOps(doc: DocId): OpRecord[] {
     return this.guard('membershipOps', () => (this.st.listMembership.all(doc) as OpRow[]).map(rowToOp));
+  }
+
+  /** SNAP-17: the stored snapshot mark of a calendar's doc record, as JSON (undefined: none). */
+  markOf(doc: DocId): string | undefined {
+    return this.guard('markOf', () => {
+      const d = this.st.getDoc.get(doc) as DocRow | undefined;
+      if (d?.extra == null) return undefined;
+      const m = (registersFromJson(d.extra) as unknown as Partial<DocRecord>).snapshot;
+      return m === undefined ? undefined : JSON.stringify(m);
+    });
   }
 
   /** Seq of an op this store holds, or undefined. */
@@ -519,9 +546,20 @@ export class SqliteStore implements EngineStore {
       const r = st.updateBody.run(u.body, b.doc, u.id);
       if (r.changes !== 1) throw new EngineError('Storage', `body update for unknown op ${u.id}`);
     }
+    if (b.reset === true || (b.base ?? []).length > 0)
+      throw new EngineError('Unsupported', 'the relay stores no snapshot registers (SNAP-13, SNAP-11)');
     if (b.docRecord !== undefined) {
-      const d = b.docRecord;
-      st.putDoc.run(d.doc, d.genesis, joinIds(d.heads), d.seq, d.ownLast, d.ownCtr);
+      const { doc, genesis, heads, seq, ownLast, ownCtr, ...extra } = b.docRecord;
+      const more = Object.keys(extra).length === 0 ? null : registersToJson(extra as never);
+      st.putDoc.run(doc, genesis, joinIds(heads), seq, ownLast, ownCtr, more);
+    }
+    // SNAP-17: the pruned ops go in the same transaction as the mark (and, when the relay armed
+    // it, the snapshots the new base makes unservable: `armPrune`). Seqs are not reused.
+    if ((b.prune ?? []).length > 0) {
+      for (const id of b.prune!) st.deleteOp.run(b.doc, id);
+      const armed = this.armed.get(b.doc);
+      this.armed.delete(b.doc);
+      armed?.(this.db);
     }
     for (const e of b.entities ?? []) st.putEntity.run(e.doc, e.entity, registersToJson(e.registers));
     for (const p of b.pendingAdd ?? []) st.putPending.run(p.doc, p.id, bufferOf(p.bytes), joinIds(p.missing));

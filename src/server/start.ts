@@ -171,6 +171,8 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
       ...(engine.refresh === undefined ? {} : { refresh: engine.refresh }),
     });
     await relay.snap.load(replica.listDocs());
+    // RELAY-31: a calendar whose pruning a stop or a crash interrupted is looked at again.
+    relay.schedulePruning();
   } catch (e) {
     await engine.close();
     throw e;

@@ -40,6 +40,8 @@ export interface DocRow {
   seq: number;
   own_last: string | null;
   own_ctr: number;
+  /** The doc record's other fields (JSON), e.g. the SNAP-17 mark; null when none. */
+  extra?: string | null;
 }
 
 /** Hex ids are joined without separators: every id has a fixed length, so splitting is exact. */

@@ -57,6 +57,12 @@ export class Streams {
     return this.subs.has(doc);
   }
 
+  /** Whether this connection is still streaming `doc`'s log up to its CaughtUp (SNAP-17 waits). */
+  catchingUp(doc: DocId): boolean {
+    const sub = this.subs.get(doc);
+    return sub !== undefined && !sub.caughtUp;
+  }
+
   /**
    * SYNC-3. RELAY-16: a cursor beyond the relay's log (a relay restored from an old backup)
    * restarts the stream at 0; CaughtUp then tells the device the relay's real seq.
