@@ -7,16 +7,11 @@
 import { describe, expect, it } from 'vitest';
 import { decodeMembership } from '../engine/codec.ts';
 import {
-  createNobleCrypto,
   type DocId,
-  type EntityId,
-  EventField,
   encodeValue,
-  eventFromRecord,
   fromHex,
   openEndorsement,
   openManifest,
-  type Replica,
   signDeviceCard,
 } from '../engine/index.ts';
 import { createOp, openOp } from '../engine/op.ts';
@@ -26,90 +21,22 @@ import { signManifest } from '../engine/snapshot-envelope.ts';
 import { sealChunks } from '../engine/snapshot-seal.ts';
 import { snapshotHash } from '../engine/snapshot-verify.ts';
 import { OpKind } from '../engine/store.ts';
-import { SyncClient } from '../sync/client.ts';
 import { SYNC_LIMITS, type SyncMessage } from '../sync/messages.ts';
 import {
   makeDevice,
   type RawSession,
   random,
   randomEntity,
-  realClock,
   sharedCalendar,
   startTestRelay,
   type TestDevice,
-  type TestRelay,
   waitFor,
-  wsFactory,
 } from './relay.testkit.ts';
 import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
+import { copyLog, crypto, seed, snapshotKit, synced, titles } from './relay-snapshots.testkit.ts';
 
 const harness = useRelayHarness();
-const crypto = createNobleCrypto();
-
-/** A sync client with snapshots on (the worker's configuration). */
-function snapClient(dev: TestDevice, r: TestRelay): SyncClient {
-  const c = new SyncClient({
-    url: r.url,
-    replica: dev.replica,
-    signer: dev.signer,
-    persistence: dev.persistence,
-    socket: wsFactory,
-    clock: realClock(dev.clockSkewUs),
-    random: Math.random,
-    backoffBaseMs: 50,
-    backoffMaxMs: 500,
-    crypto,
-  });
-  harness.defer(() => c.stop());
-  return c;
-}
-
-async function session(dev: TestDevice, r: TestRelay): Promise<RawSession> {
-  const s = await harness.session(dev, r);
-  await s.waitFor((m) => m.type === 'welcome', 'welcome');
-  return s;
-}
-
-/** `n` events written in batches (as an import does), every op tracked for upload. */
-async function seed(dev: TestDevice, doc: DocId, n: number, prefix = 'event'): Promise<void> {
-  for (let i = 0; i < n; i += 200) {
-    const batch = Array.from({ length: Math.min(200, n - i) }, (_, k) => ({
-      entity: randomEntity() as EntityId,
-      writes: [{ field: EventField.Title, value: encodeValue('text', `${prefix} ${i + k}`) }],
-    }));
-    for (const op of await dev.replica.writeBatch(doc, batch)) dev.track(op);
-  }
-}
-
-function titles(replica: Replica, doc: DocId): string[] {
-  return replica
-    .entities(doc)
-    .filter((e) => e.entity !== '0'.repeat(32))
-    .map((e) => eventFromRecord(e).title)
-    .sort();
-}
-
-async function synced(c: SyncClient, what: string): Promise<void> {
-  await waitFor(() => c.status.state === 'synced' && c.status.pending === 0, 20_000, what);
-}
-
-/** A calendar of `owner` (and `others`), seeded and synced with the relay, then sealed and uploaded. */
-async function uploaded(r: TestRelay, owner: TestDevice, others: TestDevice[], events: number) {
-  const doc = await sharedCalendar(owner, others);
-  await seed(owner, doc, events);
-  const c = snapClient(owner, r);
-  c.start();
-  await synced(c, 'owner synced');
-  const sealed = await owner.replica.sealSnapshot(doc);
-  expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
-  const id = (await openManifest(crypto, sealed.manifest)).hash;
-  return { doc, c, sealed, id };
-}
-
-/** Gives `to` every op of `doc` that `from` holds (a device that synced earlier). */
-async function copyLog(from: Replica, to: Replica, doc: DocId): Promise<void> {
-  await to.receiveBatch((await from.listOps(doc, 0, 100_000)).map((r) => r.bytes));
-}
+const { snapClient, session, uploaded } = snapshotKit(harness);
 
 /**
  * A hostile member's forged snapshot: a real one's manifest fields, over a plaintext whose first
