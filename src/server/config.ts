@@ -37,6 +37,8 @@ export interface RelayConfig {
   database: string;
   /** With a database: how often (ms) a relay polls every calendar's head, the fan-out's fallback. */
   pgPollMs: number;
+  /** RELAY-31: quiet time (ms) after an endorsement or new ops before a calendar is looked at for pruning. */
+  pruneDebounceMs: number;
   /** With a database: pooled connections per relay. */
   pgPoolSize: number;
   /**
@@ -95,6 +97,7 @@ export const DEFAULTS: RelayConfig = {
   durability: 'barrier',
   database: '',
   pgPollMs: 1000,
+  pruneDebounceMs: 2000,
   pgPoolSize: 10,
   publicOrigins: [],
   preAuthMaxBytes: 1024,
@@ -217,6 +220,15 @@ export const OPTIONS: readonly Option[] = [
     env: 'DURABILITY',
     kind: 'durability',
     help: 'barrier (fsync per batch, before acks) | full (fsync per commit)',
+  },
+  {
+    key: 'pruneDebounceMs',
+    flag: '--prune-debounce-ms',
+    env: 'PRUNE_DEBOUNCE_MS',
+    kind: 'int',
+    min: 10,
+    max: 3_600_000,
+    help: 'quiet time before a calendar is looked at for pruning (RELAY-31), ms',
   },
   {
     key: 'database',

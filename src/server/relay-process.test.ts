@@ -48,7 +48,12 @@ async function freePort(): Promise<number> {
   });
 }
 
-async function startChild(port: number, durability: 'barrier' | 'full', dir: string): Promise<ChildProcess> {
+async function startChild(
+  port: number,
+  durability: 'barrier' | 'full',
+  dir: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
   // `node --import tsx`, not the tsx CLI: the CLI runs the program in a grandchild process, and
   // SIGKILL must hit the process that holds the database.
   const child = spawn(
@@ -79,6 +84,7 @@ async function startChild(port: number, durability: 'barrier' | 'full', dir: str
         RATE_BURST: '100000',
         RATE_BYTES_PER_SEC: '100000000',
         RATE_BYTES_BURST: '100000000',
+        ...env,
       },
       stdio: ['ignore', 'ignore', 'pipe'],
     },
@@ -291,4 +297,173 @@ describe('snapshots in a relay child process', () => {
     child.kill('SIGTERM');
     await exited(child);
   }, 120_000);
+});
+
+/**
+ * RELAY-32: what a relay's file holds of a calendar is consistent: every op `all` names is held,
+ * or the calendar's mark says it was pruned to a frontier that covers it (its ctr within the
+ * mark's version vector), the mark's anchors are the first ops of the log and include the
+ * frontier, every membership op is held, and every stored snapshot's frontier is held and holds
+ * the mark's frontier (none is served whose covered ops are gone). Returns the ops pruned.
+ */
+function checkRelayFile(
+  dir: string,
+  doc: string,
+  all: { id: string; author: string; ctr: number; kind: number }[],
+) {
+  const db = new Database(join(dir, 'relay.db'), { readonly: true });
+  try {
+    const rows = db.prepare('SELECT seq, id, vv FROM ops WHERE doc = ? ORDER BY seq').all(doc) as {
+      seq: number;
+      id: string;
+      vv: string;
+    }[];
+    const extra = (db.prepare('SELECT extra FROM docs WHERE doc = ?').get(doc) as { extra: string | null })
+      .extra;
+    const mark =
+      extra === null
+        ? undefined
+        : (
+            JSON.parse(extra) as {
+              snapshot?: { frontier: string[]; anchors: number; vv: Record<string, number> };
+            }
+          ).snapshot;
+    const held = new Map(rows.map((r) => [r.id, r]));
+    const missing = all.filter((o) => !held.has(o.id));
+    if (mark === undefined) expect(missing).toEqual([]);
+    else {
+      for (const o of missing) expect(o.ctr).toBeLessThanOrEqual(mark.vv[o.author] ?? 0);
+      const anchors = new Set(rows.slice(0, mark.anchors).map((r) => r.id));
+      for (const f of mark.frontier) expect(anchors.has(f)).toBe(true);
+    }
+    for (const o of all) if (o.kind === 2) expect(held.has(o.id)).toBe(true);
+    const snaps = db.prepare('SELECT frontier FROM snapshots WHERE doc = ? AND complete = 1').all(doc) as {
+      frontier: string;
+    }[];
+    for (const sn of snaps) {
+      const ids = sn.frontier.match(/.{64}/g) ?? [];
+      const vv: Record<string, number> = {};
+      for (const id of ids) {
+        const r = held.get(id);
+        expect(r).toBeDefined();
+        for (const [d, c] of Object.entries(JSON.parse(r!.vv) as Record<string, number>))
+          vv[d] = Math.max(vv[d] ?? 0, c);
+      }
+      for (const [d, c] of Object.entries(mark?.vv ?? {})) expect(vv[d] ?? 0).toBeGreaterThanOrEqual(c);
+    }
+    return missing.length;
+  } finally {
+    db.close();
+  }
+}
+
+describe('pruning in a relay child process', () => {
+  it('[RELAY-32][SNAP-17] SIGKILL at random points of pruning loses nothing: the log is whole or pruned with its anchors, every device syncs and converges, a new device joins', async () => {
+    const dir = join(dataDir, 'prune');
+    const port = await freePort();
+    const url = `ws://127.0.0.1:${port}/sync`;
+    const env = { PRUNE_DEBOUNCE_MS: '50' };
+    let child = await startChild(port, 'barrier', dir, env);
+    const crypto = createNobleCrypto();
+    const [a, b, fresh] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('fresh')]);
+    const doc = await sharedCalendar(a, [b]);
+    const ca = makeClient(a, url, { snapshots: true });
+    const cb = makeClient(b, url, { snapshots: true });
+    const both = () =>
+      ca.status.state === 'synced' &&
+      ca.status.pending === 0 &&
+      cb.status.state === 'synced' &&
+      cb.status.pending === 0 &&
+      b.replica.hasDoc(doc) &&
+      a.replica.root(doc) === b.replica.root(doc);
+    let pruned = 0;
+    try {
+      ca.start();
+      cb.follow(doc);
+      cb.start();
+      const rounds = Number(process.env.PRUNE_KILL_ROUNDS ?? 4);
+      for (let round = 0; round < rounds; round++) {
+        await burst(a, doc, 400, `r${round}`);
+        ca.kick();
+        await waitFor(both, 60_000, `round ${round}: synced`);
+        const sealed = await a.replica.sealSnapshot(doc as never);
+        expect(await ca.uploadSnapshot(doc as never, sealed.manifest, sealed.chunks)).toBe(true);
+        const id = (await openManifest(crypto, sealed.manifest)).hash;
+        ca.sendEndorsement(doc as never, await a.replica.endorseSnapshot(sealed.manifest, sealed.chunks));
+        // b endorses by itself when offered; then the relay prunes after its debounce: killed at a
+        // random moment around it (before, during or after the pruning transaction).
+        await waitFor(
+          () => {
+            const db = new Database(join(dir, 'relay.db'), { readonly: true });
+            try {
+              const n = db.prepare('SELECT count(*) AS n FROM endorsements WHERE snapshot = ?').get(id) as {
+                n: number;
+              };
+              return n.n >= 2;
+            } finally {
+              db.close();
+            }
+          },
+          30_000,
+          `round ${round}: endorsed`,
+        );
+        await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 250)));
+        child.kill('SIGKILL');
+        await exited(child);
+        child = await startChild(port, 'barrier', dir, env);
+        const ops = (await a.replica.listOps(doc as never, 0, 100_000)).map((o) => ({
+          id: o.id,
+          author: o.author,
+          ctr: o.ctr,
+          kind: o.kind,
+        }));
+        pruned = checkRelayFile(dir, doc, ops);
+        // A write after the restart: applied and served as before.
+        await burst(b, doc, 5, `b${round}`);
+        cb.kick();
+        await waitFor(both, 60_000, `round ${round}: converged after the restart`);
+      }
+      // Pruning ran (at the latest after a restart: every calendar is looked at on start).
+      await waitFor(
+        async () => {
+          const all = (await a.replica.listOps(doc as never, 0, 100_000)).map((o) => ({
+            id: o.id,
+            author: o.author,
+            ctr: o.ctr,
+            kind: o.kind,
+          }));
+          pruned = checkRelayFile(dir, doc, all);
+          return pruned > 1000;
+        },
+        30_000,
+        'the relay pruned',
+      );
+      a.track(await a.replica.addMember(doc as never, await signDeviceCard(fresh, fromHex(doc))));
+      ca.kick();
+      await waitFor(both, 60_000, 'the Add uploaded');
+      const cf = makeClient(fresh, url, { snapshots: true });
+      try {
+        cf.follow(doc as never);
+        cf.start();
+        await waitFor(
+          () =>
+            cf.status.state === 'synced' &&
+            fresh.replica.hasDoc(doc as never) &&
+            fresh.replica.root(doc as never) === a.replica.root(doc as never),
+          60_000,
+          'a new device joins',
+        );
+        expect(cf.status.snapshotStarts).toBe(1);
+      } finally {
+        cf.stop();
+      }
+      expect(titles(fresh, doc)).toEqual(titles(a, doc));
+      expect(titles(b, doc)).toEqual(titles(a, doc));
+    } finally {
+      ca.stop();
+      cb.stop();
+    }
+    child.kill('SIGTERM');
+    await exited(child);
+  }, 240_000);
 });

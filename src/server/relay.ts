@@ -55,6 +55,7 @@ export type RelayLimits = Omit<
   | 'durability'
   | 'database'
   | 'pgPollMs'
+  | 'pruneDebounceMs'
   | 'pgPoolSize'
 >;
 

@@ -167,6 +167,7 @@ export async function startRelay(cfg: RelayConfig, opts: StartOptions): Promise<
       log: throttledLogger(log),
       nowUs,
       random,
+      pruneDebounceMs: cfg.pruneDebounceMs,
       ...(engine.database === undefined ? {} : { database: engine.database }),
       ...(engine.refresh === undefined ? {} : { refresh: engine.refresh }),
     });
