@@ -146,7 +146,10 @@ export class PgSnapshots implements SnapshotStore {
   }
 
   armDrop(doc: DocId, ids: readonly string[]): void {
-    if (ids.length === 0) return this.pg.armPrune(doc, undefined);
+    if (ids.length === 0) {
+      this.pg.armPrune(doc, undefined);
+      return;
+    }
     const list = [...ids];
     // Runs inside the pruning commit's transaction (PgStore.armPrune): all of it or none.
     this.pg.armPrune(doc, async (c) => {

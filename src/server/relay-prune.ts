@@ -149,7 +149,12 @@ export class RelayPruner {
     this.stats.opsPruned += n;
     this.stats.snapshotsDropped += drop.length;
     this.reports.delete(s.doc);
-    this.h.log.info('pruned a calendar to a snapshot', { doc: s.doc, snapshot: s.id, ops: n, dropped: drop.length });
+    this.h.log.info('pruned a calendar to a snapshot', {
+      doc: s.doc,
+      snapshot: s.id,
+      ops: n,
+      dropped: drop.length,
+    });
     return n;
   }
 

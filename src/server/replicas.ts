@@ -191,7 +191,9 @@ export class Replicas implements RelayReplica {
   }
 
   /** SNAP-17 on the calendar's replica, after its earlier applies. */
-  pruneUnreadStatus(...a: Parameters<Replica['pruneUnreadStatus']>): ReturnType<Replica['pruneUnreadStatus']> {
+  pruneUnreadStatus(
+    ...a: Parameters<Replica['pruneUnreadStatus']>
+  ): ReturnType<Replica['pruneUnreadStatus']> {
     return this.serial(a[0], async () => (await this.current(a[0])).pruneUnreadStatus(...a));
   }
 

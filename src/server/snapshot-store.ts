@@ -247,7 +247,10 @@ export class SqliteSnapshots implements SnapshotStore {
   }
 
   armDrop(doc: DocId, ids: readonly string[]): void {
-    if (ids.length === 0) return this.store.armPrune(doc, undefined);
+    if (ids.length === 0) {
+      this.store.armPrune(doc, undefined);
+      return;
+    }
     const list = [...ids];
     // Runs inside the pruning commit's transaction (SqliteStore.armPrune): all of it or none.
     this.store.armPrune(doc, () => {
