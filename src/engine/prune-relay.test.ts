@@ -100,6 +100,9 @@ describe('pruning on a verify-only replica (SNAP-17)', () => {
     await syncOps(b, reopened, doc);
     await syncOps(b, twin, doc);
     expect(relayView(reopened, doc)).toEqual(relayView(twin, doc));
+    // A verify-only replica reads no body: no entity, so no base record is ever stored (SNAP-11).
+    expect(reopened.entities(doc)).toEqual([]);
+    expect(twin.entities(doc)).toEqual([]);
   });
 
   it('[SNAP-17] an op held here concurrently with the frontier blocks; a later frontier prunes', async () => {

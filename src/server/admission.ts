@@ -77,6 +77,21 @@ const refuse = (code: SyncErrorName, message: string, retryAfterMs?: number): Ve
 export class Admission {
   constructor(private readonly d: AdmissionDeps) {}
 
+  /**
+   * RELAY-30: an op whose chain position is within the version vector of the frontier the
+   * calendar was pruned to is covered by it: held and pruned here (an honest device sends one
+   * again when an ack was lost), or a fork below it that no replica started from the snapshot
+   * could apply. It is acknowledged as a duplicate (at the frontier's seq), never applied again:
+   * the device drops it from its outbox, as it would had the first ack arrived.
+   */
+  private pruned(op: OpenedOp): number | undefined {
+    const base = this.d.replica.startsFrom(op.doc);
+    if (base === undefined || op.header.ctr > (base.vv[op.author] ?? 0)) return undefined;
+    let seq = 0;
+    for (const f of base.frontier) seq = Math.max(seq, this.d.store.seqOf(op.doc, f) ?? 0);
+    return seq;
+  }
+
   isMember(doc: DocId, device: DeviceId): boolean {
     return this.d.replica.members(doc).has(device);
   }
@@ -93,6 +108,8 @@ export class Admission {
     if (held) {
       const seq = store.seqOf(op.doc, op.id);
       if (seq !== undefined) return { kind: 'duplicate', seq };
+      const covered = this.pruned(op);
+      if (covered !== undefined) return { kind: 'duplicate', seq: covered };
     }
     if (batch.ids.has(op.id)) return refuse('Malformed', 'the same op twice in one batch');
     // RELAY-12: a clock decades ahead is not skew; holding such an op would pin it for good.

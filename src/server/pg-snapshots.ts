@@ -3,7 +3,7 @@
 // (snapshot-store.ts). Commits may run with synchronous_commit=off (the relays' pool); `durable()`
 // is the same barrier the op log uses (one synchronous transaction flushes the WAL past them).
 
-import type { DocId } from '../engine/index.ts';
+import { type DocId, EngineError } from '../engine/index.ts';
 import type { PgStore } from './pg-store.ts';
 import {
   rowToEndorsement,
@@ -145,14 +145,16 @@ export class PgSnapshots implements SnapshotStore {
     });
   }
 
-  armDrop(doc: DocId, ids: readonly string[]): void {
-    if (ids.length === 0) {
+  armDrop(doc: DocId, ids: readonly string[], abortIf?: () => string | undefined): void {
+    if (ids.length === 0 && abortIf === undefined) {
       this.pg.armPrune(doc, undefined);
       return;
     }
     const list = [...ids];
     // Runs inside the pruning commit's transaction (PgStore.armPrune): all of it or none.
     this.pg.armPrune(doc, async (c) => {
+      const why = abortIf?.();
+      if (why !== undefined) throw new EngineError('Storage', `pruning abandoned: ${why}`);
       for (const t of ['ld_snapshot_chunks', 'ld_endorsements'])
         await c.query(`DELETE FROM ${t} WHERE doc = $1 AND snapshot = ANY($2)`, [doc, list]);
       await c.query('DELETE FROM ld_snapshots WHERE doc = $1 AND id = ANY($2)', [doc, list]);

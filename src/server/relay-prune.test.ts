@@ -154,7 +154,7 @@ describe('pruning on the relay', () => {
     expect(r.relay.pruner.stats.prunes).toBe(1);
   });
 
-  it('[RELAY-29][RELAY-28][RELAY-18] after pruning: a hostile member’s fork below its certification, an op of a removed device and a stranger’s op are refused, and nothing changes', async () => {
+  it('[RELAY-29][RELAY-30][RELAY-28][RELAY-18] after pruning: a hostile member’s fork below its certification is dropped, an op of a removed device and a stranger’s op are refused, a pruned op sent again is acknowledged; nothing changes', async () => {
     const r = await harness.relay();
     const [a, b, gone, stranger] = await Promise.all([
       makeDevice('a'),
@@ -195,18 +195,26 @@ describe('pruning on the relay', () => {
         body: random(40),
         key: { id: random(8), key: random(32) },
       });
-    for (const [dev, code] of [
-      [b, ['NotPermitted', 'Unsupported']],
-      [gone, ['NotMember']],
-      [stranger, ['UnknownDoc']],
+    // b's fork sits at a chain position the pruned frontier covers: answered as a duplicate of
+    // what was pruned (RELAY-30) and dropped; the others are refused.
+    for (const [dev, answer] of [
+      [b, 'ack'],
+      [gone, 'NotMember'],
+      [stranger, 'UnknownDoc'],
     ] as const) {
       const op = await forge(dev, 1);
       const s = await session(dev, r);
       s.send({ type: 'push', ops: [op.bytes] });
-      const err = await s.waitFor((m) => m.type === 'error', `${dev.name} refused`);
-      expect(code).toContain((err as { code: string }).code);
+      const m = await s.waitFor((x) => x.type === 'error' || x.type === 'ack', `${dev.name} answered`);
+      expect(m.type === 'ack' ? 'ack' : (m as { code: string }).code).toBe(answer);
       expect(r.relay.store.seqOf(doc, op.id)).toBeUndefined();
     }
+    // An honest op pruned here, sent again (its ack was lost): acknowledged, not applied again.
+    const sa = await session(a, r);
+    sa.send({ type: 'push', ops: [early.bytes] });
+    const ack = await sa.waitFor((m) => m.type === 'ack' || m.type === 'error', 'the pruned op answered');
+    expect(ack).toMatchObject({ type: 'ack', acks: [{ op: early.id }] });
+    expect(r.relay.store.seqOf(doc, early.id)).toBeUndefined();
     expect(r.relay.replica.root(doc)).toBe(root);
     expect(relayOps(r, doc).length).toBe(count);
     expect(r.relay.replica.pendingCount(doc)).toBe(0);

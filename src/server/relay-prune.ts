@@ -107,10 +107,11 @@ export class RelayPruner {
     const base = this.h.replica.startsFrom(doc);
     for (const s of snaps.slice(0, TRIED)) {
       if (base !== undefined && s.frontier.join() === base.frontier.join()) break;
-      const consent = await this.consentTo(s);
-      // Cheap first: a member at the frontier without an endorsement holds it back (no log scan).
+      // Cheap first: a member at the frontier without an endorsement row holds it back (no
+      // signature checked, no log scan).
+      const rows = new Set((await this.h.snapshots.endorsementsOf(doc, s.id)).map((e) => e.endorser));
       const atF = await this.h.replica.membersAt(doc, s.frontier);
-      const missing = [...this.h.replica.members(doc).keys()].filter((d) => atF?.has(d) && !consent.has(d));
+      const missing = [...this.h.replica.members(doc).keys()].filter((d) => atF?.has(d) && !rows.has(d));
       if (missing.length > 0) {
         this.reports.set(doc, {
           snapshot: s.id,
@@ -118,6 +119,7 @@ export class RelayPruner {
         });
         continue;
       }
+      const consent = await this.consentTo(s);
       const status = await this.h.replica.pruneUnreadStatus(doc, s.frontier, consent);
       this.reports.set(doc, { snapshot: s.id, status });
       if (!status.ready) continue;
@@ -138,10 +140,18 @@ export class RelayPruner {
   ): Promise<number> {
     const vv = await coveredVv(this.h, s.doc, s.frontier);
     const drop = snaps.filter((x) => x.id !== s.id && this.covers(s.doc, x.frontier, vv)).map((x) => x.id);
-    this.h.snapshots.armDrop(s.doc, drop);
+    // A connection that started streaming the history or a snapshot since `busy` was asked
+    // abandons the commit from inside its transaction (tried again after the debounce).
+    this.h.snapshots.armDrop(s.doc, drop, () =>
+      this.h.busy(s.doc) ? 'a connection is being sent the calendar' : undefined,
+    );
     let n: number;
     try {
       n = await this.h.replica.pruneUnread(s.doc, s.frontier, consent);
+    } catch (e) {
+      if (!this.h.busy(s.doc)) throw e;
+      this.schedule(s.doc);
+      return 0;
     } finally {
       this.h.snapshots.armDrop(s.doc, []);
     }

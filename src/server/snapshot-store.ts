@@ -10,7 +10,7 @@
 //   loses nothing acknowledged and leaves at most an incomplete upload, which is never served.
 
 import type Database from 'better-sqlite3';
-import type { DeviceId, DocId, OpId } from '../engine/index.ts';
+import { type DeviceId, type DocId, EngineError, type OpId } from '../engine/index.ts';
 import type { SqliteStore } from './sqlite-store.ts';
 import { bufferOf, joinIds, ownBytes, splitIds } from './store-rows.ts';
 
@@ -60,9 +60,10 @@ export interface SnapshotStore {
   /**
    * SNAP-17, RELAY-30: the next commit of the op log that prunes `doc` also deletes these
    * snapshots (their manifests, chunks and endorsements), in its own transaction: a snapshot whose
-   * covered ops were pruned is never served. An empty list disarms.
+   * covered ops were pruned is never served. An empty list disarms. `abortIf`, asked inside the
+   * transaction: a reason makes the whole commit fail (nothing pruned, nothing dropped).
    */
-  armDrop(doc: DocId, ids: readonly string[]): void;
+  armDrop(doc: DocId, ids: readonly string[], abortIf?: () => string | undefined): void;
   /** Makes every write so far durable (the barrier before an answer). */
   durable(): Promise<void>;
   /** Bytes stored in snapshot tables (benchmarks). */
@@ -246,14 +247,16 @@ export class SqliteSnapshots implements SnapshotStore {
     });
   }
 
-  armDrop(doc: DocId, ids: readonly string[]): void {
-    if (ids.length === 0) {
+  armDrop(doc: DocId, ids: readonly string[], abortIf?: () => string | undefined): void {
+    if (ids.length === 0 && abortIf === undefined) {
       this.store.armPrune(doc, undefined);
       return;
     }
     const list = [...ids];
     // Runs inside the pruning commit's transaction (SqliteStore.armPrune): all of it or none.
     this.store.armPrune(doc, () => {
+      const why = abortIf?.();
+      if (why !== undefined) throw new EngineError('Storage', `pruning abandoned: ${why}`);
       for (const id of list) {
         this.st.dropChunks.run(doc, id);
         this.st.dropEndorsements.run(doc, id);
