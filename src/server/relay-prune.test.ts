@@ -81,6 +81,9 @@ describe('pruning on the relay', () => {
     const pruned = await r.relay.pruner.prune(doc);
     expect(pruned).toBeGreaterThan(250);
     expect(relayOps(r, doc).length).toBe(before - pruned);
+    // The pages the pruned ops held go back to the file system (a new file reclaims them).
+    await r.relay.pruner.reclaiming;
+    expect(r.relay.store.readDb((db) => db.pragma('freelist_count', { simple: true }))).toBe(0);
     expect(r.relay.replica.startsFrom(doc)?.frontier).toEqual(
       [...(await r.relay.snapshots.getSnapshot(doc, id))!.frontier].sort(),
     );

@@ -38,6 +38,8 @@ export interface PruneHost extends Log {
   readonly log: Logger;
   /** A connection is being sent the calendar's history or a snapshot of it (pruning waits). */
   busy(doc: DocId): boolean;
+  /** Gives the storage pruning freed back to the file system (after a prune, off the hot path). */
+  reclaim(): Promise<unknown>;
 }
 
 /** For whom, or why, pruning of a calendar waits (operators, tests). */
@@ -52,6 +54,8 @@ export class RelayPruner {
   private closed = false;
   readonly reports = new Map<DocId, PruneReport>();
   readonly stats = { prunes: 0, opsPruned: 0, snapshotsDropped: 0 };
+  /** The storage given back after the last prune (benchmarks wait for it). */
+  reclaiming: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly h: PruneHost,
@@ -84,6 +88,7 @@ export class RelayPruner {
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
     await this.chain;
+    await this.reclaiming;
   }
 
   /** RELAY-29: each member's consent to `s`: its endorsement's chain position. */
@@ -159,6 +164,9 @@ export class RelayPruner {
     this.stats.opsPruned += n;
     this.stats.snapshotsDropped += drop.length;
     this.reports.delete(s.doc);
+    this.reclaiming = this.h
+      .reclaim()
+      .catch((e: unknown) => this.h.log.warn('reclaiming storage failed', { err: String(e) }));
     this.h.log.info('pruned a calendar to a snapshot', {
       doc: s.doc,
       snapshot: s.id,

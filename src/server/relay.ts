@@ -430,6 +430,11 @@ export class Relay implements StreamSource, SnapshotHost, PruneHost {
     return false;
   }
 
+  /** SNAP-17: the pages pruning freed, given back to the file system (SQLite; PostgreSQL vacuums itself). */
+  reclaim(): Promise<number> {
+    return this.shared ? Promise.resolve(0) : this.store.reclaim();
+  }
+
   /** RELAY-31: every calendar is looked at once (a prune a restart interrupted is done again). */
   schedulePruning(): void {
     for (const doc of this.replica.listDocs()) this.pruner.schedule(doc);

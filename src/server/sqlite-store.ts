@@ -115,6 +115,10 @@ export class SqliteStore implements EngineStore {
         `database schema ${version} is newer than this relay (${SCHEMA_VERSION})`,
       );
     }
+    // A new file returns the pages pruning frees (SNAP-17) to the file system, a slice at a time
+    // (`reclaim`); it must be chosen before the first table. An older file reuses them instead.
+    const tables = (this.db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+    if (tables === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.exec(SCHEMA);
     // 1 -> 2: the doc record's other fields (SNAP-17's mark), kept by a relay that prunes.
     const cols = this.db.pragma('table_info(docs)') as { name: string }[];
@@ -326,6 +330,25 @@ export class SqliteStore implements EngineStore {
   armPrune(doc: DocId, f: ((db: Database.Database) => void) | undefined): void {
     if (f === undefined) this.armed.delete(doc);
     else this.armed.set(doc, f);
+  }
+
+  /**
+   * SNAP-17: gives the pages pruning freed back to the file system, `slice` pages per step with
+   * the event loop free between steps (a file created with auto_vacuum INCREMENTAL; an older
+   * file keeps them for its next writes). Returns the pages given back.
+   */
+  async reclaim(slice = 2048): Promise<number> {
+    let freed = 0;
+    while (!this.closed) {
+      const mode = this.guard('reclaim', () => this.db.pragma('auto_vacuum', { simple: true }) as number);
+      const free = this.guard('reclaim', () => this.db.pragma('freelist_count', { simple: true }) as number);
+      if (mode !== 2 || free === 0) break;
+      this.guard('reclaim', () => this.db.pragma(`incremental_vacuum(${slice})`));
+      this.dirty = true;
+      freed += Math.min(slice, free);
+      await new Promise((r) => setImmediate(r));
+    }
+    return freed;
   }
 
   /** The version vector of a held op (its causal past and itself), or undefined. */
