@@ -87,6 +87,11 @@ export class SqliteStore implements EngineStore {
     if (opts.path !== ':memory:') mkdirSync(dirname(opts.path), { recursive: true });
     try {
       this.db = new Database(opts.path);
+      // A new file returns the pages pruning frees (SNAP-17) to the file system, a slice at a
+      // time (`reclaim`); chosen before the WAL and the first table, or it does not take. An
+      // older file reuses them for its next writes instead.
+      const tables = (this.db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
+      if (tables === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
       this.db.pragma('journal_mode = WAL');
       // See SqliteStoreOptions.durability: FULL fsyncs per commit, NORMAL leaves it to syncDurable().
       this.db.pragma(
@@ -115,10 +120,6 @@ export class SqliteStore implements EngineStore {
         `database schema ${version} is newer than this relay (${SCHEMA_VERSION})`,
       );
     }
-    // A new file returns the pages pruning frees (SNAP-17) to the file system, a slice at a time
-    // (`reclaim`); it must be chosen before the first table. An older file reuses them instead.
-    const tables = (this.db.prepare('SELECT count(*) AS n FROM sqlite_master').get() as { n: number }).n;
-    if (tables === 0) this.db.pragma('auto_vacuum = INCREMENTAL');
     this.db.exec(SCHEMA);
     // 1 -> 2: the doc record's other fields (SNAP-17's mark), kept by a relay that prunes.
     const cols = this.db.pragma('table_info(docs)') as { name: string }[];
