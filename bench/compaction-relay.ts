@@ -1,8 +1,10 @@
-// Relay side of the compaction benchmark (issue 14; SYNC-13..15, RELAY-25..27), in process over
-// real WebSockets: relay storage after 100,000 edits on 1,000 events, with compaction (the log
-// plus one stored snapshot; relay pruning is not built, so the log is kept whole) and in
-// compliance mode (the log only); and a new device's catch-up through the relay of that calendar,
-// from the snapshot plus the tail and from the whole history, side by side.
+// Relay side of the compaction benchmark (issue 14; SYNC-13..15, RELAY-25..32), in process over
+// real WebSockets: relay storage after 100,000 edits on 1,000 events, with compaction (a stored
+// snapshot, which every member endorsed as honest devices do, so the relay pruned the log to its
+// anchors and the tail, RELAY-29) and in compliance mode (the log only: no honest device endorses
+// there); the ratio of the compacted file to one fresh snapshot plus the unsnapshotted tail; and a
+// new device's catch-up through the relay of that calendar, from the snapshot plus the tail and
+// from the whole history (before pruning, which ends the whole history's service), side by side.
 
 import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -158,6 +160,7 @@ async function withSnapshot(
     const c = await snapClient(owner, r);
     c.start();
     await waitFor(() => c.status.state === 'synced', 600_000, 'owner synced');
+    const frontierSeq = owner.replica.seq(doc);
     let t = performance.now();
     const sealed = await owner.replica.sealSnapshot(doc);
     const sealMs = performance.now() - t;
@@ -178,13 +181,24 @@ async function withSnapshot(
     const root = owner.replica.root(doc);
     const snapMs = await catchUp(viaSnap, await snapClient(viaSnap, r), doc, root);
     const logMs = await catchUp(viaLog, makeClient(viaLog, r.url), doc, root);
+    // The maker endorses its snapshot (SNAP-16), its only member at the frontier: every member
+    // consented (the two new devices were added after the frontier), so the relay prunes.
+    const pruned = await pruneRelay(r, c, owner, doc, sealed);
     await r.close();
     const compacted = fileBytes(dataDir);
+    const tailBytes = (await owner.replica.listOps(doc, frontierSeq, 100_000)).reduce(
+      (n, o) => n + o.bytes.length,
+      0,
+    );
     return {
       relay_bytes: compacted,
       relay_bytes_compliance: compliance,
       relay_snapshot_bytes: snapshotBytes,
-      relay_pruning: 'not built: the relay keeps the whole log beside its snapshots',
+      relay_tail_bytes: tailBytes,
+      relay_bytes_ratio_to_snapshot_plus_tail:
+        Math.round((compacted / (snapshotBytes + tailBytes)) * 100) / 100,
+      relay_ops_pruned: pruned.ops,
+      relay_prune_ms: pruned.ms,
       relay_calendar_ops: ops,
       relay_seal_ms: Math.round(sealMs),
       relay_upload_ms: Math.round(uploadMs),
@@ -196,6 +210,28 @@ async function withSnapshot(
     await r.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+/** RELAY-29..31: the maker's endorsement stored, then one prune and the storage it frees given back. */
+async function pruneRelay(
+  r: TestRelay,
+  c: SyncClient,
+  owner: TestDevice,
+  doc: DocId,
+  sealed: { manifest: Uint8Array; chunks: Uint8Array[] },
+): Promise<{ ops: number; ms: number }> {
+  c.start();
+  await waitFor(() => c.status.state === 'synced', 600_000, 'owner synced again');
+  c.sendEndorsement(doc, await owner.replica.endorseSnapshot(sealed.manifest, sealed.chunks));
+  await waitFor(async () => (await r.relay.snapshots.allEndorsements(doc)).length > 0, 60_000, 'endorsed');
+  c.stop();
+  const t = performance.now();
+  const ops = await r.relay.pruner.prune(doc);
+  await r.relay.pruner.reclaiming;
+  const ms = Math.round(performance.now() - t);
+  if (ops === 0)
+    throw new Error(`the relay did not prune: ${JSON.stringify(r.relay.pruner.reports.get(doc))}`);
+  return { ops, ms };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
