@@ -38,6 +38,8 @@ export class Session implements AnswerPeer, SnapshotPeer {
   private authChallenge: Uint8Array | undefined;
   /** Calendars this (non-member) device may read on this connection by an invite proof (INV-6). */
   private readonly inviteDocs = new Set<DocId>();
+  /** Calendars whose newest snapshot is offered to endorse once CaughtUp went out (SNAP-15). */
+  private readonly offerWhenCaughtUp = new Set<DocId>();
   private queue: Promise<void> = Promise.resolve();
   /** Bytes received and not yet handled (RELAY-20). */
   private queuedBytes = 0;
@@ -342,10 +344,16 @@ export class Session implements AnswerPeer, SnapshotPeer {
         return;
       }
     }
+    // SNAP-15, SYNC-15: a member that holds the calendar is offered the newest snapshot it has not
+    // endorsed once it has caught up (it can then recompute it), so one that was away consents.
+    if (m.cursor > 0 && this.relay.admission.isMember(m.doc, this.device!)) this.offerWhenCaughtUp.add(m.doc);
     this.streams.subscribe(m.doc, m.cursor);
-    // SNAP-15: a member that holds the calendar may endorse a snapshot nobody else endorsed yet.
-    if (m.cursor > 0 && this.relay.admission.isMember(m.doc, this.device!))
-      this.enqueue(() => this.relay.snap.offerToEndorse(this, m.doc));
+  }
+
+  /** Streams: CaughtUp went out for `doc`; a snapshot offer waiting for it follows. */
+  caughtUp(doc: DocId): void {
+    if (!this.offerWhenCaughtUp.delete(doc)) return;
+    this.enqueue(() => this.relay.snap.offerToEndorse(this, doc));
   }
 
   /**

@@ -17,6 +17,8 @@ export interface StreamPort {
   send(m: SyncMessage): void;
   sendError(code: SyncErrorName, message: string, op: OpId | null, doc: DocId | null): void;
   bufferedAmount(): number;
+  /** The connection was sent CaughtUp for `doc` (the first time on this subscription). */
+  caughtUp?(doc: DocId): void;
 }
 
 export interface StreamSource {
@@ -144,6 +146,7 @@ export class Streams {
       sub.caughtUp = true;
       const { root, heads } = this.src.headsOf(sub.doc);
       this.port.send({ type: 'caughtUp', doc: sub.doc, seq: sub.sentSeq, root, heads });
+      this.port.caughtUp?.(sub.doc);
     }
   }
 
