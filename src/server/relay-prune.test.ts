@@ -135,7 +135,7 @@ describe('pruning on the relay', () => {
     expect(a.replica.root(doc)).toBe(r2.relay.replica.root(doc));
   });
 
-  it('[RELAY-29][SYNC-15] a member that has not endorsed holds pruning back; offered the newest snapshot when it comes back behind and has caught up (though another member endorsed it), it endorses and the relay prunes by itself', async () => {
+  it('[RELAY-29][RELAY-31][SYNC-15] a member that has not endorsed holds pruning back; offered the newest snapshot when it comes back behind and has caught up (though another member endorsed it), it endorses and the relay prunes by itself', async () => {
     const r = await harness.relay();
     const [a, b, c] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('c')]);
     const doc = await sharedCalendar(a, [b, c]);
