@@ -4,7 +4,7 @@
 // (across a restart); ops that need a pruned op are refused or wait, never corrupt it.
 
 import { describe, expect, it } from 'vitest';
-import { utf8 } from './bytes.ts';
+import { toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { createNobleCrypto } from './crypto.ts';
 import { craftAt, patchOp, pubOf, syncAll, syncOps, team } from './hostile.testkit.ts';
@@ -19,6 +19,7 @@ const E1 = '71'.repeat(16) as EntityId;
 const E2 = '72'.repeat(16) as EntityId;
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
 const crypto = createNobleCrypto();
+const pubHex = (d: ReturnType<typeof testDevice>) => toHex(pubOf(d)) as DeviceId;
 
 /** What a verify-only replica shows: heads, root, members and roles, evidence. */
 const relayView = (r: Replica, doc: DocId) => ({
@@ -169,6 +170,25 @@ describe('pruning on a verify-only replica (SNAP-17)', () => {
     expect(r2.status).toBe('rejected');
     expect(relayView(relay, doc)).toEqual(view);
     expect(relay.pendingCount(doc)).toBe(0);
+  });
+
+  it('[SNAP-17] a device added after the frontier needs no consent (it cannot endorse; its every op follows its Add); one removed before it and added again does', async () => {
+    const { doc, a, b, c, relay, devs } = await world();
+    const all = await consentOf(a, doc, [a, b, c]);
+    const d = testDevice('rp-late');
+    await a.addMember(doc, await cardOf(d, doc));
+    await syncOps(a, relay, doc);
+    expect(relay.members(doc).has(pubHex(d))).toBe(true);
+    expect((await relay.pruneUnreadStatus(doc, all.frontier, all.consent)).ready).toBe(true);
+    // c removed before the next frontier and added again after it: it has a past there.
+    await a.removeMember(doc, pubOf(devs[2]!));
+    await syncOps(a, b, doc);
+    const next = await consentOf(a, doc, [a, b]);
+    await a.addMember(doc, await cardOf(devs[2]!, doc));
+    await syncOps(a, relay, doc);
+    const st = await relay.pruneUnreadStatus(doc, next.frontier, next.consent);
+    // d is a member at this frontier: it must endorse it like everyone there.
+    expect(st.waitingFor).toEqual([c.deviceId!, pubHex(d)].sort());
   });
 
   it('[SNAP-17][CMP-2] no device endorses a snapshot of a calendar in compliance mode', async () => {
