@@ -220,18 +220,19 @@ async function pruneRelay(
   doc: DocId,
   sealed: { manifest: Uint8Array; chunks: Uint8Array[] },
 ): Promise<{ ops: number; ms: number }> {
+  // Back online, the owner is also offered its snapshot to endorse (SYNC-15) and endorses it: the
+  // relay may prune by itself after its debounce (RELAY-31) before the call below does.
   c.start();
   await waitFor(() => c.status.state === 'synced', 600_000, 'owner synced again');
   c.sendEndorsement(doc, await owner.replica.endorseSnapshot(sealed.manifest, sealed.chunks));
   await waitFor(async () => (await r.relay.snapshots.allEndorsements(doc)).length > 0, 60_000, 'endorsed');
   c.stop();
-  const t = performance.now();
-  const ops = await r.relay.pruner.prune(doc);
+  await r.relay.pruner.prune(doc);
   await r.relay.pruner.reclaiming;
-  const ms = Math.round(performance.now() - t);
-  if (ops === 0)
+  const { opsPruned, lastPruneMs } = r.relay.pruner.stats;
+  if (opsPruned === 0)
     throw new Error(`the relay did not prune: ${JSON.stringify(r.relay.pruner.reports.get(doc))}`);
-  return { ops, ms };
+  return { ops: opsPruned, ms: lastPruneMs };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
