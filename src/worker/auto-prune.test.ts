@@ -71,12 +71,14 @@ describe('pruning in the host', () => {
     await pa.p.run();
     expect(pa.p.pruned).toBe(0);
     expect(pa.p.reports.get(t.doc)?.waitingFor).toEqual([c.deviceId]);
-    // c writes after seeing the frontier: certified; but a manager turned compliance mode on first.
-    await a.write(t.doc, CALENDAR_ENTITY, [{ field: CalendarField.Compliance, value: new Uint8Array([1]) }]);
+    // c writes after seeing the frontier: certified, and a next snapshot is endorsed by all; then a
+    // manager turns compliance mode on (no device endorses after that, SNAP-17, CMP-2).
     await syncOps(a, c, t.doc);
     await c.write(t.doc, E1, title('c after'));
     await syncAll([a, b, c], t.doc);
     await sealAndEndorse([a, b, c], t.doc, [a, b, c]);
+    await a.write(t.doc, CALENDAR_ENTITY, [{ field: CalendarField.Compliance, value: new Uint8Array([1]) }]);
+    await syncAll([a, b, c], t.doc);
     await pa.p.run();
     expect(pa.p.pruned).toBe(0);
     expect(pa.p.reports.get(t.doc)?.blocked).toMatch(/compliance/);
