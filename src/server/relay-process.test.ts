@@ -19,6 +19,7 @@ import {
   signDeviceCard,
 } from '../engine/index.ts';
 import {
+  joinedAt,
   makeClient,
   makeDevice,
   randomEntity,
@@ -280,17 +281,7 @@ describe('snapshots in a relay child process', () => {
     co.start();
     await waitFor(() => co.status.state === 'synced' && co.status.pending === 0, 60_000, 'the Add uploaded');
     co.stop();
-    const cf = makeClient(fresh, url, { snapshots: true });
-    cf.follow(doc as never);
-    cf.start();
-    await waitFor(
-      () =>
-        cf.status.state === 'synced' &&
-        fresh.replica.hasDoc(doc as never) &&
-        fresh.replica.root(doc as never) === owner.replica.root(doc as never),
-      60_000,
-      'fresh caught up',
-    );
+    const cf = await joinedAt(fresh, url, owner, doc as never, 'fresh caught up');
     cf.stop();
     expect(cf.status.snapshotStarts).toBe(1);
     expect(titles(fresh, doc)).toEqual(titles(owner, doc));
@@ -357,6 +348,16 @@ function checkRelayFile(
   }
 }
 
+/** Every op a device holds, as the relay file check reads them. */
+async function chainOf(dev: TestDevice, doc: string) {
+  return (await dev.replica.listOps(doc as never, 0, 100_000)).map((o) => ({
+    id: o.id,
+    author: o.author,
+    ctr: o.ctr,
+    kind: o.kind,
+  }));
+}
+
 describe('pruning in a relay child process', () => {
   it('[RELAY-32][SNAP-17] SIGKILL at random points of pruning loses nothing: the log is whole or pruned with its anchors, every device syncs and converges, a new device joins', async () => {
     const dir = join(dataDir, 'prune');
@@ -411,13 +412,7 @@ describe('pruning in a relay child process', () => {
         child.kill('SIGKILL');
         await exited(child);
         child = await startChild(port, 'barrier', dir, env);
-        const ops = (await a.replica.listOps(doc as never, 0, 100_000)).map((o) => ({
-          id: o.id,
-          author: o.author,
-          ctr: o.ctr,
-          kind: o.kind,
-        }));
-        pruned = checkRelayFile(dir, doc, ops);
+        pruned = checkRelayFile(dir, doc, await chainOf(a, doc));
         // A write after the restart: applied and served as before.
         await burst(b, doc, 5, `b${round}`);
         cb.kick();
@@ -426,13 +421,7 @@ describe('pruning in a relay child process', () => {
       // Pruning ran (at the latest after a restart: every calendar is looked at on start).
       await waitFor(
         async () => {
-          const all = (await a.replica.listOps(doc as never, 0, 100_000)).map((o) => ({
-            id: o.id,
-            author: o.author,
-            ctr: o.ctr,
-            kind: o.kind,
-          }));
-          pruned = checkRelayFile(dir, doc, all);
+          pruned = checkRelayFile(dir, doc, await chainOf(a, doc));
           return pruned > 1000;
         },
         30_000,
@@ -441,22 +430,9 @@ describe('pruning in a relay child process', () => {
       a.track(await a.replica.addMember(doc as never, await signDeviceCard(fresh, fromHex(doc))));
       ca.kick();
       await waitFor(both, 60_000, 'the Add uploaded');
-      const cf = makeClient(fresh, url, { snapshots: true });
-      try {
-        cf.follow(doc as never);
-        cf.start();
-        await waitFor(
-          () =>
-            cf.status.state === 'synced' &&
-            fresh.replica.hasDoc(doc as never) &&
-            fresh.replica.root(doc as never) === a.replica.root(doc as never),
-          60_000,
-          'a new device joins',
-        );
-        expect(cf.status.snapshotStarts).toBe(1);
-      } finally {
-        cf.stop();
-      }
+      const cf = await joinedAt(fresh, url, a, doc as never, 'a new device joins');
+      cf.stop();
+      expect(cf.status.snapshotStarts).toBe(1);
       expect(titles(fresh, doc)).toEqual(titles(a, doc));
       expect(titles(b, doc)).toEqual(titles(a, doc));
     } finally {

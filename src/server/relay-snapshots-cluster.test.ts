@@ -13,7 +13,7 @@ import {
 } from '../engine/index.ts';
 import { sharedLog, startClusterRelay } from './cluster.testkit.ts';
 import { type PgServer, startPgServer } from './pg.testkit.ts';
-import { makeClient, makeDevice, randomEntity, sharedCalendar, waitFor } from './relay.testkit.ts';
+import { joinedAt, makeClient, makeDevice, randomEntity, sharedCalendar, waitFor } from './relay.testkit.ts';
 import { useRelayHarness } from './relay-harness.testkit.ts';
 
 let pgs: PgServer;
@@ -53,18 +53,8 @@ describe('snapshots across relays', () => {
     owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
     co.kick();
     await waitFor(() => co.status.state === 'synced' && co.status.pending === 0, 30_000, 'Add uploaded');
-    const cf = makeClient(fresh, b.url, { snapshots: true });
+    const cf = await joinedAt(fresh, b.url, owner, doc, 'fresh caught up at B');
     h.defer(() => cf.stop());
-    cf.follow(doc);
-    cf.start();
-    await waitFor(
-      () =>
-        cf.status.state === 'synced' &&
-        fresh.replica.hasDoc(doc) &&
-        fresh.replica.root(doc) === owner.replica.root(doc),
-      30_000,
-      'fresh caught up at B',
-    );
     expect(cf.status.snapshotStarts).toBe(1);
     expect(cf.status.opsReceived).toBeLessThan(50);
   });
@@ -111,18 +101,8 @@ describe('snapshots across relays', () => {
       10_000,
       'B dropped the pruned ops',
     );
-    const cf = makeClient(fresh, b.url, { snapshots: true });
+    const cf = await joinedAt(fresh, b.url, owner, doc, 'fresh caught up at B');
     h.defer(() => cf.stop());
-    cf.follow(doc);
-    cf.start();
-    await waitFor(
-      () =>
-        cf.status.state === 'synced' &&
-        fresh.replica.hasDoc(doc) &&
-        fresh.replica.root(doc) === owner.replica.root(doc),
-      30_000,
-      'fresh caught up at B',
-    );
     expect(cf.status.snapshotStarts).toBe(1);
     // A write of the new device through B reaches the owner through A.
     const w = fresh.track(

@@ -12,16 +12,15 @@ import {
   openManifest,
   type Replica,
 } from '../engine/index.ts';
-import { SyncClient } from '../sync/client.ts';
+import type { SyncClient } from '../sync/client.ts';
 import {
+  makeClient,
   type RawSession,
   randomEntity,
-  realClock,
   sharedCalendar,
   type TestDevice,
   type TestRelay,
   waitFor,
-  wsFactory,
 } from './relay.testkit.ts';
 import type { useRelayHarness } from './relay-harness.testkit.ts';
 
@@ -59,18 +58,7 @@ export async function copyLog(from: Replica, to: Replica, doc: DocId): Promise<v
 export function snapshotKit(harness: ReturnType<typeof useRelayHarness>) {
   /** A sync client with snapshots on (the worker's configuration). */
   function snapClient(dev: TestDevice, r: TestRelay): SyncClient {
-    const c = new SyncClient({
-      url: r.url,
-      replica: dev.replica,
-      signer: dev.signer,
-      persistence: dev.persistence,
-      socket: wsFactory,
-      clock: realClock(dev.clockSkewUs),
-      random: Math.random,
-      backoffBaseMs: 50,
-      backoffMaxMs: 500,
-      crypto,
-    });
+    const c = makeClient(dev, r.url, { snapshots: true });
     harness.defer(() => c.stop());
     return c;
   }

@@ -112,6 +112,36 @@ export function makeClient(dev: TestDevice, url: string, opts: { snapshots?: boo
   });
 }
 
+/**
+ * A new device (snapshots on) follows `doc` at `url` until it shows what `owner` shows (its root);
+ * returns its client, still running (the caller stops it).
+ */
+export async function joinedAt(
+  dev: TestDevice,
+  url: string,
+  owner: TestDevice,
+  doc: DocId,
+  what = 'the new device caught up',
+): Promise<SyncClient> {
+  const c = makeClient(dev, url, { snapshots: true });
+  c.follow(doc);
+  c.start();
+  try {
+    await waitFor(
+      () =>
+        c.status.state === 'synced' &&
+        dev.replica.hasDoc(doc) &&
+        dev.replica.root(doc) === owner.replica.root(doc),
+      60_000,
+      what,
+    );
+  } catch (e) {
+    c.stop();
+    throw e;
+  }
+  return c;
+}
+
 export interface TestRelay extends RunningRelay {
   url: string;
   dataDir: string;
