@@ -163,7 +163,7 @@ describe('pruning on the relay', () => {
     expect(r.relay.pruner.stats.prunes).toBe(1);
   });
 
-  it('[RELAY-29][RELAY-30][RELAY-28][RELAY-18] after pruning: a hostile member’s fork below its certification is dropped, an op of a removed device and a stranger’s op are refused, a pruned op sent again is acknowledged; nothing changes', async () => {
+  it('[RELAY-29][RELAY-30][RELAY-28][RELAY-18] after pruning: a hostile member’s fork below its certification is dropped, an op of a removed device and a stranger’s op are refused, a pruned op sent again is acknowledged, an older snapshot is not stored; nothing changes', async () => {
     const r = await harness.relay();
     const [a, b, gone, stranger] = await Promise.all([
       makeDevice('a'),
@@ -176,6 +176,7 @@ describe('pruning on the relay', () => {
     const ca = snapClient(a, r);
     ca.start();
     await synced(ca, 'a synced');
+    const stale = await a.replica.sealSnapshot(doc); // below the frontier pruned to, later
     const cb = await online(b, a.replica, r, doc);
     await writeTitle(b, doc, randomEntity(), 'b, before the snapshot');
     cb.kick();
@@ -218,6 +219,9 @@ describe('pruning on the relay', () => {
       expect(m.type === 'ack' ? 'ack' : (m as { code: string }).code).toBe(answer);
       expect(r.relay.store.seqOf(doc, op.id)).toBeUndefined();
     }
+    // A snapshot whose frontier does not hold the pruned one is never stored (RELAY-30).
+    expect(await ca.uploadSnapshot(doc, stale.manifest, stale.chunks)).toBe(false);
+    expect((await r.relay.snapshots.listSnapshots(doc)).map((x) => x.id)).toEqual([id]);
     // An honest op pruned here, sent again (its ack was lost): acknowledged, not applied again.
     const sa = await session(a, r);
     sa.send({ type: 'push', ops: [early.bytes] });
