@@ -163,6 +163,38 @@ describe('SqliteStore', () => {
     expect(() => new SqliteStore({ path })).toThrow(/newer/);
   });
 
+  it('[RELAY-8][RELAY-30] a schema-1 file is upgraded in place: its calendars load, and a mark stored after is there on reopen', async () => {
+    const path = join(tmp(), 'relay.db');
+    const old = new Database(path);
+    old.exec(
+      'CREATE TABLE docs (doc TEXT PRIMARY KEY, genesis TEXT NOT NULL, heads TEXT NOT NULL, seq INTEGER NOT NULL, own_last TEXT, own_ctr INTEGER NOT NULL) WITHOUT ROWID',
+    );
+    old.prepare('INSERT INTO docs VALUES (?, ?, ?, 0, NULL, 0)').run(DOC, id(1), id(1));
+    old.pragma('user_version = 1');
+    old.close();
+    const s = new SqliteStore({ path });
+    expect((await s.loadDoc(DOC))?.doc).toMatchObject({ doc: DOC, genesis: id(1), heads: [id(1)] });
+    expect((await s.loadDoc(DOC))?.doc.snapshot).toBeUndefined();
+    const mark = { frontier: [id(1)], anchors: 1, vv: { [A]: 1 }, base: 0 };
+    await s.commit({
+      doc: DOC,
+      docRecord: {
+        doc: DOC,
+        genesis: id(1),
+        heads: [id(1)],
+        seq: 0,
+        ownLast: null,
+        ownCtr: 0,
+        snapshot: mark,
+      },
+    });
+    s.close();
+    const again = new SqliteStore({ path });
+    expect((await again.loadDoc(DOC))?.doc.snapshot).toEqual(mark);
+    expect(again.readDb((db) => db.pragma('user_version', { simple: true }))).toBe(2);
+    again.close();
+  });
+
   it('[RELAY-6][RELAY-25] the relay database holds no plaintext of event titles, in its log or its snapshots', async () => {
     const r = await startTestRelay();
     const a = await makeDevice('a');
