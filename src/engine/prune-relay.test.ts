@@ -146,7 +146,7 @@ describe('pruning on a verify-only replica (SNAP-17)', () => {
     expect((await relay.pruneUnreadStatus(doc, all.frontier, consent)).ready).toBe(true);
   });
 
-  it('[SNAP-17] ops that need a pruned op are refused or wait, and change nothing; a replica that reads bodies refuses', async () => {
+  it('[SNAP-17] ops that need a pruned op (a member’s fork, a removed device’s op) are refused or wait, and change nothing; a replica that reads bodies refuses', async () => {
     const { doc, a, b, c, relay, devs, key } = await world();
     const old = await relay.listOps(doc, 0, 100_000);
     const all = await consentOf(a, doc, [a, b, c]);
@@ -170,6 +170,14 @@ describe('pruning on a verify-only replica (SNAP-17)', () => {
     expect(r2.status).toBe('rejected');
     expect(relayView(relay, doc)).toEqual(view);
     expect(relay.pendingCount(doc)).toBe(0);
+    // c removed after the frontier; an op of c past its chain position naming a pruned op waits
+    // for it (bounded, DAG-4; the relay refuses it before, RELAY-10) and changes nothing.
+    await a.removeMember(doc, pubOf(devs[2]!));
+    await syncOps(a, relay, doc);
+    const after = relayView(relay, doc);
+    const late = patchOp({ ...(await craftAt(relay, devs[2]!, doc)), parents: [gone.id] }, key, 'late', E1);
+    expect((await relay.receive(late)).status).toBe('pending');
+    expect(relayView(relay, doc)).toEqual(after);
   });
 
   it('[SNAP-17] a device added after the frontier needs no consent (it cannot endorse; its every op follows its Add); one removed before it and added again does', async () => {
