@@ -10,6 +10,7 @@ const STATE_TEXT: Record<SyncStatus['state'], string> = {
   offline: 'Offline',
   connecting: 'Connecting…',
   syncing: 'Syncing…',
+  resyncing: 'Resyncing…',
   synced: 'Synced',
 };
 
