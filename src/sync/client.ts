@@ -215,7 +215,7 @@ export class SyncClient {
   constructor(opts: SyncClientOptions) {
     this.o = { backoffBaseMs: 500, backoffMaxMs: 30_000, pushBatch: 256, maxInFlight: 2048, ...opts };
     hostOf(opts.url); // validate early
-    this.resync = new Resyncs(opts.replica);
+    this.resync = new Resyncs(opts.replica, () => this.nowMs());
     this.snaps =
       opts.crypto === undefined
         ? undefined
@@ -627,8 +627,9 @@ export class SyncClient {
       const code = (e as { code?: unknown }).code;
       const message = e instanceof Error ? e.message : String(e);
       this.set({ lastError: { code: typeof code === 'string' ? code : 'Internal', message } });
-      // Not covered after all (an own op made a moment ago): wait for its acknowledgement.
-      if (code === 'InvalidArgument' && /SNAP-13/.test(message)) return;
+      // Not covered after all (SNAP-13: an own op made a moment ago), or the store still holds an
+      // own op in its outbox: nothing changed; tried again after the next acknowledgement.
+      if (code === 'InvalidArgument') return;
       this.resync.abandon(doc, this.nowMs(), true);
       this.restartLater();
       this.updateSynced();
@@ -744,7 +745,7 @@ export class SyncClient {
       if (!refilling) await this.o.persistence.setCursor(m.doc, cursor);
     }
     // SNAP-18: the engine refused ops by SNAP-7: this copy diverged; refill it on a fresh connection.
-    if (!refilling && this.resync.diverged(m.doc)) {
+    if (!refilling && this.resync.diverged(m.doc, this.nowMs())) {
       this.restart();
       return;
     }

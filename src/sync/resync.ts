@@ -13,6 +13,9 @@ import type { DocId, Replica } from '../engine/index.ts';
 const RETRY_BASE_MS = 30_000;
 const RETRY_MAX_MS = 10 * 60_000;
 
+/** The wait after the `n`-th failure (n >= 1). */
+const backoff = (n: number): number => Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(n - 1, 8));
+
 interface Attempt {
   /** The refill: created when the calendar is subscribed on a connection, gone when it ends. */
   scratch: Replica | undefined;
@@ -33,9 +36,18 @@ export interface ResyncStats {
 
 export class Resyncs {
   private readonly docs = new Map<DocId, Attempt>();
+  /**
+   * Re-bases per calendar within RETRY_MAX_MS of each other: from the second on, the next
+   * re-sync waits (RETRY_BASE_MS doubling), so a hostile member or relay that keeps a calendar
+   * diverging makes this device refill it a few times, not continuously.
+   */
+  private readonly recent = new Map<DocId, { at: number; n: number }>();
   readonly stats: ResyncStats = { rebased: 0, failed: 0 };
 
-  constructor(private readonly replica: Replica) {}
+  constructor(
+    private readonly replica: Replica,
+    private readonly nowMs: () => number,
+  ) {}
 
   /** True while some calendar diverged and is not re-based yet (the status says "resyncing"). */
   get busy(): boolean {
@@ -50,10 +62,12 @@ export class Resyncs {
    * SNAP-18: whether `doc` diverged and is not being re-synced yet: the engine refused ops of it by
    * SNAP-7 (or a refill did). Marks it, so the caller starts over on a fresh connection.
    */
-  diverged(doc: DocId): boolean {
+  diverged(doc: DocId, nowMs: number): boolean {
     if (this.docs.has(doc)) return false;
     if (this.replica.snapshotRefusals(doc) === 0) return false;
-    this.docs.set(doc, { scratch: undefined, failures: 0, notBefore: 0, fromSnapshot: true });
+    const r = this.recent.get(doc);
+    const notBefore = r === undefined || r.n < 2 || nowMs - r.at > RETRY_MAX_MS ? 0 : r.at + backoff(r.n - 1);
+    this.docs.set(doc, { scratch: undefined, failures: 0, notBefore, fromSnapshot: true });
     return true;
   }
 
@@ -107,6 +121,12 @@ export class Resyncs {
     if (a?.scratch === undefined) return false;
     await this.replica.rebaseFrom(doc, a.scratch);
     this.docs.delete(doc);
+    const r = this.recent.get(doc);
+    const now = this.nowMs();
+    this.recent.set(
+      doc,
+      r !== undefined && now - r.at <= RETRY_MAX_MS ? { at: now, n: r.n + 1 } : { at: now, n: 1 },
+    );
     this.stats.rebased++;
     return true;
   }
@@ -123,7 +143,7 @@ export class Resyncs {
     if (!failed) return;
     a.failures++;
     this.stats.failed++;
-    a.notBefore = nowMs + Math.min(RETRY_MAX_MS, RETRY_BASE_MS * 2 ** Math.min(a.failures - 1, 8));
+    a.notBefore = nowMs + backoff(a.failures);
   }
 
   /** The connection closed: every refill in progress is dropped (the next connection starts over). */
