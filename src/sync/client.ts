@@ -609,14 +609,16 @@ export class SyncClient {
    */
   private async tryRebase(doc: DocId): Promise<void> {
     const d = this.docs.get(doc);
-    if (d === undefined || !d.caughtUp || !this.resync.refilling(doc)) return;
+    if (d === undefined || !this.resync.refilling(doc)) return;
     if (this.resync.refillDiverged(doc)) {
-      // The relay's snapshot lacks ops the real copy would need: the whole history next time.
+      // The relay's snapshot predates ops the refill was sent: the whole history next time.
       this.resync.noSnapshot(doc);
       this.resync.abandon(doc, this.nowMs(), false);
       this.restart();
       return;
     }
+    // Matched: the refill holds what the relay holds (a refill with gaps would only diverge again).
+    if (!d.caughtUp || !d.matched) return;
     if (this.inFlightFor(doc) > 0) return;
     const outbox = await this.o.persistence.listOutbox(SYNC_LIMITS.maxIdsPerFrame);
     if (outbox.some((o) => o.doc === doc)) return;
@@ -749,7 +751,7 @@ export class SyncClient {
       this.restart();
       return;
     }
-    if (refilling && (d?.caughtUp ?? false)) await this.tryRebase(m.doc);
+    if (refilling) await this.tryRebase(m.doc);
     if (pending) {
       // SYNC-7: fetch what the pending ops wait for.
       const ids = target.missing(m.doc).slice(0, SYNC_LIMITS.maxIdsPerFrame);
@@ -795,6 +797,12 @@ export class SyncClient {
     if (d === undefined || d.asking) return;
     if (d.rounds >= MAX_ROUNDS) {
       this.set({ lastError: { code: 'Internal', message: `reconciliation of ${doc} did not converge` } });
+      if (this.resync.refilling(doc)) {
+        // SYNC-16: the relay cannot give the refill what it names (its history pruned, say):
+        // the real copy stays as it is; a later connection tries again.
+        this.resync.abandon(doc, this.nowMs(), true);
+        this.restartLater();
+      }
       return;
     }
     d.rounds++;
