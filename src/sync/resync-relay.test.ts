@@ -174,12 +174,26 @@ async function joinFromSnapshot(r: TestRelay, w: Awaited<ReturnType<typeof world
 }
 
 describe('re-syncing a calendar that diverged from a snapshot', () => {
-  it('[SNAP-18][SNAP-19][SYNC-16] a member offline since before the snapshot returns: the device that joined from it re-bases and shows exactly what a, b and d show', async () => {
+  it('[SNAP-18][SNAP-19][SYNC-16] a member offline since before the snapshot returns: the device that joined from it refuses a refill from the non-covering snapshot, re-bases on the whole history and shows exactly what a, b and d show', async () => {
     const r = await harness.relay();
     const w = await world(r);
     await offlineEdits(w.b, w.doc, w.ids);
     const { cc, seen } = await joinFromSnapshot(r, w);
     const before = visibleState(w.c.replica, w.doc);
+    // The refills c makes (observed: the real calls).
+    const refills: Replica[] = [];
+    const scratch = w.c.replica.scratch.bind(w.c.replica);
+    w.c.replica.scratch = () => {
+      const x = scratch();
+      refills.push(x);
+      return x;
+    };
+    // Until the re-base, c shows what it showed: the refill never touches the real copy.
+    const untouched: boolean[] = [];
+    cc.onStatus((st) => {
+      if (st.state === 'resyncing' && st.rebased === 0)
+        untouched.push(JSON.stringify(visibleState(w.c.replica, w.doc)) === JSON.stringify(before));
+    });
 
     const cb = snapClient(w.b, r);
     cb.start();
@@ -189,6 +203,12 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
       w.doc,
       'all converged',
     );
+    // The relay's only trusted snapshot is the one c started from: it does not cover b's ops, so
+    // the first refill (from it) refused them and was dropped; the whole history was used next.
+    expect(refills.length).toBeGreaterThanOrEqual(2);
+    expect(refills[0]!.snapshotRefusals(w.doc)).toBeGreaterThan(0);
+    expect(untouched.length).toBeGreaterThan(0);
+    expect(untouched.every((x) => x)).toBe(true);
     expect(w.c.replica.snapshotRefusals(w.doc)).toBe(0);
     expect(cc.status.rebased).toBeGreaterThanOrEqual(1);
     expect(seen).toContain('resyncing');
