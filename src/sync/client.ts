@@ -585,7 +585,10 @@ export class SyncClient {
     return Math.floor(this.o.clock.nowUs() / 1000);
   }
 
-  /** SNAP-18: a calendar diverged or its refill must start over: on a fresh connection. */
+  /**
+   * SNAP-18: a calendar diverged or its refill must start over or was given up: on a fresh
+   * connection (no frame of this one's subscription can be taken for the next one's).
+   */
   private restart(): void {
     this.updateSynced();
     this.socket?.close(1000, 'resync');
@@ -633,8 +636,7 @@ export class SyncClient {
       // own op in its outbox: nothing changed; tried again after the next acknowledgement.
       if (code === 'InvalidArgument') return;
       this.resync.abandon(doc, this.nowMs(), true);
-      this.restartLater();
-      this.updateSynced();
+      this.restart();
       return;
     }
     await this.o.persistence.setCursor(doc, d.cursor);
@@ -799,9 +801,10 @@ export class SyncClient {
       this.set({ lastError: { code: 'Internal', message: `reconciliation of ${doc} did not converge` } });
       if (this.resync.refilling(doc)) {
         // SYNC-16: the relay cannot give the refill what it names (its history pruned, say):
-        // the real copy stays as it is; a later connection tries again.
+        // the real copy stays as it is and is subscribed again from its own cursor; a later
+        // connection tries again (restartLater, from subscribe).
         this.resync.abandon(doc, this.nowMs(), true);
-        this.restartLater();
+        this.restart();
       }
       return;
     }
