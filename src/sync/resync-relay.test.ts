@@ -318,6 +318,43 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
     expect(cc2.status.rebased).toBeGreaterThanOrEqual(1);
   });
 
+  it('[SNAP-19][SYNC-16] an own edit the relay has not acknowledged when the divergence shows (held for the device’s clock): the re-base waits for its acknowledgement, then it is everywhere', async () => {
+    const r = await harness.relay({ maxSkewMs: 1000 });
+    const w = await world(r);
+    await offlineEdits(w.b, w.doc, w.ids);
+    const { cc } = await joinFromSnapshot(r, w);
+    cc.stop();
+    const cb = snapClient(w.b, r);
+    cb.start();
+    await converged([w.ca, cb], [w.a.replica, w.b.replica], w.doc, 'b back');
+    // c's clock runs 4 s ahead for one edit: the relay holds it (RELAY-7) for about 3 s.
+    w.c.clockSkewUs = 4_000_000;
+    await writeTitle(w.c, w.doc, w.ids[50]!, 'c, ahead of the relay');
+    w.c.clockSkewUs = 0;
+    const cc2 = snapClient(w.c, r);
+    let waited = false;
+    let pendingAtRebase = -1;
+    cc2.onStatus((st) => {
+      if (st.state === 'resyncing' && st.pending > 0 && st.rebased === 0) waited = true;
+      if (st.rebased === 1 && pendingAtRebase < 0) pendingAtRebase = st.pending;
+    });
+    cc2.start();
+    await converged(
+      [w.ca, cb, cc2, w.cd],
+      [w.a, w.b, w.c, w.d].map((x) => x.replica),
+      w.doc,
+      'converged',
+    );
+    expect(waited).toBe(true);
+    expect(pendingAtRebase).toBe(0);
+    expect(cc2.status.rebased).toBe(1);
+    expect(titles(w.a.replica, w.doc)).toContain('c, ahead of the relay');
+    expectSameEverywhere(
+      [w.a, w.b, w.c, w.d].map((x) => x.replica),
+      w.doc,
+    );
+  });
+
   it('[SNAP-18] a member removed concurrently: its ops made before it saw the Remove stay in everyone’s DAG; the device that joined from the snapshot ends the same', async () => {
     const r = await harness.relay();
     const w = await world(r);
