@@ -902,6 +902,7 @@ export class SyncClient {
       // member, or an invite it refuses). Stop waiting for it on this connection.
       this.docs.delete(m.doc);
       this.refused.add(m.doc);
+      this.resync.forget(m.doc);
       this.emit({ type: 'docRefused', doc: m.doc, code: m.code, message: m.message });
       this.updateSynced();
       return;

@@ -112,5 +112,9 @@ describe('re-sync decisions', () => {
     now += 11 * 60_000;
     await round('4');
     expect(rs.begin(doc, now)).toBeDefined();
+    // A calendar the relay stops serving to this device (removed, RELAY-9) is not re-synced.
+    rs.forget(doc);
+    expect(rs.busy).toBe(false);
+    expect(rs.refilling(doc)).toBe(false);
   });
 });

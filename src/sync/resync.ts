@@ -146,6 +146,11 @@ export class Resyncs {
     a.notBefore = nowMs + backoff(a.failures);
   }
 
+  /** The relay no longer serves `doc` to this device (removed): nothing to re-sync it from. */
+  forget(doc: DocId): void {
+    this.docs.delete(doc);
+  }
+
   /** The connection closed: every refill in progress is dropped (the next connection starts over). */
   reset(): void {
     for (const a of this.docs.values()) a.scratch = undefined;
