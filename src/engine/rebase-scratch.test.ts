@@ -12,7 +12,7 @@ import type { DocId, EntityId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
 import type { Replica } from './replica.ts';
 import { visibleState } from './snapshot.testkit.ts';
-import { openReplica } from './testkit.testkit.ts';
+import { openReplica, testDevice } from './testkit.testkit.ts';
 
 const E1 = '81'.repeat(16) as EntityId;
 const E2 = '82'.repeat(16) as EntityId;
@@ -65,6 +65,32 @@ describe('re-basing from a refilled copy', () => {
     expect(titleOf(a, doc, E1)).toBe('c after the re-base');
     expect(visibleState(c, doc)).toEqual(visibleState(a, doc));
     expect(visibleState(await openReplica(devs[2]!, { store }), doc)).toEqual(visibleState(a, doc));
+  });
+
+  it('[SNAP-18][SNAP-13] a device that joined by invite (INV-1) reads the calendar on after the re-base and after a restart', async () => {
+    const t = await team(['rk-a', 'rk-b']);
+    const a = t.reps[0]!;
+    const { op, secret } = await a.createInvite(t.doc, 4_000_000_000_000_000);
+    const store = createMemoryStore();
+    const dev = testDevice('rk-j');
+    const j = await openReplica(dev, { store });
+    await refill(a, j, t.doc);
+    await j.joinWithInvite(t.doc, op.id, secret);
+    await syncOps(j, a, t.doc);
+    await a.write(t.doc, E1, title('a, under the key the invite carries'));
+    await syncOps(a, j, t.doc);
+    expect(titleOf(j, t.doc, E1)).toBe('a, under the key the invite carries');
+    const scratch = j.scratch();
+    await refill(a, scratch, t.doc);
+    await j.rebaseFrom(t.doc, scratch);
+    expect(visibleState(j, t.doc)).toEqual(visibleState(a, t.doc));
+    // A later write under that key still opens here, and after a restart.
+    await a.write(t.doc, E1, title('a, after the re-base'));
+    await syncOps(a, j, t.doc);
+    expect(titleOf(j, t.doc, E1)).toBe('a, after the re-base');
+    const again = await openReplica(dev, { store });
+    expect(titleOf(again, t.doc, E1)).toBe('a, after the re-base');
+    expect(visibleState(again, t.doc)).toEqual(visibleState(a, t.doc));
   });
 
   it('[SNAP-18] refused, changing nothing, while c holds an own op the refill lacks, or the refill refused ops too', async () => {
