@@ -23,7 +23,7 @@ export function scratchCore(core: Core): Core {
 
 /**
  * SNAP-18: the snapshot plaintext of `doc` at the scratch's heads, after the scratch learned every
- * content key the real copy holds (`keys`: an invite's or an out-of-band key opens no anchor).
+ * content key the real copy holds (`keys`: an out-of-band key, KEY-9, may open no op the scratch holds).
  * Refused when the scratch lacks the calendar or diverged itself (it refused ops by SNAP-7: it
  * started from a snapshot that does not hold them): re-basing on it would lose those ops too.
  */

@@ -49,9 +49,9 @@ export async function rebase(core: Core, doc: DocId, plain: Uint8Array): Promise
 }
 
 /**
- * SNAP-13, in the re-base's own commit: this device keeps every content key it held (a key from
- * an invite, INV-1, or added out of band, KEY-9, is in no anchor it can open), stored sealed for
- * itself as KEY-9 stores them; and every entity it showed is named in the change event, so a
+ * SNAP-13, in the re-base's own commit: this device keeps every content key it held (one added
+ * out of band, KEY-9, may be in no anchor it can open), stored sealed for itself as KEY-9 stores
+ * them; and every entity it showed is named in the change event, so a
  * host re-reads those the snapshot lacks too.
  */
 function keepWhatWasHeld(core: Core, old: DocState, txn: Txn): void {
