@@ -60,7 +60,7 @@ export class Resyncs {
 
   /**
    * SNAP-18: whether `doc` diverged and is not being re-synced yet: the engine refused ops of it by
-   * SNAP-7 (or a refill did). Marks it, so the caller starts over on a fresh connection.
+   * SNAP-7. Marks it, so the caller starts over on a fresh connection.
    */
   diverged(doc: DocId, nowMs: number): boolean {
     if (this.docs.has(doc)) return false;
