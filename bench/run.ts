@@ -22,6 +22,7 @@ for (const [name, file, fn] of [
   ['history', './history.ts', 'benchHistory'],
   ['compaction', './compaction.ts', 'benchCompaction'],
   ['sealed', './sealed.ts', 'benchSealed'],
+  ['resync', './resync.ts', 'benchResync'],
 ] as const) {
   if (existsSync(new URL(file, import.meta.url))) {
     benches.push({

@@ -157,6 +157,7 @@ export async function applyOne(core: Core, op: OpenedOp, txn: Txn, waiting: bool
     if (fromPending) unpend(core, txn, op.id);
     // SNAP-7: ops waiting for a covered op never apply here: they stop waiting (and asking).
     if (missing.length > 0) dropWaiters(core, txn, op.id);
+    core.snapRefusals.set(op.doc, (core.snapRefusals.get(op.doc) ?? 0) + 1); // SNAP-18
     return rejected(op, new EngineError('Unsupported', gap, op.id));
   }
   if (missing.length > 0) return park(core, op, missing, txn, fromPending);

@@ -61,6 +61,11 @@ export class Core {
   readonly listeners = new Set<(e: ChangeEvent) => void>();
   /** SNAP-7: calendars this replica started from a snapshot (in memory only, SNAP-8). */
   readonly bases = new Map<DocId, SnapshotBase>();
+  /**
+   * SNAP-18: ops refused by SNAP-7 per calendar since it was opened, started or re-based (in
+   * memory): a replica with every op would have applied them, so this copy has diverged.
+   */
+  readonly snapRefusals = new Map<DocId, number>();
   /** SNAP-10: certifications in force per calendar (this replica holds what they name). */
   readonly certs = new Map<DocId, Certification[]>();
   /** SNAP-10: certifications stored but waiting for an op they name. */

@@ -7,8 +7,10 @@
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DocId } from './ids.ts';
+import { seal } from './seal.ts';
 import { decodeSnapshot } from './snapshot-codec.ts';
 import { startFromSnapshot } from './snapshot-start.ts';
+import type { DocState, Txn } from './txn.ts';
 
 const refuse = (why: string): EngineError =>
   new EngineError('InvalidArgument', `cannot re-base on this snapshot: ${why} (SNAP-13)`);
@@ -42,5 +44,27 @@ export async function rebase(core: Core, doc: DocId, plain: Uint8Array): Promise
     if (m === undefined || (vv[m.author] ?? 0) < m.ctr || forked(m.author, m.ctr))
       throw refuse(`op ${h} held here is not covered by the snapshot`);
   }
-  await startFromSnapshot(core, state, undefined, true);
+  await startFromSnapshot(core, state, (txn) => keepWhatWasHeld(core, st, txn), true);
+  core.snapRefusals.delete(doc);
+}
+
+/**
+ * SNAP-13, in the re-base's own commit: this device keeps every content key it held (one added
+ * out of band, KEY-9, may be in no anchor it can open), stored sealed for itself as KEY-9 stores
+ * them; and every entity it showed is named in the change event, so a
+ * host re-reads those the snapshot lacks too.
+ */
+function keepWhatWasHeld(core: Core, old: DocState, txn: Txn): void {
+  const kept = [...(old.rec.keys ?? [])];
+  const stored = new Set(kept.map((k) => k.id));
+  const box = core.device?.box;
+  for (const id of old.keys.ids()) {
+    const key = old.keys.get(id)!;
+    if (txn.keys.has(id)) continue;
+    txn.keys.learn(id, key);
+    if (!stored.has(id) && box !== undefined)
+      kept.push({ id, sealed: seal(box.publicKey, key, core.random) });
+  }
+  if (kept.length > 0) txn.rec = { ...txn.rec, keys: kept };
+  txn.events.push({ doc: txn.doc, entities: [...old.entities.keys()], ops: [], membershipChanged: true });
 }

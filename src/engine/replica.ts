@@ -31,6 +31,7 @@ import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type PruneStatus, prune, pruneStatus } from './prune.ts';
 import { type PruneConsent, pruneUnread, pruneUnreadStatus } from './prune-relay.ts';
 import { rebase } from './rebase.ts';
+import { scratchCore, scratchPlaintext } from './rebase-scratch.ts';
 import { SnapshotDesk } from './replica-snapshots.ts';
 import { type MemberRole, Role } from './roles.ts';
 import type { SealedSnapshot } from './snapshot-sealed.ts';
@@ -58,8 +59,8 @@ export class Replica {
   /** SNAP-*: snapshot flows, and what they remember in memory (evidence, the last snapshot). */
   private readonly snaps: SnapshotDesk;
 
-  private constructor(opts: ReplicaOptions) {
-    this.core = new Core(opts);
+  private constructor(opts: ReplicaOptions | Core) {
+    this.core = opts instanceof Core ? opts : new Core(opts);
     this.deviceId = this.core.deviceId;
     this.snaps = new SnapshotDesk(this.core, (docs) => this.heal(docs));
   }
@@ -420,6 +421,35 @@ export class Replica {
   /** SNAP-13: replaces `doc` by a snapshot covering everything held here (trusted by the caller). */
   rebase(doc: DocId, plain: Uint8Array): Promise<void> {
     return this.enqueue(() => rebase(this.core, doc, plain));
+  }
+
+  /**
+   * SNAP-18: ops of `doc` this replica refused by SNAP-7 since it opened, started or re-based the
+   * calendar (a replica with every op would apply them): more than 0 means this copy diverged, and
+   * the host refills it beside it and re-bases (`scratch`, `rebaseFrom`).
+   */
+  snapshotRefusals(doc: DocId): number {
+    return this.core.snapRefusals.get(doc) ?? 0;
+  }
+
+  /**
+   * SNAP-18: an empty replica over a memory store with this device's keys and clock, to refill a
+   * diverged calendar into from the relay (from its trusted snapshot, or its whole history).
+   */
+  scratch(): Replica {
+    return new Replica(scratchCore(this.core));
+  }
+
+  /**
+   * SNAP-18, SNAP-13: re-bases `doc` on the copy `scratch` refilled (its snapshot at its heads,
+   * after it learned every content key this replica holds), in one store commit. Refused, nothing
+   * changed, when the scratch lacks the calendar, refused ops itself, or does not cover everything
+   * held here (SNAP-13: this device's own ops above all).
+   */
+  async rebaseFrom(doc: DocId, scratch: Replica): Promise<void> {
+    const keys = this.core.mustDoc(doc).keys;
+    const plain = await scratch.enqueue(() => scratchPlaintext(scratch.core, doc, keys));
+    await this.enqueue(() => rebase(this.core, doc, plain));
   }
 
   /**

@@ -19,6 +19,7 @@ import {
   type SyncMessage,
   SyncProtocolError,
 } from './messages.ts';
+import { Resyncs } from './resync.ts';
 import { SnapshotSync, type SnapshotSyncStats } from './snapshot-sync.ts';
 
 /** The part of a WebSocket the client uses (browser WebSocket and `ws` both fit). */
@@ -61,7 +62,8 @@ export interface SyncClock {
   clearTimeout(handle: unknown): void;
 }
 
-export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
+/** `resyncing`: a calendar diverged (SNAP-7 refused ops) and is being refilled and re-based (SNAP-18). */
+export type SyncState = 'offline' | 'connecting' | 'syncing' | 'resyncing' | 'synced';
 
 export interface SyncStatus {
   state: SyncState;
@@ -81,6 +83,8 @@ export interface SyncStatus {
   snapshotStarts: number;
   /** Snapshots this device uploaded since the client started (SYNC-13). */
   snapshotUploads: number;
+  /** Calendars re-based on a refill since the client started (SNAP-18). */
+  rebased: number;
 }
 
 /**
@@ -162,6 +166,8 @@ export class SyncClient {
   private readonly o: Required<Omit<SyncClientOptions, 'crypto' | 'onSnapshotOffered'>>;
   /** Snapshot upload, start and endorsement (undefined: snapshots off). */
   private readonly snaps: SnapshotSync | undefined;
+  /** Diverged calendars being refilled and re-based (SNAP-18, SYNC-16). */
+  private readonly resync: Resyncs;
   private socket: SyncSocket | undefined;
   private authed = false;
   private online = true;
@@ -169,6 +175,7 @@ export class SyncClient {
   private attempt = 0;
   private reconnectTimer: unknown;
   private retryTimer: unknown;
+  private resyncTimer: unknown;
   private readonly docs = new Map<DocId, DocSync>();
   private readonly followed = new Map<DocId, HeldInvite | undefined>();
   /** Calendars the relay refused to serve on this connection (not a member, bad invite). */
@@ -202,11 +209,13 @@ export class SyncClient {
     opsReceived: 0,
     snapshotStarts: 0,
     snapshotUploads: 0,
+    rebased: 0,
   };
 
   constructor(opts: SyncClientOptions) {
     this.o = { backoffBaseMs: 500, backoffMaxMs: 30_000, pushBatch: 256, maxInFlight: 2048, ...opts };
     hostOf(opts.url); // validate early
+    this.resync = new Resyncs(opts.replica, () => this.nowMs());
     this.snaps =
       opts.crypto === undefined
         ? undefined
@@ -215,8 +224,15 @@ export class SyncClient {
             crypto: opts.crypto,
             send: (m) => this.send(m),
             started: (doc, seq) => this.startedFromSnapshot(doc, seq),
+            startInto: (doc) => (this.resync.refilling(doc) ? this.resync.target(doc) : undefined),
             fallBack: (doc, why) => {
               this.set({ lastError: { code: 'Snapshot', message: why } });
+              if (this.resync.refilling(doc)) {
+                // SYNC-16: the refill asks for the whole history instead; the real copy is untouched.
+                this.resync.noSnapshot(doc);
+                this.serial(() => this.subscribe(doc));
+                return;
+              }
               // The whole history from seq 0: ops of the abandoned start may have moved the cursor.
               this.serial(async () => {
                 await this.o.persistence.setCursor(doc, 0);
@@ -255,6 +271,8 @@ export class SyncClient {
   private async startedFromSnapshot(doc: DocId, seq: number): Promise<void> {
     const d = this.docs.get(doc);
     if (d !== undefined && seq > d.cursor) d.cursor = seq;
+    // SNAP-18: a refill's cursor is kept only once the real copy is re-based on it.
+    if (this.resync.refilling(doc)) return;
     await this.o.persistence.setCursor(doc, seq);
     this.set({ snapshotStarts: this.st.snapshotStarts + 1 });
   }
@@ -308,6 +326,7 @@ export class SyncClient {
     this.unsubscribeReplica?.();
     this.o.clock.clearTimeout(this.reconnectTimer);
     this.o.clock.clearTimeout(this.retryTimer);
+    this.o.clock.clearTimeout(this.resyncTimer);
     this.socket?.close(1000, 'stopped');
     this.teardown();
     this.set({ state: 'offline' });
@@ -410,6 +429,7 @@ export class SyncClient {
     this.refused.clear();
     this.refusedOps.clear();
     this.snaps?.reset();
+    this.resync.reset();
     this.challenge = undefined;
   }
 
@@ -517,7 +537,11 @@ export class SyncClient {
 
   private async subscribe(doc: DocId): Promise<void> {
     if (!this.authed) return;
-    const cursor = await this.o.persistence.getCursor(doc);
+    // SNAP-18, SYNC-16: a diverged calendar is refilled from cursor 0 (from the relay's trusted
+    // snapshot when it has one) into a scratch replica; the real copy is re-based on it.
+    const refill = this.resync.has(doc) ? this.resync.begin(doc, this.nowMs()) : undefined;
+    if (this.resync.has(doc) && refill === undefined) this.restartLater();
+    const cursor = refill === undefined ? await this.o.persistence.getCursor(doc) : 0;
     this.refused.delete(doc);
     this.docs.set(doc, {
       caughtUp: false,
@@ -531,7 +555,13 @@ export class SyncClient {
     const self = this.o.replica.deviceId;
     // SYNC-15: a calendar this device holds nothing of may start from a snapshot.
     const from: { fromSnapshot?: true } =
-      this.snaps?.mayStart(doc, cursor) === true ? { fromSnapshot: true } : {};
+      refill !== undefined
+        ? refill.fromSnapshot && this.snaps !== undefined
+          ? { fromSnapshot: true }
+          : {}
+        : this.snaps?.mayStart(doc, cursor) === true
+          ? { fromSnapshot: true }
+          : {};
     if (invite !== undefined && self !== undefined && this.challenge !== undefined && !this.isMember(doc)) {
       const msg = inviteFetchMessage(doc, invite.op, self as DeviceId, this.challenge);
       this.send({
@@ -544,7 +574,77 @@ export class SyncClient {
     } else {
       this.send({ type: 'subscribe', doc, cursor, ...from });
     }
-    this.set({ state: 'syncing' });
+    this.set({ state: this.busyState() });
+  }
+
+  private busyState(): SyncState {
+    return this.resync.busy ? 'resyncing' : 'syncing';
+  }
+
+  private nowMs(): number {
+    return Math.floor(this.o.clock.nowUs() / 1000);
+  }
+
+  /**
+   * SNAP-18: a calendar diverged or its refill must start over or was given up: on a fresh
+   * connection (no frame of this one's subscription can be taken for the next one's).
+   */
+  private restart(): void {
+    this.updateSynced();
+    this.socket?.close(1000, 'resync');
+  }
+
+  /** SNAP-18: a re-sync waits after a failed attempt: start over when the wait is over. */
+  private restartLater(): void {
+    const wait = this.resync.nextWait(this.nowMs());
+    if (wait === undefined) return;
+    const socket = this.socket;
+    this.o.clock.clearTimeout(this.resyncTimer);
+    this.resyncTimer = this.o.clock.setTimeout(() => {
+      if (this.socket === socket) this.serial(async () => this.restart());
+    }, wait);
+  }
+
+  /**
+   * SNAP-18: re-bases the real copy of `doc` on its refill once the refill is caught up and
+   * holds everything the real copy holds, and no own op of the calendar waits for its
+   * acknowledgement (it holds the frontier; the relay forwards it into the refill once stored).
+   */
+  private async tryRebase(doc: DocId): Promise<void> {
+    const d = this.docs.get(doc);
+    if (d === undefined || !this.resync.refilling(doc)) return;
+    if (this.resync.refillDiverged(doc)) {
+      // The relay's snapshot predates ops the refill was sent: the whole history next time.
+      this.resync.noSnapshot(doc);
+      this.resync.abandon(doc, this.nowMs(), false);
+      this.restart();
+      return;
+    }
+    // Matched: the refill holds what the relay holds (a refill with gaps would only diverge again).
+    if (!d.caughtUp || !d.matched) return;
+    if (this.inFlightFor(doc) > 0) return;
+    const outbox = await this.o.persistence.listOutbox(SYNC_LIMITS.maxIdsPerFrame);
+    if (outbox.some((o) => o.doc === doc)) return;
+    if (!(await this.resync.covers(doc))) return;
+    try {
+      await this.resync.finish(doc);
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      const message = e instanceof Error ? e.message : String(e);
+      this.set({ lastError: { code: typeof code === 'string' ? code : 'Internal', message } });
+      // Not covered after all (SNAP-13: an own op made a moment ago), or the store still holds an
+      // own op in its outbox: nothing changed; tried again after the next acknowledgement.
+      if (code === 'InvalidArgument') return;
+      this.resync.abandon(doc, this.nowMs(), true);
+      this.restart();
+      return;
+    }
+    await this.o.persistence.setCursor(doc, d.cursor);
+    d.matched = false;
+    d.rounds = 0;
+    this.set({ rebased: this.st.rebased + 1, lastError: null });
+    this.askHeads(doc);
+    this.updateSynced();
   }
 
   private isMember(doc: DocId): boolean {
@@ -620,12 +720,15 @@ export class SyncClient {
       }
     }
     if (this.inFlight.size === 0) this.checkRoots();
+    for (const doc of new Set(m.acks.map((a) => a.doc))) await this.tryRebase(doc);
     this.updateSynced();
   }
 
   private async ops(m: MessageOf<'ops'>): Promise<void> {
     // One store commit per page of ops (DAG-7): catch-up of a large calendar is bound by verification.
-    const results: ApplyResult[] = await this.o.replica.receiveBatch(m.ops.map((o) => o.bytes));
+    const target = this.resync.target(m.doc);
+    const refilling = this.resync.refilling(m.doc);
+    const results: ApplyResult[] = await target.receiveBatch(m.ops.map((o) => o.bytes));
     this.st.opsReceived += m.ops.length;
     const d = this.docs.get(m.doc);
     let cursor = d?.cursor ?? 0;
@@ -643,11 +746,17 @@ export class SyncClient {
     }
     if (d !== undefined && cursor > d.cursor) {
       d.cursor = cursor;
-      await this.o.persistence.setCursor(m.doc, cursor);
+      if (!refilling) await this.o.persistence.setCursor(m.doc, cursor);
     }
+    // SNAP-18: the engine refused ops by SNAP-7: this copy diverged; refill it on a fresh connection.
+    if (!refilling && this.resync.diverged(m.doc, this.nowMs())) {
+      this.restart();
+      return;
+    }
+    if (refilling) await this.tryRebase(m.doc);
     if (pending) {
       // SYNC-7: fetch what the pending ops wait for.
-      const ids = this.o.replica.missing(m.doc).slice(0, SYNC_LIMITS.maxIdsPerFrame);
+      const ids = target.missing(m.doc).slice(0, SYNC_LIMITS.maxIdsPerFrame);
       if (ids.length > 0) this.send({ type: 'want', doc: m.doc, ids });
     } else if (d?.caughtUp && !d.matched && this.inFlightFor(m.doc) === 0) {
       // During reconciliation (an answer to our Want, or the op we wanted arriving by the live
@@ -661,14 +770,16 @@ export class SyncClient {
     if (d === undefined) return;
     d.caughtUp = true;
     this.unserved.delete(m.doc);
+    const refilling = this.resync.refilling(m.doc);
     if (m.seq < d.cursor) {
       // RELAY-16: the relay's log is shorter than our cursor (it was restored from a backup): it
       // streamed from the start; resume from its seq from now on, and reconcile roots (SYNC-6).
       d.cursor = m.seq;
-      await this.o.persistence.setCursor(m.doc, m.seq);
+      if (!refilling) await this.o.persistence.setCursor(m.doc, m.seq);
     }
-    d.matched = m.root === this.o.replica.root(m.doc);
-    if (d.matched) this.updateSynced();
+    d.matched = m.root === this.resync.target(m.doc).root(m.doc);
+    if (d.matched && refilling) await this.tryRebase(m.doc);
+    else if (d.matched) this.updateSynced();
     else if (this.inFlightFor(m.doc) === 0) this.askHeads(m.doc);
   }
 
@@ -688,15 +799,23 @@ export class SyncClient {
     if (d === undefined || d.asking) return;
     if (d.rounds >= MAX_ROUNDS) {
       this.set({ lastError: { code: 'Internal', message: `reconciliation of ${doc} did not converge` } });
+      if (this.resync.refilling(doc)) {
+        // SYNC-16: the relay cannot give the refill what it names (its history pruned, say):
+        // the real copy stays as it is and is subscribed again from its own cursor; a later
+        // connection tries again (restartLater, from subscribe).
+        this.resync.abandon(doc, this.nowMs(), true);
+        this.restart();
+      }
       return;
     }
     d.rounds++;
     d.asking = true;
+    const target = this.resync.target(doc);
     this.send({
       type: 'heads',
       doc,
-      root: this.o.replica.root(doc),
-      heads: this.o.replica.heads(doc).slice(0, SYNC_LIMITS.maxIdsPerFrame),
+      root: target.root(doc),
+      heads: target.heads(doc).slice(0, SYNC_LIMITS.maxIdsPerFrame),
     });
   }
 
@@ -704,14 +823,16 @@ export class SyncClient {
     const d = this.docs.get(m.doc);
     if (d === undefined) return;
     d.asking = false;
-    d.matched = m.root === this.o.replica.root(m.doc);
+    const target = this.resync.target(m.doc);
+    d.matched = m.root === target.root(m.doc);
     if (d.matched) {
       d.rounds = 0;
+      await this.tryRebase(m.doc);
       this.updateSynced();
       return;
     }
-    this.set({ state: 'syncing' });
-    const have = await this.o.replica.getOps(m.doc, m.heads);
+    this.set({ state: this.busyState() });
+    const have = await target.getOps(m.doc, m.heads);
     const unknown = m.heads.filter((_, i) => have[i] === undefined);
     if (unknown.length > 0) this.send({ type: 'want', doc: m.doc, ids: unknown });
     else if (this.inFlightFor(m.doc) === 0) {
@@ -781,6 +902,7 @@ export class SyncClient {
       // member, or an invite it refuses). Stop waiting for it on this connection.
       this.docs.delete(m.doc);
       this.refused.add(m.doc);
+      this.resync.forget(m.doc);
       this.emit({ type: 'docRefused', doc: m.doc, code: m.code, message: m.message });
       this.updateSynced();
       return;
@@ -818,6 +940,11 @@ export class SyncClient {
 
   private updateSynced(): void {
     if (!this.authed) return;
+    // SNAP-18: a diverged calendar is not in sync until it is re-based.
+    if (this.resync.busy) {
+      if (this.st.state !== 'resyncing') this.set({ state: 'resyncing' });
+      return;
+    }
     const all = [...this.docs.values()];
     const done =
       all.every((d) => d.caughtUp && d.matched) &&

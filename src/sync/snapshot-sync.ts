@@ -42,6 +42,11 @@ export interface SnapshotSyncDeps {
   later(fn: () => void, ms: number): void;
   /** A snapshot this device sealed is stored durably by the relay. */
   uploaded?(doc: DocId): void;
+  /**
+   * SNAP-18, SYNC-16: where a snapshot offered to start `doc` goes while the calendar held here is
+   * refilled beside it (a scratch replica); undefined: the replica itself.
+   */
+  startInto?(doc: DocId): Pick<Replica, 'startFromSealed' | 'hasDoc'> | undefined;
   /** The invite secret this device joins `doc` by, if any (its Invite op seals the keys, INV-1). */
   inviteSecret?(doc: DocId): Uint8Array | undefined;
 }
@@ -218,8 +223,10 @@ export class SnapshotSync {
       if (m.seq > 0) this.d.fallBack(m.doc, e instanceof Error ? e.message : String(e));
       return;
     }
-    // A start is only for a calendar this device does not hold; an endorsement offer only for one it does.
-    if (m.seq > 0 === this.d.replica.hasDoc(m.doc)) {
+    // A start is only for a calendar this device does not hold (or refills, SNAP-18); an
+    // endorsement offer only for one it does.
+    const holder = m.seq > 0 ? (this.d.startInto?.(m.doc) ?? this.d.replica) : this.d.replica;
+    if (m.seq > 0 === holder.hasDoc(m.doc)) {
       this.incoming = undefined;
       return;
     }
@@ -258,7 +265,7 @@ export class SnapshotSync {
   private async start(inc: Incoming): Promise<void> {
     try {
       const secret = this.d.inviteSecret?.(inc.doc);
-      await this.d.replica.startFromSealed(
+      await (this.d.startInto?.(inc.doc) ?? this.d.replica).startFromSealed(
         inc.manifest,
         inc.chunks,
         inc.endorsements,

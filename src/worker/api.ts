@@ -167,7 +167,8 @@ export interface EventHistory {
   unreadable: number;
 }
 
-export type SyncState = 'offline' | 'connecting' | 'syncing' | 'synced';
+/** `resyncing`: a calendar diverged from the others and is being refilled and re-based (SNAP-18). */
+export type SyncState = 'offline' | 'connecting' | 'syncing' | 'resyncing' | 'synced';
 
 export interface SyncStatus {
   state: SyncState;
@@ -185,6 +186,8 @@ export interface SyncStatus {
   snapshotStarts?: number;
   /** Snapshots this device made and the relay stored since then (SNAP-14; diagnostics). */
   snapshotUploads?: number;
+  /** Calendars re-based on a refill since then (SNAP-18; diagnostics). */
+  rebased?: number;
   /** Ops this device deleted by pruning since then (SNAP-16; diagnostics). */
   opsPruned?: number;
 }

@@ -97,10 +97,14 @@ export function toApiStatus(s: ClientStatus): SyncStatus {
     opsDownloaded: s.opsReceived,
     snapshotStarts: s.snapshotStarts,
     snapshotUploads: s.snapshotUploads,
+    rebased: s.rebased,
   };
   if (s.clockWarning && s.clockOffsetUs !== null) {
     out.detail = `This device's clock is ${Math.round(s.clockOffsetUs / 60_000_000)} minutes ahead of the server's.`;
   } else if (s.state === 'offline') out.detail = 'offline';
+  else if (s.state === 'resyncing')
+    out.detail =
+      'A calendar missed edits made while it was set up from a summary; refilling it from the server (nothing shown is lost meanwhile).';
   else if (s.lastError !== null) out.detail = `${s.lastError.code}: ${s.lastError.message}`;
   return out;
 }

@@ -10,6 +10,7 @@ const STATE_TEXT: Record<SyncStatus['state'], string> = {
   offline: 'Offline',
   connecting: 'Connecting…',
   syncing: 'Syncing…',
+  resyncing: 'Resyncing…',
   synced: 'Synced',
 };
 
@@ -36,6 +37,7 @@ export function SyncStatusView(props: { status: SyncStatus | null; now: number }
       data-snapshot-starts={s?.snapshotStarts}
       data-snapshot-uploads={s?.snapshotUploads}
       data-ops-pruned={s?.opsPruned}
+      data-rebased={s?.rebased}
     >
       <span className="sync-icon" aria-hidden="true">
         {state === 'synced' ? '✓' : state === 'offline' ? '⨯' : '↻'}
