@@ -7,7 +7,12 @@
 // the library figure).
 
 import { eventFromRecord } from '../src/engine/index.ts';
-import type { EventView } from '../src/worker/api.ts';
+import { monthRows } from '../src/ui/components/MonthView.tsx';
+import { toTimed } from '../src/ui/model.ts';
+import { hiddenPerColumn, laneRow } from '../src/ui/time/layout.ts';
+import { fetchRange, monthWeeks } from '../src/ui/time/nav.ts';
+import type { CalendarClient, CalendarInfo, EventView } from '../src/worker/api.ts';
+import { createCalendarClient } from '../src/worker/client.ts';
 import { EventIndex } from '../src/worker/event-index.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
 import { SeriesSet } from '../src/worker/occurrences.ts';
@@ -27,8 +32,65 @@ declare global {
     monthSetup: (month: string, dbName?: string) => Promise<void>;
     /** Draws month k after the set-up month; its wall-clock ms. */
     monthDraw: (k: number) => number;
+    /** Starts the app's own client and worker on the seeded store and waits for its replica. */
+    appSetup: (month: string) => Promise<void>;
+    /**
+     * Draws month k after the set-up month the way the app does, from the request to the data
+     * the month view renders; its wall-clock ms. 'grid': the host's layout (monthLayout) and the
+     * rows made of it (MonthView.tsx monthRows); 'list': the path before it, every event of the
+     * range (eventsInRange), their times (toTimed), lanes per week (laneRow) and "+N more"
+     * counts (hiddenPerColumn), as App.tsx and MonthView.tsx did.
+     */
+    appDraw: (k: number, path: 'grid' | 'list') => Promise<{ ms: number; shown: number; events: number }>;
   }
 }
+
+let app: { client: CalendarClient; calendars: CalendarInfo[]; month: string; zone: string } | undefined;
+
+window.appSetup = async (month) => {
+  const client = await createCalendarClient();
+  // A call only the replica answers: resolves once the full host (replica, index, series) is up.
+  await client.thisDevice();
+  const calendars = await client.listCalendars();
+  // The load's trailing work (the rule library, storage checks) settles before anything is timed.
+  await new Promise((r) => setTimeout(r, 500));
+  app = { client, calendars, month, zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+};
+
+/** The lanes a 1280x900 window's week row fits before the view measures it (App.tsx default). */
+const LANES = 4;
+
+window.appDraw = async (k, path) => {
+  const { client, calendars, month, zone } = app!;
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  const first = new Date(Date.UTC(y, m - 1 + k, 15)).toISOString().slice(0, 10);
+  const weeks = monthWeeks(first, 1);
+  const t = performance.now();
+  if (path === 'grid') {
+    const layout = await client.monthLayout({
+      firstDay: weeks[0]![0]!,
+      weeks: weeks.length,
+      zone,
+      lanes: LANES,
+      hidden: [],
+      moved: [],
+    });
+    const rows = monthRows(layout, weeks, calendars, zone);
+    const ms = performance.now() - t;
+    return { ms, shown: rows.reduce((n, r) => n + r.segs.length, 0), events: layout.events };
+  }
+  const events = await client.eventsInRange(fetchRange(weeks.flat(), zone));
+  const timed = toTimed(events, calendars, zone);
+  let shown = 0;
+  for (const w of weeks) {
+    const segs = laneRow(timed, w);
+    const maxLane = segs.reduce((n, s) => Math.max(n, s.lane), -1);
+    const lanes = maxLane < LANES ? LANES : Math.max(1, LANES - 1);
+    hiddenPerColumn(segs, 7, lanes);
+    shown += segs.filter((s) => s.lane < lanes).length;
+  }
+  return { ms: performance.now() - t, shown, events: events.length };
+};
 
 let drawOne: ((k: number) => { ms: number; n: number }) | undefined;
 window.monthSetup = async (month, dbName = 'ledgerday') => {

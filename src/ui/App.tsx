@@ -328,11 +328,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the events change
   useEffect(() => {
     if (!focusKey) return;
+    // The month view's bar moves to its new day when the host's layout for the move arrives: until
+    // then the focused bar is the one to keep, and the focus follows it once it is redrawn.
+    if (isMonth && !loaded) return;
     const el = document.querySelector<HTMLElement>(`main [data-event-key="${CSS.escape(focusKey)}"]`);
     if (!el) return;
     if (document.activeElement !== el) el.focus();
     setFocusKey(null);
-  }, [focusKey, timed, layout]);
+  }, [focusKey, timed, layout, isMonth, loaded]);
 
   useEffect(() => {
     const q = query.trim();
@@ -683,6 +686,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
         weeks={weeks}
         layout={layout}
         calendars={calendars}
+        overrides={overrides}
         onFit={setMonthLanes}
         month={route.date.slice(0, 7)}
         onCreate={openNew}

@@ -5,6 +5,7 @@
 import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
 import type { CalendarInfo, MonthLayout } from '../../worker/api.ts';
 import { toTimed, type UiEvent } from '../model.ts';
+import { applyOverrides, type TimeOverride } from '../pending.ts';
 import type { LaneSegment } from '../time/layout.ts';
 import {
   type DateStr,
@@ -36,17 +37,22 @@ export interface MonthRow {
  * The rows of a layout for these weeks, with each shown bar's calendar colour and times in the
  * display zone; no rows (nothing drawn yet) when the layout is of another grid.
  */
+const NO_OVERRIDES: ReadonlyMap<string, TimeOverride> = new Map();
+
 export function monthRows(
   layout: MonthLayout | null,
   weeks: DateStr[][],
   calendars: CalendarInfo[],
   zone: string,
+  overrides: ReadonlyMap<string, TimeOverride> = NO_OVERRIDES,
 ): MonthRow[] {
   if (layout === null || layout.weeks.length !== weeks.length) return [];
   return layout.weeks.map((w) => {
     const segs: LaneSegment<UiEvent>[] = [];
     for (const b of w.bars) {
-      const [t] = toTimed([b.view], calendars, zone);
+      // Pending times on the bar's own event at once (keyboard moves build on them); where the
+      // host places it follows with its next layout.
+      const [t] = toTimed(applyOverrides([b.view], overrides), calendars, zone);
       if (t === undefined) continue;
       segs.push({
         ...t,
@@ -67,6 +73,8 @@ export function MonthView(props: {
   /** The host's layout of exactly these weeks (null while it is asked for). */
   layout: MonthLayout | null;
   calendars: CalendarInfo[];
+  /** Times shown before the host reports them (the layout has them too, a moment later). */
+  overrides: ReadonlyMap<string, TimeOverride>;
   /** Lanes that fit a week row: the layout is asked for with this many. */
   onFit: (lanes: number) => void;
   zone: string;
@@ -77,8 +85,11 @@ export function MonthView(props: {
   onMoveDays: (ui: UiEvent, days: number) => void;
   onGoToDay: (d: DateStr) => void;
 }) {
-  const { layout, weeks, calendars, zone, onFit } = props;
-  const rows = useMemo(() => monthRows(layout, weeks, calendars, zone), [layout, weeks, calendars, zone]);
+  const { layout, weeks, calendars, zone, overrides, onFit } = props;
+  const rows = useMemo(
+    () => monthRows(layout, weeks, calendars, zone, overrides),
+    [layout, weeks, calendars, zone, overrides],
+  );
   const drag = useRef<{
     id: number;
     x: number;
