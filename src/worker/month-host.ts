@@ -6,13 +6,14 @@ import type { DocId } from '../engine/index.ts';
 import type { EventView } from './api.ts';
 import type { EventIndex } from './event-index.ts';
 import {
+  addView,
   MonthGrid,
   type MonthLayout,
   type MonthRequest,
   type MovedEvent,
   movedView,
 } from './month-layout.ts';
-import { type Entity, occurrenceId } from './occurrences.ts';
+import type { Entity } from './occurrences.ts';
 import type { Occurrence } from './recur.ts';
 import { drawnView, type SeriesHost } from './series-host.ts';
 
@@ -26,13 +27,7 @@ class Plain {
 }
 type Ref = EventView | Plain;
 
-const refs = {
-  idOf: (r: Ref) => (r instanceof Plain ? occurrenceId(r.s.id, r.o.recurrenceId) : r.id),
-  viewOf: (r: Ref) => (r instanceof Plain ? drawnView(r.doc, r.s, r.o) : r),
-};
-
-const addView = (grid: MonthGrid<Ref>, v: EventView) =>
-  grid.add(v, v.allDay, v.start, v.end, v.startMs, v.endMs);
+const refs = { viewOf: (r: Ref) => (r instanceof Plain ? drawnView(r.doc, r.s, r.o) : r) };
 
 export async function monthLayout(
   req: MonthRequest,
@@ -77,7 +72,7 @@ export async function monthLayout(
       if (hidden.has(doc)) return;
       const m = movedAs(doc, s.id, o.recurrenceId);
       if (m !== undefined) addView(grid, moveTo(drawnView(doc, s, o), m));
-      else grid.add(new Plain(doc, s, o), s.allDay, o.start, o.end, o.startMs, o.endMs);
+      else grid.add(new Plain(doc, s, o), s.allDay, o.start, o.end, o.startMs, o.endMs, s.id, o.recurrenceId);
     },
     (doc, v) => {
       if (hidden.has(doc)) return;

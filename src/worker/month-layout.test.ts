@@ -5,7 +5,6 @@ import { monthWeeks } from '../ui/time/nav.ts';
 import type { EventView } from './api.ts';
 import { checkMonthRequest, layoutViews, type MonthLayout, type MonthRequest } from './month-layout.ts';
 import { utcToWall, wallToUtcMs } from './time.ts';
-import { byTime } from './views.ts';
 
 /** A small deterministic PRNG (mulberry32): the same calendars on every run. */
 function rng(seed: number): () => number {
@@ -45,6 +44,8 @@ function view(
   } as unknown as EventView;
 }
 
+const SERIES = ['a0', 'b1', 'c2', 'd3'] as const;
+
 /** A random calendar around the grid: ties of start and end, multi-day bars, all-day runs. */
 function calendar(seed: number, firstDay: string, n: number): EventView[] {
   const r = rng(seed);
@@ -67,18 +68,35 @@ function calendar(seed: number, firstDay: string, n: number): EventView[] {
     const mins = pick([0, 30, 60, 60, 90, 600, 1440, 2000, 4320]);
     // Some end exactly at a midnight of their zone (they end the day before there).
     const end = r() < 0.1 ? `${addDays(day, 1)}T00:00` : utcToWall(startMs + mins * 60_000, zone);
-    out.push(view(id, { start, end, timeZone: zone, calendarId: r() < 0.1 ? 'other' : 'cal' }));
+    const v = view(id, { start, end, timeZone: zone, calendarId: r() < 0.1 ? 'other' : 'cal' });
+    // Some are occurrences of a few series (ties broken by series id, then original start).
+    if (r() < 0.4) v.occurrence = { seriesId: pick(SERIES), recurrenceId: start, detached: false };
+    out.push(v);
   }
   return out;
 }
 
-/** The grid the view drew before the host laid it out: laneRow over every event, byTime order. */
+/**
+ * The list's order with the grid's tie-break: start, end, then the event's (series') id and the
+ * original start (byTime went by each occurrence's own id there).
+ */
+const byTimeThenEntity = (a: EventView, b: EventView): number => {
+  const ka = [a.occurrence?.seriesId ?? a.id, a.occurrence?.recurrenceId ?? ''] as const;
+  const kb = [b.occurrence?.seriesId ?? b.id, b.occurrence?.recurrenceId ?? ''] as const;
+  return (
+    a.startMs - b.startMs ||
+    a.endMs - b.endMs ||
+    (ka[0] !== kb[0] ? (ka[0] < kb[0] ? -1 : 1) : ka[1] < kb[1] ? -1 : ka[1] > kb[1] ? 1 : 0)
+  );
+};
+
+/** The grid the view drew before the host laid it out: laneRow over every event in list order. */
 function viewGrid(req: MonthRequest, events: EventView[]): MonthLayout {
   const cals = [
     { id: 'cal', hidden: false },
     { id: 'other', hidden: req.hidden.includes('other') },
   ] as never;
-  const timed = toTimed([...events].sort(byTime), cals, req.zone);
+  const timed = toTimed([...events].sort(byTimeThenEntity), cals, req.zone);
   const days = Array.from({ length: req.weeks * 7 }, (_, k) => addDays(req.firstDay, k));
   let count = 0;
   const weeks = Array.from({ length: req.weeks }, (_, w) => {
@@ -165,6 +183,33 @@ describe('month grid laid out by the host', () => {
         expect(shown + week.more[col]!, day).toBe(full.length);
         expect(shown).toBeLessThanOrEqual(week.shown);
       }
+  });
+
+  it('[UI-18] two series at the same time keep their order on every day', () => {
+    const req: MonthRequest = {
+      firstDay: '2026-10-26',
+      weeks: 6,
+      zone: 'UTC',
+      lanes: 4,
+      hidden: [],
+      moved: [],
+    };
+    const views: EventView[] = [];
+    for (let d = 0; d < 42; d++) {
+      const day = addDays(req.firstDay, d);
+      for (const series of ['ffff', '0000']) {
+        // Occurrence ids differ per day (a hash); the series ids decide.
+        const v = view(`${series}${d}`.padEnd(32, String(d % 10)), {
+          start: `${day}T09:00`,
+          end: `${day}T09:30`,
+        });
+        v.occurrence = { seriesId: series, recurrenceId: `${day}T09:00`, detached: false };
+        views.push(v);
+      }
+    }
+    const got = layoutViews(req, views.reverse());
+    for (const w of got.weeks)
+      for (const b of w.bars) expect(b.view.occurrence!.seriesId).toBe(b.lane === 0 ? '0000' : 'ffff');
   });
 
   it('[UI-18] a bar across week rows is cut at each row, continued on both sides', () => {

@@ -90,12 +90,13 @@ interface Cand<R> {
   endMs: number;
   a: number;
   b: number;
-  id: string | undefined;
+  /** Last in the order: the event's id (a series' for its occurrences), then the original start. */
+  entity: string;
+  rid: string;
 }
 
-/** How the grid gets an event's id (for ties) and view (for shown bars) from what it was given. */
+/** How the grid gets the view of a shown bar from what it was given. */
 export interface GridRefs<R> {
-  idOf(ref: R): string;
   viewOf(ref: R): EventView;
 }
 
@@ -146,9 +147,19 @@ export class MonthGrid<R> {
   /**
    * Adds an event: all-day ones by their dates, timed ones by their instants in the display zone
    * (as src/ui/time/zoned.ts eventTimes: an end at 00:00 ends the day before). Unreadable dates
-   * are left out, as the view leaves them out.
+   * are left out, as the view leaves them out. `entity` and `rid` order events with the same
+   * start and end: the event's id (its series' for an occurrence), then the original start.
    */
-  add(ref: R, allDay: boolean, start: string, end: string, startMs: number, endMs: number): void {
+  add(
+    ref: R,
+    allDay: boolean,
+    start: string,
+    end: string,
+    startMs: number,
+    endMs: number,
+    entity: string,
+    rid: string,
+  ): void {
     let a: number;
     let b: number;
     let t: number;
@@ -171,18 +182,21 @@ export class MonthGrid<R> {
       t = s;
     }
     if (b < 0 || a >= this.days) return;
-    this.cands.push({ ref, allDay, t, startMs, endMs, a, b, id: undefined });
+    this.cands.push({ ref, allDay, t, startMs, endMs, a, b, entity, rid });
   }
 
-  /** The view's order of events on one day: all-day first, then start, end, id (lazily). */
+  /**
+   * The order of events on one day: all-day first, then start, end, and for the same start and
+   * end the event's (series') id, so a series keeps its place among others at its time day after
+   * day (the list's order, byTime, went by each occurrence's own id, a hash: they swapped places).
+   */
   private cmp = (x: Cand<R>, y: Cand<R>): number => {
     if (x.allDay !== y.allDay) return x.allDay ? -1 : 1;
     if (x.t !== y.t) return x.t - y.t;
     if (x.startMs !== y.startMs) return x.startMs - y.startMs;
     if (x.endMs !== y.endMs) return x.endMs - y.endMs;
-    x.id ??= this.refs.idOf(x.ref);
-    y.id ??= this.refs.idOf(y.ref);
-    return x.id < y.id ? -1 : 1;
+    if (x.entity !== y.entity) return x.entity < y.entity ? -1 : 1;
+    return x.rid < y.rid ? -1 : x.rid > y.rid ? 1 : 0;
   };
 
   layout(): MonthLayout {
@@ -282,6 +296,12 @@ export class MonthGrid<R> {
   }
 }
 
+/** Adds a view (an occurrence's by its series id and original start). */
+export function addView<R>(grid: MonthGrid<R>, v: EventView & R): void {
+  const o = v.occurrence;
+  grid.add(v, v.allDay, v.start, v.end, v.startMs, v.endMs, o?.seriesId ?? v.id, o?.recurrenceId ?? '');
+}
+
 /** A view at the times the UI shows before the host reports them (as src/ui/pending.ts does). */
 export function movedView(v: EventView, m: MovedEvent): EventView {
   const startMs = wallToUtcMs(m.start, v.timeZone);
@@ -295,7 +315,7 @@ export function layoutViews(req: MonthRequest, views: readonly EventView[]): Mon
   const hidden = new Set(req.hidden);
   const moved = new Map(req.moved.map((m) => [`${m.calendarId}/${m.id}`, m]));
   const confirmed: string[] = [];
-  const grid = new MonthGrid<EventView>(req, { idOf: (v) => v.id, viewOf: (v) => v });
+  const grid = new MonthGrid<EventView>(req, { viewOf: (v) => v });
   for (let v of views) {
     if (hidden.has(v.calendarId)) continue;
     const m = moved.size === 0 ? undefined : moved.get(`${v.calendarId}/${v.id}`);
@@ -303,7 +323,7 @@ export function layoutViews(req: MonthRequest, views: readonly EventView[]): Mon
       if (v.start === m.start && v.end === m.end) confirmed.push(`${v.calendarId}/${v.id}`);
       v = movedView(v, m);
     }
-    grid.add(v, v.allDay, v.start, v.end, v.startMs, v.endMs);
+    addView(grid, v);
   }
   return { ...grid.layout(), confirmed };
 }
