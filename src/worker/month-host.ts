@@ -17,17 +17,18 @@ import type { Entity } from './occurrences.ts';
 import type { Occurrence } from './recur.ts';
 import { drawnView, type SeriesHost } from './series-host.ts';
 
-/** An occurrence without an override, not yet a view. */
-class Plain {
-  constructor(
-    readonly doc: DocId,
-    readonly s: Entity,
-    readonly o: Occurrence,
-  ) {}
+/** The series of occurrences added without a view (one per series, not per occurrence). */
+interface Of {
+  doc: DocId;
+  s: Entity;
 }
-type Ref = EventView | Plain;
+/** A view, or an occurrence without an override (its series in `aux`). */
+type Ref = EventView | Occurrence;
 
-const refs = { viewOf: (r: Ref) => (r instanceof Plain ? drawnView(r.doc, r.s, r.o) : r) };
+const refs = {
+  viewOf: (r: Ref, aux: unknown) =>
+    aux === undefined ? (r as EventView) : drawnView((aux as Of).doc, (aux as Of).s, r as Occurrence),
+};
 
 export async function monthLayout(
   req: MonthRequest,
@@ -50,8 +51,10 @@ export async function monthLayout(
   }
   const singles: EventView[] = [];
   index.inRange(grid.range, singles);
+  const anyMoved = movedSingles.size > 0;
   for (const v of singles)
-    if (!hidden.has(v.calendarId) && !movedSingles.has(`${v.calendarId}/${v.id}`)) addView(grid, v);
+    if (!hidden.has(v.calendarId) && !(anyMoved && movedSingles.has(`${v.calendarId}/${v.id}`)))
+      addView(grid, v);
   const confirmed: string[] = [];
   /** The view at its moved times; the move is confirmed once the stored times are those. */
   const moveTo = (v: EventView, m: MovedEvent) => {
@@ -66,13 +69,17 @@ export async function monthLayout(
     movedSeries.size > 0 && movedSeries.has(`${doc}|${seriesId}`)
       ? movedOcc.get(`${doc}|${seriesId}|${r}`)
       : undefined;
+  let of: Of | undefined;
   await series.visit(
     grid.range,
     (doc, s, o) => {
-      if (hidden.has(doc)) return;
+      if (of === undefined || of.s !== s || of.doc !== doc) {
+        if (hidden.has(doc)) return;
+        of = { doc, s };
+      }
       const m = movedAs(doc, s.id, o.recurrenceId);
       if (m !== undefined) addView(grid, moveTo(drawnView(doc, s, o), m));
-      else grid.add(new Plain(doc, s, o), s.allDay, o.start, o.end, o.startMs, o.endMs, s.id, o.recurrenceId);
+      else grid.add(o, of, s.allDay, o.start, o.end, o.startMs, o.endMs, s.id, o.recurrenceId);
     },
     (doc, v) => {
       if (hidden.has(doc)) return;

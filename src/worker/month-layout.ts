@@ -83,6 +83,8 @@ export function monthRange(req: MonthRequest): { fromMs: number; toMs: number } 
 /** An event as the grid places it: its days (grid columns, -1 / days past the end outside). */
 interface Cand<R> {
   ref: R;
+  /** What the caller needs besides `ref` to make its view (shared by many events). */
+  aux: unknown;
   allDay: boolean;
   /** Order within a day after all-day: its first day (all-day) or start (timed). */
   t: number;
@@ -97,21 +99,39 @@ interface Cand<R> {
 
 /** How the grid gets the view of a shown bar from what it was given. */
 export interface GridRefs<R> {
-  viewOf(ref: R): EventView;
+  viewOf(ref: R, aux: unknown): EventView;
+}
+
+/** A week row's segment of an event spanning days. */
+interface Span<R> {
+  c: Cand<R>;
+  s: number;
+  e: number;
 }
 
 /**
  * One month draw: add every event of `range` (views or lazy references), then `layout()`.
+ * An event on one day of the grid (nearly all) costs a few comparisons as it is added: each day
+ * keeps only its first `lanes` single-day events in order (no more can ever be shown) and a
+ * count; nothing is allocated for the others. Events over several days are placed at layout().
  */
 export class MonthGrid<R> {
   readonly range: { fromMs: number; toMs: number };
   private readonly days: number;
   private readonly first: number;
+  private readonly lanes: number;
   /** UTC start of each grid day in the zone, and one past the last. */
   private readonly bounds: number[] = [];
   /** Whether that start is the day's 00:00 (not a DST gap's later first minute). */
   private readonly midnight: boolean[] = [];
-  private readonly cands: Cand<R>[] = [];
+  /** Per day: its first single-day events in order (at most `lanes`), and how many it has. */
+  private readonly top: Cand<R>[][] = [];
+  private readonly singles: number[] = [];
+  /** Per day: events on it (shown or not). */
+  private readonly cover: number[] = [];
+  /** Events over more than one day of the grid. */
+  private readonly spanning: Cand<R>[] = [];
+  private count = 0;
 
   constructor(
     private readonly req: MonthRequest,
@@ -119,6 +139,7 @@ export class MonthGrid<R> {
   ) {
     this.days = req.weeks * 7;
     this.first = dayNumber(req.firstDay)!;
+    this.lanes = req.lanes;
     for (let k = 0; k <= this.days; k++) {
       const date = new Date((this.first + k) * DAY).toISOString().slice(0, 10);
       const ms = wallToUtcMs(date, req.zone)!;
@@ -126,22 +147,23 @@ export class MonthGrid<R> {
       const wall = utcToWall(ms, req.zone);
       this.midnight.push(wall.length === 16 && wall.endsWith('T00:00'));
     }
+    for (let d = 0; d < this.days; d++) {
+      this.top.push([]);
+      this.singles.push(0);
+      this.cover.push(0);
+    }
     this.range = monthRange(req);
   }
 
-  /** Grid day of an instant: -1 before the grid, `days` after it. */
+  /** Grid day of an instant: -1 before the grid, `days` after it (days are 23 to 25 hours). */
   private dayOf(ms: number): number {
     const b = this.bounds;
     if (ms < b[0]!) return -1;
     if (ms >= b[this.days]!) return this.days;
-    let lo = 0;
-    let hi = this.days - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (b[mid]! <= ms) lo = mid;
-      else hi = mid - 1;
-    }
-    return lo;
+    let k = Math.min(this.days - 1, Math.floor((ms - b[0]!) / DAY));
+    while (k > 0 && b[k]! > ms) k--;
+    while (k < this.days - 1 && b[k + 1]! <= ms) k++;
+    return k;
   }
 
   /**
@@ -152,6 +174,7 @@ export class MonthGrid<R> {
    */
   add(
     ref: R,
+    aux: unknown,
     allDay: boolean,
     start: string,
     end: string,
@@ -182,60 +205,61 @@ export class MonthGrid<R> {
       t = s;
     }
     if (b < 0 || a >= this.days) return;
-    this.cands.push({ ref, allDay, t, startMs, endMs, a, b, entity, rid });
+    this.count++;
+    const lo = Math.max(a, 0);
+    const hi = Math.min(b, this.days - 1);
+    for (let d = lo; d <= hi; d++) this.cover[d]!++;
+    if (lo !== hi) {
+      this.spanning.push({ ref, aux, allDay, t, startMs, endMs, a, b, entity, rid });
+      return;
+    }
+    this.singles[lo]!++;
+    const top = this.top[lo]!;
+    // Most events of a busy day come after its first few: compared, then left (no object).
+    if (top.length === this.lanes && !before(allDay, t, startMs, endMs, entity, rid, top[this.lanes - 1]!))
+      return;
+    this.keep(top, { ref, aux, allDay, t, startMs, endMs, a, b, entity, rid });
   }
 
-  /**
-   * The order of events on one day: all-day first, then start, end, and for the same start and
-   * end the event's (series') id, so a series keeps its place among others at its time day after
-   * day (the list's order, byTime, went by each occurrence's own id, a hash: they swapped places).
-   */
-  private cmp = (x: Cand<R>, y: Cand<R>): number => {
-    if (x.allDay !== y.allDay) return x.allDay ? -1 : 1;
-    if (x.t !== y.t) return x.t - y.t;
-    if (x.startMs !== y.startMs) return x.startMs - y.startMs;
-    if (x.endMs !== y.endMs) return x.endMs - y.endMs;
-    if (x.entity !== y.entity) return x.entity < y.entity ? -1 : 1;
-    return x.rid < y.rid ? -1 : x.rid > y.rid ? 1 : 0;
-  };
+  /** Inserts into a day's first events in order, keeping at most `lanes`. */
+  private keep(top: Cand<R>[], c: Cand<R>): void {
+    let i = top.length;
+    while (i > 0 && cmp(c, top[i - 1]!) < 0) i--;
+    if (i >= this.lanes) return;
+    top.splice(i, 0, c);
+    if (top.length > this.lanes) top.pop();
+  }
 
   layout(): MonthLayout {
-    const n = this.days;
-    const cover = new Array<number>(n).fill(0);
-    const multi: { c: Cand<R>; s: number; e: number }[][] = [];
-    const single: Cand<R>[][] = [];
+    const multi: Span<R>[][] = [];
     for (let w = 0; w < this.req.weeks; w++) multi.push([]);
-    for (let d = 0; d < n; d++) single.push([]);
-    for (const c of this.cands) {
+    // Events over several days: a bar per week row, or a single day of a row (its first or last).
+    for (const c of this.spanning) {
       const a = Math.max(c.a, 0);
-      const b = Math.min(c.b, n - 1);
-      for (let d = a; d <= b; d++) cover[d]!++;
+      const b = Math.min(c.b, this.days - 1);
       for (let w = Math.floor(a / 7); w <= Math.floor(b / 7); w++) {
         const s = Math.max(a, w * 7);
         const e = Math.min(b, w * 7 + 6);
-        if (s === e) single[s]!.push(c);
-        else multi[w]!.push({ c, s, e });
+        if (s === e) {
+          this.singles[s]!++;
+          this.keep(this.top[s]!, c);
+        } else multi[w]!.push({ c, s, e });
       }
     }
     const weeks: MonthWeek[] = [];
-    for (let w = 0; w < this.req.weeks; w++) weeks.push(this.row(w, multi[w]!, single, cover));
-    return { weeks, events: this.cands.length, confirmed: [] };
+    for (let w = 0; w < this.req.weeks; w++) weeks.push(this.row(w, multi[w]!));
+    return { weeks, events: this.count, confirmed: [] };
   }
 
   /** One week row: bars in lanes, the lanes shown and each day's hidden count. */
-  private row(
-    w: number,
-    multi: { c: Cand<R>; s: number; e: number }[],
-    single: Cand<R>[][],
-    cover: number[],
-  ): MonthWeek {
-    const lanes = this.req.lanes;
+  private row(w: number, multi: Span<R>[]): MonthWeek {
+    const lanes = this.lanes;
     const base = w * 7;
     // Occupancy of the lanes that can be shown; a bar beyond them only matters as "overflow".
     const taken = new Uint8Array(lanes * 7);
     let overflow = false;
     const placed: { c: Cand<R>; s: number; e: number; lane: number }[] = [];
-    multi.sort((x, y) => x.s - y.s || y.e - y.s - (x.e - x.s) || this.cmp(x.c, y.c));
+    multi.sort((x, y) => x.s - y.s || y.e - y.s - (x.e - x.s) || cmp(x.c, y.c));
     let mi = 0;
     for (let col = 0; col < 7; col++) {
       for (; mi < multi.length && multi[mi]!.s - base === col; mi++) {
@@ -253,24 +277,24 @@ export class MonthGrid<R> {
         for (let k = s - base; k <= e - base; k++) taken[lane * 7 + k] = 1;
         placed.push({ c, s, e, lane });
       }
+      // The day's single-day events take its free lanes in order (laneRow's greedy placement).
       const free: number[] = [];
       for (let lane = 0; lane < lanes; lane++) if (!taken[lane * 7 + col]) free.push(lane);
-      const list = single[base + col]!;
-      if (list.length > free.length) overflow = true;
-      const top = this.first_(list, Math.min(free.length, list.length));
-      for (let i = 0; i < top.length; i++) {
+      if (this.singles[base + col]! > free.length) overflow = true;
+      const top = this.top[base + col]!;
+      for (let i = 0; i < top.length && i < free.length; i++) {
         taken[free[i]! * 7 + col] = 1;
         placed.push({ c: top[i]!, s: base + col, e: base + col, lane: free[i]! });
       }
     }
     const shown = overflow ? Math.max(1, lanes - 1) : lanes;
-    const more = cover.slice(base, base + 7);
+    const more = this.cover.slice(base, base + 7);
     const bars: MonthBar[] = [];
     for (const p of placed) {
       if (p.lane >= shown) continue;
       for (let d = p.s; d <= p.e; d++) more[d - base]!--;
       bars.push({
-        view: this.refs.viewOf(p.c.ref),
+        view: this.refs.viewOf(p.c.ref, p.c.aux),
         startCol: p.s - base,
         endCol: p.e - base,
         lane: p.lane,
@@ -280,26 +304,53 @@ export class MonthGrid<R> {
     }
     return { shown, bars, more };
   }
+}
 
-  /** The first `k` of `list` in the day's order (a partial insertion sort: k is a few lanes). */
-  private first_(list: Cand<R>[], k: number): Cand<R>[] {
-    const best: Cand<R>[] = [];
-    if (k === 0) return best;
-    for (const c of list) {
-      if (best.length === k && this.cmp(c, best[k - 1]!) >= 0) continue;
-      let i = best.length === k ? k - 1 : best.length;
-      while (i > 0 && this.cmp(c, best[i - 1]!) < 0) i--;
-      best.splice(i, 0, c);
-      if (best.length > k) best.pop();
-    }
-    return best;
-  }
+/**
+ * The order of events on one day: all-day first, then start, end, and for the same start and
+ * end the event's (series') id, so a series keeps its place among others at its time day after
+ * day (the list's order, byTime, went by each occurrence's own id, a hash: they swapped places).
+ */
+function cmp<R>(x: Cand<R>, y: Cand<R>): number {
+  return before(x.allDay, x.t, x.startMs, x.endMs, x.entity, x.rid, y)
+    ? -1
+    : before(y.allDay, y.t, y.startMs, y.endMs, y.entity, y.rid, x)
+      ? 1
+      : 0;
+}
+
+/** Whether an event with these keys comes before `y` (cmp's order, without an object). */
+function before<R>(
+  allDay: boolean,
+  t: number,
+  startMs: number,
+  endMs: number,
+  entity: string,
+  rid: string,
+  y: Cand<R>,
+): boolean {
+  if (allDay !== y.allDay) return allDay;
+  if (t !== y.t) return t < y.t;
+  if (startMs !== y.startMs) return startMs < y.startMs;
+  if (endMs !== y.endMs) return endMs < y.endMs;
+  if (entity !== y.entity) return entity < y.entity;
+  return rid < y.rid;
 }
 
 /** Adds a view (an occurrence's by its series id and original start). */
 export function addView<R>(grid: MonthGrid<R>, v: EventView & R): void {
   const o = v.occurrence;
-  grid.add(v, v.allDay, v.start, v.end, v.startMs, v.endMs, o?.seriesId ?? v.id, o?.recurrenceId ?? '');
+  grid.add(
+    v,
+    undefined,
+    v.allDay,
+    v.start,
+    v.end,
+    v.startMs,
+    v.endMs,
+    o?.seriesId ?? v.id,
+    o?.recurrenceId ?? '',
+  );
 }
 
 /** A view at the times the UI shows before the host reports them (as src/ui/pending.ts does). */
