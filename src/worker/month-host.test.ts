@@ -63,6 +63,18 @@ async function calendar(h: Host): Promise<string> {
       rrule: 'FREQ=WEEKLY;BYDAY=MO',
     }),
   );
+  // An all-day series over two days, every Saturday (its Sunday in the next column).
+  await h.createEvent(
+    cal,
+    id(21),
+    ev({
+      title: 'Weekend',
+      start: '2025-09-06',
+      end: '2025-09-08',
+      allDay: true,
+      rrule: 'FREQ=WEEKLY;BYDAY=SA',
+    }),
+  );
   // Into the month: 3 November's occurrence moved to 22 October; out of it: 13 October's to December.
   await h.editSeries(cal, {
     seriesId: id(20),
@@ -152,13 +164,17 @@ describe('engine host: month layout', () => {
     expect(day(layout, '2025-10-13').titles).not.toContain('Weekly');
     expect(day(layout, '2025-10-20').titles).not.toContain('Weekly');
     expect(day(layout, '2025-10-27').titles).toContain('Weekly');
-    // 26 October (25 hours): the doubled hour and the night from the 25th are on it, all-day first.
+    // 26 October (25 hours): the doubled hour and the night from the 25th are on it, after the
+    // all-day bar.
     const dst = day(layout, '2025-10-26');
-    expect(dst.titles.slice(0, 2)).toEqual(['Night', 'Twice']);
+    expect(dst.titles.slice(0, 3)).toEqual(['Weekend', 'Night', 'Twice']);
     expect(day(layout, '2025-10-25').titles).toContain('Night');
     // Ending at 00:00 ends the day before.
     expect(day(layout, '2025-10-07').titles).toContain('Late');
     expect(day(layout, '2025-10-08').titles).not.toContain('Late');
+    // The all-day series: a bar over Saturday and Sunday, all-day first.
+    expect(day(layout, '2025-10-11').titles[0]).toBe('Weekend');
+    expect(day(layout, '2025-10-12').titles).toContain('Weekend');
     // The trip is one bar per week row, continued across the rows.
     const trips = layout.weeks.flatMap((w, i) =>
       w.bars
