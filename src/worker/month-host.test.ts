@@ -172,8 +172,8 @@ describe('engine host: month layout', () => {
     // Ending at 00:00 ends the day before.
     expect(day(layout, '2025-10-07').titles).toContain('Late');
     expect(day(layout, '2025-10-08').titles).not.toContain('Late');
-    // The all-day series: a bar over Saturday and Sunday, all-day first.
-    expect(day(layout, '2025-10-11').titles[0]).toBe('Weekend');
+    // The all-day series: a bar over Saturday and Sunday, under the trip that started before it.
+    expect(day(layout, '2025-10-11').titles.slice(0, 2)).toEqual(['Trip', 'Weekend']);
     expect(day(layout, '2025-10-12').titles).toContain('Weekend');
     // The trip is one bar per week row, continued across the rows.
     const trips = layout.weeks.flatMap((w, i) =>
