@@ -196,7 +196,8 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const isMonth = route.view === 'month';
   const { events: stored, loaded: rangeLoaded } = useRangeEvents(client, range, !isMonth);
   const weeks = useMemo(() => monthWeeks(route.date, weekStart), [route.date, weekStart]);
-  const [monthLanes, setMonthLanes] = useState(4);
+  // Lanes a month week row fits, as the month view measured them (no request before that).
+  const [monthLanes, setMonthLanes] = useState<number | null>(null);
   const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
   const hiddenIds = calendars
     .filter((c) => c.hidden)
@@ -204,7 +205,7 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     .join(',');
   const monthRequest = useMemo(
     (): MonthRequest | null =>
-      isMonth
+      isMonth && monthLanes !== null
         ? {
             firstDay: weeks[0]![0]!,
             weeks: weeks.length,

@@ -2,7 +2,7 @@
 // click a day to create, drag a bar to another day to move it. The host lays the grid out
 // (monthLayout, [UI-18]): this view measures how many lanes fit, asks for that, and draws the
 // bars and counts it gets.
-import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
+import { type KeyboardEvent, type PointerEvent, useLayoutEffect, useMemo, useRef, useState } from 'react';
 import type { CalendarInfo, MonthLayout } from '../../worker/api.ts';
 import { toTimed, type UiEvent } from '../model.ts';
 import { applyOverrides, type TimeOverride } from '../pending.ts';
@@ -20,6 +20,9 @@ import { EventChip, eventKey } from './EventChip.tsx';
 const DATE_ROW_PX = 28;
 const LANE_PX = 21;
 const GAP_PX = 2;
+
+/** Lanes before the row is measured (and where it cannot be). */
+const DEFAULT_LANES = 4;
 
 /** How many event lanes fit in a week row of `rowPx` (at least one). */
 export function lanesThatFit(rowPx: number): number {
@@ -102,20 +105,24 @@ export function MonthView(props: {
   const [over, setOver] = useState<DateStr | null>(null);
   // Lanes per week follow the space the window gives (not a fixed 3): "N more" only when full.
   const boxRef = useRef<HTMLDivElement>(null);
-  const [fit, setFit] = useState(4);
-  useEffect(() => {
+  const [fit, setFit] = useState(DEFAULT_LANES);
+  // The layout is asked for once the row is measured (the first request already has the lanes
+  // that fit: a request with a guess, then another, would cost a cold start two host answers).
+  // Measured before paint, so the request goes out in the same task as the first render's calls.
+  useLayoutEffect(() => {
     const el = boxRef.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
     const measure = () => {
-      const row = el.querySelector<HTMLElement>('.month-week');
-      if (row) setFit(lanesThatFit(row.getBoundingClientRect().height));
+      const row = el?.querySelector<HTMLElement>('.month-week');
+      const n = row ? lanesThatFit(row.getBoundingClientRect().height) : DEFAULT_LANES;
+      setFit(n);
+      onFit(n);
     };
+    measure();
+    if (!el || typeof ResizeObserver === 'undefined') return;
     const ro = new ResizeObserver(measure);
     ro.observe(el);
-    measure();
     return () => ro.disconnect();
-  }, []);
-  useEffect(() => onFit(fit), [fit, onFit]);
+  }, [onFit]);
 
   // Bars sit above the day cells in the same grid, so look through the stack for the cell.
   const dateAt = (x: number, y: number): DateStr | null => {
