@@ -1,10 +1,10 @@
-// Bench-only page: "drawing a month" at the data level, in Chromium. Reads a seeded calendar from
-// the app's IndexedDB store, indexes it as the engine host does (single events by span, series and
-// overrides in a SeriesSet, each series' direct expansion set up as the host files it) and times
-// answering one month: the single events it overlaps plus every occurrence of every series,
-// through the host's own drawOccurrences (series-host.ts: assembled occurrences, their views, the
-// record of what was shown), then sorted as the host sorts (recur-fast.ts, or rrule-temporal for
-// the library figure).
+// Bench-only page: drawing a month in Chromium. appSetup/appDraw time it as the app does it: the
+// app's own client and worker on the seeded store, from the month view's request to the rows it
+// renders, through the host's layout (monthLayout) or the list path before it (every event to the
+// page). monthExpand reads the seeded calendar itself, indexes it as the engine host does and
+// draws the month after next at the data level (single events and every occurrence of every
+// series through the host's drawOccurrences, sorted), first with rrule-temporal alone, then with
+// the direct expansion (RRULE-2): the library figure.
 
 import { eventFromRecord } from '../src/engine/index.ts';
 import { monthRows } from '../src/ui/components/MonthView.tsx';
@@ -28,10 +28,6 @@ import { byTime, toView } from '../src/worker/views.ts';
 declare global {
   interface Window {
     monthExpand: (month: string, dbName?: string) => Promise<Record<string, number>>;
-    /** The same setup, then draw(k) one at a time (the bench reads CPU time around each). */
-    monthSetup: (month: string, dbName?: string) => Promise<void>;
-    /** Draws month k after the set-up month; its wall-clock ms. */
-    monthDraw: (k: number) => number;
     /** Starts the app's own client and worker on the seeded store and waits for its replica. */
     appSetup: (month: string) => Promise<void>;
     /**
@@ -92,11 +88,6 @@ window.appDraw = async (k, path) => {
   return { ms: performance.now() - t, shown, events: events.length };
 };
 
-let drawOne: ((k: number) => { ms: number; n: number }) | undefined;
-window.monthSetup = async (month, dbName = 'ledgerday') => {
-  drawOne = (await setup(month, dbName)).draw;
-};
-window.monthDraw = (k) => drawOne!(k).ms;
 
 window.monthExpand = async (month, dbName = 'ledgerday') => {
   const { set, doc, singles, indexMs, libMs, draw, range, expand } = await setup(month, dbName);
