@@ -88,7 +88,6 @@ window.appDraw = async (k, path) => {
   return { ms: performance.now() - t, shown, events: events.length };
 };
 
-
 window.monthExpand = async (month, dbName = 'ledgerday') => {
   const { set, doc, singles, indexMs, libMs, draw, range, expand } = await setup(month, dbName);
   const cold = draw(0);
