@@ -14,6 +14,8 @@ import { fetchRange, monthWeeks } from '../src/ui/time/nav.ts';
 import type { CalendarClient, CalendarInfo, EventView } from '../src/worker/api.ts';
 import { createCalendarClient } from '../src/worker/client.ts';
 import { EventIndex } from '../src/worker/event-index.ts';
+import { startEngineHost } from '../src/worker/host.ts';
+import type { Host } from '../src/worker/host-api.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
 import { SeriesSet } from '../src/worker/occurrences.ts';
 import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
@@ -38,6 +40,13 @@ declare global {
      * counts (hiddenPerColumn), as App.tsx and MonthView.tsx did.
      */
     appDraw: (k: number, path: 'grid' | 'list') => Promise<{ ms: number; shown: number; events: number }>;
+    /**
+     * The same 'grid' draw with the engine host started in this page instead of a worker (the
+     * bench reads this thread's CPU time around each draw; a worker's is not exposed to it): the
+     * host's monthLayout and the view's rows, without the hop to the worker.
+     */
+    hostSetup: (month: string) => Promise<void>;
+    hostDraw: (k: number) => Promise<number>;
   }
 }
 
@@ -53,14 +62,44 @@ window.appSetup = async (month) => {
   app = { client, calendars, month, zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
 };
 
+let inPage: { host: Host; calendars: CalendarInfo[]; month: string; zone: string } | undefined;
+
+window.hostSetup = async (month) => {
+  const host = await startEngineHost({ name: 'ledgerday' });
+  await host.thisDevice();
+  const calendars = await host.listCalendars();
+  await new Promise((r) => setTimeout(r, 500));
+  inPage = { host, calendars, month, zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+};
+
+window.hostDraw = async (k) => {
+  const { host, calendars, month, zone } = inPage!;
+  const weeks = monthWeeks(monthDate(month, k), 1);
+  const t = performance.now();
+  const layout = await host.monthLayout({
+    firstDay: weeks[0]![0]!,
+    weeks: weeks.length,
+    zone,
+    lanes: LANES,
+    hidden: [],
+    moved: [],
+  });
+  monthRows(layout, weeks, calendars, zone);
+  return performance.now() - t;
+};
+
+/** A day in month k after `month` ("YYYY-MM"). */
+function monthDate(month: string, k: number): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m - 1 + k, 15)).toISOString().slice(0, 10);
+}
+
 /** The lanes a 1280x900 window's week row fits before the view measures it (App.tsx default). */
 const LANES = 4;
 
 window.appDraw = async (k, path) => {
   const { client, calendars, month, zone } = app!;
-  const [y, m] = month.split('-').map(Number) as [number, number];
-  const first = new Date(Date.UTC(y, m - 1 + k, 15)).toISOString().slice(0, 10);
-  const weeks = monthWeeks(first, 1);
+  const weeks = monthWeeks(monthDate(month, k), 1);
   const t = performance.now();
   if (path === 'grid') {
     const layout = await client.monthLayout({
