@@ -1,14 +1,21 @@
-// Bench-only page: "drawing a month" at the data level, in Chromium. Reads a seeded calendar from
-// the app's IndexedDB store, indexes it as the engine host does (single events by span, series and
-// overrides in a SeriesSet, each series' direct expansion set up as the host files it) and times
-// answering one month: the single events it overlaps plus every occurrence of every series,
-// through the host's own drawOccurrences (series-host.ts: assembled occurrences, their views, the
-// record of what was shown), then sorted as the host sorts (recur-fast.ts, or rrule-temporal for
-// the library figure).
+// Bench-only page: drawing a month in Chromium. appSetup/appDraw time it as the app does it: the
+// app's own client and worker on the seeded store, from the month view's request to the rows it
+// renders, through the host's layout (monthLayout) or the list path before it (every event to the
+// page). monthExpand reads the seeded calendar itself, indexes it as the engine host does and
+// draws the month after next at the data level (single events and every occurrence of every
+// series through the host's drawOccurrences, sorted), first with rrule-temporal alone, then with
+// the direct expansion (RRULE-2): the library figure.
 
 import { eventFromRecord } from '../src/engine/index.ts';
-import type { EventView } from '../src/worker/api.ts';
+import { monthRows } from '../src/ui/components/MonthView.tsx';
+import { toTimed } from '../src/ui/model.ts';
+import { hiddenPerColumn, laneRow } from '../src/ui/time/layout.ts';
+import { fetchRange, monthWeeks } from '../src/ui/time/nav.ts';
+import type { CalendarClient, CalendarInfo, EventView } from '../src/worker/api.ts';
+import { createCalendarClient } from '../src/worker/client.ts';
 import { EventIndex } from '../src/worker/event-index.ts';
+import { startEngineHost } from '../src/worker/host.ts';
+import type { Host } from '../src/worker/host-api.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
 import { SeriesSet } from '../src/worker/occurrences.ts';
 import { cachedExpander, loadExpander } from '../src/worker/recur.ts';
@@ -23,18 +30,102 @@ import { byTime, toView } from '../src/worker/views.ts';
 declare global {
   interface Window {
     monthExpand: (month: string, dbName?: string) => Promise<Record<string, number>>;
-    /** The same setup, then draw(k) one at a time (the bench reads CPU time around each). */
-    monthSetup: (month: string, dbName?: string) => Promise<void>;
-    /** Draws month k after the set-up month; its wall-clock ms. */
-    monthDraw: (k: number) => number;
+    /** Starts the app's own client and worker on the seeded store and waits for its replica. */
+    appSetup: (month: string) => Promise<void>;
+    /**
+     * Draws month k after the set-up month the way the app does, from the request to the data
+     * the month view renders; its wall-clock ms. 'grid': the host's layout (monthLayout) and the
+     * rows made of it (MonthView.tsx monthRows); 'list': the path before it, every event of the
+     * range (eventsInRange), their times (toTimed), lanes per week (laneRow) and "+N more"
+     * counts (hiddenPerColumn), as App.tsx and MonthView.tsx did.
+     */
+    appDraw: (k: number, path: 'grid' | 'list') => Promise<{ ms: number; shown: number; events: number }>;
+    /**
+     * The same 'grid' draw with the engine host started in this page instead of a worker (the
+     * bench reads this thread's CPU time around each draw; a worker's is not exposed to it): the
+     * host's monthLayout and the view's rows, without the hop to the worker.
+     */
+    hostSetup: (month: string) => Promise<void>;
+    hostDraw: (k: number) => Promise<number>;
   }
 }
 
-let drawOne: ((k: number) => { ms: number; n: number }) | undefined;
-window.monthSetup = async (month, dbName = 'ledgerday') => {
-  drawOne = (await setup(month, dbName)).draw;
+let app: { client: CalendarClient; calendars: CalendarInfo[]; month: string; zone: string } | undefined;
+
+window.appSetup = async (month) => {
+  const client = await createCalendarClient();
+  // A call only the replica answers: resolves once the full host (replica, index, series) is up.
+  await client.thisDevice();
+  const calendars = await client.listCalendars();
+  // The load's trailing work (the rule library, storage checks) settles before anything is timed.
+  await new Promise((r) => setTimeout(r, 500));
+  app = { client, calendars, month, zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
 };
-window.monthDraw = (k) => drawOne!(k).ms;
+
+let inPage: { host: Host; calendars: CalendarInfo[]; month: string; zone: string } | undefined;
+
+window.hostSetup = async (month) => {
+  const host = await startEngineHost({ name: 'ledgerday' });
+  await host.thisDevice();
+  const calendars = await host.listCalendars();
+  await new Promise((r) => setTimeout(r, 500));
+  inPage = { host, calendars, month, zone: Intl.DateTimeFormat().resolvedOptions().timeZone };
+};
+
+window.hostDraw = async (k) => {
+  const { host, calendars, month, zone } = inPage!;
+  const weeks = monthWeeks(monthDate(month, k), 1);
+  const t = performance.now();
+  const layout = await host.monthLayout({
+    firstDay: weeks[0]![0]!,
+    weeks: weeks.length,
+    zone,
+    lanes: LANES,
+    hidden: [],
+    moved: [],
+  });
+  monthRows(layout, weeks, calendars, zone);
+  return performance.now() - t;
+};
+
+/** A day in month k after `month` ("YYYY-MM"). */
+function monthDate(month: string, k: number): string {
+  const [y, m] = month.split('-').map(Number) as [number, number];
+  return new Date(Date.UTC(y, m - 1 + k, 15)).toISOString().slice(0, 10);
+}
+
+/** The lanes a 1280x900 window's week row fits before the view measures it (App.tsx default). */
+const LANES = 4;
+
+window.appDraw = async (k, path) => {
+  const { client, calendars, month, zone } = app!;
+  const weeks = monthWeeks(monthDate(month, k), 1);
+  const t = performance.now();
+  if (path === 'grid') {
+    const layout = await client.monthLayout({
+      firstDay: weeks[0]![0]!,
+      weeks: weeks.length,
+      zone,
+      lanes: LANES,
+      hidden: [],
+      moved: [],
+    });
+    const rows = monthRows(layout, weeks, calendars, zone);
+    const ms = performance.now() - t;
+    return { ms, shown: rows.reduce((n, r) => n + r.segs.length, 0), events: layout.events };
+  }
+  const events = await client.eventsInRange(fetchRange(weeks.flat(), zone));
+  const timed = toTimed(events, calendars, zone);
+  let shown = 0;
+  for (const w of weeks) {
+    const segs = laneRow(timed, w);
+    const maxLane = segs.reduce((n, s) => Math.max(n, s.lane), -1);
+    const lanes = maxLane < LANES ? LANES : Math.max(1, LANES - 1);
+    hiddenPerColumn(segs, 7, lanes);
+    shown += segs.filter((s) => s.lane < lanes).length;
+  }
+  return { ms: performance.now() - t, shown, events: events.length };
+};
 
 window.monthExpand = async (month, dbName = 'ledgerday') => {
   const { set, doc, singles, indexMs, libMs, draw, range, expand } = await setup(month, dbName);

@@ -1,9 +1,13 @@
 // Recurrence benchmark (issue 11): a month of 500 repeating series and 10,000 single events.
-// recurrence.month_expand_ms: answering one month (the single events it overlaps and every
-// occurrence of every series), in Chromium, on the first draw of that month (no occurrence cached
-// yet; each series' expansion set up when it was filed, as the host does at load: series_index_ms); warm and next-month figures beside it, and the month after next drawn first with
-// rrule-temporal alone and then with the direct expansion (RRULE-2) in the same page; the same
-// draws' main-thread CPU time beside them (*_cpu_ms); both medians of fresh pages. recurrence.cold_start_first_month_paint_ms:
+// recurrence.month_expand_ms: drawing one month as the app does, in Chromium: the month view's
+// request through the app's client to its worker's host, the host's layout of the grid
+// (monthLayout: the single events and every occurrence of every series the grid's days overlap,
+// placed in lanes, "+N more" counted) and back to the rows the view renders; the first draw of
+// that month in a fresh page (no occurrence of it cached yet; each series' expansion set up when
+// it was filed at load: series_index_ms), median of fresh pages. Warm and next-month figures
+// beside it, the path before it (every event to the page) in the same run, and the month after
+// next drawn first with rrule-temporal alone and then with the direct expansion (RRULE-2) in one
+// page (data level: expansion and views, no layout). recurrence.cold_start_first_month_paint_ms:
 // a cold, offline start of the app to the painted month view with that calendar.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -65,8 +69,10 @@ export async function benchRecurrence(): Promise<Figures> {
     const month = await page.evaluate((m) => window.monthExpand(m), MONTH);
     console.log('recurrence month expansion:', month);
     // Before the app is opened here: its service worker would answer the bench page's URL.
-    const cpu = await drawCpu(page, server.url);
-    console.log('recurrence month draws, main-thread CPU ms (first, warm, next):', cpu);
+    const draws = await appDraws(page, server.url);
+    console.log('recurrence month draws, medians:', draws);
+    const cpu = await hostCpu(page, server.url);
+    console.log('recurrence month draws with the host in the page, CPU ms (first, warm, next):', cpu);
     await page.goto(`${server.url}/#/month/${MONTH}-15`);
     await page.evaluate(async () => {
       await navigator.serviceWorker.ready;
@@ -122,23 +128,32 @@ export async function benchRecurrence(): Promise<Figures> {
     return {
       series: month['series']!,
       single_events: month['singles']!,
-      month_view_events: month['month_events']!,
-      // First draws, wall clock: the median of the fresh pages below (each page's first draw of
-      // the month after the same setup); the single draw of the seeded page beside it.
-      month_expand_ms: cpu.firstWall,
+      // Events on the grid's days (what "+N more" counts reach) and the bars the view draws.
+      month_view_events: draws.grid.events,
+      month_view_bars_shown: draws.grid.shown,
+      // Drawing a month as the app does (bench page appDraw 'grid': request to the host's layout
+      // through the app's client and worker, to the rows the view renders): the first draw of the
+      // month in a fresh page (nothing of it drawn or cached yet), median of fresh pages.
+      month_expand_ms: draws.grid.first,
       target_month_expand_ms: 20,
-      month_expand_warm_ms: cpu.warmWall,
-      next_month_expand_ms: cpu.nextWall,
-      month_expand_single_page_ms: month['cold_ms']!,
+      month_expand_warm_ms: draws.grid.warm,
+      next_month_expand_ms: draws.grid.next,
+      // The path before the host laid the grid out ('list': every event of the range to the page,
+      // laid out there), in alternate fresh pages of the same run, and the ratio of the two.
+      month_expand_list_path_ms: draws.list.first,
+      month_expand_list_path_warm_ms: draws.list.warm,
+      next_month_expand_list_path_ms: draws.list.next,
+      month_expand_grid_over_list: Math.round((draws.grid.first / draws.list.first) * 100) / 100,
+      // The same draws' CPU time, with the engine host in the page instead of a worker (the
+      // worker's thread time is not exposed here; on this shared machine the wall clock of a draw
+      // is often twice its CPU time): medians of fresh pages, the hop to the worker excluded.
+      month_expand_cpu_ms: cpu.first,
+      month_expand_warm_cpu_ms: cpu.warm,
+      next_month_expand_cpu_ms: cpu.next,
       series_index_ms: month['series_index_ms']!,
       rrule_library_load_ms: month['library_load_ms']!,
       month_after_next_library_only_ms: month['library_first_draw_ms']!,
       month_after_next_direct_ms: month['direct_first_draw_ms']!,
-      // The same draws' main-thread CPU time, median of fresh pages (the wall clock of one draw
-      // swings 2x with the other work on this shared machine; CPU time much less).
-      month_expand_cpu_ms: cpu.first,
-      month_expand_warm_cpu_ms: cpu.warm,
-      next_month_expand_cpu_ms: cpu.next,
       cold_start_first_month_paint_ms: Math.round(paint),
       cold_start_series_paint_ms: Math.round(seriesPaint),
       target_cold_start_ms: 1000,
@@ -151,52 +166,89 @@ export async function benchRecurrence(): Promise<Figures> {
   }
 }
 
-type DrawFigure = 'first' | 'warm' | 'next' | 'firstWall' | 'warmWall' | 'nextWall';
+/** Fresh pages per path whose draws are timed (each page draws its first month once). */
+const PAGES = Number(process.env['BENCH_RECUR_PAGES'] ?? 7);
 
-/** Fresh pages whose draws are timed (each draws its first month once). */
-const CPU_PAGES = Number(process.env['BENCH_RECUR_CPU_PAGES'] ?? 7);
+type Draws = { first: number; warm: number; next: number; shown: number; events: number };
 
 /**
- * The bench page's draws (first, warm, next month) in fresh pages, each in a task of its own after
- * the same setup: wall clock (performance.now around the draw) and main-thread CPU time (Chromium's
- * task durations in thread ticks), medians over the pages.
+ * Month draws as the app makes them (bench page appDraw: the app's client and worker on the seeded
+ * store, from the request to the rows the month view renders), in fresh pages (a fresh worker, no
+ * month drawn yet): the first draw of the month, the same again (warm), then the next month. The
+ * new path ('grid', the host's layout) and the one before it ('list', every event to the page)
+ * alternate page by page in the same run; wall-clock medians of each.
  */
-async function drawCpu(page: Page, url: string): Promise<Record<DrawFigure, number>> {
-  const rows: number[][] = [];
-  for (let i = 0; i < CPU_PAGES; i++) {
+async function appDraws(page: Page, url: string): Promise<Record<'grid' | 'list', Draws>> {
+  const rows: Record<'grid' | 'list', number[][]> = { grid: [], list: [] };
+  const meta: Record<'grid' | 'list', { shown: number; events: number }> = {
+    grid: { shown: 0, events: 0 },
+    list: { shown: 0, events: 0 },
+  };
+  for (let i = 0; i < 2 * PAGES; i++) {
+    const path = i % 2 === 0 ? 'grid' : 'list';
     await page.goto(`${url}/bench-seed/recur-month.html`);
-    await page.waitForFunction(() => 'monthSetup' in window);
-    await page.evaluate((m) => window.monthSetup(m), MONTH);
+    await page.waitForFunction(() => 'appSetup' in window);
+    await page.evaluate((m) => window.appSetup(m), MONTH);
+    const row: number[] = [];
+    for (const k of [0, 0, 1]) {
+      const d = await page.evaluate(([kk, p]) => window.appDraw(kk, p), [k, path] as const);
+      row.push(d.ms);
+      if (row.length === 1) meta[path] = { shown: d.shown, events: d.events };
+    }
+    rows[path].push(row);
+  }
+  const median = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return Math.round(s[Math.floor(s.length / 2)]! * 10) / 10;
+  };
+  const out = {} as Record<'grid' | 'list', Draws>;
+  for (const path of ['grid', 'list'] as const) {
+    console.log(
+      `recurrence month draws (${path}) in fresh pages, wall ms (first, warm, next):`,
+      rows[path].map((r) => r.map((x) => Math.round(x * 10) / 10)),
+    );
+    out[path] = {
+      first: median(rows[path].map((r) => r[0]!)),
+      warm: median(rows[path].map((r) => r[1]!)),
+      next: median(rows[path].map((r) => r[2]!)),
+      ...meta[path],
+    };
+  }
+  return out;
+}
+
+/**
+ * The 'grid' draws with the engine host in the page (bench page hostSetup/hostDraw), in fresh pages:
+ * main-thread CPU time (Chromium's task durations in thread ticks) around each, medians.
+ */
+async function hostCpu(page: Page, url: string): Promise<{ first: number; warm: number; next: number }> {
+  const rows: number[][] = [];
+  for (let i = 0; i < PAGES; i++) {
+    await page.goto(`${url}/bench-seed/recur-month.html`);
+    await page.waitForFunction(() => 'hostSetup' in window);
+    await page.evaluate((m) => window.hostSetup(m), MONTH);
     const cdp = await page.context().newCDPSession(page);
     await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
     const busy = async () =>
       (await cdp.send('Performance.getMetrics')).metrics.find((x) => x.name === 'TaskDuration')!.value * 1000;
     const row: number[] = [];
-    const wall: number[] = [];
     for (const k of [0, 0, 1]) {
       const before = await busy();
-      wall.push(await page.evaluate((kk) => window.monthDraw(kk), k));
+      await page.evaluate((kk) => window.hostDraw(kk), k);
       row.push((await busy()) - before);
     }
     await cdp.detach();
-    rows.push([...row, ...wall]);
+    rows.push(row);
   }
+  console.log(
+    'recurrence month draws with the host in the page, CPU ms (first, warm, next):',
+    rows.map((r) => r.map((x) => Math.round(x * 10) / 10)),
+  );
   const median = (j: number) => {
     const xs = rows.map((r) => r[j]!).sort((a, b) => a - b);
     return Math.round(xs[Math.floor(xs.length / 2)]! * 10) / 10;
   };
-  console.log(
-    'recurrence month draws in fresh pages, wall ms (first, warm, next):',
-    rows.map((r) => r.slice(3).map((x) => Math.round(x * 10) / 10)),
-  );
-  return {
-    first: median(0),
-    warm: median(1),
-    next: median(2),
-    firstWall: median(3),
-    warmWall: median(4),
-    nextWall: median(5),
-  };
+  return { first: median(0), warm: median(1), next: median(2) };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {

@@ -17,6 +17,7 @@ import type {
   EventFields,
   EventView,
   FieldConflict,
+  MonthRequest,
   OccurrenceInfo,
   RegisterWrite,
   SeriesExceptions,
@@ -45,6 +46,7 @@ import { useEventHistory } from './history.ts';
 import {
   useCalendars,
   useHostErrors,
+  useMonthLayout,
   usePersistentStorage,
   useRangeEvents,
   useRoute,
@@ -53,7 +55,14 @@ import {
   useSyncStatus,
 } from './hooks.ts';
 import { titleOf, toTimed, type UiEvent } from './model.ts';
-import { applyHidden, applyOverrides, pruneOverrides, type TimeOverride } from './pending.ts';
+import {
+  applyHidden,
+  applyOverrides,
+  movedOf,
+  pruneConfirmed,
+  pruneOverrides,
+  type TimeOverride,
+} from './pending.ts';
 import type { PwaHandle } from './pwa.ts';
 import { startReminders } from './reminders/service.ts';
 import { pickDefaultCalendar } from './settings.ts';
@@ -183,14 +192,42 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     [route.view, route.date, weekStart],
   );
   const range = useMemo(() => fetchRange(days, zone), [days, zone]);
-  const { events: stored, loaded } = useRangeEvents(client, range);
+  // The month view asks the host for its laid-out grid ([UI-18]), the other views for the range.
+  const isMonth = route.view === 'month';
+  const { events: stored, loaded: rangeLoaded } = useRangeEvents(client, range, !isMonth);
+  const weeks = useMemo(() => monthWeeks(route.date, weekStart), [route.date, weekStart]);
+  // Lanes a month week row fits, as the month view measured them (no request before that).
+  const [monthLanes, setMonthLanes] = useState<number | null>(null);
+  const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
+  const hiddenIds = calendars
+    .filter((c) => c.hidden)
+    .map((c) => c.id)
+    .join(',');
+  const monthRequest = useMemo(
+    (): MonthRequest | null =>
+      isMonth && monthLanes !== null
+        ? {
+            firstDay: weeks[0]![0]!,
+            weeks: weeks.length,
+            zone,
+            lanes: monthLanes,
+            hidden: hiddenIds === '' ? [] : hiddenIds.split(','),
+            moved: movedOf(overrides),
+          }
+        : null,
+    [isMonth, weeks, zone, monthLanes, hiddenIds, overrides],
+  );
+  const { layout, loaded: monthLoaded } = useMonthLayout(client, monthRequest);
+  const loaded = isMonth ? monthLoaded : rangeLoaded;
   // Work the first paint does not need waits until the first range is drawn.
   const [painted, setPainted] = useState(false);
   useEffect(() => {
     if (loaded) setPainted(true);
   }, [loaded]);
-  const [overrides, setOverrides] = useState<ReadonlyMap<string, TimeOverride>>(new Map());
   useEffect(() => setOverrides((o) => pruneOverrides(stored, o, Date.now())), [stored]);
+  useEffect(() => {
+    if (layout) setOverrides((o) => pruneConfirmed(layout.confirmed, o, Date.now()));
+  }, [layout]);
   const events = useMemo(() => applyOverrides(stored, overrides), [stored, overrides]);
   const timed = useMemo(() => toTimed(events, calendars, zone), [events, calendars, zone]);
   const sync = useSyncStatus(client);
@@ -292,11 +329,14 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the events change
   useEffect(() => {
     if (!focusKey) return;
+    // The month view's bar moves to its new day when the host's layout for the move arrives: until
+    // then the focused bar is the one to keep, and the focus follows it once it is redrawn.
+    if (isMonth && !loaded) return;
     const el = document.querySelector<HTMLElement>(`main [data-event-key="${CSS.escape(focusKey)}"]`);
     if (!el) return;
     if (document.activeElement !== el) el.focus();
     setFocusKey(null);
-  }, [focusKey, timed]);
+  }, [focusKey, timed, layout, isMonth, loaded]);
 
   useEffect(() => {
     const q = query.trim();
@@ -644,7 +684,11 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     main = (
       <MonthView
         {...common}
-        weeks={monthWeeks(route.date, weekStart)}
+        weeks={weeks}
+        layout={layout}
+        calendars={calendars}
+        overrides={overrides}
+        onFit={setMonthLanes}
         month={route.date.slice(0, 7)}
         onCreate={openNew}
         onGoToDay={goToDay}

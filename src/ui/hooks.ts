@@ -7,6 +7,8 @@ import type {
   DeviceInfo,
   EventView,
   HostError,
+  MonthLayout,
+  MonthRequest,
   Range,
   SyncStatus,
 } from '../worker/api.ts';
@@ -35,10 +37,12 @@ export function useCalendars(client: CalendarClient): CalendarInfo[] | null {
 export function useRangeEvents(
   client: CalendarClient,
   range: Range,
+  enabled = true,
 ): { events: EventView[]; loaded: boolean } {
   const [state, setState] = useState<{ key: string; events: EventView[] }>({ key: '', events: [] });
   const key = `${range.fromMs}:${range.toMs}`;
   useEffect(() => {
+    if (!enabled) return;
     let live = true;
     const [from, to] = key.split(':').map(Number) as [number, number];
     const off = client.subscribeRange({ fromMs: from, toMs: to }, (events) => {
@@ -48,10 +52,43 @@ export function useRangeEvents(
       live = false;
       off();
     };
-  }, [client, key]);
+  }, [client, key, enabled]);
   // Keep showing the previous range's events until the new range arrives (no blank flash).
   return { events: state.events, loaded: state.key === key };
 }
+
+/**
+ * The month grid the host lays out for `request` (null: not in the month view), kept current like
+ * a range. The last layout of the same grid (days and zone) is kept while a new one is asked for
+ * (another lane count, an optimistic move); one of another grid is not shown.
+ */
+export function useMonthLayout(
+  client: CalendarClient,
+  request: MonthRequest | null,
+): { layout: MonthLayout | null; loaded: boolean } {
+  const [state, setState] = useState<{ key: string; grid: string; layout: MonthLayout | null }>({
+    key: '',
+    grid: '',
+    layout: null,
+  });
+  const key = request === null ? '' : JSON.stringify(request);
+  const grid = request === null ? '' : gridOf(request);
+  useEffect(() => {
+    if (key === '') return;
+    let live = true;
+    const req = JSON.parse(key) as MonthRequest;
+    const off = client.subscribeMonth(req, (layout) => {
+      if (live) setState({ key, grid: gridOf(req), layout });
+    });
+    return () => {
+      live = false;
+      off();
+    };
+  }, [client, key]);
+  return { layout: state.grid === grid ? state.layout : null, loaded: key !== '' && state.key === key };
+}
+
+const gridOf = (r: MonthRequest) => `${r.firstDay}|${r.weeks}|${r.zone}`;
 
 export function useSyncStatus(client: CalendarClient): SyncStatus | null {
   const [s, setS] = useState<SyncStatus | null>(null);

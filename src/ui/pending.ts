@@ -1,6 +1,6 @@
 // Optimistic edits: a time change shows at once and stays until the client reports the same values
 // (or a short expiry passes), so fast repeated keyboard moves build on each other instead of on stale data.
-import type { CalendarInfo, EventView } from '../worker/api.ts';
+import type { CalendarInfo, EventView, MovedEvent } from '../worker/api.ts';
 import { wallToMs } from './time/zoned.ts';
 
 export interface TimeOverride {
@@ -52,6 +52,29 @@ export function pruneOverrides(
     }
   }
   return changed ? next : o;
+}
+
+/**
+ * The same for the month view, whose events the host draws with the overrides applied: an
+ * override goes once the host says the stored times are its times (`confirmed` keys), or expires.
+ */
+export function pruneConfirmed(
+  confirmed: readonly string[],
+  o: ReadonlyMap<string, TimeOverride>,
+  now: number,
+): ReadonlyMap<string, TimeOverride> {
+  if (o.size === 0) return o;
+  const done = new Set(confirmed);
+  const next = new Map([...o].filter(([k, p]) => !done.has(k) && now - p.at <= OVERRIDE_TTL_MS));
+  return next.size === o.size ? o : next;
+}
+
+/** The overrides as a month request's moved events. */
+export function movedOf(o: ReadonlyMap<string, TimeOverride>): MovedEvent[] {
+  return [...o].map(([k, p]) => {
+    const i = k.indexOf('/');
+    return { calendarId: k.slice(0, i), id: k.slice(i + 1), start: p.start, end: p.end };
+  });
 }
 
 /** Calendars with pending show/hide choices applied (the checkbox answers at once). */

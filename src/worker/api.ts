@@ -279,6 +279,56 @@ export interface ExportItem {
   fields: EventFields;
 }
 
+// The month grid (month-layout.ts computes it in the host; [UI-18]).
+
+/** What the month view asks: its grid, the display zone and how many lanes a week row fits. */
+export interface MonthRequest {
+  /** The grid's first day ("YYYY-MM-DD"); the grid is `weeks` rows of 7 consecutive days. */
+  firstDay: string;
+  weeks: number;
+  /** The display zone (IANA) in which timed events fall on days. */
+  zone: string;
+  /** Lanes of bars a week row has room for (the view measures it; at least 1). */
+  lanes: number;
+  /** Calendars not drawn (hidden, pending choices included). */
+  hidden: string[];
+  /** Time changes the UI shows before the host reports them (optimistic edits): drawn at these. */
+  moved: MovedEvent[];
+}
+
+export interface MovedEvent {
+  calendarId: string;
+  id: string;
+  start: string;
+  end: string;
+}
+
+/** One bar of a week row: columns 0..6, lane from 0 (only lanes < the row's `shown`). */
+export interface MonthBar {
+  view: EventView;
+  startCol: number;
+  endCol: number;
+  lane: number;
+  continuesBefore: boolean;
+  continuesAfter: boolean;
+}
+
+export interface MonthWeek {
+  /** Lanes shown: all the view fits when every bar does, else one fewer ("+N more" takes it). */
+  shown: number;
+  bars: MonthBar[];
+  /** Per day (7): events on that day not shown ("+N more"); the day's full list has shown + more. */
+  more: number[];
+}
+
+export interface MonthLayout {
+  weeks: MonthWeek[];
+  /** Events that fall on a day of the grid (shown or counted). */
+  events: number;
+  /** Keys (`calendarId/id`) of the request's moved events whose stored times are those already. */
+  confirmed: string[];
+}
+
 /**
  * What the UI and the engine host share, defined once: the host (src/worker/host-api.ts HostApi)
  * and the UI's client (CalendarClient) both extend it, and HOST_METHODS lists it as data.
@@ -297,6 +347,11 @@ export interface DataApi {
 
   /** Events overlapping the range, across all calendars (hidden ones included; the UI filters). */
   eventsInRange(range: Range): Promise<EventView[]>;
+  /**
+   * The month grid as the month view draws it ([UI-18]): per week row the bars that fit in
+   * `lanes`, per day how many more there are (the day's full list is eventsInRange of that day).
+   */
+  monthLayout(request: MonthRequest): Promise<MonthLayout>;
   getEvent(calendarId: string, eventId: string): Promise<EventView | undefined>;
 
   updateEvent(calendarId: string, eventId: string, fields: Partial<EventFields>): Promise<void>;
@@ -435,6 +490,8 @@ export interface CalendarClient extends DataApi {
   onCalendarsChanged(cb: (calendars: CalendarInfo[]) => void): Unsubscribe;
   /** Calls back now and after every change (local, other tab, or remote) touching the range. */
   subscribeRange(range: Range, cb: (events: EventView[]) => void): Unsubscribe;
+  /** The same for a month layout: now and after every change touching the grid's range. */
+  subscribeMonth(request: MonthRequest, cb: (layout: MonthLayout) => void): Unsubscribe;
   createEvent(calendarId: string, fields: EventFields): Promise<string>;
   onSyncStatus(cb: (status: SyncStatus) => void): Unsubscribe;
   onError(cb: (error: HostError) => void): Unsubscribe;

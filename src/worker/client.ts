@@ -6,7 +6,6 @@ import * as Comlink from 'comlink';
 import type {
   CalendarClient,
   CalendarInfo,
-  EventView,
   HostError,
   ImportProgress,
   Range,
@@ -14,6 +13,7 @@ import type {
   Unsubscribe,
 } from './api.ts';
 import { callHost, type HostEvent, hostApiOf, RemoteError, toWireError } from './host-api.ts';
+import { checkMonthRequest, monthRange } from './month-layout.ts';
 import type { WorkerApi } from './rpc.ts';
 
 export interface ClientOptions {
@@ -24,7 +24,9 @@ export interface ClientOptions {
 
 interface RangeSub {
   range: Range;
-  cb: (events: EventView[]) => void;
+  /** What the subscriber reads (its range's events, or a month layout of that range). */
+  read: () => Promise<unknown>;
+  cb: (answer: never) => void;
   running: boolean;
   dirty: boolean;
   live: boolean;
@@ -92,12 +94,22 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
     try {
       do {
         sub.dirty = false;
-        const events = await call(() => remote.eventsInRange(sub.range)).catch(() => undefined);
-        if (sub.live && events !== undefined) sub.cb(events);
+        const answer = await call(sub.read).catch(() => undefined);
+        if (sub.live && answer !== undefined) sub.cb(answer as never);
       } while (sub.dirty && sub.live);
     } finally {
       sub.running = false;
     }
+  }
+
+  function subscribe<T>(range: Range, read: () => Promise<T>, cb: (answer: T) => void): Unsubscribe {
+    const sub: RangeSub = { range, read, cb, running: false, dirty: false, live: true };
+    subs.add(sub);
+    void refresh(sub);
+    return () => {
+      sub.live = false;
+      subs.delete(sub);
+    };
   }
 
   let syncRefreshing = false;
@@ -167,13 +179,14 @@ export async function createCalendarClient(options: ClientOptions = {}): Promise
       return () => calendarCbs.delete(cb);
     },
     subscribeRange(range, cb): Unsubscribe {
-      const sub: RangeSub = { range: { ...range }, cb, running: false, dirty: false, live: true };
-      subs.add(sub);
-      void refresh(sub);
-      return () => {
-        sub.live = false;
-        subs.delete(sub);
-      };
+      const r = { ...range };
+      return subscribe(r, () => remote.eventsInRange(r), cb);
+    },
+    subscribeMonth(request, cb): Unsubscribe {
+      const req = structuredClone(request);
+      // A malformed request covers no range; the host says why (as an error of the read).
+      const range = checkMonthRequest(req) === undefined ? monthRange(req) : { fromMs: 0, toMs: 0 };
+      return subscribe(range, () => remote.monthLayout(req), cb);
     },
     createEvent: (cal, fields) => host.createEvent(cal, newEventId(), fields),
     onSyncStatus(cb) {

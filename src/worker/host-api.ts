@@ -30,6 +30,7 @@ const METHOD_TABLE = {
   dismissReminder: true,
   reminderOccurrences: true,
   eventsInRange: true,
+  monthLayout: true,
   getEvent: true,
   createEvent: true,
   updateEvent: true,

@@ -37,6 +37,7 @@ import type {
   EventFields,
   EventView,
   HostError,
+  MonthRequest,
   Range,
   SyncStatus,
 } from './api.ts';
@@ -47,6 +48,8 @@ import { callHost, type Host, type HostEvent, type HostMethod, hostApiOf } from 
 import { type IdbStore, type IdbStoreOptions, openIdbStore, type SpanRecord } from './idb-store.ts';
 import { createImportApi } from './import.ts';
 import { LastSynced } from './last-synced.ts';
+import { monthLayout } from './month-host.ts';
+import { checkMonthRequest, layoutViews, monthRange } from './month-layout.ts';
 import { MoveJournal, moveEvent, recoverMoves } from './move.ts';
 import { createMyDevices } from './my-devices.ts';
 import { SeriesSet } from './occurrences.ts';
@@ -374,6 +377,13 @@ export async function createHost(opts: HostOptions): Promise<EngineHost> {
         index.inRange(range, out);
         out.push(...(await series.occurrences(range)));
         return out.sort(byTime);
+      }),
+
+    monthLayout: (request) =>
+      guard(async () => {
+        const why = checkMonthRequest(request);
+        if (why !== undefined) throw new EngineError('InvalidArgument', why);
+        return monthLayout(request, index, series);
       }),
 
     getEvent: (calendarId, eventId) =>
@@ -780,6 +790,13 @@ function startingHost(store: IdbStore, full: Promise<EngineHost | Host>, startFu
         .flat()
         .filter((v) => !moving.has(`${v.calendarId}/${v.id}`))
         .sort(byTime);
+    },
+    // The month grid from the same early answer (the first paint of a month view at cold start).
+    monthLayout: async (request: MonthRequest) => {
+      if (checkMonthRequest(request) !== undefined) throw new Error('not early');
+      const range = monthRange(request);
+      const views = await (early.eventsInRange as (r: Range) => Promise<EventView[]>)(range);
+      return layoutViews(request, views);
     },
     // Until the replica (and any sync client) is up this device is not talking to a relay.
     syncStatus: async (): Promise<SyncStatus> => ({

@@ -51,6 +51,17 @@ export interface SeriesHost {
   reindex(doc: DocId, id: EntityId, ev: CalendarEvent | undefined): boolean;
   /** Occurrences of every calendar's series overlapping the range. */
   occurrences(range: Range): Promise<EventView[]>;
+  /**
+   * The same occurrences without views (a month layout makes views of the few it shows): `plain`
+   * for each one without an override, `overridden` with the view of each other one.
+   */
+  visit(
+    range: Range,
+    plain: (doc: DocId, s: Entity, o: Occurrence) => void,
+    overridden: (doc: DocId, v: EventView) => void,
+  ): Promise<void>;
+  /** Records occurrence views handed out by a month layout (occurrenceOf finds their ids). */
+  record(doc: DocId, views: EventView[]): void;
   /** Live series as one view each (their first occurrence), for search. */
   seriesViews(): EventView[];
   /** The occurrence an id names, if the last ranges showed it or it is an override. */
@@ -123,7 +134,7 @@ function plainView(
  * expansion's cache holds it): a redraw of an unchanged series builds nothing, a first draw one
  * object per occurrence (and its id), no assembled occurrence in between.
  */
-function drawnView(doc: DocId, s: Entity, o: Occurrence): EventView {
+export function drawnView(doc: DocId, s: Entity, o: Occurrence): EventView {
   const cache = viewsOf(doc, s);
   if (o.shownFrom === cache) return o.shownAs as EventView;
   const v = plainView(cache, s.id, o, occurrenceId(s.id, o.recurrenceId));
@@ -225,6 +236,12 @@ export function drawOccurrences(
   out: EventView[],
 ): void {
   const views = occurrenceViews(doc, set, expand, fromMs, toMs);
+  recordShown(shown, doc, views);
+  for (let i = 0; i < views.length; i++) out.push(views[i]!);
+}
+
+/** Records views handed out in `shown` (looked up by id only when an edit asks). */
+export function recordShown(shown: ShownOccurrences, doc: DocId, views: EventView[]): void {
   let mine = shown.get(doc);
   if (mine === undefined || mine.size + views.length > MAX_SHOWN) {
     mine = { byId: new Map(), pending: [], size: 0 };
@@ -232,7 +249,6 @@ export function drawOccurrences(
   }
   mine.pending.push(views);
   mine.size += views.length;
-  for (let i = 0; i < views.length; i++) out.push(views[i]!);
 }
 
 export function createSeriesHost(replica: Replica, expander?: Expander): SeriesHost {
@@ -348,6 +364,25 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const out: EventView[] = [];
       for (const [doc, set] of sets) drawOccurrences(doc, set, x, range.fromMs, range.toMs, shown, out);
       return out;
+    },
+
+    async visit(range, plain, overridden) {
+      if (![...sets.values()].some((s) => s.size > 0)) return;
+      const x = await pick();
+      prefetch(range, x);
+      for (const [doc, set] of sets)
+        assembleAs(
+          set,
+          x,
+          range.fromMs,
+          range.toMs,
+          (s, o) => plain(doc, s, o),
+          (a) => overridden(doc, occurrenceView(doc, a, set)),
+        );
+    },
+
+    record(doc, views) {
+      if (views.length > 0) recordShown(shown, doc, views);
     },
 
     seriesViews() {

@@ -1,8 +1,12 @@
 // Month view: whole weeks, multi-day events as bars across days, "+N more" when a day is full;
-// click a day to create, drag a bar to another day to move it.
-import { type KeyboardEvent, type PointerEvent, useEffect, useMemo, useRef, useState } from 'react';
-import type { UiEvent } from '../model.ts';
-import { hiddenPerColumn, type LaneSegment, laneRow, type Timed } from '../time/layout.ts';
+// click a day to create, drag a bar to another day to move it. The host lays the grid out
+// (monthLayout, [UI-18]): this view measures how many lanes fit, asks for that, and draws the
+// bars and counts it gets.
+import { type KeyboardEvent, type PointerEvent, useLayoutEffect, useMemo, useRef, useState } from 'react';
+import type { CalendarInfo, MonthLayout } from '../../worker/api.ts';
+import { toTimed, type UiEvent } from '../model.ts';
+import { applyOverrides, type TimeOverride } from '../pending.ts';
+import type { LaneSegment } from '../time/layout.ts';
 import {
   type DateStr,
   daysBetween,
@@ -17,15 +21,65 @@ const DATE_ROW_PX = 28;
 const LANE_PX = 21;
 const GAP_PX = 2;
 
+/** Lanes before the row is measured (and where it cannot be). */
+const DEFAULT_LANES = 4;
+
 /** How many event lanes fit in a week row of `rowPx` (at least one). */
 export function lanesThatFit(rowPx: number): number {
   return Math.max(1, Math.floor((rowPx - DATE_ROW_PX - GAP_PX) / (LANE_PX + GAP_PX)));
 }
 
+/** A week row as drawn: its bars (shown lanes only), the lanes shown and each day's "+N more". */
+export interface MonthRow {
+  segs: LaneSegment<UiEvent>[];
+  shown: number;
+  more: number[];
+}
+
+/**
+ * The rows of a layout for these weeks, with each shown bar's calendar colour and times in the
+ * display zone; no rows (nothing drawn yet) when the layout is of another grid.
+ */
+const NO_OVERRIDES: ReadonlyMap<string, TimeOverride> = new Map();
+
+export function monthRows(
+  layout: MonthLayout | null,
+  weeks: DateStr[][],
+  calendars: CalendarInfo[],
+  zone: string,
+  overrides: ReadonlyMap<string, TimeOverride> = NO_OVERRIDES,
+): MonthRow[] {
+  if (layout === null || layout.weeks.length !== weeks.length) return [];
+  return layout.weeks.map((w) => {
+    const segs: LaneSegment<UiEvent>[] = [];
+    for (const b of w.bars) {
+      // Pending times on the bar's own event at once (keyboard moves build on them); where the
+      // host places it follows with its next layout.
+      const [t] = toTimed(applyOverrides([b.view], overrides), calendars, zone);
+      if (t === undefined) continue;
+      segs.push({
+        ...t,
+        startCol: b.startCol,
+        endCol: b.endCol,
+        lane: b.lane,
+        continuesBefore: b.continuesBefore,
+        continuesAfter: b.continuesAfter,
+      });
+    }
+    return { segs, shown: w.shown, more: w.more };
+  });
+}
+
 export function MonthView(props: {
   weeks: DateStr[][];
   month: string;
-  events: Timed<UiEvent>[];
+  /** The host's layout of exactly these weeks (null while it is asked for). */
+  layout: MonthLayout | null;
+  calendars: CalendarInfo[];
+  /** Times shown before the host reports them (the layout has them too, a moment later). */
+  overrides: ReadonlyMap<string, TimeOverride>;
+  /** Lanes that fit a week row: the layout is asked for with this many. */
+  onFit: (lanes: number) => void;
   zone: string;
   today: DateStr;
   onOpen: (ui: UiEvent) => void;
@@ -34,7 +88,11 @@ export function MonthView(props: {
   onMoveDays: (ui: UiEvent, days: number) => void;
   onGoToDay: (d: DateStr) => void;
 }) {
-  const rows = useMemo(() => props.weeks.map((w) => laneRow(props.events, w)), [props.weeks, props.events]);
+  const { layout, weeks, calendars, zone, overrides, onFit } = props;
+  const rows = useMemo(
+    () => monthRows(layout, weeks, calendars, zone, overrides),
+    [layout, weeks, calendars, zone, overrides],
+  );
   const drag = useRef<{
     id: number;
     x: number;
@@ -47,19 +105,24 @@ export function MonthView(props: {
   const [over, setOver] = useState<DateStr | null>(null);
   // Lanes per week follow the space the window gives (not a fixed 3): "N more" only when full.
   const boxRef = useRef<HTMLDivElement>(null);
-  const [fit, setFit] = useState(4);
-  useEffect(() => {
+  const [fit, setFit] = useState(DEFAULT_LANES);
+  // The layout is asked for once the row is measured (the first request already has the lanes
+  // that fit: a request with a guess, then another, would cost a cold start two host answers).
+  // Measured before paint, so the request goes out in the same task as the first render's calls.
+  useLayoutEffect(() => {
     const el = boxRef.current;
-    if (!el || typeof ResizeObserver === 'undefined') return;
     const measure = () => {
-      const row = el.querySelector<HTMLElement>('.month-week');
-      if (row) setFit(lanesThatFit(row.getBoundingClientRect().height));
+      const row = el?.querySelector<HTMLElement>('.month-week');
+      const n = row ? lanesThatFit(row.getBoundingClientRect().height) : DEFAULT_LANES;
+      setFit(n);
+      onFit(n);
     };
+    measure();
+    if (!el || typeof ResizeObserver === 'undefined') return;
     const ro = new ResizeObserver(measure);
     ro.observe(el);
-    measure();
     return () => ro.disconnect();
-  }, []);
+  }, [onFit]);
 
   // Bars sit above the day cells in the same grid, so look through the stack for the cell.
   const dateAt = (x: number, y: number): DateStr | null => {
@@ -114,11 +177,9 @@ export function MonthView(props: {
         ))}
       </div>
       {props.weeks.map((week, wi) => {
-        const segs = rows[wi] ?? [];
-        const maxLane = segs.reduce((m, s) => Math.max(m, s.lane), -1);
-        // Show every lane when they all fit; otherwise keep the last lane for "+N more".
-        const shown = maxLane < fit ? fit : Math.max(1, fit - 1);
-        const hidden = hiddenPerColumn(segs, 7, shown);
+        // The host shows every lane when they all fit, else keeps the last for "+N more".
+        const segs = rows[wi]?.segs ?? [];
+        const hidden = rows[wi]?.more ?? [];
         return (
           <div className="month-week" key={week[0]}>
             {week.map((d, i) => (
@@ -149,18 +210,16 @@ export function MonthView(props: {
                 )}
               </div>
             ))}
-            {segs
-              .filter((s) => s.lane < shown)
-              .map((s) => (
-                <MonthBar
-                  key={eventKey(s.item)}
-                  s={s}
-                  zone={props.zone}
-                  onOpen={open}
-                  onKey={props.onKey}
-                  onDown={onBarDown}
-                />
-              ))}
+            {segs.map((s) => (
+              <MonthBar
+                key={eventKey(s.item)}
+                s={s}
+                zone={props.zone}
+                onOpen={open}
+                onKey={props.onKey}
+                onDown={onBarDown}
+              />
+            ))}
           </div>
         );
       })}
