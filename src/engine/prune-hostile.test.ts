@@ -144,3 +144,42 @@ describe('a hostile member after pruning', () => {
     expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
   });
 });
+
+describe('stale snapshots offered for pruning', () => {
+  it('[SNAP-12] a replica pruned to a snapshot refuses an older one (it would drop anchors the newer base needs and take covered ops back)', async () => {
+    const t = await team(['ps-a', 'ps-b', 'ps-c']);
+    const [a, b, c] = t.reps as [Replica, Replica, Replica];
+    const full = await openReplica(t.devs[0]!);
+    await syncOps(a, full, t.doc);
+    const certify = async (n: string) => {
+      await b.write(t.doc, E2, title(`b ${n}`));
+      await c.write(t.doc, EV, title(`c ${n}`));
+      await syncAll([a, b, c], t.doc);
+    };
+    // a's last op ('Start') stays its chain position, so an anchor; the stale snapshot is there.
+    // b1 and c1 both name it; b2 names c1 (its prev b1 will be deleted), so every op that stays
+    // held after pruning reaches 'Start' through held ops.
+    const stale = await a.snapshot(t.doc);
+    await b.write(t.doc, E2, title('b1'));
+    await c.write(t.doc, EV, title('c1'));
+    await syncAll([a, b, c], t.doc);
+    await b.write(t.doc, E2, title('b2'));
+    await syncAll([a, b, c], t.doc);
+    const plain = await a.snapshot(t.doc);
+    await certify('3');
+    expect(await a.prune(t.doc, plain)).toBeGreaterThan(0);
+    const before = visibleState(a, t.doc);
+    const held = (await a.listOps(t.doc, 0, 100_000)).length;
+    const st = await a.pruneStatus(t.doc, stale);
+    expect(st).toMatchObject({ ready: false, prunable: 0 });
+    expect(st.blocked).toContain('older');
+    await expect(a.prune(t.doc, stale)).rejects.toMatchObject({ code: 'InvalidArgument' });
+    expect((await a.listOps(t.doc, 0, 100_000)).length).toBe(held);
+    // Every op offered again (the covered ones too) changes nothing; later ops apply as everywhere.
+    for (const r of [b, c]) await syncOps(r, a, t.doc);
+    expect(visibleState(a, t.doc)).toEqual(before);
+    await certify('5');
+    for (const r of [a, b, c]) await syncOps(r, full, t.doc);
+    expect(visibleState(a, t.doc)).toEqual(visibleState(full, t.doc));
+  });
+});
