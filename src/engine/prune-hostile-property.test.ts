@@ -202,7 +202,7 @@ async function step(r: Run, s: Step): Promise<void> {
   } else if (s.t === 'extra') {
     const tip = evil.tip();
     const ghost = r.prunedIds[s.pick % Math.max(1, r.prunedIds.length)];
-    if (ghost !== undefined)
+    if (ghost !== undefined && ghost !== tip.prev)
       await hostilePatch(
         r,
         { ...tip, parents: [...new Set([...tip.parents, ghost])].sort() },
