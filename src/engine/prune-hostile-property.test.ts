@@ -7,10 +7,11 @@
 // restarts, a second snapshot pruned to on some replicas, the hostile member: forks its chain from
 // below its certification, writes from its old parents, names a pruned op as an extra parent,
 // keeps writing after a removal made concurrently, releases its withheld endorsement late, and
-// offers pruners a forged snapshot and a stale one. At the end, with every op and every
+// offers pruners a forged snapshot and a stale one; a new install joins from the sealed snapshot
+// (maker plus honest endorser) and gets ops partially while this goes on. At the end, with every op and every
 // endorsement delivered:
 // - the replica that never pruned shows exactly what a twin that kept every op shows;
-// - a pruned replica holds no op the twin lacks; every op the twin holds that it lacks (beyond
+// - a pruned replica (and the one that joined from the snapshot) holds no op the twin lacks; every op the twin holds that it lacks (beyond
 //   what its base covers) is one SNAP-12 and SNAP-20 let it lack: a hostile op naming a pruned
 //   op, or an op with such an op in its causal past; when there is none and no endorsement was
 //   released late, it shows exactly what the twin shows (heads and root included);
@@ -38,7 +39,7 @@ import { createNobleCrypto } from './crypto.ts';
 import { EngineError } from './errors.ts';
 import type { OpId } from './ids.ts';
 import type { Replica } from './replica.ts';
-import { visibleState } from './snapshot.testkit.ts';
+import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
 import { openManifest } from './snapshot-envelope.ts';
 import { type Step as HistoryStep, HOSTILE, OBSERVER, run, stepArb } from './snapshot-world.testkit.ts';
@@ -56,6 +57,8 @@ const stats = {
   forgedRefused: 0,
   staleRefused: 0,
   second: 0,
+  joined: 0,
+  joinedRebased: 0,
 };
 
 type Step =
@@ -298,9 +301,12 @@ function pastOf(ops: Map<OpId, { parents: OpId[]; prev: OpId | null }>, ids: Ite
  * hostile ops that name an op it deleted (waiting for ever) or whose causal past lacks part of
  * its base's frontier (refused, SNAP-7), and every op with such an op in its causal past. Returns how many ops it lacks beyond its base.
  */
-async function lacksOnlyWhatItMay(r: Run, i: number, twin: Replica): Promise<number> {
-  const rep = node(r, i).replica;
-  const base = r.bases.get(i)!;
+async function lacksOnlyWhatItMay(
+  r: Run,
+  rep: Replica,
+  base: readonly OpId[],
+  twin: Replica,
+): Promise<number> {
   const doc = r.w.doc;
   const all = new Map((await twin.listOps(doc, 0, 1_000_000)).map((o) => [o.id, o]));
   const held = new Set((await rep.listOps(doc, 0, 1_000_000)).map((o) => o.id));
@@ -389,10 +395,12 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
   const { frontier } = await openManifest(crypto, sealed.manifest);
   if (early !== undefined) r.snaps.push(early);
   r.snaps.push(await maker.replica.snapshot(doc, { frontier }));
+  let honestEndorsement: Uint8Array | undefined;
   for (const n of [w.nodes[(seed + 1) % 3]!, hostile]) {
     const e = await n.replica.endorseSnapshot(sealed.manifest, sealed.chunks).catch(() => undefined);
     if (e === undefined) continue;
     r.endorsements.push(e);
+    if (n !== hostile) honestEndorsement = e;
     if (n === hostile && seed % 2 === 0) r.withheld = e;
   }
   for (const n of w.nodes) if (n.honest) await spread(r, n);
@@ -417,10 +425,29 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
       expect(rep.heads(doc).filter((h) => named.has(h))).toEqual([]);
     }
   };
+  // A new install of the observer's device joins from the sealed snapshot (SNAP-9: the maker and
+  // an honest endorser); it never writes (a second install writing would equivocate) and gets
+  // ops partially and out of order while the rest goes on, as a pruned replica does.
+  let joiner: Replica | undefined;
+  if (honestEndorsement !== undefined) {
+    const fresh = await openReplica(w.nodes[OBSERVER]!.device);
+    const keys = await membershipOps(w.nodes[OBSERVER]!.replica, doc);
+    const code = await codeOf(
+      fresh.startFromSealed(sealed.manifest, sealed.chunks, [honestEndorsement], keys),
+    );
+    if (code === 'ok') {
+      joiner = fresh;
+      stats.joined++;
+    } else expect(['NotPermitted', 'NotMember', 'NoKey', 'InvalidArgument']).toContain(code);
+  }
+  const feed = async (ops: readonly { bytes: Uint8Array }[]) => {
+    if (joiner !== undefined) for (const p of ops) await joiner.receive(p.bytes);
+  };
   await checkHeads();
   for (const s of after) {
     await step(r, s);
     await checkHeads();
+    await feed(w.pool.slice(-4).reverse());
   }
 
   // Everything reaches everyone: every op, every endorsement (the withheld one too, late).
@@ -444,6 +471,24 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
   expect(visibleState(w.nodes[OBSERVER]!.replica, doc)).toEqual(full);
   const observer = w.nodes[OBSERVER]!.replica;
   const members = observer.members(doc);
+  if (joiner !== undefined) {
+    // The device that joined from the snapshot: as a pruned replica (its base is the snapshot).
+    for (let round = 0; round < 4; round++) await feed(round % 2 === 0 ? pool : [...pool].reverse());
+    for (const e of r.endorsements) await joiner.receiveEndorsement(e).catch(() => undefined);
+    const lacking = await lacksOnlyWhatItMay(r, joiner, frontier, twin);
+    if (!r.late) expect(visibleState(joiner, doc)).toEqual(await withoutLacking(r, joiner, twin));
+    if (lacking === 0 && !r.late) expect(visibleState(joiner, doc)).toEqual(full);
+    // Re-basing needs its own last op among the snapshot's anchors: an install of the observer's
+    // device that lacks some of the observer's ops (written on top of a hostile op it refused)
+    // is a second install, which no real device is; only the others re-base here.
+    const own = (await observer.listOps(doc, 0, 1_000_000)).filter((o) => o.author === observer.deviceId);
+    const mine = new Set((await joiner.listOps(doc, 0, 1_000_000)).map((o) => o.id));
+    if (own.every((o) => mine.has(o.id))) {
+      await joiner.rebase(doc, await observer.snapshot(doc));
+      expect(visibleState(joiner, doc)).toEqual(full);
+      stats.joinedRebased++;
+    }
+  }
   for (const i of [0, 1, 2]) {
     const n = w.nodes[i]!;
     // A removed device does not read what is written after its removal: it is compared on nothing.
@@ -452,7 +497,7 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
       expect(visibleState(n.replica, doc)).toEqual(full);
       continue;
     }
-    const lacking = await lacksOnlyWhatItMay(r, i, twin);
+    const lacking = await lacksOnlyWhatItMay(r, n.replica, r.bases.get(i)!, twin);
     if (!r.late) {
       // Exactly a replica with every op but the ones it lacks (heads and root included).
       expect(visibleState(n.replica, doc)).toEqual(await withoutLacking(r, n.replica, twin));
