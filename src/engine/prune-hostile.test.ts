@@ -57,8 +57,39 @@ async function certifyAll(t: { doc: Parameters<Replica['heads']>[0]; a: Replica;
   await syncAll([t.a, t.h, t.c], t.doc);
 }
 
+/**
+ * SNAP-20: `a` (pruned) still counts the fork's write where `full` revoked it; everything else is
+ * the same; re-based on a snapshot of `c` (every op and the endorsement), `a` is `full`.
+ */
+async function differsOnlyByTheFork(t: Awaited<ReturnType<typeof forkedBelow>>): Promise<void> {
+  expect(titleOf(t.full, t.doc)).toBe('a2');
+  expect(titleOf(t.c, t.doc)).toBe('a2');
+  expect(titleOf(t.a, t.doc)).toBe('evil fork');
+  const others = (v: ReturnType<typeof shown>) => ({
+    ...v,
+    entities: v.entities.filter((e) => (e.event as { id: string }).id !== EV),
+  });
+  expect(others(shown(t.a, t.doc))).toEqual(others(shown(t.full, t.doc)));
+  const regs = (r: Replica) => r.entity(t.doc, EV)!.registers;
+  expect(regs(t.a).filter((g) => g.field !== EventField.Title)).toEqual(
+    regs(t.full).filter((g) => g.field !== EventField.Title),
+  );
+  const titles = (r: Replica) =>
+    regs(r)
+      .find((g) => g.field === EventField.Title)!
+      .writes.map((w) => w.op);
+  const forkOp = titles(t.a)[0]!;
+  expect(titles(t.a).filter((op) => op !== forkOp)).toEqual(titles(t.full));
+  // Re-basing on a snapshot made by a replica holding every op and the endorsement ends it.
+  await t.c.write(t.doc, E2, title('c later'));
+  await syncAll([t.a, t.c], t.doc);
+  await syncOps(t.c, t.full, t.doc);
+  await t.a.rebase(t.doc, await t.c.snapshot(t.doc));
+  expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
+}
+
 describe('a hostile member after pruning', () => {
-  it('[SNAP-20] an endorsement released after a replica pruned the fork it revokes, naming ops the pruned replica kept as anchors: it revokes the fork there too', async () => {
+  it('[SNAP-20] an endorsement released after a replica pruned the fork it revokes, naming ops kept as anchors: the base keeps the fork’s write, the one difference, until a re-base', async () => {
     const t = await forkedBelow('ph');
     const plain = await t.a.snapshot(t.doc);
     await certifyAll(t);
@@ -66,18 +97,16 @@ describe('a hostile member after pruning', () => {
     for (const r of [t.a, t.h, t.c]) await syncOps(r, t.full, t.doc);
     expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
     // h releases its endorsement. Its position (h1, a sibling of the fork: both anchors) and the
-    // frontier it names (a2, a's last op: an anchor) are still held on a.
+    // frontier it names (a2, a's last op: an anchor) are still held on a, so it is in force there.
     for (const r of [t.a, t.c, t.full]) expect(await r.receiveEndorsement(t.withheld)).toBe('certified');
-    expect(titleOf(t.full, t.doc)).toBe('a2');
-    expect(titleOf(t.c, t.doc)).toBe('a2');
-    expect(titleOf(t.a, t.doc)).toBe('a2');
-    expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
-    // Later writes and a restart-free removal rebuild from the base: the fork stays out.
+    // A later removal makes a rebuild the event from its base: the fork's write is still there.
     await t.c.write(t.doc, EV, title('c, concurrently with its removal'));
     await t.a.removeMember(t.doc, pubOf(t.devs[2]!));
     await syncAll([t.a, t.c], t.doc);
     for (const r of [t.a, t.c]) await syncOps(r, t.full, t.doc);
-    expect(titleOf(t.a, t.doc)).toBe('a2');
+    expect(titleOf(t.full, t.doc)).toBe('a2');
+    expect(titleOf(t.a, t.doc)).toBe('evil fork');
+    await t.a.rebase(t.doc, await t.full.snapshot(t.doc));
     expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
   });
 
@@ -92,30 +121,17 @@ describe('a hostile member after pruning', () => {
     expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
     for (const r of [t.c, t.full]) expect(await r.receiveEndorsement(t.withheld)).toBe('certified');
     expect(await t.a.receiveEndorsement(t.withheld)).toBe('pending');
-    expect(titleOf(t.full, t.doc)).toBe('a2');
-    expect(titleOf(t.a, t.doc)).toBe('evil fork');
-    // Everything else is the same; on the event, only the title register differs, by the fork.
-    const others = (v: ReturnType<typeof shown>) => ({
-      ...v,
-      entities: v.entities.filter((e) => (e.event as { id: string }).id !== EV),
-    });
-    expect(others(shown(t.a, t.doc))).toEqual(others(shown(t.full, t.doc)));
-    const regs = (r: Replica) => r.entity(t.doc, EV)!.registers;
-    expect(regs(t.a).filter((g) => g.field !== EventField.Title)).toEqual(
-      regs(t.full).filter((g) => g.field !== EventField.Title),
-    );
-    const titles = (r: Replica) =>
-      regs(r)
-        .find((g) => g.field === EventField.Title)!
-        .writes.map((w) => w.op);
-    const forkOp = titles(t.a)[0]!;
-    expect(titles(t.a).filter((op) => op !== forkOp)).toEqual(titles(t.full));
-    // Re-basing on a snapshot made by a replica holding every op and the endorsement ends it.
-    await t.c.write(t.doc, E2, title('c later'));
-    await syncAll([t.a, t.c], t.doc);
-    await syncOps(t.c, t.full, t.doc);
-    await t.a.rebase(t.doc, await t.c.snapshot(t.doc));
-    expect(visibleState(t.a, t.doc)).toEqual(visibleState(t.full, t.doc));
+    await differsOnlyByTheFork(t);
+  });
+
+  it('[SNAP-20] the same with the named ops kept as anchors: in force, but the base keeps the write', async () => {
+    const t = await forkedBelow('pk');
+    const plain = await t.a.snapshot(t.doc);
+    await certifyAll(t);
+    expect(await t.a.prune(t.doc, plain)).toBeGreaterThan(0);
+    for (const r of [t.a, t.h, t.c]) await syncOps(r, t.full, t.doc);
+    for (const r of [t.a, t.c, t.full]) expect(await r.receiveEndorsement(t.withheld)).toBe('certified');
+    await differsOnlyByTheFork(t);
   });
 
   it('[SNAP-12][SNAP-10] a replica holding an endorsement in force never prunes to a snapshot that does not list it (its stored base would bring the revoked write back)', async () => {

@@ -8,12 +8,11 @@ import { MembershipKind } from './codec.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, EntityId, OpId } from './ids.ts';
-import { mergeWrite } from './lww.ts';
 import type { MembershipOp } from './membership.ts';
 import { openOp } from './op.ts';
 import { materialize, openPatch } from './registers.ts';
 import { inPastOf, revokedStored } from './revocation.ts';
-import { type BodyState, type EntityRecord, OpKind, type OpRecord, type RegisterRecord } from './store.ts';
+import { type BodyState, OpKind, type OpRecord } from './store.ts';
 import type { Txn } from './txn.ts';
 
 /** Ops read per page when every op of a calendar is walked. */
@@ -104,15 +103,15 @@ export async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): P
     setBody(txn, r, 'inert');
   }
   // SNAP-8: on a calendar started from a snapshot, what counts is the snapshot's registers (no
-  // covered op is revoked by an op: SNAP-7 applies only ops after the whole frontier) and the ops
-  // after it; an anchor a certification revoked later is taken out of them (SNAP-20).
+  // covered op is revoked: SNAP-7 applies only ops after the whole frontier) and the ops after it.
   const snap = core.bases.get(txn.doc);
   if (snap !== undefined && snap.entities === undefined)
     throw new EngineError(
       'Unsupported',
       'this calendar started from a snapshot whose registers are not kept across a restart: it cannot rebuild what a revocation changes (SNAP-8)',
     );
-  for (const e of entities) txn.entities.set(e, await baseOf(core, txn, e));
+  const base = snap?.entities;
+  for (const e of entities) txn.entities.set(e, base?.get(e) ?? { doc: txn.doc, entity: e, registers: [] });
   for await (const r of allOps(core, txn)) {
     if (r.kind !== OpKind.Patch || bodyOf(txn, r) !== 'applied') continue;
     const op = openOp(r.bytes);
@@ -123,28 +122,4 @@ export async function rebuild(core: Core, txn: Txn, hit: readonly OpRecord[]): P
     materialize(txn, op, key!, r, p, false);
   }
   txn.events.push({ doc: txn.doc, entities: [...entities], ops: [], membershipChanged: true });
-}
-
-/**
- * SNAP-8, SNAP-20: entity `e` as the calendar's base holds it (empty without a base), less the
- * writes of anchors that no longer count: a certification that arrived after the base was taken
- * can revoke an anchor (its endorsement is no op, so SNAP-7 does not order it after the
- * frontier). A register that loses a write is merged again from the writes it kept (LWW-5).
- */
-async function baseOf(core: Core, txn: Txn, e: EntityId): Promise<EntityRecord> {
-  const rec = core.bases.get(txn.doc)?.entities?.get(e);
-  if (rec === undefined) return { doc: txn.doc, entity: e, registers: [] };
-  const kept = (g: RegisterRecord) => [...g.writes, ...(g.covered ?? [])];
-  const ids = [...new Set(rec.registers.flatMap((g) => kept(g).map((w) => w.op)))];
-  const held = await core.store.getOps(txn.doc, ids);
-  const gone = new Set<OpId>();
-  for (const o of held) if (o !== undefined && bodyOf(txn, o) === 'inert') gone.add(o.id);
-  if (gone.size === 0) return rec;
-  const registers: RegisterRecord[] = [];
-  for (const g of rec.registers) {
-    let reg: RegisterRecord | undefined;
-    for (const w of kept(g)) if (!gone.has(w.op)) reg = mergeWrite(reg, w, g.field) ?? reg;
-    if (reg !== undefined) registers.push(reg);
-  }
-  return { ...rec, registers };
 }
