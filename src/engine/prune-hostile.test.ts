@@ -8,8 +8,9 @@ import { utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { EV, lastOp, patchOp, pubOf, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
 import type { EntityId } from './ids.ts';
+import { openOp } from './op.ts';
 import type { Replica } from './replica.ts';
-import { visibleState } from './snapshot.testkit.ts';
+import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { openReplica } from './testkit.testkit.ts';
 
 const E2 = '33'.repeat(16) as EntityId;
@@ -197,5 +198,54 @@ describe('stale snapshots offered for pruning', () => {
     await certify('5');
     for (const r of [a, b, c]) await syncOps(r, full, t.doc);
     expect(visibleState(a, t.doc)).toEqual(visibleState(full, t.doc));
+  });
+});
+
+describe('a late endorsement on a device that started from a snapshot', () => {
+  it('[SNAP-20][SNAP-5] never revokes an anchor there (a walk stops at covered ops), so the device is never taken for a forger', async () => {
+    const t = await team(['pf-a', 'pf-h', 'pf-b', 'pf-c']);
+    const [a, h, b, c] = t.reps as [Replica, Replica, Replica, Replica];
+    await h.write(t.doc, EV, title('h1'));
+    await syncAll(t.reps, t.doc);
+    const h1 = await lastOp(h, t.doc);
+    // h forks at ctr 1 (a sibling of h1); b's next op names the fork, a's names b's: the fork is
+    // in the past of a's op only through b's op, which the later snapshot covers and drops.
+    const late = (await lastOp(a, t.doc)).wallTime + 1000;
+    const fork = patchOp(
+      { by: t.devs[1]!, doc: t.doc, ctr: 1, prev: null, parents: h1.parents, wallTime: late },
+      t.key,
+      'fork',
+      E2,
+    );
+    for (const r of t.reps) await r.receive(fork);
+    await b.write(t.doc, E2, title('b1'));
+    await syncOps(b, a, t.doc);
+    await a.write(t.doc, EV, title('a2'));
+    await syncAll(t.reps, t.doc);
+    // h endorses a snapshot whose frontier (a2) holds its fork: the endorsement revokes nothing.
+    const s1 = await a.sealSnapshot(t.doc);
+    await syncAll(t.reps, t.doc);
+    const withheld = await h.endorseSnapshot(s1.manifest, s1.chunks);
+    await b.write(t.doc, E2, title('b2'));
+    await syncAll(t.reps, t.doc);
+    const s2 = await a.sealSnapshot(t.doc);
+    await syncAll(t.reps, t.doc);
+    const fresh = await openReplica(t.devs[3]!);
+    await fresh.startFromSealed(
+      s2.manifest,
+      s2.chunks,
+      [await c.endorseSnapshot(s2.manifest, s2.chunks)],
+      await membershipOps(a, t.doc),
+    );
+    // The endorsement arrives late, on the fresh device and on c, which holds every op.
+    for (const r of [fresh, c]) expect(await r.receiveEndorsement(withheld)).toBe('certified');
+    const forkId = openOp(fork).id;
+    expect((await c.getOps(t.doc, [forkId]))[0]!.body).toBe('applied');
+    expect((await fresh.getOps(t.doc, [forkId]))[0]!.body).toBe('applied');
+    expect(visibleState(fresh, t.doc)).toEqual(visibleState(c, t.doc));
+    // The fresh device's own snapshot is what c recomputes: c endorses it and accuses nobody.
+    const s3 = await fresh.sealSnapshot(t.doc);
+    await c.endorseSnapshot(s3.manifest, s3.chunks);
+    expect(c.snapshotEvidence(t.doc)).toEqual([]);
   });
 });
