@@ -36,8 +36,9 @@ import {
   type World,
 } from './byzantine-world.testkit.ts';
 import { createNobleCrypto } from './crypto.ts';
-import { EngineError } from './errors.ts';
+import { refused } from './hostile.testkit.ts';
 import type { OpId } from './ids.ts';
+import { afterArb, lacksOnlyWhatItMay, type Step, withoutLacking } from './prune-hostile.testkit.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot } from './snapshot-codec.ts';
@@ -61,57 +62,6 @@ const stats = {
   joinedRebased: 0,
 };
 
-type Step =
-  | { t: 'write'; who: number; entity: number; field: number; value: number; jump: number }
-  | { t: 'deliver'; to: number; pick: number; batch: boolean }
-  | { t: 'fork' }
-  | { t: 'old' }
-  | { t: 'extra'; pick: number }
-  | { t: 'remove' }
-  | { t: 'release'; to: number }
-  | { t: 'forged'; who: number }
-  | { t: 'stale'; who: number }
-  | { t: 'snap'; who: number }
-  | { t: 'prune'; who: number }
-  | { t: 'restart'; who: number }
-  | { t: 'certify' };
-
-const honest = fc.constantFrom(0, 1, 2, OBSERVER);
-const pruner = fc.constantFrom(0, 1, 2);
-const afterArb: fc.Arbitrary<Step> = fc.oneof(
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('write' as const),
-      who: honest,
-      entity: fc.nat(1),
-      field: fc.nat(1),
-      value: fc.nat(5),
-      jump: fc.integer({ min: -3_000_000, max: 3_000_000 }),
-    }),
-  },
-  {
-    weight: 4,
-    arbitrary: fc.record({
-      t: fc.constant('deliver' as const),
-      to: fc.constantFrom(0, 1, 2, OBSERVER, HOSTILE),
-      pick: fc.nat(),
-      batch: fc.boolean(),
-    }),
-  },
-  { weight: 1, arbitrary: fc.constant({ t: 'fork' as const }) },
-  { weight: 1, arbitrary: fc.constant({ t: 'old' as const }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('extra' as const), pick: fc.nat() }) },
-  { weight: 1, arbitrary: fc.constant({ t: 'remove' as const }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('release' as const), to: honest }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('forged' as const), who: pruner }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('stale' as const), who: pruner }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('snap' as const), who: honest }) },
-  { weight: 2, arbitrary: fc.record({ t: fc.constant('prune' as const), who: pruner }) },
-  { weight: 1, arbitrary: fc.record({ t: fc.constant('restart' as const), who: honest }) },
-  { weight: 1, arbitrary: fc.constant({ t: 'certify' as const }) },
-);
-
 interface Run {
   w: World;
   /** The hostile member's point just before it certified the frontier (a fork goes below it). */
@@ -129,16 +79,6 @@ interface Run {
   /** The frontier each pruned replica last pruned to. */
   bases: Map<number, readonly OpId[]>;
   late: boolean;
-}
-
-async function codeOf(p: Promise<unknown>): Promise<string> {
-  try {
-    await p;
-    return 'ok';
-  } catch (e) {
-    if (!(e instanceof EngineError)) throw e;
-    return e.code;
-  }
 }
 
 const node = (r: Run, i: number): Node => r.w.nodes[i]!;
@@ -178,7 +118,7 @@ async function offerRefused(r: Run, who: number, plain: Uint8Array): Promise<boo
   const before = visibleState(rep, r.w.doc);
   const st = await rep.pruneStatus(r.w.doc, plain).catch(() => undefined);
   if (st?.ready === true) return false;
-  expect(await codeOf(rep.prune(r.w.doc, plain))).not.toBe('ok');
+  expect(await refused(rep.prune(r.w.doc, plain))).not.toBe('ok');
   expect(visibleState(rep, r.w.doc)).toEqual(before);
   return true;
 }
@@ -277,86 +217,9 @@ async function step(r: Run, s: Step): Promise<void> {
 async function spread(r: Run, n: Node): Promise<void> {
   for (const e of r.endorsements) {
     if (e === r.withheld) continue;
-    const code = await codeOf(n.replica.receiveEndorsement(e));
+    const code = await refused(n.replica.receiveEndorsement(e));
     expect(['ok', 'NotMember', 'PendingFull']).toContain(code);
   }
-}
-
-/** Ids of every op in the causal past of `ids` (themselves included) among `ops`. */
-function pastOf(ops: Map<OpId, { parents: OpId[]; prev: OpId | null }>, ids: Iterable<OpId>): Set<OpId> {
-  const seen = new Set<OpId>();
-  const stack = [...ids];
-  while (stack.length > 0) {
-    const id = stack.pop()!;
-    const o = ops.get(id);
-    if (seen.has(id) || o === undefined) continue;
-    seen.add(id);
-    stack.push(...o.parents, ...(o.prev === null ? [] : [o.prev]));
-  }
-  return seen;
-}
-
-/**
- * SNAP-12, SNAP-20: what a pruned replica may lack of the twin's ops: the ops its base covers,
- * hostile ops that name an op it deleted (waiting for ever) or whose causal past lacks part of
- * its base's frontier (refused, SNAP-7), and every op with such an op in its causal past. Returns how many ops it lacks beyond its base.
- */
-async function lacksOnlyWhatItMay(
-  r: Run,
-  rep: Replica,
-  base: readonly OpId[],
-  twin: Replica,
-): Promise<number> {
-  const doc = r.w.doc;
-  const all = new Map((await twin.listOps(doc, 0, 1_000_000)).map((o) => [o.id, o]));
-  const held = new Set((await rep.listOps(doc, 0, 1_000_000)).map((o) => o.id));
-  for (const id of held) expect(all.has(id)).toBe(true);
-  // What the base covers: the past of the held ops the twin knows, minus the held ops.
-  const hostileKey = node(r, HOSTILE).replica.deviceId!;
-  const heldIds = [...held];
-  const covered = pastOf(all, heldIds);
-  const lacking = [...all.keys()].filter((id) => !held.has(id) && !covered.has(id));
-  // A lacking op must be poison: hostile and naming a deleted op (one in the covered set that
-  // is not held), or have a lacking op as a predecessor.
-  const deleted = (id: OpId) => covered.has(id) && !held.has(id);
-  const poison = new Set<OpId>();
-  const lack = new Set(lacking);
-  let grew = true;
-  while (grew) {
-    grew = false;
-    for (const id of lacking) {
-      if (poison.has(id)) continue;
-      const o = all.get(id)!;
-      const preds = [...o.parents, ...(o.prev === null ? [] : [o.prev])];
-      // SNAP-7: made without the whole frontier (refused), or naming a deleted op (waits for ever).
-      const mine =
-        o.author === hostileKey && (preds.some(deleted) || !base.every((f) => pastOf(all, [id]).has(f)));
-      if (mine || preds.some((p) => poison.has(p) && lack.has(p))) {
-        poison.add(id);
-        grew = true;
-      }
-    }
-  }
-  expect(lacking.filter((id) => !poison.has(id)).map((id) => ({ id, author: all.get(id)!.author }))).toEqual(
-    [],
-  );
-  return lacking.length;
-}
-
-/** A replica of device 0 given only the twin's ops that `rep` holds or covers, and every endorsement. */
-async function withoutLacking(r: Run, rep: Replica, twin: Replica) {
-  const doc = r.w.doc;
-  const all = await twin.listOps(doc, 0, 1_000_000);
-  const byId = new Map(all.map((o) => [o.id, o]));
-  const keep = pastOf(
-    byId,
-    (await rep.listOps(doc, 0, 1_000_000)).map((o) => o.id),
-  );
-  const part = await openReplica(r.w.nodes[0]!.device);
-  for (let round = 0; round < 3; round++)
-    for (const o of all) if (keep.has(o.id)) await part.receive(o.bytes);
-  for (const e of r.endorsements) await part.receiveEndorsement(e).catch(() => undefined);
-  return visibleState(part, doc);
 }
 
 async function property(seed: number, history: HistoryStep[], after: Step[]): Promise<void> {
@@ -432,7 +295,7 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
   if (honestEndorsement !== undefined) {
     const fresh = await openReplica(w.nodes[OBSERVER]!.device);
     const keys = await membershipOps(w.nodes[OBSERVER]!.replica, doc);
-    const code = await codeOf(
+    const code = await refused(
       fresh.startFromSealed(sealed.manifest, sealed.chunks, [honestEndorsement], keys),
     );
     if (code === 'ok') {
@@ -471,12 +334,16 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
   expect(visibleState(w.nodes[OBSERVER]!.replica, doc)).toEqual(full);
   const observer = w.nodes[OBSERVER]!.replica;
   const members = observer.members(doc);
+  const hostileKey = hostile.replica.deviceId!;
   if (joiner !== undefined) {
     // The device that joined from the snapshot: as a pruned replica (its base is the snapshot).
     for (let round = 0; round < 4; round++) await feed(round % 2 === 0 ? pool : [...pool].reverse());
     for (const e of r.endorsements) await joiner.receiveEndorsement(e).catch(() => undefined);
-    const lacking = await lacksOnlyWhatItMay(r, joiner, frontier, twin);
-    if (!r.late) expect(visibleState(joiner, doc)).toEqual(await withoutLacking(r, joiner, twin));
+    const lacking = await lacksOnlyWhatItMay(doc, joiner, frontier, twin, hostileKey);
+    if (!r.late)
+      expect(visibleState(joiner, doc)).toEqual(
+        await withoutLacking(doc, joiner, twin, w.nodes[0]!.device, r.endorsements),
+      );
     if (lacking === 0 && !r.late) expect(visibleState(joiner, doc)).toEqual(full);
     // Re-basing needs its own last op among the snapshot's anchors: an install of the observer's
     // device that lacks some of the observer's ops (written on top of a hostile op it refused)
@@ -497,10 +364,12 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
       expect(visibleState(n.replica, doc)).toEqual(full);
       continue;
     }
-    const lacking = await lacksOnlyWhatItMay(r, n.replica, r.bases.get(i)!, twin);
+    const lacking = await lacksOnlyWhatItMay(doc, n.replica, r.bases.get(i)!, twin, hostileKey);
     if (!r.late) {
       // Exactly a replica with every op but the ones it lacks (heads and root included).
-      expect(visibleState(n.replica, doc)).toEqual(await withoutLacking(r, n.replica, twin));
+      expect(visibleState(n.replica, doc)).toEqual(
+        await withoutLacking(doc, n.replica, twin, w.nodes[0]!.device, r.endorsements),
+      );
     }
     if (lacking === 0 && !r.late) {
       expect(visibleState(n.replica, doc)).toEqual(full);
