@@ -5,39 +5,11 @@
 // snapshot and downloaded a small fraction of the calendar's ops. A, the only member, endorses its
 // own snapshot and prunes the ops it covers (SNAP-16), and still shows them after a reload.
 import { expect, test } from '@playwright/test';
-import {
-  addCalendar,
-  inviteLink,
-  join,
-  newDevice,
-  SYNC_MS,
-  syncStatus,
-  waitSynced,
-} from './devices-ui.helpers.ts';
+import { ARCHIVE_DAY as DAY, importArchive } from './compaction.helpers.ts';
+import { inviteLink, join, newDevice, SYNC_MS, syncStatus, waitSynced } from './devices-ui.helpers.ts';
 import { eventButton, openView } from './ui-helpers.ts';
 
 const EVENTS = 3000;
-const DAY = '2026-11-24';
-
-/** One event a day, back from DAY: a calendar used for years. */
-function bigIcs(): string {
-  const day = Date.parse(`${DAY}T00:00:00Z`);
-  const events = Array.from({ length: EVENTS }, (_, i) => {
-    const d = new Date(day - i * 86_400_000).toISOString().slice(0, 10).replaceAll('-', '');
-    return [
-      'BEGIN:VEVENT',
-      `UID:big-${i}@test`,
-      'DTSTAMP:20261101T000000Z',
-      `DTSTART;TZID=Europe/Berlin:${d}T090000`,
-      `DTEND;TZID=Europe/Berlin:${d}T100000`,
-      `SUMMARY:Entry ${i}`,
-      'END:VEVENT',
-    ].join('\r\n');
-  });
-  return ['BEGIN:VCALENDAR', 'VERSION:2.0', 'PRODID:-//test//EN', ...events, 'END:VCALENDAR', ''].join(
-    '\r\n',
-  );
-}
 
 test('[SYNC-15][SNAP-14][SNAP-16] a new device joins a large calendar from a snapshot plus the tail; the maker prunes', async ({
   browser,
@@ -47,22 +19,9 @@ test('[SYNC-15][SNAP-14][SNAP-16] a new device joins a large calendar from a sna
   const b = await newDevice(browser);
   try {
     await openView(a.page, 'week', DAY);
-    await addCalendar(a, 'Archive');
-    await a.page.getByRole('button', { name: 'Import', exact: true }).click();
-    const dialog = a.page.getByRole('dialog', { name: 'Import' });
-    await dialog.getByLabel('Calendar', { exact: true }).selectOption({ label: 'Archive' });
-    await dialog
-      .getByLabel('Calendar file (.ics)')
-      .setInputFiles({ name: 'archive.ics', mimeType: 'text/calendar', buffer: Buffer.from(bigIcs()) });
-    await expect(dialog.getByText(/3,000 events/)).toBeVisible({ timeout: SYNC_MS });
-    await dialog.getByRole('button', { name: 'Import', exact: true }).click();
-    await expect(dialog).toBeHidden({ timeout: 120_000 });
-    // The relay's per-device byte budget (RELAY-4) paces the upload of 3,000 ops: tens of seconds.
-    await expect(syncStatus(a.page)).toContainText('Synced', { timeout: 150_000 });
-    await waitSynced(a.page);
     // A is the only member of Archive: its own snapshot is trusted alone (SNAP-5). It seals one by
     // itself once caught up (SNAP-14); the relay says when it is stored.
-    await expect(syncStatus(a.page)).toHaveAttribute('data-snapshot-uploads', /^[1-9]/, { timeout: 60_000 });
+    await importArchive(a, 'Archive', EVENTS);
     // SNAP-16: A endorses its own snapshot, is the only member (nobody else must certify) and
     // prunes the ops it covers in one IndexedDB commit; what A shows does not change, after a
     // reload too.

@@ -118,6 +118,10 @@ async function holdsArriving(
 /** SNAP-10 for a stored op and one certification: does `c` revoke `o`? */
 export async function breaksOne(core: Core, txn: Txn, c: Certification, o: OpRecord): Promise<boolean> {
   if (c.author !== o.author) return false;
+  // SNAP-20: an anchor of the snapshot this calendar starts from is covered: its judgement needs
+  // the covered DAG, which is not held here (a walk stops at covered ops and would take an op in
+  // the frontier's past for one outside it); it counts as the snapshot counted it.
+  if (core.bases.get(txn.doc)?.anchors.has(o.id) === true) return false;
   const at = await held(core, txn, c);
   if (at === undefined) return false;
   if (at.h !== undefined && o.ctr <= c.ctr && (await inPastOf(core, txn, at.h, o))) return false;

@@ -71,6 +71,23 @@ export async function scanLog(core: Core, doc: DocId, frontier: readonly OpId[])
   return { log, covered, holds, together };
 }
 
+/** Whether the past of `frontier` among the held ops (`log`, seq order) holds every op of the base's frontier. */
+function holdsBase(
+  base: SnapshotBase | undefined,
+  log: readonly OpRecord[],
+  frontier: readonly OpId[],
+): boolean {
+  if (base === undefined) return true;
+  const past = new Set<OpId>(frontier);
+  for (let i = log.length - 1; i >= 0; i--) {
+    const r = log[i]!;
+    if (!past.has(r.id)) continue;
+    for (const p of r.parents) past.add(p);
+    if (r.prev !== null) past.add(r.prev);
+  }
+  return [...base.frontier].every((f) => past.has(f));
+}
+
 /**
  * SNAP-12: the members (other than this device) that have not certified the frontier: none of
  * their newest ops here (all of them at its highest ctr) holds it, and no endorsement of theirs in
@@ -147,6 +164,10 @@ async function plan(core: Core, doc: DocId, plain: Uint8Array): Promise<Plan> {
   const why = await notVerified(core, doc, plain, state);
   if (why !== null) return no(why);
   const { log, covered, holds, together } = await scanLog(core, doc, state.frontier);
+  // A snapshot older than the one this calendar was pruned to (stale, SNAP-5) would drop anchors
+  // the newer base keeps and let covered ops apply again: its frontier must hold the base's.
+  if (!holdsBase(core.bases.get(doc), log, state.frontier))
+    return no('the snapshot is older than the one this calendar was pruned to: a later snapshot prunes');
   const anchors = new Set(state.anchors.map((a) => a.id));
   const tail = log.filter((r) => !covered.has(r.id));
   const concurrent = tail.filter((r) => !holds(r.id)).length;

@@ -41,7 +41,9 @@ export async function rebase(core: Core, doc: DocId, plain: Uint8Array): Promise
   for (const [i, h] of st.rec.heads.entries()) {
     const m = metas[i];
     if (anchors.has(h)) continue;
-    if (m === undefined || (vv[m.author] ?? 0) < m.ctr || forked(m.author, m.ctr))
+    // An equivocated head is covered when the snapshot's evidence (of the frontier's past) names it.
+    const listed = state.evidence.some((e) => e.ops.includes(h));
+    if (m === undefined || (vv[m.author] ?? 0) < m.ctr || (forked(m.author, m.ctr) && !listed))
       throw refuse(`op ${h} held here is not covered by the snapshot`);
   }
   await startFromSnapshot(core, state, (txn) => keepWhatWasHeld(core, st, txn), true);

@@ -124,7 +124,12 @@ export class SnapshotDesk {
       seen.add(key);
       const metas = await this.core.metas(doc, frontier);
       if (metas.some((m) => m === undefined)) continue;
-      const depth = metas.reduce((n, m) => n + Object.values(m!.vv).reduce((a, b) => a + b, 0), 0);
+      // The causal depth of the frontier's past: its ops' version vectors joined, then summed (a
+      // sum per op would count shared history once per head, ranking an older frontier with more
+      // heads above a newer one that holds it).
+      const vv: Record<string, number> = {};
+      for (const m of metas) for (const d in m!.vv) vv[d] = Math.max(vv[d] ?? 0, m!.vv[d]!);
+      const depth = Object.values(vv).reduce((a, b) => a + b, 0);
       out.push({ frontier, depth });
     }
     return out.sort((a, b) => b.depth - a.depth).map((x) => x.frontier);

@@ -84,4 +84,32 @@ describe('pruning in the host', () => {
     expect(pa.p.reports.get(t.doc)?.blocked).toMatch(/compliance/);
     expect(pa.errors).toEqual([]);
   });
+
+  it('[SNAP-16] a newer certified frontier with one head is tried before an older one with two (the host stayed on the older, refused for good)', async () => {
+    const t = await team(['ar-a', 'ar-b', 'ar-c']);
+    const [a, b, c] = t.reps as [Replica, Replica, Replica];
+    for (let i = 0; i < 10; i++) await a.write(t.doc, E1, title(`a ${i}`));
+    await syncAll([a, b, c], t.doc);
+    // Two heads: a and b write concurrently; a's snapshot there, endorsed by a and b.
+    await a.write(t.doc, E1, title('a, concurrently'));
+    await b.write(t.doc, E1, title('b, concurrently'));
+    await syncAll([a, b], t.doc);
+    expect(a.heads(t.doc).length).toBe(2);
+    await sealAndEndorse([a, b, c], t.doc, [a, b]);
+    // c wrote offline meanwhile: that first snapshot never prunes (concurrent ops).
+    await c.write(t.doc, E1, title('c, offline'));
+    await syncAll([a, b, c], t.doc);
+    const pa = pruner(a);
+    await pa.p.run();
+    expect(pa.p.reports.get(t.doc)?.blocked).toMatch(/without the whole frontier/);
+    // One head now (a merges everything); a second snapshot, certified by every member.
+    await a.write(t.doc, E1, title('a merges'));
+    await syncAll([a, b, c], t.doc);
+    expect(a.heads(t.doc).length).toBe(1);
+    await sealAndEndorse([a, b, c], t.doc, [a, b, c]);
+    expect((await a.certifiedFrontiers(t.doc))[0]).toEqual(a.heads(t.doc));
+    await pa.p.run();
+    expect(pa.errors).toEqual([]);
+    expect(pa.p.pruned).toBeGreaterThan(0);
+  });
 });
