@@ -1,6 +1,6 @@
 // A user creates, edits, moves, resizes, deletes and undoes events in every view, by mouse and keyboard.
 import { expect, test } from '@playwright/test';
-import { createViaDialog, drag, eventButton, HOUR_PX, openView, slot } from './ui-helpers.ts';
+import { createViaDialog, drag, eventButton, HOUR_PX, openView, settledBox, slot } from './ui-helpers.ts';
 
 test.use({ locale: 'en-US', timezoneId: 'Europe/Berlin', viewport: { width: 1280, height: 900 } });
 
@@ -38,7 +38,7 @@ test('week view by mouse: drag to create, edit, drag to move, drag the edge to r
   await expect(page.getByText('Event moved')).toBeVisible();
 
   // Resize: drag the bottom edge down one hour.
-  const b2 = (await ev2.boundingBox())!;
+  const b2 = await settledBox(ev2, (await slot(page, '2026-11-25', 11 * 60)).y);
   await drag(
     page,
     { x: b2.x + b2.width / 2, y: b2.y + b2.height - 3 },
@@ -132,7 +132,7 @@ test('day view: click a slot to create, drag to move, resize, delete and undo', 
   const b = (await ev.boundingBox())!;
   await drag(page, { x: b.x + 20, y: b.y + 10 }, { x: b.x + 20, y: b.y + 10 - HOUR_PX * 2 });
   await expect(ev).toHaveAccessibleName(/12:00 PM – 1:00 PM/);
-  const b2 = (await ev.boundingBox())!;
+  const b2 = await settledBox(ev, (await slot(page, '2026-11-24', 12 * 60)).y);
   await drag(
     page,
     { x: b2.x + 20, y: b2.y + b2.height - 3 },
@@ -166,7 +166,7 @@ test('month view: click a day to create, drag to another day, keyboard move and 
   await expect(ev).toBeVisible();
 
   // Drag the bar from the 10th to the 17th (same weekday, next row).
-  const bar = (await ev.boundingBox())!;
+  const bar = await settledBox(ev);
   const target = (await page.locator('.month-cell[data-date="2026-11-17"]').boundingBox())!;
   await drag(
     page,

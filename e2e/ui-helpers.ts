@@ -21,6 +21,31 @@ export async function slot(page: Page, date: string, min: number): Promise<{ x: 
   return { x: box.x + box.width / 2, y: box.y + (min / 60) * HOUR_PX };
 }
 
+/**
+ * An event block's box once it stays put: the label can change (optimistic times) a frame before
+ * the block moves, so a drag that starts from a box read too early grabs the wrong spot.
+ */
+export async function settledBox(
+  locator: Locator,
+  top?: number,
+): Promise<{ x: number; y: number; width: number; height: number }> {
+  let last = '';
+  let box: { x: number; y: number; width: number; height: number } | null = null;
+  await expect
+    .poll(
+      async () => {
+        box = await locator.boundingBox();
+        const now = JSON.stringify(box);
+        const same = now === last && box !== null && (top === undefined || Math.abs(box.y - top) < 3);
+        last = now;
+        return same;
+      },
+      { intervals: [100, 100, 200], timeout: 5000 },
+    )
+    .toBe(true);
+  return box!;
+}
+
 export async function drag(
   page: Page,
   from: { x: number; y: number },

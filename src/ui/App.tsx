@@ -6,6 +6,7 @@ import {
   Suspense,
   useCallback,
   useEffect,
+  useLayoutEffect,
   useMemo,
   useRef,
   useState,
@@ -325,9 +326,11 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
     return () => clearTimeout(t);
   }, [toast]);
 
-  // Keyboard moves can carry an event into another column (a remount): put focus back on it.
+  // Keyboard moves can carry an event into another column (a remount): put focus back on it, in
+  // the commit that remounts it (a layout effect), so a key pressed right after is not lost to
+  // the page while the month view's layout arrives from the host.
   // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the events change
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (!focusKey) return;
     // The month view's bar moves to its new day when the host's layout for the move arrives: until
     // then the focused bar is the one to keep, and the focus follows it once it is redrawn.
