@@ -44,10 +44,19 @@ export interface BatchContext {
   pending: Map<DeviceId, { n: number; bytes: number }>;
   /** Ops admitted in this batch that will wait for a predecessor (so will their descendants). */
   waiting: Set<OpId>;
+  /** The device that pushed the batch (undefined: ops released from the hold, RELAY-12). */
+  pusher?: DeviceId | undefined;
 }
 
-export function newBatch(): BatchContext {
-  return { ids: new Set(), creating: new Set(), adding: new Set(), pending: new Map(), waiting: new Set() };
+export function newBatch(pusher?: DeviceId): BatchContext {
+  return {
+    ids: new Set(),
+    creating: new Set(),
+    adding: new Set(),
+    pending: new Map(),
+    waiting: new Set(),
+    pusher,
+  };
 }
 
 export interface AdmissionLimits {
@@ -82,9 +91,12 @@ export class Admission {
    * calendar was pruned to is covered by it: held and pruned here (an honest device sends one
    * again when an ack was lost), or a fork below it that no replica started from the snapshot
    * could apply. It is acknowledged as a duplicate (at the frontier's seq), never applied again:
-   * the device drops it from its outbox, as it would had the first ack arrived.
+   * the device drops it from its outbox, as it would had the first ack arrived. Only for a
+   * device that is a member: no signature is checked here, so anyone else gets the answer
+   * everything else gives it (RELAY-18: a stranger cannot tell a pruned calendar exists).
    */
-  private pruned(op: OpenedOp): number | undefined {
+  private pruned(op: OpenedOp, pusher: DeviceId | undefined): number | undefined {
+    if (pusher === undefined || !this.isMember(op.doc, pusher)) return undefined;
     const base = this.d.replica.startsFrom(op.doc);
     if (base === undefined || op.header.ctr > (base.vv[op.author] ?? 0)) return undefined;
     let seq = 0;
@@ -108,7 +120,7 @@ export class Admission {
     if (held) {
       const seq = store.seqOf(op.doc, op.id);
       if (seq !== undefined) return { kind: 'duplicate', seq };
-      const covered = this.pruned(op);
+      const covered = this.pruned(op, batch.pusher);
       if (covered !== undefined) return { kind: 'duplicate', seq: covered };
     }
     if (batch.ids.has(op.id)) return refuse('Malformed', 'the same op twice in one batch');

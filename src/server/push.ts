@@ -20,7 +20,7 @@ export async function handlePush(s: Session, list: Uint8Array[]): Promise<void> 
   const device = s.device!;
   const { maxOpBytes } = relay.limits;
   const nowMs = relay.nowUs() / 1000;
-  const batch = newBatch();
+  const batch = newBatch(device);
   const toApply: { op: OpenedOp; invite?: OpId | undefined }[] = [];
   const refreshed = new Set<DocId>();
   for (const bytes of list) {

@@ -228,6 +228,12 @@ describe('pruning on the relay', () => {
     const ack = await sa.waitFor((m) => m.type === 'ack' || m.type === 'error', 'the pruned op answered');
     expect(ack).toMatchObject({ type: 'ack', acks: [{ op: early.id }] });
     expect(r.relay.store.seqOf(doc, early.id)).toBeUndefined();
+    // The same pruned op relayed by a device that is not a member: no ack without a signature
+    // checked; it is judged as every relayed op is (the engine refuses it: covered, SNAP-7).
+    const ss = await session(stranger, r);
+    ss.send({ type: 'push', ops: [early.bytes] });
+    const theirs = await ss.waitFor((m) => m.type === 'ack' || m.type === 'error', 'the stranger answered');
+    expect(theirs.type === 'ack' ? 'ack' : (theirs as { code: string }).code).toBe('Unsupported');
     expect(r.relay.replica.root(doc)).toBe(root);
     expect(relayOps(r, doc).length).toBe(count);
     expect(r.relay.replica.pendingCount(doc)).toBe(0);
