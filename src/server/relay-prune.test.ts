@@ -264,5 +264,14 @@ describe('pruning on the relay', () => {
     const before = relayOps(r, doc).length;
     expect(await r.relay.pruner.prune(doc)).toBe(0);
     expect(relayOps(r, doc).length).toBe(before);
+    // SYNC-15: offered once per device while the relay runs, not its chunks at every connection.
+    cb.stop();
+    for (let i = 0; i < 2; i++) {
+      const s = await session(b, r);
+      s.send({ type: 'subscribe', doc, cursor: relayOps(r, doc).length });
+      await s.waitFor((m) => m.type === 'caughtUp', 'b caught up again');
+      await new Promise((res) => setTimeout(res, 300));
+      expect(s.got.some((m) => m.type === 'snapshotOffer')).toBe(false);
+    }
   });
 });

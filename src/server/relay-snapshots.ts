@@ -81,6 +81,14 @@ export class RelaySnapshots {
   /** Offers being sent, per calendar (pruning waits for them, RELAY-30). */
   private readonly sending = new Map<DocId, number>();
 
+  /**
+   * SYNC-15: per calendar, the newest snapshot and the devices it was offered to at subscribe
+   * (sent whole) while this relay runs: offered once each, so a member that does not endorse it
+   * (compliance mode, CMP-2; a forgery; a key it lacks) is not sent its chunks at every connection.
+   * One entry per calendar, at most one device id per member.
+   */
+  private readonly offered = new Map<DocId, { id: string; devices: Set<DeviceId> }>();
+
   constructor(private readonly h: SnapshotHost) {}
 
   /** Whether a snapshot of `doc` is being sent to some connection. */
@@ -360,7 +368,13 @@ export class RelaySnapshots {
     const ends = await this.h.snapshots.endorsementsOf(doc, s.id);
     if (ends.some((e) => e.endorser === peer.device)) return;
     if ((await this.h.membersAt(doc, s.frontier))?.has(peer.device) !== true) return;
-    await this.offer(peer, doc, s.id, 0);
+    let sent = this.offered.get(doc);
+    if (sent?.id !== s.id) {
+      sent = { id: s.id, devices: new Set() };
+      this.offered.set(doc, sent);
+    }
+    if (sent.devices.has(peer.device)) return;
+    if (await this.offer(peer, doc, s.id, 0)) sent.devices.add(peer.device);
   }
 
   /** Sends one snapshot's offer and chunks. False if the connection went away meanwhile. */
