@@ -8,7 +8,6 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  createNobleCrypto,
   type DocId,
   type EntityId,
   EventField,
@@ -20,36 +19,19 @@ import { visibleState } from '../engine/snapshot.testkit.ts';
 import {
   makeDevice,
   randomEntity,
-  realClock,
   sharedCalendar,
   type TestDevice,
   type TestRelay,
   waitFor,
-  wsFactory,
 } from '../server/relay.testkit.ts';
 import { useRelayHarness, writeTitle } from '../server/relay-harness.testkit.ts';
-import { SyncClient, type SyncState } from './client.ts';
+import { snapshotKit } from '../server/relay-snapshots.testkit.ts';
+import type { SyncClient, SyncState } from './client.ts';
 
 const harness = useRelayHarness();
-const crypto = createNobleCrypto();
 
 /** A sync client with snapshots on (the worker's configuration), stopped after the test. */
-function snapClient(dev: TestDevice, r: TestRelay): SyncClient {
-  const c = new SyncClient({
-    url: r.url,
-    replica: dev.replica,
-    signer: dev.signer,
-    persistence: dev.persistence,
-    socket: wsFactory,
-    clock: realClock(dev.clockSkewUs),
-    random: Math.random,
-    backoffBaseMs: 50,
-    backoffMaxMs: 500,
-    crypto,
-  });
-  harness.defer(() => c.stop());
-  return c;
-}
+const snapClient = snapshotKit(harness).snapClient;
 
 /** `n` events written in batches, every op tracked for upload; their ids. */
 async function seed(dev: TestDevice, doc: DocId, n: number, prefix: string): Promise<EntityId[]> {

@@ -9,7 +9,6 @@
 
 import { describe, expect, it } from 'vitest';
 import {
-  createNobleCrypto,
   type DocId,
   type EntityId,
   EventField,
@@ -21,39 +20,22 @@ import { visibleState } from '../engine/snapshot.testkit.ts';
 import {
   makeDevice,
   randomEntity,
-  realClock,
   sharedCalendar,
   type TestDevice,
   type TestRelay,
   waitFor,
-  wsFactory,
 } from '../server/relay.testkit.ts';
 import { useRelayHarness, writeTitle } from '../server/relay-harness.testkit.ts';
-import { SyncClient } from '../sync/client.ts';
+import { snapshotKit } from '../server/relay-snapshots.testkit.ts';
+import type { SyncClient } from '../sync/client.ts';
 import { AutoPrune } from './auto-prune.ts';
 
 const harness = useRelayHarness();
-const crypto = createNobleCrypto();
 /** Ahead of everyone, within what the relay accepts without holding (RELAY-7, 5 minutes). */
 const AHEAD_US = 4 * 60_000_000;
 
 /** A sync client as the worker runs it (snapshots on: offered ones are endorsed, SNAP-15). */
-function client(dev: TestDevice, r: TestRelay): SyncClient {
-  const c = new SyncClient({
-    url: r.url,
-    replica: dev.replica,
-    signer: dev.signer,
-    persistence: dev.persistence,
-    socket: wsFactory,
-    clock: realClock(dev.clockSkewUs),
-    random: Math.random,
-    backoffBaseMs: 50,
-    backoffMaxMs: 500,
-    crypto,
-  });
-  harness.defer(() => c.stop());
-  return c;
-}
+const client = snapshotKit(harness).snapClient;
 
 const caughtUp = (c: SyncClient) => c.status.state === 'synced' && c.status.pending === 0;
 
