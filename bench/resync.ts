@@ -7,31 +7,15 @@
 // relay, no network); each figure the median of 3 timed passes.
 
 import {
-  createBestCrypto,
-  createMemoryStore,
-  type DeviceKeys,
   type EntityId,
   EventField,
   fromHex,
-  Replica,
+  type Replica,
   signDeviceCard,
   utf8,
 } from '../src/engine/index.ts';
-import { deviceKeys, nowUs, random, subtle } from './bench-keys.ts';
+import { deviceKeys, median, openMemory as open, random } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
-
-const open = async (device: DeviceKeys) =>
-  Replica.open({ store: createMemoryStore(), crypto: await createBestCrypto(subtle), nowUs, random, device });
-
-async function median(passes: number, f: () => Promise<unknown>): Promise<number> {
-  const ms: number[] = [];
-  for (let i = 0; i < passes; i++) {
-    const t = performance.now();
-    await f();
-    ms.push(performance.now() - t);
-  }
-  return Math.round(ms.sort((x, y) => x - y)[Math.floor(passes / 2)]!);
-}
 
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
 

@@ -4,33 +4,9 @@
 // new device starting from it (checks, decryption, trust rule, SNAP-6) beside starting from the
 // plaintext alone. Engine only, in process; each figure the median of 3 timed passes.
 
-import {
-  createBestCrypto,
-  createMemoryStore,
-  type DeviceKeys,
-  type EntityId,
-  EventField,
-  fromHex,
-  OpKind,
-  Replica,
-  signDeviceCard,
-  utf8,
-} from '../src/engine/index.ts';
-import { deviceKeys, nowUs, random, subtle } from './bench-keys.ts';
+import { type EntityId, EventField, fromHex, OpKind, signDeviceCard, utf8 } from '../src/engine/index.ts';
+import { deviceKeys, median, openMemory as open, random } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
-
-const open = async (device: DeviceKeys) =>
-  Replica.open({ store: createMemoryStore(), crypto: await createBestCrypto(subtle), nowUs, random, device });
-
-async function median(passes: number, f: () => Promise<unknown>): Promise<number> {
-  const ms: number[] = [];
-  for (let i = 0; i < passes; i++) {
-    const t = performance.now();
-    await f();
-    ms.push(performance.now() - t);
-  }
-  return Math.round(ms.sort((x, y) => x - y)[Math.floor(passes / 2)]!);
-}
 
 export async function benchSealed(): Promise<Figures> {
   const events = Number(process.env['BENCH_SEALED_EVENTS'] ?? 10_000);
