@@ -20,7 +20,8 @@ import { createOp, type OpenedOp } from '../engine/op.ts';
 import { Role } from '../engine/roles.ts';
 import { OpKind } from '../engine/store.ts';
 import type { SyncEvent } from '../sync/client.ts';
-import { inviteFetchMessage, type SyncMessage } from '../sync/messages.ts';
+import type { SyncMessage } from '../sync/messages.ts';
+import { inviteFetchMessage } from '../sync/messages-auth.ts';
 import {
   makeDevice,
   type RawSession,

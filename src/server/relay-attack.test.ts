@@ -9,7 +9,9 @@ import { type DocId, fromHex, type OpId, toHex } from '../engine/index.ts';
 import { createOp } from '../engine/op.ts';
 import { OpKind } from '../engine/store.ts';
 import { aliasedPush } from '../sync/bombs.testkit.ts';
-import { authMessage, decodeMessage, encodeMessage, type SyncMessage } from '../sync/messages.ts';
+import type { SyncMessage } from '../sync/messages.ts';
+import { authMessage } from '../sync/messages-auth.ts';
+import { decodeMessage, encodeMessage } from '../sync/messages-codec.ts';
 import { createLogger } from './log.ts';
 import {
   makeDevice,

@@ -27,7 +27,9 @@ import {
 } from '../engine/index.ts';
 import { hostOf, SyncClient, type SyncClock, type SyncSocket } from '../sync/client.ts';
 import { createMemorySyncPersistence, type MemorySyncPersistence } from '../sync/memory-persistence.ts';
-import { authMessage, decodeMessage, encodeMessage, type SyncMessage } from '../sync/messages.ts';
+import type { SyncMessage } from '../sync/messages.ts';
+import { authMessage } from '../sync/messages-auth.ts';
+import { decodeMessage, encodeMessage } from '../sync/messages-codec.ts';
 import { DEFAULTS, type RelayConfig } from './config.ts';
 import { type Logger, silentLogger } from './log.ts';
 import { type RunningRelay, startRelay } from './start.ts';

@@ -6,10 +6,6 @@ import { type DeviceId, type DocId, EngineError, type OpId } from '../engine/ind
 import { CloseCode, RELAY_PRE_AUTH, wireCode } from '../sync/codes.ts';
 import {
   type AckEntry,
-  authMessage,
-  decodeMessage,
-  encodeMessage,
-  inviteFetchMessage,
   type MessageOf,
   PROTOCOL_VERSION,
   SYNC_LIMITS,
@@ -17,6 +13,8 @@ import {
   type SyncMessage,
   SyncProtocolError,
 } from '../sync/messages.ts';
+import { authMessage, inviteFetchMessage } from '../sync/messages-auth.ts';
+import { decodeMessage, encodeMessage } from '../sync/messages-codec.ts';
 import { NOT_SERVED, type Refusal } from './admission.ts';
 import type { AnswerPeer } from './answers.ts';
 import type { Logger } from './log.ts';

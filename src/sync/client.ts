@@ -9,16 +9,14 @@ import { signInvite } from '../engine/index.ts';
 import { CloseCode, DEVICE_PRE_WELCOME, isTransient } from './codes.ts';
 import {
   type AckEntry,
-  authMessage,
-  decodeMessage,
-  encodeMessage,
-  inviteFetchMessage,
   type MessageOf,
   PROTOCOL_VERSION,
   SYNC_LIMITS,
   type SyncMessage,
   SyncProtocolError,
 } from './messages.ts';
+import { authMessage, inviteFetchMessage } from './messages-auth.ts';
+import { decodeMessage, encodeMessage } from './messages-codec.ts';
 import { Resyncs } from './resync.ts';
 import { SnapshotSync, type SnapshotSyncStats } from './snapshot-sync.ts';
 

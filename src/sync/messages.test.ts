@@ -11,15 +11,9 @@ import { Held } from '../engine/generated/ledgerday/sync/held.ts';
 import { Ops } from '../engine/generated/ledgerday/sync/ops.ts';
 import type { DeviceId, DocId, OpId } from '../engine/ids.ts';
 import { aliasedPush } from './bombs.testkit.ts';
-import {
-  AUTH_DOMAIN,
-  authMessage,
-  decodeMessage,
-  encodeMessage,
-  SyncErrorCode,
-  type SyncMessage,
-  SyncProtocolError,
-} from './messages.ts';
+import { SyncErrorCode, type SyncMessage, SyncProtocolError } from './messages.ts';
+import { AUTH_DOMAIN, authMessage } from './messages-auth.ts';
+import { decodeMessage, encodeMessage } from './messages-codec.ts';
 
 const hex = (n: number, byte: number) => byte.toString(16).padStart(2, '0').repeat(n);
 const doc = hex(16, 0xab) as DocId;

@@ -8,7 +8,8 @@ import { Frame } from '../engine/generated/ledgerday/sync/frame.ts';
 import { SnapshotChunk } from '../engine/generated/ledgerday/sync/snapshot-chunk.ts';
 import { SnapshotOffer } from '../engine/generated/ledgerday/sync/snapshot-offer.ts';
 import type { DocId } from '../engine/ids.ts';
-import { decodeMessage, encodeMessage, SYNC_LIMITS, type SyncMessage } from './messages.ts';
+import { SYNC_LIMITS, type SyncMessage } from './messages.ts';
+import { decodeMessage, encodeMessage } from './messages-codec.ts';
 
 const hex = (n: number, byte: number) => byte.toString(16).padStart(2, '0').repeat(n);
 const doc = hex(16, 0xab) as DocId;
