@@ -36,6 +36,7 @@ export { NOTIFY_CHANNEL, StaleCommitError } from './pg-schema.ts';
 
 import {
   bufferOf,
+  docRecordOf,
   type HeldOp,
   type HeldRow,
   type OpRow,
@@ -76,18 +77,6 @@ interface EvidenceJson {
 interface EntityJson {
   entity: string;
   registers: string;
-}
-
-function docRecordOf(doc: DocId, d: DocRowPg): DocRecord {
-  return {
-    ...(d.extra === null ? {} : (registersFromJson(d.extra) as unknown as Partial<DocRecord>)),
-    doc,
-    genesis: d.genesis as OpId,
-    heads: splitIds<OpId>(d.heads),
-    seq: d.seq,
-    ownLast: d.own_last as OpId | null,
-    ownCtr: d.own_ctr,
-  };
 }
 
 export interface PgStoreOptions {

@@ -1,4 +1,4 @@
-// The relay's SQLite file: its tables (one schema version; `SqliteStore.migrate` refuses a newer
+// The relay's SQLite file: its tables (one schema version; `migrate` in sqlite-open.ts refuses a newer
 // file) and the statements the store prepares once.
 
 import type Database from 'better-sqlite3';

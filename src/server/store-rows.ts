@@ -1,8 +1,17 @@
-// Row shapes and conversions shared by the relay's two stores (SQLite, sqlite-store.ts, and
-// PostgreSQL, pg-store.ts): the same columns in both, ids joined into one text column, registers
-// as JSON that carries bytes.
+// Row shapes and conversions shared by the relay's two stores (SQLite, sqlite-log.ts and
+// sqlite-doc.ts, and PostgreSQL, pg-store.ts): the same columns in both, ids joined into one text
+// column, registers as JSON that carries bytes.
 
-import type { BodyState, DeviceId, DocId, OpId, OpKind, OpRecord, RegisterRecord } from '../engine/index.ts';
+import type {
+  BodyState,
+  DeviceId,
+  DocId,
+  DocRecord,
+  OpId,
+  OpKind,
+  OpRecord,
+  RegisterRecord,
+} from '../engine/index.ts';
 
 /** A future-dated op the relay keeps until its wall_time is within the allowed skew (RELAY-7). */
 export interface HeldOp {
@@ -114,5 +123,18 @@ export function rowToHeld(r: HeldRow): HeldOp {
     wallTime: r.wall_time,
     bytes: ownBytes(r.bytes),
     receivedAt: r.received_at,
+  };
+}
+
+/** A calendar's doc record from its row (the SQLite and the PostgreSQL store alike). */
+export function docRecordOf(doc: DocId, d: Omit<DocRow, 'doc'>): DocRecord {
+  return {
+    ...(d.extra == null ? {} : (registersFromJson(d.extra) as unknown as Partial<DocRecord>)),
+    doc,
+    genesis: d.genesis as OpId,
+    heads: splitIds<OpId>(d.heads),
+    seq: d.seq,
+    ownLast: d.own_last as OpId | null,
+    ownCtr: d.own_ctr,
   };
 }
