@@ -32,7 +32,7 @@ import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 import { copyLog, crypto, seed, snapshotKit, synced } from './relay-snapshots.testkit.ts';
 
 const harness = useRelayHarness();
-const { snapClient, session } = snapshotKit(harness);
+const { snapClient, syncedClient, session } = snapshotKit(harness);
 
 const relayOps = (r: TestRelay, doc: DocId) => r.relay.store.opsAfter(doc, 0, 1_000_000);
 
@@ -40,10 +40,7 @@ const relayOps = (r: TestRelay, doc: DocId) => r.relay.store.opsAfter(doc, 0, 1_
 async function online(dev: TestDevice, from: Replica, r: TestRelay, doc: DocId): Promise<SyncClient> {
   await copyLog(from, dev.replica, doc);
   await dev.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
-  const c = snapClient(dev, r);
-  c.start();
-  await synced(c, `${dev.name} synced`);
-  return c;
+  return syncedClient(dev, r, `${dev.name} synced`);
 }
 
 /** a's snapshot, uploaded and endorsed by a itself (as the worker does after sealing, SNAP-16). */
@@ -71,9 +68,7 @@ describe('pruning on the relay', () => {
     const [a, b, fresh] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('fresh')]);
     const doc = await sharedCalendar(a, [b]);
     await seed(a, doc, 300);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     const cb = await online(b, a.replica, r, doc);
     const { id } = await sealAndUpload(a, ca, doc);
     await endorsedBy(r, doc, id, [a, b]); // b endorses by itself when offered (SNAP-15)
@@ -107,9 +102,7 @@ describe('pruning on the relay', () => {
 
     // A new device joins from the snapshot and the tail.
     a.track(await a.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
-    const ca2 = snapClient(a, r2);
-    ca2.start();
-    await synced(ca2, 'the Add uploaded');
+    const ca2 = await syncedClient(a, r2, 'the Add uploaded');
     const cf = snapClient(fresh, r2);
     cf.follow(doc);
     cf.start();
@@ -120,9 +113,7 @@ describe('pruning on the relay', () => {
     await synced(cf, 'fresh wrote');
     // b lost its cursor (a crash before it was saved): it streams from before the pruned range.
     await b.persistence.setCursor(doc, 3);
-    const cb2 = snapClient(b, r2);
-    cb2.start();
-    await synced(cb2, 'b synced from an old cursor');
+    await syncedClient(b, r2, 'b synced from an old cursor');
     await synced(ca2, 'a synced');
     await waitFor(
       () =>
@@ -140,9 +131,7 @@ describe('pruning on the relay', () => {
     const [a, b, c] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('c')]);
     const doc = await sharedCalendar(a, [b, c]);
     await seed(a, doc, 200);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     await online(b, a.replica, r, doc);
     const { id } = await sealAndUpload(a, ca, doc);
     await endorsedBy(r, doc, id, [a, b]);
@@ -173,9 +162,7 @@ describe('pruning on the relay', () => {
     ]);
     const doc = await sharedCalendar(a, [b, gone]);
     await seed(a, doc, 100);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     const stale = await a.replica.sealSnapshot(doc); // below the frontier pruned to, later
     const cb = await online(b, a.replica, r, doc);
     await writeTitle(b, doc, randomEntity(), 'b, before the snapshot');
@@ -244,9 +231,7 @@ describe('pruning on the relay', () => {
     const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
     const doc = await sharedCalendar(a, [b]);
     await seed(a, doc, 100);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     // A snapshot made while compliance mode was off, uploaded; then compliance mode is switched on.
     const sealed = await a.replica.sealSnapshot(doc);
     expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);

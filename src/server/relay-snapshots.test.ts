@@ -36,7 +36,7 @@ import { useRelayHarness, writeTitle } from './relay-harness.testkit.ts';
 import { copyLog, crypto, seed, snapshotKit, synced, titles } from './relay-snapshots.testkit.ts';
 
 const harness = useRelayHarness();
-const { snapClient, session, uploaded } = snapshotKit(harness);
+const { snapClient, syncedClient, session, uploaded } = snapshotKit(harness);
 
 /**
  * A hostile member's forged snapshot: a real one's manifest fields, over a plaintext whose first
@@ -113,9 +113,7 @@ describe('snapshots through the relay', () => {
     const [owner, member, stranger] = await Promise.all([makeDevice('o'), makeDevice('m'), makeDevice('s')]);
     const doc = await sharedCalendar(owner, [member]);
     await seed(owner, doc, 50);
-    const c = snapClient(owner, r);
-    c.start();
-    await synced(c, 'owner synced');
+    await syncedClient(owner, r, 'owner synced');
     const sealed = await owner.replica.sealSnapshot(doc);
     const id = (await openManifest(crypto, sealed.manifest)).hash;
 
@@ -193,9 +191,7 @@ describe('snapshots through the relay', () => {
     ]);
     const doc = await sharedCalendar(a, [b, late1, late2]);
     await seed(a, doc, 300);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     // b is offline: nobody can endorse a's snapshot yet, so a new device gets the whole history.
     const sealed = await a.replica.sealSnapshot(doc);
     expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
@@ -244,9 +240,7 @@ describe('snapshots through the relay', () => {
     const [a, b, late] = await Promise.all([makeDevice('a'), makeDevice('b'), makeDevice('late')]);
     const doc = await sharedCalendar(a, [b, late]);
     await seed(a, doc, 120);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     const sealed = await a.replica.sealSnapshot(doc);
     expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
     expect(ca.sendEndorsement(doc, await a.replica.endorseSnapshot(sealed.manifest, sealed.chunks))).toBe(
@@ -285,9 +279,7 @@ describe('snapshots through the relay', () => {
     const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
     const doc = await sharedCalendar(a, [b]);
     await seed(a, doc, 80);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     const early = (await a.replica.listOps(doc, 10, 1))[0]!; // after b was added, before the frontier
     const sealed = await a.replica.sealSnapshot(doc);
     expect(await ca.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
@@ -359,9 +351,7 @@ describe('snapshots through the relay', () => {
     // here none at all reach it, so it cannot open the snapshot and asks for everything.
     const fresh = await makeDevice('fresh');
     owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
-    const c = snapClient(owner, r);
-    c.start();
-    await synced(c, 'owner synced');
+    await syncedClient(owner, r, 'owner synced');
     const start = fresh.replica.startFromSealed.bind(fresh.replica);
     let refusals = 0;
     fresh.replica.startFromSealed = async (m, ch, e) => {
@@ -382,9 +372,7 @@ describe('snapshots through the relay', () => {
     const r = await harness.relay();
     const a = await makeDevice('a');
     const g = a.track(await a.replica.createCalendar({ name: 'New' }));
-    const c = snapClient(a, r);
-    c.start();
-    await synced(c, 'a synced');
+    await syncedClient(a, r, 'a synced');
     await waitFor(() => r.relay.isKnownMember(a.id), 5000, 'a known as a member');
     expect(r.relay.replica.members(g.doc).has(a.id)).toBe(true);
   });
@@ -394,14 +382,10 @@ describe('snapshots through the relay', () => {
     const [a, b, c] = await Promise.all([makeDevice('hostile'), makeDevice('honest'), makeDevice('new')]);
     const doc = await sharedCalendar(a, [b, c]);
     await seed(a, doc, 120);
-    const ca = snapClient(a, r);
-    ca.start();
-    await synced(ca, 'a synced');
+    const ca = await syncedClient(a, r, 'a synced');
     await copyLog(a.replica, b.replica, doc);
     await b.persistence.setCursor(doc, r.relay.store.durableSeqOf(doc));
-    const cb = snapClient(b, r);
-    cb.start();
-    await synced(cb, 'b synced');
+    const cb = await syncedClient(b, r, 'b synced');
     const forged = await forgedSnapshot(a, doc);
     expect(await ca.uploadSnapshot(doc, forged.manifest, forged.chunks)).toBe(true);
     await waitFor(() => b.replica.snapshotEvidence(doc).length > 0, 15_000, 'b recorded the forgery');
@@ -423,9 +407,7 @@ describe('snapshots through the relay', () => {
     const { doc, id } = await uploaded(r, owner, [], 200);
     const fresh = await makeDevice('fresh');
     owner.track(await owner.replica.addMember(doc, await signDeviceCard(fresh, fromHex(doc))));
-    const co = snapClient(owner, r);
-    co.start();
-    await synced(co, 'the Add uploaded');
+    await syncedClient(owner, r, 'the Add uploaded');
     r.store.transact((db) =>
       db
         .prepare(

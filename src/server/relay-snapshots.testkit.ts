@@ -63,6 +63,14 @@ export function snapshotKit(harness: ReturnType<typeof useRelayHarness>) {
     return c;
   }
 
+  /** A sync client with snapshots on, started, once it is synced with nothing pending. */
+  async function syncedClient(dev: TestDevice, r: TestRelay, what: string): Promise<SyncClient> {
+    const c = snapClient(dev, r);
+    c.start();
+    await synced(c, what);
+    return c;
+  }
+
   async function session(dev: TestDevice, r: TestRelay): Promise<RawSession> {
     const s = await harness.session(dev, r);
     await s.waitFor((m) => m.type === 'welcome', 'welcome');
@@ -73,14 +81,12 @@ export function snapshotKit(harness: ReturnType<typeof useRelayHarness>) {
   async function uploaded(r: TestRelay, owner: TestDevice, others: TestDevice[], events: number) {
     const doc = await sharedCalendar(owner, others);
     await seed(owner, doc, events);
-    const c = snapClient(owner, r);
-    c.start();
-    await synced(c, 'owner synced');
+    const c = await syncedClient(owner, r, 'owner synced');
     const sealed = await owner.replica.sealSnapshot(doc);
     expect(await c.uploadSnapshot(doc, sealed.manifest, sealed.chunks)).toBe(true);
     const id = (await openManifest(crypto, sealed.manifest)).hash;
     return { doc, c, sealed, id };
   }
 
-  return { snapClient, session, uploaded };
+  return { snapClient, syncedClient, session, uploaded };
 }
