@@ -1,11 +1,13 @@
 // The calendar application: the layout shell (skip link, header, sidebar, main area, status bits)
-// composed from src/ui/app/: what is shown (view-state.ts), feedback and undo (feedback.ts), the
-// event dialog (event-dialog.ts, event-actions.ts), shortcuts, search, and the other dialogs.
-import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'react';
+// composed from src/ui/app/: what is shown (view-state.ts), feedback and undo (feedback.ts), edits
+// (edits.ts), the event dialog (event-dialog.ts, event-actions.ts), shortcuts, search, and the
+// other dialogs.
+import { useEffect, useMemo, useRef, useState } from 'react';
 import type { CalendarClient } from '../worker/api.ts';
 import { AppDialogs, useAppDialogs } from './app/AppDialogs.tsx';
 import { AppSidebar } from './app/AppSidebar.tsx';
 import { EventDialogs } from './app/EventDialogs.tsx';
+import { useEdits } from './app/edits.ts';
 import { eventActions } from './app/event-actions.ts';
 import { useEventDialog, useScopeAsk } from './app/event-dialog.ts';
 import { useFeedback } from './app/feedback.ts';
@@ -14,7 +16,6 @@ import { MainView } from './app/MainView.tsx';
 import { useSearch } from './app/search.ts';
 import { useShortcuts } from './app/shortcuts.ts';
 import { useViewState } from './app/view-state.ts';
-import { createCommands } from './commands.ts';
 import { Header } from './components/Header.tsx';
 import { RecoveryOffer } from './components/Recovery.tsx';
 import { ErrorAlerts, SyncStatusView, Toast, UpdatePrompt } from './components/StatusBits.tsx';
@@ -38,43 +39,13 @@ export function App({ client, pwa }: { client: CalendarClient; pwa?: PwaHandle |
   const [scopeAsk, askScope] = useScopeAsk();
   const dialogs = useAppDialogs();
   const [menu, setMenu] = useState(false);
-  // An event to focus once it is rendered (after a keyboard move into another column, or creation).
-  const [focusKey, setFocusKey] = useState<string | null>(null);
   const search = useSearch(client, pushError);
   const searchRef = useRef<HTMLInputElement>(null);
   const mainRef = useRef<HTMLElement>(null);
   const [update, setUpdate] = useState(false);
   useEffect(() => pwa?.onUpdate(() => setUpdate(true)), [pwa]);
 
-  // Keyboard moves can carry an event into another column (a remount): put focus back on it, in
-  // the commit that remounts it (a layout effect), so a key pressed right after is not lost to
-  // the page while the month view's layout arrives from the host.
-  // biome-ignore lint/correctness/useExhaustiveDependencies: re-run when the events change
-  useLayoutEffect(() => {
-    if (!focusKey) return;
-    // The month view's bar moves to its new day when the host's layout for the move arrives: until
-    // then the focused bar is the one to keep, and the focus follows it once it is redrawn.
-    if (v.isMonth && !v.loaded) return;
-    const el = document.querySelector<HTMLElement>(`main [data-event-key="${CSS.escape(focusKey)}"]`);
-    if (!el) return;
-    if (document.activeElement !== el) el.focus();
-    setFocusKey(null);
-  }, [focusKey, v.timed, v.layout, v.isMonth, v.loaded]);
-
-  const commands = createCommands({
-    client,
-    run,
-    record: fb.record,
-    focus: setFocusKey,
-    askScope,
-    setOverride: (key, times) =>
-      v.setOverrides((o) => {
-        const m = new Map(o);
-        if (times) m.set(key, { ...times, at: Date.now() });
-        else m.delete(key);
-        return m;
-      }),
-  });
+  const commands = useEdits(client, v, fb, askScope);
   const act = eventActions({
     calendars,
     shared,
