@@ -207,6 +207,8 @@ test('agenda view: create by button, edit, keyboard move, delete and undo', asyn
   const dialog = page.getByRole('dialog', { name: 'Event' });
   await dialog.getByLabel('Notes').fill('Gate B12');
   await dialog.getByRole('button', { name: 'Save' }).click();
+  // Save closes the dialog once the write is durable; until then the modal makes the page inert.
+  await expect(dialog).toBeHidden();
 
   await ev.focus();
   await page.keyboard.press('Alt+ArrowRight');
