@@ -14,6 +14,7 @@ import {
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DocId, OpId } from './ids.ts';
+import { refreshLate } from './late-endorsements.ts';
 import { chainOf, rebuild } from './revoke-apply.ts';
 import type { OpenedEndorsement } from './snapshot-envelope.ts';
 import { type EndorsementRecord, OpKind, type OpRecord } from './store.ts';
@@ -81,9 +82,9 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
     throw new EngineError('PendingFull', 'too many endorsements wait for ops this replica lacks');
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
-  if (on) return 'certified';
-  core.pendingCerts.set(e.doc, [...pending, c]);
-  return 'pending';
+  if (!on) core.pendingCerts.set(e.doc, [...pending, c]);
+  await refreshLate(core, e.doc);
+  return on ? 'certified' : 'pending';
 }
 
 /** SNAP-10: puts in force the waiting certifications of `doc` whose ops are now held. */
@@ -105,6 +106,7 @@ export async function settle(core: Core, doc: DocId): Promise<void> {
     const err = await commit(core, txn);
     if (err !== undefined) throw err;
   }
+  await refreshLate(core, doc);
 }
 
 /**
@@ -143,6 +145,8 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
   if (on.length > 0) core.certs.set(doc, [...(core.certs.get(doc) ?? []), ...fresh(on)]);
   if (waiting.length > 0)
     core.pendingCerts.set(doc, [...(core.pendingCerts.get(doc) ?? []), ...fresh(waiting)]);
+  // SNAP-22: what this replica cannot judge is found again from the stored endorsements.
+  await refreshLate(core, doc);
 }
 
 /** SNAP-10: whether certification `c` acts here (some held op breaks it; kept with its record). */

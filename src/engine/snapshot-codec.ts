@@ -14,7 +14,14 @@ import { depthOf } from './lww.ts';
 import { openOp } from './op.ts';
 import type { BodyState, EntityRecord, EquivocationRecord, RegisterRecord, WriteRecord } from './store.ts';
 
-export const SNAPSHOT_FORMAT = 1;
+/**
+ * SNAP-1, SNAP-21: the format this build writes. 2 lists every endorsement in force at the
+ * frontier that its maker judges (SNAP-21); 1 (written before SNAP-21, still read and verified)
+ * lists only those that act (some op of the frontier's past breaks them).
+ */
+export const SNAPSHOT_FORMAT = 2;
+/** SNAP-21: the format before it (listing only the acting endorsements). */
+export const SNAPSHOT_FORMAT_ACTING = 1;
 /** SNAP-4: the largest plaintext a replica decodes (a bound on memory, LIM-1's spirit). */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
@@ -44,11 +51,13 @@ export interface SnapshotState {
   /** DAG-6 evidence, ascending by (author, ctr). */
   evidence: EquivocationRecord[];
   /**
-   * SNAP-10: the endorsements whose certifications are in force at the frontier (their effect is
-   * in the registers), each a signed statement's body and signature, ascending by body. Absent or
-   * empty: none.
+   * SNAP-10, SNAP-21: the endorsements whose certifications are in force at the frontier and
+   * that the maker judged (their effect is in the registers), each a signed statement's body and
+   * signature, ascending by body. Absent or empty: none.
    */
   endorsements?: ListedStatement[];
+  /** SNAP-21: `SNAPSHOT_FORMAT_ACTING` for a snapshot that lists only the acting ones; absent: the current format. */
+  format?: typeof SNAPSHOT_FORMAT_ACTING;
 }
 
 /** A signed statement carried inside a snapshot (SNAP-10): its body and signature. */
@@ -239,7 +248,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
         );
   b.startObject(listed.length === 0 ? 8 : 9);
   b.addFieldOffset(SNAP.registers, registers, 0);
-  b.addFieldInt8(SNAP.format, SNAPSHOT_FORMAT, 0);
+  b.addFieldInt8(SNAP.format, s.format ?? SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
   b.addFieldOffset(SNAP.frontier, frontier, 0);
   b.addFieldOffset(SNAP.previous, previous, 0);
@@ -355,7 +364,9 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     if (e instanceof FlatVerifyError) malformed(e.message);
     throw e;
   }
-  if (t.u8(SNAP.format, 0) !== SNAPSHOT_FORMAT) throw new EngineError('Unsupported', 'snapshot format');
+  const format = t.u8(SNAP.format, 0);
+  if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_ACTING)
+    throw new EngineError('Unsupported', 'snapshot format');
   const doc = hexOf<DocId>(t.bytes(SNAP.doc), 16, 'doc');
   const previous = t.bytes(SNAP.previous);
   if (previous.length !== 0 && previous.length !== 32) malformed('previous is 32 bytes or empty');
@@ -386,6 +397,7 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
       ctr: e.u64(EVID.ctr),
       ops: idList(e.bytes(EVID.ops), 32, 'evidence ops') as OpId[],
     })),
+    ...(format === SNAPSHOT_FORMAT_ACTING ? { format } : {}),
   };
   if (t.has(SNAP.endorsements)) {
     const listed = t.tables(SNAP.endorsements).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));

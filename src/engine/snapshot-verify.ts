@@ -73,13 +73,24 @@ export async function verifySnapshot(
     };
   let mine: SnapshotState | undefined;
   try {
-    mine = await snapshotAt(core, doc, state.frontier, state.previous, state.endorsements ?? []);
+    mine = await snapshotAt(
+      core,
+      doc,
+      state.frontier,
+      state.previous,
+      state.endorsements ?? [],
+      state.format,
+    );
   } catch (e) {
     if (e instanceof EngineError && e.code === 'NoKey') return { status: 'unverifiable', reason: e.message };
     throw e;
   }
   if (mine === undefined)
-    return { status: 'unverifiable', reason: 'an op of the frontier past is not held here' };
+    return {
+      status: 'unverifiable',
+      reason:
+        'an op of the frontier past is not held here, or a listed endorsement cannot be judged here (SNAP-22)',
+    };
   if (bytesEqual(encodeSnapshot(mine), plain)) return { status: 'valid', state, hash: claimed };
   return {
     status: 'forged',

@@ -11,8 +11,9 @@ import { acts, receiveEndorsement } from './certify.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
+import { judgedInForce } from './late-endorsements.ts';
 import { openOp } from './op.ts';
-import type { ListedStatement, SnapshotState } from './snapshot-codec.ts';
+import { type ListedStatement, SNAPSHOT_FORMAT_ACTING, type SnapshotState } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
 import { anchorsOf, pastOf, predsOf, replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
@@ -29,15 +30,19 @@ async function* opLog(core: Core, doc: DocId): AsyncGenerator<OpRecord> {
   }
 }
 
+/** SNAP-21: the format a snapshot is made in (`SNAPSHOT_FORMAT_ACTING` only to verify an old one). */
+export type Format = SnapshotState['format'];
+
 /**
  * SNAP-2, SNAP-3: the snapshot of `doc` at this replica's heads. Refused (`NoKey`) while any
  * covered Patch is locked (its effect on the registers is unknown here), and on a verify-only
- * replica (it reads no body).
+ * replica (it reads no body). `format`: the current one, or the old one to verify an old snapshot.
  */
 export async function snapshotAtHeads(
   core: Core,
   doc: DocId,
   previous: Uint8Array = new Uint8Array(0),
+  format?: Format,
 ): Promise<SnapshotState> {
   const st = core.mustDoc(doc);
   if (core.device === undefined) throw new EngineError('NoKey', 'a verify-only replica reads no body');
@@ -60,7 +65,7 @@ export async function snapshotAtHeads(
   const evidence = [...st.evidence]
     .map((e) => ({ ...e, ops: [...e.ops].sort() }))
     .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
-  const endorsements = await actingListed(core, doc);
+  const endorsements = await listedHere(core, doc, format);
   return {
     doc,
     frontier,
@@ -69,6 +74,7 @@ export async function snapshotAtHeads(
     entities,
     evidence,
     ...(endorsements.length > 0 ? { endorsements } : {}),
+    ...(format === undefined ? {} : { format }),
   };
 }
 
@@ -110,11 +116,14 @@ function listedOf(certs: readonly Certification[]): ListedStatement[] {
     .sort((a, b) => compareBytes(a.body, b.body));
 }
 
-/** SNAP-10: the certifications in force here that act (some held op breaks them), as listed. */
-async function actingListed(core: Core, doc: DocId): Promise<ListedStatement[]> {
-  const out: Certification[] = [];
-  for (const c of core.certs.get(doc) ?? []) if (acts(c)) out.push(c);
-  return listedOf(out);
+/**
+ * SNAP-21: the certifications a snapshot made here lists: every one in force here that this
+ * replica judges (SNAP-22; in force, so its position is in the frontier's past); in the old
+ * format (SNAP-10 before SNAP-21, to verify an old snapshot) those that act.
+ */
+async function listedHere(core: Core, doc: DocId, format: Format): Promise<ListedStatement[]> {
+  if (format === SNAPSHOT_FORMAT_ACTING) return listedOf((core.certs.get(doc) ?? []).filter(acts));
+  return listedOf(await judgedInForce(core, doc));
 }
 
 const sameListed = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
@@ -123,9 +132,10 @@ const sameListed = (a: readonly ListedStatement[], b: readonly ListedStatement[]
 /**
  * SNAP-10: puts endorsements in force on a scratch replica after its replay, as a replica that
  * received them would; one that is not in force there (a non-member, ops outside the replay) is
- * left out, so the snapshot lists only what acted.
+ * left out. Returns whether the scratch (one replayed from a base) cannot judge one of them
+ * (SNAP-22): then it cannot recompute a snapshot that lists it (SNAP-21).
  */
-async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8Array[]): Promise<void> {
+async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8Array[]): Promise<boolean> {
   for (const bytes of listed) {
     try {
       await receiveEndorsement(scratch, await openEndorsement(scratch.crypto, bytes));
@@ -134,13 +144,15 @@ async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8A
     }
   }
   scratch.pendingCerts.delete(doc);
+  return (scratch.lateCerts.get(doc)?.size ?? 0) > 0;
 }
 
 /**
  * SNAP-3: the snapshot of `doc` at `frontier`, from the covered ops alone: at the heads it is
  * read directly; otherwise the ops in the frontier's past are replayed, in this replica's apply
  * order, into a scratch replica with this device's keys and every content key this replica
- * holds. `undefined` when an op of the frontier's past is not held here.
+ * holds. `undefined` when an op of the frontier's past is not held here, or (verifying `listed`)
+ * when this replica cannot judge a listed endorsement (SNAP-22). `format`: the claimed snapshot's.
  */
 export async function snapshotAt(
   core: Core,
@@ -148,14 +160,15 @@ export async function snapshotAt(
   frontier: readonly OpId[],
   previous: Uint8Array = new Uint8Array(0),
   listed?: readonly ListedStatement[],
+  format?: Format,
 ): Promise<SnapshotState | undefined> {
   const st = core.mustDoc(doc);
   const sorted = [...frontier].sort();
   if (
     sorted.join() === [...st.rec.heads].sort().join() &&
-    (listed === undefined || sameListed(listed, await actingListed(core, doc)))
+    (listed === undefined || sameListed(listed, await listedHere(core, doc, format)))
   )
-    return snapshotAtHeads(core, doc, previous);
+    return snapshotAtHeads(core, doc, previous, format);
   const past = await pastOf(core, doc, sorted);
   // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
   const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
@@ -164,8 +177,10 @@ export async function snapshotAt(
     // SNAP-12: on a calendar that starts from a snapshot, the covered ops are replayed from it.
     const replayed = await replayFromBase(core, doc, sorted);
     if (replayed === undefined) return undefined;
-    await certifyScratch(replayed, doc, toList);
-    return snapshotAtHeads(replayed, doc, previous);
+    // SNAP-22: verifying, a listed endorsement this base cannot judge makes the snapshot one this
+    // replica cannot recompute (its maker judged it with ops this one no longer holds).
+    if ((await certifyScratch(replayed, doc, toList)) && listed !== undefined) return undefined;
+    return snapshotAtHeads(replayed, doc, previous, format);
   }
   const scratch = scratchOf(core);
   const genesis = openOp(past[0]!.bytes);
@@ -178,5 +193,5 @@ export async function snapshotAt(
   const err = await commit(scratch, txn);
   if (err !== undefined) throw err;
   await certifyScratch(scratch, doc, toList);
-  return snapshotAtHeads(scratch, doc, previous);
+  return snapshotAtHeads(scratch, doc, previous, format);
 }
