@@ -83,7 +83,7 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
   if (!on) core.pendingCerts.set(e.doc, [...pending, c]);
-  await refreshLate(core, e.doc);
+  await refreshLate(core, e.doc, [c]);
   return on ? 'certified' : 'pending';
 }
 
@@ -92,6 +92,7 @@ export async function settle(core: Core, doc: DocId): Promise<void> {
   const waiting = core.pendingCerts.get(doc);
   const st = core.docs.get(doc);
   if (waiting === undefined || st === undefined) return;
+  const settled: Certification[] = [];
   for (const c of waiting) {
     const ids = c.last === null ? c.frontier : [c.last, ...c.frontier];
     if ((await core.metas(doc, ids)).some((m) => m === undefined)) continue;
@@ -105,8 +106,10 @@ export async function settle(core: Core, doc: DocId): Promise<void> {
     if (on !== true) continue;
     const err = await commit(core, txn);
     if (err !== undefined) throw err;
+    settled.push(c);
   }
-  await refreshLate(core, doc);
+  // SNAP-22: an endorsement whose ops arrived may be judged now (its frontier held after the base).
+  if (settled.length > 0) await refreshLate(core, doc, settled);
 }
 
 /**

@@ -43,12 +43,23 @@ export async function judgeable(core: Core, doc: DocId, c: Certification): Promi
   return [...base.frontier].every((b) => c.frontier.includes(b));
 }
 
-/** SNAP-22: recomputes the endorsements of `doc` this replica cannot judge (in force or waiting). */
-export async function refreshLate(core: Core, doc: DocId): Promise<void> {
-  const out = new Set<string>();
+/**
+ * SNAP-22: recomputes which endorsements of `doc` this replica cannot judge (in force or
+ * waiting): all of them, or only `only` (one just received or put in force; the judgement of
+ * the others does not change with it).
+ */
+export async function refreshLate(core: Core, doc: DocId, only?: readonly Certification[]): Promise<void> {
+  const stored = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])];
+  const ids = new Set(stored.map((c) => c.id));
+  // Kept: those still stored (one found void, its endorser no member, is dropped).
+  const out = new Set(
+    [...(only === undefined ? [] : (core.lateCerts.get(doc) ?? []))].filter((id) => ids.has(id)),
+  );
+  const judge = (only ?? stored).filter((c) => ids.has(c.id));
   if (core.bases.has(doc))
-    for (const c of [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])])
-      if (!(await judgeable(core, doc, c))) out.add(c.id);
+    for (const c of judge)
+      if (await judgeable(core, doc, c)) out.delete(c.id);
+      else out.add(c.id);
   if (out.size > 0) core.lateCerts.set(doc, out);
   else core.lateCerts.delete(doc);
 }
