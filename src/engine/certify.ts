@@ -127,7 +127,8 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     } catch {
       continue;
     }
-    if (c.base) {
+    // Listed in force by the base: in force whether or not its ops are still held (SNAP-10).
+    if (c.base && !c.waiting) {
       on.push(c);
       continue;
     }

@@ -327,3 +327,41 @@ describe('snapshots of the format before SNAP-21', () => {
     expect(visibleState(again, t.doc)).toEqual(visibleState(c, t.doc));
   });
 });
+
+describe('an endorsement naming ops nobody holds', () => {
+  it('[SNAP-21][SNAP-22][SNAP-23] is listed as waiting by a replica with every op, so a pruned replica that flagged it re-bases and stops flagging; listed in the wrong list it is a forgery', async () => {
+    const w = await world('lw', false);
+    expect(await w.p.prune(w.doc, w.plain)).toBeGreaterThan(0);
+    // h signs an endorsement at ctr 1 (below its chain position) of a frontier that does not exist.
+    const ghost = await signEndorsement(deviceKeys(w.devs[1]!).signer, {
+      doc: w.doc,
+      manifest: 'cd'.repeat(32),
+      endorser: toHex(pubOf(w.devs[1]!)) as DeviceId,
+      ctr: 0,
+      last: null,
+      frontier: ['ee'.repeat(32) as OpId],
+    });
+    for (const r of [w.a, w.p]) expect(await r.receiveEndorsement(ghost)).toBe('pending');
+    expect(w.p.lateEndorsements(w.doc)).toBe(1);
+    expect(w.a.lateEndorsements(w.doc)).toBe(0);
+    const listing = decodeSnapshot(await w.a.snapshot(w.doc));
+    expect(listing.waiting?.map((l) => toHex(l.body))).toEqual([toHex(asListed(ghost).body)]);
+    // Moved to the in-force list, the snapshot is not what the ops give.
+    const { waiting: _w, ...rest } = listing;
+    const moved = encodeSnapshot({ ...rest, endorsements: [...(rest.endorsements ?? []), asListed(ghost)] });
+    expect((await w.c.verifySnapshot(w.doc, moved, idOf(w.a))).status).toBe('forged');
+    // The refill from a's snapshot judges it: p re-bases, the flag ends, and stays ended.
+    const good = await refill(w, w.p, w.a, w.c);
+    await w.p.rebaseFrom(w.doc, good);
+    expect(w.p.lateEndorsements(w.doc)).toBe(0);
+    const again = await openReplica(w.devs[0]!, { store: w.store });
+    expect(again.lateEndorsements(w.doc)).toBe(0);
+    // A snapshot p makes lists it as waiting too (its base's), and c, with every op, endorses it.
+    const s = await again.sealSnapshot(w.doc);
+    expect(decodeSnapshot(await again.snapshot(w.doc)).waiting).toHaveLength(1);
+    await w.c.receiveEndorsement(ghost);
+    const accused = w.c.snapshotEvidence(w.doc).length; // the moved list above, nothing else
+    await w.c.endorseSnapshot(s.manifest, s.chunks);
+    expect(w.c.snapshotEvidence(w.doc).length).toBe(accused);
+  });
+});

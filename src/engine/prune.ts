@@ -215,8 +215,8 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
   };
   txn.snapshot = { prune: doomed, base: records, baseReset: true };
   // SNAP-10: the certifications the snapshot lists are the base's own from now on (replays list them).
-  const listed = await stageListed(core, txn, state);
-  unlistStale(core, txn, listed);
+  const staged = await stageListed(core, txn, state);
+  unlistStale(core, txn, staged);
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
   const gone = new Set(doomed);
@@ -229,6 +229,6 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
     stored: new Set(records.map((e) => e.entity)),
   };
   core.bases.set(doc, base);
-  await reloadCertifications(core, doc, listed);
+  await reloadCertifications(core, doc, staged);
   return doomed.length;
 }

@@ -56,6 +56,12 @@ export interface SnapshotState {
    * signature, ascending by body. Absent or empty: none.
    */
   endorsements?: ListedStatement[];
+  /**
+   * SNAP-21: the endorsements stored by the maker, judged by it, that wait for an op not in the
+   * frontier's past (so in force nowhere at the frontier) and whose position is at or below the
+   * frontier's version vector for their endorser (1 or more); ascending by body. Absent or empty: none.
+   */
+  waiting?: ListedStatement[];
   /** SNAP-21: `SNAPSHOT_FORMAT_ACTING` for a snapshot that lists only the acting ones; absent: the current format. */
   format?: typeof SNAPSHOT_FORMAT_ACTING;
 }
@@ -76,6 +82,7 @@ const SNAP = {
   evidence: 6,
   devices: 7,
   endorsements: 8,
+  waiting: 9,
 };
 const REG = {
   entity: 0,
@@ -101,6 +108,7 @@ const SNAPSHOT_SPEC: TableSpec = [
   { table: ['bytes', 'bytes', 'bytes', 1] },
   { table: ['bytes', 8, 'bytes'] },
   'bytes',
+  { table: ['bytes', 'bytes'] },
   { table: ['bytes', 'bytes'] },
 ];
 const BODY_CODE = { applied: 0, inert: 1 } as const;
@@ -231,8 +239,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
     s.evidence.map((e) => encodeEvidence(b, e)),
   );
   const devs = b.createByteVector(ids([...devices.keys()]));
-  const listed = s.endorsements ?? [];
-  const ends =
+  const statements = (listed: readonly ListedStatement[]): number =>
     listed.length === 0
       ? 0
       : vector(
@@ -246,7 +253,9 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
             return b.endObject();
           }),
         );
-  b.startObject(listed.length === 0 ? 8 : 9);
+  const ends = statements(s.endorsements ?? []);
+  const waiting = statements(s.waiting ?? []);
+  b.startObject(waiting !== 0 ? 10 : ends !== 0 ? 9 : 8);
   b.addFieldOffset(SNAP.registers, registers, 0);
   b.addFieldInt8(SNAP.format, s.format ?? SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
@@ -257,6 +266,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
   b.addFieldOffset(SNAP.devices, devs, 0);
   // Absent when empty: a snapshot without endorsements keeps the bytes it had before SNAP-10.
   if (ends !== 0) b.addFieldOffset(SNAP.endorsements, ends, 0);
+  if (waiting !== 0) b.addFieldOffset(SNAP.waiting, waiting, 0);
   b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
@@ -399,14 +409,21 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     })),
     ...(format === SNAPSHOT_FORMAT_ACTING ? { format } : {}),
   };
-  if (t.has(SNAP.endorsements)) {
-    const listed = t.tables(SNAP.endorsements).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));
-    if (listed.length === 0) malformed('an empty endorsement list is left out');
-    for (const e of listed) if (e.sig.length !== 64 || e.body.length === 0) malformed('endorsement');
-    for (let i = 1; i < listed.length; i++)
-      if (compareBytes(listed[i - 1]!.body, listed[i]!.body) >= 0)
-        malformed('endorsements not strictly ascending');
-    state.endorsements = listed;
+  const listed = (field: number, what: string): ListedStatement[] | undefined => {
+    if (!t.has(field)) return undefined;
+    const out = t.tables(field).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));
+    if (out.length === 0) malformed(`an empty ${what} list is left out`);
+    for (const e of out) if (e.sig.length !== 64 || e.body.length === 0) malformed(what);
+    for (let i = 1; i < out.length; i++)
+      if (compareBytes(out[i - 1]!.body, out[i]!.body) >= 0) malformed(`${what} not strictly ascending`);
+    return out;
+  };
+  const ends = listed(SNAP.endorsements, 'endorsements');
+  if (ends !== undefined) state.endorsements = ends;
+  const waiting = listed(SNAP.waiting, 'waiting endorsements');
+  if (waiting !== undefined) {
+    if (format === SNAPSHOT_FORMAT_ACTING) malformed('a format 1 snapshot lists no waiting endorsement');
+    state.waiting = waiting;
   }
   checkOrder(state);
   return state;

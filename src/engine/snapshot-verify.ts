@@ -44,7 +44,14 @@ function parts(a: SnapshotState, b: SnapshotState): string[] {
     evidence: [],
     [k]: s[k],
   });
-  const keys: (keyof SnapshotState)[] = ['previous', 'anchors', 'entities', 'evidence', 'endorsements'];
+  const keys: (keyof SnapshotState)[] = [
+    'previous',
+    'anchors',
+    'entities',
+    'evidence',
+    'endorsements',
+    'waiting',
+  ];
   return keys.filter((k) => !bytesEqual(enc(with_(a, k)), enc(with_(b, k))));
 }
 
@@ -78,7 +85,7 @@ export async function verifySnapshot(
       doc,
       state.frontier,
       state.previous,
-      state.endorsements ?? [],
+      { endorsements: state.endorsements ?? [], waiting: state.waiting ?? [] },
       state.format,
     );
   } catch (e) {

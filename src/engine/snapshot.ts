@@ -11,7 +11,7 @@ import { acts, receiveEndorsement } from './certify.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
-import { judgedInForce } from './late-endorsements.ts';
+import { judgeable, judgedInForce } from './late-endorsements.ts';
 import { openOp } from './op.ts';
 import { type ListedStatement, SNAPSHOT_FORMAT_ACTING, type SnapshotState } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
@@ -51,7 +51,7 @@ export async function snapshotAtHeads(
   for await (const r of opLog(core, doc))
     if (r.body === 'locked') throw new EngineError('NoKey', `op ${r.id} is locked: cannot snapshot (SNAP-3)`);
   const frontier = [...st.rec.heads].sort();
-  const { ids } = await anchorIds(
+  const { ids, vv } = await anchorIds(
     core,
     doc,
     frontier,
@@ -65,7 +65,7 @@ export async function snapshotAtHeads(
   const evidence = [...st.evidence]
     .map((e) => ({ ...e, ops: [...e.ops].sort() }))
     .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
-  const endorsements = await listedHere(core, doc, format);
+  const { endorsements, waiting } = await listedHere(core, doc, format, vv);
   return {
     doc,
     frontier,
@@ -74,6 +74,7 @@ export async function snapshotAtHeads(
     entities,
     evidence,
     ...(endorsements.length > 0 ? { endorsements } : {}),
+    ...(waiting.length > 0 ? { waiting } : {}),
     ...(format === undefined ? {} : { format }),
   };
 }
@@ -116,18 +117,41 @@ function listedOf(certs: readonly Certification[]): ListedStatement[] {
     .sort((a, b) => compareBytes(a.body, b.body));
 }
 
-/**
- * SNAP-21: the certifications a snapshot made here lists: every one in force here that this
- * replica judges (SNAP-22; in force, so its position is in the frontier's past); in the old
- * format (SNAP-10 before SNAP-21, to verify an old snapshot) those that act.
- */
-async function listedHere(core: Core, doc: DocId, format: Format): Promise<ListedStatement[]> {
-  if (format === SNAPSHOT_FORMAT_ACTING) return listedOf((core.certs.get(doc) ?? []).filter(acts));
-  return listedOf(await judgedInForce(core, doc));
+/** SNAP-10, SNAP-21: a snapshot's two lists of endorsements. */
+export interface Listed {
+  endorsements: ListedStatement[];
+  waiting: ListedStatement[];
 }
 
-const sameListed = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
+/**
+ * SNAP-21: what a snapshot made here at the heads (version vector `vv`) lists: every
+ * certification in force here that this replica judges (SNAP-22; in force, so its position is
+ * in the frontier's past), and as waiting every stored one that waits for an op (not in the
+ * frontier's past) that the base listed so, or that this replica judges and whose position is
+ * at or below `vv` for its endorser (1 or more: those a replica starting from this snapshot could
+ * not judge). In the old format (to verify an old snapshot) those in force that act, no waiting.
+ */
+async function listedHere(
+  core: Core,
+  doc: DocId,
+  format: Format,
+  vv: Readonly<Record<string, number>>,
+): Promise<Listed> {
+  if (format === SNAPSHOT_FORMAT_ACTING)
+    return { endorsements: listedOf((core.certs.get(doc) ?? []).filter(acts)), waiting: [] };
+  const waiting: Certification[] = [];
+  for (const c of core.pendingCerts.get(doc) ?? []) {
+    const v = vv[c.author] ?? 0;
+    if (c.base === true || (v >= 1 && c.ctr <= v && (await judgeable(core, doc, c)))) waiting.push(c);
+  }
+  return { endorsements: listedOf(await judgedInForce(core, doc)), waiting: listedOf(waiting) };
+}
+
+const sameList = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
   a.length === b.length && a.every((x, i) => bytesEqual(x.body, b[i]!.body) && bytesEqual(x.sig, b[i]!.sig));
+
+const sameListed = (a: Listed, b: Listed): boolean =>
+  sameList(a.endorsements, b.endorsements) && sameList(a.waiting, b.waiting);
 
 /**
  * SNAP-10: puts endorsements in force on a scratch replica after its replay, as a replica that
@@ -143,7 +167,6 @@ async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8A
       if (!(e instanceof EngineError)) throw e;
     }
   }
-  scratch.pendingCerts.delete(doc);
   return (scratch.lateCerts.get(doc)?.size ?? 0) > 0;
 }
 
@@ -159,20 +182,24 @@ export async function snapshotAt(
   doc: DocId,
   frontier: readonly OpId[],
   previous: Uint8Array = new Uint8Array(0),
-  listed?: readonly ListedStatement[],
+  listed?: Listed,
   format?: Format,
 ): Promise<SnapshotState | undefined> {
   const st = core.mustDoc(doc);
   const sorted = [...frontier].sort();
-  if (
-    sorted.join() === [...st.rec.heads].sort().join() &&
-    (listed === undefined || sameListed(listed, await listedHere(core, doc, format)))
-  )
-    return snapshotAtHeads(core, doc, previous, format);
+  if (sorted.join() === [...st.rec.heads].sort().join()) {
+    const heads = [...st.rec.heads];
+    const vv = listed === undefined ? {} : (await anchorIds(core, doc, heads, [])).vv;
+    if (listed === undefined || sameListed(listed, await listedHere(core, doc, format, vv)))
+      return snapshotAtHeads(core, doc, previous, format);
+  }
   const past = await pastOf(core, doc, sorted);
   // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
   const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
-  const toList = listed === undefined ? all : listed.map((e) => statementBytes(e.body, e.sig));
+  const toList =
+    listed === undefined
+      ? all
+      : [...listed.endorsements, ...listed.waiting].map((e) => statementBytes(e.body, e.sig));
   if (past === undefined) {
     // SNAP-12: on a calendar that starts from a snapshot, the covered ops are replayed from it.
     const replayed = await replayFromBase(core, doc, sorted);
