@@ -146,6 +146,7 @@ export {
   openEndorsement,
   openManifest,
 } from './snapshot-envelope.ts';
+export { decodeSnapshot } from './snapshot-codec.ts';
 export type { SealedSnapshot } from './snapshot-sealed.ts';
 export { type SnapshotEvidence, type SnapshotVerdict, snapshotHash } from './snapshot-verify.ts';
 export type {
