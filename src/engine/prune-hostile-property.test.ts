@@ -2,7 +2,9 @@
 // SNAP-12, SNAP-20) over the Byzantine world (byzantine-world.testkit.ts): 5 devices, one
 // hostile. A random history that everyone then receives; an honest member seals a snapshot at
 // its heads, another honest member endorses it, the hostile member certifies it (by a write, or
-// by an endorsement it publishes or keeps to itself); every member certifies; replicas 0..2 prune
+// by an endorsement it publishes or keeps to itself; keeping it, in a quarter of the cases it also
+// writes after its position from old parents, on an event of its own, and the replicas prune to
+// a later snapshot that covers that write: SNAP-20 as it happens); every member certifies; replicas 0..2 prune
 // at random (at least one), replica 3 never does. Then, with honest writes, partial deliveries,
 // restarts, a second snapshot pruned to on some replicas, the hostile member: forks its chain from
 // below its certification, writes from its old parents, names a pruned op as an extra parent,
@@ -40,7 +42,7 @@ import {
 } from './byzantine-world.testkit.ts';
 import { createNobleCrypto } from './crypto.ts';
 import { refused } from './hostile.testkit.ts';
-import type { OpId } from './ids.ts';
+import type { EntityId, OpId } from './ids.ts';
 import { afterArb, lacksOnlyWhatItMay, type Step, withoutLacking } from './prune-hostile.testkit.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
@@ -50,6 +52,8 @@ import { type Step as HistoryStep, HOSTILE, OBSERVER, run, stepArb } from './sna
 import { openReplica } from './testkit.testkit.ts';
 
 const crypto = createNobleCrypto();
+/** The event a hostile write after its endorsed position goes to (SNAP-20 as it happens). */
+const FORK_ENTITY = 'f0'.repeat(16) as EntityId;
 const RUNS = Number(process.env['PRUNE_HOSTILE_RUNS'] ?? 8);
 const stats = {
   cases: 0,
@@ -65,6 +69,7 @@ const stats = {
   joinedRebased: 0,
   flagged: 0,
   mended: 0,
+  covering: 0,
 };
 
 /**
@@ -298,14 +303,38 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
     if (n === hostile && seed % 2 === 0) r.withheld = e;
   }
   for (const n of w.nodes) if (n.honest) await spread(r, n);
+  // SNAP-20 as it happens: with its endorsement withheld, the hostile member writes after its
+  // position from old parents (breaking it), and the replicas prune to a later snapshot that
+  // covers that write; the endorsement comes out only at the end.
+  const coverFork = seed % 4 === 2 && r.withheld !== undefined && hostile.evil!.early !== undefined;
+  if (coverFork) {
+    // On an event of its own, so that nothing else decides what it shows.
+    const evil = hostile.evil!;
+    const at = { ...evil.tip(), parents: evil.early!.parents };
+    const c = evil.patch(FORK_ENTITY, [{ field: FIELDS[0]!, value: utf8('after its position') }], at);
+    if (c !== undefined) await publish(w, hostile, [c], false);
+  }
   // Every member certifies: honest ones and the hostile one write after the frontier.
   for (const i of [0, 1, 2, OBSERVER])
     await step(r, { t: 'write', who: i, entity: 1, field: 1, value: i, jump: 1 });
   await deliver(w, hostile, w.pool, true);
   await hostilePatch(r, hostile.evil!.tip(), 'certifies');
   await settle(w, [seed % 7, 3, 1]);
+  let target = frontier;
+  if (coverFork) {
+    // A snapshot over the fork (and the certifying writes), certified by everyone in turn.
+    await settle(w, [seed % 5, 2]);
+    const later = await maker.replica.snapshot(doc).catch(() => undefined);
+    if (later !== undefined) {
+      r.snaps.push(later);
+      target = decodeSnapshot(later).frontier;
+      await step(r, { t: 'certify' });
+      stats.covering++;
+    }
+  }
   const before = new Set((await w.nodes[OBSERVER]!.replica.listOps(doc, 0, 1_000_000)).map((o) => o.id));
-  for (const i of [0, 1, 2]) if (((seed >> i) & 1) === 1 || i === seed % 3) await pruneTo(r, i, frontier);
+  for (const i of [0, 1, 2]) if (((seed >> i) & 1) === 1 || i === seed % 3) await pruneTo(r, i, target);
+
   for (const i of r.prunedOn)
     for (const o of await w.nodes[i]!.replica.listOps(doc, 0, 1_000_000)) before.delete(o.id);
   r.prunedIds = [...before].sort();
