@@ -131,6 +131,7 @@ export {
 } from './rrule.ts';
 export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 export { canonicalWall, overrideId, splitId } from './series.ts';
+export { decodeSnapshot } from './snapshot-codec.ts';
 export {
   CHUNK_PLAIN_BYTES,
   checkChunks,
@@ -146,7 +147,6 @@ export {
   openEndorsement,
   openManifest,
 } from './snapshot-envelope.ts';
-export { decodeSnapshot } from './snapshot-codec.ts';
 export type { SealedSnapshot } from './snapshot-sealed.ts';
 export { type SnapshotEvidence, type SnapshotVerdict, snapshotHash } from './snapshot-verify.ts';
 export type {

@@ -292,9 +292,10 @@ describe('snapshots of the format before SNAP-21', () => {
     await syncAll(t.reps, t.doc);
     await c.receiveEndorsement(atPosition);
     await c.receiveEndorsement(below);
-    // What a build before SNAP-21 wrote: format 1, no endorsement listed (neither acts).
+    // What a build before SNAP-21 wrote: format 1, no endorsement listed (neither acts). Format 2
+    // lists the one at b1 only: the one at b2 is at b's chain position, judged unlisted.
     const now = decodeSnapshot(await c.snapshot(t.doc));
-    expect(now.endorsements).toHaveLength(2);
+    expect(now.endorsements?.map((l) => toHex(l.body))).toEqual([toHex(asListed(atPosition).body)]);
     const { endorsements: _e, ...rest } = now;
     const old = encodeSnapshot({ ...rest, format: 1 });
     expect(decodeSnapshot(old).format).toBe(1);
@@ -363,5 +364,43 @@ describe('an endorsement naming ops nobody holds', () => {
     const accused = w.c.snapshotEvidence(w.doc).length; // the moved list above, nothing else
     await w.c.endorseSnapshot(s.manifest, s.chunks);
     expect(w.c.snapshotEvidence(w.doc).length).toBe(accused);
+  });
+});
+
+describe('what a snapshot leaves out, and who can judge it', () => {
+  it('[SNAP-21][SNAP-22] an endorsement at its endorser’s chain position (nothing written since) is left out, and a replica starting from the snapshot judges it unlisted', async () => {
+    const t = await team(['lx-a', 'lx-b', 'lx-c']);
+    const [a, b] = t.reps as [Replica, Replica, Replica];
+    await b.write(t.doc, EV, title('b1'));
+    await syncAll([a, b], t.doc);
+    const s1 = await a.sealSnapshot(t.doc);
+    const e = await b.endorseSnapshot(s1.manifest, s1.chunks);
+    await a.receiveEndorsement(e);
+    await a.write(t.doc, E2, title('a2'));
+    const plain = await a.snapshot(t.doc);
+    expect(decodeSnapshot(plain).endorsements).toBeUndefined();
+    const c = await openReplica(t.devs[2]!);
+    await c.startFromSnapshot(plain);
+    expect(await c.receiveEndorsement(e)).toBe('certified');
+    expect(c.lateEndorsements(t.doc)).toBe(0);
+    // Once b writes after it, it is listed (a replica starting then could not judge it unlisted).
+    await b.write(t.doc, E2, title('b2'));
+    await syncAll([a, b], t.doc);
+    expect(decodeSnapshot(await a.snapshot(t.doc)).endorsements).toHaveLength(1);
+    expect((await b.verifySnapshot(t.doc, await a.snapshot(t.doc), idOf(a))).status).toBe('valid');
+  });
+
+  it('[SNAP-21][SNAP-5] a replica whose base lists an endorsement the claimed snapshot lacks cannot recompute it: unverifiable, nobody accused', async () => {
+    const w = await world('lv', false);
+    // p (pruning) and a hold the endorsement; c, which makes the snapshot, never received it.
+    for (const r of [w.a, w.p]) await r.receiveEndorsement(w.withheld);
+    const mine = await w.p.snapshot(w.doc, { frontier: decodeSnapshot(w.plain).frontier });
+    expect(await w.p.prune(w.doc, mine)).toBeGreaterThan(0);
+    const theirs = await w.c.snapshot(w.doc);
+    expect(decodeSnapshot(theirs).endorsements ?? []).toEqual([]);
+    expect((await w.p.verifySnapshot(w.doc, theirs, idOf(w.c))).status).toBe('unverifiable');
+    expect(w.p.snapshotEvidence(w.doc)).toEqual([]);
+    // a, with every op, recomputes it without the endorsement: what c's ops give (SNAP-10).
+    expect((await w.a.verifySnapshot(w.doc, theirs, idOf(w.c))).status).toBe('valid');
   });
 });

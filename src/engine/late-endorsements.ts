@@ -21,7 +21,33 @@
 
 import type { Certification } from './certification.ts';
 import type { Core } from './core.ts';
-import type { DocId } from './ids.ts';
+import type { DocId, OpId } from './ids.ts';
+import type { EquivocationRecord } from './store.ts';
+
+/**
+ * SNAP-21: whether every replica that starts from a snapshot (version vector `vv`, anchors,
+ * evidence) judges `c` without the snapshot listing it, by SNAP-22 (2) or (4): its endorser has
+ * no op in the frontier's past, or `c`'s position is the endorser's chain position there (an
+ * anchor) and no equivocation of it is recorded. Such a certification also breaks no op of the
+ * frontier's past (every op of its endorser there is in h's past), so its effect is in no
+ * register either: a snapshot leaves it out, and its list grows only with endorsers that wrote
+ * after endorsing.
+ */
+export function impliedAt(
+  c: Certification,
+  vv: Readonly<Record<string, number>>,
+  anchors: ReadonlySet<OpId>,
+  evidence: readonly EquivocationRecord[],
+): boolean {
+  const v = vv[c.author] ?? 0;
+  if (v === 0) return true;
+  return (
+    c.ctr === v &&
+    c.last !== null &&
+    anchors.has(c.last) &&
+    !evidence.some((e) => e.author === c.author && e.ctr <= c.ctr)
+  );
+}
 
 /** SNAP-22: whether this replica judges certification `c` of calendar `doc` exactly. */
 export async function judgeable(core: Core, doc: DocId, c: Certification): Promise<boolean> {

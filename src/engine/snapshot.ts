@@ -5,13 +5,13 @@
 // computes the same bytes (SNAP-3) and verification is recompute-and-compare (SNAP-5).
 
 import { applyOne, commit, txnFor } from './applier.ts';
-import { bytesEqual, compareBytes } from './bytes.ts';
+import { bytesEqual, compareBytes, toHex } from './bytes.ts';
 import type { Certification } from './certification.ts';
 import { acts, receiveEndorsement } from './certify.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
-import { judgeable, judgedInForce } from './late-endorsements.ts';
+import { impliedAt, judgeable, judgedInForce } from './late-endorsements.ts';
 import { openOp } from './op.ts';
 import { type ListedStatement, SNAPSHOT_FORMAT_ACTING, type SnapshotState } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
@@ -65,7 +65,7 @@ export async function snapshotAtHeads(
   const evidence = [...st.evidence]
     .map((e) => ({ ...e, ops: [...e.ops].sort() }))
     .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
-  const { endorsements, waiting } = await listedHere(core, doc, format, vv);
+  const { endorsements, waiting } = await listedHere(core, doc, format, { vv, anchors: ids });
   return {
     doc,
     frontier,
@@ -135,16 +135,21 @@ async function listedHere(
   core: Core,
   doc: DocId,
   format: Format,
-  vv: Readonly<Record<string, number>>,
+  at: { vv: Readonly<Record<string, number>>; anchors: ReadonlySet<OpId> },
 ): Promise<Listed> {
   if (format === SNAPSHOT_FORMAT_ACTING)
     return { endorsements: listedOf((core.certs.get(doc) ?? []).filter(acts)), waiting: [] };
+  const { vv, anchors } = at;
+  const evidence = core.mustDoc(doc).evidence;
+  const implied = (c: Certification) => impliedAt(c, vv, anchors, evidence);
   const waiting: Certification[] = [];
   for (const c of core.pendingCerts.get(doc) ?? []) {
     const v = vv[c.author] ?? 0;
+    if (implied(c)) continue;
     if (c.base === true || (v >= 1 && c.ctr <= v && (await judgeable(core, doc, c)))) waiting.push(c);
   }
-  return { endorsements: listedOf(await judgedInForce(core, doc)), waiting: listedOf(waiting) };
+  const inForce = (await judgedInForce(core, doc)).filter((c) => !implied(c));
+  return { endorsements: listedOf(inForce), waiting: listedOf(waiting) };
 }
 
 const sameList = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
@@ -170,6 +175,20 @@ async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8A
   return (scratch.lateCerts.get(doc)?.size ?? 0) > 0;
 }
 
+/** Whether `state` (made on `scratch`) lists a certification of the scratch's base that `listed` lacks. */
+function listsBeyond(scratch: Core, doc: DocId, state: SnapshotState, listed: Listed): boolean {
+  const claimed = new Set([...listed.endorsements, ...listed.waiting].map((l) => toHex(l.body)));
+  const base = new Set(
+    [...(scratch.certs.get(doc) ?? []), ...(scratch.pendingCerts.get(doc) ?? [])]
+      .filter((c) => c.base === true)
+      .map((c) => toHex(decodeStatement(c.bytes).body)),
+  );
+  return [...(state.endorsements ?? []), ...(state.waiting ?? [])].some((l) => {
+    const body = toHex(l.body);
+    return base.has(body) && !claimed.has(body);
+  });
+}
+
 /**
  * SNAP-3: the snapshot of `doc` at `frontier`, from the covered ops alone: at the heads it is
  * read directly; otherwise the ops in the frontier's past are replayed, in this replica's apply
@@ -189,8 +208,11 @@ export async function snapshotAt(
   const sorted = [...frontier].sort();
   if (sorted.join() === [...st.rec.heads].sort().join()) {
     const heads = [...st.rec.heads];
-    const vv = listed === undefined ? {} : (await anchorIds(core, doc, heads, [])).vv;
-    if (listed === undefined || sameListed(listed, await listedHere(core, doc, format, vv)))
+    const at = listed === undefined ? undefined : await anchorIds(core, doc, heads, []);
+    if (
+      at === undefined ||
+      sameListed(listed!, await listedHere(core, doc, format, { vv: at.vv, anchors: at.ids }))
+    )
       return snapshotAtHeads(core, doc, previous, format);
   }
   const past = await pastOf(core, doc, sorted);
@@ -207,7 +229,11 @@ export async function snapshotAt(
     // SNAP-22: verifying, a listed endorsement this base cannot judge makes the snapshot one this
     // replica cannot recompute (its maker judged it with ops this one no longer holds).
     if ((await certifyScratch(replayed, doc, toList)) && listed !== undefined) return undefined;
-    return snapshotAtHeads(replayed, doc, previous, format);
+    const state = await snapshotAtHeads(replayed, doc, previous, format);
+    // Likewise one the base lists (its effect is in the base's registers) that the claimed
+    // snapshot does not: this replica cannot recompute without it; the maker may lack it.
+    if (listed !== undefined && listsBeyond(replayed, doc, state, listed)) return undefined;
+    return state;
   }
   const scratch = scratchOf(core);
   const genesis = openOp(past[0]!.bytes);
