@@ -139,19 +139,25 @@ describe('re-sync decisions', () => {
     expect(c.snapshotRefusals(doc)).toBe(0);
     expect(c.lateEndorsements(doc)).toBe(1);
     expect(rs.diverged(doc, now)).toBe(true);
-    // The relay's snapshot does not list it: the refill is blind, refused, nothing changes.
-    rs.begin(doc, now);
-    await rs.target(doc).startFromSnapshot(blindPlain);
-    expect(await rs.covers(doc)).toBe(true);
+    // The relay's snapshot does not list it: each refill is blind, refused, nothing changes, and
+    // the next attempt waits longer (no replica judges it yet: nothing loops).
     const before = visibleState(c, doc);
-    await expect(rs.finish(doc)).rejects.toMatchObject({ code: 'Unsupported' });
-    expect(visibleState(c, doc)).toEqual(before);
-    rs.abandon(doc, now, true);
-    expect(rs.begin(doc, now + 1)).toBeUndefined();
-    expect(rs.nextWait(now)).toBe(30_000);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(rs.begin(doc, now)).toEqual({ fromSnapshot: true });
+      await rs.target(doc).startFromSnapshot(blindPlain);
+      expect(await rs.covers(doc)).toBe(true);
+      await expect(rs.finish(doc)).rejects.toMatchObject({ code: 'Unsupported' });
+      expect(visibleState(c, doc)).toEqual(before);
+      expect(c.lateEndorsements(doc)).toBe(1);
+      rs.abandon(doc, now, true);
+      expect(rs.begin(doc, now + 1)).toBeUndefined();
+      waits.push(rs.nextWait(now)!);
+      now += waits.at(-1)!;
+    }
+    expect(waits).toEqual([30_000, 60_000, 120_000]);
     // a (every op) gets it; its snapshot lists it: the next refill re-bases.
     await a.receiveEndorsement(late);
-    now += 30_000;
     rs.begin(doc, now);
     await rs.target(doc).startFromSnapshot(await a.snapshot(doc));
     expect(await rs.finish(doc)).toBe(true);
