@@ -6,16 +6,19 @@
 // memory store holds for the calendar, each record counted as its byte fields plus the JSON of
 // the rest (what an IndexedDB or SQLite row of it costs, within a small factor). The issue's
 // target: compacted storage under 3x one fresh snapshot plus the ops not yet in a snapshot.
-// Each round is sealed and endorsed by both devices, as the hosts do (SNAP-14..16), so the
-// snapshots carry the endorsements SNAP-21 lists: every one in force, never dropped.
+// A third run seals each round and has both devices endorse it, as the hosts do (SNAP-14..16),
+// so its snapshots carry the endorsements SNAP-21 lists (every one in force whose endorser wrote
+// after it); it reports how many the last snapshot lists and their bytes. It is shorter
+// (BENCH_DEVICE_ENDORSED_EDITS, default 20,000): its cost per round grows with the endorsements
+// in force (SNAP-10 checks every Patch of an endorser against each of its certifications).
 
 import {
   CALENDAR_ENTITY,
   createBestCrypto,
   createMemoryStore,
-  decodeSnapshot,
   type DeviceKeys,
   type DocId,
+  decodeSnapshot,
   type EngineStore,
   type EntityId,
   EventField,
@@ -78,7 +81,13 @@ interface Run {
   ms: number;
 }
 
-async function run(compliance: boolean, events: number, edits: number, interval: number): Promise<Run> {
+async function run(
+  compliance: boolean,
+  events: number,
+  edits: number,
+  interval: number,
+  endorse = false,
+): Promise<Run> {
   const store = createMemoryStore();
   const writer = await open(await deviceKeys(), store);
   const followerKeys = await deviceKeys();
@@ -115,10 +124,12 @@ async function run(compliance: boolean, events: number, edits: number, interval:
     ops += n;
     await sync();
     if (compliance) continue;
-    // SNAP-14..16: the writer seals and endorses its snapshot, the follower endorses it too.
-    const sealed = await writer.sealSnapshot(doc);
-    await writer.endorseSnapshot(sealed.manifest, sealed.chunks);
-    await writer.receiveEndorsement(await follower.endorseSnapshot(sealed.manifest, sealed.chunks));
+    if (endorse) {
+      // SNAP-14..16: the writer seals and endorses its snapshot, the follower endorses it too.
+      const sealed = await writer.sealSnapshot(doc);
+      await writer.endorseSnapshot(sealed.manifest, sealed.chunks);
+      await writer.receiveEndorsement(await follower.endorseSnapshot(sealed.manifest, sealed.chunks));
+    }
     const plain = await writer.snapshot(doc);
     const c = await follower.write(doc, ids[done % events]!, [
       { field: EventField.Location, value: utf8('here') },
@@ -155,6 +166,8 @@ export async function benchDeviceStorage(): Promise<Figures> {
   const interval = Number(process.env['BENCH_DEVICE_INTERVAL'] ?? 2000);
   const compact = await run(false, events, edits, interval);
   const keep = await run(true, events, edits, interval);
+  const endorsedEdits = Number(process.env['BENCH_DEVICE_ENDORSED_EDITS'] ?? 20_000);
+  const endorsed = await run(false, events, endorsedEdits, interval, true);
   const yardstick = compact.snapshotBytes + compact.tailBytes;
   return {
     device_bytes: compact.bytes,
@@ -166,8 +179,11 @@ export async function benchDeviceStorage(): Promise<Figures> {
     device_edits_with_pruning_ms: Math.round(compact.ms),
     device_edits_compliance_ms: Math.round(keep.ms),
     device_prune_interval_edits: interval,
-    device_snapshot_listed_endorsements: compact.listed,
-    device_snapshot_listed_endorsement_bytes: compact.listedBytes,
+    device_endorsed_edits: endorsedEdits,
+    device_endorsed_edits_with_pruning_ms: Math.round(endorsed.ms),
+    device_endorsed_snapshot_bytes: endorsed.snapshotBytes,
+    device_snapshot_listed_endorsements: endorsed.listed,
+    device_snapshot_listed_endorsement_bytes: endorsed.listedBytes,
     device_targets: 'device_bytes < 3x (one fresh snapshot + the unsnapshotted tail)',
   };
 }
