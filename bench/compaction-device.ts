@@ -6,6 +6,11 @@
 // memory store holds for the calendar, each record counted as its byte fields plus the JSON of
 // the rest (what an IndexedDB or SQLite row of it costs, within a small factor). The issue's
 // target: compacted storage under 3x one fresh snapshot plus the ops not yet in a snapshot.
+// A third run seals each round and has both devices endorse it, as the hosts do (SNAP-14..16),
+// so its snapshots carry the endorsements SNAP-21 lists (every one in force whose endorser wrote
+// after it); it reports how many the last snapshot lists and their bytes. It is shorter
+// (BENCH_DEVICE_ENDORSED_EDITS, default 20,000): its cost per round grows with the endorsements
+// in force (SNAP-10 checks every Patch of an endorser against each of its certifications).
 
 import {
   CALENDAR_ENTITY,
@@ -13,6 +18,7 @@ import {
   createMemoryStore,
   type DeviceKeys,
   type DocId,
+  decodeSnapshot,
   type EngineStore,
   type EntityId,
   EventField,
@@ -67,12 +73,21 @@ export async function storedBytes(store: EngineStore, doc: DocId): Promise<numbe
 interface Run {
   bytes: number;
   snapshotBytes: number;
+  /** SNAP-21: endorsements the last snapshot lists, and the bytes those entries take. */
+  listed: number;
+  listedBytes: number;
   tailBytes: number;
   ops: number;
   ms: number;
 }
 
-async function run(compliance: boolean, events: number, edits: number, interval: number): Promise<Run> {
+async function run(
+  compliance: boolean,
+  events: number,
+  edits: number,
+  interval: number,
+  endorse = false,
+): Promise<Run> {
   const store = createMemoryStore();
   const writer = await open(await deviceKeys(), store);
   const followerKeys = await deviceKeys();
@@ -109,6 +124,12 @@ async function run(compliance: boolean, events: number, edits: number, interval:
     ops += n;
     await sync();
     if (compliance) continue;
+    if (endorse) {
+      // SNAP-14..16: the writer seals and endorses its snapshot, the follower endorses it too.
+      const sealed = await writer.sealSnapshot(doc);
+      await writer.endorseSnapshot(sealed.manifest, sealed.chunks);
+      await writer.receiveEndorsement(await follower.endorseSnapshot(sealed.manifest, sealed.chunks));
+    }
     const plain = await writer.snapshot(doc);
     const c = await follower.write(doc, ids[done % events]!, [
       { field: EventField.Location, value: utf8('here') },
@@ -118,11 +139,25 @@ async function run(compliance: boolean, events: number, edits: number, interval:
   }
   const ms = performance.now() - t;
   // The yardstick: one fresh snapshot at the end, plus the ops after the stored base.
-  const snapshotBytes = (await writer.snapshot(doc)).length;
+  const last = await writer.snapshot(doc);
+  const snapshotBytes = last.length;
+  const lists = decodeSnapshot(last);
+  const entries = [...(lists.endorsements ?? []), ...(lists.waiting ?? [])];
+  // A listed entry: its body and signature, each a byte vector in a table (about 20 bytes of
+  // flatbuffer framing: two length prefixes, the table, its vtable, an offset).
+  const listedBytes = entries.reduce((n, e) => n + e.body.length + e.sig.length + 20, 0);
   const log = await writer.listOps(doc, 0, 1_000_000);
   const mark = (await store.loadDoc(doc))?.doc.snapshot;
   const tailBytes = log.slice(mark?.anchors ?? log.length).reduce((s, o) => s + o.bytes.length, 0);
-  return { bytes: await storedBytes(store, doc), snapshotBytes, tailBytes, ops, ms };
+  return {
+    bytes: await storedBytes(store, doc),
+    snapshotBytes,
+    listed: entries.length,
+    listedBytes,
+    tailBytes,
+    ops,
+    ms,
+  };
 }
 
 export async function benchDeviceStorage(): Promise<Figures> {
@@ -131,6 +166,8 @@ export async function benchDeviceStorage(): Promise<Figures> {
   const interval = Number(process.env['BENCH_DEVICE_INTERVAL'] ?? 2000);
   const compact = await run(false, events, edits, interval);
   const keep = await run(true, events, edits, interval);
+  const endorsedEdits = Number(process.env['BENCH_DEVICE_ENDORSED_EDITS'] ?? 20_000);
+  const endorsed = await run(false, events, endorsedEdits, interval, true);
   const yardstick = compact.snapshotBytes + compact.tailBytes;
   return {
     device_bytes: compact.bytes,
@@ -142,6 +179,11 @@ export async function benchDeviceStorage(): Promise<Figures> {
     device_edits_with_pruning_ms: Math.round(compact.ms),
     device_edits_compliance_ms: Math.round(keep.ms),
     device_prune_interval_edits: interval,
+    device_endorsed_edits: endorsedEdits,
+    device_endorsed_edits_with_pruning_ms: Math.round(endorsed.ms),
+    device_endorsed_snapshot_bytes: endorsed.snapshotBytes,
+    device_snapshot_listed_endorsements: endorsed.listed,
+    device_snapshot_listed_endorsement_bytes: endorsed.listedBytes,
     device_targets: 'device_bytes < 3x (one fresh snapshot + the unsnapshotted tail)',
   };
 }

@@ -31,6 +31,8 @@ export interface Certification {
   bytes: Uint8Array;
   /** In force by the snapshot this calendar started from (its ops may be covered, not held). */
   base?: true;
+  /** With `base`: that snapshot listed it as waiting (SNAP-21): it waits here as it did there. */
+  waiting?: true;
   /**
    * Whether some op this replica holds breaks it (so its effect is in the registers and
    * snapshots list it): set after the commit that finds one, which stores it so (`acted` in
@@ -54,6 +56,7 @@ export function certificationFromRecord(r: EndorsementRecord): Certification {
   return {
     ...certificationOf({ ...e, hash: r.id, bytes: r.bytes }),
     ...(r.base ? { base: true as const } : {}),
+    ...(r.base && r.waiting ? { waiting: true as const } : {}),
     acted: r.acted === true,
   };
 }

@@ -14,6 +14,7 @@ import {
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DocId, OpId } from './ids.ts';
+import { refreshLate } from './late-endorsements.ts';
 import { chainOf, rebuild } from './revoke-apply.ts';
 import type { OpenedEndorsement } from './snapshot-envelope.ts';
 import { type EndorsementRecord, OpKind, type OpRecord } from './store.ts';
@@ -81,9 +82,9 @@ export async function receiveEndorsement(core: Core, e: OpenedEndorsement): Prom
     throw new EngineError('PendingFull', 'too many endorsements wait for ops this replica lacks');
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
-  if (on) return 'certified';
-  core.pendingCerts.set(e.doc, [...pending, c]);
-  return 'pending';
+  if (!on) core.pendingCerts.set(e.doc, [...pending, c]);
+  await refreshLate(core, e.doc, [c]);
+  return on ? 'certified' : 'pending';
 }
 
 /** SNAP-10: puts in force the waiting certifications of `doc` whose ops are now held. */
@@ -91,6 +92,7 @@ export async function settle(core: Core, doc: DocId): Promise<void> {
   const waiting = core.pendingCerts.get(doc);
   const st = core.docs.get(doc);
   if (waiting === undefined || st === undefined) return;
+  const settled: Certification[] = [];
   for (const c of waiting) {
     const ids = c.last === null ? c.frontier : [c.last, ...c.frontier];
     if ((await core.metas(doc, ids)).some((m) => m === undefined)) continue;
@@ -104,7 +106,10 @@ export async function settle(core: Core, doc: DocId): Promise<void> {
     if (on !== true) continue;
     const err = await commit(core, txn);
     if (err !== undefined) throw err;
+    settled.push(c);
   }
+  // SNAP-22: an endorsement whose ops arrived may be judged now (its frontier held after the base).
+  if (settled.length > 0) await refreshLate(core, doc, settled);
 }
 
 /**
@@ -122,7 +127,8 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
     } catch {
       continue;
     }
-    if (c.base) {
+    // Listed in force by the base: in force whether or not its ops are still held (SNAP-10).
+    if (c.base && !c.waiting) {
       on.push(c);
       continue;
     }
@@ -143,6 +149,8 @@ export async function loadCertifications(core: Core, doc: DocId, records: readon
   if (on.length > 0) core.certs.set(doc, [...(core.certs.get(doc) ?? []), ...fresh(on)]);
   if (waiting.length > 0)
     core.pendingCerts.set(doc, [...(core.pendingCerts.get(doc) ?? []), ...fresh(waiting)]);
+  // SNAP-22: what this replica cannot judge is found again from the stored endorsements.
+  await refreshLate(core, doc);
 }
 
 /** SNAP-10: whether certification `c` acts here (some held op breaks it; kept with its record). */

@@ -70,6 +70,11 @@ export class Core {
   readonly certs = new Map<DocId, Certification[]>();
   /** SNAP-10: certifications stored but waiting for an op they name. */
   readonly pendingCerts = new Map<DocId, Certification[]>();
+  /**
+   * SNAP-22: per calendar with a base, the ids of stored endorsements this replica cannot judge
+   * (late-endorsements.ts): recomputed from the stored endorsements whenever they or the base change.
+   */
+  readonly lateCerts = new Map<DocId, ReadonlySet<string>>();
   deviceName: string | undefined;
   clock = 0;
   private readonly meta = new Map<OpId, OpMeta>();

@@ -131,6 +131,7 @@ export {
 } from './rrule.ts';
 export { type BoxKeyPair, boxKeyPairFromSecret, openSealed, seal } from './seal.ts';
 export { canonicalWall, overrideId, splitId } from './series.ts';
+export { decodeSnapshot } from './snapshot-codec.ts';
 export {
   CHUNK_PLAIN_BYTES,
   checkChunks,

@@ -2,7 +2,9 @@
 // SNAP-12, SNAP-20) over the Byzantine world (byzantine-world.testkit.ts): 5 devices, one
 // hostile. A random history that everyone then receives; an honest member seals a snapshot at
 // its heads, another honest member endorses it, the hostile member certifies it (by a write, or
-// by an endorsement it publishes or keeps to itself); every member certifies; replicas 0..2 prune
+// by an endorsement it publishes or keeps to itself; keeping it, in a quarter of the cases it also
+// writes after its position from old parents, on an event of its own, and the replicas prune to
+// a later snapshot that covers that write: SNAP-20 as it happens); every member certifies; replicas 0..2 prune
 // at random (at least one), replica 3 never does. Then, with honest writes, partial deliveries,
 // restarts, a second snapshot pruned to on some replicas, the hostile member: forks its chain from
 // below its certification, writes from its old parents, names a pruned op as an extra parent,
@@ -15,8 +17,11 @@
 //   what its base covers) is one SNAP-12 and SNAP-20 let it lack: a hostile op naming a pruned
 //   op, or an op with such an op in its causal past; when there is none and no endorsement was
 //   released late, it shows exactly what the twin shows (heads and root included);
-// - re-based (SNAP-13) on a snapshot made by the replica that never pruned, every pruned replica
-//   shows exactly what the twin shows, and again after a restart.
+// - a pruned replica that differs from a replica given exactly the ops it holds (a late
+//   endorsement acting on an op it pruned, SNAP-20) flags it (SNAP-22: `lateEndorsements`);
+// - re-synced (SNAP-18, SNAP-23: `rebaseFrom` a refill started from a snapshot made by the
+//   replica that never pruned, given every endorsement it holds), every pruned replica shows
+//   exactly what the twin shows, flags nothing, and again after a restart.
 // Default: a CI-sized run; PRUNE_HOSTILE_RUNS=200 for a long one.
 
 import fc from 'fast-check';
@@ -37,7 +42,7 @@ import {
 } from './byzantine-world.testkit.ts';
 import { createNobleCrypto } from './crypto.ts';
 import { refused } from './hostile.testkit.ts';
-import type { OpId } from './ids.ts';
+import type { EntityId, OpId } from './ids.ts';
 import { afterArb, lacksOnlyWhatItMay, type Step, withoutLacking } from './prune-hostile.testkit.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
@@ -47,6 +52,8 @@ import { type Step as HistoryStep, HOSTILE, OBSERVER, run, stepArb } from './sna
 import { openReplica } from './testkit.testkit.ts';
 
 const crypto = createNobleCrypto();
+/** The event a hostile write after its endorsed position goes to (SNAP-20 as it happens). */
+const FORK_ENTITY = 'f0'.repeat(16) as EntityId;
 const RUNS = Number(process.env['PRUNE_HOSTILE_RUNS'] ?? 8);
 const stats = {
   cases: 0,
@@ -60,7 +67,36 @@ const stats = {
   second: 0,
   joined: 0,
   joinedRebased: 0,
+  flagged: 0,
+  mended: 0,
+  covering: 0,
 };
+
+/**
+ * SNAP-22, SNAP-23: a copy that differs from `given` (a replica of exactly the ops it holds)
+ * flags a late endorsement; re-synced from a refill that starts from `source`'s snapshot (a
+ * replica with every op), it is `full` and flags nothing.
+ */
+async function mend(
+  doc: World['doc'],
+  rep: Replica,
+  given: ReturnType<typeof visibleState>,
+  source: Replica,
+  full: ReturnType<typeof visibleState>,
+): Promise<void> {
+  const shown = visibleState(rep, doc);
+  const differs = JSON.stringify(shown) !== JSON.stringify(given);
+  if (differs) {
+    expect(rep.lateEndorsements(doc)).toBeGreaterThan(0);
+    stats.flagged++;
+  }
+  const scratch = rep.scratch();
+  await scratch.startFromSnapshot(await source.snapshot(doc));
+  await rep.rebaseFrom(doc, scratch);
+  expect(rep.lateEndorsements(doc)).toBe(0);
+  expect(visibleState(rep, doc)).toEqual(full);
+  if (differs) stats.mended++;
+}
 
 interface Run {
   w: World;
@@ -267,14 +303,38 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
     if (n === hostile && seed % 2 === 0) r.withheld = e;
   }
   for (const n of w.nodes) if (n.honest) await spread(r, n);
+  // SNAP-20 as it happens: with its endorsement withheld, the hostile member writes after its
+  // position from old parents (breaking it), and the replicas prune to a later snapshot that
+  // covers that write; the endorsement comes out only at the end.
+  const coverFork = seed % 4 === 2 && r.withheld !== undefined && hostile.evil!.early !== undefined;
+  if (coverFork) {
+    // On an event of its own, so that nothing else decides what it shows.
+    const evil = hostile.evil!;
+    const at = { ...evil.tip(), parents: evil.early!.parents };
+    const c = evil.patch(FORK_ENTITY, [{ field: FIELDS[0]!, value: utf8('after its position') }], at);
+    if (c !== undefined) await publish(w, hostile, [c], false);
+  }
   // Every member certifies: honest ones and the hostile one write after the frontier.
   for (const i of [0, 1, 2, OBSERVER])
     await step(r, { t: 'write', who: i, entity: 1, field: 1, value: i, jump: 1 });
   await deliver(w, hostile, w.pool, true);
   await hostilePatch(r, hostile.evil!.tip(), 'certifies');
   await settle(w, [seed % 7, 3, 1]);
+  let target = frontier;
+  if (coverFork) {
+    // A snapshot over the fork (and the certifying writes), certified by everyone in turn.
+    await settle(w, [seed % 5, 2]);
+    const later = await maker.replica.snapshot(doc).catch(() => undefined);
+    if (later !== undefined) {
+      r.snaps.push(later);
+      target = decodeSnapshot(later).frontier;
+      await step(r, { t: 'certify' });
+      stats.covering++;
+    }
+  }
   const before = new Set((await w.nodes[OBSERVER]!.replica.listOps(doc, 0, 1_000_000)).map((o) => o.id));
-  for (const i of [0, 1, 2]) if (((seed >> i) & 1) === 1 || i === seed % 3) await pruneTo(r, i, frontier);
+  for (const i of [0, 1, 2]) if (((seed >> i) & 1) === 1 || i === seed % 3) await pruneTo(r, i, target);
+
   for (const i of r.prunedOn)
     for (const o of await w.nodes[i]!.replica.listOps(doc, 0, 1_000_000)) before.delete(o.id);
   r.prunedIds = [...before].sort();
@@ -340,10 +400,8 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
     for (let round = 0; round < 4; round++) await feed(round % 2 === 0 ? pool : [...pool].reverse());
     for (const e of r.endorsements) await joiner.receiveEndorsement(e).catch(() => undefined);
     const lacking = await lacksOnlyWhatItMay(doc, joiner, frontier, twin, hostileKey);
-    if (!r.late)
-      expect(visibleState(joiner, doc)).toEqual(
-        await withoutLacking(doc, joiner, twin, w.nodes[0]!.device, r.endorsements),
-      );
+    const given = await withoutLacking(doc, joiner, twin, w.nodes[0]!.device, r.endorsements);
+    if (!r.late) expect(visibleState(joiner, doc)).toEqual(given);
     if (lacking === 0 && !r.late) expect(visibleState(joiner, doc)).toEqual(full);
     // Re-basing needs its own last op among the snapshot's anchors: an install of the observer's
     // device that lacks some of the observer's ops (written on top of a hostile op it refused)
@@ -351,8 +409,7 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
     const own = (await observer.listOps(doc, 0, 1_000_000)).filter((o) => o.author === observer.deviceId);
     const mine = new Set((await joiner.listOps(doc, 0, 1_000_000)).map((o) => o.id));
     if (own.every((o) => mine.has(o.id))) {
-      await joiner.rebase(doc, await observer.snapshot(doc));
-      expect(visibleState(joiner, doc)).toEqual(full);
+      await mend(doc, joiner, given, observer, full);
       stats.joinedRebased++;
     }
   }
@@ -365,30 +422,27 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
       continue;
     }
     const lacking = await lacksOnlyWhatItMay(doc, n.replica, r.bases.get(i)!, twin, hostileKey);
-    if (!r.late) {
-      // Exactly a replica with every op but the ones it lacks (heads and root included).
-      expect(visibleState(n.replica, doc)).toEqual(
-        await withoutLacking(doc, n.replica, twin, w.nodes[0]!.device, r.endorsements),
-      );
-    }
+    const given = await withoutLacking(doc, n.replica, twin, w.nodes[0]!.device, r.endorsements);
+    // Exactly a replica with every op but the ones it lacks (heads and root included).
+    if (!r.late) expect(visibleState(n.replica, doc)).toEqual(given);
     if (lacking === 0 && !r.late) {
       expect(visibleState(n.replica, doc)).toEqual(full);
       stats.exact++;
     } else {
       stats.poisoned++;
     }
-    // SNAP-13: re-based on a snapshot made by the replica that kept every op, it is the twin.
-    await n.replica.rebase(doc, await observer.snapshot(doc));
-    expect(visibleState(n.replica, doc)).toEqual(full);
+    // SNAP-13, SNAP-23: re-synced from a refill of the replica that kept every op, it is the twin.
+    await mend(doc, n.replica, given, observer, full);
     await reopen(n);
     expect(visibleState(n.replica, doc)).toEqual(full);
+    expect(n.replica.lateEndorsements(doc)).toBe(0);
     stats.rebased++;
   }
   stats.cases++;
 }
 
 describe('pruning against a hostile member', () => {
-  it('[SNAP-12][SNAP-20] hostile forks, extra parents naming pruned ops, removals, late endorsements, forged and stale snapshots after some replicas pruned: honest replicas end like a twin that kept every op (pruned ones after re-basing)', async () => {
+  it('[SNAP-12][SNAP-20][SNAP-22][SNAP-23] hostile forks, extra parents naming pruned ops, removals, late endorsements, forged and stale snapshots after some replicas pruned: honest replicas end like a twin that kept every op (pruned ones after re-basing)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.integer({ min: 1, max: 2 ** 31 - 1 }),

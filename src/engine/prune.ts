@@ -14,7 +14,7 @@ import { CALENDAR_ENTITY, type DeviceId, type DocId, type OpId } from './ids.ts'
 import { snapshotAt } from './snapshot.ts';
 import { baseRecords, type SnapshotBase } from './snapshot-base.ts';
 import { decodeSnapshot, encodeSnapshot, type SnapshotState } from './snapshot-codec.ts';
-import { stageListed } from './snapshot-start.ts';
+import { reloadCertifications, stageListed, unlistStale } from './snapshot-start.ts';
 import { snapshotHash } from './snapshot-verify.ts';
 import type { OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
@@ -215,7 +215,8 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
   };
   txn.snapshot = { prune: doomed, base: records, baseReset: true };
   // SNAP-10: the certifications the snapshot lists are the base's own from now on (replays list them).
-  await stageListed(core, txn, state);
+  const staged = await stageListed(core, txn, state);
+  unlistStale(core, txn, staged);
   const err = await commit(core, txn);
   if (err !== undefined) throw err;
   const gone = new Set(doomed);
@@ -228,5 +229,6 @@ export async function prune(core: Core, doc: DocId, plain: Uint8Array): Promise<
     stored: new Set(records.map((e) => e.entity)),
   };
   core.bases.set(doc, base);
+  await reloadCertifications(core, doc, staged);
   return doomed.length;
 }

@@ -23,6 +23,7 @@ import { needsRestate } from './heal.ts';
 import { type EntityHistory, entityHistory, type HistoryOptions, pastWrite } from './history.ts';
 import { CALENDAR_ENTITY, type DeviceId, type DocId, type EntityId, type KeyId, type OpId } from './ids.ts';
 import { openName } from './keyring.ts';
+import { lateCount } from './late-endorsements.ts';
 import { loadDoc, recheck } from './loader.ts';
 import type { LocalOp, NewWrite } from './local.ts';
 import * as local from './local.ts';
@@ -31,7 +32,7 @@ import { type OpenedOp, openOp, verifyOp } from './op.ts';
 import { type PruneStatus, prune, pruneStatus } from './prune.ts';
 import { type PruneConsent, pruneUnread, pruneUnreadStatus } from './prune-relay.ts';
 import { rebase } from './rebase.ts';
-import { scratchCore, scratchPlaintext } from './rebase-scratch.ts';
+import { endorsementsOf, scratchCore, scratchPlaintext } from './rebase-scratch.ts';
 import { SnapshotDesk } from './replica-snapshots.ts';
 import { type MemberRole, Role } from './roles.ts';
 import type { SealedSnapshot } from './snapshot-sealed.ts';
@@ -433,6 +434,17 @@ export class Replica {
   }
 
   /**
+   * SNAP-22: stored endorsements of `doc` this replica cannot judge (it starts from a snapshot
+   * that does not list them, and they may act on ops that snapshot covers): more than 0 means
+   * this copy may differ from a replica with every op, and the host re-syncs it as for
+   * `snapshotRefusals` (SNAP-18), onto a refill that judges them (SNAP-23). Found again from the
+   * stored endorsements when the calendar is opened.
+   */
+  lateEndorsements(doc: DocId): number {
+    return lateCount(this.core, doc);
+  }
+
+  /**
    * SNAP-18: an empty replica over a memory store with this device's keys and clock, to refill a
    * diverged calendar into from the relay (from its trusted snapshot, or its whole history).
    */
@@ -448,7 +460,8 @@ export class Replica {
    */
   async rebaseFrom(doc: DocId, scratch: Replica): Promise<void> {
     const keys = this.core.mustDoc(doc).keys;
-    const plain = await scratch.enqueue(() => scratchPlaintext(scratch.core, doc, keys));
+    const ends = endorsementsOf(this.core, doc);
+    const plain = await scratch.enqueue(() => scratchPlaintext(scratch.core, doc, keys, ends));
     await this.enqueue(() => rebase(this.core, doc, plain));
   }
 

@@ -14,7 +14,14 @@ import { depthOf } from './lww.ts';
 import { openOp } from './op.ts';
 import type { BodyState, EntityRecord, EquivocationRecord, RegisterRecord, WriteRecord } from './store.ts';
 
-export const SNAPSHOT_FORMAT = 1;
+/**
+ * SNAP-1, SNAP-21: the format this build writes. 2 lists every endorsement in force at the
+ * frontier that its maker judges (SNAP-21); 1 (written before SNAP-21, still read and verified)
+ * lists only those that act (some op of the frontier's past breaks them).
+ */
+export const SNAPSHOT_FORMAT = 2;
+/** SNAP-21: the format before it (listing only the acting endorsements). */
+export const SNAPSHOT_FORMAT_ACTING = 1;
 /** SNAP-4: the largest plaintext a replica decodes (a bound on memory, LIM-1's spirit). */
 export const MAX_SNAPSHOT_BYTES = 64 * 1024 * 1024;
 
@@ -44,11 +51,19 @@ export interface SnapshotState {
   /** DAG-6 evidence, ascending by (author, ctr). */
   evidence: EquivocationRecord[];
   /**
-   * SNAP-10: the endorsements whose certifications are in force at the frontier (their effect is
-   * in the registers), each a signed statement's body and signature, ascending by body. Absent or
-   * empty: none.
+   * SNAP-10, SNAP-21: the endorsements whose certifications are in force at the frontier and
+   * that the maker judged (their effect is in the registers), each a signed statement's body and
+   * signature, ascending by body. Absent or empty: none.
    */
   endorsements?: ListedStatement[];
+  /**
+   * SNAP-21: the endorsements stored by the maker, judged by it, that wait for an op not in the
+   * frontier's past (so in force nowhere at the frontier) and whose position is at or below the
+   * frontier's version vector for their endorser (1 or more); ascending by body. Absent or empty: none.
+   */
+  waiting?: ListedStatement[];
+  /** SNAP-21: `SNAPSHOT_FORMAT_ACTING` for a snapshot that lists only the acting ones; absent: the current format. */
+  format?: typeof SNAPSHOT_FORMAT_ACTING;
 }
 
 /** A signed statement carried inside a snapshot (SNAP-10): its body and signature. */
@@ -67,6 +82,7 @@ const SNAP = {
   evidence: 6,
   devices: 7,
   endorsements: 8,
+  waiting: 9,
 };
 const REG = {
   entity: 0,
@@ -92,6 +108,7 @@ const SNAPSHOT_SPEC: TableSpec = [
   { table: ['bytes', 'bytes', 'bytes', 1] },
   { table: ['bytes', 8, 'bytes'] },
   'bytes',
+  { table: ['bytes', 'bytes'] },
   { table: ['bytes', 'bytes'] },
 ];
 const BODY_CODE = { applied: 0, inert: 1 } as const;
@@ -222,8 +239,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
     s.evidence.map((e) => encodeEvidence(b, e)),
   );
   const devs = b.createByteVector(ids([...devices.keys()]));
-  const listed = s.endorsements ?? [];
-  const ends =
+  const statements = (listed: readonly ListedStatement[]): number =>
     listed.length === 0
       ? 0
       : vector(
@@ -237,9 +253,11 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
             return b.endObject();
           }),
         );
-  b.startObject(listed.length === 0 ? 8 : 9);
+  const ends = statements(s.endorsements ?? []);
+  const waiting = statements(s.waiting ?? []);
+  b.startObject(waiting !== 0 ? 10 : ends !== 0 ? 9 : 8);
   b.addFieldOffset(SNAP.registers, registers, 0);
-  b.addFieldInt8(SNAP.format, SNAPSHOT_FORMAT, 0);
+  b.addFieldInt8(SNAP.format, s.format ?? SNAPSHOT_FORMAT, 0);
   b.addFieldOffset(SNAP.doc, doc, 0);
   b.addFieldOffset(SNAP.frontier, frontier, 0);
   b.addFieldOffset(SNAP.previous, previous, 0);
@@ -248,6 +266,7 @@ export function encodeSnapshot(s: SnapshotState): Uint8Array {
   b.addFieldOffset(SNAP.devices, devs, 0);
   // Absent when empty: a snapshot without endorsements keeps the bytes it had before SNAP-10.
   if (ends !== 0) b.addFieldOffset(SNAP.endorsements, ends, 0);
+  if (waiting !== 0) b.addFieldOffset(SNAP.waiting, waiting, 0);
   b.finish(b.endObject());
   return b.asUint8Array().slice();
 }
@@ -355,7 +374,9 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
     if (e instanceof FlatVerifyError) malformed(e.message);
     throw e;
   }
-  if (t.u8(SNAP.format, 0) !== SNAPSHOT_FORMAT) throw new EngineError('Unsupported', 'snapshot format');
+  const format = t.u8(SNAP.format, 0);
+  if (format !== SNAPSHOT_FORMAT && format !== SNAPSHOT_FORMAT_ACTING)
+    throw new EngineError('Unsupported', 'snapshot format');
   const doc = hexOf<DocId>(t.bytes(SNAP.doc), 16, 'doc');
   const previous = t.bytes(SNAP.previous);
   if (previous.length !== 0 && previous.length !== 32) malformed('previous is 32 bytes or empty');
@@ -386,15 +407,23 @@ export function decodeSnapshot(bytes: Uint8Array): SnapshotState {
       ctr: e.u64(EVID.ctr),
       ops: idList(e.bytes(EVID.ops), 32, 'evidence ops') as OpId[],
     })),
+    ...(format === SNAPSHOT_FORMAT_ACTING ? { format } : {}),
   };
-  if (t.has(SNAP.endorsements)) {
-    const listed = t.tables(SNAP.endorsements).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));
-    if (listed.length === 0) malformed('an empty endorsement list is left out');
-    for (const e of listed) if (e.sig.length !== 64 || e.body.length === 0) malformed('endorsement');
-    for (let i = 1; i < listed.length; i++)
-      if (compareBytes(listed[i - 1]!.body, listed[i]!.body) >= 0)
-        malformed('endorsements not strictly ascending');
-    state.endorsements = listed;
+  const listed = (field: number, what: string): ListedStatement[] | undefined => {
+    if (!t.has(field)) return undefined;
+    const out = t.tables(field).map((e) => ({ body: e.bytes(0), sig: e.bytes(1) }));
+    if (out.length === 0) malformed(`an empty ${what} list is left out`);
+    for (const e of out) if (e.sig.length !== 64 || e.body.length === 0) malformed(what);
+    for (let i = 1; i < out.length; i++)
+      if (compareBytes(out[i - 1]!.body, out[i]!.body) >= 0) malformed(`${what} not strictly ascending`);
+    return out;
+  };
+  const ends = listed(SNAP.endorsements, 'endorsements');
+  if (ends !== undefined) state.endorsements = ends;
+  const waiting = listed(SNAP.waiting, 'waiting endorsements');
+  if (waiting !== undefined) {
+    if (format === SNAPSHOT_FORMAT_ACTING) malformed('a format 1 snapshot lists no waiting endorsement');
+    state.waiting = waiting;
   }
   checkOrder(state);
   return state;

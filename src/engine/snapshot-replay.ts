@@ -6,6 +6,7 @@
 
 import { applyOne, commit, txnFor } from './applier.ts';
 import { compareBytes } from './bytes.ts';
+import { settle } from './certify.ts';
 import { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DocId, OpId } from './ids.ts';
@@ -108,14 +109,26 @@ async function evidenceAtBase(
   return out;
 }
 
-/** SNAP-10: the certifications in force at the base (listed by the snapshot it starts from). */
-function listedAtBase(core: Core, doc: DocId): { endorsements?: ListedStatement[] } {
-  const listed = (core.certs.get(doc) ?? [])
-    .filter((c) => c.base === true)
-    .map((c) => decodeStatement(c.bytes))
-    .map(({ body, sig }) => ({ body, sig }))
-    .sort((a, b) => compareBytes(a.body, b.body));
-  return listed.length === 0 ? {} : { endorsements: listed };
+/** SNAP-10, SNAP-21: the certifications the base lists (in force there, or waiting there). */
+function listedAtBase(
+  core: Core,
+  doc: DocId,
+): { endorsements?: ListedStatement[]; waiting?: ListedStatement[] } {
+  const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].filter(
+    (c) => c.base === true,
+  );
+  const listed = (waiting: boolean) =>
+    all
+      .filter((c) => (c.waiting === true) === waiting)
+      .map((c) => decodeStatement(c.bytes))
+      .map(({ body, sig }) => ({ body, sig }))
+      .sort((a, b) => compareBytes(a.body, b.body));
+  const endorsements = listed(false);
+  const waiting = listed(true);
+  return {
+    ...(endorsements.length > 0 ? { endorsements } : {}),
+    ...(waiting.length > 0 ? { waiting } : {}),
+  };
 }
 
 /** The base this calendar starts from, as the snapshot state it was (SNAP-2's order). */
@@ -162,5 +175,7 @@ export async function replayFromBase(
   }
   const err = await commit(scratch, txn);
   if (err !== undefined) throw err;
+  // SNAP-21: what the base listed as waiting is put in force once its ops are replayed, as here.
+  await settle(scratch, doc);
   return scratch;
 }

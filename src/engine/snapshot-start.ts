@@ -9,15 +9,16 @@
 import { commit, membershipOp } from './applier.ts';
 import { calendarFromRecord } from './calendar.ts';
 import { certificationOf } from './certification.ts';
+import { loadCertifications } from './certify.ts';
 import type { MembershipBody } from './codec.ts';
 import { type Core, metaOf } from './core.ts';
 import { EngineError } from './errors.ts';
-import { CALENDAR_ENTITY, type EntityId } from './ids.ts';
+import { CALENDAR_ENTITY, type DocId, type EntityId } from './ids.ts';
 import { docIdFromGenesis, type OpenedOp, openOp, verifyOp } from './op.ts';
 import type { SnapshotBase } from './snapshot-base.ts';
-import type { SnapshotState } from './snapshot-codec.ts';
+import type { ListedStatement, SnapshotState } from './snapshot-codec.ts';
 import { openEndorsement, statementBytes } from './snapshot-envelope.ts';
-import { OpKind, type OpRecord } from './store.ts';
+import { type EndorsementRecord, OpKind, type OpRecord } from './store.ts';
 import { Txn } from './txn.ts';
 import { validate } from './validate.ts';
 
@@ -107,16 +108,76 @@ async function stageAnchors(core: Core, txn: Txn, state: SnapshotState, opened: 
 }
 
 /**
- * SNAP-10: the certifications the snapshot lists are in force here from the start (their effect
- * is in its registers), stored with the calendar and listed again in this replica's snapshots.
+ * SNAP-10, SNAP-21: the certifications the snapshot lists in force are in force here from the
+ * start (their effect is in its registers), stored with the calendar and listed again in this
+ * replica's snapshots; those it lists as waiting are stored and wait here as there. Returns the
+ * records staged (the base's list).
  */
-export async function stageListed(core: Core, txn: Txn, state: SnapshotState): Promise<void> {
-  for (const l of state.endorsements ?? []) {
-    const e = await openEndorsement(core.crypto, statementBytes(l.body, l.sig));
-    if (e.doc !== state.doc) throw invalid('a listed endorsement belongs to another calendar');
-    txn.endorsements.push({ doc: state.doc, id: e.hash, bytes: e.bytes, base: true, acted: true });
-    txn.certs.push({ ...certificationOf(e), base: true, acted: true });
-  }
+export async function stageListed(core: Core, txn: Txn, state: SnapshotState): Promise<EndorsementRecord[]> {
+  const staged: EndorsementRecord[] = [];
+  const lists: [readonly ListedStatement[], boolean][] = [
+    [state.endorsements ?? [], false],
+    [state.waiting ?? [], true],
+  ];
+  for (const [list, waiting] of lists)
+    for (const l of list) {
+      const e = await openEndorsement(core.crypto, statementBytes(l.body, l.sig));
+      if (e.doc !== state.doc) throw invalid('a listed endorsement belongs to another calendar');
+      const rec: EndorsementRecord = waiting
+        ? { doc: state.doc, id: e.hash, bytes: e.bytes, base: true, waiting: true }
+        : { doc: state.doc, id: e.hash, bytes: e.bytes, base: true, acted: true };
+      txn.endorsements.push(rec);
+      staged.push(rec);
+      if (!waiting) txn.certs.push({ ...certificationOf(e), base: true, acted: true });
+    }
+  return staged;
+}
+
+/** The stored endorsement records of `doc` as this replica holds them (in force and waiting). */
+function heldRecords(core: Core, doc: DocId): EndorsementRecord[] {
+  return [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => ({
+    doc,
+    id: c.id,
+    bytes: c.bytes,
+    ...(c.base ? { base: true as const } : {}),
+    ...(c.base && c.waiting ? { waiting: true as const } : {}),
+    ...(c.acted ? { acted: true as const } : {}),
+  }));
+}
+
+/** A record no longer the base's. */
+function unlisted(r: EndorsementRecord): EndorsementRecord {
+  const { base: _b, waiting: _w, ...rest } = r;
+  return rest;
+}
+
+/**
+ * SNAP-21, SNAP-22, in the commit that replaces a calendar's base (pruning, re-basing): an
+ * endorsement the old base listed and the new one does not is no longer the base's (its record
+ * says so), so whether this replica judges it is decided again against the new base.
+ */
+export function unlistStale(core: Core, txn: Txn, staged: readonly EndorsementRecord[]): void {
+  const ids = new Set(staged.map((r) => r.id));
+  for (const r of heldRecords(core, txn.doc))
+    if (r.base && !ids.has(r.id)) txn.endorsements.push(unlisted(r));
+}
+
+/**
+ * After the commit that set a base: which certifications are in force, waiting, or the base's is
+ * found again from the records (SNAP-10's rule at open), and which this replica cannot judge
+ * (SNAP-22).
+ */
+export async function reloadCertifications(core: Core, doc: DocId, staged: readonly EndorsementRecord[]) {
+  const ids = new Set(staged.map((r) => r.id));
+  const records = [
+    ...heldRecords(core, doc)
+      .filter((r) => !ids.has(r.id))
+      .map(unlisted),
+    ...staged,
+  ];
+  core.certs.delete(doc);
+  core.pendingCerts.delete(doc);
+  await loadCertifications(core, doc, records);
 }
 
 /** This device's own chain position at the frontier (CLK-1 continues from it). */
@@ -174,7 +235,8 @@ export async function startFromSnapshot(
     for (const d in m.vv) vv[d] = Math.max(vv[d] ?? 0, m.vv[d]!);
   }
   ownChain(core, txn, vv);
-  await stageListed(core, txn, state);
+  const staged = await stageListed(core, txn, state);
+  if (replace) unlistStale(core, txn, staged);
   check?.(txn);
   const entities = new Map<EntityId, (typeof state.entities)[number]>();
   for (const e of state.entities) {
@@ -202,4 +264,5 @@ export async function startFromSnapshot(
   // SNAP-13: nothing of the calendar it replaced stays in memory (cached metadata, waiting ops).
   if (replace) core.forget(state.doc, (id) => !txn.meta.has(id), true);
   core.bases.set(state.doc, base);
+  await reloadCertifications(core, state.doc, staged);
 }

@@ -44,7 +44,14 @@ function parts(a: SnapshotState, b: SnapshotState): string[] {
     evidence: [],
     [k]: s[k],
   });
-  const keys: (keyof SnapshotState)[] = ['previous', 'anchors', 'entities', 'evidence', 'endorsements'];
+  const keys: (keyof SnapshotState)[] = [
+    'previous',
+    'anchors',
+    'entities',
+    'evidence',
+    'endorsements',
+    'waiting',
+  ];
   return keys.filter((k) => !bytesEqual(enc(with_(a, k)), enc(with_(b, k))));
 }
 
@@ -64,6 +71,10 @@ export async function verifySnapshot(
     state = decodeSnapshot(plain);
   } catch (e) {
     if (!isEngineError(e)) throw e;
+    // SNAP-21: a format this build does not know is a newer build's (as format 2 is to a build
+    // before SNAP-21, which took it for a forgery): not judged here, nobody accused.
+    if (e.code === 'Unsupported')
+      return { status: 'unverifiable', reason: 'a snapshot format this build does not read (a newer build made it)' };
     return { status: 'forged', evidence: { doc, signer, claimed, frontier: [], differs: ['format'] } };
   }
   if (state.doc !== doc)
@@ -73,13 +84,24 @@ export async function verifySnapshot(
     };
   let mine: SnapshotState | undefined;
   try {
-    mine = await snapshotAt(core, doc, state.frontier, state.previous, state.endorsements ?? []);
+    mine = await snapshotAt(
+      core,
+      doc,
+      state.frontier,
+      state.previous,
+      { endorsements: state.endorsements ?? [], waiting: state.waiting ?? [] },
+      state.format,
+    );
   } catch (e) {
     if (e instanceof EngineError && e.code === 'NoKey') return { status: 'unverifiable', reason: e.message };
     throw e;
   }
   if (mine === undefined)
-    return { status: 'unverifiable', reason: 'an op of the frontier past is not held here' };
+    return {
+      status: 'unverifiable',
+      reason:
+        'an op of the frontier past is not held here, or a listed endorsement cannot be judged here (SNAP-22)',
+    };
   if (bytesEqual(encodeSnapshot(mine), plain)) return { status: 'valid', state, hash: claimed };
   return {
     status: 'forged',

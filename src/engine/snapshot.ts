@@ -5,14 +5,15 @@
 // computes the same bytes (SNAP-3) and verification is recompute-and-compare (SNAP-5).
 
 import { applyOne, commit, txnFor } from './applier.ts';
-import { bytesEqual, compareBytes } from './bytes.ts';
+import { bytesEqual, compareBytes, toHex } from './bytes.ts';
 import type { Certification } from './certification.ts';
 import { acts, receiveEndorsement } from './certify.ts';
 import type { Core } from './core.ts';
 import { EngineError } from './errors.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
+import { impliedAt, judgeable, judgedInForce } from './late-endorsements.ts';
 import { openOp } from './op.ts';
-import type { ListedStatement, SnapshotState } from './snapshot-codec.ts';
+import { type ListedStatement, SNAPSHOT_FORMAT_ACTING, type SnapshotState } from './snapshot-codec.ts';
 import { decodeStatement, openEndorsement, statementBytes } from './snapshot-envelope.ts';
 import { anchorsOf, pastOf, predsOf, replayFromBase, scratchOf } from './snapshot-replay.ts';
 import { OpKind, type OpRecord } from './store.ts';
@@ -29,15 +30,19 @@ async function* opLog(core: Core, doc: DocId): AsyncGenerator<OpRecord> {
   }
 }
 
+/** SNAP-21: the format a snapshot is made in (`SNAPSHOT_FORMAT_ACTING` only to verify an old one). */
+export type Format = SnapshotState['format'];
+
 /**
  * SNAP-2, SNAP-3: the snapshot of `doc` at this replica's heads. Refused (`NoKey`) while any
  * covered Patch is locked (its effect on the registers is unknown here), and on a verify-only
- * replica (it reads no body).
+ * replica (it reads no body). `format`: the current one, or the old one to verify an old snapshot.
  */
 export async function snapshotAtHeads(
   core: Core,
   doc: DocId,
   previous: Uint8Array = new Uint8Array(0),
+  format?: Format,
 ): Promise<SnapshotState> {
   const st = core.mustDoc(doc);
   if (core.device === undefined) throw new EngineError('NoKey', 'a verify-only replica reads no body');
@@ -46,7 +51,7 @@ export async function snapshotAtHeads(
   for await (const r of opLog(core, doc))
     if (r.body === 'locked') throw new EngineError('NoKey', `op ${r.id} is locked: cannot snapshot (SNAP-3)`);
   const frontier = [...st.rec.heads].sort();
-  const { ids } = await anchorIds(
+  const { ids, vv } = await anchorIds(
     core,
     doc,
     frontier,
@@ -60,7 +65,7 @@ export async function snapshotAtHeads(
   const evidence = [...st.evidence]
     .map((e) => ({ ...e, ops: [...e.ops].sort() }))
     .sort((a, b) => (a.author !== b.author ? (a.author < b.author ? -1 : 1) : a.ctr - b.ctr));
-  const endorsements = await actingListed(core, doc);
+  const { endorsements, waiting } = await listedHere(core, doc, format, { vv, anchors: ids });
   return {
     doc,
     frontier,
@@ -69,6 +74,8 @@ export async function snapshotAtHeads(
     entities,
     evidence,
     ...(endorsements.length > 0 ? { endorsements } : {}),
+    ...(waiting.length > 0 ? { waiting } : {}),
+    ...(format === undefined ? {} : { format }),
   };
 }
 
@@ -110,22 +117,54 @@ function listedOf(certs: readonly Certification[]): ListedStatement[] {
     .sort((a, b) => compareBytes(a.body, b.body));
 }
 
-/** SNAP-10: the certifications in force here that act (some held op breaks them), as listed. */
-async function actingListed(core: Core, doc: DocId): Promise<ListedStatement[]> {
-  const out: Certification[] = [];
-  for (const c of core.certs.get(doc) ?? []) if (acts(c)) out.push(c);
-  return listedOf(out);
+/** SNAP-10, SNAP-21: a snapshot's two lists of endorsements. */
+export interface Listed {
+  endorsements: ListedStatement[];
+  waiting: ListedStatement[];
 }
 
-const sameListed = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
+/**
+ * SNAP-21: what a snapshot made here at the heads (version vector `vv`) lists: every
+ * certification in force here that this replica judges (SNAP-22; in force, so its position is
+ * in the frontier's past), and as waiting every stored one that waits for an op (not in the
+ * frontier's past) that the base listed so, or that this replica judges and whose position is
+ * at or below `vv` for its endorser (1 or more: those a replica starting from this snapshot could
+ * not judge). In the old format (to verify an old snapshot) those in force that act, no waiting.
+ */
+async function listedHere(
+  core: Core,
+  doc: DocId,
+  format: Format,
+  at: { vv: Readonly<Record<string, number>>; anchors: ReadonlySet<OpId> },
+): Promise<Listed> {
+  if (format === SNAPSHOT_FORMAT_ACTING)
+    return { endorsements: listedOf((core.certs.get(doc) ?? []).filter(acts)), waiting: [] };
+  const { vv, anchors } = at;
+  const evidence = core.mustDoc(doc).evidence;
+  const implied = (c: Certification) => impliedAt(c, vv, anchors, evidence);
+  const waiting: Certification[] = [];
+  for (const c of core.pendingCerts.get(doc) ?? []) {
+    const v = vv[c.author] ?? 0;
+    if (implied(c)) continue;
+    if (c.base === true || (v >= 1 && c.ctr <= v && (await judgeable(core, doc, c)))) waiting.push(c);
+  }
+  const inForce = (await judgedInForce(core, doc)).filter((c) => !implied(c));
+  return { endorsements: listedOf(inForce), waiting: listedOf(waiting) };
+}
+
+const sameList = (a: readonly ListedStatement[], b: readonly ListedStatement[]): boolean =>
   a.length === b.length && a.every((x, i) => bytesEqual(x.body, b[i]!.body) && bytesEqual(x.sig, b[i]!.sig));
+
+const sameListed = (a: Listed, b: Listed): boolean =>
+  sameList(a.endorsements, b.endorsements) && sameList(a.waiting, b.waiting);
 
 /**
  * SNAP-10: puts endorsements in force on a scratch replica after its replay, as a replica that
  * received them would; one that is not in force there (a non-member, ops outside the replay) is
- * left out, so the snapshot lists only what acted.
+ * left out. Returns whether the scratch (one replayed from a base) cannot judge one of them
+ * (SNAP-22): then it cannot recompute a snapshot that lists it (SNAP-21).
  */
-async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8Array[]): Promise<void> {
+async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8Array[]): Promise<boolean> {
   for (const bytes of listed) {
     try {
       await receiveEndorsement(scratch, await openEndorsement(scratch.crypto, bytes));
@@ -133,39 +172,68 @@ async function certifyScratch(scratch: Core, doc: DocId, listed: readonly Uint8A
       if (!(e instanceof EngineError)) throw e;
     }
   }
-  scratch.pendingCerts.delete(doc);
+  return (scratch.lateCerts.get(doc)?.size ?? 0) > 0;
+}
+
+/** Whether `state` (made on `scratch`) lists a certification of the scratch's base that `listed` lacks. */
+function listsBeyond(scratch: Core, doc: DocId, state: SnapshotState, listed: Listed): boolean {
+  const claimed = new Set([...listed.endorsements, ...listed.waiting].map((l) => toHex(l.body)));
+  const base = new Set(
+    [...(scratch.certs.get(doc) ?? []), ...(scratch.pendingCerts.get(doc) ?? [])]
+      .filter((c) => c.base === true)
+      .map((c) => toHex(decodeStatement(c.bytes).body)),
+  );
+  return [...(state.endorsements ?? []), ...(state.waiting ?? [])].some((l) => {
+    const body = toHex(l.body);
+    return base.has(body) && !claimed.has(body);
+  });
 }
 
 /**
  * SNAP-3: the snapshot of `doc` at `frontier`, from the covered ops alone: at the heads it is
  * read directly; otherwise the ops in the frontier's past are replayed, in this replica's apply
  * order, into a scratch replica with this device's keys and every content key this replica
- * holds. `undefined` when an op of the frontier's past is not held here.
+ * holds. `undefined` when an op of the frontier's past is not held here, or (verifying `listed`)
+ * when this replica cannot judge a listed endorsement (SNAP-22). `format`: the claimed snapshot's.
  */
 export async function snapshotAt(
   core: Core,
   doc: DocId,
   frontier: readonly OpId[],
   previous: Uint8Array = new Uint8Array(0),
-  listed?: readonly ListedStatement[],
+  listed?: Listed,
+  format?: Format,
 ): Promise<SnapshotState | undefined> {
   const st = core.mustDoc(doc);
   const sorted = [...frontier].sort();
-  if (
-    sorted.join() === [...st.rec.heads].sort().join() &&
-    (listed === undefined || sameListed(listed, await actingListed(core, doc)))
-  )
-    return snapshotAtHeads(core, doc, previous);
+  if (sorted.join() === [...st.rec.heads].sort().join()) {
+    const heads = [...st.rec.heads];
+    const at = listed === undefined ? undefined : await anchorIds(core, doc, heads, []);
+    if (
+      at === undefined ||
+      sameListed(listed!, await listedHere(core, doc, format, { vv: at.vv, anchors: at.ids }))
+    )
+      return snapshotAtHeads(core, doc, previous, format);
+  }
   const past = await pastOf(core, doc, sorted);
   // SNAP-10: the endorsements a claimed snapshot lists, or (making one) every one this replica has.
   const all = [...(core.certs.get(doc) ?? []), ...(core.pendingCerts.get(doc) ?? [])].map((c) => c.bytes);
-  const toList = listed === undefined ? all : listed.map((e) => statementBytes(e.body, e.sig));
+  const toList =
+    listed === undefined
+      ? all
+      : [...listed.endorsements, ...listed.waiting].map((e) => statementBytes(e.body, e.sig));
   if (past === undefined) {
     // SNAP-12: on a calendar that starts from a snapshot, the covered ops are replayed from it.
     const replayed = await replayFromBase(core, doc, sorted);
     if (replayed === undefined) return undefined;
-    await certifyScratch(replayed, doc, toList);
-    return snapshotAtHeads(replayed, doc, previous);
+    // SNAP-22: verifying, a listed endorsement this base cannot judge makes the snapshot one this
+    // replica cannot recompute (its maker judged it with ops this one no longer holds).
+    if ((await certifyScratch(replayed, doc, toList)) && listed !== undefined) return undefined;
+    const state = await snapshotAtHeads(replayed, doc, previous, format);
+    // Likewise one the base lists (its effect is in the base's registers) that the claimed
+    // snapshot does not: this replica cannot recompute without it; the maker may lack it.
+    if (listed !== undefined && listsBeyond(replayed, doc, state, listed)) return undefined;
+    return state;
   }
   const scratch = scratchOf(core);
   const genesis = openOp(past[0]!.bytes);
@@ -178,5 +246,5 @@ export async function snapshotAt(
   const err = await commit(scratch, txn);
   if (err !== undefined) throw err;
   await certifyScratch(scratch, doc, toList);
-  return snapshotAtHeads(scratch, doc, previous);
+  return snapshotAtHeads(scratch, doc, previous, format);
 }

@@ -123,6 +123,8 @@ export interface EndorsementRecord {
   bytes: Uint8Array;
   /** In force by the snapshot the calendar started from (listed in it, SNAP-10). */
   base?: true;
+  /** With `base`: listed by that snapshot as waiting for an op outside its frontier's past (SNAP-21). */
+  waiting?: true;
   /** Some op the replica holds breaks it (SNAP-10: snapshots list it). */
   acted?: true;
 }

@@ -497,8 +497,12 @@ export class SyncClient {
       case 'snapshotStored':
       case 'snapshotOffer':
       case 'snapshotChunk':
-      case 'endorse':
         return this.snaps?.handle(m);
+      case 'endorse':
+        await this.snaps?.handle(m);
+        // SNAP-22: an endorsement this copy cannot judge: it may differ for ever; re-sync it.
+        if (!this.resync.refilling(m.doc) && this.resync.diverged(m.doc, this.nowMs())) this.restart();
+        return;
       default:
         return;
     }
@@ -774,6 +778,12 @@ export class SyncClient {
       // streamed from the start; resume from its seq from now on, and reconcile roots (SYNC-6).
       d.cursor = m.seq;
       if (!refilling) await this.o.persistence.setCursor(m.doc, m.seq);
+    }
+    // SNAP-22: a copy that holds an endorsement it cannot judge (found at open, or arrived while
+    // the relay streamed) diverged though its root may match: re-sync it.
+    if (!refilling && this.resync.diverged(m.doc, this.nowMs())) {
+      this.restart();
+      return;
     }
     d.matched = m.root === this.resync.target(m.doc).root(m.doc);
     if (d.matched && refilling) await this.tryRebase(m.doc);

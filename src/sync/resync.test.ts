@@ -1,6 +1,7 @@
 // What the sync client decides about a diverged calendar (docs/PROTOCOL.md SYNC-16, SNAP-18),
 // over real replicas and no network: a calendar is marked only when the engine refused ops by
-// SNAP-7; a failed attempt leaves the copy unchanged and waits 30 s, doubling up to 10 min; a
+// SNAP-7 or holds an endorsement it cannot judge (SNAP-22); a failed attempt (a blind refill,
+// SNAP-23, among them) leaves the copy unchanged and waits 30 s, doubling up to 10 min; a
 // calendar that keeps diverging after re-bases waits too (a hostile member or relay cannot make
 // the device refill continuously).
 
@@ -116,5 +117,52 @@ describe('re-sync decisions', () => {
     rs.forget(doc);
     expect(rs.busy).toBe(false);
     expect(rs.refilling(doc)).toBe(false);
+  });
+
+  it('[SNAP-23][SNAP-22][SYNC-16] a calendar holding an endorsement it cannot judge is marked; a blind refill is refused, changes nothing and waits; a refill that lists it re-bases', async () => {
+    const t = await team(['rl-a', 'rl-b', 'rl-c']);
+    const [a, b] = t.reps as [Replica, Replica, Replica];
+    const doc = t.doc;
+    await b.write(doc, E1, title('b1'));
+    await syncAll([a, b], doc);
+    const s1 = await a.sealSnapshot(doc);
+    const late = await b.endorseSnapshot(s1.manifest, s1.chunks);
+    await b.write(doc, E1, title('b2'));
+    await syncAll([a, b], doc);
+    const blindPlain = await a.snapshot(doc);
+    const c = await openReplica(t.devs[2]!);
+    await c.startFromSnapshot(blindPlain);
+    let now = 2_000_000;
+    const rs = new Resyncs(c, () => now);
+    expect(rs.diverged(doc, now)).toBe(false);
+    await c.receiveEndorsement(late);
+    expect(c.snapshotRefusals(doc)).toBe(0);
+    expect(c.lateEndorsements(doc)).toBe(1);
+    expect(rs.diverged(doc, now)).toBe(true);
+    // The relay's snapshot does not list it: each refill is blind, refused, nothing changes, and
+    // the next attempt waits longer (no replica judges it yet: nothing loops).
+    const before = visibleState(c, doc);
+    const waits: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      expect(rs.begin(doc, now)).toEqual({ fromSnapshot: true });
+      await rs.target(doc).startFromSnapshot(blindPlain);
+      expect(await rs.covers(doc)).toBe(true);
+      await expect(rs.finish(doc)).rejects.toMatchObject({ code: 'Unsupported' });
+      expect(visibleState(c, doc)).toEqual(before);
+      expect(c.lateEndorsements(doc)).toBe(1);
+      rs.abandon(doc, now, true);
+      expect(rs.begin(doc, now + 1)).toBeUndefined();
+      waits.push(rs.nextWait(now)!);
+      now += waits.at(-1)!;
+    }
+    expect(waits).toEqual([30_000, 60_000, 120_000]);
+    // a (every op) gets it; its snapshot lists it: the next refill re-bases.
+    await a.receiveEndorsement(late);
+    rs.begin(doc, now);
+    await rs.target(doc).startFromSnapshot(await a.snapshot(doc));
+    expect(await rs.finish(doc)).toBe(true);
+    expect(c.lateEndorsements(doc)).toBe(0);
+    expect(visibleState(c, doc)).toEqual(visibleState(a, doc));
+    expect(rs.busy).toBe(false);
   });
 });

@@ -60,11 +60,12 @@ export class Resyncs {
 
   /**
    * SNAP-18: whether `doc` diverged and is not being re-synced yet: the engine refused ops of it by
-   * SNAP-7. Marks it, so the caller starts over on a fresh connection.
+   * SNAP-7, or holds an endorsement it cannot judge (SNAP-22). Marks it, so the caller starts
+   * over on a fresh connection.
    */
   diverged(doc: DocId, nowMs: number): boolean {
     if (this.docs.has(doc)) return false;
-    if (this.replica.snapshotRefusals(doc) === 0) return false;
+    if (this.replica.snapshotRefusals(doc) === 0 && this.replica.lateEndorsements(doc) === 0) return false;
     const r = this.recent.get(doc);
     const notBefore = r === undefined || r.n < 2 || nowMs - r.at > RETRY_MAX_MS ? 0 : r.at + backoff(r.n - 1);
     this.docs.set(doc, { scratch: undefined, failures: 0, notBefore, fromSnapshot: true });

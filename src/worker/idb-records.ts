@@ -236,6 +236,7 @@ export function parseEndorsement(v: unknown, doc: DocId): EndorsementRecord {
   need(typeof r['id'] === 'string' && /^[0-9a-f]{64}$/.test(r['id']), where, 'id');
   need(isBytes(r['bytes']), where, 'bytes');
   need(r['base'] === undefined || r['base'] === true, where, 'base');
+  need(r['waiting'] === undefined || r['waiting'] === true, where, 'waiting');
   need(r['acted'] === undefined || r['acted'] === true, where, 'acted');
   return v as unknown as EndorsementRecord;
 }

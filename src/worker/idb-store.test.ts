@@ -144,7 +144,7 @@ describe('IdbStore basics', () => {
     expect(loaded?.pending).toEqual([]);
   });
 
-  it('[SNAP-10] keeps endorsements per calendar, one record per id, and validates them when read back', async () => {
+  it('[SNAP-10][SNAP-21] keeps endorsements per calendar, one record per id (a base one listed as waiting too), and validates them when read back', async () => {
     const s = await fresh();
     const e = { doc: DOC, id: 'e1'.repeat(32), bytes: new Uint8Array([1, 2, 3]) };
     await s.commit({ doc: DOC, ops: [op(1)], docRecord: docRecord([opId(1)], 1), endorsements: [e] });
@@ -153,11 +153,18 @@ describe('IdbStore basics', () => {
       endorsements: [
         { ...e, base: true },
         { ...e, id: 'e2'.repeat(32) },
+        { ...e, id: 'e3'.repeat(32), base: true, waiting: true },
       ],
     });
     const loaded = await s.loadDoc(DOC);
-    expect(loaded?.endorsements?.map((x) => x.id).sort()).toEqual(['e1'.repeat(32), 'e2'.repeat(32)]);
+    expect(loaded?.endorsements?.map((x) => x.id).sort()).toEqual(
+      ['e1', 'e2', 'e3'].map((x) => x.repeat(32)),
+    );
+    expect(loaded?.endorsements?.find((x) => x.id === 'e3'.repeat(32))?.waiting).toBe(true);
     expect((await s.loadDoc(DOC2))?.endorsements ?? []).toEqual([]);
+    await tamper('endorsements', [DOC, 'e3'.repeat(32)], (v) => ({ ...v, waiting: 'yes' }));
+    await expect(s.loadDoc(DOC)).rejects.toThrow(/corrupt record in endorsements/);
+    await tamper('endorsements', [DOC, 'e3'.repeat(32)], (v) => ({ ...v, waiting: true }));
     await tamper('endorsements', [DOC, 'e2'.repeat(32)], (v) => ({ ...v, bytes: 'nope' }));
     await expect(s.loadDoc(DOC)).rejects.toThrow(/corrupt record in endorsements/);
   });
