@@ -74,7 +74,10 @@ export async function verifySnapshot(
     // SNAP-21: a format this build does not know is a newer build's (as format 2 is to a build
     // before SNAP-21, which took it for a forgery): not judged here, nobody accused.
     if (e.code === 'Unsupported')
-      return { status: 'unverifiable', reason: 'a snapshot format this build does not read (a newer build made it)' };
+      return {
+        status: 'unverifiable',
+        reason: 'a snapshot format this build does not read (a newer build made it)',
+      };
     return { status: 'forged', evidence: { doc, signer, claimed, frontier: [], differs: ['format'] } };
   }
   if (state.doc !== doc)
