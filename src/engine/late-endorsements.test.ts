@@ -7,9 +7,10 @@ import { describe, expect, it } from 'vitest';
 import { compareBytes, toHex, utf8 } from './bytes.ts';
 import { EventField } from './calendar.ts';
 import { MAX_PENDING_CERTS } from './certify.ts';
-import { EV, lastOp, patchOp, pubOf, refused, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
+import { EV, pubOf, refused, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
 import type { DeviceId, DocId, EntityId, OpId } from './ids.ts';
 import { createMemoryStore } from './memory-store.ts';
+import { withheldFork } from './prune-hostile.testkit.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { decodeSnapshot, encodeSnapshot, type ListedStatement } from './snapshot-codec.ts';
@@ -33,23 +34,10 @@ const asListed = (bytes: Uint8Array): ListedStatement => {
  * a writes on first, so they are deleted.
  */
 async function world(prefix: string, namedKept: boolean) {
-  const t = await team([`${prefix}-a`, `${prefix}-h`, `${prefix}-c`]);
-  const [a, h, c] = t.reps as [Replica, Replica, Replica];
+  const { fork, withheld, ...t } = await withheldFork(prefix);
+  const { a, h, c } = t;
   const store = createMemoryStore();
   const p = await openReplica(t.devs[0]!, { store });
-  await h.write(t.doc, EV, title('h1'));
-  await syncAll(t.reps, t.doc);
-  const h1 = await lastOp(h, t.doc);
-  await a.write(t.doc, EV, title('a2'));
-  await syncAll(t.reps, t.doc);
-  const s1 = await a.sealSnapshot(t.doc);
-  const withheld = await h.endorseSnapshot(s1.manifest, s1.chunks);
-  const late = (await lastOp(a, t.doc)).wallTime + 1_000_000;
-  const fork = patchOp(
-    { by: t.devs[1]!, doc: t.doc, ctr: 1, prev: null, parents: h1.parents, wallTime: late },
-    t.key,
-    'evil fork',
-  );
   for (const r of t.reps) expect((await r.receive(fork)).status).toBe('applied');
   if (!namedKept) await a.write(t.doc, E2, title('a3'));
   await syncAll(t.reps, t.doc);

@@ -9,6 +9,7 @@ import { EventField } from './calendar.ts';
 import { EV, lastOp, patchOp, pubOf, syncAll, syncOps, team, titleOf } from './hostile.testkit.ts';
 import type { EntityId } from './ids.ts';
 import { openOp } from './op.ts';
+import { withheldFork } from './prune-hostile.testkit.ts';
 import type { Replica } from './replica.ts';
 import { membershipOps, visibleState } from './snapshot.testkit.ts';
 import { openReplica } from './testkit.testkit.ts';
@@ -28,22 +29,9 @@ const shown = (r: Replica, doc: Parameters<Replica['heads']>[0]) => {
  * The fork reaches every replica; `full` is a twin of a that never prunes.
  */
 async function forkedBelow(prefix: string) {
-  const t = await team([`${prefix}-a`, `${prefix}-h`, `${prefix}-c`]);
-  const [a, h, c] = t.reps as [Replica, Replica, Replica];
+  const { fork, withheld, ...t } = await withheldFork(prefix);
+  const { a, h, c } = t;
   const full = await openReplica(t.devs[0]!);
-  await h.write(t.doc, EV, title('h1'));
-  await syncAll(t.reps, t.doc);
-  const h1 = await lastOp(h, t.doc);
-  await a.write(t.doc, EV, title('a2'));
-  await syncAll(t.reps, t.doc);
-  const s1 = await a.sealSnapshot(t.doc);
-  const withheld = await h.endorseSnapshot(s1.manifest, s1.chunks);
-  const late = (await lastOp(a, t.doc)).wallTime + 1_000_000;
-  const fork = patchOp(
-    { by: t.devs[1]!, doc: t.doc, ctr: 1, prev: null, parents: h1.parents, wallTime: late },
-    t.key,
-    'evil fork',
-  );
   await syncOps(a, full, t.doc);
   for (const r of [a, h, c, full]) expect((await r.receive(fork)).status).toBe('applied');
   expect(titleOf(a, t.doc)).toBe('evil fork');

@@ -4,11 +4,39 @@
 
 import fc from 'fast-check';
 import { expect } from 'vitest';
+import { utf8 } from './bytes.ts';
+import { EventField } from './calendar.ts';
+import { EV, lastOp, patchOp, syncAll, team } from './hostile.testkit.ts';
 import type { DeviceId, DocId, OpId } from './ids.ts';
 import type { Replica } from './replica.ts';
 import { visibleState } from './snapshot.testkit.ts';
 import { HOSTILE, OBSERVER } from './snapshot-world.testkit.ts';
 import { openReplica, type TestDevice } from './testkit.testkit.ts';
+
+/**
+ * SNAP-20's scene: a (owner), h (hostile), c; h writes, a writes; a seals S1 and h endorses it at
+ * (1, h1) but keeps the endorsement (`withheld`); `fork` is h's op below it (ctr 1, old parents,
+ * a late clock: its title wins), made but not sent to anyone yet.
+ */
+export async function withheldFork(prefix: string) {
+  const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
+  const t = await team([`${prefix}-a`, `${prefix}-h`, `${prefix}-c`]);
+  const [a, h, c] = t.reps as [Replica, Replica, Replica];
+  await h.write(t.doc, EV, title('h1'));
+  await syncAll(t.reps, t.doc);
+  const h1 = await lastOp(h, t.doc);
+  await a.write(t.doc, EV, title('a2'));
+  await syncAll(t.reps, t.doc);
+  const s1 = await a.sealSnapshot(t.doc);
+  const withheld = await h.endorseSnapshot(s1.manifest, s1.chunks);
+  const late = (await lastOp(a, t.doc)).wallTime + 1_000_000;
+  const fork = patchOp(
+    { by: t.devs[1]!, doc: t.doc, ctr: 1, prev: null, parents: h1.parents, wallTime: late },
+    t.key,
+    'evil fork',
+  );
+  return { ...t, a, h, c, withheld, fork };
+}
 
 /** Ids of every op in the causal past of `ids` (themselves included) among `ops`. */
 export function pastOf(

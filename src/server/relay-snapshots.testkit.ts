@@ -49,6 +49,22 @@ export async function synced(c: SyncClient, what: string): Promise<void> {
   await waitFor(() => c.status.state === 'synced' && c.status.pending === 0, 20_000, what);
 }
 
+/** Every client synced and every replica at one root. */
+export async function converged(
+  clients: SyncClient[],
+  reps: Replica[],
+  doc: DocId,
+  what: string,
+): Promise<void> {
+  await waitFor(
+    () =>
+      clients.every((c) => c.status.state === 'synced' && c.status.pending === 0) &&
+      reps.every((r) => r.hasDoc(doc) && r.root(doc) === reps[0]!.root(doc)),
+    40_000,
+    what,
+  );
+}
+
 /** Gives `to` every op of `doc` that `from` holds (a device that synced earlier). */
 export async function copyLog(from: Replica, to: Replica, doc: DocId): Promise<void> {
   await to.receiveBatch((await from.listOps(doc, 0, 100_000)).map((r) => r.bytes));

@@ -5,25 +5,14 @@
 // snapshot (which lists it) and re-bases, and then shows exactly what every other replica shows.
 
 import { describe, expect, it } from 'vitest';
-import type { DocId, EntityId, Replica } from '../engine/index.ts';
+import type { EntityId } from '../engine/index.ts';
 import { visibleState } from '../engine/snapshot.testkit.ts';
 import { makeDevice, randomEntity, sharedCalendar, waitFor } from '../server/relay.testkit.ts';
 import { useRelayHarness, writeTitle } from '../server/relay-harness.testkit.ts';
-import { snapshotKit, synced } from '../server/relay-snapshots.testkit.ts';
-import type { SyncClient } from './client.ts';
+import { converged, snapshotKit, synced } from '../server/relay-snapshots.testkit.ts';
 
 const harness = useRelayHarness();
 const snapClient = snapshotKit(harness).snapClient;
-
-async function converged(clients: SyncClient[], reps: Replica[], doc: DocId, what: string): Promise<void> {
-  await waitFor(
-    () =>
-      clients.every((c) => c.status.state === 'synced' && c.status.pending === 0) &&
-      reps.every((r) => r.hasDoc(doc) && r.root(doc) === reps[0]!.root(doc)),
-    40_000,
-    what,
-  );
-}
 
 describe('a late endorsement through the relay', () => {
   it('[SNAP-23][SNAP-22][SYNC-16] an endorsement of an older snapshot reaches a device that joined from a later one: it flags it, re-syncs from the relay’s snapshot that lists it, re-bases and shows what a, b and d show', async () => {

@@ -25,7 +25,7 @@ import {
   waitFor,
 } from '../server/relay.testkit.ts';
 import { useRelayHarness, writeTitle } from '../server/relay-harness.testkit.ts';
-import { snapshotKit } from '../server/relay-snapshots.testkit.ts';
+import { converged, snapshotKit } from '../server/relay-snapshots.testkit.ts';
 import type { SyncClient, SyncState } from './client.ts';
 
 const harness = useRelayHarness();
@@ -52,17 +52,6 @@ async function seed(dev: TestDevice, doc: DocId, n: number, prefix: string): Pro
 
 async function synced(c: SyncClient, what: string): Promise<void> {
   await waitFor(() => c.status.state === 'synced' && c.status.pending === 0, 30_000, what);
-}
-
-/** Every client synced and every replica at one root. */
-async function converged(clients: SyncClient[], reps: Replica[], doc: DocId, what: string): Promise<void> {
-  await waitFor(
-    () =>
-      clients.every((c) => c.status.state === 'synced' && c.status.pending === 0) &&
-      reps.every((r) => r.hasDoc(doc) && r.root(doc) === reps[0]!.root(doc)),
-    40_000,
-    what,
-  );
 }
 
 /** Everything a user sees, equal on every replica (conflicts included: every kept write). */
