@@ -9,8 +9,9 @@
 // A third run seals each round and has both devices endorse it, as the hosts do (SNAP-14..16),
 // so its snapshots carry the endorsements SNAP-21 lists (every one in force whose endorser wrote
 // after it); it reports how many the last snapshot lists and their bytes. It is shorter
-// (BENCH_DEVICE_ENDORSED_EDITS, default 20,000): its cost per round grows with the endorsements
-// in force (SNAP-10 checks every Patch of an endorser against each of its certifications).
+// (BENCH_DEVICE_ENDORSED_EDITS, default 20,000). The follower receives the maker's endorsement
+// before it endorses, as the hosts do: without it the lists differ and the follower (which keeps
+// every op) recomputes each snapshot by replaying the whole history, a cost growing with it.
 
 import {
   CALENDAR_ENTITY,
@@ -127,7 +128,10 @@ async function run(
     if (endorse) {
       // SNAP-14..16: the writer seals and endorses its snapshot, the follower endorses it too.
       const sealed = await writer.sealSnapshot(doc);
-      await writer.endorseSnapshot(sealed.manifest, sealed.chunks);
+      const mine = await writer.endorseSnapshot(sealed.manifest, sealed.chunks);
+      // As the hosts do (snapshot-sync.ts endorse): the endorsements offered with the snapshot,
+      // the maker's own among them, are received before it is recomputed and endorsed.
+      await follower.receiveEndorsement(mine);
       await writer.receiveEndorsement(await follower.endorseSnapshot(sealed.manifest, sealed.chunks));
     }
     const plain = await writer.snapshot(doc);
