@@ -137,8 +137,18 @@ endorsementsLength():number {
   return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
 }
 
+waiting(index: number, obj?:SignedStatement):SignedStatement|null {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? (obj || new SignedStatement()).__init(this.bb!.__indirect(this.bb!.__vector(this.bb_pos + offset) + index * 4), this.bb!) : null;
+}
+
+waitingLength():number {
+  const offset = this.bb!.__offset(this.bb_pos, 22);
+  return offset ? this.bb!.__vector_len(this.bb_pos + offset) : 0;
+}
+
 static startSnapshot(builder:flatbuffers.Builder) {
-  builder.startObject(9);
+  builder.startObject(10);
 }
 
 static addRegisters(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset) {
@@ -273,12 +283,28 @@ static startEndorsementsVector(builder:flatbuffers.Builder, numElems:number) {
   builder.startVector(4, numElems, 4);
 }
 
+static addWaiting(builder:flatbuffers.Builder, waitingOffset:flatbuffers.Offset) {
+  builder.addFieldOffset(9, waitingOffset, 0);
+}
+
+static createWaitingVector(builder:flatbuffers.Builder, data:flatbuffers.Offset[]):flatbuffers.Offset {
+  builder.startVector(4, data.length, 4);
+  for (let i = data.length - 1; i >= 0; i--) {
+    builder.addOffset(data[i]!);
+  }
+  return builder.endVector();
+}
+
+static startWaitingVector(builder:flatbuffers.Builder, numElems:number) {
+  builder.startVector(4, numElems, 4);
+}
+
 static endSnapshot(builder:flatbuffers.Builder):flatbuffers.Offset {
   const offset = builder.endObject();
   return offset;
 }
 
-static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset, endorsementsOffset:flatbuffers.Offset):flatbuffers.Offset {
+static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.Offset, format:number, docOffset:flatbuffers.Offset, frontierOffset:flatbuffers.Offset, previousOffset:flatbuffers.Offset, opsOffset:flatbuffers.Offset, evidenceOffset:flatbuffers.Offset, devicesOffset:flatbuffers.Offset, endorsementsOffset:flatbuffers.Offset, waitingOffset:flatbuffers.Offset):flatbuffers.Offset {
   Snapshot.startSnapshot(builder);
   Snapshot.addRegisters(builder, registersOffset);
   Snapshot.addFormat(builder, format);
@@ -289,6 +315,7 @@ static createSnapshot(builder:flatbuffers.Builder, registersOffset:flatbuffers.O
   Snapshot.addEvidence(builder, evidenceOffset);
   Snapshot.addDevices(builder, devicesOffset);
   Snapshot.addEndorsements(builder, endorsementsOffset);
+  Snapshot.addWaiting(builder, waitingOffset);
   return Snapshot.endSnapshot(builder);
 }
 }
