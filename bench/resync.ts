@@ -6,49 +6,31 @@
 // device's start from the plaintext snapshot. Engine only, in process, over memory stores (no
 // relay, no network); each figure the median of 3 timed passes.
 
-import {
-  type EntityId,
-  EventField,
-  fromHex,
-  type Replica,
-  signDeviceCard,
-  utf8,
-} from '../src/engine/index.ts';
-import { deviceKeys, median, openMemory as open, random } from './bench-keys.ts';
+import { EventField, type Replica, utf8 } from '../src/engine/index.ts';
+import { median, openMemory as open, threeMembers } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
 
 const title = (s: string) => [{ field: EventField.Title, value: utf8(s) }];
 
 export async function benchResync(): Promise<Figures> {
   const events = Number(process.env['BENCH_RESYNC_EVENTS'] ?? 10_000);
-  const [ka, kb, kc] = [await deviceKeys(), await deviceKeys(), await deviceKeys()];
-  const a = await open(ka);
-  const b = await open(kb);
-  const g = await a.createCalendar({ name: 'Bench' });
-  await a.addMember(g.doc, await signDeviceCard(kb, fromHex(g.doc)));
-  await a.addMember(g.doc, await signDeviceCard(kc, fromHex(g.doc)));
-  const ids = Array.from({ length: events }, () => Buffer.from(random(16)).toString('hex') as EntityId);
-  for (let i = 0; i < ids.length; i += 1000)
-    await a.writeBatch(
-      g.doc,
-      ids.slice(i, i + 1000).map((entity) => ({ entity, writes: title(`event ${entity.slice(0, 6)}`) })),
-    );
+  const { a, b, kc, doc, ids } = await threeMembers(events);
   const page = async (from: Replica, to: Replica) => {
-    const all = await from.listOps(g.doc, 0, 10_000_000);
+    const all = await from.listOps(doc, 0, 10_000_000);
     for (let i = 0; i < all.length; i += 512)
       await to.receiveBatch(all.slice(i, i + 512).map((o) => o.bytes));
   };
   await page(a, b);
   // b goes offline and edits; a edits on and makes the snapshot c starts from.
-  for (const e of ids.slice(0, 20)) await b.write(g.doc, e, title('b offline'));
-  for (const e of ids.slice(20, 40)) await a.write(g.doc, e, title('a'));
-  const plain = await a.snapshot(g.doc);
+  for (const e of ids.slice(0, 20)) await b.write(doc, e, title('b offline'));
+  for (const e of ids.slice(20, 40)) await a.write(doc, e, title('a'));
+  const plain = await a.snapshot(doc);
   await page(b, a);
   const diverged = async () => {
     const c = await open(kc);
     await c.startFromSnapshot(plain);
     await page(a, c);
-    if (c.snapshotRefusals(g.doc) === 0) throw new Error('bench: c did not diverge');
+    if (c.snapshotRefusals(doc) === 0) throw new Error('bench: c did not diverge');
     return c;
   };
   const startMs = await median(3, async () => (await open(kc)).startFromSnapshot(plain));
@@ -63,15 +45,15 @@ export async function benchResync(): Promise<Figures> {
     await page(a, scratch);
     refills.push(performance.now() - t);
     t = performance.now();
-    await c.rebaseFrom(g.doc, scratch);
+    await c.rebaseFrom(doc, scratch);
     rebases.push(performance.now() - t);
-    if (c.root(g.doc) !== a.root(g.doc)) throw new Error('bench: the re-base did not converge');
+    if (c.root(doc) !== a.root(doc)) throw new Error('bench: the re-base did not converge');
   }
   refillMs = Math.round(refills.sort((x, y) => x - y)[1]!);
   rebaseMs = Math.round(rebases.sort((x, y) => x - y)[1]!);
   return {
     events,
-    ops: a.seq(g.doc),
+    ops: a.seq(doc),
     refill_whole_history_ms: refillMs,
     rebase_ms: rebaseMs,
     start_from_snapshot_ms: startMs,

@@ -4,35 +4,21 @@
 // new device starting from it (checks, decryption, trust rule, SNAP-6) beside starting from the
 // plaintext alone. Engine only, in process; each figure the median of 3 timed passes.
 
-import { type EntityId, EventField, fromHex, OpKind, signDeviceCard, utf8 } from '../src/engine/index.ts';
-import { deviceKeys, median, openMemory as open, random } from './bench-keys.ts';
+import { OpKind } from '../src/engine/index.ts';
+import { median, openMemory as open, threeMembers } from './bench-keys.ts';
 import type { Figures } from './engine.ts';
 
 export async function benchSealed(): Promise<Figures> {
   const events = Number(process.env['BENCH_SEALED_EVENTS'] ?? 10_000);
-  const [ka, kb, kc] = [await deviceKeys(), await deviceKeys(), await deviceKeys()];
-  const a = await open(ka);
-  const b = await open(kb);
-  const g = await a.createCalendar({ name: 'Bench' });
-  await a.addMember(g.doc, await signDeviceCard(kb, fromHex(g.doc)));
-  await a.addMember(g.doc, await signDeviceCard(kc, fromHex(g.doc)));
-  const ids = Array.from({ length: events }, () => Buffer.from(random(16)).toString('hex') as EntityId);
-  for (let i = 0; i < ids.length; i += 1000)
-    await a.writeBatch(
-      g.doc,
-      ids.slice(i, i + 1000).map((entity) => ({
-        entity,
-        writes: [{ field: EventField.Title, value: utf8(`event ${entity.slice(0, 6)}`) }],
-      })),
-    );
-  const all = await a.listOps(g.doc, 0, 1_000_000);
+  const { a, b, kc, doc } = await threeMembers(events);
+  const all = await a.listOps(doc, 0, 1_000_000);
   for (let i = 0; i < all.length; i += 512) await b.receiveBatch(all.slice(i, i + 512).map((o) => o.bytes));
   const keySources = all.filter((o) => o.kind === OpKind.Membership).map((o) => o.bytes);
-  const plain = await a.snapshot(g.doc);
-  let sealed = await a.sealSnapshot(g.doc);
+  const plain = await a.snapshot(doc);
+  let sealed = await a.sealSnapshot(doc);
   let endorsement = await b.endorseSnapshot(sealed.manifest, sealed.chunks);
-  const plainMs = await median(3, () => a.snapshot(g.doc));
-  const sealMs = await median(3, async () => (sealed = await a.sealSnapshot(g.doc)));
+  const plainMs = await median(3, () => a.snapshot(doc));
+  const sealMs = await median(3, async () => (sealed = await a.sealSnapshot(doc)));
   const endorseMs = await median(
     3,
     async () => (endorsement = await b.endorseSnapshot(sealed.manifest, sealed.chunks)),

@@ -17,6 +17,7 @@ import type { Replica } from '../engine/replica.ts';
 import { visibleState } from '../engine/snapshot.testkit.ts';
 import type { EngineStore } from '../engine/store.ts';
 import { deviceKeys, openReplica, type TestDevice } from '../engine/testkit.testkit.ts';
+import { failing } from './idb-faults.testkit.ts';
 import { openIdbStore } from './idb-store.ts';
 
 const E1 = '81'.repeat(16) as EntityId;
@@ -40,26 +41,6 @@ async function prunable(): Promise<{ doc: DocId; dev: TestDevice; ops: Uint8Arra
   await syncOps(c, a, t.doc);
   const ops = (await a.listOps(t.doc, 0, 100_000)).map((o) => o.bytes);
   return { doc: t.doc, dev: t.devs[0]!, ops, plain };
-}
-
-/** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws. */
-async function failing<T>(method: 'put' | 'delete', failOn: number, fn: () => Promise<T>): Promise<T> {
-  const proto = globalThis.IDBObjectStore.prototype as unknown as Record<
-    string,
-    (...a: unknown[]) => unknown
-  >;
-  const original = proto[method]!;
-  let calls = 0;
-  proto[method] = function (this: unknown, ...args: unknown[]) {
-    calls += 1;
-    if (calls === failOn) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-    return original.apply(this, args);
-  };
-  try {
-    return await fn();
-  } finally {
-    proto[method] = original;
-  }
 }
 
 async function loaded(dev: TestDevice, store: EngineStore, ops: Uint8Array[]): Promise<Replica> {

@@ -16,6 +16,7 @@ import type { DocId, EntityId } from '../engine/ids.ts';
 import type { Replica } from '../engine/replica.ts';
 import { visibleState } from '../engine/snapshot.testkit.ts';
 import { deviceKeys, openReplica, type TestDevice } from '../engine/testkit.testkit.ts';
+import { failing } from './idb-faults.testkit.ts';
 import { type IdbStore, openIdbStore } from './idb-store.ts';
 
 const E1 = '91'.repeat(16) as EntityId;
@@ -73,26 +74,6 @@ async function refill(c: Replica, w: World): Promise<Replica> {
   const s = c.scratch();
   await s.receiveBatch(w.all);
   return s;
-}
-
-/** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws. */
-async function failing<T>(method: 'put' | 'delete', failOn: number, fn: () => Promise<T>): Promise<T> {
-  const proto = globalThis.IDBObjectStore.prototype as unknown as Record<
-    string,
-    (...a: unknown[]) => unknown
-  >;
-  const original = proto[method]!;
-  let calls = 0;
-  proto[method] = function (this: unknown, ...args: unknown[]) {
-    calls += 1;
-    if (calls === failOn) throw new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-    return original.apply(this, args);
-  };
-  try {
-    return await fn();
-  } finally {
-    proto[method] = original;
-  }
 }
 
 async function acknowledgeAll(store: IdbStore, doc: DocId): Promise<void> {
