@@ -11,7 +11,7 @@ import { monthRows } from '../src/ui/components/MonthView.tsx';
 import { toTimed } from '../src/ui/model.ts';
 import { hiddenPerColumn, laneRow } from '../src/ui/time/layout.ts';
 import { fetchRange, monthWeeks } from '../src/ui/time/nav.ts';
-import type { CalendarClient, CalendarInfo, EventView } from '../src/worker/api.ts';
+import type { CalendarClient, CalendarInfo, EventView, MonthRequest } from '../src/worker/api.ts';
 import { createCalendarClient } from '../src/worker/client.ts';
 import { EventIndex } from '../src/worker/event-index.ts';
 import { startEngineHost } from '../src/worker/host.ts';
@@ -76,14 +76,7 @@ window.hostDraw = async (k) => {
   const { host, calendars, month, zone } = inPage!;
   const weeks = monthWeeks(monthDate(month, k), 1);
   const t = performance.now();
-  const layout = await host.monthLayout({
-    firstDay: weeks[0]![0]!,
-    weeks: weeks.length,
-    zone,
-    lanes: LANES,
-    hidden: [],
-    moved: [],
-  });
+  const layout = await host.monthLayout(monthRequest(weeks, zone));
   monthRows(layout, weeks, calendars, zone);
   return performance.now() - t;
 };
@@ -94,22 +87,25 @@ function monthDate(month: string, k: number): string {
   return new Date(Date.UTC(y, m - 1 + k, 15)).toISOString().slice(0, 10);
 }
 
-/** The lanes a 1280x900 window's week row fits before the view measures it (App.tsx default). */
+/** The lanes a 1280x900 window's week row fits before the view measures it (the app's default). */
 const LANES = 4;
+
+/** The month view's request for `weeks` in `zone`: nothing hidden, nothing being moved. */
+const monthRequest = (weeks: string[][], zone: string): MonthRequest => ({
+  firstDay: weeks[0]![0]!,
+  weeks: weeks.length,
+  zone,
+  lanes: LANES,
+  hidden: [],
+  moved: [],
+});
 
 window.appDraw = async (k, path) => {
   const { client, calendars, month, zone } = app!;
   const weeks = monthWeeks(monthDate(month, k), 1);
   const t = performance.now();
   if (path === 'grid') {
-    const layout = await client.monthLayout({
-      firstDay: weeks[0]![0]!,
-      weeks: weeks.length,
-      zone,
-      lanes: LANES,
-      hidden: [],
-      moved: [],
-    });
+    const layout = await client.monthLayout(monthRequest(weeks, zone));
     const rows = monthRows(layout, weeks, calendars, zone);
     const ms = performance.now() - t;
     return { ms, shown: rows.reduce((n, r) => n + r.segs.length, 0), events: layout.events };

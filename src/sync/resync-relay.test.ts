@@ -117,7 +117,9 @@ async function world(r: TestRelay, events = 300) {
     20_000,
     'd endorsed the snapshot',
   );
-  return { a, b, c, d, doc, ids, ca, cd };
+  // Every device's replica, for the comparisons at the end of each test.
+  const reps = [a, b, c, d].map((x) => x.replica);
+  return { a, b, c, d, doc, ids, ca, cd, reps };
 }
 
 /** b's offline edits: the events a renamed, one a did not touch, a new one, a deletion. */
@@ -168,12 +170,7 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
 
     const cb = snapClient(w.b, r);
     cb.start();
-    await converged(
-      [w.ca, cb, cc, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'all converged',
-    );
+    await converged([w.ca, cb, cc, w.cd], w.reps, w.doc, 'all converged');
     // The relay's only trusted snapshot is the one c started from: it does not cover b's ops, so
     // the first refill (from it) refused them and was dropped; the whole history was used next.
     expect(refills.length).toBeGreaterThanOrEqual(2);
@@ -183,10 +180,7 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
     expect(w.c.replica.snapshotRefusals(w.doc)).toBe(0);
     expect(cc.status.rebased).toBeGreaterThanOrEqual(1);
     expect(seen).toContain('resyncing');
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    expectSameEverywhere(w.reps, w.doc);
     // b's offline edits are there on c, and the concurrent writes are shown as conflicts.
     const after = visibleState(w.c.replica, w.doc);
     expect(after).not.toEqual(before);
@@ -198,16 +192,8 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
     // And it goes on: c's next edit reaches everyone.
     await writeTitle(w.c, w.doc, w.ids[30]!, 'c after the re-base');
     cc.kick();
-    await converged(
-      [w.ca, cb, cc, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'c’s edit everywhere',
-    );
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    await converged([w.ca, cb, cc, w.cd], w.reps, w.doc, 'c’s edit everywhere');
+    expectSameEverywhere(w.reps, w.doc);
   });
 
   it('[SNAP-18][SYNC-16] with the relay’s newer snapshot holding the returned ops, the refill starts from it instead of the whole history', async () => {
@@ -236,20 +222,12 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
     const received = cc.status.opsReceived;
     const cc2 = snapClient(w.c, r);
     cc2.start();
-    await converged(
-      [w.ca, cb, cc2, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'c converged',
-    );
+    await converged([w.ca, cb, cc2, w.cd], w.reps, w.doc, 'c converged');
     expect(cc2.status.rebased).toBe(1);
     // A whole-history refill would download every op (over 600); the snapshot's tail is small.
     expect(cc2.status.opsReceived).toBeLessThan(100);
     expect(received).toBeGreaterThan(0);
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    expectSameEverywhere(w.reps, w.doc);
   });
 
   it('[SNAP-18][SNAP-19] own edits not acknowledged when the divergence shows: none is lost, and they reach everyone', async () => {
@@ -273,16 +251,8 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
     });
     cc2.start();
     await waitFor(() => wrote, 30_000, 'c resyncing');
-    await converged(
-      [w.ca, cb, cc2, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'converged',
-    );
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    await converged([w.ca, cb, cc2, w.cd], w.reps, w.doc, 'converged');
+    expectSameEverywhere(w.reps, w.doc);
     const shown = titles(w.a.replica, w.doc);
     for (const e of w.ids.slice(40, 45)) expect(shown).toContain(`c offline ${e.slice(0, 4)}`);
     expect(shown).toContain('c while resyncing');
@@ -310,20 +280,12 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
       if (st.rebased === 1 && pendingAtRebase < 0) pendingAtRebase = st.pending;
     });
     cc2.start();
-    await converged(
-      [w.ca, cb, cc2, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'converged',
-    );
+    await converged([w.ca, cb, cc2, w.cd], w.reps, w.doc, 'converged');
     expect(waited).toBe(true);
     expect(pendingAtRebase).toBe(0);
     expect(cc2.status.rebased).toBe(1);
     expect(titles(w.a.replica, w.doc)).toContain('c, ahead of the relay');
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    expectSameEverywhere(w.reps, w.doc);
   });
 
   it('[SNAP-18] a member removed concurrently: its ops made before it saw the Remove stay in everyone’s DAG; the device that joined from the snapshot ends the same', async () => {
@@ -383,19 +345,11 @@ describe('re-syncing a calendar that diverged from a snapshot', () => {
         shown.push(JSON.stringify(visibleState(w.c.replica, w.doc)) === JSON.stringify(before));
     });
     cc2.start();
-    await converged(
-      [w.ca, cb, cc2, w.cd],
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-      'converged',
-    );
+    await converged([w.ca, cb, cc2, w.cd], w.reps, w.doc, 'converged');
     expect(errors).toContain('Snapshot');
     expect(shown.length).toBeGreaterThan(0);
     expect(shown.every((x) => x)).toBe(true);
-    expectSameEverywhere(
-      [w.a, w.b, w.c, w.d].map((x) => x.replica),
-      w.doc,
-    );
+    expectSameEverywhere(w.reps, w.doc);
     expect(cc2.status.rebased).toBe(1);
   });
 });
