@@ -72,6 +72,8 @@ export async function benchRecurrence(): Promise<Figures> {
     const draws = await appDraws(page, server.url);
     console.log('recurrence month draws, medians:', draws);
     const cpu = await hostCpu(page, server.url);
+    const alloc = await workerAllocation(page, server.url);
+    console.log('recurrence first month draw, bytes allocated in the worker:', alloc);
     console.log('recurrence month draws with the host in the page, CPU ms (first, warm, next):', cpu);
     await page.goto(`${server.url}/#/month/${MONTH}-15`);
     await page.evaluate(async () => {
@@ -148,6 +150,10 @@ export async function benchRecurrence(): Promise<Figures> {
       // worker's thread time is not exposed here; on this shared machine the wall clock of a draw
       // is often twice its CPU time): medians of fresh pages, the hop to the worker excluded.
       month_expand_cpu_ms: cpu.first,
+      // What the first draw allocates in the worker (sampled by V8's heap sampler, collected
+      // objects included): unlike time it barely varies from run to run, and a young-generation
+      // collection falls into the first draw when it allocates past what the load left free.
+      month_expand_alloc_mb: alloc.mb,
       month_expand_warm_cpu_ms: cpu.warm,
       next_month_expand_cpu_ms: cpu.next,
       series_index_ms: month['series_index_ms']!,
@@ -249,6 +255,83 @@ async function hostCpu(page: Page, url: string): Promise<{ first: number; warm: 
     return Math.round(xs[Math.floor(xs.length / 2)]! * 10) / 10;
   };
   return { first: median(0), warm: median(1), next: median(2) };
+}
+
+/** One CDP message to a dedicated worker of the page (non-flat sessions: Target.sendMessageToTarget). */
+interface WorkerCdp {
+  send(method: string, params?: object): Promise<Record<string, unknown>>;
+}
+
+/** The page's dedicated worker, attached (paused until `go`) as it starts. */
+async function attachWorker(page: Page): Promise<{ worker: Promise<WorkerCdp>; close(): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  const replies = new Map<number, (r: Record<string, unknown>) => void>();
+  let next = 1;
+  const worker = new Promise<WorkerCdp>((resolveWorker) => {
+    cdp.on('Target.attachedToTarget', (e) => {
+      if (e.targetInfo.type !== 'worker') return;
+      resolveWorker({
+        send: (method, params = {}) =>
+          new Promise((r) => {
+            const id = next++;
+            replies.set(id, r);
+            void cdp.send('Target.sendMessageToTarget', {
+              sessionId: e.sessionId,
+              message: JSON.stringify({ id, method, params }),
+            });
+          }),
+      });
+    });
+  });
+  cdp.on('Target.receivedMessageFromTarget', (e) => {
+    const m = JSON.parse(e.message) as { id?: number; result?: Record<string, unknown> };
+    if (m.id !== undefined) replies.get(m.id)?.(m.result ?? {});
+    if (m.id !== undefined) replies.delete(m.id);
+  });
+  await cdp.send('Target.setAutoAttach', { autoAttach: true, waitForDebuggerOnStart: true, flatten: false });
+  return { worker, close: () => cdp.detach() };
+}
+
+interface SampleNode {
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  selfSize: number;
+  children: SampleNode[];
+}
+
+/**
+ * The bytes the first 'grid' draw allocates in the worker (bench page appDraw), in a fresh page
+ * of its own (sampling slows the draw, so it is not one of the timed pages): V8's sampling heap
+ * profiler over the draw, objects already collected included; and where most of it came from.
+ */
+async function workerAllocation(page: Page, url: string): Promise<{ mb: number; top: string[] }> {
+  await page.goto(`${url}/bench-seed/recur-month.html`);
+  await page.waitForFunction(() => 'appSetup' in window);
+  const cdp = await attachWorker(page);
+  const setup = page.evaluate((m) => window.appSetup(m), MONTH);
+  const worker = await cdp.worker;
+  await worker.send('Runtime.runIfWaitingForDebugger');
+  await setup;
+  await worker.send('HeapProfiler.enable');
+  await worker.send('HeapProfiler.startSampling', {
+    samplingInterval: 2048,
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await page.evaluate(() => window.appDraw(0, 'grid'));
+  const { profile } = (await worker.send('HeapProfiler.stopSampling')) as { profile: { head: SampleNode } };
+  await cdp.close();
+  const bySite = new Map<string, number>();
+  const walk = (n: SampleNode): number => {
+    const name = `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.split('/').pop()}`;
+    if (n.selfSize > 0) bySite.set(name, (bySite.get(name) ?? 0) + n.selfSize);
+    return n.children.reduce((sum, c) => sum + walk(c), n.selfSize);
+  };
+  const total = walk(profile.head);
+  const top = [...bySite]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 6)
+    .map(([k, v]) => `${k} ${(v / 1e6).toFixed(2)} MB`);
+  return { mb: Math.round(total / 1e4) / 100, top };
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === resolve(import.meta.filename)) {
