@@ -4,7 +4,7 @@
 // host over it (createHost, engine-host.ts); a storage failure gives unavailable-host.ts's host.
 
 import { createBestCrypto, type DocId, type EngineError, Replica, type SubtleLike } from '../engine/index.ts';
-import type { SocketFactory } from '../sync/client.ts';
+import type { SocketFactory } from '../sync/client-contract.ts';
 import { loadOrCreateDevice } from './device-keys.ts';
 import { createHost, defaultRandom, type EngineHost } from './engine-host.ts';
 import type { Host } from './host-api.ts';
