@@ -40,7 +40,6 @@ import type { SyncHost } from './sync-host.ts';
 import { ViewerDismissals } from './viewer-dismissals.ts';
 import { FIELD_NUMBERS, toView } from './views.ts';
 
-/** The editable fields of an event view, as the field table names them. */
 /** A calendar as the UI sees it, from its calendar entity (loaded replica or store alike). */
 export function calendarInfoOf(
   doc: DocId,

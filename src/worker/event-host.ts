@@ -25,6 +25,7 @@ import { familyOf, rootSeries } from './series-move.ts';
 import type { ViewerDismissals } from './viewer-dismissals.ts';
 import { BASE_FIELDS, byTime, FIELD_NUMBERS } from './views.ts';
 
+/** The editable fields of an event view, as the field table names them. */
 function fieldsOfView(v: EventView): EventFields {
   return Object.fromEntries([...FIELD_NUMBERS.keys()].map((k) => [k, v[k]])) as unknown as EventFields;
 }
