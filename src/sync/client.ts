@@ -18,9 +18,6 @@ import { type MessageOf, PROTOCOL_VERSION, type SyncMessage } from './messages.t
 import { authMessage } from './messages-auth.ts';
 import type { SnapshotSyncStats } from './snapshot-sync.ts';
 
-// bench/ imports it from here.
-export type { OutboxOp } from './client-contract.ts';
-
 export class SyncClient extends SyncUpload {
   /** Snapshot counters (diagnostics), or undefined when snapshots are off. */
   get snapshotStats(): SnapshotSyncStats | undefined {

@@ -14,9 +14,6 @@ import { startingHost } from './starting-host.ts';
 import { relayUrlFor, startSyncHost } from './sync-host.ts';
 import { hostError, unavailableHost } from './unavailable-host.ts';
 
-// bench/ui-seed.entry.ts imports it from here.
-export { loadOrCreateDevice } from './device-keys.ts';
-
 export interface EngineHostOptions extends Omit<IdbStoreOptions, 'onVersionChange'> {
   /** WebCrypto; defaults to globalThis.crypto.subtle. */
   subtle?: SubtleCrypto;
