@@ -48,8 +48,15 @@ export function txnFor(core: Core, op: OpenedOp): Txn {
 export async function commit(core: Core, txn: Txn): Promise<EngineError | undefined> {
   // DAG-9: what refused ops wait for is asked for, whatever becomes of this commit.
   for (const [doc, ids] of txn.wants) core.gate.want(doc, ids);
-  if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) return undefined;
   recordActed(core, txn);
+  if (txn.size === 0 && txn.rec === txn.live?.rec && txn.clock === undefined) {
+    // SNAP-10: a certification put in force that revokes nothing stores nothing (its endorsement
+    // is stored already, and a load finds it in force from the ops it names), but it is in force
+    // from now on: without this a settled one stayed "waiting" until a restart, and a snapshot
+    // made meanwhile listed it as waiting where every other replica lists it in force (SNAP-21).
+    if (txn.certs.length > 0) core.certify(txn.doc, txn.certs);
+    return undefined;
+  }
   const base = core.bases.get(txn.doc);
   const copied = baseCopies(base, txn);
   try {

@@ -196,6 +196,31 @@ describe('certification by endorsement', () => {
     expect(titleOf(r, t.doc)).toBe('a2');
   });
 
+  it('[SNAP-10][SNAP-21] an endorsement that waited and revokes nothing is in force once its ops arrive: a snapshot made then lists it as others do, never taken for a forgery', async () => {
+    const t = await setup('cq');
+    // h writes after endorsing (from the frontier on, so the endorsement breaks nothing): a
+    // snapshot lists it from then on (SNAP-21).
+    await t.h.write(t.doc, EV, title('h2'));
+    await syncAll(t.reps, t.doc);
+    // A replica of c without a2 (the frontier) and h2: the endorsement waits.
+    const r = await openReplica(t.devs[2]!);
+    const ops = await t.a.listOps(t.doc, 0, 100_000);
+    for (const o of ops.slice(0, -2)) await r.receive(o.bytes);
+    expect(await r.receiveEndorsement(t.endorsement)).toBe('pending');
+    expect(await r.certifiedFrontiers(t.doc)).toEqual([]);
+    for (const o of ops.slice(-2)) await r.receive(o.bytes);
+    expect(titleOf(r, t.doc)).toBe('h2');
+    expect(await r.certifiedFrontiers(t.doc)).toHaveLength(1);
+    const listed = decodeSnapshot(await r.snapshot(t.doc));
+    expect(listed.endorsements).toHaveLength(1);
+    expect(listed.waiting ?? []).toEqual([]);
+    // Sealed there, another member recomputes it alike and endorses it (no evidence against r).
+    const s = await r.sealSnapshot(t.doc);
+    await syncAll([r, t.a], t.doc);
+    await expect(t.a.endorseSnapshot(s.manifest, s.chunks)).resolves.toBeInstanceOf(Uint8Array);
+    expect(t.a.snapshotEvidence(t.doc)).toEqual([]);
+  });
+
   it('[SNAP-10] endorsements waiting for ops are bounded: a stranger fills at most its few slots', async () => {
     const t = await setup('cb');
     const x = testDevice('cb-stranger');
