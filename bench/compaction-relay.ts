@@ -30,8 +30,8 @@ import {
   waitFor,
   wsFactory,
 } from '../src/server/relay.testkit.ts';
-import type { OutboxOp } from '../src/sync/client.ts';
 import { SyncClient } from '../src/sync/client.ts';
+import type { OutboxOp } from '../src/sync/client-contract.ts';
 import type { Figures } from './engine.ts';
 import { authed } from './relay.ts';
 

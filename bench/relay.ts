@@ -15,7 +15,7 @@ import {
   type TestRelay,
   waitFor,
 } from '../src/server/relay.testkit.ts';
-import type { OutboxOp } from '../src/sync/client.ts';
+import type { OutboxOp } from '../src/sync/client-contract.ts';
 
 export type Figures = Record<string, number | string>;
 

@@ -15,7 +15,7 @@ import type { DocId } from '../src/engine/index.ts';
 import { exited, freePort, spawnRelay } from '../src/server/cluster.testkit.ts';
 import { startPgServer } from '../src/server/pg.testkit.ts';
 import { makeDevice, type RawSession, type TestDevice, waitFor } from '../src/server/relay.testkit.ts';
-import type { OutboxOp } from '../src/sync/client.ts';
+import type { OutboxOp } from '../src/sync/client-contract.ts';
 import { authed, calendar, type Figures, pct, pushAll, writeEvents } from './relay.ts';
 
 const WRITERS = Number(process.env['BENCH_SCALE_WRITERS'] ?? 12);

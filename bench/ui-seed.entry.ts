@@ -16,7 +16,7 @@ import {
   Replica,
   type SubtleLike,
 } from '../src/engine/index.ts';
-import { loadOrCreateDevice } from '../src/worker/host.ts';
+import { loadOrCreateDevice } from '../src/worker/device-keys.ts';
 import { spanOf } from '../src/worker/idb-records.ts';
 import { openIdbStore } from '../src/worker/idb-store.ts';
 

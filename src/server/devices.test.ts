@@ -19,7 +19,7 @@ import { inviteMessage, inviteProof, signInvite } from '../engine/invite.ts';
 import { createOp, type OpenedOp } from '../engine/op.ts';
 import { Role } from '../engine/roles.ts';
 import { OpKind } from '../engine/store.ts';
-import type { SyncEvent } from '../sync/client.ts';
+import type { SyncEvent } from '../sync/client-contract.ts';
 import type { SyncMessage } from '../sync/messages.ts';
 import { inviteFetchMessage } from '../sync/messages-auth.ts';
 import {

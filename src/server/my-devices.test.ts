@@ -6,7 +6,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { createNobleCrypto, type DocId, eventFromRecord, Replica } from '../engine/index.ts';
-import { loadOrCreateDevice } from '../worker/host.ts';
+import { loadOrCreateDevice } from '../worker/device-keys.ts';
 import { openIdbStore } from '../worker/idb-store.ts';
 import { parseLink } from '../worker/invite-link.ts';
 import {

@@ -25,7 +25,9 @@ import {
   signDeviceCard,
   toHex,
 } from '../engine/index.ts';
-import { hostOf, SyncClient, type SyncClock, type SyncSocket } from '../sync/client.ts';
+import { SyncClient } from '../sync/client.ts';
+import type { SyncClock, SyncSocket } from '../sync/client-contract.ts';
+import { hostOf } from '../sync/client-session.ts';
 import { createMemorySyncPersistence, type MemorySyncPersistence } from '../sync/memory-persistence.ts';
 import type { SyncMessage } from '../sync/messages.ts';
 import { authMessage } from '../sync/messages-auth.ts';

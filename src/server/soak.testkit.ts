@@ -25,7 +25,7 @@ import {
 import { createOp } from '../engine/op.ts';
 import { OpKind } from '../engine/store.ts';
 import { aliasedPush } from '../sync/bombs.testkit.ts';
-import { hostOf } from '../sync/client.ts';
+import { hostOf } from '../sync/client-session.ts';
 import type { SyncMessage } from '../sync/messages.ts';
 import { authMessage } from '../sync/messages-auth.ts';
 import { decodeMessage, encodeMessage } from '../sync/messages-codec.ts';

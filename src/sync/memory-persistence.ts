@@ -2,7 +2,7 @@
 // state in IndexedDB so that the outbox and cursors survive reloads.
 
 import type { DocId, OpId } from '../engine/index.ts';
-import type { OutboxOp, SyncPersistence } from './client.ts';
+import type { OutboxOp, SyncPersistence } from './client-contract.ts';
 
 export interface MemorySyncPersistence extends SyncPersistence {
   /** Queues a local op for upload (the host calls this when the replica hands out a new op). */

@@ -26,7 +26,8 @@ import {
 } from '../server/relay.testkit.ts';
 import { useRelayHarness, writeTitle } from '../server/relay-harness.testkit.ts';
 import { converged, snapshotKit } from '../server/relay-snapshots.testkit.ts';
-import type { SyncClient, SyncState } from './client.ts';
+import type { SyncClient } from './client.ts';
+import type { SyncState } from './client-contract.ts';
 
 const harness = useRelayHarness();
 

@@ -20,7 +20,7 @@ import {
   roleFromName,
   roleName,
 } from '../engine/index.ts';
-import type { SyncEvent } from '../sync/client.ts';
+import type { SyncEvent } from '../sync/client-contract.ts';
 import type { DeviceInfo, InviteLink } from './api.ts';
 import type { HostEvent } from './host-api.ts';
 import type { IdbStore } from './idb-store.ts';

@@ -4,15 +4,15 @@
 // the browser's online/offline state, and reports a status for the UI (SYNC-10, SYNC-11).
 
 import type { CryptoProvider, DocId, OpId, Replica, Signer } from '../engine/index.ts';
-import {
-  type SyncStatus as ClientStatus,
-  type HeldInvite,
-  type OutboxOp,
-  type SocketFactory,
-  SyncClient,
-  type SyncEvent,
-  type SyncPersistence,
-} from '../sync/client.ts';
+import { SyncClient } from '../sync/client.ts';
+import type {
+  SyncStatus as ClientStatus,
+  HeldInvite,
+  OutboxOp,
+  SocketFactory,
+  SyncEvent,
+  SyncPersistence,
+} from '../sync/client-contract.ts';
 import type { SyncStatus, Unsubscribe } from './api.ts';
 import { AutoPrune } from './auto-prune.ts';
 import type { IdbStore } from './idb-store.ts';
