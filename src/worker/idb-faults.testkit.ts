@@ -1,8 +1,12 @@
-// Storage faults for the worker's crash tests (fake-indexeddb in Node): a quota error thrown by
-// the n-th call of an IndexedDB object store method, as a full disk would throw it.
+// Storage faults for the worker's store and crash tests (fake-indexeddb in Node): a quota error
+// thrown by the n-th call of an IndexedDB object store method, as a full disk would throw it.
 
 /** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws. */
-export async function failing<T>(method: 'put' | 'delete', failOn: number, fn: () => Promise<T>): Promise<T> {
+export async function failing<T>(
+  method: 'put' | 'add' | 'delete',
+  failOn: number,
+  fn: () => Promise<T>,
+): Promise<T> {
   const proto = globalThis.IDBObjectStore.prototype as unknown as Record<
     string,
     (...a: unknown[]) => unknown

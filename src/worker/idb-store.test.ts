@@ -11,6 +11,7 @@ import { createMemoryStore } from '../engine/memory-store.ts';
 import { runStoreContract } from '../engine/store.testkit.ts';
 import type { CommitBatch, DocRecord, EntityRecord, OpRecord } from '../engine/store.ts';
 import { OpKind } from '../engine/store.ts';
+import { failing } from './idb-faults.testkit.ts';
 import { SCHEMA_VERSION } from './idb-schema.ts';
 import { type IdbStore, openIdbStore } from './idb-store.ts';
 
@@ -202,33 +203,6 @@ describe('IdbStore basics', () => {
   });
 });
 
-/** Runs `fn` with IDBObjectStore.prototype[method] replaced so its `failOn`-th call throws `error`. */
-async function withFailingRequest<T>(
-  method: 'put' | 'add' | 'delete',
-  failOn: number,
-  error: () => Error,
-  fn: () => Promise<T>,
-): Promise<T> {
-  const proto = globalThis.IDBObjectStore.prototype as unknown as Record<
-    string,
-    (...a: unknown[]) => unknown
-  >;
-  const original = proto[method]!;
-  let calls = 0;
-  proto[method] = function (this: unknown, ...args: unknown[]) {
-    calls += 1;
-    if (calls === failOn) throw error();
-    return original.apply(this, args);
-  };
-  try {
-    return await fn();
-  } finally {
-    proto[method] = original;
-  }
-}
-
-const quota = () => new DOMException('The quota has been exceeded.', 'QuotaExceededError');
-
 describe('[RT-1] atomic commits under injected failures', () => {
   // A batch continuing the seq writes its ops with add(), the rest with put().
   for (const [method, failOn] of [
@@ -242,9 +216,9 @@ describe('[RT-1] atomic commits under injected failures', () => {
     it(`[RT-1] a QuotaExceededError on ${method} ${failOn} of a commit leaves nothing of it`, async () => {
       const s = await fresh();
       await s.commit(localBatch(1));
-      const err = await withFailingRequest(method, failOn, quota, () =>
-        s.commit(localBatch(2, 'lost')),
-      ).catch((e: unknown) => e);
+      const err = await failing(method, failOn, () => s.commit(localBatch(2, 'lost'))).catch(
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(EngineError);
       expect((err as EngineError).code).toBe('Storage');
       expect((err as EngineError).message).toMatch(/storage for this site is full/);
