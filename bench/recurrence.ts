@@ -9,12 +9,15 @@
 // next drawn first with rrule-temporal alone and then with the direct expansion (RRULE-2) in one
 // page (data level: expansion and views, no layout). recurrence.cold_start_first_month_paint_ms:
 // a cold, offline start of the app to the painted month view with that calendar.
+// recurrence.count_series_first_month_ms: a month of 300 long COUNT series begun years ago, each
+// expanded for the first time (direct expansion, in Node).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
 import { build } from 'vite';
 import { serveStatic } from '../e2e/pwa-static-server.ts';
+import { expandFast } from '../src/worker/recur.ts';
 
 type Figures = Record<string, number | string>;
 const ROOT = resolve(import.meta.dirname, '..');
@@ -160,6 +163,7 @@ export async function benchRecurrence(): Promise<Figures> {
       rrule_library_load_ms: month['library_load_ms']!,
       month_after_next_library_only_ms: month['library_first_draw_ms']!,
       month_after_next_direct_ms: month['direct_first_draw_ms']!,
+      count_series_first_month_ms: countSeriesFirstMonth(),
       cold_start_first_month_paint_ms: Math.round(paint),
       cold_start_series_paint_ms: Math.round(seriesPaint),
       target_cold_start_ms: 1000,
@@ -170,6 +174,42 @@ export async function benchRecurrence(): Promise<Figures> {
       rmSync(profile, { recursive: true, force: true, maxRetries: 5, retryDelay: 200 });
     } catch {}
   }
+}
+
+/**
+ * Long COUNT series begun years ago (300: daily COUNT=5000, weekly on three days COUNT=2000,
+ * fortnightly COUNT=200, in three zones, begun 2014-2023), each asked for its first month in
+ * November 2026 by a fresh direct expansion (RRULE-2), in Node: median ms of five sets, each
+ * set with other start times so nothing is reused. A COUNT rule used to be walked from DTSTART.
+ */
+function countSeriesFirstMonth(): number {
+  const DAY = 86_400_000;
+  const rules = [
+    'FREQ=DAILY;COUNT=5000',
+    'FREQ=WEEKLY;BYDAY=MO,WE,FR;COUNT=2000',
+    'FREQ=WEEKLY;INTERVAL=2;BYDAY=FR;COUNT=200',
+  ];
+  const zones = ['Europe/Berlin', 'America/New_York', 'UTC'];
+  const from = Date.parse('2026-11-01T00:00Z');
+  const sets: number[] = [];
+  for (let set = 0; set < 5; set++) {
+    const t = performance.now();
+    for (let j = 0; j < 300; j++) {
+      const date = `${2014 + (j % 10)}-0${1 + (j % 9)}-1${j % 10}`;
+      expandFast({
+        start: `${date}T0${1 + (j % 8)}:${set}0`,
+        end: `${date}T09:30`,
+        allDay: false,
+        timeZone: zones[j % 3]!,
+        rrule: rules[j % 3]!,
+        rdates: [],
+        exdates: [],
+      })!.between(from, from + 42 * DAY);
+    }
+    sets.push(performance.now() - t);
+  }
+  sets.sort((a, b) => a - b);
+  return Math.round(sets[2]! * 10) / 10;
 }
 
 /** Fresh pages per path whose draws are timed (each page draws its first month once). */

@@ -238,6 +238,83 @@ describe('[RRULE-2] direct expansion of common rules', () => {
     expect(o.map((x) => x.start)).toEqual(['2026-01-05T09:00', '2026-01-30T09:00', '2026-02-27T09:00']);
   });
 
+  it('[RRULE-2] a long COUNT rule far from DTSTART: instances counted without walking, times in a DST gap skipped and not counted, as the library has them', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom('DAILY', 'WEEKLY'),
+        fc.constantFrom(1, 1, 2, 3),
+        fc.option(byDay(false), { freq: 2 }),
+        fc.integer({ min: 30, max: 400 }),
+        dtstart,
+        // Mostly 02:xx, a time that spring-forward gaps of most zones of the list hold.
+        fc.constantFrom(2, 2, 2, 0, 9),
+        fc.array(fc.integer({ min: 0, max: 1500 }), { maxLength: 2 }),
+        (freq, interval, bd, count, d, hour, windows) => {
+          const p: RRuleParts = { freq: freq as RRuleParts['freq'], count };
+          if (interval > 1) p.interval = interval;
+          if (freq === 'WEEKLY' && bd) p.byDay = bd;
+          const day = new Date(Date.parse(`${d.day}T00:00Z`) + d.shift * DAY).toISOString().slice(0, 10);
+          const start = d.allDay ? day : `${day}T${pad(hour)}:${pad(d.minute)}`;
+          const s: SeriesInput = {
+            start,
+            end: start,
+            allDay: d.allDay,
+            timeZone: d.zone,
+            rrule: formatRRule(p),
+            rdates: [],
+            exdates: [],
+          };
+          if (fastRule(s) === undefined) return;
+          const a = library(s);
+          if (!a.ok) return;
+          const t0 = Date.parse(`${day}T00:00Z`);
+          // Around where the count runs out (an off-by-one shows there: found with the direct
+          // expansion itself, the library walks from DTSTART for each month), and anywhere else.
+          const last =
+            expandFast(s)!
+              .between(t0 - 2 * DAY, t0 + 12 * 365 * DAY)
+              .at(-1)?.startMs ?? t0;
+          for (const from of [last - 30 * DAY, last - 2 * DAY, ...windows.map((w) => t0 + w * DAY)]) {
+            const to = from + 45 * DAY;
+            const brief = (os: Occurrence[]) => os.map((o) => `${o.recurrenceId} ${o.startMs}`);
+            // A fresh expansion per window: each is a first draw, nothing enumerated before it.
+            expect(brief(expandFast(s)!.between(from, to)), `${s.rrule} ${start} ${d.zone}`).toEqual(
+              brief(a.between(from, to)),
+            );
+          }
+        },
+      ),
+      { numRuns: Math.ceil(Number(process.env['RRULE_FAST_RUNS'] ?? 300) / 3) },
+    );
+  });
+
+  it('[RRULE-2] FREQ=DAILY;COUNT=400 at 02:30 Berlin skips 2025-03-30 (no such time) without counting it: the last instance is 2026-02-05', () => {
+    const s: SeriesInput = {
+      start: '2025-01-01T02:30',
+      end: '2025-01-01T03:00',
+      allDay: false,
+      timeZone: 'Europe/Berlin',
+      rrule: 'FREQ=DAILY;COUNT=400',
+      rdates: [],
+      exdates: [],
+    };
+    const from = Date.parse('2026-01-20T00:00Z');
+    const got = expandFast(s)!.between(from, from + 31 * DAY);
+    expect(got.at(-1)?.start).toBe('2026-02-05T02:30');
+    expect(got).toHaveLength(17);
+    expect(got.map((o) => o.start)).toEqual(
+      library(s)
+        .between(from, from + 31 * DAY)
+        .map((o) => o.start),
+    );
+    const march = Date.parse('2025-03-28T00:00Z');
+    expect(
+      expandFast(s)!
+        .between(march, march + 4 * DAY)
+        .map((o) => o.start),
+    ).toEqual(['2025-03-28T02:30', '2025-03-29T02:30', '2025-03-31T02:30']);
+  });
+
   it('[RRULE-2] an open-ended daily rule begun decades ago answers a month without walking from DTSTART', () => {
     const s: SeriesInput = {
       start: '1950-01-01T09:00',

@@ -131,6 +131,24 @@ export function plainDayOffset(zone: string, day: number): number | null {
   return off ?? null;
 }
 
+/**
+ * The local days in [fromDay, toDay] that have a transition of `zone` near them: every day
+ * plainDayOffset answers null for (and a neighbour or two). Only on these can a wall time fail
+ * to exist, so a rule's instances elsewhere can be counted without computing them (recur-fast.ts).
+ */
+export function transitionDays(zone: string, fromDay: number, toDay: number): number[] {
+  const out: number[] = [];
+  if (!(toDay >= fromDay)) return out;
+  const last = monthOf((toDay + 1) * DAY + REACH);
+  for (let mon = monthOf(fromDay * DAY - REACH); mon <= last; mon++)
+    for (const c of spanOf(zone, mon).changes) {
+      const hi = Math.min(toDay, Math.floor((c.at + REACH) / DAY) + 1);
+      for (let d = Math.max(fromDay, Math.floor((c.at - REACH) / DAY) - 1); d <= hi; d++)
+        if (!out.includes(d)) out.push(d);
+    }
+  return out;
+}
+
 /** The offset of `zone` (ms to add to UTC) at instant `ms`, from the month tables. */
 export function offsetAt(zone: string, ms: number): number {
   const span = spanOf(zone, monthOf(ms));
