@@ -315,6 +315,25 @@ describe('[RRULE-2] direct expansion of common rules', () => {
     ).toEqual(['2025-03-28T02:30', '2025-03-29T02:30', '2025-03-31T02:30']);
   });
 
+  it('[RRULE-2] a COUNT rule that ran out decades ago shows nothing now, and its own months as the library has them', () => {
+    const s: SeriesInput = {
+      start: '1950-03-01T02:30',
+      end: '1950-03-01T03:00',
+      allDay: false,
+      timeZone: 'Europe/Berlin',
+      rrule: 'FREQ=DAILY;COUNT=100',
+      rdates: [],
+      exdates: [],
+    };
+    const now = Date.parse('2026-11-01T00:00Z');
+    expect(expandFast(s)!.between(now, now + 42 * DAY)).toEqual([]);
+    const then = Date.parse('1950-05-20T00:00Z');
+    const brief = (os: Occurrence[]) => os.map((o) => o.start);
+    const got = brief(expandFast(s)!.between(then, then + 42 * DAY));
+    expect(got).toEqual(brief(library(s).between(then, then + 42 * DAY)));
+    expect(got.length).toBeGreaterThan(0);
+  });
+
   it('[RRULE-2] an open-ended daily rule begun decades ago answers a month without walking from DTSTART', () => {
     const s: SeriesInput = {
       start: '1950-01-01T09:00',

@@ -316,10 +316,18 @@ export function fastRule(s: FastInput): FastRule | undefined {
   const instancesBefore = (k: number): number => {
     if (k <= 0) return 0;
     const limit = periodStart(p, d0, k, c0);
-    if (limit > searched) {
-      const found = transitionDays(zone, searched, limit - 1).sort((a, b) => a - b);
-      for (const day of found) if (isCandidate(day) && instantOf(day) === undefined) skipped.push(day);
-      searched = limit;
+    // Searched no further than where the count runs out: the period at which the candidates,
+    // less the skipped times found so far, reach COUNT (a skipped time found moves it on). Past
+    // it the answer only needs to be at least COUNT, which it then is.
+    for (;;) {
+      const out = 1 + Math.ceil((count! + skipped.length - firstPeriod) / perPeriod);
+      const stop = Math.min(limit, periodStart(p, d0, Math.max(1, out), c0));
+      if (stop <= searched) break;
+      const before = skipped.length;
+      for (const day of transitionDays(zone, searched, stop - 1))
+        if (isCandidate(day) && instantOf(day) === undefined) skipped.push(day);
+      searched = stop;
+      if (skipped.length === before) break;
     }
     let n = firstPeriod + (k - 1) * perPeriod;
     for (let i = 0; i < skipped.length && skipped[i]! < limit; i++) n--;

@@ -131,22 +131,36 @@ export function plainDayOffset(zone: string, day: number): number | null {
   return off ?? null;
 }
 
+/** Per zone: the days near a transition found so far (ascending), over the days [lo, hi]. */
+const nearTransitions = new Map<string, { lo: number; hi: number; days: number[] }>();
+
 /**
  * The local days in [fromDay, toDay] that have a transition of `zone` near them: every day
  * plainDayOffset answers null for (and a neighbour or two). Only on these can a wall time fail
  * to exist, so a rule's instances elsewhere can be counted without computing them (recur-fast.ts).
+ * Kept per zone: the series of a calendar share a few zones and ask about the same years.
  */
 export function transitionDays(zone: string, fromDay: number, toDay: number): number[] {
-  const out: number[] = [];
-  if (!(toDay >= fromDay)) return out;
-  const last = monthOf((toDay + 1) * DAY + REACH);
-  for (let mon = monthOf(fromDay * DAY - REACH); mon <= last; mon++)
-    for (const c of spanOf(zone, mon).changes) {
-      const hi = Math.min(toDay, Math.floor((c.at + REACH) / DAY) + 1);
-      for (let d = Math.max(fromDay, Math.floor((c.at - REACH) / DAY) - 1); d <= hi; d++)
-        if (!out.includes(d)) out.push(d);
-    }
-  return out;
+  if (!(toDay >= fromDay)) return [];
+  let known = nearTransitions.get(zone);
+  if (known === undefined || fromDay < known.lo || toDay > known.hi) {
+    const lo = Math.min(fromDay, known?.lo ?? fromDay);
+    const hi = Math.max(toDay, known?.hi ?? toDay);
+    // Spans the whole range again (a few months of it are new): the month tables are cached.
+    const days: number[] = [];
+    const last = monthOf((hi + 1) * DAY + REACH);
+    for (let mon = monthOf(lo * DAY - REACH); mon <= last; mon++)
+      for (const c of spanOf(zone, mon).changes) {
+        const top = Math.min(hi, Math.floor((c.at + REACH) / DAY) + 1);
+        for (let d = Math.max(lo, Math.floor((c.at - REACH) / DAY) - 1); d <= top; d++)
+          if (!days.includes(d)) days.push(d);
+      }
+    days.sort((a, b) => a - b);
+    known = { lo, hi, days };
+    if (nearTransitions.size >= 1000) nearTransitions.clear();
+    nearTransitions.set(zone, known);
+  }
+  return known.days.filter((d) => d >= fromDay && d <= toDay);
 }
 
 /** The offset of `zone` (ms to add to UTC) at instant `ms`, from the month tables. */
