@@ -226,6 +226,8 @@ export class SyncClient extends SyncUpload {
       this.refused.add(m.doc);
       this.resync.forget(m.doc);
       this.emit({ type: 'docRefused', doc: m.doc, code: m.code, message: m.message });
+      // Its ops not pushed yet are withheld now (pushOutbox), so the status does not wait for them.
+      await this.pushOutbox();
       this.updateSynced();
       return;
     }
