@@ -513,6 +513,42 @@ describe('removal', () => {
     expect((await a.replica.getOps(doc, [late]))[0]).toBeUndefined();
   });
 
+  it('[RELAY-9] more withheld ops of a refused calendar than one push batch: another calendar’s op is stored and the status settles', async () => {
+    const r = await relay();
+    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
+    const gone = await sharedCalendar(a, [b]);
+    const kept = await sharedCalendar(a, [b]);
+    const ca = client(a, r);
+    ca.start();
+    await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
+    const cb = client(b, r);
+    cb.follow(gone);
+    cb.follow(kept);
+    cb.start();
+    await waitFor(() => cb.status.state === 'synced', 15_000, 'b synced');
+    cb.stop();
+    a.track(await a.replica.removeMember(gone, b.signer.publicKey));
+    ca.kick();
+    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 10_000, 'a pushed');
+    // Away, b writes 300 ops to the calendar it was removed from (more than a push batch, 256),
+    // then one to the calendar it still belongs to: last in its outbox.
+    for (let i = 0; i < 300; i++) await writeTitle(b, gone, randomEntity(), `away ${i}`);
+    const last = await writeTitle(b, kept, randomEntity(), 'still a member');
+    const events: SyncEvent[] = [];
+    cb.onEvent((e) => events.push(e));
+    const list = b.persistence.listOutbox.bind(b.persistence);
+    b.persistence.listOutbox = async (limit) =>
+      events.some((e) => e.type === 'docRefused') ? list(limit) : [];
+    cb.start();
+    await waitFor(
+      async () => (await r.replica.getOps(kept, [last]))[0] !== undefined,
+      15_000,
+      'kept op stored',
+    );
+    await waitFor(() => cb.status.state === 'synced', 15_000, 'b settles');
+    expect(cb.status.pending).toBe(300);
+  });
+
   it('[RELAY-10][MEM-5][MEM-6] a removed device’s later ops: with the Remove in their past (NotMember), backdated (ClockRule on replicas), concurrent (relay only)', async () => {
     const r = await relay();
     const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
