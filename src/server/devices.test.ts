@@ -19,6 +19,7 @@ import { inviteMessage, inviteProof, signInvite } from '../engine/invite.ts';
 import { createOp, type OpenedOp } from '../engine/op.ts';
 import { Role } from '../engine/roles.ts';
 import { OpKind } from '../engine/store.ts';
+import type { SyncClient } from '../sync/client.ts';
 import type { SyncEvent } from '../sync/client-contract.ts';
 import type { SyncMessage } from '../sync/messages.ts';
 import { inviteFetchMessage } from '../sync/messages-auth.ts';
@@ -105,6 +106,42 @@ async function craftAdd(
 }
 
 /** A calendar owned by a (synced to the relay) with one event and an invite. */
+/**
+ * a shares `calendars` calendars with b; b syncs them and goes away (its client stopped); a
+ * removes b from the first and the relay has the Remove.
+ */
+async function removedWhileAway(calendars = 1) {
+  const r = await relay();
+  const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
+  const docs: DocId[] = [];
+  for (let i = 0; i < calendars; i++) docs.push(await sharedCalendar(a, [b]));
+  const ca = client(a, r);
+  ca.start();
+  await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
+  const cb = client(b, r);
+  for (const doc of docs) cb.follow(doc);
+  cb.start();
+  await waitFor(() => cb.status.state === 'synced', 15_000, 'b synced');
+  cb.stop();
+  a.track(await a.replica.removeMember(docs[0]!, b.signer.publicKey));
+  ca.kick();
+  await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 10_000, 'a pushed');
+  return { r, a, b, ca, cb, docs };
+}
+
+/**
+ * b's outbox reads empty until its client has seen a calendar refused, as if its ops reached the
+ * outbox only after the connection's first push (edits made while it opens); the client's events.
+ */
+function outboxReadAfterRefusal(b: TestDevice, cb: SyncClient): SyncEvent[] {
+  const events: SyncEvent[] = [];
+  cb.onEvent((e) => events.push(e));
+  const list = b.persistence.listOutbox.bind(b.persistence);
+  b.persistence.listOutbox = async (limit) =>
+    events.some((e) => e.type === 'docRefused') ? list(limit) : [];
+  return events;
+}
+
 async function invitedCalendar(r: TestRelay, ttlUs = HOUR_US) {
   const a = await makeDevice('a');
   const doc = await sharedCalendar(a, []);
@@ -449,18 +486,8 @@ describe('removal', () => {
   });
 
   it('[RELAY-9] a device removed while away learns of its removal on reconnect and is served nothing after it', async () => {
-    const r = await relay();
-    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
-    const doc = await sharedCalendar(a, [b]);
-    const ca = client(a, r);
-    ca.start();
-    await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
-    const cb = client(b, r);
-    cb.follow(doc);
-    cb.start();
-    await waitFor(() => cb.status.state === 'synced', 15_000, 'b synced');
-    cb.stop();
-    a.track(await a.replica.removeMember(doc, b.signer.publicKey));
+    const { a, b, ca, cb, docs } = await removedWhileAway();
+    const doc = docs[0]!;
     const secret = await writeTitle(a, doc, randomEntity(), 'after removal');
     ca.kick();
     await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 10_000, 'a pushed');
@@ -482,28 +509,10 @@ describe('removal', () => {
   });
 
   it('[RELAY-9] an op the removed device had not pushed when its calendar was refused is withheld: kept, not pushed, and the status still settles', async () => {
-    const r = await relay();
-    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
-    const doc = await sharedCalendar(a, [b]);
-    const ca = client(a, r);
-    ca.start();
-    await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
-    const cb = client(b, r);
-    cb.follow(doc);
-    cb.start();
-    await waitFor(() => cb.status.state === 'synced', 15_000, 'b synced');
-    cb.stop();
-    a.track(await a.replica.removeMember(doc, b.signer.publicKey));
-    ca.kick();
-    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 10_000, 'a pushed');
+    const { r, a, b, cb, docs } = await removedWhileAway();
+    const doc = docs[0]!;
     const late = await writeTitle(b, doc, randomEntity(), 'b while away');
-    // The op reaches b's outbox only after the connection's first push (as an edit made while
-    // it opens): until the relay has refused the calendar, reading the outbox finds nothing.
-    const events: SyncEvent[] = [];
-    cb.onEvent((e) => events.push(e));
-    const list = b.persistence.listOutbox.bind(b.persistence);
-    b.persistence.listOutbox = async (limit) =>
-      events.some((e) => e.type === 'docRefused') ? list(limit) : [];
+    const events = outboxReadAfterRefusal(b, cb);
     cb.start();
     await waitFor(() => cb.status.state === 'synced', 15_000, 'b settles');
     expect(events.filter((e) => e.type === 'docRefused')).toMatchObject([{ doc, code: 'NotMember' }]);
@@ -514,31 +523,13 @@ describe('removal', () => {
   });
 
   it('[RELAY-9] more withheld ops of a refused calendar than one push batch: another calendar’s op is stored and the status settles', async () => {
-    const r = await relay();
-    const [a, b] = await Promise.all([makeDevice('a'), makeDevice('b')]);
-    const gone = await sharedCalendar(a, [b]);
-    const kept = await sharedCalendar(a, [b]);
-    const ca = client(a, r);
-    ca.start();
-    await waitFor(() => ca.status.state === 'synced', 15_000, 'a synced');
-    const cb = client(b, r);
-    cb.follow(gone);
-    cb.follow(kept);
-    cb.start();
-    await waitFor(() => cb.status.state === 'synced', 15_000, 'b synced');
-    cb.stop();
-    a.track(await a.replica.removeMember(gone, b.signer.publicKey));
-    ca.kick();
-    await waitFor(() => ca.status.state === 'synced' && ca.status.pending === 0, 10_000, 'a pushed');
+    const { r, b, cb, docs } = await removedWhileAway(2);
+    const [gone, kept] = docs as [DocId, DocId];
     // Away, b writes 300 ops to the calendar it was removed from (more than a push batch, 256),
     // then one to the calendar it still belongs to: last in its outbox.
     for (let i = 0; i < 300; i++) await writeTitle(b, gone, randomEntity(), `away ${i}`);
     const last = await writeTitle(b, kept, randomEntity(), 'still a member');
-    const events: SyncEvent[] = [];
-    cb.onEvent((e) => events.push(e));
-    const list = b.persistence.listOutbox.bind(b.persistence);
-    b.persistence.listOutbox = async (limit) =>
-      events.some((e) => e.type === 'docRefused') ? list(limit) : [];
+    outboxReadAfterRefusal(b, cb);
     cb.start();
     await waitFor(
       async () => (await r.replica.getOps(kept, [last]))[0] !== undefined,
