@@ -73,13 +73,23 @@ export async function inviteLink(page: Page, calendar?: string, role?: string): 
 }
 
 /** Opens an invite link on a device, names it, presses Join and waits for the week view. */
-export async function join(page: Page, url: string, name: string): Promise<void> {
+/**
+ * Open an invite link, name this device and press Join. The field is filled only once its
+ * suggested name is shown: filling before that races the suggestion, which can land between
+ * Playwright's select-all and its typing and leave "Chrome on LinuxPhone".
+ */
+export async function submitJoin(page: Page, url: string, name: string): Promise<void> {
   await page.goto(url);
   await expect(page.getByRole('heading', { name: 'Join calendar(s)' })).toBeVisible();
   const field = page.getByLabel('Device name');
   await expect(field).not.toHaveValue('');
   await field.fill(name);
+  await expect(field).toHaveValue(name);
   await page.getByRole('button', { name: 'Join', exact: true }).click();
+}
+
+export async function join(page: Page, url: string, name: string): Promise<void> {
+  await submitJoin(page, url, name);
   await expect(page).toHaveURL(/#\/week\/\d{4}-\d{2}-\d{2}$/, { timeout: 60_000 });
   await expect(page.getByText(/^Joined /)).toBeVisible();
 }

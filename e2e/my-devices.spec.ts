@@ -15,6 +15,7 @@ import {
   newDevice,
   openDevices,
   SYNC_MS,
+  submitJoin,
   waitSynced,
 } from './devices-ui.helpers.ts';
 import { createViaDialog, eventButton, openView } from './ui-helpers.ts';
@@ -134,9 +135,7 @@ test('[PER-3][PER-4][ROLE-11][ROLE-12] a calendar a partner shared with my lapto
     await expect(eventButton(laptop.page, 'Match')).toBeVisible({ timeout: SYNC_MS });
 
     // Pair the phone: Club is not in the link (the laptop does not manage it), yet it arrives.
-    await phone.page.goto(await inviteLink(laptop.page));
-    await phone.page.getByLabel('Device name').fill('Phone');
-    await phone.page.getByRole('button', { name: 'Join', exact: true }).click();
+    await submitJoin(phone.page, await inviteLink(laptop.page), 'Phone');
     await expect(
       phone.page.getByText('Linked to your other devices: your calendars arrive as they sync'),
     ).toBeVisible({
