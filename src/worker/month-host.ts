@@ -79,7 +79,9 @@ export async function monthLayout(
       }
       const m = movedAs(doc, s.id, o.recurrenceId);
       if (m !== undefined) addView(grid, moveTo(drawnView(doc, s, o), m));
-      else grid.add(o, of, s.allDay, o.start, o.end, o.startMs, o.endMs, s.id, o.recurrenceId);
+      // (The grid reads the end's text of all-day ones only: a timed one's is made when shown.)
+      else
+        grid.add(o, of, s.allDay, o.start, s.allDay ? o.end : '', o.startMs, o.endMs, s.id, o.recurrenceId);
     },
     (doc, v) => {
       if (hidden.has(doc)) return;

@@ -40,6 +40,41 @@ export interface Occurrence {
   shownAs?: unknown;
 }
 
+/**
+ * A timed occurrence. Its end's wall-clock text is made when first read: a month's draw places
+ * occurrences by their instants and reads the text of the few it shows (making it for each of a
+ * month's ~7,000 was ~2 ms of a first draw in Chromium, measured).
+ */
+class TimedOccurrence implements Occurrence {
+  readonly recurrenceId: string;
+  readonly start: string;
+  readonly startMs: number;
+  readonly endMs: number;
+  shownFrom: object | undefined = undefined;
+  shownAs: unknown = undefined;
+  #end: string | undefined = undefined;
+  readonly #zone: string;
+
+  constructor(wall: string, startMs: number, endMs: number, zone: string) {
+    this.recurrenceId = wall;
+    this.start = wall;
+    this.startMs = startMs;
+    this.endMs = endMs;
+    this.#zone = zone;
+  }
+
+  get end(): string {
+    this.#end ??= utcToWall(this.endMs, this.#zone);
+    return this.#end;
+  }
+
+  /** As JSON, what an object with the same fields shows. */
+  toJSON(): Omit<Occurrence, 'shownFrom' | 'shownAs'> {
+    const { recurrenceId, start, end, startMs, endMs } = this;
+    return { recurrenceId, start, end, startMs, endMs };
+  }
+}
+
 export interface Expansion {
   /** Occurrences overlapping [fromMs, toMs), in start order, at most MAX_PER_QUERY. */
   between(fromMs: number, toMs: number): Occurrence[];
@@ -195,18 +230,7 @@ function createExpansion(
   const occurrence = (wall: string, knownMs?: number): Occurrence | undefined => {
     const oStart = knownMs ?? wallToUtcMs(wall, s.timeZone);
     if (oStart === undefined) return undefined;
-    if (!s.allDay) {
-      const end = utcToWall(oStart + durMs, s.timeZone);
-      return {
-        recurrenceId: wall,
-        start: wall,
-        end,
-        startMs: oStart,
-        endMs: oStart + durMs,
-        shownFrom: undefined,
-        shownAs: undefined,
-      };
-    }
+    if (!s.allDay) return new TimedOccurrence(wall, oStart, oStart + durMs, s.timeZone);
     const end = dateOfDay(dayNumber(wall) + days);
     return {
       recurrenceId: wall,
