@@ -311,10 +311,37 @@ export function assembleAs<T>(
   plainAs: (s: Entity, o: Occurrence) => T,
   overriddenAs: (a: AssembledOccurrence) => T,
 ): T[] {
-  if (set.size === 0) return [];
+  const out: T[] = [];
+  eachAssembled(
+    set,
+    expand,
+    fromMs,
+    toMs,
+    (s, o) => {
+      out.push(plainAs(s, o));
+    },
+    (a) => {
+      out.push(overriddenAs(a));
+    },
+  );
+  return out;
+}
+
+/**
+ * assembleAs without a list: each occurrence handed to `plain` or `overridden` in the same order.
+ * The month draw places them as they come (a list of ~7,000 nothings was its largest array).
+ */
+export function eachAssembled(
+  set: SeriesSet,
+  expand: Expander,
+  fromMs: number,
+  toMs: number,
+  plain: (s: Entity, o: Occurrence) => void,
+  overridden: (a: AssembledOccurrence) => void,
+): void {
+  if (set.size === 0) return;
   const splits = splitsOf(set);
   const groups = groupOverrides(set, splits);
-  const out: T[] = [];
   const withOverrides = new Set<EntityId>();
   for (const g of groups.values()) withOverrides.add(g.series.id);
   for (const s of set.series.values()) {
@@ -327,14 +354,13 @@ export function assembleAs<T>(
     for (let i = 0; i < list.length; i++) {
       const o = list[i]!;
       if (o.startMs >= bound || (check && groups.has(`${s.id}|${o.recurrenceId}`))) continue;
-      out.push(plainAs(s, o));
+      plain(s, o);
     }
   }
   for (const g of groups.values()) {
-    const a = overridden(g, expand, splits, set);
-    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) out.push(overriddenAs(a));
+    const a = overriddenOf(g, expand, splits, set);
+    if (a && overlaps(a.startMs, a.endMs, fromMs, toMs)) overridden(a);
   }
-  return out;
 }
 
 /**
@@ -524,7 +550,7 @@ export class PlainOccurrence implements AssembledOccurrence {
 }
 
 /** One overridden occurrence: its merged fields and where it is shown; undefined when hidden. */
-function overridden(
+function overriddenOf(
   g: Group,
   expand: Expander,
   splits: Map<EntityId, { at: number; child: Entity }[]>,

@@ -75,6 +75,9 @@ class TimedOccurrence implements Occurrence {
   }
 }
 
+/** A bucket without occurrences (shared: a stored bucket is never changed). */
+const NONE: Occurrence[] = [];
+
 export interface Expansion {
   /** Occurrences overlapping [fromMs, toMs), in start order, at most MAX_PER_QUERY. */
   between(fromMs: number, toMs: number): Occurrence[];
@@ -324,8 +327,10 @@ function createExpansion(
       }
       const b0 = b;
       while (b + 1 <= hi && b + 1 - b0 < RUN_MAX && !buckets.has(b + 1)) b++;
-      const runs: Occurrence[][] = [];
-      for (let i = b0; i <= b; i++) runs.push([]);
+      // The run's occurrences in start order, then a list of exactly its own per bucket (a
+      // growing list per bucket was the largest part of what a first month draw kept).
+      const all: Occurrence[] = [];
+      const at: number[] = [];
       try {
         const hits: FastInstance[] = fast.between(b0 * width - pad, (b + 1) * width + pad, MAX_PER_QUERY);
         if (hits.length >= MAX_PER_QUERY) return;
@@ -334,13 +339,22 @@ function createExpansion(
           const o = occurrence(h.wall, s.allDay ? undefined : h.ms);
           if (o === undefined) continue;
           const k = Math.floor(o.startMs / width) - b0;
-          if (k >= 0 && k < runs.length) runs[k]!.push(o);
+          if (k < 0 || k > b - b0) continue;
+          // Out of order (never: instances come ascending): left to bucket().
+          if (at.length > 0 && k < at[at.length - 1]!) return;
+          all.push(o);
+          at.push(k);
         }
       } catch {
         // Left to bucket(), which shows what it can.
         return;
       }
-      for (let i = 0; i < runs.length; i++) store(b0 + i, runs[i]!);
+      let j = 0;
+      for (let k = 0; k <= b - b0; k++) {
+        const from = j;
+        while (j < at.length && at[j] === k) j++;
+        store(b0 + k, from === j ? NONE : all.slice(from, j));
+      }
       b++;
     }
   }

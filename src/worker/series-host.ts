@@ -25,6 +25,7 @@ import {
   assemble,
   assembleAs,
   type Entity,
+  eachAssembled,
   isOverride,
   isSeries,
   occurrenceId,
@@ -371,7 +372,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       const x = await pick();
       prefetch(range, x);
       for (const [doc, set] of sets)
-        assembleAs(
+        eachAssembled(
           set,
           x,
           range.fromMs,
