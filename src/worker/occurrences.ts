@@ -292,44 +292,24 @@ export function assemble(
   fromMs: number,
   toMs: number,
 ): AssembledOccurrence[] {
-  return assembleAs(set, expand, fromMs, toMs, cachedPlain, same);
-}
-
-const same = (a: AssembledOccurrence): AssembledOccurrence => a;
-const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
-
-/**
- * assemble's occurrences as the caller makes them: `plainAs(s, o)` for an occurrence `o` of series
- * `s` without an override (most), `overriddenAs(a)` for the others (assembled). A host's draw makes
- * views at once (series-host.ts), with no assembled object per occurrence in between.
- */
-export function assembleAs<T>(
-  set: SeriesSet,
-  expand: Expander,
-  fromMs: number,
-  toMs: number,
-  plainAs: (s: Entity, o: Occurrence) => T,
-  overriddenAs: (a: AssembledOccurrence) => T,
-): T[] {
-  const out: T[] = [];
+  const out: AssembledOccurrence[] = [];
   eachAssembled(
     set,
     expand,
     fromMs,
     toMs,
-    (s, o) => {
-      out.push(plainAs(s, o));
-    },
-    (a) => {
-      out.push(overriddenAs(a));
-    },
+    (s, o) => out.push(cachedPlain(s, o)),
+    (a) => out.push(a),
   );
   return out;
 }
+const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(plainsOf(s), s, o);
 
 /**
- * assembleAs without a list: each occurrence handed to `plain` or `overridden` in the same order.
- * The month draw places them as they come (a list of ~7,000 nothings was its largest array).
+ * assemble's occurrences, each handed to the caller as it comes: `plain(s, o)` for an occurrence
+ * `o` of series `s` without an override (most), `overridden(a)` for the others (assembled). A
+ * host's draw makes views at once or places them (series-host.ts, month-host.ts), with no
+ * assembled object per occurrence and no list in between.
  */
 export function eachAssembled(
   set: SeriesSet,

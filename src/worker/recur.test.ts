@@ -128,6 +128,27 @@ describe('[RRULE-1] DST transitions, both directions, several zones', () => {
     ]);
   });
 
+  it('[RRULE-1] a timed occurrence whose end is made when read: the end across a transition, the same as JSON', () => {
+    // 23:30 Saturday for 4 h: the end falls on the transition night (Berlin, spring and autumn).
+    const s = series('2026-03-21T23:30', 'FREQ=WEEKLY', 'Europe/Berlin', { end: '2026-03-22T03:30' });
+    const [spring] = within(s, '2026-03-28', '2026-03-29');
+    const [autumn] = within(s, '2026-10-24', '2026-10-25');
+    // Four hours of elapsed time: an hour less of wall clock in spring, an hour more in autumn.
+    expect([spring!.start, spring!.end, autumn!.start, autumn!.end]).toEqual([
+      '2026-03-28T23:30',
+      '2026-03-29T04:30',
+      '2026-10-24T23:30',
+      '2026-10-25T02:30',
+    ]);
+    expect(JSON.parse(JSON.stringify(autumn))).toEqual({
+      recurrenceId: '2026-10-24T23:30',
+      start: '2026-10-24T23:30',
+      end: '2026-10-25T02:30',
+      startMs: autumn!.startMs,
+      endMs: autumn!.startMs + 4 * 3_600_000,
+    });
+  });
+
   const gapCases: [string, string, string, string, string, string][] = [
     // zone, daily time, spring-forward date (time missing), fall-back date, earlier instant (UTC)
     ['America/New_York', '02:30', '2026-03-08', '2026-11-01', '01:30', '2026-11-01T05:30'],

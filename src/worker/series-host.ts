@@ -23,7 +23,6 @@ import type { EventView, OccurrenceInfo, Range, SeriesEdit, SeriesExceptions, Se
 import {
   type AssembledOccurrence,
   assemble,
-  assembleAs,
   type Entity,
   eachAssembled,
   isOverride,
@@ -163,14 +162,16 @@ export function occurrenceViews(
   fromMs: number,
   toMs: number,
 ): EventView[] {
-  return assembleAs(
+  const out: EventView[] = [];
+  eachAssembled(
     set,
     expand,
     fromMs,
     toMs,
-    (s, o) => drawnView(doc, s, o),
-    (a) => occurrenceView(doc, a, set),
+    (s, o) => out.push(drawnView(doc, s, o)),
+    (a) => out.push(occurrenceView(doc, a, set)),
   );
+  return out;
 }
 
 /**
