@@ -515,7 +515,11 @@ describe('removal', () => {
     const events = outboxReadAfterRefusal(b, cb);
     cb.start();
     await waitFor(() => cb.status.state === 'synced', 15_000, 'b settles');
-    expect(events.filter((e) => e.type === 'docRefused')).toMatchObject([{ doc, code: 'NotMember' }]);
+    // Refused once or twice: the subscription after serving the Remove, and maybe first the
+    // connection's heads for it (the relay answers each request; either may come first).
+    const refusals = events.filter((e) => e.type === 'docRefused');
+    expect(refusals.length).toBeGreaterThan(0);
+    expect(refusals).toEqual(refusals.map(() => expect.objectContaining({ doc, code: 'NotMember' })));
     expect(events.some((e) => e.type === 'opRefused')).toBe(false); // never pushed
     expect(cb.status.pending).toBe(1); // kept
     expect((await r.replica.getOps(doc, [late]))[0]).toBeUndefined();
