@@ -95,6 +95,17 @@ function untilText(days: number, start: string, kind: number): string {
   return kind === 0 ? date : kind === 1 ? `${date}T090000` : `${date}T120000Z`;
 }
 
+/** A timed Berlin series with no RDATE or EXDATE (the worked examples). */
+const berlin = (start: string, end: string, rrule: string): SeriesInput => ({
+  start,
+  end,
+  allDay: false,
+  timeZone: 'Europe/Berlin',
+  rrule,
+  rdates: [],
+  exdates: [],
+});
+
 describe('[RRULE-2] direct expansion of common rules', () => {
   it('[RRULE-2] gives the library occurrences (starts and ends) on random rules, zones, lengths and DST dates, with RDATE and EXDATE', () => {
     fc.assert(
@@ -289,15 +300,7 @@ describe('[RRULE-2] direct expansion of common rules', () => {
   });
 
   it('[RRULE-2] FREQ=DAILY;COUNT=400 at 02:30 Berlin skips 2025-03-30 (no such time) without counting it: the last instance is 2026-02-05', () => {
-    const s: SeriesInput = {
-      start: '2025-01-01T02:30',
-      end: '2025-01-01T03:00',
-      allDay: false,
-      timeZone: 'Europe/Berlin',
-      rrule: 'FREQ=DAILY;COUNT=400',
-      rdates: [],
-      exdates: [],
-    };
+    const s = berlin('2025-01-01T02:30', '2025-01-01T03:00', 'FREQ=DAILY;COUNT=400');
     const from = Date.parse('2026-01-20T00:00Z');
     const got = expandFast(s)!.between(from, from + 31 * DAY);
     expect(got.at(-1)?.start).toBe('2026-02-05T02:30');
@@ -316,15 +319,7 @@ describe('[RRULE-2] direct expansion of common rules', () => {
   });
 
   it('[RRULE-2] a COUNT rule that ran out decades ago shows nothing now, and its own months as the library has them', () => {
-    const s: SeriesInput = {
-      start: '1950-03-01T02:30',
-      end: '1950-03-01T03:00',
-      allDay: false,
-      timeZone: 'Europe/Berlin',
-      rrule: 'FREQ=DAILY;COUNT=100',
-      rdates: [],
-      exdates: [],
-    };
+    const s = berlin('1950-03-01T02:30', '1950-03-01T03:00', 'FREQ=DAILY;COUNT=100');
     const now = Date.parse('2026-11-01T00:00Z');
     expect(expandFast(s)!.between(now, now + 42 * DAY)).toEqual([]);
     const then = Date.parse('1950-05-20T00:00Z');
@@ -335,15 +330,7 @@ describe('[RRULE-2] direct expansion of common rules', () => {
   });
 
   it('[RRULE-2] an open-ended daily rule begun decades ago answers a month without walking from DTSTART', () => {
-    const s: SeriesInput = {
-      start: '1950-01-01T09:00',
-      end: '1950-01-01T09:30',
-      allDay: false,
-      timeZone: 'Europe/Berlin',
-      rrule: 'FREQ=DAILY',
-      rdates: [],
-      exdates: [],
-    };
+    const s = berlin('1950-01-01T09:00', '1950-01-01T09:30', 'FREQ=DAILY');
     const from = Date.parse('2026-03-01T00:00Z');
     const got = expandFast(s)!.between(from, from + 31 * DAY);
     expect(got).toHaveLength(31);
