@@ -15,8 +15,11 @@ export interface ScannedComponent {
 export interface Scan {
   /** Top-level VEVENTs (children of VCALENDAR) in file order. */
   events: ScannedComponent[];
-  /** The first physical line containing `needle` (1-based, 0 if none), for locating parser errors. */
-  find(needle: string): { line: number; name: string };
+  /**
+   * The first content line (unfolded) that `bad` is true of, with its 1-based line and upper-case
+   * name ({ line: 0, name: '' } if none), for locating parser errors.
+   */
+  locate(bad: (line: string) => boolean): { line: number; name: string };
 }
 
 const NAME = /^[A-Za-z0-9-]+[;:]/;
@@ -28,11 +31,6 @@ export function scanIcs(text: string): Scan {
   const events: ScannedComponent[] = [];
   let current: ScannedComponent | undefined;
   let calendars = 0;
-  let n = 0; // physical line number of the last line read
-  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
-  let logical = '';
-  let logicalLine = 0;
-
   const handle = (line: string, at: number) => {
     if (line.trim() === '') return;
     if (!NAME.test(line) || line.indexOf(':') < 0)
@@ -44,10 +42,13 @@ export function scanIcs(text: string): Scan {
     const semi = line.indexOf(';');
     const name = line.slice(0, semi >= 0 && semi < colon ? semi : colon).toUpperCase();
     if (name === 'BEGIN' || name === 'END') {
-      const comp = line
-        .slice(colon + 1)
-        .trim()
-        .toUpperCase();
+      // ical.js reads "BEGIN;X=1:VEVENT" as a property, and "BEGIN:VEVENT " as a component named
+      // "vevent " (space kept): refused here, so both readers see the same components.
+      if (semi >= 0 && semi < colon) throw new IcsError(at, `${name} takes no parameters`);
+      const raw = line.slice(colon + 1);
+      const comp = raw.trim().toUpperCase();
+      if (name === 'BEGIN' && !/^[A-Za-z0-9-]+$/.test(raw))
+        throw new IcsError(at, `not a component name: ${JSON.stringify(raw.slice(0, 60))}`);
       if (name === 'BEGIN') {
         if (stack.length === 0 && comp !== 'VCALENDAR')
           throw new IcsError(at, `expected BEGIN:VCALENDAR, found BEGIN:${comp}`);
@@ -74,6 +75,31 @@ export function scanIcs(text: string): Scan {
     if (current !== undefined && stack.length === 2 && !current.props.has(name)) current.props.set(name, at);
   };
 
+  eachLine(text, handle);
+  if (calendars === 0) throw new IcsError(0, 'not an iCalendar file: no BEGIN:VCALENDAR');
+  const open = stack.at(-1);
+  if (open !== undefined) throw new IcsError(open.line, `BEGIN:${open.name} is never closed`);
+
+  return {
+    events,
+    locate(bad) {
+      // Only used on the error path: a second pass over the text is fine there.
+      let found = { line: 0, name: '' };
+      eachLine(text, (line, at) => {
+        if (found.line > 0 || line.trim() === '' || !bad(line)) return;
+        found = { line: at, name: (/^[A-Za-z0-9-]+/.exec(line)?.[0] ?? '').toUpperCase() };
+      });
+      return found;
+    },
+  };
+}
+
+/** Calls `handle` with each content line unfolded (RFC 5545 3.1) and the line of the file it starts on. */
+function eachLine(text: string, handle: (line: string, at: number) => void): void {
+  let n = 0; // physical line number of the last line read
+  let pos = text.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let logical = '';
+  let logicalLine = 0;
   while (pos < text.length) {
     let end = text.indexOf('\n', pos);
     if (end < 0) end = text.length;
@@ -99,17 +125,4 @@ export function scanIcs(text: string): Scan {
     logicalLine = n;
   }
   if (logicalLine > 0) handle(logical, logicalLine);
-  if (calendars === 0) throw new IcsError(0, 'not an iCalendar file: no BEGIN:VCALENDAR');
-  const open = stack.at(-1);
-  if (open !== undefined) throw new IcsError(open.line, `BEGIN:${open.name} is never closed`);
-
-  return {
-    events,
-    find(needle) {
-      // Only used on the error path: a second pass over the text is fine there.
-      const lines = text.split(/\r?\n/);
-      const i = lines.findIndex((l) => l.includes(needle));
-      return { line: i + 1, name: i < 0 ? '' : (/^[A-Za-z0-9-]+/.exec(lines[i]!)?.[0] ?? '').toUpperCase() };
-    },
-  };
 }

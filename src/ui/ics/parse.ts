@@ -20,11 +20,21 @@ export function parseIcs(text: string, opts: ParseOptions): IcsCalendar {
   const scan = scanIcs(text);
   let root: JComp;
   try {
-    root = ICAL.parse(text) as JComp;
+    // ical.js does not skip a byte order mark (the scan does): it would be read as part of "BEGIN".
+    root = ICAL.parse(text.charCodeAt(0) === 0xfeff ? text.slice(1) : text) as JComp;
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
-    const quoted = /"([^"]{3,})"/.exec(msg)?.[1];
-    const at = quoted === undefined ? { line: 0, name: '' } : scan.find(quoted.slice(0, 60));
+    // ical.js names no line, and quotes the line (if at all) unfolded or reshaped: each content
+    // line is read again alone to find the first one it refuses (BEGIN/END were checked by the scan).
+    const at = scan.locate((line) => {
+      if (/^(BEGIN|END):/i.test(line)) return false;
+      try {
+        ICAL.parse.property(line, ICAL.design.icalendar);
+        return false;
+      } catch {
+        return true;
+      }
+    });
     throw new IcsError(at.line, at.name === '' ? msg : `${at.name}: ${msg}`);
   }
   const calProp = (name: string) => root[1].find((p) => p[0] === name)?.[3];
