@@ -11,6 +11,11 @@ export const ICS_LIMITS = {
   maxLineChars: 256 * 1024,
   /** Deepest BEGIN nesting (VCALENDAR > VEVENT > VALARM is 3). */
   maxDepth: 8,
+  /**
+   * Most VTIMEZONEs computed by their observances (those whose TZID names no known zone, e.g.
+   * Outlook's "Customized Time Zone"): each costs up to ~0.1 s.
+   */
+  maxZones: 20,
   /** Most alarms kept per event. */
   maxAlarms: 8,
   /** Most RDATE or EXDATE values per event (the Rdates/Exdates registers hold 400). */

@@ -57,6 +57,7 @@ export function parseIcs(text: string, opts: ParseOptions): IcsCalendar {
     prefer: [],
     years: yearSpan(vevents),
     cache: new Map(),
+    loaded: new Map(),
     floating: opts.defaultZone,
     warn,
   };

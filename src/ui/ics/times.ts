@@ -1,10 +1,9 @@
 // DATE and DATE-TIME values of a parsed file (jCal) as Temporal values with an IANA zone: UTC
 // ("Z"), floating (the calendar's X-WR-TIMEZONE, else the importing device's zone), or TZID.
 
-import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
 import { IcsError } from './model.ts';
-import { resolveTzid, type ZoneContext } from './zones.ts';
+import { fileZoneOffset, resolveTzid, type ZoneContext } from './zones.ts';
 
 /** A jCal property: [name, params, type, ...values]. */
 export type JProp = [string, Record<string, string | string[]>, string, ...unknown[]];
@@ -63,31 +62,22 @@ export function readMoment(p: JProp, i: number, line: number, ctx: TimeContext):
   if (tzid === undefined) return { kind: 'time', wall, zone: ctx.floating };
   const zone = resolveTzid(tzid, ctx);
   if (zone !== undefined) return { kind: 'time', wall, zone };
-  const vt = ctx.vtimezones.get(tzid);
-  if (vt === undefined)
+  if (!ctx.vtimezones.has(tzid))
     throw new IcsError(
       line,
       `${name} names the time zone "${tzid}", which is neither known nor defined in the file`,
     );
   // A zone defined only by its VTIMEZONE that matches no IANA zone: the instant is kept (UTC).
+  const offset = fileZoneOffset(tzid, wall, ctx);
+  if (typeof offset === 'string')
+    throw new IcsError(
+      line,
+      `${name}: the time zone "${tzid.slice(0, 60)}" of the file cannot be used: ${offset}`,
+    );
   ctx.warn(`time zone "${tzid}" matches no known zone; its times were converted to UTC`);
-  const tz = new ICAL.Timezone({ component: vt, tzid });
-  const t = new ICAL.Time(
-    {
-      year: wall.year,
-      month: wall.month,
-      day: wall.day,
-      hour: wall.hour,
-      minute: wall.minute,
-      second: wall.second,
-      isDate: false,
-    },
-    tz,
-  );
-  const ms = t.toUnixTime() * 1000;
   return {
     kind: 'time',
-    wall: Temporal.Instant.fromEpochMilliseconds(ms).toZonedDateTimeISO('UTC').toPlainDateTime(),
+    wall: wall.toZonedDateTime('UTC').subtract({ seconds: offset }).toPlainDateTime(),
     zone: 'UTC',
   };
 }

@@ -7,6 +7,7 @@
 import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
 import { findIana } from 'windows-iana';
+import { ICS_LIMITS } from './model.ts';
 
 const canonical = new Map<string, string | undefined>();
 
@@ -56,6 +57,8 @@ export interface ZoneContext {
   years: [number, number];
   /** Answers already found for this file (one TZID is named by thousands of properties). */
   cache: Map<string, string | undefined>;
+  /** VTIMEZONEs of the file loaded into ical.js by TZID, or why one cannot be (see fileZoneOffset). */
+  loaded: Map<string, LoadedZone | string>;
 }
 
 const resolved = new Map<string, string | undefined>();
@@ -77,11 +80,14 @@ function resolveUncached(tzid: string, ctx: ZoneContext): string | undefined {
   const vt = ctx.vtimezones.get(tzid);
   if (vt === undefined) return undefined;
   const key = `${tzid}|${ctx.years.join('-')}|${ctx.prefer.join(',')}|${vt.toString().length}`;
-  if (!resolved.has(key)) {
+  if (resolved.has(key)) return resolved.get(key);
+  const z = matchVtimezone(tzid, ctx);
+  // Not kept when ical.js could not compute it: that may be this file's limit (maxZones).
+  if (typeof ctx.loaded.get(tzid) !== 'string') {
     if (resolved.size > 200) resolved.clear();
-    resolved.set(key, matchVtimezone(tzid, vt, ctx));
+    resolved.set(key, z);
   }
-  return resolved.get(key);
+  return z;
 }
 
 /** Local sample times: the 1st, 8th, 15th and 22nd of each month at 12:00 of up to 3 years. */
@@ -99,23 +105,15 @@ function ianaOffset(zone: string, t: Temporal.PlainDateTime): number {
   return t.toZonedDateTime(zone).offsetNanoseconds / 1e9;
 }
 
-function vtzOffset(tz: ICAL.Timezone, t: Temporal.PlainDateTime): number {
-  const time = new ICAL.Time(
-    { year: t.year, month: t.month, day: t.day, hour: t.hour, minute: 0, second: 0, isDate: false },
-    tz,
-  );
-  return tz.utcOffset(time);
-}
-
-function matchVtimezone(tzid: string, vt: ICAL.Component, ctx: ZoneContext): string | undefined {
-  let tz: ICAL.Timezone;
-  try {
-    tz = new ICAL.Timezone({ component: vt, tzid });
-  } catch {
-    return undefined;
-  }
+function matchVtimezone(tzid: string, ctx: ZoneContext): string | undefined {
   const pts = samples(ctx.years);
-  const want = pts.map((p) => vtzOffset(tz, p));
+  const want: number[] = [];
+  for (const p of pts) {
+    const o = fileZoneOffset(tzid, p.with({ minute: 0, second: 0 }), ctx);
+    // A VTIMEZONE ical.js cannot compute matches no zone (readMoment then says why).
+    if (typeof o === 'string') return undefined;
+    want.push(o);
+  }
   const jan = 0;
   const jul = 24;
   const all = typeof Intl.supportedValuesOf === 'function' ? Intl.supportedValuesOf('timeZone') : [];
@@ -136,4 +134,135 @@ function matchVtimezone(tzid: string, vt: ICAL.Component, ctx: ZoneContext): str
     if (pts.every((p, i) => ianaOffset(z, p) === want[i])) return z;
   }
   return undefined;
+}
+
+/**
+ * A VTIMEZONE of the file in ical.js: `tz` answers offsets up to the year `covered`; `changes(y)`
+ * is at most how many offset changes ical.js computes to answer up to the year y.
+ */
+export interface LoadedZone {
+  tz: ICAL.Timezone;
+  covered: number;
+  changes: (toYear: number) => number;
+}
+
+/**
+ * Most offset changes ical.js may compute for one VTIMEZONE (two a year from 1601 to 2100 are
+ * ~1,000). ical.js expands every observance from its DTSTART up to the year asked (plus 5) with no
+ * bound of its own: "RRULE:FREQ=SECONDLY" from 1601 ran out of memory, and
+ * "FREQ=DAILY;BYMONTH=2;BYMONTHDAY=30" never ends. So only yearly rules are handed to it, and only
+ * up to a year whose changes stay under this bound.
+ */
+const MAX_CHANGES = 10_000;
+
+/**
+ * The UTC offset (seconds) the file's VTIMEZONE `tzid` gives the wall time `t`, or why it cannot
+ * be computed (a value ical.js cannot read, a rule it cannot expand within bounds). Each VTIMEZONE
+ * is loaded once per file (expanding it again for each time named was ~15 ms a time).
+ */
+export function fileZoneOffset(tzid: string, t: Temporal.PlainDateTime, ctx: ZoneContext): number | string {
+  let z = ctx.loaded.get(tzid);
+  if (z === undefined) {
+    z = loadZone(tzid, ctx);
+    ctx.loaded.set(tzid, z);
+  }
+  if (typeof z === 'string') return z;
+  try {
+    if (t.year > z.covered) {
+      // ical.js expands every observance again for a later year (adding to what it had): done
+      // once, up to the last year there is.
+      if (z.changes(9999) > MAX_CHANGES) return tooMany(t.year);
+      z.covered = 9999;
+      offsetAt(z.tz, 9999);
+    }
+    return offsetAt(z.tz, t.year, t);
+  } catch (e) {
+    return `ical.js cannot read it (${e instanceof Error ? e.message.slice(0, 80) : String(e)})`;
+  }
+}
+
+/** The offset `tz` gives (seconds), at `t` or at the start of `year`; throws what ical.js throws. */
+function offsetAt(tz: ICAL.Timezone, year: number, t?: Temporal.PlainDateTime): number {
+  const time = new ICAL.Time(
+    {
+      year,
+      month: t?.month ?? 1,
+      day: t?.day ?? 1,
+      hour: t?.hour ?? 0,
+      minute: t?.minute ?? 0,
+      second: t?.second ?? 0,
+      isDate: false,
+    },
+    tz,
+  );
+  const o = tz.utcOffset(time);
+  if (!Number.isFinite(o)) throw new Error('no offset');
+  return o;
+}
+
+const thisYear = () => new Date().getFullYear();
+const tooMany = (year: number) =>
+  `its rules give more than ${MAX_CHANGES} offset changes up to the year ${year}`;
+
+function loadZone(tzid: string, ctx: ZoneContext): LoadedZone | string {
+  const vt = ctx.vtimezones.get(tzid);
+  if (vt === undefined) return 'it is not defined in the file';
+  if ([...ctx.loaded.values()].filter((z) => typeof z !== 'string').length >= ICS_LIMITS.maxZones)
+    return `the file defines more than ${ICS_LIMITS.maxZones} time zones that are not known by name`;
+  const rules: { from: number; until: number; perYear: number; count: number }[] = [];
+  let fixed = 0;
+  for (const [, props] of (vt.jCal as [string, unknown[], [string, unknown[][], unknown[]][]])[2]) {
+    const prop = (name: string) => props.find((p) => p[0] === name);
+    if (!prop('dtstart') || !prop('tzoffsetfrom') || !prop('tzoffsetto')) continue; // ical.js skips these
+    const rrule = prop('rrule');
+    if (rrule === undefined) {
+      fixed += Math.max(1, props.filter((p) => p[0] === 'rdate').length);
+      continue;
+    }
+    fixed += props.filter((p) => p[0] === 'rdate').length;
+    const start = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d$/.exec(String(prop('dtstart')![3]));
+    if (!start) return 'an observance has no valid DTSTART';
+    const rule = rrule[3] as Record<string, unknown>;
+    if (typeof rule !== 'object' || rule === null || rule['freq'] !== 'YEARLY')
+      return 'an observance repeats other than yearly';
+    const list = (k: string) => {
+      const v = rule[k];
+      return v === undefined ? [] : Array.isArray(v) ? v : [v];
+    };
+    // Days a year the rule can give, at most (ical.js takes only the first BYHOUR/BYMINUTE/BYSECOND).
+    const byDay = list('byday').reduce<number>((n, d) => n + (/\d/.test(String(d)) ? 1 : 5), 0);
+    const monthDays = list('bymonthday').length;
+    let perYear: number;
+    if (list('byyearday').length > 0) perYear = list('byyearday').length;
+    else if (list('byweekno').length > 0) perYear = 7 * list('byweekno').length;
+    else {
+      const perMonth = monthDays > 0 && byDay > 0 ? Math.min(monthDays, byDay) : monthDays || byDay || 1;
+      perYear = (list('bymonth').length || (monthDays > 0 || byDay > 0 ? 12 : 1)) * perMonth;
+    }
+    const until = /^(\d{4})-/.exec(String(rule['until'] ?? ''));
+    const count = Number(rule['count']);
+    rules.push({
+      from: Number(start[1]),
+      until: until ? Number(until[1]) : 9999,
+      perYear,
+      count: count > 0 ? count : Number.POSITIVE_INFINITY,
+    });
+  }
+  const changes = (toYear: number) => {
+    const last = Math.max(toYear, thisYear()) + 5;
+    let n = fixed;
+    for (const r of rules)
+      n += Math.min(r.count, r.perYear * Math.max(0, Math.min(r.until, last) - r.from + 1));
+    return n;
+  };
+  // Expanded once, up to the last year an event starts in (ical.js adds 5): later years are rare.
+  const covered = Math.max(ctx.years[1], thisYear());
+  if (changes(covered) > MAX_CHANGES) return tooMany(covered);
+  try {
+    const tz = new ICAL.Timezone({ component: vt, tzid });
+    offsetAt(tz, covered);
+    return { tz, covered, changes };
+  } catch (e) {
+    return `ical.js cannot read it (${e instanceof Error ? e.message.slice(0, 80) : String(e)})`;
+  }
 }
