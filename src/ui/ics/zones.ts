@@ -79,7 +79,11 @@ function resolveUncached(tzid: string, ctx: ZoneContext): string | undefined {
   }
   const vt = ctx.vtimezones.get(tzid);
   if (vt === undefined) return undefined;
-  const key = `${tzid}|${ctx.years.join('-')}|${ctx.prefer.join(',')}|${vt.toString().length}`;
+  // Shared across files (matching costs ~20 ms): keyed by the whole VTIMEZONE. Its length alone
+  // let one file's "Customized Time Zone" (+02:00/+03:00) answer for another's (+01:00/+02:00).
+  const text = vt.toString();
+  if (text.length > 16 * 1024) return matchVtimezone(tzid, ctx);
+  const key = `${tzid}|${ctx.years.join('-')}|${ctx.prefer.join(',')}|${text}`;
   if (resolved.has(key)) return resolved.get(key);
   const z = matchVtimezone(tzid, ctx);
   // Not kept when ical.js could not compute it: that may be this file's limit (maxZones).
