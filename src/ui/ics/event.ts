@@ -6,7 +6,7 @@ import { Temporal } from 'temporal-polyfill';
 import { parseRRule } from '../../engine/index.ts';
 import type { ScannedComponent } from './lines.ts';
 import { ICS_LIMITS, IcsError, type IcsEvent } from './model.ts';
-import { inZone, type JProp, type Moment, readMoment, type TimeContext, wallString } from './times.ts';
+import { fileWall, inZone, type JProp, type Moment, readMoment, type TimeContext } from './times.ts';
 
 type JComp = [string, JProp[], JComp[]];
 
@@ -33,6 +33,8 @@ const RRULE_PART =
 /** An event read from the file, with its RECURRENCE-ID still in its own zone (fixed by the caller). */
 export interface ReadEvent extends IcsEvent {
   recurrence: Moment | null;
+  /** Line of its RECURRENCE-ID. */
+  recurrenceLine: number;
 }
 
 export function readEvent(
@@ -67,6 +69,7 @@ export function readEvent(
     start.kind === 'date' ? ctx.floating : start.zone === 'UTC' && !isSeries ? ctx.floating : start.zone;
   const startWall = inZone(start, zone);
   const end = readEnd(props, start, startWall, zone, lineOf, ctx);
+  const endFrom = first('dtend') ? 'dtend' : first('duration') ? 'duration' : 'dtstart';
 
   const rrules = props.filter((p) => p[0] === 'rrule');
   if (rrules.length > 1) warn(`line ${lineOf('rrule')}: only the first of several RRULEs is kept`);
@@ -84,7 +87,9 @@ export function readEvent(
             ? readMoment([p[0], p[1], 'date-time', v[0]], 0, lineOf(name), ctx)
             : readMoment(p, i, lineOf(name), ctx);
         const w = inZone(m, zone);
-        out.push(wallString(allDay && w instanceof Temporal.PlainDateTime ? w.toPlainDate() : w));
+        out.push(
+          fileWall(allDay && w instanceof Temporal.PlainDateTime ? w.toPlainDate() : w, name, lineOf(name)),
+        );
       }
     }
     return out;
@@ -98,11 +103,12 @@ export function readEvent(
     line: sc.line,
     recurrenceId: null,
     recurrence: rid === undefined ? null : readMoment(rid, 0, lineOf('recurrence-id'), ctx),
+    recurrenceLine: lineOf('recurrence-id'),
     title: text('summary'),
     location: text('location'),
     notes: text('description'),
-    start: wallString(startWall),
-    end: wallString(end),
+    start: fileWall(startWall, 'dtstart', lineOf('dtstart')),
+    end: fileWall(end, endFrom, lineOf(endFrom)),
     allDay,
     timeZone: zone,
     rrule,
@@ -132,9 +138,14 @@ function readEnd(
       throw new IcsError(lineOf('dtend'), 'DTEND and DTSTART must both be dates or both date-times');
   } else if (duration !== undefined) {
     const d = parseDuration(String(duration[3]), lineOf('duration'));
-    if (startWall instanceof Temporal.PlainDate) end = startWall.add({ days: d.days + d.weeks * 7 });
-    // RFC 5545 3.3.6: days and weeks are nominal (wall clock), hours and less exact.
-    else end = startWall.toZonedDateTime(zone).add(d).toPlainDateTime();
+    try {
+      if (startWall instanceof Temporal.PlainDate) end = startWall.add({ days: d.days + d.weeks * 7 });
+      // RFC 5545 3.3.6: days and weeks are nominal (wall clock), hours and less exact.
+      else end = startWall.toZonedDateTime(zone).add(d).toPlainDateTime();
+    } catch {
+      // Past the years Temporal knows (RangeError): named here, with the line.
+      throw new IcsError(lineOf('duration'), 'DURATION ends after the year 9999');
+    }
   } else {
     end = startWall instanceof Temporal.PlainDate ? startWall.add({ days: 1 }) : startWall;
   }
@@ -152,7 +163,12 @@ export function parseDuration(s: string, line: number): Temporal.Duration {
   if (!m || s.endsWith('P') || s.endsWith('T')) throw new IcsError(line, `not a duration: ${s.slice(0, 40)}`);
   const sign = m[1] === '-' ? -1 : 1;
   const n = (i: number) => sign * Number(m[i] ?? 0);
-  return Temporal.Duration.from({ weeks: n(2), days: n(3), hours: n(4), minutes: n(5), seconds: n(6) });
+  try {
+    return Temporal.Duration.from({ weeks: n(2), days: n(3), hours: n(4), minutes: n(5), seconds: n(6) });
+  } catch {
+    // "P99999999999W": Temporal refuses it (RangeError), which would leave the line unnamed.
+    throw new IcsError(line, `duration out of range: ${s.slice(0, 40)}`);
+  }
 }
 
 const WEEKDAYS = ['SU', 'MO', 'TU', 'WE', 'TH', 'FR', 'SA'];
@@ -202,19 +218,32 @@ function readAlarms(
       const related = String(trig[1]['related'] ?? 'START').toUpperCase();
       const base = related === 'END' ? epochMs(end, zone) : startMs;
       const d = parseDuration(String(trig[3]), line);
-      at = base + d.total({ unit: 'millisecond', relativeTo: asDateTime(startWall).toZonedDateTime(zone) });
+      at = base + totalMs(d, asDateTime(startWall).toZonedDateTime(zone));
     } else {
       const m = readMoment(trig, 0, line, ctx);
       at = m.kind === 'date' ? epochMs(m.date, zone) : m.wall.toZonedDateTime(m.zone).epochMilliseconds;
     }
     const minutes = Math.round((startMs - at) / 60_000);
-    if (minutes < ICS_LIMITS.minAlarm || minutes > ICS_LIMITS.maxAlarm) {
-      ctx.warn(`line ${line}: a reminder ${Math.round(minutes / 1440)} days from the start was left out`);
+    if (!(minutes >= ICS_LIMITS.minAlarm && minutes <= ICS_LIMITS.maxAlarm)) {
+      ctx.warn(
+        Number.isNaN(minutes)
+          ? `line ${line}: a reminder past the year 9999 was left out`
+          : `line ${line}: a reminder ${Math.round(minutes / 1440)} days from the start was left out`,
+      );
       continue;
     }
     if (!out.includes(minutes)) out.push(minutes);
   }
   return out.sort((a, b) => a - b);
+}
+
+/** `d` in milliseconds from `relativeTo`; NaN when that is past the years Temporal knows (its RangeError). */
+function totalMs(d: Temporal.Duration, relativeTo: Temporal.ZonedDateTime): number {
+  try {
+    return d.total({ unit: 'millisecond', relativeTo });
+  } catch {
+    return Number.NaN;
+  }
 }
 
 function epochMs(v: Temporal.PlainDateTime | Temporal.PlainDate, zone: string): number {

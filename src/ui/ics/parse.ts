@@ -6,7 +6,7 @@ import { Temporal } from 'temporal-polyfill';
 import { type ReadEvent, readEvent } from './event.ts';
 import { scanIcs } from './lines.ts';
 import { type IcsCalendar, IcsError, type IcsEvent } from './model.ts';
-import { inZone, type JProp, type TimeContext, wallString } from './times.ts';
+import { fileWall, inZone, type JProp, type TimeContext } from './times.ts';
 import { canonicalZone, resolveTzid } from './zones.ts';
 
 type JComp = [string, JProp[], JComp[]];
@@ -108,7 +108,7 @@ function linkOverrides(read: ReadEvent[], warn: (m: string) => void): IcsEvent[]
   }
   const out = new Map<string, IcsEvent>();
   for (const ev of read) {
-    const { recurrence, ...rest } = ev;
+    const { recurrence, recurrenceLine, ...rest } = ev;
     if (recurrence === null) {
       out.set(ev.uid, rest);
       continue;
@@ -119,7 +119,7 @@ function linkOverrides(read: ReadEvent[], warn: (m: string) => void): IcsEvent[]
       warn(
         `line ${ev.line}: an occurrence of a repeating event that is not in the file is imported as a single event`,
       );
-      const own = wallString(inZone(recurrence, ev.timeZone));
+      const own = fileWall(inZone(recurrence, ev.timeZone), 'recurrence-id', recurrenceLine);
       out.set(`${ev.uid}\n${own}`, { ...rest, uid: `${ev.uid}#${own}`.slice(0, 255) });
       continue;
     }
@@ -128,7 +128,11 @@ function linkOverrides(read: ReadEvent[], warn: (m: string) => void): IcsEvent[]
       continue;
     }
     const w = inZone(recurrence, master.timeZone);
-    const rid = wallString(master.allDay && w instanceof Temporal.PlainDateTime ? w.toPlainDate() : w);
+    const rid = fileWall(
+      master.allDay && w instanceof Temporal.PlainDateTime ? w.toPlainDate() : w,
+      'recurrence-id',
+      recurrenceLine,
+    );
     const key = `${ev.uid}\n${rid}`;
     if (out.has(key)) warn(`line ${ev.line}: a second override of the same occurrence replaces the first`);
     out.set(key, { ...rest, recurrenceId: rid });

@@ -96,6 +96,17 @@ export function wallString(v: Temporal.PlainDateTime | Temporal.PlainDate): stri
   return v.second === 0 ? s.slice(0, 16) : s;
 }
 
+/**
+ * wallString of a value read from the file (the property `name` at `line`). The app's times have
+ * four-digit years: a value a zone or a duration moves past 9999 is refused here, with its line
+ * (wallString would write "+010000-01-01", which the app cannot store or export).
+ */
+export function fileWall(v: Temporal.PlainDateTime | Temporal.PlainDate, name: string, line: number): string {
+  if (v.year < 0 || v.year > 9999)
+    throw new IcsError(line, `${name.toUpperCase()} is outside the years 0000 to 9999 in its time zone`);
+  return wallString(v);
+}
+
 /** The app's wall string as Temporal, in `zone`. */
 export function parseWall(s: string): Temporal.PlainDateTime | Temporal.PlainDate {
   return s.length === 10 ? Temporal.PlainDate.from(s) : Temporal.PlainDateTime.from(s);
