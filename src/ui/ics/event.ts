@@ -280,6 +280,8 @@ function cutText(v: string, name: string, line: number, warn: (m: string) => voi
   // Room for the "…" (3 bytes) that marks the cut.
   let s = v.slice(0, ICS_LIMITS.maxTextBytes);
   while (enc.encode(s).length > ICS_LIMITS.maxTextBytes - 3) s = s.slice(0, Math.floor(s.length * 0.9));
+  // Never half an emoji: a lone surrogate would be stored (and exported) as U+FFFD.
+  if (/[\uD800-\uDBFF]$/.test(s)) s = s.slice(0, -1);
   warn(`line ${line}: ${name} was cut to ${ICS_LIMITS.maxTextBytes / 1024} KiB`);
   return `${s}…`;
 }

@@ -73,11 +73,20 @@ export function parseIcs(text: string, opts: ParseOptions): IcsCalendar {
 
   const read: ReadEvent[] = vevents.map((c, i) => readEvent(c, scan.events[i]!, ctx, warn));
   return {
-    name: typeof calProp('x-wr-calname') === 'string' ? String(calProp('x-wr-calname')).slice(0, 200) : '',
+    name: typeof calProp('x-wr-calname') === 'string' ? calendarName(String(calProp('x-wr-calname'))) : '',
     zone,
     events: linkOverrides(read, warn),
     warnings,
   };
+}
+
+/**
+ * X-WR-CALNAME as text, at most 200 UTF-16 units (no half of a surrogate pair). ical.js does not
+ * know the property, so it keeps TEXT escapes (RFC 5545 3.3.11): "Team\, A" came in as written.
+ */
+function calendarName(raw: string): string {
+  const s = raw.replace(/\\([\\;,nN])/g, (_, c: string) => (c === 'n' || c === 'N' ? '\n' : c)).slice(0, 200);
+  return /[\uD800-\uDBFF]$/.test(s) ? s.slice(0, -1) : s;
 }
 
 function yearSpan(vevents: JComp[]): [number, number] {
