@@ -5,27 +5,10 @@ import ICAL from 'ical.js';
 import { Temporal } from 'temporal-polyfill';
 import { parseRRule } from '../../engine/index.ts';
 import type { ScannedComponent } from './lines.ts';
-import { ICS_LIMITS, IcsError, type IcsEvent } from './model.ts';
+import { ICS_LIMITS, IcsError, type IcsEvent, MODELED } from './model.ts';
 import { fileWall, inZone, type JProp, type Moment, readMoment, type TimeContext } from './times.ts';
 
 type JComp = [string, JProp[], JComp[]];
-
-/** Properties the model carries or that export writes anew; everything else is kept in `extra`. */
-const MODELED = new Set([
-  'uid',
-  'dtstamp',
-  'last-modified',
-  'dtstart',
-  'dtend',
-  'duration',
-  'summary',
-  'location',
-  'description',
-  'rrule',
-  'rdate',
-  'exdate',
-  'recurrence-id',
-]);
 
 const RRULE_PART =
   /^(FREQ=(SECONDLY|MINUTELY|HOURLY|DAILY|WEEKLY|MONTHLY|YEARLY)|INTERVAL=\d{1,4}|COUNT=\d{1,6}|UNTIL=\d{8}(T\d{6}Z?)?|BY(SECOND|MINUTE|HOUR|MONTHDAY|YEARDAY|WEEKNO|MONTH|SETPOS)=[-+0-9,]{1,200}|BYDAY=[-+0-9A-Z,]{1,200}|WKST=(MO|TU|WE|TH|FR|SA|SU))$/;

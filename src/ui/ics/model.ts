@@ -29,6 +29,23 @@ export const ICS_LIMITS = {
   maxAlarm: 366 * 24 * 60,
 } as const;
 
+/** Properties the model carries or that export writes anew; everything else is kept in `extra`. */
+export const MODELED: ReadonlySet<string> = new Set([
+  'uid',
+  'dtstamp',
+  'last-modified',
+  'dtstart',
+  'dtend',
+  'duration',
+  'summary',
+  'location',
+  'description',
+  'rrule',
+  'rdate',
+  'exdate',
+  'recurrence-id',
+]);
+
 /** A malformed file: the first problem, with the 1-based line of the file where it is. */
 export class IcsError extends Error {
   override readonly name = 'IcsError';

@@ -2,7 +2,7 @@
 // UTF-8 sequence), TEXT escaped, a VTIMEZONE for every zone used, UID and DTSTAMP on every event.
 
 import { Temporal } from 'temporal-polyfill';
-import type { IcsEvent } from './model.ts';
+import { ICS_LIMITS, type IcsEvent, MODELED } from './model.ts';
 import { parseWall } from './times.ts';
 
 export interface ExportCalendar {
@@ -61,13 +61,67 @@ function vevent(ev: IcsEvent, stamp: string, series: IcsEvent): string[] {
   if (ev.location !== '') out.push(`LOCATION:${escapeText(ev.location)}`);
   if (ev.notes !== '') out.push(`DESCRIPTION:${escapeText(ev.notes)}`);
   if (ev.cancelled) out.push('STATUS:CANCELLED');
-  // Kept properties go out as they came in (already escaped content lines), after a sanity check.
-  for (const l of ev.extra.split('\n')) if (/^[A-Za-z0-9-]+[;:]/.test(l)) out.push(l.replace(/\r/g, ''));
+  out.push(...keptLines(ev.extra, ev.cancelled));
   for (const minutes of ev.alarms) {
     out.push('BEGIN:VALARM', 'ACTION:DISPLAY', `DESCRIPTION:${escapeText(ev.title || 'Reminder')}`);
     out.push(`TRIGGER:${minutes > 0 ? '-' : ''}${durationText(Math.abs(minutes))}`, 'END:VALARM');
   }
   out.push('END:VEVENT');
+  return out;
+}
+
+/** Components that are the calendar's, or the event's own alarms: never taken from kept lines. */
+const OWN_COMPONENTS = new Set([
+  'VCALENDAR',
+  'VEVENT',
+  'VTODO',
+  'VJOURNAL',
+  'VFREEBUSY',
+  'VTIMEZONE',
+  'VALARM',
+]);
+/** RFC 5545 3.1: name, parameters (quoted values may hold ";:,"), then ":" and the value. */
+const CONTENT_LINE = /^([A-Za-z0-9-]+)(?:;[A-Za-z0-9-]+=(?:"[^"]*"|[^";:,]*)(?:,(?:"[^"]*"|[^";:,]*))*)*:/;
+/** Nesting within an event the importer accepts (ICS_LIMITS.maxDepth less VCALENDAR and VEVENT). */
+const MAX_KEPT_DEPTH = ICS_LIMITS.maxDepth - 2;
+
+/**
+ * Kept properties and components go out as they came in (already escaped content lines). The
+ * IcsExtra register holds any text a member of a shared calendar writes, so only what import puts
+ * there is let through: content lines (as the importer reads them), no property the event writes itself (a second RRULE or a
+ * STATUS:CANCELLED would change it), and components of its own, balanced. "END:VEVENT" there
+ * ended the event and let the rest of the text add events to the export.
+ */
+function keptLines(extra: string, cancelled: boolean): string[] {
+  const out: string[] = [];
+  const open: { name: string; kept: boolean }[] = [];
+  for (const raw of extra.split('\n')) {
+    const line = raw.replace(/\r/g, '');
+    const name = CONTENT_LINE.exec(line)?.[1]?.toUpperCase();
+    if (name === undefined) continue;
+    const keeping = open.every((o) => o.kept);
+    if (name === 'BEGIN' || name === 'END') {
+      const comp = /^(?:BEGIN|END):([A-Za-z0-9-]+)$/i.exec(line)?.[1]?.toUpperCase();
+      if (comp === undefined) continue;
+      if (name === 'BEGIN') {
+        const kept =
+          keeping && open.length < MAX_KEPT_DEPTH && !(open.length === 0 && OWN_COMPONENTS.has(comp));
+        open.push({ name: comp, kept });
+        if (kept) out.push(`BEGIN:${comp}`);
+      } else if (open.at(-1)?.name === comp) {
+        if (open.pop()!.kept) out.push(`END:${comp}`);
+      }
+      continue;
+    }
+    if (!keeping) continue;
+    if (
+      open.length === 0 &&
+      (MODELED.has(name.toLowerCase()) || (name === 'STATUS' && (cancelled || /CANCELLED\s*$/i.test(line))))
+    )
+      continue;
+    out.push(line);
+  }
+  for (const o of open.reverse()) if (o.kept) out.push(`END:${o.name}`);
   return out;
 }
 
