@@ -224,7 +224,7 @@ function loadZone(tzid: string, ctx: ZoneContext): LoadedZone | string {
       continue;
     }
     fixed += props.filter((p) => p[0] === 'rdate').length;
-    const start = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\d$/.exec(String(prop('dtstart')![3]));
+    const start = /^(\d{4})-\d\d-\d\dT\d\d:\d\d:\d\dZ?$/.exec(String(prop('dtstart')![3]));
     if (!start) return 'an observance has no valid DTSTART';
     const rule = rrule[3] as Record<string, unknown>;
     if (typeof rule !== 'object' || rule === null || rule['freq'] !== 'YEARLY')
