@@ -390,6 +390,67 @@ describe('found by the mutations', () => {
     });
   });
 
+  /** A file with one event at 10:00 in a zone known only by its VTIMEZONE, `std`/`dst` offsets. */
+  const customZone = (tzid: string, std: string, dst: string) => [
+    'BEGIN:VTIMEZONE',
+    `TZID:${tzid}`,
+    'BEGIN:STANDARD',
+    'DTSTART:16011028T030000',
+    'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10',
+    `TZOFFSETFROM:${dst}`,
+    `TZOFFSETTO:${std}`,
+    'END:STANDARD',
+    'BEGIN:DAYLIGHT',
+    'DTSTART:16010325T020000',
+    'RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3',
+    `TZOFFSETFROM:${std}`,
+    `TZOFFSETTO:${dst}`,
+    'END:DAYLIGHT',
+    'END:VTIMEZONE',
+  ];
+  const inZones = (zones: string[][], tzids: string[]) =>
+    [
+      'BEGIN:VCALENDAR',
+      'VERSION:2.0',
+      ...zones.flat(),
+      ...tzids.flatMap((tzid, i) => [
+        'BEGIN:VEVENT',
+        `UID:z${i}`,
+        `DTSTART;TZID=${tzid}:20240701T100000`,
+        'END:VEVENT',
+      ]),
+      'END:VCALENDAR',
+      '',
+    ].join('\r\n');
+
+  it('[ICS-2] a VTIMEZONE is matched by its whole text, not by one of another file that has the same length', () => {
+    // The cache shared across files was keyed by the VTIMEZONE's length: after a file whose
+    // "Customized Time Zone" is +02:00/+03:00, another's at +01:00/+02:00 was read as the first.
+    const summer = (std: string, dst: string) => {
+      const r = readIcs(
+        inZones([customZone('Customized Time Zone', std, dst)], ['Customized Time Zone']),
+        'UTC',
+      );
+      if (!r.ok) throw new Error(r.message);
+      const { start, timeZone } = r.value.items[0]!.fields;
+      return Temporal.PlainDateTime.from(start).toZonedDateTime(timeZone).offset;
+    };
+    expect(summer('+0200', '+0300')).toBe('+03:00');
+    expect(summer('+0100', '+0200')).toBe('+02:00');
+  });
+
+  it('[ICS-4] at most 20 zones known only by their VTIMEZONE are computed per file; the 21st is refused at its line', () => {
+    // Offsets no IANA zone has (+01:23...), so each zone is computed by ical.js.
+    const tzids = Array.from({ length: 21 }, (_, i) => `Custom ${i}`);
+    const zones = tzids.map((tzid, i) => customZone(tzid, `+01${String(i + 10)}`, `+02${String(i + 10)}`));
+    const text = inZones(zones, tzids);
+    const r = readIcs(text, 'UTC');
+    const line = text.split('\r\n').indexOf('DTSTART;TZID=Custom 20:20240701T100000') + 1;
+    expect(r).toMatchObject({ ok: false, line });
+    expect(!r.ok && r.message).toMatch(/more than 20 time zones that are not known by name/);
+    expect(readIcs(inZones(zones.slice(0, 20), tzids.slice(0, 20)), 'UTC').ok).toBe(true);
+  });
+
   it('[ICS-3] errors ical.js raises name their line, also in folded lines', () => {
     refusedAt(google.replace('WKST=MO', 'WK\r\n ST=XX'), 47, /^line 47: RRULE: invalid WKST value "XX"/);
     refusedAt(google.replace('BEGIN:VEVENT', 'BEGIN;X=1:VEVENT'), 44, /BEGIN takes no parameters/);
