@@ -52,9 +52,11 @@ export async function monthLayout(
   const singles: EventView[] = [];
   index.inRange(grid.range, singles);
   const anyMoved = movedSingles.size > 0;
-  for (const v of singles)
+  for (let i = 0; i < singles.length; i++) {
+    const v = singles[i]!;
     if (!hidden.has(v.calendarId) && !(anyMoved && movedSingles.has(`${v.calendarId}/${v.id}`)))
       addView(grid, v);
+  }
   const confirmed: string[] = [];
   /** The view at its moved times; the move is confirmed once the stored times are those. */
   const moveTo = (v: EventView, m: MovedEvent) => {
@@ -70,23 +72,33 @@ export async function monthLayout(
       ? movedOcc.get(`${doc}|${seriesId}|${r}`)
       : undefined;
   let of: Of | undefined;
+  const plain = (doc: DocId, s: Entity, o: Occurrence) => {
+    if (of === undefined || of.s !== s || of.doc !== doc) {
+      if (hidden.has(doc)) return;
+      of = { doc, s };
+    }
+    const m = movedAs(doc, s.id, o.recurrenceId);
+    if (m !== undefined) addView(grid, moveTo(drawnView(doc, s, o), m));
+    // (The grid reads the end's text of all-day ones only: a timed one's is made when shown.)
+    else grid.add(o, of, s.allDay, o.start, s.allDay ? o.end : '', o.startMs, o.endMs, s.id, o.recurrenceId);
+  };
   await series.visit(
     grid.range,
-    (doc, s, o) => {
-      if (of === undefined || of.s !== s || of.doc !== doc) {
-        if (hidden.has(doc)) return;
-        of = { doc, s };
-      }
-      const m = movedAs(doc, s.id, o.recurrenceId);
-      if (m !== undefined) addView(grid, moveTo(drawnView(doc, s, o), m));
-      // (The grid reads the end's text of all-day ones only: a timed one's is made when shown.)
-      else
-        grid.add(o, of, s.allDay, o.start, s.allDay ? o.end : '', o.startMs, o.endMs, s.id, o.recurrenceId);
-    },
+    plain,
     (doc, v) => {
       if (hidden.has(doc)) return;
       const m = v.occurrence && movedAs(doc, v.occurrence.seriesId, v.occurrence.recurrenceId);
       addView(grid, m === undefined ? v : moveTo(v, m));
+    },
+    // A series none of whose occurrences is being moved: all of them at once.
+    (doc, s, list, n) => {
+      if (movedSeries.size > 0 && movedSeries.has(`${doc}|${s.id}`)) {
+        for (let i = 0; i < n; i++) plain(doc, s, list[i]!);
+        return;
+      }
+      if (hidden.has(doc)) return;
+      if (of === undefined || of.s !== s || of.doc !== doc) of = { doc, s };
+      grid.addRun(list, n, of, s.allDay, s.id);
     },
   );
   const out = { ...grid.layout(), confirmed };

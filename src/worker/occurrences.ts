@@ -309,7 +309,9 @@ const cachedPlain = (s: Entity, o: Occurrence): AssembledOccurrence => plain(pla
  * assemble's occurrences, each handed to the caller as it comes: `plain(s, o)` for an occurrence
  * `o` of series `s` without an override (most), `overridden(a)` for the others (assembled). A
  * host's draw makes views at once or places them (series-host.ts, month-host.ts), with no
- * assembled object per occurrence and no list in between.
+ * assembled object per occurrence and no list in between. With `run`, a series without overrides
+ * hands over its whole list at once instead: `run(s, list, n)`, the first `n` being its plain
+ * occurrences (the same ones, in the same order; a month draw then adds ~6,000 from one loop).
  */
 export function eachAssembled(
   set: SeriesSet,
@@ -318,6 +320,7 @@ export function eachAssembled(
   toMs: number,
   plain: (s: Entity, o: Occurrence) => void,
   overridden: (a: AssembledOccurrence) => void,
+  run?: (s: Entity, list: readonly Occurrence[], n: number) => void,
 ): void {
   if (set.size === 0) return;
   const splits = splitsOf(set);
@@ -329,6 +332,13 @@ export function eachAssembled(
     const bound = boundOf(s, splits, set);
     const check = withOverrides.has(s.id);
     const list = expand(s).between(fromMs, toMs);
+    if (run !== undefined && !check) {
+      // Occurrences come in start order: the plain ones are those before the series' bound.
+      let n = list.length;
+      while (n > 0 && list[n - 1]!.startMs >= bound) n--;
+      if (n > 0) run(s, list, n);
+      continue;
+    }
     // Indexed, not for-of: until this is optimized, for-of runs the iterator protocol per
     // occurrence, and a first draw runs it ~7,000 times from cold.
     for (let i = 0; i < list.length; i++) {

@@ -53,12 +53,14 @@ export interface SeriesHost {
   occurrences(range: Range): Promise<EventView[]>;
   /**
    * The same occurrences without views (a month layout makes views of the few it shows): `plain`
-   * for each one without an override, `overridden` with the view of each other one.
+   * for each one without an override, `overridden` with the view of each other one; with `run`,
+   * a series without overrides hands its plain ones over at once (the first `n` of `list`).
    */
   visit(
     range: Range,
     plain: (doc: DocId, s: Entity, o: Occurrence) => void,
     overridden: (doc: DocId, v: EventView) => void,
+    run?: (doc: DocId, s: Entity, list: readonly Occurrence[], n: number) => void,
   ): Promise<void>;
   /** Records occurrence views handed out by a month layout (occurrenceOf finds their ids). */
   record(doc: DocId, views: EventView[]): void;
@@ -368,7 +370,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
       return out;
     },
 
-    async visit(range, plain, overridden) {
+    async visit(range, plain, overridden, run) {
       if (![...sets.values()].some((s) => s.size > 0)) return;
       const x = await pick();
       prefetch(range, x);
@@ -380,6 +382,7 @@ export function createSeriesHost(replica: Replica, expander?: Expander): SeriesH
           range.toMs,
           (s, o) => plain(doc, s, o),
           (a) => overridden(doc, occurrenceView(doc, a, set)),
+          run && ((s, list, n) => run(doc, s, list, n)),
         );
     },
 

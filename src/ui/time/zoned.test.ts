@@ -170,4 +170,43 @@ describe('event days in the display zone', () => {
       { numRuns: 2000 },
     );
   });
+
+  it('[UI-3] all-day events: instants and days match Temporal (zones whose DST starts at midnight too)', () => {
+    // America/Santiago, Asia/Beirut and America/Havana skip or repeat midnight on some days: the
+    // day starts at its first instant there, as Temporal's startOfDay.
+    const zones = [
+      'UTC',
+      'Europe/Berlin',
+      'America/Santiago',
+      'Asia/Beirut',
+      'America/Havana',
+      'Pacific/Apia',
+    ];
+    const day = (n: number) => new Date(n * 86_400_000).toISOString().slice(0, 10);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.integer({ min: 14_600, max: 23_700 }),
+        fc.integer({ min: -2, max: 40 }),
+        (zone, first, len) => {
+          const f = { start: day(first), end: day(first + len), allDay: true, timeZone: 'UTC' };
+          const a = Temporal.PlainDate.from(f.start);
+          let b = Temporal.PlainDate.from(f.end);
+          if (Temporal.PlainDate.compare(b, a) <= 0) b = a.add({ days: 1 });
+          expect(eventTimes(f, zone)).toEqual({
+            allDay: true,
+            startMs: a.toZonedDateTime({ timeZone: zone }).epochMilliseconds,
+            endMs: b.toZonedDateTime({ timeZone: zone }).epochMilliseconds,
+            firstDay: a.toString(),
+            lastDay: b.subtract({ days: 1 }).toString(),
+          });
+        },
+      ),
+      { numRuns: 1000 },
+    );
+    for (const bad of ['2026-02-30', '2026-13-01', '26-01-01', '2026-1-01'])
+      expect(() =>
+        eventTimes({ start: bad, end: '2026-03-01', allDay: true, timeZone: 'UTC' }, 'UTC'),
+      ).toThrow(TimeInputError);
+  });
 });

@@ -1,7 +1,7 @@
 // Wall-clock <-> instant conversion with IANA zones via Temporal: an event keeps its zone and wall time,
 // so it stays at 09:00 local across DST; the display zone only changes where it is drawn.
 import { Temporal } from 'temporal-polyfill';
-import { utcToWall } from '../../worker/time.ts';
+import { dateOfDay, utcToWall, wallToUtcMs } from '../../worker/time.ts';
 
 /** "YYYY-MM-DD" */
 export type DateStr = string;
@@ -117,6 +117,22 @@ export function daysBetween(a: DateStr, b: DateStr): number {
   return parseDate(a).until(parseDate(b), { largestUnit: 'days' }).days;
 }
 
+const MS_PER_DAY = 86_400_000;
+
+/** Days since 1970-01-01 of a date; TimeInputError when it is not one (as parseDate). */
+function dayOfDate(s: string): number {
+  const ms = DATE_RE.test(s) ? wallToUtcMs(s, 'UTC') : undefined;
+  if (ms === undefined) throw new TimeInputError(`not a date (YYYY-MM-DD): ${JSON.stringify(s)}`);
+  return Math.round(ms / MS_PER_DAY);
+}
+
+/** startOfDayMs of a day number: the day's first instant in `zone` (after a gap at midnight). */
+function dayStartMs(day: number, zone: string): number {
+  const ms = wallToUtcMs(dateOfDay(day), zone);
+  if (ms === undefined) throw new RangeError(`unknown time zone: ${JSON.stringify(zone)}`);
+  return ms;
+}
+
 /** Minutes since the wall-clock midnight of the zoned time (positions events on the 24-hour grid). */
 export function minuteOfDay(z: Temporal.ZonedDateTime): number {
   return z.hour * 60 + z.minute;
@@ -151,15 +167,16 @@ export function eventTimes(
   known?: { startMs: number; endMs: number },
 ): EventTimes {
   if (f.allDay) {
-    const first = parseDate(f.start.slice(0, 10));
-    let endExcl = parseDate(f.end.slice(0, 10));
-    if (Temporal.PlainDate.compare(endExcl, first) <= 0) endExcl = first.add({ days: 1 });
+    // Day numbers, not Temporal dates: a month view makes the times of every bar it draws.
+    const first = dayOfDate(f.start.slice(0, 10));
+    let endExcl = dayOfDate(f.end.slice(0, 10));
+    if (endExcl <= first) endExcl = first + 1;
     return {
       allDay: true,
-      startMs: startOfDayMs(first, displayZone),
-      endMs: startOfDayMs(endExcl, displayZone),
-      firstDay: first.toString(),
-      lastDay: endExcl.subtract({ days: 1 }).toString(),
+      startMs: dayStartMs(first, displayZone),
+      endMs: dayStartMs(endExcl, displayZone),
+      firstDay: dateOfDay(first),
+      lastDay: dateOfDay(endExcl - 1),
     };
   }
   const startMs = known?.startMs ?? wallToMs(f.start, f.timeZone);
