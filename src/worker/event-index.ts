@@ -25,8 +25,12 @@ export class EventIndex {
    */
   private readonly byDay = new Map<number, Indexed[]>();
   private readonly long = new Set<Indexed>();
-  /** The day each entry was filed under (undefined: long), as computed when it was set. */
-  private readonly filed = new Map<Indexed, number | undefined>();
+  /**
+   * Where each entry was filed when it was set: its day (undefined: long) and its place in that
+   * day's list, so a delete is O(1) however many events one day holds (a calendar may put
+   * thousands on one day).
+   */
+  private readonly filed = new Map<Indexed, { day: number | undefined; at: number }>();
 
   get size(): number {
     return this.byKey.size;
@@ -44,35 +48,39 @@ export class EventIndex {
     this.delete(key);
     this.byKey.set(key, item);
     const day = dayOf(item.view);
-    this.filed.set(item, day);
     if (day === undefined) {
+      this.filed.set(item, { day, at: 0 });
       this.long.add(item);
       return;
     }
-    const list = this.byDay.get(day);
-    if (list === undefined) this.byDay.set(day, [item]);
-    else list.push(item);
+    let list = this.byDay.get(day);
+    if (list === undefined) {
+      list = [];
+      this.byDay.set(day, list);
+    }
+    this.filed.set(item, { day, at: list.length });
+    list.push(item);
   }
 
   delete(key: string): void {
     const item = this.byKey.get(key);
     if (item === undefined) return;
     this.byKey.delete(key);
-    const day = this.filed.get(item);
+    const where = this.filed.get(item)!;
     this.filed.delete(item);
-    if (day === undefined) {
+    if (where.day === undefined) {
       this.long.delete(item);
       return;
     }
-    const list = this.byDay.get(day);
-    if (list === undefined) return;
-    // Order within a day is not kept (a range's events are placed or sorted by their callers).
-    const i = list.indexOf(item);
-    if (i >= 0) {
-      list[i] = list[list.length - 1]!;
-      list.pop();
+    const list = this.byDay.get(where.day)!;
+    // The day's last entry takes the deleted one's place (order within a day is not kept: a
+    // range's events are placed or sorted by their callers).
+    const last = list.pop()!;
+    if (last !== item) {
+      list[where.at] = last;
+      this.filed.get(last)!.at = where.at;
     }
-    if (list.length === 0) this.byDay.delete(day);
+    if (list.length === 0) this.byDay.delete(where.day);
   }
 
   /**
