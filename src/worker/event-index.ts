@@ -19,18 +19,11 @@ const MAX_SHORT_MS = 7 * DAY_MS;
 
 export class EventIndex {
   private readonly byKey = new Map<string, Indexed>();
-  /**
-   * Start day number (UTC) -> the short events starting that day (a list, read by index: a first
-   * month draw reads ~1,200 from cold code, where a Set's iterator costs more than the check).
-   */
-  private readonly byDay = new Map<number, Indexed[]>();
+  /** Start day number (UTC) -> the short events starting that day. */
+  private readonly byDay = new Map<number, Set<Indexed>>();
   private readonly long = new Set<Indexed>();
-  /**
-   * Where each entry was filed when it was set: its day (undefined: long) and its place in that
-   * day's list, so a delete is O(1) however many events one day holds (a calendar may put
-   * thousands on one day).
-   */
-  private readonly filed = new Map<Indexed, { day: number | undefined; at: number }>();
+  /** The day each entry was filed under (undefined: long), as computed when it was set. */
+  private readonly filed = new Map<Indexed, number | undefined>();
 
   get size(): number {
     return this.byKey.size;
@@ -48,39 +41,32 @@ export class EventIndex {
     this.delete(key);
     this.byKey.set(key, item);
     const day = dayOf(item.view);
+    this.filed.set(item, day);
     if (day === undefined) {
-      this.filed.set(item, { day, at: 0 });
       this.long.add(item);
       return;
     }
-    let list = this.byDay.get(day);
-    if (list === undefined) {
-      list = [];
-      this.byDay.set(day, list);
+    let set = this.byDay.get(day);
+    if (set === undefined) {
+      set = new Set();
+      this.byDay.set(day, set);
     }
-    this.filed.set(item, { day, at: list.length });
-    list.push(item);
+    set.add(item);
   }
 
   delete(key: string): void {
     const item = this.byKey.get(key);
     if (item === undefined) return;
     this.byKey.delete(key);
-    const where = this.filed.get(item)!;
+    const day = this.filed.get(item);
     this.filed.delete(item);
-    if (where.day === undefined) {
+    if (day === undefined) {
       this.long.delete(item);
       return;
     }
-    const list = this.byDay.get(where.day)!;
-    // The day's last entry takes the deleted one's place (order within a day is not kept: a
-    // range's events are placed or sorted by their callers).
-    const last = list.pop()!;
-    if (last !== item) {
-      list[where.at] = last;
-      this.filed.get(last)!.at = where.at;
-    }
-    if (list.length === 0) this.byDay.delete(where.day);
+    const set = this.byDay.get(day);
+    set?.delete(item);
+    if (set?.size === 0) this.byDay.delete(day);
   }
 
   /**
@@ -95,21 +81,18 @@ export class EventIndex {
     if (!Number.isFinite(from) || !Number.isFinite(to)) return;
     if (to - from > this.byDay.size) {
       // A range longer than the number of days that have events: walk those days instead.
-      for (const [day, list] of this.byDay) if (day >= from && day <= to) push(list, range, out);
+      for (const [day, set] of this.byDay) if (day >= from && day <= to) push(set, range, out);
       return;
     }
     for (let day = from; day <= to; day++) {
-      const list = this.byDay.get(day);
-      if (list !== undefined) push(list, range, out);
+      const set = this.byDay.get(day);
+      if (set !== undefined) push(set, range, out);
     }
   }
 }
 
-function push(list: readonly Indexed[], range: Range, out: EventView[]): void {
-  for (let i = 0; i < list.length; i++) {
-    const v = list[i]!.view;
-    if (inRange(v, range)) out.push(v);
-  }
+function push(set: Set<Indexed>, range: Range, out: EventView[]): void {
+  for (const item of set) if (inRange(item.view, range)) out.push(item.view);
 }
 
 /** The UTC day a short event is filed under, or undefined for a long (or unmeasurable) one. */
