@@ -94,8 +94,18 @@ export function msToDate(ms: number, zone: string): DateStr {
   return msToZoned(ms, zone).toPlainDate().toString();
 }
 
-/** Epoch ms of the start of a calendar day in a zone. */
+/**
+ * Epoch ms of the start of a calendar day in a zone: its first instant (after a gap at midnight),
+ * through the per-day offsets (src/worker/time.ts), not a Temporal zoned date: a month view asks
+ * this for every all-day bar it draws.
+ */
 export function startOfDayMs(date: DateStr | Temporal.PlainDate, zone: string): number {
+  const text = typeof date === 'string' ? date : date.toString();
+  if (DATE_RE.test(text)) {
+    const ms = wallToUtcMs(text, zone);
+    if (ms !== undefined) return ms;
+  }
+  // Not a date (TimeInputError), a year past 9999, or an unknown zone (RangeError): as Temporal says.
   const d = typeof date === 'string' ? parseDate(date) : date;
   return d.toZonedDateTime({ timeZone: zone }).epochMilliseconds;
 }
@@ -124,13 +134,6 @@ function dayOfDate(s: string): number {
   const ms = DATE_RE.test(s) ? wallToUtcMs(s, 'UTC') : undefined;
   if (ms === undefined) throw new TimeInputError(`not a date (YYYY-MM-DD): ${JSON.stringify(s)}`);
   return Math.round(ms / MS_PER_DAY);
-}
-
-/** startOfDayMs of a day number: the day's first instant in `zone` (after a gap at midnight). */
-function dayStartMs(day: number, zone: string): number {
-  const ms = wallToUtcMs(dateOfDay(day), zone);
-  if (ms === undefined) throw new RangeError(`unknown time zone: ${JSON.stringify(zone)}`);
-  return ms;
 }
 
 /** Minutes since the wall-clock midnight of the zoned time (positions events on the 24-hour grid). */
@@ -173,8 +176,8 @@ export function eventTimes(
     if (endExcl <= first) endExcl = first + 1;
     return {
       allDay: true,
-      startMs: dayStartMs(first, displayZone),
-      endMs: dayStartMs(endExcl, displayZone),
+      startMs: startOfDayMs(dateOfDay(first), displayZone),
+      endMs: startOfDayMs(dateOfDay(endExcl), displayZone),
       firstDay: dateOfDay(first),
       lastDay: dateOfDay(endExcl - 1),
     };
