@@ -443,24 +443,31 @@ async function property(seed: number, history: HistoryStep[], after: Step[]): Pr
 
 describe('pruning against a hostile member', () => {
   it('[SNAP-12][SNAP-20][SNAP-22][SNAP-23] hostile forks, extra parents naming pruned ops, removals, late endorsements, forged and stale snapshots after some replicas pruned: honest replicas end like a twin that kept every op (pruned ones after re-basing)', async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 1, max: 2 ** 31 - 1 }),
-        fc.array(stepArb, { minLength: 3, maxLength: 16 }),
-        fc.array(afterArb, { minLength: 5, maxLength: 30 }),
-        property,
-      ),
-      {
-        numRuns: RUNS,
-        ...(process.env['PRUNE_HOSTILE_SEED']
-          ? {
-              seed: Number(process.env['PRUNE_HOSTILE_SEED']),
-              path: process.env['PRUNE_HOSTILE_PATH'] ?? '',
-              endOnFailure: true,
-            }
-          : {}),
-      },
-    );
+    const run = () =>
+      fc.assert(
+        fc.asyncProperty(
+          fc.integer({ min: 1, max: 2 ** 31 - 1 }),
+          fc.array(stepArb, { minLength: 3, maxLength: 16 }),
+          fc.array(afterArb, { minLength: 5, maxLength: 30 }),
+          property,
+        ),
+        {
+          numRuns: RUNS,
+          ...(process.env['PRUNE_HOSTILE_SEED']
+            ? {
+                seed: Number(process.env['PRUNE_HOSTILE_SEED']),
+                path: process.env['PRUNE_HOSTILE_PATH'] ?? '',
+                endOnFailure: true,
+              }
+            : {}),
+        },
+      );
+    await run();
+    // The checks above mean something only where a replica pruned: a CI-sized run of random
+    // cases sometimes has none (8 cases and 0 prunes failed npm test once, session 14), so it runs more
+    // random cases until one prunes, a bounded number of times (~1.5 prunes a case on average).
+    for (let more = 0; more < 6 && stats.pruned === 0 && !process.env['PRUNE_HOSTILE_SEED']; more++)
+      await run();
     if (process.env['PRUNE_HOSTILE_DEBUG']) console.log(stats);
     expect(stats.pruned).toBeGreaterThan(0);
   }, 600_000);
